@@ -1,0 +1,21 @@
+// The package entry point: registers every function definition with the Azure Functions
+// host. The local host (local/host) provides the same core API and loads this file too.
+import { app } from "@azure/functions";
+import { allDefinitions } from "./all.js";
+import type { FunctionDefinition } from "./definition.js";
+
+function register(d: FunctionDefinition): void {
+  switch (d.kind) {
+    case "http":
+      app.http(d.name, d.options);
+      return;
+    case "serviceBusQueue":
+      app.serviceBusQueue(d.name, d.options);
+      return;
+    case "timer":
+      app.timer(d.name, d.options);
+      return;
+  }
+}
+
+for (const d of allDefinitions()) register(d);

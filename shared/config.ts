@@ -1,0 +1,160 @@
+// The one configuration object, parsed from the environment once at start-up.
+// In Azure the values are app settings; locally they are local.settings.json `Values`,
+// which the local host loads into the environment the way `func start` does.
+import { z } from "zod";
+
+const url = z.url({ protocol: /^https?$/ });
+const bool = z.enum(["true", "false"]).transform((v) => v === "true");
+const optionalNonEmpty = z.string().trim().min(1).optional();
+
+/** Settings exactly as they are named in app settings / local.settings.json. */
+export const settingsSchema = z
+  .object({
+    // Service Bus: a connection string locally, an identity-based section in Azure.
+    ServiceBusConnection: optionalNonEmpty,
+    ServiceBusConnection__fullyQualifiedNamespace: optionalNonEmpty,
+    ServiceBusConnection__credential: z.literal("managedidentity").optional(),
+    ServiceBusConnection__clientId: optionalNonEmpty,
+    // Table storage for application state.
+    TABLES_CONNECTION_STRING: optionalNonEmpty,
+    TABLES_ENDPOINT: url.optional(),
+    // Key Vault holding tenants' TeamViewer tokens (and, in Azure, the OAuth client secret).
+    KEYVAULT_URI: url,
+    KEYVAULT_ALLOW_INSECURE: bool.default(false),
+    // Managed identity client id for DefaultAzureCredential (user-assigned identity).
+    AZURE_CLIENT_ID: optionalNonEmpty,
+    // TeamViewer Web API and OAuth.
+    TEAMVIEWER_API_BASE_URL: url.default("https://webapi.teamviewer.com/api/v1"),
+    TEAMVIEWER_LOGIN_BASE_URL: url.default("https://login.teamviewer.com"),
+    TEAMVIEWER_CLIENT_ID: z.string().trim().min(1),
+    TEAMVIEWER_CLIENT_SECRET: optionalNonEmpty,
+    TEAMVIEWER_CLIENT_SECRET_NAME: z.string().regex(/^[0-9a-zA-Z-]+$/).default("teamviewer-client-secret"),
+    TEAMVIEWER_REDIRECT_URI: url,
+    TEAMVIEWER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+    // Caller authentication (Entra ID in Azure, local/identity locally).
+    AUTH_ISSUER: z.string().trim().min(1),
+    AUTH_AUDIENCE: z.string().trim().min(1),
+    AUTH_JWKS_URI: url,
+    // Where the OAuth callback sends the admin's browser back to.
+    PORTAL_URL: url,
+    // End-user push: the local recording gateway, or Azure Notification Hubs.
+    PUSH_GATEWAY: z.enum(["local", "notificationHubs"]).default("local"),
+    NOTIFICATION_HUB_NAME: optionalNonEmpty,
+    NOTIFICATION_HUB_CONNECTION_SECRET_NAME: optionalNonEmpty,
+    APPLICATIONINSIGHTS_CONNECTION_STRING: optionalNonEmpty,
+  })
+  .superRefine((s, ctx) => {
+    const sbForms = [s.ServiceBusConnection, s.ServiceBusConnection__fullyQualifiedNamespace].filter(Boolean).length;
+    if (sbForms !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ServiceBusConnection"],
+        message:
+          sbForms === 0
+            ? "set ServiceBusConnection (connection string) or ServiceBusConnection__fullyQualifiedNamespace (identity)"
+            : "set either ServiceBusConnection or ServiceBusConnection__fullyQualifiedNamespace, not both",
+      });
+    }
+    const tableForms = [s.TABLES_CONNECTION_STRING, s.TABLES_ENDPOINT].filter(Boolean).length;
+    if (tableForms !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["TABLES_CONNECTION_STRING"],
+        message:
+          tableForms === 0
+            ? "set TABLES_CONNECTION_STRING (connection string) or TABLES_ENDPOINT (identity)"
+            : "set either TABLES_CONNECTION_STRING or TABLES_ENDPOINT, not both",
+      });
+    }
+    if (s.ServiceBusConnection__credential && !s.ServiceBusConnection__fullyQualifiedNamespace) {
+      ctx.addIssue({ code: "custom", path: ["ServiceBusConnection__credential"], message: "only valid with ServiceBusConnection__fullyQualifiedNamespace" });
+    }
+    if (s.KEYVAULT_ALLOW_INSECURE && !/^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(s.KEYVAULT_URI)) {
+      ctx.addIssue({ code: "custom", path: ["KEYVAULT_ALLOW_INSECURE"], message: "insecure Key Vault access is only for a loopback emulator" });
+    }
+    if (s.PUSH_GATEWAY === "notificationHubs" && (!s.NOTIFICATION_HUB_NAME || !s.NOTIFICATION_HUB_CONNECTION_SECRET_NAME)) {
+      ctx.addIssue({ code: "custom", path: ["NOTIFICATION_HUB_NAME"], message: "PUSH_GATEWAY=notificationHubs needs NOTIFICATION_HUB_NAME and NOTIFICATION_HUB_CONNECTION_SECRET_NAME" });
+    }
+  });
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+export interface Config {
+  readonly serviceBus:
+    | { readonly kind: "connectionString"; readonly connectionString: string }
+    | { readonly kind: "identity"; readonly fullyQualifiedNamespace: string; readonly clientId?: string };
+  readonly tables:
+    | { readonly kind: "connectionString"; readonly connectionString: string }
+    | { readonly kind: "identity"; readonly endpoint: string };
+  readonly keyVault: { readonly uri: string; readonly allowInsecure: boolean };
+  readonly azureClientId?: string;
+  readonly teamViewer: {
+    readonly apiBaseUrl: string;
+    readonly loginBaseUrl: string;
+    readonly clientId: string;
+    /** Present locally; in Azure the secret is read from Key Vault under `clientSecretName`. */
+    readonly clientSecret?: string;
+    readonly clientSecretName: string;
+    readonly redirectUri: string;
+    readonly timeoutMs: number;
+  };
+  readonly auth: { readonly issuer: string; readonly audience: string; readonly jwksUri: string };
+  readonly portalUrl: string;
+  readonly push:
+    | { readonly kind: "local" }
+    | { readonly kind: "notificationHubs"; readonly hubName: string; readonly connectionSecretName: string };
+  readonly applicationInsightsConnectionString?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment into the config; throws ConfigError naming every bad setting. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = settingsSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const name = i.path.length > 0 ? i.path.join(".") : "(settings)";
+        return i.code === "invalid_type" && env[String(i.path[0])] === undefined
+          ? `${name}: missing`
+          : `${name}: ${i.message}`;
+      }),
+    );
+  }
+  const s = parsed.data;
+  return {
+    serviceBus: s.ServiceBusConnection
+      ? { kind: "connectionString", connectionString: s.ServiceBusConnection }
+      : {
+          kind: "identity",
+          fullyQualifiedNamespace: s.ServiceBusConnection__fullyQualifiedNamespace!,
+          clientId: s.ServiceBusConnection__clientId,
+        },
+    tables: s.TABLES_CONNECTION_STRING
+      ? { kind: "connectionString", connectionString: s.TABLES_CONNECTION_STRING }
+      : { kind: "identity", endpoint: s.TABLES_ENDPOINT! },
+    keyVault: { uri: s.KEYVAULT_URI, allowInsecure: s.KEYVAULT_ALLOW_INSECURE },
+    azureClientId: s.AZURE_CLIENT_ID,
+    teamViewer: {
+      apiBaseUrl: s.TEAMVIEWER_API_BASE_URL.replace(/\/+$/, ""),
+      loginBaseUrl: s.TEAMVIEWER_LOGIN_BASE_URL.replace(/\/+$/, ""),
+      clientId: s.TEAMVIEWER_CLIENT_ID,
+      clientSecret: s.TEAMVIEWER_CLIENT_SECRET,
+      clientSecretName: s.TEAMVIEWER_CLIENT_SECRET_NAME,
+      redirectUri: s.TEAMVIEWER_REDIRECT_URI,
+      timeoutMs: s.TEAMVIEWER_TIMEOUT_MS,
+    },
+    auth: { issuer: s.AUTH_ISSUER, audience: s.AUTH_AUDIENCE, jwksUri: s.AUTH_JWKS_URI },
+    portalUrl: s.PORTAL_URL,
+    push:
+      s.PUSH_GATEWAY === "notificationHubs"
+        ? { kind: "notificationHubs", hubName: s.NOTIFICATION_HUB_NAME!, connectionSecretName: s.NOTIFICATION_HUB_CONNECTION_SECRET_NAME! }
+        : { kind: "local" },
+    applicationInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+  };
+}
