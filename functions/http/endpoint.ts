@@ -1,0 +1,165 @@
+// The one way an HTTP function is built: correlation id, authentication, body limits,
+// zod validation of path, query and body, the use case, and the one error mapper.
+// Each endpoint is also data (method, route, schemas) so the OpenAPI document is
+// generated from the same schemas that validate requests.
+import { randomUUID } from "node:crypto";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { z } from "zod";
+import type { UserCaller } from "../../shared/domain/caller.js";
+import { DomainError, errorCodes, type FieldError } from "../../shared/domain/errors.js";
+import { createLogger, type Logger } from "../../shared/app/logging.js";
+import type { Services } from "../../shared/composition.js";
+import { ensureTables, services } from "../runtime.js";
+import { http, type FunctionDefinition } from "../definition.js";
+import { internalError, problemResponse } from "./problem.js";
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface EndpointInput<P, Q, B, A extends boolean> {
+  readonly caller: A extends true ? UserCaller : undefined;
+  readonly params: P;
+  readonly query: Q;
+  readonly body: B;
+  readonly headers: Headers;
+  readonly correlationId: string;
+  readonly log: Logger;
+  readonly services: Services;
+}
+
+export interface EndpointResult {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+export interface EndpointSpec<P, Q, B, A extends boolean> {
+  readonly name: string;
+  readonly method: HttpMethod;
+  /** Route below the prefix, in Functions syntax: `devices/{deviceId}`. */
+  readonly route: string;
+  readonly summary: string;
+  readonly tag: string;
+  readonly authenticated: A;
+  readonly params?: z.ZodType<P>;
+  readonly query?: z.ZodType<Q>;
+  readonly body?: z.ZodType<B>;
+  readonly maxBodyBytes?: number;
+  /** Health answers even when storage is down, so it skips the one-time table creation. */
+  readonly skipStorageInit?: boolean;
+  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType }>>;
+  /** Error codes this endpoint may answer with, besides validation and authentication. */
+  readonly errors?: readonly DomainError["code"][];
+  handle(input: EndpointInput<P, Q, B, A>): Promise<EndpointResult>;
+}
+
+/** The erased form kept for the OpenAPI generator and tests. */
+export interface EndpointDescription {
+  readonly name: string;
+  readonly method: HttpMethod;
+  readonly route: string;
+  readonly summary: string;
+  readonly tag: string;
+  readonly authenticated: boolean;
+  readonly params?: z.ZodType;
+  readonly query?: z.ZodType;
+  readonly body?: z.ZodType;
+  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType }>>;
+  readonly errors?: readonly DomainError["code"][];
+}
+
+const registry: EndpointDescription[] = [];
+export const endpointDescriptions = (): readonly EndpointDescription[] => registry;
+
+const correlationIdPattern = /^[A-Za-z0-9._:-]{8,128}$/;
+const defaultMaxBodyBytes = 64 * 1024;
+
+export function zodErrors(error: z.ZodError, prefix: string): FieldError[] {
+  return error.issues.slice(0, 20).map((i) => ({
+    path: [prefix, ...i.path.map(String)].filter(Boolean).join("."),
+    message: i.message,
+  }));
+}
+
+function validate<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
+  if (!schema) return undefined as T;
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    throw new DomainError(errorCodes.validationFailed, `The request ${where} is not valid.`, { errors: zodErrors(r.error, where) });
+  }
+  return r.data;
+}
+
+function queryObject(url: URL): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) {
+    if (k in out) throw new DomainError(errorCodes.validationFailed, `The query parameter '${k.slice(0, 64)}' is repeated.`);
+    out[k] = v;
+  }
+  return out;
+}
+
+async function readBody(req: HttpRequest, max: number, expectBody: boolean): Promise<unknown> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > max) throw new DomainError(errorCodes.payloadTooLarge, `The request body is larger than ${max} bytes.`);
+  const text = await req.text();
+  if (Buffer.byteLength(text) > max) throw new DomainError(errorCodes.payloadTooLarge, `The request body is larger than ${max} bytes.`);
+  if (text.trim() === "") return expectBody ? {} : undefined;
+  const type = req.headers.get("content-type") ?? "application/json";
+  if (!/^application\/([a-z.+-]+\+)?json\b/i.test(type)) {
+    throw new DomainError(errorCodes.validationFailed, "The request body must be JSON (Content-Type: application/json).");
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new DomainError(errorCodes.validationFailed, "The request body is not valid JSON.");
+  }
+}
+
+export function endpoint<P, Q, B, A extends boolean>(spec: EndpointSpec<P, Q, B, A>): FunctionDefinition {
+  registry.push(spec as unknown as EndpointDescription);
+  return http(spec.name, {
+    methods: [spec.method],
+    authLevel: "anonymous",
+    route: spec.route,
+    handler: async (req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> => {
+      const offered = req.headers.get("x-correlation-id");
+      const correlationId = offered && correlationIdPattern.test(offered) ? offered : randomUUID();
+      const log = createLogger(
+        (level, line) => (level === "error" ? ctx.error(line) : level === "warn" ? ctx.warn(line) : ctx.log(line)),
+        { correlationId },
+      );
+      try {
+        const svc = services();
+        if (!spec.skipStorageInit) await ensureTables();
+        const caller = spec.authenticated ? await svc.authenticator.authenticate(req.headers.get("authorization")) : undefined;
+        const params = validate(spec.params, req.params, "path");
+        const query = validate<unknown>(spec.query ?? z.strictObject({}), queryObject(new URL(req.url)), "query");
+        const rawBody = await readBody(req, spec.maxBodyBytes ?? defaultMaxBodyBytes, spec.body !== undefined);
+        if (!spec.body && rawBody !== undefined && !(typeof rawBody === "object" && rawBody && Object.keys(rawBody).length === 0)) {
+          throw new DomainError(errorCodes.validationFailed, "This endpoint takes no request body.");
+        }
+        const body = validate(spec.body, rawBody, "body");
+        const result = await spec.handle({
+          caller: caller as EndpointInput<P, Q, B, A>["caller"],
+          params: params as P,
+          query: query as Q,
+          body: body as B,
+          headers: req.headers,
+          correlationId,
+          log,
+          services: svc,
+        });
+        const headers: Record<string, string> = { "x-correlation-id": correlationId, "cache-control": "no-store", ...result.headers };
+        if (result.body === undefined) return { status: result.status, headers };
+        return { status: result.status, jsonBody: result.body, headers };
+      } catch (e) {
+        if (e instanceof DomainError) {
+          if (e.code === errorCodes.internal) log.error(`${spec.name} failed`, e.cause ?? e);
+          return problemResponse(e, correlationId);
+        }
+        log.error(`${spec.name} failed with an unexpected error`, e);
+        return problemResponse(internalError(), correlationId);
+      }
+    },
+  });
+}

@@ -1,0 +1,66 @@
+// Bearer token validation with jose against the configured issuer, audience and JWKS.
+// jose's remote key set caches keys and refetches when a token names an unknown `kid`.
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { z } from "zod";
+import type { UserCaller } from "../../domain/caller.js";
+import { DomainError, errorCodes } from "../../domain/errors.js";
+
+const claimsSchema = z.object({
+  tid: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
+  oid: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
+  name: z.string().max(256).optional(),
+  preferred_username: z.string().max(256).optional(),
+  roles: z.array(z.string().max(128)).max(100).optional(),
+  groups: z.array(z.string().max(128)).max(500).optional(),
+});
+
+export interface Authenticator {
+  authenticate(authorizationHeader: string | null): Promise<UserCaller>;
+}
+
+const unauthenticated = (detail: string, cause?: unknown): DomainError =>
+  new DomainError(errorCodes.unauthenticated, detail, { cause });
+
+export class JwtAuthenticator implements Authenticator {
+  readonly #keys: JWTVerifyGetKey;
+  readonly #issuer: string;
+  readonly #audience: string;
+
+  constructor(options: { issuer: string; audience: string; jwksUri: string; keys?: JWTVerifyGetKey }) {
+    this.#issuer = options.issuer;
+    this.#audience = options.audience;
+    this.#keys = options.keys ?? createRemoteJWKSet(new URL(options.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+  }
+
+  async authenticate(header: string | null): Promise<UserCaller> {
+    if (!header) throw unauthenticated("A bearer token is required (Authorization: Bearer <token>).");
+    const match = /^Bearer ([A-Za-z0-9._~+/=-]{10,8192})$/i.exec(header.trim());
+    if (!match) throw unauthenticated("The Authorization header must be 'Bearer <token>'.");
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(match[1], this.#keys, {
+        issuer: this.#issuer,
+        audience: this.#audience,
+        algorithms: ["RS256"],
+        clockTolerance: 60,
+      }));
+    } catch (e) {
+      if (e instanceof joseErrors.JWTExpired) throw unauthenticated("The token has expired.", e);
+      if (e instanceof joseErrors.JWTClaimValidationFailed) throw unauthenticated(`The token's ${e.claim} claim is not accepted.`, e);
+      if (e instanceof joseErrors.JOSEError) throw unauthenticated("The token is not valid.", e);
+      throw e; // e.g. the JWKS endpoint is unreachable: not the caller's fault
+    }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) throw unauthenticated("The token lacks the tid/oid claims this API needs.");
+    const c = claims.data;
+    return {
+      type: "user",
+      tenantId: c.tid.toLowerCase(),
+      userId: c.oid.toLowerCase(),
+      displayName: c.name ?? c.preferred_username ?? c.oid,
+      userPrincipalName: c.preferred_username,
+      roles: c.roles ?? [],
+      groups: c.groups ?? [],
+    };
+  }
+}

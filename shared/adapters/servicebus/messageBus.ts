@@ -1,0 +1,66 @@
+// The one message sender: every command and event goes out through here, with the
+// envelope id as the Service Bus messageId (so duplicate detection absorbs re-sends).
+import { ServiceBusClient, type ServiceBusSender } from "@azure/service-bus";
+import type { TokenCredential } from "@azure/core-auth";
+import type { Config } from "../../config.js";
+
+export interface OutgoingMessage {
+  readonly queue: string;
+  readonly id: string;
+  readonly type: string;
+  readonly correlationId?: string;
+  readonly body: unknown;
+  /** Deliver no earlier than this (Service Bus scheduled enqueue). */
+  readonly notBefore?: Date;
+}
+
+export interface MessageBus {
+  send(message: OutgoingMessage): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class ServiceBusMessageBus implements MessageBus {
+  readonly #client: ServiceBusClient;
+  readonly #senders = new Map<string, ServiceBusSender>();
+  readonly #pingQueue: string;
+
+  constructor(config: Config["serviceBus"], credential: TokenCredential, pingQueue: string) {
+    this.#client =
+      config.kind === "connectionString"
+        ? new ServiceBusClient(config.connectionString)
+        : new ServiceBusClient(config.fullyQualifiedNamespace, credential);
+    this.#pingQueue = pingQueue;
+  }
+
+  #sender(queue: string): ServiceBusSender {
+    let s = this.#senders.get(queue);
+    if (!s) {
+      s = this.#client.createSender(queue);
+      this.#senders.set(queue, s);
+    }
+    return s;
+  }
+
+  async send(m: OutgoingMessage): Promise<void> {
+    await this.#sender(m.queue).sendMessages({
+      messageId: m.id,
+      correlationId: m.correlationId,
+      subject: m.type,
+      contentType: "application/json",
+      body: m.body,
+      ...(m.notBefore ? { scheduledEnqueueTimeUtc: m.notBefore } : {}),
+    });
+  }
+
+  async ping(): Promise<void> {
+    // Attaching a sender link proves the namespace answers and the queue exists.
+    const batch = await this.#sender(this.#pingQueue).createMessageBatch();
+    if (batch.maxSizeInBytes <= 0) throw new Error("Service Bus answered without a message size limit");
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#senders.values()].map((s) => s.close()));
+    await this.#client.close();
+  }
+}

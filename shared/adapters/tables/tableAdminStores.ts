@@ -1,0 +1,166 @@
+// Table storage implementations of the administration ports (settings, role assignments, users).
+import { odata, type TableClient } from "@azure/data-tables";
+import type { RoleAssignment, AssignablePermission } from "../../domain/permissions.js";
+import { defaultTenantSettings, type TenantSettings } from "../../domain/tenantSettings.js";
+import type { RoleAssignmentStore, SettingsStore, UserRecord, UserStore } from "../../app/admin/ports.js";
+import { getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
+
+const settingsRow = "settings";
+
+export class TableSettingsStore implements SettingsStore {
+  readonly #table: TableClient;
+  constructor(tables: Tables) {
+    this.#table = tables.client(tableNames.settings);
+  }
+
+  async get(tenantId: string): Promise<TenantSettings> {
+    const e = await getOrUndefined<Partial<TenantSettings>>(this.#table, tenantId, settingsRow);
+    return fromEntity(e);
+  }
+
+  async update(tenantId: string, change: Partial<TenantSettings>): Promise<TenantSettings> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const e = await getOrUndefined<Partial<TenantSettings>>(this.#table, tenantId, settingsRow);
+      const next = { ...fromEntity(e), ...change };
+      try {
+        if (e) {
+          await this.#table.updateEntity({ partitionKey: tenantId, rowKey: settingsRow, ...next }, "Replace", { etag: e.etag });
+        } else {
+          await this.#table.createEntity({ partitionKey: tenantId, rowKey: settingsRow, ...next });
+        }
+        return next;
+      } catch (err) {
+        // Lost a race with another writer: read again and re-apply the change.
+        if (isStatus(err, 412) || isStatus(err, 409)) continue;
+        throw err;
+      }
+    }
+    throw new Error("settings update kept losing races");
+  }
+}
+
+function fromEntity(e: Partial<TenantSettings> | undefined): TenantSettings {
+  return {
+    allowUnlicensedAdmins: e?.allowUnlicensedAdmins ?? defaultTenantSettings.allowUnlicensedAdmins,
+    allowPossiblyUnsupportedWindowsEditions:
+      e?.allowPossiblyUnsupportedWindowsEditions ?? defaultTenantSettings.allowPossiblyUnsupportedWindowsEditions,
+    sessionTimeoutMinutes: e?.sessionTimeoutMinutes ?? defaultTenantSettings.sessionTimeoutMinutes,
+  };
+}
+
+interface RoleAssignmentEntity {
+  principalId: string;
+  principalType: "user" | "group";
+  permission: AssignablePermission;
+  scopeTags: string;
+}
+
+export class TableRoleAssignmentStore implements RoleAssignmentStore {
+  readonly #table: TableClient;
+  constructor(tables: Tables) {
+    this.#table = tables.client(tableNames.roleAssignments);
+  }
+
+  async list(tenantId: string): Promise<RoleAssignment[]> {
+    const out: RoleAssignment[] = [];
+    // A tenant has few role assignments (they are admin-managed), so one partition read is bounded.
+    for await (const e of this.#table.listEntities<RoleAssignmentEntity>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } })) {
+      out.push(toAssignment(e.rowKey!, e));
+    }
+    return out;
+  }
+
+  async get(tenantId: string, id: string): Promise<RoleAssignment | undefined> {
+    const e = await getOrUndefined<RoleAssignmentEntity>(this.#table, tenantId, id);
+    return e ? toAssignment(id, e) : undefined;
+  }
+
+  async put(tenantId: string, a: RoleAssignment): Promise<{ created: boolean }> {
+    const entity = {
+      partitionKey: tenantId,
+      rowKey: a.id,
+      principalId: a.principalId,
+      principalType: a.principalType,
+      permission: a.permission,
+      scopeTags: JSON.stringify(a.scopeTags),
+    };
+    try {
+      await this.#table.createEntity(entity);
+      return { created: true };
+    } catch (e) {
+      if (!isStatus(e, 409)) throw e;
+      await this.#table.upsertEntity(entity, "Replace");
+      return { created: false };
+    }
+  }
+
+  async delete(tenantId: string, id: string): Promise<boolean> {
+    try {
+      await this.#table.deleteEntity(tenantId, id);
+      return true;
+    } catch (e) {
+      if (isStatus(e, 404)) return false;
+      throw e;
+    }
+  }
+}
+
+function toAssignment(id: string, e: RoleAssignmentEntity): RoleAssignment {
+  return { id, principalId: e.principalId, principalType: e.principalType, permission: e.permission, scopeTags: JSON.parse(e.scopeTags) as string[] };
+}
+
+interface UserEntity {
+  userPrincipalName: string;
+  displayName: string;
+  mail?: string;
+  intuneLicensed: boolean;
+  groups: string;
+  updatedAt: string;
+}
+
+export class TableUserStore implements UserStore {
+  readonly #table: TableClient;
+  constructor(tables: Tables) {
+    this.#table = tables.client(tableNames.users);
+  }
+
+  async get(tenantId: string, userId: string): Promise<UserRecord | undefined> {
+    const e = await getOrUndefined<UserEntity>(this.#table, tenantId, userId);
+    if (!e) return undefined;
+    return {
+      id: userId,
+      userPrincipalName: e.userPrincipalName,
+      displayName: e.displayName,
+      mail: e.mail,
+      intuneLicensed: e.intuneLicensed,
+      groups: JSON.parse(e.groups) as string[],
+      updatedAt: e.updatedAt,
+    };
+  }
+
+  async upsertIfNewer(tenantId: string, user: UserRecord): Promise<boolean> {
+    const entity = {
+      partitionKey: tenantId,
+      rowKey: user.id,
+      userPrincipalName: user.userPrincipalName,
+      displayName: user.displayName,
+      mail: user.mail,
+      intuneLicensed: user.intuneLicensed,
+      groups: JSON.stringify(user.groups),
+      updatedAt: user.updatedAt,
+    };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await getOrUndefined<UserEntity>(this.#table, tenantId, user.id);
+      if (current && Date.parse(current.updatedAt) >= Date.parse(user.updatedAt)) return false;
+      try {
+        if (current) await this.#table.updateEntity(entity, "Replace", { etag: current.etag });
+        else await this.#table.createEntity(entity);
+        return true;
+      } catch (e) {
+        if (isStatus(e, 412) || isStatus(e, 409)) continue;
+        throw e;
+      }
+    }
+    throw new Error("user upsert kept losing races");
+  }
+}

@@ -1,0 +1,108 @@
+// Table storage access: one TableClient per table, from a connection string locally or
+// an endpoint plus DefaultAzureCredential in Azure, and the helpers every store shares.
+import { RestError, TableClient, TableServiceClient, type TableEntityResult } from "@azure/data-tables";
+import type { TokenCredential } from "@azure/core-auth";
+import type { Config } from "../../config.js";
+import { DomainError, errorCodes } from "../../domain/errors.js";
+
+export const tableNames = {
+  connectors: "connectors",
+  oauthStates: "oauthStates",
+  devices: "devices",
+  users: "users",
+  sessions: "sessions",
+  roleAssignments: "roleAssignments",
+  settings: "settings",
+  auditEvents: "auditEvents",
+  inbox: "inbox",
+  idempotency: "idempotency",
+  leases: "leases",
+} as const;
+export type TableName = (typeof tableNames)[keyof typeof tableNames];
+
+export interface Tables {
+  client(name: TableName): TableClient;
+  /** Creates every table that is missing (idempotent). */
+  ensureAll(): Promise<void>;
+  /** Lists tables once: proves the account answers (for /api/health). */
+  ping(): Promise<void>;
+}
+
+export function createTables(config: Config["tables"], credential: TokenCredential): Tables {
+  const clients = new Map<TableName, TableClient>();
+  const options = { allowInsecureConnection: true };
+  const service =
+    config.kind === "connectionString"
+      ? TableServiceClient.fromConnectionString(config.connectionString, options)
+      : new TableServiceClient(config.endpoint, credential);
+  const client = (name: TableName): TableClient => {
+    let c = clients.get(name);
+    if (!c) {
+      c =
+        config.kind === "connectionString"
+          ? TableClient.fromConnectionString(config.connectionString, name, options)
+          : new TableClient(config.endpoint, name, credential);
+      clients.set(name, c);
+    }
+    return c;
+  };
+  return {
+    client,
+    ensureAll: async () => {
+      await Promise.all(Object.values(tableNames).map((n) => client(n).createTable()));
+    },
+    ping: async () => {
+      const iterator = service.listTables().byPage({ maxPageSize: 1 });
+      await iterator.next();
+    },
+  };
+}
+
+export const isStatus = (e: unknown, status: number): boolean => e instanceof RestError && e.statusCode === status;
+
+/** Reads one entity, or undefined when it does not exist. */
+export async function getOrUndefined<T extends object>(
+  table: TableClient,
+  partitionKey: string,
+  rowKey: string,
+): Promise<TableEntityResult<T> | undefined> {
+  try {
+    return await table.getEntity<T>(partitionKey, rowKey);
+  } catch (e) {
+    if (isStatus(e, 404)) return undefined;
+    throw e;
+  }
+}
+
+/** 13-digit inverted epoch milliseconds: ascending RowKey order = newest first. */
+export function invertedTime(ms: number): string {
+  return String(9_999_999_999_999 - ms).padStart(13, "0");
+}
+
+/** Opaque continuation tokens: base64url JSON the client passes back unchanged. */
+export function encodeContinuation(value: Record<string, string | number>): string {
+  return Buffer.from(JSON.stringify({ v: 1, ...value })).toString("base64url");
+}
+
+export function decodeContinuation<T extends Record<string, unknown>>(
+  token: string | undefined,
+  check: (value: Record<string, unknown>) => value is T,
+): T | undefined {
+  if (token === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    if (parsed && typeof parsed === "object" && (parsed as { v?: unknown }).v === 1 && check(parsed as Record<string, unknown>)) {
+      return parsed as T;
+    }
+  } catch {
+    // fall through to the validation error below
+  }
+  throw new DomainError(errorCodes.validationFailed, "The continuation token is not valid.", {
+    errors: [{ path: "continuationToken", message: "not a token this API issued" }],
+  });
+}
+
+/** Keys may not contain / \ # ? or control characters in Table storage. */
+export function safeKey(value: string): string {
+  return value.replace(/[/\\#?\u0000-\u001f\u007f-\u009f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}

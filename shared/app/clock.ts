@@ -1,0 +1,5 @@
+// The one clock, injected so tests control time.
+export interface Clock {
+  now(): Date;
+}
+export const systemClock: Clock = { now: () => new Date() };
