@@ -1,7 +1,9 @@
 // Every function definition of the app, in one list.
 import type { FunctionDefinition } from "./definition.js";
+import { adminFunctions } from "./admin.js";
 import { healthFunctions } from "./health.js";
+import { openApiFunctions } from "./openapi.js";
 
 export function allDefinitions(): FunctionDefinition[] {
-  return [...healthFunctions];
+  return [...healthFunctions, ...openApiFunctions, ...adminFunctions];
 }

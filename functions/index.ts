@@ -3,6 +3,7 @@
 import { app } from "@azure/functions";
 import { allDefinitions } from "./all.js";
 import type { FunctionDefinition } from "./definition.js";
+import { services } from "./runtime.js";
 
 function register(d: FunctionDefinition): void {
   switch (d.kind) {
@@ -17,5 +18,8 @@ function register(d: FunctionDefinition): void {
       return;
   }
 }
+
+// Fail fast: a missing or malformed setting stops start-up with a message naming it.
+services();
 
 for (const d of allDefinitions()) register(d);

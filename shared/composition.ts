@@ -12,6 +12,8 @@ import { createTables, type Tables } from "./adapters/tables/tables.js";
 import { TableAuditLog } from "./adapters/tables/tableAuditLog.js";
 import { TableRoleAssignmentStore, TableSettingsStore, TableUserStore } from "./adapters/tables/tableAdminStores.js";
 import { queueNames } from "./queueDefinitions.js";
+import { Access } from "./app/access.js";
+import { AdminService } from "./app/admin/adminService.js";
 
 export interface Services {
   readonly config: Config;
@@ -24,6 +26,8 @@ export interface Services {
   readonly settings: SettingsStore;
   readonly roleAssignments: RoleAssignmentStore;
   readonly users: UserStore;
+  readonly access: Access;
+  readonly admin: AdminService;
 }
 
 export interface ServiceOverrides {
@@ -37,6 +41,10 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
   const tables = createTables(config.tables, credential);
   const bus = new ServiceBusMessageBus(config.serviceBus, credential, queueNames.connectorCommands);
   const secrets = new KeyVaultSecretStore(config.keyVault.uri, credential, { allowInsecure: config.keyVault.allowInsecure });
+  const audit = new TableAuditLog(tables, clock);
+  const settings = new TableSettingsStore(tables);
+  const roleAssignments = new TableRoleAssignmentStore(tables);
+  const access = new Access(roleAssignments);
   return {
     config,
     clock,
@@ -44,9 +52,11 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     bus,
     secrets,
     authenticator: new JwtAuthenticator(config.auth),
-    audit: new TableAuditLog(tables, clock),
-    settings: new TableSettingsStore(tables),
-    roleAssignments: new TableRoleAssignmentStore(tables),
+    audit,
+    settings,
+    roleAssignments,
     users: new TableUserStore(tables),
+    access,
+    admin: new AdminService({ access, assignments: roleAssignments, settings, audit, clock }),
   };
 }

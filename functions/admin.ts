@@ -1,0 +1,100 @@
+// Administration endpoints: role assignments, tenant settings, audit events.
+import type { FunctionDefinition } from "./definition.js";
+import { endpoint } from "./http/endpoint.js";
+import { problemSchema } from "../shared/contracts/common.js";
+import {
+  auditEventListSchema,
+  auditQuery,
+  roleAssignmentBody,
+  roleAssignmentIdParams,
+  roleAssignmentListSchema,
+  roleAssignmentSchema,
+  settingsPatchBody,
+  settingsSchema,
+} from "../shared/contracts/admin.js";
+
+const tag = "Administration";
+const forbidden = { 403: { description: "The caller lacks the Intune.Administrator role", schema: problemSchema } };
+
+export const adminFunctions: FunctionDefinition[] = [
+  endpoint({
+    name: "listRoleAssignments",
+    method: "GET",
+    route: "roleAssignments",
+    summary: "List the tenant's role assignments",
+    tag,
+    authenticated: true,
+    responses: { 200: { description: "The role assignments", schema: roleAssignmentListSchema }, ...forbidden },
+    handle: async ({ caller, services }) => ({ status: 200, body: { value: await services.admin.listRoleAssignments(caller) } }),
+  }),
+  endpoint({
+    name: "putRoleAssignment",
+    method: "PUT",
+    route: "roleAssignments/{id}",
+    summary: "Create or replace a role assignment (Request or Update, optionally scoped to scope tags)",
+    tag,
+    authenticated: true,
+    params: roleAssignmentIdParams,
+    body: roleAssignmentBody,
+    responses: {
+      200: { description: "Replaced", schema: roleAssignmentSchema },
+      201: { description: "Created", schema: roleAssignmentSchema },
+      ...forbidden,
+    },
+    handle: async ({ caller, params, body, services, correlationId }) => {
+      const { assignment, created } = await services.admin.putRoleAssignment(caller, params.id, body, correlationId);
+      return created
+        ? { status: 201, body: assignment, headers: { location: `/api/roleAssignments/${assignment.id}` } }
+        : { status: 200, body: assignment };
+    },
+  }),
+  endpoint({
+    name: "deleteRoleAssignment",
+    method: "DELETE",
+    route: "roleAssignments/{id}",
+    summary: "Delete a role assignment",
+    tag,
+    authenticated: true,
+    params: roleAssignmentIdParams,
+    responses: { 204: { description: "Deleted" }, ...forbidden, 404: { description: "No such role assignment", schema: problemSchema } },
+    handle: async ({ caller, params, services, correlationId }) => {
+      await services.admin.deleteRoleAssignment(caller, params.id, correlationId);
+      return { status: 204 };
+    },
+  }),
+  endpoint({
+    name: "getSettings",
+    method: "GET",
+    route: "settings",
+    summary: "Read the tenant's remote assistance settings",
+    tag,
+    authenticated: true,
+    responses: { 200: { description: "The settings", schema: settingsSchema }, ...forbidden },
+    handle: async ({ caller, services }) => ({ status: 200, body: await services.admin.getSettings(caller) }),
+  }),
+  endpoint({
+    name: "patchSettings",
+    method: "PATCH",
+    route: "settings",
+    summary: "Change one or more tenant settings",
+    tag,
+    authenticated: true,
+    body: settingsPatchBody,
+    responses: { 200: { description: "The settings after the change", schema: settingsSchema }, ...forbidden },
+    handle: async ({ caller, body, services, correlationId }) => ({
+      status: 200,
+      body: await services.admin.patchSettings(caller, body, correlationId),
+    }),
+  }),
+  endpoint({
+    name: "listAuditEvents",
+    method: "GET",
+    route: "auditEvents",
+    summary: "Audit events of the tenant, newest first (default: the last 90 days)",
+    tag,
+    authenticated: true,
+    query: auditQuery,
+    responses: { 200: { description: "A page of audit events", schema: auditEventListSchema }, 403: { description: "No remote assistance role", schema: problemSchema } },
+    handle: async ({ caller, query, services }) => ({ status: 200, body: await services.admin.queryAudit(caller, query) }),
+  }),
+];

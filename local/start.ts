@@ -1,0 +1,110 @@
+// `npm start`: the whole system locally in one terminal, with a seeded demo tenant.
+//   npm start               fixed ports, data kept in .local/
+//   npm start -- --fresh    wipe .local/ first
+//   (tests) --test --data-dir DIR   free ports, prints one `READY <json>` line when healthy
+import { rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadLocalSettings } from "./host/settings.js";
+import { startStack, waitHealthy, type Stack, type StackEndpoints } from "./stack.js";
+import { demoUsers, seedDemoTenant } from "./seed.js";
+
+const appRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
+const args = process.argv.slice(2);
+const flag = (name: string): boolean => args.includes(name);
+const option = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const testMode = flag("--test");
+const dataDir = resolve(option("--data-dir") ?? join(appRoot, ".local"));
+
+const colours: Record<string, string> = { host: "36", servicebus: "35", keyvault: "33", teamviewer: "34", identity: "32", azurite: "90", seed: "37" };
+const log = (component: string, line: string): void => {
+  if (testMode) return;
+  for (const l of line.split("\n")) console.log(`\x1b[${colours[component] ?? "0"}m[${component}]\x1b[0m ${l}`);
+};
+
+async function main(): Promise<void> {
+  if (flag("--fresh")) rmSync(dataDir, { recursive: true, force: true });
+  let settings: Record<string, string> = {};
+  if (!testMode) {
+    const loaded = loadLocalSettings(appRoot);
+    if (loaded.created) console.log("Created local.settings.json from local.settings.sample.json");
+    settings = loaded.values;
+  }
+  const started = Date.now();
+  let stack: Stack | undefined;
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    if (!testMode) console.log(`\n${signal}: stopping (in-flight work finishes first)…`);
+    await stack?.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+
+  stack = await startStack({
+    appRoot,
+    ports: testMode ? "free" : "default",
+    dataDir,
+    settings,
+    log,
+    hostLogFile: testMode ? join(dataDir, "host.log") : undefined,
+    staticDir: join(appRoot, "portal", "dist"),
+  });
+  await waitHealthy(stack.apiUrl);
+  const seeded = await seedDemoTenant(stack, (l) => log("seed", l));
+
+  const endpoints: StackEndpoints = {
+    apiUrl: stack.apiUrl,
+    hostUrl: stack.hostUrl,
+    tablesConnectionString: stack.tablesConnectionString,
+    serviceBusConnectionString: stack.serviceBusConnectionString,
+    keyVaultUrl: stack.keyVaultUrl,
+    teamViewerUrl: stack.teamViewerUrl,
+    teamViewerApiBaseUrl: stack.teamViewerApiBaseUrl,
+    identityUrl: stack.identityUrl,
+    issuer: stack.issuer,
+    audience: stack.audience,
+    dataDir: stack.dataDir,
+    hostLogFile: stack.hostLogFile,
+  };
+  if (testMode) {
+    console.log(`READY ${JSON.stringify(endpoints)}`);
+    return;
+  }
+  const tokens = await Promise.all(
+    demoUsers.map(async (u) => ({ u, token: await stack!.identity.issueToken({ ...u.claims, expiresInSeconds: 86_400 }) })),
+  );
+  console.log(`
+\x1b[1mRemote Assistance Connector is ready\x1b[0m (${((Date.now() - started) / 1000).toFixed(1)} s)
+
+  API               ${stack.apiUrl}          (health: ${stack.apiUrl}/health, OpenAPI: ${stack.apiUrl}/openapi.json)
+  Portal            ${stack.hostUrl}/
+  TeamViewer fake   ${stack.teamViewerUrl}   (sign-in page, Web API at ${stack.teamViewerApiBaseUrl})
+  Key Vault         ${stack.keyVaultUrl}
+  Identity (OIDC)   ${stack.identityUrl}     (POST /token with JSON claims for a dev token)
+  Service Bus       ${stack.serviceBusConnectionString}
+  Tables (Azurite)  ${stack.tablesConnectionString}
+  Data              ${dataDir}   (npm start -- --fresh wipes it)
+
+Demo tenant ${seeded.tenantName} (${seeded.tenantId}): ${seeded.summary}
+Dev tokens (valid 24 h):
+${tokens.map(({ u, token }) => `  ${u.label.padEnd(44)} ${u.claims.name}\n    ${token}`).join("\n")}
+
+Try:
+  TOKEN=<the administrator token above>
+  curl -s ${stack.apiUrl}/health
+  curl -s -H "Authorization: Bearer $TOKEN" ${stack.apiUrl}/connector
+  curl -s -H "Authorization: Bearer $TOKEN" "${stack.apiUrl}/devices?top=5"
+
+Ctrl-C stops everything.`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

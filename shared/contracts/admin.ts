@@ -1,0 +1,63 @@
+// HTTP contracts of the administration API: role assignments, settings, audit events.
+import { z } from "zod";
+import { assignablePermissions } from "../domain/permissions.js";
+import { continuationTokenSchema, idSchema, isoDateTimeSchema, listOf, topSchema } from "./common.js";
+
+export const roleAssignmentIdParams = z.strictObject({ id: idSchema });
+
+export const roleAssignmentBody = z.strictObject({
+  principalId: idSchema,
+  principalType: z.enum(["user", "group"]),
+  permission: z.enum(assignablePermissions),
+  scopeTags: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/)).max(50).default([]),
+});
+
+export const roleAssignmentSchema = z.object({
+  id: z.string(),
+  principalId: z.string(),
+  principalType: z.enum(["user", "group"]),
+  permission: z.enum(assignablePermissions),
+  scopeTags: z.array(z.string()),
+});
+export const roleAssignmentListSchema = listOf(roleAssignmentSchema);
+
+export const settingsSchema = z.object({
+  allowUnlicensedAdmins: z.boolean(),
+  allowPossiblyUnsupportedWindowsEditions: z.boolean(),
+  sessionTimeoutMinutes: z.number().int().min(1).max(1440),
+});
+
+export const settingsPatchBody = z
+  .strictObject({
+    allowUnlicensedAdmins: z.boolean().optional(),
+    allowPossiblyUnsupportedWindowsEditions: z.boolean().optional(),
+    sessionTimeoutMinutes: z.number().int().min(1).max(1440).optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, { message: "name at least one setting to change" });
+
+export const auditQuery = z
+  .strictObject({
+    from: isoDateTimeSchema.optional(),
+    to: isoDateTimeSchema.optional(),
+    activity: z.string().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/).optional(),
+    top: topSchema(200, 50),
+    continuationToken: continuationTokenSchema.optional(),
+  })
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), { message: "from must not be after to", path: ["from"] })
+  // Events are kept per month; a bounded range keeps a page to a bounded number of partitions.
+  .refine((q) => !q.from || Date.parse(q.to ?? new Date().toISOString()) - Date.parse(q.from) <= 400 * 86_400_000, {
+    message: "the range may span at most 400 days",
+    path: ["from"],
+  });
+
+export const auditEventSchema = z.object({
+  id: z.string(),
+  at: z.string(),
+  actor: z.object({ id: z.string(), displayName: z.string(), type: z.enum(["user", "automation", "system"]) }),
+  activity: z.string(),
+  target: z.object({ type: z.string(), id: z.string() }),
+  result: z.enum(["success", "failure"]),
+  detail: z.string().optional(),
+  correlationId: z.string().optional(),
+});
+export const auditEventListSchema = listOf(auditEventSchema);
