@@ -1,0 +1,130 @@
+// The one way a queue function is built. A message is parsed (envelope, then data);
+// malformed or unknown messages are audited, logged and completed (never retried);
+// a DomainError from the use case is a permanent failure: audited, logged, completed;
+// anything else is transient: thrown, so Service Bus redelivers it (and dead-letters it
+// after the queue's maxDeliveryCount).
+import type { InvocationContext } from "@azure/functions";
+import { systemActor } from "../../shared/domain/caller.js";
+import { DomainError } from "../../shared/domain/errors.js";
+import { createLogger, type Logger } from "../../shared/app/logging.js";
+import type { Services } from "../../shared/composition.js";
+import { messageForLog, parseMessage, type Envelope, type Message, type MessageType, type QueueName } from "../../shared/contracts/messages.js";
+import { serviceBusQueue, type FunctionDefinition } from "../definition.js";
+import { ensureTables, services } from "../runtime.js";
+
+export interface QueueHandlerInput<M> {
+  readonly message: M;
+  readonly messageId: string;
+  readonly deliveryCount: number;
+  readonly log: Logger;
+  readonly services: Services;
+  /** For dead-lettered messages: why Service Bus gave up on it. */
+  readonly deadLetterReason?: string;
+}
+
+export type QueueHandlers = { readonly [T in MessageType]?: (input: QueueHandlerInput<Envelope<T>>) => Promise<void> };
+
+/** After this many deliveries of a dead-lettered message, give up rather than loop. */
+const maxDeadLetterAttempts = 5;
+
+interface TriggerFacts {
+  readonly messageId: string;
+  readonly deliveryCount: number;
+  readonly deadLetterReason?: string;
+}
+
+function triggerFacts(ctx: InvocationContext): TriggerFacts {
+  const m = ctx.triggerMetadata ?? {};
+  const props = (m.applicationProperties ?? {}) as Record<string, unknown>;
+  const reason = props.deadLetterReason ?? props.DeadLetterReason;
+  return {
+    messageId: typeof m.messageId === "string" ? m.messageId : "unknown",
+    deliveryCount: typeof m.deliveryCount === "number" ? m.deliveryCount : Number(m.deliveryCount ?? 0),
+    deadLetterReason: typeof reason === "string" ? reason.slice(0, 200) : undefined,
+  };
+}
+
+function loggerFor(ctx: InvocationContext, props: Record<string, unknown>): Logger {
+  return createLogger((level, line) => (level === "error" ? ctx.error(line) : level === "warn" ? ctx.warn(line) : ctx.log(line)), props);
+}
+
+/** The tenant of a message that failed validation, if its envelope names one plausibly. */
+function claimedTenant(body: unknown): string | undefined {
+  const t = body && typeof body === "object" ? (body as { tenantId?: unknown }).tenantId : undefined;
+  return typeof t === "string" && /^[A-Za-z0-9-]{1,64}$/.test(t) ? t.toLowerCase() : undefined;
+}
+
+async function rejectMalformed(svc: Services, log: Logger, body: unknown, queue: string, facts: TriggerFacts, reason: string): Promise<void> {
+  log.warn(`discarded a message on ${queue} that cannot be processed: ${reason}`, { messageId: facts.messageId });
+  const tenantId = claimedTenant(body);
+  if (!tenantId) return; // No tenant to file it under: the log line is the record.
+  await ensureTables();
+  await svc.audit.record({
+    tenantId,
+    actor: systemActor,
+    activity: "message.rejected",
+    target: { type: "message", id: facts.messageId.slice(0, 128) },
+    result: "failure",
+    detail: `${queue}: ${reason}`.slice(0, 1000),
+  });
+}
+
+async function dispatch(
+  handlers: QueueHandlers,
+  queue: QueueName,
+  body: unknown,
+  ctx: InvocationContext,
+  deadLetter: boolean,
+): Promise<void> {
+  const facts = triggerFacts(ctx);
+  const svc = services();
+  const baseLog = loggerFor(ctx, { messageId: facts.messageId, deliveryCount: facts.deliveryCount });
+  const parsed = parseMessage(body, { queue });
+  if (!parsed.ok) return rejectMalformed(svc, baseLog, body, queue, facts, parsed.reason);
+  const message = parsed.message;
+  const handler = handlers[message.type] as ((input: QueueHandlerInput<Message>) => Promise<void>) | undefined;
+  if (!handler) return rejectMalformed(svc, baseLog, body, queue, facts, `no handler for message type ${message.type}`);
+  const log = baseLog.with({ correlationId: message.correlationId, type: message.type, tenantId: message.tenantId });
+  log.info(`${deadLetter ? "dead-lettered " : ""}${message.type} received`, messageForLog(message));
+  await ensureTables();
+  try {
+    await handler({ message, messageId: facts.messageId, deliveryCount: facts.deliveryCount, log, services: svc, deadLetterReason: facts.deadLetterReason });
+  } catch (e) {
+    if (e instanceof DomainError) {
+      log.warn(`${message.type} failed permanently: ${e.code}: ${e.detail}`);
+      await svc.audit.record({
+        tenantId: message.tenantId,
+        actor: systemActor,
+        activity: `${message.type}.failed`,
+        target: { type: "message", id: message.id },
+        result: "failure",
+        detail: `${e.code}: ${e.detail}`,
+        correlationId: message.correlationId,
+      });
+      return;
+    }
+    if (deadLetter && facts.deliveryCount + 1 >= maxDeadLetterAttempts) {
+      // Dead-letter queues have no max delivery count of their own: stop here, loudly.
+      log.error(`giving up on dead-lettered ${message.type} after ${facts.deliveryCount + 1} attempts`, e);
+      return;
+    }
+    log.warn(`${message.type} failed, will be retried (delivery ${facts.deliveryCount + 1})`, { error: e instanceof Error ? e.message : String(e) });
+    throw e;
+  }
+}
+
+export function queueConsumer(spec: { name: string; queue: QueueName; handlers: QueueHandlers }): FunctionDefinition {
+  return serviceBusQueue(spec.name, {
+    connection: "ServiceBusConnection",
+    queueName: spec.queue,
+    handler: (body: unknown, ctx: InvocationContext) => dispatch(spec.handlers, spec.queue, body, ctx, false),
+  });
+}
+
+export function deadLetterConsumer(spec: { name: string; queue: QueueName; handlers: QueueHandlers }): FunctionDefinition {
+  return serviceBusQueue(spec.name, {
+    connection: "ServiceBusConnection",
+    queueName: `${spec.queue}/$DeadLetterQueue`,
+    handler: (body: unknown, ctx: InvocationContext) => dispatch(spec.handlers, spec.queue, body, ctx, true),
+  });
+}
