@@ -1,0 +1,68 @@
+// The data of the events external automation puts on the automation-events queue
+// (inventory sync, help-desk tools), plus the id and principal shapes every message uses.
+import { z } from "zod";
+
+/** Tenant, user, device and session ids: GUIDs in practice, ULIDs for sessions. */
+export const entityIdSchema = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "expected an id of 1–64 letters, digits or dashes");
+
+export const displayNameSchema = z.string().min(1).max(256);
+
+/** Who asked: a user or an automation's service principal. */
+export const principalRefSchema = z.object({ id: entityIdSchema, displayName: displayNameSchema });
+export type PrincipalRef = z.output<typeof principalRefSchema>;
+
+// Graph's enum-like fields take any bounded string: a value Graph adds tomorrow is kept
+// and judged by eligibility (unknown → not eligible, with a reason), never rejected here.
+const graphEnumValue = z.string().max(64);
+const graphText = (max: number) => z.string().max(max);
+// Graph sends "" or null for an absent user; both mean "no primary user".
+const optionalUserId = z.union([entityIdSchema, z.literal("")]).nullish();
+// Graph's timestamps carry up to 7 fractional digits and sometimes an offset; a device
+// that never synced reports 0001-01-01T00:00:00Z, which is still a valid timestamp.
+const graphDateTime = z.iso.datetime({ offset: true });
+
+// Automation producers forward Graph objects as they come (a managedDevice has dozens of
+// properties), so these schemas drop fields they do not name instead of rejecting them.
+// The commands in messages.ts, which only this service produces, are strict.
+
+/** Mirrors Microsoft Graph's managedDevice (the fields this service uses). */
+export const deviceUpsertedDataSchema = z.object({
+  id: entityIdSchema,
+  deviceName: graphText(256),
+  operatingSystem: graphText(128),
+  osVersion: graphText(128),
+  /** "company" | "personal" | "unknown" expected; anything else is kept. */
+  managedDeviceOwnerType: graphEnumValue,
+  deviceEnrollmentType: graphEnumValue,
+  deviceType: graphEnumValue.nullish(),
+  userId: optionalUserId,
+  userPrincipalName: graphText(320).nullish(),
+  userDisplayName: graphText(256).nullish(),
+  emailAddress: graphText(320).nullish(),
+  // Graph v1.0 has no roleScopeTagIds; absent means no tags, which only tenant-wide
+  // admins can see: the safe side for scoping.
+  roleScopeTagIds: z.array(graphText(64)).max(100).default([]),
+  lastSyncDateTime: graphDateTime.nullish(),
+});
+export type DeviceUpsertedData = z.output<typeof deviceUpsertedDataSchema>;
+
+export const deviceRemovedDataSchema = z.object({ id: entityIdSchema });
+export type DeviceRemovedData = z.output<typeof deviceRemovedDataSchema>;
+
+export const userUpsertedDataSchema = z.object({
+  id: entityIdSchema,
+  userPrincipalName: z.string().min(1).max(320),
+  displayName: graphText(256),
+  mail: graphText(320).nullish(),
+  intuneLicensed: z.boolean(),
+  // Bounded so one message stays well inside Service Bus' 256 KB standard-tier limit.
+  groups: z.array(entityIdSchema).max(2000),
+});
+export type UserUpsertedData = z.output<typeof userUpsertedDataSchema>;
+
+export const remoteAssistanceRequestedDataSchema = z.object({
+  deviceId: entityIdSchema,
+  description: z.string().max(500).optional(),
+  requestedBy: principalRefSchema,
+});
+export type RemoteAssistanceRequestedData = z.output<typeof remoteAssistanceRequestedDataSchema>;
