@@ -24,6 +24,7 @@ export const adminFunctions: FunctionDefinition[] = [
     summary: "List the tenant's role assignments",
     tag,
     authenticated: true,
+    access: "administrator",
     responses: { 200: { description: "The role assignments", schema: roleAssignmentListSchema }, ...forbidden },
     handle: async ({ caller, services }) => ({ status: 200, body: { value: await services.admin.listRoleAssignments(caller) } }),
   }),
@@ -34,6 +35,7 @@ export const adminFunctions: FunctionDefinition[] = [
     summary: "Create or replace a role assignment (Request or Update, optionally scoped to scope tags)",
     tag,
     authenticated: true,
+    access: "administrator",
     params: roleAssignmentIdParams,
     body: roleAssignmentBody,
     responses: {
@@ -55,6 +57,7 @@ export const adminFunctions: FunctionDefinition[] = [
     summary: "Delete a role assignment",
     tag,
     authenticated: true,
+    access: "administrator",
     params: roleAssignmentIdParams,
     responses: { 204: { description: "Deleted" }, ...forbidden, 404: { description: "No such role assignment", schema: problemSchema } },
     handle: async ({ caller, params, services, correlationId }) => {
@@ -69,6 +72,7 @@ export const adminFunctions: FunctionDefinition[] = [
     summary: "Read the tenant's remote assistance settings",
     tag,
     authenticated: true,
+    access: "administrator",
     responses: { 200: { description: "The settings", schema: settingsSchema }, ...forbidden },
     handle: async ({ caller, services }) => ({ status: 200, body: await services.admin.getSettings(caller) }),
   }),
@@ -79,6 +83,7 @@ export const adminFunctions: FunctionDefinition[] = [
     summary: "Change one or more tenant settings",
     tag,
     authenticated: true,
+    access: "administrator",
     body: settingsPatchBody,
     responses: { 200: { description: "The settings after the change", schema: settingsSchema }, ...forbidden },
     handle: async ({ caller, body, services, correlationId }) => ({
@@ -93,6 +98,7 @@ export const adminFunctions: FunctionDefinition[] = [
     summary: "Audit events of the tenant, newest first (default: the last 90 days)",
     tag,
     authenticated: true,
+    access: "read",
     query: auditQuery,
     responses: { 200: { description: "A page of audit events", schema: auditEventListSchema }, 403: { description: "No remote assistance role", schema: problemSchema } },
     handle: async ({ caller, query, services }) => ({ status: 200, body: await services.admin.queryAudit(caller, query) }),

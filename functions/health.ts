@@ -35,6 +35,7 @@ export const healthFunctions: FunctionDefinition[] = [
     summary: "Liveness and reachability of Tables, Service Bus and Key Vault",
     tag: "Operations",
     authenticated: false,
+    access: "anonymous",
     skipStorageInit: true,
     responses: {
       200: { description: "Every dependency is reachable", schema: healthResponseSchema },

@@ -15,6 +15,18 @@ import { internalError, problemResponse } from "./problem.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
+/**
+ * Who may call an endpoint, declared with it so the authorization matrix test and the
+ * OpenAPI document know it. The use case still decides (scope, tenant, ownership).
+ * - anonymous: no token (health, OpenAPI, OAuth callback)
+ * - administrator: Intune.Administrator
+ * - update: RemoteAssistance.Update (or administrator)
+ * - request: RemoteAssistance.Request, tenant-wide or scoped (or administrator)
+ * - read: any remote assistance role; results limited to the caller's scope
+ * - endUser: any signed-in user of the tenant (the /me endpoints)
+ */
+export type Access = "anonymous" | "administrator" | "update" | "request" | "read" | "endUser";
+
 export interface EndpointInput<P, Q, B, A extends boolean> {
   readonly caller: A extends true ? UserCaller : undefined;
   readonly params: P;
@@ -40,6 +52,7 @@ export interface EndpointSpec<P, Q, B, A extends boolean> {
   readonly summary: string;
   readonly tag: string;
   readonly authenticated: A;
+  readonly access: A extends true ? Exclude<Access, "anonymous"> : "anonymous";
   readonly params?: z.ZodType<P>;
   readonly query?: z.ZodType<Q>;
   readonly body?: z.ZodType<B>;
@@ -60,6 +73,7 @@ export interface EndpointDescription {
   readonly summary: string;
   readonly tag: string;
   readonly authenticated: boolean;
+  readonly access: Access;
   readonly params?: z.ZodType;
   readonly query?: z.ZodType;
   readonly body?: z.ZodType;
