@@ -1,0 +1,34 @@
+// GET /api/openapi.json is a valid OpenAPI 3.1 document listing every endpoint.
+import { compileErrors, validate } from "@readme/openapi-parser";
+import { describe, expect, it } from "vitest";
+import { allDefinitions } from "../../functions/all.js";
+import { endpointDescriptions } from "../../functions/http/endpoint.js";
+import { api } from "../support/api.js";
+
+allDefinitions();
+
+describe("GET /api/openapi.json", () => {
+  it("validates as OpenAPI 3.1", async () => {
+    // Act
+    const res = await api<Record<string, unknown>>("/openapi.json");
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe("3.1.0");
+    const result = await validate(structuredClone(res.body) as never);
+    expect(result.valid, result.valid ? "" : compileErrors(result)).toBe(true);
+  });
+
+  it("lists every HTTP endpoint of the app with its method", async () => {
+    const res = await api<{ paths: Record<string, Record<string, { operationId: string }>> }>("/openapi.json");
+    const listed = Object.entries(res.body.paths).flatMap(([path, ops]) => Object.entries(ops).map(([m, op]) => `${m.toUpperCase()} ${path} ${op.operationId}`));
+    const expected = endpointDescriptions().map((d) => `${d.method} /api/${d.route} ${d.name}`);
+    expect(listed.sort()).toEqual(expected.sort());
+    expect(expected.length).toBeGreaterThan(5);
+  });
+
+  it("describes problem responses and bearer security", async () => {
+    const res = await api<{ components: { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> } }>("/openapi.json");
+    expect(res.body.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(res.body.components.schemas.Problem).toBeDefined();
+  });
+});
