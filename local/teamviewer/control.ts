@@ -1,0 +1,200 @@
+// The TeamViewer fake's control API (/_control/…): its request and answer schemas, shared
+// with the server, and TeamViewerFakeControl, a typed fetch client for tests to drive it.
+import { z } from "zod";
+
+/** Answer the next `count` calls matching method + path (a case-insensitive prefix) with this. */
+export const faultSchema = z
+  .object({
+    /** GET, POST, … or "*" for any. */
+    method: z.string().trim().min(1).default("*"),
+    /** e.g. "/api/v1/sessions" also matches "/api/v1/sessions/s12-345-678". */
+    path: z.string().startsWith("/"),
+    status: z.number().int().min(200).max(599),
+    /** Sent as JSON. */
+    body: z.unknown().optional(),
+    /** Sent as is (malformed JSON, HTML error pages, …); wins over `body`. */
+    rawBody: z.string().optional(),
+    headers: z.record(z.string(), z.string()).default({}),
+    count: z.number().int().min(1).default(1),
+  })
+  .strict();
+export type FaultInput = z.input<typeof faultSchema>;
+export type Fault = z.output<typeof faultSchema>;
+
+/** Delay calls to the fake (all, or a method + path prefix); ms 0 removes the rule. */
+export const latencySchema = z
+  .object({
+    ms: z.number().int().min(0).max(120_000),
+    method: z.string().trim().min(1).default("*"),
+    path: z.string().startsWith("/").default("/"),
+  })
+  .strict();
+export type LatencyInput = z.input<typeof latencySchema>;
+export type Latency = z.output<typeof latencySchema>;
+
+/** How the fake resolves the points TEAMVIEWER-API.md marks unconfirmed, and its limits. */
+export const variantsSchema = z
+  .object({
+    createStatus: z.union([z.literal(200), z.literal(201)]),
+    stateCase: z.enum(["lower", "capitalized"]),
+    /** Sessions per list page (TeamViewer: up to 1000). */
+    pageSize: z.number().int().min(1).max(1000),
+    /** expires_in of new access tokens, in seconds. */
+    expiresIn: z.number().int().min(1).max(31_536_000),
+  })
+  .strict();
+export type Variants = z.output<typeof variantsSchema>;
+export const defaultVariants: Variants = { createStatus: 200, stateCase: "lower", pageSize: 1000, expiresIn: 86_400 };
+
+/** The signed-in TeamViewer account; null removes an optional field. */
+export const accountSchema = z
+  .object({
+    userid: z.string().regex(/^u\d+$/),
+    name: z.string().min(1),
+    email: z.string().nullable(),
+    company_name: z.string().nullable(),
+    license_type: z.string().nullable(),
+  })
+  .strict();
+export type FakeAccount = z.output<typeof accountSchema>;
+export const defaultAccount: FakeAccount = {
+  userid: "u1234567",
+  name: "Local Supporter",
+  email: "supporter@teamviewer.local",
+  company_name: "Contoso (local)",
+  license_type: "Premium",
+};
+
+/** One call the fake answered. Tokens appear only as the fake's id for them ("t3"). */
+export const callRecordSchema = z.object({
+  method: z.string(),
+  path: z.string(),
+  /** Query string, except on the OAuth endpoints (it carries the state there). */
+  query: z.string().optional(),
+  status: z.number(),
+  at: z.string(),
+  durationMs: z.number(),
+  tokenId: z.string().optional(),
+  /** The caller went away before the answer (e.g. a client-side timeout). */
+  aborted: z.boolean().optional(),
+  /** Answered by an injected fault. */
+  fault: z.boolean().optional(),
+});
+export type CallRecord = z.output<typeof callRecordSchema>;
+
+/** A session as the fake holds it, in TeamViewer's wire names. */
+export const fakeSessionSchema = z.object({
+  code: z.string(),
+  state: z.enum(["open", "closed"]),
+  groupid: z.string(),
+  description: z.string().optional(),
+  end_customer: z.object({ name: z.string().optional(), email: z.string().optional() }).optional(),
+  assigned_userid: z.string().optional(),
+  custom_api: z.string().optional(),
+  waiting_message: z.string().optional(),
+  support_session_type: z.string(),
+  created_at: z.string(),
+  valid_until: z.string(),
+  closed_at: z.string().optional(),
+  online: z.boolean(),
+  supporter_link: z.string(),
+  end_customer_link: z.string(),
+  webclient_supporter_link: z.string(),
+});
+export type FakeSession = z.output<typeof fakeSessionSchema>;
+
+export const fakeGroupSchema = z.object({ id: z.string(), name: z.string() });
+
+export class TeamViewerFakeControl {
+  readonly #url: string;
+
+  /** `url` is the fake's root, e.g. http://127.0.0.1:7072. */
+  constructor(url: string) {
+    this.#url = url.replace(/\/+$/, "");
+  }
+
+  /** Answers the next `count` (default 1) matching calls with the given status, body and headers. */
+  async failNext(fault: FaultInput): Promise<void> {
+    await this.#call("POST", "/_control/faults", faultSchema.parse(fault));
+  }
+
+  async clearFaults(): Promise<void> {
+    await this.#call("DELETE", "/_control/faults");
+  }
+
+  async setLatency(latency: LatencyInput): Promise<void> {
+    await this.#call("POST", "/_control/latency", latencySchema.parse(latency));
+  }
+
+  async clearLatency(): Promise<void> {
+    await this.#call("DELETE", "/_control/latency");
+  }
+
+  /** Every access token issued so far answers token_expired from now on. */
+  async expireAllTokens(): Promise<void> {
+    await this.#call("POST", "/_control/tokens/expire");
+  }
+
+  async setAccount(account: Partial<FakeAccount>): Promise<FakeAccount> {
+    return accountSchema.parse(await this.#call("PUT", "/_control/account", account));
+  }
+
+  async setVariants(variants: Partial<Variants>): Promise<Variants> {
+    return variantsSchema.parse(await this.#call("PUT", "/_control/variants", variants));
+  }
+
+  async calls(): Promise<CallRecord[]> {
+    return z.object({ calls: z.array(callRecordSchema) }).parse(await this.#call("GET", "/_control/calls")).calls;
+  }
+
+  async clearCalls(): Promise<void> {
+    await this.#call("DELETE", "/_control/calls");
+  }
+
+  async sessions(): Promise<FakeSession[]> {
+    return z.object({ sessions: z.array(fakeSessionSchema) }).parse(await this.#call("GET", "/_control/sessions")).sessions;
+  }
+
+  async groups(): Promise<z.output<typeof fakeGroupSchema>[]> {
+    return z.object({ groups: z.array(fakeGroupSchema) }).parse(await this.#call("GET", "/_control/groups")).groups;
+  }
+
+  /** Back to a fresh fake: no tokens, sessions, groups, faults, latency or calls; default variants and account. */
+  async reset(): Promise<void> {
+    await this.#call("POST", "/_control/reset");
+  }
+
+  /**
+   * Plays the admin at the sign-in page: submits Allow or Deny for an authorize URL the app
+   * produced and returns where TeamViewer sends the browser (redirect_uri?code=…&state=…).
+   */
+  async signIn(authorizeUrl: string, decision: "allow" | "deny" = "allow"): Promise<URL> {
+    const params = new URL(authorizeUrl).searchParams;
+    const form = new URLSearchParams();
+    for (const name of ["response_type", "client_id", "redirect_uri", "state", "display"]) {
+      const value = params.get(name);
+      if (value !== null) form.set(name, value);
+    }
+    form.set("decision", decision);
+    const res = await fetch(`${this.#url}/oauth2/authorize`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: form.toString(),
+      redirect: "manual",
+    });
+    const location = res.headers.get("location");
+    if (res.status !== 302 || location === null) throw new Error(`the TeamViewer fake's sign-in answered ${res.status}, not a redirect`);
+    return new URL(location);
+  }
+
+  async #call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const res = await fetch(`${this.#url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`TeamViewer fake control ${method} ${path} answered ${res.status}: ${text.slice(0, 500)}`);
+    return text === "" ? undefined : (JSON.parse(text) as unknown);
+  }
+}

@@ -1,0 +1,389 @@
+// What the TeamViewer fake remembers: OAuth codes and tokens (kept only as SHA-256
+// hashes), groups, sessions and the account; optionally snapshotted to dataDir as JSON.
+import { createHash, randomBytes, randomInt } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { accountSchema, defaultAccount, type FakeAccount, type FakeSession } from "./control.js";
+
+export const codeLifetimeMs = 10 * 60 * 1000;
+export const defaultSessionLifetimeMs = 24 * 60 * 60 * 1000;
+
+const accessTokenRecord = z.object({
+  id: z.string(),
+  hash: z.string(),
+  clientId: z.string(),
+  expiresAt: z.number(),
+  revoked: z.boolean(),
+  refreshId: z.string(),
+});
+const refreshTokenRecord = z.object({ id: z.string(), hash: z.string(), clientId: z.string(), accessId: z.string(), spent: z.boolean() });
+const codeRecord = z.object({
+  hash: z.string(),
+  clientId: z.string(),
+  redirectUri: z.string(),
+  expiresAt: z.number(),
+  used: z.boolean(),
+  accessIds: z.array(z.string()),
+});
+const sessionRecord = z.object({
+  seq: z.number(),
+  code: z.string(),
+  closed: z.boolean(),
+  groupid: z.string(),
+  description: z.string().optional(),
+  endCustomer: z.object({ name: z.string().optional(), email: z.string().optional() }).optional(),
+  assignedUserId: z.string().optional(),
+  customApi: z.string().optional(),
+  waitingMessage: z.string().optional(),
+  supportSessionType: z.string(),
+  createdAt: z.number(),
+  validUntil: z.number(),
+  closedAt: z.number().optional(),
+});
+const groupRecord = z.object({ id: z.string(), name: z.string() });
+const snapshotSchema = z.object({
+  version: z.literal(1),
+  seq: z.number(),
+  account: accountSchema,
+  accessTokens: z.array(accessTokenRecord),
+  refreshTokens: z.array(refreshTokenRecord),
+  codes: z.array(codeRecord),
+  groups: z.array(groupRecord),
+  sessions: z.array(sessionRecord),
+});
+
+type AccessTokenRecord = z.output<typeof accessTokenRecord>;
+type RefreshTokenRecord = z.output<typeof refreshTokenRecord>;
+type CodeRecord = z.output<typeof codeRecord>;
+type SessionRecord = z.output<typeof sessionRecord>;
+type GroupRecord = z.output<typeof groupRecord>;
+
+export interface IssuedTokens {
+  readonly access_token: string;
+  readonly token_type: "bearer";
+  readonly expires_in: number;
+  readonly refresh_token: string;
+}
+
+export type GrantResult = { readonly ok: true; readonly tokens: IssuedTokens } | { readonly ok: false; readonly error: "invalid_grant"; readonly description: string };
+
+export type BearerCheck =
+  | { readonly kind: "valid"; readonly tokenId: string }
+  | { readonly kind: "expired"; readonly tokenId: string }
+  | { readonly kind: "invalid"; readonly tokenId?: string };
+
+export interface NewSession {
+  readonly groupid: string;
+  readonly description?: string;
+  readonly endCustomer?: { name?: string; email?: string };
+  readonly assignedUserId?: string;
+  readonly customApi?: string;
+  readonly waitingMessage?: string;
+  readonly supportSessionType?: string;
+  readonly validUntil?: number;
+}
+
+export interface SessionUpdate {
+  readonly close?: boolean;
+  readonly description?: string;
+  readonly endCustomer?: { name?: string; email?: string };
+  readonly assignedUserId?: string;
+  readonly customApi?: string;
+  readonly validUntil?: number;
+}
+
+export interface SessionFilter {
+  readonly groupid?: string;
+  readonly assignedUserId?: string;
+  readonly states?: readonly ("open" | "closed")[];
+}
+
+const hash = (secret: string): string => createHash("sha256").update(secret).digest("hex");
+const newSecret = (): string => randomBytes(32).toString("base64url");
+/** TeamViewer's time format: UTC, whole seconds. */
+export const formatTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+export class TeamViewerFakeState {
+  readonly #file?: string;
+  readonly #now: () => number;
+  #seq = 0;
+  #account: FakeAccount = { ...defaultAccount };
+  #accessTokens = new Map<string, AccessTokenRecord>(); // by hash
+  #refreshTokens = new Map<string, RefreshTokenRecord>(); // by hash
+  #codes = new Map<string, CodeRecord>(); // by hash
+  #groups: GroupRecord[] = [];
+  #sessions: SessionRecord[] = [];
+
+  constructor(options: { dataDir?: string; now?: () => number; log: (line: string) => void }) {
+    this.#now = options.now ?? Date.now;
+    if (options.dataDir !== undefined) {
+      mkdirSync(options.dataDir, { recursive: true });
+      this.#file = join(options.dataDir, "state.json");
+      this.#load(options.log);
+    }
+  }
+
+  // ------------------------------------------------------------------ OAuth
+
+  issueCode(clientId: string, redirectUri: string): string {
+    const code = newSecret();
+    this.#codes.set(hash(code), { hash: hash(code), clientId, redirectUri, expiresAt: this.#now() + codeLifetimeMs, used: false, accessIds: [] });
+    this.#save();
+    return code;
+  }
+
+  exchangeCode(code: string, clientId: string, redirectUri: string, expiresIn: number): GrantResult {
+    const record = this.#codes.get(hash(code));
+    if (!record || record.clientId !== clientId) return { ok: false, error: "invalid_grant", description: "The authorization code is unknown." };
+    if (record.used) {
+      // A code presented twice may have been stolen: what it bought is withdrawn (RFC 6749 §4.1.2).
+      for (const id of record.accessIds) this.#revokeById(id);
+      this.#save();
+      return { ok: false, error: "invalid_grant", description: "The authorization code was already used." };
+    }
+    if (record.expiresAt <= this.#now()) return { ok: false, error: "invalid_grant", description: "The authorization code has expired." };
+    if (record.redirectUri !== redirectUri) return { ok: false, error: "invalid_grant", description: "The redirect_uri does not match the authorization request." };
+    record.used = true;
+    const { tokens, accessId } = this.#issueTokens(clientId, expiresIn);
+    record.accessIds.push(accessId);
+    this.#save();
+    return { ok: true, tokens };
+  }
+
+  refresh(refreshToken: string, clientId: string, expiresIn: number): GrantResult {
+    const record = this.#refreshTokens.get(hash(refreshToken));
+    if (!record || record.clientId !== clientId || record.spent) {
+      return { ok: false, error: "invalid_grant", description: "The refresh token is invalid, spent or revoked." };
+    }
+    // Rotation: the presented refresh token stops working at once.
+    record.spent = true;
+    const { tokens } = this.#issueTokens(clientId, expiresIn);
+    this.#save();
+    return { ok: true, tokens };
+  }
+
+  checkBearer(token: string): BearerCheck {
+    const record = this.#accessTokens.get(hash(token));
+    if (!record) return { kind: "invalid" };
+    if (record.revoked) return { kind: "invalid", tokenId: record.id };
+    if (record.expiresAt <= this.#now()) return { kind: "expired", tokenId: record.id };
+    return { kind: "valid", tokenId: record.id };
+  }
+
+  /** Revokes an access token and the refresh token issued with it. */
+  revoke(tokenId: string): void {
+    this.#revokeById(tokenId);
+    this.#save();
+  }
+
+  expireAllTokens(): void {
+    const now = this.#now();
+    for (const t of this.#accessTokens.values()) t.expiresAt = Math.min(t.expiresAt, now);
+    this.#save();
+  }
+
+  #issueTokens(clientId: string, expiresIn: number): { tokens: IssuedTokens; accessId: string } {
+    const access = newSecret();
+    const refresh = newSecret();
+    const accessId = `t${++this.#seq}`;
+    const refreshId = `r${++this.#seq}`;
+    this.#accessTokens.set(hash(access), { id: accessId, hash: hash(access), clientId, expiresAt: this.#now() + expiresIn * 1000, revoked: false, refreshId });
+    this.#refreshTokens.set(hash(refresh), { id: refreshId, hash: hash(refresh), clientId, accessId, spent: false });
+    return { tokens: { access_token: access, token_type: "bearer", expires_in: expiresIn, refresh_token: refresh }, accessId };
+  }
+
+  #revokeById(accessId: string): void {
+    for (const t of this.#accessTokens.values()) {
+      if (t.id !== accessId) continue;
+      t.revoked = true;
+      for (const r of this.#refreshTokens.values()) if (r.id === t.refreshId) r.spent = true;
+    }
+  }
+
+  // ------------------------------------------------------------------ account, groups
+
+  get account(): FakeAccount {
+    return { ...this.#account };
+  }
+
+  setAccount(patch: Partial<FakeAccount>): FakeAccount {
+    this.#account = accountSchema.parse({ ...this.#account, ...patch });
+    this.#save();
+    return this.account;
+  }
+
+  get groups(): readonly GroupRecord[] {
+    return this.#groups.map((g) => ({ ...g }));
+  }
+
+  findGroup(id: string): GroupRecord | undefined {
+    return this.#groups.find((g) => g.id === id);
+  }
+
+  /** TeamViewer's `groupname`: the group of that name, created when missing. */
+  groupNamed(name: string, create: boolean): GroupRecord | undefined {
+    const existing = this.#groups.find((g) => g.name.toLowerCase() === name.toLowerCase());
+    if (existing || !create) return existing;
+    const group = { id: `g${10_000_000 + ++this.#seq}`, name };
+    this.#groups.push(group);
+    this.#save();
+    return group;
+  }
+
+  // ------------------------------------------------------------------ sessions
+
+  createSession(s: NewSession): string {
+    const now = this.#now();
+    let code: string;
+    do {
+      code = `s${randomInt(10, 100)}-${randomInt(100, 1000)}-${randomInt(100, 1000)}`;
+    } while (this.#sessions.some((x) => x.code === code));
+    this.#sessions.push({
+      seq: ++this.#seq,
+      code,
+      closed: false,
+      groupid: s.groupid,
+      description: s.description,
+      endCustomer: s.endCustomer,
+      assignedUserId: s.assignedUserId,
+      customApi: s.customApi,
+      waitingMessage: s.waitingMessage,
+      supportSessionType: s.supportSessionType ?? "Default",
+      // TeamViewer's times have whole seconds.
+      createdAt: Math.floor(now / 1000) * 1000,
+      validUntil: Math.floor((s.validUntil ?? now + defaultSessionLifetimeMs) / 1000) * 1000,
+    });
+    this.#save();
+    return code;
+  }
+
+  /** Updates a session; false when there is none with that code. */
+  updateSession(code: string, update: SessionUpdate): boolean {
+    const s = this.#sessions.find((x) => x.code === code.toLowerCase());
+    if (!s) return false;
+    if (update.description !== undefined) s.description = update.description;
+    if (update.endCustomer !== undefined) s.endCustomer = update.endCustomer;
+    if (update.assignedUserId !== undefined) s.assignedUserId = update.assignedUserId;
+    if (update.customApi !== undefined) s.customApi = update.customApi;
+    if (update.validUntil !== undefined) s.validUntil = Math.floor(update.validUntil / 1000) * 1000;
+    // Closing is idempotent: the first closed_at stands.
+    if (update.close && !this.#isClosed(s)) {
+      s.closed = true;
+      s.closedAt = Math.floor(this.#now() / 1000) * 1000;
+    }
+    this.#save();
+    return true;
+  }
+
+  session(code: string, baseUrl: string): FakeSession | undefined {
+    const s = this.#sessions.find((x) => x.code === code.toLowerCase());
+    return s && this.#view(s, baseUrl);
+  }
+
+  /** Newest first. */
+  sessions(filter: SessionFilter, baseUrl: string): FakeSession[] {
+    return [...this.#sessions]
+      .sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq)
+      .map((s) => this.#view(s, baseUrl))
+      .filter(
+        (s) =>
+          (filter.groupid === undefined || s.groupid === filter.groupid) &&
+          (filter.assignedUserId === undefined || s.assigned_userid === filter.assignedUserId) &&
+          (filter.states === undefined || filter.states.includes(s.state)),
+      );
+  }
+
+  #isClosed(s: SessionRecord): boolean {
+    return s.closed || s.validUntil <= this.#now();
+  }
+
+  #view(s: SessionRecord, baseUrl: string): FakeSession {
+    // A session past valid_until counts as closed then, without anyone closing it.
+    const closedAt = s.closed ? s.closedAt : s.validUntil <= this.#now() ? s.validUntil : undefined;
+    const compact = s.code.replace(/-/g, "");
+    return {
+      code: s.code,
+      state: this.#isClosed(s) ? "closed" : "open",
+      groupid: s.groupid,
+      description: s.description,
+      end_customer: s.endCustomer,
+      assigned_userid: s.assignedUserId,
+      custom_api: s.customApi,
+      waiting_message: s.waitingMessage,
+      support_session_type: s.supportSessionType,
+      created_at: formatTime(s.createdAt),
+      valid_until: formatTime(s.validUntil),
+      closed_at: closedAt === undefined ? undefined : formatTime(closedAt),
+      online: false,
+      // The links lead to small pages on the fake itself, so clicking them locally is harmless.
+      supporter_link: `${baseUrl}/s/${compact}/supporter`,
+      end_customer_link: `${baseUrl}/s/${compact}`,
+      webclient_supporter_link: `${baseUrl}/s/${compact}/webclient`,
+    };
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  reset(): void {
+    this.#seq = 0;
+    this.#account = { ...defaultAccount };
+    this.#accessTokens.clear();
+    this.#refreshTokens.clear();
+    this.#codes.clear();
+    this.#groups = [];
+    this.#sessions = [];
+    this.#save();
+  }
+
+  #load(log: (line: string) => void): void {
+    if (!this.#file) return;
+    let text: string;
+    try {
+      text = readFileSync(this.#file, "utf8");
+    } catch {
+      return; // first start
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const parsed = snapshotSchema.safeParse(json);
+    if (!parsed.success) {
+      log(`ignoring unreadable snapshot ${this.#file}; starting empty`);
+      return;
+    }
+    const s = parsed.data;
+    this.#seq = s.seq;
+    this.#account = s.account;
+    this.#accessTokens = new Map(s.accessTokens.map((t) => [t.hash, t]));
+    this.#refreshTokens = new Map(s.refreshTokens.map((t) => [t.hash, t]));
+    this.#codes = new Map(s.codes.map((c) => [c.hash, c]));
+    this.#groups = s.groups;
+    this.#sessions = s.sessions;
+    log(`loaded ${s.sessions.length} session(s), ${s.groups.length} group(s), ${s.accessTokens.length} token(s) from ${this.#file}`);
+  }
+
+  #save(): void {
+    if (!this.#file) return;
+    const now = this.#now();
+    // Spent and expired codes are no use to anyone after a restart.
+    for (const [k, c] of this.#codes) if (c.expiresAt <= now) this.#codes.delete(k);
+    const snapshot: z.input<typeof snapshotSchema> = {
+      version: 1,
+      seq: this.#seq,
+      account: this.#account,
+      accessTokens: [...this.#accessTokens.values()],
+      refreshTokens: [...this.#refreshTokens.values()],
+      codes: [...this.#codes.values()],
+      groups: this.#groups,
+      sessions: this.#sessions,
+    };
+    // Write then rename, so a crash mid-write leaves the previous snapshot intact.
+    const tmp = `${this.#file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(snapshot));
+    renameSync(tmp, this.#file);
+  }
+}

@@ -1,0 +1,61 @@
+// The one error the TeamViewer client throws: a code the queue workers branch on
+// (retry, refresh, reauthorize, fail the session), never a raw HTTP status or fetch error.
+
+export const teamViewerErrorCodes = {
+  /** 401 token_expired: refresh once and retry. */
+  tokenExpired: "tokenExpired",
+  /** Any other 401 (unknown, revoked or malformed token): reauthorization needed. */
+  invalidToken: "invalidToken",
+  /** 403 rate_limit_reached / blocked, or 429. */
+  throttled: "throttled",
+  /** 400 invalid_grant on the token endpoint: the code or refresh token is spent or wrong. */
+  invalidGrant: "invalidGrant",
+  /** invalid_client: the app registration's id or secret is wrong. */
+  invalidClient: "invalidClient",
+  /** Any other 4xx, or a request this client refused to send. */
+  badRequest: "badRequest",
+  notFound: "notFound",
+  serverError: "serverError",
+  /** No answer within timeoutMs (or a 408 from TeamViewer). */
+  timeout: "timeout",
+  /** Connection refused, reset, DNS failure. */
+  unreachable: "unreachable",
+  /** TeamViewer answered, but not with what the API promises. */
+  invalidResponse: "invalidResponse",
+} as const;
+export type TeamViewerErrorCode = (typeof teamViewerErrorCodes)[keyof typeof teamViewerErrorCodes];
+
+const transientCodes: ReadonlySet<TeamViewerErrorCode> = new Set(["throttled", "serverError", "timeout", "unreachable"]);
+
+export interface TeamViewerErrorOptions {
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+  readonly tvError?: string;
+  readonly cause?: unknown;
+}
+
+/**
+ * Messages and causes never carry tokens, codes or the client secret: the client builds
+ * them from the method, path template, status and TeamViewer's checked error fields.
+ */
+export class TeamViewerError extends Error {
+  readonly code: TeamViewerErrorCode;
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+  /** Worth retrying later (Service Bus redelivery); the rest are permanent or need a new token. */
+  readonly transient: boolean;
+  /** TeamViewer's `error` value, e.g. "token_expired". */
+  readonly tvError?: string;
+
+  constructor(code: TeamViewerErrorCode, message: string, options: TeamViewerErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "TeamViewerError";
+    this.code = code;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+    this.transient = transientCodes.has(code);
+    this.tvError = options.tvError;
+  }
+}
+
+export const isTeamViewerError = (e: unknown): e is TeamViewerError => e instanceof TeamViewerError;
