@@ -140,7 +140,6 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
           started.push({ name, trigger: "http" });
         } else if (type === "servicebustrigger") {
           sbFunctions.push(trigger);
-          started.push({ name, trigger: "serviceBusTrigger" });
         } else if (type === "timertrigger") {
           const expression = resolveSettingExpressions(String(trigger.binding.schedule ?? ""));
           const schedule = parseTimerSchedule(expression, tz);
@@ -182,7 +181,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
 
     if (sbFunctions.length > 0) {
       serviceBus = new ServiceBusListeners({ functions: sbFunctions, config: config.serviceBus, invoker, inFlight, log: hostLog });
-      await serviceBus.start();
+      for (const name of await serviceBus.start()) started.push({ name, trigger: "serviceBusTrigger" });
     }
     for (const t of timers) t.start();
 

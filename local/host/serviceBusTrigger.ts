@@ -169,8 +169,9 @@ export class ServiceBusListeners {
     this.#env = options.env ?? process.env;
   }
 
-  /** Starts a receiver per function; a function whose connection or entity is unusable is logged and skipped. */
-  async start(): Promise<void> {
+  /** Starts a receiver per function; one whose connection or entity is unusable is logged and skipped. Returns the started names. */
+  async start(): Promise<string[]> {
+    const started: string[] = [];
     for (const sb of this.#o.functions) {
       const name = sb.fn.metadata.name;
       try {
@@ -203,10 +204,12 @@ export class ServiceBusListeners {
           { autoCompleteMessages: false, maxConcurrentCalls: this.#o.config.maxConcurrentCalls },
         );
         this.#o.log.info(`Service Bus trigger '${name}' listening on '${entity.displayName}' (connection '${connection}')`);
+        started.push(name);
       } catch (error) {
         this.#o.log.error(`The '${name}' function is in error: ${(error as Error).message}`);
       }
     }
+    return started;
   }
 
   /** Stops taking new messages; messages already handed to functions finish and are settled. */
