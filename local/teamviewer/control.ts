@@ -46,6 +46,9 @@ export const variantsSchema = z
 export type Variants = z.output<typeof variantsSchema>;
 export const defaultVariants: Variants = { createStatus: 200, stateCase: "lower", pageSize: 1000, expiresIn: 86_400 };
 
+/** Moves the fake's clock forward: codes (10 min), tokens (expires_in) and sessions (valid_until) expire. */
+export const clockSchema = z.object({ advanceMs: z.number().int().min(0).max(10 * 365 * 24 * 60 * 60 * 1000) }).strict();
+
 /** The signed-in TeamViewer account; null removes an optional field. */
 export const accountSchema = z
   .object({
@@ -135,6 +138,12 @@ export class TeamViewerFakeControl {
     await this.#call("POST", "/_control/tokens/expire");
   }
 
+  /** Advances the fake's clock (never backwards); reset() puts it back to real time. Answers the fake's new time. */
+  async advanceClock(ms: number): Promise<Date> {
+    const answer = z.object({ now: z.string() }).parse(await this.#call("POST", "/_control/clock", clockSchema.parse({ advanceMs: ms })));
+    return new Date(answer.now);
+  }
+
   async setAccount(account: Partial<FakeAccount>): Promise<FakeAccount> {
     return accountSchema.parse(await this.#call("PUT", "/_control/account", account));
   }
@@ -159,7 +168,7 @@ export class TeamViewerFakeControl {
     return z.object({ groups: z.array(fakeGroupSchema) }).parse(await this.#call("GET", "/_control/groups")).groups;
   }
 
-  /** Back to a fresh fake: no tokens, sessions, groups, faults, latency or calls; default variants and account. */
+  /** Back to a fresh fake: no tokens, sessions, groups, faults, latency or calls; default variants, account and clock. */
   async reset(): Promise<void> {
     await this.#call("POST", "/_control/reset");
   }

@@ -6,6 +6,7 @@ import { z } from "zod";
 import {
   TeamViewerFakeControl,
   accountSchema,
+  clockSchema,
   defaultVariants,
   faultSchema,
   latencySchema,
@@ -53,10 +54,12 @@ export async function startTeamViewerFake(options: TeamViewerFakeOptions = {}): 
     throw new Error(`The TeamViewer fake only listens on loopback (its control API has no authentication); "${host}" is not loopback.`);
   }
   const log = options.log ?? (() => undefined);
+  const clock = new FakeClock();
   const fake = new Fake({
     clientId: options.clientId ?? "local-client-id",
     clientSecret: options.clientSecret ?? "local-client-secret",
-    state: new TeamViewerFakeState({ dataDir: options.dataDir, log }),
+    state: new TeamViewerFakeState({ dataDir: options.dataDir, now: clock.now, log }),
+    clock,
     log,
   });
   const server = createServer((req, res) => void fake.handle(req, res));
@@ -88,6 +91,18 @@ interface Context {
 }
 
 type Json = Record<string, unknown>;
+
+/** The fake's time: real time plus whatever tests advanced it by (codes, tokens, sessions expire). */
+class FakeClock {
+  #offsetMs = 0;
+  readonly now = (): number => Date.now() + this.#offsetMs;
+  advance(ms: number): void {
+    this.#offsetMs += ms;
+  }
+  reset(): void {
+    this.#offsetMs = 0;
+  }
+}
 
 class HttpFailure extends Error {
   constructor(
@@ -147,6 +162,7 @@ class Fake {
   readonly #clientId: string;
   readonly #clientSecret: string;
   readonly #state: TeamViewerFakeState;
+  readonly #clock: FakeClock;
   readonly #log: (line: string) => void;
   #variants: Variants = { ...defaultVariants };
   #faults: Fault[] = [];
@@ -155,10 +171,11 @@ class Fake {
   // Pending latency waits end when the fake closes, so nothing outlives it.
   readonly #closing = new AbortController();
 
-  constructor(init: { clientId: string; clientSecret: string; state: TeamViewerFakeState; log: (line: string) => void }) {
+  constructor(init: { clientId: string; clientSecret: string; state: TeamViewerFakeState; clock: FakeClock; log: (line: string) => void }) {
     this.#clientId = init.clientId;
     this.#clientSecret = init.clientSecret;
     this.#state = init.state;
+    this.#clock = init.clock;
     this.#log = init.log;
   }
 
@@ -431,7 +448,7 @@ class Fake {
       groupid = this.#state.groupNamed(body.groupname ?? "", true)?.id ?? "";
     }
     const validUntil = body.valid_until === undefined ? undefined : Date.parse(body.valid_until);
-    if (validUntil !== undefined && !(validUntil > Date.now())) throw new HttpFailure(400, "valid_until must be in the future.");
+    if (validUntil !== undefined && !(validUntil > this.#clock.now())) throw new HttpFailure(400, "valid_until must be in the future.");
     const code = this.#state.createSession({
       groupid,
       description: body.description,
@@ -608,7 +625,13 @@ class Fake {
         return sendJson(res, 200, { sessions: this.#state.sessions({}, this.url) });
       case "GET /groups":
         return sendJson(res, 200, { groups: this.#state.groups });
+      case "POST /clock": {
+        const { advanceMs } = parseJsonBody(ctx, clockSchema);
+        this.#clock.advance(advanceMs);
+        return sendJson(res, 200, { now: new Date(this.#clock.now()).toISOString() });
+      }
       case "POST /reset":
+        this.#clock.reset();
         this.#state.reset();
         this.#variants = { ...defaultVariants };
         this.#faults = [];

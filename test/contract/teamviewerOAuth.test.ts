@@ -352,3 +352,51 @@ describe("TeamViewer token endpoint", () => {
     for (const secret of secrets) expect(logged).not.toContain(secret);
   });
 });
+
+describe("TeamViewer fake's clock", () => {
+  // A fake of its own: moving the clock would expire the other tests' tokens.
+  let timed: TeamViewerFake;
+  let timedClient: TeamViewerClient;
+
+  beforeAll(async () => {
+    timed = await startTeamViewerFake({ port: 0, clientId, clientSecret });
+    timedClient = clientFor({ apiBaseUrl: timed.apiBaseUrl, loginBaseUrl: timed.url });
+  });
+
+  afterAll(async () => {
+    await timed?.close();
+  });
+
+  it("a code lives 10 minutes", async () => {
+    // Prepare
+    const fresh = (await timed.control.signIn(timedClient.authorizeUrl("s"))).searchParams.get("code") ?? "";
+    const stale = (await timed.control.signIn(timedClient.authorizeUrl("s"))).searchParams.get("code") ?? "";
+    secrets.add(fresh).add(stale);
+    await timed.control.advanceClock(9 * 60 * 1000);
+    remember(await timedClient.exchangeCode(fresh));
+
+    // Act
+    await timed.control.advanceClock(61 * 1000);
+    const e = await expectTeamViewerError(timedClient.exchangeCode(stale), "invalidGrant");
+
+    // Assess
+    expect(e.message).toContain("expired");
+  });
+
+  it("an access token expires after expires_in; a session after valid_until, closed at that time", async () => {
+    // Prepare
+    const tokens = await signInAndExchange(timedClient);
+    const session = await timedClient.createSession(tokens.accessToken, { groupName: "Timed", validUntil: new Date(Date.now() + 60 * 60 * 1000) });
+
+    // Act
+    await timed.control.advanceClock(2 * 60 * 60 * 1000);
+    const stillValid = await timedClient.getSession(tokens.accessToken, session.code);
+    await timed.control.advanceClock(86_400 * 1000);
+    const expired = await expectTeamViewerError(timedClient.getSession(tokens.accessToken, session.code), "tokenExpired");
+
+    // Assess
+    expect(stillValid.state).toBe("closed");
+    expect(stillValid.closedAt).toEqual(session.validUntil);
+    expect(expired.status).toBe(401);
+  });
+});

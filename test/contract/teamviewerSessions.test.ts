@@ -1,5 +1,8 @@
 // Contract: the TeamViewer client against the TeamViewer fake over HTTP, Web API half —
 // account, sessions (both unconfirmed variants), paging, and every fault the workers meet.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TeamViewerClient, type TeamViewerClientOptions } from "../../shared/adapters/teamviewer/teamViewerClient.js";
@@ -491,3 +494,40 @@ describe("TeamViewer errors keep secrets", () => {
     for (const secret of secrets) expect(everything).not.toContain(secret);
   });
 });
+
+describe("TeamViewer fake with a dataDir", () => {
+  it("keeps tokens, groups and sessions across a restart, and stores no raw token", async () => {
+    // Prepare
+    const dataDir = mkdtempSync(join(tmpdir(), "tv-fake-"));
+    let first: TeamViewerFake | undefined = await startTeamViewerFake({ port: 0, dataDir });
+    let second: TeamViewerFake | undefined;
+    try {
+      const before = new TeamViewerClient({ ...optionsFor(first), clientSecret: async () => "local-client-secret" });
+      const tokens = await before.exchangeCode((await first.control.signIn(before.authorizeUrl("s"))).searchParams.get("code") ?? "");
+      const session = await before.createSession(tokens.accessToken, { groupName: "Durable", customApi: "durable-1" });
+      await first.close();
+      first = undefined;
+
+      // Act
+      second = await startTeamViewerFake({ port: 0, dataDir });
+      const after = new TeamViewerClient({ ...optionsFor(second), clientSecret: async () => "local-client-secret" });
+      const found = await after.findSessionByCustomApi(tokens.accessToken, "durable-1");
+      const renewed = await after.refresh(tokens.refreshToken);
+
+      // Assess
+      expect(found?.code).toBe(session.code);
+      expect(found?.groupId).toBe(session.groupId);
+      expect(await after.ping(renewed.accessToken)).toEqual({ tokenValid: true });
+      const snapshot = readFileSync(join(dataDir, "state.json"), "utf8");
+      for (const secret of [tokens.accessToken, tokens.refreshToken, renewed.accessToken, renewed.refreshToken]) expect(snapshot).not.toContain(secret);
+    } finally {
+      await first?.close();
+      await second?.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+function optionsFor(f: TeamViewerFake): Omit<TeamViewerClientOptions, "clientSecret"> {
+  return { apiBaseUrl: f.apiBaseUrl, loginBaseUrl: f.url, clientId: "local-client-id", redirectUri, timeoutMs: 5_000 };
+}
