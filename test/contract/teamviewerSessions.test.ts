@@ -495,6 +495,50 @@ describe("TeamViewer errors keep secrets", () => {
   });
 });
 
+describe("TeamViewer fake, raw HTTP", () => {
+  it("answers a call without a token 401 with WWW-Authenticate: Bearer and no body", async () => {
+    // Act
+    const res = await fetch(`${fake.apiBaseUrl}/sessions`);
+
+    // Assess
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toBe("Bearer");
+    expect(await res.text()).toBe("");
+  });
+
+  it("treats paths case-insensitively", async () => {
+    // Act
+    const res = await fetch(`${fake.url}/API/V1/Account`, { headers: { authorization: `Bearer ${accessToken}` } });
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { userid: string }).userid).toMatch(/^u\d+$/);
+  });
+
+  it("control reset forgets tokens, sessions and variants", async () => {
+    // Prepare
+    const own = await startTeamViewerFake({ port: 0 });
+    try {
+      const c = new TeamViewerClient({ ...optionsFor(own), clientSecret: async () => "local-client-secret" });
+      const tokens = await c.exchangeCode((await own.control.signIn(c.authorizeUrl("s"))).searchParams.get("code") ?? "");
+      await c.createSession(tokens.accessToken, { groupName: "Before reset" });
+      await own.control.setVariants({ createStatus: 201, stateCase: "capitalized" });
+
+      // Act
+      await own.control.reset();
+
+      // Assess
+      expect(await own.control.sessions()).toEqual([]);
+      expect(await own.control.groups()).toEqual([]);
+      expect(await own.control.calls()).toEqual([]);
+      expect(await c.ping(tokens.accessToken)).toEqual({ tokenValid: false });
+      expect(await own.control.setVariants({})).toEqual({ createStatus: 200, stateCase: "lower", pageSize: 1000, expiresIn: 86_400 });
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe("TeamViewer fake with a dataDir", () => {
   it("keeps tokens, groups and sessions across a restart, and stores no raw token", async () => {
     // Prepare
