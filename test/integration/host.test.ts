@@ -3,8 +3,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFunctionsHost, type FunctionsHost } from "../../local/host/host.js";
+import { startServiceBusEmulator, type ServiceBusEmulator } from "../../local/servicebus/server.js";
+import type { QueueDefinition } from "../../shared/queueDefinitions.js";
 
 type Fixture = typeof import("../fixtures/hostApp/index.js");
 
@@ -13,6 +16,22 @@ const logLines: string[] = [];
 let host: FunctionsHost;
 let fixture: Fixture;
 let staticDir: string;
+let emulator: ServiceBusEmulator;
+let hostStartingAt = 0;
+let hostStartedAt = 0;
+let client: ServiceBusClient;
+const previousConnection = process.env.ServiceBusConnection;
+
+/** The fixture's queue: three deliveries, then the dead-letter queue. */
+const hostTestQueue: QueueDefinition = {
+  name: "host-test",
+  lockDuration: "PT5S",
+  maxDeliveryCount: 3,
+  requiresDuplicateDetection: false,
+  duplicateDetectionHistoryTimeWindow: "PT10M",
+  defaultMessageTimeToLive: "P14D",
+  deadLetteringOnMessageExpiration: false,
+};
 
 async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -27,10 +46,15 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
 const recordsOf = (fn: string) => fixture.recorded.filter((r) => r.fn === fn);
 
 beforeAll(async () => {
-  // Prepare: a static folder for the portal path, then the host on a free port with the fixture app.
+  // Prepare: our own Service Bus emulator and queue, a static folder for the portal path, then the host
+  // on a free port with the fixture app.
+  emulator = await startServiceBusEmulator({ port: 0, queues: [hostTestQueue] });
+  process.env.ServiceBusConnection = emulator.connectionString;
+  client = new ServiceBusClient(emulator.connectionString);
   staticDir = mkdtempSync(join(tmpdir(), "host-static-"));
   writeFileSync(join(staticDir, "index.html"), "<!doctype html><title>portal</title>");
   writeFileSync(join(staticDir, "app.js"), "console.log('portal');");
+  hostStartingAt = Date.now();
   host = await startFunctionsHost({
     appRoot,
     entry: "test/fixtures/hostApp/index.ts",
@@ -38,11 +62,16 @@ beforeAll(async () => {
     staticDir,
     log: (line) => logLines.push(line),
   });
+  hostStartedAt = Date.now();
   fixture = await import("../fixtures/hostApp/index.js");
 });
 
 afterAll(async () => {
   await host?.close();
+  await client?.close();
+  await emulator?.close();
+  if (previousConnection === undefined) delete process.env.ServiceBusConnection;
+  else process.env.ServiceBusConnection = previousConnection;
   rmSync(staticDir, { recursive: true, force: true });
 });
 
@@ -55,6 +84,8 @@ describe("start-up", () => {
         { name: "boom", trigger: "http" },
         { name: "everySecond", trigger: "timerTrigger" },
         { name: "everyFiveMinutes", trigger: "timerTrigger" },
+        { name: "queueWorker", trigger: "serviceBusTrigger" },
+        { name: "deadLetters", trigger: "serviceBusTrigger" },
       ]),
     );
   });
@@ -169,17 +200,27 @@ describe("HTTP triggers", () => {
 });
 
 describe("timer triggers", () => {
-  it("runs a runOnStartup every-second timer at start and then each second, one run at a time", async () => {
-    const runs = await waitFor("three everySecond runs", () => (recordsOf("everySecond").length >= 3 ? recordsOf("everySecond") : undefined));
-
-    const first = runs[0].input as Record<string, unknown>;
+  it("runs a runOnStartup every-second timer at start, then on each second", async () => {
+    // The start-up run happened while the host started.
+    const startupRun = recordsOf("everySecond")[0];
+    expect(startupRun.startedAt).toBeGreaterThanOrEqual(hostStartingAt);
+    expect(startupRun.startedAt).toBeLessThanOrEqual(hostStartedAt + 500);
     // Monitoring (and so scheduleStatus) is off for schedules under a minute, as in the Timer extension.
-    expect(first).toEqual({ schedule: { adjustForDST: true }, scheduleStatus: null, isPastDue: false });
-    const gaps = runs.slice(1, 3).map((r, i) => r.startedAt - runs[i].startedAt);
-    for (const gap of gaps) expect(gap).toBeGreaterThan(0);
-    expect(gaps[1]).toBeGreaterThanOrEqual(900);
-    expect(gaps[1]).toBeLessThanOrEqual(1_600);
-    expect(new Set(runs.map((r) => r.invocationId)).size).toBe(runs.length);
+    expect(startupRun.input).toEqual({ schedule: { adjustForDST: true }, scheduleStatus: null, isPastDue: false });
+
+    // Watch three scheduled runs while nothing else keeps the event loop busy.
+    const seen = recordsOf("everySecond").length;
+    const runs = await waitFor("three more everySecond runs", () => {
+      const later = recordsOf("everySecond").slice(seen);
+      return later.length >= 3 ? later.slice(0, 3) : undefined;
+    });
+
+    for (const run of runs) expect(run.startedAt % 1000).toBeLessThan(300);
+    for (const [a, b] of [[runs[0], runs[1]], [runs[1], runs[2]]]) {
+      expect(b.startedAt - a.startedAt).toBeGreaterThanOrEqual(700);
+      expect(b.startedAt - a.startedAt).toBeLessThanOrEqual(1_300);
+    }
+    expect(new Set(runs.map((r) => r.invocationId)).size).toBe(3);
   });
 
   it("gives a timer of a minute or more its schedule status, in the host's JSON shape", async () => {
@@ -196,5 +237,95 @@ describe("timer triggers", () => {
     expect(next % 300_000).toBe(0);
     expect(next).toBeGreaterThan(run.startedAt - 300_000);
     expect(next).toBeLessThanOrEqual(run.startedAt + 300_000);
+  });
+});
+
+describe("Service Bus triggers", () => {
+  async function peekIds(subQueueType?: "deadLetter"): Promise<string[]> {
+    const receiver = client.createReceiver(hostTestQueue.name, subQueueType ? { subQueueType } : {});
+    try {
+      const messages = await receiver.peekMessages(50);
+      return messages.map((m) => String(m.messageId));
+    } finally {
+      await receiver.close();
+    }
+  }
+
+  it("hands a message sent with the SDK to the queue function with the host's trigger metadata, then completes it", async () => {
+    // Prepare
+    const id = `ok-${Date.now()}`;
+    const sentAt = Date.now();
+
+    // Act
+    const sender = client.createSender(hostTestQueue.name);
+    await sender.sendMessages({
+      body: { action: "ok", id },
+      messageId: id,
+      correlationId: "corr-42",
+      subject: "device.upserted",
+      contentType: "application/json",
+      applicationProperties: { TenantId: "tenant-a", Attempt: 2 },
+    });
+    await sender.close();
+    const run = await waitFor("the queueWorker run", () => recordsOf("queueWorker").find((r) => (r.input as { id?: string }).id === id && r.finishedAt));
+
+    // Assess: the library parsed the JSON body and camel-cased the host's binding data.
+    expect(run.input).toEqual({ action: "ok", id });
+    const meta = run.triggerMetadata!;
+    expect(meta).toMatchObject({
+      messageId: id,
+      deliveryCount: 1,
+      correlationId: "corr-42",
+      subject: "device.upserted",
+      label: "device.upserted",
+      contentType: "application/json",
+      applicationProperties: { tenantId: "tenant-a", attempt: 2 },
+      userProperties: { tenantId: "tenant-a", attempt: 2 },
+    });
+    expect(meta.enqueuedTimeUtc).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    expect(Math.abs(Date.parse(meta.enqueuedTimeUtc as string) - sentAt)).toBeLessThan(5_000);
+    expect(meta.enqueuedTime).toMatch(/\+00:00$/);
+    expect(meta.lockToken).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(typeof meta.sequenceNumber).toBe("number");
+    expect(meta.expiresAtUtc).toMatch(/Z$/);
+    expect(Object.keys(meta)).not.toContain("lockedUntilUtc");
+    await expect.poll(() => peekIds(), { timeout: 10_000 }).not.toContain(id);
+    expect(await peekIds("deadLetter")).not.toContain(id);
+    expect(logLines).toContainEqual(expect.stringMatching(new RegExp(`Executed 'Functions\\.queueWorker' \\(Succeeded, Id=${run.invocationId}, Duration=\\d+ms\\)$`)));
+  });
+
+  it("redelivers a failing message with a growing deliveryCount, then dead-letters it after maxDeliveryCount", async () => {
+    // Prepare
+    const id = `fail-${Date.now()}`;
+
+    // Act
+    const sender = client.createSender(hostTestQueue.name);
+    await sender.sendMessages({ body: { action: "fail", id }, messageId: id });
+    await sender.close();
+    const deadLetterRun = await waitFor("the dead-letter function run", () =>
+      recordsOf("deadLetters").find((r) => (r.input as { id?: string }).id === id),
+    );
+
+    // Assess: one run per delivery, abandoned each time, until the queue's maxDeliveryCount (3).
+    const attempts = recordsOf("queueWorker").filter((r) => (r.input as { id?: string }).id === id);
+    expect(attempts.map((r) => r.triggerMetadata?.deliveryCount)).toEqual([1, 2, 3]);
+    expect(attempts.filter((r) => r.finishedAt)).toHaveLength(0);
+    expect(logLines.filter((l) => /Executed 'Functions\.queueWorker' \(Failed, .*failing fail-/.test(l) && l.includes(id))).toHaveLength(3);
+
+    // The SDK sees it on host-test/$DeadLetterQueue while the dead-letter function holds it…
+    const dlqReceiver = client.createReceiver(hostTestQueue.name, { subQueueType: "deadLetter" });
+    const peeked = (await dlqReceiver.peekMessages(50)).find((m) => m.messageId === id);
+    await dlqReceiver.close();
+    expect(peeked).toBeDefined();
+    expect(peeked!.deadLetterReason).toBe("MaxDeliveryCountExceeded");
+    expect(peeked!.body).toEqual({ action: "fail", id });
+    // …and the function got it with the reason among its (camel-cased) application properties.
+    expect(deadLetterRun.input).toEqual({ action: "fail", id });
+    expect(deadLetterRun.triggerMetadata).toMatchObject({ messageId: id, applicationProperties: { deadLetterReason: "MaxDeliveryCountExceeded" } });
+
+    // Once the dead-letter function finishes, its message is completed.
+    fixture.openGate(`dead-letter:${id}`);
+    await expect.poll(() => peekIds("deadLetter"), { timeout: 10_000 }).not.toContain(id);
+    expect(deadLetterRun.finishedAt).toBeDefined();
   });
 });
