@@ -1,9 +1,10 @@
 // Every function definition of the app, in one list.
 import type { FunctionDefinition } from "./definition.js";
 import { adminFunctions } from "./admin.js";
+import { connectorFunctions } from "./connector.js";
 import { healthFunctions } from "./health.js";
 import { openApiFunctions } from "./openapi.js";
 
 export function allDefinitions(): FunctionDefinition[] {
-  return [...healthFunctions, ...openApiFunctions, ...adminFunctions];
+  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions];
 }

@@ -14,6 +14,20 @@ import { TableRoleAssignmentStore, TableSettingsStore, TableUserStore } from "./
 import { queueNames } from "./queueDefinitions.js";
 import { Access } from "./app/access.js";
 import { AdminService } from "./app/admin/adminService.js";
+import { TeamViewerClient } from "./adapters/teamviewer/teamViewerClient.js";
+import { KeyVaultTokenVault } from "./adapters/keyvault/keyVaultTokenVault.js";
+import { TableConnectorStore } from "./adapters/tables/tableConnectorStore.js";
+import { TableOAuthStateStore } from "./adapters/tables/tableOAuthStateStore.js";
+import { TableLeaseStore } from "./adapters/tables/tableLeaseStore.js";
+import type { ConnectorStore, OpenSessionsCloser } from "./app/connector/ports.js";
+import { TokenProvider } from "./app/connector/tokenProvider.js";
+import { ConnectorService } from "./app/connector/connectorService.js";
+import { ConnectorWorker } from "./app/connector/connectorWorker.js";
+import { ConnectorHealthCheck } from "./app/connector/connectorHealth.js";
+import { consoleSink, createLogger } from "./app/logging.js";
+import type { DeviceStore } from "./app/devices/ports.js";
+import { DeviceService } from "./app/devices/deviceService.js";
+import { TableDeviceStore } from "./adapters/tables/tableDeviceStore.js";
 
 export interface Services {
   readonly config: Config;
@@ -28,6 +42,16 @@ export interface Services {
   readonly users: UserStore;
   readonly access: Access;
   readonly admin: AdminService;
+  readonly teamViewer: TeamViewerClient;
+  readonly connectors: ConnectorStore;
+  /** The one way to a tenant's TeamViewer access token: `withAccessToken(tenantId, fn)`. */
+  readonly teamViewerTokens: TokenProvider;
+  readonly openSessions: OpenSessionsCloser;
+  readonly connector: ConnectorService;
+  readonly connectorWorker: ConnectorWorker;
+  readonly connectorHealth: ConnectorHealthCheck;
+  readonly deviceStore: DeviceStore;
+  readonly devices: DeviceService;
 }
 
 export interface ServiceOverrides {
@@ -45,6 +69,31 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
   const settings = new TableSettingsStore(tables);
   const roleAssignments = new TableRoleAssignmentStore(tables);
   const access = new Access(roleAssignments);
+  const users = new TableUserStore(tables);
+  const teamViewer = new TeamViewerClient({
+    apiBaseUrl: config.teamViewer.apiBaseUrl,
+    loginBaseUrl: config.teamViewer.loginBaseUrl,
+    clientId: config.teamViewer.clientId,
+    clientSecret: teamViewerClientSecret(config, secrets),
+    redirectUri: config.teamViewer.redirectUri,
+    timeoutMs: config.teamViewer.timeoutMs,
+    clock,
+  });
+  const connectors = new TableConnectorStore(tables);
+  const oauthStates = new TableOAuthStateStore(tables);
+  const tokenVault = new KeyVaultTokenVault(secrets);
+  const teamViewerTokens = new TokenProvider({
+    vault: tokenVault,
+    leases: new TableLeaseStore(tables, clock),
+    connectors,
+    teamViewer,
+    audit,
+    clock,
+    log: createLogger(consoleSink, { component: "teamViewerTokens" }),
+  });
+  // The sessions area provides the real closer; this one is for a deployment without sessions.
+  const openSessions: OpenSessionsCloser = { closeAllOpen: async () => 0 };
+  const deviceStore = new TableDeviceStore(tables);
   return {
     config,
     clock,
@@ -55,8 +104,56 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     audit,
     settings,
     roleAssignments,
-    users: new TableUserStore(tables),
+    users,
     access,
     admin: new AdminService({ access, assignments: roleAssignments, settings, audit, clock }),
+    teamViewer,
+    connectors,
+    teamViewerTokens,
+    openSessions,
+    connector: new ConnectorService({
+      access,
+      users,
+      settings,
+      connectors,
+      states: oauthStates,
+      teamViewer,
+      bus,
+      audit,
+      clock,
+      portalUrl: config.portalUrl,
+    }),
+    connectorWorker: new ConnectorWorker({
+      connectors,
+      states: oauthStates,
+      vault: tokenVault,
+      tokens: teamViewerTokens,
+      teamViewer,
+      openSessions,
+      audit,
+      clock,
+    }),
+    connectorHealth: new ConnectorHealthCheck({ access, connectors, tokens: teamViewerTokens, teamViewer, audit, clock }),
+    deviceStore,
+    devices: new DeviceService({ store: deviceStore, users, access, settings, audit }),
   };
+}
+
+/**
+ * The OAuth client secret: from config locally; in Azure read once from Key Vault and
+ * kept for the process (a failed read is retried on the next call).
+ */
+function teamViewerClientSecret(config: Config, secrets: SecretStore): () => Promise<string> {
+  const configured = config.teamViewer.clientSecret;
+  if (configured !== undefined) return () => Promise.resolve(configured);
+  const name = config.teamViewer.clientSecretName;
+  let cached: Promise<string> | undefined;
+  return () =>
+    (cached ??= secrets.get(name).then((value) => {
+      if (value === undefined) throw new Error(`Key Vault has no secret ${name} (the TeamViewer OAuth client secret)`);
+      return value;
+    })).catch((e: unknown) => {
+      cached = undefined;
+      throw e;
+    });
 }

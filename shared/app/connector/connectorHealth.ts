@@ -1,0 +1,167 @@
+// Connector health: ping TeamViewer with the stored token and read the account (for its
+// licence), then record health and lastConnectionDateTime. The same check serves
+// POST /api/connector/verify and the five-minute timer.
+import { systemActor, type Actor, type UserCaller, actorOf } from "../../domain/caller.js";
+import {
+  assessLicense,
+  connectorErrorCodes,
+  connectorHealths,
+  connectorId,
+  onboardingStatuses,
+  type ConnectorError,
+  type ConnectorHealth,
+} from "../../domain/connector.js";
+import { DomainError, errorCodes } from "../../domain/errors.js";
+import { requireRead } from "../../domain/permissions.js";
+import { TeamViewerError } from "../../adapters/teamviewer/teamViewerError.js";
+import type { Access } from "../access.js";
+import type { AuditLog } from "../audit/auditLog.js";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logging.js";
+import { connectorNotOnboarded, isReauthorizationRequired } from "./connectorErrors.js";
+import type { ConnectorStore, TeamViewerAccountInfo, TeamViewerAuthApi } from "./ports.js";
+import type { TokenProvider } from "./tokenProvider.js";
+
+export interface ConnectorHealthDeps {
+  readonly access: Access;
+  readonly connectors: ConnectorStore;
+  readonly tokens: Pick<TokenProvider, "withAccessToken">;
+  readonly teamViewer: Pick<TeamViewerAuthApi, "ping" | "getAccount">;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+}
+
+export interface HealthReport {
+  readonly health: ConnectorHealth;
+  readonly checkedAt: string;
+  readonly detail: string;
+}
+
+interface Finding {
+  readonly health: ConnectorHealth;
+  readonly detail: string;
+  /** undefined = keep the stored lastError (it already says why). */
+  readonly lastError: ConnectorError | null | undefined;
+  readonly account?: TeamViewerAccountInfo;
+}
+
+const target = { type: "connector", id: connectorId } as const;
+/** Tenants checked at once by the timer: bounded so a large fleet does not burst TeamViewer. */
+const timerConcurrency = 4;
+
+export class ConnectorHealthCheck {
+  readonly #d: ConnectorHealthDeps;
+
+  constructor(deps: ConnectorHealthDeps) {
+    this.#d = deps;
+  }
+
+  /** POST /api/connector/verify: check now, record it, and say what was found. */
+  async verify(caller: UserCaller, correlationId: string, log: Logger): Promise<HealthReport> {
+    requireRead(await this.#d.access.permissionsOf(caller));
+    const connector = await this.#d.connectors.get(caller.tenantId);
+    if (connector?.onboardingStatus !== onboardingStatuses.onboarded) throw connectorNotOnboarded();
+    const report = await this.#check(caller.tenantId, actorOf(caller), correlationId, log, true);
+    return report;
+  }
+
+  /** Timer: every onboarded tenant, a few at a time; one tenant's failure does not stop the others. */
+  async checkAll(log: Logger): Promise<{ checked: number; byHealth: Record<string, number> }> {
+    const tenants = await this.#d.connectors.listOnboarded();
+    const byHealth: Record<string, number> = {};
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < tenants.length) {
+        const tenantId = tenants[next++];
+        try {
+          const r = await this.#check(tenantId, systemActor, undefined, log.with({ tenantId }), false);
+          byHealth[r.health] = (byHealth[r.health] ?? 0) + 1;
+        } catch (e) {
+          if (e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded) continue; // disconnected meanwhile
+          log.error("connector health check failed", e, { tenantId });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(timerConcurrency, tenants.length) }, worker));
+    log.info("connector health checked", { checked: tenants.length, byHealth });
+    return { checked: tenants.length, byHealth };
+  }
+
+  async #check(tenantId: string, actor: Actor, correlationId: string | undefined, log: Logger, alwaysAudit: boolean): Promise<HealthReport> {
+    const finding = await this.#probe(tenantId, log);
+    const now = this.#d.clock.now().toISOString();
+    let previous: ConnectorHealth | null = null;
+    const after = await this.#d.connectors.update(tenantId, (s) => {
+      if (s.onboardingStatus !== onboardingStatuses.onboarded) return undefined;
+      previous = s.health;
+      return {
+        ...s,
+        health: finding.health,
+        lastConnectionDateTime: finding.health === connectorHealths.healthy ? now : s.lastConnectionDateTime,
+        lastError: finding.lastError === undefined ? s.lastError : finding.lastError,
+        account: finding.account
+          ? { userId: finding.account.userId, name: finding.account.name, email: finding.account.email ?? null, companyName: finding.account.companyName ?? null }
+          : s.account,
+      };
+    });
+    if (after.onboardingStatus !== onboardingStatuses.onboarded) throw connectorNotOnboarded();
+    // The timer audits changes only: an unchanged health every five minutes is noise.
+    if (alwaysAudit || previous !== finding.health) {
+      await this.#d.audit.record({
+        tenantId,
+        actor,
+        activity: alwaysAudit ? "connector.verify" : "connector.health",
+        target,
+        result: finding.health === connectorHealths.healthy ? "success" : "failure",
+        detail: `${finding.health}: ${finding.detail}`.slice(0, 1000),
+        correlationId,
+      });
+    }
+    return { health: finding.health, checkedAt: now, detail: finding.detail };
+  }
+
+  async #probe(tenantId: string, log: Logger): Promise<Finding> {
+    const at = this.#d.clock.now().toISOString();
+    try {
+      const account = await this.#d.tokens.withAccessToken(tenantId, async (accessToken) => {
+        const ping = await this.#d.teamViewer.ping(accessToken);
+        // A 200 with token_valid false is TeamViewer's way of saying 401 here: renew once, like a 401.
+        if (!ping.tokenValid) throw new TeamViewerError("invalidToken", "GET /ping: TeamViewer reports the token as not valid.");
+        return this.#d.teamViewer.getAccount(accessToken);
+      });
+      const license = assessLicense(account.licenseType);
+      if (!license.sufficient) {
+        return {
+          health: connectorHealths.healthy,
+          detail: license.message,
+          lastError: { code: connectorErrorCodes.teamViewerLicenseInsufficient, message: license.message, at },
+          account,
+        };
+      }
+      return {
+        health: connectorHealths.healthy,
+        detail: `TeamViewer answered and accepts the token of account ${account.name}${license.name ? ` (${license.name} licence)` : ""}.`,
+        lastError: null,
+        account,
+      };
+    } catch (e) {
+      if (isReauthorizationRequired(e)) {
+        return { health: connectorHealths.reauthorizationRequired, detail: (e as DomainError).detail, lastError: undefined };
+      }
+      if (e instanceof TeamViewerError && (e.code === "invalidToken" || e.code === "tokenExpired")) {
+        const message = "TeamViewer does not accept the connector's token even after renewing it. Connect again to re-authorize.";
+        return {
+          health: connectorHealths.reauthorizationRequired,
+          detail: message,
+          lastError: { code: connectorErrorCodes.reauthorizationRequired, message, at },
+        };
+      }
+      if (e instanceof TeamViewerError) {
+        log.warn("TeamViewer health check failed", { code: e.code });
+        const message = e.transient ? `TeamViewer could not be reached: ${e.message}` : `TeamViewer answered unexpectedly: ${e.message}`;
+        return { health: connectorHealths.unreachable, detail: message, lastError: { code: connectorErrorCodes.teamViewerUnreachable, message, at } };
+      }
+      throw e;
+    }
+  }
+}

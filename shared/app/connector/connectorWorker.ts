@@ -1,0 +1,265 @@
+// The connector-commands worker: finishes an onboarding (code → tokens → Key Vault →
+// account → onboarded) and disconnects (close sessions, revoke, delete the secret).
+// Both are idempotent: a redelivered message does no work twice and never spends the
+// authorization code a second time once its tokens are stored.
+import { systemActor, type Actor } from "../../domain/caller.js";
+import {
+  assessLicense,
+  connectorErrorCodes,
+  connectorHealths,
+  connectorId,
+  initialConnectorState,
+  onboardingStatuses,
+  type ConnectorError,
+} from "../../domain/connector.js";
+import { DomainError, errorCodes } from "../../domain/errors.js";
+import type { Envelope } from "../../contracts/messages.js";
+import { TeamViewerError } from "../../adapters/teamviewer/teamViewerError.js";
+import type { AuditLog } from "../audit/auditLog.js";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logging.js";
+import { invalidOAuthState } from "./connectorErrors.js";
+import { stateActor } from "./connectorService.js";
+import {
+  oauthStateStatuses,
+  type ConnectorStore,
+  type OAuthStateStore,
+  type OpenSessionsCloser,
+  type StoredToken,
+  type TeamViewerAuthApi,
+  type TokenVault,
+} from "./ports.js";
+import type { TokenProvider } from "./tokenProvider.js";
+
+export interface ConnectorWorkerDeps {
+  readonly connectors: ConnectorStore;
+  readonly states: OAuthStateStore;
+  readonly vault: TokenVault;
+  readonly tokens: Pick<TokenProvider, "withAccessToken" | "invalidate">;
+  readonly teamViewer: Pick<TeamViewerAuthApi, "exchangeCode" | "getAccount" | "revoke">;
+  readonly openSessions: OpenSessionsCloser;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+}
+
+const target = { type: "connector", id: connectorId } as const;
+
+/** Why TeamViewer refused to authorize, in words an admin can act on. */
+function exchangeFailureMessage(e: TeamViewerError): string {
+  switch (e.code) {
+    case "invalidGrant":
+      return "TeamViewer did not accept the sign-in (the authorization code expired or was already used). Connect again.";
+    case "invalidClient":
+      return "TeamViewer rejected this service's app registration (client id or secret). Ask the service operator to check it.";
+    default:
+      return `TeamViewer could not complete the sign-in: ${e.message}`;
+  }
+}
+
+export class ConnectorWorker {
+  readonly #d: ConnectorWorkerDeps;
+
+  constructor(deps: ConnectorWorkerDeps) {
+    this.#d = deps;
+  }
+
+  async authorize(message: Envelope<"connector.authorize">, log: Logger): Promise<void> {
+    const { tenantId, correlationId } = message;
+    const { stateId, code } = message.data;
+    const record = await this.#d.states.get(stateId);
+    if (!record) throw invalidOAuthState("The OAuth state of this authorization is unknown or has been removed; nothing was stored.");
+    // The state names the tenant that started the onboarding; a message may not borrow it.
+    if (record.tenantId !== tenantId) throw invalidOAuthState("The OAuth state belongs to another tenant; nothing was stored.");
+    if (record.status === oauthStateStatuses.completed) {
+      log.info("connector.authorize already processed for this state");
+      return;
+    }
+    if (record.status === oauthStateStatuses.issued) throw invalidOAuthState("The OAuth state was never redeemed by the sign-in callback; nothing was stored.");
+    const actor = stateActor(record);
+
+    let token: StoredToken | undefined;
+    if (record.status === oauthStateStatuses.redeemed) {
+      try {
+        token = await this.#d.teamViewer.exchangeCode(code);
+      } catch (e) {
+        if (e instanceof TeamViewerError && !e.transient) {
+          await this.#failOnboarding(tenantId, stateId, oauthStateStatuses.redeemed, exchangeFailureMessage(e), `${e.code}: ${e.message}`, actor, correlationId);
+          return;
+        }
+        throw e;
+      }
+      // The code is spent: store the tokens before anything else can fail, so a redelivery resumes from here.
+      await this.#d.vault.write(tenantId, token);
+      await this.#d.states.transition(stateId, oauthStateStatuses.redeemed, oauthStateStatuses.exchanged);
+    } else {
+      token = await this.#d.vault.read(tenantId);
+      if (!token) {
+        await this.#failOnboarding(
+          tenantId,
+          stateId,
+          oauthStateStatuses.exchanged,
+          "The TeamViewer token of this sign-in was lost before the connector was onboarded. Connect again.",
+          "the exchanged token is no longer in Key Vault",
+          actor,
+          correlationId,
+        );
+        return;
+      }
+    }
+
+    let account;
+    try {
+      account = await this.#d.teamViewer.getAccount(token.accessToken);
+    } catch (e) {
+      if (e instanceof TeamViewerError && !e.transient) {
+        await this.#d.vault.remove(tenantId);
+        await this.#failOnboarding(
+          tenantId,
+          stateId,
+          oauthStateStatuses.exchanged,
+          `TeamViewer did not let the connector read the account: ${e.message}`,
+          `${e.code}: ${e.message}`,
+          actor,
+          correlationId,
+        );
+        return;
+      }
+      throw e;
+    }
+
+    const now = this.#d.clock.now().toISOString();
+    const license = assessLicense(account.licenseType);
+    let applied = false;
+    await this.#d.connectors.update(tenantId, (s) => {
+      applied = s.onboardingStatus === onboardingStatuses.onboarding && s.pendingStateId === stateId;
+      if (!applied) return undefined;
+      return {
+        ...s,
+        onboardingStatus: onboardingStatuses.onboarded,
+        health: connectorHealths.healthy,
+        account: { userId: account.userId, name: account.name, email: account.email ?? null, companyName: account.companyName ?? null },
+        onboardedAt: now,
+        lastConnectionDateTime: now,
+        lastError: license.sufficient ? null : { code: connectorErrorCodes.teamViewerLicenseInsufficient, message: license.message, at: now },
+        onboardingRequestExpiryDateTime: null,
+        pendingStateId: null,
+      };
+    });
+    this.#d.tokens.invalidate(tenantId);
+
+    if (!applied) {
+      // The onboarding ended (disconnect, expiry, a newer connect) while the code was exchanged:
+      // these tokens belong to nothing, so they are revoked and, if still ours, removed.
+      await this.#d.teamViewer.revoke(token.accessToken).catch((e: unknown) => {
+        log.warn("could not revoke the tokens of an abandoned onboarding", { error: e instanceof Error ? e.message : String(e) });
+      });
+      const stored = await this.#d.vault.read(tenantId);
+      if (stored?.accessToken === token.accessToken) await this.#d.vault.remove(tenantId);
+      await this.#d.states.transition(stateId, oauthStateStatuses.exchanged, oauthStateStatuses.completed);
+      await this.#audit(tenantId, actor, "connector.authorize", "failure", "the onboarding was replaced, cancelled or expired before it completed; its tokens were discarded", correlationId);
+      return;
+    }
+
+    await this.#d.states.transition(stateId, oauthStateStatuses.exchanged, oauthStateStatuses.completed);
+    log.info("connector onboarded", { tenantId, teamViewerUserId: account.userId });
+    await this.#audit(
+      tenantId,
+      actor,
+      "connector.authorize",
+      "success",
+      `onboarded with TeamViewer account ${account.name} (${account.userId})${license.sufficient ? "" : `; ${license.message}`}`,
+      correlationId,
+    );
+  }
+
+  async #failOnboarding(
+    tenantId: string,
+    stateId: string,
+    from: "redeemed" | "exchanged",
+    message: string,
+    auditDetail: string,
+    actor: Actor,
+    correlationId: string | undefined,
+  ): Promise<void> {
+    const at = this.#d.clock.now().toISOString();
+    const lastError: ConnectorError = { code: connectorErrorCodes.authorizationFailed, message, at };
+    await this.#d.connectors.update(tenantId, (s) => (s.pendingStateId === stateId ? { ...initialConnectorState, lastError } : undefined));
+    await this.#d.states.transition(stateId, from, oauthStateStatuses.completed);
+    await this.#audit(tenantId, actor, "connector.authorize", "failure", auditDetail, correlationId);
+  }
+
+  async disconnect(message: Envelope<"connector.disconnect">, log: Logger): Promise<void> {
+    const { tenantId, correlationId } = message;
+    const actor: Actor = { id: message.data.requestedBy.id, displayName: message.data.requestedBy.displayName, type: "user" };
+
+    // Sessions first: closing them at TeamViewer still needs the token.
+    const closedSessions = await this.#d.openSessions.closeAllOpen(tenantId, "disconnected");
+
+    let revoke: { done: boolean; problem?: string } = { done: false };
+    try {
+      await this.#d.tokens.withAccessToken(tenantId, (accessToken) => this.#d.teamViewer.revoke(accessToken), { requireOnboarded: false });
+      revoke = { done: true };
+    } catch (e) {
+      if (e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded) {
+        // No token, or one TeamViewer already refuses: nothing left to revoke there.
+        revoke = { done: false };
+      } else if (e instanceof TeamViewerError && (e.code === "invalidToken" || e.code === "invalidGrant")) {
+        revoke = { done: false };
+      } else if (e instanceof TeamViewerError) {
+        // Best effort: the local side is cleaned whatever TeamViewer does; the failure is recorded.
+        revoke = {
+          done: false,
+          problem: e.transient
+            ? `TeamViewer could not be reached to revoke the token (${e.code}). It was deleted here; revoke the app's access in the TeamViewer account if needed.`
+            : `TeamViewer refused to revoke the token: ${e.message} It was deleted here.`,
+        };
+        log.warn("could not revoke the TeamViewer token during disconnect", { tenantId, code: e.code });
+      } else {
+        throw e;
+      }
+    }
+
+    await this.#d.vault.remove(tenantId);
+    this.#d.tokens.invalidate(tenantId);
+    const at = this.#d.clock.now().toISOString();
+    await this.#d.connectors.update(tenantId, () => ({
+      ...initialConnectorState,
+      lastError: revoke.problem ? { code: connectorErrorCodes.revokeFailed, message: revoke.problem, at } : null,
+    }));
+    const parts = [
+      revoke.done ? "token revoked at TeamViewer" : revoke.problem ? `revoke failed: ${revoke.problem}` : "no token to revoke",
+      "secret deleted",
+      `${closedSessions} open session${closedSessions === 1 ? "" : "s"} closed`,
+    ];
+    await this.#audit(tenantId, actor, "connector.disconnect", revoke.problem ? "failure" : "success", `disconnected: ${parts.join("; ")}`, correlationId);
+  }
+
+  /** A connector command Service Bus gave up on: the onboarding or disconnect is recorded as failed. */
+  async deadLettered(message: Envelope<"connector.authorize"> | Envelope<"connector.disconnect">, reason: string | undefined): Promise<void> {
+    const at = this.#d.clock.now().toISOString();
+    const why = reason ? ` (${reason})` : "";
+    if (message.type === "connector.authorize") {
+      const stateId = message.data.stateId;
+      await this.#d.connectors.update(message.tenantId, (s) =>
+        s.pendingStateId === stateId
+          ? {
+              ...initialConnectorState,
+              lastError: { code: connectorErrorCodes.authorizationFailed, message: "The TeamViewer sign-in could not be completed. Connect again.", at },
+            }
+          : undefined,
+      );
+      await this.#audit(message.tenantId, systemActor, "connector.authorize", "failure", `dead-lettered${why}`, message.correlationId);
+      return;
+    }
+    await this.#d.connectors.update(message.tenantId, (s) => ({
+      ...s,
+      lastError: { code: connectorErrorCodes.disconnectFailed, message: "The disconnect could not be completed. Try again.", at },
+    }));
+    const requestedBy = message.data.requestedBy;
+    await this.#audit(message.tenantId, { id: requestedBy.id, displayName: requestedBy.displayName, type: "user" }, "connector.disconnect", "failure", `dead-lettered${why}`, message.correlationId);
+  }
+
+  async #audit(tenantId: string, actor: Actor, activity: string, result: "success" | "failure", detail: string, correlationId?: string): Promise<void> {
+    await this.#d.audit.record({ tenantId, actor, activity, target, result, detail: detail.slice(0, 1000), correlationId });
+  }
+}

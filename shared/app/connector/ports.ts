@@ -1,0 +1,114 @@
+// Ports of the connector area: connector state, OAuth states, leases, the token vault,
+// the TeamViewer OAuth/account calls it makes, and the sessions it closes on disconnect.
+import type { ConnectorState } from "../../domain/connector.js";
+
+export interface ConnectorStore {
+  get(tenantId: string): Promise<ConnectorState | undefined>;
+  /**
+   * Applies `change` to the current state (the initial state when none is stored) with
+   * optimistic concurrency, re-reading and re-applying on a lost race. `change` returns
+   * undefined to leave the state as it is. Answers the state afterwards.
+   */
+  update(tenantId: string, change: (current: ConnectorState) => ConnectorState | undefined): Promise<ConnectorState>;
+  /** Tenants whose connector is onboarded (one filtered query). */
+  listOnboarded(): Promise<string[]>;
+  /** Tenants with an onboarding whose expiry is at or before `now`. */
+  listExpiredOnboardings(now: Date): Promise<string[]>;
+}
+
+export const oauthStateStatuses = {
+  /** Handed out by connect, waiting for the browser to come back. */
+  issued: "issued",
+  /** The callback accepted it and queued connector.authorize. */
+  redeemed: "redeemed",
+  /** The worker exchanged the code and stored the token, but has not finished. */
+  exchanged: "exchanged",
+  /** Done (onboarded, denied, or failed): only kept so a redelivered message does nothing. */
+  completed: "completed",
+} as const;
+export type OAuthStateStatus = (typeof oauthStateStatuses)[keyof typeof oauthStateStatuses];
+
+export interface OAuthStateRecord {
+  /** SHA-256 of the state (base64url): the state itself is a credential and is never stored. */
+  readonly id: string;
+  readonly tenantId: string;
+  readonly status: OAuthStateStatus;
+  /** The admin who started the onboarding: the callback acts on their behalf. */
+  readonly createdBy: string;
+  readonly createdByName: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+}
+
+export interface OAuthStateStore {
+  create(record: OAuthStateRecord): Promise<void>;
+  get(id: string): Promise<OAuthStateRecord | undefined>;
+  /**
+   * Moves the state from `from` to `to` only if nobody else did since it was read
+   * (etag-guarded): the single-use guarantee. False when the state is missing, not in
+   * `from`, or another caller won the race.
+   */
+  transition(id: string, from: OAuthStateStatus, to: OAuthStateStatus): Promise<boolean>;
+  /** Deletes states that expired before `before`; answers how many. */
+  purgeExpired(before: Date): Promise<number>;
+}
+
+export interface Lease {
+  readonly owner: string;
+  readonly expiresAt: Date;
+}
+
+/** A short mutual-exclusion lease per tenant and name, shared by every instance. */
+export interface LeaseStore {
+  /** True when `owner` now holds the lease (it was free, expired, or already ours). */
+  tryAcquire(tenantId: string, name: string, owner: string, durationMs: number): Promise<boolean>;
+  /** Releases the lease if `owner` still holds it. */
+  release(tenantId: string, name: string, owner: string): Promise<void>;
+  get(tenantId: string, name: string): Promise<Lease | undefined>;
+}
+
+/** A tenant's TeamViewer tokens as stored in Key Vault (`teamviewer-token-<tenantId>`). */
+export interface StoredToken {
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  readonly expiresAt: Date;
+}
+
+export interface TokenVault {
+  read(tenantId: string): Promise<StoredToken | undefined>;
+  write(tenantId: string, token: StoredToken): Promise<void>;
+  /** Deletes (and purges) the secret; a missing secret is fine. */
+  remove(tenantId: string): Promise<void>;
+}
+
+export interface TeamViewerAccountInfo {
+  readonly userId: string;
+  readonly name: string;
+  readonly email?: string;
+  readonly companyName?: string;
+  readonly licenseType?: string;
+}
+
+/**
+ * The TeamViewer calls the connector makes. Implemented by the TeamViewer client
+ * (shared/adapters/teamviewer); failures are `TeamViewerError`s.
+ */
+export interface TeamViewerAuthApi {
+  authorizeUrl(state: string): string;
+  exchangeCode(code: string): Promise<StoredToken>;
+  refresh(refreshToken: string): Promise<StoredToken>;
+  revoke(accessToken: string): Promise<void>;
+  ping(accessToken: string): Promise<{ tokenValid: boolean }>;
+  getAccount(accessToken: string): Promise<TeamViewerAccountInfo>;
+}
+
+/**
+ * Closes a tenant's open remote assistance sessions when the connector is disconnected.
+ * The sessions area implements it. It closes what it can at TeamViewer (best effort: a
+ * TeamViewer failure must not make it throw) and always closes the sessions locally;
+ * it throws only when local state cannot be written, which the disconnect worker treats
+ * as transient. Answers how many sessions it closed.
+ */
+export interface OpenSessionsCloser {
+  closeAllOpen(tenantId: string, reason: "disconnected"): Promise<number>;
+}
