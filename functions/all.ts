@@ -1,10 +1,12 @@
 // Every function definition of the app, in one list.
 import type { FunctionDefinition } from "./definition.js";
 import { adminFunctions } from "./admin.js";
+import { automationFunctions } from "./automation.js";
 import { connectorFunctions } from "./connector.js";
+import { deviceFunctions } from "./devices.js";
 import { healthFunctions } from "./health.js";
 import { openApiFunctions } from "./openapi.js";
 
 export function allDefinitions(): FunctionDefinition[] {
-  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions];
+  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions, ...deviceFunctions, ...automationFunctions];
 }

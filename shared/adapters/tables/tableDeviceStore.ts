@@ -1,0 +1,309 @@
+// The DeviceStore on Table storage: the record and its index rows (deviceIndex.ts) written in
+// one etag-guarded transaction, and list pages served by merging a few RowKey range queries.
+import { odata, type TableClient, type TableEntityResult, type TransactionAction } from "@azure/data-tables";
+import type { Device } from "../../domain/device.js";
+import type { DeviceRecord } from "../../domain/deviceInventory.js";
+import { conflict, DomainError, errorCodes } from "../../domain/errors.js";
+import type { DeviceListQuery, DevicePage, DeviceStore } from "../../app/devices/ports.js";
+import { filterFingerprint, indexKeysOf, planFor, recordKey, type RangeSpec, type SearchField } from "./deviceIndex.js";
+import { decodeContinuation, encodeContinuation, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
+
+// Type aliases, not interfaces: the Tables SDK wants entities assignable to Record<string, unknown>.
+/** The device as every row of it stores it (the record and each index row carry a full copy). */
+type DeviceEntity = {
+  deviceId: string;
+  deviceName: string;
+  operatingSystem: string;
+  osVersion: string;
+  managedDeviceOwnerType: string;
+  deviceEnrollmentType: string;
+  deviceType?: string;
+  userId?: string;
+  userPrincipalName?: string;
+  userDisplayName?: string;
+  emailAddress?: string;
+  /** JSON array. */
+  roleScopeTagIds: string;
+  lastSyncDateTime?: string;
+  removed: boolean;
+  removedAt?: string;
+  updatedAt: string;
+};
+
+type RecordEntity = Partial<DeviceEntity> & {
+  kind: "device" | "tombstone";
+  deviceId: string;
+  removedAt?: string;
+  /** JSON array of this device's index RowKeys, so the next write can delete the stale ones. */
+  indexKeys: string;
+};
+
+/** Table storage's limit on the operations of one transaction. */
+const maxTransactionOperations = 100;
+const maxWriteAttempts = 8;
+
+// Per-page budget. Exact plans (no filter beyond what the ranges encode) need one query per
+// range; refills happen only when rows are filtered out or merged away. A page that hits
+// the budget ends early with a continuation token, so no request can turn into a scan.
+const maxRowsPerPage = 5_000;
+const maxQueriesPerPage = (ranges: number): number => 2 * ranges + 8;
+const maxRowsPerQuery = 1_000;
+const queryConcurrency = 8;
+
+const optional = <K extends string>(key: K, value: string | null | undefined): { [P in K]?: string } =>
+  (value === null || value === undefined || value === "" ? {} : { [key]: value }) as { [P in K]?: string };
+
+function toEntity(d: Device): DeviceEntity {
+  return {
+    deviceId: d.id,
+    deviceName: d.deviceName,
+    operatingSystem: d.operatingSystem,
+    osVersion: d.osVersion,
+    managedDeviceOwnerType: d.managedDeviceOwnerType,
+    deviceEnrollmentType: d.deviceEnrollmentType,
+    ...optional("deviceType", d.deviceType),
+    ...optional("userId", d.userId),
+    ...optional("userPrincipalName", d.userPrincipalName),
+    ...optional("userDisplayName", d.userDisplayName),
+    ...optional("emailAddress", d.emailAddress),
+    roleScopeTagIds: JSON.stringify(d.roleScopeTagIds),
+    ...optional("lastSyncDateTime", d.lastSyncDateTime),
+    removed: d.removed,
+    ...optional("removedAt", d.removed ? d.removedAt : undefined),
+    updatedAt: d.updatedAt,
+  };
+}
+
+function toDevice(tenantId: string, e: DeviceEntity): Device {
+  return {
+    tenantId,
+    id: e.deviceId,
+    deviceName: e.deviceName,
+    operatingSystem: e.operatingSystem,
+    osVersion: e.osVersion,
+    managedDeviceOwnerType: e.managedDeviceOwnerType,
+    deviceEnrollmentType: e.deviceEnrollmentType,
+    ...(e.deviceType ? { deviceType: e.deviceType } : {}),
+    userId: e.userId ?? null,
+    userPrincipalName: e.userPrincipalName ?? null,
+    userDisplayName: e.userDisplayName ?? null,
+    emailAddress: e.emailAddress ?? null,
+    roleScopeTagIds: JSON.parse(e.roleScopeTagIds) as string[],
+    ...(e.lastSyncDateTime ? { lastSyncDateTime: e.lastSyncDateTime } : {}),
+    removed: e.removed,
+    ...(e.removedAt ? { removedAt: e.removedAt } : {}),
+    updatedAt: e.updatedAt,
+  };
+}
+
+function toRecord(tenantId: string, e: RecordEntity): DeviceRecord {
+  if (e.kind === "tombstone") return { kind: "tombstone", tenantId, id: e.deviceId, removedAt: e.removedAt! };
+  return { kind: "device", device: toDevice(tenantId, e as RecordEntity & DeviceEntity) };
+}
+
+function recordEntity(tenantId: string, r: DeviceRecord, indexKeys: readonly string[]): RecordEntity & { partitionKey: string; rowKey: string } {
+  const id = r.kind === "device" ? r.device.id : r.id;
+  const base = { partitionKey: tenantId, rowKey: recordKey(id), indexKeys: JSON.stringify(indexKeys) };
+  return r.kind === "device"
+    ? { ...base, kind: "device", ...toEntity(r.device) }
+    : { ...base, kind: "tombstone", deviceId: id, removed: true, removedAt: r.removedAt };
+}
+
+/** Every row of a new device: the record (create: fails if it exists) and its index rows. */
+function creationActions(tenantId: string, d: Device): TransactionAction[] {
+  const keys = indexKeysOf(d);
+  const copy = toEntity(d);
+  return [
+    ["create", recordEntity(tenantId, { kind: "device", device: d }, keys)],
+    ...keys.map((k): TransactionAction => ["upsert", { partitionKey: tenantId, rowKey: k, ...copy }, "Replace"]),
+  ];
+}
+
+interface Row {
+  readonly key: string;
+  readonly device: Device;
+}
+
+/** One RowKey range being read in order, a page of rows at a time. */
+class RangeCursor {
+  readonly spec: RangeSpec;
+  readonly buffer: Row[] = [];
+  exhausted = false;
+  #after: string | undefined;
+  #nextSize: number;
+
+  constructor(spec: RangeSpec, resumeAfter: string | undefined, firstSize: number) {
+    this.spec = spec;
+    this.#after = resumeAfter === undefined ? undefined : spec.family + resumeAfter;
+    this.#nextSize = firstSize;
+  }
+
+  get head(): Row | undefined {
+    return this.buffer[0];
+  }
+
+  /** One query: the next rows of the range after everything read so far. */
+  async fetch(table: TableClient, tenantId: string): Promise<number> {
+    let filter = odata`PartitionKey eq ${tenantId} and RowKey ge ${this.spec.from} and RowKey lt ${this.spec.to}`;
+    if (this.#after !== undefined) filter += odata` and RowKey gt ${this.#after}`;
+    const size = this.#nextSize;
+    // Rows the merge throws away (filtered, or a device seen in another range) mean this
+    // range is sparse for the query: read more at a time next round.
+    this.#nextSize = Math.min(maxRowsPerQuery, size * 2);
+    const pages = table.listEntities<DeviceEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: size });
+    const next = await pages.next();
+    const page = next.done ? undefined : next.value;
+    const rows = page ?? [];
+    for (const e of rows) this.buffer.push({ key: e.rowKey!.slice(this.spec.family.length), device: toDevice(tenantId, e) });
+    if (rows.length > 0) this.#after = rows[rows.length - 1].rowKey!;
+    this.exhausted = !page?.continuationToken;
+    return rows.length;
+  }
+}
+
+interface ResumePoint {
+  v: 1;
+  /** The merge key of the last row consumed. */
+  k: string;
+  /** filterFingerprint of the query. */
+  f: string;
+}
+
+const isResumePoint = (v: Record<string, unknown>): v is ResumePoint & Record<string, unknown> =>
+  typeof v.k === "string" && v.k.length <= 1024 && typeof v.f === "string";
+
+async function inBatches<T>(items: readonly T[], size: number, run: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(run));
+}
+
+export class TableDeviceStore implements DeviceStore {
+  readonly #table: TableClient;
+  constructor(tables: Tables) {
+    this.#table = tables.client(tableNames.devices);
+  }
+
+  async get(tenantId: string, deviceId: string): Promise<DeviceRecord | undefined> {
+    const e = await getOrUndefined<RecordEntity>(this.#table, tenantId, recordKey(deviceId));
+    return e && toRecord(tenantId, e);
+  }
+
+  async update(
+    tenantId: string,
+    deviceId: string,
+    change: (current: DeviceRecord | undefined) => DeviceRecord | undefined,
+  ): Promise<{ written: boolean; before?: DeviceRecord; after?: DeviceRecord }> {
+    for (let attempt = 0; attempt < maxWriteAttempts; attempt++) {
+      const stored: TableEntityResult<RecordEntity> | undefined = await getOrUndefined<RecordEntity>(this.#table, tenantId, recordKey(deviceId));
+      const before = stored && toRecord(tenantId, stored);
+      const after = change(before);
+      if (!after) return { written: false, before };
+
+      const keys = after.kind === "device" ? indexKeysOf(after.device) : [];
+      const wanted = new Set(keys);
+      const stale = (stored ? (JSON.parse(stored.indexKeys) as string[]) : []).filter((k) => !wanted.has(k));
+      const record = recordEntity(tenantId, after, keys);
+      const copy = after.kind === "device" ? toEntity(after.device) : undefined;
+      const actions: TransactionAction[] = [
+        // The etag makes the whole transaction fail if another writer got there first.
+        stored ? ["update", record, "Replace", { etag: stored.etag }] : ["create", record],
+        ...keys.map((k): TransactionAction => ["upsert", { partitionKey: tenantId, rowKey: k, ...copy }, "Replace"]),
+        ...stale.map((k): TransactionAction => ["delete", { partitionKey: tenantId, rowKey: k }]),
+      ];
+      if (actions.length > maxTransactionOperations) {
+        // deviceIndex.ts bounds a device to 48 index rows; getting here means that bound broke.
+        throw new Error(`device ${deviceId} needs ${actions.length} operations in one transaction (limit ${maxTransactionOperations})`);
+      }
+      try {
+        await this.#table.submitTransaction(actions);
+        return { written: true, before, after };
+      } catch (e) {
+        // 412: the record changed since we read it; 409: someone created it meanwhile. Read again.
+        if (isStatus(e, 412) || isStatus(e, 409)) continue;
+        if (isStatus(e, 404) && stale.length > 0) {
+          // An index row the record lists is already gone (only after manual repair or a
+          // partial restore). Deleting the stale rows one by one, tolerating absence, lets the
+          // next attempt's transaction succeed; the record etag still guards the write.
+          await inBatches(stale, queryConcurrency, (k) => this.#table.deleteEntity(tenantId, k).catch((err: unknown) => {
+            if (!isStatus(err, 404)) throw err;
+          }));
+          continue;
+        }
+        throw e;
+      }
+    }
+    // Thrown as a plain Error: a transient failure, so the message is redelivered later.
+    throw new Error(`device ${deviceId} kept changing while being written (${maxWriteAttempts} attempts)`);
+  }
+
+  async createMany(tenantId: string, devices: readonly Device[]): Promise<void> {
+    // Pack whole devices into transactions of at most 100 operations.
+    const batches: TransactionAction[][] = [];
+    let current: TransactionAction[] = [];
+    for (const d of devices) {
+      const actions = creationActions(tenantId, d);
+      if (current.length + actions.length > maxTransactionOperations) {
+        batches.push(current);
+        current = [];
+      }
+      current.push(...actions);
+    }
+    if (current.length > 0) batches.push(current);
+    await inBatches(batches, queryConcurrency, async (actions) => {
+      try {
+        await this.#table.submitTransaction(actions);
+      } catch (e) {
+        if (isStatus(e, 409)) throw conflict("A device in the batch is already stored; nothing of that batch was written.");
+        throw e;
+      }
+    });
+  }
+
+  async list(q: DeviceListQuery): Promise<DevicePage> {
+    const plan = planFor(q);
+    const fingerprint = filterFingerprint(q);
+    const resume = decodeContinuation<ResumePoint & Record<string, unknown>>(q.continuationToken, isResumePoint);
+    if (resume && resume.f !== fingerprint) {
+      throw new DomainError(errorCodes.validationFailed, "The continuation token belongs to a different query.", {
+        errors: [{ path: "continuationToken", message: "pass the same search, platform and eligible values as the first page" }],
+      });
+    }
+    const cursors = plan.ranges.map((r) => new RangeCursor(r, resume?.k, q.top + 1));
+    const value: Device[] = [];
+    let lastKey = resume?.k;
+    let queries = 0;
+    let rowsRead = 0;
+    let consumed = 0;
+    const queryBudget = maxQueriesPerPage(cursors.length);
+
+    for (;;) {
+      if (value.length === q.top) break;
+      // A cursor with nothing buffered might hold the smallest next key: read it before merging.
+      const empty = cursors.filter((c) => c.buffer.length === 0 && !c.exhausted);
+      if (empty.length > 0) {
+        // Only after this page has made progress may the budget end it, so every page moves on.
+        if (consumed > 0 && (queries + empty.length > queryBudget || rowsRead >= maxRowsPerPage)) break;
+        await inBatches(empty, queryConcurrency, async (c) => {
+          rowsRead += await c.fetch(this.#table, q.tenantId);
+        });
+        queries += empty.length;
+        continue;
+      }
+      const heads = cursors.filter((c) => c.head !== undefined);
+      if (heads.length === 0) return { value }; // every range is read to its end
+      let min = heads[0].head!.key;
+      for (const c of heads) if (c.head!.key < min) min = c.head!.key;
+      // The same merge key in several ranges is one device (found by several scope tags, or
+      // by name and UPN with equal values): consume them together, emit it at most once.
+      const found: { device: Device; field: SearchField }[] = [];
+      for (const c of heads) if (c.head!.key === min) found.push({ device: c.buffer.shift()!.device, field: c.spec.field });
+      lastKey = min;
+      consumed++;
+      const accepted = found.find((f) => plan.accept(f.device, f.field));
+      if (accepted) value.push(accepted.device);
+    }
+
+    const more = cursors.some((c) => c.buffer.length > 0 || !c.exhausted);
+    if (!more || lastKey === undefined) return { value };
+    return { value, continuationToken: encodeContinuation({ k: lastKey, f: fingerprint }) };
+  }
+}

@@ -1,0 +1,168 @@
+// Device inventory use cases: apply automation's device and user events, and answer the
+// admins' device list and device detail with eligibility evaluated against current settings.
+import type { Actor, UserCaller } from "../../domain/caller.js";
+import { hasPrimaryUser, ownershipOf, platformOf, type Device, type Platform } from "../../domain/device.js";
+import { applyRemoval, applyUpsert, normalizeTime, type DeviceFacts } from "../../domain/deviceInventory.js";
+import { eligibilityReasonText, evaluateEligibility, type EligibilitySettings } from "../../domain/eligibility.js";
+import { notFound } from "../../domain/errors.js";
+import { inScope, requireRead } from "../../domain/permissions.js";
+import type { DeviceView } from "../../contracts/devices.js";
+import type { Access } from "../access.js";
+import type { SettingsStore, UserStore } from "../admin/ports.js";
+import type { AuditLog } from "../audit/auditLog.js";
+import type { Logger } from "../logging.js";
+import type { DeviceStore } from "./ports.js";
+
+/** Who removed a device: the inventory automation that sent the event (events name no person). */
+export const inventoryAutomation: Actor = { id: "automation-events", displayName: "Inventory automation", type: "automation" };
+
+export interface EventContext {
+  readonly tenantId: string;
+  readonly occurredAt: string;
+  readonly messageId: string;
+  readonly correlationId?: string;
+  readonly log: Logger;
+}
+
+export interface UserFacts {
+  readonly id: string;
+  readonly userPrincipalName: string;
+  readonly displayName: string;
+  readonly mail?: string | null;
+  readonly intuneLicensed: boolean;
+  readonly groups: readonly string[];
+}
+
+export function toDeviceView(device: Device, settings: EligibilitySettings): DeviceView {
+  const e = evaluateEligibility(device, settings);
+  const userless = !hasPrimaryUser(device);
+  return {
+    id: device.id,
+    deviceName: device.deviceName,
+    operatingSystem: device.operatingSystem,
+    osVersion: device.osVersion,
+    platform: platformOf(device),
+    ownership: ownershipOf(device),
+    enrollmentType: device.deviceEnrollmentType,
+    deviceType: device.deviceType ?? null,
+    userId: userless ? null : (device.userId ?? null),
+    userPrincipalName: device.userPrincipalName || null,
+    userDisplayName: device.userDisplayName || null,
+    emailAddress: device.emailAddress || null,
+    scopeTags: [...device.roleScopeTagIds],
+    lastSyncDateTime: device.lastSyncDateTime ?? null,
+    removed: device.removed,
+    removedDateTime: device.removed ? (device.removedAt ?? null) : null,
+    remoteAssistance: {
+      eligible: e.eligible,
+      ...(e.eligible ? {} : { reason: e.reason, reasonText: eligibilityReasonText[e.reason] }),
+      warnings: [...e.warnings],
+      notificationChannel: e.notificationChannel,
+    },
+  };
+}
+
+export class DeviceService {
+  readonly #store: DeviceStore;
+  readonly #users: UserStore;
+  readonly #access: Access;
+  readonly #settings: SettingsStore;
+  readonly #audit: AuditLog;
+
+  constructor(deps: { store: DeviceStore; users: UserStore; access: Access; settings: SettingsStore; audit: AuditLog }) {
+    this.#store = deps.store;
+    this.#users = deps.users;
+    this.#access = deps.access;
+    this.#settings = deps.settings;
+    this.#audit = deps.audit;
+  }
+
+  async list(
+    caller: UserCaller,
+    q: { search?: string; platform?: Platform; eligible?: boolean; top: number; continuationToken?: string },
+  ): Promise<{ value: DeviceView[]; continuationToken?: string }> {
+    const permissions = await this.#access.permissionsOf(caller);
+    requireRead(permissions);
+    const settings = await this.#settings.get(caller.tenantId);
+    const page = await this.#store.list({ tenantId: caller.tenantId, scope: permissions.read!, settings, ...q });
+    return {
+      value: page.value.map((d) => toDeviceView(d, settings)),
+      ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
+    };
+  }
+
+  /** Another tenant's device and a device outside the caller's scope are both "not found". */
+  async get(caller: UserCaller, deviceId: string): Promise<DeviceView> {
+    const permissions = await this.#access.permissionsOf(caller);
+    requireRead(permissions);
+    const record = await this.#store.get(caller.tenantId, deviceId);
+    if (record?.kind !== "device" || !inScope(permissions.read, record.device.roleScopeTagIds)) throw notFound("The device");
+    return toDeviceView(record.device, await this.#settings.get(caller.tenantId));
+  }
+
+  /** device.upserted: idempotent and order-safe (see applyUpsert). */
+  async recordUpsert(ctx: EventContext, facts: DeviceFacts): Promise<void> {
+    const result = await this.#store.update(ctx.tenantId, facts.id, (current) => {
+      const next = applyUpsert(current, ctx.tenantId, facts, ctx.occurredAt);
+      return next && { kind: "device", device: next };
+    });
+    if (!result.written) {
+      ctx.log.info("device.upserted changed nothing: the stored details are as new or newer", { deviceId: facts.id });
+      return;
+    }
+    const before = result.before?.kind === "device" ? result.before.device : undefined;
+    const after = result.after?.kind === "device" ? result.after.device : undefined;
+    // Inventory syncs resend every device often, so upserts are logged, not audited; a removed
+    // device coming back under management is rare and worth an audit trail.
+    if (before?.removed && after && !after.removed) {
+      await this.#audit.record({
+        tenantId: ctx.tenantId,
+        actor: inventoryAutomation,
+        activity: "device.restore",
+        target: { type: "device", id: facts.id },
+        result: "success",
+        detail: `${after.deviceName} is managed again (event ${ctx.messageId} at ${normalizeTime(ctx.occurredAt)})`,
+        correlationId: ctx.correlationId,
+      });
+    }
+    ctx.log.info(before ? "device updated" : "device added", { deviceId: facts.id });
+  }
+
+  /** device.removed: the device stays listed, ineligible with deviceRemoved, so history keeps its details. */
+  async recordRemoval(ctx: EventContext, deviceId: string): Promise<void> {
+    const result = await this.#store.update(ctx.tenantId, deviceId, (current) => applyRemoval(current, ctx.tenantId, deviceId, ctx.occurredAt));
+    if (!result.written) {
+      ctx.log.info("device.removed changed nothing: already removed, or the device has newer details", { deviceId });
+      return;
+    }
+    // A second, later removal of a device already removed only moves removedAt: not audited again.
+    if (result.before?.kind === "device" && result.before.device.removed) return;
+    if (result.before?.kind === "tombstone") return;
+    const name = result.after?.kind === "device" ? result.after.device.deviceName : undefined;
+    await this.#audit.record({
+      tenantId: ctx.tenantId,
+      actor: inventoryAutomation,
+      activity: "device.remove",
+      target: { type: "device", id: deviceId },
+      result: "success",
+      detail: name
+        ? `${name} was removed from management (event ${ctx.messageId})`
+        : `a device this service had not seen was removed from management (event ${ctx.messageId}); kept as removed so a late upsert cannot restore it`,
+      correlationId: ctx.correlationId,
+    });
+  }
+
+  /** user.upserted: the user store keeps the newest version (licensing reads intuneLicensed from it). */
+  async recordUser(ctx: EventContext, user: UserFacts): Promise<void> {
+    const written = await this.#users.upsertIfNewer(ctx.tenantId, {
+      id: user.id,
+      userPrincipalName: user.userPrincipalName,
+      displayName: user.displayName,
+      ...(user.mail ? { mail: user.mail } : {}),
+      intuneLicensed: user.intuneLicensed,
+      groups: [...new Set(user.groups)],
+      updatedAt: normalizeTime(ctx.occurredAt),
+    });
+    if (!written) ctx.log.info("user.upserted changed nothing: the stored user is as new or newer", { userId: user.id });
+  }
+}
