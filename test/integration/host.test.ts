@@ -97,6 +97,23 @@ describe("start-up", () => {
   });
 });
 
+describe("app lifecycle", () => {
+  it("ran the appStart hook once, and lets pre- and post-invocation hooks wrap the handler and replace its result", async () => {
+    const res = await fetch(`${host.url}/api/hooked`);
+
+    expect(fixture.hookEvents.filter((e) => e === "appStart")).toHaveLength(1);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ original: { body: "from the handler" }, seenBy: "preInvocation" });
+  });
+
+  it("refuses to register a function after start-up, as the worker does", async () => {
+    const { app } = await import("@azure/functions");
+
+    expect(() => app.http("tooLate", { route: "too-late", handler: () => ({}) })).toThrow("A function can only be registered during app startup.");
+    expect((await fetch(`${host.url}/api/too-late`)).status).toBe(404);
+  });
+});
+
 describe("HTTP triggers", () => {
   it("passes route params, query, headers and the JSON body, and returns status, headers, cookies and body", async () => {
     // Act

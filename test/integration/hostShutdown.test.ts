@@ -119,6 +119,7 @@ describe("close()", () => {
     expect(await peekIds("deadLetter")).not.toContain("held-message");
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`Executed 'Functions\\.queueWorker' \\(Succeeded, Id=${queueRun.invocationId}, `)));
     expect(lines.at(-1)).toMatch(/Functions host stopped$/);
+    expect(f.hookEvents).toEqual(["appStart", "appTerminate:startedAt=number"]);
   });
 
   it("after its time limit, abandons a message whose invocation has not finished, so it is not left locked", async () => {
