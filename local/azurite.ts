@@ -34,7 +34,8 @@ export async function startAzuriteTables(options: {
     const timer = setTimeout(() => reject(new Error(`Azurite did not start on port ${options.port}: ${output}`)), 30_000);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      if (/successfully listening/i.test(output)) {
+      // Azurite 3.3x says "successfully started"; older versions said "successfully listening".
+      if (/successfully (listening|started)/i.test(output)) {
         clearTimeout(timer);
         resolve();
       }
