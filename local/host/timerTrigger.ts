@@ -22,7 +22,10 @@ export function resolveSettingExpressions(value: string, env: NodeJS.ProcessEnv 
   });
 }
 
-const ncrontabField = /^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/\d+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/\d+)?)*$/;
+// One NCRONTAB field: a list of `*`, a value or a range (numbers or names such as Mon, Jan), each with an optional step.
+const ncrontabValue = String.raw`(?:\d+|[A-Za-z]{3,})`;
+const ncrontabItem = String.raw`(?:\*|${ncrontabValue}(?:-${ncrontabValue})?)(?:\/\d+)?`;
+const ncrontabField = new RegExp(`^${ncrontabItem}(?:,${ncrontabItem})*$`);
 const timeSpanSchedule = /^(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2}))?$/;
 
 function intervalSchedule(expression: string, ms: number): TimerSchedule {
