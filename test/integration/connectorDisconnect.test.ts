@@ -1,0 +1,96 @@
+// Disconnect through the local host: revoke at TeamViewer, delete and purge the secret,
+// notOnboarded; and the same when TeamViewer fails, with the failure recorded.
+import { afterEach, describe, expect, it } from "vitest";
+import { RestError } from "@azure/core-rest-pipeline";
+import { tokenSecretName } from "../../shared/adapters/keyvault/keyVaultTokenVault.js";
+import { api } from "../support/api.js";
+import {
+  auditEvents,
+  eventuallyConnector,
+  fake,
+  newTenant,
+  onboard,
+  secretClient,
+  storedTokenValue,
+  teamViewerClient,
+  tokenProviderInstance,
+} from "./connectorSupport.js";
+
+async function deletedSecretExists(tenantId: string): Promise<boolean> {
+  try {
+    await secretClient().getDeletedSecret(tokenSecretName(tenantId));
+    return true;
+  } catch (e) {
+    if (e instanceof RestError && e.statusCode === 404) return false;
+    throw e;
+  }
+}
+
+afterEach(async () => {
+  await fake().clearFaults();
+});
+
+describe("connector disconnect", () => {
+  it("revokes the token at TeamViewer, deletes and purges the secret, and the tenant is no longer onboarded", async () => {
+    // Prepare
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const token = JSON.parse((await storedTokenValue(tenant.tenantId))!.value) as { accessToken: string };
+    const from = (await fake().calls()).length;
+
+    // Act
+    const res = await api<{ onboardingStatus: string }>("/connector/disconnect", { method: "POST", token: tenant.connectorAdmin });
+
+    // Assess
+    expect(res.status, res.text).toBe(202);
+    expect(res.headers.get("location")).toBe("/api/connector");
+    const after = await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "notOnboarded", "notOnboarded");
+    expect(after).toMatchObject({ health: null, account: null, onboardedAt: null, lastError: null, licenseAgreement: null });
+    const revokes = (await fake().calls()).slice(from).filter((c) => c.method === "POST" && c.path.toLowerCase().endsWith("/oauth2/revoke"));
+    expect(revokes).toHaveLength(1);
+    expect(revokes[0].status >= 200 && revokes[0].status < 300).toBe(true);
+    expect(await teamViewerClient().ping(token.accessToken)).toEqual({ tokenValid: false });
+    expect(await storedTokenValue(tenant.tenantId)).toBeUndefined();
+    expect(await deletedSecretExists(tenant.tenantId)).toBe(false);
+    const disconnects = await auditEvents(tenant.admin, "connector.disconnect");
+    expect(disconnects.map((e) => e.result)).toEqual(["success", "success"]);
+    expect(disconnects[0].detail).toContain("token revoked at TeamViewer");
+
+    // A later TeamViewer call for the tenant answers connectorNotOnboarded (the sessions
+    // endpoint goes through the same provider; see the note in the report)
+    await expect(tokenProviderInstance("after-disconnect").withAccessToken(tenant.tenantId, async () => "x")).rejects.toMatchObject({
+      code: "connectorNotOnboarded",
+    });
+    const verify = await api<{ code: string }>("/connector/verify", { method: "POST", token: tenant.connectorAdmin });
+    expect(verify.status).toBe(409);
+    expect(verify.body.code).toBe("connectorNotOnboarded");
+  });
+
+  it("still disconnects when TeamViewer fails to revoke: local side cleaned, failure recorded", async () => {
+    // Prepare
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const token = JSON.parse((await storedTokenValue(tenant.tenantId))!.value) as { accessToken: string };
+    await fake().failNext({ method: "POST", path: "/api/v1/oauth2/revoke", status: 503, body: { error: "internal_error" } });
+
+    // Act
+    const res = await api("/connector/disconnect", { method: "POST", token: tenant.connectorAdmin });
+
+    // Assess
+    expect(res.status).toBe(202);
+    const after = await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "notOnboarded", "notOnboarded");
+    expect(after.lastError).toMatchObject({ code: "revokeFailed", message: expect.stringContaining("could not be reached") });
+    expect(await storedTokenValue(tenant.tenantId)).toBeUndefined();
+    const completed = (await auditEvents(tenant.admin, "connector.disconnect")).find((e) => e.result === "failure");
+    expect(completed?.detail).toContain("revoke failed");
+    // Not revoked at TeamViewer: the failure is real, not hidden
+    expect(await teamViewerClient().ping(token.accessToken)).toEqual({ tokenValid: true });
+  });
+
+  it("needs Update", async () => {
+    const tenant = await newTenant();
+    const res = await api<{ code: string }>("/connector/disconnect", { method: "POST", token: tenant.helpdesk });
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe("forbidden");
+  });
+});
