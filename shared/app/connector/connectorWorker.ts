@@ -130,7 +130,7 @@ export class ConnectorWorker {
     const now = this.#d.clock.now().toISOString();
     const license = assessLicense(account.licenseType);
     let applied = false;
-    await this.#d.connectors.update(tenantId, (s) => {
+    const after = await this.#d.connectors.update(tenantId, (s) => {
       applied = s.onboardingStatus === onboardingStatuses.onboarding && s.pendingStateId === stateId;
       if (!applied) return undefined;
       return {
@@ -147,6 +147,13 @@ export class ConnectorWorker {
     });
     this.#d.tokens.invalidate(tenantId);
 
+    if (!applied && after.onboardingStatus === onboardingStatuses.onboarded && after.account?.userId === account.userId) {
+      // A redelivery after this very onboarding completed (the state was not marked yet):
+      // the stored token is ours, perhaps refreshed since. Nothing to do but finish the state.
+      await this.#d.states.transition(stateId, oauthStateStatuses.exchanged, oauthStateStatuses.completed);
+      log.info("connector.authorize redelivered after the connector was onboarded");
+      return;
+    }
     if (!applied) {
       // The onboarding ended (disconnect, expiry, a newer connect) while the code was exchanged:
       // these tokens belong to nothing, so they are revoked and, if still ours, removed.
