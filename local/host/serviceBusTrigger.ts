@@ -218,6 +218,11 @@ export class ServiceBusListeners {
     await Promise.all(
       this.#listeners.map(async (l) => {
         try {
+          // A link that is failing (missing queue, broker down) cannot drain; with nothing in flight, just close it.
+          if (l.lastErrorCode && ![...this.#unsettled].some((u) => u.listener === l)) {
+            await l.receiver.close();
+            return;
+          }
           await l.subscription?.close();
         } catch (error) {
           this.#o.log.warn(`${l.sb.fn.metadata.name}: closing the subscription failed: ${String(error)}`);

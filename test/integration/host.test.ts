@@ -50,6 +50,7 @@ beforeAll(async () => {
   // on a free port with the fixture app.
   emulator = await startServiceBusEmulator({ port: 0, queues: [hostTestQueue] });
   process.env.ServiceBusConnection = emulator.connectionString;
+  process.env.HostTestMissingQueue = "no-such-queue";
   client = new ServiceBusClient(emulator.connectionString);
   staticDir = mkdtempSync(join(tmpdir(), "host-static-"));
   writeFileSync(join(staticDir, "index.html"), "<!doctype html><title>portal</title>");
@@ -70,6 +71,7 @@ afterAll(async () => {
   await host?.close();
   await client?.close();
   await emulator?.close();
+  delete process.env.HostTestMissingQueue;
   if (previousConnection === undefined) delete process.env.ServiceBusConnection;
   else process.env.ServiceBusConnection = previousConnection;
   rmSync(staticDir, { recursive: true, force: true });
@@ -258,6 +260,15 @@ describe("timer triggers", () => {
 });
 
 describe("Service Bus triggers", () => {
+  it("logs once, by name, a queue that does not exist, and keeps serving", async () => {
+    const line = await waitFor("the missing-queue error", () => logLines.find((l) => l.includes("no-such-queue") && l.includes("error:")));
+    await new Promise((r) => setTimeout(r, 1_000));
+
+    expect(line).toMatch(/error: missingQueue: Service Bus queue 'no-such-queue' does not exist \(connection 'ServiceBusConnection'\)/);
+    expect(logLines.filter((l) => l.includes("no-such-queue") && l.includes("does not exist"))).toHaveLength(1);
+    expect((await fetch(`${host.url}/api/hooked`)).status).toBe(200);
+  });
+
   async function peekIds(subQueueType?: "deadLetter"): Promise<string[]> {
     const receiver = client.createReceiver(hostTestQueue.name, subQueueType ? { subQueueType } : {});
     try {
