@@ -18,7 +18,7 @@ import type { Access } from "../access.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
-import { connectorNotOnboarded, isReauthorizationRequired } from "./connectorErrors.js";
+import { connectorNotOnboarded, isReauthorizationRequired, reauthorizationRequired } from "./connectorErrors.js";
 import type { ConnectorStore, TeamViewerAccountInfo, TeamViewerAuthApi } from "./ports.js";
 import type { TokenProvider } from "./tokenProvider.js";
 
@@ -46,6 +46,10 @@ interface Finding {
 }
 
 const target = { type: "connector", id: connectorId } as const;
+
+function reauthorizationFinding(lastError: ConnectorError | null): Finding {
+  return { health: connectorHealths.reauthorizationRequired, detail: lastError?.message ?? reauthorizationRequired().detail, lastError: undefined };
+}
 /** Tenants checked at once by the timer: bounded so a large fleet does not burst TeamViewer. */
 const timerConcurrency = 4;
 
@@ -59,10 +63,7 @@ export class ConnectorHealthCheck {
   /** POST /api/connector/verify: check now, record it, and say what was found. */
   async verify(caller: UserCaller, correlationId: string, log: Logger): Promise<HealthReport> {
     requireRead(await this.#d.access.permissionsOf(caller));
-    const connector = await this.#d.connectors.get(caller.tenantId);
-    if (connector?.onboardingStatus !== onboardingStatuses.onboarded) throw connectorNotOnboarded();
-    const report = await this.#check(caller.tenantId, actorOf(caller), correlationId, log, true);
-    return report;
+    return this.#check(caller.tenantId, actorOf(caller), correlationId, log, true);
   }
 
   /** Timer: every onboarded tenant, a few at a time; one tenant's failure does not stop the others. */
@@ -88,12 +89,20 @@ export class ConnectorHealthCheck {
   }
 
   async #check(tenantId: string, actor: Actor, correlationId: string | undefined, log: Logger, alwaysAudit: boolean): Promise<HealthReport> {
-    const finding = await this.#probe(tenantId, log);
+    const before = await this.#d.connectors.get(tenantId);
+    if (before?.onboardingStatus !== onboardingStatuses.onboarded) throw connectorNotOnboarded();
+    // A refused refresh token stays refused, even while a cached access token still works:
+    // only a new sign-in clears reauthorizationRequired.
+    const probed: Finding =
+      before.health === connectorHealths.reauthorizationRequired ? reauthorizationFinding(before.lastError) : await this.#probe(tenantId, log);
     const now = this.#d.clock.now().toISOString();
     let previous: ConnectorHealth | null = null;
+    let finding = probed;
     const after = await this.#d.connectors.update(tenantId, (s) => {
       if (s.onboardingStatus !== onboardingStatuses.onboarded) return undefined;
       previous = s.health;
+      // Another instance found the refresh token refused while this check ran.
+      finding = s.health === connectorHealths.reauthorizationRequired ? reauthorizationFinding(s.lastError) : probed;
       return {
         ...s,
         health: finding.health,
@@ -112,7 +121,7 @@ export class ConnectorHealthCheck {
         actor,
         activity: alwaysAudit ? "connector.verify" : "connector.health",
         target,
-        result: finding.health === connectorHealths.healthy ? "success" : "failure",
+        result: finding.health === connectorHealths.healthy && finding.lastError === null ? "success" : "failure",
         detail: `${finding.health}: ${finding.detail}`.slice(0, 1000),
         correlationId,
       });
