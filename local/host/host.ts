@@ -75,15 +75,18 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   const entry = isAbsolute(options.entry) ? options.entry : join(appRoot, options.entry);
   core.claimHost(`app ${entry}`);
 
-  const log = new HostLog(options.log ?? ((line) => process.stdout.write(`${line}\n`)));
+  const sink = options.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  // Replaced once host.json's log levels are known; until then errors go out unfiltered.
+  let hostLog = new HostLog(sink);
   const inFlight = new InFlight();
   const timers: TimerListener[] = [];
   let http: HttpTriggerServer | undefined;
   let serviceBus: ServiceBusListeners | undefined;
   try {
     const config: HostConfig = readHostConfig(options.hostJsonPath ?? join(appRoot, "host.json"));
-    const hostLog = new HostLog(options.log ?? ((line) => process.stdout.write(`${line}\n`)), config.logLevels);
-    core.setSystemLog((level, _category, message) => hostLog.system(level, message));
+    const log = new HostLog(sink, config.logLevels);
+    hostLog = log;
+    core.setSystemLog((level, _category, message) => log.system(level, message));
 
     if (!existsSync(entry)) throw new Error(`Found zero files matching the entry point "${entry}"`);
     let registered: RegisteredFunction[];
@@ -229,7 +232,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     await serviceBus?.close();
     core.setSystemLog(undefined);
     core.releaseHost();
-    log.error(String((error as Error).message ?? error));
+    hostLog.error(error instanceof Error ? error.message : String(error));
     throw error;
   }
 }

@@ -246,6 +246,7 @@ export class HttpTriggerServer {
     const outcome = await this.#options.invoker.invoke(route.fn, {
       inputData: [{ name: route.triggerName, data: { http } }],
       triggerMetadata,
+      traceParent: headers.traceparent,
     });
     if (!outcome.ok) {
       res.writeHead(500, { "content-length": 0 }).end();

@@ -1,6 +1,6 @@
 // Runs one invocation the way the Node worker does (W:eventHandlers/InvocationHandler): the library's own
 // invocation model converts inputs and outputs, app hooks run around the handler, and one line is logged.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type {
   CoreInvocationContext,
@@ -19,6 +19,20 @@ import type { HostLog } from "./hostLog.js";
 export interface InvocationRequest {
   readonly inputData: RpcParameterBinding[];
   readonly triggerMetadata?: Record<string, RpcTypedData>;
+  /** The caller's W3C traceparent (HTTP header, message Diagnostic-Id); a new trace starts without one. */
+  readonly traceParent?: string;
+}
+
+const traceParentFormat = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** The host always sends a trace context: the caller's when it is a valid traceparent, else a new one. */
+function traceContextFor(traceParent: string | undefined): { traceParent: string; traceState: string; attributes: Record<string, string> } {
+  const valid = traceParent !== undefined && traceParentFormat.test(traceParent.trim());
+  return {
+    traceParent: valid ? traceParent.trim() : `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-00`,
+    traceState: "",
+    attributes: {},
+  };
 }
 
 export type InvocationOutcome =
@@ -96,6 +110,7 @@ export class Invoker {
         functionId: fn.functionId,
         inputData: request.inputData,
         triggerMetadata: request.triggerMetadata,
+        traceContext: traceContextFor(request.traceParent),
       },
       state: undefined,
       log: (level: RpcLogLevel, category: RpcLogCategory, message: string) => {
@@ -113,7 +128,11 @@ export class Invoker {
     if (hooks.length === 0) return { level, message };
     const context: HookContext = { hookData: {}, appHookData: this.#appHookData, level, message, category, invocationContext };
     try {
-      for (const hook of hooks) void hook(context);
+      for (const hook of hooks) {
+        const result = hook(context);
+        // Log hooks are synchronous in the worker; a stray promise must not become an unhandled rejection.
+        if (result instanceof Promise) result.catch(() => undefined);
+      }
     } catch {
       return { level, message };
     }

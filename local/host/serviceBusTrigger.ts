@@ -296,6 +296,7 @@ export class ServiceBusListeners {
         const outcome = await this.#o.invoker.invoke(listener.sb.fn, {
           inputData: [{ name: listener.sb.triggerName, data: serviceBusMessageData(message, listener.sb.binding) }],
           triggerMetadata: serviceBusTriggerMetadata(message),
+          traceParent: typeof message.applicationProperties?.["Diagnostic-Id"] === "string" ? message.applicationProperties["Diagnostic-Id"] : undefined,
         });
         if (entry.settled || !this.#autoComplete(listener.sb)) return;
         entry.settled = true;

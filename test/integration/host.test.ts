@@ -121,7 +121,7 @@ describe("HTTP triggers", () => {
     // Act
     const res = await fetch(`${host.url}/api/devices/dev-1/items/42?expand=user&expand=device&top=5`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-tenant-id": "tenant-a" },
+      headers: { "content-type": "application/json", "x-tenant-id": "tenant-a", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
       body: JSON.stringify({ description: "printer offline" }),
     });
 
@@ -138,6 +138,7 @@ describe("HTTP triggers", () => {
       query: { expand: "user,device", top: "5" },
       tenant: "tenant-a",
       contentType: "application/json",
+      traceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
       body: { description: "printer offline" },
     });
     const invocation = recordsOf("echo").at(-1)!;
