@@ -1,0 +1,33 @@
+// Log Analytics workspace and workspace-based Application Insights. Local (key) auth is
+// off: telemetry is accepted only from Entra identities holding Monitoring Metrics Publisher.
+param location string
+param tags object
+param logAnalyticsName string
+param applicationInsightsName string
+param retentionInDays int
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: logAnalyticsName
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: retentionInDays
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: applicationInsightsName
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: workspace.id
+    DisableLocalAuth: true
+  }
+}
+
+output applicationInsightsName string = appInsights.name
