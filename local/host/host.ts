@@ -170,12 +170,27 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
 
     await core.runHooks("appStart", appHookContext(appLevelOnlyHookData, appHookData, { functionAppDirectory: appRoot }));
 
+    const timersByName = new Map(timers.map((t) => [t.name.toLowerCase(), t] as const));
+    const sbByName = new Map(sbFunctions.map((f) => [f.fn.metadata.name.toLowerCase(), f] as const));
+    const invokeByName = (name: string, input: string): boolean => {
+      const timer = timersByName.get(name.toLowerCase());
+      if (timer) {
+        void inFlight.track(timer.invokeNow());
+        return true;
+      }
+      const sb = sbByName.get(name.toLowerCase());
+      if (!sb || !started.some((s) => s.name === sb.fn.metadata.name)) return false;
+      void inFlight.track(invoker.invoke(sb.fn, { inputData: [{ name: sb.triggerName, data: { string: input } }] }));
+      return true;
+    };
+
     http = await HttpTriggerServer.start({
       host: bindHost,
       port: options.port ?? 7071,
       routePrefix: config.routePrefix,
       routes: httpRoutes,
       staticDir: options.staticDir,
+      invokeByName,
       invoker,
       inFlight,
       log: hostLog,

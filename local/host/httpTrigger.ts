@@ -29,6 +29,11 @@ export interface HttpTriggerServerOptions {
   readonly routePrefix: string;
   readonly routes: readonly HttpRoute[];
   readonly staticDir?: string;
+  /**
+   * The host's admin API (`POST /admin/functions/{name}` with `{"input": "…"}`): runs a non-HTTP function now.
+   * Resolves false when no such function runs here.
+   */
+  readonly invokeByName?: (name: string, input: string) => boolean;
   readonly invoker: Invoker;
   readonly inFlight: InFlight;
   readonly log: HostLog;
@@ -189,6 +194,12 @@ export class HttpTriggerServer {
     const rawQuery = q < 0 ? "" : rawUrl.slice(q + 1);
     const method = (req.method ?? "GET").toUpperCase();
 
+    const admin = /^\/admin\/functions\/([^/]+)\/?$/i.exec(rawPath);
+    if (admin && method === "POST" && this.#options.invokeByName) {
+      await this.#adminInvoke(decodeURIComponent(admin[1]), req, res);
+      return;
+    }
+
     const routePath = this.#routePath(rawPath);
     if (routePath !== undefined) {
       for (const route of this.#routes) {
@@ -206,6 +217,24 @@ export class HttpTriggerServer {
       if (await serveStatic(staticDir, rawPath, req, res)) return;
     }
     res.writeHead(404, { "content-length": 0 }).end();
+  }
+
+  async #adminInvoke(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req, 1_048_576);
+    let input = "";
+    if (body.ok && body.body.length > 0) {
+      try {
+        const parsed: unknown = JSON.parse(body.body.toString("utf8"));
+        const value = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>).input : undefined;
+        input = typeof value === "string" ? value : value === undefined ? "" : JSON.stringify(value);
+      } catch {
+        res.writeHead(400, { "content-length": 0 }).end();
+        return;
+      }
+    }
+    // Like the host: accepted at once, the invocation runs in the background.
+    const accepted = this.#options.invokeByName?.(name, input) ?? false;
+    res.writeHead(accepted ? 202 : 404, { "content-length": 0 }).end();
   }
 
   async #invoke(

@@ -142,6 +142,15 @@ export class TimerListener {
     this.#o = options;
   }
 
+  get name(): string {
+    return this.#o.fn.metadata.name;
+  }
+
+  /** An invocation outside the schedule (the admin API), with the current status, not counted as a run. */
+  async invokeNow(): Promise<void> {
+    await this.#o.invoker.invoke(this.#o.fn, { inputData: [{ name: this.#o.triggerName, data: { json: JSON.stringify(this.#timerInfo(false)) } }] });
+  }
+
   start(): void {
     const now = new Date();
     this.#status = { last: undefined, next: this.#o.schedule.next(now), lastUpdated: undefined };
@@ -197,19 +206,24 @@ export class TimerListener {
     }
   }
 
-  async #invoke(invocationTime: Date, runOnStartup: boolean): Promise<void> {
-    if (this.#cancelled) return;
+  /** The TimerInfo the host serializes; ScheduleStatus only when monitoring is on (interval ≥ 1 minute by default). */
+  #timerInfo(isPastDue: boolean): Record<string, unknown> {
     const status = this.#status;
     const tz = this.#o.tz;
-    // ScheduleStatus goes to the function only when monitoring is on (interval ≥ 1 minute by default).
-    const timerInfo = {
+    return {
       Schedule: { AdjustForDST: true },
       ScheduleStatus:
         this.#o.useMonitor && status
           ? { Last: formatDotNetLocal(status.last, tz), Next: formatDotNetLocal(status.next, tz), LastUpdated: formatDotNetLocal(status.lastUpdated, tz) }
           : null,
-      IsPastDue: false,
+      IsPastDue: isPastDue,
     };
+  }
+
+  async #invoke(invocationTime: Date, runOnStartup: boolean): Promise<void> {
+    if (this.#cancelled) return;
+    const status = this.#status;
+    const timerInfo = this.#timerInfo(false);
     await this.#o.invoker.invoke(this.#o.fn, { inputData: [{ name: this.#o.triggerName, data: { json: JSON.stringify(timerInfo) } }] });
     // A timer that fired a little early counts from its scheduled time, so "Next" never repeats.
     const adjusted = !runOnStartup && status && status.next > invocationTime ? status.next : invocationTime;

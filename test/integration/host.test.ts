@@ -116,6 +116,27 @@ describe("app lifecycle", () => {
   });
 });
 
+describe("admin API", () => {
+  it("runs a timer or queue function on demand through POST /admin/functions/{name}, like the host", async () => {
+    const timerRunsBefore = recordsOf("everyFiveMinutes").length;
+
+    const timer = await fetch(`${host.url}/admin/functions/everyFiveMinutes`, { method: "POST", body: "{}" });
+    const queue = await fetch(`${host.url}/admin/functions/queueWorker`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ input: JSON.stringify({ action: "ok", id: "admin-1" }) }),
+    });
+    const unknown = await fetch(`${host.url}/admin/functions/nope`, { method: "POST", body: "{}" });
+
+    expect(timer.status).toBe(202);
+    expect(queue.status).toBe(202);
+    expect(unknown.status).toBe(404);
+    await waitFor("the on-demand timer run", () => (recordsOf("everyFiveMinutes").length > timerRunsBefore ? true : undefined));
+    const queueRun = await waitFor("the on-demand queue run", () => recordsOf("queueWorker").find((r) => (r.input as { id?: string }).id === "admin-1"));
+    expect(queueRun.input).toEqual({ action: "ok", id: "admin-1" });
+  });
+});
+
 describe("HTTP triggers", () => {
   it("passes route params, query, headers and the JSON body, and returns status, headers, cookies and body", async () => {
     // Act
