@@ -1,0 +1,145 @@
+// Role assignments in Bicep: the built-in role GUIDs are the right ones, every assignment
+// is the least-privilege data role its scope needs, and nothing broader slips in.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { listBicepFiles } from "../../infra/bicepSyntax.js";
+import { declaration, declarations, evaluate, infraDir, loadBicep, objectProperties, resourceBody, type Declaration } from "../support/bicepModel.js";
+
+/** Built-in role definition GUIDs (INFRA-NOTES §4, checked there against the AVM modules). */
+const builtInRoles: Readonly<Record<string, string>> = {
+  serviceBusDataSender: "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
+  serviceBusDataReceiver: "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+  serviceBusDataOwner: "090c5cfd-751d-490a-894a-3ce6f1109419",
+  storageBlobDataOwner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+  storageTableDataContributor: "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+  keyVaultSecretsOfficer: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+  monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
+};
+
+/** Roles far broader than a data role: none of them belongs in this deployment. */
+const broadRoles: Readonly<Record<string, string>> = {
+  Owner: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+  Contributor: "b24988ac-6180-42a0-ab88-20f7382dd24c",
+  "User Access Administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+  "Key Vault Administrator": "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+  "Storage Account Contributor": "17d1049b-9a84-46fb-8f53-869881c3d3ab",
+  "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+};
+
+interface Assignment {
+  readonly resource: string;
+  readonly scope: string;
+  readonly role: string;
+  readonly principal: string;
+  readonly conditional: boolean;
+  readonly looped: boolean;
+}
+
+function assignmentOf(d: Declaration): Assignment {
+  const body = objectProperties(resourceBody(d));
+  const properties = objectProperties(body.get("properties")!);
+  const roleDefinition = properties.get("roleDefinitionId")!.text;
+  const role = /^subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', roles\.(\w+)\)$/.exec(roleDefinition)?.[1];
+  if (!role) throw new Error(`${d.name}: roleDefinitionId is ${roleDefinition}, not subscriptionResourceId(…, roles.<name>)`);
+  const value = d.value!;
+  const looped = value.type === "for_statement";
+  const conditional = value.type === "if_statement" || (looped && value.childForFieldName("body")?.type === "if_statement");
+  return { resource: d.name, scope: body.get("scope")!.text, role, principal: properties.get("principalId")!.text, conditional, looped };
+}
+
+describe("role assignments", () => {
+  it("name every built-in role by its documented GUID", async () => {
+    // Prepare
+    const file = await loadBicep("modules/roleAssignments.bicep");
+
+    // Act
+    const roles = evaluate(declaration(file, "var", "roles").value!, {});
+
+    // Assess
+    expect(roles).toEqual(builtInRoles);
+  });
+
+  it("grant the app exactly the data roles each resource needs, and the deployer only Secrets Officer", async () => {
+    // Prepare
+    const file = await loadBicep("modules/roleAssignments.bicep");
+
+    // Act
+    const assignments = declarations(file, "resource")
+      .filter((d) => d.typeText?.startsWith("Microsoft.Authorization/roleAssignments@"))
+      .map(assignmentOf)
+      .map(({ scope, role, principal, conditional, looped }) => ({ scope, role, principal, conditional, looped }));
+
+    // Assess
+    expect(assignments).toEqual([
+      { scope: "storage", role: "storageBlobDataOwner", principal: "appPrincipalId", conditional: false, looped: false },
+      { scope: "storage", role: "storageTableDataContributor", principal: "appPrincipalId", conditional: false, looped: false },
+      { scope: "serviceBus", role: "serviceBusDataSender", principal: "appPrincipalId", conditional: false, looped: false },
+      { scope: "serviceBus", role: "serviceBusDataReceiver", principal: "appPrincipalId", conditional: false, looped: false },
+      // Per queue, and only while target-based scaling is wanted.
+      { scope: "queues[i]", role: "serviceBusDataOwner", principal: "appPrincipalId", conditional: true, looped: true },
+      { scope: "keyVault", role: "keyVaultSecretsOfficer", principal: "appPrincipalId", conditional: false, looped: false },
+      { scope: "keyVault", role: "keyVaultSecretsOfficer", principal: "deployerPrincipalId", conditional: true, looped: false },
+      { scope: "appInsights", role: "monitoringMetricsPublisher", principal: "appPrincipalId", conditional: false, looped: false },
+    ]);
+  });
+
+  it("give every assignment a deterministic name from scope, principal and role", async () => {
+    // Prepare
+    const file = await loadBicep("modules/roleAssignments.bicep");
+    const assignments = declarations(file, "resource").filter((d) => d.typeText?.startsWith("Microsoft.Authorization/roleAssignments@"));
+
+    // Act
+    const names = assignments.map((d) => {
+      const a = assignmentOf(d);
+      return { name: objectProperties(resourceBody(d)).get("name")!.text, a };
+    });
+
+    // Assess
+    for (const { name, a } of names) {
+      expect(name, a.resource).toMatch(/^guid\(/);
+      expect(name, a.resource).toContain(a.principal);
+      expect(name, a.resource).toContain(`roles.${a.role}`);
+    }
+    expect(new Set(names.map((n) => n.name)).size).toBe(names.length);
+  });
+
+  it("explain the Service Bus Data Owner grant where it is made", async () => {
+    // Prepare
+    const file = await loadBicep("modules/roleAssignments.bicep");
+    const assignments = declarations(file, "resource").filter((d) => d.typeText?.startsWith("Microsoft.Authorization/roleAssignments@"));
+    const ownerIndex = assignments.findIndex((d) => assignmentOf(d).role === "serviceBusDataOwner");
+
+    // Act: the text between the previous assignment and the Data Owner one.
+    const between = file.source.slice(assignments[ownerIndex - 1].node.endIndex, assignments[ownerIndex].node.startIndex);
+
+    // Assess
+    expect(between).toMatch(/\/\/ Why Data Owner[\s\S]*target-based scaling/);
+  });
+
+  it("use no broad role anywhere in infra/", () => {
+    // Prepare
+    const sources = listBicepFiles(infraDir).map((f) => ({ f, text: readFileSync(join(infraDir, f), "utf8").toLowerCase() }));
+
+    // Act
+    const found = sources.flatMap(({ f, text }) => Object.entries(broadRoles).filter(([, id]) => text.includes(id)).map(([role]) => `${f}: ${role}`));
+
+    // Assess
+    expect(found).toEqual([]);
+  });
+
+  it("are made for the identity the function app runs as", async () => {
+    // Prepare
+    const main = await loadBicep("main.bicep");
+
+    // Act
+    const rolesParams = objectProperties(objectProperties(resourceBody(declaration(main, "module", "roleAssignments"))).get("params")!);
+    const appParams = objectProperties(objectProperties(resourceBody(declaration(main, "module", "functionApp"))).get("params")!);
+
+    // Assess
+    expect(rolesParams.get("appPrincipalId")?.text).toBe("identity.properties.principalId");
+    expect(rolesParams.get("deployerPrincipalId")?.text).toBe("principalId");
+    expect(appParams.get("identityId")?.text).toBe("identity.id");
+    expect(declaration(main, "resource", "identity").typeText).toMatch(/^Microsoft\.ManagedIdentity\/userAssignedIdentities@/);
+  });
+});
