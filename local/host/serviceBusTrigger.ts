@@ -139,6 +139,7 @@ interface Listener {
   readonly receiver: ServiceBusReceiver;
   subscription?: { close(): Promise<void> };
   lastErrorCode?: string;
+  lastErrorLoggedAt?: number;
 }
 
 interface Unsettled {
@@ -323,10 +324,12 @@ export class ServiceBusListeners {
   #onError(listener: Listener, args: ProcessErrorArgs): void {
     const name = listener.sb.fn.metadata.name;
     const code = isServiceBusError(args.error) ? args.error.code : undefined;
-    // The SDK keeps retrying a broken link; say it once per kind of failure instead of flooding the log.
+    // The SDK keeps retrying a broken link; say it once per kind of failure (and a minute) instead of flooding the log.
     const key = `${args.errorSource}:${code ?? args.error.name}`;
-    if (listener.lastErrorCode === key) return;
+    const now = Date.now();
+    if (listener.lastErrorCode === key && now - (listener.lastErrorLoggedAt ?? 0) < 60_000) return;
     listener.lastErrorCode = key;
+    listener.lastErrorLoggedAt = now;
     if (code === "MessagingEntityNotFound") {
       this.#o.log.error(
         `${name}: Service Bus ${listener.entity.subscription ? "subscription" : "queue"} '${listener.entity.displayName}' does not exist ` +
