@@ -109,13 +109,13 @@ function recordEntity(tenantId: string, r: DeviceRecord, indexKeys: readonly str
     : { ...base, kind: "tombstone", deviceId: id, removed: true, removedAt: r.removedAt };
 }
 
-/** Every row of a new device: the record (create: fails if it exists) and its index rows. */
+/** Every row of a new device, all created: a row that exists already means the device does. */
 function creationActions(tenantId: string, d: Device): TransactionAction[] {
   const keys = indexKeysOf(d);
   const copy = toEntity(d);
   return [
     ["create", recordEntity(tenantId, { kind: "device", device: d }, keys)],
-    ...keys.map((k): TransactionAction => ["upsert", { partitionKey: tenantId, rowKey: k, ...copy }, "Replace"]),
+    ...keys.map((k): TransactionAction => ["create", { partitionKey: tenantId, rowKey: k, ...copy }]),
   ];
 }
 
