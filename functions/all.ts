@@ -6,7 +6,10 @@ import { connectorFunctions } from "./connector.js";
 import { deviceFunctions } from "./devices.js";
 import { healthFunctions } from "./health.js";
 import { openApiFunctions } from "./openapi.js";
+import { meFunctions } from "./me.js";
+import { sessionFunctions } from "./sessions.js";
+import { sessionWorkerFunctions } from "./sessionWorker.js";
 
 export function allDefinitions(): FunctionDefinition[] {
-  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions, ...deviceFunctions, ...automationFunctions];
+  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions, ...deviceFunctions, ...automationFunctions, ...sessionFunctions, ...meFunctions, ...sessionWorkerFunctions];
 }

@@ -7,6 +7,7 @@ import type { MessageData } from "../shared/contracts/messages.js";
 import type { FunctionDefinition } from "./definition.js";
 import { deadLetterConsumer, queueConsumer, type QueueHandlerInput, type QueueHandlers } from "./queue/consumer.js";
 import { systemActor } from "../shared/domain/caller.js";
+import { remoteAssistanceRequestedDeadLetterHandler, remoteAssistanceRequestedHandler } from "./sessionWorker.js";
 
 // Ids compare lower-case everywhere (the authenticator lower-cases tid and oid); producers
 // do not all send GUIDs that way, so the envelope and data ids are folded here.
@@ -54,6 +55,7 @@ export const automationEventHandlers = {
       groups: u.groups.map(lower),
     });
   },
+  ...remoteAssistanceRequestedHandler,
 } satisfies QueueHandlers;
 
 // An inventory event that failed every delivery (storage down for longer than the retries
@@ -76,6 +78,7 @@ export const automationDeadLetterHandlers = {
   "device.upserted": deadLettered,
   "device.removed": deadLettered,
   "user.upserted": deadLettered,
+  ...remoteAssistanceRequestedDeadLetterHandler,
 } satisfies QueueHandlers;
 
 export const automationFunctions: FunctionDefinition[] = [

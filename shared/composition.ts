@@ -28,6 +28,14 @@ import { consoleSink, createLogger } from "./app/logging.js";
 import type { DeviceStore } from "./app/devices/ports.js";
 import { DeviceService } from "./app/devices/deviceService.js";
 import { TableDeviceStore } from "./adapters/tables/tableDeviceStore.js";
+import { createSessionsArea, type SessionsArea } from "./app/sessions/sessionsArea.js";
+import type { FaultPoints, PushGateway } from "./app/sessions/ports.js";
+import { TableSessionStore } from "./adapters/tables/tableSessionStore.js";
+import { TableInboxStore } from "./adapters/tables/tableInboxStore.js";
+import { TableIdempotencyStore } from "./adapters/tables/tableIdempotencyStore.js";
+import { LocalPushGateway } from "./adapters/push/localPushGateway.js";
+import { NotificationHubsPushGateway } from "./adapters/push/notificationHubsPushGateway.js";
+import { FileFaultPoints, noFaultPoints } from "./adapters/faults/fileFaultPoints.js";
 
 export interface Services {
   readonly config: Config;
@@ -52,6 +60,7 @@ export interface Services {
   readonly connectorHealth: ConnectorHealthCheck;
   readonly deviceStore: DeviceStore;
   readonly devices: DeviceService;
+  readonly sessions: SessionsArea;
 }
 
 export interface ServiceOverrides {
@@ -91,9 +100,36 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     clock,
     log: createLogger(consoleSink, { component: "teamViewerTokens" }),
   });
-  // The sessions area provides the real closer; this one is for a deployment without sessions.
-  const openSessions: OpenSessionsCloser = { closeAllOpen: async () => 0 };
   const deviceStore = new TableDeviceStore(tables);
+  const push: PushGateway =
+    config.push.kind === "notificationHubs"
+      ? new NotificationHubsPushGateway({ hubName: config.push.hubName, connectionSecretName: config.push.connectionSecretName, secrets })
+      : new LocalPushGateway({ file: config.local.pushFile, now: () => clock.now() });
+  const faults: FaultPoints = config.local.faultsFile ? new FileFaultPoints(config.local.faultsFile) : noFaultPoints;
+  const sessions = createSessionsArea({
+    store: new TableSessionStore(tables),
+    inbox: new TableInboxStore(tables),
+    idempotency: new TableIdempotencyStore(tables),
+    push,
+    faults,
+    devices: {
+      get: async (tenantId, deviceId) => {
+        const record = await deviceStore.get(tenantId, deviceId);
+        return record?.kind === "device" ? record.device : undefined;
+      },
+    },
+    connector: { isOnboarded: async (tenantId) => (await connectors.get(tenantId))?.onboardingStatus === "onboarded" },
+    tokens: teamViewerTokens,
+    teamViewer,
+    teamViewerTimeoutMs: config.teamViewer.timeoutMs,
+    settings,
+    access,
+    bus,
+    audit,
+    clock,
+    log: createLogger(consoleSink, { component: "sessions" }),
+  });
+  const openSessions: OpenSessionsCloser = sessions.maintenance;
   return {
     config,
     clock,
@@ -136,6 +172,7 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     connectorHealth: new ConnectorHealthCheck({ access, connectors, tokens: teamViewerTokens, teamViewer, audit, clock }),
     deviceStore,
     devices: new DeviceService({ store: deviceStore, users, access, settings, audit }),
+    sessions,
   };
 }
 

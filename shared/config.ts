@@ -42,6 +42,11 @@ export const settingsSchema = z
     NOTIFICATION_HUB_NAME: optionalNonEmpty,
     NOTIFICATION_HUB_CONNECTION_SECRET_NAME: optionalNonEmpty,
     APPLICATIONINSIGHTS_CONNECTION_STRING: optionalNonEmpty,
+    // Local development and tests only (the local stack sets them; Azure never does):
+    // where the local push gateway records pushes, and the fault-point file tests use to
+    // crash handlers on purpose. Unset = pushes kept in memory, no faults.
+    LOCAL_PUSH_FILE: optionalNonEmpty,
+    LOCAL_FAULTS_FILE: optionalNonEmpty,
   })
   .superRefine((s, ctx) => {
     const sbForms = [s.ServiceBusConnection, s.ServiceBusConnection__fullyQualifiedNamespace].filter(Boolean).length;
@@ -71,6 +76,10 @@ export const settingsSchema = z
     }
     if (s.KEYVAULT_ALLOW_INSECURE && !/^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(s.KEYVAULT_URI)) {
       ctx.addIssue({ code: "custom", path: ["KEYVAULT_ALLOW_INSECURE"], message: "insecure Key Vault access is only for a loopback emulator" });
+    }
+    if (s.LOCAL_FAULTS_FILE && !s.KEYVAULT_ALLOW_INSECURE) {
+      // Fault points crash handlers on purpose: never in a deployment that talks to real services.
+      ctx.addIssue({ code: "custom", path: ["LOCAL_FAULTS_FILE"], message: "fault points are only for the local stack (with KEYVAULT_ALLOW_INSECURE)" });
     }
     if (s.PUSH_GATEWAY === "notificationHubs" && (!s.NOTIFICATION_HUB_NAME || !s.NOTIFICATION_HUB_CONNECTION_SECRET_NAME)) {
       ctx.addIssue({ code: "custom", path: ["NOTIFICATION_HUB_NAME"], message: "PUSH_GATEWAY=notificationHubs needs NOTIFICATION_HUB_NAME and NOTIFICATION_HUB_CONNECTION_SECRET_NAME" });
@@ -104,6 +113,8 @@ export interface Config {
     | { readonly kind: "local" }
     | { readonly kind: "notificationHubs"; readonly hubName: string; readonly connectionSecretName: string };
   readonly applicationInsightsConnectionString?: string;
+  /** Local development and tests only. */
+  readonly local: { readonly pushFile?: string; readonly faultsFile?: string };
 }
 
 export class ConfigError extends Error {
@@ -156,5 +167,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ? { kind: "notificationHubs", hubName: s.NOTIFICATION_HUB_NAME!, connectionSecretName: s.NOTIFICATION_HUB_CONNECTION_SECRET_NAME! }
         : { kind: "local" },
     applicationInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    local: { pushFile: s.LOCAL_PUSH_FILE, faultsFile: s.LOCAL_FAULTS_FILE },
   };
 }

@@ -71,6 +71,8 @@ export const sessionCloseReasons = {
   expired: "expired",
   declined: "declined",
   disconnected: "disconnected",
+  /** A failed session whose TeamViewer session may exist (an attempt timed out): close it if so. */
+  failed: "failed",
 } as const;
 export type SessionCloseReason = (typeof sessionCloseReasons)[keyof typeof sessionCloseReasons];
 

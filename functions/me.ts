@@ -1,0 +1,60 @@
+// The end user's API (the Company Portal): their open remote assistance requests, and
+// accepting or declining one. Any signed-in user of the tenant may call it; each request
+// is visible only to the device's primary user.
+import type { FunctionDefinition } from "./definition.js";
+import { endpoint } from "./http/endpoint.js";
+import { problemSchema } from "../shared/contracts/common.js";
+import { acceptResponseSchema, endUserRequestListSchema, sessionIdParams } from "../shared/contracts/sessions.js";
+
+const tag = "End user";
+const notFound = { 404: { description: "No such request for the caller", schema: problemSchema } };
+const notOpen = { 409: { description: "The request was already answered, closed or expired", schema: problemSchema } };
+
+export const meFunctions: FunctionDefinition[] = [
+  endpoint({
+    name: "listMyRemoteAssistanceRequests",
+    method: "GET",
+    route: "me/remoteAssistanceRequests",
+    summary: "The caller's open remote assistance requests (for devices whose primary user they are), newest first",
+    tag,
+    authenticated: true,
+    access: "endUser",
+    responses: { 200: { description: "The open requests", schema: endUserRequestListSchema } },
+    handle: async ({ caller, services, correlationId, log }) => ({
+      status: 200,
+      body: { value: await services.sessions.endUser.list(caller, { correlationId, log }) },
+    }),
+  }),
+  endpoint({
+    name: "acceptMyRemoteAssistanceRequest",
+    method: "POST",
+    route: "me/remoteAssistanceRequests/{sessionId}/accept",
+    summary: "Accept a request: answers the TeamViewer link that starts QuickSupport on the device",
+    tag,
+    authenticated: true,
+    access: "endUser",
+    params: sessionIdParams,
+    responses: { 200: { description: "Accepted", schema: acceptResponseSchema }, ...notFound, ...notOpen },
+    errors: ["notFound", "conflict"],
+    handle: async ({ caller, params, services, correlationId, log }) => ({
+      status: 200,
+      body: await services.sessions.endUser.accept(caller, params.sessionId, { correlationId, log }),
+    }),
+  }),
+  endpoint({
+    name: "declineMyRemoteAssistanceRequest",
+    method: "POST",
+    route: "me/remoteAssistanceRequests/{sessionId}/decline",
+    summary: "Decline a request; its TeamViewer session is closed",
+    tag,
+    authenticated: true,
+    access: "endUser",
+    params: sessionIdParams,
+    responses: { 204: { description: "Declined" }, ...notFound, ...notOpen },
+    errors: ["notFound", "conflict"],
+    handle: async ({ caller, params, services, correlationId, log }) => {
+      await services.sessions.endUser.decline(caller, params.sessionId, { correlationId, log });
+      return { status: 204 };
+    },
+  }),
+];

@@ -1,0 +1,110 @@
+// The sessions area's background functions: the session worker (session-commands), the
+// notification worker (device-notifications), a dead-letter function for each queue, the
+// timer that re-sends the outbox and expires unanswered requests, and the handlers that
+// automation-events uses for remoteAssistance.requested.
+import { queueNames } from "../shared/queueDefinitions.js";
+import type { FunctionDefinition } from "./definition.js";
+import { deadLetterConsumer, queueConsumer, type QueueHandlerInput, type QueueHandlers } from "./queue/consumer.js";
+import { scheduled } from "./timer/scheduled.js";
+
+/** The tenant id of an envelope, folded like every other id of the API. */
+const tenantOf = (input: QueueHandlerInput<{ tenantId: string }>): string => input.message.tenantId.toLowerCase();
+const messageIdOf = (input: QueueHandlerInput<{ id: string }>): string => (input.messageId === "unknown" ? input.message.id : input.messageId);
+
+export const sessionCommandHandlers = {
+  "session.create": async (input) => {
+    await input.services.sessions.worker.create({
+      tenantId: tenantOf(input),
+      sessionId: input.message.data.sessionId,
+      messageId: messageIdOf(input),
+      deliveryCount: input.deliveryCount,
+      correlationId: input.message.correlationId,
+      log: input.log,
+    });
+  },
+  "session.close": async (input) => {
+    await input.services.sessions.worker.close({
+      tenantId: tenantOf(input),
+      sessionId: input.message.data.sessionId,
+      messageId: messageIdOf(input),
+      deliveryCount: input.deliveryCount,
+      correlationId: input.message.correlationId,
+      log: input.log,
+      reason: input.message.data.reason,
+      ...(input.message.data.closedBy ? { closedBy: input.message.data.closedBy } : {}),
+    });
+  },
+} satisfies QueueHandlers;
+
+const deadLetterContext = (input: QueueHandlerInput<{ tenantId: string; correlationId?: string; data: { sessionId: string } }>) => ({
+  tenantId: tenantOf(input),
+  sessionId: input.message.data.sessionId,
+  reason: input.deadLetterReason,
+  correlationId: input.message.correlationId,
+  log: input.log,
+});
+
+export const sessionCommandDeadLetterHandlers = {
+  "session.create": (input) => input.services.sessions.maintenance.createDeadLettered(deadLetterContext(input)),
+  "session.close": (input) => input.services.sessions.maintenance.closeDeadLettered(deadLetterContext(input)),
+} satisfies QueueHandlers;
+
+export const notificationHandlers = {
+  "notification.send": async (input) => {
+    await input.services.sessions.notifications.send({
+      tenantId: tenantOf(input),
+      sessionId: input.message.data.sessionId,
+      userId: input.message.data.userId.toLowerCase(),
+      deliveryCount: input.deliveryCount,
+      correlationId: input.message.correlationId,
+      log: input.log,
+    });
+  },
+} satisfies QueueHandlers;
+
+export const notificationDeadLetterHandlers = {
+  "notification.send": (input) => input.services.sessions.maintenance.notificationDeadLettered(deadLetterContext(input)),
+} satisfies QueueHandlers;
+
+/** For functions/automation.ts: automation's session requests, and their dead letters. */
+export const remoteAssistanceRequestedHandler = {
+  "remoteAssistance.requested": async (input) => {
+    await input.services.sessions.requests.requestByAutomation(
+      { tenantId: tenantOf(input), messageId: messageIdOf(input), data: input.message.data },
+      { correlationId: input.message.correlationId, log: input.log },
+    );
+  },
+} satisfies QueueHandlers;
+
+export const remoteAssistanceRequestedDeadLetterHandler = {
+  "remoteAssistance.requested": async (input) => {
+    await input.services.sessions.maintenance.automationRequestDeadLettered(
+      {
+        tenantId: tenantOf(input),
+        messageId: messageIdOf(input),
+        data: input.message.data,
+        ...(input.deadLetterReason ? { reason: input.deadLetterReason } : {}),
+        ...(input.message.correlationId ? { correlationId: input.message.correlationId } : {}),
+      },
+      input.log,
+    );
+  },
+} satisfies QueueHandlers;
+
+export const sessionWorkerFunctions: FunctionDefinition[] = [
+  queueConsumer({ name: "sessionCommands", queue: queueNames.sessionCommands, handlers: sessionCommandHandlers }),
+  deadLetterConsumer({ name: "sessionCommandsDeadLetter", queue: queueNames.sessionCommands, handlers: sessionCommandDeadLetterHandlers }),
+  queueConsumer({ name: "deviceNotifications", queue: queueNames.deviceNotifications, handlers: notificationHandlers }),
+  deadLetterConsumer({ name: "deviceNotificationsDeadLetter", queue: queueNames.deviceNotifications, handlers: notificationDeadLetterHandlers }),
+  scheduled({
+    name: "sessionTimers",
+    // Every minute: outbox entries are re-sent once older than a minute, and a request's
+    // timeout is in whole minutes (reads apply expiry at once, so this only bounds the
+    // time until TeamViewer is told).
+    schedule: "0 * * * * *",
+    run: async ({ services, log }) => {
+      const r = await services.sessions.maintenance.runTimers(log);
+      if (r.resent > 0 || r.expired > 0) log.info("session timers ran", r);
+    },
+  }),
+];

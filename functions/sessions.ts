@@ -1,0 +1,151 @@
+// The admin's session API: request a session for a device, list and read sessions, close
+// one, resend its notification, and the sessions report. Thin: parse → use case → map.
+import type { FunctionDefinition } from "./definition.js";
+import { endpoint, zodErrors } from "./http/endpoint.js";
+import { problemSchema } from "../shared/contracts/common.js";
+import {
+  deviceSessionParams,
+  idempotencyKeySchema,
+  sessionIdParams,
+  sessionListQuery,
+  sessionListSchema,
+  sessionReportQuery,
+  sessionReportSchema,
+  sessionRequestBody,
+  sessionSchema,
+} from "../shared/contracts/sessions.js";
+import { DomainError, errorCodes } from "../shared/domain/errors.js";
+import { toSessionResource } from "../shared/app/sessions/sessionView.js";
+
+const tag = "Sessions";
+const noRole = { 403: { description: "The caller has no remote assistance role", schema: problemSchema } };
+const notFound = { 404: { description: "No such session in the caller's tenant and scope", schema: problemSchema } };
+const location = (id: string): string => `/api/sessions/${id}`;
+
+function idempotencyKeyOf(headers: Headers): string | undefined {
+  const raw = headers.get("idempotency-key");
+  if (raw === null) return undefined;
+  const parsed = idempotencyKeySchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new DomainError(errorCodes.validationFailed, "The Idempotency-Key header is not valid.", { errors: zodErrors(parsed.error, "headers.Idempotency-Key") });
+  }
+  return parsed.data;
+}
+
+export const sessionFunctions: FunctionDefinition[] = [
+  endpoint({
+    name: "requestSession",
+    method: "POST",
+    route: "devices/{deviceId}/remoteAssistanceSessions",
+    summary:
+      "Request a new remote assistance session for a device. Checks scope, the connector and eligibility, then creates the TeamViewer session in the background. " +
+      "Send an Idempotency-Key header to make retries safe: the same key with the same body answers the same session.",
+    tag,
+    authenticated: true,
+    access: "request",
+    params: deviceSessionParams,
+    body: sessionRequestBody,
+    responses: {
+      202: { description: "Requested; follow Location until the session awaits the end user", schema: sessionSchema },
+      403: { description: "No Request Remote Assistance permission for this device's scope", schema: problemSchema },
+      404: { description: "No such device in the caller's tenant and scope", schema: problemSchema },
+      409: { description: "The connector is not onboarded, or the Idempotency-Key was used for another request", schema: problemSchema },
+      422: { description: "The device is not eligible; `reason` says why", schema: problemSchema },
+    },
+    errors: ["notFound", "connectorNotOnboarded", "conflict", "deviceNotEligible"],
+    handle: async ({ caller, params, body, headers, services, correlationId, log }) => {
+      const key = idempotencyKeyOf(headers);
+      const { session, replayed } = await services.sessions.requests.requestByUser(caller, params.deviceId, body, key, { correlationId, log });
+      return {
+        status: 202,
+        body: toSessionResource(session),
+        headers: { location: location(session.id), ...(replayed ? { "idempotent-replayed": "true" } : {}) },
+      };
+    },
+  }),
+  endpoint({
+    name: "listSessions",
+    method: "GET",
+    route: "sessions",
+    summary: "Sessions in the caller's scope, newest first, optionally for one device or in one status",
+    tag,
+    authenticated: true,
+    access: "read",
+    query: sessionListQuery,
+    responses: { 200: { description: "A page of sessions", schema: sessionListSchema }, ...noRole },
+    handle: async ({ caller, query, services }) => {
+      const page = await services.sessions.admin.list(caller, query);
+      return { status: 200, body: { value: page.value.map(toSessionResource), ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) } };
+    },
+  }),
+  endpoint({
+    name: "getSession",
+    method: "GET",
+    route: "sessions/{sessionId}",
+    summary: "One session with its history and TeamViewer details",
+    tag,
+    authenticated: true,
+    access: "read",
+    params: sessionIdParams,
+    responses: { 200: { description: "The session", schema: sessionSchema }, ...noRole, ...notFound },
+    errors: ["notFound"],
+    handle: async ({ caller, params, services, correlationId, log }) => ({
+      status: 200,
+      body: toSessionResource(await services.sessions.admin.get(caller, params.sessionId, { correlationId, log })),
+    }),
+  }),
+  endpoint({
+    name: "closeSession",
+    method: "POST",
+    route: "sessions/{sessionId}/close",
+    summary: "Close a session; its TeamViewer session is closed in the background",
+    tag,
+    authenticated: true,
+    access: "request",
+    params: sessionIdParams,
+    responses: {
+      202: { description: "Closed here; closing at TeamViewer follows", schema: sessionSchema },
+      403: { description: "No Request Remote Assistance permission for this session's device", schema: problemSchema },
+      ...notFound,
+      409: { description: "The session is not open", schema: problemSchema },
+    },
+    errors: ["notFound", "conflict"],
+    handle: async ({ caller, params, services, correlationId, log }) => {
+      const session = await services.sessions.admin.close(caller, params.sessionId, { correlationId, log });
+      return { status: 202, body: toSessionResource(session), headers: { location: location(session.id) } };
+    },
+  }),
+  endpoint({
+    name: "resendSessionNotification",
+    method: "POST",
+    route: "sessions/{sessionId}/resendNotification",
+    summary: "Notify the end user again, while the session awaits them",
+    tag,
+    authenticated: true,
+    access: "request",
+    params: sessionIdParams,
+    responses: {
+      202: { description: "The notification is on its way", schema: sessionSchema },
+      403: { description: "No Request Remote Assistance permission for this session's device", schema: problemSchema },
+      ...notFound,
+      409: { description: "The session does not await the end user, or the device cannot be notified", schema: problemSchema },
+    },
+    errors: ["notFound", "conflict"],
+    handle: async ({ caller, params, services, correlationId, log }) => {
+      const session = await services.sessions.admin.resendNotification(caller, params.sessionId, { correlationId, log });
+      return { status: 202, body: toSessionResource(session), headers: { location: location(session.id) } };
+    },
+  }),
+  endpoint({
+    name: "sessionReport",
+    method: "GET",
+    route: "reports/sessions",
+    summary: "Who helped whom, when: sessions requested in a time range (default the last 30 days) by status, platform and requester, and the median time to accept",
+    tag: "Reports",
+    authenticated: true,
+    access: "read",
+    query: sessionReportQuery,
+    responses: { 200: { description: "The report", schema: sessionReportSchema }, ...noRole },
+    handle: async ({ caller, query, services }) => ({ status: 200, body: await services.sessions.admin.report(caller, query) }),
+  }),
+];

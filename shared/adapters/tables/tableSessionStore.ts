@@ -1,0 +1,253 @@
+// Sessions in Table storage. Partition = tenant; beside each session row live its outbox
+// rows and one index row while it is open, so a session, its pending messages and its
+// index change together in one transaction (one table, one partition). Row keys:
+//   s|<inverted request time>|<ulid>   the session (ascending order = newest first)
+//   outbox|<message id>                a message not yet known to be sent
+//   open|<deadline ms>|<ulid>          open sessions by deadline: expiry reads a key range
+//   dedupe|<key>                       "this producer's request became that session"
+// and partition `~tenants` lists every tenant with sessions, for the timers.
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import { decodeTime, isValid } from "ulid";
+import type { Session } from "../../domain/session.js";
+import type { CreateSessionResult, OutboxEntry, SessionListQuery, SessionStore, StoredSession } from "../../app/sessions/ports.js";
+import { decodeContinuation, encodeContinuation, getOrUndefined, invertedTime, isStatus, tableNames, type Tables } from "./tables.js";
+
+const tenantsPartition = "~tenants";
+/** Accepted sessions have no deadline: they stay open until closed. */
+const noDeadline = 9_999_999_999_999;
+
+/** The session's RowKey, computed from its id alone (the ULID carries the request time). */
+export function sessionRowKey(sessionId: string): string {
+  return `s|${invertedTime(decodeTime(sessionId))}|${sessionId}`;
+}
+
+const pad13 = (ms: number): string => String(Math.max(0, Math.min(ms, noDeadline))).padStart(13, "0");
+
+/** The open-index row a session needs in its status, or undefined when it is not open. */
+export function openRowKey(s: Pick<Session, "id" | "status" | "expiresAt">): string | undefined {
+  switch (s.status) {
+    case "requested":
+    case "awaitingEndUser":
+      return `open|${pad13(Date.parse(s.expiresAt))}|${s.id}`;
+    case "accepted":
+      return `open|${pad13(noDeadline)}|${s.id}`;
+    default:
+      return undefined;
+  }
+}
+
+// A type alias, not an interface: table entities need an implicit index signature.
+type SessionEntity = {
+  kind: "session";
+  status: string;
+  deviceId: string;
+  requestedAt: string;
+  requestedById: string;
+  data: string;
+};
+
+type OutboxEntity = {
+  kind: "outbox";
+  queue: string;
+  type: string;
+  correlationId?: string;
+  body: string;
+  createdAt: string;
+  notBefore?: string;
+};
+
+type PointerEntity = {
+  kind: "open" | "dedupe";
+  sessionId: string;
+};
+
+type Keyed<T> = T & { partitionKey: string; rowKey: string };
+
+function sessionEntity(s: Session): Keyed<SessionEntity> {
+  return {
+    partitionKey: s.tenantId,
+    rowKey: sessionRowKey(s.id),
+    kind: "session",
+    status: s.status,
+    deviceId: s.deviceId,
+    requestedAt: s.requestedAt,
+    requestedById: s.requestedBy.id,
+    data: JSON.stringify(s),
+  };
+}
+
+function outboxEntity(tenantId: string, o: OutboxEntry): Keyed<OutboxEntity> {
+  return {
+    partitionKey: tenantId,
+    rowKey: `outbox|${o.id}`,
+    kind: "outbox",
+    queue: o.queue,
+    type: o.type,
+    ...(o.correlationId === undefined ? {} : { correlationId: o.correlationId }),
+    body: JSON.stringify(o.body),
+    createdAt: o.createdAt,
+    ...(o.notBefore === undefined ? {} : { notBefore: o.notBefore }),
+  };
+}
+
+const toSession = (e: SessionEntity): Session => JSON.parse(e.data) as Session;
+
+const isCursor = (v: Record<string, unknown>): v is { v: 1; rk: string } => typeof v.rk === "string" && v.rk.startsWith("s|");
+
+export class TableSessionStore implements SessionStore {
+  readonly #table: TableClient;
+  /** Tenants this process already registered: one upsert per tenant per process. */
+  readonly #knownTenants = new Set<string>();
+
+  constructor(tables: Tables) {
+    this.#table = tables.client(tableNames.sessions);
+  }
+
+  async create(session: Session, outbox: readonly OutboxEntry[], options: { dedupeKey?: string } = {}): Promise<CreateSessionResult> {
+    await this.#registerTenant(session.tenantId);
+    const entity = sessionEntity(session);
+    const actions: TransactionAction[] = [["create", entity], ...outbox.map((o): TransactionAction => ["create", outboxEntity(session.tenantId, o)])];
+    const open = openRowKey(session);
+    if (open) actions.push(["create", { partitionKey: session.tenantId, rowKey: open, kind: "open", sessionId: session.id }]);
+    const dedupeRow = options.dedupeKey === undefined ? undefined : `dedupe|${options.dedupeKey}`;
+    if (dedupeRow) actions.push(["create", { partitionKey: session.tenantId, rowKey: dedupeRow, kind: "dedupe", sessionId: session.id }]);
+    try {
+      const result = await this.#table.submitTransaction(actions);
+      const etag = result.getResponseForEntity(entity.rowKey)?.etag;
+      if (etag) return { created: true, stored: { session, etag } };
+      const reread = await this.get(session.tenantId, session.id);
+      if (!reread) throw new Error("a session written in a transaction could not be read back");
+      return { created: true, stored: reread };
+    } catch (e) {
+      if (dedupeRow && isStatus(e, 409)) {
+        const pointer = await getOrUndefined<PointerEntity>(this.#table, session.tenantId, dedupeRow);
+        if (pointer) return { created: false, existingSessionId: pointer.sessionId };
+      }
+      throw e;
+    }
+  }
+
+  async get(tenantId: string, sessionId: string): Promise<StoredSession | undefined> {
+    // Only ULIDs name sessions; anything else names none (and has no RowKey to compute).
+    if (!isValid(sessionId)) return undefined;
+    const e = await getOrUndefined<SessionEntity>(this.#table, tenantId, sessionRowKey(sessionId));
+    return e && e.etag ? { session: toSession(e), etag: e.etag } : undefined;
+  }
+
+  async update(current: StoredSession, next: Session, outbox: readonly OutboxEntry[] = []): Promise<StoredSession | undefined> {
+    const entity = sessionEntity(next);
+    const before = openRowKey(current.session);
+    const after = openRowKey(next);
+    const base: TransactionAction[] = [
+      ["update", entity, "Replace", { etag: current.etag }],
+      ...outbox.map((o): TransactionAction => ["create", outboxEntity(next.tenantId, o)]),
+    ];
+    const index: TransactionAction[] = [];
+    if (after && after !== before) index.push(["upsert", { partitionKey: next.tenantId, rowKey: after, kind: "open", sessionId: next.id }, "Replace"]);
+    if (before && before !== after) index.push(["delete", { partitionKey: next.tenantId, rowKey: before }]);
+    try {
+      return await this.#submitUpdate(entity.rowKey, next, [...base, ...index]);
+    } catch (e) {
+      if (isStatus(e, 412)) return undefined;
+      // The old index row was already gone (a timer cleaned it up): the rest still applies.
+      if (isStatus(e, 404) && index.some(([kind]) => kind === "delete")) {
+        try {
+          return await this.#submitUpdate(entity.rowKey, next, [...base, ...index.filter(([kind]) => kind !== "delete")]);
+        } catch (retryError) {
+          if (isStatus(retryError, 412)) return undefined;
+          throw retryError;
+        }
+      }
+      throw e;
+    }
+  }
+
+  async #submitUpdate(rowKey: string, next: Session, actions: TransactionAction[]): Promise<StoredSession> {
+    const result = await this.#table.submitTransaction(actions);
+    const etag = result.getResponseForEntity(rowKey)?.etag;
+    if (etag) return { session: next, etag };
+    const reread = await this.get(next.tenantId, next.id);
+    if (!reread) throw new Error("an updated session could not be read back");
+    return reread;
+  }
+
+  async list(q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }> {
+    const cursor = decodeContinuation(q.continuationToken, isCursor);
+    let filter = odata`PartitionKey eq ${q.tenantId} and RowKey gt ${cursor?.rk ?? "s|"} and RowKey lt ${"s|~"}`;
+    if (q.deviceId !== undefined) filter += odata` and deviceId eq ${q.deviceId}`;
+    if (q.status !== undefined) filter += odata` and status eq ${q.status}`;
+    const value: Session[] = [];
+    let lastRowKey: string | undefined;
+    const pages = this.#table.listEntities<SessionEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(1000, q.top * 2) });
+    for await (const page of pages) {
+      for (const e of page) {
+        const s = toSession(e);
+        if (!q.visible(s)) continue;
+        value.push(s);
+        lastRowKey = e.rowKey;
+        if (value.length === q.top) return { value, continuationToken: encodeContinuation({ rk: lastRowKey! }) };
+      }
+    }
+    return { value };
+  }
+
+  async *requestedBetween(tenantId: string, from: Date, to: Date): AsyncIterable<Session> {
+    const newest = `s|${invertedTime(to.getTime())}|~`;
+    const oldest = `s|${invertedTime(from.getTime())}|~`;
+    const filter = odata`PartitionKey eq ${tenantId} and RowKey gt ${newest} and RowKey lt ${oldest}`;
+    for await (const e of this.#table.listEntities<SessionEntity>({ queryOptions: { filter } })) yield toSession(e);
+  }
+
+  async listDue(tenantId: string, now: Date): Promise<string[]> {
+    return this.#pointers(odata`PartitionKey eq ${tenantId} and RowKey ge ${"open|"} and RowKey le ${`open|${pad13(now.getTime())}|~`}`);
+  }
+
+  async listOpen(tenantId: string): Promise<string[]> {
+    return this.#pointers(odata`PartitionKey eq ${tenantId} and RowKey ge ${"open|"} and RowKey lt ${"open|~"}`);
+  }
+
+  async #pointers(filter: string): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const e of this.#table.listEntities<PointerEntity>({ queryOptions: { filter, select: ["sessionId"] } })) ids.push(e.sessionId);
+    return ids;
+  }
+
+  async deleteOutbox(tenantId: string, entryId: string): Promise<void> {
+    try {
+      await this.#table.deleteEntity(tenantId, `outbox|${entryId}`);
+    } catch (e) {
+      if (!isStatus(e, 404)) throw e;
+    }
+  }
+
+  async listOutbox(tenantId: string, olderThan: Date): Promise<OutboxEntry[]> {
+    const filter = odata`PartitionKey eq ${tenantId} and RowKey ge ${"outbox|"} and RowKey lt ${"outbox|~"} and createdAt lt ${olderThan.toISOString()}`;
+    const out: OutboxEntry[] = [];
+    for await (const e of this.#table.listEntities<OutboxEntity>({ queryOptions: { filter } })) {
+      out.push({
+        id: e.rowKey!.slice("outbox|".length),
+        queue: e.queue,
+        type: e.type,
+        ...(e.correlationId ? { correlationId: e.correlationId } : {}),
+        body: JSON.parse(e.body) as unknown,
+        createdAt: e.createdAt,
+        ...(e.notBefore ? { notBefore: e.notBefore } : {}),
+      });
+    }
+    return out;
+  }
+
+  async listTenants(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const e of this.#table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${tenantsPartition}`, select: ["RowKey"] } })) {
+      out.push(e.rowKey!);
+    }
+    return out;
+  }
+
+  async #registerTenant(tenantId: string): Promise<void> {
+    if (this.#knownTenants.has(tenantId)) return;
+    await this.#table.upsertEntity({ partitionKey: tenantsPartition, rowKey: tenantId }, "Merge");
+    this.#knownTenants.add(tenantId);
+  }
+}

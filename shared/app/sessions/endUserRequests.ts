@@ -1,0 +1,125 @@
+// The end user's side (Company Portal): their open requests, accept (which hands them the
+// TeamViewer link that starts QuickSupport) and decline (which closes the TeamViewer
+// session). Only the device's primary user sees or answers a request; for anyone else it
+// does not exist (404), whatever their roles.
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logging.js";
+import type { AuditLog } from "../audit/auditLog.js";
+import { actorOf, type UserCaller } from "../../domain/caller.js";
+import { conflict, notFound } from "../../domain/errors.js";
+import { applyEvent, type Session } from "../../domain/session.js";
+import { messageTypes } from "../../contracts/messages.js";
+import type { EndUserRequest } from "../../contracts/sessions.js";
+import type { InboxStore, StoredSession } from "./ports.js";
+import type { SessionExpiry } from "./expiry.js";
+import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
+import { toEndUserRequest } from "./sessionView.js";
+import type { SessionWriter } from "./sessionWriter.js";
+
+export interface EndUserContext {
+  readonly correlationId?: string;
+  readonly log: Logger;
+}
+
+const visibleToEndUser = (s: Session): boolean => s.status === "awaitingEndUser" || s.status === "accepted";
+
+export class EndUserRequests {
+  readonly #d: { writer: SessionWriter; inbox: InboxStore; expiry: SessionExpiry; audit: AuditLog; clock: Clock };
+
+  constructor(deps: { writer: SessionWriter; inbox: InboxStore; expiry: SessionExpiry; audit: AuditLog; clock: Clock }) {
+    this.#d = deps;
+  }
+
+  /** The caller's open requests, newest first. */
+  async list(caller: UserCaller, ctx: EndUserContext): Promise<EndUserRequest[]> {
+    const entries = await this.#d.inbox.list(caller.tenantId, caller.userId);
+    const items = await Promise.all(
+      entries.map(async (entry) => {
+        const stored = await this.#d.writer.store.get(caller.tenantId, entry.sessionId);
+        const session = stored && stored.session.endUser?.id === caller.userId ? await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId) : undefined;
+        if (session && visibleToEndUser(session)) return toEndUserRequest(session);
+        // The request is over (or was never theirs): the entry is stale.
+        await this.#d.inbox.remove(caller.tenantId, caller.userId, entry.sessionId).catch(() => undefined);
+        return undefined;
+      }),
+    );
+    return items.filter((i): i is EndUserRequest => i !== undefined);
+  }
+
+  async accept(caller: UserCaller, sessionId: string, ctx: EndUserContext): Promise<{ endUserLink: string }> {
+    const stored = await this.#own(caller, sessionId, ctx);
+    const now = this.#d.clock.now();
+    const changed = await this.#d.writer.change(
+      caller.tenantId,
+      sessionId,
+      (s) => {
+        // Answering twice (a double tap, a retry) is fine; changing one's mind is not.
+        if (s.status === "accepted") return undefined;
+        return { next: { ...applyEvent(s, "endUserAccepted", now, `Accepted by ${caller.displayName}.`), endUserResponse: { response: "accepted", at: now.toISOString() } } };
+      },
+      ctx.log,
+    );
+    const session = changed?.after.session ?? stored.session;
+    if (!session.endUserLink) throw conflict("This request has no TeamViewer link yet.");
+    if (changed && changed.before.status !== "accepted") {
+      await this.#d.audit.record({
+        tenantId: caller.tenantId,
+        actor: actorOf(caller),
+        activity: "session.accepted",
+        target: { type: "session", id: sessionId },
+        result: "success",
+        detail: `the end user accepted remote assistance on ${session.device.deviceName}`,
+        correlationId: ctx.correlationId,
+      });
+    }
+    return { endUserLink: session.endUserLink };
+  }
+
+  async decline(caller: UserCaller, sessionId: string, ctx: EndUserContext): Promise<void> {
+    await this.#own(caller, sessionId, ctx);
+    const now = this.#d.clock.now();
+    const actor = actorOf(caller);
+    const changed = await this.#d.writer.change(
+      caller.tenantId,
+      sessionId,
+      (s) => {
+        if (s.status === "declined") return undefined;
+        return {
+          next: {
+            ...applyEvent(s, "endUserDeclined", now, `Declined by ${caller.displayName}.`),
+            endUserResponse: { response: "declined", at: now.toISOString() },
+            closedBy: actor,
+            closeReason: "declined",
+          },
+          outbox: [
+            outboxEntry(messageTypes.sessionClose, s.tenantId, { sessionId: s.id, reason: "declined", closedBy: actor }, {
+              id: sessionMessageIds.close(s.id),
+              now,
+              ...(ctx.correlationId === undefined ? {} : { correlationId: ctx.correlationId }),
+            }),
+          ],
+        };
+      },
+      ctx.log,
+    );
+    if (changed && changed.before.status !== "declined") {
+      await this.#d.audit.record({
+        tenantId: caller.tenantId,
+        actor,
+        activity: "session.declined",
+        target: { type: "session", id: sessionId },
+        result: "success",
+        detail: `the end user declined remote assistance on ${changed.after.session.device.deviceName}`,
+        correlationId: ctx.correlationId,
+      });
+    }
+  }
+
+  /** The session if the caller is its end user (after applying a due expiry); 404 otherwise. */
+  async #own(caller: UserCaller, sessionId: string, ctx: EndUserContext): Promise<StoredSession> {
+    const stored = await this.#d.writer.store.get(caller.tenantId, sessionId);
+    if (!stored || stored.session.endUser?.id !== caller.userId || stored.session.status === "requested") throw notFound("The remote assistance request");
+    await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId);
+    return stored;
+  }
+}

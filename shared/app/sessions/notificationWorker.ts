@@ -1,0 +1,107 @@
+// The notification worker (device-notifications): puts the request in the end user's
+// inbox (the Company Portal's flag) and pushes to their devices, then records whether the
+// push went out. The inbox entry comes first: even when every push fails, the user sees
+// the request the next time the app opens.
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logging.js";
+import type { AuditLog } from "../audit/auditLog.js";
+import { systemActor } from "../../domain/caller.js";
+import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
+import { noteHistory, type Session } from "../../domain/session.js";
+import type { InboxStore, PushGateway } from "./ports.js";
+import type { SessionWriter } from "./sessionWriter.js";
+
+/** Deliveries after which a failing push is recorded as failed instead of retried. */
+export const pushAttempts = 3;
+
+export const pushFailedWarning =
+  "The push notification could not be delivered to the user's devices. The request is waiting in their Company Portal; you can resend the notification.";
+
+export interface NotificationContext {
+  readonly tenantId: string;
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly deliveryCount: number;
+  readonly correlationId?: string;
+  readonly log: Logger;
+}
+
+export class NotificationWorker {
+  readonly #d: { writer: SessionWriter; inbox: InboxStore; push: PushGateway; audit: AuditLog; clock: Clock };
+
+  constructor(deps: { writer: SessionWriter; inbox: InboxStore; push: PushGateway; audit: AuditLog; clock: Clock }) {
+    this.#d = deps;
+  }
+
+  async send(ctx: NotificationContext): Promise<void> {
+    const stored = await this.#d.writer.store.get(ctx.tenantId, ctx.sessionId);
+    if (!stored) throw notFound(`Session ${ctx.sessionId}`);
+    const s = stored.session;
+    if (s.status !== "awaitingEndUser") {
+      ctx.log.info(`session is ${s.status}; no notification needed any more`, { sessionId: s.id });
+      return;
+    }
+    if (!s.endUser || s.endUser.id !== ctx.userId) {
+      throw new DomainError(errorCodes.validationFailed, "The notification names a user who is not the device's primary user.");
+    }
+    await this.#d.inbox.put({
+      tenantId: s.tenantId,
+      userId: s.endUser.id,
+      sessionId: s.id,
+      deviceId: s.deviceId,
+      deviceName: s.device.deviceName,
+      requestedBy: { displayName: s.requestedBy.displayName },
+      requestedAt: s.requestedAt,
+      description: s.description,
+    });
+
+    let pushError: string | undefined;
+    try {
+      await this.#d.push.push({
+        tenantId: s.tenantId,
+        userId: s.endUser.id,
+        sessionId: s.id,
+        title: "Remote assistance request",
+        body: `${s.requestedBy.displayName} from your help desk asks to connect to ${s.device.deviceName}. Open Company Portal to accept or decline.`,
+      });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (ctx.deliveryCount < pushAttempts) throw e; // transient until proven otherwise: Service Bus redelivers
+      pushError = message.slice(0, 300);
+    }
+
+    const now = this.#d.clock.now();
+    await this.#d.writer.change(
+      ctx.tenantId,
+      ctx.sessionId,
+      (cur): { next: Session } | undefined => {
+        if (pushError === undefined) {
+          if (cur.endUserNotification.status === "sent") return undefined;
+          return { next: { ...cur, endUserNotification: { ...cur.endUserNotification, status: "sent", sentAt: now.toISOString() } } };
+        }
+        if (cur.endUserNotification.status === "failed") return undefined;
+        return {
+          next: noteHistory(
+            {
+              ...cur,
+              endUserNotification: { ...cur.endUserNotification, status: "failed" },
+              warnings: cur.warnings.includes(pushFailedWarning) ? cur.warnings : [...cur.warnings, pushFailedWarning],
+            },
+            now,
+            "The push notification could not be delivered.",
+          ),
+        };
+      },
+      ctx.log,
+    );
+    await this.#d.audit.record({
+      tenantId: s.tenantId,
+      actor: systemActor,
+      activity: "session.notificationSent",
+      target: { type: "session", id: s.id },
+      result: pushError === undefined ? "success" : "failure",
+      detail: pushError === undefined ? "request put in the user's inbox and pushed" : `request put in the user's inbox; push failed: ${pushError}`,
+      correlationId: ctx.correlationId,
+    });
+  }
+}

@@ -1,0 +1,45 @@
+// When the session worker tries TeamViewer again after a transient failure, and when it
+// stops trying. Pure, so the numbers are tested without a clock or a queue.
+
+export const createRetryPolicy = {
+  /** Re-schedules after transient failures before the session fails. */
+  maxRetries: 8,
+  baseDelayMs: 2_000,
+  maxDelayMs: 5 * 60_000,
+  /** Spread for throttled retries, so sessions that were throttled together do not return together. */
+  retryAfterJitterMs: 2_000,
+} as const;
+
+/**
+ * The delay before retry number `retry` (0-based). TeamViewer's Retry-After wins when it
+ * gave one (plus a little jitter); otherwise exponential backoff with "equal jitter":
+ * half the step fixed, half random.
+ */
+export function retryDelayMs(retry: number, retryAfterMs: number | undefined, random: () => number = Math.random): number {
+  if (retryAfterMs !== undefined) return Math.max(0, retryAfterMs) + Math.floor(random() * createRetryPolicy.retryAfterJitterMs);
+  const step = Math.min(createRetryPolicy.maxDelayMs, createRetryPolicy.baseDelayMs * 2 ** Math.max(0, retry));
+  return Math.floor(step / 2 + random() * (step / 2));
+}
+
+export type ClaimDecision = { readonly kind: "take" } | { readonly kind: "busy"; readonly until: Date };
+
+/**
+ * Whether this delivery may claim the session for the TeamViewer call:
+ * - nobody holds it, or the holder's lease ran out;
+ * - or the holder was this very message in an earlier delivery: Service Bus redelivers a
+ *   message only after its previous delivery ended (abandoned, crashed, lock lost), so
+ *   the earlier attempt is over and waiting out its lease would only delay recovery.
+ * Anyone else (a duplicate or re-scheduled message) waits for the lease.
+ */
+export function decideClaim(
+  worker: { readonly claimId: string | null; readonly claimedUntil: string | null; readonly claimMessageId: string | null; readonly claimDelivery: number | null },
+  now: Date,
+  messageId: string,
+  deliveryCount: number,
+): ClaimDecision {
+  if (worker.claimId === null || worker.claimedUntil === null) return { kind: "take" };
+  const until = new Date(worker.claimedUntil);
+  if (until.getTime() <= now.getTime()) return { kind: "take" };
+  if (worker.claimMessageId === messageId && worker.claimDelivery !== null && deliveryCount > worker.claimDelivery) return { kind: "take" };
+  return { kind: "busy", until };
+}

@@ -1,0 +1,201 @@
+// The admin's side of sessions: list, read, close, resend the notification, and the
+// "who helped whom, when" report. Reads are limited to the caller's read scope (a session
+// outside it does not exist for them); close and resend need the request scope.
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logging.js";
+import type { AuditLog } from "../audit/auditLog.js";
+import type { Access } from "../access.js";
+import { actorOf, type UserCaller } from "../../domain/caller.js";
+import { conflict, forbidden, notFound } from "../../domain/errors.js";
+import { inScope, requireRead, type Permissions } from "../../domain/permissions.js";
+import { applyEvent, noteHistory, type Session } from "../../domain/session.js";
+import { sessionStatuses, type SessionStatus } from "../../domain/sessionState.js";
+import { messageTypes } from "../../contracts/messages.js";
+import type { SessionReport } from "../../contracts/sessions.js";
+import type { StoredSession } from "./ports.js";
+import type { SessionExpiry } from "./expiry.js";
+import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
+import type { SessionWriter } from "./sessionWriter.js";
+
+export interface AdminContext {
+  readonly correlationId?: string;
+  readonly log: Logger;
+}
+
+export interface SessionListRequest {
+  readonly deviceId?: string;
+  readonly status?: SessionStatus;
+  readonly top: number;
+  readonly continuationToken?: string;
+}
+
+/** Median of a non-empty list. */
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The report over the given sessions (already limited to what the caller may see). */
+export function buildReport(sessions: Iterable<Session>, from: Date, to: Date): SessionReport {
+  const byStatus = Object.fromEntries(sessionStatuses.map((s) => [s, 0])) as Record<SessionStatus, number>;
+  const byPlatform: Record<string, number> = {};
+  const requesters = new Map<string, { id: string; displayName: string; type: "user" | "automation"; count: number }>();
+  const acceptSeconds: number[] = [];
+  let total = 0;
+  for (const s of sessions) {
+    total++;
+    byStatus[s.status]++;
+    byPlatform[s.device.platform] = (byPlatform[s.device.platform] ?? 0) + 1;
+    const key = `${s.requestedBy.type}|${s.requestedBy.id}`;
+    const r = requesters.get(key) ?? { ...s.requestedBy, count: 0 };
+    r.count++;
+    requesters.set(key, r);
+    if (s.endUserResponse?.response === "accepted") acceptSeconds.push((Date.parse(s.endUserResponse.at) - Date.parse(s.requestedAt)) / 1000);
+  }
+  return {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    total,
+    byStatus,
+    byPlatform,
+    byRequester: [...requesters.values()].sort((a, b) => b.count - a.count || a.displayName.localeCompare(b.displayName)),
+    accepted: acceptSeconds.length,
+    medianTimeToAcceptSeconds: median(acceptSeconds),
+  };
+}
+
+const defaultReportDays = 30;
+
+export class SessionAdministration {
+  readonly #d: { writer: SessionWriter; access: Access; expiry: SessionExpiry; audit: AuditLog; clock: Clock };
+
+  constructor(deps: { writer: SessionWriter; access: Access; expiry: SessionExpiry; audit: AuditLog; clock: Clock }) {
+    this.#d = deps;
+  }
+
+  async list(caller: UserCaller, q: SessionListRequest): Promise<{ value: Session[]; continuationToken?: string }> {
+    const p = await this.#d.access.permissionsOf(caller);
+    requireRead(p);
+    return this.#d.writer.store.list({
+      tenantId: caller.tenantId,
+      ...(q.deviceId === undefined ? {} : { deviceId: q.deviceId }),
+      ...(q.status === undefined ? {} : { status: q.status }),
+      top: q.top,
+      ...(q.continuationToken === undefined ? {} : { continuationToken: q.continuationToken }),
+      visible: (s) => inScope(p.read, s.device.scopeTags),
+    });
+  }
+
+  async get(caller: UserCaller, sessionId: string, ctx: AdminContext): Promise<Session> {
+    const { stored } = await this.#visible(caller, sessionId);
+    return this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId);
+  }
+
+  async close(caller: UserCaller, sessionId: string, ctx: AdminContext): Promise<Session> {
+    await this.#requestable(caller, sessionId);
+    const now = this.#d.clock.now();
+    const actor = actorOf(caller);
+    const changed = await this.#d.writer.change(
+      caller.tenantId,
+      sessionId,
+      (s) => ({
+        next: { ...applyEvent(s, "close", now, `Closed by ${caller.displayName}.`), closedBy: actor, closeReason: "admin" },
+        outbox: [
+          outboxEntry(messageTypes.sessionClose, s.tenantId, { sessionId: s.id, reason: "admin", closedBy: actor }, {
+            id: sessionMessageIds.close(s.id),
+            now,
+            ...(ctx.correlationId === undefined ? {} : { correlationId: ctx.correlationId }),
+          }),
+        ],
+      }),
+      ctx.log,
+    );
+    if (!changed) throw notFound("The session");
+    await this.#d.audit.record({
+      tenantId: caller.tenantId,
+      actor,
+      activity: "session.closed",
+      target: { type: "session", id: sessionId },
+      result: "success",
+      detail: `closed by the admin (was ${changed.before.status})`,
+      correlationId: ctx.correlationId,
+    });
+    return changed.after.session;
+  }
+
+  async resendNotification(caller: UserCaller, sessionId: string, ctx: AdminContext): Promise<Session> {
+    const { stored } = await this.#requestable(caller, sessionId);
+    await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId);
+    const now = this.#d.clock.now();
+    const changed = await this.#d.writer.change(
+      caller.tenantId,
+      sessionId,
+      (s) => {
+        if (s.status !== "awaitingEndUser") throw conflict(`The notification can be resent only while the session awaits the end user; it is ${s.status}.`);
+        if (s.endUserNotification.channel !== "companyPortal" || !s.endUser) {
+          throw conflict("This device's user can't be notified in the Company Portal. Pass the end-user link on to them another way.");
+        }
+        const dispatches = s.endUserNotification.dispatches + 1;
+        return {
+          next: noteHistory(
+            { ...s, endUserNotification: { channel: s.endUserNotification.channel, status: "pending", dispatches } },
+            now,
+            `Notification resent by ${caller.displayName}.`,
+          ),
+          outbox: [
+            outboxEntry(messageTypes.notificationSend, s.tenantId, { sessionId: s.id, userId: s.endUser.id }, {
+              id: sessionMessageIds.notification(s.id, dispatches),
+              now,
+              ...(ctx.correlationId === undefined ? {} : { correlationId: ctx.correlationId }),
+            }),
+          ],
+        };
+      },
+      ctx.log,
+    );
+    if (!changed) throw notFound("The session");
+    await this.#d.audit.record({
+      tenantId: caller.tenantId,
+      actor: actorOf(caller),
+      activity: "session.notificationResent",
+      target: { type: "session", id: sessionId },
+      result: "success",
+      detail: `notification resent (dispatch ${changed.after.session.endUserNotification.dispatches})`,
+      correlationId: ctx.correlationId,
+    });
+    return changed.after.session;
+  }
+
+  async report(caller: UserCaller, range: { from?: string; to?: string }): Promise<SessionReport> {
+    const p = await this.#d.access.permissionsOf(caller);
+    requireRead(p);
+    const to = range.to ? new Date(range.to) : this.#d.clock.now();
+    const from = range.from ? new Date(range.from) : new Date(to.getTime() - defaultReportDays * 86_400_000);
+    const visible: Session[] = [];
+    for await (const s of this.#d.writer.store.requestedBetween(caller.tenantId, from, to)) {
+      if (inScope(p.read, s.device.scopeTags)) visible.push(s);
+    }
+    return buildReport(visible, from, to);
+  }
+
+  async #visible(caller: UserCaller, sessionId: string): Promise<{ stored: StoredSession; permissions: Permissions }> {
+    const permissions = await this.#d.access.permissionsOf(caller);
+    requireRead(permissions);
+    const stored = await this.#d.writer.store.get(caller.tenantId, sessionId);
+    if (!stored || !inScope(permissions.read, stored.session.device.scopeTags)) throw notFound("The session");
+    return { stored, permissions };
+  }
+
+  async #requestable(caller: UserCaller, sessionId: string): Promise<{ stored: StoredSession; permissions: Permissions }> {
+    const permissions = await this.#d.access.permissionsOf(caller);
+    // No request permission anywhere: a plain "no" before anything is looked up.
+    if (!permissions.request) throw forbidden("Closing sessions and resending notifications needs the Request Remote Assistance permission.");
+    const found = await this.#visible(caller, sessionId);
+    if (!inScope(found.permissions.request, found.stored.session.device.scopeTags)) {
+      throw forbidden("This session's device is outside the scope of your Request Remote Assistance permission.");
+    }
+    return found;
+  }
+}

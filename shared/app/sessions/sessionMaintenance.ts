@@ -1,0 +1,280 @@
+// Work nobody asks for: the timer that re-sends outbox messages and expires unanswered
+// requests, closing a tenant's open sessions when its connector is disconnected, and what
+// happens when a command was dead-lettered (the session is failed or marked, and audited).
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logging.js";
+import type { AuditLog } from "../audit/auditLog.js";
+import type { OpenSessionsCloser } from "../connector/ports.js";
+import { systemActor } from "../../domain/caller.js";
+import { isOpen } from "../../domain/sessionState.js";
+import { applyEvent, noteHistory, sessionFailureCodes, type Session, type TeamViewerDetails } from "../../domain/session.js";
+import { messageTypes, type RemoteAssistanceRequestedData } from "../../contracts/messages.js";
+import { isTeamViewerError } from "../../adapters/teamviewer/teamViewerError.js";
+import type { TeamViewerSessionInfo, TeamViewerSessionsApi, TeamViewerTokens } from "./ports.js";
+import type { SessionExpiry } from "./expiry.js";
+import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
+import { pushFailedWarning } from "./notificationWorker.js";
+import type { SessionWriter } from "./sessionWriter.js";
+import { buildSession } from "./sessionRequests.js";
+import { ulid } from "ulid";
+
+/** Outbox entries younger than this are still being sent by the request that wrote them. */
+export const outboxGraceMs = 60_000;
+
+export interface DeadLetterContext {
+  readonly tenantId: string;
+  readonly sessionId: string;
+  readonly reason?: string;
+  readonly correlationId?: string;
+  readonly log: Logger;
+}
+
+export class SessionMaintenance implements OpenSessionsCloser {
+  readonly #d: {
+    writer: SessionWriter;
+    expiry: SessionExpiry;
+    tokens: TeamViewerTokens;
+    teamViewer: TeamViewerSessionsApi;
+    audit: AuditLog;
+    clock: Clock;
+    log: Logger;
+  };
+
+  constructor(deps: {
+    writer: SessionWriter;
+    expiry: SessionExpiry;
+    tokens: TeamViewerTokens;
+    teamViewer: TeamViewerSessionsApi;
+    audit: AuditLog;
+    clock: Clock;
+    log: Logger;
+  }) {
+    this.#d = deps;
+  }
+
+  /**
+   * One timer run: per tenant with sessions, re-send outbox entries older than a minute
+   * and expire what is due. Both are key-range reads of rows that exist only while there
+   * is work (outbox rows until sent, open rows while open), never scans of history.
+   */
+  async runTimers(log: Logger): Promise<{ tenants: number; resent: number; expired: number }> {
+    const now = this.#d.clock.now();
+    const store = this.#d.writer.store;
+    let resent = 0;
+    let expired = 0;
+    const tenants = await store.listTenants();
+    for (const tenantId of tenants) {
+      try {
+        const pending = await store.listOutbox(tenantId, new Date(now.getTime() - outboxGraceMs));
+        if (pending.length > 0) {
+          log.warn(`re-sending ${pending.length} outbox message(s) whose send was not confirmed`, { tenantId });
+          resent += await this.#d.writer.dispatch(tenantId, pending, log);
+        }
+        for (const sessionId of await store.listDue(tenantId, now)) {
+          const stored = await store.get(tenantId, sessionId);
+          if (!stored) continue;
+          const before = stored.session.status;
+          const after = await this.#d.expiry.expireIfDue(stored, log);
+          if (after.status !== before) expired++;
+        }
+      } catch (e) {
+        // One tenant's trouble must not starve the others; the next run tries again.
+        log.error("session timer failed for a tenant", e, { tenantId });
+      }
+    }
+    return { tenants: tenants.length, resent, expired };
+  }
+
+  /** OpenSessionsCloser: the connector is being disconnected; the token still works now, not later. */
+  async closeAllOpen(tenantId: string, reason: "disconnected"): Promise<number> {
+    const log = this.#d.log.with({ tenantId });
+    let closed = 0;
+    for (const sessionId of await this.#d.writer.store.listOpen(tenantId)) {
+      const stored = await this.#d.writer.store.get(tenantId, sessionId);
+      if (!stored || !isOpen(stored.session.status)) continue;
+      const s = stored.session;
+      // At TeamViewer first, best effort: after the disconnect there is no token to do it with.
+      let atTeamViewer: TeamViewerDetails | null = s.teamViewer;
+      let problem: string | undefined;
+      if ((s.teamViewer && !s.teamViewer.closedAt) || (!s.teamViewer && s.worker.createAttempts > 0)) {
+        try {
+          const info = await this.#d.tokens.withAccessToken(
+            tenantId,
+            async (token): Promise<TeamViewerSessionInfo | undefined> => {
+              const target: TeamViewerSessionInfo | undefined = s.teamViewer
+                ? { code: s.teamViewer.code, groupId: s.teamViewer.groupId, supporterLink: s.teamViewer.supporterLink }
+                : await this.#d.teamViewer.findSessionByCustomApi(token, s.id);
+              if (!target) return undefined;
+              try {
+                await this.#d.teamViewer.closeSession(token, target.code);
+              } catch (e) {
+                if (!(isTeamViewerError(e) && e.code === "notFound")) throw e;
+              }
+              return target;
+            },
+            { requireOnboarded: false },
+          );
+          const now = this.#d.clock.now().toISOString();
+          if (info) {
+            atTeamViewer = {
+              code: info.code,
+              supporterLink: s.teamViewer?.supporterLink ?? info.supporterLink ?? "",
+              validUntil: s.teamViewer?.validUntil ?? (info.validUntil ?? new Date(s.expiresAt)).toISOString(),
+              groupId: info.groupId,
+              closedAt: now,
+            };
+          }
+        } catch (e) {
+          problem = e instanceof Error ? e.message : String(e);
+          log.warn("could not close a session at TeamViewer while disconnecting", { sessionId, error: problem });
+        }
+      }
+      const now = this.#d.clock.now();
+      const changed = await this.#d.writer.change(
+        tenantId,
+        sessionId,
+        (cur) => {
+          if (!isOpen(cur.status)) return undefined;
+          let next: Session = {
+            ...applyEvent(cur, "close", now, "Closed because the TeamViewer connector was disconnected."),
+            closedBy: systemActor,
+            closeReason: reason,
+            teamViewer: atTeamViewer ?? cur.teamViewer,
+          };
+          if (atTeamViewer?.closedAt) next = noteHistory(next, now, "TeamViewer session closed.");
+          if (problem) next = noteHistory(next, now, `The TeamViewer session could not be closed: ${problem.slice(0, 300)}`);
+          return { next };
+        },
+        log,
+      );
+      if (!changed || isOpen(changed.after.session.status) === isOpen(changed.before.status)) continue;
+      closed++;
+      await this.#d.audit.record({
+        tenantId,
+        actor: systemActor,
+        activity: "session.closed",
+        target: { type: "session", id: sessionId },
+        result: problem ? "failure" : "success",
+        detail: problem ? `closed because the connector was disconnected; not closed at TeamViewer: ${problem.slice(0, 300)}` : "closed because the connector was disconnected",
+      });
+    }
+    return closed;
+  }
+
+  // ------------------------------------------------------------------ dead letters
+
+  /** session.create gave up: the request fails (and anything created at TeamViewer is closed). */
+  async createDeadLettered(ctx: DeadLetterContext): Promise<void> {
+    const now = this.#d.clock.now();
+    const message = `The session could not be created: its command failed every delivery and was dead-lettered${ctx.reason ? ` (${ctx.reason})` : ""}.`;
+    const changed = await this.#d.writer.change(
+      ctx.tenantId,
+      ctx.sessionId,
+      (s) => {
+        if (s.status !== "requested") return undefined;
+        const next: Session = {
+          ...applyEvent(s, "fail", now, message),
+          failure: { code: sessionFailureCodes.deadLettered, message },
+          worker: { ...s.worker, claimId: null, claimedUntil: null, claimMessageId: null, claimDelivery: null },
+        };
+        const outbox =
+          s.worker.createAttempts > 0
+            ? [outboxEntry(messageTypes.sessionClose, s.tenantId, { sessionId: s.id, reason: "failed" }, { id: sessionMessageIds.close(s.id), now, ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}) })]
+            : [];
+        return { next, outbox };
+      },
+      ctx.log,
+    );
+    await this.#auditDeadLetter(ctx, "session.create", changed !== undefined && changed.before.status === "requested" ? "the session was failed" : `the session was ${changed?.after.session.status ?? "not found"}; left as is`);
+  }
+
+  /** session.close gave up: the session stays closed here, with the failure to close it at TeamViewer recorded. */
+  async closeDeadLettered(ctx: DeadLetterContext): Promise<void> {
+    const now = this.#d.clock.now();
+    const message = `The TeamViewer session could not be closed: the command failed every delivery and was dead-lettered${ctx.reason ? ` (${ctx.reason})` : ""}. It ends by itself when it is no longer valid.`;
+    await this.#d.writer.change(
+      ctx.tenantId,
+      ctx.sessionId,
+      (s) => {
+        if (s.teamViewer?.closedAt) return undefined;
+        // An open session here would be odd (producers close first); fail it rather than leave it open.
+        const base = isOpen(s.status) ? applyEvent(s, "fail", now, message) : noteHistory(s, now, message);
+        return { next: { ...base, failure: s.failure ?? { code: sessionFailureCodes.teamViewerCloseFailed, message } } };
+      },
+      ctx.log,
+    );
+    await this.#auditDeadLetter(ctx, "session.close", "the failure to close it at TeamViewer was recorded");
+  }
+
+  /**
+   * notification.send gave up: the notification is marked failed, not the session. The
+   * session itself is fine (the TeamViewer session exists, the admin can resend or pass
+   * the link on), and failing it would throw away a working session over a push.
+   */
+  async notificationDeadLettered(ctx: DeadLetterContext): Promise<void> {
+    const now = this.#d.clock.now();
+    await this.#d.writer.change(
+      ctx.tenantId,
+      ctx.sessionId,
+      (s) =>
+        s.endUserNotification.status === "sent" || s.endUserNotification.status === "failed"
+          ? undefined
+          : {
+              next: noteHistory(
+                {
+                  ...s,
+                  endUserNotification: { ...s.endUserNotification, status: "failed" },
+                  warnings: s.warnings.includes(pushFailedWarning) ? s.warnings : [...s.warnings, pushFailedWarning],
+                },
+                now,
+                "The notification could not be delivered (dead-lettered).",
+              ),
+            },
+      ctx.log,
+    );
+    await this.#auditDeadLetter(ctx, "notification.send", "the notification was marked failed");
+  }
+
+  /**
+   * remoteAssistance.requested gave up: if it never became a session, a failed one records
+   * it (under the message's dedupe key, so a session it did create is left alone).
+   */
+  async automationRequestDeadLettered(
+    message: { readonly tenantId: string; readonly messageId: string; readonly data: RemoteAssistanceRequestedData; readonly reason?: string; readonly correlationId?: string },
+    log: Logger,
+  ): Promise<void> {
+    const now = this.#d.clock.now();
+    const failureMessage = `The automation's request could not be processed: it failed every delivery and was dead-lettered${message.reason ? ` (${message.reason})` : ""}.`;
+    const session = buildSession({
+      tenantId: message.tenantId,
+      id: ulid(now.getTime()),
+      deviceId: message.data.deviceId.toLowerCase(),
+      device: undefined,
+      eligibility: undefined,
+      requestedBy: { id: message.data.requestedBy.id.toLowerCase(), displayName: message.data.requestedBy.displayName, type: "automation" },
+      description: message.data.description?.trim() || null,
+      now,
+      timeoutMinutes: 1,
+    });
+    const failed: Session = { ...applyEvent(session, "fail", now, failureMessage), failure: { code: sessionFailureCodes.deadLettered, message: failureMessage } };
+    const result = await this.#d.writer.create(failed, [], log, `msg-${message.messageId}`);
+    await this.#auditDeadLetter(
+      { tenantId: message.tenantId, sessionId: result.created ? failed.id : result.existingSessionId, reason: message.reason, correlationId: message.correlationId, log },
+      "remoteAssistance.requested",
+      result.created ? "recorded as a failed session" : "its session exists; left as is",
+    );
+  }
+
+  async #auditDeadLetter(ctx: DeadLetterContext, type: string, outcome: string): Promise<void> {
+    ctx.log.warn(`${type} was dead-lettered: ${outcome}`, { sessionId: ctx.sessionId, reason: ctx.reason });
+    await this.#d.audit.record({
+      tenantId: ctx.tenantId,
+      actor: systemActor,
+      activity: `${type}.deadLettered`,
+      target: { type: "session", id: ctx.sessionId },
+      result: "failure",
+      detail: `${outcome}${ctx.reason ? `; reason: ${ctx.reason}` : ""}`,
+      correlationId: ctx.correlationId,
+    });
+  }
+}

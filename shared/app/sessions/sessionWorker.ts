@@ -1,0 +1,479 @@
+// The session worker (session-commands): creates the TeamViewer session for a request and
+// closes it again. Exactly one TeamViewer session per request, under redelivery, crashes
+// and races:
+//   1. claim the session with an etag-guarded write before calling TeamViewer, so only
+//      one delivery at a time may call it;
+//   2. the TeamViewer session carries our session id in custom_api, and any attempt after
+//      the first looks for it before creating (an earlier attempt may have created it and
+//      died before saving);
+//   3. the save is etag-guarded too; if the session ended meanwhile, what was created is
+//      recorded and closed, never left behind.
+// Transient TeamViewer failures re-schedule the command with backoff (Retry-After first)
+// under a new message id; permanent ones fail the session with a failure code.
+import { randomUUID } from "node:crypto";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logging.js";
+import type { AuditLog } from "../audit/auditLog.js";
+import { systemActor, type Actor } from "../../domain/caller.js";
+import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
+import { isOpen } from "../../domain/sessionState.js";
+import {
+  applyEvent,
+  noteHistory,
+  notifiesEndUser,
+  sessionFailureCodes,
+  type Session,
+  type SessionFailure,
+  type TeamViewerDetails,
+  type WorkerState,
+} from "../../domain/session.js";
+import { messageTypes, type SessionCloseReason } from "../../contracts/messages.js";
+import { isTeamViewerError, type TeamViewerError } from "../../adapters/teamviewer/teamViewerError.js";
+import {
+  faultPointNames,
+  type FaultPoints,
+  type NewTeamViewerSession,
+  type OutboxEntry,
+  type StoredSession,
+  type TeamViewerSessionInfo,
+  type TeamViewerSessionsApi,
+  type TeamViewerTokens,
+} from "./ports.js";
+import { createRetryPolicy, decideClaim, retryDelayMs } from "./retryPolicy.js";
+import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
+import type { SessionWriter } from "./sessionWriter.js";
+
+export interface SessionWorkerDeps {
+  readonly writer: SessionWriter;
+  readonly tokens: TeamViewerTokens;
+  readonly teamViewer: TeamViewerSessionsApi;
+  readonly faults: FaultPoints;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+  /** The TeamViewer client's per-call timeout: a claim must outlast the calls made under it. */
+  readonly teamViewerTimeoutMs: number;
+  readonly random?: () => number;
+}
+
+export interface CommandContext {
+  readonly tenantId: string;
+  readonly sessionId: string;
+  readonly messageId: string;
+  readonly deliveryCount: number;
+  readonly correlationId?: string;
+  readonly log: Logger;
+}
+
+/** The TeamViewer group that holds a tenant's sessions (created by TeamViewer when missing). */
+export const teamViewerGroupName = (tenantId: string): string => `Remote assistance ${tenantId}`;
+
+const released = (w: WorkerState): WorkerState => ({ ...w, claimId: null, claimedUntil: null, claimMessageId: null, claimDelivery: null });
+
+/** The claim ran too short for another TeamViewer call: someone else may take over any moment. */
+class ClaimExpiring extends Error {
+  constructor() {
+    super("the claim on the session is about to expire; re-scheduled instead of calling TeamViewer");
+    this.name = "ClaimExpiring";
+  }
+}
+
+const authorizationCodes: ReadonlySet<string> = new Set(["tokenExpired", "invalidToken", "invalidGrant", "invalidClient"]);
+
+/** The description TeamViewer shows the supporter: which device, who asked, and why. */
+export function teamViewerDescription(s: Session): string {
+  const os = [s.device.operatingSystem, s.device.osVersion].filter(Boolean).join(" ");
+  const text =
+    `Remote assistance for ${s.device.deviceName}${os ? ` (${os})` : ""}` +
+    `${s.device.userDisplayName ? `, used by ${s.device.userDisplayName}` : ""}` +
+    `, requested by ${s.requestedBy.displayName}${s.requestedBy.type === "automation" ? " (automation)" : ""}.` +
+    `${s.description ? ` ${s.description}` : ""}`;
+  return text.slice(0, 4000);
+}
+
+export function teamViewerRequest(s: Session): NewTeamViewerSession {
+  const email = s.endUser?.email && s.endUser.email.length <= 254 && s.endUser.email.includes("@") ? s.endUser.email : undefined;
+  const name = s.endUser?.displayName ? s.endUser.displayName.slice(0, 100) : undefined;
+  return {
+    groupName: teamViewerGroupName(s.tenantId),
+    description: teamViewerDescription(s),
+    ...(name || email ? { endCustomer: { ...(name ? { name } : {}), ...(email ? { email } : {}) } } : {}),
+    // The end user has until the request expires to join; TeamViewer ends the session then too.
+    validUntil: new Date(s.expiresAt),
+    customApi: s.id,
+  };
+}
+
+export class SessionWorker {
+  readonly #d: SessionWorkerDeps;
+  readonly #random: () => number;
+  /** TeamViewer group per tenant, learned from created sessions: narrows the custom_api lookup. */
+  readonly #groups = new Map<string, string>();
+
+  constructor(deps: SessionWorkerDeps) {
+    this.#d = deps;
+    this.#random = deps.random ?? Math.random;
+  }
+
+  /** How long a claim lasts: long enough for a lookup, a create and a token refresh with retry. */
+  get leaseMs(): number {
+    return this.#d.teamViewerTimeoutMs * 4 + 10_000;
+  }
+
+  // ------------------------------------------------------------------ session.create
+
+  async create(ctx: CommandContext): Promise<void> {
+    const { tenantId, sessionId, log } = ctx;
+    const store = this.#d.writer.store;
+    for (let round = 0; round < 5; round++) {
+      const current = await store.get(tenantId, sessionId);
+      if (!current) throw notFound(`Session ${sessionId}`);
+      const s = current.session;
+      if (s.status !== "requested") {
+        log.info(`session is ${s.status}; nothing to create`, { sessionId });
+        return;
+      }
+      const now = this.#d.clock.now();
+      if (Date.parse(s.expiresAt) <= now.getTime()) {
+        if (await this.#expireUnstarted(current, ctx)) return;
+        continue;
+      }
+      const decision = decideClaim(s.worker, now, ctx.messageId, ctx.deliveryCount);
+      if (decision.kind === "busy") {
+        await this.#rescheduleWhileBusy(s, decision.until, ctx);
+        return;
+      }
+      const claimed: Session = {
+        ...s,
+        worker: {
+          ...s.worker,
+          claimId: randomUUID(),
+          claimedUntil: new Date(now.getTime() + this.leaseMs).toISOString(),
+          claimMessageId: ctx.messageId,
+          claimDelivery: ctx.deliveryCount,
+          createAttempts: s.worker.createAttempts + 1,
+        },
+      };
+      const held = await this.#d.writer.commit(current, claimed, [], log);
+      if (!held) continue; // another delivery wrote first: look again
+      await this.#createAtTeamViewer(held, s.worker.createAttempts > 0, ctx);
+      return;
+    }
+    throw new Error(`could not claim session ${sessionId}: it kept changing`);
+  }
+
+  async #createAtTeamViewer(held: StoredSession, lookFirst: boolean, ctx: CommandContext): Promise<void> {
+    const s = held.session;
+    const claimedUntil = Date.parse(s.worker.claimedUntil ?? "");
+    let result: { info: TeamViewerSessionInfo; found: boolean };
+    try {
+      result = await this.#d.tokens.withAccessToken(ctx.tenantId, async (token) => {
+        if (lookFirst) {
+          const found = await this.#d.teamViewer.findSessionByCustomApi(token, s.id, this.#groups.get(ctx.tenantId));
+          if (found) return { info: found, found: true };
+        }
+        // Never start a create that could outlive the claim: another delivery could take
+        // over meanwhile, find nothing yet, and create a second session.
+        if (this.#d.clock.now().getTime() + this.#d.teamViewerTimeoutMs >= claimedUntil) throw new ClaimExpiring();
+        return { info: await this.#d.teamViewer.createSession(token, teamViewerRequest(s)), found: false };
+      });
+    } catch (e) {
+      await this.#createFailed(held, e, ctx);
+      return;
+    }
+    this.#groups.set(ctx.tenantId, result.info.groupId);
+    // Tests crash here on purpose: TeamViewer has the session, the table does not know yet.
+    await this.#d.faults.hit(faultPointNames.afterTeamViewerCreate, { tenantId: ctx.tenantId, sessionId: s.id });
+    await this.#saveCreated(held, result.info, result.found, ctx);
+  }
+
+  async #saveCreated(held: StoredSession, info: TeamViewerSessionInfo, found: boolean, ctx: CommandContext): Promise<void> {
+    const { log } = ctx;
+    let current: StoredSession = held;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const s = current.session;
+      const now = this.#d.clock.now();
+      if (s.status === "requested") {
+        const details: TeamViewerDetails = {
+          code: info.code,
+          supporterLink: info.supporterLink ?? "",
+          validUntil: (info.validUntil ?? new Date(s.expiresAt)).toISOString(),
+          groupId: info.groupId,
+          closedAt: null,
+        };
+        let next: Session = {
+          ...s,
+          teamViewer: details,
+          endUserLink: info.endCustomerLink ?? null,
+          worker: { ...released(s.worker), lastError: null },
+        };
+        next = applyEvent(next, "teamViewerSessionCreated", now, found ? "TeamViewer session found (an earlier attempt had created it)." : "TeamViewer session created.");
+        const outbox: OutboxEntry[] = notifiesEndUser(next) && next.endUser ? [this.#notificationMessage(next, now, ctx.correlationId)] : [];
+        const written = await this.#d.writer.commit(current, next, outbox, log);
+        if (written) {
+          await this.#audit(next, systemActor, "session.teamViewerSessionCreated", "success", found ? "TeamViewer session found by its custom_api after a retry" : "TeamViewer session created", ctx.correlationId);
+          if (next.endUserNotification.status === "notSupported") {
+            log.info("the device cannot be notified; the session carries the end-user link for the admin", { sessionId: s.id });
+          }
+          return;
+        }
+      } else if (s.teamViewer?.code === info.code) {
+        return; // another delivery saved this very TeamViewer session
+      } else if (s.teamViewer) {
+        // Should not happen (the claim and the lookup prevent it), but if it does the extra session must not linger.
+        log.error("a second TeamViewer session was created for one request; closing the extra one", undefined, { sessionId: s.id });
+        await this.#closeQuietly(ctx.tenantId, info.code, log);
+        return;
+      } else {
+        // The request ended (closed, failed, expired) while TeamViewer was creating the
+        // session: record it and have it closed, so nothing stays open at TeamViewer.
+        const next = noteHistory(
+          { ...s, teamViewer: { code: info.code, supporterLink: info.supporterLink ?? "", validUntil: (info.validUntil ?? new Date(s.expiresAt)).toISOString(), groupId: info.groupId, closedAt: null }, worker: released(s.worker) },
+          now,
+          "A TeamViewer session created while the request ended will be closed.",
+        );
+        const close = this.#closeMessage(next, "failed", now, ctx.correlationId, `orphan|${info.code}`);
+        if (await this.#d.writer.commit(current, next, [close], log)) return;
+      }
+      const reread = await this.#d.writer.store.get(ctx.tenantId, ctx.sessionId);
+      if (!reread) throw notFound(`Session ${ctx.sessionId}`);
+      current = reread;
+    }
+    throw new Error(`could not save the TeamViewer session of ${ctx.sessionId}: it kept changing`);
+  }
+
+  async #createFailed(held: StoredSession, e: unknown, ctx: CommandContext): Promise<void> {
+    if (e instanceof DomainError) {
+      const code = e.code === errorCodes.connectorNotOnboarded ? sessionFailureCodes.connectorNotOnboarded : e.code;
+      await this.#fail(held, { code, message: e.detail }, ctx);
+      return;
+    }
+    if (e instanceof ClaimExpiring) {
+      await this.#retryLater(held, undefined, e.message, true, ctx);
+      return;
+    }
+    if (isTeamViewerError(e)) {
+      if (e.transient) {
+        await this.#retryLater(held, e, e.message, false, ctx);
+        return;
+      }
+      const code = authorizationCodes.has(e.code) ? sessionFailureCodes.teamViewerAuthorization : sessionFailureCodes.teamViewerRejected;
+      await this.#fail(held, { code, message: `TeamViewer refused to create the session: ${e.message}` }, ctx);
+      return;
+    }
+    // Anything else (Key Vault, storage) is transient: Service Bus redelivers, and the
+    // redelivery of this same message may take over the claim at once.
+    throw e;
+  }
+
+  async #retryLater(held: StoredSession, e: TeamViewerError | undefined, reason: string, free: boolean, ctx: CommandContext): Promise<void> {
+    const s = held.session;
+    const now = this.#d.clock.now();
+    const retries = free ? s.worker.retries : s.worker.retries + 1;
+    const throttled = e?.code === "throttled";
+    const failureCode = throttled ? sessionFailureCodes.teamViewerThrottled : sessionFailureCodes.teamViewerUnavailable;
+    if (retries > createRetryPolicy.maxRetries) {
+      await this.#fail(held, { code: failureCode, message: `TeamViewer did not create the session after ${retries} attempts: ${reason}` }, ctx);
+      return;
+    }
+    const at = new Date(now.getTime() + retryDelayMs(Math.max(0, retries - 1), e?.retryAfterMs, this.#random));
+    if (at.getTime() >= Date.parse(s.expiresAt)) {
+      await this.#fail(held, { code: failureCode, message: `TeamViewer could not create the session before the request would have expired: ${reason}` }, ctx);
+      return;
+    }
+    const next: Session = { ...s, worker: { ...released(s.worker), retries, lastError: reason.slice(0, 500) } };
+    const message = {
+      ...outboxEntry(messageTypes.sessionCreate, s.tenantId, { sessionId: s.id }, {
+        id: sessionMessageIds.create(s.id, free ? s.worker.createAttempts : retries, free ? "claim" : "retry"),
+        now,
+        ...(ctx.correlationId === undefined ? {} : { correlationId: ctx.correlationId }),
+      }),
+      notBefore: at.toISOString(),
+    };
+    if (!(await this.#d.writer.commit(held, next, [message], ctx.log))) {
+      // Someone wrote meanwhile (a close, a takeover): let Service Bus redeliver and look again.
+      throw new Error(`session ${s.id} changed while re-scheduling its creation`);
+    }
+    ctx.log.warn(`TeamViewer failed transiently; creation re-scheduled in ${Math.round((at.getTime() - now.getTime()) / 1000)} s`, {
+      sessionId: s.id,
+      retry: retries,
+      reason,
+    });
+  }
+
+  async #fail(held: StoredSession, failure: SessionFailure, ctx: CommandContext): Promise<void> {
+    const s = held.session;
+    const now = this.#d.clock.now();
+    const next: Session = { ...applyEvent(s, "fail", now, failure.message), failure, worker: released(s.worker) };
+    // An attempt may have reached TeamViewer (a timeout is not a "no"): have it looked up and closed.
+    const outbox = s.worker.createAttempts > 0 ? [this.#closeMessage(next, "failed", now, ctx.correlationId)] : [];
+    if (!(await this.#d.writer.commit(held, next, outbox, ctx.log))) throw new Error(`session ${s.id} changed while failing it`);
+    await this.#audit(next, systemActor, "session.failed", "failure", `${failure.code}: ${failure.message}`, ctx.correlationId);
+  }
+
+  async #expireUnstarted(current: StoredSession, ctx: CommandContext): Promise<boolean> {
+    const s = current.session;
+    const now = this.#d.clock.now();
+    const next: Session = { ...applyEvent(s, "expire", now, "Expired before TeamViewer created the session."), closeReason: "expired", closedBy: systemActor };
+    const outbox = s.worker.createAttempts > 0 ? [this.#closeMessage(next, "expired", now, ctx.correlationId)] : [];
+    if (!(await this.#d.writer.commit(current, next, outbox, ctx.log))) return false;
+    await this.#audit(next, systemActor, "session.expired", "success", "expired before it could be created at TeamViewer", ctx.correlationId);
+    return true;
+  }
+
+  async #rescheduleWhileBusy(s: Session, until: Date, ctx: CommandContext): Promise<void> {
+    // Completing this message and coming back after the lease keeps the delivery count
+    // (and the dead-letter budget) for real failures. The id is tied to the claim, so every
+    // duplicate that meets the same claim collapses into one re-scheduled message. Nothing
+    // was written, so no outbox: if the send fails, this message is redelivered instead.
+    const now = this.#d.clock.now();
+    const entry = outboxEntry(messageTypes.sessionCreate, s.tenantId, { sessionId: s.id }, {
+      id: sessionMessageIds.create(s.id, 1, `busy|${s.worker.claimId ?? ""}`),
+      now,
+      ...(ctx.correlationId === undefined ? {} : { correlationId: ctx.correlationId }),
+    });
+    const at = new Date(until.getTime() + 1_000);
+    await this.#d.writer.send({ ...entry, notBefore: at.toISOString() });
+    ctx.log.info("another delivery holds the session's claim; looking again after its lease", { sessionId: s.id, at: at.toISOString() });
+  }
+
+  // ------------------------------------------------------------------ session.close
+
+  /** Closes the session's TeamViewer session (the status was changed by whoever asked). */
+  async close(ctx: CommandContext & { readonly reason: SessionCloseReason; readonly closedBy?: Actor }): Promise<void> {
+    const { tenantId, sessionId, log } = ctx;
+    const store = this.#d.writer.store;
+    let stored = await store.get(tenantId, sessionId);
+    if (!stored) throw notFound(`Session ${sessionId}`);
+    if (isOpen(stored.session.status)) {
+      // Producers write the new status before sending; an open session here means the
+      // command came from elsewhere (an operator): close it as asked.
+      const changed = await this.#d.writer.change(
+        tenantId,
+        sessionId,
+        (s) =>
+          isOpen(s.status)
+            ? { next: { ...applyEvent(s, "close", this.#d.clock.now(), `Closed (${ctx.reason}).`), closedBy: ctx.closedBy ?? systemActor, closeReason: ctx.reason === "failed" ? null : ctx.reason } }
+            : undefined,
+        log,
+      );
+      if (!changed) throw notFound(`Session ${sessionId}`);
+      stored = changed.after;
+    }
+    const s = stored.session;
+    if (s.teamViewer?.closedAt) return;
+
+    let closed: TeamViewerSessionInfo | undefined;
+    try {
+      closed = await this.#d.tokens.withAccessToken(
+        tenantId,
+        async (token) => {
+          let info: TeamViewerSessionInfo | undefined = s.teamViewer
+            ? { code: s.teamViewer.code, groupId: s.teamViewer.groupId, supporterLink: s.teamViewer.supporterLink }
+            : undefined;
+          // No code saved, but an attempt was made: TeamViewer may have a session anyway.
+          if (!info && s.worker.createAttempts > 0) info = await this.#d.teamViewer.findSessionByCustomApi(token, s.id, this.#groups.get(tenantId));
+          if (!info) return undefined;
+          await this.#closeAt(token, info.code);
+          return info;
+        },
+        { requireOnboarded: false },
+      );
+    } catch (e) {
+      if (isTeamViewerError(e) && e.transient) throw e; // Service Bus redelivers
+      const why =
+        e instanceof DomainError
+          ? e.code === errorCodes.connectorNotOnboarded
+            ? "the connector is not onboarded any more"
+            : e.detail
+          : isTeamViewerError(e)
+            ? e.message
+            : undefined;
+      if (why === undefined) throw e;
+      await this.#recordCloseFailure(stored, why, ctx);
+      return;
+    }
+    if (!closed) {
+      log.info("no TeamViewer session to close", { sessionId });
+      return;
+    }
+    const info = closed;
+    const now = this.#d.clock.now();
+    await this.#d.writer.change(
+      tenantId,
+      sessionId,
+      (cur) =>
+        cur.teamViewer?.closedAt
+          ? undefined
+          : {
+              next: noteHistory(
+                {
+                  ...cur,
+                  teamViewer: {
+                    code: info.code,
+                    supporterLink: cur.teamViewer?.supporterLink ?? info.supporterLink ?? "",
+                    validUntil: cur.teamViewer?.validUntil ?? (info.validUntil ?? new Date(cur.expiresAt)).toISOString(),
+                    groupId: info.groupId,
+                    closedAt: now.toISOString(),
+                  },
+                },
+                now,
+                "TeamViewer session closed.",
+              ),
+            },
+      log,
+    );
+    await this.#audit(s, systemActor, "session.teamViewerSessionClosed", "success", `closed at TeamViewer (${ctx.reason})`, ctx.correlationId);
+  }
+
+  /** Closes at TeamViewer; a session TeamViewer no longer knows counts as closed. */
+  async #closeAt(token: string, code: string): Promise<void> {
+    try {
+      await this.#d.teamViewer.closeSession(token, code);
+    } catch (e) {
+      if (isTeamViewerError(e) && e.code === "notFound") return;
+      throw e;
+    }
+  }
+
+  async #closeQuietly(tenantId: string, code: string, log: Logger): Promise<void> {
+    try {
+      await this.#d.tokens.withAccessToken(tenantId, (token) => this.#closeAt(token, code), { requireOnboarded: false });
+    } catch (e) {
+      log.warn("could not close an extra TeamViewer session", { error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  async #recordCloseFailure(stored: StoredSession, why: string, ctx: CommandContext): Promise<void> {
+    const now = this.#d.clock.now();
+    const message = `The TeamViewer session could not be closed: ${why}. It ends by itself when it is no longer valid.`;
+    await this.#d.writer.change(
+      ctx.tenantId,
+      ctx.sessionId,
+      (cur) => (cur.teamViewer?.closedAt ? undefined : { next: noteHistory({ ...cur, failure: cur.failure ?? { code: sessionFailureCodes.teamViewerCloseFailed, message } }, now, message) }),
+      ctx.log,
+    );
+    await this.#audit(stored.session, systemActor, "session.teamViewerSessionClosed", "failure", message, ctx.correlationId);
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  #notificationMessage(s: Session, now: Date, correlationId: string | undefined): OutboxEntry {
+    return outboxEntry(messageTypes.notificationSend, s.tenantId, { sessionId: s.id, userId: s.endUser!.id }, {
+      id: sessionMessageIds.notification(s.id, s.endUserNotification.dispatches),
+      now,
+      ...(correlationId === undefined ? {} : { correlationId }),
+    });
+  }
+
+  #closeMessage(s: Session, reason: SessionCloseReason, now: Date, correlationId: string | undefined, variant?: string): OutboxEntry {
+    return outboxEntry(messageTypes.sessionClose, s.tenantId, { sessionId: s.id, reason }, {
+      id: sessionMessageIds.close(s.id, variant),
+      now,
+      ...(correlationId === undefined ? {} : { correlationId }),
+    });
+  }
+
+  async #audit(s: Session, actor: Actor, activity: string, result: "success" | "failure", detail: string, correlationId: string | undefined): Promise<void> {
+    await this.#d.audit.record({ tenantId: s.tenantId, actor, activity, target: { type: "session", id: s.id }, result, detail, correlationId });
+  }
+}

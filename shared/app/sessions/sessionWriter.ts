@@ -1,0 +1,116 @@
+// The one way the sessions area writes a session: the state change and the messages it
+// implies go into one Table transaction (session row + outbox rows), then the messages
+// are sent and their outbox rows deleted. A send that fails is left to the outbox timer.
+// Read-decide-write loops on etag conflicts live here too, so no use case writes blindly.
+import type { MessageBus } from "../../adapters/servicebus/messageBus.js";
+import type { Logger } from "../logging.js";
+import { isOpen } from "../../domain/sessionState.js";
+import type { Session } from "../../domain/session.js";
+import type { CreateSessionResult, InboxStore, OutboxEntry, SessionStore, StoredSession } from "./ports.js";
+
+export interface Decision {
+  readonly next: Session;
+  readonly outbox?: readonly OutboxEntry[];
+}
+
+export interface Changed {
+  readonly before: Session;
+  readonly after: StoredSession;
+}
+
+const maxAttempts = 8;
+
+export class SessionWriter {
+  readonly #store: SessionStore;
+  readonly #inbox: InboxStore;
+  readonly #bus: MessageBus;
+
+  constructor(deps: { store: SessionStore; inbox: InboxStore; bus: MessageBus }) {
+    this.#store = deps.store;
+    this.#inbox = deps.inbox;
+    this.#bus = deps.bus;
+  }
+
+  get store(): SessionStore {
+    return this.#store;
+  }
+
+  async create(session: Session, outbox: readonly OutboxEntry[], log: Logger, dedupeKey?: string): Promise<CreateSessionResult> {
+    const result = await this.#store.create(session, outbox, dedupeKey === undefined ? {} : { dedupeKey });
+    if (result.created) await this.dispatch(session.tenantId, outbox, log);
+    return result;
+  }
+
+  /** Writes `next` over `current` if nobody wrote since; undefined when someone did. */
+  async commit(current: StoredSession, next: Session, outbox: readonly OutboxEntry[], log: Logger): Promise<StoredSession | undefined> {
+    const written = await this.#store.update(current, next, outbox);
+    if (!written) return undefined;
+    await this.dispatch(next.tenantId, outbox, log);
+    await this.#afterStatusChange(current.session, next, log);
+    return written;
+  }
+
+  /**
+   * Reads the session, lets `decide` choose the next state (undefined = leave it), writes
+   * it etag-guarded, and on a lost race reads and decides again. `decide` may throw a
+   * DomainError (e.g. an impossible transition), which propagates unchanged.
+   */
+  async change(
+    tenantId: string,
+    sessionId: string,
+    decide: (current: Session) => Decision | undefined,
+    log: Logger,
+  ): Promise<Changed | undefined> {
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const current = await this.#store.get(tenantId, sessionId);
+      if (!current) return undefined;
+      const decision = decide(current.session);
+      if (!decision) return { before: current.session, after: current };
+      const written = await this.commit(current, decision.next, decision.outbox ?? [], log);
+      if (written) return { before: current.session, after: written };
+    }
+    throw new Error(`session ${sessionId} kept changing under this writer (${maxAttempts} attempts)`);
+  }
+
+  /** Sends a message that has no outbox entry (nothing was written with it); throws when the send fails. */
+  async send(entry: OutboxEntry): Promise<void> {
+    await this.#bus.send({
+      queue: entry.queue,
+      id: entry.id,
+      type: entry.type,
+      ...(entry.correlationId === undefined ? {} : { correlationId: entry.correlationId }),
+      body: entry.body,
+      // A time already past means "now": the outbox timer re-sends late.
+      ...(entry.notBefore !== undefined && Date.parse(entry.notBefore) > Date.now() ? { notBefore: new Date(entry.notBefore) } : {}),
+    });
+  }
+
+  /** Sends outbox entries and deletes them; a failed send stays for the outbox timer. */
+  async dispatch(tenantId: string, entries: readonly OutboxEntry[], log: Logger): Promise<number> {
+    let sent = 0;
+    for (const entry of entries) {
+      try {
+        await this.send(entry);
+      } catch (e) {
+        log.warn(`could not send ${entry.type}; the outbox timer will send it`, { messageId: entry.id, error: e instanceof Error ? e.message : String(e) });
+        continue;
+      }
+      sent++;
+      await this.#store.deleteOutbox(tenantId, entry.id).catch((e: unknown) => {
+        // Harmless: the timer re-sends it under the same id and duplicate detection drops it.
+        log.warn("could not delete a sent outbox entry", { messageId: entry.id, error: e instanceof Error ? e.message : String(e) });
+      });
+    }
+    return sent;
+  }
+
+  async #afterStatusChange(before: Session, after: Session, log: Logger): Promise<void> {
+    // A request that is over leaves the end user's inbox; a stale entry would only be
+    // filtered out when read, so a failure here is logged, not thrown.
+    if (isOpen(before.status) && !isOpen(after.status) && after.endUser) {
+      await this.#inbox.remove(after.tenantId, after.endUser.id, after.id).catch((e: unknown) => {
+        log.warn("could not remove an inbox entry", { sessionId: after.id, error: e instanceof Error ? e.message : String(e) });
+      });
+    }
+  }
+}

@@ -1,0 +1,86 @@
+// The sessions area's use cases, built from its ports in one place so the composition
+// root only chooses adapters.
+import type { MessageBus } from "../../adapters/servicebus/messageBus.js";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logging.js";
+import type { AuditLog } from "../audit/auditLog.js";
+import type { Access } from "../access.js";
+import type { SettingsStore } from "../admin/ports.js";
+import type {
+  ConnectorGate,
+  DeviceDirectory,
+  FaultPoints,
+  IdempotencyStore,
+  InboxStore,
+  PushGateway,
+  SessionStore,
+  TeamViewerSessionsApi,
+  TeamViewerTokens,
+} from "./ports.js";
+import { SessionWriter } from "./sessionWriter.js";
+import { Idempotency } from "./idempotency.js";
+import { SessionRequests } from "./sessionRequests.js";
+import { SessionWorker } from "./sessionWorker.js";
+import { NotificationWorker } from "./notificationWorker.js";
+import { EndUserRequests } from "./endUserRequests.js";
+import { SessionAdministration } from "./sessionAdministration.js";
+import { SessionMaintenance } from "./sessionMaintenance.js";
+import { SessionExpiry } from "./expiry.js";
+
+export interface SessionsAreaDeps {
+  readonly store: SessionStore;
+  readonly inbox: InboxStore;
+  readonly idempotency: IdempotencyStore;
+  readonly push: PushGateway;
+  readonly faults: FaultPoints;
+  readonly devices: DeviceDirectory;
+  readonly connector: ConnectorGate;
+  readonly tokens: TeamViewerTokens;
+  readonly teamViewer: TeamViewerSessionsApi;
+  readonly teamViewerTimeoutMs: number;
+  readonly settings: SettingsStore;
+  readonly access: Access;
+  readonly bus: MessageBus;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+export interface SessionsArea {
+  readonly requests: SessionRequests;
+  readonly worker: SessionWorker;
+  readonly notifications: NotificationWorker;
+  readonly endUser: EndUserRequests;
+  readonly admin: SessionAdministration;
+  readonly maintenance: SessionMaintenance;
+}
+
+export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
+  const writer = new SessionWriter({ store: d.store, inbox: d.inbox, bus: d.bus });
+  const expiry = new SessionExpiry({ writer, audit: d.audit, clock: d.clock });
+  return {
+    requests: new SessionRequests({
+      writer,
+      devices: d.devices,
+      connector: d.connector,
+      settings: d.settings,
+      access: d.access,
+      idempotency: new Idempotency({ store: d.idempotency, clock: d.clock }),
+      audit: d.audit,
+      clock: d.clock,
+    }),
+    worker: new SessionWorker({
+      writer,
+      tokens: d.tokens,
+      teamViewer: d.teamViewer,
+      faults: d.faults,
+      audit: d.audit,
+      clock: d.clock,
+      teamViewerTimeoutMs: d.teamViewerTimeoutMs,
+    }),
+    notifications: new NotificationWorker({ writer, inbox: d.inbox, push: d.push, audit: d.audit, clock: d.clock }),
+    endUser: new EndUserRequests({ writer, inbox: d.inbox, expiry, audit: d.audit, clock: d.clock }),
+    admin: new SessionAdministration({ writer, access: d.access, expiry, audit: d.audit, clock: d.clock }),
+    maintenance: new SessionMaintenance({ writer, expiry, tokens: d.tokens, teamViewer: d.teamViewer, audit: d.audit, clock: d.clock, log: d.log }),
+  };
+}

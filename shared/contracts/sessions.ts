@@ -1,0 +1,113 @@
+// HTTP contracts of sessions: the session request, the admin session API and report, and
+// the end user's (Company Portal) requests. The OpenAPI document is generated from these.
+import { z } from "zod";
+import { sessionStatuses } from "../domain/sessionState.js";
+import { continuationTokenSchema, idSchema, isoDateTimeSchema, listOf, topSchema } from "./common.js";
+
+/**
+ * Path ids are checked for shape only (like every id in this API); an id that is not a
+ * ULID names no session, which the use case answers with 404 after checking permissions.
+ */
+export const sessionIdParams = z.strictObject({
+  sessionId: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/, "letters, digits and dashes, at most 64")
+    .transform((v) => v.toUpperCase()),
+});
+export const deviceSessionParams = z.strictObject({ deviceId: idSchema });
+
+export const sessionRequestBody = z.strictObject({
+  description: z.string().trim().max(500, "at most 500 characters").optional(),
+});
+export type SessionRequestBody = z.output<typeof sessionRequestBody>;
+
+/**
+ * The optional Idempotency-Key header: printable ASCII, at most 255 characters (the
+ * IETF draft's and most APIs' limit). Scoped to the caller, kept 24 hours.
+ */
+export const idempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(255, "at most 255 characters")
+  .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces");
+
+export const sessionListQuery = z.strictObject({
+  deviceId: idSchema.optional(),
+  status: z.enum(sessionStatuses).optional(),
+  top: topSchema(100, 25),
+  continuationToken: continuationTokenSchema.optional(),
+});
+
+const actorSchema = z.object({ id: z.string(), displayName: z.string(), type: z.enum(["user", "automation", "system"]) });
+
+export const sessionSchema = z.object({
+  id: z.string(),
+  deviceId: z.string(),
+  device: z.object({
+    deviceName: z.string(),
+    operatingSystem: z.string(),
+    osVersion: z.string(),
+    userDisplayName: z.string().nullable(),
+    userPrincipalName: z.string().nullable(),
+  }),
+  requestedBy: z.object({ id: z.string(), displayName: z.string(), type: z.enum(["user", "automation"]) }),
+  requestedAt: z.string(),
+  description: z.string().nullable(),
+  status: z.enum(sessionStatuses),
+  history: z.array(z.object({ status: z.enum(sessionStatuses), at: z.string(), detail: z.string().optional() })),
+  teamViewer: z.object({ code: z.string(), supporterLink: z.string(), validUntil: z.string() }).nullable(),
+  /** Only when the end user cannot be notified: pass it on to them another way. */
+  endUserLink: z.string().optional(),
+  endUserNotification: z.object({
+    channel: z.enum(["companyPortal", "none"]),
+    status: z.enum(["pending", "sent", "notSupported", "failed"]),
+    sentAt: z.string().optional(),
+  }),
+  endUserResponse: z.object({ response: z.enum(["accepted", "declined"]), at: z.string() }).nullable(),
+  closedAt: z.string().nullable(),
+  closedBy: actorSchema.nullable(),
+  failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+  warnings: z.array(z.string()),
+});
+export type SessionResource = z.output<typeof sessionSchema>;
+export const sessionListSchema = listOf(sessionSchema);
+
+const maxReportDays = 400;
+export const sessionReportQuery = z
+  .strictObject({
+    from: isoDateTimeSchema.optional(),
+    to: isoDateTimeSchema.optional(),
+  })
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), { message: "from must be before to", path: ["from"] })
+  // A report reads every session in the range: the range bounds the work.
+  .refine((q) => !q.from || Date.parse(q.to ?? new Date().toISOString()) - Date.parse(q.from) <= maxReportDays * 86_400_000, {
+    message: `the range may span at most ${maxReportDays} days`,
+    path: ["from"],
+  });
+
+export const sessionReportSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  total: z.number().int(),
+  byStatus: z.record(z.enum(sessionStatuses), z.number().int()),
+  byPlatform: z.record(z.string(), z.number().int()),
+  byRequester: z.array(z.object({ id: z.string(), displayName: z.string(), type: z.enum(["user", "automation"]), count: z.number().int() })),
+  accepted: z.number().int(),
+  /** Median time from request to the end user's acceptance, in seconds; null when nobody accepted. */
+  medianTimeToAcceptSeconds: z.number().nullable(),
+});
+export type SessionReport = z.output<typeof sessionReportSchema>;
+
+export const endUserRequestSchema = z.object({
+  id: z.string(),
+  deviceId: z.string(),
+  deviceName: z.string(),
+  requestedBy: z.object({ displayName: z.string() }),
+  requestedAt: z.string(),
+  description: z.string().nullable(),
+  status: z.enum(sessionStatuses),
+});
+export type EndUserRequest = z.output<typeof endUserRequestSchema>;
+export const endUserRequestListSchema = z.object({ value: z.array(endUserRequestSchema) });
+
+export const acceptResponseSchema = z.object({ endUserLink: z.string() });
