@@ -106,6 +106,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       AUTH_AUDIENCE: identity.audience,
       AUTH_JWKS_URI: identity.jwksUri,
       PORTAL_URL: options.settings?.PORTAL_URL && options.ports === "default" ? options.settings.PORTAL_URL : `${hostUrl}/`,
+      // The local push gateway's record of pushes, and the fault-point file tests write (absent = no faults).
+      LOCAL_PUSH_FILE: join(options.dataDir, "pushes.jsonl"),
+      LOCAL_FAULTS_FILE: join(options.dataDir, "faults.json"),
     };
     // The app reads its configuration from the environment, as in Azure.
     for (const [k, v] of Object.entries(settings)) process.env[k] = v;
