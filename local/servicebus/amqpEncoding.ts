@@ -1,7 +1,7 @@
 // AMQP message bytes for the emulator: split a message into its sections, rebuild it with the
 // broker's annotations for delivery, unpack batch envelopes, and map lock tokens to delivery tags.
 // Messages are kept as the bytes the client sent, so nothing is lost to a decode/encode round trip.
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import rhea, { type Typed } from "rhea";
 
 // rhea's typings omit or leave untyped the parts used here; this is the one place they are cast.
@@ -228,7 +228,7 @@ export function withMessageId(message: ParsedMessage, messageId: string): Parsed
 }
 
 export function newMessageId(): string {
-  return randomBytes(16).toString("hex");
+  return randomUUID().replace(/-/g, "");
 }
 
 /** Sets application properties (abandon/defer/dead-letter updates); `undefined` values are skipped. */
@@ -329,8 +329,5 @@ export function deliveryTagToLockToken(tag: Buffer | string): string | undefined
 }
 
 export function newLockToken(): string {
-  const bytes = randomBytes(16);
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  return uuidString(bytes);
+  return randomUUID();
 }

@@ -5,7 +5,6 @@ import rhea, {
   type AmqpError,
   type Connection,
   type Container,
-  type Delivery,
   type EventContext,
   type Receiver,
   type Sender,
@@ -25,7 +24,7 @@ import {
 } from "./amqpEncoding.js";
 import { BrokerError, type Broker, type Disposition, type Entity, type ReceiveMode } from "./broker.js";
 import { handleManagementRequest } from "./management.js";
-import { captureIncomingTransfers, deliverableCount, linkCredit, sessionCapacity, setSettleModes } from "./rheaInternals.js";
+import { captureIncomingTransfers, deliverableCount, linkCredit, sessionCapacity, setSettleModes, settleLast } from "./rheaInternals.js";
 
 /** Standard tier's limit; the SDK sizes `createMessageBatch()` from the value on the attach. */
 export const maxMessageSize = 262_144;
@@ -106,11 +105,16 @@ export class AmqpServer {
     const options: ServerConnectionOptions = {
       port,
       host,
+      // A session queues every unsettled delivery; a message a client never settles (its lock just
+      // runs out) pins that queue's head, so it is made roomy. The session then stalls only after this many more.
+      session_buffer_size: { incoming: 2048, outgoing: 65_536 },
       sender_options: { autosettle: true },
       receiver_options: { credit_window: 0, autoaccept: false, max_message_size: maxMessageSize },
     };
-    // Handle abandon and defer once, as `modified`, rather than again as `released`.
+    // Options rhea reads but does not type: handle abandon and defer once, as `modified` rather than
+    // again as `released`; and no Nagle delay on replies, which the SDK waits for one at a time.
     Object.assign(options.sender_options ?? {}, { treat_modified_as_released: false });
+    Object.assign(options, { tcp_no_delay: true });
     const server = this.#container.listen(options);
     this.#server = server;
     server.on("connection", (socket: Socket) => {
@@ -399,7 +403,7 @@ export class AmqpServer {
       reply = outcomes.rejected({ error: amqpError }).described();
     }
     // peekLock receivers settle second: the SDK's call resolves on our settled disposition.
-    if (!delivery.remote_settled) (delivery as Delivery).update(true, reply);
+    if (!delivery.remote_settled) settleLast(delivery, reply);
   }
 }
 

@@ -1,6 +1,6 @@
 // Typed access to the few rhea 3.0.5 internals the emulator relies on and rhea's typings leave out:
 // link settle modes and credit, the session's outgoing delivery queue, and raw incoming transfer bytes.
-import type { Sender, Session, link as Link } from "rhea";
+import type { Delivery, Sender, Session, link as Link } from "rhea";
 
 interface AttachFields {
   snd_settle_mode?: number;
@@ -51,6 +51,16 @@ export function deliverableCount(sender: Sender): number {
     if (outgoing.deliveries.by_id(id)?.link === sender) unsent++;
   }
   return Math.max(0, Math.min(linkCredit(sender) - unsent, outgoing.available()));
+}
+
+/**
+ * Settles a delivery the client settles only on its side afterwards (rcv-settle-mode second): it
+ * never tells us, and rhea keeps deliveries until the peer has settled them, so without this its
+ * fixed-size session queue fills up and the link stalls.
+ */
+export function settleLast(delivery: Delivery, state: unknown): void {
+  delivery.update(true, state);
+  (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
 }
 
 export function sessionCapacity(sender: Sender): number {

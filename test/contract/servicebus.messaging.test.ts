@@ -18,6 +18,7 @@ beforeAll(async () => {
       queue("delete-mode"),
       queue("credit"),
       queue("competing"),
+      queue("long-lived"),
       queue("dedupe", { requiresDuplicateDetection: true, duplicateDetectionHistoryTimeWindow: "PT1M" }),
       queue("scheduled"),
       queue("peek"),
@@ -197,6 +198,38 @@ describe("Service Bus emulator: sending and receiving", () => {
     expect(seen.map((s) => s.body).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: count }, (_, i) => i));
     expect(seen.filter((s) => s.who === "r0").length).toBeGreaterThan(0);
     expect(seen.filter((s) => s.who === "r1").length).toBeGreaterThan(0);
+  });
+
+  it("keeps one peek-lock link flowing well past 2048 settled deliveries", async () => {
+    // Prepare: rhea's default session queue holds 2048 deliveries; settled ones must leave it.
+    const count = 3_000;
+    const sender = client.createSender("long-lived");
+    let batch = await sender.createMessageBatch();
+    for (let i = 0; i < count; i++) {
+      if (!batch.tryAddMessage({ body: i })) {
+        await sender.sendMessages(batch);
+        batch = await sender.createMessageBatch();
+        batch.tryAddMessage({ body: i });
+      }
+    }
+    await sender.sendMessages(batch);
+    const receiver = client.createReceiver("long-lived");
+    let handled = 0;
+
+    // Act
+    const subscription = receiver.subscribe(
+      { processMessage: async () => void handled++, processError: async () => undefined },
+      { maxConcurrentCalls: 16 },
+    );
+    const deadline = Date.now() + 20_000;
+    while (handled < count && Date.now() < deadline) await sleep(50);
+    await subscription.close();
+    const left = await receiver.peekMessages(5);
+    await Promise.all([sender.close(), receiver.close()]);
+
+    // Assess
+    expect(handled).toBe(count);
+    expect(left).toEqual([]);
   });
 
   it("drops a duplicate messageId within the detection window but accepts the send", async () => {
