@@ -53,9 +53,31 @@ export async function seedDemoTenant(
   if (res.status >= 300 && res.status !== 404) log(`role assignment seed answered ${res.status}: ${await res.text()}`);
 
   log(`sent ${events.length} inventory events for ${demoTenant.name}`);
+  await waitForDevices(stack.apiUrl, admin, log);
   return {
     tenantId: demoTenant.id,
     tenantName: demoTenant.name,
     summary: `${demoUsers.length} users, ${demoDevices.length + 1} devices (one per eligibility row), role assignment for the berlin help desk`,
   };
+}
+
+/**
+ * The events are consumed asynchronously; waiting until the device list shows all of them
+ * (the removed one as removed) means "ready" is printed only when the demo data is there.
+ */
+async function waitForDevices(apiUrl: string, token: string, log: (line: string) => void, timeoutMs = 30_000): Promise<void> {
+  const want = new Set([...demoDevices, demoRemovedDevice].map((d) => d.data.id));
+  const deadline = Date.now() + timeoutMs;
+  let seen = 0;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${apiUrl}/devices?top=200`, { headers: { authorization: `Bearer ${token}` } });
+    if (res.status === 200) {
+      const page = (await res.json()) as { value: { id: string; removed: boolean }[] };
+      const ours = page.value.filter((d) => want.has(d.id));
+      seen = ours.length;
+      if (seen === want.size && ours.some((d) => d.id === demoRemovedDevice.data.id && d.removed)) return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  log(`only ${seen} of ${want.size} demo devices were listed after ${timeoutMs / 1000} s; the rest may still be on their way`);
 }
