@@ -19,7 +19,7 @@ import {
 } from "./control.js";
 import { TeamViewerFakeState } from "./fakeState.js";
 import { consentPage, errorPage, indexPage, sessionLinkPage } from "./pages.js";
-import { isLoopbackHost, listen, urlHost } from "./loopback.js";
+import { isLoopbackHost, listen, urlHost } from "../loopback.js";
 
 export interface TeamViewerFakeOptions {
   /** Default 7072; 0 picks a free port. */

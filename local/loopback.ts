@@ -1,5 +1,5 @@
-// Loopback-only listening for the TeamViewer fake. A stand-in for the shared
-// local/loopback.ts, which did not exist yet when the fake was written.
+// Loopback-only listening for the local emulators: they have no real authentication,
+// so they refuse any other address.
 import type { Server } from "node:http";
 import { isIP } from "node:net";
 
