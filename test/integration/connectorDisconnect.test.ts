@@ -1,9 +1,10 @@
 // Disconnect through the local host: revoke at TeamViewer, delete and purge the secret,
 // notOnboarded; and the same when TeamViewer fails, with the failure recorded.
+import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { RestError } from "@azure/core-rest-pipeline";
 import { tokenSecretName } from "../../shared/adapters/keyvault/keyVaultTokenVault.js";
-import { api } from "../support/api.js";
+import { api, eventually } from "../support/api.js";
 import {
   auditEvents,
   eventuallyConnector,
@@ -11,6 +12,7 @@ import {
   newTenant,
   onboard,
   secretClient,
+  sendToQueue,
   storedTokenValue,
   teamViewerClient,
   tokenProviderInstance,
@@ -26,6 +28,36 @@ async function deletedSecretExists(tenantId: string): Promise<boolean> {
   }
 }
 
+/** An eligible iOS device of the tenant, through inventory sync; answers its id once the API shows it. */
+async function addDevice(tenantId: string, readerToken: string): Promise<string> {
+  const deviceId = randomUUID();
+  const userId = randomUUID();
+  await sendToQueue("automation-events", {
+    type: "device.upserted",
+    version: 1,
+    id: randomUUID(),
+    tenantId,
+    occurredAt: new Date().toISOString(),
+    data: {
+      id: deviceId,
+      deviceName: "TEST-IPHONE",
+      operatingSystem: "iOS",
+      osVersion: "18.1",
+      managedDeviceOwnerType: "personal",
+      deviceEnrollmentType: "appleUserEnrollment",
+      deviceType: "iPhone",
+      userId,
+      userPrincipalName: "user@example.test",
+      userDisplayName: "Device User",
+      emailAddress: "user@example.test",
+      roleScopeTagIds: ["0"],
+      lastSyncDateTime: new Date().toISOString(),
+    },
+  } as { id: string; type: string });
+  await eventually(async () => ((await api(`/devices/${deviceId}`, { token: readerToken })).status === 200 ? true : undefined), 30_000, "the device to be synced");
+  return deviceId;
+}
+
 afterEach(async () => {
   await fake().clearFaults();
 });
@@ -34,6 +66,7 @@ describe("connector disconnect", () => {
   it("revokes the token at TeamViewer, deletes and purges the secret, and the tenant is no longer onboarded", async () => {
     // Prepare
     const tenant = await newTenant();
+    const deviceId = await addDevice(tenant.tenantId, tenant.helpdesk);
     await onboard(tenant);
     const token = JSON.parse((await storedTokenValue(tenant.tenantId))!.value) as { accessToken: string };
     const from = (await fake().calls()).length;
@@ -56,8 +89,10 @@ describe("connector disconnect", () => {
     expect(disconnects.map((e) => e.result)).toEqual(["success", "success"]);
     expect(disconnects[0].detail).toContain("token revoked at TeamViewer");
 
-    // A later TeamViewer call for the tenant answers connectorNotOnboarded (the sessions
-    // endpoint goes through the same provider; see the note in the report)
+    // A later session request answers 409 connectorNotOnboarded, and so does the token provider
+    const request = await api<{ code: string }>(`/devices/${deviceId}/remoteAssistanceSessions`, { method: "POST", token: tenant.helpdesk, body: {} });
+    expect(request.status, request.text).toBe(409);
+    expect(request.body.code).toBe("connectorNotOnboarded");
     await expect(tokenProviderInstance("after-disconnect").withAccessToken(tenant.tenantId, async () => "x")).rejects.toMatchObject({
       code: "connectorNotOnboarded",
     });
