@@ -10,7 +10,7 @@ import { freePort } from "../../local/ports.js";
 import { localDevelopmentCredential } from "../../shared/adapters/keyvault/credentials.js";
 import { createTables, tableNames, type Tables } from "../../shared/adapters/tables/tables.js";
 import { TableDeviceStore } from "../../shared/adapters/tables/tableDeviceStore.js";
-import { encodeSortValue, foldCase, maxIndexedTags } from "../../shared/adapters/tables/deviceIndex.js";
+import { encodeSortValue, filterFingerprint, foldCase, maxIndexedTags } from "../../shared/adapters/tables/deviceIndex.js";
 import { platformOf, type Device, type Platform } from "../../shared/domain/device.js";
 import { applyRemoval, applyUpsert, type DeviceFacts } from "../../shared/domain/deviceInventory.js";
 import { evaluateEligibility } from "../../shared/domain/eligibility.js";
@@ -282,6 +282,9 @@ describe("listing", () => {
 
     await expect(store.list({ tenantId, top: 5, scope: everywhere, settings: off, eligible: true, continuationToken: first.continuationToken })).rejects.toMatchObject({ code: "validationFailed" });
     await expect(store.list({ tenantId, top: 5, scope: everywhere, settings: off, continuationToken: "bm90LWEtdG9rZW4" })).rejects.toMatchObject({ code: "validationFailed" });
+    // Well-formed, for this query, but with a key this store never issues.
+    const crafted = Buffer.from(JSON.stringify({ v: 1, k: "a\u0001' or true", f: filterFingerprint({}) })).toString("base64url");
+    await expect(store.list({ tenantId, top: 5, scope: everywhere, settings: off, continuationToken: crafted })).rejects.toMatchObject({ code: "validationFailed" });
   });
 
   it("shows a device removed after loading as removed, in the same place", async () => {

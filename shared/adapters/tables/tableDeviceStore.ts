@@ -169,8 +169,10 @@ interface ResumePoint {
   f: string;
 }
 
+// Every merge key this store issues is printable ASCII (deviceIndex.ts); anything else in a
+// token was not issued here and must not reach a query filter.
 const isResumePoint = (v: Record<string, unknown>): v is ResumePoint & Record<string, unknown> =>
-  typeof v.k === "string" && v.k.length <= 1024 && typeof v.f === "string";
+  typeof v.k === "string" && /^[\x21-\x7e]{1,600}$/.test(v.k) && typeof v.f === "string";
 
 async function inBatches<T>(items: readonly T[], size: number, run: (item: T) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(run));
