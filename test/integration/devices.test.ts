@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoDevices, demoRemovedDevice, type DemoDevice } from "../../local/demoTenant.js";
 import type { DeviceView } from "../../shared/contracts/devices.js";
 import { api, eventually, stack, tokenFor, tokenOf } from "../support/api.js";
+import { intendedEligibility } from "../support/demoEligibility.js";
 
 const queue = "automation-events";
 let client: ServiceBusClient;
@@ -330,28 +331,7 @@ describe("paging, scope and tenants", () => {
 });
 
 describe("the seeded demo tenant", () => {
-  // The row of DESIGN §1's table each demo device stands for, as the list must show it.
-  const intended: Record<string, { eligible: boolean; reason?: string; notificationChannel: string }> = {
-    "Android device administrator": { eligible: true, notificationChannel: "companyPortal" },
-    "Android Enterprise personal work profile": { eligible: true, notificationChannel: "companyPortal" },
-    "Android Enterprise fully managed": { eligible: false, reason: "unsupportedEnrollmentType", notificationChannel: "none" },
-    "Android Enterprise dedicated": { eligible: false, reason: "unsupportedEnrollmentType", notificationChannel: "none" },
-    "Android Enterprise corporate work profile": { eligible: false, reason: "unsupportedEnrollmentType", notificationChannel: "none" },
-    "Android AOSP": { eligible: false, reason: "unsupportedEnrollmentType", notificationChannel: "none" },
-    iOS: { eligible: true, notificationChannel: "companyPortal" },
-    iPadOS: { eligible: true, notificationChannel: "companyPortal" },
-    macOS: { eligible: true, notificationChannel: "companyPortal" },
-    Windows: { eligible: true, notificationChannel: "companyPortal" },
-    "organization-owned": { eligible: false, reason: "organizationOwned", notificationChannel: "none" },
-    "Windows Holographic (HoloLens)": { eligible: false, reason: "unsupportedWindowsEdition", notificationChannel: "none" },
-    "Windows Team (Surface Hub)": { eligible: false, reason: "unsupportedWindowsEdition", notificationChannel: "none" },
-    "Windows 10 S": { eligible: false, reason: "unsupportedWindowsEdition", notificationChannel: "none" },
-    Linux: { eligible: false, reason: "unsupportedPlatform", notificationChannel: "none" },
-    ChromeOS: { eligible: false, reason: "unsupportedPlatform", notificationChannel: "none" },
-    "userless (Windows bulk enrollment)": { eligible: true, notificationChannel: "none" },
-    "unknown enrollment type": { eligible: false, reason: "unknownEnrollmentType", notificationChannel: "none" },
-    "retired / removed": { eligible: false, reason: "deviceRemoved", notificationChannel: "none" },
-  };
+  const intended = intendedEligibility;
   const seeded: readonly DemoDevice[] = [...demoDevices, demoRemovedDevice];
 
   it("has one device per row, none left out", () => {
