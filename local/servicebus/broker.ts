@@ -479,8 +479,6 @@ export interface BrokerOptions {
   readonly records?: readonly JournalRecord[];
   readonly now: () => number;
   readonly log: (line: string) => void;
-  /** Called when an entity may have messages to hand out. */
-  readonly onAvailable: (entity: Entity) => void;
 }
 
 // Compact a live journal once it is both long and mostly dead records.
@@ -492,6 +490,7 @@ export class Broker {
   readonly #deadlines: DeadlineQueue<Deadline>;
   readonly #log: (line: string) => void;
   #compactionScheduled = false;
+  #onAvailable: (entity: Entity) => void = () => undefined;
 
   constructor(options: BrokerOptions) {
     this.#journal = options.journal;
@@ -501,7 +500,7 @@ export class Broker {
       now: options.now,
       append: (records) => this.#append(records),
       deadline: (at, deadline) => this.#deadlines.add(at, deadline),
-      available: options.onAvailable,
+      available: (entity) => this.#onAvailable(entity),
     };
     for (const definition of options.queues) {
       const queue = new Entity(definition, undefined, ctx);
@@ -519,6 +518,11 @@ export class Broker {
     for (const e of unknown) this.#log(`journal: dropped records of ${e}, which is no longer defined`);
     this.#journal.compact(this.#snapshot());
     for (const entity of this.#entities.values()) entity.resume();
+  }
+
+  /** `listener` hears whenever an entity may have messages to hand out (the AMQP side then delivers). */
+  onAvailable(listener: (entity: Entity) => void): void {
+    this.#onAvailable = listener;
   }
 
   /** The entity an AMQP address names (case-insensitive), if it exists. */

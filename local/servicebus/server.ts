@@ -37,9 +37,9 @@ export async function startServiceBusEmulator(options: ServiceBusEmulatorOptions
   let records: JournalRecord[] = [];
   if (options.dataDir) ({ journal, records } = FileJournal.open(options.dataDir, log));
 
-  let amqp: AmqpServer | undefined;
-  const broker = new Broker({ queues, journal, records, now: Date.now, log, onAvailable: (entity) => amqp?.schedulePump(entity) });
-  amqp = new AmqpServer(broker, log);
+  const broker = new Broker({ queues, journal, records, now: Date.now, log });
+  const amqp = new AmqpServer(broker, log);
+  broker.onAvailable((entity) => amqp.schedulePump(entity));
   let port: number;
   try {
     port = await amqp.listen(options.port ?? 5672, host);
@@ -53,13 +53,12 @@ export async function startServiceBusEmulator(options: ServiceBusEmulatorOptions
   log(`listening on ${host}:${port} with queues ${queues.map((q) => q.name).join(", ")}${options.dataDir ? `; journal in ${options.dataDir}` : "; in memory"}`);
 
   let closing: Promise<void> | undefined;
-  const server = amqp;
   return {
     port,
     connectionString,
     close: () =>
       (closing ??= (async () => {
-        await server.close();
+        await amqp.close();
         broker.close();
         log("closed");
       })()),

@@ -362,15 +362,19 @@ describe("Service Bus emulator: sending and receiving", () => {
     expect(received.map((m) => m.body)).toEqual(["via SAS"]);
   });
 
-  it("accepts SASL PLAIN from a plain AMQP client", async () => {
+  it.each([
+    ["SASL PLAIN", { username: "user", password: "secret" }],
+    ["no SASL layer at all", {}],
+  ])("accepts a plain AMQP client using %s", async (how, credentials) => {
     // Prepare
     const container = rhea.create_container();
-    const connection = container.connect({ host: "127.0.0.1", port: emulator.port, username: "user", password: "secret", reconnect: false });
+    const connection = container.connect({ host: "127.0.0.1", port: emulator.port, reconnect: false, ...credentials });
+    const messageId = `plain-${how}`;
 
     // Act
     const outcome = await new Promise<string>((resolve, reject) => {
-      connection.on("sendable", (ctx) => {
-        ctx.sender?.send({ body: rhea.message.data_section(Buffer.from('"over PLAIN"')), message_id: "plain-1" });
+      connection.once("sendable", (ctx) => {
+        ctx.sender?.send({ body: rhea.message.data_section(Buffer.from(JSON.stringify(how))), message_id: messageId });
       });
       connection.on("accepted", () => resolve("accepted"));
       connection.on("rejected", () => resolve("rejected"));
@@ -386,7 +390,7 @@ describe("Service Bus emulator: sending and receiving", () => {
 
     // Assess
     expect(outcome).toBe("accepted");
-    expect(received.map((m) => [m.messageId, m.body])).toEqual([["plain-1", "over PLAIN"]]);
+    expect(received.map((m) => [m.messageId, m.body])).toEqual([[messageId, how]]);
   });
 
   it("listens on 5672 by default, for the official emulator's connection string without a port", async (ctx) => {
