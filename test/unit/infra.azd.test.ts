@@ -7,6 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { listBicepFiles } from "../../infra/bicepSyntax.js";
 import { appRoot } from "../../infra/package.js";
+import { appRoles } from "../../shared/domain/caller.js";
 import { declaration, declarations, evaluate, infraDir, loadBicep, objectProperties, resourceBody, stringLiteral, type BicepFile } from "../support/bicepModel.js";
 
 type YamlMap = { [key: string]: string | YamlMap };
@@ -205,5 +206,23 @@ describe("azd project", () => {
     expect(names.keyVault).toMatch(/^[a-z][a-z0-9-]{2,23}$/);
     expect(names.storage).toMatch(/^[a-z0-9]{3,24}$/);
     expect(names.serviceBus).toMatch(/^[a-z][a-z0-9-]{4,48}[a-z0-9]$/);
+  });
+
+  it("registers in Entra exactly the app roles the code checks, for v2 tokens as AUTH_ISSUER expects", async () => {
+    // Prepare
+    const roles = JSON.parse(readFileSync(join(infraDir, "entra", "api-app-roles.json"), "utf8")) as { id: string; value: string; allowedMemberTypes: string[] }[];
+    const scope = JSON.parse(readFileSync(join(infraDir, "entra", "api-scope.json"), "utf8")) as { api: { requestedAccessTokenVersion: number } };
+    const main = await loadBicep("main.bicep");
+
+    // Act
+    const issuer = objectProperties(objectProperties(resourceBody(declaration(main, "module", "functionApp"))).get("params")!).get("authIssuer")!.text;
+
+    // Assess
+    expect(roles.map((r) => r.value).sort()).toEqual(Object.values(appRoles).sort());
+    expect(new Set(roles.map((r) => r.id)).size).toBe(roles.length);
+    for (const r of roles) expect(r.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // v2 access tokens carry iss https://login.microsoftonline.com/<tid>/v2.0 and aud = the API's client id.
+    expect(scope.api.requestedAccessTokenVersion).toBe(2);
+    expect(issuer).toBe("'${loginEndpoint}${tokenTenantId}/v2.0'");
   });
 });
