@@ -45,6 +45,11 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+  if (testMode) {
+    // The test runner holds our stdin open: when it dies, stop rather than linger.
+    process.stdin.on("end", () => void stop("test runner gone"));
+    process.stdin.resume();
+  }
 
   stack = await startStack({
     appRoot,

@@ -22,7 +22,7 @@ export async function setup(project: TestProject): Promise<void> {
   const tsx = join(appRoot, "node_modules", "tsx", "dist", "cli.mjs");
   child = spawn(process.execPath, [tsx, "local/start.ts", "--test", "--data-dir", dataDir], {
     cwd: appRoot,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, NODE_ENV: "test" },
   });
   let output = "";
