@@ -42,7 +42,9 @@ interface PackageJson {
 }
 
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): void {
-  const result = spawnSync(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  // Windows can only start npm.cmd through a shell (Node refuses .cmd files without one).
+  const shell = process.platform === "win32" && command.endsWith(".cmd");
+  const result = spawnSync(command, args, { cwd, env, shell, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
   if (result.error) throw new Error(`${command} ${args.join(" ")}: ${result.error.message}`);
   if (result.status !== 0) {
     throw new Error(`${command} ${args.join(" ")} exited with ${result.status}:\n${result.stdout}${result.stderr}`.trimEnd());
@@ -67,6 +69,13 @@ function prepareOutDir(outDir: string): void {
   }
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, stagingMarker), markerText);
+}
+
+/** The npm that runs this script (`npm run package`) when known, else the one on PATH. */
+function npmCommand(): [string, string[]] {
+  const cli = process.env.npm_execpath;
+  if (cli && /npm-cli\.c?js$/.test(cli)) return [process.execPath, [cli]];
+  return [process.platform === "win32" ? "npm.cmd" : "npm", []];
 }
 
 /** npm's own variables point back at the repo when we run under `npm run`; the install must not. */
@@ -96,8 +105,8 @@ export function packageApp(options: PackageOptions): PackageResult {
   log("installing production dependencies (npm ci --omit=dev)");
   copyFileSync(join(appRoot, "package.json"), join(outDir, "package.json"));
   copyFileSync(join(appRoot, "package-lock.json"), join(outDir, "package-lock.json"));
-  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  run(npm, ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", outDir], outDir, isolatedNpmEnv());
+  const [npm, npmArgs] = npmCommand();
+  run(npm, [...npmArgs, "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", outDir], outDir, isolatedNpmEnv());
 
   // What the Functions host reads: `main` and `type`; scripts and dev dependencies stay home.
   const deployed: PackageJson = {

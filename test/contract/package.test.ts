@@ -4,7 +4,7 @@
 // child process and /api/health answers. Kept in the contract project: it needs no shared
 // stack, only the local host (and, for the 200 case, the local stack's emulators).
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -121,10 +121,16 @@ describe("npm run package", () => {
     expect(devOnly.filter((d) => existsSync(join(out, "node_modules", d)))).toEqual([]);
   });
 
-  it("refuses to stage into the project itself", () => {
-    // Prepare / Act / Assess
+  it("refuses to stage into the project itself or to empty a folder it did not make", () => {
+    // Prepare
+    const foreign = tempDir("rac-foreign-");
+    writeFileSync(join(foreign, "keep.txt"), "not ours");
+
+    // Act / Assess
     expect(() => packageApp({ outDir: appRoot, log: () => undefined })).toThrow(/holds the project itself/);
     expect(() => packageApp({ outDir: resolve(appRoot, ".."), log: () => undefined })).toThrow(/holds the project itself/);
+    expect(() => packageApp({ outDir: foreign, log: () => undefined })).toThrow(/not a folder made by infra\/package\.ts/);
+    expect(readFileSync(join(foreign, "keep.txt"), "utf8")).toBe("not ours");
   });
 
   it("produces an artefact the Functions host starts: /api/health answers (503: no dependency reachable)", async () => {
