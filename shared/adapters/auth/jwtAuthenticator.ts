@@ -36,10 +36,13 @@ export class JwtAuthenticator implements Authenticator {
     if (!header) throw unauthenticated("A bearer token is required (Authorization: Bearer <token>).");
     const match = /^Bearer ([A-Za-z0-9._~+/=-]{10,8192})$/i.exec(header.trim());
     if (!match) throw unauthenticated("The Authorization header must be 'Bearer <token>'.");
+    // A multi-tenant app registration names its issuer per tenant
+    // (https://login.microsoftonline.com/{tenantid}/v2.0): checked against the token's own tid below.
+    const perTenantIssuer = this.#issuer.includes("{tenantid}");
     let payload: unknown;
     try {
       ({ payload } = await jwtVerify(match[1], this.#keys, {
-        issuer: this.#issuer,
+        issuer: perTenantIssuer ? undefined : this.#issuer,
         audience: this.#audience,
         algorithms: ["RS256"],
         clockTolerance: 60,
@@ -53,6 +56,9 @@ export class JwtAuthenticator implements Authenticator {
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw unauthenticated("The token lacks the tid/oid claims this API needs.");
     const c = claims.data;
+    if (perTenantIssuer && (payload as { iss?: unknown }).iss !== this.#issuer.replace("{tenantid}", c.tid)) {
+      throw unauthenticated("The token's iss claim is not accepted.");
+    }
     return {
       type: "user",
       tenantId: c.tid.toLowerCase(),
