@@ -1,4 +1,4 @@
-// `npm run emulator:identity`: the identity provider emulator in the foreground.
+// `npm run emulator:identity`: the identity provider emulator in the foreground, until Ctrl+C.
 //   --port 7074   --host 127.0.0.1   --issuer URL   --audience AUD
 import { parseArgs } from "node:util";
 import { defaultIdentityPort, startIdentityEmulator } from "./server.js";
@@ -7,19 +7,35 @@ const { values } = parseArgs({
   options: { port: { type: "string" }, host: { type: "string" }, issuer: { type: "string" }, audience: { type: "string" } },
   strict: true,
 });
+const port = values.port === undefined ? defaultIdentityPort : Number(values.port);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  console.error(`--port must be a port number (0-65535), not ${values.port}`);
+  process.exit(2);
+}
 
-const emulator = await startIdentityEmulator({
-  port: values.port === undefined ? defaultIdentityPort : Number(values.port),
-  host: values.host,
-  issuer: values.issuer,
-  audience: values.audience,
-  log: (line) => console.log(line),
-});
-console.log(`Identity emulator on ${emulator.url}
+try {
+  const emulator = await startIdentityEmulator({ port, host: values.host, issuer: values.issuer, audience: values.audience, log: (line) => console.log(`[identity] ${line}`) });
+  console.log(`Identity emulator on ${emulator.url}
   issuer    ${emulator.issuer}
   audience  ${emulator.audience}
   JWKS      ${emulator.jwksUri}
   tokens    POST ${emulator.url}/token  {"tid":"…","oid":"…","name":"…","roles":["Intune.Administrator"]}`);
-const stop = (): void => void emulator.close().then(() => process.exit(0));
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`[identity] ${signal}: stopping`);
+    emulator.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        console.error(`[identity] close failed: ${e instanceof Error ? e.message : String(e)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+} catch (e) {
+  console.error(`[identity] ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+}

@@ -1,6 +1,6 @@
 // Identity provider emulator (stands in for Microsoft Entra ID locally): OIDC discovery,
-// a JWKS of RS256 keys generated at start, and a dev-only POST /token that signs the
-// claims it is given. Loopback only: anyone who can reach it can mint tokens.
+// a JWKS of RS256 keys made at start, and a dev-only POST /token that signs the claims
+// it is given. Loopback only: anyone who can reach it can mint tokens.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
@@ -11,8 +11,11 @@ export const defaultIdentityPort = 7074;
 export const defaultAudience = "api://remote-assistance-connector";
 
 export interface IdentityEmulatorOptions {
+  /** Default 7074; 0 picks a free port. */
   port?: number;
+  /** Default 127.0.0.1; must be a loopback address. */
   host?: string;
+  /** Default: the emulator's own base URL, without a trailing slash. */
   issuer?: string;
   audience?: string;
   log?: (line: string) => void;
@@ -25,6 +28,7 @@ export interface TokenClaims {
   preferred_username?: string;
   roles?: string[];
   groups?: string[];
+  /** 1..86400, default 3600. */
   expiresInSeconds?: number;
   /** Test-only overrides, to mint tokens the app must refuse. */
   expiresAt?: number;
@@ -39,6 +43,7 @@ export interface IdentityEmulator {
   readonly audience: string;
   readonly jwksUri: string;
   issueToken(claims: TokenClaims): Promise<string>;
+  /** Signs with a new key (new kid); the previous keys stay in the JWKS. */
   rotateKeys(): Promise<void>;
   close(): Promise<void>;
 }
@@ -52,110 +57,143 @@ const claimsSchema = z.strictObject({
   roles: z.array(z.string().max(128)).max(100).optional(),
   groups: z.array(z.string().max(128)).max(500).optional(),
   expiresInSeconds: z.number().int().min(1).max(86_400).optional(),
-  expiresAt: z.number().int().optional(),
+  expiresAt: z.number().int().nonnegative().optional(),
   audience: z.string().min(1).max(512).optional(),
   issuer: z.string().min(1).max(512).optional(),
-});
+}) satisfies z.ZodType<TokenClaims>;
+
+/** Keys published at once: the signing key and the ones before it, for tokens still in flight. */
+const publishedKeys = 3;
+const maxBodyBytes = 64 * 1024;
 
 interface SigningKey {
-  kid: string;
-  privateKey: CryptoKey;
-  publicJwk: JWK;
+  readonly kid: string;
+  readonly privateKey: CryptoKey;
+  readonly publicJwk: JWK;
 }
 
 async function newKey(): Promise<SigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
+  const { privateKey, publicKey } = await generateKeyPair("RS256");
   const kid = randomUUID();
   return { kid, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, use: "sig", alg: "RS256" } };
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...headers });
   res.end(JSON.stringify(body));
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > 64 * 1024) throw new Error("body too large");
+    if (size > maxBodyBytes) throw new BodyTooLarge(`the body exceeds ${maxBodyBytes} bytes`);
     chunks.push(chunk as Buffer);
   }
-  return JSON.parse(Buffer.concat(chunks).toString("utf8") || "null") as unknown;
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 export async function startIdentityEmulator(options: IdentityEmulatorOptions = {}): Promise<IdentityEmulator> {
   const host = options.host ?? "127.0.0.1";
-  if (!isLoopbackHost(host)) throw new Error(`the identity emulator only listens on loopback (asked for ${host}): anyone reaching it can mint tokens`);
+  if (!isLoopbackHost(host)) {
+    throw new Error(`the identity emulator only listens on a loopback address (127.0.0.1, ::1, localhost), not ${host}: anyone who reaches it can mint tokens`);
+  }
   const log = options.log ?? (() => undefined);
   const audience = options.audience ?? defaultAudience;
   let keys: SigningKey[] = [await newKey()];
-  let issuer = options.issuer ?? "";
+  let issuer = options.issuer?.replace(/\/+$/, "") ?? "";
   let baseUrl = "";
 
-  const issue = async (c: TokenClaims): Promise<string> => {
+  const issue = async (c: z.infer<typeof claimsSchema>): Promise<{ token: string; expiresIn: number }> => {
     const now = Math.floor(Date.now() / 1000);
     const exp = c.expiresAt ?? now + (c.expiresInSeconds ?? 3600);
-    const payload: Record<string, unknown> = { tid: c.tid, oid: c.oid, roles: c.roles ?? [], groups: c.groups ?? [] };
-    if (c.name) payload.name = c.name;
-    if (c.preferred_username) payload.preferred_username = c.preferred_username;
-    return new SignJWT(payload)
-      .setProtectedHeader({ alg: "RS256", kid: keys[0].kid, typ: "JWT" })
+    // Entra leaves out roles and groups when there are none; so does this.
+    const payload: Record<string, unknown> = { tid: c.tid, oid: c.oid, ver: "2.0" };
+    if (c.name !== undefined) payload.name = c.name;
+    if (c.preferred_username !== undefined) payload.preferred_username = c.preferred_username;
+    if (c.roles !== undefined) payload.roles = c.roles;
+    if (c.groups !== undefined) payload.groups = c.groups;
+    const signing = keys[0];
+    // An already-expired override still gets iat/nbf before exp, so only `exp` is wrong with it.
+    const issuedAt = Math.min(now, exp - 1);
+    const token = await new SignJWT(payload)
+      .setProtectedHeader({ alg: "RS256", kid: signing.kid, typ: "JWT" })
       .setIssuer(c.issuer ?? issuer)
       .setAudience(c.audience ?? audience)
       .setSubject(c.oid)
-      .setIssuedAt(Math.min(now, exp - 1))
-      .setNotBefore(Math.min(now, exp - 1))
+      .setIssuedAt(issuedAt)
+      .setNotBefore(issuedAt)
       .setExpirationTime(exp)
       .setJti(randomUUID())
-      .sign(keys[0].privateKey);
+      .sign(signing.privateKey);
+    return { token, expiresIn: Math.max(0, exp - now) };
   };
 
-  const server = createServer((req, res) => {
-    res.setHeader("access-control-allow-origin", "*");
-    res.setHeader("access-control-allow-headers", "content-type, authorization");
-    res.setHeader("access-control-allow-methods", "GET, POST, OPTIONS");
-    const path = (req.url ?? "/").split("?")[0];
-    void (async () => {
-      if (req.method === "OPTIONS") {
-        res.writeHead(204).end();
-        return;
-      }
-      if (req.method === "GET" && path === "/.well-known/openid-configuration") {
-        return send(res, 200, {
+  const routes: Record<string, Partial<Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void> | void>>> = {
+    "/.well-known/openid-configuration": {
+      GET: (_req, res) =>
+        send(res, 200, {
           issuer,
           jwks_uri: `${baseUrl}/.well-known/jwks.json`,
           token_endpoint: `${baseUrl}/token`,
           id_token_signing_alg_values_supported: ["RS256"],
+          token_endpoint_auth_methods_supported: ["none"],
           response_types_supported: ["token"],
           subject_types_supported: ["public"],
-        });
-      }
-      if (req.method === "GET" && path === "/.well-known/jwks.json") return send(res, 200, { keys: keys.map((k) => k.publicJwk) });
-      if (req.method === "GET" && path === "/health") return send(res, 200, { status: "healthy" });
-      if (req.method === "POST" && path === "/token") {
+          claims_supported: ["iss", "aud", "sub", "iat", "nbf", "exp", "tid", "oid", "name", "preferred_username", "roles", "groups"],
+        }),
+    },
+    "/.well-known/jwks.json": { GET: (_req, res) => send(res, 200, { keys: keys.map((k) => k.publicJwk) }) },
+    "/health": { GET: (_req, res) => send(res, 200, { status: "healthy" }) },
+    "/token": {
+      POST: async (req, res) => {
         let body: unknown;
         try {
-          body = await readJson(req);
-        } catch {
-          return send(res, 400, { error: "invalid_request", error_description: "the body must be JSON claims" });
+          body = JSON.parse(await readBody(req)) as unknown;
+        } catch (e) {
+          if (e instanceof BodyTooLarge) return send(res, 413, { error: "invalid_request", error_description: e.message });
+          return send(res, 400, { error: "invalid_request", error_description: 'the body must be a JSON object of claims, e.g. {"tid":"…","oid":"…","roles":["…"]}' });
         }
         const parsed = claimsSchema.safeParse(body);
         if (!parsed.success) {
           return send(res, 400, {
             error: "invalid_request",
             error_description: parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "),
+            errors: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
           });
         }
-        const token = await issue(parsed.data);
+        const { token, expiresIn } = await issue(parsed.data);
         log(`issued a token for ${parsed.data.oid} in tenant ${parsed.data.tid} (roles: ${(parsed.data.roles ?? []).join(", ") || "none"})`);
-        return send(res, 200, { access_token: token, token_type: "Bearer", expires_in: (parsed.data.expiresAt ?? Math.floor(Date.now() / 1000) + (parsed.data.expiresInSeconds ?? 3600)) - Math.floor(Date.now() / 1000) });
-      }
-      send(res, 404, { error: "not_found" });
-    })().catch((e: unknown) => {
-      log(`request failed: ${e instanceof Error ? e.message : String(e)}`);
-      if (!res.headersSent) send(res, 500, { error: "internal_error" });
+        send(res, 200, { access_token: token, token_type: "Bearer", expires_in: expiresIn });
+      },
+    },
+  };
+
+  const server = createServer((req, res) => {
+    // A browser page asks for tokens from another origin.
+    res.setHeader("access-control-allow-origin", "*");
+    res.setHeader("access-control-allow-headers", "content-type, authorization");
+    res.setHeader("access-control-allow-methods", "GET, POST, OPTIONS");
+    res.setHeader("access-control-max-age", "600");
+    const path = new URL(req.url ?? "/", "http://emulator").pathname;
+    const method = req.method ?? "GET";
+    if (method === "OPTIONS") {
+      res.writeHead(204).end();
+      return;
+    }
+    const methods = routes[path];
+    const handler = methods?.[method];
+    if (!handler) {
+      req.resume();
+      if (methods) return send(res, 405, { error: "method_not_allowed", error_description: `${method} is not supported on ${path}` }, { allow: Object.keys(methods).join(", ") });
+      return send(res, 404, { error: "not_found", error_description: `nothing at ${path}` });
+    }
+    Promise.resolve(handler(req, res)).catch((e: unknown) => {
+      log(`${method} ${path} failed: ${e instanceof Error ? e.message : String(e)}`);
+      if (!res.headersSent) send(res, 500, { error: "server_error" });
     });
   });
 
@@ -168,14 +206,14 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
     issuer,
     audience,
     jwksUri: `${baseUrl}/.well-known/jwks.json`,
-    issueToken: (claims) => issue(claimsSchema.parse(claims)),
+    issueToken: async (claims) => (await issue(claimsSchema.parse(claims))).token,
     rotateKeys: async () => {
-      // The old key stays published so tokens already issued keep verifying.
-      keys = [await newKey(), ...keys].slice(0, 2);
+      keys = [await newKey(), ...keys].slice(0, publishedKeys);
+      log(`rotated signing keys; now signing with ${keys[0].kid}`);
     },
     close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
+      new Promise<void>((resolve, reject) => {
+        server.close((e) => (e ? reject(e) : resolve()));
         server.closeAllConnections();
       }),
   };

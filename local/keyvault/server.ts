@@ -1,292 +1,362 @@
-// Key Vault emulator: the secrets REST API as @azure/keyvault-secrets uses it (see
-// shared/KEYVAULT-REST.md), with soft delete, recover and purge, the 401 bearer challenge
-// on unauthenticated calls, and state kept in a JSON file in the data directory.
+// Key Vault emulator: the secrets REST API as @azure/keyvault-secrets 4.11 speaks it (see
+// shared/KEYVAULT-REST.md) over plain HTTP on loopback, with the 401 bearer challenge.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from "node:fs";
-import { join } from "node:path";
+import { z } from "zod";
 import { isLoopbackHost, listen, urlHost } from "../loopback.js";
+import { latest, recoverableDays, SecretVault, secretNamePattern, VaultError, type SecretVersion, type StoredSecret, type VaultErrorCode } from "./secretVault.js";
 
 export const defaultKeyVaultPort = 7073;
 
 export interface KeyVaultEmulatorOptions {
+  /** Default 7073; 0 picks a free port. */
   port?: number;
+  /** Default 127.0.0.1; loopback only, since any bearer token is accepted. */
   host?: string;
+  /** Where the secrets are kept across restarts; in memory when absent. */
   dataDir?: string;
   log?: (line: string) => void;
+  /** Epoch milliseconds; tests move it to see deleted secrets pass their purge date. */
+  clock?: () => number;
 }
 
 export interface KeyVaultEmulator {
   readonly port: number;
+  /** http://127.0.0.1:<port>: the vault URL for SecretClient, and the origin of every `id`. */
   readonly url: string;
   close(): Promise<void>;
 }
 
-interface Attributes {
-  enabled: boolean;
-  nbf?: number;
-  exp?: number;
-  created: number;
-  updated: number;
-}
+/** The challenge the SDK's keyVaultAuthenticationPolicy needs before it sends a token. */
+const challenge = 'Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="https://vault.azure.net"';
+const maxBodyBytes = 1024 * 1024;
+const maxValueBytes = 25 * 1024;
+const pageSize = 25;
 
-interface Version {
-  version: string;
-  value: string;
-  contentType?: string;
-  tags?: Record<string, string>;
-  attributes: Attributes;
-}
+const statusOf: Record<VaultErrorCode | "Unauthorized" | "NotFound" | "MethodNotAllowed" | "RequestTooLarge" | "InternalError", number> = {
+  SecretNotFound: 404,
+  Conflict: 409,
+  BadParameter: 400,
+  Forbidden: 403,
+  Unauthorized: 401,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  RequestTooLarge: 413,
+  InternalError: 500,
+};
+type ErrorCode = keyof typeof statusOf;
 
-interface Secret {
-  versions: Version[]; // oldest first
-  deleted?: { deletedDate: number; scheduledPurgeDate: number };
-}
-
-interface State {
-  secrets: Record<string, Secret>;
-}
-
-const recoverableDays = 90;
-const namePattern = /^[0-9a-zA-Z-]{1,127}$/;
-const now = (): number => Math.floor(Date.now() / 1000);
-
-class VaultError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly inner?: string,
-  ) {
+/** An emulator-level refusal (routing, body size); vault rules throw VaultError. */
+class HttpRefusal extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
     super(message);
+    this.code = code;
   }
 }
 
-const notFound = (name: string): VaultError =>
-  new VaultError(404, "SecretNotFound", `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command.`);
+const unixSeconds = z.number().int().nonnegative().nullish();
+// The service limits: 15 tags, names up to 512 and values up to 256 characters.
+const tagsSchema = z
+  .record(z.string().min(1).max(512), z.string().max(256))
+  .refine((t) => Object.keys(t).length <= 15, "at most 15 tags")
+  .nullish();
+const attributesSchema = z.object({ enabled: z.boolean().nullish(), nbf: unixSeconds, exp: unixSeconds }).nullish();
+const setBodySchema = z.object({
+  value: z.string().refine((v) => Buffer.byteLength(v, "utf8") <= maxValueBytes, `a secret value holds at most ${maxValueBytes} bytes`),
+  contentType: z.string().max(255).nullish(),
+  tags: tagsSchema,
+  attributes: attributesSchema,
+});
+const patchBodySchema = z.object({ contentType: z.string().max(255).nullish(), tags: tagsSchema, attributes: attributesSchema });
+const restoreBodySchema = z.object({ value: z.string().min(1) });
+
+/** Parses a body against a schema; the message names fields, never the values sent. */
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body ?? {});
+  if (parsed.success) return parsed.data;
+  throw new VaultError("BadParameter", `The request body is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ")}`);
+}
+
+const optional = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
+
+interface Request {
+  readonly method: string;
+  readonly url: URL;
+  readonly params: readonly string[];
+  readonly body: unknown;
+}
+type Reply = readonly [status: number, body?: unknown];
+interface Route {
+  readonly method: string;
+  readonly path: RegExp;
+  readonly handle: (req: Request) => Reply;
+}
 
 export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {}): Promise<KeyVaultEmulator> {
   const host = options.host ?? "127.0.0.1";
-  if (!isLoopbackHost(host)) throw new Error(`the Key Vault emulator only listens on loopback (asked for ${host})`);
+  if (!isLoopbackHost(host)) throw new Error(`the Key Vault emulator only listens on a loopback address (127.0.0.1, ::1, localhost), not ${host}: it accepts any bearer token`);
   const log = options.log ?? (() => undefined);
-  const file = options.dataDir ? join(options.dataDir, "vault.json") : undefined;
-  let state: State = { secrets: {} };
-  if (file) {
-    mkdirSync(options.dataDir!, { recursive: true });
-    if (existsSync(file)) state = JSON.parse(readFileSync(file, "utf8")) as State;
-  }
-  const persist = (): void => {
-    if (!file) return;
-    writeFileSync(`${file}.tmp`, JSON.stringify(state));
-    renameSync(`${file}.tmp`, file);
-  };
+  const vault = new SecretVault({ dataDir: options.dataDir, clock: options.clock });
   let origin = "";
 
-  const attributesOut = (a: Attributes): Record<string, unknown> => ({
-    ...a,
+  const secretName = (raw: string): string => {
+    if (!secretNamePattern.test(raw)) throw new VaultError("BadParameter", `The secret name '${raw.slice(0, 130)}' is invalid: use 1-127 letters, digits and dashes.`);
+    return raw;
+  };
+
+  const attributes = (v: SecretVersion): Record<string, unknown> => ({
+    enabled: v.enabled,
+    ...(v.nbf !== undefined ? { nbf: v.nbf } : {}),
+    ...(v.exp !== undefined ? { exp: v.exp } : {}),
+    created: v.created,
+    updated: v.updated,
     recoveryLevel: "Recoverable+Purgeable",
     recoverableDays,
   });
-  const bundle = (name: string, v: Version): Record<string, unknown> => ({
-    value: v.value,
-    id: `${origin}/secrets/${name}/${v.version}`,
+  /** SecretBundle, or SecretItem when `value` is left out; the service sends values only on set and get. */
+  const bundle = (s: StoredSecret, v: SecretVersion, shape: { value: boolean; versionInId: boolean }): Record<string, unknown> => ({
+    ...(shape.value ? { value: v.value } : {}),
+    id: shape.versionInId ? `${origin}/secrets/${s.name}/${v.version}` : `${origin}/secrets/${s.name}`,
     ...(v.contentType !== undefined ? { contentType: v.contentType } : {}),
-    ...(v.tags ? { tags: v.tags } : {}),
-    attributes: attributesOut(v.attributes),
+    ...(v.tags !== undefined ? { tags: v.tags } : {}),
+    attributes: attributes(v),
   });
-  const item = (name: string, v: Version, withVersion: boolean): Record<string, unknown> => ({
-    id: withVersion ? `${origin}/secrets/${name}/${v.version}` : `${origin}/secrets/${name}`,
-    ...(v.contentType !== undefined ? { contentType: v.contentType } : {}),
-    ...(v.tags ? { tags: v.tags } : {}),
-    attributes: attributesOut(v.attributes),
-  });
-  const deletedExtras = (name: string, s: Secret): Record<string, unknown> => ({
-    recoveryId: `${origin}/deletedsecrets/${name}`,
-    deletedDate: s.deleted!.deletedDate,
-    scheduledPurgeDate: s.deleted!.scheduledPurgeDate,
+  const deletedExtras = (s: StoredSecret): Record<string, unknown> => ({
+    recoveryId: `${origin}/deletedsecrets/${s.name}`,
+    deletedDate: s.deleted?.deletedDate,
+    scheduledPurgeDate: s.deleted?.scheduledPurgeDate,
   });
 
-  const live = (name: string): Secret => {
-    const s = state.secrets[name.toLowerCase()];
-    if (!s || s.deleted) throw notFound(name);
-    return s;
+  /**
+   * One page of `items` (already in a stable order) and a nextLink to the rest. The skip
+   * token is the key of the last item served, so writes between pages neither repeat
+   * nor skip what was already listed.
+   */
+  const page = <T>(req: Request, items: readonly T[], keyOf: (item: T) => string, render: (item: T) => unknown): Reply => {
+    const raw = req.url.searchParams.get("maxresults");
+    const max = raw === null ? pageSize : Number(raw);
+    if (!Number.isInteger(max) || max < 1 || max > pageSize) throw new VaultError("BadParameter", `maxresults must be an integer from 1 to ${pageSize}.`);
+    const token = req.url.searchParams.get("$skiptoken");
+    const after = token === null ? undefined : Buffer.from(token, "base64url").toString("utf8");
+    const rest = after === undefined ? items : items.filter((i) => keyOf(i) > after);
+    const served = rest.slice(0, max);
+    const last = served[served.length - 1];
+    const apiVersion = req.url.searchParams.get("api-version") ?? "";
+    const nextLink =
+      rest.length > max && last !== undefined
+        ? `${origin}${req.url.pathname}?api-version=${encodeURIComponent(apiVersion)}&maxresults=${max}&$skiptoken=${Buffer.from(keyOf(last), "utf8").toString("base64url")}`
+        : null;
+    return [200, { value: served.map(render), nextLink }];
   };
-  const deleted = (name: string): Secret => {
-    const s = state.secrets[name.toLowerCase()];
-    if (!s?.deleted) throw new VaultError(404, "SecretNotFound", `Deleted Secret not found: ${name}`);
-    return s;
-  };
-  const checkName = (name: string): void => {
-    if (!namePattern.test(name)) throw new VaultError(400, "BadParameter", `The secret name '${name.slice(0, 64)}' is invalid: use 1-127 letters, digits and dashes.`);
-  };
+  const nameKey = (s: StoredSecret): string => s.name.toLowerCase();
 
-  /** A page of items with a nextLink that carries its own offset. */
-  const page = (items: unknown[], url: URL, path: string): Record<string, unknown> => {
-    const max = Math.min(Math.max(Number(url.searchParams.get("maxresults") ?? 25) || 25, 1), 25);
-    const skip = Number(url.searchParams.get("$skiptoken") ?? 0) || 0;
-    const slice = items.slice(skip, skip + max);
-    const next = skip + max < items.length ? `${origin}${path}?api-version=7.5&maxresults=${max}&$skiptoken=${skip + max}` : null;
-    return { value: slice, nextLink: next };
-  };
-
-  const handle = async (method: string, url: URL, body: Record<string, unknown> | undefined): Promise<[number, unknown]> => {
-    const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-    const [collection, name, third, fourth] = parts;
-    if (collection === "secrets") {
-      if (parts.length === 1 && method === "GET") {
-        const items = Object.entries(state.secrets)
-          .filter(([, s]) => !s.deleted)
-          .map(([n, s]) => item(n, s.versions[s.versions.length - 1], false));
-        return [200, page(items, url, "/secrets")];
-      }
-      if (parts.length === 2 && name === "restore" && method === "POST") {
-        const raw = JSON.parse(Buffer.from(String(body?.value ?? ""), "base64url").toString("utf8")) as { name: string; secret: Secret };
-        if (state.secrets[raw.name] && !state.secrets[raw.name].deleted) throw new VaultError(409, "Conflict", `Secret ${raw.name} already exists.`);
-        state.secrets[raw.name] = { versions: raw.secret.versions };
-        persist();
-        return [200, bundle(raw.name, raw.secret.versions[raw.secret.versions.length - 1])];
-      }
-      checkName(name);
-      const key = name.toLowerCase();
-      if (parts.length === 2 && method === "PUT") {
-        const existing = state.secrets[key];
-        if (existing?.deleted) {
-          throw new VaultError(409, "Conflict", `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.`, "ObjectIsDeletedButRecoverable");
-        }
-        if (typeof body?.value !== "string") throw new VaultError(400, "BadParameter", "The request body must carry a string 'value'.");
-        const attrs = (body.attributes ?? {}) as { enabled?: boolean; nbf?: number; exp?: number };
-        const t = now();
-        const v: Version = {
-          version: randomBytes(16).toString("hex"),
+  const routes: readonly Route[] = [
+    {
+      method: "GET",
+      path: /^\/secrets\/?$/,
+      handle: (req) => page(req, vault.listLive(), nameKey, (s) => bundle(s, latest(s), { value: false, versionInId: false })),
+    },
+    {
+      method: "POST",
+      path: /^\/secrets\/restore\/?$/,
+      handle: (req) => {
+        const secret = vault.restore(parseBody(restoreBodySchema, req.body).value);
+        log(`restored secret ${secret.name} (${secret.versions.length} versions)`);
+        return [200, bundle(secret, latest(secret), { value: false, versionInId: true })];
+      },
+    },
+    {
+      method: "PUT",
+      path: /^\/secrets\/([^/]+)\/?$/,
+      handle: (req) => {
+        const body = parseBody(setBodySchema, req.body);
+        const { secret, version } = vault.set(secretName(req.params[0]), {
           value: body.value,
-          contentType: typeof body.contentType === "string" ? body.contentType : undefined,
-          tags: body.tags as Record<string, string> | undefined,
-          attributes: { enabled: attrs.enabled ?? true, ...(attrs.nbf ? { nbf: attrs.nbf } : {}), ...(attrs.exp ? { exp: attrs.exp } : {}), created: t, updated: t },
-        };
-        state.secrets[key] = { versions: [...(existing?.versions ?? []), v] };
-        persist();
-        log(`set secret ${name} (version ${v.version})`);
-        return [200, bundle(name, v)];
-      }
-      if (parts.length === 2 && method === "DELETE") {
-        const s = live(name);
-        const t = now();
-        s.deleted = { deletedDate: t, scheduledPurgeDate: t + recoverableDays * 86_400 };
-        persist();
-        log(`deleted secret ${name}`);
-        return [200, { ...bundle(name, s.versions[s.versions.length - 1]), ...deletedExtras(name, s) }];
-      }
-      if (parts.length === 3 && third === "versions" && method === "GET") {
-        const s = live(name);
-        return [200, page(s.versions.map((v) => item(name, v, true)), url, `/secrets/${encodeURIComponent(name)}/versions`)];
-      }
-      if (parts.length === 3 && third === "backup" && method === "POST") {
-        const s = live(name);
-        return [200, { value: Buffer.from(JSON.stringify({ name: key, secret: { versions: s.versions } })).toString("base64url") }];
-      }
-      if ((parts.length === 2 || parts.length === 3) && method === "GET") {
-        const s = live(name);
-        const v = third ? s.versions.find((x) => x.version === third) : s.versions[s.versions.length - 1];
-        if (!v) throw notFound(`${name}/${third}`);
-        return [200, bundle(name, v)];
-      }
-      if (parts.length === 3 && method === "PATCH") {
-        const s = live(name);
-        const v = s.versions.find((x) => x.version === third) ?? (third === "" ? s.versions[s.versions.length - 1] : undefined);
-        if (!v) throw notFound(`${name}/${third}`);
-        const attrs = (body?.attributes ?? {}) as { enabled?: boolean; nbf?: number; exp?: number };
-        if (typeof body?.contentType === "string") v.contentType = body.contentType;
-        if (body?.tags) v.tags = body.tags as Record<string, string>;
-        if (attrs.enabled !== undefined) v.attributes.enabled = attrs.enabled;
-        if (attrs.nbf !== undefined) v.attributes.nbf = attrs.nbf;
-        if (attrs.exp !== undefined) v.attributes.exp = attrs.exp;
-        v.attributes.updated = now();
-        persist();
-        return [200, bundle(name, v)];
-      }
-    }
-    if (collection === "deletedsecrets") {
-      if (parts.length === 1 && method === "GET") {
-        const items = Object.entries(state.secrets)
-          .filter(([, s]) => s.deleted)
-          .map(([n, s]) => ({ ...item(n, s.versions[s.versions.length - 1], false), ...deletedExtras(n, s) }));
-        return [200, page(items, url, "/deletedsecrets")];
-      }
-      checkName(name);
-      if (parts.length === 2 && method === "GET") {
-        const s = deleted(name);
-        return [200, { ...bundle(name, s.versions[s.versions.length - 1]), ...deletedExtras(name, s) }];
-      }
-      if (parts.length === 2 && method === "DELETE") {
-        deleted(name);
-        delete state.secrets[name.toLowerCase()];
-        persist();
+          contentType: optional(body.contentType),
+          tags: optional(body.tags),
+          enabled: optional(body.attributes?.enabled),
+          nbf: optional(body.attributes?.nbf),
+          exp: optional(body.attributes?.exp),
+        });
+        log(`set secret ${secret.name} (version ${version.version})`);
+        return [200, bundle(secret, version, { value: true, versionInId: true })];
+      },
+    },
+    {
+      method: "DELETE",
+      path: /^\/secrets\/([^/]+)\/?$/,
+      handle: (req) => {
+        const secret = vault.delete(secretName(req.params[0]));
+        log(`deleted secret ${secret.name} (recoverable for ${recoverableDays} days)`);
+        return [200, { ...bundle(secret, latest(secret), { value: false, versionInId: true }), ...deletedExtras(secret) }];
+      },
+    },
+    {
+      method: "GET",
+      path: /^\/secrets\/([^/]+)\/versions\/?$/,
+      handle: (req) => {
+        const { secret, versions } = vault.listVersions(secretName(req.params[0]));
+        // Versions are only ever appended, so the position is a stable key.
+        const indexed = versions.map((v, i) => ({ v, key: String(i).padStart(8, "0") }));
+        return page(req, indexed, (x) => x.key, (x) => bundle(secret, x.v, { value: false, versionInId: true }));
+      },
+    },
+    {
+      method: "POST",
+      path: /^\/secrets\/([^/]+)\/backup\/?$/,
+      handle: (req) => {
+        const name = secretName(req.params[0]);
+        const value = vault.backup(name);
+        log(`backed up secret ${name}`);
+        return [200, { value }];
+      },
+    },
+    {
+      // `/secrets/{name}/` (the SDK's "latest", trailing slash) and `/secrets/{name}/{version}`.
+      method: "GET",
+      path: /^\/secrets\/([^/]+)(?:\/([^/]*))?$/,
+      handle: (req) => {
+        const { secret, version } = vault.get(secretName(req.params[0]), req.params[1] || undefined);
+        return [200, bundle(secret, version, { value: true, versionInId: true })];
+      },
+    },
+    {
+      method: "PATCH",
+      path: /^\/secrets\/([^/]+)\/([^/]*)$/,
+      handle: (req) => {
+        const body = parseBody(patchBodySchema, req.body);
+        const { secret, version } = vault.update(secretName(req.params[0]), req.params[1] || undefined, {
+          contentType: optional(body.contentType),
+          tags: optional(body.tags),
+          enabled: optional(body.attributes?.enabled),
+          nbf: body.attributes?.nbf === null ? 0 : body.attributes?.nbf,
+          exp: body.attributes?.exp === null ? 0 : body.attributes?.exp,
+        });
+        log(`updated secret ${secret.name} (version ${version.version})`);
+        return [200, bundle(secret, version, { value: false, versionInId: true })];
+      },
+    },
+    {
+      method: "GET",
+      path: /^\/deletedsecrets\/?$/,
+      handle: (req) => page(req, vault.listDeleted(), nameKey, (s) => ({ ...bundle(s, latest(s), { value: false, versionInId: false }), ...deletedExtras(s) })),
+    },
+    {
+      method: "GET",
+      path: /^\/deletedsecrets\/([^/]+)\/?$/,
+      handle: (req) => {
+        const secret = vault.getDeleted(secretName(req.params[0]));
+        return [200, { ...bundle(secret, latest(secret), { value: false, versionInId: true }), ...deletedExtras(secret) }];
+      },
+    },
+    {
+      method: "DELETE",
+      path: /^\/deletedsecrets\/([^/]+)\/?$/,
+      handle: (req) => {
+        const name = secretName(req.params[0]);
+        vault.purge(name);
         log(`purged secret ${name}`);
-        return [204, undefined];
-      }
-      if (parts.length === 3 && third === "recover" && method === "POST") {
-        const s = deleted(name);
-        delete s.deleted;
-        persist();
-        log(`recovered secret ${name}`);
-        return [200, bundle(name, s.versions[s.versions.length - 1])];
-      }
+        return [204];
+      },
+    },
+    {
+      method: "POST",
+      path: /^\/deletedsecrets\/([^/]+)\/recover\/?$/,
+      handle: (req) => {
+        const secret = vault.recover(secretName(req.params[0]));
+        log(`recovered secret ${secret.name}`);
+        return [200, bundle(secret, latest(secret), { value: false, versionInId: true })];
+      },
+    },
+  ];
+
+  const route = (method: string, url: URL, body: unknown): Reply => {
+    const matching = routes.map((r) => ({ r, m: r.path.exec(url.pathname) })).filter((x) => x.m !== null);
+    const hit = matching.find((x) => x.r.method === method);
+    if (!hit?.m) {
+      if (matching.length > 0) throw new HttpRefusal("MethodNotAllowed", `${method} is not supported on ${url.pathname}.`);
+      throw new HttpRefusal("NotFound", `No operation at ${url.pathname}.`);
     }
-    void fourth;
-    throw new VaultError(404, "NotFound", `No operation ${method} ${url.pathname}.`);
+    let params: string[];
+    try {
+      params = hit.m.slice(1).map((p) => decodeURIComponent(p ?? ""));
+    } catch {
+      throw new VaultError("BadParameter", "The request path is not valid percent-encoding.");
+    }
+    return hit.r.handle({ method, url, params, body });
   };
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const send = (res: ServerResponse, [status, body]: Reply, headers: Record<string, string> = {}): void => {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    res.writeHead(status, {
+      ...(text === undefined ? { "content-length": "0" } : { "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(text)) }),
+      "cache-control": "no-cache",
+      "x-ms-keyvault-service-version": "emulator",
+      ...headers,
+    });
+    res.end(text);
+  };
+  const errorReply = (code: string, message: string, innerCode?: string): Reply => [
+    statusOf[code as ErrorCode] ?? 500,
+    { error: { code, message, ...(innerCode ? { innererror: { code: innerCode } } : {}) } },
+  ];
+
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", origin);
-    const reply = (status: number, body?: unknown, headers: Record<string, string> = {}): void => {
-      res.writeHead(status, { ...(body === undefined ? {} : { "content-type": "application/json; charset=utf-8" }), ...headers });
-      res.end(body === undefined ? undefined : JSON.stringify(body));
-    };
+    const method = req.method ?? "GET";
+    if (method === "GET" && url.pathname === "/health") return send(res, [200, { status: "healthy" }]);
+    // Any bearer token is accepted (a dev emulator). Without one, the challenge: the SDK
+    // sends each client's first request bare, body stripped, and waits for it.
+    if (!/^Bearer\s+\S+/i.test(req.headers.authorization ?? "")) {
+      req.resume();
+      return send(res, errorReply("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."), { "www-authenticate": challenge });
+    }
     const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      void (async () => {
-        if (url.pathname === "/health") return reply(200, { status: "healthy" });
-        // Any bearer token is accepted (a dev emulator); none at all gets the challenge the SDK expects.
-        if (!/^Bearer \S+/i.test(req.headers.authorization ?? "")) {
-          return reply(
-            401,
-            { error: { code: "Unauthorized", message: "AKV10000: Request is missing a Bearer or PoP token." } },
-            { "www-authenticate": 'Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="https://vault.azure.net"' },
-          );
-        }
-        let body: Record<string, unknown> | undefined;
-        const text = Buffer.concat(chunks).toString("utf8");
-        if (text) {
-          try {
-            body = JSON.parse(text) as Record<string, unknown>;
-          } catch {
-            return reply(400, { error: { code: "BadParameter", message: "The request body is not valid JSON." } });
-          }
-        }
-        try {
-          const [status, out] = await handle(req.method ?? "GET", url, body);
-          reply(status, out);
-        } catch (e) {
-          if (e instanceof VaultError) {
-            return reply(e.status, { error: { code: e.code, message: e.message, ...(e.inner ? { innererror: { code: e.inner } } : {}) } });
-          }
-          log(`internal error: ${e instanceof Error ? e.message : String(e)}`);
-          reply(500, { error: { code: "InternalError", message: "The emulator failed." } });
-        }
-      })();
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > maxBodyBytes) return send(res, errorReply("RequestTooLarge", `The request body exceeds ${maxBodyBytes} bytes.`), { connection: "close" });
+      chunks.push(chunk as Buffer);
+    }
+    // URLSearchParams decodes the SDK's `api%2Dversion` to `api-version`; any value is fine.
+    if (!url.searchParams.has("api-version")) return send(res, errorReply("BadParameter", "The 'api-version' query parameter is missing."));
+    let body: unknown;
+    const text = Buffer.concat(chunks).toString("utf8");
+    if (text.trim() !== "") {
+      try {
+        body = JSON.parse(text) as unknown;
+      } catch {
+        return send(res, errorReply("BadParameter", "The request body is not valid JSON."));
+      }
+    }
+    try {
+      send(res, route(method, url, body));
+    } catch (e) {
+      if (e instanceof VaultError) return send(res, errorReply(e.code, e.message, e.innerCode));
+      if (e instanceof HttpRefusal) return send(res, errorReply(e.code, e.message));
+      log(`${method} ${url.pathname} failed: ${e instanceof Error ? e.message : String(e)}`);
+      send(res, errorReply("InternalError", "The emulator failed; see its log."));
+    }
+  };
+
+  const server = createServer((req, res) => {
+    serve(req, res).catch((e: unknown) => {
+      log(`request failed: ${e instanceof Error ? e.message : String(e)}`);
+      if (!res.headersSent) send(res, errorReply("InternalError", "The emulator failed; see its log."));
+      else res.destroy();
     });
   });
 
   const port = await listen(server, options.port ?? defaultKeyVaultPort, host);
   origin = `http://${urlHost(host)}:${port}`;
+  log(`listening on ${origin}${options.dataDir === undefined ? " (in memory)" : ` (data in ${options.dataDir})`}`);
   return {
     port,
     url: origin,
     close: () =>
-      new Promise<void>((resolve) => {
-        persist();
-        server.close(() => resolve());
+      new Promise<void>((resolve, reject) => {
+        // State is written on every change, so closing only has to stop the listener.
+        server.close((e) => (e ? reject(e) : resolve()));
         server.closeAllConnections();
       }),
   };
