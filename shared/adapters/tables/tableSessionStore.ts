@@ -113,7 +113,8 @@ export class TableSessionStore implements SessionStore {
     if (dedupeRow) actions.push(["create", { partitionKey: session.tenantId, rowKey: dedupeRow, kind: "dedupe", sessionId: session.id }]);
     try {
       const result = await this.#table.submitTransaction(actions);
-      const etag = result.getResponseForEntity(entity.rowKey)?.etag;
+      // Sub-responses come in the order of the actions; the session row is the first.
+      const etag = result.subResponses[0]?.etag;
       if (etag) return { created: true, stored: { session, etag } };
       const reread = await this.get(session.tenantId, session.id);
       if (!reread) throw new Error("a session written in a transaction could not be read back");
@@ -146,13 +147,13 @@ export class TableSessionStore implements SessionStore {
     if (after && after !== before) index.push(["upsert", { partitionKey: next.tenantId, rowKey: after, kind: "open", sessionId: next.id }, "Replace"]);
     if (before && before !== after) index.push(["delete", { partitionKey: next.tenantId, rowKey: before }]);
     try {
-      return await this.#submitUpdate(entity.rowKey, next, [...base, ...index]);
+      return await this.#submitUpdate(next, [...base, ...index]);
     } catch (e) {
       if (isStatus(e, 412)) return undefined;
       // The old index row was already gone (a timer cleaned it up): the rest still applies.
       if (isStatus(e, 404) && index.some(([kind]) => kind === "delete")) {
         try {
-          return await this.#submitUpdate(entity.rowKey, next, [...base, ...index.filter(([kind]) => kind !== "delete")]);
+          return await this.#submitUpdate(next, [...base, ...index.filter(([kind]) => kind !== "delete")]);
         } catch (retryError) {
           if (isStatus(retryError, 412)) return undefined;
           throw retryError;
@@ -162,9 +163,11 @@ export class TableSessionStore implements SessionStore {
     }
   }
 
-  async #submitUpdate(rowKey: string, next: Session, actions: TransactionAction[]): Promise<StoredSession> {
+  async #submitUpdate(next: Session, actions: TransactionAction[]): Promise<StoredSession> {
     const result = await this.#table.submitTransaction(actions);
-    const etag = result.getResponseForEntity(rowKey)?.etag;
+    // Sub-responses come in the order of the actions; the session row is the first (an
+    // update's sub-response has no Location, so it cannot be found by its RowKey).
+    const etag = result.subResponses[0]?.etag;
     if (etag) return { session: next, etag };
     const reread = await this.get(next.tenantId, next.id);
     if (!reread) throw new Error("an updated session could not be read back");

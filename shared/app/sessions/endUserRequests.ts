@@ -58,6 +58,7 @@ export class EndUserRequests {
         return { next: { ...applyEvent(s, "endUserAccepted", now, `Accepted by ${caller.displayName}.`), endUserResponse: { response: "accepted", at: now.toISOString() } } };
       },
       ctx.log,
+      stored,
     );
     const session = changed?.after.session ?? stored.session;
     if (!session.endUserLink) throw conflict("This request has no TeamViewer link yet.");
@@ -76,7 +77,7 @@ export class EndUserRequests {
   }
 
   async decline(caller: UserCaller, sessionId: string, ctx: EndUserContext): Promise<void> {
-    await this.#own(caller, sessionId, ctx);
+    const stored = await this.#own(caller, sessionId, ctx);
     const now = this.#d.clock.now();
     const actor = actorOf(caller);
     const changed = await this.#d.writer.change(
@@ -101,6 +102,7 @@ export class EndUserRequests {
         };
       },
       ctx.log,
+      stored,
     );
     if (changed && changed.before.status !== "declined") {
       await this.#d.audit.record({

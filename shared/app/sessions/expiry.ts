@@ -55,6 +55,7 @@ export class SessionExpiry {
         };
       },
       log,
+      stored,
     );
     if (!changed) return stored.session;
     if (changed.before.status !== changed.after.session.status) {

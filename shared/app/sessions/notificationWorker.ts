@@ -93,6 +93,7 @@ export class NotificationWorker {
         };
       },
       ctx.log,
+      stored,
     );
     await this.#d.audit.record({
       tenantId: s.tenantId,

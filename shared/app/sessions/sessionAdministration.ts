@@ -94,7 +94,7 @@ export class SessionAdministration {
   }
 
   async close(caller: UserCaller, sessionId: string, ctx: AdminContext): Promise<Session> {
-    await this.#requestable(caller, sessionId);
+    const { stored } = await this.#requestable(caller, sessionId);
     const now = this.#d.clock.now();
     const actor = actorOf(caller);
     const changed = await this.#d.writer.change(
@@ -111,6 +111,7 @@ export class SessionAdministration {
         ],
       }),
       ctx.log,
+      stored,
     );
     if (!changed) throw notFound("The session");
     await this.#d.audit.record({

@@ -96,21 +96,25 @@ export class SessionRequests {
     const now = this.#d.clock.now();
     const description = data.description?.trim() || null;
 
-    const device = await this.#d.devices.get(tenantId, deviceId);
+    const [device, onboarded, settings] = await Promise.all([
+      this.#d.devices.get(tenantId, deviceId),
+      this.#d.connector.isOnboarded(tenantId),
+      this.#d.settings.get(tenantId),
+    ]);
     let refusal: SessionFailure | undefined;
     let eligibility: Eligibility | undefined;
     if (!device) {
       refusal = { code: sessionFailureCodes.deviceNotFound, message: "No device with this id is known to the service (it may not have been synced yet)." };
-    } else if (!(await this.#d.connector.isOnboarded(tenantId))) {
+    } else if (!onboarded) {
       refusal = { code: sessionFailureCodes.connectorNotOnboarded, message: connectorNotOnboardedDetail };
     } else {
-      eligibility = evaluateEligibility(device, await this.#d.settings.get(tenantId));
+      eligibility = evaluateEligibility(device, settings);
       if (!eligibility.eligible) {
         refusal = { code: sessionFailureCodes.deviceNotEligible, message: `${eligibility.reason}: ${eligibilityReasonText[eligibility.reason]}` };
       }
     }
 
-    const timeoutMinutes = (await this.#d.settings.get(tenantId)).sessionTimeoutMinutes;
+    const timeoutMinutes = settings.sessionTimeoutMinutes;
     let session = buildSession({
       tenantId,
       id: ulid(now.getTime()),
@@ -162,11 +166,16 @@ export class SessionRequests {
       throw error;
     };
 
-    const permissions = await this.#d.access.permissionsOf(caller);
+    // Four independent reads at once; the checks below still decide in their order.
+    const [permissions, device, onboarded, settings] = await Promise.all([
+      this.#d.access.permissionsOf(caller),
+      this.#d.devices.get(tenantId, deviceId),
+      this.#d.connector.isOnboarded(tenantId),
+      this.#d.settings.get(tenantId),
+    ]);
     if (!permissions.request) {
       return refuse(forbidden("Requesting remote assistance needs the Request Remote Assistance permission."));
     }
-    const device = await this.#d.devices.get(tenantId, deviceId);
     // A device outside what the caller may read is as good as absent (no existence leak);
     // one they may read but not request for is a plain "no".
     if (!device || !inScope(permissions.read, device.roleScopeTagIds)) return refuse(notFound("The device"));
@@ -175,10 +184,9 @@ export class SessionRequests {
         forbidden("This device is outside the scope of your Request Remote Assistance permission (its scope tags are not among those of your role assignments)."),
       );
     }
-    if (!(await this.#d.connector.isOnboarded(tenantId))) {
+    if (!onboarded) {
       return refuse(new DomainError(errorCodes.connectorNotOnboarded, connectorNotOnboardedDetail));
     }
-    const settings = await this.#d.settings.get(tenantId);
     const eligibility = evaluateEligibility(device, settings);
     if (!eligibility.eligible) {
       return refuse(

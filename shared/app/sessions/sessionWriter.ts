@@ -60,9 +60,11 @@ export class SessionWriter {
     sessionId: string,
     decide: (current: Session) => Decision | undefined,
     log: Logger,
+    /** A copy the caller read just now: tried first, saving a read when nobody wrote since. */
+    known?: StoredSession,
   ): Promise<Changed | undefined> {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const current = await this.#store.get(tenantId, sessionId);
+      const current = attempt === 0 && known ? known : await this.#store.get(tenantId, sessionId);
       if (!current) return undefined;
       const decision = decide(current.session);
       if (!decision) return { before: current.session, after: current };

@@ -1,0 +1,296 @@
+// `npm run bench:sessions`: N session requests fired at once through the whole local stack
+// (host, Azurite, Service Bus, Key Vault and TeamViewer emulators), from onboarding to every
+// session awaiting its end user with the notification sent. Reports request latency and
+// time to awaitingEndUser (p50/p95/p99), sessions per second, and what each session cost:
+// TeamViewer calls, Key Vault reads, Table operations, Service Bus messages.
+//   npm run bench:sessions                     200 sessions
+//   npm run bench:sessions -- --count 500 --keep-data
+//
+// How the costs are counted. The stack runs in this process (local/stack.ts startStack, the
+// same host and emulators `npm start` uses), so the app's outgoing traffic is visible here:
+// - Table operations and Key Vault requests: Node's `http.client.request.start` diagnostics
+//   channel (the Azure SDKs use node:http), split by the emulators' ports. A transaction
+//   ($batch) counts as one operation, as Azure bills it.
+// - TeamViewer calls: the fake's own call log (and the undici channel, which must agree).
+// - Service Bus messages: ServiceBusClient.prototype.createSender is wrapped before the app
+//   loads, counting every message passed to sendMessages/scheduleMessages (by subject);
+//   deliveries are the "<type> received" lines of the host log.
+// The load generator runs in a worker thread (its own event loop, its own diagnostics
+// channels), and the bench polls progress by reading the sessions table with a client whose
+// requests carry a marker header, so neither is counted as the app's work.
+import { randomUUID } from "node:crypto";
+import { subscribe } from "node:diagnostics_channel";
+import type { ClientRequest } from "node:http";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
+import { odata, TableClient } from "@azure/data-tables";
+import { ServiceBusClient, type ServiceBusSender } from "@azure/service-bus";
+
+const { values } = parseArgs({
+  options: {
+    count: { type: "string", default: "200" },
+    "keep-data": { type: "boolean", default: false },
+  },
+  strict: true,
+});
+const count = Number(values.count);
+if (!Number.isInteger(count) || count < 1 || count > 5000) {
+  console.error("--count must be an integer from 1 to 5000");
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------- counters (before the app loads)
+
+const sbSent = new Map<string, number>();
+const originalCreateSender = ServiceBusClient.prototype.createSender;
+ServiceBusClient.prototype.createSender = function (this: ServiceBusClient, ...args: Parameters<ServiceBusClient["createSender"]>): ServiceBusSender {
+  const sender = originalCreateSender.apply(this, args);
+  const countOf = (messages: unknown): void => {
+    const list = Array.isArray(messages) ? messages : messages && typeof (messages as { count?: unknown }).count === "number" ? Array((messages as { count: number }).count).fill({}) : [messages];
+    for (const m of list) {
+      const subject = (m as { subject?: string }).subject ?? "(batch)";
+      sbSent.set(subject, (sbSent.get(subject) ?? 0) + 1);
+    }
+  };
+  const send = sender.sendMessages.bind(sender);
+  const schedule = sender.scheduleMessages.bind(sender);
+  sender.sendMessages = (messages, options) => (countOf(messages), send(messages, options));
+  sender.scheduleMessages = (messages, at, options) => (countOf(messages), schedule(messages, at, options));
+  return sender;
+};
+
+const benchMarker = "x-bench-client";
+let ports = { tables: "", keyVault: "", teamViewer: "" };
+const tableOps = new Map<string, number>();
+let keyVaultRequests = 0;
+let keyVaultReads = 0;
+let teamViewerRequestsSeen = 0;
+subscribe("http.client.request.start", (message) => {
+  const request = (message as { request: ClientRequest }).request;
+  if (request.getHeader(benchMarker)) return;
+  const host = String(request.getHeader("host") ?? "");
+  const port = host.split(":")[1] ?? "";
+  if (port === ports.tables) {
+    const path = request.path;
+    const kind =
+      request.method === "POST" && path.includes("$batch")
+        ? "transaction"
+        : request.method === "GET"
+          ? /filter=/i.test(path)
+            ? "query"
+            : "point read"
+          : request.method === "DELETE"
+            ? "delete"
+            : "write";
+    const table = /^\/(?:[^/]+\/)?([A-Za-z]+)/.exec(path.split("?")[0])?.[1] ?? "?";
+    tableOps.set(`${table} ${kind}`, (tableOps.get(`${table} ${kind}`) ?? 0) + 1);
+  } else if (port === ports.keyVault) {
+    keyVaultRequests++;
+    if (request.method === "GET" && request.path.includes("/secrets/")) keyVaultReads++;
+  }
+});
+subscribe("undici:request:create", (message) => {
+  const origin = String((message as { request: { origin: string } }).request.origin);
+  if (ports.teamViewer && origin.endsWith(`:${ports.teamViewer}`)) teamViewerRequestsSeen++;
+});
+
+// ---------------------------------------------------------------- the stack
+
+const { startStack, waitHealthy } = await import("../local/stack.js");
+const { TeamViewerFakeControl } = await import("../local/teamviewer/control.js");
+
+const appRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
+const dataDir = mkdtempSync(join(tmpdir(), "rac-bench-sessions-"));
+const hostLogFile = join(dataDir, "host.log");
+console.log(`Starting the local stack (data in ${dataDir})…`);
+const stack = await startStack({ appRoot, ports: "free", dataDir, log: () => undefined, hostLogFile });
+const portOf = (url: string): string => new URL(url).port;
+ports = {
+  tables: /TableEndpoint=http:\/\/[^:/]+:(\d+)/.exec(stack.tablesConnectionString)?.[1] ?? "",
+  keyVault: portOf(stack.keyVaultUrl),
+  teamViewer: portOf(stack.teamViewerUrl),
+};
+const fake = new TeamViewerFakeControl(stack.teamViewerUrl);
+
+try {
+  await waitHealthy(stack.apiUrl);
+  const tenantId = randomUUID();
+  const adminToken = await stack.identity.issueToken({ tid: tenantId, oid: randomUUID(), name: "Bench Admin", roles: ["Intune.Administrator"] });
+  const helpdeskToken = await stack.identity.issueToken({ tid: tenantId, oid: randomUUID(), name: "Bench Help Desk", roles: ["RemoteAssistance.Request"] });
+  const call = async (path: string, init: { method?: string; token?: string; body?: unknown } = {}): Promise<{ status: number; json: unknown }> => {
+    const res = await fetch(`${stack.apiUrl}${path}`, {
+      method: init.method ?? "GET",
+      headers: { authorization: `Bearer ${init.token ?? adminToken}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      redirect: "manual",
+    });
+    const text = await res.text();
+    return { status: res.status, json: text ? (JSON.parse(text) as unknown) : undefined };
+  };
+  const until = async <T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await check();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
+  // --- onboard, as an admin would: connect → TeamViewer sign-in (the fake) → callback
+  console.log("Onboarding a fresh tenant through the connector flow…");
+  const patched = await call("/settings", { method: "PATCH", body: { allowUnlicensedAdmins: true } });
+  if (patched.status !== 200) throw new Error(`PATCH /settings answered ${patched.status}`);
+  const connect = await call("/connector/connect", { method: "POST", body: { acceptLicenseAgreement: true } });
+  if (connect.status !== 200) throw new Error(`connect answered ${connect.status}: ${JSON.stringify(connect.json)}`);
+  const redirect = await fake.signIn((connect.json as { authorizeUrl: string }).authorizeUrl, "allow");
+  await fetch(redirect, { redirect: "manual" }).then((r) => r.arrayBuffer());
+  await until("the connector to be onboarded", 30_000, async () =>
+    ((await call("/connector")).json as { onboardingStatus: string }).onboardingStatus === "onboarded" ? true : undefined,
+  );
+
+  // --- devices, through automation events
+  console.log(`Creating ${count} devices through device.upserted events…`);
+  const devices = Array.from({ length: count }, (_, i) => ({
+    id: randomUUID(),
+    deviceName: `BENCH-${String(i).padStart(4, "0")}`,
+    operatingSystem: i % 3 === 0 ? "iOS" : "Windows",
+    osVersion: i % 3 === 0 ? "18.1" : "10.0.26100.2314",
+    managedDeviceOwnerType: "personal",
+    deviceEnrollmentType: i % 3 === 0 ? "appleUserEnrollment" : "windowsAzureADJoin",
+    userId: randomUUID(),
+    userPrincipalName: `user${i}@bench.example`,
+    userDisplayName: `Bench User ${i}`,
+    emailAddress: `user${i}@bench.example`,
+    roleScopeTagIds: ["0"],
+    lastSyncDateTime: "2026-11-20T08:00:00Z",
+  }));
+  const sb = new ServiceBusClient(stack.serviceBusConnectionString);
+  const sender = originalCreateSender.call(sb, "automation-events");
+  let batch = await sender.createMessageBatch();
+  for (const d of devices) {
+    const id = randomUUID();
+    const m = { messageId: id, subject: "device.upserted", contentType: "application/json", body: { type: "device.upserted", version: 1, id, tenantId, occurredAt: new Date().toISOString(), data: d } };
+    if (!batch.tryAddMessage(m)) {
+      await sender.sendMessages(batch);
+      batch = await sender.createMessageBatch();
+      batch.tryAddMessage(m);
+    }
+  }
+  if (batch.count > 0) await sender.sendMessages(batch);
+  await sender.close();
+  await sb.close();
+  await until(`${count} devices`, 120_000, async () => {
+    let seen = 0;
+    let token: string | undefined;
+    do {
+      const page = await call(`/devices?top=200${token ? `&continuationToken=${token}` : ""}`);
+      const body = page.json as { value: unknown[]; continuationToken?: string };
+      seen += body.value.length;
+      token = body.continuationToken;
+    } while (token);
+    return seen >= count ? true : undefined;
+  });
+
+  // --- the run
+  await new Promise((r) => setTimeout(r, 1_000)); // let the device events' own work settle
+  await fake.clearCalls();
+  sbSent.clear();
+  tableOps.clear();
+  keyVaultRequests = 0;
+  keyVaultReads = 0;
+  teamViewerRequestsSeen = 0;
+  const hostLogOffset = readFileSync(hostLogFile, "utf8").length;
+
+  console.log(`Firing ${count} session requests at once…`);
+  const runStarted = Date.now();
+  const worker = new Worker(
+    `const { parentPort, workerData } = require("node:worker_threads");
+     (async () => {
+       const { apiUrl, token, deviceIds } = workerData;
+       const results = await Promise.all(deviceIds.map(async (id) => {
+         const started = performance.now();
+         const res = await fetch(apiUrl + "/devices/" + id + "/remoteAssistanceSessions", {
+           method: "POST",
+           headers: { authorization: "Bearer " + token, "content-type": "application/json" },
+           body: JSON.stringify({ description: "bench" }),
+         });
+         const body = await res.json();
+         return { status: res.status, id: body.id, ms: performance.now() - started };
+       }));
+       parentPort.postMessage(results);
+     })().catch((e) => parentPort.postMessage({ error: String(e) }));`,
+    { eval: true, workerData: { apiUrl: stack.apiUrl, token: helpdeskToken, deviceIds: devices.map((d) => d.id) } },
+  );
+  const results = await new Promise<{ status: number; id: string; ms: number }[]>((resolvePromise, reject) => {
+    worker.once("message", (m: unknown) => ((m as { error?: string }).error ? reject(new Error((m as { error: string }).error)) : resolvePromise(m as { status: number; id: string; ms: number }[])));
+    worker.once("error", reject);
+  });
+  await worker.terminate();
+  const refused = results.filter((r) => r.status !== 202);
+  if (refused.length > 0) throw new Error(`${refused.length} requests were not accepted: ${[...new Set(refused.map((r) => r.status))].join(", ")}`);
+
+  // Progress is read straight from the table (marked, so it is not counted as the app's work).
+  const table = TableClient.fromConnectionString(stack.tablesConnectionString, "sessions", { allowInsecureConnection: true });
+  table.pipeline.addPolicy({ name: "benchMarker", sendRequest: (req, next) => (req.headers.set(benchMarker, "1"), next(req)) });
+  type Row = { status: string; data: string };
+  const settled = await until("every session to await its end user, notified", 600_000, async () => {
+    const rows: Row[] = [];
+    for await (const e of table.listEntities<Row>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey gt ${"s|"} and RowKey lt ${"s|~"}`, select: ["status", "data"] } })) rows.push(e);
+    const failed = rows.filter((r) => r.status === "failed");
+    if (failed.length > 0) throw new Error(`${failed.length} sessions failed: ${failed.slice(0, 3).map((r) => (JSON.parse(r.data) as { failure?: { message?: string } }).failure?.message).join("; ")}`);
+    const done = rows.filter((r) => r.status === "awaitingEndUser" && (JSON.parse(r.data) as { endUserNotification: { status: string } }).endUserNotification.status === "sent");
+    return done.length === count ? done : undefined;
+  });
+  const settledAt = Date.now();
+  await new Promise((r) => setTimeout(r, 500)); // the last audit writes after the last status change
+
+  // --- results
+  const sessions = settled.map((r) => JSON.parse(r.data) as { requestedAt: string; history: { status: string; at: string }[]; endUserNotification: { sentAt?: string } });
+  const toAwaiting = sessions.map((s) => Date.parse(s.history.find((h) => h.status === "awaitingEndUser")!.at) - Date.parse(s.requestedAt));
+  const toNotified = sessions.map((s) => Date.parse(s.endUserNotification.sentAt ?? s.requestedAt) - Date.parse(s.requestedAt));
+  const lastAwaiting = Math.max(...sessions.map((s) => Date.parse(s.history.find((h) => h.status === "awaitingEndUser")!.at)));
+  const calls = await fake.calls();
+  const hostLog = readFileSync(hostLogFile, "utf8").slice(hostLogOffset);
+  const deliveries = new Map<string, number>();
+  for (const m of hostLog.matchAll(/\b(session\.create|session\.close|notification\.send) received/g)) deliveries.set(m[1], (deliveries.get(m[1]) ?? 0) + 1);
+
+  const pct = (xs: number[], p: number): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+  };
+  const ms = (v: number): string => `${Math.round(v).toLocaleString("en-US")} ms`;
+  const per = (n: number): string => (n / count).toFixed(2);
+  const line = (label: string, xs: number[]): string => `${label.padEnd(34)} p50 ${ms(pct(xs, 50)).padStart(9)}   p95 ${ms(pct(xs, 95)).padStart(9)}   p99 ${ms(pct(xs, 99)).padStart(9)}`;
+  const byCall = new Map<string, number>();
+  for (const c of calls) {
+    const key = `${c.method} ${c.path.replace(/\/sessions\/[^/]+$/i, "/sessions/{code}")}`;
+    byCall.set(key, (byCall.get(key) ?? 0) + 1);
+  }
+  const tableTotal = [...tableOps.values()].reduce((a, b) => a + b, 0);
+  const sbTotal = [...sbSent.values()].reduce((a, b) => a + b, 0);
+
+  console.log(`
+Sessions benchmark: ${count} requests fired at once, one tenant, local stack (in-process host + emulators)
+
+${line("request latency (POST → 202)", results.map((r) => r.ms))}
+${line("time to awaitingEndUser", toAwaiting)}
+${line("time to notification sent", toNotified)}
+throughput                         ${(count / ((lastAwaiting - runStarted) / 1000)).toFixed(1)} sessions/s reached awaitingEndUser (${((lastAwaiting - runStarted) / 1000).toFixed(1)} s for all; all notified after ${((settledAt - runStarted) / 1000).toFixed(1)} s)
+
+Per session (totals / ${count}):
+  TeamViewer calls                 ${per(calls.length)}   (${[...byCall].map(([k, v]) => `${k}: ${v}`).join(", ")}; undici saw ${teamViewerRequestsSeen})
+  Key Vault reads                  ${per(keyVaultReads)}   (${keyVaultReads} secret reads, ${keyVaultRequests} requests in all; the token is cached per instance)
+  Table operations                 ${per(tableTotal)}   (${[...tableOps].map(([k, v]) => `${k}: ${v}`).join(", ")}; a transaction is one operation)
+  Service Bus messages sent        ${per(sbTotal)}   (${[...sbSent].map(([k, v]) => `${k}: ${v}`).join(", ")})
+  Service Bus deliveries           ${per([...deliveries.values()].reduce((a, b) => a + b, 0))}   (${[...deliveries].map(([k, v]) => `${k}: ${v}`).join(", ")})
+(Counts include whatever the app's timers did during the run; each session also writes 3 audit events.)`);
+} finally {
+  await stack.close();
+  if (!values["keep-data"]) rmSync(dataDir, { recursive: true, force: true });
+}
+process.exit(0);
