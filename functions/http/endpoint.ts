@@ -149,7 +149,7 @@ export function endpoint<P, Q, B, A extends boolean>(spec: EndpointSpec<P, Q, B,
         const params = validate(spec.params, req.params, "path");
         const query = validate<unknown>(spec.query ?? z.strictObject({}), queryObject(new URL(req.url)), "query");
         const rawBody = await readBody(req, spec.maxBodyBytes ?? defaultMaxBodyBytes, spec.body !== undefined);
-        if (!spec.body && rawBody !== undefined && !(typeof rawBody === "object" && rawBody && Object.keys(rawBody).length === 0)) {
+        if (!spec.body && rawBody !== undefined && !(typeof rawBody === "object" && rawBody && !Array.isArray(rawBody) && Object.keys(rawBody).length === 0)) {
           throw new DomainError(errorCodes.validationFailed, "This endpoint takes no request body.");
         }
         const body = validate(spec.body, rawBody, "body");
