@@ -94,8 +94,9 @@ subscribe("http.client.request.start", (message) => {
   }
 });
 subscribe("undici:request:create", (message) => {
-  const origin = String((message as { request: { origin: string } }).request.origin);
-  if (ports.teamViewer && origin.endsWith(`:${ports.teamViewer}`)) teamViewerRequestsSeen++;
+  const { origin, path } = (message as { request: { origin: string; path: string } }).request;
+  // The fake's control API is the bench talking to the fake, not the app.
+  if (ports.teamViewer && String(origin).endsWith(`:${ports.teamViewer}`) && !path.startsWith("/_control")) teamViewerRequestsSeen++;
 });
 
 // ---------------------------------------------------------------- the stack

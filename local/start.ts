@@ -95,6 +95,7 @@ async function main(): Promise<void> {
   Service Bus       ${stack.serviceBusConnectionString}
   Tables (Azurite)  ${stack.tablesConnectionString}
   Data              ${dataDir}   (npm start -- --fresh wipes it)
+  Pushes            ${join(dataDir, "pushes.jsonl")}   (what the local push gateway sent to Company Portal users; tail -f it)
 
 Demo tenant ${seeded.tenantName} (${seeded.tenantId}): ${seeded.summary}
 Dev tokens (valid 24 h):
