@@ -67,10 +67,12 @@ export const notificationDeadLetterHandlers = {
 } satisfies QueueHandlers;
 
 /** For functions/automation.ts: automation's session requests, and their dead letters. */
+// The envelope id (not the Service Bus messageId) names an automation's request: a producer
+// that resends the same event under a new messageId still gets one session.
 export const remoteAssistanceRequestedHandler = {
   "remoteAssistance.requested": async (input) => {
     await input.services.sessions.requests.requestByAutomation(
-      { tenantId: tenantOf(input), messageId: messageIdOf(input), data: input.message.data },
+      { tenantId: tenantOf(input), messageId: input.message.id, data: input.message.data },
       { correlationId: input.message.correlationId, log: input.log },
     );
   },
@@ -81,7 +83,7 @@ export const remoteAssistanceRequestedDeadLetterHandler = {
     await input.services.sessions.maintenance.automationRequestDeadLettered(
       {
         tenantId: tenantOf(input),
-        messageId: messageIdOf(input),
+        messageId: input.message.id,
         data: input.message.data,
         ...(input.deadLetterReason ? { reason: input.deadLetterReason } : {}),
         ...(input.message.correlationId ? { correlationId: input.message.correlationId } : {}),

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { demoDevices, demoTenant, demoUser, helpdeskBerlinGroup, otherTenant } from "../../local/demoTenant.js";
 import type { SessionResource } from "../../shared/contracts/sessions.js";
 import { api, eventually, tokenFor, tokenOf } from "../support/api.js";
-import { auditEvents, fake, getConnector, newTenant, onboard, type TestTenant } from "./connectorSupport.js";
+import { auditEvents, fake, getConnector, hostLog, newTenant, onboard, type TestTenant } from "./connectorSupport.js";
 import {
   closeCallsFor,
   createDevices,
@@ -311,18 +311,27 @@ describe("automation's requests", () => {
     const refused = envelope("remoteAssistance.requested", demoTenant.id, { deviceId: corporate, requestedBy: bot });
     const unknown = envelope("remoteAssistance.requested", demoTenant.id, { deviceId: randomUUID(), requestedBy: bot });
 
-    // Act
+    // Act: the first request is sent twice, the second time under another Service Bus
+    // messageId (so duplicate detection cannot drop it): the envelope id still names one request.
     await sendAutomationEvents([ok, refused, unknown]);
+    const resendId = randomUUID();
+    await sendAutomationEvents([ok], () => resendId);
 
     // Assess
     const byBot = await eventually(
       async () => {
         const all = (await listSessions(admin)).filter((s) => s.requestedBy.id === bot.id);
-        return all.length === 3 && all.some((s) => s.status === "awaitingEndUser") ? all : undefined;
+        return all.length >= 3 && all.some((s) => s.status === "awaitingEndUser") ? all : undefined;
       },
       60_000,
       "the automation's three requests",
     );
+    await eventually(
+      async () => (hostLog().split("\n").some((l) => l.includes(resendId) && l.includes("the session exists")) ? true : undefined),
+      30_000,
+      "the resent request to be recognised",
+    );
+    expect((await listSessions(admin)).filter((s) => s.requestedBy.id === bot.id)).toHaveLength(3);
     const created = byBot.find((s) => s.deviceId === ipad)!;
     expect(created).toMatchObject({ status: "awaitingEndUser", requestedBy: { displayName: "Help desk bot", type: "automation" }, description: "ticket 4711" });
     const failed = byBot.find((s) => s.deviceId === corporate)!;

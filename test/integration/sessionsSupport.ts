@@ -49,13 +49,13 @@ export const managedDevice = (overrides: Record<string, unknown> = {}): Record<s
 });
 
 /** Sends events to automation-events with the real SDK, in batches, as an inventory sync or help-desk tool would. */
-export async function sendAutomationEvents(events: readonly Envelope[]): Promise<void> {
+export async function sendAutomationEvents(events: readonly Envelope[], messageIdOf: (e: Envelope) => string = (e) => e.id): Promise<void> {
   const client = new ServiceBusClient(stack().serviceBusConnectionString);
   try {
     const sender = client.createSender("automation-events");
     let batch = await sender.createMessageBatch();
     for (const e of events) {
-      const m: ServiceBusMessage = { messageId: e.id, body: e, contentType: "application/json", subject: e.type };
+      const m: ServiceBusMessage = { messageId: messageIdOf(e), body: e, contentType: "application/json", subject: e.type };
       if (!batch.tryAddMessage(m)) {
         await sender.sendMessages(batch);
         batch = await sender.createMessageBatch();
