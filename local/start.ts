@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     settings = loaded.values;
   }
   const started = Date.now();
+  // eslint-disable-next-line prefer-const -- the signal handler above reads it before start-up assigns it
   let stack: Stack | undefined;
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

@@ -101,8 +101,3 @@ export function decodeContinuation<T extends Record<string, unknown>>(
     errors: [{ path: "continuationToken", message: "not a token this API issued" }],
   });
 }
-
-/** Keys may not contain / \ # ? or control characters in Table storage. */
-export function safeKey(value: string): string {
-  return value.replace(/[/\\#?\u0000-\u001f\u007f-\u009f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
-}
