@@ -7,7 +7,8 @@ import type { RoleAssignmentStore, SettingsStore, UserStore } from "./app/admin/
 import { JwtAuthenticator, type Authenticator } from "./adapters/auth/jwtAuthenticator.js";
 import { azureCredential, localDevelopmentCredential } from "./adapters/keyvault/credentials.js";
 import { KeyVaultSecretStore, type SecretStore } from "./adapters/keyvault/secretStore.js";
-import { ServiceBusMessageBus, type MessageBus } from "./adapters/servicebus/messageBus.js";
+import { ServiceBusMessageBus } from "./adapters/servicebus/messageBus.js";
+import type { MessageBus } from "./app/messageBus.js";
 import { createTables, type Tables } from "./adapters/tables/tables.js";
 import { TableAuditLog } from "./adapters/tables/tableAuditLog.js";
 import { TableRoleAssignmentStore, TableSettingsStore, TableUserStore } from "./adapters/tables/tableAdminStores.js";

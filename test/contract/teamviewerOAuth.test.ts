@@ -3,7 +3,7 @@
 import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TeamViewerClient, type TokenSet } from "../../shared/adapters/teamviewer/teamViewerClient.js";
-import { TeamViewerError, type TeamViewerErrorCode } from "../../shared/adapters/teamviewer/teamViewerError.js";
+import { TeamViewerError, type TeamViewerErrorCode } from "../../shared/app/teamViewerError.js";
 import { startTeamViewerFake, type TeamViewerFake } from "../../local/teamviewer/server.js";
 
 const clientId = "contract-client-id";

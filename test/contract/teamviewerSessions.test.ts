@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TeamViewerClient, type TeamViewerClientOptions } from "../../shared/adapters/teamviewer/teamViewerClient.js";
-import { TeamViewerError, type TeamViewerErrorCode } from "../../shared/adapters/teamviewer/teamViewerError.js";
+import { TeamViewerError, type TeamViewerErrorCode } from "../../shared/app/teamViewerError.js";
 import { startTeamViewerFake, type TeamViewerFake } from "../../local/teamviewer/server.js";
 import { freePort } from "../../local/ports.js";
 

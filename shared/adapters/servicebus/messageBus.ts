@@ -3,22 +3,7 @@
 import { ServiceBusClient, type ServiceBusSender } from "@azure/service-bus";
 import type { TokenCredential } from "@azure/core-auth";
 import type { Config } from "../../config.js";
-
-export interface OutgoingMessage {
-  readonly queue: string;
-  readonly id: string;
-  readonly type: string;
-  readonly correlationId?: string;
-  readonly body: unknown;
-  /** Deliver no earlier than this (Service Bus scheduled enqueue). */
-  readonly notBefore?: Date;
-}
-
-export interface MessageBus {
-  send(message: OutgoingMessage): Promise<void>;
-  ping(): Promise<void>;
-  close(): Promise<void>;
-}
+import type { MessageBus, OutgoingMessage } from "../../app/messageBus.js";
 
 export class ServiceBusMessageBus implements MessageBus {
   readonly #client: ServiceBusClient;

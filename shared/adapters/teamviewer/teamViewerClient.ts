@@ -3,7 +3,7 @@
 import type { z } from "zod";
 import { systemClock, type Clock } from "../../app/clock.js";
 import { redact } from "../../app/logging.js";
-import { TeamViewerError, type TeamViewerErrorCode } from "./teamViewerError.js";
+import { TeamViewerError, type TeamViewerErrorCode } from "../../app/teamViewerError.js";
 import {
   accountResponseSchema,
   createSessionRequestSchema,

@@ -13,7 +13,7 @@ import {
 } from "../../domain/connector.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
 import { requireRead } from "../../domain/permissions.js";
-import { TeamViewerError } from "../../adapters/teamviewer/teamViewerError.js";
+import { TeamViewerError } from "../teamViewerError.js";
 import type { Access } from "../access.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";

@@ -19,7 +19,7 @@ import { conflict } from "../../domain/errors.js";
 import { requireIntuneLicense, requireRead, requireUpdate } from "../../domain/permissions.js";
 import type { ConnectorView, OAuthCallbackQuery } from "../../contracts/connector.js";
 import { makeEnvelope, messageQueue } from "../../contracts/messages.js";
-import type { MessageBus } from "../../adapters/servicebus/messageBus.js";
+import type { MessageBus } from "../messageBus.js";
 import type { Access } from "../access.js";
 import type { SettingsStore, UserStore } from "../admin/ports.js";
 import type { AuditLog } from "../audit/auditLog.js";

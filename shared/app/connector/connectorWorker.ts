@@ -14,7 +14,7 @@ import {
 } from "../../domain/connector.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
 import type { Envelope } from "../../contracts/messages.js";
-import { TeamViewerError } from "../../adapters/teamviewer/teamViewerError.js";
+import { TeamViewerError } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { systemActor } from "../../domain/caller.js";
 import { connectorErrorCodes, connectorHealths, onboardingStatuses } from "../../domain/connector.js";
-import { TeamViewerError } from "../../adapters/teamviewer/teamViewerError.js";
+import { TeamViewerError } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import { createLogger, type Logger } from "../logging.js";

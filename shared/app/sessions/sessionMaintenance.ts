@@ -9,7 +9,7 @@ import { systemActor } from "../../domain/caller.js";
 import { isOpen } from "../../domain/sessionState.js";
 import { applyEvent, noteHistory, sessionFailureCodes, type Session, type TeamViewerDetails } from "../../domain/session.js";
 import { messageTypes, type RemoteAssistanceRequestedData } from "../../contracts/messages.js";
-import { isTeamViewerError } from "../../adapters/teamviewer/teamViewerError.js";
+import { isTeamViewerError } from "../teamViewerError.js";
 import type { TeamViewerSessionInfo, TeamViewerSessionsApi, TeamViewerTokens } from "./ports.js";
 import type { SessionExpiry } from "./expiry.js";
 import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";

@@ -28,7 +28,7 @@ import {
   type WorkerState,
 } from "../../domain/session.js";
 import { messageTypes, type SessionCloseReason } from "../../contracts/messages.js";
-import { isTeamViewerError, type TeamViewerError } from "../../adapters/teamviewer/teamViewerError.js";
+import { isTeamViewerError, type TeamViewerError } from "../teamViewerError.js";
 import {
   faultPointNames,
   type FaultPoints,

@@ -2,7 +2,7 @@
 // implies go into one Table transaction (session row + outbox rows), then the messages
 // are sent and their outbox rows deleted. A send that fails is left to the outbox timer.
 // Read-decide-write loops on etag conflicts live here too, so no use case writes blindly.
-import type { MessageBus } from "../../adapters/servicebus/messageBus.js";
+import type { MessageBus } from "../messageBus.js";
 import type { Logger } from "../logging.js";
 import { isOpen } from "../../domain/sessionState.js";
 import type { Session } from "../../domain/session.js";

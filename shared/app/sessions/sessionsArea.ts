@@ -1,6 +1,6 @@
 // The sessions area's use cases, built from its ports in one place so the composition
 // root only chooses adapters.
-import type { MessageBus } from "../../adapters/servicebus/messageBus.js";
+import type { MessageBus } from "../messageBus.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";

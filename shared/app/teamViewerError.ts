@@ -1,4 +1,5 @@
-// The one error the TeamViewer client throws: a code the queue workers branch on
+// The one error the TeamViewer port throws (the client adapter in shared/adapters/teamviewer
+// raises it): a code the queue workers branch on
 // (retry, refresh, reauthorize, fail the session), never a raw HTTP status or fetch error.
 
 export const teamViewerErrorCodes = {
