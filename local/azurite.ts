@@ -20,7 +20,7 @@ export async function startAzuriteTables(options: {
   log?: (line: string) => void;
 }): Promise<AzuriteTables> {
   const main = join(dirname(require.resolve("azurite/package.json")), "dist", "src", "table", "main.js");
-  const args = [main, "--tableHost", "127.0.0.1", "--tablePort", String(options.port), "--skipApiVersionCheck", "--disableTelemetry", "--loose"];
+  const args = [main, "--tableHost", "127.0.0.1", "--tablePort", String(options.port), "--skipApiVersionCheck", "--disableTelemetry", "--loose", "--silent"];
   if (options.dataDir) {
     mkdirSync(options.dataDir, { recursive: true });
     args.push("--location", options.dataDir);

@@ -2,7 +2,7 @@
 //   npm start               fixed ports, data kept in .local/
 //   npm start -- --fresh    wipe .local/ first
 //   (tests) --test --data-dir DIR   free ports, prints one `READY <json>` line when healthy
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadLocalSettings } from "./host/settings.js";
@@ -85,6 +85,13 @@ async function main(): Promise<void> {
   const tokens = await Promise.all(
     demoUsers.map(async (u) => ({ u, token: await stack!.identity.issueToken({ ...u.claims, expiresInSeconds: 86_400 }) })),
   );
+  // The same tokens as shell variables: `source .local/tokens.env`, then "$ADMIN_TOKEN".
+  const tokensFile = join(dataDir, "tokens.env");
+  writeFileSync(
+    tokensFile,
+    [`export API=${stack.apiUrl}`, `export TENANT_ID=${seeded.tenantId}`, ...tokens.map(({ u, token }) => `export ${u.key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}_TOKEN=${token}`)].join("\n") + "\n",
+    { mode: 0o600 },
+  );
   console.log(`
 \x1b[1mRemote Assistance Connector is ready\x1b[0m (${((Date.now() - started) / 1000).toFixed(1)} s)
 
@@ -102,11 +109,12 @@ Demo tenant ${seeded.tenantName} (${seeded.tenantId}): ${seeded.summary}
 Dev tokens (valid 24 h):
 ${tokens.map(({ u, token }) => `  ${u.label.padEnd(44)} ${u.claims.name}\n    ${token}`).join("\n")}
 
+The same tokens as shell variables: source ${tokensFile}   (ADMIN_TOKEN, HELPDESK_TOKEN, END_USER_TOKEN, …)
 Try:
-  TOKEN=<the administrator token above>
-  curl -s ${stack.apiUrl}/health
-  curl -s -H "Authorization: Bearer $TOKEN" ${stack.apiUrl}/connector
-  curl -s -H "Authorization: Bearer $TOKEN" "${stack.apiUrl}/devices?top=5"
+  source ${tokensFile}
+  curl -s $API/health
+  curl -s -H "Authorization: Bearer $ADMIN_TOKEN" $API/connector
+  curl -s -H "Authorization: Bearer $ADMIN_TOKEN" "$API/devices?top=5"
 
 Ctrl-C stops everything.`);
 }
