@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { loadLocalSettings } from "./host/settings.js";
 import { startStack, waitHealthy, type Stack, type StackEndpoints } from "./stack.js";
 import { demoUsers, seedDemoTenant } from "./seed.js";
+import { buildPortal, writePortalConfig } from "../portal/build.js";
 
 const appRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const args = process.argv.slice(2);
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
     process.stdin.resume();
   }
 
+  // The portal, built per stack (its config.json names this stack's identity emulator).
+  const portalDir = await buildPortal({ outDir: join(dataDir, "portal") });
   stack = await startStack({
     appRoot,
     ports: testMode ? "free" : "default",
@@ -59,7 +62,11 @@ async function main(): Promise<void> {
     settings,
     log,
     hostLogFile: testMode ? join(dataDir, "host.log") : undefined,
-    staticDir: join(appRoot, "portal", "dist"),
+    staticDir: portalDir,
+  });
+  writePortalConfig(portalDir, {
+    apiBaseUrl: "/api",
+    auth: { kind: "local", identityUrl: stack.identityUrl, users: demoUsers.map((u) => ({ key: u.key, label: u.label, claims: u.claims })) },
   });
   await waitHealthy(stack.apiUrl);
   const seeded = await seedDemoTenant(stack, (l) => log("seed", l));

@@ -1,0 +1,123 @@
+// The one HTTP client of the portal: adds the bearer token, reads JSON, and turns every
+// failure into an ApiProblem carrying the API's problem details (DESIGN §4 "Errors").
+import { h } from "./dom.js";
+
+export interface Problem {
+  readonly type?: string;
+  readonly title: string;
+  readonly status?: number;
+  readonly code?: string;
+  readonly detail?: string;
+  readonly errors?: readonly { readonly path: string; readonly message: string }[];
+  readonly correlationId?: string;
+}
+
+export class ApiProblem extends Error {
+  readonly problem: Problem;
+  constructor(problem: Problem) {
+    super(problem.detail ? `${problem.title}: ${problem.detail}` : problem.title);
+    this.name = "ApiProblem";
+    this.problem = problem;
+  }
+}
+
+export interface List<T> {
+  readonly value: T[];
+  readonly continuationToken?: string;
+}
+
+type Query = Record<string, string | number | boolean | undefined | null>;
+
+export interface RequestOptions {
+  readonly query?: Query;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+export class ApiClient {
+  readonly #baseUrl: string;
+  readonly #token: () => Promise<string | undefined>;
+  readonly #onUnauthenticated: () => void;
+
+  constructor(baseUrl: string, token: () => Promise<string | undefined>, onUnauthenticated: () => void) {
+    this.#baseUrl = baseUrl.replace(/\/$/, "");
+    this.#token = token;
+    this.#onUnauthenticated = onUnauthenticated;
+  }
+
+  get<T>(path: string, query?: Query): Promise<T> {
+    return this.request<T>("GET", path, { query });
+  }
+
+  post<T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+    return this.request<T>("POST", path, { body, headers });
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const url = new URL(`${this.#baseUrl}${path}`, window.location.href);
+    for (const [k, v] of Object.entries(options.query ?? {})) {
+      if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, String(v));
+    }
+    const headers: Record<string, string> = { accept: "application/json", ...options.headers };
+    const token = await this.#token();
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers["content-type"] = "application/json";
+    }
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, body });
+    } catch {
+      throw new ApiProblem({
+        title: "The service could not be reached",
+        detail: "Check your network connection and try again. If it keeps happening, the service may be down.",
+        code: "network",
+      });
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (res.ok) return parsed as T;
+    const problem = asProblem(parsed, res);
+    if (res.status === 401) this.#onUnauthenticated();
+    throw new ApiProblem(problem);
+  }
+}
+
+function asProblem(body: unknown, res: Response): Problem {
+  if (body && typeof body === "object" && typeof (body as { title?: unknown }).title === "string") {
+    const p = body as Problem;
+    return { ...p, correlationId: p.correlationId ?? res.headers.get("x-correlation-id") ?? undefined };
+  }
+  return {
+    title: `The service answered ${res.status} ${res.statusText}`.trim(),
+    status: res.status,
+    detail: "The answer held no problem details.",
+    correlationId: res.headers.get("x-correlation-id") ?? undefined,
+  };
+}
+
+/** Any thrown value as problem details (so every error is shown the same way). */
+export function problemOf(error: unknown): Problem {
+  if (error instanceof ApiProblem) return error.problem;
+  return { title: "Something went wrong in the portal", detail: error instanceof Error ? error.message : String(error) };
+}
+
+/** Problem details shown plainly: title, detail, field errors and the correlation id to quote to support. */
+export function problemBox(error: unknown): HTMLElement {
+  const p = problemOf(error);
+  return h(
+    "div",
+    { class: "problem", role: "alert", "data-code": p.code ?? "" },
+    h("p", { class: "problem-title" }, h("strong", null, p.title), p.status ? ` (${p.status})` : ""),
+    p.detail ? h("p", { class: "problem-detail" }, p.detail) : null,
+    p.errors && p.errors.length > 0 ? h("ul", null, p.errors.map((e) => h("li", null, e.path ? `${e.path}: ${e.message}` : e.message))) : null,
+    p.correlationId ? h("p", { class: "problem-correlation" }, "Correlation id: ", h("code", null, p.correlationId)) : null,
+  );
+}

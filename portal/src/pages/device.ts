@@ -1,0 +1,103 @@
+// Devices → a device: its details, whether remote assistance is possible, "New Remote
+// Assistance Session", the live session panel, and the device's earlier sessions.
+import { problemBox, type List } from "../api.js";
+import { hashFor, type PageContext } from "../context.js";
+import { details, h, mount, progress, time, whileBusy } from "../dom.js";
+import { statusText, type Device, type Session } from "../types.js";
+import { eligibilityCell } from "./devices.js";
+import { sessionPanel } from "./sessionPanel.js";
+
+export async function devicePage(ctx: PageContext): Promise<void> {
+  const { api, perms } = ctx.app;
+  const deviceId = ctx.params.deviceId;
+  mount(ctx.root, progress("Loading the device"));
+  let device: Device;
+  try {
+    device = await api.get<Device>(`/devices/${encodeURIComponent(deviceId)}`);
+  } catch (e) {
+    mount(ctx.root, h("h1", null, "Device"), problemBox(e));
+    return;
+  }
+  const ra = device.remoteAssistance;
+  const panelSlot = h("div", { id: "session-slot" });
+  const requestSlot = h("div");
+  const earlier = h("div", { "aria-live": "polite" });
+
+  mount(
+    ctx.root,
+    h("nav", { class: "breadcrumb", "aria-label": "Breadcrumb" }, h("a", { href: hashFor("/devices") }, "Devices › All devices"), ` › ${device.deviceName}`),
+    h("h1", { id: "device-name" }, device.deviceName),
+    details([
+      ["Operating system", `${device.operatingSystem} ${device.osVersion}`],
+      ["Ownership", device.ownership],
+      ["Enrollment type", device.enrollmentType],
+      ["Primary user", device.userDisplayName ? `${device.userDisplayName} (${device.userPrincipalName ?? device.emailAddress ?? ""})` : "None"],
+      ["Scope tags", device.scopeTags.join(", ")],
+      ["Last sync", time(device.lastSyncDateTime)],
+      device.removed ? ["Removed", time(device.removedDateTime)] : null,
+      ["Remote assistance", h("span", { id: "device-eligibility" }, eligibilityCell(device))],
+    ]),
+    ra.warnings.length > 0 ? h("div", { class: "warning", id: "device-warnings" }, ra.warnings.map((w) => h("p", null, w))) : null,
+    requestSlot,
+    panelSlot,
+    h("h2", null, "Sessions on this device"),
+    earlier,
+  );
+
+  const showPanel = (sessionId: string): void => {
+    mount(panelSlot, sessionPanel(ctx, sessionId, () => void loadEarlier()));
+    ctx.replaceQuery({ session: sessionId });
+  };
+
+  if (perms.request) {
+    const description = h("textarea", { id: "session-description", name: "description", maxlength: "500", rows: "2", "aria-describedby": "description-help" });
+    const button = h("button", { type: "submit", class: "primary", id: "new-session", disabled: !ra.eligible || device.removed === true }, "New Remote Assistance Session");
+    const out = h("div", { "aria-live": "polite" });
+    const form = h(
+      "form",
+      { class: "panel", "aria-labelledby": "new-session-heading" },
+      h("h2", { id: "new-session-heading" }, "New Remote Assistance Session"),
+      !ra.eligible ? h("p", { class: "not-eligible", id: "new-session-blocked" }, `Not possible on this device: ${ra.reasonText ?? ra.reason ?? "not supported"}`) : null,
+      h("div", { class: "field" },
+        h("label", { for: "session-description" }, "Why (optional, the user sees it)"),
+        description,
+        h("span", { class: "muted", id: "description-help" }, "At most 500 characters.")),
+      h("div", { class: "actions" }, button),
+      out,
+    );
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      mount(out);
+      // One key per click: a retried request never makes a second session.
+      const key = crypto.randomUUID();
+      void whileBusy(button, "Requesting", async () => {
+        try {
+          const text = description.value.trim();
+          const s = await api.post<Session>(`/devices/${encodeURIComponent(device.id)}/remoteAssistanceSessions`, text ? { description: text } : {}, { "idempotency-key": key });
+          showPanel(s.id);
+        } catch (e) {
+          mount(out, problemBox(e));
+        }
+      });
+    });
+    mount(requestSlot, form);
+  }
+
+  const loadEarlier = async (): Promise<void> => {
+    try {
+      const list = await api.get<List<Session>>("/sessions", { deviceId: device.id, top: 10 });
+      mount(
+        earlier,
+        list.value.length === 0
+          ? h("p", { class: "empty" }, "No sessions yet.")
+          : h("ul", { class: "plain" }, list.value.map((s) => h("li", null, h("a", { href: hashFor(`/sessions/${s.id}`) }, time(s.requestedAt)), ` — ${statusText[s.status]}, requested by ${s.requestedBy.displayName}`))),
+      );
+    } catch (e) {
+      mount(earlier, problemBox(e));
+    }
+  };
+
+  const existing = ctx.query.get("session");
+  if (existing) showPanel(existing);
+  await loadEarlier();
+}

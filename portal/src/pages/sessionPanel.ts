@@ -1,0 +1,182 @@
+// The session panel: follows a session live (requested → awaiting the user → accepted →
+// closed), with the device and user, the Connect (supporter) link, resend notification,
+// close, and for users who can't be notified the end-user link to pass on.
+import { problemBox } from "../api.js";
+import type { PageContext } from "../context.js";
+import { details, h, mount, progress, time, whileBusy } from "../dom.js";
+import { openStatuses, statusText, type Session, type SessionStatus } from "../types.js";
+
+const steps: readonly SessionStatus[] = ["requested", "awaitingEndUser", "accepted", "closed"];
+const pollMs = 1500;
+
+const notificationText = {
+  pending: "Being sent to the user's Company Portal",
+  sent: "Sent to the user's Company Portal",
+  notSupported: "Not possible: the device has no user who can be notified",
+  failed: "Could not be delivered",
+} as const;
+
+function whatNow(s: Session): string {
+  switch (s.status) {
+    case "requested":
+      return "Creating the TeamViewer session";
+    case "awaitingEndUser":
+      return s.endUserNotification.status === "notSupported"
+        ? "Waiting for the user: pass the end-user link on to them"
+        : `Waiting for ${s.device.userDisplayName ?? "the user"} to accept in the Company Portal`;
+    case "accepted":
+      return "The user accepted: connect now";
+    case "declined":
+      return "The user declined the request";
+    case "expired":
+      return "The request expired before the user accepted";
+    case "failed":
+      return "The session could not be set up";
+    case "closed":
+      return "The session is closed";
+  }
+}
+
+function stepper(s: Session): HTMLElement {
+  const reached = new Set(s.history.map((x) => x.status));
+  reached.add(s.status);
+  const offPath = !steps.includes(s.status);
+  return h(
+    "ol",
+    { class: "stepper", "aria-label": "Session progress" },
+    steps.map((step) =>
+      h(
+        "li",
+        { class: step === s.status ? "current" : reached.has(step) ? "done" : "todo", "aria-current": step === s.status ? "step" : null },
+        statusText[step],
+      ),
+    ),
+    offPath ? h("li", { class: "current off-path", "aria-current": "step" }, statusText[s.status]) : null,
+  );
+}
+
+export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s: Session) => void): HTMLElement {
+  const { api, perms } = ctx.app;
+  const live = h("p", { class: "live-status", role: "status", "aria-live": "polite", id: "session-status-text" });
+  const content = h("div", null, progress("Loading the session"));
+  const actionResult = h("div", { "aria-live": "polite", id: "session-action-result" });
+  const panel = h("section", { class: "panel session-panel", id: "session-panel", "aria-labelledby": "session-heading", "data-session-id": sessionId },
+    h("h2", { id: "session-heading" }, "Remote assistance session"), live, content, actionResult);
+
+  let current: Session | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let lastAnnounced = "";
+  let shown = "";
+  ctx.onLeave(() => clearTimeout(timer));
+
+  const render = (s: Session): void => {
+    current = s;
+    panel.dataset.status = s.status;
+    const said = `Status: ${statusText[s.status]}. ${whatNow(s)}.`;
+    if (said !== lastAnnounced) {
+      live.textContent = said;
+      lastAnnounced = said;
+    }
+    const open = openStatuses.includes(s.status);
+    const connect = s.teamViewer && open
+      ? h("p", { class: "connect" },
+          h("a", { class: "button primary", id: "connect-link", href: s.teamViewer.supporterLink, target: "_blank", rel: "noopener noreferrer" }, "Connect"),
+          h("span", { class: "muted" }, ` Session code ${s.teamViewer.code}, valid until `, time(s.teamViewer.validUntil)))
+      : s.status === "requested"
+        ? progress("Creating the TeamViewer session")
+        : null;
+    const userless = s.endUserNotification.status === "notSupported";
+    const endUserLink = userless && s.endUserLink
+      ? h("div", { class: "warning", id: "end-user-link-box" },
+          h("p", null, h("strong", null, "The user can't be notified in the Company Portal. ")),
+          s.warnings.map((w) => h("p", null, w)),
+          h("label", { for: "end-user-link" }, "End-user link to pass on (by phone or email)"),
+          h("input", { id: "end-user-link", type: "text", readonly: true, value: s.endUserLink, class: "wide" }),
+          copyButton(s.endUserLink))
+      : userless && s.warnings.length > 0
+        ? h("div", { class: "warning" }, s.warnings.map((w) => h("p", null, w)))
+        : null;
+    const otherWarnings = !userless && s.warnings.length > 0 ? h("div", { class: "warning" }, s.warnings.map((w) => h("p", null, w))) : null;
+
+    const actions = h("div", { class: "actions" });
+    if (perms.request && open) {
+      if (s.status === "awaitingEndUser" && s.endUserNotification.channel === "companyPortal") {
+        const resend = h("button", { type: "button", id: "resend-notification" }, "Resend notification");
+        resend.addEventListener("click", () => void act(resend, "Resending", `/sessions/${encodeURIComponent(s.id)}/resendNotification`, "The notification was sent again."));
+        actions.append(resend);
+      }
+      const close = h("button", { type: "button", id: "close-session", class: "danger" }, "Close session");
+      close.addEventListener("click", () => void act(close, "Closing", `/sessions/${encodeURIComponent(s.id)}/close`, "Closing the session (TeamViewer's side too)."));
+      actions.append(close);
+    }
+
+    mount(
+      content,
+      stepper(s),
+      connect,
+      endUserLink,
+      otherWarnings,
+      s.failure ? h("div", { class: "problem", role: "alert" }, h("p", null, h("strong", null, "The session failed")), h("p", null, s.failure.message), h("p", { class: "muted" }, `Code: ${s.failure.code}`)) : null,
+      details([
+        ["Device", `${s.device.deviceName} (${s.device.operatingSystem} ${s.device.osVersion})`],
+        ["User", s.device.userDisplayName ? `${s.device.userDisplayName}${s.device.userPrincipalName ? ` (${s.device.userPrincipalName})` : ""}` : "No primary user"],
+        ["Requested by", `${s.requestedBy.displayName}${s.requestedBy.type === "automation" ? " (automation)" : ""}`],
+        ["Requested", time(s.requestedAt)],
+        ["Why", s.description],
+        ["Notification", h("span", null, notificationText[s.endUserNotification.status], s.endUserNotification.sentAt ? [" (", time(s.endUserNotification.sentAt), ")"] : null)],
+        ["User's answer", s.endUserResponse ? h("span", null, s.endUserResponse.response === "accepted" ? "Accepted " : "Declined ", time(s.endUserResponse.at)) : "None yet"],
+        s.closedAt ? ["Closed", h("span", null, time(s.closedAt), s.closedBy ? ` by ${s.closedBy.displayName}` : "")] : null,
+        ["Session id", h("code", null, s.id)],
+      ]),
+      actions,
+      h("h3", null, "History"),
+      h("ol", { class: "history", id: "session-history" }, s.history.map((e) => h("li", null, time(e.at), ` — ${statusText[e.status]}`, e.detail ? `: ${e.detail}` : ""))),
+    );
+    onChange?.(s);
+  };
+
+  const act = async (button: HTMLButtonElement, busy: string, path: string, done: string): Promise<void> => {
+    mount(actionResult);
+    await whileBusy(button, busy, async () => {
+      try {
+        await api.post(path);
+        mount(actionResult, h("p", { class: "info" }, done));
+        await refresh();
+      } catch (e) {
+        mount(actionResult, problemBox(e));
+      }
+    });
+  };
+
+  const refresh = async (): Promise<void> => {
+    clearTimeout(timer);
+    try {
+      const s = await api.get<Session>(`/sessions/${encodeURIComponent(sessionId)}`);
+      // Re-render only on a change, so keyboard focus stays put while the panel polls.
+      const key = JSON.stringify(s);
+      if (key !== shown) {
+        shown = key;
+        render(s);
+      }
+    } catch (e) {
+      if (!current) mount(content, problemBox(e));
+      else mount(actionResult, problemBox(e));
+    }
+    // Follow the session live until it ends.
+    if (!ctx.left() && (!current || openStatuses.includes(current.status))) timer = setTimeout(() => void refresh(), pollMs);
+  };
+
+  void refresh();
+  return panel;
+}
+
+function copyButton(text: string): HTMLButtonElement {
+  const b = h("button", { type: "button", class: "small" }, "Copy link");
+  b.addEventListener("click", () => {
+    void navigator.clipboard?.writeText(text).then(
+      () => (b.textContent = "Copied"),
+      () => (b.textContent = "Select the link and copy it"),
+    );
+  });
+  return b;
+}

@@ -1,0 +1,128 @@
+// Settings and role assignments (Intune.Administrator): tenant settings, and who may
+// request sessions or update the connector, tenant-wide or scoped to scope tags.
+import { problemBox, type List } from "../api.js";
+import type { PageContext } from "../context.js";
+import { h, mount, progress, whileBusy } from "../dom.js";
+import type { RoleAssignment, Settings } from "../types.js";
+
+const permissionText = { "RemoteAssistance.Request": "Request Remote Assistance", "RemoteAssistance.Update": "Update Remote Assistance" } as const;
+
+export async function settingsPage(ctx: PageContext): Promise<void> {
+  const { api } = ctx.app;
+  const settingsSlot = h("section", { "aria-labelledby": "settings-heading", class: "panel" }, h("h2", { id: "settings-heading" }, "Tenant settings"), progress("Loading settings"));
+  const rolesSlot = h("section", { "aria-labelledby": "roles-heading", class: "panel" }, h("h2", { id: "roles-heading" }, "Role assignments"), progress("Loading role assignments"));
+  mount(ctx.root, h("h1", null, "Settings"), settingsSlot, rolesSlot);
+
+  const loadSettings = async (): Promise<void> => {
+    let current: Settings;
+    try {
+      current = await api.get<Settings>("/settings");
+    } catch (e) {
+      mount(settingsSlot, h("h2", { id: "settings-heading" }, "Tenant settings"), problemBox(e));
+      return;
+    }
+    const unlicensed = h("input", { type: "checkbox", id: "allow-unlicensed", checked: current.allowUnlicensedAdmins });
+    const windows = h("input", { type: "checkbox", id: "allow-windows-editions", checked: current.allowPossiblyUnsupportedWindowsEditions });
+    const timeout = h("input", { type: "number", id: "session-timeout", min: "1", max: "1440", step: "1", required: true, value: String(current.sessionTimeoutMinutes) });
+    const save = h("button", { type: "submit", class: "primary" }, "Save settings");
+    const out = h("div", { "aria-live": "polite" });
+    const form = h(
+      "form",
+      null,
+      h("p", { class: "checkbox" }, unlicensed, h("label", { for: "allow-unlicensed" }, "Allow admins without an Intune license to connect the connector")),
+      h("p", { class: "checkbox" }, windows, h("label", { for: "allow-windows-editions" }, "Allow possibly unsupported Windows editions (HoloLens, Surface Hub, Windows 10 S)")),
+      h("div", { class: "field" }, h("label", { for: "session-timeout" }, "Session timeout in minutes (1–1440): a request not accepted in time expires"), timeout),
+      h("div", { class: "actions" }, save),
+      out,
+    );
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      mount(out);
+      const patch: Record<string, unknown> = {};
+      if (unlicensed.checked !== current.allowUnlicensedAdmins) patch.allowUnlicensedAdmins = unlicensed.checked;
+      if (windows.checked !== current.allowPossiblyUnsupportedWindowsEditions) patch.allowPossiblyUnsupportedWindowsEditions = windows.checked;
+      if (Number(timeout.value) !== current.sessionTimeoutMinutes) patch.sessionTimeoutMinutes = Number(timeout.value);
+      if (Object.keys(patch).length === 0) {
+        mount(out, h("p", { class: "info" }, "Nothing changed."));
+        return;
+      }
+      void whileBusy(save, "Saving", async () => {
+        try {
+          current = await api.request<Settings>("PATCH", "/settings", { body: patch });
+          mount(out, h("p", { class: "success", role: "status" }, "Settings saved."));
+        } catch (e) {
+          mount(out, problemBox(e));
+        }
+      });
+    });
+    mount(settingsSlot, h("h2", { id: "settings-heading" }, "Tenant settings"), form);
+  };
+
+  const loadRoles = async (): Promise<void> => {
+    let list: List<RoleAssignment>;
+    try {
+      list = await api.get<List<RoleAssignment>>("/roleAssignments");
+    } catch (e) {
+      mount(rolesSlot, h("h2", { id: "roles-heading" }, "Role assignments"), problemBox(e));
+      return;
+    }
+    const out = h("div", { "aria-live": "polite" });
+    const table = list.value.length === 0
+      ? h("p", { class: "empty" }, "No role assignments. App roles in Entra ID still apply.")
+      : h("table", { class: "list", id: "role-table" },
+          h("thead", null, h("tr", null, ["Principal", "Permission", "Scope", ""].map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", null, list.value.map((a) => {
+            const del = h("button", { type: "button", class: "small danger", "aria-label": `Delete the assignment for ${a.principalType} ${a.principalId}` }, "Delete");
+            del.addEventListener("click", () => void whileBusy(del, "Deleting", async () => {
+              try {
+                await api.request("DELETE", `/roleAssignments/${encodeURIComponent(a.id)}`);
+                await loadRoles();
+              } catch (e) {
+                mount(out, problemBox(e));
+              }
+            }));
+            return h("tr", null,
+              h("td", null, `${a.principalType} `, h("code", { class: "id" }, a.principalId)),
+              h("td", null, permissionText[a.permission] ?? a.permission),
+              h("td", null, a.scopeTags.length === 0 ? "Whole tenant" : `Scope tags: ${a.scopeTags.join(", ")}`),
+              h("td", null, del));
+          })));
+
+    const principalType = h("select", { id: "ra-type" }, h("option", { value: "user" }, "User"), h("option", { value: "group" }, "Group"));
+    const principalId = h("input", { id: "ra-principal", required: true, autocomplete: "off", placeholder: "object id" });
+    const permission = h("select", { id: "ra-permission" }, Object.entries(permissionText).map(([v, l]) => h("option", { value: v }, l)));
+    const tags = h("input", { id: "ra-tags", autocomplete: "off", placeholder: "empty = whole tenant", "aria-describedby": "ra-tags-help" });
+    const add = h("button", { type: "submit", class: "primary" }, "Add assignment");
+    const form = h(
+      "form",
+      { class: "filters", "aria-label": "Add a role assignment" },
+      h("div", { class: "field" }, h("label", { for: "ra-type" }, "Principal type"), principalType),
+      h("div", { class: "field" }, h("label", { for: "ra-principal" }, "Principal id"), principalId),
+      h("div", { class: "field" }, h("label", { for: "ra-permission" }, "Permission"), permission),
+      h("div", { class: "field" }, h("label", { for: "ra-tags" }, "Scope tags"), tags, h("span", { class: "muted", id: "ra-tags-help" }, "Comma-separated")),
+      h("div", { class: "field" }, add),
+    );
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      mount(out);
+      void whileBusy(add, "Adding", async () => {
+        try {
+          await api.request("PUT", `/roleAssignments/${crypto.randomUUID()}`, {
+            body: {
+              principalId: principalId.value.trim(),
+              principalType: principalType.value,
+              permission: permission.value,
+              scopeTags: tags.value.split(",").map((t) => t.trim()).filter((t) => t !== ""),
+            },
+          });
+          await loadRoles();
+        } catch (e) {
+          mount(out, problemBox(e));
+        }
+      });
+    });
+    mount(rolesSlot, h("h2", { id: "roles-heading" }, "Role assignments"), table, h("h3", null, "Add an assignment"), form, out);
+  };
+
+  await Promise.all([loadSettings(), loadRoles()]);
+}
