@@ -1,0 +1,261 @@
+// The whole story in a real browser, through the portal's pages only: Debian's Chromium
+// driven by playwright-core against the stack the integration globalSetup started (which
+// serves the built portal at its root). Screenshots of every step go to
+// test/e2e/screenshots/ (ignored by git) for a person to look at.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stack } from "../support/api.js";
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const screenshots = resolve(import.meta.dirname, "../e2e/screenshots");
+/** The env notes' flags: headless, and no background traffic towards a network this machine does not have. */
+const chromiumFlags = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+let context: BrowserContext;
+let profileDir = "";
+let step = 0;
+
+async function shot(page: Page, name: string): Promise<void> {
+  step += 1;
+  await page.screenshot({ path: join(screenshots, `${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
+}
+
+async function signIn(page: Page, name: string): Promise<void> {
+  await page.goto(`${stack().hostUrl}/`);
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await page.getByRole("radio", { name: new RegExp(`^${name} `) }).check();
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect.poll(() => page.locator("#signed-in-user").textContent(), { timeout: 15_000 }).toBe(name);
+}
+
+async function signOut(page: Page): Promise<void> {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+}
+
+const connectorStatus = (page: Page) => page.locator("#connector-status");
+
+beforeAll(async () => {
+  // No silent skip: without the browser this test fails and says how to get it.
+  if (!existsSync(chromiumPath)) {
+    throw new Error(
+      `Chromium is missing at ${chromiumPath}. The browser test drives Debian's Chromium: install it with ` +
+        "`apt-get update && apt-get install -y --no-install-recommends chromium` (or set CHROMIUM_PATH).",
+    );
+  }
+  rmSync(screenshots, { recursive: true, force: true });
+  mkdirSync(screenshots, { recursive: true });
+  profileDir = mkdtempSync(join(tmpdir(), "rac-e2e-chromium-"));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: chromiumPath,
+    args: chromiumFlags,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+  });
+});
+
+afterAll(async () => {
+  await context?.close();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+});
+
+describe("the portal in a browser", () => {
+  it(
+    "admin connects TeamViewer, requests a session; the user accepts in the Company Portal; the admin closes it and finds it in history, report and audit log",
+    async () => {
+      const admin = await context.newPage();
+      const description = `E2E: Outlook crashes on start (${Date.now().toString(36)})`;
+
+      // The admin signs in (a demo user, token from the identity emulator).
+      await admin.goto(`${stack().hostUrl}/`);
+      await admin.getByRole("heading", { name: "Sign in" }).waitFor();
+      await shot(admin, "sign-in");
+      await admin.getByRole("radio", { name: /^Adele Vance / }).check();
+      await admin.getByRole("button", { name: "Sign in" }).click();
+      await admin.getByRole("heading", { name: "TeamViewer connector" }).waitFor();
+      await expect.poll(() => connectorStatus(admin).textContent(), { timeout: 15_000 }).toMatch(/Connected|Not connected|Connecting/);
+
+      // Another test may have onboarded this tenant already: start from "not connected", through the page.
+      if ((await connectorStatus(admin).textContent()) === "Connected") {
+        await admin.getByRole("button", { name: "Disconnect", exact: true }).click();
+        await admin.getByRole("button", { name: "Yes, disconnect" }).click();
+        await expect.poll(() => connectorStatus(admin).textContent(), { timeout: 60_000 }).toBe("Not connected");
+      }
+      await admin.locator("#license-text").waitFor();
+      await shot(admin, "connector-not-connected");
+
+      // The license agreement must be accepted before the sign-in button works.
+      const authorize = admin.getByRole("button", { name: "Log in to TeamViewer to authorize" });
+      await expect.poll(() => authorize.isDisabled()).toBe(true);
+      await admin.getByLabel(/I accept the license agreement/).check();
+      await shot(admin, "license-accepted");
+      await authorize.click();
+
+      // TeamViewer's (fake) sign-in page: allow.
+      await admin.getByRole("heading", { name: "Allow access to your TeamViewer account?" }).waitFor();
+      expect(admin.url().startsWith(stack().teamViewerUrl)).toBe(true);
+      await shot(admin, "teamviewer-sign-in");
+      await admin.getByRole("button", { name: "Allow" }).click();
+
+      // Back on the connector page, which follows the onboarding until it is done.
+      await admin.waitForURL(/#\/connector\?result=pending/);
+      await expect.poll(() => connectorStatus(admin).textContent(), { timeout: 60_000 }).toBe("Connected");
+      const connectorDetails = await admin.locator("#connector-details").innerText();
+      expect(connectorDetails).toMatch(/TeamViewer account/);
+      expect(connectorDetails).toMatch(/Accepted by Adele Vance/);
+      await admin.getByRole("button", { name: "Verify connection" }).click();
+      await expect.poll(() => admin.locator("#connector-action-result").innerText(), { timeout: 20_000 }).toMatch(/Healthy/);
+      await shot(admin, "connector-onboarded");
+
+      // All devices: an ineligible device shows its reason in plain words.
+      await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Devices" }).click();
+      await admin.getByRole("heading", { name: "All devices" }).waitFor();
+      await admin.getByLabel("Remote assistance").selectOption("false");
+      await admin.getByRole("button", { name: "Search" }).click();
+      const corporate = admin.locator('tr[data-device-name="CORP-LAPTOP-0042"]');
+      await corporate.waitFor();
+      await expect.poll(() => corporate.innerText()).toMatch(/Not possible: .*organization-owned/);
+      await shot(admin, "devices-not-eligible");
+      await corporate.getByRole("link", { name: "CORP-LAPTOP-0042" }).click();
+      await admin.locator("#new-session-blocked").waitFor();
+      expect(await admin.locator("#new-session-blocked").innerText()).toMatch(/organization-owned/);
+      expect(await admin.getByRole("button", { name: "New Remote Assistance Session" }).isDisabled()).toBe(true);
+      await shot(admin, "device-not-eligible");
+
+      // Find an eligible device by search and filters.
+      await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Devices" }).click();
+      await admin.getByLabel("Search (device or user name)").fill("DIEGO-LAPTOP");
+      await admin.getByLabel("Platform").selectOption("windows");
+      await admin.getByLabel("Remote assistance").selectOption("true");
+      await admin.getByRole("button", { name: "Search" }).click();
+      await admin.waitForURL(/search=DIEGO-LAPTOP/);
+      const laptop = admin.locator('tr[data-device-name="DIEGO-LAPTOP"]');
+      await laptop.waitFor();
+      await expect.poll(() => laptop.innerText()).toMatch(/Possible/);
+      await shot(admin, "devices-eligible");
+
+      // Start a session; the panel follows it until the Connect link is there.
+      await laptop.getByRole("link", { name: "DIEGO-LAPTOP" }).click();
+      await admin.getByLabel(/Why/).fill(description);
+      await admin.getByRole("button", { name: "New Remote Assistance Session" }).click();
+      const panel = admin.locator("#session-panel");
+      await panel.waitFor();
+      const connect = admin.getByRole("link", { name: "Connect", exact: true });
+      await connect.waitFor({ timeout: 30_000 });
+      expect(await connect.getAttribute("href")).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+      await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("awaitingEndUser");
+      const sessionId = await panel.getAttribute("data-session-id");
+      expect(sessionId).toBeTruthy();
+      await shot(admin, "session-connect-link");
+
+      // The device's user opens the Company Portal page: a flag with the pending count, the request, accept.
+      const user = await context.newPage();
+      await signIn(user, "Diego Siciliani");
+      await user.getByRole("heading", { name: "Company Portal" }).waitFor();
+      const badge = user.locator("#pending-badge");
+      await expect.poll(async () => Number(await badge.textContent()), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+      expect(await badge.getAttribute("aria-label")).toMatch(/pending/);
+      const request = user.locator(`article[data-request-id="${sessionId}"]`);
+      await request.waitFor({ timeout: 20_000 });
+      expect(await request.innerText()).toContain("Adele Vance from your help desk asks to connect to DIEGO-LAPTOP");
+      expect(await request.innerText()).toContain(description);
+      await shot(user, "company-portal-request");
+      await request.getByRole("button", { name: "Accept", exact: true }).click();
+      const quickSupport = request.getByRole("link", { name: "Open TeamViewer QuickSupport" });
+      await quickSupport.waitFor({ timeout: 20_000 });
+      expect(await quickSupport.getAttribute("href")).toMatch(/^http/);
+      await shot(user, "company-portal-accepted");
+
+      // The admin's panel followed it live; the admin closes the session.
+      await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("accepted");
+      expect(await admin.locator("#session-status-text").innerText()).toMatch(/Accepted/);
+      await shot(admin, "session-accepted");
+      await admin.getByRole("button", { name: "Close session" }).click();
+      await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("closed");
+      expect(await admin.locator("#session-history").innerText()).toMatch(/Closed/);
+      await shot(admin, "session-closed");
+
+      // History.
+      await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sessions" }).click();
+      await admin.getByLabel("Status").selectOption("closed");
+      await admin.getByRole("button", { name: "Filter" }).click();
+      const row = admin.locator(`#session-table tr[data-session-id="${sessionId}"]`);
+      await row.waitFor({ timeout: 20_000 });
+      expect(await row.getAttribute("data-status")).toBe("closed");
+      expect(await row.innerText()).toContain(description);
+      await shot(admin, "sessions-history");
+
+      // Report: counted, with a median time to accept.
+      await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Reports" }).click();
+      await admin.locator("#report-total").waitFor({ timeout: 20_000 });
+      expect(Number(await admin.locator("#report-total").innerText())).toBeGreaterThanOrEqual(1);
+      expect(Number(await admin.locator("#report-accepted").innerText())).toBeGreaterThanOrEqual(1);
+      expect(await admin.locator("#report-median").innerText()).toMatch(/\d+ (s|min|h)/);
+      expect(await admin.locator("#report-by-requester").innerText()).toContain("Adele Vance");
+      expect(await admin.locator("svg.chart").count()).toBeGreaterThanOrEqual(3);
+      await shot(admin, "report");
+
+      // Audit log: the session's steps, the close among them.
+      await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log" }).click();
+      await admin.locator("#audit-table").waitFor({ timeout: 20_000 });
+      const closedEvent = admin.locator(`#audit-table tr[data-target-id="${sessionId}"][data-activity="session.closed"]`);
+      await expect.poll(() => closedEvent.count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+      expect(await admin.locator(`#audit-table tr[data-target-id="${sessionId}"][data-activity="session.accepted"]`).count()).toBeGreaterThanOrEqual(1);
+      await shot(admin, "audit-log");
+
+      await user.close();
+      await admin.close();
+    },
+    300_000,
+  );
+
+  it("a user without the permission sees no admin actions, and a forced call shows the API's answer plainly", async () => {
+    const page = await context.newPage();
+
+    // Request Remote Assistance only: devices and sessions, but no connector actions and no settings.
+    await signIn(page, "Megan Bowen");
+    await page.getByRole("heading", { name: "TeamViewer connector" }).waitFor();
+    await page.locator("#connector-status").waitFor();
+    const nav = page.getByRole("navigation", { name: "Main" });
+    expect(await nav.getByRole("link", { name: "Devices" }).count()).toBe(1);
+    expect(await nav.getByRole("link", { name: "Settings" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Disconnect" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Log in to TeamViewer to authorize" }).count()).toBe(0);
+    await shot(page, "helpdesk-connector-no-actions");
+
+    // Forcing it: the settings page (not offered) calls the API, whose 403 is shown as it is.
+    await page.goto(`${stack().hostUrl}/#/settings`);
+    await page.locator("#no-permission").waitFor();
+    const problem = page.locator(".problem").first();
+    await problem.waitFor({ timeout: 20_000 });
+    const text = await problem.innerText();
+    expect(text).toMatch(/\(403\)/);
+    expect(text).toMatch(/Correlation id: [0-9a-f-]{36}/);
+    expect(await problem.getAttribute("data-code")).toBe("forbidden");
+    await shot(page, "helpdesk-forced-settings-403");
+    await signOut(page);
+
+    // The end user sees the Company Portal only; the device list, forced, is refused plainly too.
+    await signIn(page, "Diego Siciliani");
+    await page.getByRole("heading", { name: "Company Portal" }).waitFor();
+    expect(await page.getByRole("navigation", { name: "Main" }).getByRole("link").allInnerTexts()).toEqual(["Company Portal"]);
+    await page.goto(`${stack().hostUrl}/#/devices`);
+    const refused = page.locator("#device-results .problem");
+    await refused.waitFor({ timeout: 20_000 });
+    expect(await refused.innerText()).toMatch(/\(403\)[\s\S]*Correlation id/);
+    await shot(page, "end-user-forced-devices-403");
+    await page.close();
+  });
+});
