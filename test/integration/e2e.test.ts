@@ -221,6 +221,28 @@ describe("the portal in a browser", () => {
     300_000,
   );
 
+  it("a userless device: the session panel warns that nobody can be notified and gives the end-user link to pass on", async () => {
+    const page = await context.newPage();
+    await signIn(page, "Adele Vance");
+    await page.goto(`${stack().hostUrl}/#/devices?search=LOBBY-PC`);
+    const lobby = page.locator('tr[data-device-name="LOBBY-PC-01"]');
+    await lobby.waitFor({ timeout: 20_000 });
+    expect(await lobby.innerText()).toMatch(/can't be notified/);
+    await lobby.getByRole("link", { name: "LOBBY-PC-01" }).click();
+    expect(await page.locator("#device-warnings").innerText()).toMatch(/no primary user/);
+    await page.getByRole("button", { name: "New Remote Assistance Session" }).click();
+    const panel = page.locator("#session-panel");
+    const link = page.getByLabel(/End-user link to pass on/);
+    await link.waitFor({ timeout: 30_000 });
+    expect(await link.inputValue()).toMatch(/^http/);
+    expect(await page.locator("#end-user-link-box").innerText()).toMatch(/can't be notified in the Company Portal/);
+    expect(await page.getByRole("button", { name: "Resend notification" }).count()).toBe(0);
+    await shot(page, "userless-end-user-link");
+    await page.getByRole("button", { name: "Close session" }).click();
+    await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("closed");
+    await page.close();
+  });
+
   it("a user without the permission sees no admin actions, and a forced call shows the API's answer plainly", async () => {
     const page = await context.newPage();
 
@@ -245,6 +267,16 @@ describe("the portal in a browser", () => {
     expect(text).toMatch(/Correlation id: [0-9a-f-]{36}/);
     expect(await problem.getAttribute("data-code")).toBe("forbidden");
     await shot(page, "helpdesk-forced-settings-403");
+    await signOut(page);
+
+    // A help desk member whose rights come from a scoped role assignment (a group, scope tag berlin) sees devices too.
+    await signIn(page, "Lee Gu");
+    expect(await page.locator("#signed-in-rights").innerText()).toMatch(/assigned scope/);
+    await page.goto(`${stack().hostUrl}/#/devices`);
+    await page.locator("#device-table").waitFor({ timeout: 20_000 });
+    expect(await page.locator("#device-table tbody tr").count()).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('tr[data-device-name="DIEGO-IPAD"]').count()).toBe(0); // not tagged berlin
+    await shot(page, "scoped-helpdesk-devices");
     await signOut(page);
 
     // The end user sees the Company Portal only; the device list, forced, is refused plainly too.

@@ -74,6 +74,7 @@ export async function devicePage(ctx: PageContext): Promise<void> {
         try {
           const text = description.value.trim();
           const s = await api.post<Session>(`/devices/${encodeURIComponent(device.id)}/remoteAssistanceSessions`, text ? { description: text } : {}, { "idempotency-key": key });
+          description.value = "";
           showPanel(s.id);
         } catch (e) {
           mount(out, problemBox(e));

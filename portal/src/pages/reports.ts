@@ -1,6 +1,6 @@
 // Reports: who helped whom, when. Sessions over time by status and by platform (inline
 // SVG), totals by status, platform and requester, and the median time to accept.
-import { problemBox, type List } from "../api.js";
+import { ApiProblem, problemBox, type List } from "../api.js";
 import type { PageContext } from "../context.js";
 import { duration, h, mount, progress, s } from "../dom.js";
 import { sessionStatuses, statusText, type Session, type SessionReport } from "../types.js";
@@ -22,8 +22,9 @@ interface Series {
   readonly colour: string;
 }
 
-const dayOf = (iso: string): string => iso.slice(0, 10);
-const isoDate = (d: Date): string => d.toISOString().slice(0, 10);
+/** The reader's local calendar day, YYYY-MM-DD (date inputs and the charts' days use it). */
+const isoDate = (d: Date): string => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+const dayOf = (iso: string): string => isoDate(new Date(iso));
 
 /** A stacked bar per day; a legend and a data table go with it for those who can't see colours. */
 function stackedChart(title: string, days: readonly string[], series: readonly Series[], counts: Map<string, Map<string, number>>): HTMLElement {
@@ -113,7 +114,12 @@ export async function reportsPage(ctx: PageContext): Promise<void> {
   mount(ctx.root, h("h1", null, "Reports"), h("p", { class: "muted" }, "Who helped whom, when."), form, out);
   mount(out, progress("Building the report"));
 
-  const fromIso = new Date(`${from.value}T00:00:00`).toISOString();
+  const fromDate = new Date(`${from.value}T00:00:00`);
+  if (Number.isNaN(fromDate.getTime()) || Number.isNaN(new Date(`${to.value}T00:00:00`).getTime()) || from.value > to.value) {
+    mount(out, problemBox(new ApiProblem({ title: "Choose a range", detail: "Give a From date on or before the To date." })));
+    return;
+  }
+  const fromIso = fromDate.toISOString();
   const toDate = new Date(`${to.value}T00:00:00`);
   toDate.setDate(toDate.getDate() + 1);
   const toIso = (toDate.getTime() > now.getTime() ? now : toDate).toISOString();
@@ -131,7 +137,7 @@ export async function reportsPage(ctx: PageContext): Promise<void> {
     const inRange = sessions.filter((x) => x.requestedAt >= fromIso && x.requestedAt < toIso);
 
     const days: string[] = [];
-    for (let d = new Date(`${from.value}T00:00:00Z`); isoDate(d) < isoDate(toDate) && days.length < 400; d = new Date(d.getTime() + 86_400_000)) days.push(isoDate(d));
+    for (let d = new Date(`${from.value}T00:00:00`); d < toDate && days.length < 400; d.setDate(d.getDate() + 1)) days.push(isoDate(d));
     const byDayStatus = new Map<string, Map<string, number>>();
     const byDayOs = new Map<string, Map<string, number>>();
     const osSeen: string[] = [];
