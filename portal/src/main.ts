@@ -69,11 +69,18 @@ class Portal {
   #leave: (() => void)[] = [];
   #left = { value: false };
   #first = true;
+  #expired = false;
 
   constructor(config: PortalConfig, root: HTMLElement) {
     this.#config = config;
     this.#auth = config.auth.kind === "local" ? new LocalAuth(config.auth) : new EntraAuth(config.auth);
-    this.#api = new ApiClient(config.apiBaseUrl, () => this.#auth.accessToken(), () => undefined);
+    // A 401 means the token expired or was refused: sign in again, then come back here.
+    this.#api = new ApiClient(config.apiBaseUrl, () => this.#auth.accessToken(), () => {
+      this.#auth.signOut();
+      this.#perms = undefined;
+      this.#expired = true;
+      void this.route();
+    });
     this.#header = h("header", { class: "top" });
     this.#main = h("main", { id: "main", tabindex: "-1" });
     mount(root, h("a", { class: "skip-link", href: "#main", onclick: (e: Event) => (e.preventDefault(), this.#main.focus()) }, "Skip to content"), this.#header, this.#main);
@@ -94,7 +101,9 @@ class Portal {
       this.#renderHeader(undefined);
       document.title = "Sign in – Remote Assistance Connector";
       const next = path === "/sign-in" ? (query.get("next") ?? "/") : `${path}${query.size > 0 ? `?${query}` : ""}`;
-      signInPage(this.#main, this.#auth, () => {
+      const expired = this.#expired;
+      this.#expired = false;
+      signInPage(this.#main, this.#auth, expired, () => {
         window.location.hash = next;
         void this.route();
       });

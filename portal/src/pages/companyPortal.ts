@@ -3,21 +3,23 @@
 // TeamViewer link that starts QuickSupport) and decline.
 import { problemBox } from "../api.js";
 import type { PageContext } from "../context.js";
-import { h, mount, progress, time, whileBusy } from "../dom.js";
+import { h, mount, progress, s, time, whileBusy } from "../dom.js";
 import type { EndUserRequest } from "../types.js";
 
 const pollMs = 5000;
 
 export async function companyPortalPage(ctx: PageContext): Promise<void> {
   const { api, user } = ctx.app;
-  const badge = h("span", { class: "badge", id: "pending-badge", hidden: true });
+  const badge = h("span", { class: "badge", id: "pending-badge", "aria-hidden": "true", hidden: true });
+  // What a screen reader hears (and hears again when the count changes).
+  const countText = h("span", { class: "visually-hidden", id: "pending-count-text" }, "No pending requests");
   const list = h("div", { id: "requests", "aria-live": "polite" }, progress("Looking for remote assistance requests"));
   mount(
     ctx.root,
     h("div", { class: "company-portal" },
       h("header", { class: "cp-header" },
         h("h1", null, "Company Portal"),
-        h("span", { class: "cp-flag" }, h("span", { "aria-hidden": "true" }, "🔔"), " Notifications ", badge)),
+        h("span", { class: "cp-flag", role: "status" }, bell(), " Notifications ", badge, countText)),
       h("p", null, `Signed in as ${user.name}. When your help desk asks to connect to one of your devices, the request shows here.`),
       list),
   );
@@ -90,7 +92,7 @@ export async function companyPortalPage(ctx: PageContext): Promise<void> {
       const pendingCount = res.value.filter((r) => r.status === "awaitingEndUser").length;
       badge.hidden = pendingCount === 0;
       badge.textContent = String(pendingCount);
-      badge.setAttribute("aria-label", `${pendingCount} pending ${pendingCount === 1 ? "request" : "requests"}`);
+      countText.textContent = `: ${pendingCount === 0 ? "no" : pendingCount} pending ${pendingCount === 1 ? "request" : "requests"}`;
       const key = JSON.stringify([res.value, [...links.entries()]]);
       if (!busy && key !== shown) {
         shown = key;
@@ -103,4 +105,10 @@ export async function companyPortalPage(ctx: PageContext): Promise<void> {
   };
 
   await load();
+}
+
+/** The Company Portal's notification flag (inline SVG: no emoji font needed). */
+function bell(): SVGSVGElement {
+  return s("svg", { viewBox: "0 0 24 24", width: "20", height: "20", "aria-hidden": "true", focusable: "false" },
+    s("path", { fill: "currentColor", d: "M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z" }));
 }

@@ -6,8 +6,9 @@ import { LocalAuth } from "../auth/localAuth.js";
 import type { AuthProvider } from "../auth/authProvider.js";
 import { h, mount, whileBusy } from "../dom.js";
 
-export function signInPage(root: HTMLElement, auth: AuthProvider, done: () => void): void {
+export function signInPage(root: HTMLElement, auth: AuthProvider, expired: boolean, done: () => void): void {
   const out = h("div", { "aria-live": "polite" });
+  const notice = expired ? h("p", { class: "warning", role: "alert" }, "Your sign-in has expired or was refused by the service. Sign in again to go on.") : null;
   if (auth instanceof LocalAuth) {
     const choices = auth.users.map((u, i) =>
       h("li", null,
@@ -38,7 +39,7 @@ export function signInPage(root: HTMLElement, auth: AuthProvider, done: () => vo
         done();
       });
     });
-    mount(root, h("h1", { tabindex: "-1" }, "Sign in"), h("p", null, "Local development: the identity emulator signs you in as one of the demo tenant's users."), form);
+    mount(root, h("h1", { tabindex: "-1" }, "Sign in"), notice, h("p", null, "Local development: the identity emulator signs you in as one of the demo tenant's users."), form);
     return;
   }
   const button = h("button", { type: "button", class: "primary", id: "sign-in" }, "Sign in with Microsoft");
@@ -53,5 +54,5 @@ export function signInPage(root: HTMLElement, auth: AuthProvider, done: () => vo
       }
     });
   });
-  mount(root, h("h1", { tabindex: "-1" }, "Sign in"), h("div", { class: "panel" }, h("div", { class: "actions" }, button), out));
+  mount(root, h("h1", { tabindex: "-1" }, "Sign in"), notice, h("div", { class: "panel" }, h("div", { class: "actions" }, button), out));
 }
