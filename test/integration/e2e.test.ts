@@ -215,6 +215,12 @@ describe("the portal in a browser", () => {
       expect(await admin.locator(`#audit-table tr[data-target-id="${sessionId}"][data-activity="session.accepted"]`).count()).toBeGreaterThanOrEqual(1);
       await shot(admin, "audit-log");
 
+      // Settings and role assignments, for the Intune administrator.
+      await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
+      await admin.getByLabel(/Session timeout in minutes/).waitFor({ timeout: 20_000 });
+      expect(await admin.locator("#role-table").innerText()).toMatch(/Scope tags: berlin/);
+      await shot(admin, "settings");
+
       await user.close();
       await admin.close();
     },
@@ -230,7 +236,11 @@ describe("the portal in a browser", () => {
     expect(await lobby.innerText()).toMatch(/can't be notified/);
     await lobby.getByRole("link", { name: "LOBBY-PC-01" }).click();
     expect(await page.locator("#device-warnings").innerText()).toMatch(/no primary user/);
-    await page.getByRole("button", { name: "New Remote Assistance Session" }).click();
+    // By keyboard: from the description field, Tab to the button and press Enter.
+    await page.getByLabel(/Why/).focus();
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("New Remote Assistance Session");
+    await page.keyboard.press("Enter");
     const panel = page.locator("#session-panel");
     const link = page.getByLabel(/End-user link to pass on/);
     await link.waitFor({ timeout: 30_000 });
