@@ -47,14 +47,24 @@ async function signOut(page: Page): Promise<void> {
 
 const connectorStatus = (page: Page) => page.locator("#connector-status");
 
+const missingChromium = (): string | undefined =>
+  existsSync(chromiumPath)
+    ? undefined
+    : `Chromium is missing at ${chromiumPath}. The browser test drives Debian's Chromium: install it with ` +
+      "`apt-get update && apt-get install -y --no-install-recommends chromium` (or set CHROMIUM_PATH).";
+
+/**
+ * The browser, or a clear failure. No silent skip, and the failure is each test's own
+ * (a throwing beforeAll would only mark the tests skipped, which a summary can miss).
+ */
+function browser(): BrowserContext {
+  const missing = missingChromium();
+  if (missing) throw new Error(missing);
+  return context;
+}
+
 beforeAll(async () => {
-  // No silent skip: without the browser this test fails and says how to get it.
-  if (!existsSync(chromiumPath)) {
-    throw new Error(
-      `Chromium is missing at ${chromiumPath}. The browser test drives Debian's Chromium: install it with ` +
-        "`apt-get update && apt-get install -y --no-install-recommends chromium` (or set CHROMIUM_PATH).",
-    );
-  }
+  if (missingChromium()) return;
   rmSync(screenshots, { recursive: true, force: true });
   mkdirSync(screenshots, { recursive: true });
   profileDir = mkdtempSync(join(tmpdir(), "rac-e2e-chromium-"));
@@ -75,7 +85,7 @@ describe("the portal in a browser", () => {
   it(
     "admin connects TeamViewer, requests a session; the user accepts in the Company Portal; the admin closes it and finds it in history, report and audit log",
     async () => {
-      const admin = await context.newPage();
+      const admin = await browser().newPage();
       const description = `E2E: Outlook crashes on start (${Date.now().toString(36)})`;
 
       // The admin signs in (a demo user, token from the identity emulator).
@@ -161,7 +171,7 @@ describe("the portal in a browser", () => {
       await shot(admin, "session-connect-link");
 
       // The device's user opens the Company Portal page: a flag with the pending count, the request, accept.
-      const user = await context.newPage();
+      const user = await browser().newPage();
       await signIn(user, "Diego Siciliani");
       await user.getByRole("heading", { name: "Company Portal" }).waitFor();
       const badge = user.locator("#pending-badge");
@@ -228,7 +238,7 @@ describe("the portal in a browser", () => {
   );
 
   it("a userless device: the session panel warns that nobody can be notified and gives the end-user link to pass on", async () => {
-    const page = await context.newPage();
+    const page = await browser().newPage();
     await signIn(page, "Adele Vance");
     await page.goto(`${stack().hostUrl}/#/devices?search=LOBBY-PC`);
     const lobby = page.locator('tr[data-device-name="LOBBY-PC-01"]');
@@ -254,7 +264,7 @@ describe("the portal in a browser", () => {
   });
 
   it("a user without the permission sees no admin actions, and a forced call shows the API's answer plainly", async () => {
-    const page = await context.newPage();
+    const page = await browser().newPage();
 
     // Request Remote Assistance only: devices and sessions, but no connector actions and no settings.
     await signIn(page, "Megan Bowen");
