@@ -263,6 +263,51 @@ describe("the portal in a browser", () => {
     await page.close();
   });
 
+  it("paging through all devices; resend the notification; the user declines and the admin's panel shows it", async () => {
+    const admin = await browser().newPage();
+    await signIn(admin, "Adele Vance");
+
+    // Paging: 10 per page, then the next page.
+    await admin.goto(`${stack().hostUrl}/#/devices?top=10`);
+    await admin.locator("#device-table").waitFor({ timeout: 20_000 });
+    expect(await admin.locator("#device-table tbody tr").count()).toBe(10);
+    const firstPage = await admin.locator("#device-table tbody tr").first().getAttribute("data-device-id");
+    await admin.getByRole("button", { name: "Next page" }).click();
+    await expect.poll(() => admin.locator("#page-number").innerText()).toBe("Page 2");
+    await admin.locator("#device-table").waitFor();
+    expect(await admin.locator("#device-table tbody tr").first().getAttribute("data-device-id")).not.toBe(firstPage);
+    await shot(admin, "devices-page-2");
+    await admin.getByRole("button", { name: "Previous page" }).click();
+    await expect.poll(() => admin.locator("#page-number").innerText()).toBe("Page 1");
+
+    // A request on the iPhone; the admin resends the notification while the user has not answered.
+    await admin.goto(`${stack().hostUrl}/#/devices?search=DIEGO-IPHONE`);
+    await admin.locator('tr[data-device-name="DIEGO-IPHONE"]').getByRole("link", { name: "DIEGO-IPHONE" }).click();
+    const description = `E2E: decline me (${Date.now().toString(36)})`;
+    await admin.getByLabel(/Why/).fill(description);
+    await admin.getByRole("button", { name: "New Remote Assistance Session" }).click();
+    const panel = admin.locator("#session-panel");
+    await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("awaitingEndUser");
+    const sessionId = await panel.getAttribute("data-session-id");
+    await admin.getByRole("button", { name: "Resend notification" }).click();
+    await expect.poll(() => admin.locator("#session-action-result").innerText(), { timeout: 20_000 }).toMatch(/sent again/);
+
+    // The user declines in the Company Portal.
+    const user = await browser().newPage();
+    await signIn(user, "Diego Siciliani");
+    const request = user.locator(`article[data-request-id="${sessionId}"]`);
+    await request.waitFor({ timeout: 20_000 });
+    await request.getByRole("button", { name: "Decline", exact: true }).click();
+    await expect.poll(() => request.count(), { timeout: 20_000 }).toBe(0);
+
+    await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("declined");
+    expect(await admin.locator("#session-status-text").innerText()).toMatch(/declined/i);
+    expect(await admin.getByRole("link", { name: "Connect", exact: true }).count()).toBe(0);
+    await shot(admin, "session-declined");
+    await user.close();
+    await admin.close();
+  });
+
   it("a user without the permission sees no admin actions, and a forced call shows the API's answer plainly", async () => {
     const page = await browser().newPage();
 

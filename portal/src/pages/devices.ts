@@ -31,7 +31,7 @@ export async function devicesPage(ctx: PageContext): Promise<void> {
     h("option", { value: "" }, "Any"),
     h("option", { value: "true", selected: q.get("eligible") === "true" }, "Possible"),
     h("option", { value: "false", selected: q.get("eligible") === "false" }, "Not possible"));
-  const top = h("select", { id: "device-top", name: "top" }, ["25", "50", "100"].map((v) => h("option", { value: v, selected: (q.get("top") ?? "25") === v }, v)));
+  const top = h("select", { id: "device-top", name: "top" }, ["10", "25", "50", "100"].map((v) => h("option", { value: v, selected: (q.get("top") ?? "25") === v }, v)));
   const form = h(
     "form",
     { role: "search", class: "filters", "aria-label": "Filter devices" },
