@@ -41,10 +41,12 @@ function stepper(s: Session): HTMLElement {
   const reached = new Set(s.history.map((x) => x.status));
   reached.add(s.status);
   const offPath = !steps.includes(s.status);
+  // A session that ended off the happy path (declined, expired, failed) shows only the steps it reached.
+  const shown = offPath ? steps.filter((step) => reached.has(step)) : steps;
   return h(
     "ol",
     { class: "stepper", "aria-label": "Session progress" },
-    steps.map((step) =>
+    shown.map((step) =>
       h(
         "li",
         { class: step === s.status ? "current" : reached.has(step) ? "done" : "todo", "aria-current": step === s.status ? "step" : null },
