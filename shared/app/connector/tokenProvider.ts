@@ -137,16 +137,21 @@ export class TokenProvider {
       this.#cache.delete(tenantId);
       throw reauthorizationRequired();
     }
+    const { stored, usable } = await this.#readVault(tenantId, rejected);
+    if (usable) return stored;
+    return this.#refreshOnce(tenantId, rejected);
+  }
+
+  /** The stored token (cached when usable); a tenant without one is not onboarded. */
+  async #readVault(tenantId: string, rejected: string | undefined): Promise<{ stored: StoredToken; usable: boolean }> {
     const stored = await this.#vault.read(tenantId);
     if (!stored) {
       this.#cache.delete(tenantId);
       throw connectorNotOnboarded();
     }
-    if (this.#usable(stored, rejected)) {
-      this.#cache.set(tenantId, stored);
-      return stored;
-    }
-    return this.#refreshOnce(tenantId, rejected);
+    const usable = this.#usable(stored, rejected);
+    if (usable) this.#cache.set(tenantId, stored);
+    return { stored, usable };
   }
 
   /** Refreshes under the lease, or waits for whoever holds it to publish the new token. */
@@ -164,15 +169,8 @@ export class TokenProvider {
         }
       }
       await sleep(this.#pollMs);
-      const stored = await this.#vault.read(tenantId);
-      if (!stored) {
-        this.#cache.delete(tenantId);
-        throw connectorNotOnboarded();
-      }
-      if (this.#usable(stored, rejected)) {
-        this.#cache.set(tenantId, stored);
-        return stored;
-      }
+      const { stored, usable } = await this.#readVault(tenantId, rejected);
+      if (usable) return stored;
       if (this.#clock.now().getTime() >= deadline) {
         // Not expired yet: better a token that works for a few more minutes than a failure.
         if (stored.accessToken !== rejected && stored.expiresAt.getTime() > this.#clock.now().getTime()) return stored;
@@ -183,15 +181,8 @@ export class TokenProvider {
 
   async #refreshHoldingLease(tenantId: string, rejected: string | undefined): Promise<StoredToken> {
     // Another instance may have refreshed between our read and taking the lease.
-    const stored = await this.#vault.read(tenantId);
-    if (!stored) {
-      this.#cache.delete(tenantId);
-      throw connectorNotOnboarded();
-    }
-    if (this.#usable(stored, rejected)) {
-      this.#cache.set(tenantId, stored);
-      return stored;
-    }
+    const { stored, usable } = await this.#readVault(tenantId, rejected);
+    if (usable) return stored;
     let fresh: StoredToken;
     try {
       fresh = await this.#teamViewer.refresh(stored.refreshToken);
