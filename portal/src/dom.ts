@@ -101,3 +101,12 @@ export function duration(seconds: number): string {
   if (m < 60) return `${m} min ${s % 60} s`;
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
+
+/** Previous / Next buttons for lists paged with continuation tokens; `go` loads a page. */
+export function pager(pageIndex: number, hasNext: boolean, go: (pageIndex: number) => void): HTMLElement {
+  const prev = h("button", { type: "button", id: "previous-page", disabled: pageIndex === 0 }, "Previous page");
+  const next = h("button", { type: "button", id: "next-page", disabled: !hasNext }, "Next page");
+  prev.addEventListener("click", () => go(Math.max(0, pageIndex - 1)));
+  next.addEventListener("click", () => go(pageIndex + 1));
+  return h("nav", { class: "pager", "aria-label": "Pages" }, prev, h("span", { id: "page-number" }, `Page ${pageIndex + 1}`), next);
+}

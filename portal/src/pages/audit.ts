@@ -1,7 +1,7 @@
 // Audit log: every step anyone (or anything) took, newest first, with range and activity filters.
 import { problemBox, type List } from "../api.js";
 import type { PageContext } from "../context.js";
-import { h, mount, progress, time } from "../dom.js";
+import { h, mount, pager, progress, time } from "../dom.js";
 import type { AuditEvent } from "../types.js";
 
 const knownActivities = [
@@ -77,10 +77,6 @@ export async function auditPage(ctx: PageContext): Promise<void> {
         mount(results, h("p", { class: "empty" }, "No audit events match these filters."));
         return;
       }
-      const prev = h("button", { type: "button", disabled: pageIndex === 0 }, "Previous page");
-      const next = h("button", { type: "button", disabled: !page.continuationToken }, "Next page");
-      prev.addEventListener("click", () => ((pageIndex = Math.max(0, pageIndex - 1)), void load()));
-      next.addEventListener("click", () => ((pageIndex += 1), void load()));
       mount(
         results,
         h("table", { class: "list", id: "audit-table" },
@@ -94,7 +90,10 @@ export async function auditPage(ctx: PageContext): Promise<void> {
               h("td", null, h("span", { class: e.result === "success" ? "success-text" : "error-text" }, e.result)),
               h("td", null, e.detail ?? "")),
           ))),
-        h("nav", { class: "pager", "aria-label": "Pages" }, prev, h("span", null, `Page ${pageIndex + 1}`), next),
+        pager(pageIndex, Boolean(page.continuationToken), (i) => {
+          pageIndex = i;
+          void load();
+        }),
       );
     } catch (e) {
       mount(results, problemBox(e));

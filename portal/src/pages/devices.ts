@@ -2,7 +2,7 @@
 // whether remote assistance is possible and, if not, why in plain words.
 import { problemBox, type List } from "../api.js";
 import { hashFor, type PageContext } from "../context.js";
-import { h, mount, progress, time } from "../dom.js";
+import { h, mount, pager, progress, time } from "../dom.js";
 import { platformText, type Device } from "../types.js";
 
 export function eligibilityCell(d: Device): HTMLElement {
@@ -97,17 +97,14 @@ export async function devicesPage(ctx: PageContext): Promise<void> {
         ),
       ),
     );
-    const prev = h("button", { type: "button", id: "previous-page", disabled: pageIndex === 0 }, "Previous page");
-    const next = h("button", { type: "button", id: "next-page", disabled: !page.continuationToken }, "Next page");
-    prev.addEventListener("click", () => {
-      pageIndex = Math.max(0, pageIndex - 1);
-      void loadPage();
-    });
-    next.addEventListener("click", () => {
-      pageIndex += 1;
-      void loadPage();
-    });
-    mount(results, table, h("nav", { class: "pager", "aria-label": "Pages" }, prev, h("span", { id: "page-number" }, `Page ${pageIndex + 1}`), next));
+    mount(
+      results,
+      table,
+      pager(pageIndex, Boolean(page.continuationToken), (i) => {
+        pageIndex = i;
+        void loadPage();
+      }),
+    );
   };
 
   await loadPage();

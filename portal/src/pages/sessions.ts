@@ -1,7 +1,7 @@
 // Sessions: the history with status and device filters, and one session's live panel.
 import { problemBox, type List } from "../api.js";
 import { hashFor, type PageContext } from "../context.js";
-import { h, mount, progress, time } from "../dom.js";
+import { h, mount, pager, progress, time } from "../dom.js";
 import { sessionStatuses, statusText, type Session } from "../types.js";
 import { sessionPanel } from "./sessionPanel.js";
 
@@ -37,10 +37,6 @@ export async function sessionsPage(ctx: PageContext): Promise<void> {
         mount(results, h("p", { class: "empty" }, "No sessions match these filters."));
         return;
       }
-      const prev = h("button", { type: "button", disabled: pageIndex === 0 }, "Previous page");
-      const next = h("button", { type: "button", disabled: !page.continuationToken }, "Next page");
-      prev.addEventListener("click", () => ((pageIndex = Math.max(0, pageIndex - 1)), void load()));
-      next.addEventListener("click", () => ((pageIndex += 1), void load()));
       mount(
         results,
         h("table", { class: "list", id: "session-table" },
@@ -54,7 +50,10 @@ export async function sessionsPage(ctx: PageContext): Promise<void> {
               h("td", null, h("span", { class: `status status-${s.status}` }, statusText[s.status])),
               h("td", null, s.description ?? "")),
           ))),
-        h("nav", { class: "pager", "aria-label": "Pages" }, prev, h("span", null, `Page ${pageIndex + 1}`), next),
+        pager(pageIndex, Boolean(page.continuationToken), (i) => {
+          pageIndex = i;
+          void load();
+        }),
       );
     } catch (e) {
       mount(results, problemBox(e));
