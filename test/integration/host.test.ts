@@ -7,7 +7,7 @@ import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFunctionsHost, type FunctionsHost } from "../../local/host/host.js";
 import { startServiceBusEmulator, type ServiceBusEmulator } from "../../local/servicebus/server.js";
-import type { QueueDefinition } from "../../shared/queueDefinitions.js";
+import { hostTestQueue, waitFor } from "../fixtures/hostApp/support.js";
 
 type Fixture = typeof import("../fixtures/hostApp/index.js");
 
@@ -21,27 +21,6 @@ let hostStartingAt = 0;
 let hostStartedAt = 0;
 let client: ServiceBusClient;
 const previousConnection = process.env.ServiceBusConnection;
-
-/** The fixture's queue: three deliveries, then the dead-letter queue. */
-const hostTestQueue: QueueDefinition = {
-  name: "host-test",
-  lockDuration: "PT5S",
-  maxDeliveryCount: 3,
-  requiresDuplicateDetection: false,
-  duplicateDetectionHistoryTimeWindow: "PT10M",
-  defaultMessageTimeToLive: "P14D",
-  deadLetteringOnMessageExpiration: false,
-};
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const recordsOf = (fn: string) => fixture.recorded.filter((r) => r.fn === fn);
 

@@ -5,35 +5,15 @@ import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFunctionsHost, type FunctionsHost, type FunctionsHostOptions } from "../../local/host/host.js";
 import { startServiceBusEmulator, type ServiceBusEmulator } from "../../local/servicebus/server.js";
-import type { QueueDefinition } from "../../shared/queueDefinitions.js";
+import { hostTestQueue, waitFor } from "../fixtures/hostApp/support.js";
 
 type Fixture = typeof import("../fixtures/hostApp/index.js");
 
 const appRoot = resolve(import.meta.dirname, "../..");
-const hostTestQueue: QueueDefinition = {
-  name: "host-test",
-  lockDuration: "PT5S",
-  maxDeliveryCount: 3,
-  requiresDuplicateDetection: false,
-  duplicateDetectionHistoryTimeWindow: "PT10M",
-  defaultMessageTimeToLive: "P14D",
-  deadLetteringOnMessageExpiration: false,
-};
-
 let emulator: ServiceBusEmulator;
 let client: ServiceBusClient;
 let fixture: Fixture | undefined;
 const previousConnection = process.env.ServiceBusConnection;
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function startHost(extra: Partial<FunctionsHostOptions> = {}): Promise<{ host: FunctionsHost; lines: string[]; fixture: Fixture }> {
   const lines: string[] = [];
