@@ -1,9 +1,8 @@
 // Contract: the TeamViewer client against the TeamViewer fake over HTTP, OAuth half —
 // the sign-in the way a browser does it, the token endpoint, rotation and revocation.
-import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TeamViewerClient, type TokenSet } from "../../shared/adapters/teamviewer/teamViewerClient.js";
-import { TeamViewerError, type TeamViewerErrorCode } from "../../shared/app/teamViewerError.js";
+import { teamViewerErrorExpectation } from "./teamviewer.helpers.js";
 import { startTeamViewerFake, type TeamViewerFake } from "../../local/teamviewer/server.js";
 
 const clientId = "contract-client-id";
@@ -28,19 +27,7 @@ function clientFor(overrides: Partial<ConstructorParameters<typeof TeamViewerCli
 
 const remember = (tokens: TokenSet): TokenSet => (secrets.add(tokens.accessToken), secrets.add(tokens.refreshToken), tokens);
 
-/** Awaits a failure and checks it is the named TeamViewerError and gives nothing away. */
-async function expectTeamViewerError(promise: Promise<unknown>, code: TeamViewerErrorCode): Promise<TeamViewerError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TeamViewerError);
-  const e = error as TeamViewerError;
-  expect(e.code).toBe(code);
-  const everything = inspect(e, { depth: 10, showHidden: true });
-  for (const secret of secrets) expect(everything).not.toContain(secret);
-  return e;
-}
+const expectTeamViewerError = teamViewerErrorExpectation(secrets);
 
 const htmlDecode = (s: string): string =>
   s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");

@@ -3,10 +3,10 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { inspect } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TeamViewerClient, type TeamViewerClientOptions } from "../../shared/adapters/teamviewer/teamViewerClient.js";
-import { TeamViewerError, type TeamViewerErrorCode } from "../../shared/app/teamViewerError.js";
+import type { TeamViewerErrorCode } from "../../shared/app/teamViewerError.js";
+import { teamViewerErrorExpectation } from "./teamviewer.helpers.js";
 import { startTeamViewerFake, type TeamViewerFake } from "../../local/teamviewer/server.js";
 import { freePort } from "../../local/ports.js";
 
@@ -32,19 +32,7 @@ function clientFor(overrides: Partial<TeamViewerClientOptions> = {}): TeamViewer
   });
 }
 
-/** Awaits a failure and checks it is the named TeamViewerError and gives nothing away. */
-async function expectTeamViewerError(promise: Promise<unknown>, code: TeamViewerErrorCode): Promise<TeamViewerError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TeamViewerError);
-  const e = error as TeamViewerError;
-  expect(e.code).toBe(code);
-  const everything = inspect(e, { depth: 10, showHidden: true });
-  for (const secret of secrets) expect(everything).not.toContain(secret);
-  return e;
-}
+const expectTeamViewerError = teamViewerErrorExpectation(secrets);
 
 /** A group of its own for each test, so lists hold only that test's sessions. */
 const uniqueGroup = (): string => `group-${crypto.randomUUID()}`;
