@@ -67,42 +67,28 @@ export class TableAuditLog implements AuditLog {
       (v): v is { v: 1; m: string; rk: string } => typeof v.m === "string" && typeof v.rk === "string" && months.includes(v.m),
     );
     const value: AuditEvent[] = [];
-    const startIndex = resume ? months.indexOf(resume.m) : 0;
-    for (let i = startIndex; i < months.length; i++) {
-      const m = months[i];
-      // Newest first: RowKeys grow as time goes back. `to` bounds the smallest key, `from` the largest.
-      const lowest = invertedTime(q.to.getTime());
-      const highest = `${invertedTime(q.from.getTime())}|~`;
-      const after = resume && resume.m === m ? resume.rk : undefined;
+    // Newest first: RowKeys grow as time goes back. `to` bounds the smallest key, `from` the largest.
+    const lowest = invertedTime(q.to.getTime());
+    const highest = `${invertedTime(q.from.getTime())}|~`;
+    for (const m of months.slice(resume ? months.indexOf(resume.m) : 0)) {
       let filter = odata`PartitionKey eq ${`${q.tenantId}|${m}`} and RowKey ge ${lowest} and RowKey le ${highest}`;
-      if (after) filter += odata` and RowKey gt ${after}`;
+      if (resume?.m === m) filter += odata` and RowKey gt ${resume.rk}`;
       if (q.activity) filter += odata` and activity eq ${q.activity}`;
-      const pages = this.#table.listEntities<AuditEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: q.top - value.length + 1 });
+      const pages = this.#table.listEntities<AuditEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: q.top - value.length });
       for await (const page of pages) {
         for (const e of page) {
-          if (value.length === q.top) {
-            const last = value[value.length - 1];
-            return { value, continuationToken: encodeContinuation({ m, rk: rowKeyOf(last) }) };
-          }
           value.push(toEvent(e.rowKey!, e));
+          // A full page: there may be more in this month or the ones before it.
+          if (value.length === q.top) return { value, continuationToken: encodeContinuation({ m, rk: e.rowKey! }) };
         }
-        if (value.length === q.top) break;
-      }
-      if (value.length === q.top) {
-        // Full page: there may be more in this month or later months.
-        const last = value[value.length - 1];
-        return { value, continuationToken: encodeContinuation({ m: month(new Date(last.at)), rk: rowKeyOf(last) }) };
       }
     }
     return { value };
   }
 }
 
-const rowKeys = new WeakMap<AuditEvent, string>();
-const rowKeyOf = (e: AuditEvent): string => rowKeys.get(e)!;
-
 function toEvent(rowKey: string, e: AuditEntity): AuditEvent {
-  const event: AuditEvent = {
+  return {
     id: rowKey.split("|")[1],
     at: e.at,
     actor: { id: e.actorId, displayName: e.actorDisplayName, type: e.actorType as AuditEvent["actor"]["type"] },
@@ -112,6 +98,4 @@ function toEvent(rowKey: string, e: AuditEntity): AuditEvent {
     ...(e.detail ? { detail: e.detail } : {}),
     ...(e.correlationId ? { correlationId: e.correlationId } : {}),
   };
-  rowKeys.set(event, rowKey);
-  return event;
 }
