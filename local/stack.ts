@@ -8,12 +8,12 @@ import { freePort } from "./ports.js";
 import { startServiceBusEmulator, type ServiceBusEmulator } from "./servicebus/server.js";
 import { startKeyVaultEmulator, type KeyVaultEmulator } from "./keyvault/server.js";
 import { startTeamViewerFake, type TeamViewerFake } from "./teamviewer/server.js";
-import { startIdentityEmulator, type IdentityEmulator } from "./identity/server.js";
+import { startIdentityEmulator, type IdentityEmulator, type SignInUser } from "./identity/server.js";
 import { startFunctionsHost, type FunctionsHost } from "./host/host.js";
 import type { QueueDefinition } from "../shared/queueDefinitions.js";
 import { loadQueueDefinitions } from "../shared/queueDefinitions.js";
 
-export const defaultPorts = { host: 7071, teamViewer: 7072, keyVault: 7073, identity: 7074, serviceBus: 5672, tables: 10002 } as const;
+export const defaultPorts = { host: 7071, teamViewer: 7072, keyVault: 7073, identity: 7074, identityTls: 7075, serviceBus: 5672, tables: 10002 } as const;
 export type Ports = { -readonly [K in keyof typeof defaultPorts]: number };
 
 export interface StackOptions {
@@ -31,6 +31,8 @@ export interface StackOptions {
   readonly hostLogFile?: string;
   readonly entry?: string;
   readonly staticDir?: string;
+  /** Who can sign in at the identity emulator's sign-in page (MSAL's path). */
+  readonly identityUsers?: readonly SignInUser[];
 }
 
 export interface StackEndpoints {
@@ -42,6 +44,8 @@ export interface StackEndpoints {
   readonly teamViewerUrl: string;
   readonly teamViewerApiBaseUrl: string;
   readonly identityUrl: string;
+  /** The identity emulator's HTTPS origin: the MSAL authority (self-signed certificate). */
+  readonly identityTlsUrl: string;
   readonly issuer: string;
   readonly audience: string;
   readonly dataDir: string;
@@ -84,7 +88,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       startTeamViewerFake({ port: ports.teamViewer, dataDir: join(options.dataDir, "teamviewer"), log: (l) => options.log("teamviewer", l) }).then(
         (c: TeamViewerFake) => (started.push(c), c),
       ),
-      startIdentityEmulator({ port: ports.identity, log: (l) => options.log("identity", l) }).then(
+      startIdentityEmulator({ port: ports.identity, tlsPort: ports.identityTls, users: options.identityUsers, log: (l) => options.log("identity", l) }).then(
         (c: IdentityEmulator) => (started.push(c), c),
       ),
     ]);
@@ -135,6 +139,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       teamViewerUrl: teamViewer.url,
       teamViewerApiBaseUrl: teamViewer.apiBaseUrl,
       identityUrl: identity.url,
+      identityTlsUrl: identity.tlsUrl ?? identity.url,
       issuer: identity.issuer,
       audience: identity.audience,
       dataDir: options.dataDir,

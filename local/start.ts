@@ -10,6 +10,8 @@ import { startStack, waitHealthy, type Stack, type StackEndpoints } from "./stac
 import { demoUsers, seedDemoTenant } from "./seed.js";
 import { buildPortal, writePortalConfig } from "../portal/build.js";
 
+/** The portal's client id at the identity emulator (any id is accepted there; Azure uses the SPA registration's). */
+const localPortalClientId = "remote-assistance-portal-local";
 const appRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const args = process.argv.slice(2);
 const flag = (name: string): boolean => args.includes(name);
@@ -53,8 +55,11 @@ async function main(): Promise<void> {
     process.stdin.resume();
   }
 
-  // The portal, built per stack (its config.json names this stack's identity emulator).
+  // The portal, built per stack (its config.json names this stack's identity emulator), and
+  // again under /entra/ signing in as it does in Azure: MSAL.js with the identity emulator's
+  // HTTPS origin standing in for Microsoft Entra ID.
   const portalDir = await buildPortal({ outDir: join(dataDir, "portal") });
+  await buildPortal({ outDir: join(portalDir, "entra") });
   stack = await startStack({
     appRoot,
     ports: testMode ? "free" : "default",
@@ -63,10 +68,21 @@ async function main(): Promise<void> {
     log,
     hostLogFile: testMode ? join(dataDir, "host.log") : undefined,
     staticDir: portalDir,
+    identityUsers: demoUsers,
   });
   writePortalConfig(portalDir, {
     apiBaseUrl: "/api",
     auth: { kind: "local", identityUrl: stack.identityUrl, users: demoUsers.map((u) => ({ key: u.key, label: u.label, claims: u.claims })) },
+  });
+  writePortalConfig(join(portalDir, "entra"), {
+    apiBaseUrl: "/api",
+    auth: {
+      kind: "entra",
+      clientId: localPortalClientId,
+      authority: `${stack.identityTlsUrl}/organizations`,
+      apiScope: `${stack.audience}/access_as_user`,
+      knownAuthorities: [new URL(stack.identityTlsUrl).host],
+    },
   });
   await waitHealthy(stack.apiUrl);
   const seeded = await seedDemoTenant(stack, (l) => log("seed", l));
@@ -80,6 +96,7 @@ async function main(): Promise<void> {
     teamViewerUrl: stack.teamViewerUrl,
     teamViewerApiBaseUrl: stack.teamViewerApiBaseUrl,
     identityUrl: stack.identityUrl,
+    identityTlsUrl: stack.identityTlsUrl,
     issuer: stack.issuer,
     audience: stack.audience,
     dataDir: stack.dataDir,
@@ -103,10 +120,12 @@ async function main(): Promise<void> {
 \x1b[1mRemote Assistance Connector is ready\x1b[0m (${((Date.now() - started) / 1000).toFixed(1)} s)
 
   API               ${stack.apiUrl}          (health: ${stack.apiUrl}/health, OpenAPI: ${stack.apiUrl}/openapi.json)
-  Portal            ${stack.hostUrl}/
+  Portal            ${stack.hostUrl}/          (sign in as a demo user)
+                    ${stack.hostUrl}/entra/    (sign in as in Azure: MSAL.js, the identity emulator standing in for Entra ID;
+                                               your browser will warn about its self-signed certificate at ${stack.identityTlsUrl})
   TeamViewer fake   ${stack.teamViewerUrl}   (sign-in page, Web API at ${stack.teamViewerApiBaseUrl})
   Key Vault         ${stack.keyVaultUrl}
-  Identity (OIDC)   ${stack.identityUrl}     (POST /token with JSON claims for a dev token)
+  Identity (OIDC)   ${stack.identityUrl}     (POST /token with JSON claims for a dev token; HTTPS authority ${stack.identityTlsUrl})
   Service Bus       ${stack.serviceBusConnectionString}
   Tables (Azurite)  ${stack.tablesConnectionString}
   Data              ${dataDir}   (npm start -- --fresh wipes it)

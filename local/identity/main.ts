@@ -1,10 +1,10 @@
 // `npm run emulator:identity`: the identity provider emulator in the foreground, until Ctrl+C.
-//   --port 7074   --host 127.0.0.1   --issuer URL   --audience AUD
+//   --port 7074   --tls-port 7075 (HTTPS, the MSAL authority; the issuer then)   --host 127.0.0.1   --issuer URL   --audience AUD
 import { parseArgs } from "node:util";
 import { defaultIdentityPort, startIdentityEmulator } from "./server.js";
 
 const { values } = parseArgs({
-  options: { port: { type: "string" }, host: { type: "string" }, issuer: { type: "string" }, audience: { type: "string" } },
+  options: { port: { type: "string" }, "tls-port": { type: "string" }, host: { type: "string" }, issuer: { type: "string" }, audience: { type: "string" } },
   strict: true,
 });
 const port = values.port === undefined ? defaultIdentityPort : Number(values.port);
@@ -13,13 +13,19 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535) {
   process.exit(2);
 }
 
+const tlsPort = values["tls-port"] === undefined ? undefined : Number(values["tls-port"]);
+if (tlsPort !== undefined && (!Number.isInteger(tlsPort) || tlsPort < 0 || tlsPort > 65_535)) {
+  console.error(`--tls-port must be a port number (0-65535), not ${values["tls-port"]}`);
+  process.exit(2);
+}
+
 try {
-  const emulator = await startIdentityEmulator({ port, host: values.host, issuer: values.issuer, audience: values.audience, log: (line) => console.log(`[identity] ${line}`) });
+  const emulator = await startIdentityEmulator({ port, tlsPort, host: values.host, issuer: values.issuer, audience: values.audience, log: (line) => console.log(`[identity] ${line}`) });
   console.log(`Identity emulator on ${emulator.url}
   issuer    ${emulator.issuer}
   audience  ${emulator.audience}
   JWKS      ${emulator.jwksUri}
-  tokens    POST ${emulator.url}/token  {"tid":"…","oid":"…","name":"…","roles":["Intune.Administrator"]}`);
+  tokens    POST ${emulator.url}/token  {"tid":"…","oid":"…","name":"…","roles":["Intune.Administrator"]}${emulator.tlsUrl ? `\n  HTTPS     ${emulator.tlsUrl} (self-signed; the authority for MSAL.js; no users to sign in here: npm start adds the demo tenant's)` : ""}`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -1,11 +1,20 @@
 // Identity provider emulator (stands in for Microsoft Entra ID locally): OIDC discovery,
-// a JWKS of RS256 keys made at start, and a dev-only POST /token that signs the claims
-// it is given. Loopback only: anyone who can reach it can mint tokens.
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+// a JWKS of RS256 keys made at start, a dev-only POST /token that signs the claims it is
+// given (JSON body), and the authorization-code flow with PKCE that MSAL.js uses
+// (oauth.ts: GET/POST /authorize, form-encoded POST /token, GET /logout). MSAL talks only
+// to an https authority, so with `tlsPort` the emulator also listens with HTTPS on a
+// self-signed certificate made at start, and that origin is then its issuer.
+// Loopback only: anyone who can reach it can mint tokens.
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import { randomUUID } from "node:crypto";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { generate as generateCertificate } from "selfsigned";
 import { z } from "zod";
 import { isLoopbackHost, listen, urlHost } from "../loopback.js";
+import { OAuthFlows, type OAuthAnswer, type SignInUser } from "./oauth.js";
+
+export type { SignInUser } from "./oauth.js";
 
 export const defaultIdentityPort = 7074;
 export const defaultAudience = "api://remote-assistance-connector";
@@ -18,6 +27,14 @@ export interface IdentityEmulatorOptions {
   /** Default: the emulator's own base URL, without a trailing slash. */
   issuer?: string;
   audience?: string;
+  /** Who can sign in at GET /authorize (the portal's "Sign in with Microsoft" path). */
+  users?: readonly SignInUser[];
+  /**
+   * Also listen with HTTPS on this port (0 picks a free one), with a self-signed certificate
+   * made at start. MSAL.js accepts only an https authority. The HTTPS origin becomes the
+   * issuer unless `issuer` is given.
+   */
+  tlsPort?: number;
   log?: (line: string) => void;
 }
 
@@ -42,6 +59,10 @@ export interface IdentityEmulator {
   readonly issuer: string;
   readonly audience: string;
   readonly jwksUri: string;
+  /** The HTTPS origin (the MSAL authority) when `tlsPort` was given. */
+  readonly tlsUrl?: string;
+  /** The self-signed certificate (PEM) the HTTPS listener presents. */
+  readonly certificate?: string;
   issueToken(claims: TokenClaims): Promise<string>;
   /** Signs with a new key (new kid); the previous keys stay in the JWKS. */
   rotateKeys(): Promise<void>;
@@ -106,8 +127,10 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
   let keys: SigningKey[] = [await newKey()];
   let issuer = options.issuer?.replace(/\/+$/, "") ?? "";
   let baseUrl = "";
+  let tlsBaseUrl = "";
 
-  const issue = async (c: z.infer<typeof claimsSchema>): Promise<{ token: string; expiresIn: number }> => {
+  type ToSign = z.infer<typeof claimsSchema> & { nonce?: string; scp?: string };
+  const issue = async (c: ToSign): Promise<{ token: string; expiresIn: number }> => {
     const now = Math.floor(Date.now() / 1000);
     const exp = c.expiresAt ?? now + (c.expiresInSeconds ?? 3600);
     // Entra leaves out roles and groups when there are none; so does this.
@@ -116,6 +139,8 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
     if (c.preferred_username !== undefined) payload.preferred_username = c.preferred_username;
     if (c.roles !== undefined) payload.roles = c.roles;
     if (c.groups !== undefined) payload.groups = c.groups;
+    if (c.nonce !== undefined) payload.nonce = c.nonce;
+    if (c.scp !== undefined) payload.scp = c.scp;
     const signing = keys[0];
     // An already-expired override still gets iat/nbf before exp, so only `exp` is wrong with it.
     const issuedAt = Math.min(now, exp - 1);
@@ -132,30 +157,83 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
     return { token, expiresIn: Math.max(0, exp - now) };
   };
 
-  const routes: Record<string, Partial<Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void> | void>>> = {
-    "/.well-known/openid-configuration": {
-      GET: (_req, res) =>
-        send(res, 200, {
-          issuer,
-          jwks_uri: `${baseUrl}/.well-known/jwks.json`,
-          token_endpoint: `${baseUrl}/token`,
-          id_token_signing_alg_values_supported: ["RS256"],
-          token_endpoint_auth_methods_supported: ["none"],
-          response_types_supported: ["token"],
-          subject_types_supported: ["public"],
-          claims_supported: ["iss", "aud", "sub", "iat", "nbf", "exp", "tid", "oid", "name", "preferred_username", "roles", "groups"],
-        }),
-    },
+  const flows = new OAuthFlows(options.users ?? [], log);
+  const signGrant = async (t: { user: SignInUser; audience?: string; nonce?: string; scp?: string; expiresInSeconds: number }): Promise<string> =>
+    (await issue({
+      ...t.user.claims,
+      // Entra leaves out roles and groups when there are none.
+      roles: t.user.claims.roles.length > 0 ? [...t.user.claims.roles] : undefined,
+      groups: t.user.claims.groups.length > 0 ? [...t.user.claims.groups] : undefined,
+      audience: t.audience, nonce: t.nonce, scp: t.scp, expiresInSeconds: t.expiresInSeconds })).token;
+  const answer = (res: ServerResponse, a: OAuthAnswer): void => {
+    if (a.kind === "json") return send(res, a.status, a.body);
+    if (a.kind === "redirect") {
+      res.writeHead(302, { location: a.location, "cache-control": "no-store" }).end();
+      return;
+    }
+    res.writeHead(a.status, {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      // The sign-in page has no script and must not be framed by another site.
+      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http://127.0.0.1:* http://localhost:* https://127.0.0.1:* https://localhost:*; frame-ancestors 'none'",
+    });
+    res.end(a.html);
+  };
+  const readForm = async (req: IncomingMessage, res: ServerResponse): Promise<URLSearchParams | undefined> => {
+    try {
+      return new URLSearchParams(await readBody(req));
+    } catch (e) {
+      if (e instanceof BodyTooLarge) send(res, 413, { error: "invalid_request", error_description: e.message });
+      else throw e;
+      return undefined;
+    }
+  };
+  const isForm = (req: IncomingMessage): boolean => (req.headers["content-type"] ?? "").toLowerCase().startsWith("application/x-www-form-urlencoded");
+
+  /** Where the OAuth endpoints are: the HTTPS origin when there is one (MSAL needs it). */
+  const endpointBase = (): string => tlsBaseUrl || baseUrl;
+  const discovery = (): Record<string, unknown> => ({
+    issuer,
+    authorization_endpoint: `${endpointBase()}/authorize`,
+    token_endpoint: `${endpointBase()}/token`,
+    end_session_endpoint: `${endpointBase()}/logout`,
+    jwks_uri: `${endpointBase()}/.well-known/jwks.json`,
+    id_token_signing_alg_values_supported: ["RS256"],
+    token_endpoint_auth_methods_supported: ["none"],
+    response_types_supported: ["code"],
+    response_modes_supported: ["query", "fragment"],
+    grant_types_supported: ["authorization_code", "refresh_token"],
+    code_challenge_methods_supported: ["S256"],
+    scopes_supported: ["openid", "profile", "offline_access"],
+    subject_types_supported: ["public"],
+    claims_supported: ["iss", "aud", "sub", "iat", "nbf", "exp", "tid", "oid", "name", "preferred_username", "roles", "groups", "nonce", "scp"],
+  });
+
+  const routes: Record<string, Partial<Record<string, (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void>>> = {
+    "/.well-known/openid-configuration": { GET: (_req, res) => send(res, 200, discovery()) },
     "/.well-known/jwks.json": { GET: (_req, res) => send(res, 200, { keys: keys.map((k) => k.publicJwk) }) },
     "/health": { GET: (_req, res) => send(res, 200, { status: "healthy" }) },
+    "/authorize": {
+      GET: (_req, res, url) => answer(res, flows.authorize(url.searchParams)),
+      POST: async (req, res) => {
+        const form = await readForm(req, res);
+        if (form) answer(res, flows.submit(form));
+      },
+    },
+    "/logout": { GET: (_req, res, url) => answer(res, flows.logout(url.searchParams)) },
     "/token": {
       POST: async (req, res) => {
+        if (isForm(req)) {
+          const form = await readForm(req, res);
+          if (form) answer(res, await flows.token(form, signGrant));
+          return;
+        }
         let body: unknown;
         try {
           body = JSON.parse(await readBody(req)) as unknown;
         } catch (e) {
           if (e instanceof BodyTooLarge) return send(res, 413, { error: "invalid_request", error_description: e.message });
-          return send(res, 400, { error: "invalid_request", error_description: 'the body must be a JSON object of claims, e.g. {"tid":"…","oid":"…","roles":["…"]}' });
+          return send(res, 400, { error: "invalid_request", error_description: 'the body must be a JSON object of claims, e.g. {"tid":"…","oid":"…","roles":["…"]} (or a form-encoded OAuth grant)' });
         }
         const parsed = claimsSchema.safeParse(body);
         if (!parsed.success) {
@@ -172,13 +250,15 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
     },
   };
 
-  const server = createServer((req, res) => {
-    // A browser page asks for tokens from another origin.
+  const handle: RequestListener = (req, res) => {
+    // A browser page asks for tokens from another origin (MSAL sends its own x-client-* headers).
     res.setHeader("access-control-allow-origin", "*");
-    res.setHeader("access-control-allow-headers", "content-type, authorization");
+    res.setHeader("access-control-allow-headers", req.headers["access-control-request-headers"] ?? "content-type, authorization");
     res.setHeader("access-control-allow-methods", "GET, POST, OPTIONS");
     res.setHeader("access-control-max-age", "600");
-    const path = new URL(req.url ?? "/", "http://emulator").pathname;
+    const url = new URL(req.url ?? "/", "http://emulator");
+    // Entra-style authorities put discovery under a tenant path (/{tenant}/v2.0/.well-known/…).
+    const path = url.pathname.endsWith("/.well-known/openid-configuration") ? "/.well-known/openid-configuration" : url.pathname;
     const method = req.method ?? "GET";
     if (method === "OPTIONS") {
       res.writeHead(204).end();
@@ -191,30 +271,52 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
       if (methods) return send(res, 405, { error: "method_not_allowed", error_description: `${method} is not supported on ${path}` }, { allow: Object.keys(methods).join(", ") });
       return send(res, 404, { error: "not_found", error_description: `nothing at ${path}` });
     }
-    Promise.resolve(handler(req, res)).catch((e: unknown) => {
+    Promise.resolve(handler(req, res, url)).catch((e: unknown) => {
       log(`${method} ${path} failed: ${e instanceof Error ? e.message : String(e)}`);
       if (!res.headersSent) send(res, 500, { error: "server_error" });
     });
-  });
+  };
 
-  const port = await listen(server, options.port ?? defaultIdentityPort, host);
+  const servers: Server[] = [createServer(handle)];
+  const port = await listen(servers[0], options.port ?? defaultIdentityPort, host);
   baseUrl = `http://${urlHost(host)}:${port}`;
-  issuer ||= baseUrl;
+  let certificate: string | undefined;
+  if (options.tlsPort !== undefined) {
+    const names = [{ type: 2 as const, value: "localhost" }, { type: 7 as const, ip: "127.0.0.1" }, { type: 7 as const, ip: "::1" }];
+    const pems = await generateCertificate([{ name: "commonName", value: "identity emulator (localhost)" }], {
+      keySize: 2048,
+      algorithm: "sha256",
+      extensions: [{ name: "basicConstraints", cA: false }, { name: "subjectAltName", altNames: names }],
+    });
+    certificate = pems.cert;
+    const tls = createTlsServer({ key: pems.private, cert: pems.cert }, handle);
+    servers.push(tls as unknown as Server);
+    const tlsPort = await listen(tls as unknown as Server, options.tlsPort, host);
+    tlsBaseUrl = `https://${urlHost(host)}:${tlsPort}`;
+  }
+  issuer ||= tlsBaseUrl || baseUrl;
   return {
     port,
     url: baseUrl,
     issuer,
     audience,
     jwksUri: `${baseUrl}/.well-known/jwks.json`,
+    tlsUrl: tlsBaseUrl || undefined,
+    certificate,
     issueToken: async (claims) => (await issue(claimsSchema.parse(claims))).token,
     rotateKeys: async () => {
       keys = [await newKey(), ...keys].slice(0, publishedKeys);
       log(`rotated signing keys; now signing with ${keys[0].kid}`);
     },
     close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((e) => (e ? reject(e) : resolve()));
-        server.closeAllConnections();
-      }),
+      Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve, reject) => {
+              server.close((e) => (e ? reject(e) : resolve()));
+              server.closeAllConnections();
+            }),
+        ),
+      ).then(() => undefined),
   };
 }

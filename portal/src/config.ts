@@ -22,14 +22,19 @@ export interface LocalAuthConfig {
   readonly users: readonly DemoUserConfig[];
 }
 
-/** Azure: Microsoft Entra ID (needs @azure/msal-browser, see portal/src/auth/entraAuth.ts). */
+/** Azure: Microsoft Entra ID through MSAL.js (portal/src/auth/entraAuth.ts). */
 export interface EntraAuthConfig {
   readonly kind: "entra";
+  /** The portal's (single-page application's) app registration. */
   readonly clientId: string;
-  /** e.g. https://login.microsoftonline.com/organizations */
+  /** e.g. https://login.microsoftonline.com/organizations (must be https). */
   readonly authority: string;
   /** e.g. api://<api app id>/access_as_user */
   readonly apiScope: string;
+  /** Hosts MSAL may trust besides Microsoft's (the identity emulator's, locally). */
+  readonly knownAuthorities?: readonly string[];
+  /** Where the sign-in page sends the reader back; default: this page without its #fragment. */
+  readonly redirectUri?: string;
 }
 
 export interface PortalConfig {

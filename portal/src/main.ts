@@ -3,6 +3,7 @@
 import { ApiClient, problemBox } from "./api.js";
 import type { AuthProvider, SignedInUser } from "./auth/authProvider.js";
 import { EntraAuth } from "./auth/entraAuth.js";
+import type { ApiProblem } from "./api.js";
 import { LocalAuth } from "./auth/localAuth.js";
 import type { PortalConfig } from "./config.js";
 import { hashFor, type AppContext, type Page, type PageContext } from "./context.js";
@@ -70,10 +71,13 @@ class Portal {
   #left = { value: false };
   #first = true;
   #expired = false;
+  /** Why the last sign-in failed (Entra ID's answer), shown once on the sign-in page. */
+  #signInProblem: ApiProblem | undefined;
 
-  constructor(config: PortalConfig, root: HTMLElement) {
+  constructor(config: PortalConfig, auth: AuthProvider, root: HTMLElement, signInProblem?: ApiProblem) {
     this.#config = config;
-    this.#auth = config.auth.kind === "local" ? new LocalAuth(config.auth) : new EntraAuth(config.auth);
+    this.#auth = auth;
+    this.#signInProblem = signInProblem;
     // A 401 means the token expired or was refused: sign in again, then come back here.
     this.#api = new ApiClient(config.apiBaseUrl, () => this.#auth.accessToken(), () => {
       this.#auth.signOut();
@@ -101,9 +105,10 @@ class Portal {
       this.#renderHeader(undefined);
       document.title = "Sign in – Remote Assistance Connector";
       const next = path === "/sign-in" ? (query.get("next") ?? "/") : `${path}${query.size > 0 ? `?${query}` : ""}`;
-      const expired = this.#expired;
+      const notice = { expired: this.#expired, problem: this.#signInProblem };
       this.#expired = false;
-      signInPage(this.#main, this.#auth, expired, () => {
+      this.#signInProblem = undefined;
+      signInPage(this.#main, this.#auth, { ...notice, next }, () => {
         window.location.hash = next;
         void this.route();
       });
@@ -216,7 +221,24 @@ async function start(): Promise<void> {
       problemBox(new Error(`The portal's configuration could not be read (${e instanceof Error ? e.message : String(e)}). Locally, npm start writes it; in Azure, see docs/deploy.md.`))));
     return;
   }
-  await new Portal(config, root).route();
+  let auth: AuthProvider;
+  let problem: ApiProblem | undefined;
+  if (config.auth.kind === "local") {
+    auth = new LocalAuth(config.auth);
+  } else {
+    mount(root, h("main", null, progress("Signing in with Microsoft Entra ID")));
+    try {
+      const started = await EntraAuth.start(config.auth);
+      auth = started.auth;
+      problem = started.problem;
+      if (started.returnTo) history.replaceState(history.state, "", `#${started.returnTo}`);
+    } catch (e) {
+      mount(root, h("main", null, h("h1", null, "Remote Assistance Connector"),
+        problemBox(new Error(`Microsoft Entra ID sign-in could not start (${e instanceof Error ? e.message : String(e)}). Check the auth section of config.json (docs/deploy.md).`))));
+      return;
+    }
+  }
+  await new Portal(config, auth, root, problem).route();
 }
 
 void start();

@@ -151,7 +151,7 @@ describe("identity emulator: POST /token", () => {
   it("answers other methods on /token with 405 and unknown paths with 404", async () => {
     // Act
     const get = await fetch(`${idp.url}/token`);
-    const unknown = await fetch(`${idp.url}/authorize`);
+    const unknown = await fetch(`${idp.url}/userinfo`);
     // Assess
     expect(get.status).toBe(405);
     expect(get.headers.get("allow")).toBe("POST");

@@ -73,6 +73,9 @@ beforeAll(async () => {
     args: chromiumFlags,
     headless: true,
     viewport: { width: 1280, height: 900 },
+    // Only the identity emulator's HTTPS origin (the MSAL authority) has a certificate, a
+    // self-signed one made at start; everything else here is plain HTTP on loopback.
+    ignoreHTTPSErrors: true,
   });
 });
 
@@ -353,6 +356,73 @@ describe("the portal in a browser", () => {
     await refused.waitFor({ timeout: 20_000 });
     expect(await refused.innerText()).toMatch(/\(403\)[\s\S]*Correlation id/);
     await shot(page, "end-user-forced-devices-403");
+    await page.close();
+  });
+});
+
+describe("the portal signing in as in Azure: MSAL.js against the identity emulator standing in for Entra ID", () => {
+  const entraPortal = (): string => `${stack().hostUrl}/entra/`;
+
+  /** From the portal's sign-in page through the emulator's sign-in page; resolves back on the portal. */
+  async function signInWithEntra(page: Page, name: string, after: (page: Page) => Promise<void> = async () => undefined): Promise<void> {
+    await page.getByRole("button", { name: "Sign in with Microsoft" }).click();
+    await page.waitForURL((url) => url.toString().startsWith(`${stack().identityTlsUrl}/authorize?`));
+    await page.getByRole("radio", { name: new RegExp(`^${name} `) }).check();
+    await after(page);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  }
+
+  it("an admin follows a deep link, signs in at the authority's page, comes back to it, stays signed in across a reload, and signs out", async () => {
+    const page = await browser().newPage();
+    await page.goto(`${entraPortal()}#/devices?platform=windows`);
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await shot(page, "entra-sign-in");
+
+    await signInWithEntra(page, "Adele Vance", (idp) => shot(idp, "entra-authority-page"));
+
+    // Back on the page the admin asked for, with the name and rights from the API's access token.
+    await page.waitForURL(/\/entra\/#\/devices\?platform=windows$/, { timeout: 15_000 });
+    await expect.poll(() => page.locator("#signed-in-user").textContent(), { timeout: 15_000 }).toBe("Adele Vance");
+    await page.getByRole("heading", { name: "All devices" }).waitFor();
+    // The API accepted MSAL's token: the device list came back (no sign-in or problem box).
+    await page.locator("tr[data-device-name]").first().waitFor({ timeout: 15_000 });
+    expect(await page.locator(".problem").count()).toBe(0);
+    await expect.poll(() => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).count()).toBe(1);
+    await shot(page, "entra-signed-in-devices");
+
+    // MSAL keeps the account in this tab: a reload needs no new sign-in.
+    await page.reload();
+    await expect.poll(() => page.locator("#signed-in-user").textContent(), { timeout: 15_000 }).toBe("Adele Vance");
+    await page.locator("tr[data-device-name]").first().waitFor({ timeout: 15_000 });
+
+    await signOut(page);
+    expect(await page.getByRole("button", { name: "Sign in with Microsoft" }).count()).toBe(1);
+    await page.close();
+  });
+
+  it("an end user signed in through Entra ID sees only the Company Portal", async () => {
+    const page = await browser().newPage();
+    await page.goto(entraPortal());
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await signInWithEntra(page, "Diego Siciliani");
+    await expect.poll(() => page.locator("#signed-in-user").textContent(), { timeout: 15_000 }).toBe("Diego Siciliani");
+    await page.getByRole("heading", { name: "Company Portal" }).waitFor();
+    const nav = page.getByRole("navigation", { name: "Main" });
+    expect(await nav.getByRole("link", { name: "Devices" }).count()).toBe(0);
+    expect(await nav.getByRole("link", { name: "Company Portal" }).count()).toBe(1);
+    await page.close();
+  });
+
+  it("cancelling at the authority's page comes back with the reason shown plainly, signed out", async () => {
+    const page = await browser().newPage();
+    await page.goto(entraPortal());
+    await page.getByRole("button", { name: "Sign in with Microsoft" }).click();
+    await page.waitForURL((url) => url.toString().startsWith(`${stack().identityTlsUrl}/authorize?`));
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.waitForURL((url) => url.toString().startsWith(entraPortal()));
+    await expect.poll(() => page.locator("main").innerText(), { timeout: 15_000 }).toMatch(/Sign-in was cancelled/);
+    expect(await page.locator("#signed-in-user").count()).toBe(0);
+    await shot(page, "entra-cancelled");
     await page.close();
   });
 });

@@ -1,13 +1,22 @@
 // Sign-in. Locally: pick one of the seeded demo users (the identity emulator issues the
-// token). In Azure: Microsoft Entra ID (see auth/entraAuth.ts).
-import { problemBox } from "../api.js";
+// token). In Azure: Microsoft Entra ID (see auth/entraAuth.ts), by redirect.
+import { problemBox, type ApiProblem } from "../api.js";
 import { EntraAuth } from "../auth/entraAuth.js";
 import { LocalAuth } from "../auth/localAuth.js";
 import type { AuthProvider } from "../auth/authProvider.js";
 import { h, mount, whileBusy } from "../dom.js";
 
-export function signInPage(root: HTMLElement, auth: AuthProvider, expired: boolean, done: () => void): void {
-  const out = h("div", { "aria-live": "polite" });
+export interface SignInNotice {
+  /** The API refused the token (expired or revoked). */
+  readonly expired: boolean;
+  /** The last sign-in attempt failed (Entra ID's answer). */
+  readonly problem?: ApiProblem;
+  /** The portal address to come back to. */
+  readonly next: string;
+}
+
+export function signInPage(root: HTMLElement, auth: AuthProvider, { expired, problem, next }: SignInNotice, done: () => void): void {
+  const out = h("div", { "aria-live": "polite" }, problem ? problemBox(problem) : null);
   const notice = expired ? h("p", { class: "warning", role: "alert" }, "Your sign-in has expired or was refused by the service. Sign in again to go on.") : null;
   if (auth instanceof LocalAuth) {
     const choices = auth.users.map((u, i) =>
@@ -47,12 +56,18 @@ export function signInPage(root: HTMLElement, auth: AuthProvider, expired: boole
     mount(out);
     void whileBusy(button, "Signing in", async () => {
       try {
-        if (auth instanceof EntraAuth) await auth.signIn();
-        done();
+        // Leaves the page for Entra ID's sign-in page; the portal starts again when it comes back.
+        if (auth instanceof EntraAuth) await auth.signIn(next);
+        else done();
       } catch (e) {
         mount(out, problemBox(e));
       }
     });
   });
-  mount(root, h("h1", { tabindex: "-1" }, "Sign in"), notice, h("div", { class: "panel" }, h("div", { class: "actions" }, button), out));
+  mount(
+    root,
+    h("h1", { tabindex: "-1" }, "Sign in"),
+    notice,
+    h("div", { class: "panel" }, h("p", null, "Sign in with your work account (Microsoft Entra ID). You will come back here afterwards."), h("div", { class: "actions" }, button), out),
+  );
 }
