@@ -11,6 +11,8 @@ export const azuriteAccountKey =
 export interface AzuriteTables {
   readonly port: number;
   readonly connectionString: string;
+  /** The Azurite process. */
+  readonly pid: number | undefined;
   close(): Promise<void>;
 }
 
@@ -52,9 +54,11 @@ export async function startAzuriteTables(options: {
   return {
     port: options.port,
     connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${azuriteAccountKey};TableEndpoint=http://127.0.0.1:${options.port}/devstoreaccount1;`,
+    pid: child.pid,
     close: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        // Gone already: exited, or killed by a signal (Ctrl-C and `timeout` signal the whole process group).
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once("exit", () => resolve());
         child.kill("SIGTERM");
         setTimeout(() => child.kill("SIGKILL"), 5_000).unref();

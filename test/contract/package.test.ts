@@ -75,7 +75,7 @@ afterAll(async () => {
     [...children].map(
       (c) =>
         new Promise<void>((done) => {
-          if (c.exitCode !== null) return done();
+          if (c.exitCode !== null || c.signalCode !== null) return done();
           const killer = setTimeout(() => c.kill("SIGKILL"), 10_000);
           c.once("exit", () => {
             clearTimeout(killer);

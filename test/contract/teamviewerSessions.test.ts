@@ -237,26 +237,30 @@ describe("TeamViewer sessions", () => {
     expect(open.sessions.map((s) => s.customApi)).toEqual(["page-4", "page-3", "page-2", "page-0"]);
   });
 
-  it("findSessionByCustomApi pages through the full list to an old session, and says undefined when none", async () => {
+  it("findOpenSessionByCustomApi pages through the open sessions to an old one, and says undefined when none or only a closed one", async () => {
     // Prepare
     const oldest = await client.createSession(accessToken, { groupName: uniqueGroup(), customApi: "needle" });
     for (let i = 0; i < 4; i++) await client.createSession(accessToken, { groupId: oldest.groupId, customApi: `hay-${i}` });
+    const closedOne = await client.createSession(accessToken, { groupId: oldest.groupId, customApi: "closed-needle" });
+    await client.closeSession(accessToken, closedOne.code);
     await fake.control.setVariants({ pageSize: 2 });
     await fake.control.clearCalls();
 
     // Act
-    const found = await client.findSessionByCustomApi(accessToken, "needle", oldest.groupId);
+    const found = await client.findOpenSessionByCustomApi(accessToken, "needle", oldest.groupId);
     const pagesRead = (await fake.control.calls()).filter((c) => c.path === "/api/v1/sessions");
-    const missing = await client.findSessionByCustomApi(accessToken, "no-such-session", oldest.groupId);
+    const missing = await client.findOpenSessionByCustomApi(accessToken, "no-such-session", oldest.groupId);
+    const closed = await client.findOpenSessionByCustomApi(accessToken, "closed-needle", oldest.groupId);
 
     // Assess
     expect(found?.code).toBe(oldest.code);
     expect(pagesRead.map((c) => c.query)).toEqual([
-      `groupid=${oldest.groupId}&full_list=true`,
-      `groupid=${oldest.groupId}&full_list=true&offset=2`,
-      `groupid=${oldest.groupId}&full_list=true&offset=4`,
+      `groupid=${oldest.groupId}&state=open&full_list=true`,
+      `groupid=${oldest.groupId}&state=open&full_list=true&offset=2`,
+      `groupid=${oldest.groupId}&state=open&full_list=true&offset=4`,
     ]);
     expect(missing).toBeUndefined();
+    expect(closed).toBeUndefined();
   });
 });
 
@@ -543,7 +547,7 @@ describe("TeamViewer fake with a dataDir", () => {
       // Act
       second = await startTeamViewerFake({ port: 0, dataDir });
       const after = new TeamViewerClient({ ...optionsFor(second), clientSecret: async () => "local-client-secret" });
-      const found = await after.findSessionByCustomApi(tokens.accessToken, "durable-1");
+      const found = await after.findOpenSessionByCustomApi(tokens.accessToken, "durable-1");
       const renewed = await after.refresh(tokens.refreshToken);
 
       // Assess

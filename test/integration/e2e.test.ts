@@ -372,7 +372,7 @@ describe("the portal signing in as in Azure: MSAL.js against the identity emulat
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
   }
 
-  it("an admin follows a deep link, signs in at the authority's page, comes back to it, stays signed in across a reload, and signs out", async () => {
+  it("an admin follows a deep link, signs in at the authority's page, comes back to it, stays signed in across reloads (renewing a lost access token with the refresh token), and signs out", async () => {
     const page = await browser().newPage();
     await page.goto(`${entraPortal()}#/devices?platform=windows`);
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
@@ -394,6 +394,23 @@ describe("the portal signing in as in Azure: MSAL.js against the identity emulat
     await page.reload();
     await expect.poll(() => page.locator("#signed-in-user").textContent(), { timeout: 15_000 }).toBe("Adele Vance");
     await page.locator("tr[data-device-name]").first().waitFor({ timeout: 15_000 });
+
+    // Without its access token (as when it expires), MSAL renews it with the refresh token,
+    // silently: a refresh-token grant reaches the authority and the pages keep working.
+    const removed = await page.evaluate(() => {
+      const keys = Object.keys(sessionStorage).filter((k) => k.toLowerCase().includes("accesstoken"));
+      for (const k of keys) sessionStorage.removeItem(k);
+      return keys.length;
+    });
+    expect(removed).toBeGreaterThan(0);
+    const grants: string[] = [];
+    page.on("request", (r) => {
+      if (r.method() === "POST" && r.url().startsWith(`${stack().identityTlsUrl}/token`)) grants.push(new URLSearchParams(r.postData() ?? "").get("grant_type") ?? "");
+    });
+    await page.reload();
+    await expect.poll(() => page.locator("#signed-in-user").textContent(), { timeout: 15_000 }).toBe("Adele Vance");
+    await page.locator("tr[data-device-name]").first().waitFor({ timeout: 15_000 });
+    expect(grants).toEqual(["refresh_token"]);
 
     await signOut(page);
     expect(await page.getByRole("button", { name: "Sign in with Microsoft" }).count()).toBe(1);

@@ -47,7 +47,7 @@ export async function setup(project: TestProject): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
-  if (child && child.exitCode === null) {
+  if (child && child.exitCode === null && child.signalCode === null) {
     const exited = new Promise((r) => child!.once("exit", r));
     child.kill("SIGTERM");
     const timer = setTimeout(() => child!.kill("SIGKILL"), 15_000);

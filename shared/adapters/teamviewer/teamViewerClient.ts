@@ -162,11 +162,15 @@ export class TeamViewerClient {
     return this.#parse(call, await this.#send(call), sessionListResponseSchema);
   }
 
-  /** The session this project created with `customApi`, if any: pages through the full list. */
-  async findSessionByCustomApi(accessToken: string, customApi: string, groupId?: string): Promise<TeamViewerSession | undefined> {
+  /**
+   * The open session this project created with `customApi`, if any. Only open sessions
+   * matter to the callers (a retried create, a close without a saved code), and asking
+   * for `state=open` keeps the pages to the group's open sessions, not its whole history.
+   */
+  async findOpenSessionByCustomApi(accessToken: string, customApi: string, groupId?: string): Promise<TeamViewerSession | undefined> {
     let offset: number | undefined;
     for (let page = 0; page < maxPages; page++) {
-      const result = await this.listSessions(accessToken, { groupId, fullList: true, offset });
+      const result = await this.listSessions(accessToken, { groupId, state: ["open"], fullList: true, offset });
       const found = result.sessions.find((s) => s.customApi === customApi);
       if (found) return found;
       if (result.nextOffset === undefined) return undefined;

@@ -190,6 +190,6 @@ export interface NewTeamViewerSession {
  */
 export interface TeamViewerSessionsApi {
   createSession(accessToken: string, request: NewTeamViewerSession): Promise<TeamViewerSessionInfo>;
-  findSessionByCustomApi(accessToken: string, customApi: string, groupId?: string): Promise<TeamViewerSessionInfo | undefined>;
+  findOpenSessionByCustomApi(accessToken: string, customApi: string, groupId?: string): Promise<TeamViewerSessionInfo | undefined>;
   closeSession(accessToken: string, code: string): Promise<void>;
 }

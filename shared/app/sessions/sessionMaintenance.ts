@@ -103,7 +103,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
             async (token): Promise<TeamViewerSessionInfo | undefined> => {
               const target: TeamViewerSessionInfo | undefined = s.teamViewer
                 ? { code: s.teamViewer.code, groupId: s.teamViewer.groupId, supporterLink: s.teamViewer.supporterLink }
-                : await this.#d.teamViewer.findSessionByCustomApi(token, s.id);
+                : await this.#d.teamViewer.findOpenSessionByCustomApi(token, s.id);
               if (!target) return undefined;
               try {
                 await this.#d.teamViewer.closeSession(token, target.code);

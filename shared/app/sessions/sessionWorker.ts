@@ -168,7 +168,7 @@ export class SessionWorker {
     try {
       result = await this.#d.tokens.withAccessToken(ctx.tenantId, async (token) => {
         if (lookFirst) {
-          const found = await this.#d.teamViewer.findSessionByCustomApi(token, s.id, this.#groups.get(ctx.tenantId));
+          const found = await this.#d.teamViewer.findOpenSessionByCustomApi(token, s.id, this.#groups.get(ctx.tenantId));
           if (found) return { info: found, found: true };
         }
         // Never start a create that could outlive the claim: another delivery could take
@@ -371,7 +371,7 @@ export class SessionWorker {
             ? { code: s.teamViewer.code, groupId: s.teamViewer.groupId, supporterLink: s.teamViewer.supporterLink }
             : undefined;
           // No code saved, but an attempt was made: TeamViewer may have a session anyway.
-          if (!info && s.worker.createAttempts > 0) info = await this.#d.teamViewer.findSessionByCustomApi(token, s.id, this.#groups.get(tenantId));
+          if (!info && s.worker.createAttempts > 0) info = await this.#d.teamViewer.findOpenSessionByCustomApi(token, s.id, this.#groups.get(tenantId));
           if (!info) return undefined;
           await this.#closeAt(token, info.code);
           return info;
