@@ -363,26 +363,27 @@ describe("the portal in a browser", () => {
 describe("the portal signing in as in Azure: MSAL.js against the identity emulator standing in for Entra ID", () => {
   const entraPortal = (): string => `${stack().hostUrl}/entra/`;
 
-  /** From the portal's sign-in page through the emulator's sign-in page; resolves back on the portal. */
-  async function signInWithEntra(page: Page, name: string, after: (page: Page) => Promise<void> = async () => undefined): Promise<void> {
+  /** Opens the portal configured for Entra ID at `path` and goes on to the authority's sign-in page. */
+  async function toAuthority(page: Page, path = ""): Promise<void> {
+    await page.goto(`${entraPortal()}${path}`);
     await page.getByRole("button", { name: "Sign in with Microsoft" }).click();
     await page.waitForURL((url) => url.toString().startsWith(`${stack().identityTlsUrl}/authorize?`));
+  }
+
+  /** Signs in as `name` at the authority's page; resolves once back on the portal as that user. */
+  async function signInWithEntra(page: Page, name: string, path = ""): Promise<void> {
+    await toAuthority(page, path);
     await page.getByRole("radio", { name: new RegExp(`^${name} `) }).check();
-    await after(page);
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await expect.poll(() => page.locator("#signed-in-user").textContent(), { timeout: 15_000 }).toBe(name);
   }
 
   it("an admin follows a deep link, signs in at the authority's page, comes back to it, stays signed in across reloads (renewing a lost access token with the refresh token), and signs out", async () => {
     const page = await browser().newPage();
-    await page.goto(`${entraPortal()}#/devices?platform=windows`);
-    await page.getByRole("heading", { name: "Sign in" }).waitFor();
-    await shot(page, "entra-sign-in");
-
-    await signInWithEntra(page, "Adele Vance", (idp) => shot(idp, "entra-authority-page"));
+    await signInWithEntra(page, "Adele Vance", "#/devices?platform=windows");
 
     // Back on the page the admin asked for, with the name and rights from the API's access token.
     await page.waitForURL(/\/entra\/#\/devices\?platform=windows$/, { timeout: 15_000 });
-    await expect.poll(() => page.locator("#signed-in-user").textContent(), { timeout: 15_000 }).toBe("Adele Vance");
     await page.getByRole("heading", { name: "All devices" }).waitFor();
     // The API accepted MSAL's token: the device list came back (no sign-in or problem box).
     await page.locator("tr[data-device-name]").first().waitFor({ timeout: 15_000 });
@@ -419,10 +420,7 @@ describe("the portal signing in as in Azure: MSAL.js against the identity emulat
 
   it("an end user signed in through Entra ID sees only the Company Portal", async () => {
     const page = await browser().newPage();
-    await page.goto(entraPortal());
-    await page.getByRole("heading", { name: "Sign in" }).waitFor();
     await signInWithEntra(page, "Diego Siciliani");
-    await expect.poll(() => page.locator("#signed-in-user").textContent(), { timeout: 15_000 }).toBe("Diego Siciliani");
     await page.getByRole("heading", { name: "Company Portal" }).waitFor();
     const nav = page.getByRole("navigation", { name: "Main" });
     expect(await nav.getByRole("link", { name: "Devices" }).count()).toBe(0);
@@ -432,9 +430,8 @@ describe("the portal signing in as in Azure: MSAL.js against the identity emulat
 
   it("cancelling at the authority's page comes back with the reason shown plainly, signed out", async () => {
     const page = await browser().newPage();
-    await page.goto(entraPortal());
-    await page.getByRole("button", { name: "Sign in with Microsoft" }).click();
-    await page.waitForURL((url) => url.toString().startsWith(`${stack().identityTlsUrl}/authorize?`));
+    await toAuthority(page);
+    await shot(page, "entra-authority-page");
     await page.getByRole("button", { name: "Cancel" }).click();
     await page.waitForURL((url) => url.toString().startsWith(entraPortal()));
     await expect.poll(() => page.locator("main").innerText(), { timeout: 15_000 }).toMatch(/Sign-in was cancelled/);
