@@ -2,11 +2,11 @@
 //   npm run build:portal                          → portal/dist/ (deploy it with a config.json, docs/deploy.md)
 //   tsx portal/build.ts --out DIR --config FILE   → another folder, with FILE copied as config.json
 // `npm start` (local/start.ts) calls buildPortal itself and writes the local config.json.
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import type { PortalConfig } from "./src/config.js";
+import { readPortalConfig, type PortalConfig } from "./src/config.js";
 
 const portalRoot = dirname(fileURLToPath(import.meta.url));
 
@@ -49,9 +49,22 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     return i >= 0 ? args[i + 1] : undefined;
   };
   const configFile = option("--config");
-  buildPortal({ outDir: option("--out"), minify: args.includes("--minify") })
+  // A config.json is checked before it ships: a deployer learns here, not in the browser.
+  let config: ReturnType<typeof readPortalConfig> | undefined;
+  if (configFile) {
+    try {
+      config = readPortalConfig(JSON.parse(readFileSync(resolve(configFile), "utf8")) as unknown);
+    } catch (e) {
+      console.error(`${configFile} could not be read as JSON: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(1);
+    }
+  }
+  if (config && "problems" in config) {
+    console.error(`${configFile}:\n  ${config.problems.join("\n  ")}`);
+    process.exit(1);
+  }
+  buildPortal({ outDir: option("--out"), minify: args.includes("--minify"), config: config?.config })
     .then((dir) => {
-      if (configFile) copyFileSync(resolve(configFile), join(dir, "config.json"));
       console.log(`portal built in ${dir}${configFile ? "" : " (add a config.json before serving it: docs/deploy.md)"}`);
     })
     .catch((e: unknown) => {

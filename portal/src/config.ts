@@ -42,3 +42,51 @@ export interface PortalConfig {
   readonly apiBaseUrl: string;
   readonly auth: LocalAuthConfig | EntraAuthConfig;
 }
+
+/**
+ * Checks a config.json (read by the portal in the browser, and by `portal/build.ts --config`
+ * before it ships one): every problem named, so a deployer sees what to fix.
+ */
+export function readPortalConfig(value: unknown): { config: PortalConfig } | { problems: string[] } {
+  const problems: string[] = [];
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  const text = (o: Record<string, unknown>, key: string, where: string): string => {
+    const v = o[key];
+    if (typeof v !== "string" || v.trim() === "") {
+      problems.push(`${where}${key} must be a non-empty string`);
+      return "";
+    }
+    return v;
+  };
+  const url = (v: string, where: string, https: boolean): void => {
+    if (!v) return;
+    try {
+      const u = new URL(v);
+      if (https && u.protocol !== "https:") problems.push(`${where} must be an https address (MSAL.js accepts no other), not ${v}`);
+      else if (!https && u.protocol !== "http:" && u.protocol !== "https:") problems.push(`${where} must be an http(s) address, not ${v}`);
+    } catch {
+      problems.push(`${where} must be an absolute address, not ${v}`);
+    }
+  };
+  if (!isObject(value)) return { problems: ["config.json must be a JSON object with apiBaseUrl and auth"] };
+  const apiBaseUrl = text(value, "apiBaseUrl", "");
+  if (apiBaseUrl && !apiBaseUrl.startsWith("/")) url(apiBaseUrl, "apiBaseUrl", false);
+  const auth = value.auth;
+  if (!isObject(auth)) {
+    problems.push('auth must be an object with kind "local" or "entra"');
+  } else if (auth.kind === "entra") {
+    text(auth, "clientId", "auth.");
+    url(text(auth, "authority", "auth."), "auth.authority", true);
+    text(auth, "apiScope", "auth.");
+    if (auth.knownAuthorities !== undefined && !(Array.isArray(auth.knownAuthorities) && auth.knownAuthorities.every((h) => typeof h === "string" && h !== ""))) {
+      problems.push("auth.knownAuthorities must be a list of host names");
+    }
+    if (auth.redirectUri !== undefined) url(typeof auth.redirectUri === "string" ? auth.redirectUri : "", "auth.redirectUri", false);
+  } else if (auth.kind === "local") {
+    url(text(auth, "identityUrl", "auth."), "auth.identityUrl", false);
+    if (!Array.isArray(auth.users) || auth.users.length === 0) problems.push("auth.users must list the demo users");
+  } else {
+    problems.push(`auth.kind must be "local" or "entra", not ${JSON.stringify(auth.kind)}`);
+  }
+  return problems.length > 0 ? { problems } : { config: value as unknown as PortalConfig };
+}

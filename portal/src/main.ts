@@ -5,7 +5,7 @@ import type { AuthProvider, SignedInUser } from "./auth/authProvider.js";
 import { EntraAuth } from "./auth/entraAuth.js";
 import type { ApiProblem } from "./api.js";
 import { LocalAuth } from "./auth/localAuth.js";
-import type { PortalConfig } from "./config.js";
+import { readPortalConfig, type PortalConfig } from "./config.js";
 import { hashFor, type AppContext, type Page, type PageContext } from "./context.js";
 import { h, mount, progress } from "./dom.js";
 import { describeRights, resolvePermissions, type UiPermissions } from "./permissions.js";
@@ -215,7 +215,9 @@ async function start(): Promise<void> {
   try {
     const res = await fetch("config.json", { cache: "no-store" });
     if (!res.ok) throw new Error(`config.json answered ${res.status}`);
-    config = (await res.json()) as PortalConfig;
+    const read = readPortalConfig(await res.json());
+    if ("problems" in read) throw new Error(`config.json: ${read.problems.join("; ")}`);
+    config = read.config;
   } catch (e) {
     mount(root, h("main", null, h("h1", null, "Remote Assistance Connector"),
       problemBox(new Error(`The portal's configuration could not be read (${e instanceof Error ? e.message : String(e)}). Locally, npm start writes it; in Azure, see docs/deploy.md.`))));
