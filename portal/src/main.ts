@@ -1,9 +1,8 @@
 // The portal's entry: reads config.json, signs the user in, and routes `#/…` addresses
 // to pages inside one layout (header, navigation, main). No framework: plain DOM.
-import { ApiClient, problemBox } from "./api.js";
+import { ApiClient, problemBox, type ApiProblem } from "./api.js";
 import type { AuthProvider, SignedInUser } from "./auth/authProvider.js";
 import { EntraAuth } from "./auth/entraAuth.js";
-import type { ApiProblem } from "./api.js";
 import { LocalAuth } from "./auth/localAuth.js";
 import { readPortalConfig, type PortalConfig } from "./config.js";
 import { hashFor, type AppContext, type Page, type PageContext } from "./context.js";
