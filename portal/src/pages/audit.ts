@@ -1,7 +1,8 @@
 // Audit log: every step anyone (or anything) took, newest first, with range and activity filters.
-import { problemBox, type List } from "../api.js";
+import type { List } from "../api.js";
 import type { PageContext } from "../context.js";
-import { h, mount, pager, progress, time } from "../dom.js";
+import { h, mount, time } from "../dom.js";
+import { pagedList } from "../pagedList.js";
 import type { AuditEvent } from "../types.js";
 
 const knownActivities = [
@@ -60,44 +61,28 @@ export async function auditPage(ctx: PageContext): Promise<void> {
     if (end) d.setDate(d.getDate() + 1);
     return d.toISOString();
   };
-  const tokens: (string | undefined)[] = [undefined];
-  let pageIndex = 0;
-  const load = async (): Promise<void> => {
-    mount(results, progress("Loading the audit log"));
-    try {
-      const page = await api.get<List<AuditEvent>>("/auditEvents", {
+  await pagedList<AuditEvent>(results, {
+    loading: "Loading the audit log",
+    empty: "No audit events match these filters.",
+    fetch: (continuationToken) =>
+      api.get<List<AuditEvent>>("/auditEvents", {
         from: toIso(q.get("from"), false),
         to: toIso(q.get("to"), true),
         activity: q.get("activity"),
         top: 50,
-        continuationToken: tokens[pageIndex],
-      });
-      if (page.continuationToken) tokens[pageIndex + 1] = page.continuationToken;
-      if (page.value.length === 0) {
-        mount(results, h("p", { class: "empty" }, "No audit events match these filters."));
-        return;
-      }
-      mount(
-        results,
-        h("table", { class: "list", id: "audit-table" },
-          h("thead", null, h("tr", null, ["When", "Who", "Activity", "Target", "Result", "Detail"].map((c) => h("th", { scope: "col" }, c)))),
-          h("tbody", null, page.value.map((e) =>
-            h("tr", { "data-activity": e.activity, "data-target-id": e.target.id },
-              h("td", null, time(e.at)),
-              h("td", null, `${e.actor.displayName}${e.actor.type !== "user" ? ` (${e.actor.type})` : ""}`),
-              h("td", null, h("code", null, e.activity)),
-              h("td", null, `${e.target.type} `, h("code", { class: "id" }, e.target.id)),
-              h("td", null, h("span", { class: e.result === "success" ? "success-text" : "error-text" }, e.result)),
-              h("td", null, e.detail ?? "")),
-          ))),
-        pager(pageIndex, Boolean(page.continuationToken), (i) => {
-          pageIndex = i;
-          void load();
-        }),
-      );
-    } catch (e) {
-      mount(results, problemBox(e));
-    }
-  };
-  await load();
+        continuationToken,
+      }),
+    render: (events) =>
+      h("table", { class: "list", id: "audit-table" },
+        h("thead", null, h("tr", null, ["When", "Who", "Activity", "Target", "Result", "Detail"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", null, events.map((e) =>
+          h("tr", { "data-activity": e.activity, "data-target-id": e.target.id },
+            h("td", null, time(e.at)),
+            h("td", null, `${e.actor.displayName}${e.actor.type !== "user" ? ` (${e.actor.type})` : ""}`),
+            h("td", null, h("code", null, e.activity)),
+            h("td", null, `${e.target.type} `, h("code", { class: "id" }, e.target.id)),
+            h("td", null, h("span", { class: e.result === "success" ? "success-text" : "error-text" }, e.result)),
+            h("td", null, e.detail ?? "")),
+        ))),
+  });
 }

@@ -1,8 +1,9 @@
 // Devices → All devices: search, platform and eligibility filters, paging; each row says
 // whether remote assistance is possible and, if not, why in plain words.
-import { problemBox, type List } from "../api.js";
+import type { List } from "../api.js";
 import { hashFor, type PageContext } from "../context.js";
-import { h, mount, pager, progress, time } from "../dom.js";
+import { h, mount, time } from "../dom.js";
+import { pagedList } from "../pagedList.js";
 import { platformText, type Device } from "../types.js";
 
 export function eligibilityCell(d: Device): HTMLElement {
@@ -49,63 +50,39 @@ export async function devicesPage(ctx: PageContext): Promise<void> {
     ctx.navigate("/devices", { search: search.value.trim(), platform: platform.value, eligible: eligible.value, top: top.value });
   });
 
-  // Continuation tokens of the pages before the current one, for "Previous page".
-  const tokens: (string | undefined)[] = [undefined];
-  let pageIndex = 0;
-
-  const loadPage = async (): Promise<void> => {
-    mount(results, progress("Loading devices"));
-    try {
-      const page = await api.get<List<Device>>("/devices", {
+  await pagedList<Device>(results, {
+    loading: "Loading devices",
+    empty: "No devices match these filters.",
+    fetch: (continuationToken) =>
+      api.get<List<Device>>("/devices", {
         search: q.get("search"),
         platform: q.get("platform"),
         eligible: q.get("eligible"),
         top: q.get("top") ?? "25",
-        continuationToken: tokens[pageIndex],
-      });
-      if (page.continuationToken) tokens[pageIndex + 1] = page.continuationToken;
-      renderPage(page);
-    } catch (e) {
-      mount(results, problemBox(e));
-    }
-  };
-
-  const renderPage = (page: List<Device>): void => {
-    if (page.value.length === 0) {
-      mount(results, h("p", { class: "empty" }, "No devices match these filters."));
-      return;
-    }
-    const table = h(
-      "table",
-      { class: "list", id: "device-table" },
-      h("caption", { class: "visually-hidden" }, "Devices"),
-      h("thead", null, h("tr", null, ["Device", "Primary user", "Platform", "Ownership", "Last sync", "Remote assistance"].map((c) => h("th", { scope: "col" }, c)))),
+        continuationToken,
+      }),
+    render: (devices) =>
       h(
-        "tbody",
-        null,
-        page.value.map((d) =>
-          h(
-            "tr",
-            { "data-device-id": d.id, "data-device-name": d.deviceName },
-            h("th", { scope: "row" }, h("a", { href: hashFor(`/devices/${encodeURIComponent(d.id)}`) }, d.deviceName)),
-            h("td", null, d.userDisplayName ?? h("span", { class: "muted" }, "No primary user")),
-            h("td", null, `${d.operatingSystem} ${d.osVersion}`),
-            h("td", null, d.ownership),
-            h("td", null, time(d.lastSyncDateTime)),
-            h("td", null, eligibilityCell(d)),
+        "table",
+        { class: "list", id: "device-table" },
+        h("caption", { class: "visually-hidden" }, "Devices"),
+        h("thead", null, h("tr", null, ["Device", "Primary user", "Platform", "Ownership", "Last sync", "Remote assistance"].map((c) => h("th", { scope: "col" }, c)))),
+        h(
+          "tbody",
+          null,
+          devices.map((d) =>
+            h(
+              "tr",
+              { "data-device-id": d.id, "data-device-name": d.deviceName },
+              h("th", { scope: "row" }, h("a", { href: hashFor(`/devices/${encodeURIComponent(d.id)}`) }, d.deviceName)),
+              h("td", null, d.userDisplayName ?? h("span", { class: "muted" }, "No primary user")),
+              h("td", null, `${d.operatingSystem} ${d.osVersion}`),
+              h("td", null, d.ownership),
+              h("td", null, time(d.lastSyncDateTime)),
+              h("td", null, eligibilityCell(d)),
+            ),
           ),
         ),
       ),
-    );
-    mount(
-      results,
-      table,
-      pager(pageIndex, Boolean(page.continuationToken), (i) => {
-        pageIndex = i;
-        void loadPage();
-      }),
-    );
-  };
-
-  await loadPage();
+  });
 }
