@@ -8,11 +8,10 @@ import type { AuditLog } from "../audit/auditLog.js";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
 import { conflict, notFound } from "../../domain/errors.js";
 import { applyEvent, type Session } from "../../domain/session.js";
-import { messageTypes } from "../../contracts/messages.js";
 import type { EndUserRequest } from "../../contracts/sessions.js";
 import type { InboxStore, StoredSession } from "./ports.js";
 import type { SessionExpiry } from "./expiry.js";
-import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
+import { sessionCloseEntry } from "./sessionMessages.js";
 import { toEndUserRequest } from "./sessionView.js";
 import type { SessionWriter } from "./sessionWriter.js";
 
@@ -93,11 +92,7 @@ export class EndUserRequests {
             closeReason: "declined",
           },
           outbox: [
-            outboxEntry(messageTypes.sessionClose, s.tenantId, { sessionId: s.id, reason: "declined", closedBy: actor }, {
-              id: sessionMessageIds.close(s.id),
-              now,
-              ...(ctx.correlationId === undefined ? {} : { correlationId: ctx.correlationId }),
-            }),
+            sessionCloseEntry(s, { reason: "declined", closedBy: actor }, { now, correlationId: ctx.correlationId }),
           ],
         };
       },

@@ -6,9 +6,8 @@ import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import { systemActor } from "../../domain/caller.js";
 import { applyEvent, type Session } from "../../domain/session.js";
-import { messageTypes } from "../../contracts/messages.js";
 import type { StoredSession } from "./ports.js";
-import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
+import { sessionCloseEntry } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
 
 /** True when the request went unanswered past its deadline. */
@@ -44,13 +43,7 @@ export class SessionExpiry {
         return {
           next,
           outbox: needsClose
-            ? [
-                outboxEntry(messageTypes.sessionClose, s.tenantId, { sessionId: s.id, reason: "expired" }, {
-                  id: sessionMessageIds.close(s.id),
-                  now,
-                  ...(correlationId === undefined ? {} : { correlationId }),
-                }),
-              ]
+            ? [sessionCloseEntry(s, { reason: "expired" }, { now, correlationId })]
             : [],
         };
       },

@@ -14,7 +14,7 @@ import { messageTypes } from "../../contracts/messages.js";
 import type { SessionReport } from "../../contracts/sessions.js";
 import type { StoredSession } from "./ports.js";
 import type { SessionExpiry } from "./expiry.js";
-import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
+import { outboxEntry, sessionCloseEntry, sessionMessageIds } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
 
 export interface AdminContext {
@@ -103,11 +103,7 @@ export class SessionAdministration {
       (s) => ({
         next: { ...applyEvent(s, "close", now, `Closed by ${caller.displayName}.`), closedBy: actor, closeReason: "admin" },
         outbox: [
-          outboxEntry(messageTypes.sessionClose, s.tenantId, { sessionId: s.id, reason: "admin", closedBy: actor }, {
-            id: sessionMessageIds.close(s.id),
-            now,
-            ...(ctx.correlationId === undefined ? {} : { correlationId: ctx.correlationId }),
-          }),
+          sessionCloseEntry(s, { reason: "admin", closedBy: actor }, { now, correlationId: ctx.correlationId }),
         ],
       }),
       ctx.log,
@@ -149,7 +145,7 @@ export class SessionAdministration {
             outboxEntry(messageTypes.notificationSend, s.tenantId, { sessionId: s.id, userId: s.endUser.id }, {
               id: sessionMessageIds.notification(s.id, dispatches),
               now,
-              ...(ctx.correlationId === undefined ? {} : { correlationId: ctx.correlationId }),
+              correlationId: ctx.correlationId,
             }),
           ],
         };

@@ -8,11 +8,11 @@ import type { OpenSessionsCloser } from "../connector/ports.js";
 import { systemActor } from "../../domain/caller.js";
 import { isOpen } from "../../domain/sessionState.js";
 import { applyEvent, noteHistory, sessionFailureCodes, type Session, type TeamViewerDetails } from "../../domain/session.js";
-import { messageTypes, type RemoteAssistanceRequestedData } from "../../contracts/messages.js";
+import type { RemoteAssistanceRequestedData } from "../../contracts/messages.js";
 import { isTeamViewerError } from "../teamViewerError.js";
 import type { TeamViewerSessionInfo, TeamViewerSessionsApi, TeamViewerTokens } from "./ports.js";
 import type { SessionExpiry } from "./expiry.js";
-import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
+import { sessionCloseEntry } from "./sessionMessages.js";
 import { pushFailedWarning } from "./notificationWorker.js";
 import type { SessionWriter } from "./sessionWriter.js";
 import { buildSession } from "./sessionRequests.js";
@@ -179,7 +179,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
         };
         const outbox =
           s.worker.createAttempts > 0
-            ? [outboxEntry(messageTypes.sessionClose, s.tenantId, { sessionId: s.id, reason: "failed" }, { id: sessionMessageIds.close(s.id), now, ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}) })]
+            ? [sessionCloseEntry(s, { reason: "failed" }, { now, correlationId: ctx.correlationId })]
             : [];
         return { next, outbox };
       },

@@ -3,7 +3,7 @@
 // retried handler is a Service Bus duplicate (dropped), while a deliberate new attempt
 // (a re-scheduled create, a resent notification) gets a new id on purpose.
 import { createHash } from "node:crypto";
-import { makeEnvelope, messageQueue, type MessageData, type MessageType } from "../../contracts/messages.js";
+import { makeEnvelope, messageQueue, messageTypes, type MessageData, type MessageType, type SessionCloseData } from "../../contracts/messages.js";
 import type { OutboxEntry } from "./ports.js";
 
 /** An RFC 9562 version-8 (name-based, SHA-256) UUID: stable for the same name. */
@@ -27,7 +27,7 @@ export function outboxEntry<T extends MessageType>(
   type: T,
   tenantId: string,
   data: MessageData<T>,
-  options: { readonly id: string; readonly correlationId?: string; readonly now: Date },
+  options: { readonly id: string; readonly correlationId?: string | undefined; readonly now: Date },
 ): OutboxEntry {
   const envelope = makeEnvelope(type, tenantId, data, options);
   return {
@@ -38,4 +38,21 @@ export function outboxEntry<T extends MessageType>(
     body: envelope,
     createdAt: options.now.toISOString(),
   };
+}
+
+/**
+ * The `session.close` command for a session, as an outbox entry. Its id is the session's
+ * close id, so every path that closes the same session (admin, decline, expiry, failure)
+ * sends one message; `variant` marks a second, different close (an orphaned TeamViewer session).
+ */
+export function sessionCloseEntry(
+  session: { readonly id: string; readonly tenantId: string },
+  close: Omit<SessionCloseData, "sessionId">,
+  options: { readonly now: Date; readonly correlationId: string | undefined; readonly variant?: string },
+): OutboxEntry {
+  return outboxEntry(messageTypes.sessionClose, session.tenantId, { sessionId: session.id, ...close }, {
+    id: sessionMessageIds.close(session.id, options.variant),
+    now: options.now,
+    correlationId: options.correlationId,
+  });
 }

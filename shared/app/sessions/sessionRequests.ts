@@ -224,7 +224,7 @@ function createMessage(session: Session, now: Date, correlationId: string | unde
   return outboxEntry(messageTypes.sessionCreate, session.tenantId, { sessionId: session.id }, {
     id: sessionMessageIds.create(session.id),
     now,
-    ...(correlationId === undefined ? {} : { correlationId }),
+    correlationId,
   });
 }
 

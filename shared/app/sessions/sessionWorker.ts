@@ -40,7 +40,7 @@ import {
   type TeamViewerTokens,
 } from "./ports.js";
 import { createRetryPolicy, decideClaim, retryDelayMs } from "./retryPolicy.js";
-import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
+import { outboxEntry, sessionCloseEntry, sessionMessageIds } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
 
 export interface SessionWorkerDeps {
@@ -231,7 +231,7 @@ export class SessionWorker {
           now,
           "A TeamViewer session created while the request ended will be closed.",
         );
-        const close = this.#closeMessage(next, "failed", now, ctx.correlationId, `orphan|${info.code}`);
+        const close = sessionCloseEntry(next, { reason: "failed" }, { now, correlationId: ctx.correlationId, variant: `orphan|${info.code}` });
         if (await this.#d.writer.commit(current, next, [close], log)) return;
       }
       const reread = await this.#d.writer.store.get(ctx.tenantId, ctx.sessionId);
@@ -285,7 +285,7 @@ export class SessionWorker {
       ...outboxEntry(messageTypes.sessionCreate, s.tenantId, { sessionId: s.id }, {
         id: sessionMessageIds.create(s.id, free ? s.worker.createAttempts : retries, free ? "claim" : "retry"),
         now,
-        ...(ctx.correlationId === undefined ? {} : { correlationId: ctx.correlationId }),
+        correlationId: ctx.correlationId,
       }),
       notBefore: at.toISOString(),
     };
@@ -305,7 +305,7 @@ export class SessionWorker {
     const now = this.#d.clock.now();
     const next: Session = { ...applyEvent(s, "fail", now, failure.message), failure, worker: released(s.worker) };
     // An attempt may have reached TeamViewer (a timeout is not a "no"): have it looked up and closed.
-    const outbox = s.worker.createAttempts > 0 ? [this.#closeMessage(next, "failed", now, ctx.correlationId)] : [];
+    const outbox = s.worker.createAttempts > 0 ? [sessionCloseEntry(next, { reason: "failed" }, { now, correlationId: ctx.correlationId })] : [];
     if (!(await this.#d.writer.commit(held, next, outbox, ctx.log))) throw new Error(`session ${s.id} changed while failing it`);
     await this.#audit(next, systemActor, "session.failed", "failure", `${failure.code}: ${failure.message}`, ctx.correlationId);
   }
@@ -314,7 +314,7 @@ export class SessionWorker {
     const s = current.session;
     const now = this.#d.clock.now();
     const next: Session = { ...applyEvent(s, "expire", now, "Expired before TeamViewer created the session."), closeReason: "expired", closedBy: systemActor };
-    const outbox = s.worker.createAttempts > 0 ? [this.#closeMessage(next, "expired", now, ctx.correlationId)] : [];
+    const outbox = s.worker.createAttempts > 0 ? [sessionCloseEntry(next, { reason: "expired" }, { now, correlationId: ctx.correlationId })] : [];
     if (!(await this.#d.writer.commit(current, next, outbox, ctx.log))) return false;
     await this.#audit(next, systemActor, "session.expired", "success", "expired before it could be created at TeamViewer", ctx.correlationId);
     return true;
@@ -329,7 +329,7 @@ export class SessionWorker {
     const entry = outboxEntry(messageTypes.sessionCreate, s.tenantId, { sessionId: s.id }, {
       id: sessionMessageIds.create(s.id, 1, `busy|${s.worker.claimId ?? ""}`),
       now,
-      ...(ctx.correlationId === undefined ? {} : { correlationId: ctx.correlationId }),
+      correlationId: ctx.correlationId,
     });
     const at = new Date(until.getTime() + 1_000);
     await this.#d.writer.send({ ...entry, notBefore: at.toISOString() });
@@ -461,15 +461,7 @@ export class SessionWorker {
     return outboxEntry(messageTypes.notificationSend, s.tenantId, { sessionId: s.id, userId: s.endUser!.id }, {
       id: sessionMessageIds.notification(s.id, s.endUserNotification.dispatches),
       now,
-      ...(correlationId === undefined ? {} : { correlationId }),
-    });
-  }
-
-  #closeMessage(s: Session, reason: SessionCloseReason, now: Date, correlationId: string | undefined, variant?: string): OutboxEntry {
-    return outboxEntry(messageTypes.sessionClose, s.tenantId, { sessionId: s.id, reason }, {
-      id: sessionMessageIds.close(s.id, variant),
-      now,
-      ...(correlationId === undefined ? {} : { correlationId }),
+      correlationId,
     });
   }
 
