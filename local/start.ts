@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { loadLocalSettings } from "./host/settings.js";
 import { startStack, waitHealthy, type Stack, type StackEndpoints } from "./stack.js";
 import { demoUsers, seedDemoTenant } from "./seed.js";
-import { buildPortal, writePortalConfig } from "../portal/build.js";
+import { buildPortal, copyPortal, writePortalConfig } from "../portal/build.js";
 
 /** The portal's client id at the identity emulator (any id is accepted there; Azure uses the SPA registration's). */
 const localPortalClientId = "remote-assistance-portal-local";
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   // again under /entra/ signing in as it does in Azure: MSAL.js with the identity emulator's
   // HTTPS origin standing in for Microsoft Entra ID.
   const portalDir = await buildPortal({ outDir: join(dataDir, "portal") });
-  await buildPortal({ outDir: join(portalDir, "entra") });
+  copyPortal(portalDir, join(portalDir, "entra"));
   stack = await startStack({
     appRoot,
     ports: testMode ? "free" : "default",

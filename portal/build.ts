@@ -38,6 +38,13 @@ export async function buildPortal(options: BuildPortalOptions = {}): Promise<str
   return outDir;
 }
 
+/** A second copy of a built site (for another config.json) without bundling again. */
+export function copyPortal(builtDir: string, outDir: string): string {
+  mkdirSync(outDir, { recursive: true });
+  for (const f of ["index.html", "styles.css", "main.js", "main.js.map"]) copyFileSync(join(builtDir, f), join(outDir, f));
+  return outDir;
+}
+
 export function writePortalConfig(outDir: string, config: PortalConfig): void {
   writeFileSync(join(outDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
 }
