@@ -6,6 +6,7 @@
 // client's) and a rotating refresh token. Codes and refresh tokens are kept hashed, in
 // memory only; nothing secret is logged.
 import { createHash, randomBytes } from "node:crypto";
+import { escapeHtml } from "../html.js";
 import { isLoopbackHost } from "../loopback.js";
 
 export interface SignInUser {
@@ -69,14 +70,12 @@ const carried = ["client_id", "redirect_uri", "response_type", "response_mode", 
 
 const hash = (secret: string): string => createHash("sha256").update(secret).digest("hex");
 const newSecret = (): string => randomBytes(32).toString("base64url");
-const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
 
 function loopbackRedirect(raw: string | null): URL | undefined {
   if (!raw || raw.length > 2048) return undefined;
   try {
     const url = new URL(raw);
-    return (url.protocol === "http:" || url.protocol === "https:") && isLoopbackHost(url.hostname.replace(/^\[|\]$/g, "")) && !url.hash ? url : undefined;
+    return (url.protocol === "http:" || url.protocol === "https:") && isLoopbackHost(url.hostname) && !url.hash ? url : undefined;
   } catch {
     return undefined;
   }

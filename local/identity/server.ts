@@ -12,7 +12,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { generate as generateCertificate } from "selfsigned";
 import { z } from "zod";
 import { isLoopbackHost, listen, urlHost } from "../loopback.js";
-import { OAuthFlows, type OAuthAnswer, type SignInUser } from "./oauth.js";
+import { OAuthFlows, type OAuthAnswer, type SignInUser, type TokenToSign } from "./oauth.js";
 
 export type { SignInUser } from "./oauth.js";
 
@@ -158,13 +158,19 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
   };
 
   const flows = new OAuthFlows(options.users ?? [], log);
-  const signGrant = async (t: { user: SignInUser; audience?: string; nonce?: string; scp?: string; expiresInSeconds: number }): Promise<string> =>
-    (await issue({
-      ...t.user.claims,
-      // Entra leaves out roles and groups when there are none.
-      roles: t.user.claims.roles.length > 0 ? [...t.user.claims.roles] : undefined,
-      groups: t.user.claims.groups.length > 0 ? [...t.user.claims.groups] : undefined,
-      audience: t.audience, nonce: t.nonce, scp: t.scp, expiresInSeconds: t.expiresInSeconds })).token;
+  const signGrant = async (t: TokenToSign): Promise<string> =>
+    (
+      await issue({
+        ...t.user.claims,
+        // Entra leaves out roles and groups when there are none.
+        roles: t.user.claims.roles.length > 0 ? [...t.user.claims.roles] : undefined,
+        groups: t.user.claims.groups.length > 0 ? [...t.user.claims.groups] : undefined,
+        audience: t.audience,
+        nonce: t.nonce,
+        scp: t.scp,
+        expiresInSeconds: t.expiresInSeconds,
+      })
+    ).token;
   const answer = (res: ServerResponse, a: OAuthAnswer): void => {
     if (a.kind === "json") return send(res, a.status, a.body);
     if (a.kind === "redirect") {

@@ -1,5 +1,6 @@
 // The TeamViewer fake's HTML: the OAuth sign-in (consent) page, its error page, and the
 // pages behind session links. Plain forms, no JavaScript, every value escaped.
+import { escapeHtml } from "../html.js";
 import type { FakeAccount } from "./control.js";
 
 /** What the app registration asks for (TEAMVIEWER-API.md, "Scopes"), as the admin reads it. */
@@ -12,9 +13,6 @@ const requestedAccess: readonly [scope: string, meaning: string][] = [
   ["Account.Read", "Read your account details"],
   ["Account.ReadEmail", "Read your email address"],
 ];
-
-export const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
 
 const layout = (title: string, body: string): string => `<!doctype html>
 <html lang="en">

@@ -42,8 +42,6 @@ export class EntraAuth implements AuthProvider {
   readonly #msal: PublicClientApplication;
   #account: AccountInfo | undefined;
   #user: SignedInUser | undefined;
-  #expiresAt = 0;
-  #token: string | undefined;
 
   private constructor(config: EntraAuthConfig, msal: PublicClientApplication) {
     this.config = config;
@@ -82,20 +80,17 @@ export class EntraAuth implements AuthProvider {
     const account = msal.getActiveAccount() ?? msal.getAllAccounts()[0];
     if (account) {
       auth.#account = account;
-      msal.setActiveAccount(account);
-      // Reads the API token now so `current()` can answer without waiting.
+      // Reads the API token (and with it the user) now so `current()` can answer without waiting.
       await auth.accessToken();
     }
     return { auth };
   }
 
-  #remember(result: AuthenticationResult): void {
+  #remember(result: AuthenticationResult): string {
     this.#account = result.account;
     this.#msal.setActiveAccount(result.account);
-    this.#token = result.accessToken;
-    const { user, expiresAt } = userFromToken(result.accessToken);
-    this.#user = user;
-    this.#expiresAt = result.expiresOn?.getTime() ?? expiresAt;
+    this.#user = userFromToken(result.accessToken).user;
+    return result.accessToken;
   }
 
   current(): SignedInUser | undefined {
@@ -104,11 +99,9 @@ export class EntraAuth implements AuthProvider {
 
   async accessToken(): Promise<string | undefined> {
     if (!this.#account) return undefined;
-    if (this.#token && this.#expiresAt > Date.now() + 60_000) return this.#token;
     try {
-      // From MSAL's cache, or a refresh-token grant when it is about to expire.
-      this.#remember(await this.#msal.acquireTokenSilent({ scopes: [this.config.apiScope], account: this.#account }));
-      return this.#token;
+      // From MSAL's cache, or a refresh-token grant when it is gone or about to expire.
+      return this.#remember(await this.#msal.acquireTokenSilent({ scopes: [this.config.apiScope], account: this.#account }));
     } catch (e) {
       // Interaction needed (refresh token gone or revoked): sign in again.
       if (!(e instanceof InteractionRequiredAuthError)) console.warn("token refresh failed", e);
@@ -129,8 +122,6 @@ export class EntraAuth implements AuthProvider {
   #forget(): void {
     this.#account = undefined;
     this.#user = undefined;
-    this.#token = undefined;
-    this.#expiresAt = 0;
   }
 
   /** Forgets the account in this tab (MSAL's cache too); the Entra ID session itself is left alone. */
