@@ -113,6 +113,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       // The local push gateway's record of pushes, and the fault-point file tests write (absent = no faults).
       LOCAL_PUSH_FILE: join(options.dataDir, "pushes.jsonl"),
       LOCAL_FAULTS_FILE: join(options.dataDir, "faults.json"),
+      LOCAL_ALLOW_INSECURE_LINKS: "true",
     };
     // The app reads its configuration from the environment, as in Azure.
     for (const [k, v] of Object.entries(settings)) process.env[k] = v;

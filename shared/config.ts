@@ -47,6 +47,9 @@ export const settingsSchema = z
     // crash handlers on purpose. Unset = pushes kept in memory, no faults.
     LOCAL_PUSH_FILE: optionalNonEmpty,
     LOCAL_FAULTS_FILE: optionalNonEmpty,
+    // Local stack only: lets `http://` (loopback) links through where Azure demands
+    // `https` — the TeamViewer fake's links and audit-push receivers on 127.0.0.1.
+    LOCAL_ALLOW_INSECURE_LINKS: bool.default(false),
   })
   .superRefine((s, ctx) => {
     const sbForms = [s.ServiceBusConnection, s.ServiceBusConnection__fullyQualifiedNamespace].filter(Boolean).length;
@@ -81,6 +84,9 @@ export const settingsSchema = z
       // Fault points crash handlers on purpose: never in a deployment that talks to real services.
       ctx.addIssue({ code: "custom", path: ["LOCAL_FAULTS_FILE"], message: "fault points are only for the local stack (with KEYVAULT_ALLOW_INSECURE)" });
     }
+    if (s.LOCAL_ALLOW_INSECURE_LINKS && !s.KEYVAULT_ALLOW_INSECURE) {
+      ctx.addIssue({ code: "custom", path: ["LOCAL_ALLOW_INSECURE_LINKS"], message: "insecure links are only for the local stack (with KEYVAULT_ALLOW_INSECURE)" });
+    }
     if (s.PUSH_GATEWAY === "notificationHubs" && (!s.NOTIFICATION_HUB_NAME || !s.NOTIFICATION_HUB_CONNECTION_SECRET_NAME)) {
       ctx.addIssue({ code: "custom", path: ["NOTIFICATION_HUB_NAME"], message: "PUSH_GATEWAY=notificationHubs needs NOTIFICATION_HUB_NAME and NOTIFICATION_HUB_CONNECTION_SECRET_NAME" });
     }
@@ -114,7 +120,7 @@ export interface Config {
     | { readonly kind: "notificationHubs"; readonly hubName: string; readonly connectionSecretName: string };
   readonly applicationInsightsConnectionString?: string;
   /** Local development and tests only. */
-  readonly local: { readonly pushFile?: string; readonly faultsFile?: string };
+  readonly local: { readonly pushFile?: string; readonly faultsFile?: string; readonly allowInsecureLinks: boolean };
 }
 
 export class ConfigError extends Error {
@@ -167,6 +173,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ? { kind: "notificationHubs", hubName: s.NOTIFICATION_HUB_NAME!, connectionSecretName: s.NOTIFICATION_HUB_CONNECTION_SECRET_NAME! }
         : { kind: "local" },
     applicationInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
-    local: { pushFile: s.LOCAL_PUSH_FILE, faultsFile: s.LOCAL_FAULTS_FILE },
+    local: { pushFile: s.LOCAL_PUSH_FILE, faultsFile: s.LOCAL_FAULTS_FILE, allowInsecureLinks: s.LOCAL_ALLOW_INSECURE_LINKS },
   };
 }

@@ -4,6 +4,12 @@ export const appRoles = {
   update: "RemoteAssistance.Update",
   request: "RemoteAssistance.Request",
   administrator: "Intune.Administrator",
+  /** Tenant-wide: the audit log and its export (§9–§10). */
+  viewReports: "RemoteAssistance.ViewReports",
+  /** Tenant-wide: approve or deny requests that need approval (§11). */
+  approve: "RemoteAssistance.Approve",
+  /** App-only: a tenant's own automation calling POST /api/automation/events (§9). */
+  automation: "RemoteAssistance.Automation",
 } as const;
 export type AppRole = (typeof appRoles)[keyof typeof appRoles];
 
