@@ -24,8 +24,11 @@ export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
  * - request: RemoteAssistance.Request, tenant-wide or scoped (or administrator)
  * - read: any remote assistance role; results limited to the caller's scope
  * - endUser: any signed-in user of the tenant (the /me endpoints)
+ * - reports: Intune.Administrator or tenant-wide RemoteAssistance.ViewReports (audit log, export)
+ * - approve: tenant-wide RemoteAssistance.Approve (approvals)
+ * - automation: an app-only token with RemoteAssistance.Automation (POST /automation/events)
  */
-export type Access = "anonymous" | "administrator" | "update" | "request" | "read" | "endUser";
+export type Access = "anonymous" | "administrator" | "update" | "request" | "read" | "endUser" | "reports" | "approve" | "automation";
 
 export interface EndpointInput<P, Q, B, A extends boolean> {
   readonly caller: A extends true ? UserCaller : undefined;

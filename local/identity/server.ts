@@ -51,6 +51,15 @@ export interface TokenClaims {
   expiresAt?: number;
   audience?: string;
   issuer?: string;
+  /** `"app"` for an app-only token (client credentials), as Entra's optional claim says. */
+  idtyp?: "app" | "user";
+  /** The calling app's client id, and its display name (Entra's v1 `app_displayname`). */
+  azp?: string;
+  app_displayname?: string;
+  /** A groups overage: Entra leaves `groups` out and says so with `hasgroups: true`. */
+  hasgroups?: boolean;
+  /** Test-only: mint a token without `exp`, which the app must refuse. */
+  omitExp?: boolean;
 }
 
 export interface IdentityEmulator {
@@ -81,6 +90,11 @@ const claimsSchema = z.strictObject({
   expiresAt: z.number().int().nonnegative().optional(),
   audience: z.string().min(1).max(512).optional(),
   issuer: z.string().min(1).max(512).optional(),
+  idtyp: z.enum(["app", "user"]).optional(),
+  azp: z.string().min(1).max(128).optional(),
+  app_displayname: z.string().min(1).max(256).optional(),
+  hasgroups: z.boolean().optional(),
+  omitExp: z.boolean().optional(),
 }) satisfies z.ZodType<TokenClaims>;
 
 /** Keys published at once: the signing key and the ones before it, for tokens still in flight. */
@@ -141,19 +155,23 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
     if (c.groups !== undefined) payload.groups = c.groups;
     if (c.nonce !== undefined) payload.nonce = c.nonce;
     if (c.scp !== undefined) payload.scp = c.scp;
+    if (c.idtyp !== undefined) payload.idtyp = c.idtyp;
+    if (c.azp !== undefined) payload.azp = c.azp;
+    if (c.app_displayname !== undefined) payload.app_displayname = c.app_displayname;
+    if (c.hasgroups !== undefined) payload.hasgroups = c.hasgroups;
     const signing = keys[0];
     // An already-expired override still gets iat/nbf before exp, so only `exp` is wrong with it.
     const issuedAt = Math.min(now, exp - 1);
-    const token = await new SignJWT(payload)
+    const jwt = new SignJWT(payload)
       .setProtectedHeader({ alg: "RS256", kid: signing.kid, typ: "JWT" })
       .setIssuer(c.issuer ?? issuer)
       .setAudience(c.audience ?? audience)
       .setSubject(c.oid)
       .setIssuedAt(issuedAt)
       .setNotBefore(issuedAt)
-      .setExpirationTime(exp)
-      .setJti(randomUUID())
-      .sign(signing.privateKey);
+      .setJti(randomUUID());
+    if (!c.omitExp) jwt.setExpirationTime(exp);
+    const token = await jwt.sign(signing.privateKey);
     return { token, expiresIn: Math.max(0, exp - now) };
   };
 

@@ -21,6 +21,11 @@ export interface UserCaller {
   readonly userPrincipalName?: string;
   readonly roles: readonly string[];
   readonly groups: readonly string[];
+  /**
+   * The token said the caller is in more groups than it carries (`hasgroups` or
+   * `_claim_names.groups`): judge with the groups of the user's record instead.
+   */
+  readonly groupsOverage?: boolean;
 }
 
 export interface AutomationCaller {
