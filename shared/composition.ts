@@ -78,8 +78,8 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
   const audit = new TableAuditLog(tables, clock);
   const settings = new TableSettingsStore(tables);
   const roleAssignments = new TableRoleAssignmentStore(tables);
-  const access = new Access(roleAssignments);
   const users = new TableUserStore(tables);
+  const access = new Access(roleAssignments, users);
   const teamViewer = new TeamViewerClient({
     apiBaseUrl: config.teamViewer.apiBaseUrl,
     loginBaseUrl: config.teamViewer.loginBaseUrl,

@@ -3,8 +3,11 @@
 import { appRoles, type UserCaller } from "./caller.js";
 import { DomainError, errorCodes } from "./errors.js";
 
-export const assignablePermissions = [appRoles.request, appRoles.update] as const;
+export const assignablePermissions = [appRoles.request, appRoles.update, appRoles.viewReports, appRoles.approve] as const;
 export type AssignablePermission = (typeof assignablePermissions)[number];
+
+/** Permissions that only exist tenant-wide: an assignment of one of them with scope tags is refused. */
+export const tenantWidePermissions: ReadonlySet<AssignablePermission> = new Set([appRoles.update, appRoles.viewReports, appRoles.approve]);
 
 export interface RoleAssignment {
   readonly id: string;
@@ -25,6 +28,10 @@ export interface Permissions {
   readonly request?: Scope;
   /** Where the caller may read devices and sessions; undefined = no admin reads. */
   readonly read?: Scope;
+  /** Tenant-wide data: the audit log and its export. */
+  readonly reports: boolean;
+  /** May approve or deny requests that need approval. */
+  readonly approve: boolean;
 }
 
 const everywhere: Scope = { all: true };
@@ -36,28 +43,46 @@ function union(a: Scope | undefined, b: Scope | undefined): Scope | undefined {
   return { all: false, tags: new Set([...a.tags, ...b.tags]) };
 }
 
-export function evaluatePermissions(caller: UserCaller, assignments: readonly RoleAssignment[]): Permissions {
-  const administrator = caller.roles.includes(appRoles.administrator);
-  let update = administrator || caller.roles.includes(appRoles.update);
-  let request: Scope | undefined = administrator || caller.roles.includes(appRoles.request) ? everywhere : undefined;
+/**
+ * The token's app roles plus the role assignments that name the caller (as a user, or
+ * through one of `groups`: the token's, or the user record's when the token had a groups
+ * overage). Tenant-wide permissions (Update, ViewReports, Approve) count only from
+ * assignments without scope tags; a scoped one stored before that rule grants nothing
+ * but reads within its scope tags (Update) or nothing at all (ViewReports, Approve).
+ */
+export function evaluatePermissions(caller: UserCaller, assignments: readonly RoleAssignment[], groups: readonly string[] = caller.groups): Permissions {
+  const has = (role: string): boolean => caller.roles.includes(role);
+  const administrator = has(appRoles.administrator);
+  let update = administrator || has(appRoles.update);
+  let request: Scope | undefined = administrator || has(appRoles.request) ? everywhere : undefined;
   let read: Scope | undefined = administrator || update || request ? everywhere : undefined;
+  let reports = administrator || has(appRoles.viewReports);
+  let approve = has(appRoles.approve);
 
-  const groups = new Set(caller.groups);
+  const memberOf = new Set(groups.map((g) => g.toLowerCase()));
   for (const a of assignments) {
-    const applies = a.principalType === "user" ? a.principalId === caller.userId : groups.has(a.principalId);
+    const applies = a.principalType === "user" ? a.principalId === caller.userId : memberOf.has(a.principalId);
     if (!applies) continue;
-    const scope: Scope = a.scopeTags.length === 0 ? everywhere : { all: false, tags: new Set(a.scopeTags) };
-    if (a.permission === appRoles.update) {
-      // Connector rights are tenant-wide by nature; a scoped Update assignment still
-      // only lets the caller read within its scope.
-      update = true;
-      read = union(read, scope);
-    } else {
-      request = union(request, scope);
-      read = union(read, scope);
+    const tenantWide = a.scopeTags.length === 0;
+    const scope: Scope = tenantWide ? everywhere : { all: false, tags: new Set(a.scopeTags) };
+    switch (a.permission) {
+      case appRoles.update:
+        if (tenantWide) update = true;
+        read = union(read, scope);
+        break;
+      case appRoles.request:
+        request = union(request, scope);
+        read = union(read, scope);
+        break;
+      case appRoles.viewReports:
+        if (tenantWide) reports = true;
+        break;
+      case appRoles.approve:
+        if (tenantWide) approve = true;
+        break;
     }
   }
-  return { administrator, update, request, read };
+  return { administrator, update, request, read, reports, approve };
 }
 
 export function inScope(scope: Scope | undefined, scopeTags: readonly string[]): boolean {
@@ -76,6 +101,12 @@ export function requireUpdate(p: Permissions): void {
 
 export function requireRead(p: Permissions): void {
   if (!p.read) throw new DomainError(errorCodes.forbidden, "This action needs a remote assistance role.");
+}
+
+export function requireReports(p: Permissions): void {
+  if (!p.reports) {
+    throw new DomainError(errorCodes.forbidden, "The audit log needs the Intune.Administrator role or the tenant-wide View Reports permission.");
+  }
 }
 
 /**
