@@ -32,7 +32,7 @@ export const adminFunctions: FunctionDefinition[] = [
     name: "putRoleAssignment",
     method: "PUT",
     route: "roleAssignments/{id}",
-    summary: "Create or replace a role assignment (Request or Update, optionally scoped to scope tags)",
+    summary: "Create or replace a role assignment (Request, optionally scoped to scope tags; Update, ViewReports and Approve tenant-wide only)",
     tag,
     authenticated: true,
     access: "administrator",
@@ -98,9 +98,12 @@ export const adminFunctions: FunctionDefinition[] = [
     summary: "Audit events of the tenant, newest first (default: the last 90 days)",
     tag,
     authenticated: true,
-    access: "read",
+    access: "reports",
     query: auditQuery,
-    responses: { 200: { description: "A page of audit events", schema: auditEventListSchema }, 403: { description: "No remote assistance role", schema: problemSchema } },
+    responses: {
+      200: { description: "A page of audit events", schema: auditEventListSchema },
+      403: { description: "The caller has neither Intune.Administrator nor the tenant-wide View Reports permission", schema: problemSchema },
+    },
     handle: async ({ caller, query, services }) => ({ status: 200, body: await services.admin.queryAudit(caller, query) }),
   }),
 ];

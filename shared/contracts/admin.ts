@@ -1,16 +1,22 @@
 // HTTP contracts of the administration API: role assignments, settings, audit events.
 import { z } from "zod";
-import { assignablePermissions } from "../domain/permissions.js";
+import { assignablePermissions, tenantWidePermissions } from "../domain/permissions.js";
 import { continuationTokenSchema, idSchema, isoDateTimeSchema, listOf, topSchema } from "./common.js";
 
 export const roleAssignmentIdParams = z.strictObject({ id: idSchema });
 
-export const roleAssignmentBody = z.strictObject({
-  principalId: idSchema,
-  principalType: z.enum(["user", "group"]),
-  permission: z.enum(assignablePermissions),
-  scopeTags: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/)).max(50).default([]),
-});
+/** Update, ViewReports and Approve exist only tenant-wide: they take no scope tags. */
+export const roleAssignmentBody = z
+  .strictObject({
+    principalId: idSchema,
+    principalType: z.enum(["user", "group"]),
+    permission: z.enum(assignablePermissions),
+    scopeTags: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/)).max(50).default([]),
+  })
+  .refine((a) => a.scopeTags.length === 0 || !tenantWidePermissions.has(a.permission), {
+    message: "this permission is tenant-wide: it takes no scope tags",
+    path: ["scopeTags"],
+  });
 
 export const roleAssignmentSchema = z.object({
   id: z.string(),

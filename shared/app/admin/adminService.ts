@@ -1,7 +1,7 @@
 // Administration use cases: role assignments, tenant settings and the audit log query.
 import { actorOf, type UserCaller } from "../../domain/caller.js";
-import { notFound } from "../../domain/errors.js";
-import { requireAdministrator, requireRead, type AssignablePermission, type RoleAssignment } from "../../domain/permissions.js";
+import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
+import { requireAdministrator, requireReports, tenantWidePermissions, type AssignablePermission, type RoleAssignment } from "../../domain/permissions.js";
 import type { TenantSettings } from "../../domain/tenantSettings.js";
 import type { Access } from "../access.js";
 import type { AuditEvent, AuditLog } from "../audit/auditLog.js";
@@ -37,6 +37,12 @@ export class AdminService {
     correlationId: string,
   ): Promise<{ assignment: RoleAssignment; created: boolean }> {
     requireAdministrator(await this.#access.permissionsOf(caller));
+    if (body.scopeTags.length > 0 && tenantWidePermissions.has(body.permission)) {
+      // The HTTP contract refuses this too; the rule lives here so no other path can store one.
+      throw new DomainError(errorCodes.validationFailed, `${body.permission} is tenant-wide: it takes no scope tags.`, {
+        errors: [{ path: "body.scopeTags", message: "this permission is tenant-wide: it takes no scope tags" }],
+      });
+    }
     const assignment: RoleAssignment = { id, ...body, scopeTags: [...new Set(body.scopeTags)] };
     const { created } = await this.#assignments.put(caller.tenantId, assignment);
     await this.#audit.record({
@@ -90,7 +96,8 @@ export class AdminService {
     caller: UserCaller,
     q: { from?: string; to?: string; activity?: string; top: number; continuationToken?: string },
   ): Promise<{ value: AuditEvent[]; continuationToken?: string }> {
-    requireRead(await this.#access.permissionsOf(caller));
+    // Tenant-wide data: a scoped principal may not read it, whatever its scope.
+    requireReports(await this.#access.permissionsOf(caller));
     const to = q.to ? new Date(q.to) : this.#clock.now();
     const from = q.from ? new Date(q.from) : new Date(to.getTime() - auditRetentionDays * 86_400_000);
     return this.#audit.query({ tenantId: caller.tenantId, from, to, activity: q.activity, top: q.top, continuationToken: q.continuationToken });
