@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { z } from "zod";
 import type { UserCaller } from "../../shared/domain/caller.js";
-import { DomainError, errorCodes, type FieldError } from "../../shared/domain/errors.js";
+import { DomainError, errorCodes, forbidden, type FieldError } from "../../shared/domain/errors.js";
 import { createLogger, type Logger } from "../../shared/app/logging.js";
 import type { Services } from "../../shared/composition.js";
 import { ensureTables, services } from "../runtime.js";
@@ -132,6 +132,12 @@ async function readBody(req: HttpRequest, max: number, expectBody: boolean): Pro
   }
 }
 
+/** App-only tokens reach only the automation door; the automation door takes only app-only tokens. */
+function refuseWrongTokenKind(caller: UserCaller, access: Access): void {
+  if (caller.tokenKind === "app" && access !== "automation") throw forbidden("This endpoint does not accept app-only tokens.");
+  if (caller.tokenKind !== "app" && access === "automation") throw forbidden("This endpoint accepts only app-only tokens.");
+}
+
 export function endpoint<P, Q, B, A extends boolean>(spec: EndpointSpec<P, Q, B, A>): FunctionDefinition {
   registry.push(spec as unknown as EndpointDescription);
   return http(spec.name, {
@@ -149,6 +155,7 @@ export function endpoint<P, Q, B, A extends boolean>(spec: EndpointSpec<P, Q, B,
         const svc = services();
         if (!spec.skipStorageInit) await ensureTables();
         const caller = spec.authenticated ? await svc.authenticator.authenticate(req.headers.get("authorization")) : undefined;
+        if (caller) refuseWrongTokenKind(caller, spec.access);
         const params = validate(spec.params, req.params, "path");
         const query = validate<unknown>(spec.query ?? z.strictObject({}), queryObject(new URL(req.url)), "query");
         const rawBody = await readBody(req, spec.maxBodyBytes ?? defaultMaxBodyBytes, spec.body !== undefined);

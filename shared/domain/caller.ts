@@ -26,6 +26,8 @@ export interface UserCaller {
    * `_claim_names.groups`): judge with the groups of the user's record instead.
    */
   readonly groupsOverage?: boolean;
+  /** `"app"` for an app-only token (`idtyp: "app"`); such tokens are refused except where automation is expected. */
+  readonly tokenKind?: "app" | "user";
 }
 
 export interface AutomationCaller {

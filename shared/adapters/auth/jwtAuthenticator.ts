@@ -12,6 +12,9 @@ const claimsSchema = z.object({
   preferred_username: z.string().max(256).optional(),
   roles: z.array(z.string().max(128)).max(100).optional(),
   groups: z.array(z.string().max(128)).max(500).optional(),
+  hasgroups: z.unknown().optional(),
+  _claim_names: z.object({ groups: z.unknown().optional() }).loose().optional(),
+  idtyp: z.string().max(16).optional(),
 });
 
 export interface Authenticator {
@@ -67,6 +70,8 @@ export class JwtAuthenticator implements Authenticator {
       userPrincipalName: c.preferred_username,
       roles: c.roles ?? [],
       groups: c.groups ?? [],
+      groupsOverage: c.hasgroups === true || Boolean(c._claim_names?.groups),
+      tokenKind: c.idtyp === "app" ? "app" : "user",
     };
   }
 }
