@@ -79,7 +79,17 @@ export class SessionRequests {
       return created.id;
     });
     if (outcome.kind === "fresh" && created) return { session: created, replayed: false };
-    const stored = await this.#d.writer.store.get(caller.tenantId, outcome.sessionId);
+    const [stored, permissions, device] = await Promise.all([
+      this.#d.writer.store.get(caller.tenantId, outcome.sessionId),
+      this.#d.access.permissionsOf(caller),
+      this.#d.devices.get(caller.tenantId, deviceId),
+    ]);
+    // A replay is judged like a new request: a permission or scope removed since the
+    // first answer is a refusal, not the stored answer.
+    const scopeTags = device?.roleScopeTagIds ?? stored?.session.device.scopeTags ?? [];
+    if (!inScope(permissions.request, scopeTags)) {
+      throw forbidden("Requesting remote assistance for this device needs the Request Remote Assistance permission in its scope.");
+    }
     if (!stored) throw notFound("The session this Idempotency-Key produced");
     return { session: stored.session, replayed: true };
   }
