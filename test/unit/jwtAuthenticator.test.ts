@@ -26,7 +26,22 @@ const claims = { tid: "AAAA-1", oid: "BBBB-2", name: "Adele", preferred_username
 describe("JwtAuthenticator", () => {
   it("turns a valid token into a caller with lower-cased ids", async () => {
     const caller = await auth().authenticate(`Bearer ${await sign(claims)}`);
-    expect(caller).toEqual({ type: "user", tenantId: "aaaa-1", userId: "bbbb-2", displayName: "Adele", userPrincipalName: "adele@x", roles: ["Intune.Administrator"], groups: ["g1"] });
+    expect(caller).toEqual({ type: "user", tenantId: "aaaa-1", userId: "bbbb-2", displayName: "Adele", userPrincipalName: "adele@x", roles: ["Intune.Administrator"], groups: ["g1"], groupsOverage: false, tokenKind: "user" });
+  });
+
+  it.each([
+    [{ hasgroups: true }, true],
+    [{ _claim_names: { groups: "src1" } }, true],
+    [{ hasgroups: false }, false],
+  ])("reads a groups overage from %j", async (extra, overage) => {
+    const caller = await auth().authenticate(`Bearer ${await sign({ ...claims, groups: undefined, ...extra })}`);
+    expect(caller.groupsOverage).toBe(overage);
+    expect(caller.groups).toEqual([]);
+  });
+
+  it("tells an app-only token (idtyp app) from a user's", async () => {
+    expect((await auth().authenticate(`Bearer ${await sign({ ...claims, idtyp: "app" })}`)).tokenKind).toBe("app");
+    expect((await auth().authenticate(`Bearer ${await sign({ ...claims, idtyp: "user" })}`)).tokenKind).toBe("user");
   });
 
   it("allows a small clock skew but not an expired token", async () => {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { UserCaller } from "../../shared/domain/caller.js";
 import { DomainError } from "../../shared/domain/errors.js";
-import { evaluatePermissions, inScope, requireIntuneLicense, type RoleAssignment } from "../../shared/domain/permissions.js";
+import { Access } from "../../shared/app/access.js";
+import type { RoleAssignmentStore, UserRecord } from "../../shared/app/admin/ports.js";
+import { evaluatePermissions, inScope, requireIntuneLicense, requireReports, type RoleAssignment } from "../../shared/domain/permissions.js";
 
 const caller = (roles: string[] = [], groups: string[] = [], userId = "u1"): UserCaller => ({
   type: "user",
@@ -67,6 +69,79 @@ describe("evaluatePermissions", () => {
     const p = evaluatePermissions(caller(), [assignment({ permission: "RemoteAssistance.Update" })]);
     expect(p.update).toBe(true);
     expect(p.request).toBeUndefined();
+  });
+});
+
+describe("tenant-wide permissions", () => {
+  it("a scoped Update assignment stored before the rule grants no connector rights, only reads in its scope", () => {
+    // Act
+    const p = evaluatePermissions(caller(), [assignment({ permission: "RemoteAssistance.Update", scopeTags: ["berlin"] })]);
+    // Assess
+    expect(p.update).toBe(false);
+    expect(p.request).toBeUndefined();
+    expect(inScope(p.read, ["berlin"])).toBe(true);
+    expect(inScope(p.read, ["paris"])).toBe(false);
+    expect(p.reports).toBe(false);
+  });
+
+  it.each([
+    { name: "Intune.Administrator app role", roles: ["Intune.Administrator"], assignments: [], reports: true, approve: false },
+    { name: "ViewReports app role", roles: ["RemoteAssistance.ViewReports"], assignments: [], reports: true, approve: false },
+    { name: "Approve app role", roles: ["RemoteAssistance.Approve"], assignments: [], reports: false, approve: true },
+    { name: "tenant-wide ViewReports assignment", roles: [], assignments: [assignment({ permission: "RemoteAssistance.ViewReports" })], reports: true, approve: false },
+    { name: "scoped ViewReports assignment", roles: [], assignments: [assignment({ permission: "RemoteAssistance.ViewReports", scopeTags: ["a"] })], reports: false, approve: false },
+    { name: "tenant-wide Approve assignment", roles: [], assignments: [assignment({ permission: "RemoteAssistance.Approve" })], reports: false, approve: true },
+    { name: "scoped Approve assignment", roles: [], assignments: [assignment({ permission: "RemoteAssistance.Approve", scopeTags: ["a"] })], reports: false, approve: false },
+    { name: "Request and Update app roles", roles: ["RemoteAssistance.Request", "RemoteAssistance.Update"], assignments: [], reports: false, approve: false },
+    { name: "scoped Request assignment", roles: [], assignments: [assignment({ scopeTags: ["a"] })], reports: false, approve: false },
+  ])("$name → reports=$reports approve=$approve", ({ roles, assignments, reports, approve }) => {
+    // Act
+    const p = evaluatePermissions(caller(roles), assignments);
+    // Assess
+    expect(p.reports).toBe(reports);
+    expect(p.approve).toBe(approve);
+    if (reports) expect(() => requireReports(p)).not.toThrow();
+    else expect(() => requireReports(p)).toThrow(expect.objectContaining({ code: "forbidden" }) as DomainError);
+  });
+
+  it("ViewReports and Approve alone read no devices or sessions", () => {
+    const p = evaluatePermissions(caller(["RemoteAssistance.ViewReports", "RemoteAssistance.Approve"]), []);
+    expect(p.read).toBeUndefined();
+    expect(p.request).toBeUndefined();
+  });
+});
+
+describe("groups overage", () => {
+  const groupAssignment = assignment({ principalType: "group", principalId: "g-berlin", scopeTags: ["berlin"] });
+  const store = (assignments: RoleAssignment[]): RoleAssignmentStore => ({
+    list: () => Promise.resolve(assignments),
+    get: () => Promise.resolve(undefined),
+    put: () => Promise.reject(new Error("not used")),
+    delete: () => Promise.reject(new Error("not used")),
+  });
+  const record = (groups: string[]): UserRecord => ({ id: "u1", userPrincipalName: "u1@x", displayName: "U", intuneLicensed: true, groups, updatedAt: "2026-01-01T00:00:00Z" });
+  // In-memory stores stand in for Table storage: Access itself is what is under test.
+  const access = (user: UserRecord | undefined) => new Access(store([groupAssignment]), { get: () => Promise.resolve(user) });
+
+  it("judges an overage token with the groups of the user's record", async () => {
+    const p = await access(record(["G-BERLIN"])).permissionsOf({ ...caller(), groupsOverage: true });
+    expect(inScope(p.request, ["berlin"])).toBe(true);
+  });
+
+  it("does not read the record when the token lists its groups", async () => {
+    const p = await access(record(["g-berlin"])).permissionsOf(caller([], []));
+    expect(p.request).toBeUndefined();
+  });
+
+  it("an overage token of a user without a record gets only what the token says", async () => {
+    const p = await access(undefined).permissionsOf({ ...caller(), groupsOverage: true });
+    expect(p.request).toBeUndefined();
+    expect(p.read).toBeUndefined();
+  });
+
+  it("the pure function judges with the groups it is given", () => {
+    expect(inScope(evaluatePermissions(caller(), [groupAssignment], ["g-berlin"]).request, ["berlin"])).toBe(true);
+    expect(evaluatePermissions(caller(), [groupAssignment]).request).toBeUndefined();
   });
 });
 
