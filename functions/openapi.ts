@@ -37,6 +37,7 @@ function operation(d: EndpointDescription): JsonSchema {
         : { description: r.description };
   }
   responses["400"] ??= problem("The request is not valid (validationFailed)");
+  if (d.params) responses["404"] ??= problem("Nothing exists under this id (notFound)");
   if (d.authenticated) responses["401"] ??= problem("No valid bearer token (unauthenticated)");
   responses["500"] ??= problem("Unexpected error (internal)");
   return {

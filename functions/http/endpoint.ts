@@ -106,6 +106,14 @@ function validate<T>(schema: z.ZodType<T> | undefined, value: unknown, where: st
   return r.data;
 }
 
+/** Path values are ids: one that cannot exist (wrong shape, too long) names nothing, so it is 404, not 400. */
+function pathParams<P>(schema: z.ZodType<P> | undefined, value: unknown): P {
+  if (!schema) return undefined as P;
+  const r = schema.safeParse(value);
+  if (!r.success) throw new DomainError(errorCodes.notFound, "Nothing exists under this id.");
+  return r.data;
+}
+
 function queryObject(url: URL): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of url.searchParams) {
@@ -156,7 +164,7 @@ export function endpoint<P, Q, B, A extends boolean>(spec: EndpointSpec<P, Q, B,
         if (!spec.skipStorageInit) await ensureTables();
         const caller = spec.authenticated ? await svc.authenticator.authenticate(req.headers.get("authorization")) : undefined;
         if (caller) refuseWrongTokenKind(caller, spec.access);
-        const params = validate(spec.params, req.params, "path");
+        const params = pathParams(spec.params, req.params);
         const query = validate<unknown>(spec.query ?? z.strictObject({}), queryObject(new URL(req.url)), "query");
         const rawBody = await readBody(req, spec.maxBodyBytes ?? defaultMaxBodyBytes, spec.body !== undefined);
         if (!spec.body && rawBody !== undefined && !(typeof rawBody === "object" && rawBody && !Array.isArray(rawBody) && Object.keys(rawBody).length === 0)) {

@@ -151,4 +151,11 @@ export function noteHistory(session: Session, at: Date, detail: string): Session
 }
 
 /** True when the end user could be asked in the Company Portal. */
+/**
+ * Whether a string can name a session: a ULID as this service writes it (Crockford
+ * base32, upper case, 26 characters, a first character of 0–7 so the 48-bit time fits).
+ * Anything else names no session and has no storage key.
+ */
+export const isSessionId = (id: string): boolean => /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/.test(id);
+
 export const notifiesEndUser = (s: Pick<Session, "endUserNotification">): boolean => s.endUserNotification.channel === "companyPortal";

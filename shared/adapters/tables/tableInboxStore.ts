@@ -3,6 +3,7 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { InboxEntry, InboxStore } from "../../app/sessions/ports.js";
 import { isStatus, tableNames, type Tables } from "./tables.js";
+import { isSessionId } from "../../domain/session.js";
 import { sessionRowKey } from "./tableSessionStore.js";
 
 interface InboxEntity {
@@ -42,6 +43,7 @@ export class TableInboxStore implements InboxStore {
   }
 
   async remove(tenantId: string, userId: string, sessionId: string): Promise<void> {
+    if (!isSessionId(sessionId)) return; // names no session, so no inbox entry either
     try {
       await this.#table.deleteEntity(partitionOf(tenantId, userId), sessionRowKey(sessionId));
     } catch (e) {

@@ -7,8 +7,8 @@
 //   dedupe|<key>                       "this producer's request became that session"
 // and partition `~tenants` lists every tenant with sessions, for the timers.
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
-import { decodeTime, isValid } from "ulid";
-import type { Session } from "../../domain/session.js";
+import { decodeTime } from "ulid";
+import { isSessionId, type Session } from "../../domain/session.js";
 import type { CreateSessionResult, OutboxEntry, SessionListQuery, SessionStore, StoredSession } from "../../app/sessions/ports.js";
 import { decodeContinuation, encodeContinuation, getOrUndefined, invertedTime, isStatus, tableNames, type Tables } from "./tables.js";
 
@@ -16,8 +16,9 @@ const tenantsPartition = "~tenants";
 /** Accepted sessions have no deadline: they stay open until closed. */
 const noDeadline = 9_999_999_999_999;
 
-/** The session's RowKey, computed from its id alone (the ULID carries the request time). */
+/** The session's RowKey, computed from its id alone (the ULID carries the request time). Check isSessionId first. */
 export function sessionRowKey(sessionId: string): string {
+  if (!isSessionId(sessionId)) throw new Error("not a session id: it has no RowKey");
   return `s|${invertedTime(decodeTime(sessionId))}|${sessionId}`;
 }
 
@@ -130,7 +131,8 @@ export class TableSessionStore implements SessionStore {
 
   async get(tenantId: string, sessionId: string): Promise<StoredSession | undefined> {
     // Only ULIDs name sessions; anything else names none (and has no RowKey to compute).
-    if (!isValid(sessionId)) return undefined;
+    // (ulid's isValid admits ids whose time overflows 48 bits, on which decodeTime throws.)
+    if (!isSessionId(sessionId)) return undefined;
     const e = await getOrUndefined<SessionEntity>(this.#table, tenantId, sessionRowKey(sessionId));
     return e && e.etag ? { session: toSession(e), etag: e.etag } : undefined;
   }
