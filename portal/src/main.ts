@@ -34,7 +34,7 @@ const routes: readonly Route[] = [
   { pattern: "/sessions", title: "Sessions", page: sessionsPage, allowed: (p) => p.read, nav: "Sessions" },
   { pattern: "/sessions/:sessionId", title: "Session", page: sessionPage, allowed: (p) => p.read },
   { pattern: "/reports", title: "Reports", page: reportsPage, allowed: (p) => p.read, nav: "Reports" },
-  { pattern: "/audit", title: "Audit log", page: auditPage, allowed: (p) => p.read, nav: "Audit log" },
+  { pattern: "/audit", title: "Audit log", page: auditPage, allowed: (p) => p.reports, nav: "Audit log" },
   { pattern: "/settings", title: "Settings", page: settingsPage, allowed: (p) => p.administrator, nav: "Settings" },
   { pattern: "/company-portal", title: "Company Portal", page: companyPortalPage, allowed: () => true, nav: "Company Portal" },
 ];

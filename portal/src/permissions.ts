@@ -9,6 +9,7 @@ export const appRoles = {
   update: "RemoteAssistance.Update",
   request: "RemoteAssistance.Request",
   administrator: "Intune.Administrator",
+  viewReports: "RemoteAssistance.ViewReports",
 } as const;
 
 export interface UiPermissions {
@@ -18,8 +19,10 @@ export interface UiPermissions {
   readonly update: boolean;
   /** Request and close sessions (maybe only on some devices: `scoped`). */
   readonly request: boolean;
-  /** Read the connector, devices, sessions, reports and audit log. */
+  /** Read the connector, devices, sessions and reports. */
   readonly read: boolean;
+  /** The audit log: Intune.Administrator or tenant-wide View Reports. */
+  readonly reports: boolean;
   /** Rights come from a role assignment limited to scope tags (or unknown scope). */
   readonly scoped: boolean;
 }
@@ -28,20 +31,28 @@ export function permissionsFromRoles(roles: readonly string[]): UiPermissions {
   const administrator = roles.includes(appRoles.administrator);
   const update = administrator || roles.includes(appRoles.update);
   const request = administrator || roles.includes(appRoles.request);
-  return { administrator, update, request, read: administrator || update || request, scoped: false };
+  const reports = administrator || roles.includes(appRoles.viewReports);
+  return { administrator, update, request, read: administrator || update || request, reports, scoped: false };
+}
+
+/** Whether the API lets the caller read the audit log (a tenant-wide ViewReports role assignment does not show in the token). */
+async function probe(api: ApiClient, path: string, query?: Record<string, string>): Promise<boolean> {
+  try {
+    await api.get(path, query);
+    return true;
+  } catch (e) {
+    if (e instanceof ApiProblem && (e.problem.status === 403 || e.problem.status === 404)) return false;
+    throw e;
+  }
 }
 
 export async function resolvePermissions(user: SignedInUser, api: ApiClient): Promise<UiPermissions> {
   const fromRoles = permissionsFromRoles(user.roles);
-  if (fromRoles.read) return fromRoles;
-  try {
-    await api.get("/connector");
-    // Admin reads through a role assignment: offer requests too, the API limits them to the scope.
-    return { administrator: false, update: false, request: true, read: true, scoped: true };
-  } catch (e) {
-    if (e instanceof ApiProblem && (e.problem.status === 403 || e.problem.status === 404)) return fromRoles;
-    throw e;
-  }
+  const reports = fromRoles.reports || (await probe(api, "/auditEvents", { top: "1" }));
+  if (fromRoles.read) return { ...fromRoles, reports };
+  // Admin reads through a role assignment: offer requests too, the API limits them to the scope.
+  if (await probe(api, "/connector")) return { administrator: false, update: false, request: true, read: true, reports, scoped: true };
+  return { ...fromRoles, reports };
 }
 
 export function describeRights(p: UiPermissions): string {
@@ -49,5 +60,6 @@ export function describeRights(p: UiPermissions): string {
   const parts: string[] = [];
   if (p.update) parts.push("Update Remote Assistance");
   if (p.request) parts.push(p.scoped ? "Request Remote Assistance (assigned scope)" : "Request Remote Assistance");
+  if (p.reports) parts.push("View Reports");
   return parts.length > 0 ? parts.join(", ") : "End user";
 }
