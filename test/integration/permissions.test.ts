@@ -1,0 +1,171 @@
+// Permissions that must not leak, through the local host: tenant-wide permissions refuse
+// scope tags, the audit log is for Intune administrators and tenant-wide ViewReports only,
+// an idempotent replay is judged again, and a token with a groups overage is judged with
+// the groups of the user's record.
+import { randomUUID } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import { api, eventually, tokenFor } from "../support/api.js";
+import { newTenant, onboard, type TestTenant } from "./connectorSupport.js";
+import { createDevices, envelope, managedDevice, requestSession, sendAutomationEvents } from "./sessionsSupport.js";
+
+type Problem = { code?: string; errors?: { path: string; message: string }[] };
+
+const putAssignment = (token: string, id: string, body: Record<string, unknown>) =>
+  api<Problem & { id?: string }>(`/roleAssignments/${id}`, { method: "PUT", token, body });
+
+describe("tenant-wide permissions in role assignments", () => {
+  let tenant: TestTenant;
+  beforeAll(async () => {
+    tenant = await newTenant();
+  });
+
+  it.each(["RemoteAssistance.Update", "RemoteAssistance.ViewReports", "RemoteAssistance.Approve"])(
+    "%s with scope tags is 400 validationFailed naming scopeTags, and stores nothing",
+    async (permission) => {
+      // Prepare
+      const id = randomUUID();
+      // Act
+      const res = await putAssignment(tenant.admin, id, { principalId: randomUUID(), principalType: "group", permission, scopeTags: ["berlin"] });
+      // Assess
+      expect(res.status).toBe(400);
+      expect(res.headers.get("content-type")).toContain("application/problem+json");
+      expect(res.body.code).toBe("validationFailed");
+      expect(res.body.errors?.some((e) => e.path === "body.scopeTags")).toBe(true);
+      const list = await api<{ value: { id: string }[] }>("/roleAssignments", { token: tenant.admin });
+      expect(list.body.value.some((a) => a.id === id)).toBe(false);
+    },
+  );
+
+  it.each(["RemoteAssistance.Update", "RemoteAssistance.ViewReports", "RemoteAssistance.Approve", "RemoteAssistance.Request"])(
+    "%s tenant-wide is accepted (201)",
+    async (permission) => {
+      const res = await putAssignment(tenant.admin, randomUUID(), { principalId: randomUUID(), principalType: "user", permission, scopeTags: [] });
+      expect(res.status).toBe(201);
+    },
+  );
+});
+
+describe("the audit log is tenant-wide data", () => {
+  let tenant: TestTenant;
+  const scopedGroup = randomUUID();
+  const reportsUser = randomUUID();
+  beforeAll(async () => {
+    tenant = await newTenant();
+    expect((await putAssignment(tenant.admin, randomUUID(), { principalId: scopedGroup, principalType: "group", permission: "RemoteAssistance.Request", scopeTags: ["berlin"] })).status).toBe(201);
+    expect((await putAssignment(tenant.admin, randomUUID(), { principalId: reportsUser, principalType: "user", permission: "RemoteAssistance.ViewReports", scopeTags: [] })).status).toBe(201);
+  });
+
+  it.each([
+    ["a scoped helper", { groups: [scopedGroup] }],
+    ["RemoteAssistance.Request", { roles: ["RemoteAssistance.Request"] }],
+    ["RemoteAssistance.Update", { roles: ["RemoteAssistance.Update"] }],
+    ["RemoteAssistance.Approve", { roles: ["RemoteAssistance.Approve"] }],
+    ["an end user", {}],
+  ])("%s gets 403 forbidden", async (_who, claims) => {
+    // Prepare
+    const token = await tokenFor({ tid: tenant.tenantId, oid: randomUUID(), name: "Not a reader", ...claims });
+    // Act
+    const res = await api<Problem>("/auditEvents", { token });
+    // Assess
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe("forbidden");
+  });
+
+  it.each([
+    ["the ViewReports app role", () => ({ oid: randomUUID(), roles: ["RemoteAssistance.ViewReports"] })],
+    ["a tenant-wide ViewReports assignment", () => ({ oid: reportsUser })],
+    ["Intune.Administrator", () => ({ oid: randomUUID(), roles: ["Intune.Administrator"] })],
+  ])("%s reads it, its own tenant's events only", async (_who, claims) => {
+    // Prepare
+    const token = await tokenFor({ tid: tenant.tenantId, name: "Auditor", ...claims() });
+    // Act
+    const res = await api<{ value: { activity: string; target: { id: string } }[] }>("/auditEvents?activity=settings.update", { token });
+    // Assess: newTenant's PATCH of allowUnlicensedAdmins is there
+    expect(res.status).toBe(200);
+    expect(res.body.value.some((e) => e.target.id === tenant.tenantId)).toBe(true);
+    expect(res.body.value.every((e) => e.target.id === tenant.tenantId)).toBe(true);
+  });
+});
+
+describe("re-checks on every request", () => {
+  let tenant: TestTenant;
+  const berlin = managedDevice({ roleScopeTagIds: ["berlin"] });
+  beforeAll(async () => {
+    tenant = await newTenant();
+    await onboard(tenant);
+    await createDevices(tenant.tenantId, tenant.admin, [berlin]);
+  });
+
+  async function helperWithAssignment(scopeTags: string[]): Promise<{ token: string; assignmentId: string; userId: string }> {
+    const userId = randomUUID();
+    const assignmentId = randomUUID();
+    const put = await putAssignment(tenant.admin, assignmentId, { principalId: userId, principalType: "user", permission: "RemoteAssistance.Request", scopeTags });
+    expect(put.status).toBe(201);
+    return { token: await tokenFor({ tid: tenant.tenantId, oid: userId, name: "Assigned helper" }), assignmentId, userId };
+  }
+
+  it("a replay after the permission was removed is 403, not the stored answer", async () => {
+    // Prepare
+    const helper = await helperWithAssignment([]);
+    const key = randomUUID();
+    const first = await requestSession(helper.token, berlin.id, { description: "replay" }, { "idempotency-key": key });
+    expect(first.status).toBe(202);
+    const replay = await requestSession(helper.token, berlin.id, { description: "replay" }, { "idempotency-key": key });
+    expect(replay.status).toBe(202);
+    expect(replay.body.id).toBe(first.body.id);
+    expect((await api(`/roleAssignments/${helper.assignmentId}`, { method: "DELETE", token: tenant.admin })).status).toBe(204);
+    // Act
+    const after = await requestSession(helper.token, berlin.id, { description: "replay" }, { "idempotency-key": key });
+    // Assess
+    expect(after.status).toBe(403);
+    expect(after.body.code).toBe("forbidden");
+    expect(JSON.stringify(after.body)).not.toContain(first.body.id);
+  });
+
+  it("a replay after the device left the caller's scope is 403", async () => {
+    // Prepare
+    const helper = await helperWithAssignment(["berlin"]);
+    const key = randomUUID();
+    const first = await requestSession(helper.token, berlin.id, {}, { "idempotency-key": key });
+    expect(first.status).toBe(202);
+    const narrowed = await putAssignment(tenant.admin, helper.assignmentId, { principalId: helper.userId, principalType: "user", permission: "RemoteAssistance.Request", scopeTags: ["paris"] });
+    expect(narrowed.status).toBe(200);
+    // Act
+    const after = await requestSession(helper.token, berlin.id, {}, { "idempotency-key": key });
+    // Assess
+    expect(after.status).toBe(403);
+    expect(after.body.code).toBe("forbidden");
+  });
+});
+
+describe("groups overage", () => {
+  it("a token with hasgroups is judged with the groups of the user's record", async () => {
+    // Prepare: a group assignment, a device in its scope, a user whose token lists no groups
+    const tenant = await newTenant();
+    const group = randomUUID();
+    const userId = randomUUID();
+    const device = managedDevice({ roleScopeTagIds: ["berlin"] });
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    expect((await putAssignment(tenant.admin, randomUUID(), { principalId: group, principalType: "group", permission: "RemoteAssistance.Request", scopeTags: ["berlin"] })).status).toBe(201);
+    const overage = await tokenFor({ tid: tenant.tenantId, oid: userId, name: "Many groups", hasgroups: true });
+    const listedNone = await tokenFor({ tid: tenant.tenantId, oid: userId, name: "Many groups", groups: [] });
+    const before = await api<Problem>(`/devices/${device.id}`, { token: overage });
+
+    // Act: the platform's sync says which groups the user is in
+    await sendAutomationEvents([
+      envelope("user.upserted", tenant.tenantId, { id: userId, userPrincipalName: "many@contoso.example", displayName: "Many groups", mail: null, intuneLicensed: true, groups: [group] }),
+    ]);
+
+    // Assess
+    expect(before.status).toBe(403);
+    const after = await eventually(async () => {
+      const res = await api<{ id?: string }>(`/devices/${device.id}`, { token: overage });
+      return res.status === 200 ? res : undefined;
+    });
+    expect(after.body.id).toBe(device.id);
+    // A token that lists its groups is judged by them alone, record or not.
+    expect((await api<Problem>(`/devices/${device.id}`, { token: listedNone })).status).toBe(403);
+    // The audit log stays closed: the record grants only what the assignment says.
+    expect((await api<Problem>("/auditEvents", { token: overage })).status).toBe(403);
+  });
+});
