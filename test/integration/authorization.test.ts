@@ -6,36 +6,58 @@ import { generateKeyPair, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { allDefinitions } from "../../functions/all.js";
 import { endpointDescriptions, type Access, type EndpointDescription } from "../../functions/http/endpoint.js";
+import type { TokenClaims } from "../../local/identity/server.js";
 import { api, stack, tokenFor } from "../support/api.js";
 import { sampleRequest } from "../support/samples.js";
 
 allDefinitions();
 const endpoints = endpointDescriptions().filter((d) => d.authenticated);
 
-type Role = "none" | "administrator" | "update" | "request" | "scopedRequest" | "endUser";
-const roleClaims: Record<Role, string[]> = {
-  none: [],
-  administrator: ["Intune.Administrator"],
-  update: ["RemoteAssistance.Update"],
-  request: ["RemoteAssistance.Request"],
-  scopedRequest: [],
-  endUser: [],
+type Role =
+  | "none"
+  | "administrator"
+  | "update"
+  | "request"
+  | "viewReports"
+  | "approve"
+  | "scopedRequest"
+  | "endUser"
+  | "otherTenant"
+  | "app";
+const roleClaims: Record<Role, Partial<TokenClaims>> = {
+  none: { roles: [] },
+  administrator: { roles: ["Intune.Administrator"] },
+  update: { roles: ["RemoteAssistance.Update"] },
+  request: { roles: ["RemoteAssistance.Request"] },
+  viewReports: { roles: ["RemoteAssistance.ViewReports"] },
+  approve: { roles: ["RemoteAssistance.Approve"] },
+  scopedRequest: { roles: [] },
+  endUser: { roles: [] },
+  // An administrator, but of another tenant: admitted like one, and sees only its own tenant.
+  otherTenant: { roles: ["Intune.Administrator"] },
+  // An app-only token (client credentials) of the tenant's own automation.
+  app: { roles: ["RemoteAssistance.Automation"], idtyp: "app", azp: randomUUID(), app_displayname: "Matrix automation" },
 };
 
-/** Which roles an access level admits (the use case may still refuse on scope or license). */
-const admits: Record<Exclude<Access, "anonymous">, readonly Role[]> = {
-  administrator: ["administrator"],
-  update: ["administrator", "update"],
-  request: ["administrator", "request", "scopedRequest"],
-  read: ["administrator", "update", "request", "scopedRequest"],
-  endUser: ["none", "administrator", "update", "request", "scopedRequest", "endUser"],
-  // Used by wave 2 endpoints; their rows are added with them.
-  reports: ["administrator"],
-  approve: [],
-  automation: [],
+/**
+ * Which callers an access level admits (the use case may still refuse on scope or license).
+ * Every access level needs a row: an endpoint whose level has none fails "every endpoint
+ * has a decision" below, and a new level fails the type check.
+ */
+const admits: Record<Access, readonly Role[]> = {
+  anonymous: ["none", "administrator", "update", "request", "viewReports", "approve", "scopedRequest", "endUser", "otherTenant", "app"],
+  administrator: ["administrator", "otherTenant"],
+  update: ["administrator", "update", "otherTenant"],
+  request: ["administrator", "request", "scopedRequest", "otherTenant"],
+  read: ["administrator", "update", "request", "scopedRequest", "otherTenant"],
+  endUser: ["none", "administrator", "update", "request", "viewReports", "approve", "scopedRequest", "endUser", "otherTenant"],
+  reports: ["administrator", "viewReports", "otherTenant"],
+  approve: ["approve"],
+  automation: ["app"],
 };
 
 const tenantId = randomUUID();
+const otherTenantId = randomUUID();
 const scopedGroup = randomUUID();
 const tokens = new Map<Role, string>();
 
@@ -48,7 +70,13 @@ beforeAll(async () => {
   for (const role of Object.keys(roleClaims) as Role[]) {
     tokens.set(
       role,
-      await tokenFor({ tid: tenantId, oid: randomUUID(), name: `Matrix ${role}`, roles: roleClaims[role], groups: role === "scopedRequest" ? [scopedGroup] : [] }),
+      await tokenFor({
+        tid: role === "otherTenant" ? otherTenantId : tenantId,
+        oid: randomUUID(),
+        name: `Matrix ${role}`,
+        groups: role === "scopedRequest" ? [scopedGroup] : [],
+        ...roleClaims[role],
+      }),
     );
   }
   const put = await api(`/roleAssignments/${randomUUID()}`, {
@@ -62,6 +90,12 @@ beforeAll(async () => {
 describe("authentication", () => {
   it("lists endpoints to check", () => {
     expect(endpoints.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it.each(endpointDescriptions().map((d) => [`${d.method} /api/${d.route}`, d] as const))("%s has a decision for every caller", (_label, d) => {
+    // An access level without a row here is an endpoint nobody decided about.
+    expect(Object.keys(admits)).toContain(d.access);
+    expect(d.authenticated).toBe(d.access !== "anonymous");
   });
 
   describe.each(endpoints.map((d) => [`${d.method} /api/${d.route}`, d] as const))("%s", (_label, d) => {
@@ -117,7 +151,7 @@ describe("roles", () => {
       label: `${d.method} /api/${d.route} as ${role}`,
       d,
       role,
-      admitted: admits[d.access as Exclude<Access, "anonymous">].includes(role),
+      admitted: admits[d.access].includes(role),
     })),
   );
 
@@ -131,6 +165,30 @@ describe("roles", () => {
     } else {
       expect(res.status).toBe(403);
       expect(res.body.code).toBe("forbidden");
+      expect(res.headers.get("content-type")).toContain("application/problem+json");
     }
+  });
+
+  it.each(endpointDescriptions().filter((d) => !d.authenticated).map((d) => [`${d.method} /api/${d.route}`, d] as const))(
+    "%s (anonymous) answers without a token, never 401 or 5xx",
+    async (_label, d) => {
+      const res = await call(d);
+      expect(res.status).not.toBe(401);
+      expect(res.status).toBeLessThan(500);
+    },
+  );
+
+  it("an app-only token is refused with the app-token detail, a user token never gets it", async () => {
+    const d = endpoints.find((e) => e.access === "read")!;
+    const app = await call(d, tokens.get("app"));
+    expect(app.status).toBe(403);
+    expect((app.body as { detail?: string }).detail).toBe("This endpoint does not accept app-only tokens.");
+  });
+
+  it("another tenant's administrator sees none of this tenant's role assignments", async () => {
+    const mine = await api<{ value: { principalId: string }[] }>("/roleAssignments", { token: tokens.get("administrator") });
+    const theirs = await api<{ value: { principalId: string }[] }>("/roleAssignments", { token: tokens.get("otherTenant") });
+    expect(mine.body.value.some((a) => a.principalId === scopedGroup)).toBe(true);
+    expect(theirs.body.value.some((a) => a.principalId === scopedGroup)).toBe(false);
   });
 });
