@@ -284,12 +284,22 @@ async function sendFuzz(r: FuzzRequest): Promise<Outcome> {
   if (token !== undefined) headers.authorization = token;
   // The base URL ends in /api; the operation paths start with /api.
   const url = `${stack().apiUrl.replace(/\/api$/, "")}${r.path}`;
-  const res = await fetch(url, { method: r.method, headers, body: r.body, redirect: "manual" });
-  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
+  try {
+    const res = await fetch(url, { method: r.method, headers, body: r.body, redirect: "manual", signal: AbortSignal.timeout(15_000) });
+    return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
+  } catch (e) {
+    // No answer at all (status 0): judged below.
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    return { status: 0, contentType: "", text: `${String(e)} (${cause?.code ?? cause?.message ?? "no cause"})` };
+  }
 }
 
+/** The host may close the connection on a body over its limit before reading it all, as Azure's front end does. */
+const mayBeCutOff = (r: FuzzRequest): boolean => typeof r.body === "string" && r.body.length > 64 * 1024;
+
 /** What is wrong with an answer, or undefined when it is acceptable. */
-function judge(o: Outcome): string | undefined {
+function judge(o: Outcome, r: FuzzRequest): string | undefined {
+  if (o.status === 0) return mayBeCutOff(r) ? undefined : `no answer: ${o.text}`;
   if (o.status >= 500) return `status ${o.status}`;
   if (/\n\s+at \S/.test(o.text) || /\b[A-Za-z]*Error: /.test(o.text)) return "a stack trace or error text in the body";
   if (o.status < 400) return undefined;
@@ -380,6 +390,7 @@ describe("ten thousand generated requests across the OpenAPI document", () => {
     // Prepare
     expect(operations.length).toBe(endpointDescriptions().length);
     const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+    console.log(`fuzz: seed ${seed} (FUZZ_SEED=${seed} repeats this run)`);
     const requests = fc.sample(requestArbitrary(operations, [...tokensByKind.keys(), "none"]), { numRuns: manyRuns, seed });
     const lies = [
       (len: number, body: string) => `Content-Length: ${len + 50}\r\n\r\n${body}`,
@@ -391,6 +402,7 @@ describe("ten thousand generated requests across the OpenAPI document", () => {
       (_len: number, _body: string) => `Content-Length: 99999999999\r\n\r\n{}`,
     ];
     const failures: string[] = [];
+    const resets: string[] = [];
     const byStatus = new Map<number, number>();
     const byOperation = new Map<string, number>();
     let next = 0;
@@ -399,10 +411,16 @@ describe("ten thousand generated requests across the OpenAPI document", () => {
     const worker = async (): Promise<void> => {
       while (next < requests.length) {
         const r = requests[next++];
-        const outcome = await sendFuzz(r);
+        let outcome = await sendFuzz(r);
+        if (outcome.status === 0 && !outcome.text.includes("TimeoutError") && !mayBeCutOff(r)) {
+          // A connection reset without an answer (seen rarely on the local host's kept-alive
+          // sockets): counted and reported, then the same request is judged on a new try.
+          resets.push(`${r.method} ${r.path.slice(0, 120)}: ${outcome.text}`);
+          outcome = await sendFuzz(r);
+        }
         byStatus.set(outcome.status, (byStatus.get(outcome.status) ?? 0) + 1);
         byOperation.set(r.operationId, (byOperation.get(r.operationId) ?? 0) + 1);
-        const wrong = judge(outcome);
+        const wrong = judge(outcome, r);
         if (wrong && failures.length < 20) failures.push(`${wrong}: ${r.method} ${r.path.slice(0, 200)} as ${r.token} → ${outcome.text.slice(0, 300)}`);
       }
     };
@@ -425,8 +443,10 @@ describe("ten thousand generated requests across the OpenAPI document", () => {
     // Assess
     const fiveHundreds = [...byStatus].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0) + rawStatuses.filter((s) => s !== undefined && s >= 500).length;
     console.log(
-      `fuzz: ${requests.length + rawStatuses.length} requests, ${fiveHundreds} 5xx (seed ${seed}; statuses ${JSON.stringify(Object.fromEntries([...byStatus].sort((a, b) => a[0] - b[0])))}; raw lying-length answers ${JSON.stringify(rawStatuses)})`,
+      `fuzz: ${requests.length + rawStatuses.length} requests, ${fiveHundreds} 5xx (seed ${seed}; statuses ${JSON.stringify(Object.fromEntries([...byStatus].sort((a, b) => a[0] - b[0])))}; raw lying-length answers ${JSON.stringify(rawStatuses)}; ${resets.length} connection resets retried)`,
     );
+    if (resets.length > 0) console.log(`fuzz: connection resets: ${resets.join(" | ")}`);
+    expect(resets.length).toBeLessThan(5);
     expect(failures).toEqual([]);
     expect(fiveHundreds).toBe(0);
     expect(requests.length).toBeGreaterThanOrEqual(Math.min(manyRuns, 10_000));
