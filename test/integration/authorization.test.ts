@@ -29,7 +29,8 @@ const admits: Record<Exclude<Access, "anonymous">, readonly Role[]> = {
   request: ["administrator", "request", "scopedRequest"],
   read: ["administrator", "update", "request", "scopedRequest"],
   endUser: ["none", "administrator", "update", "request", "scopedRequest", "endUser"],
-  // Used by wave 2 endpoints; their rows are added with them.
+  // Used by wave 2 endpoints; their rows are added with them. No user token passes the
+  // automation door: it takes app-only tokens (test/integration/automationDoor.test.ts).
   reports: ["administrator"],
   approve: [],
   automation: [],
