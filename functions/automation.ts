@@ -1,10 +1,17 @@
-// The automation-events queue: inventory events (devices and users) from external
-// automation. Handlers are thin: map the validated message to a use case call.
+// Automation: the automation-events queue (inventory events from the platform's inventory
+// sync, and remoteAssistance.requested), and the automation door, POST /automation/events,
+// where a tenant's own app raises requests with an app-only token. Handlers are thin:
+// map the validated message or request to a use case call.
+import { randomUUID } from "node:crypto";
 import { queueNames } from "../shared/queueDefinitions.js";
 import type { DeviceFacts } from "../shared/domain/deviceInventory.js";
 import type { EventContext } from "../shared/app/devices/deviceService.js";
 import type { MessageData } from "../shared/contracts/messages.js";
 import type { FunctionDefinition } from "./definition.js";
+import { endpoint } from "./http/endpoint.js";
+import { problemSchema } from "../shared/contracts/common.js";
+import { automationDoorAcceptedSchema, automationDoorEventSchema } from "../shared/contracts/automationEvents.js";
+import { forbidden } from "../shared/domain/errors.js";
 import { deadLetterConsumer, queueConsumer, type QueueHandlerInput, type QueueHandlers } from "./queue/consumer.js";
 import { systemActor } from "../shared/domain/caller.js";
 import { remoteAssistanceRequestedDeadLetterHandler, remoteAssistanceRequestedHandler } from "./sessionWorker.js";
@@ -81,7 +88,47 @@ export const automationDeadLetterHandlers = {
   ...remoteAssistanceRequestedDeadLetterHandler,
 } satisfies QueueHandlers;
 
+const automationDoor = endpoint({
+  name: "postAutomationEvent",
+  method: "POST",
+  route: "automation/events",
+  summary:
+    "A tenant's own automation (help-desk or ITSM tool) requests a remote assistance session with an app-only token (client credentials, app role " +
+    "RemoteAssistance.Automation). The tenant and the requester come from the token; the checks are a user's, role assignments naming the app scope it. " +
+    "The same id twice is one request.",
+  tag: "Automation",
+  authenticated: true,
+  access: "automation",
+  body: automationDoorEventSchema,
+  responses: {
+    202: { description: "Requested; the session is created at TeamViewer in the background", schema: automationDoorAcceptedSchema },
+    403: {
+      description: "Not an app-only token with RemoteAssistance.Automation, the event names another tenant, or the device is outside the app's scope",
+      schema: problemSchema,
+    },
+    404: { description: "No such device in the app's tenant and scope", schema: problemSchema },
+    409: { description: "The connector is not onboarded, or the id was used for another request", schema: problemSchema },
+    422: { description: "The device is not eligible; `reason` says why", schema: problemSchema },
+  },
+  errors: ["notFound", "connectorNotOnboarded", "conflict", "deviceNotEligible"],
+  handle: async ({ caller, body, services, correlationId, log }) => {
+    if (body.tenantId !== undefined && lower(body.tenantId) !== caller.tenantId) {
+      // Nothing is written for either tenant: the named one must gain nothing from another's app.
+      log.warn("an app's event named another tenant; refused", { appId: caller.userId, clientId: caller.clientId });
+      throw forbidden("The event names another tenant. An app raises requests for its own tenant only (the tenant of its token); leave tenantId out or send that one.");
+    }
+    const id = body.id ?? randomUUID();
+    await services.sessions.requests.requestByApp(
+      caller,
+      { requestId: id, deviceId: lower(body.data.deviceId), ...(body.data.description === undefined ? {} : { description: body.data.description }) },
+      { correlationId: body.correlationId ?? correlationId, log },
+    );
+    return { status: 202, body: { id } };
+  },
+});
+
 export const automationFunctions: FunctionDefinition[] = [
+  automationDoor,
   queueConsumer({ name: "automationEvents", queue: queueNames.automationEvents, handlers: automationEventHandlers }),
   deadLetterConsumer({ name: "automationEventsDeadLetter", queue: queueNames.automationEvents, handlers: automationDeadLetterHandlers }),
 ];

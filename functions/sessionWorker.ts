@@ -71,8 +71,15 @@ export const notificationDeadLetterHandlers = {
 // that resends the same event under a new messageId still gets one session.
 export const remoteAssistanceRequestedHandler = {
   "remoteAssistance.requested": async (input) => {
+    const { data } = input.message;
     await input.services.sessions.requests.requestByAutomation(
-      { tenantId: tenantOf(input), messageId: input.message.id, data: input.message.data },
+      {
+        tenantId: tenantOf(input),
+        requestId: input.message.id,
+        requestedBy: data.requestedBy,
+        deviceId: data.deviceId,
+        ...(data.description === undefined ? {} : { description: data.description }),
+      },
       { correlationId: input.message.correlationId, log: input.log },
     );
   },

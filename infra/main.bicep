@@ -34,6 +34,9 @@ param serviceBusPremiumCapacity int = 1
 @description('Grant Azure Service Bus Data Owner on each queue so the scale controller can read queue lengths for target-based scaling (see modules/roleAssignments.bicep).')
 param grantServiceBusOwnerForScaling bool = true
 
+@description('Object id of the platform\'s inventory sync identity, which gets Service Bus Data Sender on automation-events only (it is trusted for every tenant). Empty = none; tenants\' own automation uses POST /api/automation/events.')
+param inventorySyncPrincipalId string = ''
+
 @description('Create Azure Notification Hubs for end-user push. Off = requests reach end users only through the Company Portal inbox.')
 param enableNotificationHubs bool = false
 
@@ -172,6 +175,7 @@ module roleAssignments 'modules/roleAssignments.bicep' = {
   params: {
     appPrincipalId: identity.properties.principalId
     deployerPrincipalId: principalId
+    inventorySyncPrincipalId: inventorySyncPrincipalId
     storageAccountName: storage.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.name
     serviceBusQueueNames: serviceBus.outputs.queueNames

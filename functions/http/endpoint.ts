@@ -5,8 +5,8 @@
 import { randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { z } from "zod";
-import type { UserCaller } from "../../shared/domain/caller.js";
-import { DomainError, errorCodes, forbidden, type FieldError } from "../../shared/domain/errors.js";
+import { appRoles, type AutomationCaller, type Caller, type UserCaller } from "../../shared/domain/caller.js";
+import { DomainError, errorCodes, type FieldError } from "../../shared/domain/errors.js";
 import { createLogger, type Logger } from "../../shared/app/logging.js";
 import type { Services } from "../../shared/composition.js";
 import { ensureTables, services } from "../runtime.js";
@@ -30,8 +30,11 @@ export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
  */
 export type Access = "anonymous" | "administrator" | "update" | "request" | "read" | "endUser" | "reports" | "approve" | "automation";
 
-export interface EndpointInput<P, Q, B, A extends boolean> {
-  readonly caller: A extends true ? UserCaller : undefined;
+/** The caller an access level hands its endpoint: an app only at the automation door, a user elsewhere. */
+export type CallerOf<X extends Access> = X extends "anonymous" ? undefined : X extends "automation" ? AutomationCaller : UserCaller;
+
+export interface EndpointInput<P, Q, B, X extends Access> {
+  readonly caller: CallerOf<X>;
   readonly params: P;
   readonly query: Q;
   readonly body: B;
@@ -47,7 +50,7 @@ export interface EndpointResult {
   readonly headers?: Record<string, string>;
 }
 
-export interface EndpointSpec<P, Q, B, A extends boolean> {
+export interface EndpointSpec<P, Q, B, A extends boolean, X extends Access> {
   readonly name: string;
   readonly method: HttpMethod;
   /** Route below the prefix, in Functions syntax: `devices/{deviceId}`. */
@@ -55,7 +58,7 @@ export interface EndpointSpec<P, Q, B, A extends boolean> {
   readonly summary: string;
   readonly tag: string;
   readonly authenticated: A;
-  readonly access: A extends true ? Exclude<Access, "anonymous"> : "anonymous";
+  readonly access: X;
   readonly params?: z.ZodType<P>;
   readonly query?: z.ZodType<Q>;
   readonly body?: z.ZodType<B>;
@@ -65,7 +68,7 @@ export interface EndpointSpec<P, Q, B, A extends boolean> {
   readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType }>>;
   /** Error codes this endpoint may answer with, besides validation and authentication. */
   readonly errors?: readonly DomainError["code"][];
-  handle(input: EndpointInput<P, Q, B, A>): Promise<EndpointResult>;
+  handle(input: EndpointInput<P, Q, B, X>): Promise<EndpointResult>;
 }
 
 /** The erased form kept for the OpenAPI generator and tests. */
@@ -140,13 +143,34 @@ async function readBody(req: HttpRequest, max: number, expectBody: boolean): Pro
   }
 }
 
-/** App-only tokens reach only the automation door; the automation door takes only app-only tokens. */
-function refuseWrongTokenKind(caller: UserCaller, access: Access): void {
-  if (caller.tokenKind === "app" && access !== "automation") throw forbidden("This endpoint does not accept app-only tokens.");
-  if (caller.tokenKind !== "app" && access === "automation") throw forbidden("This endpoint accepts only app-only tokens.");
+/**
+ * App-only tokens (a tenant's automation) are admitted at the automation door and nowhere
+ * else; users' tokens everywhere but there. Decided here, by access level, so no endpoint
+ * can forget it.
+ */
+function admit<X extends Access>(access: X, caller: Caller): CallerOf<X> {
+  if (access === "automation") {
+    if (caller.type !== "automation") {
+      throw new DomainError(
+        errorCodes.forbidden,
+        "This endpoint is for a tenant's automation: it takes an app-only token (OAuth client credentials), not a user's token.",
+      );
+    }
+    if (!caller.roles.includes(appRoles.automation)) {
+      throw new DomainError(errorCodes.forbidden, `The app's token lacks the ${appRoles.automation} app role.`);
+    }
+  } else if (caller.type !== "user") {
+    throw new DomainError(
+      errorCodes.forbidden,
+      "An app-only token is accepted only at POST /api/automation/events; this endpoint needs a signed-in user's token.",
+    );
+  }
+  return caller as CallerOf<X>;
 }
 
-export function endpoint<P, Q, B, A extends boolean>(spec: EndpointSpec<P, Q, B, A>): FunctionDefinition {
+export function endpoint<P, Q, B, A extends boolean, X extends A extends true ? Exclude<Access, "anonymous"> : "anonymous">(
+  spec: EndpointSpec<P, Q, B, A, X>,
+): FunctionDefinition {
   registry.push(spec as unknown as EndpointDescription);
   return http(spec.name, {
     methods: [spec.method],
@@ -162,8 +186,7 @@ export function endpoint<P, Q, B, A extends boolean>(spec: EndpointSpec<P, Q, B,
       try {
         const svc = services();
         if (!spec.skipStorageInit) await ensureTables();
-        const caller = spec.authenticated ? await svc.authenticator.authenticate(req.headers.get("authorization")) : undefined;
-        if (caller) refuseWrongTokenKind(caller, spec.access);
+        const caller = spec.authenticated ? admit(spec.access, await svc.authenticator.authenticate(req.headers.get("authorization"))) : undefined;
         const params = pathParams(spec.params, req.params);
         const query = validate<unknown>(spec.query ?? z.strictObject({}), queryObject(new URL(req.url)), "query");
         const rawBody = await readBody(req, spec.maxBodyBytes ?? defaultMaxBodyBytes, spec.body !== undefined);
@@ -172,7 +195,7 @@ export function endpoint<P, Q, B, A extends boolean>(spec: EndpointSpec<P, Q, B,
         }
         const body = validate(spec.body, rawBody, "body");
         const result = await spec.handle({
-          caller: caller as EndpointInput<P, Q, B, A>["caller"],
+          caller: caller as CallerOf<X>,
           params: params as P,
           query: query as Q,
           body: body as B,

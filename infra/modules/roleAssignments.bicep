@@ -6,6 +6,9 @@ param appPrincipalId string
 @description('Object id of whoever runs azd; empty = none. Gets Key Vault Secrets Officer only, to store the TeamViewer client secret.')
 param deployerPrincipalId string
 
+@description('Object id of the platform\'s inventory sync identity; empty = none. Gets Service Bus Data Sender on automation-events only.')
+param inventorySyncPrincipalId string
+
 param storageAccountName string
 param serviceBusNamespaceName string
 param serviceBusQueueNames array
@@ -63,13 +66,31 @@ resource storageTableContributor 'Microsoft.Authorization/roleAssignments@2022-0
   }
 }
 
-// HTTP functions and workers put commands on the queues.
-resource serviceBusSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(serviceBus.id, appPrincipalId, roles.serviceBusDataSender)
-  scope: serviceBus
+// Who may name a tenant: a message's tenantId is trusted only because its producer is
+// trusted for every tenant. So Data Sender goes to this app's identity, per queue (never on
+// the namespace, so it reaches no other entity), and to the platform's inventory sync on
+// automation-events alone; a tenant's own automation calls POST /api/automation/events.
+resource serviceBusSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (queueName, i) in serviceBusQueueNames: {
+  name: guid(serviceBus.id, queueName, appPrincipalId, roles.serviceBusDataSender)
+  scope: queues[i]
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
     principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+resource automationEventsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = {
+  parent: serviceBus
+  name: 'automation-events'
+}
+
+resource inventorySyncSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(inventorySyncPrincipalId)) {
+  name: guid(automationEventsQueue.id, inventorySyncPrincipalId, roles.serviceBusDataSender)
+  scope: automationEventsQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
+    principalId: inventorySyncPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

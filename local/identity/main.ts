@@ -25,7 +25,8 @@ try {
   issuer    ${emulator.issuer}
   audience  ${emulator.audience}
   JWKS      ${emulator.jwksUri}
-  tokens    POST ${emulator.url}/token  {"tid":"…","oid":"…","name":"…","roles":["Intune.Administrator"]}${emulator.tlsUrl ? `\n  HTTPS     ${emulator.tlsUrl} (self-signed; the authority for MSAL.js; no users to sign in here: npm start adds the demo tenant's)` : ""}`);
+  tokens    POST ${emulator.url}/token  {"tid":"…","oid":"…","name":"…","roles":["Intune.Administrator"]}
+  apps      POST ${emulator.url}/apps   {"tenantId":"…","displayName":"…","roles":["RemoteAssistance.Automation"]}; client credentials at ${emulator.tlsUrl ?? emulator.url}/<tenantId>/oauth2/v2.0/token${emulator.tlsUrl ? `\n  HTTPS     ${emulator.tlsUrl} (self-signed; the authority for MSAL.js; no users to sign in here: npm start adds the demo tenant's)` : ""}`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -1,7 +1,9 @@
 // Identity provider emulator (stands in for Microsoft Entra ID locally): OIDC discovery,
 // a JWKS of RS256 keys made at start, a dev-only POST /token that signs the claims it is
 // given (JSON body), and the authorization-code flow with PKCE that MSAL.js uses
-// (oauth.ts: GET/POST /authorize, form-encoded POST /token, GET /logout). MSAL talks only
+// (oauth.ts: GET/POST /authorize, form-encoded POST /token, GET /logout), and app
+// registrations with the client-credentials grant a tenant's automation uses
+// (clientCredentials.ts: dev-only POST /apps, POST /{tenant}/oauth2/v2.0/token). MSAL talks only
 // to an https authority, so with `tlsPort` the emulator also listens with HTTPS on a
 // self-signed certificate made at start, and that origin is then its issuer.
 // Loopback only: anyone who can reach it can mint tokens.
@@ -13,6 +15,7 @@ import { generate as generateCertificate } from "selfsigned";
 import { z } from "zod";
 import { isLoopbackHost, listen, urlHost } from "../loopback.js";
 import { OAuthFlows, type OAuthAnswer, type SignInUser, type TokenToSign } from "./oauth.js";
+import { AppRegistrations, appRegistrationSchema, type AppTokenToSign } from "./clientCredentials.js";
 
 export type { SignInUser } from "./oauth.js";
 
@@ -96,6 +99,11 @@ const claimsSchema = z.strictObject({
   hasgroups: z.boolean().optional(),
   omitExp: z.boolean().optional(),
 }) satisfies z.ZodType<TokenClaims>;
+
+/** Authorities that name no one tenant; their discovery keeps the tenant-less /token. */
+const multiTenantAuthorities = new Set(["organizations", "common", "consumers"]);
+const tenantDiscoveryPath = /^\/([A-Za-z0-9.-]{1,64})\/v2\.0\/\.well-known\/openid-configuration$/;
+const tenantTokenPath = /^\/([A-Za-z0-9.-]{1,64})\/oauth2\/v2\.0\/token$/;
 
 /** Keys published at once: the signing key and the ones before it, for tokens still in flight. */
 const publishedKeys = 3;
@@ -189,6 +197,20 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
         expiresInSeconds: t.expiresInSeconds,
       })
     ).token;
+  const apps = new AppRegistrations(audience, log);
+  const signApp = async (t: AppTokenToSign): Promise<string> =>
+    (
+      await issue({
+        tid: t.tenantId,
+        oid: t.objectId,
+        idtyp: "app",
+        azp: t.clientId,
+        app_displayname: t.displayName,
+        // Entra leaves out roles when none are assigned.
+        roles: t.roles.length > 0 ? [...t.roles] : undefined,
+        expiresInSeconds: t.expiresInSeconds,
+      })
+    ).token;
   const answer = (res: ServerResponse, a: OAuthAnswer): void => {
     if (a.kind === "json") return send(res, a.status, a.body);
     if (a.kind === "redirect") {
@@ -216,25 +238,30 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
 
   /** Where the OAuth endpoints are: the HTTPS origin when there is one (MSAL needs it). */
   const endpointBase = (): string => tlsBaseUrl || baseUrl;
-  const discovery = (): Record<string, unknown> => ({
+  /**
+   * A tenant's own authority (`/{tenant}/v2.0/…`, what ClientSecretCredential asks for) names
+   * its tenant's token endpoint, as Entra's does; the multi-tenant authorities the portal's
+   * MSAL.js uses (`/organizations`, `/common`) and the bare origin keep `/token`.
+   */
+  const discovery = (tenant?: string): Record<string, unknown> => ({
     issuer,
     authorization_endpoint: `${endpointBase()}/authorize`,
-    token_endpoint: `${endpointBase()}/token`,
+    token_endpoint: tenant && !multiTenantAuthorities.has(tenant.toLowerCase()) ? `${endpointBase()}/${tenant}/oauth2/v2.0/token` : `${endpointBase()}/token`,
     end_session_endpoint: `${endpointBase()}/logout`,
     jwks_uri: `${endpointBase()}/.well-known/jwks.json`,
     id_token_signing_alg_values_supported: ["RS256"],
-    token_endpoint_auth_methods_supported: ["none"],
+    token_endpoint_auth_methods_supported: ["none", "client_secret_post", "client_secret_basic"],
     response_types_supported: ["code"],
     response_modes_supported: ["query", "fragment"],
-    grant_types_supported: ["authorization_code", "refresh_token"],
+    grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
     code_challenge_methods_supported: ["S256"],
     scopes_supported: ["openid", "profile", "offline_access"],
     subject_types_supported: ["public"],
-    claims_supported: ["iss", "aud", "sub", "iat", "nbf", "exp", "tid", "oid", "name", "preferred_username", "roles", "groups", "nonce", "scp"],
+    claims_supported: ["iss", "aud", "sub", "iat", "nbf", "exp", "tid", "oid", "name", "preferred_username", "roles", "groups", "nonce", "scp", "idtyp", "azp", "app_displayname"],
   });
 
   const routes: Record<string, Partial<Record<string, (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void>>> = {
-    "/.well-known/openid-configuration": { GET: (_req, res) => send(res, 200, discovery()) },
+    "/.well-known/openid-configuration": { GET: (_req, res, url) => send(res, 200, discovery(tenantDiscoveryPath.exec(url.pathname)?.[1])) },
     "/.well-known/jwks.json": { GET: (_req, res) => send(res, 200, { keys: keys.map((k) => k.publicJwk) }) },
     "/health": { GET: (_req, res) => send(res, 200, { status: "healthy" }) },
     "/authorize": {
@@ -245,6 +272,29 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
       },
     },
     "/logout": { GET: (_req, res, url) => answer(res, flows.logout(url.searchParams)) },
+    "/apps": {
+      // Dev-only, like POST /token: registers a tenant's app and answers its secret once.
+      POST: async (req, res) => {
+        let body: unknown;
+        try {
+          body = JSON.parse(await readBody(req)) as unknown;
+        } catch (e) {
+          if (e instanceof BodyTooLarge) return send(res, 413, { error: "invalid_request", error_description: e.message });
+          return send(res, 400, { error: "invalid_request", error_description: 'the body must be JSON: {"tenantId":"…","displayName":"…","roles":["RemoteAssistance.Automation"]}' });
+        }
+        const parsed = appRegistrationSchema.safeParse(body);
+        if (!parsed.success) {
+          return send(res, 400, {
+            error: "invalid_request",
+            error_description: parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "),
+            errors: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+          });
+        }
+        const app = apps.register(parsed.data);
+        if (!app) return send(res, 409, { error: "too_many_apps", error_description: "this emulator holds at most 10000 apps; restart it" });
+        send(res, 201, app);
+      },
+    },
     "/token": {
       POST: async (req, res) => {
         if (isForm(req)) {
@@ -274,6 +324,18 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
     },
   };
 
+  /** A tenant's token endpoint: client credentials, and the user grants /token serves. */
+  const tenantTokenGrant = async (req: IncomingMessage, res: ServerResponse, tenant: string): Promise<void> => {
+    if (!isForm(req)) {
+      req.resume();
+      return send(res, 400, { error: "invalid_request", error_description: "the token endpoint takes a form-encoded body (application/x-www-form-urlencoded)" });
+    }
+    const form = await readForm(req, res);
+    if (!form) return;
+    if (form.get("grant_type") === "client_credentials") return answer(res, await apps.clientCredentials(tenant, form, req.headers.authorization, signApp));
+    answer(res, await flows.token(form, signGrant));
+  };
+
   const handle: RequestListener = (req, res) => {
     // A browser page asks for tokens from another origin (MSAL sends its own x-client-* headers).
     res.setHeader("access-control-allow-origin", "*");
@@ -286,6 +348,18 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
     const method = req.method ?? "GET";
     if (method === "OPTIONS") {
       res.writeHead(204).end();
+      return;
+    }
+    const tenantToken = tenantTokenPath.exec(url.pathname);
+    if (tenantToken) {
+      if (method !== "POST") {
+        req.resume();
+        return send(res, 405, { error: "method_not_allowed", error_description: `${method} is not supported on ${url.pathname}` }, { allow: "POST" });
+      }
+      tenantTokenGrant(req, res, tenantToken[1]).catch((e: unknown) => {
+        log(`POST ${url.pathname} failed: ${e instanceof Error ? e.message : String(e)}`);
+        if (!res.headersSent) send(res, 500, { error: "server_error" });
+      });
       return;
     }
     const methods = routes[path];

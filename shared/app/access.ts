@@ -4,6 +4,7 @@
 // (from user.upserted) decide which group assignments apply.
 import type { UserCaller } from "../domain/caller.js";
 import { evaluatePermissions, type Permissions } from "../domain/permissions.js";
+import { evaluateAutomationScope, type AutomationScope } from "../domain/automationScope.js";
 import type { RoleAssignmentStore, UserStore } from "./admin/ports.js";
 
 export class Access {
@@ -24,5 +25,10 @@ export class Access {
     // No record yet: only what the token listed (usually nothing) counts.
     const user = await this.#users.get(caller.tenantId, caller.userId);
     return user ? [...new Set([...caller.groups, ...user.groups])] : caller.groups;
+  }
+
+  /** An automation principal (an app, or the principal a trusted producer names): see automationScope.ts. */
+  async automationScopeOf(tenantId: string, principalId: string): Promise<AutomationScope> {
+    return evaluateAutomationScope(principalId, await this.#assignments.list(tenantId));
   }
 }

@@ -66,3 +66,44 @@ export const remoteAssistanceRequestedDataSchema = z.object({
   requestedBy: principalRefSchema,
 });
 export type RemoteAssistanceRequestedData = z.output<typeof remoteAssistanceRequestedDataSchema>;
+
+// --- the automation door (POST /api/automation/events) ---
+
+/**
+ * What a tenant's own automation may send: the envelope of a remoteAssistance.requested
+ * event, with `id`, `tenantId` and `occurredAt` filled in when absent. The tenant and the
+ * requester come from the app's token, so `requestedBy` is refused rather than ignored: a
+ * caller who sends it expects it to count, and should learn at once that it does not.
+ */
+export const automationDoorEventSchema = z.strictObject({
+  type: z.literal("remoteAssistance.requested", {
+    error: "only remoteAssistance.requested is accepted here; inventory events (device.upserted, device.removed, user.upserted) come from the platform's inventory sync",
+  }),
+  version: z.literal(1),
+  /** Also the idempotency key: the same id twice is one request. */
+  id: z
+    .uuid()
+    .transform((v) => v.toLowerCase())
+    .optional(),
+  /** When present, it must be the tenant of the app's token. */
+  tenantId: entityIdSchema.optional(),
+  occurredAt: z.iso.datetime({ offset: true }).optional(),
+  correlationId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,128}$/, "expected 1–128 letters, digits or . _ : -")
+    .optional(),
+  data: z.strictObject({
+    deviceId: entityIdSchema,
+    description: z.string().max(500).optional(),
+    requestedBy: z
+      .never({ error: "requestedBy comes from the app's token (its object id and display name); leave it out" })
+      .optional()
+      .meta({ description: "Not accepted: the requester is the app the token names." }),
+  }),
+});
+export type AutomationDoorEvent = z.output<typeof automationDoorEventSchema>;
+
+export const automationDoorAcceptedSchema = z.object({
+  /** The event's id (the one sent, or the one filled in): send it again to repeat the request safely. */
+  id: z.uuid(),
+});

@@ -1,4 +1,5 @@
-// Who is calling: an authenticated user (from the bearer token) or automation (a queue event).
+// Who is calling: an authenticated user (a delegated token), or automation: a tenant's own
+// app (an app-only token at the automation door) or the principal a queue event names.
 
 export const appRoles = {
   update: "RemoteAssistance.Update",
@@ -26,15 +27,19 @@ export interface UserCaller {
    * `_claim_names.groups`): judge with the groups of the user's record instead.
    */
   readonly groupsOverage?: boolean;
-  /** `"app"` for an app-only token (`idtyp: "app"`); such tokens are refused except where automation is expected. */
-  readonly tokenKind?: "app" | "user";
 }
 
+/** An app-only token (client credentials): a tenant's automation, admitted only at the automation door. */
 export interface AutomationCaller {
   readonly type: "automation";
   readonly tenantId: string;
+  /** The app's service principal (`oid`): the id role assignments name. */
   readonly userId: string;
+  /** `app_displayname`, else the client id. */
   readonly displayName: string;
+  /** The app's client id (`azp`). */
+  readonly clientId: string;
+  readonly roles: readonly string[];
 }
 
 export type Caller = UserCaller | AutomationCaller;

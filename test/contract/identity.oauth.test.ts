@@ -86,7 +86,7 @@ describe("identity emulator: sign-in page", () => {
       end_session_endpoint: `${idp.url}/logout`,
       response_types_supported: ["code"],
       code_challenge_methods_supported: ["S256"],
-      grant_types_supported: ["authorization_code", "refresh_token"],
+      grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
     });
   });
 

@@ -9,6 +9,7 @@ const bodies: Record<string, () => unknown> = {
   patchSettings: () => ({ sessionTimeoutMinutes: 60 }),
   connectConnector: () => ({ acceptLicenseAgreement: true }),
   requestSession: () => ({ description: "matrix test" }),
+  postAutomationEvent: () => ({ type: "remoteAssistance.requested", version: 1, data: { deviceId: randomUUID(), description: "matrix test" } }),
 };
 
 export function samplePath(d: EndpointDescription, params: Record<string, string> = {}): string {

@@ -211,7 +211,10 @@ describe("azd project", () => {
   it("registers in Entra exactly the app roles the code checks, for v2 tokens as AUTH_ISSUER expects", async () => {
     // Prepare
     const roles = JSON.parse(readFileSync(join(infraDir, "entra", "api-app-roles.json"), "utf8")) as { id: string; value: string; allowedMemberTypes: string[] }[];
-    const scope = JSON.parse(readFileSync(join(infraDir, "entra", "api-scope.json"), "utf8")) as { api: { requestedAccessTokenVersion: number } };
+    const scope = JSON.parse(readFileSync(join(infraDir, "entra", "api-scope.json"), "utf8")) as {
+      api: { requestedAccessTokenVersion: number };
+      optionalClaims?: { accessToken?: { name: string }[] };
+    };
     const main = await loadBicep("main.bicep");
 
     // Act
@@ -224,5 +227,9 @@ describe("azd project", () => {
     // v2 access tokens carry iss https://login.microsoftonline.com/<tid>/v2.0 and aud = the API's client id.
     expect(scope.api.requestedAccessTokenVersion).toBe(2);
     expect(issuer).toBe("'${loginEndpoint}${tokenTenantId}/v2.0'");
+    // The automation door tells app-only tokens by idtyp, an optional claim the API asks for;
+    // only applications can hold the Automation role.
+    expect(scope.optionalClaims?.accessToken?.map((c) => c.name)).toContain("idtyp");
+    expect(roles.find((r) => r.value === "RemoteAssistance.Automation")?.allowedMemberTypes).toEqual(["Application"]);
   });
 });

@@ -74,7 +74,9 @@ describe("role assignments", () => {
     expect(assignments).toEqual([
       { scope: "storage", role: "storageBlobDataOwner", principal: "appPrincipalId", conditional: false, looped: false },
       { scope: "storage", role: "storageTableDataContributor", principal: "appPrincipalId", conditional: false, looped: false },
-      { scope: "serviceBus", role: "serviceBusDataSender", principal: "appPrincipalId", conditional: false, looped: false },
+      // Per queue, never the namespace; the inventory sync only on automation-events, when named.
+      { scope: "queues[i]", role: "serviceBusDataSender", principal: "appPrincipalId", conditional: false, looped: true },
+      { scope: "automationEventsQueue", role: "serviceBusDataSender", principal: "inventorySyncPrincipalId", conditional: true, looped: false },
       { scope: "serviceBus", role: "serviceBusDataReceiver", principal: "appPrincipalId", conditional: false, looped: false },
       // Per queue, and only while target-based scaling is wanted.
       { scope: "queues[i]", role: "serviceBusDataOwner", principal: "appPrincipalId", conditional: true, looped: true },
@@ -126,6 +128,34 @@ describe("role assignments", () => {
 
     // Assess
     expect(found).toEqual([]);
+  });
+
+  it("let only the app and the platform's inventory sync send to Service Bus, the inventory sync to automation-events alone", async () => {
+    // Prepare
+    const file = await loadBicep("modules/roleAssignments.bicep");
+    const main = await loadBicep("main.bicep");
+    const queues = JSON.parse(readFileSync(join(infraDir, "queues.json"), "utf8")) as unknown;
+
+    // Act
+    const senders = declarations(file, "resource")
+      .filter((d) => d.typeText?.startsWith("Microsoft.Authorization/roleAssignments@"))
+      .map(assignmentOf)
+      .filter((a) => a.role === "serviceBusDataSender" || a.role === "serviceBusDataOwner");
+    const inventoryQueue = objectProperties(resourceBody(declaration(file, "resource", "automationEventsQueue"))).get("name")!.text;
+    const inventoryParam = declaration(main, "param", "inventorySyncPrincipalId");
+    const rolesParams = objectProperties(objectProperties(resourceBody(declaration(main, "module", "roleAssignments"))).get("params")!);
+
+    // Assess
+    expect(new Set(senders.map((a) => a.principal))).toEqual(new Set(["appPrincipalId", "inventorySyncPrincipalId"]));
+    expect(senders.filter((a) => a.principal === "inventorySyncPrincipalId")).toEqual([
+      expect.objectContaining({ scope: "automationEventsQueue", role: "serviceBusDataSender", conditional: true }),
+    ]);
+    expect(senders.every((a) => a.scope !== "serviceBus")).toBe(true);
+    expect(inventoryQueue).toBe("'automation-events'");
+    expect(JSON.stringify(queues)).toContain('"automation-events"');
+    // Empty by default: no identity but the app's sends unless the operator names one.
+    expect(inventoryParam.value?.text).toBe("''");
+    expect(rolesParams.get("inventorySyncPrincipalId")?.text).toBe("inventorySyncPrincipalId");
   });
 
   it("are made for the identity the function app runs as", async () => {

@@ -4,20 +4,22 @@ import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { JwtAuthenticator } from "../../shared/adapters/auth/jwtAuthenticator.js";
 
-let sign: (claims: Record<string, unknown>, opts?: { iss?: string; aud?: string; exp?: number }) => Promise<string>;
+let sign: (claims: Record<string, unknown>, opts?: { iss?: string; aud?: string; exp?: number | null }) => Promise<string>;
 let keys: ReturnType<typeof createLocalJWKSet>;
 
 beforeAll(async () => {
   const { privateKey, publicKey } = await generateKeyPair("RS256");
   keys = createLocalJWKSet({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256" }] });
-  sign = (claims, opts = {}) =>
-    new SignJWT(claims)
+  sign = (claims, opts = {}) => {
+    const jwt = new SignJWT(claims)
       .setProtectedHeader({ alg: "RS256", kid: "k1" })
       .setIssuer(opts.iss ?? "https://issuer.example")
       .setAudience(opts.aud ?? "api://rac")
-      .setIssuedAt()
-      .setExpirationTime(opts.exp ?? Math.floor(Date.now() / 1000) + 600)
-      .sign(privateKey);
+      .setIssuedAt();
+    // exp: null = a token without exp
+    if (opts.exp !== null) jwt.setExpirationTime(opts.exp ?? Math.floor(Date.now() / 1000) + 600);
+    return jwt.sign(privateKey);
+  };
 });
 
 const auth = (issuer = "https://issuer.example") => new JwtAuthenticator({ issuer, audience: "api://rac", jwksUri: "http://unused.invalid/jwks", keys });
@@ -26,7 +28,7 @@ const claims = { tid: "AAAA-1", oid: "BBBB-2", name: "Adele", preferred_username
 describe("JwtAuthenticator", () => {
   it("turns a valid token into a caller with lower-cased ids", async () => {
     const caller = await auth().authenticate(`Bearer ${await sign(claims)}`);
-    expect(caller).toEqual({ type: "user", tenantId: "aaaa-1", userId: "bbbb-2", displayName: "Adele", userPrincipalName: "adele@x", roles: ["Intune.Administrator"], groups: ["g1"], groupsOverage: false, tokenKind: "user" });
+    expect(caller).toEqual({ type: "user", tenantId: "aaaa-1", userId: "bbbb-2", displayName: "Adele", userPrincipalName: "adele@x", roles: ["Intune.Administrator"], groups: ["g1"] });
   });
 
   it.each([
@@ -35,13 +37,15 @@ describe("JwtAuthenticator", () => {
     [{ hasgroups: false }, false],
   ])("reads a groups overage from %j", async (extra, overage) => {
     const caller = await auth().authenticate(`Bearer ${await sign({ ...claims, groups: undefined, ...extra })}`);
-    expect(caller.groupsOverage).toBe(overage);
+    expect(caller.type).toBe("user");
+    if (caller.type !== "user") return;
+    expect(caller.groupsOverage === true).toBe(overage);
     expect(caller.groups).toEqual([]);
   });
 
   it("tells an app-only token (idtyp app) from a user's", async () => {
-    expect((await auth().authenticate(`Bearer ${await sign({ ...claims, idtyp: "app" })}`)).tokenKind).toBe("app");
-    expect((await auth().authenticate(`Bearer ${await sign({ ...claims, idtyp: "user" })}`)).tokenKind).toBe("user");
+    expect((await auth().authenticate(`Bearer ${await sign({ ...claims, idtyp: "app", azp: "c1" })}`)).type).toBe("automation");
+    expect((await auth().authenticate(`Bearer ${await sign({ ...claims, idtyp: "user" })}`)).type).toBe("user");
   });
 
   it("allows a small clock skew but not an expired token", async () => {
@@ -70,5 +74,65 @@ describe("JwtAuthenticator", () => {
     const otherTenant = await sign(claims, { iss: "https://login.microsoftonline.com/CCCC-3/v2.0" });
     await expect(multi.authenticate(`Bearer ${good}`)).resolves.toMatchObject({ tenantId: "aaaa-1" });
     await expect(multi.authenticate(`Bearer ${otherTenant}`)).rejects.toMatchObject({ code: "unauthenticated" });
+  });
+
+  it("refuses a token without exp: it would never expire", async () => {
+    // Prepare
+    const token = await sign(claims, { exp: null });
+
+    // Act
+    const attempt = auth().authenticate(`Bearer ${token}`);
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: "unauthenticated", detail: expect.stringContaining("no exp claim") });
+  });
+
+  it("turns an app-only token into an automation caller named by app_displayname, else by its client id", async () => {
+    // Prepare
+    const app = { tid: "AAAA-1", oid: "SP-1", idtyp: "app", azp: "CLIENT-1", roles: ["RemoteAssistance.Automation"] };
+
+    // Act
+    const named = await auth().authenticate(`Bearer ${await sign({ ...app, app_displayname: "Help desk bot" })}`);
+    const unnamed = await auth().authenticate(`Bearer ${await sign(app)}`);
+
+    // Assess
+    expect(named).toEqual({ type: "automation", tenantId: "aaaa-1", userId: "sp-1", displayName: "Help desk bot", clientId: "client-1", roles: ["RemoteAssistance.Automation"] });
+    expect(unnamed).toMatchObject({ type: "automation", displayName: "CLIENT-1" });
+  });
+
+  it("refuses an app-only token without azp, and keeps a token without idtyp, or with idtyp user, a user's", async () => {
+    // Prepare
+    const noAzp = await sign({ tid: "AAAA-1", oid: "SP-1", idtyp: "app", roles: ["RemoteAssistance.Automation"] });
+
+    // Act
+    const asUser = await auth().authenticate(`Bearer ${await sign({ ...claims, idtyp: "user" })}`);
+    const plain = await auth().authenticate(`Bearer ${await sign(claims)}`);
+
+    // Assess
+    await expect(auth().authenticate(`Bearer ${noAzp}`)).rejects.toMatchObject({ code: "unauthenticated", detail: expect.stringContaining("azp") });
+    expect(asUser.type).toBe("user");
+    expect(plain.type).toBe("user");
+  });
+
+  it.each([
+    ["hasgroups: true", { hasgroups: true }],
+    ["a _claim_names.groups pointer", { _claim_names: { groups: "src1" }, _claim_sources: { src1: { endpoint: "https://graph.microsoft.com/v1.0/users/x/getMemberObjects" } } }],
+  ])("flags a groups overage (%s)", async (_what, overage) => {
+    // Prepare
+    const { groups: _groups, ...withoutGroups } = claims;
+
+    // Act
+    const caller = await auth().authenticate(`Bearer ${await sign({ ...withoutGroups, ...overage })}`);
+
+    // Assess
+    expect(caller).toMatchObject({ type: "user", groups: [], groupsOverage: true });
+  });
+
+  it("does not flag an overage when the token carries its groups", async () => {
+    // Act
+    const caller = await auth().authenticate(`Bearer ${await sign({ ...claims, hasgroups: false })}`);
+
+    // Assess
+    expect(caller).not.toHaveProperty("groupsOverage");
   });
 });

@@ -1,8 +1,11 @@
 // Bearer token validation with jose against the configured issuer, audience and JWKS.
 // jose's remote key set caches keys and refetches when a token names an unknown `kid`.
+// A delegated token becomes a UserCaller; an app-only token (`idtyp: "app"`, Entra's
+// optional claim) an AutomationCaller, which the endpoint builder admits only at the
+// automation door. Every token must carry `exp`.
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
-import type { UserCaller } from "../../domain/caller.js";
+import type { Caller } from "../../domain/caller.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
 
 const claimsSchema = z.object({
@@ -12,13 +15,17 @@ const claimsSchema = z.object({
   preferred_username: z.string().max(256).optional(),
   roles: z.array(z.string().max(128)).max(100).optional(),
   groups: z.array(z.string().max(128)).max(500).optional(),
-  hasgroups: z.unknown().optional(),
-  _claim_names: z.object({ groups: z.unknown().optional() }).loose().optional(),
   idtyp: z.string().max(16).optional(),
+  azp: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).optional(),
+  app_displayname: z.string().min(1).max(256).optional(),
+  // A groups overage: Entra leaves `groups` out and says so with `hasgroups` (implicit
+  // flow) or a `_claim_names.groups` pointer to Graph (other flows).
+  hasgroups: z.boolean().optional(),
+  _claim_names: z.object({ groups: z.unknown().optional() }).optional(),
 });
 
 export interface Authenticator {
-  authenticate(authorizationHeader: string | null): Promise<UserCaller>;
+  authenticate(authorizationHeader: string | null): Promise<Caller>;
 }
 
 const unauthenticated = (detail: string, cause?: unknown): DomainError =>
@@ -35,7 +42,7 @@ export class JwtAuthenticator implements Authenticator {
     this.#keys = options.keys ?? createRemoteJWKSet(new URL(options.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
   }
 
-  async authenticate(header: string | null): Promise<UserCaller> {
+  async authenticate(header: string | null): Promise<Caller> {
     if (!header) throw unauthenticated("A bearer token is required (Authorization: Bearer <token>).");
     const match = /^Bearer ([A-Za-z0-9._~+/=-]{10,8192})$/i.exec(header.trim());
     if (!match) throw unauthenticated("The Authorization header must be 'Bearer <token>'.");
@@ -49,9 +56,14 @@ export class JwtAuthenticator implements Authenticator {
         audience: this.#audience,
         algorithms: ["RS256"],
         clockTolerance: 60,
+        // jose checks exp only when present; a token that never expires is not accepted.
+        requiredClaims: ["exp"],
       }));
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) throw unauthenticated("The token has expired.", e);
+      if (e instanceof joseErrors.JWTClaimValidationFailed && e.reason === "missing") {
+        throw unauthenticated(`The token has no ${e.claim} claim; this API accepts only tokens that carry it.`, e);
+      }
       if (e instanceof joseErrors.JWTClaimValidationFailed) throw unauthenticated(`The token's ${e.claim} claim is not accepted.`, e);
       if (e instanceof joseErrors.JOSEError) throw unauthenticated("The token is not valid.", e);
       throw e; // e.g. the JWKS endpoint is unreachable: not the caller's fault
@@ -62,6 +74,18 @@ export class JwtAuthenticator implements Authenticator {
     if (perTenantIssuer && (payload as { iss?: unknown }).iss !== this.#issuer.replace("{tenantid}", c.tid)) {
       throw unauthenticated("The token's iss claim is not accepted.");
     }
+    if (c.idtyp === "app") {
+      if (!c.azp) throw unauthenticated("The app-only token lacks the azp claim (the calling app's client id).");
+      return {
+        type: "automation",
+        tenantId: c.tid.toLowerCase(),
+        userId: c.oid.toLowerCase(),
+        displayName: c.app_displayname ?? c.azp,
+        clientId: c.azp.toLowerCase(),
+        roles: c.roles ?? [],
+      };
+    }
+    const groupsOverage = c.hasgroups === true || c._claim_names?.groups !== undefined;
     return {
       type: "user",
       tenantId: c.tid.toLowerCase(),
@@ -70,8 +94,7 @@ export class JwtAuthenticator implements Authenticator {
       userPrincipalName: c.preferred_username,
       roles: c.roles ?? [],
       groups: c.groups ?? [],
-      groupsOverage: c.hasgroups === true || Boolean(c._claim_names?.groups),
-      tokenKind: c.idtyp === "app" ? "app" : "user",
+      ...(groupsOverage ? { groupsOverage: true } : {}),
     };
   }
 }

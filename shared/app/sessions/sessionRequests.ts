@@ -1,19 +1,23 @@
-// Requesting a session: the same checks for an admin (HTTP) and for automation (a queue
-// event) — scope, connector onboarded, eligibility — then the session row and its
-// session.create message in one transaction. An admin's refusal is an error answer; an
-// automation's refusal becomes a failed session, so nothing an automation asks for is
-// ever dropped without a trace.
+// Requesting a session: one set of checks — permission and scope, connector onboarded,
+// eligibility — for an admin (HTTP), a tenant's app (the automation door) and a trusted
+// producer's remoteAssistance.requested (a queue event); then the session row and its
+// session.create message in one transaction. An HTTP caller's refusal is an error answer
+// (and an audited failure). On the queue nobody is there to answer: a device that is
+// missing, not eligible or a connector not onboarded becomes a failed session, and a
+// device outside the named principal's scope an audited refusal with no session, so
+// nothing an automation asks for is dropped without a trace.
 import { ulid } from "ulid";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Access } from "../access.js";
 import type { SettingsStore } from "../admin/ports.js";
-import { actorOf, type Actor, type UserCaller } from "../../domain/caller.js";
+import { actorOf, type Actor, type AutomationCaller, type UserCaller } from "../../domain/caller.js";
 import { platformOf, type Device } from "../../domain/device.js";
-import { DomainError, errorCodes, forbidden, notFound } from "../../domain/errors.js";
+import { conflict, DomainError, errorCodes, forbidden, notFound } from "../../domain/errors.js";
 import { eligibilityReasonText, evaluateEligibility, type Eligibility } from "../../domain/eligibility.js";
-import { inScope } from "../../domain/permissions.js";
+import { inScope, type Scope } from "../../domain/permissions.js";
+import type { TenantSettings } from "../../domain/tenantSettings.js";
 import {
   applyEvent,
   initialWorkerState,
@@ -22,7 +26,7 @@ import {
   type SessionDevice,
   type SessionFailure,
 } from "../../domain/session.js";
-import { messageTypes, type RemoteAssistanceRequestedData } from "../../contracts/messages.js";
+import { messageTypes } from "../../contracts/messages.js";
 import type { SessionRequestBody } from "../../contracts/sessions.js";
 import type { ConnectorGate, DeviceDirectory } from "./ports.js";
 import { Idempotency } from "./idempotency.js";
@@ -45,6 +49,16 @@ export interface RequestContext {
   readonly log: Logger;
 }
 
+/** What an automation asks for, through the door or the queue. */
+export interface AutomationRequest {
+  readonly tenantId: string;
+  /** The envelope id: the same id twice is one request and one session, whichever way it came. */
+  readonly requestId: string;
+  readonly requestedBy: { readonly id: string; readonly displayName: string };
+  readonly deviceId: string;
+  readonly description?: string;
+}
+
 export const connectorNotOnboardedDetail =
   "The TeamViewer connector is not onboarded for this tenant. An admin with Update Remote Assistance must connect it first.";
 
@@ -52,6 +66,71 @@ interface Requester {
   readonly id: string;
   readonly displayName: string;
   readonly type: "user" | "automation";
+}
+
+/** Where the requester may request and read; a user's Permissions or an automation's scope. */
+interface RequesterScope {
+  readonly request?: Scope;
+  readonly read?: Scope;
+}
+
+type Checked =
+  | { readonly ok: true; readonly device: Device; readonly eligibility: Eligibility }
+  /** `failure`: what a queue request records as a failed session; absent = refused without one. */
+  | { readonly ok: false; readonly error: DomainError; readonly failure?: SessionFailure };
+
+/** The checks every request passes, in this order, whoever asks. */
+function check(
+  who: "user" | "app",
+  scope: RequesterScope,
+  device: Device | undefined,
+  onboarded: boolean,
+  settings: TenantSettings,
+): Checked {
+  if (!scope.request) {
+    return {
+      ok: false,
+      error: forbidden(
+        who === "user"
+          ? "Requesting remote assistance needs the Request Remote Assistance permission."
+          : "This app's role assignments give it no Request Remote Assistance permission.",
+      ),
+    };
+  }
+  if (!device) {
+    return {
+      ok: false,
+      error: notFound("The device"),
+      failure: { code: sessionFailureCodes.deviceNotFound, message: "No device with this id is known to the service (it may not have been synced yet)." },
+    };
+  }
+  // A device outside what the requester may read is as good as absent (no existence leak);
+  // one it may read but not request for is a plain "no".
+  if (!inScope(scope.read, device.roleScopeTagIds)) return { ok: false, error: notFound("The device") };
+  if (!inScope(scope.request, device.roleScopeTagIds)) {
+    return {
+      ok: false,
+      error: forbidden(
+        `This device is outside the scope of ${who === "user" ? "your" : "this app's"} Request Remote Assistance permission (its scope tags are not among those of ${who === "user" ? "your" : "its"} role assignments).`,
+      ),
+    };
+  }
+  if (!onboarded) {
+    return {
+      ok: false,
+      error: new DomainError(errorCodes.connectorNotOnboarded, connectorNotOnboardedDetail),
+      failure: { code: sessionFailureCodes.connectorNotOnboarded, message: connectorNotOnboardedDetail },
+    };
+  }
+  const eligibility = evaluateEligibility(device, settings);
+  if (!eligibility.eligible) {
+    return {
+      ok: false,
+      error: new DomainError(errorCodes.deviceNotEligible, eligibilityReasonText[eligibility.reason], { extensions: { reason: eligibility.reason } }),
+      failure: { code: sessionFailureCodes.deviceNotEligible, message: `${eligibility.reason}: ${eligibilityReasonText[eligibility.reason]}` },
+    };
+  }
+  return { ok: true, device, eligibility };
 }
 
 export class SessionRequests {
@@ -94,146 +173,165 @@ export class SessionRequests {
     return { session: stored.session, replayed: true };
   }
 
-  /** An automation's request (remoteAssistance.requested). Redelivery of the same message yields the same session. */
-  async requestByAutomation(
-    message: { readonly tenantId: string; readonly messageId: string; readonly data: RemoteAssistanceRequestedData },
-    ctx: RequestContext,
-  ): Promise<Session> {
-    const { tenantId, data } = message;
-    const requester: Requester = { id: data.requestedBy.id.toLowerCase(), displayName: data.requestedBy.displayName, type: "automation" };
-    const actor: Actor = { id: requester.id, displayName: requester.displayName, type: "automation" };
-    const deviceId = data.deviceId.toLowerCase();
-    const now = this.#d.clock.now();
-    const description = data.description?.trim() || null;
-
-    const [device, onboarded, settings] = await Promise.all([
-      this.#d.devices.get(tenantId, deviceId),
-      this.#d.connector.isOnboarded(tenantId),
-      this.#d.settings.get(tenantId),
-    ]);
-    let refusal: SessionFailure | undefined;
-    let eligibility: Eligibility | undefined;
-    if (!device) {
-      refusal = { code: sessionFailureCodes.deviceNotFound, message: "No device with this id is known to the service (it may not have been synced yet)." };
-    } else if (!onboarded) {
-      refusal = { code: sessionFailureCodes.connectorNotOnboarded, message: connectorNotOnboardedDetail };
-    } else {
-      eligibility = evaluateEligibility(device, settings);
-      if (!eligibility.eligible) {
-        refusal = { code: sessionFailureCodes.deviceNotEligible, message: `${eligibility.reason}: ${eligibilityReasonText[eligibility.reason]}` };
-      }
+  /**
+   * A tenant's app at the automation door (POST /automation/events). The tenant and the
+   * requester come from its token; the checks are a user's, and a refusal is the answer.
+   */
+  async requestByApp(caller: AutomationCaller, request: Omit<AutomationRequest, "tenantId" | "requestedBy">, ctx: RequestContext): Promise<{ session: Session; replayed: boolean }> {
+    const r: AutomationRequest = { ...request, tenantId: caller.tenantId, requestedBy: { id: caller.userId, displayName: caller.displayName } };
+    const actor = actorOf(caller);
+    const gathered = await this.#gather(r);
+    const checked = check("app", gathered.scope, gathered.device, gathered.onboarded, gathered.settings);
+    if (!checked.ok) {
+      await this.#auditRefusal(r.tenantId, actor, r.deviceId, checked.error, ctx);
+      throw checked.error;
     }
-
-    const timeoutMinutes = settings.sessionTimeoutMinutes;
-    let session = buildSession({
-      tenantId,
-      id: ulid(now.getTime()),
-      deviceId,
-      device,
-      eligibility,
-      requestedBy: requester,
-      description,
-      now,
-      timeoutMinutes,
-    });
-    const outbox = [];
-    if (refusal) {
-      session = { ...applyEvent(session, "fail", now, refusal.message), failure: refusal };
-    } else {
-      outbox.push(createMessage(session, now, ctx.correlationId));
-    }
-    const result = await this.#d.writer.create(session, outbox, ctx.log, `msg-${message.messageId}`);
+    const session = this.#newSession(r, checked, gathered.settings);
+    const result = await this.#d.writer.create(session, [createMessage(session, session.requestedAt, ctx.correlationId)], ctx.log, dedupeKey(r));
     if (!result.created) {
-      const existing = await this.#d.writer.store.get(tenantId, result.existingSessionId);
+      const existing = await this.#d.writer.store.get(r.tenantId, result.existingSessionId);
+      if (!existing) throw new Error("an automation request's session vanished");
+      if (existing.session.deviceId !== r.deviceId || existing.session.requestedBy.id !== r.requestedBy.id) {
+        throw conflict("This event id was already used for another request; send a new id for a new request.");
+      }
+      return { session: existing.session, replayed: true };
+    }
+    await this.#auditCreated(session, actor, `requested for device ${checked.device.deviceName} (${r.deviceId}) by automation (app ${caller.clientId})`, ctx);
+    return { session, replayed: false };
+  }
+
+  /**
+   * A trusted producer's remoteAssistance.requested. Redelivery of the same message yields
+   * the same session; undefined when the principal it names may not request for the device.
+   */
+  async requestByAutomation(request: AutomationRequest, ctx: RequestContext): Promise<Session | undefined> {
+    const r: AutomationRequest = { ...request, requestedBy: { ...request.requestedBy, id: request.requestedBy.id.toLowerCase() }, deviceId: request.deviceId.toLowerCase() };
+    const actor: Actor = { id: r.requestedBy.id, displayName: r.requestedBy.displayName, type: "automation" };
+    const gathered = await this.#gather(r);
+    const checked = check("app", gathered.scope, gathered.device, gathered.onboarded, gathered.settings);
+    if (!checked.ok && !checked.failure) {
+      ctx.log.warn("remoteAssistance.requested refused: the principal it names may not request for this device", { deviceId: r.deviceId, code: checked.error.code });
+      await this.#auditRefusal(r.tenantId, actor, r.deviceId, checked.error, ctx);
+      return undefined;
+    }
+    let session = this.#newSession(r, checked.ok ? checked : { device: gathered.device, eligibility: undefined }, gathered.settings);
+    const outbox = [];
+    if (!checked.ok) {
+      session = { ...applyEvent(session, "fail", new Date(session.requestedAt), checked.failure!.message), failure: checked.failure! };
+    } else {
+      outbox.push(createMessage(session, session.requestedAt, ctx.correlationId));
+    }
+    const result = await this.#d.writer.create(session, outbox, ctx.log, dedupeKey(r));
+    if (!result.created) {
+      const existing = await this.#d.writer.store.get(r.tenantId, result.existingSessionId);
       if (!existing) throw new Error("an automation request's session vanished");
       ctx.log.info("remoteAssistance.requested was delivered again; the session exists", { sessionId: existing.session.id });
       return existing.session;
     }
+    if (checked.ok) {
+      await this.#auditCreated(session, actor, `requested for device ${r.deviceId} by automation`, ctx);
+    } else {
+      await this.#d.audit.record({
+        tenantId: r.tenantId,
+        actor,
+        activity: "session.requested",
+        target: { type: "session", id: session.id },
+        result: "failure",
+        detail: `refused for device ${r.deviceId}: ${checked.failure!.code}: ${checked.failure!.message}`,
+        correlationId: ctx.correlationId,
+      });
+    }
+    return session;
+  }
+
+  async #gather(r: AutomationRequest) {
+    const [scope, device, onboarded, settings] = await Promise.all([
+      this.#d.access.automationScopeOf(r.tenantId, r.requestedBy.id),
+      this.#d.devices.get(r.tenantId, r.deviceId),
+      this.#d.connector.isOnboarded(r.tenantId),
+      this.#d.settings.get(r.tenantId),
+    ]);
+    return { scope, device, onboarded, settings };
+  }
+
+  #newSession(r: AutomationRequest, checked: { device: Device | undefined; eligibility: Eligibility | undefined }, settings: TenantSettings): Session {
+    const now = this.#d.clock.now();
+    return buildSession({
+      tenantId: r.tenantId,
+      id: ulid(now.getTime()),
+      deviceId: r.deviceId,
+      device: checked.device,
+      eligibility: checked.eligibility,
+      requestedBy: { id: r.requestedBy.id, displayName: r.requestedBy.displayName, type: "automation" },
+      description: r.description?.trim() || null,
+      now,
+      timeoutMinutes: settings.sessionTimeoutMinutes,
+    });
+  }
+
+  async #auditRefusal(tenantId: string, actor: Actor, deviceId: string, error: DomainError, ctx: RequestContext): Promise<void> {
     await this.#d.audit.record({
       tenantId,
       actor,
       activity: "session.requested",
-      target: { type: "session", id: session.id },
-      result: refusal ? "failure" : "success",
-      detail: refusal ? `refused for device ${deviceId}: ${refusal.code}: ${refusal.message}` : `requested for device ${deviceId} by automation`,
+      target: { type: "device", id: deviceId },
+      result: "failure",
+      detail: `${error.code}: ${error.detail}`,
       correlationId: ctx.correlationId,
     });
-    return session;
+  }
+
+  async #auditCreated(session: Session, actor: Actor, detail: string, ctx: RequestContext): Promise<void> {
+    await this.#d.audit.record({
+      tenantId: session.tenantId,
+      actor,
+      activity: "session.requested",
+      target: { type: "session", id: session.id },
+      result: "success",
+      detail: `${detail}${session.warnings.length > 0 ? `; warnings: ${session.warnings.join(" ")}` : ""}`,
+      correlationId: ctx.correlationId,
+    });
   }
 
   async #requestAsUser(caller: UserCaller, deviceId: string, body: SessionRequestBody, ctx: RequestContext): Promise<Session> {
     const tenantId = caller.tenantId;
-    const refuse = async (error: DomainError): Promise<never> => {
-      await this.#d.audit.record({
-        tenantId,
-        actor: actorOf(caller),
-        activity: "session.requested",
-        target: { type: "device", id: deviceId },
-        result: "failure",
-        detail: `${error.code}: ${error.detail}`,
-        correlationId: ctx.correlationId,
-      });
-      throw error;
-    };
-
-    // Four independent reads at once; the checks below still decide in their order.
+    // Four independent reads at once; the checks still decide in their order.
     const [permissions, device, onboarded, settings] = await Promise.all([
       this.#d.access.permissionsOf(caller),
       this.#d.devices.get(tenantId, deviceId),
       this.#d.connector.isOnboarded(tenantId),
       this.#d.settings.get(tenantId),
     ]);
-    if (!permissions.request) {
-      return refuse(forbidden("Requesting remote assistance needs the Request Remote Assistance permission."));
+    const checked = check("user", permissions, device, onboarded, settings);
+    if (!checked.ok) {
+      await this.#auditRefusal(tenantId, actorOf(caller), deviceId, checked.error, ctx);
+      throw checked.error;
     }
-    // A device outside what the caller may read is as good as absent (no existence leak);
-    // one they may read but not request for is a plain "no".
-    if (!device || !inScope(permissions.read, device.roleScopeTagIds)) return refuse(notFound("The device"));
-    if (!inScope(permissions.request, device.roleScopeTagIds)) {
-      return refuse(
-        forbidden("This device is outside the scope of your Request Remote Assistance permission (its scope tags are not among those of your role assignments)."),
-      );
-    }
-    if (!onboarded) {
-      return refuse(new DomainError(errorCodes.connectorNotOnboarded, connectorNotOnboardedDetail));
-    }
-    const eligibility = evaluateEligibility(device, settings);
-    if (!eligibility.eligible) {
-      return refuse(
-        new DomainError(errorCodes.deviceNotEligible, eligibilityReasonText[eligibility.reason], { extensions: { reason: eligibility.reason } }),
-      );
-    }
-
     const now = this.#d.clock.now();
     const session = buildSession({
       tenantId,
       id: ulid(now.getTime()),
       deviceId,
-      device,
-      eligibility,
+      device: checked.device,
+      eligibility: checked.eligibility,
       requestedBy: { id: caller.userId, displayName: caller.displayName, type: "user" },
       description: body.description?.trim() || null,
       now,
       timeoutMinutes: settings.sessionTimeoutMinutes,
     });
-    await this.#d.writer.create(session, [createMessage(session, now, ctx.correlationId)], ctx.log);
-    await this.#d.audit.record({
-      tenantId,
-      actor: actorOf(caller),
-      activity: "session.requested",
-      target: { type: "session", id: session.id },
-      result: "success",
-      detail: `requested for device ${device.deviceName} (${deviceId})${eligibility.warnings.length > 0 ? `; warnings: ${eligibility.warnings.join(" ")}` : ""}`,
-      correlationId: ctx.correlationId,
-    });
+    await this.#d.writer.create(session, [createMessage(session, session.requestedAt, ctx.correlationId)], ctx.log);
+    await this.#auditCreated(session, actorOf(caller), `requested for device ${checked.device.deviceName} (${deviceId})`, ctx);
     return session;
   }
 }
 
-function createMessage(session: Session, now: Date, correlationId: string | undefined) {
+/** The same envelope id twice is one session, whether it came through the door or the queue. */
+const dedupeKey = (r: AutomationRequest): string => `msg-${r.requestId}`;
+
+function createMessage(session: Session, requestedAt: string, correlationId: string | undefined) {
   return outboxEntry(messageTypes.sessionCreate, session.tenantId, { sessionId: session.id }, {
     id: sessionMessageIds.create(session.id),
-    now,
+    now: new Date(requestedAt),
     correlationId,
   });
 }
