@@ -51,8 +51,14 @@ export interface LicenseAgreementAcceptance {
   readonly version: string;
 }
 
-/** What is stored per tenant. `pendingStateId` ties an onboarding to the one OAuth state it is waiting for. */
+/**
+ * What is stored per tenant. `pendingStateId` ties an onboarding to the one OAuth state it
+ * is waiting for. `generation` only grows: connect, a completed authorization and a
+ * disconnect each add one, so every instance can tell (by comparing numbers) that the
+ * connection its cached token belongs to has ended or been replaced.
+ */
 export interface ConnectorState {
+  readonly generation: number;
   readonly onboardingStatus: OnboardingStatus;
   readonly health: ConnectorHealth | null;
   readonly account: ConnectorAccount | null;
@@ -65,6 +71,7 @@ export interface ConnectorState {
 }
 
 export const initialConnectorState: ConnectorState = {
+  generation: 0,
   onboardingStatus: onboardingStatuses.notOnboarded,
   health: null,
   account: null,
@@ -102,14 +109,20 @@ export function onboardingExpired(state: ConnectorState, now: Date): boolean {
 
 /** The state an expired onboarding falls back to. */
 export function expireOnboarding(state: ConnectorState, now: Date): ConnectorState {
-  return {
-    ...initialConnectorState,
-    lastError: {
-      code: connectorErrorCodes.onboardingExpired,
-      message: "The TeamViewer sign-in was not completed within 10 minutes. Connect again to retry.",
-      at: now.toISOString(),
-    },
-  };
+  return resetConnector(state, {
+    code: connectorErrorCodes.onboardingExpired,
+    message: "The TeamViewer sign-in was not completed within 10 minutes. Connect again to retry.",
+    at: now.toISOString(),
+  });
+}
+
+/**
+ * Back to notOnboarded with `lastError`, keeping the generation (it never goes back).
+ * An abandoned onboarding needs no new generation: its OAuth state no longer matches
+ * `pendingStateId`, and it never had a token.
+ */
+export function resetConnector(state: ConnectorState, lastError: ConnectorError | null): ConnectorState {
+  return { ...initialConnectorState, generation: state.generation, lastError };
 }
 
 /**

@@ -106,7 +106,7 @@ describe("connector onboarding", () => {
     const secret = await storedTokenValue(tenant.tenantId);
     expect(secret?.contentType).toBe("application/json");
     const token = JSON.parse(secret!.value) as { accessToken: string; refreshToken: string; expiresAt: string };
-    expect(Object.keys(token).sort()).toEqual(["accessToken", "expiresAt", "refreshToken"]);
+    expect(Object.keys(token).sort()).toEqual(["accessToken", "expiresAt", "generation", "refreshToken"]);
     expect(Date.parse(token.expiresAt)).toBeGreaterThan(Date.now());
     expect(await teamViewerClient().ping(token.accessToken)).toEqual({ tokenValid: true });
     expect((await oauthStateStore().get(hashOAuthState(state)))?.status).toBe("completed");

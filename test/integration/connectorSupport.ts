@@ -17,7 +17,7 @@ import { TableConnectorStore } from "../../shared/adapters/tables/tableConnector
 import { TableLeaseStore } from "../../shared/adapters/tables/tableLeaseStore.js";
 import { TableOAuthStateStore } from "../../shared/adapters/tables/tableOAuthStateStore.js";
 import { TokenProvider, type TokenProviderOptions } from "../../shared/app/connector/tokenProvider.js";
-import { systemClock } from "../../shared/app/clock.js";
+import { systemClock, type Clock } from "../../shared/app/clock.js";
 import type { AuditEvent } from "../../shared/app/audit/auditLog.js";
 import type { ConnectorView } from "../../shared/contracts/connector.js";
 import { api, eventually, stack, tokenFor } from "../support/api.js";
@@ -29,8 +29,9 @@ export const secretClient = (): SecretClient =>
 
 export const tables = (): Tables => createTables({ kind: "connectionString", connectionString: stack().tablesConnectionString }, localDevelopmentCredential);
 
-export function teamViewerClient(): TeamViewerClient {
+export function teamViewerClient(options: { clock?: Clock; fetch?: typeof fetch } = {}): TeamViewerClient {
   return new TeamViewerClient({
+    ...options,
     apiBaseUrl: stack().teamViewerApiBaseUrl,
     loginBaseUrl: stack().teamViewerUrl,
     clientId: "local-client-id",
@@ -41,16 +42,16 @@ export function teamViewerClient(): TeamViewerClient {
 }
 
 /** A token provider like one more app instance would have, against the stack's storage and fake. */
-export function tokenProviderInstance(instanceId: string, options: TokenProviderOptions = {}): TokenProvider {
+export function tokenProviderInstance(instanceId: string, options: TokenProviderOptions = {}, clock: Clock = systemClock): TokenProvider {
   const t = tables();
   return new TokenProvider(
     {
       vault: new KeyVaultTokenVault(new KeyVaultSecretStore(stack().keyVaultUrl, localDevelopmentCredential, { allowInsecure: true })),
-      leases: new TableLeaseStore(t, systemClock),
+      leases: new TableLeaseStore(t, clock),
       connectors: new TableConnectorStore(t),
-      teamViewer: teamViewerClient(),
-      audit: new TableAuditLog(t, systemClock),
-      clock: systemClock,
+      teamViewer: teamViewerClient({ clock }),
+      audit: new TableAuditLog(t, clock),
+      clock,
     },
     { instanceId, ...options },
   );

@@ -157,14 +157,18 @@ describe("OAuth state", () => {
 });
 
 describe("stored token format", () => {
-  it("round-trips through the Key Vault value", () => {
-    const token = { accessToken: "at", refreshToken: "rt", expiresAt: new Date("2026-11-24T10:00:00.000Z") };
+  it("round-trips through the Key Vault value, with the connector generation it belongs to", () => {
+    const token = { accessToken: "at", refreshToken: "rt", expiresAt: new Date("2026-11-24T10:00:00.000Z"), generation: 7 };
     const value = serializeToken(token);
-    expect(JSON.parse(value)).toEqual({ accessToken: "at", refreshToken: "rt", expiresAt: "2026-11-24T10:00:00.000Z" });
+    expect(JSON.parse(value)).toEqual({ accessToken: "at", refreshToken: "rt", expiresAt: "2026-11-24T10:00:00.000Z", generation: 7 });
     expect(parseToken(value)).toEqual(token);
   });
 
-  it.each(["not json", "{}", '{"accessToken":"a","refreshToken":"","expiresAt":"2026-11-24T10:00:00Z"}', '{"accessToken":"a","refreshToken":"r","expiresAt":"tomorrow"}'])(
+  it("reads a value stored before generations existed as generation 0", () => {
+    expect(parseToken('{"accessToken":"a","refreshToken":"r","expiresAt":"2026-11-24T10:00:00Z"}')?.generation).toBe(0);
+  });
+
+  it.each(["not json", "{}", '{"accessToken":"a","refreshToken":"","expiresAt":"2026-11-24T10:00:00Z"}', '{"accessToken":"a","refreshToken":"r","expiresAt":"tomorrow"}', '{"accessToken":"a","refreshToken":"r","expiresAt":"2026-11-24T10:00:00Z","generation":-1}'])(
     "rejects %s",
     (value) => {
       expect(parseToken(value)).toBeUndefined();

@@ -1,5 +1,6 @@
 // Tenants' TeamViewer tokens in Key Vault: secret `teamviewer-token-<tenantId>`, content
-// type application/json, value `{ accessToken, refreshToken, expiresAt }` (DESIGN §6).
+// type application/json, value `{ accessToken, refreshToken, expiresAt, generation }`: the
+// generation is the connector's at the time the token was stored (docs/security.md).
 import { z } from "zod";
 import type { StoredToken, TokenVault } from "../../app/connector/ports.js";
 import type { SecretStore } from "./secretStore.js";
@@ -10,10 +11,17 @@ const storedTokenSchema = z.object({
   accessToken: z.string().min(1),
   refreshToken: z.string().min(1),
   expiresAt: z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
+  // Secrets stored before generations existed belong to generation 0, like their connector rows.
+  generation: z.number().int().nonnegative().default(0),
 });
 
 export function serializeToken(token: StoredToken): string {
-  return JSON.stringify({ accessToken: token.accessToken, refreshToken: token.refreshToken, expiresAt: token.expiresAt.toISOString() });
+  return JSON.stringify({
+    accessToken: token.accessToken,
+    refreshToken: token.refreshToken,
+    expiresAt: token.expiresAt.toISOString(),
+    generation: token.generation,
+  });
 }
 
 export function parseToken(value: string): StoredToken | undefined {

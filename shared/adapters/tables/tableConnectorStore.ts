@@ -14,6 +14,7 @@ import type { ConnectorStore } from "../../app/connector/ports.js";
 import { getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
 
 interface ConnectorEntity {
+  generation?: number;
   onboardingStatus: string;
   health?: string;
   account?: string;
@@ -41,6 +42,8 @@ const json = <T extends z.ZodType>(schema: T) =>
 const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? null);
 
 const entitySchema = z.object({
+  // Rows written before generations existed read as generation 0.
+  generation: z.number().int().nonnegative().nullish().transform((v) => v ?? 0),
   onboardingStatus: z.enum(onboardingStatuses),
   health: optional(z.enum(connectorHealths)),
   account: optional(
@@ -66,7 +69,7 @@ function fromEntity(tenantId: string, e: ConnectorEntity): ConnectorState {
 
 /** Only present values are written: Replace drops the rest, and reads map absence to null. */
 function toEntity(s: ConnectorState): ConnectorEntity {
-  const e: ConnectorEntity = { onboardingStatus: s.onboardingStatus };
+  const e: ConnectorEntity = { generation: s.generation, onboardingStatus: s.onboardingStatus };
   if (s.health !== null) e.health = s.health;
   if (s.account !== null) e.account = JSON.stringify(s.account);
   if (s.licenseAgreement !== null) e.licenseAgreement = JSON.stringify(s.licenseAgreement);
@@ -98,6 +101,10 @@ export class TableConnectorStore implements ConnectorStore {
       const current = e ? fromEntity(tenantId, e) : initialConnectorState;
       const next = change(current);
       if (next === undefined) return current;
+      // The generation is what every instance compares its cached token against: it never goes back.
+      if (next.generation < current.generation) {
+        throw new Error(`connector update of tenant ${tenantId} would lower its generation from ${current.generation} to ${next.generation}`);
+      }
       const entity = { partitionKey: tenantId, rowKey: connectorId, ...toEntity(next) };
       try {
         if (e) await this.#table.updateEntity(entity, "Replace", { etag: e.etag });

@@ -14,6 +14,7 @@ const entitySchema = z.object({
   createdByName: z.string(),
   createdAt: z.string(),
   expiresAt: z.string(),
+  generation: z.number().int().nonnegative().optional(),
 });
 type StateEntity = z.input<typeof entitySchema>;
 
@@ -34,6 +35,7 @@ export class TableOAuthStateStore implements OAuthStateStore {
       createdByName: r.createdByName,
       createdAt: r.createdAt,
       expiresAt: r.expiresAt,
+      ...(r.generation === undefined ? {} : { generation: r.generation }),
     };
     await this.#table.createEntity(entity);
   }
@@ -43,7 +45,8 @@ export class TableOAuthStateStore implements OAuthStateStore {
     if (!e) return undefined;
     const parsed = entitySchema.safeParse(e);
     if (!parsed.success) throw new Error("a stored OAuth state is not valid");
-    return { id, ...parsed.data };
+    const { generation, ...rest } = parsed.data;
+    return { id, ...rest, ...(generation === undefined ? {} : { generation }) };
   }
 
   async transition(id: string, from: OAuthStateStatus, to: OAuthStateStatus): Promise<boolean> {

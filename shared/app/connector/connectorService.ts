@@ -13,6 +13,7 @@ import {
   onboardingExpired,
   onboardingLifetimeMs,
   onboardingStatuses,
+  resetConnector,
   type ConnectorState,
 } from "../../domain/connector.js";
 import { conflict } from "../../domain/errors.js";
@@ -109,6 +110,8 @@ export class ConnectorService {
     const now = this.#d.clock.now();
     const expiresAt = new Date(now.getTime() + onboardingLifetimeMs).toISOString();
     const { state, id } = newOAuthState();
+    // This attempt's generation: the worker stores its token only while the connector is still at it.
+    const generation = (current?.generation ?? 0) + 1;
     await this.#d.states.create({
       id,
       tenantId,
@@ -117,13 +120,16 @@ export class ConnectorService {
       createdByName: caller.displayName,
       createdAt: now.toISOString(),
       expiresAt,
+      generation,
     });
     await this.#d.connectors.update(tenantId, (s) => {
       const again = connectAllowed(s);
       if (!again.allowed) throw conflict(again.reason);
+      if (s.generation + 1 !== generation) throw conflict("The connector changed while connecting (another connect or a disconnect). Try again.");
       // A new onboarding replaces any earlier one: its state no longer matches pendingStateId.
       return {
         ...initialConnectorState,
+        generation,
         onboardingStatus: onboardingStatuses.onboarding,
         licenseAgreement: {
           acceptedBy: { id: caller.userId, displayName: caller.displayName },
@@ -212,12 +218,12 @@ export class ConnectorService {
     const at = this.#d.clock.now().toISOString();
     await this.#d.connectors.update(record.tenantId, (s) =>
       s.pendingStateId === record.id
-        ? {
-            ...initialConnectorState,
-            lastError: denied
+        ? resetConnector(
+            s,
+            denied
               ? { code: connectorErrorCodes.accessDenied, message: "The TeamViewer sign-in was cancelled or the consent was denied.", at }
               : { code: connectorErrorCodes.authorizationFailed, message: `TeamViewer did not authorize the connector (${code}).`, at },
-          }
+          )
         : undefined,
     );
     await this.#audit(

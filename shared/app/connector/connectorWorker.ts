@@ -8,9 +8,10 @@ import {
   connectorErrorCodes,
   connectorHealths,
   connectorId,
-  initialConnectorState,
   onboardingStatuses,
+  resetConnector,
   type ConnectorError,
+  type ConnectorState,
 } from "../../domain/connector.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
 import type { Envelope } from "../../contracts/messages.js";
@@ -35,7 +36,7 @@ export interface ConnectorWorkerDeps {
   readonly connectors: ConnectorStore;
   readonly states: OAuthStateStore;
   readonly vault: TokenVault;
-  readonly tokens: Pick<TokenProvider, "withAccessToken" | "invalidate">;
+  readonly tokens: Pick<TokenProvider, "withAccessToken" | "withTokenLease" | "invalidate">;
   readonly teamViewer: Pick<TeamViewerAuthApi, "exchangeCode" | "getAccount" | "revoke">;
   readonly openSessions: OpenSessionsCloser;
   readonly audit: AuditLog;
@@ -77,10 +78,26 @@ export class ConnectorWorker {
     if (record.status === oauthStateStatuses.issued) throw invalidOAuthState("The OAuth state was never redeemed by the sign-in callback; nothing was stored.");
     const actor = stateActor(record);
 
+    // The connect attempt this state belongs to: the connector must still be at its
+    // generation and waiting for this state, or a newer attempt (or a disconnect) has
+    // replaced it and its token must never touch the newer one's.
+    const opened = await this.#d.connectors.get(tenantId);
+    const attemptGeneration = record.generation ?? opened?.generation ?? 0;
+    const tokenGeneration = attemptGeneration + 1;
+    const current = (s: ConnectorState | undefined): boolean =>
+      s?.onboardingStatus === onboardingStatuses.onboarding && s.pendingStateId === stateId && s.generation === attemptGeneration;
+
     let token: StoredToken | undefined;
     if (record.status === oauthStateStatuses.redeemed) {
+      if (!current(opened)) {
+        // Replaced before the code was spent: nothing is exchanged, nothing stored.
+        await this.#d.states.transition(stateId, oauthStateStatuses.redeemed, oauthStateStatuses.completed);
+        await this.#audit(tenantId, actor, "connector.authorize", "failure", "the onboarding was replaced, cancelled or expired before its code was exchanged; nothing was stored", correlationId);
+        return;
+      }
+      let issued;
       try {
-        token = await this.#d.teamViewer.exchangeCode(code);
+        issued = await this.#d.teamViewer.exchangeCode(code);
       } catch (e) {
         if (e instanceof TeamViewerError && !e.transient) {
           await this.#failOnboarding(tenantId, stateId, oauthStateStatuses.redeemed, exchangeFailureMessage(e), `${e.code}: ${e.message}`, actor, correlationId);
@@ -88,12 +105,29 @@ export class ConnectorWorker {
         }
         throw e;
       }
-      // The code is spent: store the tokens before anything else can fail, so a redelivery resumes from here.
-      await this.#d.vault.write(tenantId, token);
+      const exchanged: StoredToken = { ...issued, generation: tokenGeneration };
+      // The code is spent: store the tokens before anything else can fail, so a redelivery
+      // resumes from here; but only under the token lease and while this attempt is current.
+      const stored = await this.#d.tokens.withTokenLease(tenantId, async () => {
+        if (!current(await this.#d.connectors.get(tenantId))) return false;
+        await this.#d.vault.write(tenantId, exchanged);
+        return true;
+      });
+      if (!stored) {
+        await this.#discard(tenantId, stateId, oauthStateStatuses.redeemed, exchanged, actor, correlationId, log);
+        return;
+      }
+      token = exchanged;
       await this.#d.states.transition(stateId, oauthStateStatuses.redeemed, oauthStateStatuses.exchanged);
     } else {
       token = await this.#d.vault.read(tenantId);
-      if (!token) {
+      if (!token || token.generation !== tokenGeneration) {
+        if (!current(opened)) {
+          // A newer connection's token (or none): not ours to use or delete.
+          await this.#d.states.transition(stateId, oauthStateStatuses.exchanged, oauthStateStatuses.completed);
+          await this.#audit(tenantId, actor, "connector.authorize", "failure", "the onboarding was replaced, cancelled or expired before it completed; the newer connection was left alone", correlationId);
+          return;
+        }
         await this.#failOnboarding(
           tenantId,
           stateId,
@@ -106,13 +140,14 @@ export class ConnectorWorker {
         return;
       }
     }
+    const ours: StoredToken = token;
 
     let account;
     try {
-      account = await this.#d.teamViewer.getAccount(token.accessToken);
+      account = await this.#d.teamViewer.getAccount(ours.accessToken);
     } catch (e) {
       if (e instanceof TeamViewerError && !e.transient) {
-        await this.#d.vault.remove(tenantId);
+        await this.#removeIfOurs(tenantId, ours);
         await this.#failOnboarding(
           tenantId,
           stateId,
@@ -131,10 +166,11 @@ export class ConnectorWorker {
     const license = assessLicense(account.licenseType);
     let applied = false;
     const after = await this.#d.connectors.update(tenantId, (s) => {
-      applied = s.onboardingStatus === onboardingStatuses.onboarding && s.pendingStateId === stateId;
+      applied = current(s);
       if (!applied) return undefined;
       return {
         ...s,
+        generation: tokenGeneration,
         onboardingStatus: onboardingStatuses.onboarded,
         health: connectorHealths.healthy,
         account: { userId: account.userId, name: account.name, email: account.email ?? null, companyName: account.companyName ?? null },
@@ -147,7 +183,7 @@ export class ConnectorWorker {
     });
     this.#d.tokens.invalidate(tenantId);
 
-    if (!applied && after.onboardingStatus === onboardingStatuses.onboarded && after.account?.userId === account.userId) {
+    if (!applied && after.onboardingStatus === onboardingStatuses.onboarded && after.generation === tokenGeneration) {
       // A redelivery after this very onboarding completed (the state was not marked yet):
       // the stored token is ours, perhaps refreshed since. Nothing to do but finish the state.
       await this.#d.states.transition(stateId, oauthStateStatuses.exchanged, oauthStateStatuses.completed);
@@ -155,15 +191,8 @@ export class ConnectorWorker {
       return;
     }
     if (!applied) {
-      // The onboarding ended (disconnect, expiry, a newer connect) while the code was exchanged:
-      // these tokens belong to nothing, so they are revoked and, if still ours, removed.
-      await this.#d.teamViewer.revoke(token.accessToken).catch((e: unknown) => {
-        log.warn("could not revoke the tokens of an abandoned onboarding", { error: e instanceof Error ? e.message : String(e) });
-      });
-      const stored = await this.#d.vault.read(tenantId);
-      if (stored?.accessToken === token.accessToken) await this.#d.vault.remove(tenantId);
-      await this.#d.states.transition(stateId, oauthStateStatuses.exchanged, oauthStateStatuses.completed);
-      await this.#audit(tenantId, actor, "connector.authorize", "failure", "the onboarding was replaced, cancelled or expired before it completed; its tokens were discarded", correlationId);
+      // The onboarding ended (disconnect, expiry, a newer connect) while the code was exchanged.
+      await this.#discard(tenantId, stateId, oauthStateStatuses.exchanged, ours, actor, correlationId, log);
       return;
     }
 
@@ -179,6 +208,32 @@ export class ConnectorWorker {
     );
   }
 
+  /** Tokens of an attempt that was replaced: revoked, removed only if still stored as ours, state completed. */
+  async #discard(
+    tenantId: string,
+    stateId: string,
+    from: "redeemed" | "exchanged",
+    token: StoredToken,
+    actor: Actor,
+    correlationId: string | undefined,
+    log: Logger,
+  ): Promise<void> {
+    await this.#d.teamViewer.revoke(token.accessToken).catch((e: unknown) => {
+      log.warn("could not revoke the tokens of an abandoned onboarding", { error: e instanceof Error ? e.message : String(e) });
+    });
+    await this.#removeIfOurs(tenantId, token);
+    await this.#d.states.transition(stateId, from, oauthStateStatuses.completed);
+    await this.#audit(tenantId, actor, "connector.authorize", "failure", "the onboarding was replaced, cancelled or expired before it completed; its tokens were discarded", correlationId);
+  }
+
+  /** Deletes the secret only while it holds `token` (checked and deleted under the token lease). */
+  async #removeIfOurs(tenantId: string, token: StoredToken): Promise<void> {
+    await this.#d.tokens.withTokenLease(tenantId, async () => {
+      const stored = await this.#d.vault.read(tenantId);
+      if (stored?.accessToken === token.accessToken) await this.#d.vault.remove(tenantId);
+    });
+  }
+
   async #failOnboarding(
     tenantId: string,
     stateId: string,
@@ -190,7 +245,7 @@ export class ConnectorWorker {
   ): Promise<void> {
     const at = this.#d.clock.now().toISOString();
     const lastError: ConnectorError = { code: connectorErrorCodes.authorizationFailed, message, at };
-    await this.#d.connectors.update(tenantId, (s) => (s.pendingStateId === stateId ? { ...initialConnectorState, lastError } : undefined));
+    await this.#d.connectors.update(tenantId, (s) => (s.pendingStateId === stateId ? resetConnector(s, lastError) : undefined));
     await this.#d.states.transition(stateId, from, oauthStateStatuses.completed);
     await this.#audit(tenantId, actor, "connector.authorize", "failure", auditDetail, correlationId);
   }
@@ -226,13 +281,18 @@ export class ConnectorWorker {
       }
     }
 
-    await this.#d.vault.remove(tenantId);
-    this.#d.tokens.invalidate(tenantId);
     const at = this.#d.clock.now().toISOString();
-    await this.#d.connectors.update(tenantId, () => ({
-      ...initialConnectorState,
-      lastError: revoke.problem ? { code: connectorErrorCodes.revokeFailed, message: revoke.problem, at } : null,
-    }));
+    // Under the token lease: no instance is refreshing meanwhile, and any refresh that ran
+    // out of lease finds the new generation and stores nothing. Every instance sees the new
+    // generation within a minute and drops its cached token.
+    await this.#d.tokens.withTokenLease(tenantId, async () => {
+      await this.#d.connectors.update(tenantId, (s) => ({
+        ...resetConnector(s, revoke.problem ? { code: connectorErrorCodes.revokeFailed, message: revoke.problem, at } : null),
+        generation: s.generation + 1,
+      }));
+      await this.#d.vault.remove(tenantId);
+    });
+    this.#d.tokens.invalidate(tenantId);
     const parts = [
       revoke.done ? "token revoked at TeamViewer" : revoke.problem ? `revoke failed: ${revoke.problem}` : "no token to revoke",
       "secret deleted",
@@ -249,10 +309,7 @@ export class ConnectorWorker {
       const stateId = message.data.stateId;
       await this.#d.connectors.update(message.tenantId, (s) =>
         s.pendingStateId === stateId
-          ? {
-              ...initialConnectorState,
-              lastError: { code: connectorErrorCodes.authorizationFailed, message: "The TeamViewer sign-in could not be completed. Connect again.", at },
-            }
+          ? resetConnector(s, { code: connectorErrorCodes.authorizationFailed, message: "The TeamViewer sign-in could not be completed. Connect again.", at })
           : undefined,
       );
       await this.#audit(message.tenantId, systemActor, "connector.authorize", "failure", `dead-lettered${why}`, message.correlationId);

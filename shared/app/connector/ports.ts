@@ -38,6 +38,12 @@ export interface OAuthStateRecord {
   readonly createdByName: string;
   readonly createdAt: string;
   readonly expiresAt: string;
+  /**
+   * The connector's generation this connect attempt created. The worker stores the token
+   * only while the connector is still at it, so an older attempt never touches a newer
+   * one's token. Absent on states issued before generations existed.
+   */
+  readonly generation?: number;
 }
 
 export interface OAuthStateStore {
@@ -56,22 +62,36 @@ export interface OAuthStateStore {
 export interface Lease {
   readonly owner: string;
   readonly expiresAt: Date;
+  /** Grows by one with every acquisition: a holder whose lease was taken over holds an old fence. */
+  readonly fence: number;
 }
 
 /** A short mutual-exclusion lease per tenant and name, shared by every instance. */
 export interface LeaseStore {
-  /** True when `owner` now holds the lease (it was free, expired, or already ours). */
-  tryAcquire(tenantId: string, name: string, owner: string, durationMs: number): Promise<boolean>;
-  /** Releases the lease if `owner` still holds it. */
-  release(tenantId: string, name: string, owner: string): Promise<void>;
+  /** The lease, now held by `owner`, when it was free, expired or already ours; undefined when someone else holds it. */
+  tryAcquire(tenantId: string, name: string, owner: string, durationMs: number): Promise<Lease | undefined>;
+  /** Extends the lease if `owner` still holds it with this fence; false when it was lost (expired and taken, or released). */
+  renew(tenantId: string, name: string, owner: string, fence: number, durationMs: number): Promise<boolean>;
+  /** Releases the lease if `owner` still holds it (with this fence, when given). */
+  release(tenantId: string, name: string, owner: string, fence?: number): Promise<void>;
+  /** The current holder; undefined when the lease is free. */
   get(tenantId: string, name: string): Promise<Lease | undefined>;
 }
 
-/** A tenant's TeamViewer tokens as stored in Key Vault (`teamviewer-token-<tenantId>`). */
-export interface StoredToken {
+/** Tokens as TeamViewer issues them (code exchange, refresh). */
+export interface IssuedToken {
   readonly accessToken: string;
   readonly refreshToken: string;
   readonly expiresAt: Date;
+}
+
+/**
+ * A tenant's TeamViewer tokens as stored in Key Vault (`teamviewer-token-<tenantId>`),
+ * with the connector generation they belong to: a token of another generation is left
+ * over from a connection that has ended and is never used.
+ */
+export interface StoredToken extends IssuedToken {
+  readonly generation: number;
 }
 
 export interface TokenVault {
@@ -95,8 +115,8 @@ export interface TeamViewerAccountInfo {
  */
 export interface TeamViewerAuthApi {
   authorizeUrl(state: string): string;
-  exchangeCode(code: string): Promise<StoredToken>;
-  refresh(refreshToken: string): Promise<StoredToken>;
+  exchangeCode(code: string): Promise<IssuedToken>;
+  refresh(refreshToken: string): Promise<IssuedToken>;
   revoke(accessToken: string): Promise<void>;
   ping(accessToken: string): Promise<{ tokenValid: boolean }>;
   getAccount(accessToken: string): Promise<TeamViewerAccountInfo>;

@@ -2,29 +2,34 @@
 // and refreshed ahead of expiry by exactly one caller across all instances: refresh
 // tokens rotate and are single use, so two refreshers would leave one of them holding a
 // spent token and the connector lost. Within an instance one promise per tenant does the
-// work; across instances an etag-guarded lease row decides who refreshes.
+// work; across instances a fenced lease row decides who refreshes, and is renewed for as
+// long as the refresh runs. Every token carries the connector generation it belongs to;
+// a cached token is checked against the connector's generation at most once a minute, so
+// every instance lets go of a disconnected or replaced connection's token within a minute.
 import { randomUUID } from "node:crypto";
 import { systemActor } from "../../domain/caller.js";
-import { connectorErrorCodes, connectorHealths, onboardingStatuses } from "../../domain/connector.js";
+import { connectorErrorCodes, connectorHealths, onboardingStatuses, type ConnectorState } from "../../domain/connector.js";
 import { TeamViewerError } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import { createLogger, type Logger } from "../logging.js";
 import { connectorNotOnboarded, reauthorizationRequired } from "./connectorErrors.js";
-import type { ConnectorStore, LeaseStore, StoredToken, TeamViewerAuthApi, TokenVault } from "./ports.js";
+import type { ConnectorStore, IssuedToken, Lease, LeaseStore, StoredToken, TeamViewerAuthApi, TokenVault } from "./ports.js";
 
 export const refreshLeaseName = "teamviewer-refresh";
 
 export interface TokenProviderOptions {
   /** Refresh this long before the access token expires. */
   readonly refreshAheadMs?: number;
-  /** How long a refresh lease lasts if its holder dies (it is released as soon as the refresh ends). */
+  /** How long the token lease lasts if its holder dies; renewed every third of it while held. */
   readonly leaseMs?: number;
   /** How often a caller waiting for another instance's refresh looks again. */
   readonly pollMs?: number;
   /** How long a caller waits for another instance's refresh before giving up (transient). */
   readonly waitMs?: number;
-  /** Identifies this instance as a lease owner. */
+  /** How often a cached token is checked against the connector's generation (at most 60 s). */
+  readonly generationCheckMs?: number;
+  /** Identifies this instance in lease owners (each acquisition adds a unique suffix). */
   readonly instanceId?: string;
 }
 
@@ -32,7 +37,7 @@ export interface TokenProviderDeps {
   readonly vault: TokenVault;
   readonly leases: LeaseStore;
   readonly connectors: ConnectorStore;
-  readonly teamViewer: Pick<TeamViewerAuthApi, "refresh">;
+  readonly teamViewer: Pick<TeamViewerAuthApi, "refresh" | "revoke">;
   readonly audit: AuditLog;
   readonly clock: Clock;
   readonly log?: Logger;
@@ -46,23 +51,36 @@ export interface AccessTokenOptions {
   readonly requireOnboarded?: boolean;
 }
 
+interface CachedToken {
+  readonly token: StoredToken;
+  /** When the connector's generation was last seen to match (clock ms). */
+  checkedAt: number;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const keyVaultWriteAttempts = 3;
+/** Refresh rounds under one lease when another writer keeps rotating the token first. */
+const refreshRounds = 3;
+const maxGenerationCheckMs = 60_000;
+
+const isUnauthorized = (e: unknown): e is TeamViewerError => e instanceof TeamViewerError && (e.code === "tokenExpired" || e.code === "invalidToken");
 
 export class TokenProvider {
   readonly #vault: TokenVault;
   readonly #leases: LeaseStore;
   readonly #connectors: ConnectorStore;
-  readonly #teamViewer: Pick<TeamViewerAuthApi, "refresh">;
+  readonly #teamViewer: Pick<TeamViewerAuthApi, "refresh" | "revoke">;
   readonly #audit: AuditLog;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #refreshAheadMs: number;
   readonly #leaseMs: number;
   readonly #pollMs: number;
+  readonly #maxPolls: number;
   readonly #waitMs: number;
-  readonly #owner: string;
-  readonly #cache = new Map<string, StoredToken>();
+  readonly #generationCheckMs: number;
+  readonly #instanceId: string;
+  readonly #cache = new Map<string, CachedToken>();
   readonly #inFlight = new Map<string, Promise<StoredToken>>();
 
   constructor(deps: TokenProviderDeps, options: TokenProviderOptions = {}) {
@@ -77,12 +95,16 @@ export class TokenProvider {
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#pollMs = options.pollMs ?? 200;
     this.#waitMs = options.waitMs ?? 20_000;
-    this.#owner = options.instanceId ?? randomUUID();
+    // Counted in polls, not clock time: a test clock that stands still must not wait forever.
+    this.#maxPolls = Math.max(1, Math.ceil(this.#waitMs / this.#pollMs));
+    this.#generationCheckMs = Math.min(options.generationCheckMs ?? maxGenerationCheckMs, maxGenerationCheckMs);
+    this.#instanceId = options.instanceId ?? randomUUID();
   }
 
   /**
    * Runs `fn` with a valid access token. When TeamViewer answers 401 (token expired, or
-   * a token another instance has replaced), the token is refreshed or re-read once and
+   * a token another instance has replaced or revoked), the cached token is dropped at
+   * once, the token is re-read from Key Vault (refreshed if it is the refused one) and
    * `fn` runs once more. Throws 409 connectorNotOnboarded when there is no usable
    * connector (with reason reauthorizationRequired when TeamViewer refused the refresh).
    */
@@ -92,8 +114,9 @@ export class TokenProvider {
     try {
       return await fn(token.accessToken);
     } catch (e) {
-      if (!(e instanceof TeamViewerError) || (e.code !== "tokenExpired" && e.code !== "invalidToken")) throw e;
-      this.#log.info("TeamViewer refused the access token; renewing it once", { tenantId, reason: e.code });
+      if (!isUnauthorized(e)) throw e;
+      this.#forget(tenantId, token.accessToken);
+      this.#log.info("TeamViewer refused the access token; dropped it and renewing it once", { tenantId, reason: e.code });
       const renewed = await this.#current(tenantId, requireOnboarded, token.accessToken);
       return fn(renewed.accessToken);
     }
@@ -104,6 +127,22 @@ export class TokenProvider {
     this.#cache.delete(tenantId);
   }
 
+  /**
+   * Runs `work` holding the tenant's token lease, the one every refresh holds: while it
+   * runs no instance refreshes or stores the tenant's token, so `work` may check the
+   * connector and then write or delete the secret without anyone writing in between.
+   * `work` must not call `withAccessToken` (it would wait for this very lease).
+   * Throws (transient) when the lease cannot be had within the wait.
+   */
+  async withTokenLease<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+    for (let poll = 0; poll < this.#maxPolls; poll++) {
+      const lease = await this.#tryLease(tenantId);
+      if (lease) return this.#holding(tenantId, lease, () => work());
+      await sleep(this.#pollMs);
+    }
+    throw new Error(`could not take the TeamViewer token lease of tenant ${tenantId} within ${this.#waitMs} ms (another instance is refreshing)`);
+  }
+
   #due(token: StoredToken): boolean {
     return token.expiresAt.getTime() - this.#clock.now().getTime() <= this.#refreshAheadMs;
   }
@@ -112,9 +151,33 @@ export class TokenProvider {
     return token.accessToken !== rejected && !this.#due(token);
   }
 
+  #remember(tenantId: string, token: StoredToken): void {
+    this.#cache.set(tenantId, { token, checkedAt: this.#clock.now().getTime() });
+  }
+
+  /** Drops the cached token if it is still `accessToken` (a newer one stays). */
+  #forget(tenantId: string, accessToken: string): void {
+    if (this.#cache.get(tenantId)?.token.accessToken === accessToken) this.#cache.delete(tenantId);
+  }
+
   async #current(tenantId: string, requireOnboarded: boolean, rejected: string | undefined): Promise<StoredToken> {
     const cached = this.#cache.get(tenantId);
-    if (cached && this.#usable(cached, rejected)) return cached;
+    if (cached && this.#usable(cached.token, rejected)) {
+      const now = this.#clock.now().getTime();
+      if (now - cached.checkedAt < this.#generationCheckMs) return cached.token;
+      // Once a minute: is this still the connection the connector is at?
+      const connector = await this.#connectors.get(tenantId);
+      if (belongsTo(connector, cached.token.generation, requireOnboarded)) {
+        cached.checkedAt = now;
+        return cached.token;
+      }
+      this.#forget(tenantId, cached.token.accessToken);
+      this.#log.info("the connector was disconnected or connected again; dropped the cached TeamViewer token", {
+        tenantId,
+        cachedGeneration: cached.token.generation,
+        connectorGeneration: connector?.generation ?? null,
+      });
+    }
     // Joining a flight started for another reason can still hand back the rejected token;
     // then one more flight, started for this reason, settles it.
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -131,83 +194,172 @@ export class TokenProvider {
 
   async #obtain(tenantId: string, requireOnboarded: boolean, rejected: string | undefined): Promise<StoredToken> {
     const connector = await this.#connectors.get(tenantId);
-    if (requireOnboarded && connector?.onboardingStatus !== onboardingStatuses.onboarded) throw connectorNotOnboarded();
+    this.#checkConnector(tenantId, connector, requireOnboarded);
+    const stored = await this.#readVault(tenantId);
+    this.#checkGeneration(tenantId, connector, stored);
+    if (this.#usable(stored, rejected)) {
+      this.#remember(tenantId, stored);
+      return stored;
+    }
+    return this.#refreshOnce(tenantId, requireOnboarded, rejected);
+  }
+
+  /** Throws when the connector cannot be used: not onboarded (when required), or waiting for reauthorization. */
+  #checkConnector(tenantId: string, connector: ConnectorState | undefined, requireOnboarded: boolean): void {
+    if (requireOnboarded && connector?.onboardingStatus !== onboardingStatuses.onboarded) {
+      this.#cache.delete(tenantId);
+      throw connectorNotOnboarded();
+    }
     // A refresh token TeamViewer refused stays refused: no call until an admin reconnects.
     if (connector?.onboardingStatus === onboardingStatuses.onboarded && connector.health === connectorHealths.reauthorizationRequired) {
       this.#cache.delete(tenantId);
       throw reauthorizationRequired();
     }
-    const { stored, usable } = await this.#readVault(tenantId, rejected);
-    if (usable) return stored;
-    return this.#refreshOnce(tenantId, rejected);
   }
 
-  /** The stored token (cached when usable); a tenant without one is not onboarded. */
-  async #readVault(tenantId: string, rejected: string | undefined): Promise<{ stored: StoredToken; usable: boolean }> {
+  /**
+   * An onboarded connector's token must be of its generation. Another generation means a
+   * connect, an authorization or a disconnect is between its two writes (the secret and
+   * the row): transient, the caller tries again.
+   */
+  #checkGeneration(tenantId: string, connector: ConnectorState | undefined, stored: StoredToken): void {
+    if (connector?.onboardingStatus !== onboardingStatuses.onboarded || connector.generation === stored.generation) return;
+    this.#cache.delete(tenantId);
+    throw new Error(
+      `the stored TeamViewer token of tenant ${tenantId} belongs to connector generation ${stored.generation}, the connector is at ${connector.generation}; the connection is changing`,
+    );
+  }
+
+  /** The stored token; a tenant without one is not onboarded. */
+  async #readVault(tenantId: string): Promise<StoredToken> {
     const stored = await this.#vault.read(tenantId);
     if (!stored) {
       this.#cache.delete(tenantId);
       throw connectorNotOnboarded();
     }
-    const usable = this.#usable(stored, rejected);
-    if (usable) this.#cache.set(tenantId, stored);
-    return { stored, usable };
+    return stored;
+  }
+
+  async #tryLease(tenantId: string): Promise<Lease | undefined> {
+    // A fresh owner per acquisition: two flows of one instance never share a lease.
+    return this.#leases.tryAcquire(tenantId, refreshLeaseName, `${this.#instanceId}/${randomUUID()}`, this.#leaseMs);
+  }
+
+  /** Runs `work` while renewing the lease every third of its length; releases it afterwards. */
+  async #holding<T>(tenantId: string, lease: Lease, work: (lost: () => boolean) => Promise<T>): Promise<T> {
+    let lost = false;
+    const renew = (): void => {
+      this.#leases.renew(tenantId, refreshLeaseName, lease.owner, lease.fence, this.#leaseMs).then(
+        (held) => {
+          if (!held) lost = true;
+        },
+        (e: unknown) => this.#log.warn("could not renew the TeamViewer token lease", { tenantId, error: e instanceof Error ? e.message : String(e) }),
+      );
+    };
+    const timer = setInterval(renew, Math.max(1, Math.floor(this.#leaseMs / 3)));
+    timer.unref();
+    try {
+      return await work(() => lost);
+    } finally {
+      clearInterval(timer);
+      await this.#leases.release(tenantId, refreshLeaseName, lease.owner, lease.fence).catch((e: unknown) => {
+        // It expires by itself within leaseMs; others only wait that long.
+        this.#log.warn("could not release the TeamViewer token lease", { tenantId, error: e instanceof Error ? e.message : String(e) });
+      });
+    }
   }
 
   /** Refreshes under the lease, or waits for whoever holds it to publish the new token. */
-  async #refreshOnce(tenantId: string, rejected: string | undefined): Promise<StoredToken> {
-    const deadline = this.#clock.now().getTime() + this.#waitMs;
-    for (;;) {
-      if (await this.#leases.tryAcquire(tenantId, refreshLeaseName, this.#owner, this.#leaseMs)) {
-        try {
-          return await this.#refreshHoldingLease(tenantId, rejected);
-        } finally {
-          await this.#leases.release(tenantId, refreshLeaseName, this.#owner).catch((e: unknown) => {
-            // It expires by itself within leaseMs; others only wait that long.
-            this.#log.warn("could not release the TeamViewer refresh lease", { tenantId, error: e instanceof Error ? e.message : String(e) });
-          });
-        }
-      }
+  async #refreshOnce(tenantId: string, requireOnboarded: boolean, rejected: string | undefined): Promise<StoredToken> {
+    let stored: StoredToken | undefined;
+    for (let poll = 0; poll < this.#maxPolls; poll++) {
+      const lease = await this.#tryLease(tenantId);
+      if (lease) return this.#holding(tenantId, lease, (lost) => this.#refreshHoldingLease(tenantId, requireOnboarded, rejected, lost));
       await sleep(this.#pollMs);
-      const { stored, usable } = await this.#readVault(tenantId, rejected);
-      if (usable) return stored;
-      if (this.#clock.now().getTime() >= deadline) {
-        // Not expired yet: better a token that works for a few more minutes than a failure.
-        if (stored.accessToken !== rejected && stored.expiresAt.getTime() > this.#clock.now().getTime()) return stored;
-        throw new Error(`timed out after ${this.#waitMs} ms waiting for another instance to refresh the TeamViewer token`);
+      stored = await this.#readVault(tenantId);
+      if (this.#usable(stored, rejected)) {
+        this.#remember(tenantId, stored);
+        return stored;
       }
     }
+    // Not expired yet: better a token that works for a few more minutes than a failure.
+    if (stored && stored.accessToken !== rejected && stored.expiresAt.getTime() > this.#clock.now().getTime()) return stored;
+    throw new Error(`timed out after ${this.#waitMs} ms waiting for another instance to refresh the TeamViewer token`);
   }
 
-  async #refreshHoldingLease(tenantId: string, rejected: string | undefined): Promise<StoredToken> {
-    // Another instance may have refreshed between our read and taking the lease.
-    const { stored, usable } = await this.#readVault(tenantId, rejected);
-    if (usable) return stored;
-    let fresh: StoredToken;
-    try {
-      fresh = await this.#teamViewer.refresh(stored.refreshToken);
-    } catch (e) {
-      if (e instanceof TeamViewerError && e.code === "invalidGrant") {
-        await this.#markReauthorizationRequired(tenantId, e);
+  async #refreshHoldingLease(tenantId: string, requireOnboarded: boolean, rejected: string | undefined, lost: () => boolean): Promise<StoredToken> {
+    // Another instance may have refreshed, or the connector changed, between our read and taking the lease.
+    let connector = await this.#connectors.get(tenantId);
+    this.#checkConnector(tenantId, connector, requireOnboarded);
+    let stored = await this.#readVault(tenantId);
+    this.#checkGeneration(tenantId, connector, stored);
+    for (let round = 0; round < refreshRounds; round++) {
+      if (this.#usable(stored, rejected)) {
+        this.#remember(tenantId, stored);
+        return stored;
+      }
+      let fresh: IssuedToken;
+      try {
+        fresh = await this.#teamViewer.refresh(stored.refreshToken);
+      } catch (e) {
+        if (!(e instanceof TeamViewerError)) throw e;
+        if (e.code !== "invalidGrant") {
+          await this.#recordRefreshFailure(tenantId, `${e.code}: ${e.message}`);
+          throw e;
+        }
+        // Refresh tokens are single use: someone may have rotated it since we read it (an
+        // instance whose lease ran out, a reconnect). Only if nobody did is it really refused.
+        const again = await this.#readVault(tenantId);
+        connector = await this.#connectors.get(tenantId);
+        this.#checkConnector(tenantId, connector, requireOnboarded);
+        if (again.refreshToken !== stored.refreshToken) {
+          this.#log.info("the refresh token was rotated by someone else meanwhile; using theirs", { tenantId });
+          this.#checkGeneration(tenantId, connector, again);
+          stored = again;
+          continue;
+        }
+        await this.#markReauthorizationRequired(tenantId, stored.generation, e);
         throw reauthorizationRequired();
       }
-      if (e instanceof TeamViewerError) {
-        await this.#audit.record({
-          tenantId,
-          actor: systemActor,
-          activity: "connector.tokenRefresh",
-          target: { type: "connector", id: "teamviewer" },
-          result: "failure",
-          detail: `${e.code}: ${e.message}`.slice(0, 1000),
-        });
-      }
-      throw e;
+      return this.#storeRefreshed(tenantId, stored, fresh, requireOnboarded, lost);
     }
-    // From here the old refresh token is spent: the new one must reach Key Vault.
-    this.#cache.set(tenantId, fresh);
-    await this.#writeWithRetries(tenantId, fresh);
-    this.#log.info("refreshed the TeamViewer token", { tenantId, expiresAt: fresh.expiresAt.toISOString() });
-    return fresh;
+    throw new Error(`the TeamViewer token of tenant ${tenantId} kept being replaced while it was refreshed`);
+  }
+
+  /**
+   * The presented refresh token is spent: the new one must reach Key Vault. It is stored
+   * only over the token it was refreshed from, for a connector still at that generation:
+   * a disconnect or a newer connection meanwhile wins, and the refreshed token is revoked.
+   */
+  async #storeRefreshed(tenantId: string, from: StoredToken, fresh: IssuedToken, requireOnboarded: boolean, lost: () => boolean): Promise<StoredToken> {
+    const token: StoredToken = { ...fresh, generation: from.generation };
+    const [current, connector] = await Promise.all([this.#vault.read(tenantId), this.#connectors.get(tenantId)]);
+    if (current?.refreshToken !== from.refreshToken || connector?.generation !== from.generation) {
+      this.#cache.delete(tenantId);
+      this.#log.warn("the connector changed while its TeamViewer token was refreshed; the refreshed token is revoked, not stored", {
+        tenantId,
+        refreshedGeneration: from.generation,
+        connectorGeneration: connector?.generation ?? null,
+      });
+      await this.#teamViewer.revoke(fresh.accessToken).catch((e: unknown) => {
+        this.#log.warn("could not revoke a TeamViewer token nobody will use", { tenantId, error: e instanceof Error ? e.message : String(e) });
+      });
+      // What is stored now (a newer connection's token, or nothing) is the answer.
+      this.#checkConnector(tenantId, connector, requireOnboarded);
+      if (!current) throw connectorNotOnboarded();
+      this.#checkGeneration(tenantId, connector, current);
+      if (!this.#usable(current, undefined)) throw new Error(`the TeamViewer token of tenant ${tenantId} changed while it was refreshed; try again`);
+      this.#remember(tenantId, current);
+      return current;
+    }
+    if (lost()) {
+      // Nobody stored anything since (checked just above): the token we replace is spent, so storing ours is the only way on.
+      this.#log.warn("the TeamViewer token lease ran out during the refresh; the refreshed token is stored anyway", { tenantId });
+    }
+    this.#remember(tenantId, token);
+    await this.#writeWithRetries(tenantId, token);
+    this.#log.info("refreshed the TeamViewer token", { tenantId, expiresAt: token.expiresAt.toISOString(), generation: token.generation });
+    return token;
   }
 
   async #writeWithRetries(tenantId: string, token: StoredToken): Promise<void> {
@@ -227,11 +379,23 @@ export class TokenProvider {
     }
   }
 
-  async #markReauthorizationRequired(tenantId: string, cause: TeamViewerError): Promise<void> {
+  async #recordRefreshFailure(tenantId: string, detail: string): Promise<void> {
+    await this.#audit.record({
+      tenantId,
+      actor: systemActor,
+      activity: "connector.tokenRefresh",
+      target: { type: "connector", id: "teamviewer" },
+      result: "failure",
+      detail: detail.slice(0, 1000),
+    });
+  }
+
+  async #markReauthorizationRequired(tenantId: string, generation: number, cause: TeamViewerError): Promise<void> {
     this.#cache.delete(tenantId);
     const at = this.#clock.now().toISOString();
+    // Only the connection whose token was refused: a newer one (reconnected meanwhile) is left alone.
     await this.#connectors.update(tenantId, (s) =>
-      s.onboardingStatus === onboardingStatuses.onboarded
+      s.onboardingStatus === onboardingStatuses.onboarded && s.generation === generation
         ? {
             ...s,
             health: connectorHealths.reauthorizationRequired,
@@ -245,13 +409,13 @@ export class TokenProvider {
         : undefined,
     );
     this.#log.warn("TeamViewer refused the refresh token; the connector needs reauthorization", { tenantId });
-    await this.#audit.record({
-      tenantId,
-      actor: systemActor,
-      activity: "connector.tokenRefresh",
-      target: { type: "connector", id: "teamviewer" },
-      result: "failure",
-      detail: `invalidGrant: ${cause.message}`.slice(0, 1000),
-    });
+    await this.#recordRefreshFailure(tenantId, `invalidGrant: ${cause.message}`);
   }
+}
+
+/** The cached token (of `generation`) still belongs to the connector as it is now. */
+function belongsTo(connector: ConnectorState | undefined, generation: number, requireOnboarded: boolean): boolean {
+  if (!connector || connector.generation !== generation) return false;
+  if (connector.onboardingStatus === onboardingStatuses.onboarded) return connector.health !== connectorHealths.reauthorizationRequired;
+  return !requireOnboarded;
 }
