@@ -129,6 +129,7 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     tokens: teamViewerTokens,
     teamViewer,
     teamViewerTimeoutMs: config.teamViewer.timeoutMs,
+    resendMinIntervalSeconds: config.limits.resendMinIntervalSeconds,
     settings,
     access,
     bus,

@@ -14,14 +14,7 @@ import { platformOf, type Device } from "../../domain/device.js";
 import { DomainError, errorCodes, forbidden, notFound } from "../../domain/errors.js";
 import { eligibilityReasonText, evaluateEligibility, type Eligibility } from "../../domain/eligibility.js";
 import { inScope } from "../../domain/permissions.js";
-import {
-  applyEvent,
-  initialWorkerState,
-  sessionFailureCodes,
-  type Session,
-  type SessionDevice,
-  type SessionFailure,
-} from "../../domain/session.js";
+import { appendHistory, applyEvent, initialWorkerState, sessionFailureCodes, type Session, type SessionDevice, type SessionFailure } from "../../domain/session.js";
 import { messageTypes, type RemoteAssistanceRequestedData } from "../../contracts/messages.js";
 import type { SessionRequestBody } from "../../contracts/sessions.js";
 import type { ConnectorGate, DeviceDirectory } from "./ports.js";
@@ -274,7 +267,7 @@ export function buildSession(args: {
     requestedAt: at,
     description: args.description,
     status: "requested",
-    history: [{ status: "requested", at, detail: `Requested by ${args.requestedBy.displayName}.` }],
+    history: appendHistory([], { status: "requested", at, detail: `Requested by ${args.requestedBy.displayName}.` }),
     expiresAt: new Date(now.getTime() + args.timeoutMinutes * 60_000).toISOString(),
     teamViewer: null,
     endUserLink: null,
