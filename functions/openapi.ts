@@ -39,6 +39,8 @@ function operation(d: EndpointDescription): JsonSchema {
   responses["400"] ??= problem("The request is not valid (validationFailed)");
   if (d.params) responses["404"] ??= problem("Nothing exists under this id (notFound)");
   if (d.authenticated) responses["401"] ??= problem("No valid bearer token (unauthenticated)");
+  // Every endpoint is rate limited by the endpoint builder (per caller, or per client address).
+  responses["429"] ??= problem("Too many requests (rateLimited); the Retry-After header says in how many seconds to try again");
   responses["500"] ??= problem("Unexpected error (internal)");
   return {
     operationId: d.name,

@@ -128,9 +128,10 @@ export const sessionFunctions: FunctionDefinition[] = [
       202: { description: "The notification is on its way", schema: sessionSchema },
       403: { description: "No Request Remote Assistance permission for this session's device", schema: problemSchema },
       ...notFound,
-      409: { description: "The session does not await the end user, or the device cannot be notified", schema: problemSchema },
+      409: { description: "The session does not await the end user, the device cannot be notified, or the notification was already resent 10 times", schema: problemSchema },
+      429: { description: "The notification was resent less than a minute ago (Retry-After says when it may be resent)", schema: problemSchema },
     },
-    errors: ["notFound", "conflict"],
+    errors: ["notFound", "conflict", "rateLimited"],
     handle: async ({ caller, params, services, correlationId, log }) => {
       const session = await services.sessions.admin.resendNotification(caller, params.sessionId, { correlationId, log });
       return { status: 202, body: toSessionResource(session), headers: { location: location(session.id) } };

@@ -37,6 +37,8 @@ import { TableIdempotencyStore } from "./adapters/tables/tableIdempotencyStore.j
 import { LocalPushGateway } from "./adapters/push/localPushGateway.js";
 import { NotificationHubsPushGateway } from "./adapters/push/notificationHubsPushGateway.js";
 import { FileFaultPoints, noFaultPoints } from "./adapters/faults/fileFaultPoints.js";
+import { RateLimiter } from "./app/rateLimiter.js";
+import { HealthProbe } from "./app/healthProbe.js";
 
 export interface Services {
   readonly config: Config;
@@ -62,6 +64,10 @@ export interface Services {
   readonly deviceStore: DeviceStore;
   readonly devices: DeviceService;
   readonly sessions: SessionsArea;
+  /** Per-instance request limits: per caller (tenant + object id) and per client address. */
+  readonly rateLimits: { readonly callers: RateLimiter; readonly addresses: RateLimiter };
+  /** GET /api/health's view of the dependencies, probed at most every 10 s. */
+  readonly health: HealthProbe;
 }
 
 export interface ServiceOverrides {
@@ -123,6 +129,7 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     tokens: teamViewerTokens,
     teamViewer,
     teamViewerTimeoutMs: config.teamViewer.timeoutMs,
+    resendMinIntervalSeconds: config.limits.resendMinIntervalSeconds,
     settings,
     access,
     bus,
@@ -174,6 +181,11 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     deviceStore,
     devices: new DeviceService({ store: deviceStore, users, access, settings, audit }),
     sessions,
+    rateLimits: {
+      callers: new RateLimiter({ perMinute: config.limits.callerPerMinute, burst: config.limits.callerBurst }, clock),
+      addresses: new RateLimiter({ perMinute: config.limits.anonymousPerMinute, burst: config.limits.anonymousPerMinute }, clock),
+    },
+    health: new HealthProbe({ tables: () => tables.ping(), serviceBus: () => bus.ping(), keyVault: () => secrets.ping() }, clock),
   };
 }
 

@@ -42,6 +42,12 @@ export const settingsSchema = z
     NOTIFICATION_HUB_NAME: optionalNonEmpty,
     NOTIFICATION_HUB_CONNECTION_SECRET_NAME: optionalNonEmpty,
     APPLICATIONINSIGHTS_CONNECTION_STRING: optionalNonEmpty,
+    // Caller-facing limits (per instance; see docs/limits.md).
+    RATE_LIMIT_CALLER_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(300),
+    RATE_LIMIT_CALLER_BURST: z.coerce.number().int().min(1).max(1_000_000).default(100),
+    RATE_LIMIT_ANONYMOUS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
+    // 0 turns the per-session resend throttle off (the cap of 10 resends still applies).
+    RESEND_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
     // Local development and tests only (the local stack sets them; Azure never does):
     // where the local push gateway records pushes, and the fault-point file tests use to
     // crash handlers on purpose. Unset = pushes kept in memory, no faults.
@@ -119,6 +125,14 @@ export interface Config {
     | { readonly kind: "local" }
     | { readonly kind: "notificationHubs"; readonly hubName: string; readonly connectionSecretName: string };
   readonly applicationInsightsConnectionString?: string;
+  readonly limits: {
+    /** Requests a minute per caller (tenant + object id), and the burst a caller may spend at once. */
+    readonly callerPerMinute: number;
+    readonly callerBurst: number;
+    /** Requests a minute per client address without a valid token (anonymous endpoints, failed sign-ins). */
+    readonly anonymousPerMinute: number;
+    readonly resendMinIntervalSeconds: number;
+  };
   /** Local development and tests only. */
   readonly local: { readonly pushFile?: string; readonly faultsFile?: string; readonly allowInsecureLinks: boolean };
 }
@@ -173,6 +187,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ? { kind: "notificationHubs", hubName: s.NOTIFICATION_HUB_NAME!, connectionSecretName: s.NOTIFICATION_HUB_CONNECTION_SECRET_NAME! }
         : { kind: "local" },
     applicationInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    limits: {
+      callerPerMinute: s.RATE_LIMIT_CALLER_PER_MINUTE,
+      callerBurst: s.RATE_LIMIT_CALLER_BURST,
+      anonymousPerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+      resendMinIntervalSeconds: s.RESEND_MIN_INTERVAL_SECONDS,
+    },
     local: { pushFile: s.LOCAL_PUSH_FILE, faultsFile: s.LOCAL_FAULTS_FILE, allowInsecureLinks: s.LOCAL_ALLOW_INSECURE_LINKS },
   };
 }

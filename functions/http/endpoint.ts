@@ -1,17 +1,19 @@
-// The one way an HTTP function is built: correlation id, authentication, body limits,
-// zod validation of path, query and body, the use case, and the one error mapper.
+// The one way an HTTP function is built: correlation id, rate limits, authentication, body
+// limits, zod validation of path, query and body, the use case, and the one error mapper.
 // Each endpoint is also data (method, route, schemas) so the OpenAPI document is
 // generated from the same schemas that validate requests.
 import { randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { z } from "zod";
 import { appRoles, type AutomationCaller, type Caller, type UserCaller } from "../../shared/domain/caller.js";
-import { DomainError, errorCodes, type FieldError } from "../../shared/domain/errors.js";
+import { DomainError, errorCodes, rateLimited, type FieldError } from "../../shared/domain/errors.js";
+import type { RateLimiter } from "../../shared/app/rateLimiter.js";
 import { createLogger, type Logger } from "../../shared/app/logging.js";
 import type { Services } from "../../shared/composition.js";
 import { ensureTables, services } from "../runtime.js";
 import { http, type FunctionDefinition } from "../definition.js";
 import { internalError, problemResponse } from "./problem.js";
+import { clientAddress } from "./clientAddress.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -168,6 +170,30 @@ function admit<X extends Access>(access: X, caller: Caller): CallerOf<X> {
   return caller as CallerOf<X>;
 }
 
+function spend(limiter: RateLimiter, key: string, who: string): void {
+  const decision = limiter.take(key);
+  if (!decision.allowed) {
+    throw rateLimited(`Too many requests ${who}. Try again in ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds);
+  }
+}
+
+/**
+ * The caller, after spending one request of their budget. A request without a valid token
+ * spends its client address's budget instead: its claims prove nothing until the signature
+ * is checked, so keying it by them would let anyone use up someone else's budget.
+ */
+async function authenticatedCaller(svc: Services, req: HttpRequest): Promise<Caller> {
+  let caller: Caller;
+  try {
+    caller = await svc.authenticator.authenticate(req.headers.get("authorization"));
+  } catch (e) {
+    if (e instanceof DomainError && e.code === errorCodes.unauthenticated) spend(svc.rateLimits.addresses, clientAddress(req.headers), "from this address");
+    throw e;
+  }
+  spend(svc.rateLimits.callers, `${caller.tenantId}/${caller.userId}`, "from this caller");
+  return caller;
+}
+
 export function endpoint<P, Q, B, A extends boolean, X extends A extends true ? Exclude<Access, "anonymous"> : "anonymous">(
   spec: EndpointSpec<P, Q, B, A, X>,
 ): FunctionDefinition {
@@ -185,8 +211,9 @@ export function endpoint<P, Q, B, A extends boolean, X extends A extends true ? 
       );
       try {
         const svc = services();
+        if (!spec.authenticated) spend(svc.rateLimits.addresses, clientAddress(req.headers), "from this address");
+        const caller = spec.authenticated ? admit(spec.access, await authenticatedCaller(svc, req)) : undefined;
         if (!spec.skipStorageInit) await ensureTables();
-        const caller = spec.authenticated ? admit(spec.access, await svc.authenticator.authenticate(req.headers.get("authorization"))) : undefined;
         const params = pathParams(spec.params, req.params);
         const query = validate<unknown>(spec.query ?? z.strictObject({}), queryObject(new URL(req.url)), "query");
         const rawBody = await readBody(req, spec.maxBodyBytes ?? defaultMaxBodyBytes, spec.body !== undefined);

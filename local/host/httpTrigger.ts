@@ -51,6 +51,17 @@ function headerRecord(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
+/**
+ * X-Forwarded-For as the App Service front end passes it on: whatever the client sent,
+ * then the address the connection came from, with its port (`ip:port`, `[ipv6]:port`).
+ */
+export function forwardedFor(existing: string | undefined, remoteAddress: string | undefined, remotePort: number | undefined): string | undefined {
+  if (!remoteAddress) return existing;
+  const peer = remoteAddress.includes(":") ? `[${remoteAddress}]` : remoteAddress;
+  const entry = remotePort === undefined ? peer : `${peer}:${remotePort}`;
+  return existing ? `${existing}, ${entry}` : entry;
+}
+
 function queryRecord(rawQuery: string): Record<string, string> {
   // ASP.NET's query collection is case-insensitive and joins repeated keys with ",".
   const query: Record<string, string> = {};
@@ -256,6 +267,8 @@ export class HttpTriggerServer {
     }
 
     const headers = headerRecord(req);
+    const forwarded = forwardedFor(headers["x-forwarded-for"], req.socket.remoteAddress, req.socket.remotePort);
+    if (forwarded !== undefined) headers["x-forwarded-for"] = forwarded;
     const query = queryRecord(rawQuery);
     const http: RpcHttpData = {
       method,

@@ -47,3 +47,7 @@ export class DomainError extends Error {
 export const notFound = (what: string): DomainError => new DomainError(errorCodes.notFound, `${what} was not found.`);
 export const forbidden = (detail: string): DomainError => new DomainError(errorCodes.forbidden, detail);
 export const conflict = (detail: string): DomainError => new DomainError(errorCodes.conflict, detail);
+
+/** Too many requests: `retryAfterSeconds` (whole seconds, at least 1) becomes the Retry-After header and a problem member. */
+export const rateLimited = (detail: string, retryAfterSeconds: number): DomainError =>
+  new DomainError(errorCodes.rateLimited, detail, { extensions: { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)) } });

@@ -2,6 +2,7 @@
 // `applyEvent` runs the state machine and writes the history entry in the same step, so
 // no code path can change a status without the history (and the machine) knowing.
 import type { Actor } from "./caller.js";
+import { conflict, rateLimited } from "./errors.js";
 import type { NotificationChannel } from "./eligibility.js";
 import type { Platform } from "./device.js";
 import { transition, type SessionEvent, type SessionStatus } from "./sessionState.js";
@@ -74,6 +75,9 @@ export interface EndUserNotification {
   readonly sentAt?: string;
   /** How many times it was (re)dispatched: part of the notification message id, so a resend is a new message. */
   readonly dispatches: number;
+  /** Resends an admin asked for, and when the last one was (absent on sessions stored before resends were counted). */
+  readonly resends?: number;
+  readonly lastResentAt?: string;
 }
 
 /** Bookkeeping of the session worker: the exactly-once claim on TeamViewer session creation. */
@@ -129,6 +133,43 @@ export const initialWorkerState: WorkerState = {
   lastError: null,
 };
 
+/** A session keeps at most this many history entries (the first, a marker, and the newest). */
+export const maxHistoryEntries = 50;
+/** History details are cut to this length: they quote names and error messages. */
+export const maxHistoryDetailLength = 300;
+
+const droppedMarker = /^(\d+) earlier (?:entry was|entries were) dropped\b/;
+const droppedDetail = (n: number): string => `${n} earlier ${n === 1 ? "entry was" : "entries were"} dropped (a session keeps ${maxHistoryEntries}).`;
+
+/** Cuts a text to `max` characters, marking the cut. */
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
+ * `history` with `entry` appended, bounded to `maxHistoryEntries`: the first entry (who
+ * requested it, when) stays, then one marker entry counting what was dropped, then the
+ * newest entries. Whatever callers do, a session's history cannot outgrow its row.
+ */
+export function appendHistory(history: readonly HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
+  const bounded: HistoryEntry = entry.detail === undefined ? entry : { ...entry, detail: truncate(entry.detail, maxHistoryDetailLength) };
+  const all = [...history, bounded];
+  if (all.length <= maxHistoryEntries) return all;
+  const [first, ...rest] = all;
+  const previous = rest[0]?.detail !== undefined ? droppedMarker.exec(rest[0].detail) : null;
+  // The entries after the first, the old marker excluded, of which the newest are kept.
+  const candidates = previous ? rest.slice(1) : rest;
+  const keep = maxHistoryEntries - 2;
+  const dropped = candidates.slice(0, candidates.length - keep);
+  const lastDropped = dropped[dropped.length - 1];
+  const marker: HistoryEntry = {
+    status: lastDropped.status,
+    at: lastDropped.at,
+    detail: droppedDetail((previous ? Number(previous[1]) : 0) + dropped.length),
+  };
+  return [first, marker, ...candidates.slice(candidates.length - keep)];
+}
+
 /**
  * The session after `event`: status from the state machine (a `conflict` DomainError when
  * the move is impossible) and one history entry. Terminal statuses set `closedAt`.
@@ -140,14 +181,47 @@ export function applyEvent(session: Session, event: SessionEvent, at: Date, deta
   return {
     ...session,
     status,
-    history: [...session.history, detail === undefined ? { status, at: when } : { status, at: when, detail }],
+    history: appendHistory(session.history, detail === undefined ? { status, at: when } : { status, at: when, detail }),
     closedAt: terminal ? (session.closedAt ?? when) : session.closedAt,
   };
 }
 
 /** A history note that is not a status change (e.g. "closed at TeamViewer"): keeps the current status. */
 export function noteHistory(session: Session, at: Date, detail: string): Session {
-  return { ...session, history: [...session.history, { status: session.status, at: at.toISOString(), detail }] };
+  return { ...session, history: appendHistory(session.history, { status: session.status, at: at.toISOString(), detail }) };
+}
+
+/** Resends of the end-user notification an admin may ask for per session. */
+export const maxResendsPerSession = 10;
+
+/**
+ * Whether the notification may be resent now: at most `maxResendsPerSession` per session
+ * (then `conflict`), and not within `minIntervalSeconds` of the last one (then
+ * `rateLimited` with the seconds left).
+ */
+export function checkResend(notification: EndUserNotification, now: Date, minIntervalSeconds: number): void {
+  const resends = notification.resends ?? 0;
+  if (resends >= maxResendsPerSession) {
+    throw conflict(`The notification was already resent ${resends} times, the most a session allows. Pass the request on to the user another way, or close it and request a new session.`);
+  }
+  if (notification.lastResentAt === undefined || minIntervalSeconds <= 0) return;
+  const nextAt = Date.parse(notification.lastResentAt) + minIntervalSeconds * 1000;
+  if (now.getTime() < nextAt) {
+    // Never more than the interval, even if the clock went back since the last resend.
+    const seconds = Math.min(minIntervalSeconds, Math.ceil((nextAt - now.getTime()) / 1000));
+    throw rateLimited(`The notification was resent less than ${minIntervalSeconds} s ago. Try again in ${seconds} s.`, seconds);
+  }
+}
+
+/** The notification after a resend: pending again, one more dispatch and one more resend. */
+export function resentNotification(notification: EndUserNotification, now: Date): EndUserNotification {
+  return {
+    channel: notification.channel,
+    status: "pending",
+    dispatches: notification.dispatches + 1,
+    resends: (notification.resends ?? 0) + 1,
+    lastResentAt: now.toISOString(),
+  };
 }
 
 /** True when the end user could be asked in the Company Portal. */

@@ -1,11 +1,8 @@
 // Starts the whole local stack once for the integration tests (free ports, fresh data)
 // in a child process, exactly as `npm start` runs it, and hands the endpoints to tests.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import type { TestProject } from "vitest/node";
 import type { StackEndpoints } from "../../local/stack.js";
+import { startStackProcess, type StackProcess } from "../support/stackProcess.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -13,46 +10,24 @@ declare module "vitest" {
   }
 }
 
-let child: ChildProcess | undefined;
-let dataDir: string | undefined;
+/**
+ * The shared stack lifts the request rate limits: the load and fuzz tests send thousands of
+ * requests as one caller, and every test sends from 127.0.0.1. The production defaults are
+ * shown on a stack of their own (test/integration/limits.test.ts).
+ */
+export const sharedStackSettings: Record<string, string> = {
+  RATE_LIMIT_CALLER_PER_MINUTE: "1000000",
+  RATE_LIMIT_CALLER_BURST: "1000000",
+  RATE_LIMIT_ANONYMOUS_PER_MINUTE: "1000000",
+};
+
+let running: StackProcess | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
-  const appRoot = resolve(import.meta.dirname, "../..");
-  dataDir = mkdtempSync(join(tmpdir(), "rac-it-"));
-  const tsx = join(appRoot, "node_modules", "tsx", "dist", "cli.mjs");
-  child = spawn(process.execPath, [tsx, "local/start.ts", "--test", "--data-dir", dataDir], {
-    cwd: appRoot,
-    stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, NODE_ENV: "test" },
-  });
-  let output = "";
-  const endpoints = await new Promise<StackEndpoints>((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the stack did not start within 120 s:\n${output}`)), 120_000);
-    child!.stdout!.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const line = output.split("\n").find((l) => l.startsWith("READY "));
-      if (line) {
-        clearTimeout(timer);
-        resolvePromise(JSON.parse(line.slice(6)) as StackEndpoints);
-      }
-    });
-    child!.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child!.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the stack exited with code ${code}:\n${output}`));
-    });
-  });
-  child.removeAllListeners("exit");
-  project.provide("stack", endpoints);
+  running = await startStackProcess(sharedStackSettings);
+  project.provide("stack", running.endpoints);
 }
 
 export async function teardown(): Promise<void> {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((r) => child!.once("exit", r));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child!.kill("SIGKILL"), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await running?.stop();
 }

@@ -2,8 +2,17 @@
 import { inject } from "vitest";
 import type { TokenClaims } from "../../local/identity/server.js";
 import { demoUser } from "../../local/demoTenant.js";
+import type { StackEndpoints } from "../../local/stack.js";
 
-export const stack = () => inject("stack");
+let override: StackEndpoints | undefined;
+
+/** The stack every helper talks to: the shared one, or one a test file started for itself. */
+export const stack = (): StackEndpoints => override ?? inject("stack");
+
+/** Points every helper at another stack (a test file's own), or back at the shared one (undefined). */
+export function useStack(endpoints: StackEndpoints | undefined): void {
+  override = endpoints;
+}
 
 export async function tokenFor(claims: TokenClaims): Promise<string> {
   const res = await fetch(`${stack().identityUrl}/token`, {

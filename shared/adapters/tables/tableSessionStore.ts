@@ -225,21 +225,31 @@ export class TableSessionStore implements SessionStore {
     }
   }
 
-  async listOutbox(tenantId: string, olderThan: Date): Promise<OutboxEntry[]> {
+  async listOutbox(tenantId: string, olderThan: Date): Promise<{ entries: OutboxEntry[]; unreadable: string[] }> {
     const filter = odata`PartitionKey eq ${tenantId} and RowKey ge ${"outbox|"} and RowKey lt ${"outbox|~"} and createdAt lt ${olderThan.toISOString()}`;
-    const out: OutboxEntry[] = [];
+    const entries: OutboxEntry[] = [];
+    const unreadable: string[] = [];
     for await (const e of this.#table.listEntities<OutboxEntity>({ queryOptions: { filter } })) {
-      out.push({
-        id: e.rowKey!.slice("outbox|".length),
+      const id = e.rowKey!.slice("outbox|".length);
+      let body: unknown;
+      try {
+        body = JSON.parse(e.body) as unknown;
+      } catch {
+        // One bad row must not hide the others from the timer.
+        unreadable.push(id);
+        continue;
+      }
+      entries.push({
+        id,
         queue: e.queue,
         type: e.type,
         ...(e.correlationId ? { correlationId: e.correlationId } : {}),
-        body: JSON.parse(e.body) as unknown,
+        body,
         createdAt: e.createdAt,
         ...(e.notBefore ? { notBefore: e.notBefore } : {}),
       });
     }
-    return out;
+    return { entries, unreadable };
   }
 
   async listTenants(): Promise<string[]> {

@@ -18,6 +18,7 @@ import type { Access } from "../access.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
+import { isOutage, TimerRows } from "../timerRows.js";
 import { connectorNotOnboarded, isReauthorizationRequired, reauthorizationRequired } from "./connectorErrors.js";
 import type { ConnectorStore, TeamViewerAccountInfo, TeamViewerAuthApi } from "./ports.js";
 import type { TokenProvider } from "./tokenProvider.js";
@@ -55,9 +56,11 @@ const timerConcurrency = 4;
 
 export class ConnectorHealthCheck {
   readonly #d: ConnectorHealthDeps;
+  readonly #rows: TimerRows;
 
   constructor(deps: ConnectorHealthDeps) {
     this.#d = deps;
+    this.#rows = new TimerRows(deps.audit);
   }
 
   /** POST /api/connector/verify: check now, record it, and say what was found. */
@@ -79,7 +82,10 @@ export class ConnectorHealthCheck {
           byHealth[r.health] = (byHealth[r.health] ?? 0) + 1;
         } catch (e) {
           if (e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded) continue; // disconnected meanwhile
-          log.error("connector health check failed", e, { tenantId });
+          // TeamViewer trouble is a health finding, recorded by the check; what lands here is
+          // this tenant's own row or an outage. A bad row is audited; an outage is only logged.
+          if (isOutage(e)) log.error("connector health check failed", e, { tenantId });
+          else await this.#rows.skipped("connectorHealth", { tenantId, target }, log, e);
         }
       }
     };

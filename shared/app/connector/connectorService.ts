@@ -26,6 +26,7 @@ import type { SettingsStore, UserStore } from "../admin/ports.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
+import { TimerRows } from "../timerRows.js";
 import { invalidOAuthState } from "./connectorErrors.js";
 import { hashOAuthState, newOAuthState } from "./oauthState.js";
 import { oauthStateStatuses, type ConnectorStore, type OAuthStateRecord, type OAuthStateStore, type TeamViewerAuthApi } from "./ports.js";
@@ -83,8 +84,10 @@ export function connectorView(stored: ConnectorState | undefined, now: Date): Co
 
 export class ConnectorService {
   readonly #d: ConnectorServiceDeps;
+  readonly #rows: TimerRows;
 
   constructor(deps: ConnectorServiceDeps) {
+    this.#rows = new TimerRows(deps.audit);
     this.#d = deps;
   }
 
@@ -259,14 +262,17 @@ export class ConnectorService {
     const now = this.#d.clock.now();
     let expired = 0;
     for (const tenantId of await this.#d.connectors.listExpiredOnboardings(now)) {
-      let changed = false;
-      await this.#d.connectors.update(tenantId, (s) => {
-        changed = onboardingExpired(s, now);
-        return changed ? expireOnboarding(s, now) : undefined;
+      // A connector row that cannot be read or written is skipped (logged, audited), not the end of the sweep.
+      await this.#rows.process("connectorOnboardingExpiry", { tenantId, target }, log, async () => {
+        let changed = false;
+        await this.#d.connectors.update(tenantId, (s) => {
+          changed = onboardingExpired(s, now);
+          return changed ? expireOnboarding(s, now) : undefined;
+        });
+        if (!changed) return;
+        expired++;
+        await this.#audit(tenantId, systemActor, "connector.onboardingExpired", "failure", "the TeamViewer sign-in was not completed within 10 minutes");
       });
-      if (!changed) continue;
-      expired++;
-      await this.#audit(tenantId, systemActor, "connector.onboardingExpired", "failure", "the TeamViewer sign-in was not completed within 10 minutes");
     }
     const purgedStates = await this.#d.states.purgeExpired(new Date(now.getTime() - stateRetentionMs));
     if (expired > 0 || purgedStates > 0) log.info("connector onboarding sweep", { expired, purgedStates });

@@ -64,7 +64,8 @@ export interface SessionStore {
   /** Deletes an outbox entry after its message was sent; a missing one is fine. */
   deleteOutbox(tenantId: string, entryId: string): Promise<void>;
   /** Outbox entries created before `olderThan`: messages whose send may have been lost. */
-  listOutbox(tenantId: string, olderThan: Date): Promise<OutboxEntry[]>;
+  /** Outbox entries older than `olderThan`, and the ids of rows that cannot be read (skipped by the timer). */
+  listOutbox(tenantId: string, olderThan: Date): Promise<{ entries: OutboxEntry[]; unreadable: string[] }>;
   /** Every tenant that has ever had a session (for the timers). */
   listTenants(): Promise<string[]>;
 }

@@ -8,7 +8,7 @@ import type { Access } from "../access.js";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
 import { conflict, forbidden, notFound } from "../../domain/errors.js";
 import { inScope, requireRead, type Permissions } from "../../domain/permissions.js";
-import { applyEvent, noteHistory, type Session } from "../../domain/session.js";
+import { applyEvent, checkResend, noteHistory, resentNotification, type Session } from "../../domain/session.js";
 import { sessionStatuses, type SessionStatus } from "../../domain/sessionState.js";
 import { messageTypes } from "../../contracts/messages.js";
 import type { SessionReport } from "../../contracts/sessions.js";
@@ -69,9 +69,9 @@ export function buildReport(sessions: Iterable<Session>, from: Date, to: Date): 
 const defaultReportDays = 30;
 
 export class SessionAdministration {
-  readonly #d: { writer: SessionWriter; access: Access; expiry: SessionExpiry; audit: AuditLog; clock: Clock };
+  readonly #d: { writer: SessionWriter; access: Access; expiry: SessionExpiry; audit: AuditLog; clock: Clock; resendMinIntervalSeconds: number };
 
-  constructor(deps: { writer: SessionWriter; access: Access; expiry: SessionExpiry; audit: AuditLog; clock: Clock }) {
+  constructor(deps: { writer: SessionWriter; access: Access; expiry: SessionExpiry; audit: AuditLog; clock: Clock; resendMinIntervalSeconds: number }) {
     this.#d = deps;
   }
 
@@ -134,13 +134,13 @@ export class SessionAdministration {
         if (s.endUserNotification.channel !== "companyPortal" || !s.endUser) {
           throw conflict("This device's user can't be notified in the Company Portal. Pass the end-user link on to them another way.");
         }
-        const dispatches = s.endUserNotification.dispatches + 1;
+        // Throttle and cap, decided on the row this write is guarded by: two resends at once
+        // cannot both pass (the loser re-reads, sees the first, and is throttled).
+        checkResend(s.endUserNotification, now, this.#d.resendMinIntervalSeconds);
+        const notification = resentNotification(s.endUserNotification, now);
+        const dispatches = notification.dispatches;
         return {
-          next: noteHistory(
-            { ...s, endUserNotification: { channel: s.endUserNotification.channel, status: "pending", dispatches } },
-            now,
-            `Notification resent by ${caller.displayName}.`,
-          ),
+          next: noteHistory({ ...s, endUserNotification: notification }, now, `Notification resent by ${caller.displayName}.`),
           outbox: [
             outboxEntry(messageTypes.notificationSend, s.tenantId, { sessionId: s.id, userId: s.endUser.id }, {
               id: sessionMessageIds.notification(s.id, dispatches),
@@ -159,7 +159,7 @@ export class SessionAdministration {
       activity: "session.notificationResent",
       target: { type: "session", id: sessionId },
       result: "success",
-      detail: `notification resent (dispatch ${changed.after.session.endUserNotification.dispatches})`,
+      detail: `notification resent (resend ${changed.after.session.endUserNotification.resends ?? 0}, dispatch ${changed.after.session.endUserNotification.dispatches})`,
       correlationId: ctx.correlationId,
     });
     return changed.after.session;

@@ -17,6 +17,9 @@ import { pushFailedWarning } from "./notificationWorker.js";
 import type { SessionWriter } from "./sessionWriter.js";
 import { buildSession } from "./sessionRequests.js";
 import { ulid } from "ulid";
+import { isOutage, TimerRows } from "../timerRows.js";
+
+const timerName = "sessionTimers";
 
 /** Outbox entries younger than this are still being sent by the request that wrote them. */
 export const outboxGraceMs = 60_000;
@@ -39,6 +42,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
     clock: Clock;
     log: Logger;
   };
+  readonly #rows: TimerRows;
 
   constructor(deps: {
     writer: SessionWriter;
@@ -50,6 +54,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
     log: Logger;
   }) {
     this.#d = deps;
+    this.#rows = new TimerRows(deps.audit);
   }
 
   /**
@@ -57,32 +62,42 @@ export class SessionMaintenance implements OpenSessionsCloser {
    * and expire what is due. Both are key-range reads of rows that exist only while there
    * is work (outbox rows until sent, open rows while open), never scans of history.
    */
-  async runTimers(log: Logger): Promise<{ tenants: number; resent: number; expired: number }> {
+  async runTimers(log: Logger): Promise<{ tenants: number; resent: number; expired: number; skipped: number }> {
     const now = this.#d.clock.now();
     const store = this.#d.writer.store;
     let resent = 0;
     let expired = 0;
+    let skipped = 0;
     const tenants = await store.listTenants();
     for (const tenantId of tenants) {
       try {
         const pending = await store.listOutbox(tenantId, new Date(now.getTime() - outboxGraceMs));
-        if (pending.length > 0) {
-          log.warn(`re-sending ${pending.length} outbox message(s) whose send was not confirmed`, { tenantId });
-          resent += await this.#d.writer.dispatch(tenantId, pending, log);
+        for (const id of pending.unreadable) {
+          skipped++;
+          await this.#rows.skipped(timerName, { tenantId, target: { type: "outboxMessage", id } }, log, new SyntaxError("unreadable outbox row"));
+        }
+        if (pending.entries.length > 0) {
+          log.warn(`re-sending ${pending.entries.length} outbox message(s) whose send was not confirmed`, { tenantId });
+          resent += await this.#d.writer.dispatch(tenantId, pending.entries, log);
         }
         for (const sessionId of await store.listDue(tenantId, now)) {
-          const stored = await store.get(tenantId, sessionId);
-          if (!stored) continue;
-          const before = stored.session.status;
-          const after = await this.#d.expiry.expireIfDue(stored, log);
-          if (after.status !== before) expired++;
+          // A session row that cannot be read or written back is skipped (logged and
+          // audited): it must not keep the tenant's other sessions from expiring.
+          const done = await this.#rows.process(timerName, { tenantId, target: { type: "session", id: sessionId } }, log, async () => {
+            const stored = await store.get(tenantId, sessionId);
+            if (!stored) return;
+            const before = stored.session.status;
+            const after = await this.#d.expiry.expireIfDue(stored, log);
+            if (after.status !== before) expired++;
+          });
+          if (!done) skipped++;
         }
       } catch (e) {
         // One tenant's trouble must not starve the others; the next run tries again.
-        log.error("session timer failed for a tenant", e, { tenantId });
+        log.error(isOutage(e) ? "session timer stopped for a tenant: storage or messaging is unavailable" : "session timer failed for a tenant", e, { tenantId });
       }
     }
-    return { tenants: tenants.length, resent, expired };
+    return { tenants: tenants.length, resent, expired, skipped };
   }
 
   /** OpenSessionsCloser: the connector is being disconnected; the token still works now, not later. */

@@ -19,6 +19,7 @@ import { eligibilityReasonText, evaluateEligibility, type Eligibility } from "..
 import { inScope, type Scope } from "../../domain/permissions.js";
 import type { TenantSettings } from "../../domain/tenantSettings.js";
 import {
+  appendHistory,
   applyEvent,
   initialWorkerState,
   sessionFailureCodes,
@@ -382,7 +383,7 @@ export function buildSession(args: {
     requestedAt: at,
     description: args.description,
     status: "requested",
-    history: [{ status: "requested", at, detail: `Requested by ${args.requestedBy.displayName}.` }],
+    history: appendHistory([], { status: "requested", at, detail: `Requested by ${args.requestedBy.displayName}.` }),
     expiresAt: new Date(now.getTime() + args.timeoutMinutes * 60_000).toISOString(),
     teamViewer: null,
     endUserLink: null,

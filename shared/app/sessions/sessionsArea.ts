@@ -38,6 +38,8 @@ export interface SessionsAreaDeps {
   readonly tokens: TeamViewerTokens;
   readonly teamViewer: TeamViewerSessionsApi;
   readonly teamViewerTimeoutMs: number;
+  /** Least time between two resends of a session's notification (0 = no throttle; the cap stays). */
+  readonly resendMinIntervalSeconds: number;
   readonly settings: SettingsStore;
   readonly access: Access;
   readonly bus: MessageBus;
@@ -80,7 +82,7 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
     }),
     notifications: new NotificationWorker({ writer, inbox: d.inbox, push: d.push, audit: d.audit, clock: d.clock }),
     endUser: new EndUserRequests({ writer, inbox: d.inbox, expiry, audit: d.audit, clock: d.clock }),
-    admin: new SessionAdministration({ writer, access: d.access, expiry, audit: d.audit, clock: d.clock }),
+    admin: new SessionAdministration({ writer, access: d.access, expiry, audit: d.audit, clock: d.clock, resendMinIntervalSeconds: d.resendMinIntervalSeconds }),
     maintenance: new SessionMaintenance({ writer, expiry, tokens: d.tokens, teamViewer: d.teamViewer, audit: d.audit, clock: d.clock, log: d.log }),
   };
 }

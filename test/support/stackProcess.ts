@@ -1,0 +1,60 @@
+// The whole local stack in a child process, exactly as `npm start` runs it but on free
+// ports and fresh data (`local/start.ts --test`), with extra app settings in its
+// environment. The integration globalSetup starts the shared one; a test that needs other
+// settings (e.g. the production rate limits) starts its own.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { StackEndpoints } from "../../local/stack.js";
+
+export interface StackProcess {
+  readonly endpoints: StackEndpoints;
+  stop(): Promise<void>;
+}
+
+export async function startStackProcess(settings: Record<string, string> = {}): Promise<StackProcess> {
+  const appRoot = resolve(import.meta.dirname, "../..");
+  const dataDir = mkdtempSync(join(tmpdir(), "rac-it-"));
+  const tsx = join(appRoot, "node_modules", "tsx", "dist", "cli.mjs");
+  const child: ChildProcess = spawn(process.execPath, [tsx, "local/start.ts", "--test", "--data-dir", dataDir], {
+    cwd: appRoot,
+    stdio: ["pipe", "pipe", "pipe"],
+    // The app reads its settings from the environment; the stack adds the emulators' endpoints.
+    env: { ...process.env, NODE_ENV: "test", ...settings },
+  });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  let output = "";
+  try {
+    const endpoints = await new Promise<StackEndpoints>((resolvePromise, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the stack did not start within 120 s:\n${output}`)), 120_000);
+      child.stdout!.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        const line = output.split("\n").find((l) => l.startsWith("READY "));
+        if (line) {
+          clearTimeout(timer);
+          resolvePromise(JSON.parse(line.slice(6)) as StackEndpoints);
+        }
+      });
+      child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the stack exited with code ${code}:\n${output}`));
+      });
+    });
+    child.removeAllListeners("exit");
+    return { endpoints, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
