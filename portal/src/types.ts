@@ -117,6 +117,7 @@ export interface Settings {
   readonly allowUnlicensedAdmins: boolean;
   readonly allowPossiblyUnsupportedWindowsEditions: boolean;
   readonly sessionTimeoutMinutes: number;
+  readonly teamViewerCallsPerMinute: number;
 }
 
 export interface RoleAssignment {
