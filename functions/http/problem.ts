@@ -60,6 +60,8 @@ export function problemResponse(error: DomainError, correlationId: string): Http
   const problem = problemOf(error, correlationId);
   const headers: Record<string, string> = { "content-type": "application/problem+json", "x-correlation-id": correlationId };
   if (error.code === errorCodes.unauthenticated) headers["www-authenticate"] = 'Bearer realm="remote-assistance-connector"';
+  const retryAfter = error.extensions?.retryAfterSeconds;
+  if (error.code === errorCodes.rateLimited && typeof retryAfter === "number") headers["retry-after"] = String(Math.max(1, Math.ceil(retryAfter)));
   return { status: problem.status, body: JSON.stringify(problem), headers };
 }
 

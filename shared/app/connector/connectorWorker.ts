@@ -30,13 +30,17 @@ import {
   type TokenVault,
 } from "./ports.js";
 import type { TokenProvider } from "./tokenProvider.js";
+import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 
 export interface ConnectorWorkerDeps {
   readonly connectors: ConnectorStore;
   readonly states: OAuthStateStore;
   readonly vault: TokenVault;
   readonly tokens: Pick<TokenProvider, "withAccessToken" | "invalidate">;
-  readonly teamViewer: Pick<TeamViewerAuthApi, "exchangeCode" | "getAccount" | "revoke">;
+  /** The OAuth endpoints (not counted against the quota). */
+  readonly teamViewer: Pick<TeamViewerAuthApi, "exchangeCode" | "revoke">;
+  /** Web API calls, counted against the tenant's TeamViewer quota. */
+  readonly webApi: TeamViewerByTenant;
   readonly openSessions: OpenSessionsCloser;
   readonly audit: AuditLog;
   readonly clock: Clock;
@@ -109,7 +113,7 @@ export class ConnectorWorker {
 
     let account;
     try {
-      account = await this.#d.teamViewer.getAccount(token.accessToken);
+      account = await this.#d.webApi.forTenant(tenantId).getAccount(token.accessToken);
     } catch (e) {
       if (e instanceof TeamViewerError && !e.transient) {
         await this.#d.vault.remove(tenantId);
