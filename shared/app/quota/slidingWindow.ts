@@ -52,9 +52,8 @@ export function decodeTimes(base: number, log: string): number[] {
   if (log === "") return [];
   const out: number[] = [];
   for (const part of log.split(",")) {
-    const offset = parseInt(part, 36);
     // A damaged row must not stop the tenant's calls: unreadable entries are dropped.
-    if (Number.isFinite(offset)) out.push(base + offset);
+    if (/^[0-9a-z]{1,8}$/.test(part)) out.push(base + parseInt(part, 36));
   }
   return out.sort((a, b) => a - b);
 }
