@@ -2,6 +2,8 @@
 // `teamviewer`, holding the sliding log of the tenant's last calls (slidingWindow.ts). Every
 // instance reads it and writes it back etag-guarded; a lost race (412, or 409 on the first
 // write) reads again and decides again, so two instances can never both take the last slot.
+// Within one instance the changes of a tenant's row are made one after the other, so an
+// instance's own concurrent handlers queue up here instead of racing each other on the row.
 import type { TableClient } from "@azure/data-tables";
 import type { Clock } from "../../app/clock.js";
 import type { QuotaDecision, QuotaLimiter } from "../../app/quota/ports.js";
@@ -23,6 +25,8 @@ export class TableQuotaLimiter implements QuotaLimiter {
   readonly #table: TableClient;
   readonly #clock: Clock;
   readonly #random: () => number;
+  /** Per tenant, the end of the queue of this instance's changes to its row. */
+  readonly #queues = new Map<string, Promise<void>>();
 
   constructor(tables: Tables, clock: Clock, random: () => number = Math.random) {
     this.#table = tables.client(tableNames.quotas);
@@ -44,8 +48,24 @@ export class TableQuotaLimiter implements QuotaLimiter {
     await this.#change(tenantId, (state) => (state.blockedUntil >= until.getTime() ? undefined : block(state, until.getTime())));
   }
 
-  /** Read, decide, write etag-guarded; again on a lost race. `change` answers undefined to write nothing. */
+  /** Runs `#changeNow` after this instance's earlier changes of the tenant's row. */
   async #change(tenantId: string, change: (state: WindowState) => WindowState | undefined): Promise<void> {
+    const previous = this.#queues.get(tenantId) ?? Promise.resolve();
+    const mine = previous.then(() => this.#changeNow(tenantId, change));
+    const tail = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(tenantId, tail);
+    try {
+      await mine;
+    } finally {
+      if (this.#queues.get(tenantId) === tail) this.#queues.delete(tenantId);
+    }
+  }
+
+  /** Read, decide, write etag-guarded; again on a lost race. `change` answers undefined to write nothing. */
+  async #changeNow(tenantId: string, change: (state: WindowState) => WindowState | undefined): Promise<void> {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const e = await getOrUndefined<QuotaEntity>(this.#table, tenantId, row);
       const next = change(e ? { times: decodeTimes(Number(e.base), String(e.log ?? "")), blockedUntil: Number(e.blockedUntil ?? 0) } : emptyWindow);

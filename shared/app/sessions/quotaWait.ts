@@ -13,8 +13,12 @@ import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
 /** The word the history entry starts with, so people and tools can find the waits. */
 export const waitingForTeamViewerQuota = "waitingForTeamViewerQuota";
 
-/** Waiting sessions come back spread over this much time, so they do not all race for the first free slot. */
+/**
+ * Waiting sessions come back spread over 2 s plus a tenth of their wait, so a crowd held
+ * back by a long block does not arrive at its end all at once.
+ */
 const spreadMs = 2_000;
+const spreadShare = 0.1;
 
 export interface QuotaWait {
   readonly next: Session;
@@ -37,7 +41,8 @@ export function waitForQuota(
 ): QuotaWait {
   const expiresAt = Date.parse(held.expiresAt);
   // After the request's expiry nothing is worth a call: come back then, and expire it.
-  const at = new Date(Math.min(e.retryAt.getTime() + Math.floor(random() * spreadMs), expiresAt + 1_000));
+  const waitMs = Math.max(0, e.retryAt.getTime() - now.getTime());
+  const at = new Date(Math.min(e.retryAt.getTime() + Math.floor(random() * (spreadMs + waitMs * spreadShare)), expiresAt + 1_000));
   const createReachedTeamViewer = e.operation === "createSession" && e.byTeamViewer;
   const first = !held.waitingForTeamViewerQuotaUntil;
   const why = e.byTeamViewer ? "TeamViewer reported its rate limit as reached" : "the tenant's TeamViewer calls per minute are used up";
