@@ -3,8 +3,10 @@
 // session awaiting its end user with the notification sent. Reports request latency and
 // time to awaitingEndUser (p50/p95/p99), sessions per second, and what each session cost:
 // TeamViewer calls, Key Vault reads, Table operations, Service Bus messages.
+// It also reports how many requests waited for the tenant's TeamViewer quota, and the longest wait.
 //   npm run bench:sessions                     200 sessions
 //   npm run bench:sessions -- --count 500 --keep-data
+//   npm run bench:sessions -- --count 40 --calls-per-minute 20   (the quota holds half of them back a minute)
 //
 // How the costs are counted. The stack runs in this process (local/stack.ts startStack, the
 // same host and emulators `npm start` uses), so the app's outgoing traffic is visible here:
@@ -33,6 +35,8 @@ import { ServiceBusClient, type ServiceBusSender } from "@azure/service-bus";
 const { values } = parseArgs({
   options: {
     count: { type: "string", default: "200" },
+    // The tenant's teamViewerCallsPerMinute: the highest by default, so the figures measure the service.
+    "calls-per-minute": { type: "string", default: "600" },
     "keep-data": { type: "boolean", default: false },
   },
   strict: true,
@@ -40,6 +44,11 @@ const { values } = parseArgs({
 const count = Number(values.count);
 if (!Number.isInteger(count) || count < 1 || count > 5000) {
   console.error("--count must be an integer from 1 to 5000");
+  process.exit(2);
+}
+const callsPerMinute = Number(values["calls-per-minute"]);
+if (!Number.isInteger(callsPerMinute) || callsPerMinute < 1 || callsPerMinute > 600) {
+  console.error("--calls-per-minute must be an integer from 1 to 600");
   process.exit(2);
 }
 
@@ -144,7 +153,7 @@ try {
 
   // --- onboard, as an admin would: connect → TeamViewer sign-in (the fake) → callback
   console.log("Onboarding a fresh tenant through the connector flow…");
-  const patched = await call("/settings", { method: "PATCH", body: { allowUnlicensedAdmins: true } });
+  const patched = await call("/settings", { method: "PATCH", body: { allowUnlicensedAdmins: true, teamViewerCallsPerMinute: callsPerMinute } });
   if (patched.status !== 200) throw new Error(`PATCH /settings answered ${patched.status}`);
   const connect = await call("/connector/connect", { method: "POST", body: { acceptLicenseAgreement: true } });
   if (connect.status !== 200) throw new Error(`connect answered ${connect.status}: ${JSON.stringify(connect.json)}`);
@@ -251,7 +260,13 @@ try {
   await new Promise((r) => setTimeout(r, 500)); // the last audit writes after the last status change
 
   // --- results
-  const sessions = settled.map((r) => JSON.parse(r.data) as { requestedAt: string; history: { status: string; at: string }[]; endUserNotification: { sentAt?: string } });
+  const sessions = settled.map((r) => JSON.parse(r.data) as { requestedAt: string; history: { status: string; at: string; detail?: string }[]; endUserNotification: { sentAt?: string } });
+  // A request that found no room in the quota has one "waitingForTeamViewerQuota" history entry per wait.
+  const waits = sessions.flatMap((s) => {
+    const entry = s.history.find((h) => h.detail?.startsWith("waitingForTeamViewerQuota"));
+    const created = s.history.find((h) => h.status === "awaitingEndUser");
+    return entry && created ? [Date.parse(created.at) - Date.parse(entry.at)] : [];
+  });
   const toAwaiting = sessions.map((s) => Date.parse(s.history.find((h) => h.status === "awaitingEndUser")!.at) - Date.parse(s.requestedAt));
   const toNotified = sessions.map((s) => Date.parse(s.endUserNotification.sentAt ?? s.requestedAt) - Date.parse(s.requestedAt));
   const lastAwaiting = Math.max(...sessions.map((s) => Date.parse(s.history.find((h) => h.status === "awaitingEndUser")!.at)));
@@ -276,11 +291,12 @@ try {
   const sbTotal = [...sbSent.values()].reduce((a, b) => a + b, 0);
 
   console.log(`
-Sessions benchmark: ${count} requests fired at once, one tenant, local stack (in-process host + emulators)
+Sessions benchmark: ${count} requests fired at once, one tenant (${callsPerMinute} TeamViewer calls a minute), local stack (in-process host + emulators)
 
 ${line("request latency (POST → 202)", results.map((r) => r.ms))}
 ${line("time to awaitingEndUser", toAwaiting)}
 ${line("time to notification sent", toNotified)}
+waited for TeamViewer quota       ${waits.length} of ${count} requests${waits.length > 0 ? `; longest wait ${ms(Math.max(...waits))} (from the wait's history entry to awaitingEndUser)` : ""}
 throughput                         ${(count / ((lastAwaiting - runStarted) / 1000)).toFixed(1)} sessions/s reached awaitingEndUser (${((lastAwaiting - runStarted) / 1000).toFixed(1)} s for all; all notified after ${((settledAt - runStarted) / 1000).toFixed(1)} s)
 
 Per session (totals / ${count}):

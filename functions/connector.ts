@@ -87,8 +87,9 @@ export const connectorFunctions: FunctionDefinition[] = [
       200: { description: "What the check found", schema: verifyResponseSchema },
       403: problem("No remote assistance role"),
       409: problem("The connector is not onboarded"),
+      429: problem("No room in the tenant's TeamViewer quota for the check now (rateLimited); Retry-After says when"),
     },
-    errors: ["forbidden", "connectorNotOnboarded"],
+    errors: ["forbidden", "connectorNotOnboarded", "rateLimited"],
     handle: async ({ caller, services, correlationId, log }) => ({ status: 200, body: await services.connectorHealth.verify(caller, correlationId, log) }),
   }),
   queueConsumer({

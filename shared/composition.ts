@@ -39,6 +39,8 @@ import { NotificationHubsPushGateway } from "./adapters/push/notificationHubsPus
 import { FileFaultPoints, noFaultPoints } from "./adapters/faults/fileFaultPoints.js";
 import { RateLimiter } from "./app/rateLimiter.js";
 import { HealthProbe } from "./app/healthProbe.js";
+import { TableQuotaLimiter } from "./adapters/tables/tableQuotaLimiter.js";
+import { TeamViewerQuota } from "./app/quota/teamViewerQuota.js";
 
 export interface Services {
   readonly config: Config;
@@ -54,6 +56,8 @@ export interface Services {
   readonly access: Access;
   readonly admin: AdminService;
   readonly teamViewer: TeamViewerClient;
+  /** The TeamViewer Web API per tenant, every call counted against the tenant's quota. */
+  readonly teamViewerQuota: TeamViewerQuota;
   readonly connectors: ConnectorStore;
   /** The one way to a tenant's TeamViewer access token: `withAccessToken(tenantId, fn)`. */
   readonly teamViewerTokens: TokenProvider;
@@ -95,6 +99,12 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     timeoutMs: config.teamViewer.timeoutMs,
     clock,
   });
+  const teamViewerQuota = new TeamViewerQuota({
+    teamViewer,
+    limiter: new TableQuotaLimiter(tables, clock),
+    callsPerMinute: async (tenantId) => (await settings.get(tenantId)).teamViewerCallsPerMinute,
+    clock,
+  });
   const connectors = new TableConnectorStore(tables);
   const oauthStates = new TableOAuthStateStore(tables);
   const tokenVault = new KeyVaultTokenVault(secrets);
@@ -127,7 +137,7 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     },
     connector: { isOnboarded: async (tenantId) => (await connectors.get(tenantId))?.onboardingStatus === "onboarded" },
     tokens: teamViewerTokens,
-    teamViewer,
+    teamViewer: teamViewerQuota,
     teamViewerTimeoutMs: config.teamViewer.timeoutMs,
     resendMinIntervalSeconds: config.limits.resendMinIntervalSeconds,
     settings,
@@ -152,6 +162,7 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     access,
     admin: new AdminService({ access, assignments: roleAssignments, settings, audit, clock }),
     teamViewer,
+    teamViewerQuota,
     connectors,
     teamViewerTokens,
     openSessions,
@@ -173,11 +184,12 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
       vault: tokenVault,
       tokens: teamViewerTokens,
       teamViewer,
+      webApi: teamViewerQuota,
       openSessions,
       audit,
       clock,
     }),
-    connectorHealth: new ConnectorHealthCheck({ access, connectors, tokens: teamViewerTokens, teamViewer, audit, clock }),
+    connectorHealth: new ConnectorHealthCheck({ access, connectors, tokens: teamViewerTokens, teamViewer: teamViewerQuota, audit, clock }),
     deviceStore,
     devices: new DeviceService({ store: deviceStore, users, access, settings, audit }),
     sessions,

@@ -1,6 +1,9 @@
 // The one way a queue function is built. A message is parsed (envelope, then data);
 // malformed or unknown messages are audited, logged and completed (never retried);
 // a DomainError from the use case is a permanent failure: audited, logged, completed;
+// work that found no room in the tenant's TeamViewer quota is sent again, scheduled for
+// when there will be room, and this message completed (schedule first, complete second:
+// a crash in between leaves a duplicate, which the handlers' idempotency absorbs);
 // anything else is transient: thrown, so Service Bus redelivers it (and dead-letters it
 // after the queue's maxDeliveryCount).
 import type { InvocationContext } from "@azure/functions";
@@ -9,6 +12,8 @@ import { DomainError } from "../../shared/domain/errors.js";
 import { createLogger, type Logger } from "../../shared/app/logging.js";
 import type { Services } from "../../shared/composition.js";
 import { messageForLog, parseMessage, type Envelope, type Message, type MessageType, type QueueName } from "../../shared/contracts/messages.js";
+import { isQuotaExhausted, type TeamViewerQuotaExhausted } from "../../shared/app/quota/teamViewerQuota.js";
+import { nameBasedUuid } from "../../shared/app/sessions/sessionMessages.js";
 import { serviceBusQueue, type FunctionDefinition } from "../definition.js";
 import { ensureTables, services } from "../runtime.js";
 
@@ -26,6 +31,11 @@ export type QueueHandlers = { readonly [T in MessageType]?: (input: QueueHandler
 
 /** After this many deliveries of a dead-lettered message, give up rather than loop. */
 const maxDeadLetterAttempts = 5;
+/**
+ * Work waits for TeamViewer quota at most this long after it was asked for (the queues keep
+ * a message a day); after that the wait counts as a failure and takes the redelivery path.
+ */
+const maxQuotaWaitMs = 24 * 60 * 60_000;
 
 interface TriggerFacts {
   readonly messageId: string;
@@ -103,6 +113,7 @@ async function dispatch(
       });
       return;
     }
+    if (!deadLetter && isQuotaExhausted(e) && (await rescheduleForQuota(svc, log, queue, body, message, facts, e))) return;
     if (deadLetter && facts.deliveryCount + 1 >= maxDeadLetterAttempts) {
       // Dead-letter queues have no max delivery count of their own: stop here, loudly.
       log.error(`giving up on dead-lettered ${message.type} after ${facts.deliveryCount + 1} attempts`, e);
@@ -111,6 +122,33 @@ async function dispatch(
     log.warn(`${message.type} failed, will be retried (delivery ${facts.deliveryCount + 1})`, { error: e instanceof Error ? e.message : String(e) });
     throw e;
   }
+}
+
+/** Sends the message again for when the quota has room; false when it has waited long enough. */
+async function rescheduleForQuota(
+  svc: Services,
+  log: Logger,
+  queue: QueueName,
+  body: unknown,
+  message: Message,
+  facts: TriggerFacts,
+  e: TeamViewerQuotaExhausted,
+): Promise<boolean> {
+  if (e.retryAt.getTime() - Date.parse(message.occurredAt) > maxQuotaWaitMs) {
+    log.warn(`${message.type} has waited for TeamViewer quota since ${message.occurredAt}; no more waiting`);
+    return false;
+  }
+  await svc.bus.send({
+    queue,
+    // A new message per wait (the original id is still in duplicate detection's window).
+    id: nameBasedUuid(`${facts.messageId}|quota|${e.retryAt.getTime()}`),
+    type: message.type,
+    ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId }),
+    body,
+    notBefore: e.retryAt,
+  });
+  log.info(`${message.type} waits for the tenant's TeamViewer quota; scheduled again`, { at: e.retryAt.toISOString(), byTeamViewer: e.byTeamViewer });
+  return true;
 }
 
 export function queueConsumer(spec: { name: string; queue: QueueName; handlers: QueueHandlers }): FunctionDefinition {

@@ -21,6 +21,23 @@ export const faultSchema = z
 export type FaultInput = z.input<typeof faultSchema>;
 export type Fault = z.output<typeof faultSchema>;
 
+/**
+ * Throttle every call matching method + path prefix for `ms` from now: 429 (or TeamViewer's
+ * documented 403) with `{ error: "rate_limit_reached" }` and, unless `retryAfter` is false,
+ * a Retry-After of the seconds left. ms 0 ends it.
+ */
+export const throttleSchema = z
+  .object({
+    ms: z.number().int().min(0).max(3_600_000),
+    status: z.union([z.literal(429), z.literal(403)]).default(429),
+    retryAfter: z.boolean().default(true),
+    method: z.string().trim().min(1).default("*"),
+    path: z.string().startsWith("/").default("/api/v1"),
+  })
+  .strict();
+export type ThrottleInput = z.input<typeof throttleSchema>;
+export type Throttle = z.output<typeof throttleSchema>;
+
 /** Delay calls to the fake (all, or a method + path prefix); ms 0 removes the rule. */
 export const latencySchema = z
   .object({
@@ -78,6 +95,11 @@ export const callRecordSchema = z.object({
   at: z.string(),
   durationMs: z.number(),
   tokenId: z.string().optional(),
+  /**
+   * The sign-in the bearer token descends from (one per connector onboarding; refreshed
+   * tokens keep it): tells apart the tenants, each of which signs in on its own.
+   */
+  grantId: z.string().optional(),
   /** The caller went away before the answer (e.g. a client-side timeout). */
   aborted: z.boolean().optional(),
   /** Answered by an injected fault. */
@@ -127,6 +149,11 @@ export class TeamViewerFakeControl {
 
   async setLatency(latency: LatencyInput): Promise<void> {
     await this.#call("POST", "/_control/latency", latencySchema.parse(latency));
+  }
+
+  /** Answers rate_limit_reached (429 + Retry-After by default) to matching calls for `ms`. */
+  async throttle(throttle: ThrottleInput): Promise<void> {
+    await this.#call("POST", "/_control/throttle", throttleSchema.parse(throttle));
   }
 
   async clearLatency(): Promise<void> {

@@ -16,6 +16,8 @@ const accessTokenRecord = z.object({
   expiresAt: z.number(),
   revoked: z.boolean(),
   refreshId: z.string(),
+  /** The sign-in this token descends from (a code exchange starts one; refreshes keep it). */
+  grantId: z.string().optional(),
 });
 const refreshTokenRecord = z.object({ id: z.string(), hash: z.string(), clientId: z.string(), accessId: z.string(), spent: z.boolean() });
 const codeRecord = z.object({
@@ -69,9 +71,9 @@ export interface IssuedTokens {
 export type GrantResult = { readonly ok: true; readonly tokens: IssuedTokens } | { readonly ok: false; readonly error: "invalid_grant"; readonly description: string };
 
 export type BearerCheck =
-  | { readonly kind: "valid"; readonly tokenId: string }
-  | { readonly kind: "expired"; readonly tokenId: string }
-  | { readonly kind: "invalid"; readonly tokenId?: string };
+  | { readonly kind: "valid"; readonly tokenId: string; readonly grantId?: string }
+  | { readonly kind: "expired"; readonly tokenId: string; readonly grantId?: string }
+  | { readonly kind: "invalid"; readonly tokenId?: string; readonly grantId?: string };
 
 export interface NewSession {
   readonly groupid: string;
@@ -145,7 +147,7 @@ export class TeamViewerFakeState {
     if (record.expiresAt <= this.#now()) return { ok: false, error: "invalid_grant", description: "The authorization code has expired." };
     if (record.redirectUri !== redirectUri) return { ok: false, error: "invalid_grant", description: "The redirect_uri does not match the authorization request." };
     record.used = true;
-    const { tokens, accessId } = this.#issueTokens(clientId, expiresIn);
+    const { tokens, accessId } = this.#issueTokens(clientId, expiresIn, `a${++this.#seq}`);
     record.accessIds.push(accessId);
     this.#save();
     return { ok: true, tokens };
@@ -158,7 +160,8 @@ export class TeamViewerFakeState {
     }
     // Rotation: the presented refresh token stops working at once.
     record.spent = true;
-    const { tokens } = this.#issueTokens(clientId, expiresIn);
+    const grantId = [...this.#accessTokens.values()].find((t) => t.id === record.accessId)?.grantId;
+    const { tokens } = this.#issueTokens(clientId, expiresIn, grantId);
     this.#save();
     return { ok: true, tokens };
   }
@@ -166,9 +169,10 @@ export class TeamViewerFakeState {
   checkBearer(token: string): BearerCheck {
     const record = this.#accessTokens.get(hash(token));
     if (!record) return { kind: "invalid" };
-    if (record.revoked) return { kind: "invalid", tokenId: record.id };
-    if (record.expiresAt <= this.#now()) return { kind: "expired", tokenId: record.id };
-    return { kind: "valid", tokenId: record.id };
+    const ids = { tokenId: record.id, ...(record.grantId === undefined ? {} : { grantId: record.grantId }) };
+    if (record.revoked) return { kind: "invalid", ...ids };
+    if (record.expiresAt <= this.#now()) return { kind: "expired", ...ids };
+    return { kind: "valid", ...ids };
   }
 
   /** Revokes an access token and the refresh token issued with it. */
@@ -183,12 +187,20 @@ export class TeamViewerFakeState {
     this.#save();
   }
 
-  #issueTokens(clientId: string, expiresIn: number): { tokens: IssuedTokens; accessId: string } {
+  #issueTokens(clientId: string, expiresIn: number, grantId: string | undefined): { tokens: IssuedTokens; accessId: string } {
     const access = newSecret();
     const refresh = newSecret();
     const accessId = `t${++this.#seq}`;
     const refreshId = `r${++this.#seq}`;
-    this.#accessTokens.set(hash(access), { id: accessId, hash: hash(access), clientId, expiresAt: this.#now() + expiresIn * 1000, revoked: false, refreshId });
+    this.#accessTokens.set(hash(access), {
+      id: accessId,
+      hash: hash(access),
+      clientId,
+      expiresAt: this.#now() + expiresIn * 1000,
+      revoked: false,
+      refreshId,
+      ...(grantId === undefined ? {} : { grantId }),
+    });
     this.#refreshTokens.set(hash(refresh), { id: refreshId, hash: hash(refresh), clientId, accessId, spent: false });
     return { tokens: { access_token: access, token_type: "bearer", expires_in: expiresIn, refresh_token: refresh }, accessId };
   }

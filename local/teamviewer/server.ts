@@ -10,6 +10,7 @@ import {
   defaultVariants,
   faultSchema,
   latencySchema,
+  throttleSchema,
   variantsSchema,
   type CallRecord,
   type Fault,
@@ -87,6 +88,7 @@ interface Context {
   readonly contentType: string;
   readonly authorization?: string;
   tokenId?: string;
+  grantId?: string;
   fault?: boolean;
 }
 
@@ -167,6 +169,7 @@ class Fake {
   #variants: Variants = { ...defaultVariants };
   #faults: Fault[] = [];
   #latencies: Latency[] = [];
+  #throttle: { readonly until: number; readonly rule: { status: 429 | 403; retryAfter: boolean; method: string; path: string } } | undefined;
   #calls: CallRecord[] = [];
   // Pending latency waits end when the fake closes, so nothing outlives it.
   readonly #closing = new AbortController();
@@ -211,6 +214,7 @@ class Fake {
       await this.#delay(ctx);
       if (res.destroyed) return;
       if (this.#applyFault(ctx, res)) return;
+      if (this.#applyThrottle(ctx, res)) return;
       this.#route(ctx, res);
     } catch (e) {
       if (res.headersSent || res.destroyed) return;
@@ -379,6 +383,7 @@ class Fake {
     }
     const check = this.#state.checkBearer(token);
     ctx.tokenId = check.tokenId;
+    ctx.grantId = check.grantId;
     if (check.kind === "valid") return check.tokenId;
     if (check.kind === "expired") {
       sendJson(
@@ -405,6 +410,7 @@ class Fake {
     const token = bearerToken(ctx.authorization);
     const check = token === undefined ? undefined : this.#state.checkBearer(token);
     ctx.tokenId = check?.tokenId;
+    ctx.grantId = check?.grantId;
     sendJson(res, 200, { token_valid: check?.kind === "valid" });
   }
 
@@ -545,8 +551,7 @@ class Fake {
     fault.count -= 1;
     if (fault.count <= 0) this.#faults = this.#faults.filter((f) => f !== fault);
     ctx.fault = true;
-    const token = bearerToken(ctx.authorization);
-    if (token !== undefined) ctx.tokenId = this.#state.checkBearer(token).tokenId;
+    this.#identifyCaller(ctx);
     if (fault.rawBody !== undefined) {
       send(res, fault.status, fault.rawBody, { "content-type": "application/json; charset=utf-8", ...fault.headers });
     } else if (fault.body !== undefined) {
@@ -554,6 +559,36 @@ class Fake {
     } else {
       send(res, fault.status, undefined, fault.headers);
     }
+    return true;
+  }
+
+  /** Who called, for the call log, when the answer is not the route's own (faults, throttling). */
+  #identifyCaller(ctx: Context): void {
+    const token = bearerToken(ctx.authorization);
+    if (token === undefined) return;
+    const check = this.#state.checkBearer(token);
+    ctx.tokenId = check.tokenId;
+    ctx.grantId = check.grantId;
+  }
+
+  #applyThrottle(ctx: Context, res: ServerResponse): boolean {
+    const t = this.#throttle;
+    if (!t) return false;
+    const now = Date.now();
+    if (t.until <= now) {
+      this.#throttle = undefined;
+      return false;
+    }
+    if (!matches(t.rule, ctx)) return false;
+    ctx.fault = true;
+    this.#identifyCaller(ctx);
+    const seconds = Math.max(1, Math.ceil((t.until - now) / 1000));
+    sendJson(
+      res,
+      t.rule.status,
+      { error: "rate_limit_reached", error_description: "Rate limit reached. Try again later." },
+      t.rule.retryAfter ? { "retry-after": String(seconds) } : {},
+    );
     return true;
   }
 
@@ -569,6 +604,7 @@ class Fake {
       at: new Date(started).toISOString(),
       durationMs: Date.now() - started,
       ...(ctx.tokenId !== undefined ? { tokenId: ctx.tokenId } : {}),
+      ...(ctx.grantId !== undefined ? { grantId: ctx.grantId } : {}),
       ...(res.writableFinished ? {} : { aborted: true }),
       ...(ctx.fault ? { fault: true } : {}),
     };
@@ -599,6 +635,11 @@ class Fake {
         const rule = parseJsonBody(ctx, latencySchema);
         this.#latencies = this.#latencies.filter((l) => !(l.method.toUpperCase() === rule.method.toUpperCase() && l.path.toLowerCase() === rule.path.toLowerCase()));
         if (rule.ms > 0) this.#latencies.push(rule);
+        return send(res, 204);
+      }
+      case "POST /throttle": {
+        const { ms, ...rule } = parseJsonBody(ctx, throttleSchema);
+        this.#throttle = ms > 0 ? { until: Date.now() + ms, rule } : undefined;
         return send(res, 204);
       }
       case "DELETE /latency":
@@ -636,6 +677,7 @@ class Fake {
         this.#variants = { ...defaultVariants };
         this.#faults = [];
         this.#latencies = [];
+        this.#throttle = undefined;
         this.#calls = [];
         return send(res, 204);
       default:

@@ -89,6 +89,8 @@ export interface Session {
   readonly closedBy: Actor | null;
   readonly failure: { code: string; message: string } | null;
   readonly warnings: readonly string[];
+  /** Set while a requested session waits for the tenant's TeamViewer quota. */
+  readonly waitingForTeamViewerQuotaUntil?: string | null;
 }
 
 export interface SessionReport {
@@ -117,6 +119,7 @@ export interface Settings {
   readonly allowUnlicensedAdmins: boolean;
   readonly allowPossiblyUnsupportedWindowsEditions: boolean;
   readonly sessionTimeoutMinutes: number;
+  readonly teamViewerCallsPerMinute: number;
 }
 
 export interface RoleAssignment {

@@ -1,6 +1,7 @@
 // HTTP contracts of the administration API: role assignments, settings, audit events.
 import { z } from "zod";
 import { assignablePermissions, tenantWidePermissions } from "../domain/permissions.js";
+import { teamViewerCallsPerMinuteRange } from "../domain/tenantSettings.js";
 import { continuationTokenSchema, idSchema, isoDateTimeSchema, listOf, topSchema } from "./common.js";
 
 export const roleAssignmentIdParams = z.strictObject({ id: idSchema });
@@ -31,6 +32,7 @@ export const settingsSchema = z.object({
   allowUnlicensedAdmins: z.boolean(),
   allowPossiblyUnsupportedWindowsEditions: z.boolean(),
   sessionTimeoutMinutes: z.number().int().min(1).max(1440),
+  teamViewerCallsPerMinute: z.number().int().min(teamViewerCallsPerMinuteRange.min).max(teamViewerCallsPerMinuteRange.max),
 });
 
 export const settingsPatchBody = z
@@ -38,6 +40,8 @@ export const settingsPatchBody = z
     allowUnlicensedAdmins: z.boolean().optional(),
     allowPossiblyUnsupportedWindowsEditions: z.boolean().optional(),
     sessionTimeoutMinutes: z.number().int().min(1).max(1440).optional(),
+    /** TeamViewer Web API calls allowed in any 60 seconds; more wait (sessions stay requested). */
+    teamViewerCallsPerMinute: z.number().int().min(teamViewerCallsPerMinuteRange.min).max(teamViewerCallsPerMinuteRange.max).optional(),
   })
   .refine((v) => Object.keys(v).length > 0, { message: "name at least one setting to change" });
 

@@ -68,6 +68,11 @@ export const sessionSchema = z.object({
   closedBy: actorSchema.nullable(),
   failure: z.object({ code: z.string(), message: z.string() }).nullable(),
   warnings: z.array(z.string()),
+  /**
+   * While a requested session waits for the tenant's TeamViewer quota (its history has a
+   * `waitingForTeamViewerQuota` entry): when it is expected to go on. Null otherwise.
+   */
+  waitingForTeamViewerQuotaUntil: z.string().nullable(),
 });
 export type SessionResource = z.output<typeof sessionSchema>;
 export const sessionListSchema = listOf(sessionSchema);

@@ -120,6 +120,11 @@ export interface Session {
   readonly closeReason: SessionCloseReason | null;
   readonly failure: SessionFailure | null;
   readonly warnings: readonly string[];
+  /**
+   * While a request waits for the tenant's TeamViewer quota: when it is expected to go on.
+   * Absent (rows written before quotas existed) means null.
+   */
+  readonly waitingForTeamViewerQuotaUntil?: string | null;
   readonly worker: WorkerState;
 }
 

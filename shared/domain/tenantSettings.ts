@@ -4,10 +4,18 @@ export interface TenantSettings {
   readonly allowPossiblyUnsupportedWindowsEditions: boolean;
   /** A session not accepted within this many minutes expires (1–1440). */
   readonly sessionTimeoutMinutes: number;
+  /**
+   * TeamViewer Web API calls this tenant may make in any 60 seconds (1–600). The default
+   * is a Premium licence's 14,400 calls a day spread evenly.
+   */
+  readonly teamViewerCallsPerMinute: number;
 }
 
 export const defaultTenantSettings: TenantSettings = {
   allowUnlicensedAdmins: false,
   allowPossiblyUnsupportedWindowsEditions: false,
   sessionTimeoutMinutes: 60,
+  teamViewerCallsPerMinute: 10,
 };
+
+export const teamViewerCallsPerMinuteRange = { min: 1, max: 600 } as const;

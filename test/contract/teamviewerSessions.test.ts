@@ -567,3 +567,39 @@ describe("TeamViewer fake with a dataDir", () => {
 function optionsFor(f: TeamViewerFake): Omit<TeamViewerClientOptions, "clientSecret"> {
   return { apiBaseUrl: f.apiBaseUrl, loginBaseUrl: f.url, clientId: "local-client-id", redirectUri, timeoutMs: 5_000 };
 }
+
+describe("TeamViewer fake: throttling for a while, and the call log per sign-in", () => {
+  it("answers rate_limit_reached with Retry-After to every call while throttled, then normally; the log names the sign-in", async () => {
+    // Prepare: a second sign-in (another tenant), and its refreshed token (the same sign-in).
+    const other = await client.exchangeCode((await fake.control.signIn(client.authorizeUrl("second"))).searchParams.get("code") ?? "");
+    const refreshed = await client.refresh(other.refreshToken);
+    for (const s of [other.accessToken, other.refreshToken, refreshed.accessToken, refreshed.refreshToken]) secrets.add(s);
+    await fake.control.clearCalls();
+    await fake.control.throttle({ ms: 1_500 });
+
+    // Act
+    const during = await expectTeamViewerError(client.getAccount(accessToken), "throttled");
+    await fake.control.throttle({ ms: 1_500, status: 403, retryAfter: false });
+    const bare = await expectTeamViewerError(client.ping(other.accessToken), "throttled");
+    await fake.control.throttle({ ms: 0 });
+    const after = await client.getAccount(refreshed.accessToken);
+    const calls = await fake.control.calls();
+
+    // Assess
+    expect(during).toMatchObject({ status: 429, tvError: "rate_limit_reached" });
+    expect(during.retryAfterMs).toBeGreaterThanOrEqual(1_000);
+    expect(during.retryAfterMs).toBeLessThanOrEqual(2_000);
+    expect(bare).toMatchObject({ status: 403, tvError: "rate_limit_reached", retryAfterMs: undefined });
+    expect(after.userId).toMatch(/^u\d+$/);
+    expect(calls.map((c) => [c.path, c.status, c.fault ?? false])).toEqual([
+      ["/api/v1/account", 429, true],
+      ["/api/v1/ping", 403, true],
+      ["/api/v1/account", 200, false],
+    ]);
+    // Each call carries its sign-in: the first tenant's differs from the second's, which a refresh keeps.
+    expect(calls[0].grantId).toMatch(/^a\d+$/);
+    expect(calls[1].grantId).toMatch(/^a\d+$/);
+    expect(calls[1].grantId).not.toBe(calls[0].grantId);
+    expect(calls[2].grantId).toBe(calls[1].grantId);
+  });
+});

@@ -21,23 +21,27 @@ describe("settings", () => {
     // Prepare
     const initial = await api("/settings", { token: admin });
     expect(initial.status).toBe(200);
-    expect(initial.body).toEqual({ allowUnlicensedAdmins: false, allowPossiblyUnsupportedWindowsEditions: false, sessionTimeoutMinutes: 60 });
+    expect(initial.body).toEqual({ allowUnlicensedAdmins: false, allowPossiblyUnsupportedWindowsEditions: false, sessionTimeoutMinutes: 60, teamViewerCallsPerMinute: 10 });
     // Act
-    const patched = await api("/settings", { method: "PATCH", token: admin, body: { sessionTimeoutMinutes: 15, allowUnlicensedAdmins: true } });
+    const patched = await api("/settings", { method: "PATCH", token: admin, body: { sessionTimeoutMinutes: 15, allowUnlicensedAdmins: true, teamViewerCallsPerMinute: 40 } });
     // Assess
     expect(patched.status).toBe(200);
-    expect(patched.body).toEqual({ allowUnlicensedAdmins: true, allowPossiblyUnsupportedWindowsEditions: false, sessionTimeoutMinutes: 15 });
+    expect(patched.body).toEqual({ allowUnlicensedAdmins: true, allowPossiblyUnsupportedWindowsEditions: false, sessionTimeoutMinutes: 15, teamViewerCallsPerMinute: 40 });
     expect((await api("/settings", { token: admin })).body).toEqual(patched.body);
     expect((await api("/settings", { token: otherAdmin })).body).toMatchObject({ sessionTimeoutMinutes: 60 });
     const audit = await api<{ value: { activity: string; detail?: string }[] }>("/auditEvents?activity=settings.update", { token: admin });
     expect(audit.body.value[0]).toMatchObject({ activity: "settings.update" });
     expect(audit.body.value[0].detail).toContain("sessionTimeoutMinutes=15");
+    expect(audit.body.value[0].detail).toContain("teamViewerCallsPerMinute=40");
   });
 
   it.each([
     [{ sessionTimeoutMinutes: 0 }, "body.sessionTimeoutMinutes"],
     [{ sessionTimeoutMinutes: 1441 }, "body.sessionTimeoutMinutes"],
     [{ sessionTimeoutMinutes: 2.5 }, "body.sessionTimeoutMinutes"],
+    [{ teamViewerCallsPerMinute: 0 }, "body.teamViewerCallsPerMinute"],
+    [{ teamViewerCallsPerMinute: 601 }, "body.teamViewerCallsPerMinute"],
+    [{ teamViewerCallsPerMinute: 1.5 }, "body.teamViewerCallsPerMinute"],
     [{ allowUnlicensedAdmins: "yes" }, "body.allowUnlicensedAdmins"],
     [{ unknownSetting: true }, "body"],
     [{}, "body"],

@@ -72,8 +72,12 @@ export interface TestTenant {
   readonly helpdesk: string;
 }
 
-/** A tenant nobody else uses: the stack and the fake are shared by every test. */
-export async function newTenant(options: { allowUnlicensedAdmins?: boolean } = {}): Promise<TestTenant> {
+/**
+ * A tenant nobody else uses: the stack and the fake are shared by every test. Its TeamViewer
+ * quota is the highest there is (600 calls a minute) unless the test says otherwise, so only
+ * the tests about the quota wait for it.
+ */
+export async function newTenant(options: { allowUnlicensedAdmins?: boolean; teamViewerCallsPerMinute?: number } = {}): Promise<TestTenant> {
   const tenantId = randomUUID();
   const person = async (key: string, name: string, roles: string[]): Promise<{ token: string; id: string }> => {
     const id = randomUUID();
@@ -85,10 +89,9 @@ export async function newTenant(options: { allowUnlicensedAdmins?: boolean } = {
     person("connector", "Connector Admin", ["RemoteAssistance.Update"]),
     person("helpdesk", "Help Desk", ["RemoteAssistance.Request"]),
   ]);
-  if (options.allowUnlicensedAdmins ?? true) {
-    const res = await api("/settings", { method: "PATCH", token: admin.token, body: { allowUnlicensedAdmins: true } });
-    expect(res.status, res.text).toBe(200);
-  }
+  const settings = { ...((options.allowUnlicensedAdmins ?? true) ? { allowUnlicensedAdmins: true } : {}), teamViewerCallsPerMinute: options.teamViewerCallsPerMinute ?? 600 };
+  const res = await api("/settings", { method: "PATCH", token: admin.token, body: settings });
+  expect(res.status, res.text).toBe(200);
   return {
     tenantId,
     admin: admin.token,

@@ -53,6 +53,8 @@ function worker(tokens: TokenProvider, clock: Clock, teamViewer: TeamViewerClien
     vault: vault(),
     tokens,
     teamViewer,
+    // Unmetered: these tests are about the token, not the tenant's TeamViewer quota.
+    webApi: { forTenant: () => teamViewer },
     openSessions: { closeAllOpen: async () => 0 },
     audit: new TableAuditLog(tables(), clock),
     clock,

@@ -16,10 +16,18 @@ const notificationText = {
   failed: "Could not be delivered",
 } as const;
 
+/** "Waiting for TeamViewer quota — expected at 14:05" while the tenant's TeamViewer quota holds the request back. */
+export function quotaWaitText(s: Pick<Session, "status" | "waitingForTeamViewerQuotaUntil">): string | undefined {
+  if (s.status !== "requested" || !s.waitingForTeamViewerQuotaUntil) return undefined;
+  const at = new Date(s.waitingForTeamViewerQuotaUntil);
+  if (Number.isNaN(at.getTime())) return undefined;
+  return `Waiting for TeamViewer quota — expected at ${at.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })}`;
+}
+
 function whatNow(s: Session): string {
   switch (s.status) {
     case "requested":
-      return "Creating the TeamViewer session";
+      return quotaWaitText(s) ?? "Creating the TeamViewer session";
     case "awaitingEndUser":
       return s.endUserNotification.status === "notSupported"
         ? "Waiting for the user: pass the end-user link on to them"
@@ -85,7 +93,9 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
           h("a", { class: "button primary", id: "connect-link", href: s.teamViewer.supporterLink, target: "_blank", rel: "noopener noreferrer" }, "Connect"),
           h("span", { class: "muted" }, ` Session code ${s.teamViewer.code}, valid until `, time(s.teamViewer.validUntil)))
       : s.status === "requested"
-        ? progress("Creating the TeamViewer session")
+        ? quotaWaitText(s)
+          ? h("p", { class: "info", id: "quota-wait" }, `${quotaWaitText(s)}. The tenant's TeamViewer calls per minute are used up; the session is created then, nothing is lost.`)
+          : progress("Creating the TeamViewer session")
         : null;
     const userless = s.endUserNotification.status === "notSupported";
     const endUserLink = userless && s.endUserLink

@@ -24,6 +24,7 @@ export async function settingsPage(ctx: PageContext): Promise<void> {
     const unlicensed = h("input", { type: "checkbox", id: "allow-unlicensed", checked: current.allowUnlicensedAdmins });
     const windows = h("input", { type: "checkbox", id: "allow-windows-editions", checked: current.allowPossiblyUnsupportedWindowsEditions });
     const timeout = h("input", { type: "number", id: "session-timeout", min: "1", max: "1440", step: "1", required: true, value: String(current.sessionTimeoutMinutes) });
+    const quota = h("input", { type: "number", id: "teamviewer-calls-per-minute", min: "1", max: "600", step: "1", required: true, value: String(current.teamViewerCallsPerMinute), "aria-describedby": "teamviewer-calls-help" });
     const save = h("button", { type: "submit", class: "primary" }, "Save settings");
     const out = h("div", { "aria-live": "polite" });
     const form = h(
@@ -32,6 +33,10 @@ export async function settingsPage(ctx: PageContext): Promise<void> {
       h("p", { class: "checkbox" }, unlicensed, h("label", { for: "allow-unlicensed" }, "Allow admins without an Intune license to connect the connector")),
       h("p", { class: "checkbox" }, windows, h("label", { for: "allow-windows-editions" }, "Allow possibly unsupported Windows editions (HoloLens, Surface Hub, Windows 10 S)")),
       h("div", { class: "field" }, h("label", { for: "session-timeout" }, "Session timeout in minutes (1–1440): a request not accepted in time expires"), timeout),
+      h("div", { class: "field" },
+        h("label", { for: "teamviewer-calls-per-minute" }, "TeamViewer calls per minute (1–600)"),
+        quota,
+        h("span", { class: "muted", id: "teamviewer-calls-help" }, "Your TeamViewer licence's quota: Premium allows 14,400 calls a day, which is 10 a minute. Requests beyond it wait; they do not fail.")),
       h("div", { class: "actions" }, save),
       out,
     );
@@ -42,6 +47,7 @@ export async function settingsPage(ctx: PageContext): Promise<void> {
       if (unlicensed.checked !== current.allowUnlicensedAdmins) patch.allowUnlicensedAdmins = unlicensed.checked;
       if (windows.checked !== current.allowPossiblyUnsupportedWindowsEditions) patch.allowPossiblyUnsupportedWindowsEditions = windows.checked;
       if (Number(timeout.value) !== current.sessionTimeoutMinutes) patch.sessionTimeoutMinutes = Number(timeout.value);
+      if (Number(quota.value) !== current.teamViewerCallsPerMinute) patch.teamViewerCallsPerMinute = Number(quota.value);
       if (Object.keys(patch).length === 0) {
         mount(out, h("p", { class: "info" }, "Nothing changed."));
         return;

@@ -45,6 +45,7 @@ function fromEntity(e: Partial<TenantSettings> | undefined): TenantSettings {
     allowPossiblyUnsupportedWindowsEditions:
       e?.allowPossiblyUnsupportedWindowsEditions ?? defaultTenantSettings.allowPossiblyUnsupportedWindowsEditions,
     sessionTimeoutMinutes: e?.sessionTimeoutMinutes ?? defaultTenantSettings.sessionTimeoutMinutes,
+    teamViewerCallsPerMinute: e?.teamViewerCallsPerMinute ?? defaultTenantSettings.teamViewerCallsPerMinute,
   };
 }
 

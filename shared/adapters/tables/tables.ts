@@ -17,6 +17,7 @@ export const tableNames = {
   inbox: "inbox",
   idempotency: "idempotency",
   leases: "leases",
+  quotas: "quotas",
 } as const;
 export type TableName = (typeof tableNames)[keyof typeof tableNames];
 

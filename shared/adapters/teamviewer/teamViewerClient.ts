@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { systemClock, type Clock } from "../../app/clock.js";
 import { redact } from "../../app/logging.js";
 import { TeamViewerError, type TeamViewerErrorCode } from "../../app/teamViewerError.js";
+import { findOpenSessionByCustomApi } from "../../app/teamViewerPaging.js";
 import {
   accountResponseSchema,
   createSessionRequestSchema,
@@ -67,9 +68,6 @@ interface Answer {
   readonly status: number;
   readonly text: string;
 }
-
-// A retry that finds nothing must end even if TeamViewer's paging misbehaves.
-const maxPages = 1000;
 
 export class TeamViewerClient {
   readonly #apiBaseUrl: string;
@@ -168,18 +166,7 @@ export class TeamViewerClient {
    * for `state=open` keeps the pages to the group's open sessions, not its whole history.
    */
   async findOpenSessionByCustomApi(accessToken: string, customApi: string, groupId?: string): Promise<TeamViewerSession | undefined> {
-    let offset: number | undefined;
-    for (let page = 0; page < maxPages; page++) {
-      const result = await this.listSessions(accessToken, { groupId, state: ["open"], fullList: true, offset });
-      const found = result.sessions.find((s) => s.customApi === customApi);
-      if (found) return found;
-      if (result.nextOffset === undefined) return undefined;
-      if (offset !== undefined && result.nextOffset <= offset) {
-        throw new TeamViewerError("invalidResponse", "GET /sessions paging did not advance (next_offset went backwards).");
-      }
-      offset = result.nextOffset;
-    }
-    throw new TeamViewerError("invalidResponse", `GET /sessions paging did not end within ${maxPages} pages.`);
+    return findOpenSessionByCustomApi((q) => this.listSessions(accessToken, q), customApi, groupId);
   }
 
   async getSession(accessToken: string, code: string): Promise<TeamViewerSession> {

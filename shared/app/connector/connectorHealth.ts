@@ -20,14 +20,16 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
 import { isOutage, TimerRows } from "../timerRows.js";
 import { connectorNotOnboarded, isReauthorizationRequired, reauthorizationRequired } from "./connectorErrors.js";
-import type { ConnectorStore, TeamViewerAccountInfo, TeamViewerAuthApi } from "./ports.js";
+import type { ConnectorStore, TeamViewerAccountInfo } from "./ports.js";
 import type { TokenProvider } from "./tokenProvider.js";
+import { isQuotaExhausted, type TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 
 export interface ConnectorHealthDeps {
   readonly access: Access;
   readonly connectors: ConnectorStore;
   readonly tokens: Pick<TokenProvider, "withAccessToken">;
-  readonly teamViewer: Pick<TeamViewerAuthApi, "ping" | "getAccount">;
+  /** Counted against the tenant's TeamViewer quota. */
+  readonly teamViewer: TeamViewerByTenant;
   readonly audit: AuditLog;
   readonly clock: Clock;
 }
@@ -66,7 +68,18 @@ export class ConnectorHealthCheck {
   /** POST /api/connector/verify: check now, record it, and say what was found. */
   async verify(caller: UserCaller, correlationId: string, log: Logger): Promise<HealthReport> {
     requireRead(await this.#d.access.permissionsOf(caller));
-    return this.#check(caller.tenantId, actorOf(caller), correlationId, log, true);
+    try {
+      return await this.#check(caller.tenantId, actorOf(caller), correlationId, log, true);
+    } catch (e) {
+      if (!isQuotaExhausted(e)) throw e;
+      // Nothing was recorded: the check did not happen. The caller may try again then.
+      const seconds = Math.max(1, Math.ceil((e.retryAt.getTime() - this.#d.clock.now().getTime()) / 1000));
+      throw new DomainError(
+        errorCodes.rateLimited,
+        `The tenant's TeamViewer quota has no room for the check now${e.byTeamViewer ? " (TeamViewer reported its rate limit as reached)" : ""}; try again in ${seconds} s.`,
+        { extensions: { retryAfterSeconds: seconds } },
+      );
+    }
   }
 
   /** Timer: every onboarded tenant, a few at a time; one tenant's failure does not stop the others. */
@@ -82,6 +95,11 @@ export class ConnectorHealthCheck {
           byHealth[r.health] = (byHealth[r.health] ?? 0) + 1;
         } catch (e) {
           if (e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded) continue; // disconnected meanwhile
+          if (isQuotaExhausted(e)) {
+            // Sessions need the quota more than a routine check does: checked again next round.
+            log.info("connector health check skipped: no room in the tenant's TeamViewer quota", { tenantId, until: e.retryAt.toISOString() });
+            continue;
+          }
           // TeamViewer trouble is a health finding, recorded by the check; what lands here is
           // this tenant's own row or an outage. A bad row is audited; an outage is only logged.
           if (isOutage(e)) log.error("connector health check failed", e, { tenantId });
@@ -139,10 +157,11 @@ export class ConnectorHealthCheck {
     const at = this.#d.clock.now().toISOString();
     try {
       const account = await this.#d.tokens.withAccessToken(tenantId, async (accessToken) => {
-        const ping = await this.#d.teamViewer.ping(accessToken);
+        const teamViewer = this.#d.teamViewer.forTenant(tenantId);
+        const ping = await teamViewer.ping(accessToken);
         // A 200 with token_valid false is TeamViewer's way of saying 401 here: renew once, like a 401.
         if (!ping.tokenValid) throw new TeamViewerError("invalidToken", "GET /ping: TeamViewer reports the token as not valid.");
-        return this.#d.teamViewer.getAccount(accessToken);
+        return teamViewer.getAccount(accessToken);
       });
       const license = assessLicense(account.licenseType);
       if (!license.sufficient) {

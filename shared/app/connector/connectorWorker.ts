@@ -31,13 +31,17 @@ import {
   type TokenVault,
 } from "./ports.js";
 import type { TokenProvider } from "./tokenProvider.js";
+import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 
 export interface ConnectorWorkerDeps {
   readonly connectors: ConnectorStore;
   readonly states: OAuthStateStore;
   readonly vault: TokenVault;
   readonly tokens: Pick<TokenProvider, "withAccessToken" | "withTokenLease" | "invalidate">;
-  readonly teamViewer: Pick<TeamViewerAuthApi, "exchangeCode" | "getAccount" | "revoke">;
+  /** The OAuth endpoints (not counted against the quota). */
+  readonly teamViewer: Pick<TeamViewerAuthApi, "exchangeCode" | "revoke">;
+  /** Web API calls, counted against the tenant's TeamViewer quota. */
+  readonly webApi: TeamViewerByTenant;
   readonly openSessions: OpenSessionsCloser;
   readonly audit: AuditLog;
   readonly clock: Clock;
@@ -144,7 +148,7 @@ export class ConnectorWorker {
 
     let account;
     try {
-      account = await this.#d.teamViewer.getAccount(ours.accessToken);
+      account = await this.#d.webApi.forTenant(tenantId).getAccount(ours.accessToken);
     } catch (e) {
       if (e instanceof TeamViewerError && !e.transient) {
         await this.#removeIfOurs(tenantId, ours);

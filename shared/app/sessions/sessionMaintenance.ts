@@ -10,7 +10,8 @@ import { isOpen } from "../../domain/sessionState.js";
 import { applyEvent, noteHistory, sessionFailureCodes, type Session, type TeamViewerDetails } from "../../domain/session.js";
 import type { RemoteAssistanceRequestedData } from "../../contracts/messages.js";
 import { isTeamViewerError } from "../teamViewerError.js";
-import type { TeamViewerSessionInfo, TeamViewerSessionsApi, TeamViewerTokens } from "./ports.js";
+import type { TeamViewerSessionInfo, TeamViewerTokens } from "./ports.js";
+import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 import type { SessionExpiry } from "./expiry.js";
 import { sessionCloseEntry } from "./sessionMessages.js";
 import { pushFailedWarning } from "./notificationWorker.js";
@@ -37,7 +38,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
     writer: SessionWriter;
     expiry: SessionExpiry;
     tokens: TeamViewerTokens;
-    teamViewer: TeamViewerSessionsApi;
+    teamViewer: TeamViewerByTenant;
     audit: AuditLog;
     clock: Clock;
     log: Logger;
@@ -48,7 +49,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
     writer: SessionWriter;
     expiry: SessionExpiry;
     tokens: TeamViewerTokens;
-    teamViewer: TeamViewerSessionsApi;
+    teamViewer: TeamViewerByTenant;
     audit: AuditLog;
     clock: Clock;
     log: Logger;
@@ -118,10 +119,10 @@ export class SessionMaintenance implements OpenSessionsCloser {
             async (token): Promise<TeamViewerSessionInfo | undefined> => {
               const target: TeamViewerSessionInfo | undefined = s.teamViewer
                 ? { code: s.teamViewer.code, groupId: s.teamViewer.groupId, supporterLink: s.teamViewer.supporterLink }
-                : await this.#d.teamViewer.findOpenSessionByCustomApi(token, s.id);
+                : await this.#d.teamViewer.forTenant(tenantId).findOpenSessionByCustomApi(token, s.id);
               if (!target) return undefined;
               try {
-                await this.#d.teamViewer.closeSession(token, target.code);
+                await this.#d.teamViewer.forTenant(tenantId).closeSession(token, target.code);
               } catch (e) {
                 if (!(isTeamViewerError(e) && e.code === "notFound")) throw e;
               }

@@ -394,6 +394,7 @@ export function buildSession(args: {
     closeReason: null,
     failure: null,
     warnings: eligibility ? [...eligibility.warnings] : [],
+    waitingForTeamViewerQuotaUntil: null,
     worker: initialWorkerState,
   };
 }

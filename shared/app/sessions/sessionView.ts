@@ -33,6 +33,7 @@ export function toSessionResource(s: Session): SessionResource {
     closedBy: s.closedBy,
     failure: s.failure,
     warnings: [...s.warnings],
+    waitingForTeamViewerQuotaUntil: s.status === "requested" ? (s.waitingForTeamViewerQuotaUntil ?? null) : null,
   };
 }
 

@@ -36,17 +36,19 @@ import {
   type OutboxEntry,
   type StoredSession,
   type TeamViewerSessionInfo,
-  type TeamViewerSessionsApi,
   type TeamViewerTokens,
 } from "./ports.js";
 import { createRetryPolicy, decideClaim, retryDelayMs } from "./retryPolicy.js";
 import { outboxEntry, sessionCloseEntry, sessionMessageIds } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
+import { isQuotaExhausted, type TeamViewerByTenant, type TeamViewerQuotaExhausted } from "../quota/teamViewerQuota.js";
+import { waitForQuota } from "./quotaWait.js";
 
 export interface SessionWorkerDeps {
   readonly writer: SessionWriter;
   readonly tokens: TeamViewerTokens;
-  readonly teamViewer: TeamViewerSessionsApi;
+  /** Every call counted against the tenant's TeamViewer quota. */
+  readonly teamViewer: TeamViewerByTenant;
   readonly faults: FaultPoints;
   readonly audit: AuditLog;
   readonly clock: Clock;
@@ -168,13 +170,13 @@ export class SessionWorker {
     try {
       result = await this.#d.tokens.withAccessToken(ctx.tenantId, async (token) => {
         if (lookFirst) {
-          const found = await this.#d.teamViewer.findOpenSessionByCustomApi(token, s.id, this.#groups.get(ctx.tenantId));
+          const found = await this.#d.teamViewer.forTenant(ctx.tenantId).findOpenSessionByCustomApi(token, s.id, this.#groups.get(ctx.tenantId));
           if (found) return { info: found, found: true };
         }
         // Never start a create that could outlive the claim: another delivery could take
         // over meanwhile, find nothing yet, and create a second session.
         if (this.#d.clock.now().getTime() + this.#d.teamViewerTimeoutMs >= claimedUntil) throw new ClaimExpiring();
-        return { info: await this.#d.teamViewer.createSession(token, teamViewerRequest(s)), found: false };
+        return { info: await this.#d.teamViewer.forTenant(ctx.tenantId).createSession(token, teamViewerRequest(s)), found: false };
       });
     } catch (e) {
       await this.#createFailed(held, e, ctx);
@@ -204,6 +206,7 @@ export class SessionWorker {
           ...s,
           teamViewer: details,
           endUserLink: info.endCustomerLink ?? null,
+          waitingForTeamViewerQuotaUntil: null,
           worker: { ...released(s.worker), lastError: null },
         };
         next = applyEvent(next, "teamViewerSessionCreated", now, found ? "TeamViewer session found (an earlier attempt had created it)." : "TeamViewer session created.");
@@ -242,6 +245,10 @@ export class SessionWorker {
   }
 
   async #createFailed(held: StoredSession, e: unknown, ctx: CommandContext): Promise<void> {
+    if (isQuotaExhausted(e)) {
+      await this.#waitForQuota(held, e, ctx);
+      return;
+    }
     if (e instanceof DomainError) {
       const code = e.code === errorCodes.connectorNotOnboarded ? sessionFailureCodes.connectorNotOnboarded : e.code;
       await this.#fail(held, { code, message: e.detail }, ctx);
@@ -298,6 +305,15 @@ export class SessionWorker {
       retry: retries,
       reason,
     });
+  }
+
+  /** No room in the tenant's TeamViewer quota: the request waits (quotaWait.ts), it does not fail. */
+  async #waitForQuota(held: StoredSession, e: TeamViewerQuotaExhausted, ctx: CommandContext): Promise<void> {
+    const wait = waitForQuota(held.session, held.session.worker.createAttempts - 1, e, this.#d.clock.now(), ctx.correlationId, this.#random);
+    if (!(await this.#d.writer.commit(held, wait.next, [wait.message], ctx.log))) {
+      throw new Error(`session ${held.session.id} changed while it was set to wait for TeamViewer quota`);
+    }
+    ctx.log.info("waiting for the tenant's TeamViewer quota; creation re-scheduled", { sessionId: held.session.id, at: wait.at.toISOString(), byTeamViewer: e.byTeamViewer });
   }
 
   async #fail(held: StoredSession, failure: SessionFailure, ctx: CommandContext): Promise<void> {
@@ -371,9 +387,9 @@ export class SessionWorker {
             ? { code: s.teamViewer.code, groupId: s.teamViewer.groupId, supporterLink: s.teamViewer.supporterLink }
             : undefined;
           // No code saved, but an attempt was made: TeamViewer may have a session anyway.
-          if (!info && s.worker.createAttempts > 0) info = await this.#d.teamViewer.findOpenSessionByCustomApi(token, s.id, this.#groups.get(tenantId));
+          if (!info && s.worker.createAttempts > 0) info = await this.#d.teamViewer.forTenant(tenantId).findOpenSessionByCustomApi(token, s.id, this.#groups.get(tenantId));
           if (!info) return undefined;
-          await this.#closeAt(token, info.code);
+          await this.#closeAt(tenantId, token, info.code);
           return info;
         },
         { requireOnboarded: false },
@@ -426,9 +442,9 @@ export class SessionWorker {
   }
 
   /** Closes at TeamViewer; a session TeamViewer no longer knows counts as closed. */
-  async #closeAt(token: string, code: string): Promise<void> {
+  async #closeAt(tenantId: string, token: string, code: string): Promise<void> {
     try {
-      await this.#d.teamViewer.closeSession(token, code);
+      await this.#d.teamViewer.forTenant(tenantId).closeSession(token, code);
     } catch (e) {
       if (isTeamViewerError(e) && e.code === "notFound") return;
       throw e;
@@ -437,7 +453,7 @@ export class SessionWorker {
 
   async #closeQuietly(tenantId: string, code: string, log: Logger): Promise<void> {
     try {
-      await this.#d.tokens.withAccessToken(tenantId, (token) => this.#closeAt(token, code), { requireOnboarded: false });
+      await this.#d.tokens.withAccessToken(tenantId, (token) => this.#closeAt(tenantId, token, code), { requireOnboarded: false });
     } catch (e) {
       log.warn("could not close an extra TeamViewer session", { error: e instanceof Error ? e.message : String(e) });
     }

@@ -14,7 +14,6 @@ import type {
   InboxStore,
   PushGateway,
   SessionStore,
-  TeamViewerSessionsApi,
   TeamViewerTokens,
 } from "./ports.js";
 import { SessionWriter } from "./sessionWriter.js";
@@ -26,6 +25,7 @@ import { EndUserRequests } from "./endUserRequests.js";
 import { SessionAdministration } from "./sessionAdministration.js";
 import { SessionMaintenance } from "./sessionMaintenance.js";
 import { SessionExpiry } from "./expiry.js";
+import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 
 export interface SessionsAreaDeps {
   readonly store: SessionStore;
@@ -36,7 +36,7 @@ export interface SessionsAreaDeps {
   readonly devices: DeviceDirectory;
   readonly connector: ConnectorGate;
   readonly tokens: TeamViewerTokens;
-  readonly teamViewer: TeamViewerSessionsApi;
+  readonly teamViewer: TeamViewerByTenant;
   readonly teamViewerTimeoutMs: number;
   /** Least time between two resends of a session's notification (0 = no throttle; the cap stays). */
   readonly resendMinIntervalSeconds: number;
