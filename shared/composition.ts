@@ -15,6 +15,7 @@ import { TableRoleAssignmentStore, TableSettingsStore, TableUserStore } from "./
 import { queueNames } from "./queueDefinitions.js";
 import { Access } from "./app/access.js";
 import { AdminService } from "./app/admin/adminService.js";
+import { AuditDelta } from "./app/audit/auditDelta.js";
 import { TeamViewerClient } from "./adapters/teamviewer/teamViewerClient.js";
 import { KeyVaultTokenVault } from "./adapters/keyvault/keyVaultTokenVault.js";
 import { TableConnectorStore } from "./adapters/tables/tableConnectorStore.js";
@@ -51,6 +52,7 @@ export interface Services {
   readonly users: UserStore;
   readonly access: Access;
   readonly admin: AdminService;
+  readonly auditDelta: AuditDelta;
   readonly teamViewer: TeamViewerClient;
   readonly connectors: ConnectorStore;
   /** The one way to a tenant's TeamViewer access token: `withAccessToken(tenantId, fn)`. */
@@ -144,6 +146,7 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     users,
     access,
     admin: new AdminService({ access, assignments: roleAssignments, settings, audit, clock }),
+    auditDelta: new AuditDelta({ access, stream: audit }),
     teamViewer,
     connectors,
     teamViewerTokens,
