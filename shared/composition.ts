@@ -16,6 +16,9 @@ import { queueNames } from "./queueDefinitions.js";
 import { Access } from "./app/access.js";
 import { AdminService } from "./app/admin/adminService.js";
 import { AuditDelta } from "./app/audit/auditDelta.js";
+import { AuditPush } from "./app/audit/auditPush.js";
+import { TableAuditSubscriptionStore } from "./adapters/tables/tableAuditSubscriptionStore.js";
+import { FetchAuditReceiverClient } from "./adapters/http/auditReceiverClient.js";
 import { TeamViewerClient } from "./adapters/teamviewer/teamViewerClient.js";
 import { KeyVaultTokenVault } from "./adapters/keyvault/keyVaultTokenVault.js";
 import { TableConnectorStore } from "./adapters/tables/tableConnectorStore.js";
@@ -53,6 +56,7 @@ export interface Services {
   readonly access: Access;
   readonly admin: AdminService;
   readonly auditDelta: AuditDelta;
+  readonly auditPush: AuditPush;
   readonly teamViewer: TeamViewerClient;
   readonly connectors: ConnectorStore;
   /** The one way to a tenant's TeamViewer access token: `withAccessToken(tenantId, fn)`. */
@@ -77,10 +81,25 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
   const tables = createTables(config.tables, credential);
   const bus = new ServiceBusMessageBus(config.serviceBus, credential, queueNames.connectorCommands);
   const secrets = new KeyVaultSecretStore(config.keyVault.uri, credential, { allowInsecure: config.keyVault.allowInsecure });
-  const audit = new TableAuditLog(tables, clock);
   const settings = new TableSettingsStore(tables);
   const roleAssignments = new TableRoleAssignmentStore(tables);
   const access = new Access(roleAssignments);
+  // The audit log fans new events out to push subscriptions; the push service records its own changes in the log.
+  let auditPush: AuditPush | undefined;
+  const audit = new TableAuditLog(tables, clock, (recorded) => auditPush?.afterRecorded(recorded.tenantId) ?? Promise.resolve());
+  auditPush = new AuditPush({
+    access,
+    store: new TableAuditSubscriptionStore(tables),
+    stream: audit,
+    audit: () => audit,
+    secrets,
+    bus,
+    receiver: new FetchAuditReceiverClient(),
+    clock,
+    policy: config.auditExport,
+    allowInsecureLoopback: config.local.allowInsecureLinks,
+    log: createLogger(consoleSink, { component: "auditPush" }),
+  });
   const users = new TableUserStore(tables);
   const teamViewer = new TeamViewerClient({
     apiBaseUrl: config.teamViewer.apiBaseUrl,
@@ -147,6 +166,7 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     access,
     admin: new AdminService({ access, assignments: roleAssignments, settings, audit, clock }),
     auditDelta: new AuditDelta({ access, stream: audit }),
+    auditPush,
     teamViewer,
     connectors,
     teamViewerTokens,

@@ -23,7 +23,9 @@ export async function setup(project: TestProject): Promise<void> {
   child = spawn(process.execPath, [tsx, "local/start.ts", "--test", "--data-dir", dataDir], {
     cwd: appRoot,
     stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, NODE_ENV: "test" },
+    // Audit push: retries after 0.5 s and giving up after 18 s, so the push tests see a
+    // receiver come back and one dead-lettered within seconds (nothing else pushes).
+    env: { ...process.env, NODE_ENV: "test", AUDIT_EXPORT_RETRY_SECONDS: "0.5", AUDIT_EXPORT_GIVE_UP_HOURS: "0.005" },
   });
   let output = "";
   const endpoints = await new Promise<StackEndpoints>((resolvePromise, reject) => {
