@@ -295,7 +295,7 @@ describe("makeEnvelope, messageQueue and messageForLog", () => {
     expect(built.correlationId).toBe("c-1");
   });
 
-  it("routes every type to one of the four queues", () => {
+  it("routes every type to one of the five queues", () => {
     // Act
     const routes = Object.fromEntries(Object.values(messageTypes).map((t) => [t, messageQueue[t]]));
 
@@ -310,6 +310,7 @@ describe("makeEnvelope, messageQueue and messageForLog", () => {
       "device.removed": "automation-events",
       "user.upserted": "automation-events",
       "remoteAssistance.requested": "automation-events",
+      "audit.deliver": "audit-export",
     });
   });
 
