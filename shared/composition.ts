@@ -85,9 +85,9 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
   const roleAssignments = new TableRoleAssignmentStore(tables);
   const access = new Access(roleAssignments);
   // The audit log fans new events out to push subscriptions; the push service records its own changes in the log.
-  let auditPush: AuditPush | undefined;
-  const audit = new TableAuditLog(tables, clock, (recorded) => auditPush?.afterRecorded(recorded.tenantId) ?? Promise.resolve());
-  auditPush = new AuditPush({
+  // (The callback runs only once recording starts, after both exist.)
+  const audit: TableAuditLog = new TableAuditLog(tables, clock, (recorded): Promise<void> => auditPush.afterRecorded(recorded.tenantId));
+  const auditPush: AuditPush = new AuditPush({
     access,
     store: new TableAuditSubscriptionStore(tables),
     stream: audit,
