@@ -3,6 +3,8 @@ import type { FunctionDefinition } from "./definition.js";
 import { endpoint } from "./http/endpoint.js";
 import { problemSchema } from "../shared/contracts/common.js";
 import {
+  auditDeltaQuery,
+  auditDeltaSchema,
   auditEventListSchema,
   auditQuery,
   roleAssignmentBody,
@@ -105,5 +107,21 @@ export const adminFunctions: FunctionDefinition[] = [
       403: { description: "The caller has neither Intune.Administrator nor the tenant-wide View Reports permission", schema: problemSchema },
     },
     handle: async ({ caller, query, services }) => ({ status: 200, body: await services.admin.queryAudit(caller, query) }),
+  }),
+  endpoint({
+    name: "auditEventsDelta",
+    method: "GET",
+    route: "auditEvents/delta",
+    summary: "Every audit event of the tenant once, in recorded order, from the last delta token (at most 1,000 a call; call again while value is full)",
+    tag,
+    authenticated: true,
+    access: "reports",
+    query: auditDeltaQuery,
+    responses: {
+      200: { description: "The events after the token, and the token to pass next time", schema: auditDeltaSchema },
+      400: { description: "A malformed token, or one issued for another tenant", schema: problemSchema },
+      403: { description: "Neither Intune.Administrator nor RemoteAssistance.ViewReports", schema: problemSchema },
+    },
+    handle: async ({ caller, query, services }) => ({ status: 200, body: await services.auditDelta.read(caller, query.deltaToken) }),
   }),
 ];

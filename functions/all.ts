@@ -1,6 +1,7 @@
 // Every function definition of the app, in one list.
 import type { FunctionDefinition } from "./definition.js";
 import { adminFunctions } from "./admin.js";
+import { auditExportFunctions } from "./auditExport.js";
 import { automationFunctions } from "./automation.js";
 import { connectorFunctions } from "./connector.js";
 import { deviceFunctions } from "./devices.js";
@@ -11,5 +12,5 @@ import { sessionFunctions } from "./sessions.js";
 import { sessionWorkerFunctions } from "./sessionWorker.js";
 
 export function allDefinitions(): FunctionDefinition[] {
-  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions, ...deviceFunctions, ...automationFunctions, ...sessionFunctions, ...meFunctions, ...sessionWorkerFunctions];
+  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions, ...deviceFunctions, ...automationFunctions, ...sessionFunctions, ...meFunctions, ...sessionWorkerFunctions, ...auditExportFunctions];
 }

@@ -15,6 +15,10 @@ import { TableRoleAssignmentStore, TableSettingsStore, TableUserStore } from "./
 import { queueNames } from "./queueDefinitions.js";
 import { Access } from "./app/access.js";
 import { AdminService } from "./app/admin/adminService.js";
+import { AuditDelta } from "./app/audit/auditDelta.js";
+import { AuditPush } from "./app/audit/auditPush.js";
+import { TableAuditSubscriptionStore } from "./adapters/tables/tableAuditSubscriptionStore.js";
+import { FetchAuditReceiverClient } from "./adapters/http/auditReceiverClient.js";
 import { TeamViewerClient } from "./adapters/teamviewer/teamViewerClient.js";
 import { KeyVaultTokenVault } from "./adapters/keyvault/keyVaultTokenVault.js";
 import { TableConnectorStore } from "./adapters/tables/tableConnectorStore.js";
@@ -55,6 +59,8 @@ export interface Services {
   readonly users: UserStore;
   readonly access: Access;
   readonly admin: AdminService;
+  readonly auditDelta: AuditDelta;
+  readonly auditPush: AuditPush;
   readonly teamViewer: TeamViewerClient;
   /** The TeamViewer Web API per tenant, every call counted against the tenant's quota. */
   readonly teamViewerQuota: TeamViewerQuota;
@@ -85,11 +91,26 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
   const tables = createTables(config.tables, credential);
   const bus = new ServiceBusMessageBus(config.serviceBus, credential, queueNames.connectorCommands);
   const secrets = new KeyVaultSecretStore(config.keyVault.uri, credential, { allowInsecure: config.keyVault.allowInsecure });
-  const audit = new TableAuditLog(tables, clock);
   const settings = new TableSettingsStore(tables);
   const roleAssignments = new TableRoleAssignmentStore(tables);
   const users = new TableUserStore(tables);
   const access = new Access(roleAssignments, users);
+  // The audit log fans new events out to push subscriptions; the push service records its own changes in the log.
+  // (The callback runs only once recording starts, after both exist.)
+  const audit: TableAuditLog = new TableAuditLog(tables, clock, (recorded): Promise<void> => auditPush.afterRecorded(recorded.tenantId));
+  const auditPush: AuditPush = new AuditPush({
+    access,
+    store: new TableAuditSubscriptionStore(tables),
+    stream: audit,
+    audit: () => audit,
+    secrets,
+    bus,
+    receiver: new FetchAuditReceiverClient(),
+    clock,
+    policy: config.auditExport,
+    allowInsecureLoopback: config.local.allowInsecureLinks,
+    log: createLogger(consoleSink, { component: "auditPush" }),
+  });
   const teamViewer = new TeamViewerClient({
     apiBaseUrl: config.teamViewer.apiBaseUrl,
     loginBaseUrl: config.teamViewer.loginBaseUrl,
@@ -161,6 +182,8 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     users,
     access,
     admin: new AdminService({ access, assignments: roleAssignments, settings, audit, clock }),
+    auditDelta: new AuditDelta({ access, stream: audit }),
+    auditPush,
     teamViewer,
     teamViewerQuota,
     connectors,

@@ -56,6 +56,10 @@ export const settingsSchema = z
     // Local stack only: lets `http://` (loopback) links through where Azure demands
     // `https` — the TeamViewer fake's links and audit-push receivers on 127.0.0.1.
     LOCAL_ALLOW_INSECURE_LINKS: bool.default(false),
+    // Audit push deliveries: the first retry's delay (doubling up to an hour) and how long
+    // an event may keep failing before it is dead-lettered. Decimals allowed (tests use tiny values).
+    AUDIT_EXPORT_RETRY_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
+    AUDIT_EXPORT_GIVE_UP_HOURS: z.coerce.number().min(0.0001).max(168).default(24),
   })
   .superRefine((s, ctx) => {
     const sbForms = [s.ServiceBusConnection, s.ServiceBusConnection__fullyQualifiedNamespace].filter(Boolean).length;
@@ -133,6 +137,8 @@ export interface Config {
     readonly anonymousPerMinute: number;
     readonly resendMinIntervalSeconds: number;
   };
+  /** Audit push deliveries: delay before the first retry, and when to give up on an event. */
+  readonly auditExport: { readonly firstRetryMs: number; readonly giveUpMs: number };
   /** Local development and tests only. */
   readonly local: { readonly pushFile?: string; readonly faultsFile?: string; readonly allowInsecureLinks: boolean };
 }
@@ -193,6 +199,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       anonymousPerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
       resendMinIntervalSeconds: s.RESEND_MIN_INTERVAL_SECONDS,
     },
+    auditExport: { firstRetryMs: Math.round(s.AUDIT_EXPORT_RETRY_SECONDS * 1000), giveUpMs: Math.round(s.AUDIT_EXPORT_GIVE_UP_HOURS * 3_600_000) },
     local: { pushFile: s.LOCAL_PUSH_FILE, faultsFile: s.LOCAL_FAULTS_FILE, allowInsecureLinks: s.LOCAL_ALLOW_INSECURE_LINKS },
   };
 }

@@ -43,4 +43,5 @@ export const queueNames = {
   sessionCommands: "session-commands",
   deviceNotifications: "device-notifications",
   automationEvents: "automation-events",
+  auditExport: "audit-export",
 } as const;

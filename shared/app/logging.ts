@@ -1,7 +1,7 @@
 // Logging with one redaction rule applied to every line: bearer tokens, JWTs and the
 // OAuth secrets (code, state, access/refresh tokens, client secret) never reach a sink.
 
-const secretKeys = "code|state|access_token|refresh_token|client_secret|id_token|accessToken|refreshToken|clientSecret|sig|SharedAccessKey";
+const secretKeys = "code|state|secret|access_token|refresh_token|client_secret|id_token|accessToken|refreshToken|clientSecret|sig|SharedAccessKey";
 const rules: readonly [RegExp, string][] = [
   [/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, "Bearer [redacted]"],
   [/eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, "[redacted-jwt]"],

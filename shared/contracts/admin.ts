@@ -71,3 +71,6 @@ export const auditEventSchema = z.object({
   correlationId: z.string().optional(),
 });
 export const auditEventListSchema = listOf(auditEventSchema);
+
+export const auditDeltaQuery = z.strictObject({ deltaToken: continuationTokenSchema.optional() });
+export const auditDeltaSchema = z.object({ value: z.array(auditEventSchema), deltaToken: z.string() });

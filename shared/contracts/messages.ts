@@ -24,6 +24,7 @@ export const messageTypes = {
   deviceRemoved: "device.removed",
   userUpserted: "user.upserted",
   remoteAssistanceRequested: "remoteAssistance.requested",
+  auditDeliver: "audit.deliver",
 } as const;
 export type MessageType = (typeof messageTypes)[keyof typeof messageTypes];
 
@@ -40,6 +41,7 @@ export const messageQueue = {
   "device.removed": queueNames.automationEvents,
   "user.upserted": queueNames.automationEvents,
   "remoteAssistance.requested": queueNames.automationEvents,
+  "audit.deliver": queueNames.auditExport,
 } as const satisfies Record<MessageType, QueueName>;
 
 // --- command data: produced only by this service, so strict ---
@@ -88,6 +90,16 @@ export type SessionCloseData = z.output<typeof sessionCloseDataSchema>;
 export const notificationSendDataSchema = z.strictObject({ sessionId: entityIdSchema, userId: entityIdSchema });
 export type NotificationSendData = z.output<typeof notificationSendDataSchema>;
 
+/** Deliver event `sequence` of the tenant's audit stream to one push subscription; retries carry their count and first failure. */
+export const auditDeliverDataSchema = z.strictObject({
+  subscriptionId: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/),
+  generation: z.uuid(),
+  sequence: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  attempt: z.number().int().min(0).max(100_000),
+  firstFailedAt: z.iso.datetime({ offset: true }).optional(),
+});
+export type AuditDeliverData = z.output<typeof auditDeliverDataSchema>;
+
 export type {
   DeviceRemovedData,
   DeviceUpsertedData,
@@ -106,6 +118,7 @@ export const messageDataSchemas = {
   "device.removed": deviceRemovedDataSchema,
   "user.upserted": userUpsertedDataSchema,
   "remoteAssistance.requested": remoteAssistanceRequestedDataSchema,
+  "audit.deliver": auditDeliverDataSchema,
 } as const satisfies Record<MessageType, z.ZodType>;
 
 export type MessageData<T extends MessageType> = z.output<(typeof messageDataSchemas)[T]>;

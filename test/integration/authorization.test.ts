@@ -182,7 +182,12 @@ describe("roles", () => {
     const d = endpoints.find((e) => e.access === "read")!;
     const app = await call(d, tokens.get("app"));
     expect(app.status).toBe(403);
-    expect((app.body as { detail?: string }).detail).toBe("This endpoint does not accept app-only tokens.");
+    expect((app.body as { detail?: string }).detail).toBe(
+      "An app-only token is accepted only at POST /api/automation/events; this endpoint needs a signed-in user's token.",
+    );
+    const none = await call(d, tokens.get("none"));
+    expect(none.status).toBe(403);
+    expect((none.body as { detail?: string }).detail).not.toMatch(/app-only/);
   });
 
   it("another tenant's administrator sees none of this tenant's role assignments", async () => {

@@ -19,6 +19,10 @@ export const sharedStackSettings: Record<string, string> = {
   RATE_LIMIT_CALLER_PER_MINUTE: "1000000",
   RATE_LIMIT_CALLER_BURST: "1000000",
   RATE_LIMIT_ANONYMOUS_PER_MINUTE: "1000000",
+  // Audit push: retries after 0.5 s and giving up after 18 s, so the push tests see a
+  // receiver come back and one dead-lettered within seconds (nothing else pushes).
+  AUDIT_EXPORT_RETRY_SECONDS: "0.5",
+  AUDIT_EXPORT_GIVE_UP_HOURS: "0.005",
 };
 
 let running: StackProcess | undefined;

@@ -53,6 +53,7 @@ const validData: { readonly [T in MessageType]: MessageData<T> } = {
     groups: ["44444444-4444-4444-4444-444444444444"],
   },
   "remoteAssistance.requested": { deviceId, description: "Printer driver will not install", requestedBy: admin },
+  "audit.deliver": { subscriptionId: "siem-1", generation: "0b8f8b2e-5c1e-4f57-9f5b-8f0f0d6a1c11", sequence: 7, attempt: 2, firstFailedAt: "2026-01-10T09:00:00.000Z" },
 };
 
 function envelope<T extends MessageType>(type: T, data: MessageData<T> = validData[type]): Record<string, unknown> {
@@ -294,7 +295,7 @@ describe("makeEnvelope, messageQueue and messageForLog", () => {
     expect(built.correlationId).toBe("c-1");
   });
 
-  it("routes every type to one of the four queues", () => {
+  it("routes every type to one of the five queues", () => {
     // Act
     const routes = Object.fromEntries(Object.values(messageTypes).map((t) => [t, messageQueue[t]]));
 
@@ -309,6 +310,7 @@ describe("makeEnvelope, messageQueue and messageForLog", () => {
       "device.removed": "automation-events",
       "user.upserted": "automation-events",
       "remoteAssistance.requested": "automation-events",
+      "audit.deliver": "audit-export",
     });
   });
 

@@ -1,10 +1,23 @@
-// Audit events in Table storage: partition `tenant|yyyy-mm`, row = inverted time + id, so
-// a month's events read newest first and a time range touches only its months.
+// Audit events in Table storage, written twice:
+// - the list view: partition `tenant|yyyy-mm`, row = inverted time + id, so a month's
+//   events read newest first and a time range touches only its months;
+// - the tenant's stream, behind the export: partition `tenant|log` holds a counter row
+//   and one row per event, `seq|<16-digit sequence>`. Recording reads the counter
+//   (cached per instance, so usually no read at all) and in ONE Table transaction
+//   advances it (etag-guarded) and creates the event's row. Two recorders racing for the
+//   same number: one transaction wins, the other gets 412 and takes the next number. A
+//   number is therefore never taken without its event, and event N+1 can only commit
+//   after event N did: whatever a reader sees is always the gap-free prefix 1..N, so
+//   "everything after the last number I read" is exactly once, in recorded order, even
+//   with many instances whose clocks disagree. The cost is one transaction per event
+//   (plus the list row), and recorders of one tenant take turns on the counter row.
+// Events recorded before the stream existed have no sequence number: the list shows
+// them, the export starts with the first event recorded after the upgrade.
 import { randomUUID } from "node:crypto";
-import { odata, type TableClient } from "@azure/data-tables";
-import type { AuditEvent, AuditEventInput, AuditLog, AuditQuery } from "../../app/audit/auditLog.js";
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import type { AuditEvent, AuditEventInput, AuditLog, AuditQuery, AuditStream, RecordedAuditEvent, SequencedAuditEvent } from "../../app/audit/auditLog.js";
 import type { Clock } from "../../app/clock.js";
-import { decodeContinuation, encodeContinuation, invertedTime, tableNames, type Tables } from "./tables.js";
+import { decodeContinuation, encodeContinuation, getOrUndefined, invertedTime, isStatus, tableNames, type Tables } from "./tables.js";
 
 interface AuditEntity {
   at: string;
@@ -19,6 +32,23 @@ interface AuditEntity {
   correlationId?: string;
 }
 
+/** The stream row also names the event (the list row keeps its id in the RowKey). */
+interface StreamEntity extends AuditEntity {
+  eventId: string;
+}
+
+/** The tenant's counter: the newest sequence number and how many push subscriptions exist. */
+export interface CounterEntity {
+  last: number;
+  subscriptions: number;
+}
+
+/** The partition of a tenant's stream; push subscriptions live there too (same transaction as the counter). */
+export const streamPartition = (tenantId: string): string => `${tenantId}|log`;
+export const counterRow = "counter";
+const sequenceRow = (sequence: number): string => `seq|${String(sequence).padStart(16, "0")}`;
+const lastSequenceRow = `seq|${"9".repeat(16)}`;
+
 const month = (d: Date): string => d.toISOString().slice(0, 7);
 
 function monthsNewestFirst(from: Date, to: Date): string[] {
@@ -32,20 +62,29 @@ function monthsNewestFirst(from: Date, to: Date): string[] {
   return out;
 }
 
-export class TableAuditLog implements AuditLog {
+/** Recorders of one tenant that keep losing the counter race still finish well within a second. */
+const maxAppendAttempts = 60;
+
+interface CachedCounter extends CounterEntity {
+  readonly etag: string;
+}
+
+export class TableAuditLog implements AuditLog, AuditStream {
   readonly #table: TableClient;
   readonly #clock: Clock;
-  constructor(tables: Tables, clock: Clock) {
+  readonly #counters = new Map<string, CachedCounter>();
+  readonly #onRecorded: (recorded: RecordedAuditEvent) => Promise<void>;
+
+  /** `onRecorded` runs after an event of a tenant with push subscriptions is recorded (the export's fan-out). */
+  constructor(tables: Tables, clock: Clock, onRecorded: (recorded: RecordedAuditEvent) => Promise<void> = () => Promise.resolve()) {
     this.#table = tables.client(tableNames.auditEvents);
     this.#clock = clock;
+    this.#onRecorded = onRecorded;
   }
 
   async record(e: AuditEventInput): Promise<void> {
-    const now = this.#clock.now();
     const id = randomUUID();
-    const entity: AuditEntity & { partitionKey: string; rowKey: string } = {
-      partitionKey: `${e.tenantId}|${month(now)}`,
-      rowKey: `${invertedTime(now.getTime())}|${id}`,
+    const fields = (now: Date): AuditEntity => ({
       at: now.toISOString(),
       actorId: e.actor.id,
       actorDisplayName: e.actor.displayName,
@@ -56,8 +95,65 @@ export class TableAuditLog implements AuditLog {
       result: e.result,
       detail: e.detail?.slice(0, 2000),
       correlationId: e.correlationId,
-    };
-    await this.#table.createEntity(entity);
+    });
+    const { recorded, at } = await this.#append(e.tenantId, id, fields);
+    await this.#table.createEntity({ partitionKey: `${e.tenantId}|${month(at)}`, rowKey: `${invertedTime(at.getTime())}|${id}`, ...fields(at) });
+    if (recorded.subscriptions > 0) await this.#onRecorded(recorded);
+  }
+
+  /** Takes the next sequence number and writes the event under it, in one transaction. */
+  async #append(tenantId: string, id: string, fields: (now: Date) => AuditEntity): Promise<{ recorded: RecordedAuditEvent; at: Date }> {
+    const partitionKey = streamPartition(tenantId);
+    for (let attempt = 1; ; attempt++) {
+      const counter = this.#counters.get(tenantId) ?? (await this.#readCounter(tenantId));
+      const sequence = (counter?.last ?? 0) + 1;
+      const subscriptions = counter?.subscriptions ?? 0;
+      // The time is taken per attempt, so `at` follows the sequence closely on one instance.
+      const at = this.#clock.now();
+      const advance: TransactionAction = counter
+        ? ["update", { partitionKey, rowKey: counterRow, last: sequence }, "Merge", { etag: counter.etag }]
+        : ["create", { partitionKey, rowKey: counterRow, last: sequence, subscriptions: 0 }];
+      const row: StreamEntity = { ...fields(at), eventId: id };
+      try {
+        const result = await this.#table.submitTransaction([advance, ["create", { partitionKey, rowKey: sequenceRow(sequence), ...row }]]);
+        const etag = result.subResponses[0]?.etag;
+        if (etag) this.#counters.set(tenantId, { last: sequence, subscriptions, etag });
+        else this.#counters.delete(tenantId);
+        return { recorded: { tenantId, sequence, subscriptions }, at };
+      } catch (error) {
+        this.#counters.delete(tenantId);
+        // 412: another recorder advanced the counter first; 409: it created the counter first.
+        if (!(isStatus(error, 412) || isStatus(error, 409)) || attempt >= maxAppendAttempts) throw error;
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
+      }
+    }
+  }
+
+  async #readCounter(tenantId: string): Promise<CachedCounter | undefined> {
+    const c = await getOrUndefined<CounterEntity>(this.#table, streamPartition(tenantId), counterRow);
+    return c?.etag ? { last: c.last ?? 0, subscriptions: c.subscriptions ?? 0, etag: c.etag } : undefined;
+  }
+
+  async last(tenantId: string): Promise<number> {
+    return (await this.#readCounter(tenantId))?.last ?? 0;
+  }
+
+  async readAfter(tenantId: string, afterSequence: number, max: number): Promise<SequencedAuditEvent[]> {
+    const filter = odata`PartitionKey eq ${streamPartition(tenantId)} and RowKey gt ${sequenceRow(afterSequence)} and RowKey le ${lastSequenceRow}`;
+    const out: SequencedAuditEvent[] = [];
+    const pages = this.#table.listEntities<StreamEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(1000, max) });
+    for await (const page of pages) {
+      for (const e of page) {
+        out.push({ sequence: Number(e.rowKey!.slice(4)), event: toEvent(e.eventId, e) });
+        if (out.length === max) return out;
+      }
+    }
+    return out;
+  }
+
+  async get(tenantId: string, sequence: number): Promise<AuditEvent | undefined> {
+    const e = await getOrUndefined<StreamEntity>(this.#table, streamPartition(tenantId), sequenceRow(sequence));
+    return e ? toEvent(e.eventId, e) : undefined;
   }
 
   async query(q: AuditQuery): Promise<{ value: AuditEvent[]; continuationToken?: string }> {
@@ -77,7 +173,7 @@ export class TableAuditLog implements AuditLog {
       const pages = this.#table.listEntities<AuditEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: q.top - value.length });
       for await (const page of pages) {
         for (const e of page) {
-          value.push(toEvent(e.rowKey!, e));
+          value.push(toEvent(e.rowKey!.split("|")[1], e));
           // A full page: there may be more in this month or the ones before it.
           if (value.length === q.top) return { value, continuationToken: encodeContinuation({ m, rk: e.rowKey! }) };
         }
@@ -87,9 +183,9 @@ export class TableAuditLog implements AuditLog {
   }
 }
 
-function toEvent(rowKey: string, e: AuditEntity): AuditEvent {
+function toEvent(id: string, e: AuditEntity): AuditEvent {
   return {
-    id: rowKey.split("|")[1],
+    id,
     at: e.at,
     actor: { id: e.actorId, displayName: e.actorDisplayName, type: e.actorType as AuditEvent["actor"]["type"] },
     activity: e.activity,

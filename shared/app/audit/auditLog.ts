@@ -1,4 +1,6 @@
-// The one audit writer every use case uses, and the query behind GET /api/auditEvents.
+// The one audit writer every use case uses, the query behind GET /api/auditEvents, and
+// the tenant's audit stream (every event numbered in the order it was recorded) behind
+// the export: GET /api/auditEvents/delta and the push subscriptions.
 import type { Actor } from "../../domain/caller.js";
 
 export interface AuditEventInput {
@@ -16,6 +18,20 @@ export interface AuditEvent extends Omit<AuditEventInput, "tenantId"> {
   readonly at: string;
 }
 
+/** An event of the stream with its place in it (1, 2, 3, … per tenant, without gaps). */
+export interface SequencedAuditEvent {
+  readonly sequence: number;
+  readonly event: AuditEvent;
+}
+
+/** What recording told about the tenant's stream, for the export's fan-out. */
+export interface RecordedAuditEvent {
+  readonly tenantId: string;
+  readonly sequence: number;
+  /** How many push subscriptions the tenant had when the event was recorded. */
+  readonly subscriptions: number;
+}
+
 export interface AuditQuery {
   readonly tenantId: string;
   readonly from: Date;
@@ -28,4 +44,12 @@ export interface AuditQuery {
 export interface AuditLog {
   record(event: AuditEventInput): Promise<void>;
   query(q: AuditQuery): Promise<{ value: AuditEvent[]; continuationToken?: string }>;
+}
+
+export interface AuditStream {
+  /** Events after `afterSequence`, oldest first, at most `max`. */
+  readAfter(tenantId: string, afterSequence: number, max: number): Promise<SequencedAuditEvent[]>;
+  get(tenantId: string, sequence: number): Promise<AuditEvent | undefined>;
+  /** The sequence number of the tenant's newest event (0 = none yet). */
+  last(tenantId: string): Promise<number>;
 }

@@ -1,0 +1,162 @@
+// Audit push subscriptions in Table storage, beside the tenant's audit stream (partition
+// `tenant|log`, row `sub|<id>`), so creating or deleting one and counting it on the
+// stream's counter row is one transaction: the limit of subscriptions per tenant holds
+// under concurrent PUTs, and recording an event learns from the counter it advances
+// anyway whether the tenant has any. Delivery results go to a separate row
+// (`status|<id>`) so they never contend with the cursor. Partition `subscriptions|index`
+// lists the tenants that have subscriptions, for the sweep.
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import type { AuditSubscriptionStore, NewSubscription, StoredSubscription } from "../../app/audit/auditSubscriptionPorts.js";
+import { counterRow, streamPartition, type CounterEntity } from "./tableAuditLog.js";
+import { getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
+
+interface SubscriptionEntity {
+  url: string;
+  generation: string;
+  secretVersion: string;
+  createdAt: string;
+  createdById: string;
+  createdByName: string;
+  createdByType: string;
+  cursor: number;
+}
+
+interface StatusEntity {
+  lastDeliveredAt?: string;
+  lastErrorMessage?: string;
+  lastErrorAt?: string;
+}
+
+const subRow = (id: string): string => `sub|${id}`;
+const statusRow = (id: string): string => `status|${id}`;
+const indexPartition = "subscriptions|index";
+const maxAttempts = 20;
+
+export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
+  readonly #table: TableClient;
+  constructor(tables: Tables) {
+    this.#table = tables.client(tableNames.auditEvents);
+  }
+
+  async list(tenantId: string): Promise<StoredSubscription[]> {
+    const pk = streamPartition(tenantId);
+    const rows = this.#table.listEntities<SubscriptionEntity & StatusEntity>({
+      queryOptions: { filter: odata`PartitionKey eq ${pk} and RowKey ge ${"status|"} and RowKey lt ${"sub}"}` },
+    });
+    const subs = new Map<string, SubscriptionEntity & { etag: string }>();
+    const statuses = new Map<string, StatusEntity>();
+    for await (const r of rows) {
+      if (r.rowKey!.startsWith("sub|")) subs.set(r.rowKey!.slice(4), { ...r, etag: r.etag });
+      else statuses.set(r.rowKey!.slice(7), r);
+    }
+    return [...subs.entries()].map(([id, s]) => toStored(id, s, statuses.get(id))).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async get(tenantId: string, id: string): Promise<StoredSubscription | undefined> {
+    const pk = streamPartition(tenantId);
+    const s = await getOrUndefined<SubscriptionEntity>(this.#table, pk, subRow(id));
+    if (!s?.etag) return undefined;
+    return toStored(id, { ...s, etag: s.etag }, await getOrUndefined<StatusEntity>(this.#table, pk, statusRow(id)));
+  }
+
+  async create(tenantId: string, sub: NewSubscription, limit: number): Promise<"created" | "exists" | "limit"> {
+    const pk = streamPartition(tenantId);
+    await this.#table.upsertEntity({ partitionKey: indexPartition, rowKey: tenantId }, "Replace");
+    for (let attempt = 1; ; attempt++) {
+      const counter = await getOrUndefined<CounterEntity>(this.#table, pk, counterRow);
+      const count = counter?.subscriptions ?? 0;
+      if (count >= limit) return (await this.get(tenantId, sub.id)) ? "exists" : "limit";
+      const entity: SubscriptionEntity = {
+        url: sub.url,
+        generation: sub.generation,
+        secretVersion: sub.secretVersion,
+        createdAt: sub.createdAt,
+        createdById: sub.createdBy.id,
+        createdByName: sub.createdBy.displayName,
+        createdByType: sub.createdBy.type,
+        cursor: counter?.last ?? 0,
+      };
+      const count1: TransactionAction = counter?.etag
+        ? ["update", { partitionKey: pk, rowKey: counterRow, subscriptions: count + 1 }, "Merge", { etag: counter.etag }]
+        : ["create", { partitionKey: pk, rowKey: counterRow, last: 0, subscriptions: 1 }];
+      try {
+        await this.#table.submitTransaction([count1, ["create", { partitionKey: pk, rowKey: subRow(sub.id), ...entity }]]);
+        return "created";
+      } catch (e) {
+        if (isStatus(e, 409) && (await this.get(tenantId, sub.id))) return "exists";
+        if (!(isStatus(e, 409) || isStatus(e, 412)) || attempt >= maxAttempts) throw e;
+      }
+    }
+  }
+
+  async replace(tenantId: string, current: StoredSubscription, change: { url: string; secretVersion: string }): Promise<boolean> {
+    try {
+      await this.#table.updateEntity({ partitionKey: streamPartition(tenantId), rowKey: subRow(current.id), ...change }, "Merge", { etag: current.etag });
+      await this.#table.deleteEntity(streamPartition(tenantId), statusRow(current.id)).catch((e: unknown) => {
+        if (!isStatus(e, 404)) throw e;
+      });
+      return true;
+    } catch (e) {
+      if (isStatus(e, 412) || isStatus(e, 404)) return false;
+      throw e;
+    }
+  }
+
+  async delete(tenantId: string, id: string): Promise<boolean> {
+    const pk = streamPartition(tenantId);
+    for (let attempt = 1; ; attempt++) {
+      const counter = await getOrUndefined<CounterEntity>(this.#table, pk, counterRow);
+      if (!counter?.etag || !(await getOrUndefined(this.#table, pk, subRow(id)))) return false;
+      try {
+        await this.#table.submitTransaction([
+          ["update", { partitionKey: pk, rowKey: counterRow, subscriptions: Math.max(0, (counter.subscriptions ?? 1) - 1) }, "Merge", { etag: counter.etag }],
+          ["delete", { partitionKey: pk, rowKey: subRow(id) }],
+        ]);
+        break;
+      } catch (e) {
+        if (isStatus(e, 404)) return false;
+        if (!isStatus(e, 412) || attempt >= maxAttempts) throw e;
+      }
+    }
+    await this.#table.deleteEntity(pk, statusRow(id)).catch((e: unknown) => {
+      if (!isStatus(e, 404)) throw e;
+    });
+    return true;
+  }
+
+  async advanceCursor(tenantId: string, current: StoredSubscription, cursor: number): Promise<string | undefined> {
+    try {
+      const r = await this.#table.updateEntity({ partitionKey: streamPartition(tenantId), rowKey: subRow(current.id), cursor }, "Merge", { etag: current.etag });
+      return r.etag;
+    } catch (e) {
+      if (isStatus(e, 412) || isStatus(e, 404)) return undefined;
+      throw e;
+    }
+  }
+
+  async recordOutcome(tenantId: string, id: string, outcome: { deliveredAt: string } | { error: { message: string; at: string } }): Promise<void> {
+    const fields: StatusEntity = "deliveredAt" in outcome ? { lastDeliveredAt: outcome.deliveredAt } : { lastErrorMessage: outcome.error.message.slice(0, 500), lastErrorAt: outcome.error.at };
+    await this.#table.upsertEntity({ partitionKey: streamPartition(tenantId), rowKey: statusRow(id), ...fields }, "Merge");
+  }
+
+  async tenants(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const r of this.#table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${indexPartition}` } })) out.push(r.rowKey!);
+    return out;
+  }
+}
+
+function toStored(id: string, s: SubscriptionEntity & { etag: string }, status: StatusEntity | undefined): StoredSubscription {
+  return {
+    id,
+    url: s.url,
+    generation: s.generation,
+    secretVersion: s.secretVersion,
+    createdAt: s.createdAt,
+    createdBy: { id: s.createdById, displayName: s.createdByName, type: s.createdByType as StoredSubscription["createdBy"]["type"] },
+    cursor: s.cursor ?? 0,
+    lastDeliveredAt: status?.lastDeliveredAt ?? null,
+    lastError: status?.lastErrorMessage && status.lastErrorAt ? { message: status.lastErrorMessage, at: status.lastErrorAt } : null,
+    etag: s.etag,
+  };
+}

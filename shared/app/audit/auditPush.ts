@@ -1,0 +1,289 @@
+// Audit export, push: subscriptions (PUT/GET/DELETE /api/auditSubscriptions/{id}) and
+// the delivery of every new audit event to each of them.
+//
+// Design: the delivery queue is fed from the audit stream, not by the recorder. Each
+// subscription keeps a cursor (the last sequence number handed to the queue). The
+// fan-out reads the stream after the cursor, sends one `audit.deliver` message per
+// event and subscription (its id derived from subscription, event and attempt, so a
+// fan-out that runs twice sends duplicates Service Bus drops), then moves the cursor
+// (etag-guarded). It runs right after an event of a tenant with subscriptions is
+// recorded, and a timer sweeps every minute; so a crash between recording and sending
+// loses nothing: the next fan-out finds the event after the cursor. At least once.
+// Each delivery is a signed POST; a failure sends the same delivery again, scheduled
+// after a doubling delay (from AUDIT_EXPORT_RETRY_SECONDS, at most an hour), carrying its
+// attempt count and first failure time, so the give-up rule does not depend on the
+// broker. After AUDIT_EXPORT_GIVE_UP_HOURS (24) of failure the subscription's lastError
+// says so and the message is thrown back until the queue dead-letters it (the Functions
+// host cannot dead-letter explicitly): the dead-letter queue keeps what was not delivered.
+// Deliveries record no audit events (a failing receiver must not feed its own backlog).
+import { randomUUID } from "node:crypto";
+import { actorOf, type UserCaller } from "../../domain/caller.js";
+import {
+  deliveryMessageId,
+  hasGivenUp,
+  maxSubscriptionsPerTenant,
+  receiverOrigin,
+  receiverUrl,
+  retryAt,
+  signature,
+  type DeliveryPolicy,
+} from "../../domain/auditExport.js";
+import { conflict, notFound } from "../../domain/errors.js";
+import { requireAdministrator } from "../../domain/permissions.js";
+import type { Access } from "../access.js";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logging.js";
+import type { MessageBus } from "../messageBus.js";
+import type { AuditDeliverData } from "../../contracts/messages.js";
+import { makeEnvelope } from "../../contracts/messages.js";
+import { queueNames } from "../../queueDefinitions.js";
+import { requireAuditReader } from "./auditDelta.js";
+import type { AuditLog, AuditStream } from "./auditLog.js";
+import type { AuditReceiverClient, AuditSubscriptionStore, StoredSubscription } from "./auditSubscriptionPorts.js";
+
+export interface AuditSubscriptionView {
+  readonly id: string;
+  readonly url: string;
+  readonly createdAt: string;
+  readonly createdBy: { readonly id: string; readonly displayName: string };
+  readonly lastDeliveredAt: string | null;
+  readonly lastError: { readonly message: string; readonly at: string } | null;
+}
+
+/** The secrets behind the port the app already has (Key Vault). */
+export interface SubscriptionSecrets {
+  get(name: string): Promise<string | undefined>;
+  set(name: string, value: string, contentType?: string): Promise<void>;
+  remove(name: string): Promise<void>;
+}
+
+export const subscriptionSecretName = (tenantId: string, id: string): string => `audit-sub-${tenantId}-${id}`;
+
+/** Thrown to hand a given-up delivery to the dead-letter queue (a plain error: the consumer lets Service Bus redeliver it). */
+export class AuditDeliveryGaveUp extends Error {
+  constructor(detail: string) {
+    super(detail);
+    this.name = "AuditDeliveryGaveUp";
+  }
+}
+
+const view = (s: StoredSubscription): AuditSubscriptionView => ({
+  id: s.id,
+  url: s.url,
+  createdAt: s.createdAt,
+  createdBy: { id: s.createdBy.id, displayName: s.createdBy.displayName },
+  lastDeliveredAt: s.lastDeliveredAt,
+  lastError: s.lastError,
+});
+
+const fanOutBatch = 100;
+const secretCacheMs = 5 * 60_000;
+
+export interface AuditPushDeps {
+  readonly access: Access;
+  readonly store: AuditSubscriptionStore;
+  readonly stream: AuditStream;
+  /** Set after construction: the audit log records through this service's fan-out. */
+  readonly audit: () => AuditLog;
+  readonly secrets: SubscriptionSecrets;
+  readonly bus: MessageBus;
+  readonly receiver: AuditReceiverClient;
+  readonly clock: Clock;
+  readonly policy: DeliveryPolicy;
+  readonly allowInsecureLoopback: boolean;
+  readonly log: Logger;
+}
+
+export class AuditPush {
+  readonly #d: AuditPushDeps;
+  readonly #secretCache = new Map<string, { value: string; until: number }>();
+  constructor(deps: AuditPushDeps) {
+    this.#d = deps;
+  }
+
+  // --- subscriptions (HTTP) ---
+
+  async list(caller: UserCaller): Promise<AuditSubscriptionView[]> {
+    await requireAuditReader(this.#d.access, caller);
+    return (await this.#d.store.list(caller.tenantId)).map(view);
+  }
+
+  async get(caller: UserCaller, id: string): Promise<AuditSubscriptionView> {
+    await requireAuditReader(this.#d.access, caller);
+    const s = await this.#d.store.get(caller.tenantId, id);
+    if (!s) throw notFound("The audit subscription");
+    return view(s);
+  }
+
+  async put(caller: UserCaller, id: string, body: { url: string; secret: string }, correlationId: string): Promise<{ subscription: AuditSubscriptionView; created: boolean }> {
+    requireAdministrator(await this.#d.access.permissionsOf(caller));
+    const url = receiverUrl(body.url, { allowInsecureLoopback: this.#d.allowInsecureLoopback });
+    const tenantId = caller.tenantId;
+    const secretVersion = randomUUID();
+    // The secret first: a delivery never finds a subscription without it.
+    await this.#d.secrets.set(subscriptionSecretName(tenantId, id), body.secret, "text/plain");
+    let created = false;
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.#d.store.get(tenantId, id);
+      if (current) {
+        if (await this.#d.store.replace(tenantId, current, { url, secretVersion })) break;
+      } else {
+        const r = await this.#d.store.create(
+          tenantId,
+          { id, url, generation: randomUUID(), secretVersion, createdAt: this.#d.clock.now().toISOString(), createdBy: actorOf(caller) },
+          maxSubscriptionsPerTenant,
+        );
+        if (r === "limit") {
+          await this.#d.secrets.remove(subscriptionSecretName(tenantId, id));
+          throw conflict(`A tenant may have at most ${maxSubscriptionsPerTenant} audit subscriptions.`);
+        }
+        if (r === "created") {
+          created = true;
+          break;
+        }
+      }
+      if (attempt >= 5) throw conflict("The audit subscription is being changed by another request; try again.");
+    }
+    await this.#d.audit().record({
+      tenantId,
+      actor: actorOf(caller),
+      activity: created ? "auditSubscription.create" : "auditSubscription.update",
+      target: { type: "auditSubscription", id },
+      result: "success",
+      detail: `receiver ${receiverOrigin(url)}`,
+      correlationId,
+    });
+    const stored = await this.#d.store.get(tenantId, id);
+    if (!stored) throw notFound("The audit subscription");
+    return { subscription: view(stored), created };
+  }
+
+  async delete(caller: UserCaller, id: string, correlationId: string): Promise<void> {
+    requireAdministrator(await this.#d.access.permissionsOf(caller));
+    if (!(await this.#d.store.delete(caller.tenantId, id))) throw notFound("The audit subscription");
+    await this.#d.secrets.remove(subscriptionSecretName(caller.tenantId, id));
+    await this.#d.audit().record({
+      tenantId: caller.tenantId,
+      actor: actorOf(caller),
+      activity: "auditSubscription.delete",
+      target: { type: "auditSubscription", id },
+      result: "success",
+      correlationId,
+    });
+  }
+
+  // --- fan-out (after recording, and the timer) ---
+
+  /** Hands every event after each subscription's cursor to the queue. Safe to run concurrently and repeatedly. */
+  async fanOut(tenantId: string): Promise<number> {
+    let sent = 0;
+    for (const initial of await this.#d.store.list(tenantId)) {
+      let sub: StoredSubscription | undefined = initial;
+      for (let round = 0; sub && round < 50; round++) {
+        const events = await this.#d.stream.readAfter(tenantId, sub.cursor, fanOutBatch);
+        if (events.length === 0) break;
+        const s: StoredSubscription = sub;
+        await Promise.all(events.map((e) => this.#send(tenantId, { subscriptionId: s.id, generation: s.generation, sequence: e.sequence, attempt: 0 }, undefined)));
+        sent += events.length;
+        const last = events[events.length - 1].sequence;
+        const etag = await this.#d.store.advanceCursor(tenantId, s, last);
+        if (etag) sub = { ...s, cursor: last, etag };
+        else {
+          // Someone else moved it (another fan-out, a PUT): read it again and go on from there.
+          const fresh = await this.#d.store.get(tenantId, s.id);
+          sub = fresh && fresh.generation === s.generation ? fresh : undefined;
+        }
+        if (etag && events.length < fanOutBatch) break;
+      }
+    }
+    return sent;
+  }
+
+  /** After an event is recorded: fan out now. A failure is logged; the sweep finds the event later. */
+  async afterRecorded(tenantId: string): Promise<void> {
+    try {
+      await this.fanOut(tenantId);
+    } catch (e) {
+      this.#d.log.warn("audit fan-out failed; the sweep will hand the events on", { tenantId, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  async sweep(log: Logger): Promise<void> {
+    let failed = 0;
+    for (const tenantId of await this.#d.store.tenants()) {
+      try {
+        const sent = await this.fanOut(tenantId);
+        if (sent > 0) log.info("audit sweep handed events to the queue", { tenantId, sent });
+      } catch (e) {
+        failed++;
+        log.warn("audit sweep failed for a tenant", { tenantId, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    if (failed > 0) throw new Error(`the audit sweep failed for ${failed} tenant(s)`);
+  }
+
+  // --- delivery (the audit-export queue) ---
+
+  async deliver(input: { tenantId: string; data: AuditDeliverData; deliveryCount: number; log: Logger }): Promise<void> {
+    const { tenantId, data, log } = input;
+    const { policy, clock } = this.#d;
+    const sub = await this.#d.store.get(tenantId, data.subscriptionId);
+    if (!sub || sub.generation !== data.generation) {
+      log.info("audit delivery dropped: the subscription no longer exists", { subscriptionId: data.subscriptionId });
+      return;
+    }
+    const firstFailedAt = data.firstFailedAt === undefined ? undefined : new Date(data.firstFailedAt);
+    const now = clock.now();
+    if (firstFailedAt && input.deliveryCount > 0 && hasGivenUp(now, firstFailedAt, policy)) {
+      // Already given up on this delivery: straight on towards the dead-letter queue.
+      throw new AuditDeliveryGaveUp(`delivery of event ${data.sequence} to subscription ${sub.id} given up`);
+    }
+    const event = await this.#d.stream.get(tenantId, data.sequence);
+    if (!event) {
+      log.warn("audit delivery dropped: no event with that sequence number", { sequence: data.sequence });
+      return;
+    }
+    const body = JSON.stringify(event);
+    const secret = await this.#secret(tenantId, sub);
+    const outcome = secret === undefined
+      ? { ok: false as const, reason: "the subscription's secret is missing from Key Vault" }
+      : await this.#d.receiver.post(sub.url, body, {
+          "content-type": "application/json",
+          "x-signature": signature(secret, body),
+          "x-event-id": event.id,
+          "x-delivery-attempt": String(data.attempt + 1),
+        });
+    if (outcome.ok) {
+      await this.#d.store.recordOutcome(tenantId, sub.id, { deliveredAt: now.toISOString() });
+      return;
+    }
+    const first = firstFailedAt ?? now;
+    const origin = receiverOrigin(sub.url);
+    if (hasGivenUp(now, first, policy)) {
+      const message = `Gave up on event ${event.id} after ${data.attempt + 1} attempts since ${first.toISOString()}: ${outcome.reason}`;
+      await this.#d.store.recordOutcome(tenantId, sub.id, { error: { message, at: now.toISOString() } });
+      log.warn("audit delivery given up; the message goes to the dead-letter queue", { subscriptionId: sub.id, receiver: origin, eventId: event.id });
+      throw new AuditDeliveryGaveUp(message);
+    }
+    await this.#d.store.recordOutcome(tenantId, sub.id, { error: { message: outcome.reason, at: now.toISOString() } });
+    const next = retryAt(now, data.attempt, first, policy);
+    log.info("audit delivery failed; retry scheduled", { subscriptionId: sub.id, receiver: origin, attempt: data.attempt + 1, retryAt: next.toISOString(), reason: outcome.reason });
+    await this.#send(tenantId, { ...data, attempt: data.attempt + 1, firstFailedAt: first.toISOString() }, next);
+  }
+
+  async #send(tenantId: string, data: AuditDeliverData, notBefore: Date | undefined): Promise<void> {
+    const id = deliveryMessageId({ tenantId, ...data });
+    const envelope = makeEnvelope("audit.deliver", tenantId, data, { id, now: this.#d.clock.now() });
+    await this.#d.bus.send({ queue: queueNames.auditExport, id, type: envelope.type, body: envelope, ...(notBefore ? { notBefore } : {}) });
+  }
+
+  async #secret(tenantId: string, sub: StoredSubscription): Promise<string | undefined> {
+    const key = `${tenantId}|${sub.id}|${sub.secretVersion}`;
+    const cached = this.#secretCache.get(key);
+    const now = Date.now();
+    if (cached && cached.until > now) return cached.value;
+    const value = await this.#d.secrets.get(subscriptionSecretName(tenantId, sub.id));
+    if (value !== undefined) this.#secretCache.set(key, { value, until: now + secretCacheMs });
+    return value;
+  }
+}

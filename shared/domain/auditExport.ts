@@ -1,0 +1,109 @@
+// The rules of the audit export, pure: which receiver URLs are acceptable, how a push is
+// signed, how retries back off and when they give up, and the opaque delta token.
+import { createHash, createHmac } from "node:crypto";
+import { DomainError, errorCodes } from "./errors.js";
+
+/** Push subscriptions a tenant may have at once. */
+export const maxSubscriptionsPerTenant = 5;
+/** Events one delta call returns at most (call again while `value` is full). */
+export const maxDeltaEvents = 1000;
+
+const invalid = (path: string, message: string, detail: string): DomainError =>
+  new DomainError(errorCodes.validationFailed, detail, { errors: [{ path, message }] });
+
+const loopbackHosts = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** IPv4 literals that name this host, a private network, link-local (cloud metadata) or multicast. */
+function isNonPublicIPv4(host: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  if (!m) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a === 0 || a === 10 || a === 127 || a >= 224 || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+}
+
+/**
+ * Checks a push receiver URL and returns it normalized. `https` only, to a public name:
+ * no credentials in the URL, no fragment, no `localhost` and no private, loopback or
+ * link-local address literal (a tenant admin must not point the service at its own
+ * network). With `allowInsecureLoopback` (the local stack) also `http://127.0.0.1`,
+ * `http://localhost` and `http://[::1]`, and only those over http.
+ */
+export function receiverUrl(raw: string, options: { readonly allowInsecureLoopback: boolean }): string {
+  const path = "body.url";
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid(path, "not an absolute URL", "The receiver URL is not valid.");
+  }
+  if (url.username !== "" || url.password !== "") throw invalid(path, "must not carry a user name or password", "The receiver URL must not carry credentials.");
+  if (url.hash !== "" || raw.includes("#")) throw invalid(path, "must not have a fragment", "The receiver URL must not have a fragment.");
+  const loopback = loopbackHosts.has(url.hostname.toLowerCase());
+  if (url.protocol === "http:") {
+    if (options.allowInsecureLoopback && loopback) return url.toString();
+    throw invalid(path, "must use https", "The receiver URL must use https.");
+  }
+  if (url.protocol !== "https:") throw invalid(path, "must use https", "The receiver URL must use https.");
+  const host = url.hostname.toLowerCase();
+  if (options.allowInsecureLoopback && loopback) return url.toString();
+  if (host === "localhost" || host.endsWith(".localhost") || host.startsWith("[") || isNonPublicIPv4(host) || !host.includes(".")) {
+    throw invalid(path, "must name a public host", "The receiver URL must name a public host, not a local or private address.");
+  }
+  return url.toString();
+}
+
+/** What may be shown or logged of a receiver URL: its origin (the path or query may carry a token). */
+export const receiverOrigin = (url: string): string => new URL(url).origin;
+
+/** `sha256=<hex HMAC-SHA256 of the exact body bytes>`, the X-Signature header value. */
+export function signature(secret: string, body: string): string {
+  return `sha256=${createHmac("sha256", secret).update(body, "utf8").digest("hex")}`;
+}
+
+/** The delay before retry number `attempt + 1`: doubling from `firstRetryMs`, at most an hour, never past the give-up time. */
+export function retryAt(now: Date, attempt: number, firstFailedAt: Date, policy: DeliveryPolicy): Date {
+  const delay = Math.min(policy.firstRetryMs * 2 ** Math.min(attempt, 20), 3_600_000);
+  return new Date(Math.min(now.getTime() + delay, firstFailedAt.getTime() + policy.giveUpMs));
+}
+
+export interface DeliveryPolicy {
+  /** Delay before the first retry. */
+  readonly firstRetryMs: number;
+  /** How long an event may keep failing before it is dead-lettered. */
+  readonly giveUpMs: number;
+}
+
+export const hasGivenUp = (now: Date, firstFailedAt: Date, policy: DeliveryPolicy): boolean => now.getTime() - firstFailedAt.getTime() >= policy.giveUpMs;
+
+/**
+ * A message id derived from what the message means, so a re-sent delivery (a fan-out that
+ * ran twice, a retry sent again after a crash) is the same Service Bus message and
+ * duplicate detection drops it. A UUID (version 8, name-based) as the envelope wants.
+ */
+export function deliveryMessageId(parts: { tenantId: string; subscriptionId: string; generation: string; sequence: number; attempt: number }): string {
+  const h = createHash("sha256")
+    .update(`audit.deliver|${parts.tenantId}|${parts.subscriptionId}|${parts.generation}|${parts.sequence}|${parts.attempt}`)
+    .digest("hex");
+  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The delta token: opaque to callers (base64url JSON), bound to the tenant, naming the last sequence number returned. */
+export function encodeDeltaToken(tenantId: string, sequence: number): string {
+  return Buffer.from(JSON.stringify({ v: 1, t: tenantId, s: sequence })).toString("base64url");
+}
+
+export function decodeDeltaToken(token: string | undefined, tenantId: string): number {
+  if (token === undefined) return 0;
+  const rejected = (): DomainError => invalid("query.deltaToken", "not a delta token this API issued for your tenant", "The delta token is not valid.");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw rejected();
+  }
+  if (!parsed || typeof parsed !== "object") throw rejected();
+  const { v, t, s } = parsed as { v?: unknown; t?: unknown; s?: unknown };
+  if (v !== 1 || t !== tenantId || typeof s !== "number" || !Number.isSafeInteger(s) || s < 0) throw rejected();
+  return s;
+}

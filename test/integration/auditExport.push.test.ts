@@ -1,0 +1,195 @@
+// Audit push against the whole local stack (the integration stack retries after 0.5 s
+// and gives up after 18 s, see globalSetup): a receiver on 127.0.0.1 that is down and
+// comes back gets every event, each signature checked here; one that never comes back
+// ends in the dead-letter queue (read with the real SDK) with lastError on the
+// subscription; the secret shows nowhere; URL rules and the per-tenant limit.
+import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ServiceBusClient } from "@azure/service-bus";
+import { afterEach, describe, expect, it } from "vitest";
+import { api, eventually, stack } from "../support/api.js";
+import { hostLog, newTenant } from "./connectorSupport.js";
+
+interface Received {
+  readonly id: string;
+  readonly activity: string;
+  readonly signatureOk: boolean;
+}
+
+/** A receiver on 127.0.0.1 that answers 503 while `down`, and checks each signature. */
+async function receiver(secret: string) {
+  const received: Received[] = [];
+  const state = { down: true, refused: 0 };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      if (state.down) {
+        state.refused++;
+        res.writeHead(503).end();
+        return;
+      }
+      const raw = Buffer.concat(chunks);
+      const expected = Buffer.from(`sha256=${createHmac("sha256", secret).update(raw).digest("hex")}`);
+      const given = Buffer.from(String(req.headers["x-signature"] ?? ""));
+      const event = JSON.parse(raw.toString("utf8")) as { id: string; activity: string };
+      received.push({ id: event.id, activity: event.activity, signatureOk: given.length === expected.length && timingSafeEqual(given, expected) && req.headers["x-event-id"] === event.id });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  servers.push(server);
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/audit?token=in-the-query`, received, state };
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+interface Subscription {
+  id: string;
+  url: string;
+  lastDeliveredAt: string | null;
+  lastError: { message: string; at: string } | null;
+}
+
+describe("audit export, push", () => {
+  it("delivers every event, signed, to a receiver that was down and came back", async () => {
+    // Prepare: a subscription to a receiver that answers 503 for now.
+    const tenant = await newTenant();
+    const secret = `s3cret-${randomUUID()}`;
+    const r = await receiver(secret);
+    const put = await api<Subscription>("/auditSubscriptions/siem-1", { method: "PUT", token: tenant.admin, body: { url: r.url, secret } });
+    expect(put.status, put.text).toBe(201);
+
+    // Act: events while it is down; let it fail a few times, then bring it back and add more.
+    for (const minutes of [21, 22, 23, 24]) {
+      expect((await api("/settings", { method: "PATCH", token: tenant.admin, body: { sessionTimeoutMinutes: minutes } })).status).toBe(200);
+    }
+    await eventually(async () => (r.state.refused >= 10 ? true : undefined), 15_000, "failed deliveries");
+    const failing = await api<Subscription>("/auditSubscriptions/siem-1", { token: tenant.admin });
+    r.state.down = false;
+    for (const minutes of [25, 26]) {
+      expect((await api("/settings", { method: "PATCH", token: tenant.admin, body: { sessionTimeoutMinutes: minutes } })).status).toBe(200);
+    }
+    const expected = (await api<{ value: { id: string }[]; deltaToken: string }>("/auditEvents/delta", { token: tenant.admin })).body.value;
+    const createdAt = expected.findIndex((e) => (e as { activity?: string }).activity === "auditSubscription.create");
+    const recordedSinceCreation = expected.slice(createdAt);
+    await eventually(async () => (new Set(r.received.map((e) => e.id)).size >= recordedSinceCreation.length ? true : undefined), 15_000, "every event delivered");
+
+    // Assess: every event since the subscription (its own creation included) arrived, each signed right.
+    expect(failing.body.lastError?.message).toMatch(/503/);
+    expect(recordedSinceCreation.length).toBe(7); // the create, then six settings updates
+    expect(new Set(r.received.map((e) => e.id))).toEqual(new Set(recordedSinceCreation.map((e) => e.id)));
+    expect(r.received.every((e) => e.signatureOk)).toBe(true);
+    expect(r.received.map((e) => e.activity)).toContain("auditSubscription.create");
+    const after = await api<Subscription>("/auditSubscriptions/siem-1", { token: tenant.admin });
+    expect(after.body.lastDeliveredAt).not.toBeNull();
+  });
+
+  it("dead-letters what a receiver that never comes back did not get, and shows lastError", async () => {
+    // Prepare: a receiver that always answers 503.
+    const tenant = await newTenant();
+    const secret = `never-${randomUUID()}`;
+    const r = await receiver(secret);
+    const put = await api<Subscription>("/auditSubscriptions/gone", { method: "PUT", token: tenant.admin, body: { url: r.url, secret } });
+    expect(put.status, put.text).toBe(201);
+
+    // Act: wait past the give-up age (18 s here) for the dead-letter queue to hold the creation's delivery.
+    const client = new ServiceBusClient(stack().serviceBusConnectionString);
+    const dlq = client.createReceiver("audit-export", { subQueueType: "deadLetter" });
+    let found: { data: { subscriptionId: string; attempt: number; firstFailedAt?: string }; reason?: string } | undefined;
+    try {
+      found = await eventually(
+        async () => {
+          const peeked = await dlq.peekMessages(500, { fromSequenceNumber: undefined });
+          const m = peeked.find((p) => (p.body as { tenantId?: string }).tenantId === tenant.tenantId);
+          return m ? { data: (m.body as { data: { subscriptionId: string; attempt: number; firstFailedAt?: string } }).data, reason: m.deadLetterReason } : undefined;
+        },
+        60_000,
+        "a dead-lettered delivery",
+      );
+    } finally {
+      await dlq.close();
+      await client.close();
+    }
+
+    // Assess
+    expect(found.data.subscriptionId).toBe("gone");
+    expect(found.data.attempt).toBeGreaterThan(2);
+    expect(found.reason).toBeTruthy();
+    const sub = await api<Subscription>("/auditSubscriptions/gone", { token: tenant.admin });
+    expect(sub.body.lastError?.message).toMatch(/503/);
+    expect(r.received).toEqual([]);
+    expect(r.state.refused).toBeGreaterThan(2);
+  }, 90_000);
+
+  it("never shows the secret: not in responses, the host log or audit events", async () => {
+    // Prepare
+    const tenant = await newTenant();
+    const secret = `do-not-leak-${randomUUID()}`;
+    const r = await receiver(secret);
+    r.state.down = false;
+
+    // Act
+    const responses = [
+      await api("/auditSubscriptions/leak", { method: "PUT", token: tenant.admin, body: { url: r.url, secret } }),
+      await api("/auditSubscriptions/leak", { method: "PUT", token: tenant.admin, body: { url: r.url, secret } }),
+      await api("/auditSubscriptions/leak", { token: tenant.admin }),
+      await api("/auditSubscriptions", { token: tenant.admin }),
+      await api("/auditEvents/delta", { token: tenant.admin }),
+    ];
+    await eventually(async () => (r.received.length >= 2 ? true : undefined), 15_000, "deliveries");
+    const audit = await api("/auditEvents?top=200", { token: tenant.admin });
+
+    // Assess
+    expect(responses.map((x) => x.status)).toEqual([201, 200, 200, 200, 200]);
+    for (const text of [...responses.map((x) => x.text), audit.text, hostLog()]) expect(text.includes(secret)).toBe(false);
+    expect(audit.text).not.toContain("in-the-query");
+  });
+
+  it.each([
+    ["plain http to another host", { url: "http://example.com/hook" }],
+    ["credentials in the URL", { url: "https://user:pw@siem.example.com/hook" }],
+    ["a fragment", { url: "https://siem.example.com/hook#x" }],
+    ["another scheme", { url: "ftp://siem.example.com/hook" }],
+    ["a private address", { url: "https://10.1.2.3/hook" }],
+    ["the metadata address", { url: "https://169.254.169.254/hook" }],
+    ["a short secret", { url: "https://siem.example.com/hook", secret: "short" }],
+    ["an unknown field", { url: "https://siem.example.com/hook", extra: 1 }],
+  ])("rejects %s with 400 and creates nothing", async (_what, body) => {
+    // Prepare
+    const tenant = await newTenant();
+
+    // Act
+    const res = await api<{ code: string }>("/auditSubscriptions/bad", { method: "PUT", token: tenant.admin, body: { secret: "a-long-enough-secret", ...body } });
+
+    // Assess
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.code).toBe("validationFailed");
+    expect((await api("/auditSubscriptions/bad", { token: tenant.admin })).status).toBe(404);
+  });
+
+  it("allows five subscriptions per tenant, answers 409 to a sixth, and only admins change them", async () => {
+    // Prepare
+    const tenant = await newTenant();
+    const body = { url: "https://siem.example.com/hook", secret: "a-long-enough-secret" };
+
+    // Act
+    const puts = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => api(`/auditSubscriptions/s${i}`, { method: "PUT", token: tenant.admin, body })));
+    const byHelpdesk = await api("/auditSubscriptions/s7", { method: "PUT", token: tenant.helpdesk, body });
+    const other = await newTenant();
+    const fromOtherTenant = await api("/auditSubscriptions/s1", { token: other.admin });
+    const deleted = await api("/auditSubscriptions/s1", { method: "DELETE", token: tenant.admin });
+    const list = await api<{ value: Subscription[] }>("/auditSubscriptions", { token: tenant.admin });
+
+    // Assess
+    expect(puts.map((p) => p.status).sort()).toEqual([201, 201, 201, 201, 201, 409]);
+    expect(byHelpdesk.status).toBe(403);
+    expect(fromOtherTenant.status).toBe(404);
+    expect(deleted.status).toBe(204);
+    expect(list.body.value).toHaveLength(4);
+  });
+});
