@@ -105,7 +105,7 @@ var deploymentContainerName = 'app-package-${toLower(take(siteName, 32))}-${take
 var notificationHubName = 'remote-assistance'
 var notificationHubConnectionSecretName = 'notification-hub-connection'
 
-resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
   name: 'id-api-${resourceToken}'
   location: location
   tags: tags

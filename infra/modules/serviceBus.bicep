@@ -17,7 +17,7 @@ param premiumCapacity int
 var queueFile = loadJsonContent('../queues.json')
 var isPremium = sku == 'Premium'
 
-resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
+resource namespace 'Microsoft.ServiceBus/namespaces@2026-01-01' = {
   name: name
   location: location
   tags: tags
@@ -34,7 +34,7 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   }
 }
 
-resource queues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for q in queueFile.queues: {
+resource queues 'Microsoft.ServiceBus/namespaces/queues@2026-01-01' = [for q in queueFile.queues: {
   parent: namespace
   name: q.name
   properties: {
