@@ -19,8 +19,11 @@ param authIssuer string
 param authAudience string
 param authJwksUri string
 
-@description('Empty = the function app\'s root URL.')
+@description('The portal\'s root URL (PORTAL_URL): where the OAuth callback sends the admin back to.')
 param portalUrl string
+
+@description('The portal\'s origin (scheme://host[:port]): the only origin CORS allows.')
+param portalOrigin string
 
 param enableNotificationHubs bool
 param notificationHubName string
@@ -73,6 +76,14 @@ resource site 'Microsoft.Web/sites@2025-03-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
+      // The portal runs on its own origin (Static Web Apps) and calls the API with a bearer
+      // token: exactly that origin, no credentials (cookies) needed.
+      cors: {
+        allowedOrigins: [
+          portalOrigin
+        ]
+        supportCredentials: false
+      }
     }
     functionAppConfig: {
       deployment: {
@@ -153,7 +164,7 @@ var baseSettings = {
   AUTH_ISSUER: authIssuer
   AUTH_AUDIENCE: authAudience
   AUTH_JWKS_URI: authJwksUri
-  PORTAL_URL: empty(portalUrl) ? '${siteUrl}/' : portalUrl
+  PORTAL_URL: portalUrl
 }
 
 // Without Notification Hubs the app's built-in gateway only keeps pushes in memory: end
