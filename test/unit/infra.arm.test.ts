@@ -147,4 +147,16 @@ describe("compiled ARM template (bicep build infra/main.bicep)", () => {
     // string into Key Vault. The function app's deployment reads none.
     expect(JSON.stringify(deployment("functionApp"))).not.toMatch(/listKeys\(|listConnectionStrings\(/i);
   });
+
+  it("takes the Service Bus host from the namespace's serviceBusEndpoint, not a literal domain", () => {
+    // Prepare
+    const serviceBus = deployment("serviceBus").properties.template!;
+
+    // Act
+    const host = String(serviceBus.outputs?.fullyQualifiedNamespace.value);
+
+    // Assess
+    expect(host).toContain(".serviceBusEndpoint");
+    expect(JSON.stringify(main)).not.toContain("servicebus.windows.net");
+  });
 });
