@@ -1,5 +1,5 @@
 // Tenants' TeamViewer tokens in Key Vault: secret `teamviewer-token-<tenantId>`, content
-// type application/json, value `{ accessToken, refreshToken, expiresAt }` (DESIGN §6).
+// type application/json, value `{ accessToken, refreshToken, expiresAt }` (docs/operations.md, "Secrets").
 import { z } from "zod";
 import type { StoredToken, TokenVault } from "../../app/connector/ports.js";
 import type { SecretStore } from "./secretStore.js";
