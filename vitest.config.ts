@@ -1,4 +1,14 @@
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
+
+/** Runs the OpenAPI response check after every other integration file (it reads what they recorded). */
+class ResponseCheckLast extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const last = (f: TestSpecification): boolean => f.moduleId.endsWith("zz.openapiResponses.test.ts");
+    return [...sorted.filter((f) => !last(f)), ...sorted.filter(last)];
+  }
+}
 
 export default defineConfig({
   test: {
@@ -24,6 +34,8 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["test/integration/globalSetup.ts"],
+          setupFiles: ["test/support/recordResponses.ts"],
+          sequence: { sequencer: ResponseCheckLast },
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

@@ -10,6 +10,8 @@ import type { StackEndpoints } from "../../local/stack.js";
 declare module "vitest" {
   export interface ProvidedContext {
     stack: StackEndpoints;
+    /** JSON lines of every API response the tests received (test/support/recordResponses.ts). */
+    responseLog: string;
   }
 }
 
@@ -44,6 +46,7 @@ export async function setup(project: TestProject): Promise<void> {
   });
   child.removeAllListeners("exit");
   project.provide("stack", endpoints);
+  project.provide("responseLog", join(dataDir, "api-responses.jsonl"));
 }
 
 export async function teardown(): Promise<void> {
