@@ -14,6 +14,8 @@ export default defineConfig({
   test: {
     reporters: ["default", "json"],
     outputFile: { json: ".vitest-results.json" },
+    // Set at the root: vitest reads the sequencer from the root config only.
+    sequence: { sequencer: ResponseCheckLast },
     projects: [
       {
         test: {
@@ -35,7 +37,6 @@ export default defineConfig({
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["test/integration/globalSetup.ts"],
           setupFiles: ["test/support/recordResponses.ts"],
-          sequence: { sequencer: ResponseCheckLast },
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
