@@ -109,7 +109,10 @@ function operation(d: EndpointDescription): JsonSchema {
   }
   responses["400"] ??= problem("The request is not valid (validationFailed)");
   if (d.authenticated) responses["401"] ??= problem("No valid bearer token (unauthenticated)");
-  if (d.body) responses["413"] ??= problem("The request body is too large (payloadTooLarge)");
+  // The body limit applies to every request, with a body declared or not.
+  responses["413"] ??= problem("The request body is too large (payloadTooLarge)");
+  // Answered by the host before the function runs; its body is not part of this contract.
+  responses["414"] ??= { description: "The request URI is too long" };
   if (d.authenticated) responses["429"] ??= problem("Too many requests (rateLimited); wait Retry-After seconds");
   responses["500"] ??= problem("Unexpected error (internal)");
   for (const [status, response] of Object.entries(responses) as [string, JsonSchema][]) {

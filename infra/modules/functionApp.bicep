@@ -167,14 +167,14 @@ var baseSettings = {
   PORTAL_URL: portalUrl
 }
 
-// Without Notification Hubs the app's built-in gateway only keeps pushes in memory: end
-// users then see requests in the Company Portal inbox, with no push.
+// Without Notification Hubs there is no push: end users see requests in the Company Portal
+// inbox. (The local gateway, which only records pushes, refuses to start off the local stack.)
 var pushSettings = enableNotificationHubs ? {
   PUSH_GATEWAY: 'notificationHubs'
   NOTIFICATION_HUB_NAME: notificationHubName
   NOTIFICATION_HUB_CONNECTION_SECRET_NAME: notificationHubConnectionSecretName
 } : {
-  PUSH_GATEWAY: 'local'
+  PUSH_GATEWAY: 'none'
 }
 
 var appSettings = union(baseSettings, pushSettings)

@@ -208,7 +208,7 @@ describe("function app settings in Bicep match shared/config.ts", () => {
       expect(config.keyVault.allowInsecure, label).toBe(false);
       expect(config.azureClientId, label).toBeDefined();
       expect(config.teamViewer.clientSecret, label).toBeUndefined();
-      expect(config.push.kind, label).toBe(label === "enableNotificationHubs" ? "notificationHubs" : "local");
+      expect(config.push.kind, label).toBe(label === "enableNotificationHubs" ? "notificationHubs" : "none");
     }
   });
 
