@@ -1,9 +1,21 @@
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
+
+/** Runs the OpenAPI response check after every other integration file (it reads what they recorded). */
+class ResponseCheckLast extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const last = (f: TestSpecification): boolean => f.moduleId.endsWith("zz.openapiResponses.test.ts");
+    return [...sorted.filter((f) => !last(f)), ...sorted.filter(last)];
+  }
+}
 
 export default defineConfig({
   test: {
     reporters: ["default", "json"],
     outputFile: { json: ".vitest-results.json" },
+    // Set at the root: vitest reads the sequencer from the root config only.
+    sequence: { sequencer: ResponseCheckLast },
     projects: [
       {
         test: {
@@ -24,6 +36,7 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["test/integration/globalSetup.ts"],
+          setupFiles: ["test/support/recordResponses.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

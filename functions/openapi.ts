@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { FunctionDefinition } from "./definition.js";
 import { endpoint, endpointDescriptions, type EndpointDescription } from "./http/endpoint.js";
 import { problemSchema } from "../shared/contracts/common.js";
+import { idempotencyKeySchema } from "../shared/contracts/sessions.js";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -26,6 +27,76 @@ function parameters(d: EndpointDescription): JsonSchema[] {
 
 const problem = (description: string): JsonSchema => ({ description, content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } });
 
+/** Operations that honour an Idempotency-Key request header (same key + same body = same answer). */
+const idempotentOperations: ReadonlySet<string> = new Set(["requestSession"]);
+
+const headerSchemas = {
+  location: { description: "Where the created or accepted resource can be read", schema: { type: "string" } },
+  retryAfter: { description: "Seconds to wait before trying again", schema: { type: "integer", minimum: 0 } },
+  correlationId: { description: "The request's correlation id (the caller's x-correlation-id, or a new one)", schema: { type: "string" } },
+} as const;
+
+/**
+ * The problem members the API sends beyond RFC 9457's: declared so clients know them, and
+ * any other member allowed, so a strict client never rejects a problem for carrying one.
+ */
+function problemComponent(): JsonSchema {
+  const base = toSchema(problemSchema, "output") as { properties?: Record<string, JsonSchema> };
+  return {
+    ...base,
+    properties: {
+      ...base.properties,
+      reason: { type: "string", description: "Why, for deviceNotEligible and similar refusals (a stable code)" },
+      warnings: { type: "array", items: {}, description: "Non-fatal remarks about the request" },
+      existingSessionId: { type: "string", description: "The open session that conflicts with this request" },
+      retryAfterSeconds: { type: "integer", minimum: 0, description: "As the Retry-After header, for rateLimited" },
+    },
+    additionalProperties: true,
+  };
+}
+
+/** A small example value that satisfies a JSON schema (first enum/const, minimal strings and arrays). */
+function exampleOf(schema: JsonSchema, depth = 0): unknown {
+  if (depth > 8) return null;
+  if ("const" in schema) return schema.const;
+  if (Array.isArray(schema.enum)) return schema.enum[0];
+  if ("default" in schema && schema.default !== undefined) return schema.default;
+  for (const k of ["anyOf", "oneOf"] as const) {
+    const options = schema[k];
+    if (Array.isArray(options) && options.length > 0) return exampleOf(options[0] as JsonSchema, depth + 1);
+  }
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  switch (type) {
+    case "object": {
+      const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
+      const required = new Set((schema.required ?? []) as string[]);
+      return Object.fromEntries(Object.entries(props).filter(([k]) => required.has(k)).map(([k, v]) => [k, exampleOf(v, depth + 1)]));
+    }
+    case "array":
+      return typeof schema.minItems === "number" && schema.minItems > 0 && schema.items ? [exampleOf(schema.items as JsonSchema, depth + 1)] : [];
+    case "integer":
+    case "number":
+      return typeof schema.minimum === "number" ? schema.minimum : 0;
+    case "boolean":
+      return false;
+    case "null":
+      return null;
+    case "string":
+      if (schema.format === "date-time") return "2026-11-23T10:00:00.000Z";
+      if (schema.format === "uri") return "https://example.org/";
+      if (schema.format === "uuid") return "00000000-0000-4000-8000-000000000000";
+      return typeof schema.pattern === "string" || typeof schema.minLength === "number" ? undefined : "string";
+    default:
+      return undefined;
+  }
+}
+
+/** Adds `example` to a JSON media type when a minimal example can be made for its schema. */
+function withExample(schema: JsonSchema): JsonSchema {
+  const example = exampleOf(schema);
+  return example === undefined ? { schema } : { schema, example };
+}
+
 function operation(d: EndpointDescription): JsonSchema {
   const responses: JsonSchema = {};
   for (const [status, r] of Object.entries(d.responses)) {
@@ -33,23 +104,36 @@ function operation(d: EndpointDescription): JsonSchema {
     responses[status] = isProblem
       ? problem(r.description)
       : r.schema
-        ? { description: r.description, content: { "application/json": { schema: toSchema(r.schema, "output") } } }
+        ? { description: r.description, content: { "application/json": withExample(toSchema(r.schema, "output")) } }
         : { description: r.description };
   }
   responses["400"] ??= problem("The request is not valid (validationFailed)");
   if (d.params) responses["404"] ??= problem("Nothing exists under this id (notFound)");
   if (d.authenticated) responses["401"] ??= problem("No valid bearer token (unauthenticated)");
+  // The body limit applies to every request, with a body declared or not.
+  responses["413"] ??= problem("The request body is too large (payloadTooLarge)");
+  // Answered by the host before the function runs; its body is not part of this contract.
+  responses["414"] ??= { description: "The request URI is too long" };
   // Every endpoint is rate limited by the endpoint builder (per caller, or per client address).
   responses["429"] ??= problem("Too many requests (rateLimited); the Retry-After header says in how many seconds to try again");
   responses["500"] ??= problem("Unexpected error (internal)");
+  for (const [status, response] of Object.entries(responses) as [string, JsonSchema][]) {
+    const headers: JsonSchema = { "x-correlation-id": headerSchemas.correlationId };
+    if (status === "201" || status === "202" || status === "303" || status === "302") headers.Location = headerSchemas.location;
+    if (status === "429" || status === "503") headers["Retry-After"] = headerSchemas.retryAfter;
+    response.headers = headers;
+  }
+  const idempotencyHeader = idempotentOperations.has(d.name)
+    ? [{ name: "Idempotency-Key", in: "header", required: false, description: "Makes a retry safe: the same key with the same body answers the same result; with another body, 409.", schema: toSchema(idempotencyKeySchema, "input") }]
+    : [];
   return {
     operationId: d.name,
     summary: d.summary,
     tags: [d.tag],
     "x-access": d.access,
     ...(d.authenticated ? {} : { security: [] }),
-    parameters: [...parameters(d), { name: "x-correlation-id", in: "header", required: false, schema: { type: "string", pattern: "^[A-Za-z0-9._:-]{8,128}$" } }],
-    ...(d.body ? { requestBody: { required: true, content: { "application/json": { schema: toSchema(d.body, "input") } } } } : {}),
+    parameters: [...parameters(d), ...idempotencyHeader, { name: "x-correlation-id", in: "header", required: false, schema: { type: "string", pattern: "^[A-Za-z0-9._:-]{8,128}$" } }],
+    ...(d.body ? { requestBody: { required: true, content: { "application/json": withExample(toSchema(d.body, "input")) } } } : {}),
     responses,
   };
 }
@@ -73,7 +157,7 @@ export function buildOpenApiDocument(): JsonSchema {
     paths,
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
-      schemas: { Problem: toSchema(problemSchema, "output") },
+      schemas: { Problem: problemComponent() },
     },
   };
 }

@@ -1,6 +1,7 @@
-// Offline Bicep parsing with tree-sitter-bicep (wasm) on web-tree-sitter. This is a syntax
-// check only — no types, no resource schemas; real validation needs the Bicep CLI (`bicep
-// build`) and Azure (`azd provision --preview`), see docs/deploy.md. tree-sitter-bicep 1.1.0
+// Reading Bicep as syntax trees with tree-sitter-bicep (wasm) on web-tree-sitter, for the
+// infra unit tests that inspect the templates' source (test/support/bicepModel.ts). The
+// templates are compiled and linted by the real Bicep CLI (`npm run check:bicep`,
+// infra/bicepCli.ts); this parser checks nothing itself. tree-sitter-bicep 1.1.0
 // mis-parses newer syntax (`import {…} from`, nullable `T?` params, `resourceInput<>`), so
 // the templates here avoid it.
 import { readdirSync } from "node:fs";

@@ -65,8 +65,18 @@ param authTenantId string = ''
 @description('Accepted token audience: the API app registration\'s client id (v2 tokens) or its App ID URI (v1 tokens).')
 param authAudience string
 
-@description('Where the OAuth callback sends the admin back to. Empty = the function app\'s own root URL.')
+@description('Where the OAuth callback sends the admin back to. Empty = the portal\'s Static Web App (its https://<name>.azurestaticapps.net/ root).')
 param portalUrl string = ''
+
+@description('Static Web Apps tier of the portal.')
+@allowed([
+  'Free'
+  'Standard'
+])
+param portalSku string = 'Free'
+
+@description('Region of the portal\'s Static Web App (the service is offered in a few regions only; the content is served globally).')
+param portalLocation string = 'westeurope'
 
 @description('Function app name override. Empty = func-api-<token>. The TeamViewer redirect URI is https://<name>.azurewebsites.net/api/connector/oauth/callback.')
 param functionAppName string = ''
@@ -108,7 +118,7 @@ var deploymentContainerName = 'app-package-${toLower(take(siteName, 32))}-${take
 var notificationHubName = 'remote-assistance'
 var notificationHubConnectionSecretName = 'notification-hub-connection'
 
-resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
   name: 'id-api-${resourceToken}'
   location: location
   tags: tags
@@ -168,6 +178,22 @@ module notificationHubs 'modules/notificationHubs.bicep' = if (enableNotificatio
   }
 }
 
+module portal 'modules/staticWebApp.bicep' = {
+  name: 'portal'
+  params: {
+    location: portalLocation
+    tags: tags
+    name: 'stapp-${resourceToken}'
+    sku: portalSku
+  }
+}
+
+// The portal's own origin unless portalUrl points elsewhere (a custom domain): the API's
+// CORS allows exactly this origin, and PORTAL_URL names it.
+var portalRootUrl = empty(portalUrl) ? '${portal.outputs.origin}/' : portalUrl
+// 'https://host/path' -> 'https://host'
+var portalOrigin = join(take(split(portalRootUrl, '/'), 3), '/')
+
 // Role assignments come before the app so the identity can reach storage when the host
 // first starts (Entra role propagation can still take a few minutes).
 module roleAssignments 'modules/roleAssignments.bicep' = {
@@ -208,7 +234,8 @@ module functionApp 'modules/functionApp.bicep' = {
     authIssuer: '${loginEndpoint}${tokenTenantId}/v2.0'
     authAudience: authAudience
     authJwksUri: '${loginEndpoint}${tokenTenantId}/discovery/v2.0/keys'
-    portalUrl: portalUrl
+    portalUrl: portalRootUrl
+    portalOrigin: portalOrigin
     enableNotificationHubs: enableNotificationHubs
     notificationHubName: notificationHubName
     notificationHubConnectionSecretName: notificationHubConnectionSecretName
@@ -229,4 +256,8 @@ output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
 output SERVICE_BUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
 output AUTH_ISSUER string = '${loginEndpoint}${tokenTenantId}/v2.0'
+output SERVICE_WEB_NAME string = portal.outputs.name
+output PORTAL_URL string = portalRootUrl
+output AUTH_TENANT_ID string = tokenTenantId
+output AUTH_AUDIENCE string = authAudience
 output TEAMVIEWER_CLIENT_SECRET_NAME string = functionApp.outputs.teamViewerClientSecretName

@@ -113,7 +113,10 @@ async function main(): Promise<void> {
   const tokensFile = join(dataDir, "tokens.env");
   writeFileSync(
     tokensFile,
-    [`export API=${stack.apiUrl}`, `export TENANT_ID=${seeded.tenantId}`, ...tokens.map(({ u, token }) => `export ${u.key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}_TOKEN=${token}`)].join("\n") + "\n",
+    [`export API=${stack.apiUrl}`, `export TENANT_ID=${seeded.tenantId}`, ...tokens.flatMap(({ u, token }) => {
+      const name = u.key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+      return [`export ${name}_TOKEN=${token}`, `export ${name}_OID=${u.claims.oid}`];
+    })].join("\n") + "\n",
     { mode: 0o600 },
   );
   console.log(`
@@ -133,9 +136,9 @@ async function main(): Promise<void> {
 
 Demo tenant ${seeded.tenantName} (${seeded.tenantId}): ${seeded.summary}
 Dev tokens (valid 24 h):
-${tokens.map(({ u, token }) => `  ${u.label.padEnd(44)} ${u.claims.name}\n    ${token}`).join("\n")}
+${tokens.map(({ u, token }) => `  ${u.label.padEnd(44)} ${u.claims.name}   oid ${u.claims.oid}\n    ${token}`).join("\n")}
 
-The same tokens as shell variables: source ${tokensFile}   (ADMIN_TOKEN, HELPDESK_TOKEN, END_USER_TOKEN, …)
+The same tokens and user ids as shell variables: source ${tokensFile}   (ADMIN_TOKEN, ADMIN_OID, HELPDESK_TOKEN, END_USER_TOKEN, …)
 Try:
   source ${tokensFile}
   curl -s $API/health

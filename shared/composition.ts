@@ -142,7 +142,9 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
   const push: PushGateway =
     config.push.kind === "notificationHubs"
       ? new NotificationHubsPushGateway({ hubName: config.push.hubName, connectionSecretName: config.push.connectionSecretName, secrets })
-      : new LocalPushGateway({ file: config.local.pushFile, now: () => clock.now() });
+      : config.push.kind === "none"
+        ? { push: async () => undefined } // no push service: end users see requests in the Company Portal inbox
+        : new LocalPushGateway({ file: config.local.pushFile, now: () => clock.now() });
   const faults: FaultPoints = config.local.faultsFile ? new FileFaultPoints(config.local.faultsFile) : noFaultPoints;
   const sessions = createSessionsArea({
     store: new TableSessionStore(tables),

@@ -38,7 +38,7 @@ export const settingsSchema = z
     // Where the OAuth callback sends the admin's browser back to.
     PORTAL_URL: url,
     // End-user push: the local recording gateway, or Azure Notification Hubs.
-    PUSH_GATEWAY: z.enum(["local", "notificationHubs"]).default("local"),
+    PUSH_GATEWAY: z.enum(["local", "notificationHubs", "none"]).default("local"),
     NOTIFICATION_HUB_NAME: optionalNonEmpty,
     NOTIFICATION_HUB_CONNECTION_SECRET_NAME: optionalNonEmpty,
     APPLICATIONINSIGHTS_CONNECTION_STRING: optionalNonEmpty,
@@ -97,6 +97,10 @@ export const settingsSchema = z
     if (s.LOCAL_ALLOW_INSECURE_LINKS && !s.KEYVAULT_ALLOW_INSECURE) {
       ctx.addIssue({ code: "custom", path: ["LOCAL_ALLOW_INSECURE_LINKS"], message: "insecure links are only for the local stack (with KEYVAULT_ALLOW_INSECURE)" });
     }
+    if (s.PUSH_GATEWAY === "local" && !s.KEYVAULT_ALLOW_INSECURE) {
+      // The local gateway only records pushes: configured in Azure it would swallow them silently.
+      ctx.addIssue({ code: "custom", path: ["PUSH_GATEWAY"], message: "the local push gateway is only for the local stack (with KEYVAULT_ALLOW_INSECURE); use notificationHubs or none" });
+    }
     if (s.PUSH_GATEWAY === "notificationHubs" && (!s.NOTIFICATION_HUB_NAME || !s.NOTIFICATION_HUB_CONNECTION_SECRET_NAME)) {
       ctx.addIssue({ code: "custom", path: ["NOTIFICATION_HUB_NAME"], message: "PUSH_GATEWAY=notificationHubs needs NOTIFICATION_HUB_NAME and NOTIFICATION_HUB_CONNECTION_SECRET_NAME" });
     }
@@ -127,6 +131,7 @@ export interface Config {
   readonly portalUrl: string;
   readonly push:
     | { readonly kind: "local" }
+    | { readonly kind: "none" }
     | { readonly kind: "notificationHubs"; readonly hubName: string; readonly connectionSecretName: string };
   readonly applicationInsightsConnectionString?: string;
   readonly limits: {
@@ -191,7 +196,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     push:
       s.PUSH_GATEWAY === "notificationHubs"
         ? { kind: "notificationHubs", hubName: s.NOTIFICATION_HUB_NAME!, connectionSecretName: s.NOTIFICATION_HUB_CONNECTION_SECRET_NAME! }
-        : { kind: "local" },
+        : { kind: s.PUSH_GATEWAY },
     applicationInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
     limits: {
       callerPerMinute: s.RATE_LIMIT_CALLER_PER_MINUTE,

@@ -19,8 +19,11 @@ param authIssuer string
 param authAudience string
 param authJwksUri string
 
-@description('Empty = the function app\'s root URL.')
+@description('The portal\'s root URL (PORTAL_URL): where the OAuth callback sends the admin back to.')
 param portalUrl string
+
+@description('The portal\'s origin (scheme://host[:port]): the only origin CORS allows.')
+param portalOrigin string
 
 param enableNotificationHubs bool
 param notificationHubName string
@@ -32,7 +35,7 @@ param alwaysReadyHttpInstances int
 // The name the app looks the TeamViewer client secret up under in Key Vault.
 var teamViewerClientSecretName = 'teamviewer-client-secret'
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' existing = {
   name: storageAccountName
 }
 
@@ -40,7 +43,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
 
-resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
   tags: tags
@@ -54,7 +57,7 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   }
 }
 
-resource site 'Microsoft.Web/sites@2023-12-01' = {
+resource site 'Microsoft.Web/sites@2025-03-01' = {
   name: name
   location: location
   // azd finds the deployment target by this tag (azure.yaml service "api").
@@ -73,6 +76,14 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
+      // The portal runs on its own origin (Static Web Apps) and calls the API with a bearer
+      // token: exactly that origin, no credentials (cookies) needed.
+      cors: {
+        allowedOrigins: [
+          portalOrigin
+        ]
+        supportCredentials: false
+      }
     }
     functionAppConfig: {
       deployment: {
@@ -106,7 +117,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
 
 // azd deploys with an Entra token (OneDeploy), so publishing with basic credentials
 // (FTP, SCM user/password) is switched off.
-resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
   parent: site
   name: 'ftp'
   properties: {
@@ -114,7 +125,7 @@ resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   }
 }
 
-resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
   parent: site
   name: 'scm'
   properties: {
@@ -153,22 +164,22 @@ var baseSettings = {
   AUTH_ISSUER: authIssuer
   AUTH_AUDIENCE: authAudience
   AUTH_JWKS_URI: authJwksUri
-  PORTAL_URL: empty(portalUrl) ? '${siteUrl}/' : portalUrl
+  PORTAL_URL: portalUrl
 }
 
-// Without Notification Hubs the app's built-in gateway only keeps pushes in memory: end
-// users then see requests in the Company Portal inbox, with no push.
+// Without Notification Hubs there is no push: end users see requests in the Company Portal
+// inbox. (The local gateway, which only records pushes, refuses to start off the local stack.)
 var pushSettings = enableNotificationHubs ? {
   PUSH_GATEWAY: 'notificationHubs'
   NOTIFICATION_HUB_NAME: notificationHubName
   NOTIFICATION_HUB_CONNECTION_SECRET_NAME: notificationHubConnectionSecretName
 } : {
-  PUSH_GATEWAY: 'local'
+  PUSH_GATEWAY: 'none'
 }
 
 var appSettings = union(baseSettings, pushSettings)
 
-resource settings 'Microsoft.Web/sites/config@2023-12-01' = {
+resource settings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: site
   name: 'appsettings'
   properties: appSettings

@@ -16,7 +16,7 @@ param sku string
 param keyVaultName string
 param connectionSecretName string
 
-resource namespace 'Microsoft.NotificationHubs/namespaces@2017-04-01' = {
+resource namespace 'Microsoft.NotificationHubs/namespaces@2023-09-01' = {
   name: namespaceName
   location: location
   tags: tags
@@ -28,7 +28,7 @@ resource namespace 'Microsoft.NotificationHubs/namespaces@2017-04-01' = {
   }
 }
 
-resource hub 'Microsoft.NotificationHubs/namespaces/notificationHubs@2017-04-01' = {
+resource hub 'Microsoft.NotificationHubs/namespaces/notificationHubs@2023-09-01' = {
   parent: namespace
   name: hubName
   location: location
@@ -38,7 +38,7 @@ resource hub 'Microsoft.NotificationHubs/namespaces/notificationHubs@2017-04-01'
 
 // The back end only sends (to tags user:<oid>); devices register through the Company
 // Portal app. So the app's rule has Send only, not the default Listen+Manage+Send rule.
-resource sendRule 'Microsoft.NotificationHubs/namespaces/notificationHubs/AuthorizationRules@2017-04-01' = {
+resource sendRule 'Microsoft.NotificationHubs/namespaces/notificationHubs/AuthorizationRules@2023-09-01' = {
   parent: hub
   name: 'app-send'
   properties: {
@@ -48,11 +48,11 @@ resource sendRule 'Microsoft.NotificationHubs/namespaces/notificationHubs/Author
   }
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
+resource vault 'Microsoft.KeyVault/vaults@2025-05-01' existing = {
   name: keyVaultName
 }
 
-resource connectionSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
+resource connectionSecret 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = {
   parent: vault
   name: connectionSecretName
   properties: {

@@ -26,15 +26,15 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' existing = {
   name: storageAccountName
 }
 
-resource serviceBus 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
+resource serviceBus 'Microsoft.ServiceBus/namespaces@2026-01-01' existing = {
   name: serviceBusNamespaceName
 }
 
-resource keyVault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
+resource keyVault 'Microsoft.KeyVault/vaults@2025-05-01' existing = {
   name: keyVaultName
 }
 
@@ -113,7 +113,7 @@ resource serviceBusReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01'
 // for RBAC), and the official Flex + Service Bus azd sample grants it too. It is scoped to
 // the app's queues rather than the namespace, so it reaches no other entity, and it can be
 // switched off with grantServiceBusOwnerForScaling (Sender + Receiver still suffice to run).
-resource queues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = [for queueName in serviceBusQueueNames: {
+resource queues 'Microsoft.ServiceBus/namespaces/queues@2026-01-01' existing = [for queueName in serviceBusQueueNames: {
   parent: serviceBus
   name: queueName
 }]

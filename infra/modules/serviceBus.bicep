@@ -17,7 +17,7 @@ param premiumCapacity int
 var queueFile = loadJsonContent('../queues.json')
 var isPremium = sku == 'Premium'
 
-resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
+resource namespace 'Microsoft.ServiceBus/namespaces@2026-01-01' = {
   name: name
   location: location
   tags: tags
@@ -34,7 +34,7 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   }
 }
 
-resource queues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for q in queueFile.queues: {
+resource queues 'Microsoft.ServiceBus/namespaces/queues@2026-01-01' = [for q in queueFile.queues: {
   parent: namespace
   name: q.name
   properties: {
@@ -52,5 +52,7 @@ resource queues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for q in 
 }]
 
 output name string = namespace.name
-output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'
+// The host from the namespace itself (https://<ns>.servicebus.windows.net:443/ in the public
+// cloud, another suffix in sovereign clouds), not a literal domain.
+output fullyQualifiedNamespace string = split(split(namespace.properties.serviceBusEndpoint, '/')[2], ':')[0]
 output queueNames array = [for q in queueFile.queues: q.name]

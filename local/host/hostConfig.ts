@@ -1,5 +1,5 @@
 // The parts of host.json the local host honours: HTTP route prefix, Service Bus concurrency and lock renewal
-// (extension 5.x schema), and log levels. Missing keys take the documented defaults (FUNCTIONS-HOST.md §1–2).
+// (extension 5.x schema), and log levels. Missing keys take the documented defaults (local/host/README.md).
 import { readFileSync } from "node:fs";
 
 export interface HostConfig {

@@ -1,5 +1,5 @@
 // Key Vault emulator: the secrets REST API as @azure/keyvault-secrets 4.11 speaks it (see
-// shared/KEYVAULT-REST.md) over plain HTTP on loopback, with the 401 bearer challenge.
+// docs/architecture.md, "Local runtime") over plain HTTP on loopback, with the 401 bearer challenge.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { z } from "zod";
 import { isLoopbackHost, listen, urlHost } from "../loopback.js";

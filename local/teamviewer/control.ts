@@ -49,7 +49,7 @@ export const latencySchema = z
 export type LatencyInput = z.input<typeof latencySchema>;
 export type Latency = z.output<typeof latencySchema>;
 
-/** How the fake resolves the points TEAMVIEWER-API.md marks unconfirmed, and its limits. */
+/** How the fake resolves the points docs/teamviewer.md marks unconfirmed, and its limits. */
 export const variantsSchema = z
   .object({
     createStatus: z.union([z.literal(200), z.literal(201)]),

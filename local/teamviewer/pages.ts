@@ -3,7 +3,7 @@
 import { escapeHtml } from "../html.js";
 import type { FakeAccount } from "./control.js";
 
-/** What the app registration asks for (TEAMVIEWER-API.md, "Scopes"), as the admin reads it. */
+/** What the app registration asks for (docs/teamviewer.md, "Scopes"), as the admin reads it. */
 const requestedAccess: readonly [scope: string, meaning: string][] = [
   ["Sessions.Create", "Create service queue sessions"],
   ["Sessions.ReadAll", "Read all sessions"],

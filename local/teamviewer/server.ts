@@ -1,4 +1,4 @@
-// A local fake of the TeamViewer Web API subset in TEAMVIEWER-API.md (OAuth sign-in page
+// A local fake of the TeamViewer Web API subset in docs/teamviewer.md (OAuth sign-in page
 // included) on node:http, with a /_control/ API that lets tests inject faults and variants.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { timingSafeEqual } from "node:crypto";
@@ -466,7 +466,7 @@ class Fake {
       validUntil,
     });
     const s = this.#sessionOrThrow(code);
-    // The create answer has no online / closed_at (TEAMVIEWER-API.md).
+    // The create answer has no online / closed_at (docs/teamviewer.md).
     const { online: _online, closed_at: _closedAt, waiting_message: _waiting, ...created } = this.#wire(s);
     sendJson(res, this.#variants.createStatus, created);
   }

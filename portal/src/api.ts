@@ -1,5 +1,5 @@
 // The one HTTP client of the portal: adds the bearer token, reads JSON, and turns every
-// failure into an ApiProblem carrying the API's problem details (DESIGN §4 "Errors").
+// failure into an ApiProblem carrying the API's problem details (docs/api.md, "Errors").
 import { h } from "./dom.js";
 
 export interface Problem {

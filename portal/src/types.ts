@@ -1,4 +1,4 @@
-// The API's resources as the portal reads them (DESIGN §4; the API's OpenAPI document is
+// The API's resources as the portal reads them (docs/api.md; the API's OpenAPI document is
 // generated from shared/contracts). Kept here so the browser bundle carries no server code.
 
 export type OnboardingStatus = "notOnboarded" | "onboarding" | "onboarded";

@@ -1,4 +1,4 @@
-// HTTP contracts of the connector API (DESIGN §4 "Connector").
+// HTTP contracts of the connector API (docs/api.md, "Connector").
 import { z } from "zod";
 import { connectorErrorCodes, connectorHealths, onboardingStatuses } from "../domain/connector.js";
 

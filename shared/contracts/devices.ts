@@ -1,4 +1,4 @@
-// HTTP contracts of the device inventory: the list query, the path and the Device shape (DESIGN §4).
+// HTTP contracts of the device inventory: the list query, the path and the Device shape (docs/api.md).
 import { z } from "zod";
 import { platforms } from "../domain/device.js";
 import { eligibilityReasons, notificationChannels } from "../domain/eligibility.js";

@@ -1,4 +1,4 @@
-// The queue message envelope (DESIGN §5), the data schema of every message type, and the
+// The queue message envelope (docs/messages.md), the data schema of every message type, and the
 // one parser every queue function uses: envelope first (strict), then data by type.
 import { randomUUID } from "node:crypto";
 import { z } from "zod";

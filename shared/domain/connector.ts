@@ -84,7 +84,7 @@ export const initialConnectorState: ConnectorState = {
 };
 
 /**
- * The consent the admin gives on the connector page (DESIGN §1 step 1). The version is
+ * The consent the admin gives on the connector page (docs/architecture.md, "The parts"). The version is
  * recorded with each acceptance; change the version whenever the text changes.
  */
 export const licenseAgreement = {
@@ -137,7 +137,7 @@ export function connectAllowed(state: ConnectorState): { allowed: true } | { all
   return { allowed: false, reason: "The connector is already onboarded. Disconnect it before connecting another TeamViewer account." };
 }
 
-/** TeamViewer licence tiers by what the integration may do (TEAMVIEWER-API.md, rate limits per licence). */
+/** TeamViewer licence tiers by what the integration may do (docs/teamviewer.md, rate limits per licence). */
 const licenseTiers = [
   { pattern: /\bfree\b/i, name: "Free", sufficient: false },
   { pattern: /\bbusiness\b/i, name: "Business", sufficient: false },

@@ -1,5 +1,5 @@
 // Whether a device may get a remote assistance session, and how its user would be told:
-// one pure function of the stored device record and the tenant's settings (DESIGN §1).
+// one pure function of the stored device record and the tenant's settings (docs/architecture.md, "Eligibility").
 import { hasPrimaryUser, ownerships, ownershipOf, platformOf, platforms, type Device } from "./device.js";
 import type { TenantSettings } from "./tenantSettings.js";
 
@@ -50,7 +50,7 @@ export type Eligibility =
 
 export type EligibilitySettings = Pick<TenantSettings, "allowPossiblyUnsupportedWindowsEditions">;
 
-// Graph's deviceEnrollmentType values (DESIGN §5: v1.0 plus beta), lower-cased because
+// Graph's deviceEnrollmentType values (docs/messages.md: v1.0 plus beta), lower-cased because
 // automation producers do not all keep Graph's casing.
 const enrollmentTypes = {
   unknown: "unknown",

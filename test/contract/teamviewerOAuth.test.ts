@@ -98,7 +98,7 @@ afterAll(async () => {
 });
 
 describe("TeamViewer sign-in page", () => {
-  it("builds the authorize URL TEAMVIEWER-API.md describes", () => {
+  it("builds the authorize URL docs/teamviewer.md describes", () => {
     // Prepare
     const client = clientFor();
 

@@ -1,5 +1,6 @@
 // Starts the whole local stack once for the integration tests (free ports, fresh data)
 // in a child process, exactly as `npm start` runs it, and hands the endpoints to tests.
+import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import type { StackEndpoints } from "../../local/stack.js";
 import { startStackProcess, type StackProcess } from "../support/stackProcess.js";
@@ -7,6 +8,8 @@ import { startStackProcess, type StackProcess } from "../support/stackProcess.js
 declare module "vitest" {
   export interface ProvidedContext {
     stack: StackEndpoints;
+    /** JSON lines of every API response the tests received (test/support/recordResponses.ts). */
+    responseLog: string;
   }
 }
 
@@ -30,6 +33,7 @@ let running: StackProcess | undefined;
 export async function setup(project: TestProject): Promise<void> {
   running = await startStackProcess(sharedStackSettings);
   project.provide("stack", running.endpoints);
+  project.provide("responseLog", join(running.dataDir, "api-responses.jsonl"));
 }
 
 export async function teardown(): Promise<void> {

@@ -31,4 +31,32 @@ describe("GET /api/openapi.json", () => {
     expect(res.body.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
     expect(res.body.components.schemas.Problem).toBeDefined();
   });
+
+  it("documents the health probe's answer as the running stack gives it", async () => {
+    // Prepare / Act
+    const res = await api<{ status: string; dependencies: Record<string, { status: string }> }>("/health");
+    const doc = await api<{ paths: Record<string, { get: { responses: Record<string, unknown> } }> }>("/openapi.json");
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe("healthy");
+    expect(Object.keys(res.body.dependencies).sort()).toEqual(["keyVault", "serviceBus", "tables"]);
+    expect(Object.keys(doc.body.paths["/api/health"].get.responses)).toEqual(expect.arrayContaining(["200", "503"]));
+  });
+
+  it("declares Idempotency-Key, Location and an open problem schema", async () => {
+    // Act
+    const res = await api<{
+      paths: Record<string, Record<string, { parameters: { name: string; in: string }[]; responses: Record<string, { headers?: Record<string, unknown> }> }>>;
+      components: { schemas: { Problem: { additionalProperties?: unknown; properties: Record<string, unknown> } } };
+    }>("/openapi.json");
+    const request = res.body.paths["/api/devices/{deviceId}/remoteAssistanceSessions"].post;
+
+    // Assess
+    expect(request.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: "Idempotency-Key", in: "header" })]));
+    expect(request.responses["202"].headers).toHaveProperty("Location");
+    expect(request.responses["429"].headers).toHaveProperty("Retry-After");
+    expect(res.body.components.schemas.Problem.additionalProperties).toBe(true);
+    expect(Object.keys(res.body.components.schemas.Problem.properties)).toEqual(expect.arrayContaining(["reason", "warnings", "existingSessionId", "retryAfterSeconds"]));
+  });
 });

@@ -1,4 +1,4 @@
-// The row of DESIGN §1's eligibility table each demo device stands for, as the device list
+// The row of the eligibility table (docs/architecture.md) each demo device stands for, as the device list
 // must show it (tenant settings at their defaults). Keyed by the demo device's `row`.
 export interface IntendedEligibility {
   readonly eligible: boolean;

@@ -10,6 +10,8 @@ import type { StackEndpoints } from "../../local/stack.js";
 
 export interface StackProcess {
   readonly endpoints: StackEndpoints;
+  /** The stack's data directory (removed by stop). */
+  readonly dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -52,7 +54,7 @@ export async function startStackProcess(settings: Record<string, string> = {}): 
       });
     });
     child.removeAllListeners("exit");
-    return { endpoints, stop };
+    return { endpoints, dataDir, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -22,6 +22,7 @@ describe("loadConfig", () => {
       ServiceBusConnection__credential: "managedidentity",
       ServiceBusConnection__clientId: "00000000-0000-0000-0000-000000000001",
       TABLES_ENDPOINT: "https://strac.table.core.windows.net",
+      PUSH_GATEWAY: "none",
     });
     expect(c.serviceBus).toEqual({ kind: "identity", fullyQualifiedNamespace: "sb-rac.servicebus.windows.net", clientId: "00000000-0000-0000-0000-000000000001" });
     expect(c.tables.kind).toBe("identity");
@@ -36,6 +37,7 @@ describe("loadConfig", () => {
     ["no Service Bus form", { ServiceBusConnection: undefined }, "ServiceBusConnection"],
     ["both Table forms", { TABLES_ENDPOINT: "https://x.table.core.windows.net" }, "TABLES_CONNECTION_STRING"],
     ["insecure Key Vault off loopback", { KEYVAULT_URI: "http://vault.example.com" }, "KEYVAULT_ALLOW_INSECURE"],
+    ["the local push gateway off the local stack", { KEYVAULT_ALLOW_INSECURE: undefined, KEYVAULT_URI: "https://kv.vault.azure.net/" }, "PUSH_GATEWAY"],
   ])("rejects %s and names the setting", (_name, change, named) => {
     const env: Record<string, string | undefined> = { ...sample, ...change };
     expect(() => loadConfig(env)).toThrow(ConfigError);

@@ -1,4 +1,4 @@
-// Eligibility: one case per row of DESIGN §1's table, plus unknown values, removed,
+// Eligibility: one case per row of the table in docs/architecture.md, plus unknown values, removed,
 // userless and no-primary-user devices, and the Windows editions with the setting on and off.
 import { describe, expect, it } from "vitest";
 import { ownershipOf, platformOf, type Device } from "../../shared/domain/device.js";

@@ -22,13 +22,13 @@ const functionAppModule = "modules/functionApp.bicep";
  * Functions host and its Application Insights integration own them.
  */
 const hostOwnedSettings: Readonly<Record<string, string>> = {
-  AzureWebJobsStorage__accountName: "host storage account, identity-based (INFRA-NOTES §5)",
+  AzureWebJobsStorage__accountName: "host storage account, identity-based (docs/deploy.md, App settings)",
   AzureWebJobsStorage__credential: "host storage uses managed identity",
   AzureWebJobsStorage__clientId: "which (user-assigned) identity the host storage connection uses",
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: "Entra auth for the host's telemetry (ClientId=…;Authorization=AAD)",
 };
 
-/** Flex Consumption rejects or ignores these; runtime and deployment come from functionAppConfig (INFRA-NOTES §2). */
+/** Flex Consumption rejects or ignores these; runtime and deployment come from functionAppConfig (docs/deploy.md). */
 const flexForbiddenSettings = [
   "FUNCTIONS_WORKER_RUNTIME",
   "FUNCTIONS_EXTENSION_VERSION",
@@ -208,7 +208,7 @@ describe("function app settings in Bicep match shared/config.ts", () => {
       expect(config.keyVault.allowInsecure, label).toBe(false);
       expect(config.azureClientId, label).toBeDefined();
       expect(config.teamViewer.clientSecret, label).toBeUndefined();
-      expect(config.push.kind, label).toBe(label === "enableNotificationHubs" ? "notificationHubs" : "local");
+      expect(config.push.kind, label).toBe(label === "enableNotificationHubs" ? "notificationHubs" : "none");
     }
   });
 

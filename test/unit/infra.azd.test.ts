@@ -136,6 +136,7 @@ describe("azd project", () => {
       "serviceBus",
       "keyVault",
       "notificationHubs",
+      "portal",
       "roleAssignments",
       "functionApp",
     ]);

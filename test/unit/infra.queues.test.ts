@@ -175,8 +175,8 @@ describe("Service Bus queues in Bicep come from infra/queues.json", () => {
     // Assess: one generated resource, bound to the namespace declared beside it.
     expect(objectProperties(loop.body).get("parent")?.text).toBe("namespace");
     expect(declarations(file, "resource").map((d) => d.typeText)).toEqual([
-      "Microsoft.ServiceBus/namespaces@2024-01-01",
-      "Microsoft.ServiceBus/namespaces/queues@2024-01-01",
+      "Microsoft.ServiceBus/namespaces@2026-01-01",
+      "Microsoft.ServiceBus/namespaces/queues@2026-01-01",
     ]);
   });
 });

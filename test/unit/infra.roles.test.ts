@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { listBicepFiles } from "../../infra/bicepSyntax.js";
 import { declaration, declarations, evaluate, infraDir, loadBicep, objectProperties, resourceBody, type Declaration } from "../support/bicepModel.js";
 
-/** Built-in role definition GUIDs (INFRA-NOTES §4, checked there against the AVM modules). */
+/** Built-in role definition GUIDs (docs/deploy.md, "Who can do what"; Azure's built-in role ids). */
 const builtInRoles: Readonly<Record<string, string>> = {
   serviceBusDataSender: "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
   serviceBusDataReceiver: "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",

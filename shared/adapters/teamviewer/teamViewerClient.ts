@@ -1,4 +1,4 @@
-// A small fetch-based client for the TeamViewer Web API subset in TEAMVIEWER-API.md,
+// A small fetch-based client for the TeamViewer Web API subset in docs/teamviewer.md,
 // used by the queue workers. Every answer is validated; every failure is a TeamViewerError.
 import type { z } from "zod";
 import { systemClock, type Clock } from "../../app/clock.js";

@@ -1,5 +1,5 @@
 // TeamViewer's wire format (snake_case JSON) as zod schemas, and the camelCase shapes the
-// client hands out. Lenient exactly where TEAMVIEWER-API.md marks a point unconfirmed.
+// client hands out. Lenient exactly where docs/teamviewer.md marks a point unconfirmed.
 import { z } from "zod";
 
 export type SessionState = "open" | "closed";

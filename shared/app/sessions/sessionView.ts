@@ -1,4 +1,4 @@
-// What callers see of a session: the admin resource (DESIGN §4 "Sessions") and the end
+// What callers see of a session: the admin resource (docs/api.md, "Sessions") and the end
 // user's request item. Worker bookkeeping and the TeamViewer group never leave the service;
 // the end-user link is shown to admins only when the user cannot be notified.
 import type { Session } from "../../domain/session.js";

@@ -1,0 +1,84 @@
+// The portal as azd deploys it to Azure Static Web Apps (azure.yaml service "web"):
+//   tsx infra/portalSite.ts   → .deploy-portal/ (index.html, main.js, styles.css,
+//                                config.json, staticwebapp.config.json)
+// Run by the service's predeploy hook, after `azd provision`, so config.json is written from
+// the provisioned outputs that azd passes to hooks as environment variables:
+// SERVICE_API_URI, AUTH_ISSUER, AUTH_AUDIENCE, plus PORTAL_CLIENT_ID, which the deployer sets
+// once (`azd env set PORTAL_CLIENT_ID <SPA app id>`, docs/deploy.md).
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildPortal } from "../portal/build.js";
+import { readPortalConfig, type PortalConfig } from "../portal/src/config.js";
+
+export const portalDeployDir = resolve(fileURLToPath(new URL("../.deploy-portal", import.meta.url)));
+
+function originOf(url: string): string {
+  return new URL(url).origin;
+}
+
+/** The portal's config.json from azd's environment; every missing value is named. */
+export function portalConfigFromEnv(env: NodeJS.ProcessEnv): PortalConfig {
+  const missing = ["SERVICE_API_URI", "AUTH_ISSUER", "AUTH_AUDIENCE", "PORTAL_CLIENT_ID"].filter((k) => !env[k]);
+  if (missing.length > 0) throw new Error(`missing ${missing.join(", ")} (run azd provision first; PORTAL_CLIENT_ID: azd env set PORTAL_CLIENT_ID <portal SPA app id>)`);
+  // AUTH_ISSUER is https://login.microsoftonline.com/<tenant>/v2.0; MSAL's authority is without /v2.0.
+  const authority = env.AUTH_ISSUER!.replace(/\/v2\.0\/?$/, "");
+  const audience = env.AUTH_AUDIENCE!;
+  const apiScope = `${audience.includes("://") ? audience : `api://${audience}`}/access_as_user`;
+  const candidate = {
+    apiBaseUrl: `${env.SERVICE_API_URI!.replace(/\/$/, "")}/api`,
+    auth: { kind: "entra", clientId: env.PORTAL_CLIENT_ID, authority, apiScope },
+  };
+  const read = readPortalConfig(candidate);
+  if ("problems" in read) throw new Error(`portal config.json:\n  ${read.problems.join("\n  ")}`);
+  return read.config;
+}
+
+/**
+ * staticwebapp.config.json: the SPA fallback and the security headers on every response.
+ * The portal's script and styles are its own files; it talks to the API's origin and to
+ * the Entra ID authority (MSAL), and nothing may frame it.
+ */
+export function staticWebAppConfig(apiBaseUrl: string, authority: string): Record<string, unknown> {
+  const csp = [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self' ${originOf(apiBaseUrl)} ${originOf(authority)}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "object-src 'none'",
+  ].join("; ");
+  return {
+    navigationFallback: { rewrite: "/index.html", exclude: ["/main.js", "/main.js.map", "/styles.css", "/config.json"] },
+    globalHeaders: {
+      "Content-Security-Policy": csp,
+      "X-Content-Type-Options": "nosniff",
+      "Referrer-Policy": "no-referrer",
+      "X-Frame-Options": "DENY",
+      "Strict-Transport-Security": "max-age=31536000",
+      "Cache-Control": "no-cache",
+    },
+    routes: [{ route: "/config.json", headers: { "Cache-Control": "no-store" } }],
+  };
+}
+
+export async function buildPortalSite(env: NodeJS.ProcessEnv, outDir: string = portalDeployDir): Promise<string> {
+  const config = portalConfigFromEnv(env);
+  await buildPortal({ outDir, config, minify: true });
+  const authority = config.auth.kind === "entra" ? config.auth.authority : config.apiBaseUrl;
+  writeFileSync(join(outDir, "staticwebapp.config.json"), `${JSON.stringify(staticWebAppConfig(config.apiBaseUrl, authority), null, 2)}\n`);
+  return outDir;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  buildPortalSite(process.env).then(
+    (dir) => console.log(`portal for Static Web Apps staged in ${dir}`),
+    (e: unknown) => {
+      console.error(e instanceof Error ? e.message : e);
+      process.exit(1);
+    },
+  );
+}

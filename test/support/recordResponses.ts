@@ -1,0 +1,41 @@
+// Integration setup file: records every response the tests receive from the API (through
+// api() or a raw fetch) as one JSON line in the file the globalSetup names, so that
+// test/integration/zz.openapiResponses.test.ts can check each against the OpenAPI document.
+import { appendFileSync } from "node:fs";
+import { inject } from "vitest";
+
+export interface RecordedResponse {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly contentType: string;
+  readonly headers: Record<string, string>;
+  readonly text: string;
+}
+
+const logFile = inject("responseLog");
+const apiUrl = inject("stack").apiUrl;
+const originalFetch = globalThis.fetch;
+
+globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  const response = await originalFetch(input, init);
+  const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+  if (!url.startsWith(`${apiUrl}/`) && url !== apiUrl) return response;
+  const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
+  let text = "";
+  try {
+    text = await response.clone().text();
+  } catch {
+    // A body that cannot be read twice (aborted): recorded without it.
+  }
+  const record: RecordedResponse = {
+    method,
+    path: new URL(url).pathname,
+    status: response.status,
+    contentType: (response.headers.get("content-type") ?? "").split(";")[0].trim(),
+    headers: Object.fromEntries(response.headers),
+    text: text.length > 200_000 ? "" : text,
+  };
+  appendFileSync(logFile, `${JSON.stringify(record)}\n`);
+  return response;
+};
