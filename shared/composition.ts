@@ -119,6 +119,8 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     redirectUri: config.teamViewer.redirectUri,
     timeoutMs: config.teamViewer.timeoutMs,
     clock,
+    // The local fake's links are http://127.0.0.1; in Azure every link must be https.
+    allowInsecureLinks: config.local.allowInsecureLinks,
   });
   const teamViewerQuota = new TeamViewerQuota({
     teamViewer,

@@ -58,10 +58,16 @@ export const variantsSchema = z
     pageSize: z.number().int().min(1).max(1000),
     /** expires_in of new access tokens, in seconds. */
     expiresIn: z.number().int().min(1).max(31_536_000),
+    /**
+     * What session links start with in the Web API's answers instead of the fake's own URL
+     * (null: the fake's own), e.g. "javascript:alert(1)//" or "http://evil.example": how
+     * the app treats links that are not https.
+     */
+    linkBase: z.string().min(1).max(200).nullable(),
   })
   .strict();
 export type Variants = z.output<typeof variantsSchema>;
-export const defaultVariants: Variants = { createStatus: 200, stateCase: "lower", pageSize: 1000, expiresIn: 86_400 };
+export const defaultVariants: Variants = { createStatus: 200, stateCase: "lower", pageSize: 1000, expiresIn: 86_400, linkBase: null };
 
 /** Moves the fake's clock forward: codes (10 min), tokens (expires_in) and sessions (valid_until) expire. */
 export const clockSchema = z.object({ advanceMs: z.number().int().min(0).max(10 * 365 * 24 * 60 * 60 * 1000) }).strict();

@@ -527,7 +527,15 @@ class Fake {
   }
 
   #wire(s: FakeSession): Json {
-    return { ...s, state: this.#stateWord(s.state) };
+    const base = this.#variants.linkBase;
+    const link = (l: string): string => (base !== null && l.startsWith(this.url) ? base + l.slice(this.url.length) : l);
+    return {
+      ...s,
+      state: this.#stateWord(s.state),
+      supporter_link: link(s.supporter_link),
+      end_customer_link: link(s.end_customer_link),
+      webclient_supporter_link: link(s.webclient_supporter_link),
+    };
   }
 
   #stateWord(state: "open" | "closed"): string {

@@ -28,6 +28,8 @@ function clientFor(overrides: Partial<TeamViewerClientOptions> = {}): TeamViewer
     clientSecret: async () => clientSecret,
     redirectUri,
     timeoutMs: 5_000,
+    // The fake serves http://127.0.0.1 links, as the local stack allows (LOCAL_ALLOW_INSECURE_LINKS).
+    allowInsecureLinks: true,
     ...overrides,
   });
 }
@@ -51,7 +53,7 @@ beforeAll(async () => {
 beforeEach(async () => {
   await fake.control.clearFaults();
   await fake.control.clearLatency();
-  await fake.control.setVariants({ createStatus: 200, stateCase: "lower", pageSize: 1000 });
+  await fake.control.setVariants({ createStatus: 200, stateCase: "lower", pageSize: 1000, linkBase: null });
 });
 
 afterAll(async () => {
@@ -431,6 +433,50 @@ describe("TeamViewer faults, through the client", () => {
   });
 });
 
+describe("TeamViewer links: https only", () => {
+  it("refuses the fake's http links unless loopback http is allowed, and never an http link elsewhere or a javascript: link", async () => {
+    // Prepare
+    const strict = clientFor({ allowInsecureLinks: false });
+    const groupName = uniqueGroup();
+
+    // Act
+    const refusedLoopback = await expectTeamViewerError(strict.createSession(accessToken, { groupName }), "invalidResponse");
+    await fake.control.setVariants({ linkBase: "http://evil.example" });
+    const refusedHttp = await expectTeamViewerError(client.createSession(accessToken, { groupName }), "invalidResponse");
+    await fake.control.setVariants({ linkBase: "javascript:alert(document.domain)//" });
+    const refusedScript = await expectTeamViewerError(client.createSession(accessToken, { groupName }), "invalidResponse");
+    await fake.control.setVariants({ linkBase: "https://start.teamviewer.example" });
+    const accepted = await strict.createSession(accessToken, { groupName });
+
+    // Assess: permanent failures that name the field, never quote the link.
+    for (const e of [refusedLoopback, refusedHttp, refusedScript]) {
+      expect(e).toMatchObject({ status: 200, transient: false });
+      expect(e.message).toMatch(/supporter_link that is not https/);
+      expect(e.message).not.toMatch(/evil|javascript|127\.0\.0\.1/);
+    }
+    expect(accepted.supporterLink).toMatch(/^https:\/\/start\.teamviewer\.example\/s\/s\d+\/supporter$/);
+    expect(accepted.endCustomerLink).toMatch(/^https:\/\//);
+  });
+
+  it("get refuses a bad link too; a list keeps the session (to find and close it) without its bad links", async () => {
+    // Prepare
+    const groupName = uniqueGroup();
+    const created = await client.createSession(accessToken, { groupName, customApi: "links-list" });
+    await fake.control.setVariants({ linkBase: "javascript:alert(1)//" });
+
+    // Act
+    const got = await expectTeamViewerError(client.getSession(accessToken, created.code), "invalidResponse");
+    const listed = await client.findOpenSessionByCustomApi(accessToken, "links-list", created.groupId);
+
+    // Assess
+    expect(got.message).toContain("GET /sessions/{code}");
+    expect(listed?.code).toBe(created.code);
+    expect(listed).not.toHaveProperty("supporterLink");
+    expect(listed).not.toHaveProperty("endCustomerLink");
+    expect(listed).not.toHaveProperty("webClientSupporterLink");
+  });
+});
+
 describe("TeamViewer errors keep secrets", () => {
   it("drops an error_description that echoes the token, and keeps a harmless one", async () => {
     // Prepare
@@ -524,7 +570,7 @@ describe("TeamViewer fake, raw HTTP", () => {
       expect(await own.control.groups()).toEqual([]);
       expect(await own.control.calls()).toEqual([]);
       expect(await c.ping(tokens.accessToken)).toEqual({ tokenValid: false });
-      expect(await own.control.setVariants({})).toEqual({ createStatus: 200, stateCase: "lower", pageSize: 1000, expiresIn: 86_400 });
+      expect(await own.control.setVariants({})).toEqual({ createStatus: 200, stateCase: "lower", pageSize: 1000, expiresIn: 86_400, linkBase: null });
     } finally {
       await own.close();
     }
@@ -565,7 +611,7 @@ describe("TeamViewer fake with a dataDir", () => {
 });
 
 function optionsFor(f: TeamViewerFake): Omit<TeamViewerClientOptions, "clientSecret"> {
-  return { apiBaseUrl: f.apiBaseUrl, loginBaseUrl: f.url, clientId: "local-client-id", redirectUri, timeoutMs: 5_000 };
+  return { apiBaseUrl: f.apiBaseUrl, loginBaseUrl: f.url, clientId: "local-client-id", redirectUri, timeoutMs: 5_000, allowInsecureLinks: true };
 }
 
 describe("TeamViewer fake: throttling for a while, and the call log per sign-in", () => {

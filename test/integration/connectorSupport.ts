@@ -38,6 +38,7 @@ export function teamViewerClient(options: { clock?: Clock; fetch?: typeof fetch 
     clientSecret: async () => "local-client-secret",
     redirectUri: `${stack().hostUrl}/api/connector/oauth/callback`,
     timeoutMs: 10_000,
+    allowInsecureLinks: true, // the fake's links are http://127.0.0.1, as the local stack allows
   });
 }
 

@@ -7,6 +7,8 @@ import { TeamViewerError, type TeamViewerErrorCode } from "../../app/teamViewerE
 import { findOpenSessionByCustomApi } from "../../app/teamViewerPaging.js";
 import {
   accountResponseSchema,
+  linkProblem,
+  sessionLinkFields,
   createSessionRequestSchema,
   errorBodySchema,
   pingResponseSchema,
@@ -36,6 +38,11 @@ export interface TeamViewerClientOptions {
   readonly fetch?: typeof fetch;
   /** Turns expires_in into expiresAt. */
   readonly clock?: Clock;
+  /**
+   * Accept `http://` session links to a loopback host (the local TeamViewer fake). Off by
+   * default: every link the client hands out is then `https:`.
+   */
+  readonly allowInsecureLinks?: boolean;
 }
 
 export interface ListSessionsQuery {
@@ -78,6 +85,7 @@ export class TeamViewerClient {
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
   readonly #clock: Clock;
+  readonly #allowInsecureLinks: boolean;
 
   constructor(options: TeamViewerClientOptions) {
     this.#apiBaseUrl = options.apiBaseUrl.replace(/\/+$/, "");
@@ -88,6 +96,7 @@ export class TeamViewerClient {
     this.#timeoutMs = options.timeoutMs;
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#clock = options.clock ?? systemClock;
+    this.#allowInsecureLinks = options.allowInsecureLinks ?? false;
   }
 
   /** Where to send the admin's browser to sign in at TeamViewer. */
@@ -139,7 +148,8 @@ export class TeamViewerClient {
     const body = this.#validRequest("POST /sessions", createSessionRequestSchema, req);
     // 200 is documented, 201 appears in older docs (unconfirmed): any 2xx with a session will do.
     const call = this.#bearerCall(accessToken, { method: "POST", path: "/sessions", label: "/sessions", json: body });
-    return this.#parse(call, await this.#send(call), sessionResponseSchema);
+    const answer = await this.#send(call);
+    return this.#withSafeLinks(call, answer, this.#parse(call, answer, sessionResponseSchema));
   }
 
   async listSessions(accessToken: string, q: ListSessionsQuery = {}): Promise<SessionPage> {
@@ -157,7 +167,9 @@ export class TeamViewerClient {
         offset: q.offset === undefined ? undefined : String(q.offset),
       },
     });
-    return this.#parse(call, await this.#send(call), sessionListResponseSchema);
+    const page = this.#parse(call, await this.#send(call), sessionListResponseSchema);
+    // A listed session is still found and closed by its code; only its unusable links go.
+    return { ...page, sessions: page.sessions.map((s) => this.#withoutUnsafeLinks(s)) };
   }
 
   /**
@@ -172,7 +184,8 @@ export class TeamViewerClient {
   async getSession(accessToken: string, code: string): Promise<TeamViewerSession> {
     const valid = this.#validRequest("GET /sessions/{code}", sessionCodeSchema, code);
     const call = this.#bearerCall(accessToken, { method: "GET", path: `/sessions/${encodeURIComponent(valid)}`, label: "/sessions/{code}" });
-    return this.#parse(call, await this.#send(call), sessionResponseSchema);
+    const answer = await this.#send(call);
+    return this.#withSafeLinks(call, answer, this.#parse(call, answer, sessionResponseSchema));
   }
 
   async closeSession(accessToken: string, code: string): Promise<void> {
@@ -194,6 +207,33 @@ export class TeamViewerClient {
       // Measured from the request, so the token is never thought valid longer than it is.
       expiresAt: new Date(sentAt + token.expires_in * 1000),
     };
+  }
+
+  /**
+   * A session whose links may go to a browser or a device, or an invalidResponse error
+   * (permanent: TeamViewer will not answer differently on a retry). The link itself is
+   * not quoted: it is whatever the answer held.
+   */
+  #withSafeLinks(call: Call, answer: Answer, session: TeamViewerSession): TeamViewerSession {
+    for (const [field, wire] of sessionLinkFields) {
+      const link = session[field];
+      const problem = link === undefined ? undefined : linkProblem(link, this.#allowInsecureLinks);
+      if (problem !== undefined) {
+        throw new TeamViewerError("invalidResponse", `${call.method} ${call.label}: TeamViewer answered ${answer.status} with a ${wire} that ${problem}; the session's links were not used.`, {
+          status: answer.status,
+        });
+      }
+    }
+    return session;
+  }
+
+  #withoutUnsafeLinks(session: TeamViewerSession): TeamViewerSession {
+    const out: { -readonly [K in keyof TeamViewerSession]: TeamViewerSession[K] } = { ...session };
+    for (const [field] of sessionLinkFields) {
+      const link = out[field];
+      if (link !== undefined && linkProblem(link, this.#allowInsecureLinks) !== undefined) delete out[field];
+    }
+    return out;
   }
 
   #bearerCall(accessToken: string, call: Omit<Call, "bearer" | "secrets">): Call {

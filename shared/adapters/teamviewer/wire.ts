@@ -182,6 +182,35 @@ export const sessionListResponseSchema = z
   })
   .transform((l) => withoutUndefined({ sessions: l.sessions, nextOffset: l.next_offset }));
 
+/** The session fields that carry links the service stores, shows or sends on. */
+export const sessionLinkFields = [
+  ["supporterLink", "supporter_link"],
+  ["endCustomerLink", "end_customer_link"],
+  ["webClientSupporterLink", "webclient_supporter_link"],
+] as const satisfies readonly (readonly [keyof TeamViewerSession, string])[];
+
+const loopbackHosts: ReadonlySet<string> = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * Why a TeamViewer link must not be used, or undefined when it may: only `https:` links
+ * (printable ASCII, no user name or password) go to an admin's browser or an end user's
+ * device. With `allowInsecureLoopback` (the local stack, whose TeamViewer fake serves
+ * http) also `http://` to a loopback host, and nothing else over http.
+ */
+export function linkProblem(raw: string, allowInsecureLoopback: boolean): string | undefined {
+  if (!/^[\x21-\x7e]{1,2048}$/.test(raw)) return "is empty, too long or has spaces or control characters";
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return "is not an absolute URL";
+  }
+  if (url.username !== "" || url.password !== "") return "carries a user name or password";
+  if (url.protocol === "https:") return undefined;
+  if (url.protocol === "http:" && allowInsecureLoopback && loopbackHosts.has(url.hostname.toLowerCase())) return undefined;
+  return "is not https";
+}
+
 /** Error bodies are read leniently: any field may be missing or odd, the status still counts. */
 export const errorBodySchema = z.object({
   error: z.string().max(200).optional().catch(undefined),

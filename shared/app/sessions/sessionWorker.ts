@@ -264,7 +264,9 @@ export class SessionWorker {
         return;
       }
       const code = authorizationCodes.has(e.code) ? sessionFailureCodes.teamViewerAuthorization : sessionFailureCodes.teamViewerRejected;
-      await this.#fail(held, { code, message: `TeamViewer refused to create the session: ${e.message}` }, ctx);
+      // An answer that cannot be used (a link that is not https, say) is as final as a refusal.
+      const what = e.code === "invalidResponse" ? "TeamViewer's answer to the session creation could not be used" : "TeamViewer refused to create the session";
+      await this.#fail(held, { code, message: `${what}: ${e.message}` }, ctx);
       return;
     }
     // Anything else (Key Vault, storage) is transient: Service Bus redelivers, and the
