@@ -97,7 +97,7 @@ describe("the seed's story", () => {
     expect(tv.description).toContain("Outlook crashes on start");
     expect((await fake().groups()).find((g) => g.id === tv.groupid)?.name).toBe(`Remote assistance ${demoTenant.id}`);
     expect(pushes().filter((p) => p.sessionId === id)).toEqual([
-      expect.objectContaining({ tenantId: demoTenant.id, userId: endUserId, tag: `user:${endUserId}`, title: "Remote assistance request" }),
+      expect.objectContaining({ tenantId: demoTenant.id, userId: endUserId, tag: `tenant:${demoTenant.id}:user:${endUserId}`, title: "Remote assistance request" }),
     ]);
 
     // Act 3: Diego sees it in the Company Portal; nobody else does.

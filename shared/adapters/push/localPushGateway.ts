@@ -21,7 +21,7 @@ export class LocalPushGateway implements PushGateway {
   }
 
   async push(n: PushNotification): Promise<void> {
-    const record: RecordedPush = { ...n, tag: userTag(n.userId), at: this.#now().toISOString() };
+    const record: RecordedPush = { ...n, tag: userTag(n.tenantId, n.userId), at: this.#now().toISOString() };
     if (this.#file) await appendFile(this.#file, `${JSON.stringify(record)}\n`);
     else this.#recorded.push(record);
   }

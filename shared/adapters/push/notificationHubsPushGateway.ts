@@ -1,11 +1,25 @@
 // Push through Azure Notification Hubs: one template notification per request, addressed
-// by the tag `user:<oid>` the Company Portal registers its installations with, so every
-// device of that user gets it whatever its platform.
+// by the tag `tenant:<tenantId>:user:<oid>` the Company Portal registers its installations
+// with, so every device of that user gets it whatever its platform, and nobody else's.
 import { NotificationHubsClient, createTemplateNotification } from "@azure/notification-hubs";
 import type { SecretStore } from "../keyvault/secretStore.js";
 import type { PushGateway, PushNotification } from "../../app/sessions/ports.js";
 
-export const userTag = (userId: string): string => `user:${userId}`;
+/** Notification Hubs tags: at most 120 of these characters (no `|`, which is why `:` separates). */
+const tagPattern = /^[A-Za-z0-9_@#.:-]{1,120}$/;
+
+/**
+ * The tag a user's devices are registered with. Object ids are unique only within a tenant
+ * (and a guest or a test tenant may repeat one), so the tenant is part of the tag: a user
+ * of another tenant with the same object id never matches. An id a tag cannot hold throws.
+ */
+export function userTag(tenantId: string, userId: string): string {
+  const tag = `tenant:${tenantId}:user:${userId}`;
+  if (!tagPattern.test(tag) || tenantId === "" || userId === "" || tenantId.includes(":") || userId.includes(":")) {
+    throw new Error("the tenant or user id cannot be put in a push tag (letters, digits and _@#.- only, 120 characters in all)");
+  }
+  return tag;
+}
 
 export class NotificationHubsPushGateway implements PushGateway {
   readonly #hubName: string;
@@ -26,7 +40,7 @@ export class NotificationHubsPushGateway implements PushGateway {
       // Template parameters: the Company Portal's registered templates place them per platform.
       body: { kind: "remoteAssistanceRequest", title: n.title, body: n.body, sessionId: n.sessionId, tenantId: n.tenantId },
     });
-    const result = await client.sendNotification(notification, { tagExpression: userTag(n.userId) });
+    const result = await client.sendNotification(notification, { tagExpression: userTag(n.tenantId, n.userId) });
     // A user with no registered installation is not an error of ours: the inbox still has the request.
     if (result.failureCount > 0 && result.successCount === 0) {
       throw new Error(`Notification Hubs could not deliver to any of the user's ${result.failureCount} device(s)`);

@@ -120,7 +120,7 @@ export interface PushNotification {
   readonly body: string;
 }
 
-/** Pushes to a user's Company Portal apps (tag `user:<oid>`). Throws when the push was not accepted. */
+/** Pushes to a user's Company Portal apps (tag `tenant:<tenantId>:user:<oid>`). Throws when the push was not accepted. */
 export interface PushGateway {
   push(notification: PushNotification): Promise<void>;
 }
