@@ -25,6 +25,8 @@ const chromiumFlags = [
 
 let context: BrowserContext;
 let profileDir = "";
+/** What Chromium reported the portal's Content-Security-Policy blocked, in any page of any test. */
+const cspViolations: string[] = [];
 let step = 0;
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -76,6 +78,9 @@ beforeAll(async () => {
     // Only the identity emulator's HTTPS origin (the MSAL authority) has a certificate, a
     // self-signed one made at start; everything else here is plain HTTP on loopback.
     ignoreHTTPSErrors: true,
+  });
+  context.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(`${m.page()?.url() ?? "?"}: ${m.text()}`);
   });
 });
 
@@ -438,5 +443,14 @@ describe("the portal signing in as in Azure: MSAL.js against the identity emulat
     expect(await page.locator("#signed-in-user").count()).toBe(0);
     await shot(page, "entra-cancelled");
     await page.close();
+  });
+});
+
+// Last in the file: every page above ran under the portal's Content-Security-Policy.
+describe("the portal's Content-Security-Policy", () => {
+  it("blocked nothing the pages above did (scripts, styles, charts, the API, the identity emulator, MSAL.js)", () => {
+    // Assess
+    browser();
+    expect(cspViolations).toEqual([]);
   });
 });
