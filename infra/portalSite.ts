@@ -10,12 +10,9 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildPortal } from "../portal/build.js";
 import { readPortalConfig, type PortalConfig } from "../portal/src/config.js";
+import { portalSecurityHeaders } from "../portal/securityHeaders.js";
 
 export const portalDeployDir = resolve(fileURLToPath(new URL("../.deploy-portal", import.meta.url)));
-
-function originOf(url: string): string {
-  return new URL(url).origin;
-}
 
 /** The portal's config.json from azd's environment; every missing value is named. */
 export function portalConfigFromEnv(env: NodeJS.ProcessEnv): PortalConfig {
@@ -35,29 +32,15 @@ export function portalConfigFromEnv(env: NodeJS.ProcessEnv): PortalConfig {
 }
 
 /**
- * staticwebapp.config.json: the SPA fallback and the security headers on every response.
- * The portal's script and styles are its own files; it talks to the API's origin and to
- * the Entra ID authority (MSAL), and nothing may frame it.
+ * staticwebapp.config.json: the SPA fallback and the security headers on every response
+ * (portal/securityHeaders.ts, the same the local host sends), plus HSTS, which only means
+ * something over https.
  */
 export function staticWebAppConfig(apiBaseUrl: string, authority: string): Record<string, unknown> {
-  const csp = [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    `connect-src 'self' ${originOf(apiBaseUrl)} ${originOf(authority)}`,
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "object-src 'none'",
-  ].join("; ");
   return {
     navigationFallback: { rewrite: "/index.html", exclude: ["/main.js", "/main.js.map", "/styles.css", "/config.json"] },
     globalHeaders: {
-      "Content-Security-Policy": csp,
-      "X-Content-Type-Options": "nosniff",
-      "Referrer-Policy": "no-referrer",
-      "X-Frame-Options": "DENY",
+      ...portalSecurityHeaders({ connect: [apiBaseUrl, authority], frame: [authority] }),
       "Strict-Transport-Security": "max-age=31536000",
       "Cache-Control": "no-cache",
     },

@@ -8,6 +8,7 @@ import { freePort } from "./ports.js";
 import { startServiceBusEmulator, type ServiceBusEmulator } from "./servicebus/server.js";
 import { startKeyVaultEmulator, type KeyVaultEmulator } from "./keyvault/server.js";
 import { startTeamViewerFake, type TeamViewerFake } from "./teamviewer/server.js";
+import { portalSecurityHeaders } from "../portal/securityHeaders.js";
 import { startIdentityEmulator, type IdentityEmulator, type SignInUser } from "./identity/server.js";
 import { startFunctionsHost, type FunctionsHost } from "./host/host.js";
 import type { QueueDefinition } from "../shared/queueDefinitions.js";
@@ -124,6 +125,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       entry: options.entry ?? "functions/index.ts",
       port: ports.host,
       staticDir: options.staticDir,
+      // The portal's own headers (as Static Web Apps sends them in Azure): it calls this API and the identity emulator.
+      staticHeaders: portalSecurityHeaders({
+        connect: [identity.url, ...(identity.tlsUrl ? [identity.tlsUrl] : [])],
+        frame: identity.tlsUrl ? [identity.tlsUrl] : [],
+      }),
       log: (line) => {
         if (hostLog) appendFileSync(hostLog, `${line}\n`);
         options.log("host", line);

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from "../../shared/app/logging.js";
 import type { Services } from "../../shared/composition.js";
 import { ensureTables, services } from "../runtime.js";
 import { http, type FunctionDefinition } from "../definition.js";
-import { internalError, problemResponse } from "./problem.js";
+import { apiSecurityHeaders, internalError, problemResponse } from "./problem.js";
 import { clientAddress } from "./clientAddress.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -231,7 +231,7 @@ export function endpoint<P, Q, B, A extends boolean, X extends A extends true ? 
           log,
           services: svc,
         });
-        const headers: Record<string, string> = { "x-correlation-id": correlationId, "cache-control": "no-store", ...result.headers };
+        const headers: Record<string, string> = { "x-correlation-id": correlationId, "cache-control": "no-store", ...apiSecurityHeaders, ...result.headers };
         if (result.body === undefined) return { status: result.status, headers };
         return { status: result.status, jsonBody: result.body, headers };
       } catch (e) {

@@ -56,9 +56,12 @@ export function problemOf(error: DomainError, correlationId: string): Problem {
   };
 }
 
+/** On every API answer: JSON is never to be sniffed into something a browser would run. */
+export const apiSecurityHeaders = { "x-content-type-options": "nosniff" } as const;
+
 export function problemResponse(error: DomainError, correlationId: string): HttpResponseInit {
   const problem = problemOf(error, correlationId);
-  const headers: Record<string, string> = { "content-type": "application/problem+json", "x-correlation-id": correlationId };
+  const headers: Record<string, string> = { "content-type": "application/problem+json", "x-correlation-id": correlationId, ...apiSecurityHeaders };
   if (error.code === errorCodes.unauthenticated) headers["www-authenticate"] = 'Bearer realm="remote-assistance-connector"';
   const retryAfter = error.extensions?.retryAfterSeconds;
   if (error.code === errorCodes.rateLimited && typeof retryAfter === "number") headers["retry-after"] = String(Math.max(1, Math.ceil(retryAfter)));

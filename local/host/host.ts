@@ -26,6 +26,8 @@ export interface FunctionsHostOptions {
   hostJsonPath?: string;
   /** A folder served for paths outside the route prefix (e.g. the portal at "/"). */
   staticDir?: string;
+  /** Headers on every static file (the portal's Content-Security-Policy and the like). */
+  staticHeaders?: Readonly<Record<string, string>>;
   /** Where log lines go (default stdout). */
   log?: (line: string) => void;
   /** Functions not to start, like `AzureWebJobs.<name>.Disabled=true`. */
@@ -190,6 +192,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       routePrefix: config.routePrefix,
       routes: httpRoutes,
       staticDir: options.staticDir,
+      staticHeaders: options.staticHeaders,
       invokeByName,
       invoker,
       inFlight,

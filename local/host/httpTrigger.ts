@@ -29,6 +29,7 @@ export interface HttpTriggerServerOptions {
   readonly routePrefix: string;
   readonly routes: readonly HttpRoute[];
   readonly staticDir?: string;
+  readonly staticHeaders?: Readonly<Record<string, string>>;
   /**
    * The host's admin API (`POST /admin/functions/{name}` with `{"input": "…"}`): runs a non-HTTP function now.
    * Resolves false when no such function runs here.
@@ -225,7 +226,7 @@ export class HttpTriggerServer {
     }
     const staticDir = this.#options.staticDir;
     if (staticDir && (routePath === undefined || this.#options.routePrefix === "")) {
-      if (await serveStatic(staticDir, rawPath, req, res)) return;
+      if (await serveStatic(staticDir, rawPath, req, res, this.#options.staticHeaders)) return;
     }
     res.writeHead(404, { "content-length": 0 }).end();
   }

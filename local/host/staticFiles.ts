@@ -38,7 +38,13 @@ async function fileAt(path: string): Promise<{ path: string; size: number } | un
 }
 
 /** Answers the request from `root`; returns false when nothing there fits (the caller answers 404). */
-export async function serveStatic(root: string, rawPath: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+export async function serveStatic(
+  root: string,
+  rawPath: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<boolean> {
   if (req.method !== "GET" && req.method !== "HEAD") return false;
   let decoded: string;
   try {
@@ -53,6 +59,7 @@ export async function serveStatic(root: string, rawPath: string, req: IncomingMe
   if (!file && extname(target) === "" && (req.headers.accept ?? "").includes("text/html")) file = await fileAt(join(base, "index.html"));
   if (!file) return false;
   res.writeHead(200, {
+    ...headers,
     "content-type": contentTypes[extname(file.path).toLowerCase()] ?? "application/octet-stream",
     "content-length": file.size,
     "cache-control": "no-cache",
