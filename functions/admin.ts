@@ -13,6 +13,8 @@ import {
   roleAssignmentSchema,
   settingsPatchBody,
   settingsSchema,
+  userListQuery,
+  userListSchema,
 } from "../shared/contracts/admin.js";
 
 const tag = "Administration";
@@ -51,6 +53,24 @@ export const adminFunctions: FunctionDefinition[] = [
         ? { status: 201, body: assignment, headers: { location: `/api/roleAssignments/${assignment.id}` } }
         : { status: 200, body: assignment };
     },
+  }),
+  endpoint({
+    name: "listUsers",
+    method: "GET",
+    route: "users",
+    summary:
+      "The tenant's users the service knows (from inventory), in id order, for picking a role assignment's principal. search matches part of the " +
+      "display name, user principal name or mail; a search page reads at most 1,000 users, so it may hold fewer than top and still have a continuationToken",
+    tag,
+    authenticated: true,
+    access: "administrator",
+    query: userListQuery,
+    responses: {
+      200: { description: "A page of users", schema: userListSchema },
+      400: { description: "A malformed query or continuation token", schema: problemSchema },
+      ...forbidden,
+    },
+    handle: async ({ caller, query, services }) => ({ status: 200, body: await services.admin.listUsers(caller, query) }),
   }),
   endpoint({
     name: "deleteRoleAssignment",

@@ -5,12 +5,37 @@ import type { FunctionDefinition } from "./definition.js";
 import { endpoint } from "./http/endpoint.js";
 import { problemSchema } from "../shared/contracts/common.js";
 import { acceptResponseSchema, endUserRequestListSchema, sessionIdParams } from "../shared/contracts/sessions.js";
+import { myPermissionsSchema } from "../shared/contracts/admin.js";
+import type { Permissions, Scope } from "../shared/domain/permissions.js";
+
+const scopeView = (s: Scope | undefined) => (s === undefined ? null : s.all ? { allDevices: true, scopeTags: [] } : { allDevices: false, scopeTags: [...s.tags].sort() });
+const permissionsView = (p: Permissions) => ({
+  administrator: p.administrator,
+  update: p.update,
+  request: scopeView(p.request),
+  read: scopeView(p.read),
+  reports: p.reports,
+  approve: p.approve,
+});
 
 const tag = "End user";
 const notFound = { 404: { description: "No such request for the caller", schema: problemSchema } };
 const notOpen = { 409: { description: "The request was already answered, closed or expired", schema: problemSchema } };
 
 export const meFunctions: FunctionDefinition[] = [
+  endpoint({
+    name: "getMyPermissions",
+    method: "GET",
+    route: "me/permissions",
+    summary:
+      "What the caller may do in their tenant (app roles plus role assignments, as every other endpoint decides it), so a client can offer " +
+      "only what will work instead of probing endpoints",
+    tag,
+    authenticated: true,
+    access: "endUser",
+    responses: { 200: { description: "The caller's permissions", schema: myPermissionsSchema } },
+    handle: async ({ caller, services }) => ({ status: 200, body: permissionsView(await services.access.permissionsOf(caller)) }),
+  }),
   endpoint({
     name: "listMyRemoteAssistanceRequests",
     method: "GET",

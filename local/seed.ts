@@ -53,7 +53,7 @@ export async function seedDemoTenant(
   if (res.status >= 300 && res.status !== 404) log(`role assignment seed answered ${res.status}: ${await res.text()}`);
 
   log(`sent ${events.length} inventory events for ${demoTenant.name}`);
-  await waitForDevices(stack.apiUrl, admin, log);
+  await waitForDevices(stack.apiUrl, admin);
   return {
     tenantId: demoTenant.id,
     tenantName: demoTenant.name,
@@ -65,7 +65,7 @@ export async function seedDemoTenant(
  * The events are consumed asynchronously; waiting until the device list shows all of them
  * (the removed one as removed) means "ready" is printed only when the demo data is there.
  */
-async function waitForDevices(apiUrl: string, token: string, log: (line: string) => void, timeoutMs = 30_000): Promise<void> {
+async function waitForDevices(apiUrl: string, token: string, timeoutMs = 60_000): Promise<void> {
   const want = new Set([...demoDevices, demoRemovedDevice].map((d) => d.data.id));
   const deadline = Date.now() + timeoutMs;
   let seen = 0;
@@ -79,5 +79,6 @@ async function waitForDevices(apiUrl: string, token: string, log: (line: string)
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  log(`only ${seen} of ${want.size} demo devices were listed after ${timeoutMs / 1000} s; the rest may still be on their way`);
+  // Not ready is not ready: start-up fails here rather than print a banner over missing data.
+  throw new Error(`only ${seen} of ${want.size} demo devices were listed after ${timeoutMs / 1000} s: the automation-events consumer did not take the seed in time (see the stack log)`);
 }

@@ -1,8 +1,12 @@
 // `npm start`: the whole system locally in one terminal, with a seeded demo tenant.
 //   npm start               fixed ports, data kept in .local/
 //   npm start -- --fresh    wipe .local/ first
+//   npm start -- --verbose  the components' log lines in the terminal too (else only in .local/stack.log)
 //   (tests) --test --data-dir DIR   free ports, prints one `READY <json>` line when healthy
-import { rmSync, writeFileSync } from "node:fs";
+//   (tests) --free-ports --data-dir DIR   what npm start prints, on free ports
+// The ready banner is the last thing printed: the components' lines go to the stack log,
+// and the banner appears only once the app is healthy and the demo tenant's data is listed.
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadLocalSettings } from "./host/settings.js";
@@ -20,16 +24,30 @@ const option = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const testMode = flag("--test");
+const verbose = flag("--verbose");
 const dataDir = resolve(option("--data-dir") ?? join(appRoot, ".local"));
+const stackLogFile = join(dataDir, "stack.log");
 
 const colours: Record<string, string> = { host: "36", servicebus: "35", keyvault: "33", teamviewer: "34", identity: "32", azurite: "90", seed: "37" };
+let stackLog: WriteStream | undefined;
 const log = (component: string, line: string): void => {
   if (testMode) return;
-  for (const l of line.split("\n")) console.log(`\x1b[${colours[component] ?? "0"}m[${component}]\x1b[0m ${l}`);
+  for (const l of line.split("\n")) {
+    stackLog?.write(`${new Date().toISOString()} [${component}] ${l}\n`);
+    if (verbose) console.log(`\x1b[${colours[component] ?? "0"}m[${component}]\x1b[0m ${l}`);
+  }
+};
+/** What the terminal shows while starting: one short line per step (the details are in the stack log). */
+const step = (line: string): void => {
+  if (!testMode) console.log(line);
 };
 
 async function main(): Promise<void> {
   if (flag("--fresh")) rmSync(dataDir, { recursive: true, force: true });
+  if (!testMode) {
+    mkdirSync(dataDir, { recursive: true });
+    stackLog = createWriteStream(stackLogFile, { flags: "a" });
+  }
   let settings: Record<string, string> = {};
   if (!testMode) {
     const loaded = loadLocalSettings(appRoot);
@@ -45,6 +63,7 @@ async function main(): Promise<void> {
     stopping = true;
     if (!testMode) console.log(`\n${signal}: stopping (in-flight work finishes first)…`);
     await stack?.close();
+    await new Promise((r) => (stackLog ? stackLog.end(r) : r(undefined)));
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
@@ -58,11 +77,12 @@ async function main(): Promise<void> {
   // The portal, built per stack (its config.json names this stack's identity emulator), and
   // again under /entra/ signing in as it does in Azure: MSAL.js with the identity emulator's
   // HTTPS origin standing in for Microsoft Entra ID.
+  step(`Starting Azurite, the Service Bus, Key Vault, TeamViewer and identity stand-ins and the Functions host… (log: ${stackLogFile})`);
   const portalDir = await buildPortal({ outDir: join(dataDir, "portal") });
   copyPortal(portalDir, join(portalDir, "entra"));
   stack = await startStack({
     appRoot,
-    ports: testMode ? "free" : "default",
+    ports: testMode || flag("--free-ports") ? "free" : "default",
     dataDir,
     settings,
     log,
@@ -84,7 +104,9 @@ async function main(): Promise<void> {
       knownAuthorities: [new URL(stack.identityTlsUrl).host],
     },
   });
+  step("Waiting for the app to report every dependency up…");
   await waitHealthy(stack.apiUrl);
+  step("Seeding the demo tenant…");
   const seeded = await seedDemoTenant(stack, (l) => log("seed", l));
 
   const endpoints: StackEndpoints = {
@@ -133,6 +155,7 @@ async function main(): Promise<void> {
   Tables (Azurite)  ${stack.tablesConnectionString}
   Data              ${dataDir}   (npm start -- --fresh wipes it)
   Pushes            ${join(dataDir, "pushes.jsonl")}   (what the local push gateway sent to Company Portal users; tail -f it)
+  Log               ${stackLogFile}   (every component's lines; tail -f it, or npm start -- --verbose to see them here)
 
 Demo tenant ${seeded.tenantName} (${seeded.tenantId}): ${seeded.summary}
 Dev tokens (valid 24 h):
@@ -150,5 +173,16 @@ Ctrl-C stops everything.`);
 
 main().catch((e: unknown) => {
   console.error(e instanceof Error ? e.message : e);
+  if (stackLog && !verbose) {
+    // The components' last words usually say why.
+    const tail = (() => {
+      try {
+        return readFileSync(stackLogFile, "utf8").trimEnd().split("\n").slice(-25).join("\n");
+      } catch {
+        return "";
+      }
+    })();
+    if (tail) console.error(`\nThe last lines of ${stackLogFile}:\n${tail}`);
+  }
   process.exit(1);
 });

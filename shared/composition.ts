@@ -185,7 +185,7 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     roleAssignments,
     users,
     access,
-    admin: new AdminService({ access, assignments: roleAssignments, settings, audit, clock }),
+    admin: new AdminService({ access, assignments: roleAssignments, settings, users, audit, clock }),
     auditDelta: new AuditDelta({ access, stream: audit }),
     auditPush,
     teamViewer,

@@ -6,12 +6,20 @@
 // a crash in between leaves a duplicate, which the handlers' idempotency absorbs);
 // anything else is transient: thrown, so Service Bus redelivers it (and dead-letters it
 // after the queue's maxDeliveryCount).
+// A dead-letter queue has no delivery limit, and the delivery count of a dead letter is the
+// broker's business (it may carry over from the queue, or not grow at all); so dead-letter
+// functions never decide by it. Their handlers read the entity the message is about and
+// change only what is still open; a failure of a service they depend on (storage
+// unreachable, 5xx, throttled) leaves the dead letter where it is for the next delivery,
+// and any other failure, which another delivery would only repeat, is logged as an error,
+// audited and completed.
 import type { InvocationContext } from "@azure/functions";
 import { systemActor } from "../../shared/domain/caller.js";
 import { DomainError } from "../../shared/domain/errors.js";
 import { createLogger, type Logger } from "../../shared/app/logging.js";
 import type { Services } from "../../shared/composition.js";
 import { messageForLog, parseMessage, type Envelope, type Message, type MessageType, type QueueName } from "../../shared/contracts/messages.js";
+import { failureKind, isOutage } from "../../shared/app/timerRows.js";
 import { isQuotaExhausted, type TeamViewerQuotaExhausted } from "../../shared/app/quota/teamViewerQuota.js";
 import { nameBasedUuid } from "../../shared/app/sessions/sessionMessages.js";
 import { serviceBusQueue, type FunctionDefinition } from "../definition.js";
@@ -29,8 +37,6 @@ export interface QueueHandlerInput<M> {
 
 export type QueueHandlers = { readonly [T in MessageType]?: (input: QueueHandlerInput<Envelope<T>>) => Promise<void> };
 
-/** After this many deliveries of a dead-lettered message, give up rather than loop. */
-const maxDeadLetterAttempts = 5;
 /**
  * Work waits for TeamViewer quota at most this long after it was asked for (the queues keep
  * a message a day); after that the wait counts as a failure and takes the redelivery path.
@@ -114,14 +120,33 @@ async function dispatch(
       return;
     }
     if (!deadLetter && isQuotaExhausted(e) && (await rescheduleForQuota(svc, log, queue, body, message, facts, e))) return;
-    if (deadLetter && facts.deliveryCount + 1 >= maxDeadLetterAttempts) {
-      // Dead-letter queues have no max delivery count of their own: stop here, loudly.
-      log.error(`giving up on dead-lettered ${message.type} after ${facts.deliveryCount + 1} attempts`, e);
-      return;
-    }
-    log.warn(`${message.type} failed, will be retried (delivery ${facts.deliveryCount + 1})`, { error: e instanceof Error ? e.message : String(e) });
+    if (deadLetter && deadLetterFailure(e) === "giveUp") return giveUpOnDeadLetter(svc, log, queue, message, facts, e);
+    const next = deadLetter ? "a service it needs is out; the dead letter waits for its next delivery" : `will be retried (delivery ${facts.deliveryCount + 1})`;
+    log.warn(`${message.type} failed, ${next}`, { error: e instanceof Error ? e.message : String(e) });
     throw e;
   }
+}
+
+/**
+ * What a dead-letter function does with a failure that is not a DomainError: wait for the
+ * next delivery when a service it depends on is out, give up otherwise. Never by delivery count.
+ */
+export function deadLetterFailure(e: unknown): "retry" | "giveUp" {
+  return isOutage(e) ? "retry" : "giveUp";
+}
+
+async function giveUpOnDeadLetter(svc: Services, log: Logger, queue: QueueName, message: Message, facts: TriggerFacts, e: unknown): Promise<void> {
+  const kind = failureKind(e);
+  log.error(`gave up on dead-lettered ${message.type}: its handler failed (${kind}), and another delivery would only repeat that`, e);
+  await svc.audit.record({
+    tenantId: message.tenantId.toLowerCase(),
+    actor: systemActor,
+    activity: "message.deadLetterAbandoned",
+    target: { type: "message", id: message.id },
+    result: "failure",
+    detail: `${queue}: ${message.type} dead-lettered${facts.deadLetterReason ? ` (${facts.deadLetterReason})` : ""}; its handling failed: ${kind}`.slice(0, 1000),
+    correlationId: message.correlationId,
+  });
 }
 
 /** Sends the message again for when the quota has room; false when it has waited long enough. */

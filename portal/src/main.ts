@@ -116,7 +116,7 @@ class Portal {
     if (!this.#perms || this.#perms.user.userId !== user.userId || this.#perms.user.tenantId !== user.tenantId) {
       mount(this.#main, progress("Checking your permissions"));
       try {
-        this.#perms = { user, perms: await resolvePermissions(user, this.#api) };
+        this.#perms = { user, perms: await resolvePermissions(this.#api) };
       } catch (e) {
         mount(this.#main, h("h1", null, "Remote Assistance Connector"), problemBox(e));
         return;
@@ -200,8 +200,9 @@ class Portal {
         h("ul", null, routes.filter((r) => r.nav && r.allowed(signedIn.perms)).map((r) =>
           h("li", null, h("a", { href: hashFor(r.pattern), "data-section": r.pattern.split("/")[1] }, r.nav ?? ""))))),
       h("div", { class: "who" },
-        h("span", { id: "signed-in-user" }, signedIn.user.name),
-        h("span", { class: "muted", id: "signed-in-rights" }, describeRights(signedIn.perms)),
+        h("span", { class: "identity" },
+          h("span", { id: "signed-in-user" }, signedIn.user.name),
+          h("span", { class: "muted", id: "signed-in-rights", title: describeRights(signedIn.perms) }, describeRights(signedIn.perms))),
         signOut),
     );
   }

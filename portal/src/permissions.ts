@@ -1,16 +1,8 @@
 // What the signed-in user may do, for showing and hiding actions only: the API decides.
-// App roles in the token give tenant-wide rights; a user with no admin role may still hold
-// a role assignment (to them or a group, maybe scoped to tags), which the token does not
-// show, so for them one read of the connector tells whether they have admin reads.
-import { ApiProblem, type ApiClient } from "./api.js";
-import type { SignedInUser } from "./auth/authProvider.js";
-
-export const appRoles = {
-  update: "RemoteAssistance.Update",
-  request: "RemoteAssistance.Request",
-  administrator: "Intune.Administrator",
-  viewReports: "RemoteAssistance.ViewReports",
-} as const;
+// App roles in the token give tenant-wide rights; a user may also hold a role assignment
+// (to them or a group, maybe scoped to tags), which the token does not show, so the portal
+// asks the API once (GET /me/permissions).
+import type { ApiClient } from "./api.js";
 
 export interface UiPermissions {
   /** Intune.Administrator: settings and role assignments. */
@@ -27,32 +19,31 @@ export interface UiPermissions {
   readonly scoped: boolean;
 }
 
-export function permissionsFromRoles(roles: readonly string[]): UiPermissions {
-  const administrator = roles.includes(appRoles.administrator);
-  const update = administrator || roles.includes(appRoles.update);
-  const request = administrator || roles.includes(appRoles.request);
-  const reports = administrator || roles.includes(appRoles.viewReports);
-  return { administrator, update, request, read: administrator || update || request, reports, scoped: false };
+/** The API's answer to GET /me/permissions: a scope is null (nowhere), all devices, or devices with a scope tag. */
+interface MyPermissions {
+  readonly administrator: boolean;
+  readonly update: boolean;
+  readonly request: { readonly allDevices: boolean; readonly scopeTags: readonly string[] } | null;
+  readonly read: { readonly allDevices: boolean; readonly scopeTags: readonly string[] } | null;
+  readonly reports: boolean;
 }
 
-/** Whether the API lets the caller read the audit log (a tenant-wide ViewReports role assignment does not show in the token). */
-async function probe(api: ApiClient, path: string, query?: Record<string, string>): Promise<boolean> {
-  try {
-    await api.get(path, query);
-    return true;
-  } catch (e) {
-    if (e instanceof ApiProblem && (e.problem.status === 403 || e.problem.status === 404)) return false;
-    throw e;
-  }
-}
-
-export async function resolvePermissions(user: SignedInUser, api: ApiClient): Promise<UiPermissions> {
-  const fromRoles = permissionsFromRoles(user.roles);
-  const reports = fromRoles.reports || (await probe(api, "/auditEvents", { top: "1" }));
-  if (fromRoles.read) return { ...fromRoles, reports };
-  // Admin reads through a role assignment: offer requests too, the API limits them to the scope.
-  if (await probe(api, "/connector")) return { administrator: false, update: false, request: true, read: true, reports, scoped: true };
-  return { ...fromRoles, reports };
+/**
+ * One read of what the API will let the caller do (role assignments included, which the
+ * token does not show), instead of probing endpoints that answer 403 for most users.
+ */
+export async function resolvePermissions(api: ApiClient): Promise<UiPermissions> {
+  const p = await api.get<MyPermissions>("/me/permissions");
+  const read = p.read !== null;
+  return {
+    administrator: p.administrator,
+    update: p.update,
+    // Admin reads through a scoped Update assignment still offer requests: the API limits them to the scope.
+    request: p.request !== null || read,
+    read,
+    reports: p.reports,
+    scoped: (p.request !== null && !p.request.allDevices) || (p.request === null && read && !(p.read?.allDevices ?? false)),
+  };
 }
 
 export function describeRights(p: UiPermissions): string {

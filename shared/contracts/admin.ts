@@ -28,6 +28,38 @@ export const roleAssignmentSchema = z.object({
 });
 export const roleAssignmentListSchema = listOf(roleAssignmentSchema);
 
+/** The users the service knows (from user.upserted), for picking a role assignment's principal. */
+export const userListQuery = z.strictObject({
+  /** Part of the display name, user principal name or mail, any case. */
+  search: z.string().trim().min(1).max(100).optional(),
+  top: topSchema(200, 100),
+  continuationToken: continuationTokenSchema.optional(),
+});
+
+export const userSchema = z.object({
+  id: z.string(),
+  userPrincipalName: z.string(),
+  displayName: z.string(),
+  mail: z.string().optional(),
+  intuneLicensed: z.boolean(),
+  /** Object ids of the user's groups (the service learns no group names). */
+  groups: z.array(z.string()),
+});
+export const userListSchema = listOf(userSchema);
+
+/** Where a permission applies: every device (`allDevices`) or devices with one of `scopeTags`. */
+const scopeSchema = z.object({ allDevices: z.boolean(), scopeTags: z.array(z.string()) }).nullable();
+
+/** What the caller may do: app roles and role assignments, as the API decides it. */
+export const myPermissionsSchema = z.object({
+  administrator: z.boolean(),
+  update: z.boolean(),
+  request: scopeSchema,
+  read: scopeSchema,
+  reports: z.boolean(),
+  approve: z.boolean(),
+});
+
 export const settingsSchema = z.object({
   allowUnlicensedAdmins: z.boolean(),
   allowPossiblyUnsupportedWindowsEditions: z.boolean(),

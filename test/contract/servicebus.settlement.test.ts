@@ -19,6 +19,7 @@ beforeAll(async () => {
       queue("dead-letter"),
       queue("max-delivery", { maxDeliveryCount: 2 }),
       queue("max-delivery-expiry", { maxDeliveryCount: 1, lockDuration: "PT1S" }),
+      queue("dead-letter-no-limit", { maxDeliveryCount: 1 }),
       queue("ttl-dead-letter", { defaultMessageTimeToLive: "PT1S" }),
       queue("ttl-drop", { deadLetteringOnMessageExpiration: false }),
     ],
@@ -208,6 +209,34 @@ describe.concurrent("Service Bus emulator: settlement and message lifetime", () 
     // Assess
     expect(m?.deliveryCount).toBe(0);
     expect(dead).toMatchObject({ body: "abandoned by a crash", deadLetterReason: "MaxDeliveryCountExceeded" });
+  });
+
+  it("keeps a dead letter in the dead-letter queue however often it is abandoned there, its reason intact", async ({ expect }) => {
+    // Prepare: one delivery spent, so the queue dead-letters it with MaxDeliveryCountExceeded.
+    await sendOne("dead-letter-no-limit", "handled later");
+    const receiver = client.createReceiver("dead-letter-no-limit");
+    const [first] = await receiveUpTo(receiver, 1);
+    await receiver.abandonMessage(first);
+    await receiver.close();
+    const dlq = client.createReceiver("dead-letter-no-limit", { subQueueType: "deadLetter" });
+
+    // Act: abandon it in the dead-letter queue more often than the queue's maxDeliveryCount.
+    const reasons: (string | undefined)[] = [];
+    for (let i = 0; i < 3; i++) {
+      const [m] = await receiveUpTo(dlq, 1);
+      reasons.push(m.deadLetterReason);
+      await dlq.abandonMessage(m);
+    }
+    const [still] = await receiveUpTo(dlq, 1);
+    await dlq.completeMessage(still);
+    const after = await dlq.peekMessages(5);
+    await dlq.close();
+
+    // Assess: a dead-letter queue has no delivery limit (the consumer's own rules must end a
+    // dead letter's retries), and completing is what removes it.
+    expect(reasons).toEqual(["MaxDeliveryCountExceeded", "MaxDeliveryCountExceeded", "MaxDeliveryCountExceeded"]);
+    expect(still).toMatchObject({ body: "handled later", deadLetterReason: "MaxDeliveryCountExceeded" });
+    expect(after).toEqual([]);
   });
 
   it("dead-letters expired messages with TTLExpiredException (queue default and per message TTL)", async ({ expect }) => {

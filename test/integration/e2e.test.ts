@@ -365,6 +365,71 @@ describe("the portal in a browser", () => {
   });
 });
 
+describe("portal polish", () => {
+  it("the Company Portal page loads without a failing call; the header is one row at 1366 px; the audit log reads as words; role assignments pick users by name", async () => {
+    // The end user: every API answer while the Company Portal page loads is a success.
+    const user = await browser().newPage();
+    const failed: string[] = [];
+    user.on("response", (r) => {
+      if (r.url().includes("/api/") && r.status() >= 400) failed.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
+    });
+    await signIn(user, "Diego Siciliani");
+    await user.getByRole("heading", { name: "Company Portal" }).waitFor();
+    await user.waitForLoadState("networkidle");
+    await user.reload();
+    await user.getByRole("heading", { name: "Company Portal" }).waitFor();
+    await user.waitForLoadState("networkidle");
+    expect(failed).toEqual([]);
+    await user.close();
+
+    // The administrator at 1366 × 768: brand, navigation and the signed-in user on one row.
+    const admin = await browser().newPage();
+    await admin.setViewportSize({ width: 1366, height: 768 });
+    await signIn(admin, "Adele Vance");
+    const rows = await admin.evaluate(() => {
+      const header = document.querySelector("header.top")!;
+      const tops = [...header.children].map((c) => Math.round(c.getBoundingClientRect().top + c.getBoundingClientRect().height / 2));
+      const links = [...header.querySelectorAll("nav li")].map((li) => Math.round(li.getBoundingClientRect().top));
+      return { centres: new Set(tops.map((t) => Math.round(t / 8))).size, navRows: new Set(links).size, children: tops.length };
+    });
+    expect(rows).toEqual({ centres: 1, navRows: 1, children: 3 });
+    await shot(admin, "header-1366");
+
+    // Audit log: a picker of named activities; rows say what happened in words.
+    await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log" }).click();
+    await admin.locator("#audit-table").waitFor({ timeout: 20_000 });
+    expect(await admin.locator("#audit-activity").evaluate((el) => el.tagName)).toBe("SELECT");
+    await admin.getByLabel("Activity").selectOption({ label: "Role assignment added" });
+    await admin.getByRole("button", { name: "Filter" }).click();
+    await expect.poll(() => admin.locator("#audit-table tbody tr").count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+    const activities = await admin.locator("#audit-table tbody tr").evaluateAll((trs) => trs.map((tr) => [tr.getAttribute("data-activity"), tr.children[2].textContent]));
+    expect(new Set(activities.map(([code, text]) => `${code}|${text}`))).toEqual(new Set(["roleAssignment.create|Role assignment added"]));
+    await shot(admin, "audit-log-picker");
+
+    // Role assignments: the group shows its known members; a user is picked by name, and listed by name.
+    await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
+    const roles = admin.locator("#role-table");
+    await roles.waitFor({ timeout: 20_000 });
+    expect(await roles.innerText()).toMatch(/Group [0-9a-f-]{36} \(members: Lee Gu\)/);
+    const options = await admin.locator("#ra-users option").evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(options).toContain("Megan Bowen <megan@contoso.example>");
+    await admin.getByLabel("Who").fill("Megan Bowen <megan@contoso.example>");
+    await admin.getByLabel("Scope tags").fill("berlin");
+    await admin.getByRole("button", { name: "Add assignment" }).click();
+    const megan = roles.locator("tr", { hasText: "Megan Bowen" });
+    await megan.waitFor({ timeout: 20_000 });
+    expect(await megan.innerText()).toMatch(/Megan Bowen\s+megan@contoso\.example[\s\S]*Request Remote Assistance[\s\S]*Scope tags: berlin/);
+    // A name nobody has is refused in the page, before any call.
+    await admin.getByLabel("Who").fill("Nobody Known");
+    await admin.getByRole("button", { name: "Add assignment" }).click();
+    await admin.locator("#ra-principal-problem").waitFor();
+    await shot(admin, "role-assignment-by-name");
+    await megan.getByRole("button", { name: "Delete" }).click();
+    await expect.poll(() => roles.locator("tr", { hasText: "Megan Bowen" }).count(), { timeout: 20_000 }).toBe(0);
+    await admin.close();
+  }, 180_000);
+});
+
 describe("the portal signing in as in Azure: MSAL.js against the identity emulator standing in for Entra ID", () => {
   const entraPortal = (): string => `${stack().hostUrl}/entra/`;
 

@@ -165,6 +165,18 @@ describe("Service Bus queues in Bicep come from infra/queues.json", () => {
     expect(new Set(definitions.map((q) => q.name)).size).toBe(definitions.length);
   });
 
+  it("keeps duplicate detection on every queue: fixed at creation, and what makes retried sends harmless", () => {
+    // Prepare
+    const definitions = loadQueueDefinitions();
+
+    // Act
+    const without = definitions.filter((q) => !q.requiresDuplicateDetection).map((q) => q.name);
+
+    // Assess: an existing queue refuses the change; docs/deploy.md ("Queue properties that
+    // cannot change in place") says how to move to a new queue instead.
+    expect(without).toEqual([]);
+  });
+
   it("is the only place queues are declared", async () => {
     // Prepare
     const file = await loadBicep(serviceBusModule);

@@ -5,6 +5,18 @@ import type { PageContext } from "../context.js";
 import { h, mount, progress, whileBusy } from "../dom.js";
 import type { RoleAssignment, Settings } from "../types.js";
 
+/** A user the service knows (GET /users). */
+interface KnownUser {
+  readonly id: string;
+  readonly userPrincipalName: string;
+  readonly displayName: string;
+  readonly groups: readonly string[];
+}
+
+/** How a user is offered in the picker and recognised when typed back: "Name <upn>". */
+const userLabel = (u: KnownUser): string => `${u.displayName} <${u.userPrincipalName}>`;
+const isId = (v: string): boolean => /^[A-Za-z0-9-]{1,64}$/.test(v);
+
 const permissionText = { "RemoteAssistance.Request": "Request Remote Assistance", "RemoteAssistance.Update": "Update Remote Assistance" } as const;
 
 export async function settingsPage(ctx: PageContext): Promise<void> {
@@ -64,21 +76,47 @@ export async function settingsPage(ctx: PageContext): Promise<void> {
     mount(settingsSlot, h("h2", { id: "settings-heading" }, "Tenant settings"), form);
   };
 
+  // The users the service knows, by id: names for the table and choices for the picker.
+  // Read once per page view (a few pages at most); a search narrows beyond that.
+  const users = new Map<string, KnownUser>();
+  const loadUsers = async (search?: string): Promise<void> => {
+    let token: string | undefined;
+    for (let page = 0; page < 5; page++) {
+      const list: List<KnownUser> = await api.get<List<KnownUser>>("/users", { top: 200, search, continuationToken: token });
+      for (const u of list.value) users.set(u.id, u);
+      token = list.continuationToken;
+      if (!token) return;
+    }
+  };
+
+  const principalCell = (a: RoleAssignment): HTMLElement => {
+    const id = h("code", { class: "id", title: a.principalId }, a.principalId);
+    if (a.principalType === "user") {
+      const u = users.get(a.principalId);
+      return h("td", { "data-principal-id": a.principalId }, u ? [h("strong", null, u.displayName), " ", h("span", { class: "muted" }, u.userPrincipalName)] : ["User ", id]);
+    }
+    // The service learns no group names: the members it knows say which group this is.
+    const members = [...users.values()].filter((u) => u.groups.includes(a.principalId)).map((u) => u.displayName).sort();
+    const known = members.length === 0 ? "no known members" : `members: ${members.slice(0, 3).join(", ")}${members.length > 3 ? ` and ${members.length - 3} more` : ""}`;
+    return h("td", { "data-principal-id": a.principalId }, "Group ", id, h("span", { class: "muted" }, ` (${known})`));
+  };
+
   const loadRoles = async (): Promise<void> => {
     let list: List<RoleAssignment>;
     try {
-      list = await api.get<List<RoleAssignment>>("/roleAssignments");
+      [list] = await Promise.all([api.get<List<RoleAssignment>>("/roleAssignments"), users.size === 0 ? loadUsers() : Promise.resolve()]);
     } catch (e) {
       mount(rolesSlot, h("h2", { id: "roles-heading" }, "Role assignments"), problemBox(e));
       return;
     }
     const out = h("div", { "aria-live": "polite" });
+    const nameOf = (a: RoleAssignment): string => (a.principalType === "user" ? (users.get(a.principalId)?.displayName ?? `user ${a.principalId}`) : `group ${a.principalId}`);
     const table = list.value.length === 0
       ? h("p", { class: "empty" }, "No role assignments. App roles in Entra ID still apply.")
       : h("table", { class: "list", id: "role-table" },
           h("thead", null, h("tr", null, ["Principal", "Permission", "Scope", ""].map((c) => h("th", { scope: "col" }, c)))),
           h("tbody", null, list.value.map((a) => {
-            const del = h("button", { type: "button", class: "small danger", "aria-label": `Delete the assignment for ${a.principalType} ${a.principalId}` }, "Delete");
+            const del = h("button", { type: "button", class: "small danger", "aria-label": `Delete the assignment for ${nameOf(a)}` }, "Delete");
             del.addEventListener("click", () => void whileBusy(del, "Deleting", async () => {
               try {
                 await api.request("DELETE", `/roleAssignments/${encodeURIComponent(a.id)}`);
@@ -88,14 +126,41 @@ export async function settingsPage(ctx: PageContext): Promise<void> {
               }
             }));
             return h("tr", null,
-              h("td", null, `${a.principalType} `, h("code", { class: "id" }, a.principalId)),
-              h("td", null, permissionText[a.permission] ?? a.permission),
+              principalCell(a),
+              h("td", null, permissionText[a.permission as keyof typeof permissionText] ?? a.permission),
               h("td", null, a.scopeTags.length === 0 ? "Whole tenant" : `Scope tags: ${a.scopeTags.join(", ")}`),
               h("td", null, del));
           })));
 
     const principalType = h("select", { id: "ra-type" }, h("option", { value: "user" }, "User"), h("option", { value: "group" }, "Group"));
-    const principalId = h("input", { id: "ra-principal", required: true, autocomplete: "off", placeholder: "object id" });
+    const choices = h("datalist", { id: "ra-users" });
+    const fillChoices = (): void => mount(choices, [...users.values()].sort((x, y) => x.displayName.localeCompare(y.displayName)).map((u) => h("option", { value: userLabel(u) })));
+    fillChoices();
+    const principal = h("input", { id: "ra-principal", required: true, autocomplete: "off", list: "ra-users", placeholder: "name or user principal name", "aria-describedby": "ra-principal-help" });
+    const principalHelp = h("span", { class: "muted", id: "ra-principal-help" }, "Pick a user the service knows, or paste an object id");
+    principalType.addEventListener("change", () => {
+      const user = principalType.value === "user";
+      principal.setAttribute("list", user ? "ra-users" : "");
+      principal.placeholder = user ? "name or user principal name" : "group object id";
+      principalHelp.textContent = user ? "Pick a user the service knows, or paste an object id" : "The group's object id in Entra ID";
+    });
+    // Typing narrows the choices from the service when the first pages did not hold everyone.
+    let searchTimer: ReturnType<typeof setTimeout> | undefined;
+    principal.addEventListener("input", () => {
+      clearTimeout(searchTimer);
+      const text = principal.value.trim();
+      if (principalType.value !== "user" || text.length < 2 || text.includes("<")) return;
+      searchTimer = setTimeout(() => void loadUsers(text).then(fillChoices, () => undefined), 300);
+    });
+    /** The object id the field names: a picked "Name <upn>", a unique name or UPN, or an id. */
+    const resolvePrincipal = (): string | undefined => {
+      const text = principal.value.trim();
+      if (principalType.value === "group") return isId(text) ? text : undefined;
+      const lower = text.toLowerCase();
+      const matches = [...users.values()].filter((u) => userLabel(u).toLowerCase() === lower || u.userPrincipalName.toLowerCase() === lower || u.displayName.toLowerCase() === lower);
+      if (matches.length === 1) return matches[0].id;
+      return matches.length === 0 && isId(text) ? text : undefined;
+    };
     const permission = h("select", { id: "ra-permission" }, Object.entries(permissionText).map(([v, l]) => h("option", { value: v }, l)));
     const tags = h("input", { id: "ra-tags", autocomplete: "off", placeholder: "empty = whole tenant", "aria-describedby": "ra-tags-help" });
     const add = h("button", { type: "submit", class: "primary" }, "Add assignment");
@@ -103,7 +168,7 @@ export async function settingsPage(ctx: PageContext): Promise<void> {
       "form",
       { class: "filters", "aria-label": "Add a role assignment" },
       h("div", { class: "field" }, h("label", { for: "ra-type" }, "Principal type"), principalType),
-      h("div", { class: "field" }, h("label", { for: "ra-principal" }, "Principal id"), principalId),
+      h("div", { class: "field" }, h("label", { for: "ra-principal" }, "Who"), principal, choices, principalHelp),
       h("div", { class: "field" }, h("label", { for: "ra-permission" }, "Permission"), permission),
       h("div", { class: "field" }, h("label", { for: "ra-tags" }, "Scope tags"), tags, h("span", { class: "muted", id: "ra-tags-help" }, "Comma-separated")),
       h("div", { class: "field" }, add),
@@ -111,11 +176,20 @@ export async function settingsPage(ctx: PageContext): Promise<void> {
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       mount(out);
+      const principalId = resolvePrincipal();
+      if (principalId === undefined) {
+        mount(out, h("p", { class: "error-text", role: "alert", id: "ra-principal-problem" },
+          principalType.value === "user"
+            ? "Pick one user from the list (or paste their object id): no single user the service knows has that name or user principal name."
+            : "Enter the group's object id (letters, digits and dashes)."));
+        principal.focus();
+        return;
+      }
       void whileBusy(add, "Adding", async () => {
         try {
           await api.request("PUT", `/roleAssignments/${crypto.randomUUID()}`, {
             body: {
-              principalId: principalId.value.trim(),
+              principalId,
               principalType: principalType.value,
               permission: permission.value,
               scopeTags: tags.value.split(",").map((t) => t.trim()).filter((t) => t !== ""),

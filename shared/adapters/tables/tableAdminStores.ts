@@ -2,8 +2,8 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { RoleAssignment, AssignablePermission } from "../../domain/permissions.js";
 import { defaultTenantSettings, type TenantSettings } from "../../domain/tenantSettings.js";
-import type { RoleAssignmentStore, SettingsStore, UserRecord, UserStore } from "../../app/admin/ports.js";
-import { getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
+import type { RoleAssignmentStore, SettingsStore, UserListQuery, UserRecord, UserStore } from "../../app/admin/ports.js";
+import { decodeContinuation, encodeContinuation, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
 
 const settingsRow = "settings";
 
@@ -119,6 +119,23 @@ interface UserEntity {
   updatedAt: string;
 }
 
+/** Users one search call reads at most (Table storage cannot match substrings itself). */
+const maxUsersScanned = 1000;
+
+const isUserCursor = (v: Record<string, unknown>): v is { rk: string } => typeof v.rk === "string" && v.rk.length <= 64;
+
+function toUser(id: string, e: UserEntity): UserRecord {
+  return {
+    id,
+    userPrincipalName: e.userPrincipalName,
+    displayName: e.displayName,
+    ...(e.mail ? { mail: e.mail } : {}),
+    intuneLicensed: e.intuneLicensed,
+    groups: JSON.parse(e.groups) as string[],
+    updatedAt: e.updatedAt,
+  };
+}
+
 export class TableUserStore implements UserStore {
   readonly #table: TableClient;
   constructor(tables: Tables) {
@@ -127,16 +144,29 @@ export class TableUserStore implements UserStore {
 
   async get(tenantId: string, userId: string): Promise<UserRecord | undefined> {
     const e = await getOrUndefined<UserEntity>(this.#table, tenantId, userId);
-    if (!e) return undefined;
-    return {
-      id: userId,
-      userPrincipalName: e.userPrincipalName,
-      displayName: e.displayName,
-      mail: e.mail,
-      intuneLicensed: e.intuneLicensed,
-      groups: JSON.parse(e.groups) as string[],
-      updatedAt: e.updatedAt,
-    };
+    return e ? toUser(userId, e) : undefined;
+  }
+
+  async list(q: UserListQuery): Promise<{ value: UserRecord[]; continuationToken?: string }> {
+    const cursor = decodeContinuation(q.continuationToken, isUserCursor);
+    const filter = cursor ? odata`PartitionKey eq ${q.tenantId} and RowKey gt ${cursor.rk}` : odata`PartitionKey eq ${q.tenantId}`;
+    const needle = q.search?.toLowerCase();
+    const matches = (u: UserRecord): boolean =>
+      needle === undefined || [u.displayName, u.userPrincipalName, u.mail ?? ""].some((v) => v.toLowerCase().includes(needle));
+    const value: UserRecord[] = [];
+    let scanned = 0;
+    // A search cannot be handed to Table storage: it reads at most maxUsersScanned users per
+    // call and hands back where it got to.
+    const pages = this.#table.listEntities<UserEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: needle === undefined ? q.top : maxUsersScanned });
+    for await (const page of pages) {
+      for (const e of page) {
+        scanned++;
+        const u = toUser(e.rowKey!, e);
+        if (matches(u)) value.push(u);
+        if (value.length === q.top || scanned === maxUsersScanned) return { value, continuationToken: encodeContinuation({ rk: e.rowKey! }) };
+      }
+    }
+    return { value };
   }
 
   async upsertIfNewer(tenantId: string, user: UserRecord): Promise<boolean> {

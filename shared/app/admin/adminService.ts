@@ -6,7 +6,7 @@ import type { TenantSettings } from "../../domain/tenantSettings.js";
 import type { Access } from "../access.js";
 import type { AuditEvent, AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
-import type { RoleAssignmentStore, SettingsStore } from "./ports.js";
+import type { RoleAssignmentStore, SettingsStore, UserRecord, UserStore } from "./ports.js";
 
 const auditRetentionDays = 90;
 
@@ -14,12 +14,14 @@ export class AdminService {
   readonly #access: Access;
   readonly #assignments: RoleAssignmentStore;
   readonly #settings: SettingsStore;
+  readonly #users: UserStore;
   readonly #audit: AuditLog;
   readonly #clock: Clock;
 
-  constructor(deps: { access: Access; assignments: RoleAssignmentStore; settings: SettingsStore; audit: AuditLog; clock: Clock }) {
+  constructor(deps: { access: Access; assignments: RoleAssignmentStore; settings: SettingsStore; users: UserStore; audit: AuditLog; clock: Clock }) {
     this.#access = deps.access;
     this.#assignments = deps.assignments;
+    this.#users = deps.users;
     this.#settings = deps.settings;
     this.#audit = deps.audit;
     this.#clock = deps.clock;
@@ -28,6 +30,16 @@ export class AdminService {
   async listRoleAssignments(caller: UserCaller): Promise<RoleAssignment[]> {
     requireAdministrator(await this.#access.permissionsOf(caller));
     return (await this.#assignments.list(caller.tenantId)).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** The users the service knows, for picking whom a role assignment names. */
+  async listUsers(
+    caller: UserCaller,
+    q: { search?: string; top: number; continuationToken?: string },
+  ): Promise<{ value: Omit<UserRecord, "updatedAt">[]; continuationToken?: string }> {
+    requireAdministrator(await this.#access.permissionsOf(caller));
+    const page = await this.#users.list({ tenantId: caller.tenantId, ...q });
+    return { ...page, value: page.value.map(({ updatedAt: _updatedAt, ...u }) => u) };
   }
 
   async putRoleAssignment(

@@ -25,8 +25,21 @@ export interface UserRecord {
   readonly updatedAt: string;
 }
 
+export interface UserListQuery {
+  readonly tenantId: string;
+  /** Case-insensitive part of the display name, user principal name or mail. */
+  readonly search?: string;
+  readonly top: number;
+  readonly continuationToken?: string;
+}
+
 export interface UserStore {
   get(tenantId: string, userId: string): Promise<UserRecord | undefined>;
+  /**
+   * A page of the tenant's users in id order. With a search, one call reads a bounded
+   * number of users: a page may hold fewer than `top` matches and still go on.
+   */
+  list(q: UserListQuery): Promise<{ value: UserRecord[]; continuationToken?: string }>;
   /** Writes unless a newer version (by updatedAt) is stored; returns whether it wrote. */
   upsertIfNewer(tenantId: string, user: UserRecord): Promise<boolean>;
 }

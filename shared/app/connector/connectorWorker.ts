@@ -319,10 +319,13 @@ export class ConnectorWorker {
       await this.#audit(message.tenantId, systemActor, "connector.authorize", "failure", `dead-lettered${why}`, message.correlationId);
       return;
     }
-    await this.#d.connectors.update(message.tenantId, (s) => ({
-      ...s,
-      lastError: { code: connectorErrorCodes.disconnectFailed, message: "The disconnect could not be completed. Try again.", at },
-    }));
+    // A connector that is no longer onboarded was disconnected after all (or connected again
+    // and disconnected since): there is nothing left to report on it.
+    await this.#d.connectors.update(message.tenantId, (s) =>
+      s.onboardingStatus === onboardingStatuses.notOnboarded
+        ? undefined
+        : { ...s, lastError: { code: connectorErrorCodes.disconnectFailed, message: "The disconnect could not be completed. Try again.", at } },
+    );
     const requestedBy = message.data.requestedBy;
     await this.#audit(message.tenantId, { id: requestedBy.id, displayName: requestedBy.displayName, type: "user" }, "connector.disconnect", "failure", `dead-lettered${why}`, message.correlationId);
   }
