@@ -5,11 +5,13 @@
 // when there will be room, and this message completed (schedule first, complete second:
 // a crash in between leaves a duplicate, which the handlers' idempotency absorbs);
 // anything else is transient: thrown, so Service Bus redelivers it (and dead-letters it
-// after the queue's maxDeliveryCount).
+// after the queue's maxDeliveryCount). Each delivery is a consumer span, a child of the
+// span that sent the message (its `traceparent` application property).
 import type { InvocationContext } from "@azure/functions";
 import { systemActor } from "../../shared/domain/caller.js";
 import { DomainError } from "../../shared/domain/errors.js";
 import { createLogger, type Logger } from "../../shared/app/logging.js";
+import { inSpan, traceAttributes, traceContextOfProperties, type TraceSpan } from "../../shared/app/tracing.js";
 import type { Services } from "../../shared/composition.js";
 import { messageForLog, parseMessage, type Envelope, type Message, type MessageType, type QueueName } from "../../shared/contracts/messages.js";
 import { isQuotaExhausted, type TeamViewerQuotaExhausted } from "../../shared/app/quota/teamViewerQuota.js";
@@ -41,6 +43,7 @@ interface TriggerFacts {
   readonly messageId: string;
   readonly deliveryCount: number;
   readonly deadLetterReason?: string;
+  readonly applicationProperties: Readonly<Record<string, unknown>>;
 }
 
 function triggerFacts(ctx: InvocationContext): TriggerFacts {
@@ -51,6 +54,7 @@ function triggerFacts(ctx: InvocationContext): TriggerFacts {
     messageId: typeof m.messageId === "string" ? m.messageId : "unknown",
     deliveryCount: typeof m.deliveryCount === "number" ? m.deliveryCount : Number(m.deliveryCount ?? 0),
     deadLetterReason: typeof reason === "string" ? reason.slice(0, 200) : undefined,
+    applicationProperties: props,
   };
 }
 
@@ -79,21 +83,51 @@ async function rejectMalformed(svc: Services, log: Logger, body: unknown, queue:
   });
 }
 
-async function dispatch(
+function dispatch(handlers: QueueHandlers, queue: QueueName, body: unknown, ctx: InvocationContext, deadLetter: boolean): Promise<void> {
+  const facts = triggerFacts(ctx);
+  return inSpan(
+    `process ${deadLetter ? `${queue}/$DeadLetterQueue` : queue}`,
+    {
+      kind: "consumer",
+      parent: traceContextOfProperties(facts.applicationProperties),
+      attributes: {
+        "messaging.system": "servicebus",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": queue,
+        "messaging.message.id": facts.messageId,
+        "messaging.servicebus.message.delivery_count": facts.deliveryCount,
+        [traceAttributes.functionName]: ctx.functionName,
+      },
+    },
+    (span) => handleDelivery(handlers, queue, body, ctx, deadLetter, facts, span),
+  );
+}
+
+async function handleDelivery(
   handlers: QueueHandlers,
   queue: QueueName,
   body: unknown,
   ctx: InvocationContext,
   deadLetter: boolean,
+  facts: TriggerFacts,
+  span: TraceSpan,
 ): Promise<void> {
-  const facts = triggerFacts(ctx);
   const svc = services();
   const baseLog = loggerFor(ctx, { messageId: facts.messageId, deliveryCount: facts.deliveryCount });
   const parsed = parseMessage(body, { queue });
-  if (!parsed.ok) return rejectMalformed(svc, baseLog, body, queue, facts, parsed.reason);
+  if (!parsed.ok) {
+    span.set({ [traceAttributes.outcome]: "rejected" });
+    span.fail("malformedMessage");
+    return rejectMalformed(svc, baseLog, body, queue, facts, parsed.reason);
+  }
   const message = parsed.message;
+  span.annotate({ [traceAttributes.tenantId]: message.tenantId, [traceAttributes.correlationId]: message.correlationId, [traceAttributes.messageType]: message.type });
   const handler = handlers[message.type] as ((input: QueueHandlerInput<Message>) => Promise<void>) | undefined;
-  if (!handler) return rejectMalformed(svc, baseLog, body, queue, facts, `no handler for message type ${message.type}`);
+  if (!handler) {
+    span.set({ [traceAttributes.outcome]: "rejected" });
+    span.fail("unhandledMessageType");
+    return rejectMalformed(svc, baseLog, body, queue, facts, `no handler for message type ${message.type}`);
+  }
   const log = baseLog.with({ correlationId: message.correlationId, type: message.type, tenantId: message.tenantId });
   log.info(`${deadLetter ? "dead-lettered " : ""}${message.type} received`, messageForLog(message));
   await ensureTables();
@@ -101,6 +135,8 @@ async function dispatch(
     await handler({ message, messageId: facts.messageId, deliveryCount: facts.deliveryCount, log, services: svc, deadLetterReason: facts.deadLetterReason });
   } catch (e) {
     if (e instanceof DomainError) {
+      span.set({ [traceAttributes.outcome]: "failedPermanently" });
+      span.fail(e.name, e.code);
       log.warn(`${message.type} failed permanently: ${e.code}: ${e.detail}`);
       await svc.audit.record({
         tenantId: message.tenantId,
@@ -113,13 +149,19 @@ async function dispatch(
       });
       return;
     }
-    if (!deadLetter && isQuotaExhausted(e) && (await rescheduleForQuota(svc, log, queue, body, message, facts, e))) return;
+    if (!deadLetter && isQuotaExhausted(e) && (await rescheduleForQuota(svc, log, queue, body, message, facts, e))) {
+      span.set({ [traceAttributes.outcome]: "waitingForQuota" });
+      return;
+    }
     if (deadLetter && facts.deliveryCount + 1 >= maxDeadLetterAttempts) {
       // Dead-letter queues have no max delivery count of their own: stop here, loudly.
+      span.set({ [traceAttributes.outcome]: "givenUp" });
+      span.fail(e instanceof Error ? e.name : "Error");
       log.error(`giving up on dead-lettered ${message.type} after ${facts.deliveryCount + 1} attempts`, e);
       return;
     }
     log.warn(`${message.type} failed, will be retried (delivery ${facts.deliveryCount + 1})`, { error: e instanceof Error ? e.message : String(e) });
+    span.set({ [traceAttributes.outcome]: "retried" });
     throw e;
   }
 }

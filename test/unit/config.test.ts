@@ -38,6 +38,11 @@ describe("loadConfig", () => {
     ["both Table forms", { TABLES_ENDPOINT: "https://x.table.core.windows.net" }, "TABLES_CONNECTION_STRING"],
     ["insecure Key Vault off loopback", { KEYVAULT_URI: "http://vault.example.com" }, "KEYVAULT_ALLOW_INSECURE"],
     ["the local push gateway off the local stack", { KEYVAULT_ALLOW_INSECURE: undefined, KEYVAULT_URI: "https://kv.vault.azure.net/" }, "PUSH_GATEWAY"],
+    [
+      "the trace file off the local stack",
+      { KEYVAULT_ALLOW_INSECURE: undefined, KEYVAULT_URI: "https://kv.vault.azure.net/", PUSH_GATEWAY: "none", LOCAL_TRACES_FILE: "/tmp/traces.jsonl" },
+      "LOCAL_TRACES_FILE",
+    ],
   ])("rejects %s and names the setting", (_name, change, named) => {
     const env: Record<string, string | undefined> = { ...sample, ...change };
     expect(() => loadConfig(env)).toThrow(ConfigError);
