@@ -28,6 +28,8 @@ export async function startTraceExport(options: TraceExportOptions): Promise<Tra
     useAzureMonitor({
       // With the component's local auth off, ingestion takes only Entra tokens (the app's identity).
       azureMonitorExporterOptions: { connectionString, ...(credential ? { credential } : {}) },
+      // The Functions host already feeds Live Metrics; the distro's own would be a second stream.
+      enableLiveMetrics: false,
       instrumentationOptions: {
         // The Azure SDKs' own spans (Tables, Key Vault, Service Bus) under ours.
         azureSdk: { enabled: true },
