@@ -133,6 +133,7 @@ async function main(): Promise<void> {
   Tables (Azurite)  ${stack.tablesConnectionString}
   Data              ${dataDir}   (npm start -- --fresh wipes it)
   Pushes            ${join(dataDir, "pushes.jsonl")}   (what the local push gateway sent to Company Portal users; tail -f it)
+  Traces            ${process.env.APPLICATIONINSIGHTS_CONNECTION_STRING ? "Application Insights (APPLICATIONINSIGHTS_CONNECTION_STRING is set)" : `${join(dataDir, "traces.jsonl")}   (one JSON line per span; docs/operations.md, Traces)`}
 
 Demo tenant ${seeded.tenantName} (${seeded.tenantId}): ${seeded.summary}
 Dev tokens (valid 24 h):
