@@ -129,11 +129,13 @@ const headersGetter: TextMapGetter<Pick<Headers, "get" | "keys">> = {
 /**
  * Service Bus application properties: ours (`traceparent`) first, else the `Diagnostic-Id`
  * the Azure SDK's own tracing (and other senders using it) put there in the same format.
+ * The Functions library lower-cases the first letter of trigger metadata keys, nested ones
+ * too, so a function sees it as `diagnostic-Id`.
  */
 const propertiesGetter: TextMapGetter<Readonly<Record<string, unknown>>> = {
   keys: (p) => Object.keys(p),
   get: (p, key) => {
-    const value = p[key] ?? (key === "traceparent" ? p["Diagnostic-Id"] : undefined);
+    const value = p[key] ?? (key === "traceparent" ? (p["diagnostic-Id"] ?? p["Diagnostic-Id"]) : undefined);
     return typeof value === "string" ? value : undefined;
   },
 };

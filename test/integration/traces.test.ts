@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { ServiceBusClient } from "@azure/service-bus";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SpanRecord } from "../../shared/adapters/telemetry/jsonlSpanProcessor.js";
 import { redact } from "../../shared/app/logging.js";
@@ -115,6 +116,32 @@ describe("traces across HTTP, Service Bus, the worker and TeamViewer", () => {
     expect(t.server.traceId).toBe(traceId);
     expect(t.server.parentSpanId).toBe(callerSpanId);
     expect([t.producer, t.consumer, t.teamViewer].map((s) => s.traceId)).toEqual([traceId, traceId, traceId]);
+  });
+
+  it("continues another sender's Diagnostic-Id, and marks a message it rejects on the consumer span", async () => {
+    // Prepare: a sender using the Azure SDK's own tracing property, with a message no handler takes.
+    const traceId = randomBytes(16).toString("hex");
+    const senderSpanId = randomBytes(8).toString("hex");
+    const messageId = randomUUID();
+    const client = new ServiceBusClient(stack().serviceBusConnectionString);
+
+    // Act
+    try {
+      const sender = client.createSender("session-commands");
+      await sender.sendMessages({
+        messageId,
+        body: { type: "session.teleport", version: 1, id: messageId, tenantId: tenant.tenantId, occurredAt: new Date().toISOString(), data: {} },
+        contentType: "application/json",
+        applicationProperties: { "Diagnostic-Id": `00-${traceId}-${senderSpanId}-01` },
+      });
+      await sender.close();
+    } finally {
+      await client.close();
+    }
+
+    // Assess
+    const consumer = await eventually(async () => spans().find((s) => s.kind === "consumer" && s.attributes["messaging.message.id"] === messageId), 30_000, "the consumer span");
+    expect(consumer).toMatchObject({ traceId, parentSpanId: senderSpanId, status: "error", attributes: { "rac.outcome": "rejected", "error.type": "malformedMessage" } });
   });
 
   it("writes no token, secret, OAuth code or state into any span", async () => {

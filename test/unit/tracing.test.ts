@@ -81,12 +81,12 @@ describe("tracing with the Node SDK", () => {
     expect(server.parentSpanContext).toBeUndefined();
   });
 
-  it("continues a Diagnostic-Id when the message has no traceparent (the Azure SDK's own property)", async () => {
+  it.each(["Diagnostic-Id", "diagnostic-Id"])("continues a %s when the message has no traceparent (the Azure SDK's own property)", async (key) => {
     // Prepare
     const diagnosticId = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
     // Act
-    await inSpan("process q", { kind: "consumer", parent: traceContextOfProperties({ "Diagnostic-Id": diagnosticId, other: 7 }) }, async () => undefined);
+    await inSpan("process q", { kind: "consumer", parent: traceContextOfProperties({ [key]: diagnosticId, other: 7 }) }, async () => undefined);
 
     // Assess
     const consumer = byName(exporter.getFinishedSpans(), "process q");
