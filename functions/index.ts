@@ -4,6 +4,7 @@ import { app } from "@azure/functions";
 import { allDefinitions } from "./all.js";
 import type { FunctionDefinition } from "./definition.js";
 import { services } from "./runtime.js";
+import { startTracing } from "../shared/composition.js";
 
 function register(d: FunctionDefinition): void {
   switch (d.kind) {
@@ -20,6 +21,10 @@ function register(d: FunctionDefinition): void {
 }
 
 // Fail fast: a missing or malformed setting stops start-up with a message naming it.
-services();
+const { config } = services();
+
+// Before any invocation, so the first request is traced too; flushed when the host stops.
+const tracing = await startTracing(config);
+app.hook.appTerminate(() => tracing.shutdown());
 
 for (const d of allDefinitions()) register(d);

@@ -111,9 +111,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       AUTH_AUDIENCE: identity.audience,
       AUTH_JWKS_URI: identity.jwksUri,
       PORTAL_URL: options.settings?.PORTAL_URL && options.ports === "default" ? options.settings.PORTAL_URL : `${hostUrl}/`,
-      // The local push gateway's record of pushes, and the fault-point file tests write (absent = no faults).
+      // The local push gateway's record of pushes, the fault-point file tests write (absent =
+      // no faults), and the spans (unless APPLICATIONINSIGHTS_CONNECTION_STRING sends them to Azure).
       LOCAL_PUSH_FILE: join(options.dataDir, "pushes.jsonl"),
       LOCAL_FAULTS_FILE: join(options.dataDir, "faults.json"),
+      LOCAL_TRACES_FILE: join(options.dataDir, "traces.jsonl"),
       LOCAL_ALLOW_INSECURE_LINKS: "true",
     };
     // The app reads its configuration from the environment, as in Azure.

@@ -156,6 +156,7 @@ async function main(): Promise<void> {
   Data              ${dataDir}   (npm start -- --fresh wipes it)
   Pushes            ${join(dataDir, "pushes.jsonl")}   (what the local push gateway sent to Company Portal users; tail -f it)
   Log               ${stackLogFile}   (every component's lines; tail -f it, or npm start -- --verbose to see them here)
+  Traces            ${process.env.APPLICATIONINSIGHTS_CONNECTION_STRING ? "Application Insights (APPLICATIONINSIGHTS_CONNECTION_STRING is set)" : `${join(dataDir, "traces.jsonl")}   (one JSON line per span; docs/operations.md, Traces)`}
 
 Demo tenant ${seeded.tenantName} (${seeded.tenantId}): ${seeded.summary}
 Dev tokens (valid 24 h):

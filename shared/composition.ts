@@ -45,6 +45,7 @@ import { RateLimiter } from "./app/rateLimiter.js";
 import { HealthProbe } from "./app/healthProbe.js";
 import { TableQuotaLimiter } from "./adapters/tables/tableQuotaLimiter.js";
 import { TeamViewerQuota } from "./app/quota/teamViewerQuota.js";
+import { startTraceExport, type TraceExport } from "./adapters/telemetry/traceExport.js";
 
 export interface Services {
   readonly config: Config;
@@ -226,6 +227,21 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     },
     health: new HealthProbe({ tables: () => tables.ping(), serviceBus: () => bus.ping(), keyVault: () => secrets.ping() }, clock),
   };
+}
+
+/**
+ * Starts recording spans, once per process: to Application Insights when its connection
+ * string is set (with the managed identity in Azure, where ingestion takes only Entra
+ * tokens), else to the local stack's trace file, else nowhere.
+ */
+export function startTracing(config: Config): Promise<TraceExport> {
+  const connectionString = config.applicationInsightsConnectionString;
+  return startTraceExport({
+    ...(connectionString
+      ? { applicationInsights: { connectionString, ...(config.keyVault.allowInsecure ? {} : { credential: azureCredential(config.azureClientId) }) } }
+      : {}),
+    ...(config.local.tracesFile ? { file: config.local.tracesFile } : {}),
+  });
 }
 
 /**

@@ -41,6 +41,7 @@ export const settingsSchema = z
     PUSH_GATEWAY: z.enum(["local", "notificationHubs", "none"]).default("local"),
     NOTIFICATION_HUB_NAME: optionalNonEmpty,
     NOTIFICATION_HUB_CONNECTION_SECRET_NAME: optionalNonEmpty,
+    // Traces (and the host's logs) go to Application Insights when set.
     APPLICATIONINSIGHTS_CONNECTION_STRING: optionalNonEmpty,
     // Caller-facing limits (per instance; see docs/limits.md).
     RATE_LIMIT_CALLER_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(300),
@@ -49,10 +50,12 @@ export const settingsSchema = z
     // 0 turns the per-session resend throttle off (the cap of 10 resends still applies).
     RESEND_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
     // Local development and tests only (the local stack sets them; Azure never does):
-    // where the local push gateway records pushes, and the fault-point file tests use to
-    // crash handlers on purpose. Unset = pushes kept in memory, no faults.
+    // where the local push gateway records pushes, the fault-point file tests use to
+    // crash handlers on purpose, and where spans are written as JSON lines (without
+    // APPLICATIONINSIGHTS_CONNECTION_STRING). Unset = pushes kept in memory, no faults, no traces.
     LOCAL_PUSH_FILE: optionalNonEmpty,
     LOCAL_FAULTS_FILE: optionalNonEmpty,
+    LOCAL_TRACES_FILE: optionalNonEmpty,
     // Local stack only: lets `http://` (loopback) links through where Azure demands
     // `https` — the TeamViewer fake's links and audit-push receivers on 127.0.0.1.
     LOCAL_ALLOW_INSECURE_LINKS: bool.default(false),
@@ -93,6 +96,10 @@ export const settingsSchema = z
     if (s.LOCAL_FAULTS_FILE && !s.KEYVAULT_ALLOW_INSECURE) {
       // Fault points crash handlers on purpose: never in a deployment that talks to real services.
       ctx.addIssue({ code: "custom", path: ["LOCAL_FAULTS_FILE"], message: "fault points are only for the local stack (with KEYVAULT_ALLOW_INSECURE)" });
+    }
+    if (s.LOCAL_TRACES_FILE && !s.KEYVAULT_ALLOW_INSECURE) {
+      // In Azure traces go to Application Insights; a file on an instance's disk would only fill it.
+      ctx.addIssue({ code: "custom", path: ["LOCAL_TRACES_FILE"], message: "the trace file is only for the local stack (with KEYVAULT_ALLOW_INSECURE); in Azure traces go to APPLICATIONINSIGHTS_CONNECTION_STRING" });
     }
     if (s.LOCAL_ALLOW_INSECURE_LINKS && !s.KEYVAULT_ALLOW_INSECURE) {
       ctx.addIssue({ code: "custom", path: ["LOCAL_ALLOW_INSECURE_LINKS"], message: "insecure links are only for the local stack (with KEYVAULT_ALLOW_INSECURE)" });
@@ -145,7 +152,7 @@ export interface Config {
   /** Audit push deliveries: delay before the first retry, and when to give up on an event. */
   readonly auditExport: { readonly firstRetryMs: number; readonly giveUpMs: number };
   /** Local development and tests only. */
-  readonly local: { readonly pushFile?: string; readonly faultsFile?: string; readonly allowInsecureLinks: boolean };
+  readonly local: { readonly pushFile?: string; readonly faultsFile?: string; readonly tracesFile?: string; readonly allowInsecureLinks: boolean };
 }
 
 export class ConfigError extends Error {
@@ -205,6 +212,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       resendMinIntervalSeconds: s.RESEND_MIN_INTERVAL_SECONDS,
     },
     auditExport: { firstRetryMs: Math.round(s.AUDIT_EXPORT_RETRY_SECONDS * 1000), giveUpMs: Math.round(s.AUDIT_EXPORT_GIVE_UP_HOURS * 3_600_000) },
-    local: { pushFile: s.LOCAL_PUSH_FILE, faultsFile: s.LOCAL_FAULTS_FILE, allowInsecureLinks: s.LOCAL_ALLOW_INSECURE_LINKS },
+    local: { pushFile: s.LOCAL_PUSH_FILE, faultsFile: s.LOCAL_FAULTS_FILE, tracesFile: s.LOCAL_TRACES_FILE, allowInsecureLinks: s.LOCAL_ALLOW_INSECURE_LINKS },
   };
 }

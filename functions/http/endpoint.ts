@@ -9,6 +9,7 @@ import { appRoles, type AutomationCaller, type Caller, type UserCaller } from ".
 import { DomainError, errorCodes, rateLimited, type FieldError } from "../../shared/domain/errors.js";
 import type { RateLimiter } from "../../shared/app/rateLimiter.js";
 import { createLogger, type Logger } from "../../shared/app/logging.js";
+import { inSpan, traceAttributes, traceContextOfHeaders, type TraceSpan } from "../../shared/app/tracing.js";
 import type { Services } from "../../shared/composition.js";
 import { ensureTables, services } from "../runtime.js";
 import { http, type FunctionDefinition } from "../definition.js";
@@ -198,50 +199,85 @@ export function endpoint<P, Q, B, A extends boolean, X extends A extends true ? 
   spec: EndpointSpec<P, Q, B, A, X>,
 ): FunctionDefinition {
   registry.push(spec as unknown as EndpointDescription);
+  const httpRoute = routeOf(spec.route);
+
+  const respond = async (req: HttpRequest, ctx: InvocationContext, correlationId: string, span: TraceSpan): Promise<HttpResponseInit> => {
+    const log = createLogger(
+      (level, line) => (level === "error" ? ctx.error(line) : level === "warn" ? ctx.warn(line) : ctx.log(line)),
+      { correlationId },
+    );
+    try {
+      const svc = services();
+      if (!spec.authenticated) spend(svc.rateLimits.addresses, clientAddress(req.headers), "from this address");
+      const caller = spec.authenticated ? admit(spec.access, await authenticatedCaller(svc, req)) : undefined;
+      if (caller) span.annotate({ [traceAttributes.tenantId]: caller.tenantId });
+      if (!spec.skipStorageInit) await ensureTables();
+      const params = pathParams(spec.params, req.params);
+      const query = validate<unknown>(spec.query ?? z.strictObject({}), queryObject(new URL(req.url)), "query");
+      const rawBody = await readBody(req, spec.maxBodyBytes ?? defaultMaxBodyBytes, spec.body !== undefined);
+      if (!spec.body && rawBody !== undefined && !(typeof rawBody === "object" && rawBody && !Array.isArray(rawBody) && Object.keys(rawBody).length === 0)) {
+        throw new DomainError(errorCodes.validationFailed, "This endpoint takes no request body.");
+      }
+      const body = validate(spec.body, rawBody, "body");
+      const result = await spec.handle({
+        caller: caller as CallerOf<X>,
+        params: params as P,
+        query: query as Q,
+        body: body as B,
+        headers: req.headers,
+        correlationId,
+        log,
+        services: svc,
+      });
+      const headers: Record<string, string> = { "x-correlation-id": correlationId, "cache-control": "no-store", ...apiSecurityHeaders, ...result.headers };
+      if (result.body === undefined) return { status: result.status, headers };
+      return { status: result.status, jsonBody: result.body, headers };
+    } catch (e) {
+      if (e instanceof DomainError) {
+        if (e.code === errorCodes.internal) log.error(`${spec.name} failed`, e.cause ?? e);
+        span.set({ [traceAttributes.errorCode]: e.code });
+        return problemResponse(e, correlationId);
+      }
+      log.error(`${spec.name} failed with an unexpected error`, e);
+      span.set({ [traceAttributes.errorCode]: errorCodes.internal });
+      return problemResponse(internalError(), correlationId);
+    }
+  };
+
   return http(spec.name, {
     methods: [spec.method],
     authLevel: "anonymous",
     route: spec.route,
-    handler: async (req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> => {
+    handler: (req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> => {
       const offered = req.headers.get("x-correlation-id");
       const correlationId = offered && correlationIdPattern.test(offered) ? offered : randomUUID();
-      const log = createLogger(
-        (level, line) => (level === "error" ? ctx.error(line) : level === "warn" ? ctx.warn(line) : ctx.log(line)),
-        { correlationId },
+      // A server span per request, continuing the caller's `traceparent` if it sent one.
+      return inSpan(
+        `${spec.method} ${httpRoute}`,
+        {
+          kind: "server",
+          parent: traceContextOfHeaders(req.headers),
+          attributes: {
+            "http.request.method": spec.method,
+            "http.route": httpRoute,
+            [traceAttributes.functionName]: spec.name,
+            [traceAttributes.correlationId]: correlationId,
+          },
+        },
+        async (span) => {
+          const response = await respond(req, ctx, correlationId, span);
+          const status = response.status ?? 200;
+          span.set({ "http.response.status_code": status });
+          // A 4xx is the caller's doing (its code is on the span); a 5xx fails the span.
+          if (status >= 500) span.fail(String(status));
+          return response;
+        },
       );
-      try {
-        const svc = services();
-        if (!spec.authenticated) spend(svc.rateLimits.addresses, clientAddress(req.headers), "from this address");
-        const caller = spec.authenticated ? admit(spec.access, await authenticatedCaller(svc, req)) : undefined;
-        if (!spec.skipStorageInit) await ensureTables();
-        const params = pathParams(spec.params, req.params);
-        const query = validate<unknown>(spec.query ?? z.strictObject({}), queryObject(new URL(req.url)), "query");
-        const rawBody = await readBody(req, spec.maxBodyBytes ?? defaultMaxBodyBytes, spec.body !== undefined);
-        if (!spec.body && rawBody !== undefined && !(typeof rawBody === "object" && rawBody && !Array.isArray(rawBody) && Object.keys(rawBody).length === 0)) {
-          throw new DomainError(errorCodes.validationFailed, "This endpoint takes no request body.");
-        }
-        const body = validate(spec.body, rawBody, "body");
-        const result = await spec.handle({
-          caller: caller as CallerOf<X>,
-          params: params as P,
-          query: query as Q,
-          body: body as B,
-          headers: req.headers,
-          correlationId,
-          log,
-          services: svc,
-        });
-        const headers: Record<string, string> = { "x-correlation-id": correlationId, "cache-control": "no-store", ...apiSecurityHeaders, ...result.headers };
-        if (result.body === undefined) return { status: result.status, headers };
-        return { status: result.status, jsonBody: result.body, headers };
-      } catch (e) {
-        if (e instanceof DomainError) {
-          if (e.code === errorCodes.internal) log.error(`${spec.name} failed`, e.cause ?? e);
-          return problemResponse(e, correlationId);
-        }
-        log.error(`${spec.name} failed with an unexpected error`, e);
-        return problemResponse(internalError(), correlationId);
-      }
     },
   });
+}
+
+/** The route as the host serves it (`extensions.http.routePrefix` is `api`), ids as templates. */
+function routeOf(route: string): string {
+  return `/api/${route}`;
 }

@@ -13,10 +13,13 @@
 // unreachable, 5xx, throttled) leaves the dead letter where it is for the next delivery,
 // and any other failure, which another delivery would only repeat, is logged as an error,
 // audited and completed.
+// Each delivery is a consumer span, a child of the span that sent the message (its
+// `traceparent` application property).
 import type { InvocationContext } from "@azure/functions";
 import { systemActor } from "../../shared/domain/caller.js";
 import { DomainError } from "../../shared/domain/errors.js";
 import { createLogger, type Logger } from "../../shared/app/logging.js";
+import { inSpan, traceAttributes, traceContextOfProperties, type TraceSpan } from "../../shared/app/tracing.js";
 import type { Services } from "../../shared/composition.js";
 import { messageForLog, parseMessage, type Envelope, type Message, type MessageType, type QueueName } from "../../shared/contracts/messages.js";
 import { failureKind, isOutage } from "../../shared/app/timerRows.js";
@@ -47,6 +50,7 @@ interface TriggerFacts {
   readonly messageId: string;
   readonly deliveryCount: number;
   readonly deadLetterReason?: string;
+  readonly applicationProperties: Readonly<Record<string, unknown>>;
 }
 
 function triggerFacts(ctx: InvocationContext): TriggerFacts {
@@ -57,6 +61,7 @@ function triggerFacts(ctx: InvocationContext): TriggerFacts {
     messageId: typeof m.messageId === "string" ? m.messageId : "unknown",
     deliveryCount: typeof m.deliveryCount === "number" ? m.deliveryCount : Number(m.deliveryCount ?? 0),
     deadLetterReason: typeof reason === "string" ? reason.slice(0, 200) : undefined,
+    applicationProperties: props,
   };
 }
 
@@ -85,21 +90,51 @@ async function rejectMalformed(svc: Services, log: Logger, body: unknown, queue:
   });
 }
 
-async function dispatch(
+function dispatch(handlers: QueueHandlers, queue: QueueName, body: unknown, ctx: InvocationContext, deadLetter: boolean): Promise<void> {
+  const facts = triggerFacts(ctx);
+  return inSpan(
+    `process ${deadLetter ? `${queue}/$DeadLetterQueue` : queue}`,
+    {
+      kind: "consumer",
+      parent: traceContextOfProperties(facts.applicationProperties),
+      attributes: {
+        "messaging.system": "servicebus",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": queue,
+        "messaging.message.id": facts.messageId,
+        "messaging.servicebus.message.delivery_count": facts.deliveryCount,
+        [traceAttributes.functionName]: ctx.functionName,
+      },
+    },
+    (span) => handleDelivery(handlers, queue, body, ctx, deadLetter, facts, span),
+  );
+}
+
+async function handleDelivery(
   handlers: QueueHandlers,
   queue: QueueName,
   body: unknown,
   ctx: InvocationContext,
   deadLetter: boolean,
+  facts: TriggerFacts,
+  span: TraceSpan,
 ): Promise<void> {
-  const facts = triggerFacts(ctx);
   const svc = services();
   const baseLog = loggerFor(ctx, { messageId: facts.messageId, deliveryCount: facts.deliveryCount });
   const parsed = parseMessage(body, { queue });
-  if (!parsed.ok) return rejectMalformed(svc, baseLog, body, queue, facts, parsed.reason);
+  if (!parsed.ok) {
+    span.set({ [traceAttributes.outcome]: "rejected" });
+    span.fail("malformedMessage");
+    return rejectMalformed(svc, baseLog, body, queue, facts, parsed.reason);
+  }
   const message = parsed.message;
+  span.annotate({ [traceAttributes.tenantId]: message.tenantId, [traceAttributes.correlationId]: message.correlationId, [traceAttributes.messageType]: message.type });
   const handler = handlers[message.type] as ((input: QueueHandlerInput<Message>) => Promise<void>) | undefined;
-  if (!handler) return rejectMalformed(svc, baseLog, body, queue, facts, `no handler for message type ${message.type}`);
+  if (!handler) {
+    span.set({ [traceAttributes.outcome]: "rejected" });
+    span.fail("unhandledMessageType");
+    return rejectMalformed(svc, baseLog, body, queue, facts, `no handler for message type ${message.type}`);
+  }
   const log = baseLog.with({ correlationId: message.correlationId, type: message.type, tenantId: message.tenantId });
   log.info(`${deadLetter ? "dead-lettered " : ""}${message.type} received`, messageForLog(message));
   await ensureTables();
@@ -107,6 +142,8 @@ async function dispatch(
     await handler({ message, messageId: facts.messageId, deliveryCount: facts.deliveryCount, log, services: svc, deadLetterReason: facts.deadLetterReason });
   } catch (e) {
     if (e instanceof DomainError) {
+      span.set({ [traceAttributes.outcome]: "failedPermanently" });
+      span.fail(e.name, e.code);
       log.warn(`${message.type} failed permanently: ${e.code}: ${e.detail}`);
       await svc.audit.record({
         tenantId: message.tenantId,
@@ -119,10 +156,18 @@ async function dispatch(
       });
       return;
     }
-    if (!deadLetter && isQuotaExhausted(e) && (await rescheduleForQuota(svc, log, queue, body, message, facts, e))) return;
-    if (deadLetter && deadLetterFailure(e) === "giveUp") return giveUpOnDeadLetter(svc, log, queue, message, facts, e);
+    if (!deadLetter && isQuotaExhausted(e) && (await rescheduleForQuota(svc, log, queue, body, message, facts, e))) {
+      span.set({ [traceAttributes.outcome]: "waitingForQuota" });
+      return;
+    }
+    if (deadLetter && deadLetterFailure(e) === "giveUp") {
+      span.set({ [traceAttributes.outcome]: "givenUp" });
+      span.fail(e instanceof Error ? e.name : "Error");
+      return giveUpOnDeadLetter(svc, log, queue, message, facts, e);
+    }
     const next = deadLetter ? "a service it needs is out; the dead letter waits for its next delivery" : `will be retried (delivery ${facts.deliveryCount + 1})`;
     log.warn(`${message.type} failed, ${next}`, { error: e instanceof Error ? e.message : String(e) });
+    span.set({ [traceAttributes.outcome]: "retried" });
     throw e;
   }
 }

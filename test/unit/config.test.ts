@@ -43,6 +43,11 @@ describe("loadConfig", () => {
       { KEYVAULT_ALLOW_INSECURE: undefined, KEYVAULT_URI: "https://kv.vault.azure.net/", PUSH_GATEWAY: "none", LOCAL_ALLOW_INSECURE_LINKS: "true" },
       "LOCAL_ALLOW_INSECURE_LINKS",
     ],
+    [
+      "the trace file off the local stack",
+      { KEYVAULT_ALLOW_INSECURE: undefined, KEYVAULT_URI: "https://kv.vault.azure.net/", PUSH_GATEWAY: "none", LOCAL_TRACES_FILE: "/tmp/traces.jsonl" },
+      "LOCAL_TRACES_FILE",
+    ],
   ])("rejects %s and names the setting", (_name, change, named) => {
     const env: Record<string, string | undefined> = { ...sample, ...change };
     expect(() => loadConfig(env)).toThrow(ConfigError);

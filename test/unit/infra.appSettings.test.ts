@@ -47,6 +47,7 @@ const localOnlySettings = [
   "KEYVAULT_ALLOW_INSECURE",
   "LOCAL_PUSH_FILE",
   "LOCAL_FAULTS_FILE",
+  "LOCAL_TRACES_FILE",
   "LOCAL_ALLOW_INSECURE_LINKS",
   "AzureWebJobsStorage",
 ];

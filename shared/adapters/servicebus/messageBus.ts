@@ -1,9 +1,11 @@
 // The one message sender: every command and event goes out through here, with the
-// envelope id as the Service Bus messageId (so duplicate detection absorbs re-sends).
+// envelope id as the Service Bus messageId (so duplicate detection absorbs re-sends) and
+// the trace it was sent in as the `traceparent` application property (a producer span).
 import { ServiceBusClient, type ServiceBusSender } from "@azure/service-bus";
 import type { TokenCredential } from "@azure/core-auth";
 import type { Config } from "../../config.js";
 import type { MessageBus, OutgoingMessage } from "../../app/messageBus.js";
+import { injectTraceContext, inSpan, traceAttributes } from "../../app/tracing.js";
 
 export class ServiceBusMessageBus implements MessageBus {
   readonly #client: ServiceBusClient;
@@ -27,14 +29,27 @@ export class ServiceBusMessageBus implements MessageBus {
     return s;
   }
 
-  async send(m: OutgoingMessage): Promise<void> {
-    await this.#sender(m.queue).sendMessages({
-      messageId: m.id,
-      correlationId: m.correlationId,
-      subject: m.type,
-      contentType: "application/json",
-      body: m.body,
-      ...(m.notBefore ? { scheduledEnqueueTimeUtc: m.notBefore } : {}),
+  send(m: OutgoingMessage): Promise<void> {
+    const attributes = {
+      "messaging.system": "servicebus",
+      "messaging.operation.type": "send",
+      "messaging.destination.name": m.queue,
+      "messaging.message.id": m.id,
+      [traceAttributes.messageType]: m.type,
+      [traceAttributes.correlationId]: m.correlationId,
+    };
+    return inSpan(`send ${m.queue}`, { kind: "producer", attributes }, async () => {
+      const applicationProperties: Record<string, string> = {};
+      injectTraceContext(applicationProperties);
+      await this.#sender(m.queue).sendMessages({
+        messageId: m.id,
+        correlationId: m.correlationId,
+        subject: m.type,
+        contentType: "application/json",
+        body: m.body,
+        ...(Object.keys(applicationProperties).length > 0 ? { applicationProperties } : {}),
+        ...(m.notBefore ? { scheduledEnqueueTimeUtc: m.notBefore } : {}),
+      });
     });
   }
 

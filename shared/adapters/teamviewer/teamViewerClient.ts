@@ -1,8 +1,10 @@
 // A small fetch-based client for the TeamViewer Web API subset in docs/teamviewer.md,
 // used by the queue workers. Every answer is validated; every failure is a TeamViewerError.
+// Each call is a client span named by its path template (no ids, codes, query or body).
 import type { z } from "zod";
 import { systemClock, type Clock } from "../../app/clock.js";
 import { redact } from "../../app/logging.js";
+import { inSpan } from "../../app/tracing.js";
 import { TeamViewerError, type TeamViewerErrorCode } from "../../app/teamViewerError.js";
 import { findOpenSessionByCustomApi } from "../../app/teamViewerPaging.js";
 import {
@@ -251,8 +253,15 @@ export class TeamViewerClient {
     return parsed.data;
   }
 
-  async #send(call: Call): Promise<Answer> {
+  #send(call: Call): Promise<Answer> {
     const url = new URL(this.#apiBaseUrl + call.path);
+    const attributes = { "http.request.method": call.method, "url.template": call.label, "server.address": url.hostname };
+    return inSpan(`TeamViewer ${call.method} ${call.label}`, { kind: "client", attributes }, (span) =>
+      this.#exchange(call, url, (status) => span.set({ "http.response.status_code": status })),
+    );
+  }
+
+  async #exchange(call: Call, url: URL, answered: (status: number) => void): Promise<Answer> {
     for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const headers: Record<string, string> = { accept: "application/json" };
     if (call.bearer !== undefined) headers.authorization = `Bearer ${call.bearer}`;
@@ -279,6 +288,7 @@ export class TeamViewerClient {
     } catch (e) {
       throw this.#transportError(call, e);
     }
+    answered(status);
     if (status >= 200 && status < 300) return { status, text };
     throw this.#statusError(call, status, responseHeaders, text);
   }
