@@ -146,7 +146,10 @@ class MemoryCursors implements ConnectionReportCursorStore {
 function harness(pages: (q: ConnectionReportQuery) => ConnectionReportPage) {
   let stored: StoredSession = { session: session(), etag: "1" };
   const store = {
-    findByTeamViewerCode: async (_t: string, code: string) => (normalizeSessionCode(code) === "12345678" ? stored : undefined),
+    findByTeamViewerCode: async (_t: string, code: string) => {
+      if (normalizeSessionCode(code) === "66666666") throw new SyntaxError("Unexpected token in the stored row");
+      return normalizeSessionCode(code) === "12345678" ? stored : undefined;
+    },
     get: async () => stored,
     update: async (current: StoredSession, next: Session) => (current.etag === stored.etag ? (stored = { session: next, etag: String(Number(stored.etag) + 1) }) : undefined),
     deleteOutbox: async () => undefined,
@@ -203,5 +206,19 @@ describe("the connection report timer's cursor", () => {
     await h.reports.run(log);
     // Assess
     expect(h.queries.map((q) => q.from.toISOString())).toEqual(["2026-11-28T10:00:00.000Z", "2026-12-04T10:00:00.000Z"]);
+  });
+
+  it("skips a record whose session row cannot be read, audits it, and records the rest", async () => {
+    // Prepare
+    const h = harness(() => ({ records: [{ ...record("bad"), sessionCode: "s66-666-666" }, { ...record("nobody"), sessionCode: "s00-000-001" }, record("c1")], unreadable: 0 }));
+    // Act
+    await h.reports.run(log);
+    // Assess
+    expect(h.session().connections?.map((c) => c.id)).toEqual(["c1"]);
+    expect(h.audit.map((e) => [e.activity, e.target.id])).toEqual([
+      ["teamViewerConnection.maintenanceSkipped", "bad"],
+      ["session.connected", h.session().id],
+    ]);
+    expect(h.cursors.stored?.cursor).toEqual({ through: at.toISOString(), pending: null });
   });
 });

@@ -168,13 +168,17 @@ export class ConnectionReports {
       counts.withoutCode++;
       return;
     }
-    const found = await this.#d.writer.store.findByTeamViewerCode(tenantId, record.sessionCode);
-    if (!found) {
-      counts.unknownCode++;
-      return;
-    }
-    const sessionId = found.session.id;
-    const ok = await this.#rows.process(timerName, { tenantId, target: { type: "session", id: sessionId } }, log, async () => {
+    const sessionCode = record.sessionCode;
+    // What a failure is audited against: the connection until its session is known, then the session.
+    const row = { tenantId, target: { type: "teamViewerConnection", id: record.id.slice(0, 100) } };
+    const ok = await this.#rows.process(timerName, row, log, async () => {
+      const found = await this.#d.writer.store.findByTeamViewerCode(tenantId, sessionCode);
+      if (!found) {
+        counts.unknownCode++;
+        return;
+      }
+      const sessionId = found.session.id;
+      row.target = { type: "session", id: sessionId };
       const now = this.#d.clock.now();
       const report = {
         id: record.id,
