@@ -4,6 +4,7 @@ import { adminFunctions } from "./admin.js";
 import { auditExportFunctions } from "./auditExport.js";
 import { automationFunctions } from "./automation.js";
 import { connectorFunctions } from "./connector.js";
+import { connectionReportFunctions } from "./connectionReports.js";
 import { deviceFunctions } from "./devices.js";
 import { healthFunctions } from "./health.js";
 import { openApiFunctions } from "./openapi.js";
@@ -12,5 +13,5 @@ import { sessionFunctions } from "./sessions.js";
 import { sessionWorkerFunctions } from "./sessionWorker.js";
 
 export function allDefinitions(): FunctionDefinition[] {
-  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions, ...deviceFunctions, ...automationFunctions, ...sessionFunctions, ...meFunctions, ...sessionWorkerFunctions, ...auditExportFunctions];
+  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions, ...deviceFunctions, ...automationFunctions, ...sessionFunctions, ...meFunctions, ...sessionWorkerFunctions, ...auditExportFunctions, ...connectionReportFunctions];
 }

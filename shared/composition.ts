@@ -36,6 +36,7 @@ import { TableDeviceStore } from "./adapters/tables/tableDeviceStore.js";
 import { createSessionsArea, type SessionsArea } from "./app/sessions/sessionsArea.js";
 import type { FaultPoints, PushGateway } from "./app/sessions/ports.js";
 import { TableSessionStore } from "./adapters/tables/tableSessionStore.js";
+import { TableConnectionReportCursorStore } from "./adapters/tables/tableConnectionReportCursorStore.js";
 import { TableInboxStore } from "./adapters/tables/tableInboxStore.js";
 import { TableIdempotencyStore } from "./adapters/tables/tableIdempotencyStore.js";
 import { LocalPushGateway } from "./adapters/push/localPushGateway.js";
@@ -172,6 +173,7 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     audit,
     clock,
     log: createLogger(consoleSink, { component: "sessions" }),
+    connectionReports: { onboardedTenants: () => connectors.listOnboarded(), cursors: new TableConnectionReportCursorStore(tables) },
   });
   const openSessions: OpenSessionsCloser = sessions.maintenance;
   return {

@@ -52,6 +52,15 @@ export type Latency = z.output<typeof latencySchema>;
 /** How the fake resolves the points docs/teamviewer.md marks unconfirmed, and its limits. */
 export const variantsSchema = z
   .object({
+    /** Connection report records per page (TeamViewer: up to 1000); absent = 1000. */
+    connectionsPageSize: z.number().int().min(1).max(1000).optional(),
+    /** Whether a connection record's session_code carries the `s` prefix (unconfirmed); absent = "prefixed". */
+    connectionCodeForm: z.enum(["prefixed", "bare"]).optional(),
+    /**
+     * Unconfirmed too: when a connection appears in the report. Absent or null: at once,
+     * an open one without end_date. A number: only once it ended, that many seconds later.
+     */
+    connectionReportDelaySeconds: z.number().int().min(0).max(86_400).nullable().optional(),
     createStatus: z.union([z.literal(200), z.literal(201)]),
     stateCase: z.enum(["lower", "capitalized"]),
     /** Sessions per list page (TeamViewer: up to 1000). */
@@ -134,6 +143,33 @@ export const fakeSessionSchema = z.object({
 });
 export type FakeSession = z.output<typeof fakeSessionSchema>;
 
+/** "This supporter connected to this session then": what the connection report will list. */
+export const connectionInputSchema = z
+  .object({
+    /** Given with the same id again, the connection is replaced (e.g. to say when it ended). */
+    id: z.string().trim().min(1).max(100).optional(),
+    session_code: z.string().trim().min(1).max(64),
+    userid: z.string().regex(/^u\d+$/, "a user id looks like u123"),
+    username: z.string().min(1).max(200),
+    start_date: z.iso.datetime(),
+    end_date: z.iso.datetime().optional(),
+    devicename: z.string().max(200).optional(),
+  })
+  .strict()
+  .refine((c) => c.end_date === undefined || Date.parse(c.end_date) >= Date.parse(c.start_date), { message: "end_date is before start_date", path: ["end_date"] });
+export type ConnectionInput = z.input<typeof connectionInputSchema>;
+
+export const fakeConnectionSchema = z.object({
+  id: z.string(),
+  session_code: z.string(),
+  userid: z.string(),
+  username: z.string(),
+  start_date: z.string(),
+  end_date: z.string().optional(),
+  devicename: z.string().optional(),
+});
+export type FakeConnection = z.output<typeof fakeConnectionSchema>;
+
 export const fakeGroupSchema = z.object({ id: z.string(), name: z.string() });
 
 export class TeamViewerFakeControl {
@@ -195,6 +231,15 @@ export class TeamViewerFakeControl {
 
   async sessions(): Promise<FakeSession[]> {
     return z.object({ sessions: z.array(fakeSessionSchema) }).parse(await this.#call("GET", "/_control/sessions")).sessions;
+  }
+
+  /** Tells the fake a supporter connected to a session (the report lists it from now on, subject to the variants). */
+  async addConnection(connection: ConnectionInput): Promise<FakeConnection> {
+    return fakeConnectionSchema.parse(await this.#call("POST", "/_control/connections", connectionInputSchema.parse(connection)));
+  }
+
+  async connections(): Promise<FakeConnection[]> {
+    return z.object({ connections: z.array(fakeConnectionSchema) }).parse(await this.#call("GET", "/_control/connections")).connections;
   }
 
   async groups(): Promise<z.output<typeof fakeGroupSchema>[]> {

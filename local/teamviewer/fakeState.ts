@@ -44,6 +44,15 @@ const sessionRecord = z.object({
   closedAt: z.number().optional(),
 });
 const groupRecord = z.object({ id: z.string(), name: z.string() });
+const connectionRecord = z.object({
+  id: z.string(),
+  userid: z.string(),
+  username: z.string(),
+  sessionCode: z.string(),
+  startDate: z.number(),
+  endDate: z.number().optional(),
+  devicename: z.string().optional(),
+});
 const snapshotSchema = z.object({
   version: z.literal(1),
   seq: z.number(),
@@ -53,6 +62,7 @@ const snapshotSchema = z.object({
   codes: z.array(codeRecord),
   groups: z.array(groupRecord),
   sessions: z.array(sessionRecord),
+  connections: z.array(connectionRecord).default([]),
 });
 
 type AccessTokenRecord = z.output<typeof accessTokenRecord>;
@@ -60,6 +70,7 @@ type RefreshTokenRecord = z.output<typeof refreshTokenRecord>;
 type CodeRecord = z.output<typeof codeRecord>;
 type SessionRecord = z.output<typeof sessionRecord>;
 type GroupRecord = z.output<typeof groupRecord>;
+export type ConnectionRecord = z.output<typeof connectionRecord>;
 
 export interface IssuedTokens {
   readonly access_token: string;
@@ -116,6 +127,7 @@ export class TeamViewerFakeState {
   #codes = new Map<string, CodeRecord>(); // by hash
   #groups: GroupRecord[] = [];
   #sessions: SessionRecord[] = [];
+  #connections: ConnectionRecord[] = [];
 
   constructor(options: { dataDir?: string; now?: () => number; log: (line: string) => void }) {
     this.#now = options.now ?? Date.now;
@@ -335,6 +347,23 @@ export class TeamViewerFakeState {
     };
   }
 
+  // ------------------------------------------------------------------ connections (reports)
+
+  /** Adds a connection, or replaces the one with the same id (e.g. to end it). */
+  putConnection(c: ConnectionRecord): ConnectionRecord {
+    const record = { ...c };
+    const i = this.#connections.findIndex((x) => x.id === c.id);
+    if (i >= 0) this.#connections[i] = record;
+    else this.#connections.push(record);
+    this.#save();
+    return { ...record };
+  }
+
+  /** Oldest start first, then by id: the order the report pages in. */
+  get connections(): ConnectionRecord[] {
+    return [...this.#connections].sort((a, b) => a.startDate - b.startDate || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((c) => ({ ...c }));
+  }
+
   // ------------------------------------------------------------------ lifecycle
 
   reset(): void {
@@ -345,6 +374,7 @@ export class TeamViewerFakeState {
     this.#codes.clear();
     this.#groups = [];
     this.#sessions = [];
+    this.#connections = [];
     this.#save();
   }
 
@@ -375,6 +405,7 @@ export class TeamViewerFakeState {
     this.#codes = new Map(s.codes.map((c) => [c.hash, c]));
     this.#groups = s.groups;
     this.#sessions = s.sessions;
+    this.#connections = s.connections;
     log(`loaded ${s.sessions.length} session(s), ${s.groups.length} group(s), ${s.accessTokens.length} token(s) from ${this.#file}`);
   }
 
@@ -392,6 +423,7 @@ export class TeamViewerFakeState {
       codes: [...this.#codes.values()],
       groups: this.#groups,
       sessions: this.#sessions,
+      connections: this.#connections,
     };
     // Write then rename, so a crash mid-write leaves the previous snapshot intact.
     const tmp = `${this.#file}.tmp`;

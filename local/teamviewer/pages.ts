@@ -12,6 +12,7 @@ const requestedAccess: readonly [scope: string, meaning: string][] = [
   ["Groups.Create", "Create groups"],
   ["Account.Read", "Read your account details"],
   ["Account.ReadEmail", "Read your email address"],
+  ["ConnectionReports.Read", "Read connection reports"],
 ];
 
 const layout = (title: string, body: string): string => `<!doctype html>

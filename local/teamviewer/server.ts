@@ -1,12 +1,13 @@
 // A local fake of the TeamViewer Web API subset in docs/teamviewer.md (OAuth sign-in page
 // included) on node:http, with a /_control/ API that lets tests inject faults and variants.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { timingSafeEqual } from "node:crypto";
+import { randomUUID, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import {
   TeamViewerFakeControl,
   accountSchema,
   clockSchema,
+  connectionInputSchema,
   defaultVariants,
   faultSchema,
   latencySchema,
@@ -18,7 +19,7 @@ import {
   type Latency,
   type Variants,
 } from "./control.js";
-import { TeamViewerFakeState } from "./fakeState.js";
+import { TeamViewerFakeState, formatTime, type ConnectionRecord } from "./fakeState.js";
 import { consentPage, errorPage, indexPage, sessionLinkPage } from "./pages.js";
 import { isLoopbackHost, listen, urlHost } from "../loopback.js";
 
@@ -261,6 +262,8 @@ class Fake {
         if (m === "GET") return this.#listSessions(ctx, res);
         if (m === "POST") return this.#createSession(ctx, res);
         return methodNotAllowed(res, "GET, POST");
+      case api === "/reports/connections":
+        return m === "GET" ? this.#listConnections(ctx, res) : methodNotAllowed(res, "GET");
       case session !== null:
         if (m === "GET") return this.#getSession(ctx, res, decodeURIComponent(session[1]));
         if (m === "PUT") return this.#updateSession(ctx, res, decodeURIComponent(session[1]));
@@ -514,6 +517,66 @@ class Fake {
     send(res, 204);
   }
 
+  // ------------------------------------------------------------------ reports
+
+  #listConnections(ctx: Context, res: ServerResponse): void {
+    if (this.#authenticate(ctx, res) === undefined) return;
+    const parsed = connectionsQuery.safeParse(Object.fromEntries(ctx.query));
+    if (!parsed.success) throw new HttpFailure(400, z.prettifyError(parsed.error));
+    const q = parsed.data;
+    const now = this.#clock.now();
+    const delay = this.#variants.connectionReportDelaySeconds ?? null;
+    const code = q.session_code === undefined ? undefined : compactCode(q.session_code);
+    // The window is read by start time (TeamViewer's semantics are not documented; start is the stricter reading).
+    const all = this.#state.connections.filter(
+      (c) =>
+        (q.from_date === undefined || c.startDate >= q.from_date) &&
+        (q.to_date === undefined || c.startDate <= q.to_date) &&
+        (code === undefined || compactCode(c.sessionCode) === code) &&
+        (delay === null ? c.startDate <= now : c.endDate !== undefined && c.endDate + delay * 1000 <= now),
+    );
+    let start = 0;
+    if (q.offset_id !== undefined) {
+      start = all.findIndex((c) => c.id === q.offset_id);
+      if (start < 0) throw new HttpFailure(400, "offset_id names no record of this report.");
+    }
+    const size = this.#variants.connectionsPageSize ?? 1000;
+    const page = all.slice(start, start + size);
+    const rest = all.slice(start + size);
+    sendJson(res, 200, {
+      records: page.map((c) => this.#connectionWire(c)),
+      records_remaining: rest.length,
+      ...(rest.length > 0 ? { next_offset: rest[0].id } : {}),
+    });
+  }
+
+  #connectionWire(c: ConnectionRecord): Json {
+    const bare = this.#variants.connectionCodeForm === "bare";
+    return {
+      id: c.id,
+      userid: c.userid,
+      username: c.username,
+      ...(c.devicename === undefined ? {} : { devicename: c.devicename }),
+      start_date: formatTime(c.startDate),
+      ...(c.endDate === undefined ? {} : { end_date: formatTime(c.endDate) }),
+      session_code: bare ? c.sessionCode.replace(/^s/i, "") : c.sessionCode,
+      support_session_type: 1,
+    };
+  }
+
+  /** The control API's view: the code as it was told, times as TeamViewer writes them. */
+  #controlConnection(c: ConnectionRecord): Json {
+    return {
+      id: c.id,
+      session_code: c.sessionCode,
+      userid: c.userid,
+      username: c.username,
+      start_date: formatTime(c.startDate),
+      ...(c.endDate === undefined ? {} : { end_date: formatTime(c.endDate) }),
+      ...(c.devicename === undefined ? {} : { devicename: c.devicename }),
+    };
+  }
+
   #sessionLink(res: ServerResponse, compact: string, role: string | undefined): void {
     const code = `${compact.slice(0, 3)}-${compact.slice(3, 6)}-${compact.slice(6)}`;
     if (!this.#state.session(code, this.url)) return sendHtml(res, 404, errorPage("Unknown session", "There is no session behind this link."));
@@ -674,6 +737,22 @@ class Fake {
         return sendJson(res, 200, { sessions: this.#state.sessions({}, this.url) });
       case "GET /groups":
         return sendJson(res, 200, { groups: this.#state.groups });
+      case "POST /connections": {
+        const c = parseJsonBody(ctx, connectionInputSchema);
+        const stored = this.#state.putConnection({
+          id: c.id ?? randomUUID(),
+          userid: c.userid,
+          username: c.username,
+          sessionCode: c.session_code,
+          // TeamViewer's times have whole seconds.
+          startDate: Math.floor(Date.parse(c.start_date) / 1000) * 1000,
+          ...(c.end_date === undefined ? {} : { endDate: Math.floor(Date.parse(c.end_date) / 1000) * 1000 }),
+          ...(c.devicename === undefined ? {} : { devicename: c.devicename }),
+        });
+        return sendJson(res, 200, this.#controlConnection(stored));
+      }
+      case "GET /connections":
+        return sendJson(res, 200, { connections: this.#state.connections.map((c) => this.#controlConnection(c)) });
       case "POST /clock": {
         const { advanceMs } = parseJsonBody(ctx, clockSchema);
         this.#clock.advance(advanceMs);
@@ -695,6 +774,23 @@ class Fake {
 }
 
 // ---------------------------------------------------------------------------------------
+
+const reportTime = timeString.transform((t) => Date.parse(t));
+const connectionsQuery = z.object({
+  from_date: reportTime.optional(),
+  to_date: reportTime.optional(),
+  session_code: z.string().max(64).optional(),
+  // Only connections made through a session code are held, so has_code changes nothing here.
+  has_code: z.enum(["true", "false"]).optional(),
+  offset_id: z.string().min(1).max(200).optional(),
+  userid: z.string().optional(),
+  username: z.string().optional(),
+  groupid: z.string().optional(),
+  deviceid: z.string().optional(),
+});
+
+/** Session codes compared without the `s` prefix, dashes or case. */
+const compactCode = (code: string): string => code.toLowerCase().replace(/[^a-z0-9]/g, "").replace(/^s(?=\d)/, "");
 
 function matches(rule: { method: string; path: string }, ctx: Context): boolean {
   if (rule.method !== "*" && rule.method.toUpperCase() !== ctx.method) return false;

@@ -91,6 +91,18 @@ export interface Session {
   readonly warnings: readonly string[];
   /** Set while a requested session waits for the tenant's TeamViewer quota. */
   readonly waitingForTeamViewerQuotaUntil?: string | null;
+  /** Supporters' connections as TeamViewer reported them (absent from older servers: none). */
+  readonly connections?: readonly SessionConnection[];
+  /** The user accepted and no connection was reported. */
+  readonly neverConnected?: boolean;
+}
+
+export interface SessionConnection {
+  readonly id: string;
+  readonly supporter: { readonly userId: string; readonly name: string };
+  readonly startedAt: string;
+  readonly endedAt: string | null;
+  readonly durationSeconds: number | null;
 }
 
 export interface SessionReport {
@@ -102,6 +114,10 @@ export interface SessionReport {
   readonly byRequester: readonly { id: string; displayName: string; type: "user" | "automation"; count: number }[];
   readonly accepted: number;
   readonly medianTimeToAcceptSeconds: number | null;
+  readonly connectedSessions?: number;
+  readonly totalConnectionMinutes?: number;
+  readonly medianConnectionMinutes?: number | null;
+  readonly sessionsNeverConnected?: number;
 }
 
 export interface AuditEvent {

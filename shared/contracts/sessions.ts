@@ -73,6 +73,22 @@ export const sessionSchema = z.object({
    * `waitingForTeamViewerQuota` entry): when it is expected to go on. Null otherwise.
    */
   waitingForTeamViewerQuotaUntil: z.string().nullable(),
+  /**
+   * Supporters' connections as TeamViewer's connection report tells them (read every few
+   * minutes, so they appear a little after the fact), oldest first. `endedAt` and
+   * `durationSeconds` are null while a connection is open.
+   */
+  connections: z.array(
+    z.object({
+      id: z.string(),
+      supporter: z.object({ userId: z.string(), name: z.string() }),
+      startedAt: z.string(),
+      endedAt: z.string().nullable(),
+      durationSeconds: z.number().int().nullable(),
+    }),
+  ),
+  /** The end user accepted, and TeamViewer has reported no connection to the session. */
+  neverConnected: z.boolean(),
 });
 export type SessionResource = z.output<typeof sessionSchema>;
 export const sessionListSchema = listOf(sessionSchema);
@@ -100,6 +116,14 @@ export const sessionReportSchema = z.object({
   accepted: z.number().int(),
   /** Median time from request to the end user's acceptance, in seconds; null when nobody accepted. */
   medianTimeToAcceptSeconds: z.number().nullable(),
+  /** Sessions with at least one supporter connection reported by TeamViewer. */
+  connectedSessions: z.number().int(),
+  /** Minutes connected, summed over the sessions' ended connections. */
+  totalConnectionMinutes: z.number(),
+  /** Median of the connected sessions' minutes connected; null when none connected. */
+  medianConnectionMinutes: z.number().nullable(),
+  /** Sessions the end user accepted to which no connection was reported. */
+  sessionsNeverConnected: z.number().int(),
 });
 export type SessionReport = z.output<typeof sessionReportSchema>;
 

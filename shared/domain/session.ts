@@ -125,7 +125,20 @@ export interface Session {
    * Absent (rows written before quotas existed) means null.
    */
   readonly waitingForTeamViewerQuotaUntil?: string | null;
+  /** Supporters' connections TeamViewer reported (absent on rows written before they were read: none). */
+  readonly connections?: readonly SessionConnection[];
   readonly worker: WorkerState;
+}
+
+/** One supporter's connection to the session's device, from TeamViewer's connection report. */
+export interface SessionConnection {
+  /** TeamViewer's id of the connection. */
+  readonly id: string;
+  readonly supporter: { readonly userId: string; readonly name: string };
+  readonly startedAt: string;
+  /** Null while the connection is open. */
+  readonly endedAt: string | null;
+  readonly durationSeconds: number | null;
 }
 
 export const initialWorkerState: WorkerState = {

@@ -141,6 +141,7 @@ function harness(limit: number, fail?: (op: string) => unknown) {
     closeSession: () => record("closeSession", undefined),
     ping: () => record("ping", { tokenValid: true }),
     getAccount: () => record("getAccount", { userId: "u1", name: "Supporter" }),
+    listConnections: () => record("listConnections", { records: [], unreadable: 0 }),
   };
   const limiter = new MemoryLimiter(clock);
   const quota = new TeamViewerQuota({ teamViewer: web, limiter, callsPerMinute: async () => limit, clock });
@@ -161,6 +162,19 @@ describe("the TeamViewer quota decorator", () => {
     expect(calls).toEqual(["listSessions", "listSessions", "createSession"]);
     expect(refused).toBeInstanceOf(TeamViewerQuotaExhausted);
     expect(refused).toMatchObject({ operation: "closeSession", byTeamViewer: false, retryAt: new Date(limiter.state.times[0] + quotaWindowMs) });
+  });
+
+  it("counts each page of the connection report as one call", async () => {
+    // Prepare
+    const { quota, calls } = harness(1);
+    const tv = quota.forTenant("t1");
+    const q = { from: new Date("2026-12-05T09:00:00Z"), to: new Date("2026-12-05T10:00:00Z") };
+    // Act
+    await tv.listConnections("token", q);
+    const refused = await tv.listConnections("token", { ...q, offsetId: "next" }).catch((e: unknown) => e);
+    // Assess
+    expect(calls).toEqual(["listConnections"]);
+    expect(refused).toMatchObject({ operation: "listConnections", byTeamViewer: false });
   });
 
   it("turns TeamViewer's throttling into a wait: the tenant is blocked until Retry-After (a minute without one)", async () => {

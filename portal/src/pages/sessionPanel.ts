@@ -4,7 +4,7 @@
 import { problemBox } from "../api.js";
 import type { PageContext } from "../context.js";
 import { details, h, mount, progress, time, whileBusy } from "../dom.js";
-import { openStatuses, statusText, type Session, type SessionStatus } from "../types.js";
+import { openStatuses, statusText, type Session, type SessionConnection, type SessionStatus } from "../types.js";
 
 const steps: readonly SessionStatus[] = ["requested", "awaitingEndUser", "accepted", "closed"];
 const pollMs = 1500;
@@ -43,6 +43,36 @@ function whatNow(s: Session): string {
     case "closed":
       return "The session is closed";
   }
+}
+
+function connectionLength(c: SessionConnection): string {
+  if (c.durationSeconds === null) return "still connected";
+  if (c.durationSeconds < 60) return `${c.durationSeconds} s`;
+  const minutes = Math.round(c.durationSeconds / 60);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** Who connected, when and for how long, as TeamViewer reported it (a few minutes after the fact). */
+function connectionsSection(s: Session): HTMLElement[] {
+  const connections = s.connections ?? [];
+  const heading = h("h3", null, "Connections");
+  if (connections.length === 0) {
+    const text = s.neverConnected
+      ? "The user accepted, but TeamViewer has reported no connection to this session. Reports arrive a few minutes after a connection."
+      : "No connection reported by TeamViewer.";
+    return [heading, h("p", { class: s.neverConnected ? "warning" : "muted", id: "session-connections-none" }, text)];
+  }
+  return [
+    heading,
+    h("table", { class: "list", id: "session-connections" },
+      h("thead", null, h("tr", null, h("th", { scope: "col" }, "Supporter"), h("th", { scope: "col" }, "Started"), h("th", { scope: "col" }, "Ended"), h("th", { scope: "col" }, "Duration"))),
+      h("tbody", null, connections.map((c) =>
+        h("tr", null,
+          h("td", null, `${c.supporter.name} (${c.supporter.userId})`),
+          h("td", null, time(c.startedAt)),
+          h("td", null, c.endedAt ? time(c.endedAt) : "—"),
+          h("td", null, connectionLength(c)))))),
+  ];
 }
 
 function stepper(s: Session): HTMLElement {
@@ -141,6 +171,7 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
         ["Session id", h("code", null, s.id)],
       ]),
       actions,
+      connectionsSection(s),
       h("h3", null, "History"),
       h("ol", { class: "history", id: "session-history" }, s.history.map((e) => h("li", null, time(e.at), ` — ${statusText[e.status]}`, e.detail ? `: ${e.detail}` : ""))),
     );

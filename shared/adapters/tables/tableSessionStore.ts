@@ -5,10 +5,12 @@
 //   outbox|<message id>                a message not yet known to be sent
 //   open|<deadline ms>|<ulid>          open sessions by deadline: expiry reads a key range
 //   dedupe|<key>                       "this producer's request became that session"
+//   tv|<normalized TeamViewer code>    the session that got this TeamViewer session code
 // and partition `~tenants` lists every tenant with sessions, for the timers.
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { decodeTime } from "ulid";
 import { isSessionId, type Session } from "../../domain/session.js";
+import { normalizeSessionCode } from "../../domain/sessionConnections.js";
 import type { CreateSessionResult, OutboxEntry, SessionListQuery, SessionStore, StoredSession } from "../../app/sessions/ports.js";
 import { decodeContinuation, encodeContinuation, getOrUndefined, invertedTime, isStatus, tableNames, type Tables } from "./tables.js";
 
@@ -58,7 +60,7 @@ type OutboxEntity = {
 };
 
 type PointerEntity = {
-  kind: "open" | "dedupe";
+  kind: "open" | "dedupe" | "teamViewerCode";
   sessionId: string;
 };
 
@@ -92,6 +94,14 @@ function outboxEntity(tenantId: string, o: OutboxEntry): Keyed<OutboxEntity> {
 }
 
 const toSession = (e: SessionEntity): Session => JSON.parse(e.data) as Session;
+
+/** The pointer row a session needs once TeamViewer gave it a code (connection reports name the code only). */
+function codeRowKey(s: Pick<Session, "teamViewer">): string | undefined {
+  const code = s.teamViewer?.code;
+  if (!code) return undefined;
+  const normalized = normalizeSessionCode(code);
+  return normalized === "" ? undefined : `tv|${normalized}`;
+}
 
 const isCursor = (v: Record<string, unknown>): v is { v: 1; rk: string } => typeof v.rk === "string" && v.rk.startsWith("s|");
 
@@ -148,6 +158,8 @@ export class TableSessionStore implements SessionStore {
     const index: TransactionAction[] = [];
     if (after && after !== before) index.push(["upsert", { partitionKey: next.tenantId, rowKey: after, kind: "open", sessionId: next.id }, "Replace"]);
     if (before && before !== after) index.push(["delete", { partitionKey: next.tenantId, rowKey: before }]);
+    const code = codeRowKey(next);
+    if (code && code !== codeRowKey(current.session)) index.push(["upsert", { partitionKey: next.tenantId, rowKey: code, kind: "teamViewerCode", sessionId: next.id }, "Replace"]);
     try {
       return await this.#submitUpdate(next, [...base, ...index]);
     } catch (e) {
@@ -174,6 +186,13 @@ export class TableSessionStore implements SessionStore {
     const reread = await this.get(next.tenantId, next.id);
     if (!reread) throw new Error("an updated session could not be read back");
     return reread;
+  }
+
+  async findByTeamViewerCode(tenantId: string, code: string): Promise<StoredSession | undefined> {
+    const normalized = normalizeSessionCode(code);
+    if (normalized === "" || normalized.length > 64) return undefined;
+    const pointer = await getOrUndefined<PointerEntity>(this.#table, tenantId, `tv|${normalized}`);
+    return pointer ? this.get(tenantId, pointer.sessionId) : undefined;
   }
 
   async list(q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }> {

@@ -9,15 +9,18 @@ import { TeamViewerError, type TeamViewerErrorCode } from "../../app/teamViewerE
 import { findOpenSessionByCustomApi } from "../../app/teamViewerPaging.js";
 import {
   accountResponseSchema,
+  connectionsPageSchema,
   linkProblem,
   sessionLinkFields,
   createSessionRequestSchema,
   errorBodySchema,
+  formatTime,
   pingResponseSchema,
   sessionCodeSchema,
   sessionListResponseSchema,
   sessionResponseSchema,
   tokenResponseSchema,
+  type ConnectionsPage,
   type CreateSessionRequest,
   type SessionState,
   type TeamViewerAccount,
@@ -25,6 +28,7 @@ import {
   type TokenSet,
 } from "./wire.js";
 
+export type { ConnectionsPage, TeamViewerConnection } from "./wire.js";
 export type { CreateSessionRequest, SessionState, TeamViewerAccount, TeamViewerEndCustomer, TeamViewerSession, TokenSet } from "./wire.js";
 
 export interface TeamViewerClientOptions {
@@ -52,6 +56,12 @@ export interface ListSessionsQuery {
   readonly state?: readonly SessionState[];
   readonly fullList?: boolean;
   readonly offset?: number;
+}
+
+export interface ConnectionsQuery {
+  readonly from: Date;
+  readonly to: Date;
+  readonly offsetId?: string;
 }
 
 export interface SessionPage {
@@ -195,6 +205,25 @@ export class TeamViewerClient {
     await this.#send(
       this.#bearerCall(accessToken, { method: "PUT", path: `/sessions/${encodeURIComponent(valid)}`, label: "/sessions/{code}", json: { state: "closed" } }),
     );
+  }
+
+  /**
+   * One page of the connection report: connections made through a session code
+   * (`has_code=true`) that started in [from, to], in TeamViewer's order. Pass `offsetId`
+   * from the previous page's `nextOffset`.
+   */
+  async listConnections(accessToken: string, q: ConnectionsQuery): Promise<ConnectionsPage> {
+    if (!(q.from.getTime() <= q.to.getTime())) throw new TeamViewerError("badRequest", "GET /reports/connections was not sent: from must not be after to.");
+    if (q.offsetId !== undefined && !/^[\x21-\x7e]{1,200}$/.test(q.offsetId)) {
+      throw new TeamViewerError("badRequest", "GET /reports/connections was not sent: offset_id is not an id TeamViewer gave.");
+    }
+    const call = this.#bearerCall(accessToken, {
+      method: "GET",
+      path: "/reports/connections",
+      label: "/reports/connections",
+      query: { from_date: formatTime(q.from), to_date: formatTime(q.to), has_code: "true", offset_id: q.offsetId },
+    });
+    return this.#parse(call, await this.#send(call), connectionsPageSchema);
   }
 
   // -------------------------------------------------------------------------------------

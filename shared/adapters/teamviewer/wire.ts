@@ -222,3 +222,77 @@ function withoutUndefined<T extends Record<string, unknown>>(o: T): T {
   for (const key of Object.keys(o)) if (o[key] === undefined) delete o[key];
   return o;
 }
+
+// ---------------------------------------------------------------------------------------
+// Reporting: connections (GET /reports/connections)
+
+/** One connection of a supporter to a device, as TeamViewer's connection report lists it. */
+export interface TeamViewerConnection {
+  readonly id: string;
+  readonly userId: string;
+  readonly userName: string;
+  readonly startDate: Date;
+  /** Absent while the connection is still open. */
+  readonly endDate?: Date;
+  /** As TeamViewer sent it: with or without the `s` prefix (unconfirmed), or absent. */
+  readonly sessionCode?: string;
+  readonly deviceName?: string;
+}
+
+export interface ConnectionsPage {
+  readonly records: readonly TeamViewerConnection[];
+  /** Records of the page this client could not read (skipped, never guessed at). */
+  readonly unreadable: number;
+  /** Pass back as offset_id for the next page; absent on the last page. */
+  readonly nextOffset?: string;
+}
+
+// Ids have been seen as GUIDs; a number is accepted too and read as its text.
+const recordId = z.union([z.string().trim().min(1).max(200), z.number().int().nonnegative().transform(String)]);
+
+export const connectionRecordSchema = z
+  .object({
+    id: recordId,
+    userid: z.string().trim().min(1).max(200),
+    username: optional(z.string().max(500)),
+    devicename: optional(z.string().max(500)),
+    start_date: time,
+    end_date: optional(time),
+    session_code: optional(z.string().trim().max(64)),
+  })
+  .refine((r) => r.end_date === undefined || r.end_date.getTime() >= r.start_date.getTime(), { message: "end_date is before start_date", path: ["end_date"] })
+  .transform(
+    (r): TeamViewerConnection =>
+      withoutUndefined({
+        id: r.id,
+        userId: r.userid,
+        userName: r.username ?? r.userid,
+        startDate: r.start_date,
+        endDate: r.end_date,
+        sessionCode: r.session_code === "" ? undefined : r.session_code,
+        deviceName: r.devicename,
+      }),
+  );
+
+/**
+ * The page's envelope is checked strictly (it decides paging); its records one by one, so
+ * one odd record is skipped rather than failing the page. `next_offset` is an id (a string)
+ * but a number is accepted as well.
+ */
+export const connectionsPageSchema = z
+  .object({
+    records: z.array(z.unknown()).max(10_000),
+    records_remaining: optional(z.number().int().nonnegative()),
+    next_offset: optional(z.union([z.string().trim().min(1).max(200), z.number().int().nonnegative().transform(String)])),
+  })
+  .transform((p): ConnectionsPage => {
+    const records: TeamViewerConnection[] = [];
+    let unreadable = 0;
+    for (const raw of p.records) {
+      const parsed = connectionRecordSchema.safeParse(raw);
+      if (parsed.success) records.push(parsed.data);
+      else unreadable++;
+    }
+    // records_remaining 0 ends the paging even if an offset came along; otherwise the offset decides.
+    return withoutUndefined({ records, unreadable, nextOffset: p.records_remaining === 0 ? undefined : p.next_offset });
+  });

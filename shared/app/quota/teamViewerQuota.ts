@@ -11,6 +11,7 @@ import { isTeamViewerError } from "../teamViewerError.js";
 import { findOpenSessionByCustomApi, type OpenSessionsPageQuery, type SessionsPage } from "../teamViewerPaging.js";
 import type { TeamViewerAccountInfo, TeamViewerAuthApi } from "../connector/ports.js";
 import type { NewTeamViewerSession, TeamViewerSessionInfo, TeamViewerSessionsApi } from "../sessions/ports.js";
+import type { ConnectionReportPage, ConnectionReportQuery, TeamViewerConnectionsApi } from "../sessions/connectionPorts.js";
 import type { QuotaLimiter } from "./ports.js";
 
 /** The Web API calls the app makes, as the TeamViewer client offers them (one HTTP call each). */
@@ -20,10 +21,11 @@ export interface TeamViewerWebApi {
   closeSession(accessToken: string, code: string): Promise<void>;
   ping(accessToken: string): Promise<{ tokenValid: boolean }>;
   getAccount(accessToken: string): Promise<TeamViewerAccountInfo>;
+  listConnections(accessToken: string, q: ConnectionReportQuery): Promise<ConnectionReportPage>;
 }
 
 /** The TeamViewer calls one tenant's work may make, each counted against its quota. */
-export type TenantTeamViewer = TeamViewerSessionsApi & Pick<TeamViewerAuthApi, "ping" | "getAccount">;
+export type TenantTeamViewer = TeamViewerSessionsApi & Pick<TeamViewerAuthApi, "ping" | "getAccount"> & TeamViewerConnectionsApi;
 
 /** Hands out a tenant's quota-guarded TeamViewer API. */
 export interface TeamViewerByTenant {
@@ -92,6 +94,7 @@ export class TeamViewerQuota implements TeamViewerByTenant {
       closeSession: (token, code) => call("closeSession", () => tv.closeSession(token, code)),
       ping: (token) => call("ping", () => tv.ping(token)),
       getAccount: (token) => call("getAccount", () => tv.getAccount(token)),
+      listConnections: (token, q) => call("listConnections", () => tv.listConnections(token, q)),
     };
   }
 

@@ -47,6 +47,8 @@ export interface SessionStore {
    */
   create(session: Session, outbox: readonly OutboxEntry[], options?: { readonly dedupeKey?: string }): Promise<CreateSessionResult>;
   get(tenantId: string, sessionId: string): Promise<StoredSession | undefined>;
+  /** The tenant's session TeamViewer gave this code (compared without the `s` prefix, dashes or case). */
+  findByTeamViewerCode(tenantId: string, code: string): Promise<StoredSession | undefined>;
   /**
    * Replaces `current` with `next` if nobody wrote since `current` was read (its etag),
    * together with new outbox entries and the index rows the new status needs, in one

@@ -10,6 +10,7 @@ import { conflict, forbidden, notFound } from "../../domain/errors.js";
 import { inScope, requireRead, type Permissions } from "../../domain/permissions.js";
 import { applyEvent, checkResend, noteHistory, resentNotification, type Session } from "../../domain/session.js";
 import { sessionStatuses, type SessionStatus } from "../../domain/sessionState.js";
+import { acceptedNeverConnected, connectedSeconds } from "../../domain/sessionConnections.js";
 import { messageTypes } from "../../contracts/messages.js";
 import type { SessionReport } from "../../contracts/sessions.js";
 import type { StoredSession } from "./ports.js";
@@ -43,6 +44,8 @@ export function buildReport(sessions: Iterable<Session>, from: Date, to: Date): 
   const byPlatform: Record<string, number> = {};
   const requesters = new Map<string, { id: string; displayName: string; type: "user" | "automation"; count: number }>();
   const acceptSeconds: number[] = [];
+  const connectedMinutes: number[] = [];
+  let neverConnected = 0;
   let total = 0;
   for (const s of sessions) {
     total++;
@@ -53,7 +56,11 @@ export function buildReport(sessions: Iterable<Session>, from: Date, to: Date): 
     r.count++;
     requesters.set(key, r);
     if (s.endUserResponse?.response === "accepted") acceptSeconds.push((Date.parse(s.endUserResponse.at) - Date.parse(s.requestedAt)) / 1000);
+    if ((s.connections ?? []).length > 0) connectedMinutes.push(connectedSeconds(s) / 60);
+    if (acceptedNeverConnected(s)) neverConnected++;
   }
+  const minutes = (m: number): number => Math.round(m * 10) / 10;
+  const medianMinutes = median(connectedMinutes);
   return {
     from: from.toISOString(),
     to: to.toISOString(),
@@ -63,6 +70,10 @@ export function buildReport(sessions: Iterable<Session>, from: Date, to: Date): 
     byRequester: [...requesters.values()].sort((a, b) => b.count - a.count || a.displayName.localeCompare(b.displayName)),
     accepted: acceptSeconds.length,
     medianTimeToAcceptSeconds: median(acceptSeconds),
+    connectedSessions: connectedMinutes.length,
+    totalConnectionMinutes: minutes(connectedMinutes.reduce((a, b) => a + b, 0)),
+    medianConnectionMinutes: medianMinutes === null ? null : minutes(medianMinutes),
+    sessionsNeverConnected: neverConnected,
   };
 }
 

@@ -2,6 +2,7 @@
 // user's request item. Worker bookkeeping and the TeamViewer group never leave the service;
 // the end-user link is shown to admins only when the user cannot be notified.
 import type { Session } from "../../domain/session.js";
+import { acceptedNeverConnected } from "../../domain/sessionConnections.js";
 import type { EndUserRequest, SessionResource } from "../../contracts/sessions.js";
 
 export function toSessionResource(s: Session): SessionResource {
@@ -34,6 +35,8 @@ export function toSessionResource(s: Session): SessionResource {
     failure: s.failure,
     warnings: [...s.warnings],
     waitingForTeamViewerQuotaUntil: s.status === "requested" ? (s.waitingForTeamViewerQuotaUntil ?? null) : null,
+    connections: (s.connections ?? []).map((c) => ({ ...c, supporter: { ...c.supporter } })),
+    neverConnected: acceptedNeverConnected(s),
   };
 }
 

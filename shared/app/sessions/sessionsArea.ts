@@ -26,6 +26,8 @@ import { SessionAdministration } from "./sessionAdministration.js";
 import { SessionMaintenance } from "./sessionMaintenance.js";
 import { SessionExpiry } from "./expiry.js";
 import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
+import { ConnectionReports } from "./connectionReports.js";
+import type { ConnectionReportCursorStore } from "./connectionPorts.js";
 
 export interface SessionsAreaDeps {
   readonly store: SessionStore;
@@ -46,6 +48,8 @@ export interface SessionsAreaDeps {
   readonly audit: AuditLog;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Connection reporting: the tenants to read and where each one's reading stands. */
+  readonly connectionReports: { readonly onboardedTenants: () => Promise<string[]>; readonly cursors: ConnectionReportCursorStore };
 }
 
 export interface SessionsArea {
@@ -55,6 +59,7 @@ export interface SessionsArea {
   readonly endUser: EndUserRequests;
   readonly admin: SessionAdministration;
   readonly maintenance: SessionMaintenance;
+  readonly connectionReports: ConnectionReports;
 }
 
 export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
@@ -84,5 +89,14 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
     endUser: new EndUserRequests({ writer, inbox: d.inbox, expiry, audit: d.audit, clock: d.clock }),
     admin: new SessionAdministration({ writer, access: d.access, expiry, audit: d.audit, clock: d.clock, resendMinIntervalSeconds: d.resendMinIntervalSeconds }),
     maintenance: new SessionMaintenance({ writer, expiry, tokens: d.tokens, teamViewer: d.teamViewer, audit: d.audit, clock: d.clock, log: d.log }),
+    connectionReports: new ConnectionReports({
+      onboardedTenants: d.connectionReports.onboardedTenants,
+      cursors: d.connectionReports.cursors,
+      writer,
+      tokens: d.tokens,
+      teamViewer: d.teamViewer,
+      audit: d.audit,
+      clock: d.clock,
+    }),
   };
 }
