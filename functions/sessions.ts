@@ -49,10 +49,16 @@ export const sessionFunctions: FunctionDefinition[] = [
       202: { description: "Requested; follow Location until the session awaits the end user", schema: sessionSchema },
       403: { description: "No Request Remote Assistance permission for this device's scope", schema: problemSchema },
       404: { description: "No such device in the caller's tenant and scope", schema: problemSchema },
-      409: { description: "The connector is not onboarded, or the Idempotency-Key was used for another request", schema: problemSchema },
+      400: { description: "Not valid, or the tenant requires a ticketId and none was sent", schema: problemSchema },
+      409: {
+        description:
+          "The connector is not onboarded, the Idempotency-Key was used for another request, the device already has an open session (`existingSessionId`), " +
+          "or the device is not compliant and the warning was not acknowledged (`acknowledgementRequired`, `warnings`)",
+        schema: problemSchema,
+      },
       422: { description: "The device is not eligible; `reason` says why", schema: problemSchema },
     },
-    errors: ["notFound", "connectorNotOnboarded", "conflict", "deviceNotEligible"],
+    errors: ["notFound", "connectorNotOnboarded", "conflict", "acknowledgementRequired", "deviceNotEligible"],
     handle: async ({ caller, params, body, headers, services, correlationId, log }) => {
       const key = idempotencyKeyOf(headers);
       const { session, replayed } = await services.sessions.requests.requestByUser(caller, params.deviceId, body, key, { correlationId, log });

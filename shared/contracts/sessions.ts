@@ -16,8 +16,25 @@ export const sessionIdParams = z.strictObject({
 });
 export const deviceSessionParams = z.strictObject({ deviceId: idSchema });
 
+/** A help-desk ticket reference: what the session is for. */
+export const ticketIdSchema = z
+  .string()
+  .trim()
+  .min(1, "not empty")
+  .max(64, "at most 64 characters")
+  .regex(/^[\x20-\x7e\u00a0-\uffff]+$/, "printable characters only");
+
+/** Warnings a requester may acknowledge up front (answered by 409 acknowledgementRequired otherwise). */
+export const acknowledgeableWarnings = ["deviceNotCompliant"] as const;
+export const acknowledgeWarningsSchema = z
+  .array(z.enum(acknowledgeableWarnings))
+  .max(acknowledgeableWarnings.length * 2)
+  .transform((w) => [...new Set(w)]);
+
 export const sessionRequestBody = z.strictObject({
   description: z.string().trim().max(500, "at most 500 characters").optional(),
+  ticketId: ticketIdSchema.optional(),
+  acknowledgeWarnings: acknowledgeWarningsSchema.optional(),
 });
 export type SessionRequestBody = z.output<typeof sessionRequestBody>;
 
@@ -53,6 +70,10 @@ export const sessionSchema = z.object({
   requestedBy: z.object({ id: z.string(), displayName: z.string(), type: z.enum(["user", "automation"]) }),
   requestedAt: z.string(),
   description: z.string().nullable(),
+  /** The help-desk ticket the requester named; null when none was. */
+  ticketId: z.string().nullable(),
+  /** Warnings the requester acknowledged to request it (e.g. `deviceNotCompliant`). */
+  acknowledgedWarnings: z.array(z.string()),
   status: z.enum(sessionStatuses),
   history: z.array(z.object({ status: z.enum(sessionStatuses), at: z.string(), detail: z.string().optional() })),
   teamViewer: z.object({ code: z.string(), supporterLink: z.string(), validUntil: z.string() }).nullable(),

@@ -28,6 +28,9 @@ export const sessionFailureCodes = {
   teamViewerCloseFailed: "teamViewerCloseFailed",
   notificationFailed: "notificationFailed",
   deadLettered: "deadLettered",
+  ticketIdRequired: "ticketIdRequired",
+  acknowledgementRequired: "acknowledgementRequired",
+  deviceHasOpenSession: "deviceHasOpenSession",
 } as const;
 export type SessionFailureCode = (typeof sessionFailureCodes)[keyof typeof sessionFailureCodes];
 
@@ -106,6 +109,10 @@ export interface Session {
   readonly requestedBy: { readonly id: string; readonly displayName: string; readonly type: "user" | "automation" };
   readonly requestedAt: string;
   readonly description: string | null;
+  /** The help-desk ticket named with the request (absent on rows written before tickets). */
+  readonly ticketId?: string | null;
+  /** Warnings the requester acknowledged (absent on older rows = none). */
+  readonly acknowledgedWarnings?: readonly string[];
   readonly status: SessionStatus;
   readonly history: readonly HistoryEntry[];
   /** When an unanswered request expires (requestedAt + the tenant's sessionTimeoutMinutes). */

@@ -19,6 +19,8 @@ export function toSessionResource(s: Session): SessionResource {
     requestedBy: s.requestedBy,
     requestedAt: s.requestedAt,
     description: s.description,
+    ticketId: s.ticketId ?? null,
+    acknowledgedWarnings: [...(s.acknowledgedWarnings ?? [])],
     status: s.status,
     history: s.history.map((h) => ({ ...h })),
     teamViewer: s.teamViewer ? { code: s.teamViewer.code, supporterLink: s.teamViewer.supporterLink, validUntil: s.teamViewer.validUntil } : null,
