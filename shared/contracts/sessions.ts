@@ -74,6 +74,13 @@ export const sessionSchema = z.object({
   ticketId: z.string().nullable(),
   /** Warnings the requester acknowledged to request it (e.g. `deviceNotCompliant`). */
   acknowledgedWarnings: z.array(z.string()),
+  /** Whether the request needed a second person's approval, and their decision once made. */
+  approval: z.object({
+    required: z.boolean(),
+    decision: z
+      .object({ decision: z.enum(["approved", "denied"]), by: actorSchema, at: z.string(), comment: z.string().nullable() })
+      .nullable(),
+  }),
   status: z.enum(sessionStatuses),
   history: z.array(z.object({ status: z.enum(sessionStatuses), at: z.string(), detail: z.string().optional() })),
   teamViewer: z.object({ code: z.string(), supporterLink: z.string(), validUntil: z.string() }).nullable(),
@@ -135,5 +142,9 @@ export const endUserRequestSchema = z.object({
 });
 export type EndUserRequest = z.output<typeof endUserRequestSchema>;
 export const endUserRequestListSchema = z.object({ value: z.array(endUserRequestSchema) });
+
+export const approvalDecisionBody = z.strictObject({
+  comment: z.string().trim().max(500, "at most 500 characters").optional(),
+});
 
 export const acceptResponseSchema = z.object({ endUserLink: z.string() });

@@ -98,7 +98,15 @@ export interface WorkerState {
   readonly lastError: string | null;
 }
 
-export type SessionCloseReason = "admin" | "expired" | "declined" | "disconnected";
+export type SessionCloseReason = "admin" | "expired" | "declined" | "disconnected" | "denied";
+
+/** A second person's decision on a request that needed approval. */
+export interface ApprovalDecision {
+  readonly decision: "approved" | "denied";
+  readonly by: Actor;
+  readonly at: string;
+  readonly comment: string | null;
+}
 
 export interface Session {
   readonly tenantId: string;
@@ -111,6 +119,8 @@ export interface Session {
   readonly description: string | null;
   /** The help-desk ticket named with the request (absent on rows written before tickets). */
   readonly ticketId?: string | null;
+  /** Whether the request needed approval, and the decision once made (absent on older rows = not needed). */
+  readonly approval?: { readonly required: boolean; readonly decision: ApprovalDecision | null };
   /** Warnings the requester acknowledged (absent on older rows = none). */
   readonly acknowledgedWarnings?: readonly string[];
   readonly status: SessionStatus;
@@ -189,7 +199,7 @@ export function appendHistory(history: readonly HistoryEntry[], entry: HistoryEn
 export function applyEvent(session: Session, event: SessionEvent, at: Date, detail?: string): Session {
   const status = transition(session.status, event);
   const when = at.toISOString();
-  const terminal = status === "closed" || status === "declined" || status === "expired" || status === "failed";
+  const terminal = status === "closed" || status === "denied" || status === "declined" || status === "expired" || status === "failed";
   return {
     ...session,
     status,

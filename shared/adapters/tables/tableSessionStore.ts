@@ -28,6 +28,7 @@ const pad13 = (ms: number): string => String(Math.max(0, Math.min(ms, noDeadline
 /** The open-index row a session needs in its status, or undefined when it is not open. */
 export function openRowKey(s: Pick<Session, "id" | "status" | "expiresAt">): string | undefined {
   switch (s.status) {
+    case "pendingApproval":
     case "requested":
     case "awaitingEndUser":
       return `open|${pad13(Date.parse(s.expiresAt))}|${s.id}`;

@@ -222,7 +222,7 @@ export class SessionRequests {
       throw checked.error;
     }
     const session = this.#newSession(r, checked, gathered.settings);
-    const result = await this.#d.writer.create(session, [createMessage(session, session.requestedAt, ctx.correlationId)], ctx.log, dedupeKey(r));
+    const result = await this.#d.writer.create(session, createMessages(session, ctx.correlationId), ctx.log, dedupeKey(r));
     if (!result.created && result.reason === "deviceBusy") {
       const error = deviceBusy(result.existingSessionId);
       await this.#auditRefusal(r.tenantId, actor, r.deviceId, error, ctx);
@@ -259,7 +259,7 @@ export class SessionRequests {
     if (!checked.ok) {
       session = { ...applyEvent(session, "fail", new Date(session.requestedAt), checked.failure!.message), failure: checked.failure! };
     } else {
-      outbox.push(createMessage(session, session.requestedAt, ctx.correlationId));
+      outbox.push(...createMessages(session, ctx.correlationId));
     }
     let result = await this.#d.writer.create(session, outbox, ctx.log, dedupeKey(r));
     if (!result.created && result.reason === "deviceBusy") {
@@ -323,6 +323,7 @@ export class SessionRequests {
       acknowledgedWarnings: checked.acknowledged,
       now,
       timeoutMinutes: settings.sessionTimeoutMinutes,
+      approval: { scopeTags: settings.approvalRequiredScopeTags, timeoutMinutes: settings.approvalTimeoutMinutes },
     });
   }
 
@@ -382,8 +383,9 @@ export class SessionRequests {
       acknowledgedWarnings: checked.acknowledged,
       now,
       timeoutMinutes: settings.sessionTimeoutMinutes,
+      approval: { scopeTags: settings.approvalRequiredScopeTags, timeoutMinutes: settings.approvalTimeoutMinutes },
     });
-    const result = await this.#d.writer.create(session, [createMessage(session, session.requestedAt, ctx.correlationId)], ctx.log);
+    const result = await this.#d.writer.create(session, createMessages(session, ctx.correlationId), ctx.log);
     if (!result.created) {
       const error = deviceBusy(result.existingSessionId);
       await this.#auditRefusal(tenantId, actorOf(caller), deviceId, error, ctx);
@@ -397,7 +399,11 @@ export class SessionRequests {
 /** The same envelope id twice is one session, whether it came through the door or the queue. */
 const dedupeKey = (r: AutomationRequest): string => `msg-${r.requestId}`;
 
-function createMessage(session: Session, requestedAt: string, correlationId: string | undefined) {
+/** What a new session sends: session.create, unless it waits for approval (then nothing, yet). */
+const createMessages = (session: Session, correlationId: string | undefined) =>
+  session.status === "requested" ? [createMessage(session, session.requestedAt, correlationId)] : [];
+
+export function createMessage(session: Session, requestedAt: string, correlationId: string | undefined) {
   return outboxEntry(messageTypes.sessionCreate, session.tenantId, { sessionId: session.id }, {
     id: sessionMessageIds.create(session.id),
     now: new Date(requestedAt),
@@ -415,7 +421,10 @@ const unknownDevice: SessionDevice = {
   scopeTags: [],
 };
 
-/** A new session in `requested`, from the device as it is now. */
+/** Whether a device with these scope tags needs a second person's approval. */
+export const needsApprovalFor = (deviceTags: readonly string[], approvalTags: readonly string[]): boolean => deviceTags.some((t) => approvalTags.includes(t));
+
+/** A new session in `requested` (or `pendingApproval` when its device needs approval), from the device as it is now. */
 export function buildSession(args: {
   readonly tenantId: string;
   readonly id: string;
@@ -428,8 +437,11 @@ export function buildSession(args: {
   readonly acknowledgedWarnings?: readonly string[];
   readonly now: Date;
   readonly timeoutMinutes: number;
+  /** The tenant's approval rule: devices with one of these tags wait this long for a decision. */
+  readonly approval?: { readonly scopeTags: readonly string[]; readonly timeoutMinutes: number };
 }): Session {
-  const { device, eligibility, now } = args;
+  const { device, eligibility, now, approval } = args;
+  const needsApproval = device !== undefined && approval !== undefined && needsApprovalFor(device.roleScopeTagIds, approval.scopeTags);
   const channel = eligibility?.notificationChannel ?? "none";
   const notifiable = channel === "companyPortal" && device !== undefined && typeof device.userId === "string" && device.userId !== "";
   const at = now.toISOString();
@@ -454,9 +466,15 @@ export function buildSession(args: {
     description: args.description,
     ticketId: args.ticketId ?? null,
     acknowledgedWarnings: [...(args.acknowledgedWarnings ?? [])],
-    status: "requested",
-    history: appendHistory([], { status: "requested", at, detail: `Requested by ${args.requestedBy.displayName}.` }),
-    expiresAt: new Date(now.getTime() + args.timeoutMinutes * 60_000).toISOString(),
+    status: needsApproval ? "pendingApproval" : "requested",
+    history: appendHistory([], {
+      status: needsApproval ? "pendingApproval" : "requested",
+      at,
+      detail: needsApproval ? `Requested by ${args.requestedBy.displayName}; waiting for approval.` : `Requested by ${args.requestedBy.displayName}.`,
+    }),
+    // Waiting for approval has its own deadline; the end user's starts when it is approved.
+    expiresAt: new Date(now.getTime() + (needsApproval ? approval.timeoutMinutes : args.timeoutMinutes) * 60_000).toISOString(),
+    approval: { required: needsApproval, decision: null },
     teamViewer: null,
     endUserLink: null,
     endUserNotification: { channel: notifiable ? "companyPortal" : "none", status: notifiable ? "pending" : "notSupported", dispatches: 0 },
