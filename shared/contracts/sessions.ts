@@ -88,8 +88,10 @@ export const sessionSchema = z.object({
   endUserLink: z.string().optional(),
   endUserNotification: z.object({
     channel: z.enum(["companyPortal", "none"]),
-    status: z.enum(["pending", "sent", "notSupported", "failed"]),
+    /** `seen`: the Company Portal showed the request to the end user (not delivered ≠ ignored). */
+    status: z.enum(["pending", "sent", "seen", "notSupported", "failed"]),
     sentAt: z.string().optional(),
+    seenAt: z.string().optional(),
   }),
   endUserResponse: z.object({ response: z.enum(["accepted", "declined"]), at: z.string() }).nullable(),
   closedAt: z.string().nullable(),

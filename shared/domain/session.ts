@@ -10,6 +10,8 @@ import { transition, type SessionEvent, type SessionStatus } from "./sessionStat
 export const notificationStatuses = {
   pending: "pending",
   sent: "sent",
+  /** The Company Portal showed the request to the end user (they may still ignore it). */
+  seen: "seen",
   notSupported: "notSupported",
   failed: "failed",
 } as const;
@@ -76,6 +78,8 @@ export interface EndUserNotification {
   readonly channel: NotificationChannel;
   readonly status: NotificationStatus;
   readonly sentAt?: string;
+  /** When the Company Portal first showed the request (status `seen`). */
+  readonly seenAt?: string;
   /** How many times it was (re)dispatched: part of the notification message id, so a resend is a new message. */
   readonly dispatches: number;
   /** Resends an admin asked for, and when the last one was (absent on sessions stored before resends were counted). */

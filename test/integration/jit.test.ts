@@ -3,7 +3,8 @@
 // (also when many requests race for one device).
 import { describe, expect, it } from "vitest";
 import type { SessionResource } from "../../shared/contracts/sessions.js";
-import { api } from "../support/api.js";
+import { randomUUID } from "node:crypto";
+import { api, tokenFor } from "../support/api.js";
 import { auditEvents, newTenant, onboard } from "./connectorSupport.js";
 import { createDevices, envelope, eventuallySession, listSessions, managedDevice, requestSession, sendAutomationEvents } from "./sessionsSupport.js";
 import { eventually } from "../support/api.js";
@@ -174,5 +175,36 @@ describe("one open session per device", () => {
     expect(closed.status, closed.text).toBe(202);
     expect(second.status, second.text).toBe(202);
     expect(second.body.id).not.toBe(first.body.id);
+  });
+});
+
+describe("seen", () => {
+  it("records that the Company Portal showed the request, once, for its end user only", async () => {
+    // Prepare
+    const device = managedDevice();
+    const tenant = await tenantWith([device]);
+    const requested = await requestSession(tenant.helpdesk, device.id);
+    const id = requested.body.id;
+    await eventuallySession(tenant.admin, id, (s) => s.status === "awaitingEndUser" && s.endUserNotification.status === "sent", "the notification to be sent");
+    const endUser = await tokenFor({ tid: tenant.tenantId, oid: String(device.userId), name: "Device User" });
+    const someoneElse = await tokenFor({ tid: tenant.tenantId, oid: randomUUID(), name: "Someone Else" });
+    const seen = (token: string) => api(`/me/remoteAssistanceRequests/${id}/seen`, { method: "POST", token });
+
+    // Act
+    const stranger = await seen(someoneElse);
+    const first = await seen(endUser);
+    const again = await seen(endUser);
+    const after = await api<SessionResource>(`/sessions/${id}`, { token: tenant.admin });
+    await close(tenant.helpdesk, id);
+    const closed = await seen(endUser);
+
+    // Assess
+    expect(stranger.status).toBe(404);
+    expect(first.status, first.text).toBe(204);
+    expect(again.status).toBe(204);
+    expect(after.body.endUserNotification).toMatchObject({ status: "seen", seenAt: expect.any(String) as string });
+    expect(after.body.history.filter((h) => h.detail?.startsWith("Seen by")).length).toBe(1);
+    expect(closed.status).toBe(409);
+    expect((await auditEvents(tenant.admin, "session.seen")).map((e) => e.target.id)).toEqual([id]);
   });
 });

@@ -30,6 +30,7 @@ export function toSessionResource(s: Session): SessionResource {
       channel: s.endUserNotification.channel,
       status: s.endUserNotification.status,
       ...(s.endUserNotification.sentAt ? { sentAt: s.endUserNotification.sentAt } : {}),
+      ...(s.endUserNotification.seenAt ? { seenAt: s.endUserNotification.seenAt } : {}),
     },
     endUserResponse: s.endUserResponse,
     closedAt: s.closedAt,
