@@ -10,6 +10,7 @@ export const appRoles = {
   request: "RemoteAssistance.Request",
   administrator: "Intune.Administrator",
   viewReports: "RemoteAssistance.ViewReports",
+  approve: "RemoteAssistance.Approve",
 } as const;
 
 export interface UiPermissions {
@@ -25,6 +26,8 @@ export interface UiPermissions {
   readonly reports: boolean;
   /** Rights come from a role assignment limited to scope tags (or unknown scope). */
   readonly scoped: boolean;
+  /** Approve or deny requests that need approval (tenant-wide Approve). */
+  readonly approve?: boolean;
 }
 
 export function permissionsFromRoles(roles: readonly string[]): UiPermissions {
@@ -32,7 +35,7 @@ export function permissionsFromRoles(roles: readonly string[]): UiPermissions {
   const update = administrator || roles.includes(appRoles.update);
   const request = administrator || roles.includes(appRoles.request);
   const reports = administrator || roles.includes(appRoles.viewReports);
-  return { administrator, update, request, read: administrator || update || request, reports, scoped: false };
+  return { administrator, update, request, read: administrator || update || request, reports, scoped: false, approve: roles.includes(appRoles.approve) };
 }
 
 /** Whether the API lets the caller read the audit log (a tenant-wide ViewReports role assignment does not show in the token). */
@@ -46,13 +49,27 @@ async function probe(api: ApiClient, path: string, query?: Record<string, string
   }
 }
 
+async function probeApprove(api: ApiClient): Promise<boolean> {
+  try {
+    await api.post("/sessions/00000000000000000000000000/approve", {});
+    return true;
+  } catch (e) {
+    if (e instanceof ApiProblem && e.problem.status === 404) return true;
+    if (e instanceof ApiProblem && e.problem.status === 403) return false;
+    throw e;
+  }
+}
+
 export async function resolvePermissions(user: SignedInUser, api: ApiClient): Promise<UiPermissions> {
   const fromRoles = permissionsFromRoles(user.roles);
   const reports = fromRoles.reports || (await probe(api, "/auditEvents", { top: "1" }));
-  if (fromRoles.read) return { ...fromRoles, reports };
+  // A tenant-wide Approve role assignment does not show in the token: deciding on a session
+  // that cannot exist answers 404 to an approver and 403 to anyone else, and changes nothing.
+  const approve = fromRoles.approve || (await probeApprove(api));
+  if (fromRoles.read) return { ...fromRoles, reports, approve };
   // Admin reads through a role assignment: offer requests too, the API limits them to the scope.
-  if (await probe(api, "/connector")) return { administrator: false, update: false, request: true, read: true, reports, scoped: true };
-  return { ...fromRoles, reports };
+  if (await probe(api, "/connector")) return { administrator: false, update: false, request: true, read: true, reports, scoped: true, approve };
+  return { ...fromRoles, reports, approve };
 }
 
 export function describeRights(p: UiPermissions): string {
@@ -61,5 +78,6 @@ export function describeRights(p: UiPermissions): string {
   if (p.update) parts.push("Update Remote Assistance");
   if (p.request) parts.push(p.scoped ? "Request Remote Assistance (assigned scope)" : "Request Remote Assistance");
   if (p.reports) parts.push("View Reports");
+  if (p.approve) parts.push("Approve Remote Assistance");
   return parts.length > 0 ? parts.join(", ") : "End user";
 }
