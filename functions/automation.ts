@@ -40,6 +40,7 @@ export function deviceFactsOf(d: MessageData<"device.upserted">): DeviceFacts {
     emailAddress: d.emailAddress ?? null,
     roleScopeTagIds: d.roleScopeTagIds,
     ...(d.lastSyncDateTime ? { lastSyncDateTime: d.lastSyncDateTime } : {}),
+    ...(d.complianceState ? { complianceState: d.complianceState } : {}),
   };
 }
 
@@ -107,10 +108,16 @@ const automationDoor = endpoint({
       schema: problemSchema,
     },
     404: { description: "No such device in the app's tenant and scope", schema: problemSchema },
-    409: { description: "The connector is not onboarded, or the id was used for another request", schema: problemSchema },
+    400: { description: "Not valid, or the tenant requires a ticketId and none was sent", schema: problemSchema },
+    409: {
+      description:
+        "The connector is not onboarded, the id was used for another request, the device already has an open session (`existingSessionId`), " +
+        "or the device is not compliant and the warning was not acknowledged (`acknowledgementRequired`, `warnings`)",
+      schema: problemSchema,
+    },
     422: { description: "The device is not eligible; `reason` says why", schema: problemSchema },
   },
-  errors: ["notFound", "connectorNotOnboarded", "conflict", "deviceNotEligible"],
+  errors: ["notFound", "connectorNotOnboarded", "conflict", "acknowledgementRequired", "deviceNotEligible"],
   handle: async ({ caller, body, services, correlationId, log }) => {
     if (body.tenantId !== undefined && lower(body.tenantId) !== caller.tenantId) {
       // Nothing is written for either tenant: the named one must gain nothing from another's app.
@@ -120,7 +127,13 @@ const automationDoor = endpoint({
     const id = body.id ?? randomUUID();
     await services.sessions.requests.requestByApp(
       caller,
-      { requestId: id, deviceId: lower(body.data.deviceId), ...(body.data.description === undefined ? {} : { description: body.data.description }) },
+      {
+        requestId: id,
+        deviceId: lower(body.data.deviceId),
+        ...(body.data.description === undefined ? {} : { description: body.data.description }),
+        ...(body.data.ticketId === undefined ? {} : { ticketId: body.data.ticketId }),
+        ...(body.data.acknowledgeWarnings === undefined ? {} : { acknowledgeWarnings: body.data.acknowledgeWarnings }),
+      },
       { correlationId: body.correlationId ?? correlationId, log },
     );
     return { status: 202, body: { id } };

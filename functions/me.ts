@@ -67,6 +67,22 @@ export const meFunctions: FunctionDefinition[] = [
     }),
   }),
   endpoint({
+    name: "seeMyRemoteAssistanceRequest",
+    method: "POST",
+    route: "me/remoteAssistanceRequests/{sessionId}/seen",
+    summary: "The Company Portal showed the request to the user: its notification becomes seen (idempotent)",
+    tag,
+    authenticated: true,
+    access: "endUser",
+    params: sessionIdParams,
+    responses: { 204: { description: "Recorded as seen" }, ...notFound, ...notOpen },
+    errors: ["notFound", "conflict"],
+    handle: async ({ caller, params, services, correlationId, log }) => {
+      await services.sessions.endUser.seen(caller, params.sessionId, { correlationId, log });
+      return { status: 204 };
+    },
+  }),
+  endpoint({
     name: "declineMyRemoteAssistanceRequest",
     method: "POST",
     route: "me/remoteAssistanceRequests/{sessionId}/decline",

@@ -79,6 +79,8 @@ export const remoteAssistanceRequestedHandler = {
         requestedBy: data.requestedBy,
         deviceId: data.deviceId,
         ...(data.description === undefined ? {} : { description: data.description }),
+        ...(data.ticketId === undefined ? {} : { ticketId: data.ticketId }),
+        ...(data.acknowledgeWarnings === undefined ? {} : { acknowledgeWarnings: data.acknowledgeWarnings }),
       },
       { correlationId: input.message.correlationId, log: input.log },
     );

@@ -4,6 +4,7 @@ import type { FunctionDefinition } from "./definition.js";
 import { endpoint, zodErrors } from "./http/endpoint.js";
 import { problemSchema } from "../shared/contracts/common.js";
 import {
+  approvalDecisionBody,
   deviceSessionParams,
   idempotencyKeySchema,
   sessionIdParams,
@@ -49,10 +50,16 @@ export const sessionFunctions: FunctionDefinition[] = [
       202: { description: "Requested; follow Location until the session awaits the end user", schema: sessionSchema },
       403: { description: "No Request Remote Assistance permission for this device's scope", schema: problemSchema },
       404: { description: "No such device in the caller's tenant and scope", schema: problemSchema },
-      409: { description: "The connector is not onboarded, or the Idempotency-Key was used for another request", schema: problemSchema },
+      400: { description: "Not valid, or the tenant requires a ticketId and none was sent", schema: problemSchema },
+      409: {
+        description:
+          "The connector is not onboarded, the Idempotency-Key was used for another request, the device already has an open session (`existingSessionId`), " +
+          "or the device is not compliant and the warning was not acknowledged (`acknowledgementRequired`, `warnings`)",
+        schema: problemSchema,
+      },
       422: { description: "The device is not eligible; `reason` says why", schema: problemSchema },
     },
-    errors: ["notFound", "connectorNotOnboarded", "conflict", "deviceNotEligible"],
+    errors: ["notFound", "connectorNotOnboarded", "conflict", "acknowledgementRequired", "deviceNotEligible"],
     handle: async ({ caller, params, body, headers, services, correlationId, log }) => {
       const key = idempotencyKeyOf(headers);
       const { session, replayed } = await services.sessions.requests.requestByUser(caller, params.deviceId, body, key, { correlationId, log });
@@ -137,6 +144,33 @@ export const sessionFunctions: FunctionDefinition[] = [
       return { status: 202, body: toSessionResource(session), headers: { location: location(session.id) } };
     },
   }),
+  ...(["approve", "deny"] as const).map((kind) =>
+    endpoint({
+      name: kind === "approve" ? "approveSession" : "denySession",
+      method: "POST",
+      route: `sessions/{sessionId}/${kind}`,
+      summary:
+        kind === "approve"
+          ? "Approve a request waiting for approval (not one's own): the TeamViewer session is created in the background and the end user asked"
+          : "Deny a request waiting for approval (not one's own): it ends as denied and nothing is created at TeamViewer",
+      tag,
+      authenticated: true,
+      access: "approve",
+      params: sessionIdParams,
+      body: approvalDecisionBody,
+      responses: {
+        200: { description: kind === "approve" ? "Approved; it is requested now" : "Denied", schema: sessionSchema },
+        403: { description: "No tenant-wide Approve Remote Assistance permission, or the caller requested it", schema: problemSchema },
+        404: { description: "No such session in the caller's tenant", schema: problemSchema },
+        409: { description: "The session is not waiting for approval", schema: problemSchema },
+      },
+      errors: ["notFound", "conflict"],
+      handle: async ({ caller, params, body, services, correlationId, log }) => {
+        const session = await services.sessions.approvals.decide(caller, params.sessionId, kind, body.comment || undefined, { correlationId, log });
+        return { status: 200, body: toSessionResource(session), headers: { location: location(session.id) } };
+      },
+    }),
+  ),
   endpoint({
     name: "sessionReport",
     method: "GET",

@@ -33,6 +33,7 @@ export const demoUsers: readonly DemoUser[] = [
   user("helpdesk", "Request Remote Assistance (tenant-wide)", "Megan Bowen", "megan@contoso.example", ["RemoteAssistance.Request"], true),
   user("scopedHelpdesk", "Request Remote Assistance (scope tag berlin)", "Lee Gu", "lee@contoso.example", [], true, demoTenant.id, [helpdeskBerlinGroup]),
   user("unlicensedAdmin", "Update Remote Assistance, no Intune license", "Pradeep Gupta", "pradeep@contoso.example", ["RemoteAssistance.Update"], false),
+  user("approver", "Approve Remote Assistance (second person)", "Nestor Wilke", "nestor@contoso.example", ["RemoteAssistance.Approve"], true),
   user("endUser", "End user (Company Portal)", "Diego Siciliani", "diego@contoso.example", [], true),
   user("otherTenantAdmin", "Administrator of another tenant (Fabrikam)", "Fabrikam Admin", "admin@fabrikam.example", ["Intune.Administrator"], true, otherTenant.id),
 ];

@@ -15,6 +15,7 @@ import { devicePage } from "./pages/device.js";
 import { devicesPage } from "./pages/devices.js";
 import { reportsPage } from "./pages/reports.js";
 import { sessionPage, sessionsPage } from "./pages/sessions.js";
+import { approvalsPage } from "./pages/approvals.js";
 import { settingsPage } from "./pages/settings.js";
 import { signInPage } from "./pages/signIn.js";
 
@@ -33,6 +34,7 @@ const routes: readonly Route[] = [
   { pattern: "/devices/:deviceId", title: "Device", page: devicePage, allowed: (p) => p.read },
   { pattern: "/sessions", title: "Sessions", page: sessionsPage, allowed: (p) => p.read, nav: "Sessions" },
   { pattern: "/sessions/:sessionId", title: "Session", page: sessionPage, allowed: (p) => p.read },
+  { pattern: "/approvals", title: "Approvals", page: approvalsPage, allowed: (p) => p.approve === true, nav: "Approvals" },
   { pattern: "/reports", title: "Reports", page: reportsPage, allowed: (p) => p.read, nav: "Reports" },
   { pattern: "/audit", title: "Audit log", page: auditPage, allowed: (p) => p.reports, nav: "Audit log" },
   { pattern: "/settings", title: "Settings", page: settingsPage, allowed: (p) => p.administrator, nav: "Settings" },

@@ -17,6 +17,8 @@ export interface UiPermissions {
   readonly reports: boolean;
   /** Rights come from a role assignment limited to scope tags (or unknown scope). */
   readonly scoped: boolean;
+  /** Approve or deny requests that need approval (tenant-wide Approve). */
+  readonly approve?: boolean;
 }
 
 /** The API's answer to GET /me/permissions: a scope is null (nowhere), all devices, or devices with a scope tag. */
@@ -26,6 +28,7 @@ interface MyPermissions {
   readonly request: { readonly allDevices: boolean; readonly scopeTags: readonly string[] } | null;
   readonly read: { readonly allDevices: boolean; readonly scopeTags: readonly string[] } | null;
   readonly reports: boolean;
+  readonly approve: boolean;
 }
 
 /**
@@ -42,6 +45,7 @@ export async function resolvePermissions(api: ApiClient): Promise<UiPermissions>
     request: p.request !== null || read,
     read,
     reports: p.reports,
+    approve: p.approve,
     scoped: (p.request !== null && !p.request.allDevices) || (p.request === null && read && !(p.read?.allDevices ?? false)),
   };
 }
@@ -52,5 +56,6 @@ export function describeRights(p: UiPermissions): string {
   if (p.update) parts.push("Update Remote Assistance");
   if (p.request) parts.push(p.scoped ? "Request Remote Assistance (assigned scope)" : "Request Remote Assistance");
   if (p.reports) parts.push("View Reports");
+  if (p.approve) parts.push("Approve Remote Assistance");
   return parts.length > 0 ? parts.join(", ") : "End user";
 }

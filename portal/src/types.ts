@@ -45,6 +45,8 @@ export interface Device {
   readonly emailAddress: string | null;
   readonly scopeTags: readonly string[];
   readonly lastSyncDateTime: string | null;
+  /** Intune's complianceState as the inventory sent it; null when it said nothing. */
+  readonly complianceState?: string | null;
   readonly removed?: boolean;
   readonly removedDateTime?: string | null;
   readonly remoteAssistance: {
@@ -56,9 +58,9 @@ export interface Device {
   };
 }
 
-export const sessionStatuses = ["requested", "awaitingEndUser", "accepted", "declined", "expired", "failed", "closed"] as const;
+export const sessionStatuses = ["pendingApproval", "requested", "awaitingEndUser", "accepted", "denied", "declined", "expired", "failed", "closed"] as const;
 export type SessionStatus = (typeof sessionStatuses)[number];
-export const openStatuses: readonly SessionStatus[] = ["requested", "awaitingEndUser", "accepted"];
+export const openStatuses: readonly SessionStatus[] = ["pendingApproval", "requested", "awaitingEndUser", "accepted"];
 
 export interface Actor {
   readonly id: string;
@@ -79,11 +81,17 @@ export interface Session {
   readonly requestedBy: { id: string; displayName: string; type: "user" | "automation" };
   readonly requestedAt: string;
   readonly description: string | null;
+  readonly ticketId?: string | null;
+  readonly acknowledgedWarnings?: readonly string[];
+  readonly approval?: {
+    readonly required: boolean;
+    readonly decision: { decision: "approved" | "denied"; by: Actor; at: string; comment: string | null } | null;
+  };
   readonly status: SessionStatus;
   readonly history: readonly { status: SessionStatus; at: string; detail?: string }[];
   readonly teamViewer: { code: string; supporterLink: string; validUntil: string } | null;
   readonly endUserLink?: string;
-  readonly endUserNotification: { channel: "companyPortal" | "none"; status: "pending" | "sent" | "notSupported" | "failed"; sentAt?: string };
+  readonly endUserNotification: { channel: "companyPortal" | "none"; status: "pending" | "sent" | "seen" | "notSupported" | "failed"; sentAt?: string; seenAt?: string };
   readonly endUserResponse: { response: "accepted" | "declined"; at: string } | null;
   readonly closedAt: string | null;
   readonly closedBy: Actor | null;
@@ -136,6 +144,9 @@ export interface Settings {
   readonly allowPossiblyUnsupportedWindowsEditions: boolean;
   readonly sessionTimeoutMinutes: number;
   readonly teamViewerCallsPerMinute: number;
+  readonly requireTicketId?: boolean;
+  readonly approvalRequiredScopeTags?: readonly string[];
+  readonly approvalTimeoutMinutes?: number;
 }
 
 export interface RoleAssignment {
@@ -156,11 +167,18 @@ export interface EndUserRequest {
   readonly status: SessionStatus;
 }
 
+/** Intune compliance states that need an explicit "connect anyway" (a value Graph does not define counts too). */
+export function notCompliant(state: string | null | undefined): boolean {
+  return !!state && !["compliant", "unknown", "inGracePeriod", "configManager"].includes(state);
+}
+
 /** Session statuses in plain words. */
 export const statusText: Record<SessionStatus, string> = {
+  pendingApproval: "Waiting for approval",
   requested: "Requested",
   awaitingEndUser: "Waiting for the user",
   accepted: "Accepted",
+  denied: "Denied",
   declined: "Declined",
   expired: "Expired",
   failed: "Failed",

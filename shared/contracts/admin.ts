@@ -1,7 +1,7 @@
 // HTTP contracts of the administration API: role assignments, settings, audit events.
 import { z } from "zod";
 import { assignablePermissions, tenantWidePermissions } from "../domain/permissions.js";
-import { teamViewerCallsPerMinuteRange } from "../domain/tenantSettings.js";
+import { maxApprovalScopeTags, teamViewerCallsPerMinuteRange } from "../domain/tenantSettings.js";
 import { continuationTokenSchema, idSchema, isoDateTimeSchema, listOf, topSchema } from "./common.js";
 
 export const roleAssignmentIdParams = z.strictObject({ id: idSchema });
@@ -65,6 +65,9 @@ export const settingsSchema = z.object({
   allowPossiblyUnsupportedWindowsEditions: z.boolean(),
   sessionTimeoutMinutes: z.number().int().min(1).max(1440),
   teamViewerCallsPerMinute: z.number().int().min(teamViewerCallsPerMinuteRange.min).max(teamViewerCallsPerMinuteRange.max),
+  requireTicketId: z.boolean(),
+  approvalRequiredScopeTags: z.array(z.string()),
+  approvalTimeoutMinutes: z.number().int().min(1).max(1440),
 });
 
 export const settingsPatchBody = z
@@ -74,6 +77,15 @@ export const settingsPatchBody = z
     sessionTimeoutMinutes: z.number().int().min(1).max(1440).optional(),
     /** TeamViewer Web API calls allowed in any 60 seconds; more wait (sessions stay requested). */
     teamViewerCallsPerMinute: z.number().int().min(teamViewerCallsPerMinuteRange.min).max(teamViewerCallsPerMinuteRange.max).optional(),
+    /** Every session request must name a ticket. */
+    requireTicketId: z.boolean().optional(),
+    /** Scope tag ids (as on devices) whose devices need a second person's approval. */
+    approvalRequiredScopeTags: z
+      .array(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "letters, digits and dashes, at most 64"))
+      .max(maxApprovalScopeTags, `at most ${maxApprovalScopeTags} scope tags`)
+      .transform((tags) => [...new Set(tags)])
+      .optional(),
+    approvalTimeoutMinutes: z.number().int().min(1).max(1440).optional(),
   })
   .refine((v) => Object.keys(v).length > 0, { message: "name at least one setting to change" });
 

@@ -1,6 +1,7 @@
 // The data of the events external automation puts on the automation-events queue
 // (inventory sync, help-desk tools), plus the id and principal shapes every message uses.
 import { z } from "zod";
+import { acknowledgeWarningsSchema, ticketIdSchema } from "./sessions.js";
 
 /** Tenant, user, device and session ids: GUIDs in practice, ULIDs for sessions. */
 export const entityIdSchema = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "expected an id of 1–64 letters, digits or dashes");
@@ -43,6 +44,8 @@ export const deviceUpsertedDataSchema = z.object({
   // admins can see: the safe side for scoping.
   roleScopeTagIds: z.array(graphText(64)).max(100).default([]),
   lastSyncDateTime: graphDateTime.nullish(),
+  /** Graph's complianceState; a value Graph does not define is kept (and judged not compliant). */
+  complianceState: graphEnumValue.nullish(),
 });
 export type DeviceUpsertedData = z.output<typeof deviceUpsertedDataSchema>;
 
@@ -63,6 +66,8 @@ export type UserUpsertedData = z.output<typeof userUpsertedDataSchema>;
 export const remoteAssistanceRequestedDataSchema = z.object({
   deviceId: entityIdSchema,
   description: z.string().max(500).optional(),
+  ticketId: ticketIdSchema.optional(),
+  acknowledgeWarnings: acknowledgeWarningsSchema.optional(),
   requestedBy: principalRefSchema,
 });
 export type RemoteAssistanceRequestedData = z.output<typeof remoteAssistanceRequestedDataSchema>;
@@ -95,6 +100,8 @@ export const automationDoorEventSchema = z.strictObject({
   data: z.strictObject({
     deviceId: entityIdSchema,
     description: z.string().max(500).optional(),
+    ticketId: ticketIdSchema.optional(),
+    acknowledgeWarnings: acknowledgeWarningsSchema.optional(),
     requestedBy: z
       .never({ error: "requestedBy comes from the app's token (its object id and display name); leave it out" })
       .optional()

@@ -53,6 +53,8 @@ export const deviceSchema = z.object({
   emailAddress: z.string().nullable(),
   scopeTags: z.array(z.string()),
   lastSyncDateTime: z.string().nullable(),
+  /** Intune's complianceState as the inventory sent it (Graph's values; others kept); null when it said nothing. */
+  complianceState: z.string().nullable(),
   removed: z.boolean(),
   removedDateTime: z.string().nullable(),
   remoteAssistance: remoteAssistanceSchema,

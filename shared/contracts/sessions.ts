@@ -16,8 +16,25 @@ export const sessionIdParams = z.strictObject({
 });
 export const deviceSessionParams = z.strictObject({ deviceId: idSchema });
 
+/** A help-desk ticket reference: what the session is for. */
+export const ticketIdSchema = z
+  .string()
+  .trim()
+  .min(1, "not empty")
+  .max(64, "at most 64 characters")
+  .regex(/^[\x20-\x7e\u00a0-\uffff]+$/, "printable characters only");
+
+/** Warnings a requester may acknowledge up front (answered by 409 acknowledgementRequired otherwise). */
+export const acknowledgeableWarnings = ["deviceNotCompliant"] as const;
+export const acknowledgeWarningsSchema = z
+  .array(z.enum(acknowledgeableWarnings))
+  .max(acknowledgeableWarnings.length * 2)
+  .transform((w) => [...new Set(w)]);
+
 export const sessionRequestBody = z.strictObject({
   description: z.string().trim().max(500, "at most 500 characters").optional(),
+  ticketId: ticketIdSchema.optional(),
+  acknowledgeWarnings: acknowledgeWarningsSchema.optional(),
 });
 export type SessionRequestBody = z.output<typeof sessionRequestBody>;
 
@@ -53,6 +70,17 @@ export const sessionSchema = z.object({
   requestedBy: z.object({ id: z.string(), displayName: z.string(), type: z.enum(["user", "automation"]) }),
   requestedAt: z.string(),
   description: z.string().nullable(),
+  /** The help-desk ticket the requester named; null when none was. */
+  ticketId: z.string().nullable(),
+  /** Warnings the requester acknowledged to request it (e.g. `deviceNotCompliant`). */
+  acknowledgedWarnings: z.array(z.string()),
+  /** Whether the request needed a second person's approval, and their decision once made. */
+  approval: z.object({
+    required: z.boolean(),
+    decision: z
+      .object({ decision: z.enum(["approved", "denied"]), by: actorSchema, at: z.string(), comment: z.string().nullable() })
+      .nullable(),
+  }),
   status: z.enum(sessionStatuses),
   history: z.array(z.object({ status: z.enum(sessionStatuses), at: z.string(), detail: z.string().optional() })),
   teamViewer: z.object({ code: z.string(), supporterLink: z.string(), validUntil: z.string() }).nullable(),
@@ -60,8 +88,10 @@ export const sessionSchema = z.object({
   endUserLink: z.string().optional(),
   endUserNotification: z.object({
     channel: z.enum(["companyPortal", "none"]),
-    status: z.enum(["pending", "sent", "notSupported", "failed"]),
+    /** `seen`: the Company Portal showed the request to the end user (not delivered ≠ ignored). */
+    status: z.enum(["pending", "sent", "seen", "notSupported", "failed"]),
     sentAt: z.string().optional(),
+    seenAt: z.string().optional(),
   }),
   endUserResponse: z.object({ response: z.enum(["accepted", "declined"]), at: z.string() }).nullable(),
   closedAt: z.string().nullable(),
@@ -138,5 +168,9 @@ export const endUserRequestSchema = z.object({
 });
 export type EndUserRequest = z.output<typeof endUserRequestSchema>;
 export const endUserRequestListSchema = z.object({ value: z.array(endUserRequestSchema) });
+
+export const approvalDecisionBody = z.strictObject({
+  comment: z.string().trim().max(500, "at most 500 characters").optional(),
+});
 
 export const acceptResponseSchema = z.object({ endUserLink: z.string() });

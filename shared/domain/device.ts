@@ -25,10 +25,26 @@ export interface Device {
   readonly emailAddress?: string | null;
   readonly roleScopeTagIds: readonly string[];
   readonly lastSyncDateTime?: string;
+  /** Graph's complianceState as received (any value kept); absent when the inventory did not say. */
+  readonly complianceState?: string;
   readonly removed: boolean;
   readonly removedAt?: string;
   /** occurredAt of the event that last wrote this record; older events must not overwrite it. */
   readonly updatedAt: string;
+}
+
+/** Graph's complianceState values; anything else is kept but judged as not compliant. */
+export const graphComplianceStates = ["compliant", "noncompliant", "conflict", "error", "unknown", "inGracePeriod", "configManager"] as const;
+
+/**
+ * Whether requesting help for the device must be acknowledged first: Intune says it is not
+ * compliant (or a value Graph does not define). No state, or `unknown`, warns nothing: the
+ * platform did not say.
+ */
+export function complianceWarningOf(device: Pick<Device, "complianceState">): "deviceNotCompliant" | undefined {
+  const state = device.complianceState;
+  if (state === undefined || state === "unknown" || state === "compliant" || state === "inGracePeriod" || state === "configManager") return undefined;
+  return "deviceNotCompliant";
 }
 
 export const ownerships = { personal: "personal", corporate: "corporate", unknown: "unknown" } as const;

@@ -10,6 +10,7 @@ export const errorCodes = {
   invalidOAuthState: "invalidOAuthState",
   connectorNotOnboarded: "connectorNotOnboarded",
   conflict: "conflict",
+  acknowledgementRequired: "acknowledgementRequired",
   deviceNotEligible: "deviceNotEligible",
   rateLimited: "rateLimited",
   payloadTooLarge: "payloadTooLarge",

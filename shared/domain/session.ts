@@ -10,6 +10,8 @@ import { transition, type SessionEvent, type SessionStatus } from "./sessionStat
 export const notificationStatuses = {
   pending: "pending",
   sent: "sent",
+  /** The Company Portal showed the request to the end user (they may still ignore it). */
+  seen: "seen",
   notSupported: "notSupported",
   failed: "failed",
 } as const;
@@ -28,6 +30,9 @@ export const sessionFailureCodes = {
   teamViewerCloseFailed: "teamViewerCloseFailed",
   notificationFailed: "notificationFailed",
   deadLettered: "deadLettered",
+  ticketIdRequired: "ticketIdRequired",
+  acknowledgementRequired: "acknowledgementRequired",
+  deviceHasOpenSession: "deviceHasOpenSession",
 } as const;
 export type SessionFailureCode = (typeof sessionFailureCodes)[keyof typeof sessionFailureCodes];
 
@@ -73,6 +78,8 @@ export interface EndUserNotification {
   readonly channel: NotificationChannel;
   readonly status: NotificationStatus;
   readonly sentAt?: string;
+  /** When the Company Portal first showed the request (status `seen`). */
+  readonly seenAt?: string;
   /** How many times it was (re)dispatched: part of the notification message id, so a resend is a new message. */
   readonly dispatches: number;
   /** Resends an admin asked for, and when the last one was (absent on sessions stored before resends were counted). */
@@ -95,7 +102,15 @@ export interface WorkerState {
   readonly lastError: string | null;
 }
 
-export type SessionCloseReason = "admin" | "expired" | "declined" | "disconnected";
+export type SessionCloseReason = "admin" | "expired" | "declined" | "disconnected" | "denied";
+
+/** A second person's decision on a request that needed approval. */
+export interface ApprovalDecision {
+  readonly decision: "approved" | "denied";
+  readonly by: Actor;
+  readonly at: string;
+  readonly comment: string | null;
+}
 
 export interface Session {
   readonly tenantId: string;
@@ -106,6 +121,12 @@ export interface Session {
   readonly requestedBy: { readonly id: string; readonly displayName: string; readonly type: "user" | "automation" };
   readonly requestedAt: string;
   readonly description: string | null;
+  /** The help-desk ticket named with the request (absent on rows written before tickets). */
+  readonly ticketId?: string | null;
+  /** Whether the request needed approval, and the decision once made (absent on older rows = not needed). */
+  readonly approval?: { readonly required: boolean; readonly decision: ApprovalDecision | null };
+  /** Warnings the requester acknowledged (absent on older rows = none). */
+  readonly acknowledgedWarnings?: readonly string[];
   readonly status: SessionStatus;
   readonly history: readonly HistoryEntry[];
   /** When an unanswered request expires (requestedAt + the tenant's sessionTimeoutMinutes). */
@@ -195,7 +216,7 @@ export function appendHistory(history: readonly HistoryEntry[], entry: HistoryEn
 export function applyEvent(session: Session, event: SessionEvent, at: Date, detail?: string): Session {
   const status = transition(session.status, event);
   const when = at.toISOString();
-  const terminal = status === "closed" || status === "declined" || status === "expired" || status === "failed";
+  const terminal = status === "closed" || status === "denied" || status === "declined" || status === "expired" || status === "failed";
   return {
     ...session,
     status,

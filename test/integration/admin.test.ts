@@ -21,12 +21,12 @@ describe("settings", () => {
     // Prepare
     const initial = await api("/settings", { token: admin });
     expect(initial.status).toBe(200);
-    expect(initial.body).toEqual({ allowUnlicensedAdmins: false, allowPossiblyUnsupportedWindowsEditions: false, sessionTimeoutMinutes: 60, teamViewerCallsPerMinute: 10 });
+    expect(initial.body).toEqual({ allowUnlicensedAdmins: false, allowPossiblyUnsupportedWindowsEditions: false, sessionTimeoutMinutes: 60, teamViewerCallsPerMinute: 10, requireTicketId: false, approvalRequiredScopeTags: [], approvalTimeoutMinutes: 60 });
     // Act
     const patched = await api("/settings", { method: "PATCH", token: admin, body: { sessionTimeoutMinutes: 15, allowUnlicensedAdmins: true, teamViewerCallsPerMinute: 40 } });
     // Assess
     expect(patched.status).toBe(200);
-    expect(patched.body).toEqual({ allowUnlicensedAdmins: true, allowPossiblyUnsupportedWindowsEditions: false, sessionTimeoutMinutes: 15, teamViewerCallsPerMinute: 40 });
+    expect(patched.body).toEqual({ allowUnlicensedAdmins: true, allowPossiblyUnsupportedWindowsEditions: false, sessionTimeoutMinutes: 15, teamViewerCallsPerMinute: 40, requireTicketId: false, approvalRequiredScopeTags: [], approvalTimeoutMinutes: 60 });
     expect((await api("/settings", { token: admin })).body).toEqual(patched.body);
     expect((await api("/settings", { token: otherAdmin })).body).toMatchObject({ sessionTimeoutMinutes: 60 });
     const audit = await api<{ value: { activity: string; detail?: string }[] }>("/auditEvents?activity=settings.update", { token: admin });

@@ -249,3 +249,52 @@ describe("an app scoped by a role assignment", () => {
     expect(await byApp(tenant, scoped, untagged.id)).toEqual([]);
   });
 });
+
+describe("just-in-time rules at the door", () => {
+  it("carries ticketId and acknowledgeWarnings, refuses a non-compliant device without the acknowledgement, and one open session per device", async () => {
+    // Prepare
+    const noncompliant = managedDevice({ complianceState: "noncompliant" });
+    await createDevices(tenant.tenantId, tenant.admin, [noncompliant]);
+
+    // Act
+    const unacknowledged = await door(botToken, { type: "remoteAssistance.requested", version: 1, data: { deviceId: noncompliant.id, ticketId: "INC-77" } });
+    const acknowledged = await door(botToken, {
+      type: "remoteAssistance.requested",
+      version: 1,
+      data: { deviceId: noncompliant.id, ticketId: "INC-77", acknowledgeWarnings: ["deviceNotCompliant"] },
+    });
+    const second = await door(botToken, {
+      type: "remoteAssistance.requested",
+      version: 1,
+      data: { deviceId: noncompliant.id, ticketId: "INC-78", acknowledgeWarnings: ["deviceNotCompliant"] },
+    });
+
+    // Assess
+    expect(unacknowledged.status, unacknowledged.text).toBe(409);
+    expect(unacknowledged.body).toMatchObject({ code: "acknowledgementRequired", warnings: ["deviceNotCompliant"] });
+    expect(acknowledged.status, acknowledged.text).toBe(202);
+    const [session] = await byApp(tenant, bot, noncompliant.id);
+    expect(session).toMatchObject({ ticketId: "INC-77", acknowledgedWarnings: ["deviceNotCompliant"] });
+    expect(second.status).toBe(409);
+    expect(second.body).toMatchObject({ code: "conflict", existingSessionId: session.id });
+  });
+
+  it("refuses a request without a ticket where the tenant requires one (400 naming data.ticketId)", async () => {
+    // Prepare
+    const device = managedDevice();
+    const strict = await newTenant();
+    await onboard(strict);
+    await createDevices(strict.tenantId, strict.admin, [device]);
+    await api("/settings", { method: "PATCH", token: strict.admin, body: { requireTicketId: true } });
+    const app = await registerApp(strict.tenantId, "Strict ITSM");
+    const token = await appToken(strict.tenantId, app);
+
+    // Act
+    const res = await door(token, requested(device.id));
+
+    // Assess
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.errors).toEqual([{ path: "body.data.ticketId", message: "required by this tenant" }]);
+    expect(await listSessions(strict.admin)).toEqual([]);
+  });
+});

@@ -7,7 +7,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stack } from "../support/api.js";
+import { demoTenant, demoUser } from "../../local/demoTenant.js";
+import { api, stack, tokenFor } from "../support/api.js";
+import { createDevices, managedDevice } from "./sessionsSupport.js";
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const screenshots = resolve(import.meta.dirname, "../e2e/screenshots");
@@ -427,6 +429,65 @@ describe("portal polish", () => {
     await megan.getByRole("button", { name: "Delete" }).click();
     await expect.poll(() => roles.locator("tr", { hasText: "Megan Bowen" }).count(), { timeout: 20_000 }).toBe(0);
     await admin.close();
+  }, 180_000);
+});
+
+describe("just-in-time approval in the browser", () => {
+  it("a helper requests a session for a device tagged for approval, an approver approves it on the Approvals page, the helper connects", async () => {
+    // Prepare: a device of Diego's tagged for approval, and the tenant's rule naming that tag.
+    const adminToken = await tokenFor(demoUser("admin").claims);
+    const tag = "e2e-approval";
+    const patched = await api("/settings", { method: "PATCH", token: adminToken, body: { approvalRequiredScopeTags: [tag] } });
+    expect(patched.status, patched.text).toBe(200);
+    const device = managedDevice({
+      deviceName: `CFO-LAPTOP-${Date.now().toString(36).toUpperCase()}`,
+      userId: demoUser("endUser").claims.oid,
+      userDisplayName: "Diego Siciliani",
+      userPrincipalName: "diego@contoso.example",
+      roleScopeTagIds: ["0", tag],
+    });
+    await createDevices(demoTenant.id, adminToken, [device]);
+    const connector = await api<{ onboardingStatus: string }>("/connector", { token: adminToken });
+    expect(connector.body.onboardingStatus, "the first story connected TeamViewer").toBe("onboarded");
+
+    // The helper requests it, naming a ticket: it waits for approval.
+    const helper = await browser().newPage();
+    await signIn(helper, "Megan Bowen");
+    await helper.goto(`${stack().hostUrl}/#/devices/${device.id}`);
+    await helper.getByLabel("Ticket").fill("INC-4242");
+    await helper.getByRole("button", { name: "New Remote Assistance Session" }).click();
+    const panel = helper.locator("#session-panel");
+    await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("pendingApproval");
+    const sessionId = await panel.getAttribute("data-session-id");
+    expect(await helper.locator("#session-status-text").innerText()).toMatch(/Waiting for approval/);
+    await shot(helper, "approval-pending");
+
+    // The approver finds it on the Approvals page and approves it.
+    const approver = await browser().newPage();
+    await signIn(approver, "Nestor Wilke");
+    await approver.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Approvals" }).click();
+    const request = approver.locator(`article[data-session-id="${sessionId}"]`);
+    await request.waitFor({ timeout: 20_000 });
+    expect(await request.innerText()).toContain("INC-4242");
+    await shot(approver, "approval-queue");
+    await request.getByLabel("Comment (optional)").fill("CFO agreed");
+    await request.getByRole("button", { name: "Approve" }).click();
+    await expect.poll(() => approver.locator("#approval-result").innerText(), { timeout: 20_000 }).toMatch(/Approved/);
+    await shot(approver, "approval-approved");
+
+    // The helper's panel follows it to TeamViewer: the helper connects.
+    const connect = helper.getByRole("link", { name: "Connect", exact: true });
+    await connect.waitFor({ timeout: 30_000 });
+    await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("awaitingEndUser");
+    expect(await connect.getAttribute("href")).toMatch(/^http/);
+    expect(await helper.locator("#session-history").innerText()).toMatch(/Approved by Nestor Wilke: CFO agreed/);
+    await shot(helper, "approval-connect");
+
+    await helper.getByRole("button", { name: "Close session" }).click();
+    await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("closed");
+    await api("/settings", { method: "PATCH", token: adminToken, body: { approvalRequiredScopeTags: [] } });
+    await approver.close();
+    await helper.close();
   }, 180_000);
 });
 

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, eventually, tokenFor } from "../support/api.js";
 import { newTenant, onboard, type TestTenant } from "./connectorSupport.js";
-import { createDevices, envelope, managedDevice, requestSession, sendAutomationEvents } from "./sessionsSupport.js";
+import { closeOpenSessions, createDevices, envelope, managedDevice, requestSession, sendAutomationEvents } from "./sessionsSupport.js";
 
 type Problem = { code?: string; errors?: { path: string; message: string }[] };
 
@@ -125,6 +125,7 @@ describe("re-checks on every request", () => {
   it("a replay after the device left the caller's scope is 403", async () => {
     // Prepare
     const helper = await helperWithAssignment(["berlin"]);
+    await closeOpenSessions(tenant.admin, berlin.id);
     const key = randomUUID();
     const first = await requestSession(helper.token, berlin.id, {}, { "idempotency-key": key });
     expect(first.status).toBe(202);

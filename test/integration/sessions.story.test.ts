@@ -10,6 +10,7 @@ import { api, eventually, tokenFor, tokenOf } from "../support/api.js";
 import { auditEvents, fake, getConnector, hostLog, newTenant, onboard, type TestTenant } from "./connectorSupport.js";
 import {
   closeCallsFor,
+  closeOpenSessions,
   createDevices,
   envelope,
   eventuallySession,
@@ -308,7 +309,8 @@ describe("Idempotency-Key", () => {
 
 describe("automation's requests", () => {
   it("become sessions like an admin's, and a refusal becomes a failed session with the reason and an audit event", async () => {
-    // Prepare
+    // Prepare: the iPad's earlier stories are over (a device has one open session at a time).
+    await closeOpenSessions(admin, ipad);
     const bot = { id: randomUUID(), displayName: "Help desk bot" };
     const ok = envelope("remoteAssistance.requested", demoTenant.id, { deviceId: ipad, description: "ticket 4711", requestedBy: bot });
     const refused = envelope("remoteAssistance.requested", demoTenant.id, { deviceId: corporate, requestedBy: bot });
@@ -351,6 +353,7 @@ describe("automation's requests", () => {
 describe("admin operations", () => {
   it("resend the notification while the session awaits the user; not once it is closed", async () => {
     // Prepare
+    await closeOpenSessions(admin, ipad);
     const requested = await requestSession(admin, ipad);
     const id = requested.body.id;
     await eventuallySession(admin, id, (s) => awaiting(s) && s.endUserNotification.status === "sent", "the first notification");

@@ -169,3 +169,15 @@ export async function teamViewerSessionsFor(sessionId: string): Promise<FakeSess
 export async function closeCallsFor(code: string): Promise<number> {
   return (await fake().calls()).filter((c) => c.method === "PUT" && c.path.toLowerCase().endsWith(`/sessions/${code}`) && c.status === 204 && !c.fault).length;
 }
+
+/**
+ * Closes every open session of a device (a device has at most one): for tests that use one
+ * device for several stories in turn.
+ */
+export async function closeOpenSessions(token: string, deviceId: string): Promise<void> {
+  const open = (await listSessions(token, `&deviceId=${deviceId}`)).filter((s) => ["pendingApproval", "requested", "awaitingEndUser", "accepted"].includes(s.status));
+  for (const s of open) {
+    const res = await api(`/sessions/${s.id}/close`, { method: "POST", token });
+    expect([202, 409], res.text).toContain(res.status);
+  }
+}

@@ -9,6 +9,8 @@ const bodies: Record<string, () => unknown> = {
   patchSettings: () => ({ sessionTimeoutMinutes: 60 }),
   connectConnector: () => ({ acceptLicenseAgreement: true }),
   requestSession: () => ({ description: "matrix test" }),
+  approveSession: () => ({ comment: "matrix test" }),
+  denySession: () => ({ comment: "matrix test" }),
   postAutomationEvent: () => ({ type: "remoteAssistance.requested", version: 1, data: { deviceId: randomUUID(), description: "matrix test" } }),
   // Port 9 (discard) on loopback: nothing listens, deliveries fail and end in the dead-letter queue.
   putAuditSubscription: () => ({ url: "http://127.0.0.1:9/audit", secret: "sample-secret-0123456789" }),

@@ -262,7 +262,8 @@ describe("device.upserted keeps what Graph sends", () => {
     if (!result.ok || result.message.type !== "device.upserted") throw new Error("expected a device.upserted message");
     expect(result.message.data.userId).toBe("");
     expect(result.message.data.roleScopeTagIds).toEqual([]);
-    expect(result.message.data).not.toHaveProperty("complianceState");
+    expect(result.message.data.complianceState).toBe("compliant");
+    expect(result.message.data).not.toHaveProperty("azureADDeviceId");
   });
 });
 

@@ -2,6 +2,11 @@ import { describe, expect, it } from "vitest";
 import { canTransition, sessionEvents, sessionStatuses, transition, type SessionEvent, type SessionStatus } from "../../shared/domain/sessionState.js";
 
 const allowed: Record<string, SessionStatus> = {
+  "pendingApproval+approve": "requested",
+  "pendingApproval+deny": "denied",
+  "pendingApproval+expire": "expired",
+  "pendingApproval+fail": "failed",
+  "pendingApproval+close": "closed",
   "requested+teamViewerSessionCreated": "awaitingEndUser",
   "awaitingEndUser+endUserAccepted": "accepted",
   "awaitingEndUser+endUserDeclined": "declined",
@@ -32,5 +37,12 @@ describe("session state machine", () => {
     let s: SessionStatus = "requested";
     for (const e of ["teamViewerSessionCreated", "endUserAccepted", "close"] as const) s = transition(s, e);
     expect(s).toBe("closed");
+  });
+
+  it("holds a request that needs approval until someone decides", () => {
+    expect(transition(transition("pendingApproval", "approve"), "teamViewerSessionCreated")).toBe("awaitingEndUser");
+    expect(transition("pendingApproval", "deny")).toBe("denied");
+    expect(canTransition("pendingApproval", "teamViewerSessionCreated")).toBe(false);
+    expect(canTransition("denied", "approve")).toBe(false);
   });
 });

@@ -85,6 +85,7 @@ export async function companyPortalPage(ctx: PageContext): Promise<void> {
     return body;
   };
 
+  const reported = new Set<string>();
   const load = async (): Promise<void> => {
     clearTimeout(timer);
     try {
@@ -97,6 +98,12 @@ export async function companyPortalPage(ctx: PageContext): Promise<void> {
       if (!busy && key !== shown) {
         shown = key;
         mount(list, res.value.length === 0 ? h("p", { class: "empty" }, "No remote assistance requests.") : res.value.map(card));
+        // Shown now: tell the help desk the request was seen (once per request and page).
+        for (const r of res.value) {
+          if (r.status !== "awaitingEndUser" || reported.has(r.id)) continue;
+          reported.add(r.id);
+          void api.post(`/me/remoteAssistanceRequests/${encodeURIComponent(r.id)}/seen`).catch(() => reported.delete(r.id));
+        }
       }
     } catch (e) {
       mount(list, problemBox(e));

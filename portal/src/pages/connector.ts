@@ -40,6 +40,8 @@ export async function connectorPage(ctx: PageContext): Promise<void> {
     try {
       const c = await api.get<Connector>("/connector");
       render(c);
+      // "Finishing the connection…" is over once the connector says how it ended.
+      if (result === "pending" && c.onboardingStatus !== "onboarding") notice.querySelector("#sign-in-result")?.remove();
       return c;
     } catch (e) {
       mount(body, problemBox(e));

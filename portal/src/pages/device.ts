@@ -1,9 +1,9 @@
 // Devices → a device: its details, whether remote assistance is possible, "New Remote
 // Assistance Session", the live session panel, and the device's earlier sessions.
-import { problemBox, type List } from "../api.js";
+import { ApiProblem, problemBox, type List } from "../api.js";
 import { hashFor, type PageContext } from "../context.js";
 import { details, h, mount, progress, time, whileBusy } from "../dom.js";
-import { statusText, type Device, type Session } from "../types.js";
+import { notCompliant, statusText, type Device, type Session } from "../types.js";
 import { eligibilityCell } from "./devices.js";
 import { sessionPanel } from "./sessionPanel.js";
 
@@ -34,6 +34,7 @@ export async function devicePage(ctx: PageContext): Promise<void> {
       ["Primary user", device.userDisplayName ? `${device.userDisplayName} (${device.userPrincipalName ?? device.emailAddress ?? ""})` : "None"],
       ["Scope tags", device.scopeTags.join(", ")],
       ["Last sync", time(device.lastSyncDateTime)],
+      ["Compliance", h("span", { id: "device-compliance" }, device.complianceState ?? "Not reported")],
       device.removed ? ["Removed", time(device.removedDateTime)] : null,
       ["Remote assistance", h("span", { id: "device-eligibility" }, eligibilityCell(device))],
     ]),
@@ -51,6 +52,13 @@ export async function devicePage(ctx: PageContext): Promise<void> {
 
   if (perms.request) {
     const description = h("textarea", { id: "session-description", name: "description", maxlength: "500", rows: "2", "aria-describedby": "description-help" });
+    const ticket = h("input", { id: "session-ticket", name: "ticketId", type: "text", maxlength: "64", "aria-describedby": "ticket-help" });
+    const ticketHelp = h("span", { class: "muted", id: "ticket-help" }, "The help-desk ticket this is for. Your organization may require one.");
+    // Intune says the device is not compliant: connecting needs an explicit "connect anyway".
+    const acknowledge = h("input", { id: "acknowledge-noncompliant", type: "checkbox", name: "acknowledgeWarnings" });
+    const complianceBox = h("div", { class: "warning", id: "compliance-warning", hidden: !notCompliant(device.complianceState) },
+      h("p", null, h("strong", null, "This device is not compliant"), ` (Intune reports ${device.complianceState ?? "a problem"}). Connecting to it may expose the helper or the network.`),
+      h("label", { for: "acknowledge-noncompliant" }, acknowledge, " Connect anyway: I am aware the device is not compliant"));
     const button = h("button", { type: "submit", class: "primary", id: "new-session", disabled: !ra.eligible || device.removed === true }, "New Remote Assistance Session");
     const out = h("div", { "aria-live": "polite" });
     const form = h(
@@ -58,6 +66,11 @@ export async function devicePage(ctx: PageContext): Promise<void> {
       { class: "panel", "aria-labelledby": "new-session-heading" },
       h("h2", { id: "new-session-heading" }, "New Remote Assistance Session"),
       !ra.eligible ? h("p", { class: "not-eligible", id: "new-session-blocked" }, `Not possible on this device: ${ra.reasonText ?? ra.reason ?? "not supported"}`) : null,
+      h("div", { class: "field" },
+        h("label", { for: "session-ticket" }, "Ticket"),
+        ticket,
+        ticketHelp),
+      complianceBox,
       h("div", { class: "field" },
         h("label", { for: "session-description" }, "Why (optional, the user sees it)"),
         description,
@@ -73,11 +86,37 @@ export async function devicePage(ctx: PageContext): Promise<void> {
       void whileBusy(button, "Requesting", async () => {
         try {
           const text = description.value.trim();
-          const s = await api.post<Session>(`/devices/${encodeURIComponent(device.id)}/remoteAssistanceSessions`, text ? { description: text } : {}, { "idempotency-key": key });
+          const ticketId = ticket.value.trim();
+          const body = {
+            ...(text ? { description: text } : {}),
+            ...(ticketId ? { ticketId } : {}),
+            ...(acknowledge.checked ? { acknowledgeWarnings: ["deviceNotCompliant"] } : {}),
+          };
+          const s = await api.post<Session>(`/devices/${encodeURIComponent(device.id)}/remoteAssistanceSessions`, body, { "idempotency-key": key });
           description.value = "";
+          ticket.value = "";
+          acknowledge.checked = false;
           showPanel(s.id);
+          void loadEarlier();
         } catch (e) {
-          mount(out, problemBox(e));
+          const p = e instanceof ApiProblem ? (e.problem as { code?: string; existingSessionId?: string; errors?: readonly { path: string }[] }) : undefined;
+          if (p?.existingSessionId) {
+            // One open session per device: offer the one there is instead of a second.
+            const open = h("button", { type: "button", id: "open-existing-session" }, "Open the existing session");
+            open.addEventListener("click", () => showPanel(p.existingSessionId!));
+            mount(out, h("div", { class: "info", id: "existing-session" }, h("p", null, "This device already has an open remote assistance session."), open));
+          } else if (p?.code === "acknowledgementRequired") {
+            complianceBox.hidden = false;
+            mount(out, h("p", { class: "warning", role: "alert" }, "This device is not compliant. Tick “Connect anyway” to request the session regardless."));
+            acknowledge.focus();
+          } else if (p?.errors?.some((x) => x.path === "body.ticketId")) {
+            ticket.required = true;
+            ticketHelp.textContent = "Required by your organization: name the help-desk ticket.";
+            mount(out, problemBox(e));
+            ticket.focus();
+          } else {
+            mount(out, problemBox(e));
+          }
         }
       });
     });

@@ -12,6 +12,7 @@ const pollMs = 1500;
 const notificationText = {
   pending: "Being sent to the user's Company Portal",
   sent: "Sent to the user's Company Portal",
+  seen: "Seen by the user in the Company Portal",
   notSupported: "Not possible: the device has no user who can be notified",
   failed: "Could not be delivered",
 } as const;
@@ -26,6 +27,10 @@ export function quotaWaitText(s: Pick<Session, "status" | "waitingForTeamViewerQ
 
 function whatNow(s: Session): string {
   switch (s.status) {
+    case "pendingApproval":
+      return "Waiting for a second person's approval; nothing is created at TeamViewer yet";
+    case "denied":
+      return `The request was denied${s.approval?.decision ? ` by ${s.approval.decision.by.displayName}` : ""}`;
     case "requested":
       return quotaWaitText(s) ?? "Creating the TeamViewer session";
     case "awaitingEndUser":
@@ -110,6 +115,8 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
   ctx.onLeave(() => clearTimeout(timer));
 
   const render = (s: Session): void => {
+    // A message about an action ("Closing the session…") is over once the status moved on.
+    if (current && current.status !== s.status) mount(actionResult);
     current = s;
     panel.dataset.status = s.status;
     const said = `Status: ${statusText[s.status]}. ${whatNow(s)}.`;
@@ -165,7 +172,15 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
         ["Requested by", `${s.requestedBy.displayName}${s.requestedBy.type === "automation" ? " (automation)" : ""}`],
         ["Requested", time(s.requestedAt)],
         ["Why", s.description],
-        ["Notification", h("span", null, notificationText[s.endUserNotification.status], s.endUserNotification.sentAt ? [" (", time(s.endUserNotification.sentAt), ")"] : null)],
+        ["Ticket", s.ticketId ?? null],
+        s.acknowledgedWarnings && s.acknowledgedWarnings.length > 0 ? ["Acknowledged", "The device was not compliant; the requester chose to connect anyway"] : null,
+        s.approval?.required
+          ? ["Approval", s.approval.decision
+              ? h("span", null, `${s.approval.decision.decision === "approved" ? "Approved" : "Denied"} by ${s.approval.decision.by.displayName} `, time(s.approval.decision.at), s.approval.decision.comment ? `: ${s.approval.decision.comment}` : "")
+              : "Waiting for approval"]
+          : null,
+        ["Notification", h("span", { id: "notification-status" }, notificationText[s.endUserNotification.status],
+          s.endUserNotification.seenAt ? [" (", time(s.endUserNotification.seenAt), ")"] : s.endUserNotification.sentAt ? [" (", time(s.endUserNotification.sentAt), ")"] : null)],
         ["User's answer", s.endUserResponse ? h("span", null, s.endUserResponse.response === "accepted" ? "Accepted " : "Declined ", time(s.endUserResponse.at)) : "None yet"],
         s.closedAt ? ["Closed", h("span", null, time(s.closedAt), s.closedBy ? ` by ${s.closedBy.displayName}` : "")] : null,
         ["Session id", h("code", null, s.id)],

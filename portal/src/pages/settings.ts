@@ -37,6 +37,10 @@ export async function settingsPage(ctx: PageContext): Promise<void> {
     const windows = h("input", { type: "checkbox", id: "allow-windows-editions", checked: current.allowPossiblyUnsupportedWindowsEditions });
     const timeout = h("input", { type: "number", id: "session-timeout", min: "1", max: "1440", step: "1", required: true, value: String(current.sessionTimeoutMinutes) });
     const quota = h("input", { type: "number", id: "teamviewer-calls-per-minute", min: "1", max: "600", step: "1", required: true, value: String(current.teamViewerCallsPerMinute), "aria-describedby": "teamviewer-calls-help" });
+    const ticketRequired = h("input", { type: "checkbox", id: "require-ticket-id", checked: current.requireTicketId === true });
+    const approvalTags = h("input", { type: "text", id: "approval-scope-tags", value: (current.approvalRequiredScopeTags ?? []).join(", "), "aria-describedby": "approval-tags-help", class: "wide" });
+    const approvalTimeout = h("input", { type: "number", id: "approval-timeout", min: "1", max: "1440", step: "1", required: true, value: String(current.approvalTimeoutMinutes ?? 60) });
+    const tagsOf = (text: string): string[] => text.split(",").map((t) => t.trim()).filter((t) => t !== "");
     const save = h("button", { type: "submit", class: "primary" }, "Save settings");
     const out = h("div", { "aria-live": "polite" });
     const form = h(
@@ -49,6 +53,12 @@ export async function settingsPage(ctx: PageContext): Promise<void> {
         h("label", { for: "teamviewer-calls-per-minute" }, "TeamViewer calls per minute (1–600)"),
         quota,
         h("span", { class: "muted", id: "teamviewer-calls-help" }, "Your TeamViewer licence's quota: Premium allows 14,400 calls a day, which is 10 a minute. Requests beyond it wait; they do not fail.")),
+      h("p", { class: "checkbox" }, ticketRequired, h("label", { for: "require-ticket-id" }, "Require a help-desk ticket with every remote assistance request")),
+      h("div", { class: "field" },
+        h("label", { for: "approval-scope-tags" }, "Scope tags whose devices need a second person's approval"),
+        approvalTags,
+        h("span", { class: "muted", id: "approval-tags-help" }, "Scope tag ids, separated by commas. Leave empty for no approvals.")),
+      h("div", { class: "field" }, h("label", { for: "approval-timeout" }, "Approval timeout in minutes (1–1440): a request nobody approves in time expires"), approvalTimeout),
       h("div", { class: "actions" }, save),
       out,
     );
@@ -60,6 +70,9 @@ export async function settingsPage(ctx: PageContext): Promise<void> {
       if (windows.checked !== current.allowPossiblyUnsupportedWindowsEditions) patch.allowPossiblyUnsupportedWindowsEditions = windows.checked;
       if (Number(timeout.value) !== current.sessionTimeoutMinutes) patch.sessionTimeoutMinutes = Number(timeout.value);
       if (Number(quota.value) !== current.teamViewerCallsPerMinute) patch.teamViewerCallsPerMinute = Number(quota.value);
+      if (ticketRequired.checked !== (current.requireTicketId === true)) patch.requireTicketId = ticketRequired.checked;
+      if (tagsOf(approvalTags.value).join(",") !== (current.approvalRequiredScopeTags ?? []).join(",")) patch.approvalRequiredScopeTags = tagsOf(approvalTags.value);
+      if (Number(approvalTimeout.value) !== (current.approvalTimeoutMinutes ?? 60)) patch.approvalTimeoutMinutes = Number(approvalTimeout.value);
       if (Object.keys(patch).length === 0) {
         mount(out, h("p", { class: "info" }, "Nothing changed."));
         return;

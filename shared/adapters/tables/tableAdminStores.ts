@@ -14,19 +14,21 @@ export class TableSettingsStore implements SettingsStore {
   }
 
   async get(tenantId: string): Promise<TenantSettings> {
-    const e = await getOrUndefined<Partial<TenantSettings>>(this.#table, tenantId, settingsRow);
+    const e = await getOrUndefined<SettingsEntity>(this.#table, tenantId, settingsRow);
     return fromEntity(e);
   }
 
   async update(tenantId: string, change: Partial<TenantSettings>): Promise<TenantSettings> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const e = await getOrUndefined<Partial<TenantSettings>>(this.#table, tenantId, settingsRow);
+      const e = await getOrUndefined<SettingsEntity>(this.#table, tenantId, settingsRow);
       const next = { ...fromEntity(e), ...change };
+      // Table entities hold no arrays: the scope tags are stored as JSON.
+      const entity = { partitionKey: tenantId, rowKey: settingsRow, ...next, approvalRequiredScopeTags: JSON.stringify(next.approvalRequiredScopeTags) };
       try {
         if (e) {
-          await this.#table.updateEntity({ partitionKey: tenantId, rowKey: settingsRow, ...next }, "Replace", { etag: e.etag });
+          await this.#table.updateEntity(entity, "Replace", { etag: e.etag });
         } else {
-          await this.#table.createEntity({ partitionKey: tenantId, rowKey: settingsRow, ...next });
+          await this.#table.createEntity(entity);
         }
         return next;
       } catch (err) {
@@ -39,13 +41,28 @@ export class TableSettingsStore implements SettingsStore {
   }
 }
 
-function fromEntity(e: Partial<TenantSettings> | undefined): TenantSettings {
+type SettingsEntity = Partial<Omit<TenantSettings, "approvalRequiredScopeTags">> & { approvalRequiredScopeTags?: string; etag?: string };
+
+function scopeTagsOf(json: string | undefined): readonly string[] {
+  if (json === undefined) return defaultTenantSettings.approvalRequiredScopeTags;
+  try {
+    const parsed: unknown = JSON.parse(json);
+    return Array.isArray(parsed) ? parsed.filter((t): t is string => typeof t === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+function fromEntity(e: SettingsEntity | undefined): TenantSettings {
   return {
     allowUnlicensedAdmins: e?.allowUnlicensedAdmins ?? defaultTenantSettings.allowUnlicensedAdmins,
     allowPossiblyUnsupportedWindowsEditions:
       e?.allowPossiblyUnsupportedWindowsEditions ?? defaultTenantSettings.allowPossiblyUnsupportedWindowsEditions,
     sessionTimeoutMinutes: e?.sessionTimeoutMinutes ?? defaultTenantSettings.sessionTimeoutMinutes,
     teamViewerCallsPerMinute: e?.teamViewerCallsPerMinute ?? defaultTenantSettings.teamViewerCallsPerMinute,
+    requireTicketId: e?.requireTicketId ?? defaultTenantSettings.requireTicketId,
+    approvalRequiredScopeTags: scopeTagsOf(e?.approvalRequiredScopeTags),
+    approvalTimeoutMinutes: e?.approvalTimeoutMinutes ?? defaultTenantSettings.approvalTimeoutMinutes,
   };
 }
 

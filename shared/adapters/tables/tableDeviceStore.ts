@@ -25,6 +25,7 @@ type DeviceEntity = {
   /** JSON array. */
   roleScopeTagIds: string;
   lastSyncDateTime?: string;
+  complianceState?: string;
   removed: boolean;
   removedAt?: string;
   updatedAt: string;
@@ -68,6 +69,7 @@ function toEntity(d: Device): DeviceEntity {
     ...optional("emailAddress", d.emailAddress),
     roleScopeTagIds: JSON.stringify(d.roleScopeTagIds),
     ...optional("lastSyncDateTime", d.lastSyncDateTime),
+    ...optional("complianceState", d.complianceState),
     removed: d.removed,
     ...optional("removedAt", d.removed ? d.removedAt : undefined),
     updatedAt: d.updatedAt,
@@ -90,6 +92,7 @@ function toDevice(tenantId: string, e: DeviceEntity): Device {
     emailAddress: e.emailAddress ?? null,
     roleScopeTagIds: JSON.parse(e.roleScopeTagIds) as string[],
     ...(e.lastSyncDateTime ? { lastSyncDateTime: e.lastSyncDateTime } : {}),
+    ...(e.complianceState ? { complianceState: e.complianceState } : {}),
     removed: e.removed,
     ...(e.removedAt ? { removedAt: e.removedAt } : {}),
     updatedAt: e.updatedAt,

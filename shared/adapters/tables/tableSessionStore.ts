@@ -6,6 +6,7 @@
 //   open|<deadline ms>|<ulid>          open sessions by deadline: expiry reads a key range
 //   dedupe|<key>                       "this producer's request became that session"
 //   tv|<normalized TeamViewer code>    the session that got this TeamViewer session code
+//   device|<device id>                 the device's one open session (its lock)
 // and partition `~tenants` lists every tenant with sessions, for the timers.
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { decodeTime } from "ulid";
@@ -29,6 +30,7 @@ const pad13 = (ms: number): string => String(Math.max(0, Math.min(ms, noDeadline
 /** The open-index row a session needs in its status, or undefined when it is not open. */
 export function openRowKey(s: Pick<Session, "id" | "status" | "expiresAt">): string | undefined {
   switch (s.status) {
+    case "pendingApproval":
     case "requested":
     case "awaitingEndUser":
       return `open|${pad13(Date.parse(s.expiresAt))}|${s.id}`;
@@ -60,9 +62,15 @@ type OutboxEntity = {
 };
 
 type PointerEntity = {
-  kind: "open" | "dedupe" | "teamViewerCode";
+  kind: "open" | "dedupe" | "teamViewerCode" | "device";
   sessionId: string;
 };
+
+// Device ids are lower-case letters, digits and dashes (checked at every boundary): safe in a RowKey.
+const deviceLockRowKey = (deviceId: string): string => `device|${deviceId}`;
+const holdsDeviceLock = (s: Pick<Session, "status" | "id" | "expiresAt">): boolean => openRowKey(s) !== undefined;
+/** Attempts at taking a device's lock before giving up (each lost one means another request won). */
+const maxLockAttempts = 3;
 
 type Keyed<T> = T & { partitionKey: string; rowKey: string };
 
@@ -122,21 +130,59 @@ export class TableSessionStore implements SessionStore {
     if (open) actions.push(["create", { partitionKey: session.tenantId, rowKey: open, kind: "open", sessionId: session.id }]);
     const dedupeRow = options.dedupeKey === undefined ? undefined : `dedupe|${options.dedupeKey}`;
     if (dedupeRow) actions.push(["create", { partitionKey: session.tenantId, rowKey: dedupeRow, kind: "dedupe", sessionId: session.id }]);
-    try {
-      const result = await this.#table.submitTransaction(actions);
-      // Sub-responses come in the order of the actions; the session row is the first.
-      const etag = result.subResponses[0]?.etag;
-      if (etag) return { created: true, stored: { session, etag } };
-      const reread = await this.get(session.tenantId, session.id);
-      if (!reread) throw new Error("a session written in a transaction could not be read back");
-      return { created: true, stored: reread };
-    } catch (e) {
-      if (dedupeRow && isStatus(e, 409)) {
-        const pointer = await getOrUndefined<PointerEntity>(this.#table, session.tenantId, dedupeRow);
-        if (pointer) return { created: false, existingSessionId: pointer.sessionId };
+    const duplicate = async (): Promise<CreateSessionResult | undefined> => {
+      const pointer = dedupeRow ? await getOrUndefined<PointerEntity>(this.#table, session.tenantId, dedupeRow) : undefined;
+      return pointer ? { created: false, reason: "duplicate", existingSessionId: pointer.sessionId } : undefined;
+    };
+    const locks = holdsDeviceLock(session);
+    for (let attempt = 0; ; attempt++) {
+      // The device's lock row is taken in the same transaction, guarded by the etag read
+      // here (or created when the device never had one): of racing requests one commits.
+      let lockAction: TransactionAction | undefined;
+      if (locks) {
+        const taken = await this.#lockFor(session);
+        if (taken.kind === "busy") return (await duplicate()) ?? { created: false, reason: "deviceBusy", existingSessionId: taken.sessionId };
+        lockAction = taken.action;
       }
-      throw e;
+      try {
+        const result = await this.#table.submitTransaction(lockAction ? [...actions, lockAction] : actions);
+        // Sub-responses come in the order of the actions; the session row is the first.
+        const etag = result.subResponses[0]?.etag;
+        if (etag) return { created: true, stored: { session, etag } };
+        const reread = await this.get(session.tenantId, session.id);
+        if (!reread) throw new Error("a session written in a transaction could not be read back");
+        return { created: true, stored: reread };
+      } catch (e) {
+        if (!isStatus(e, 409) && !isStatus(e, 412)) throw e;
+        const dup = await duplicate();
+        if (dup) return dup;
+        // Lost the lock to a racing request: the next read names the winner.
+        if (!locks || attempt >= maxLockAttempts) throw e;
+      }
     }
+  }
+
+  /**
+   * How `s` can take its device's lock: create it, take over a free one (released, or
+   * left by a session whose row is gone or no longer open) by its etag, or not at all.
+   */
+  async #lockFor(s: Session): Promise<{ kind: "busy"; sessionId: string } | { kind: "free"; action: TransactionAction }> {
+    const entity = { partitionKey: s.tenantId, rowKey: deviceLockRowKey(s.deviceId), kind: "device", sessionId: s.id };
+    const lock = await getOrUndefined<PointerEntity>(this.#table, s.tenantId, entity.rowKey);
+    if (!lock) return { kind: "free", action: ["create", entity] };
+    if (lock.sessionId !== "" && lock.sessionId !== s.id) {
+      const holder = await this.get(s.tenantId, lock.sessionId);
+      if (holder && holdsDeviceLock(holder.session)) return { kind: "busy", sessionId: lock.sessionId };
+    }
+    return { kind: "free", action: ["update", entity, "Replace", { etag: lock.etag }] };
+  }
+
+  /** The action releasing `s`'s device lock if it still holds it (etag-guarded, so a lock taken over since stays). */
+  async #releaseLock(s: Session): Promise<TransactionAction | undefined> {
+    const rowKey = deviceLockRowKey(s.deviceId);
+    const lock = await getOrUndefined<PointerEntity>(this.#table, s.tenantId, rowKey);
+    if (!lock || lock.sessionId !== s.id) return undefined;
+    return ["update", { partitionKey: s.tenantId, rowKey, kind: "device", sessionId: "" }, "Replace", { etag: lock.etag }];
   }
 
   async get(tenantId: string, sessionId: string): Promise<StoredSession | undefined> {
@@ -160,6 +206,11 @@ export class TableSessionStore implements SessionStore {
     if (before && before !== after) index.push(["delete", { partitionKey: next.tenantId, rowKey: before }]);
     const code = codeRowKey(next);
     if (code && code !== codeRowKey(current.session)) index.push(["upsert", { partitionKey: next.tenantId, rowKey: code, kind: "teamViewerCode", sessionId: next.id }, "Replace"]);
+    // Every way out of the open statuses goes through here: the device's lock goes with it.
+    if (holdsDeviceLock(current.session) && !holdsDeviceLock(next)) {
+      const release = await this.#releaseLock(next);
+      if (release) index.push(release);
+    }
     try {
       return await this.#submitUpdate(next, [...base, ...index]);
     } catch (e) {

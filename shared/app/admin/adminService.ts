@@ -97,7 +97,7 @@ export class AdminService {
       target: { type: "settings", id: caller.tenantId },
       result: "success",
       detail: Object.entries(change)
-        .map(([k, v]) => `${k}=${String(v)}`)
+        .map(([k, v]) => `${k}=${Array.isArray(v) ? JSON.stringify(v) : String(v)}`)
         .join(", "),
       correlationId,
     });

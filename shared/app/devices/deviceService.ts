@@ -51,6 +51,7 @@ export function toDeviceView(device: Device, settings: EligibilitySettings): Dev
     emailAddress: device.emailAddress || null,
     scopeTags: [...device.roleScopeTagIds],
     lastSyncDateTime: device.lastSyncDateTime ?? null,
+    complianceState: device.complianceState ?? null,
     removed: device.removed,
     removedDateTime: device.removed ? (device.removedAt ?? null) : null,
     remoteAssistance: {

@@ -7,7 +7,7 @@ import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
 import { conflict, notFound } from "../../domain/errors.js";
-import { applyEvent, type Session } from "../../domain/session.js";
+import { applyEvent, noteHistory, type Session } from "../../domain/session.js";
 import type { EndUserRequest } from "../../contracts/sessions.js";
 import type { InboxStore, StoredSession } from "./ports.js";
 import type { SessionExpiry } from "./expiry.js";
@@ -112,10 +112,46 @@ export class EndUserRequests {
     }
   }
 
+  /**
+   * The Company Portal showed the request: the notification is `seen` (once; again after a
+   * resend), so an admin can tell "not delivered" from "ignored". Idempotent.
+   */
+  async seen(caller: UserCaller, sessionId: string, ctx: EndUserContext): Promise<void> {
+    const stored = await this.#own(caller, sessionId, ctx);
+    const now = this.#d.clock.now();
+    const changed = await this.#d.writer.change(
+      caller.tenantId,
+      sessionId,
+      (s) => {
+        if (s.status !== "awaitingEndUser" && s.status !== "accepted") throw conflict(`This request is ${s.status}; there is nothing to see any more.`);
+        if (s.endUserNotification.status === "seen" || s.status === "accepted") return undefined;
+        return {
+          next: noteHistory({ ...s, endUserNotification: { ...s.endUserNotification, status: "seen", seenAt: now.toISOString() } }, now, `Seen by ${caller.displayName} in the Company Portal.`),
+        };
+      },
+      ctx.log,
+      stored,
+    );
+    if (changed && changed.before.endUserNotification.status !== "seen" && changed.after.session.endUserNotification.status === "seen") {
+      await this.#d.audit.record({
+        tenantId: caller.tenantId,
+        actor: actorOf(caller),
+        activity: "session.seen",
+        target: { type: "session", id: sessionId },
+        result: "success",
+        detail: `the end user saw the request for ${changed.after.session.device.deviceName} in the Company Portal`,
+        correlationId: ctx.correlationId,
+      });
+    }
+  }
+
   /** The session if the caller is its end user (after applying a due expiry); 404 otherwise. */
   async #own(caller: UserCaller, sessionId: string, ctx: EndUserContext): Promise<StoredSession> {
     const stored = await this.#d.writer.store.get(caller.tenantId, sessionId);
-    if (!stored || stored.session.endUser?.id !== caller.userId || stored.session.status === "requested") throw notFound("The remote assistance request");
+    // Not yet at TeamViewer (waiting for approval or creation): nothing the end user can see yet.
+    if (!stored || stored.session.endUser?.id !== caller.userId || stored.session.status === "requested" || stored.session.status === "pendingApproval") {
+      throw notFound("The remote assistance request");
+    }
     await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId);
     return stored;
   }

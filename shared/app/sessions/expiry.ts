@@ -12,7 +12,7 @@ import type { SessionWriter } from "./sessionWriter.js";
 
 /** True when the request went unanswered past its deadline. */
 export const isDue = (s: Session, now: Date): boolean =>
-  (s.status === "requested" || s.status === "awaitingEndUser") && Date.parse(s.expiresAt) <= now.getTime();
+  (s.status === "pendingApproval" || s.status === "requested" || s.status === "awaitingEndUser") && Date.parse(s.expiresAt) <= now.getTime();
 
 export class SessionExpiry {
   readonly #writer: SessionWriter;
@@ -35,7 +35,7 @@ export class SessionExpiry {
       (s) => {
         if (!isDue(s, now)) return undefined;
         const next: Session = {
-          ...applyEvent(s, "expire", now, "The end user did not answer in time."),
+          ...applyEvent(s, "expire", now, s.status === "pendingApproval" ? "Nobody approved or denied the request in time." : "The end user did not answer in time."),
           closedBy: systemActor,
           closeReason: "expired",
         };
@@ -58,7 +58,10 @@ export class SessionExpiry {
         activity: "session.expired",
         target: { type: "session", id: changed.after.session.id },
         result: "success",
-        detail: `not accepted within the timeout (expired at ${changed.after.session.expiresAt})`,
+        detail:
+          changed.before.status === "pendingApproval"
+            ? `not approved within the approval timeout (expired at ${changed.after.session.expiresAt})`
+            : `not accepted within the timeout (expired at ${changed.after.session.expiresAt})`,
         correlationId,
       });
     }

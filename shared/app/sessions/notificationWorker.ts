@@ -76,10 +76,11 @@ export class NotificationWorker {
       ctx.sessionId,
       (cur): { next: Session } | undefined => {
         if (pushError === undefined) {
-          if (cur.endUserNotification.status === "sent") return undefined;
+          // Seen already (the Company Portal showed it before the push was confirmed): that says more.
+          if (cur.endUserNotification.status === "sent" || cur.endUserNotification.status === "seen") return undefined;
           return { next: { ...cur, endUserNotification: { ...cur.endUserNotification, status: "sent", sentAt: now.toISOString() } } };
         }
-        if (cur.endUserNotification.status === "failed") return undefined;
+        if (cur.endUserNotification.status === "failed" || cur.endUserNotification.status === "seen") return undefined;
         return {
           next: noteHistory(
             {

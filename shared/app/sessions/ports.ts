@@ -27,7 +27,9 @@ export interface StoredSession {
 export type CreateSessionResult =
   | { readonly created: true; readonly stored: StoredSession }
   /** `dedupeKey` was used before: nothing was written; this is the session it produced. */
-  | { readonly created: false; readonly existingSessionId: string };
+  | { readonly created: false; readonly reason: "duplicate"; readonly existingSessionId: string }
+  /** The device already has an open session (this one): nothing was written. */
+  | { readonly created: false; readonly reason: "deviceBusy"; readonly existingSessionId: string };
 
 export interface SessionListQuery {
   readonly tenantId: string;
@@ -43,7 +45,10 @@ export interface SessionStore {
   /**
    * Writes a new session, its outbox entries and its index rows in one transaction.
    * With `dedupeKey` (e.g. an automation message id) a second create under the same key
-   * writes nothing and answers the first session's id.
+   * writes nothing and answers the first session's id. An open session takes its device's
+   * lock row in the same transaction: while another open session holds it, nothing is
+   * written and the answer names that session. The lock goes with the session's last open
+   * status (`update`); a lock whose session is gone or no longer open is taken over.
    */
   create(session: Session, outbox: readonly OutboxEntry[], options?: { readonly dedupeKey?: string }): Promise<CreateSessionResult>;
   get(tenantId: string, sessionId: string): Promise<StoredSession | undefined>;

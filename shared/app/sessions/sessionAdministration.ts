@@ -88,14 +88,16 @@ export class SessionAdministration {
 
   async list(caller: UserCaller, q: SessionListRequest): Promise<{ value: Session[]; continuationToken?: string }> {
     const p = await this.#d.access.permissionsOf(caller);
-    requireRead(p);
+    // The approver's queue: every request waiting for approval, whatever else they may read.
+    const approvalQueue = q.status === "pendingApproval" && p.approve;
+    if (!approvalQueue) requireRead(p);
     return this.#d.writer.store.list({
       tenantId: caller.tenantId,
       ...(q.deviceId === undefined ? {} : { deviceId: q.deviceId }),
       ...(q.status === undefined ? {} : { status: q.status }),
       top: q.top,
       ...(q.continuationToken === undefined ? {} : { continuationToken: q.continuationToken }),
-      visible: (s) => inScope(p.read, s.device.scopeTags),
+      visible: (s) => approvalQueue || inScope(p.read, s.device.scopeTags),
     });
   }
 

@@ -233,7 +233,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
       ctx.tenantId,
       ctx.sessionId,
       (s) =>
-        s.endUserNotification.status === "sent" || s.endUserNotification.status === "failed"
+        s.endUserNotification.status === "sent" || s.endUserNotification.status === "failed" || s.endUserNotification.status === "seen"
           ? undefined
           : {
               next: noteHistory(

@@ -13,7 +13,7 @@ import type { AuditLog } from "../audit/auditLog.js";
 import type { Access } from "../access.js";
 import type { SettingsStore } from "../admin/ports.js";
 import { actorOf, type Actor, type AutomationCaller, type UserCaller } from "../../domain/caller.js";
-import { platformOf, type Device } from "../../domain/device.js";
+import { complianceWarningOf, platformOf, type Device } from "../../domain/device.js";
 import { conflict, DomainError, errorCodes, forbidden, notFound } from "../../domain/errors.js";
 import { eligibilityReasonText, evaluateEligibility, type Eligibility } from "../../domain/eligibility.js";
 import { inScope, type Scope } from "../../domain/permissions.js";
@@ -58,6 +58,14 @@ export interface AutomationRequest {
   readonly requestedBy: { readonly id: string; readonly displayName: string };
   readonly deviceId: string;
   readonly description?: string;
+  readonly ticketId?: string;
+  readonly acknowledgeWarnings?: readonly string[];
+}
+
+/** What every request says besides the device, whoever asks. */
+interface Ask {
+  readonly ticketId?: string;
+  readonly acknowledgeWarnings?: readonly string[];
 }
 
 export const connectorNotOnboardedDetail =
@@ -76,7 +84,8 @@ interface RequesterScope {
 }
 
 type Checked =
-  | { readonly ok: true; readonly device: Device; readonly eligibility: Eligibility }
+  /** `acknowledged`: the warnings the request acknowledged that applied (recorded on the session). */
+  | { readonly ok: true; readonly device: Device; readonly eligibility: Eligibility; readonly acknowledged: readonly string[] }
   /** `failure`: what a queue request records as a failed session; absent = refused without one. */
   | { readonly ok: false; readonly error: DomainError; readonly failure?: SessionFailure };
 
@@ -87,6 +96,7 @@ function check(
   device: Device | undefined,
   onboarded: boolean,
   settings: TenantSettings,
+  ask: Ask,
 ): Checked {
   if (!scope.request) {
     return {
@@ -116,6 +126,14 @@ function check(
       ),
     };
   }
+  if (settings.requireTicketId && !ask.ticketId) {
+    const detail = "This tenant requires a ticket id with every remote assistance request: name the help-desk ticket in ticketId.";
+    return {
+      ok: false,
+      error: new DomainError(errorCodes.validationFailed, detail, { errors: [{ path: who === "user" ? "body.ticketId" : "body.data.ticketId", message: "required by this tenant" }] }),
+      failure: { code: sessionFailureCodes.ticketIdRequired, message: detail },
+    };
+  }
   if (!onboarded) {
     return {
       ok: false,
@@ -131,7 +149,23 @@ function check(
       failure: { code: sessionFailureCodes.deviceNotEligible, message: `${eligibility.reason}: ${eligibilityReasonText[eligibility.reason]}` },
     };
   }
-  return { ok: true, device, eligibility };
+  const warning = complianceWarningOf(device);
+  if (warning && !(ask.acknowledgeWarnings ?? []).includes(warning)) {
+    const detail = `Intune reports this device as not compliant (complianceState ${device.complianceState}). Send acknowledgeWarnings: ["${warning}"] to connect anyway.`;
+    return {
+      ok: false,
+      error: new DomainError(errorCodes.acknowledgementRequired, detail, { extensions: { warnings: [warning] } }),
+      failure: { code: sessionFailureCodes.acknowledgementRequired, message: detail },
+    };
+  }
+  return { ok: true, device, eligibility, acknowledged: warning ? [warning] : [] };
+}
+
+/** The answer to a request for a device that already has an open session. */
+export function deviceBusy(existingSessionId: string): DomainError {
+  return new DomainError(errorCodes.conflict, "This device already has an open remote assistance session. Use it, or close it before requesting another.", {
+    extensions: { existingSessionId },
+  });
 }
 
 export class SessionRequests {
@@ -154,7 +188,7 @@ export class SessionRequests {
   ): Promise<{ session: Session; replayed: boolean }> {
     if (idempotencyKey === undefined) return { session: await this.#requestAsUser(caller, deviceId, body, ctx), replayed: false };
     let created: Session | undefined;
-    const outcome = await this.#d.idempotency.run(caller.tenantId, caller.userId, idempotencyKey, { deviceId, description: body.description ?? null }, async () => {
+    const outcome = await this.#d.idempotency.run(caller.tenantId, caller.userId, idempotencyKey, { deviceId, description: body.description ?? null, ticketId: body.ticketId ?? null, acknowledgeWarnings: [...(body.acknowledgeWarnings ?? [])].sort() }, async () => {
       created = await this.#requestAsUser(caller, deviceId, body, ctx);
       return created.id;
     });
@@ -182,13 +216,18 @@ export class SessionRequests {
     const r: AutomationRequest = { ...request, tenantId: caller.tenantId, requestedBy: { id: caller.userId, displayName: caller.displayName } };
     const actor = actorOf(caller);
     const gathered = await this.#gather(r);
-    const checked = check("app", gathered.scope, gathered.device, gathered.onboarded, gathered.settings);
+    const checked = check("app", gathered.scope, gathered.device, gathered.onboarded, gathered.settings, r);
     if (!checked.ok) {
       await this.#auditRefusal(r.tenantId, actor, r.deviceId, checked.error, ctx);
       throw checked.error;
     }
     const session = this.#newSession(r, checked, gathered.settings);
-    const result = await this.#d.writer.create(session, [createMessage(session, session.requestedAt, ctx.correlationId)], ctx.log, dedupeKey(r));
+    const result = await this.#d.writer.create(session, createMessages(session, ctx.correlationId), ctx.log, dedupeKey(r));
+    if (!result.created && result.reason === "deviceBusy") {
+      const error = deviceBusy(result.existingSessionId);
+      await this.#auditRefusal(r.tenantId, actor, r.deviceId, error, ctx);
+      throw error;
+    }
     if (!result.created) {
       const existing = await this.#d.writer.store.get(r.tenantId, result.existingSessionId);
       if (!existing) throw new Error("an automation request's session vanished");
@@ -209,20 +248,31 @@ export class SessionRequests {
     const r: AutomationRequest = { ...request, requestedBy: { ...request.requestedBy, id: request.requestedBy.id.toLowerCase() }, deviceId: request.deviceId.toLowerCase() };
     const actor: Actor = { id: r.requestedBy.id, displayName: r.requestedBy.displayName, type: "automation" };
     const gathered = await this.#gather(r);
-    const checked = check("app", gathered.scope, gathered.device, gathered.onboarded, gathered.settings);
+    const checked = check("app", gathered.scope, gathered.device, gathered.onboarded, gathered.settings, r);
     if (!checked.ok && !checked.failure) {
       ctx.log.warn("remoteAssistance.requested refused: the principal it names may not request for this device", { deviceId: r.deviceId, code: checked.error.code });
       await this.#auditRefusal(r.tenantId, actor, r.deviceId, checked.error, ctx);
       return undefined;
     }
-    let session = this.#newSession(r, checked.ok ? checked : { device: gathered.device, eligibility: undefined }, gathered.settings);
+    let session = this.#newSession(r, checked.ok ? checked : { device: gathered.device, eligibility: undefined, acknowledged: [] }, gathered.settings);
     const outbox = [];
     if (!checked.ok) {
       session = { ...applyEvent(session, "fail", new Date(session.requestedAt), checked.failure!.message), failure: checked.failure! };
     } else {
-      outbox.push(createMessage(session, session.requestedAt, ctx.correlationId));
+      outbox.push(...createMessages(session, ctx.correlationId));
     }
-    const result = await this.#d.writer.create(session, outbox, ctx.log, dedupeKey(r));
+    let result = await this.#d.writer.create(session, outbox, ctx.log, dedupeKey(r));
+    if (!result.created && result.reason === "deviceBusy") {
+      // Nobody is there to answer: the refusal becomes a failed session (holding no lock), so it is seen.
+      const error = deviceBusy(result.existingSessionId);
+      const failure = { code: sessionFailureCodes.deviceHasOpenSession, message: `${error.detail} (session ${result.existingSessionId})` };
+      session = { ...applyEvent(session, "fail", new Date(session.requestedAt), failure.message), failure };
+      result = await this.#d.writer.create(session, [], ctx.log, dedupeKey(r));
+      if (result.created) {
+        await this.#auditRefusal(r.tenantId, actor, r.deviceId, error, ctx);
+        return session;
+      }
+    }
     if (!result.created) {
       const existing = await this.#d.writer.store.get(r.tenantId, result.existingSessionId);
       if (!existing) throw new Error("an automation request's session vanished");
@@ -255,7 +305,11 @@ export class SessionRequests {
     return { scope, device, onboarded, settings };
   }
 
-  #newSession(r: AutomationRequest, checked: { device: Device | undefined; eligibility: Eligibility | undefined }, settings: TenantSettings): Session {
+  #newSession(
+    r: AutomationRequest,
+    checked: { device: Device | undefined; eligibility: Eligibility | undefined; acknowledged: readonly string[] },
+    settings: TenantSettings,
+  ): Session {
     const now = this.#d.clock.now();
     return buildSession({
       tenantId: r.tenantId,
@@ -265,8 +319,11 @@ export class SessionRequests {
       eligibility: checked.eligibility,
       requestedBy: { id: r.requestedBy.id, displayName: r.requestedBy.displayName, type: "automation" },
       description: r.description?.trim() || null,
+      ticketId: r.ticketId ?? null,
+      acknowledgedWarnings: checked.acknowledged,
       now,
       timeoutMinutes: settings.sessionTimeoutMinutes,
+      approval: { scopeTags: settings.approvalRequiredScopeTags, timeoutMinutes: settings.approvalTimeoutMinutes },
     });
   }
 
@@ -289,7 +346,12 @@ export class SessionRequests {
       activity: "session.requested",
       target: { type: "session", id: session.id },
       result: "success",
-      detail: `${detail}${session.warnings.length > 0 ? `; warnings: ${session.warnings.join(" ")}` : ""}`,
+      detail: [
+        detail,
+        ...(session.ticketId ? [`ticket ${session.ticketId}`] : []),
+        ...(session.warnings.length > 0 ? [`warnings: ${session.warnings.join(" ")}`] : []),
+        ...((session.acknowledgedWarnings ?? []).length > 0 ? [`acknowledged: ${(session.acknowledgedWarnings ?? []).join(" ")}`] : []),
+      ].join("; "),
       correlationId: ctx.correlationId,
     });
   }
@@ -303,7 +365,7 @@ export class SessionRequests {
       this.#d.connector.isOnboarded(tenantId),
       this.#d.settings.get(tenantId),
     ]);
-    const checked = check("user", permissions, device, onboarded, settings);
+    const checked = check("user", permissions, device, onboarded, settings, body);
     if (!checked.ok) {
       await this.#auditRefusal(tenantId, actorOf(caller), deviceId, checked.error, ctx);
       throw checked.error;
@@ -317,10 +379,18 @@ export class SessionRequests {
       eligibility: checked.eligibility,
       requestedBy: { id: caller.userId, displayName: caller.displayName, type: "user" },
       description: body.description?.trim() || null,
+      ticketId: body.ticketId ?? null,
+      acknowledgedWarnings: checked.acknowledged,
       now,
       timeoutMinutes: settings.sessionTimeoutMinutes,
+      approval: { scopeTags: settings.approvalRequiredScopeTags, timeoutMinutes: settings.approvalTimeoutMinutes },
     });
-    await this.#d.writer.create(session, [createMessage(session, session.requestedAt, ctx.correlationId)], ctx.log);
+    const result = await this.#d.writer.create(session, createMessages(session, ctx.correlationId), ctx.log);
+    if (!result.created) {
+      const error = deviceBusy(result.existingSessionId);
+      await this.#auditRefusal(tenantId, actorOf(caller), deviceId, error, ctx);
+      throw error;
+    }
     await this.#auditCreated(session, actorOf(caller), `requested for device ${checked.device.deviceName} (${deviceId})`, ctx);
     return session;
   }
@@ -329,7 +399,11 @@ export class SessionRequests {
 /** The same envelope id twice is one session, whether it came through the door or the queue. */
 const dedupeKey = (r: AutomationRequest): string => `msg-${r.requestId}`;
 
-function createMessage(session: Session, requestedAt: string, correlationId: string | undefined) {
+/** What a new session sends: session.create, unless it waits for approval (then nothing, yet). */
+const createMessages = (session: Session, correlationId: string | undefined) =>
+  session.status === "requested" ? [createMessage(session, session.requestedAt, correlationId)] : [];
+
+export function createMessage(session: Session, requestedAt: string, correlationId: string | undefined) {
   return outboxEntry(messageTypes.sessionCreate, session.tenantId, { sessionId: session.id }, {
     id: sessionMessageIds.create(session.id),
     now: new Date(requestedAt),
@@ -347,7 +421,10 @@ const unknownDevice: SessionDevice = {
   scopeTags: [],
 };
 
-/** A new session in `requested`, from the device as it is now. */
+/** Whether a device with these scope tags needs a second person's approval. */
+export const needsApprovalFor = (deviceTags: readonly string[], approvalTags: readonly string[]): boolean => deviceTags.some((t) => approvalTags.includes(t));
+
+/** A new session in `requested` (or `pendingApproval` when its device needs approval), from the device as it is now. */
 export function buildSession(args: {
   readonly tenantId: string;
   readonly id: string;
@@ -356,10 +433,15 @@ export function buildSession(args: {
   readonly eligibility: Eligibility | undefined;
   readonly requestedBy: Requester;
   readonly description: string | null;
+  readonly ticketId?: string | null;
+  readonly acknowledgedWarnings?: readonly string[];
   readonly now: Date;
   readonly timeoutMinutes: number;
+  /** The tenant's approval rule: devices with one of these tags wait this long for a decision. */
+  readonly approval?: { readonly scopeTags: readonly string[]; readonly timeoutMinutes: number };
 }): Session {
-  const { device, eligibility, now } = args;
+  const { device, eligibility, now, approval } = args;
+  const needsApproval = device !== undefined && approval !== undefined && needsApprovalFor(device.roleScopeTagIds, approval.scopeTags);
   const channel = eligibility?.notificationChannel ?? "none";
   const notifiable = channel === "companyPortal" && device !== undefined && typeof device.userId === "string" && device.userId !== "";
   const at = now.toISOString();
@@ -382,9 +464,17 @@ export function buildSession(args: {
     requestedBy: args.requestedBy,
     requestedAt: at,
     description: args.description,
-    status: "requested",
-    history: appendHistory([], { status: "requested", at, detail: `Requested by ${args.requestedBy.displayName}.` }),
-    expiresAt: new Date(now.getTime() + args.timeoutMinutes * 60_000).toISOString(),
+    ticketId: args.ticketId ?? null,
+    acknowledgedWarnings: [...(args.acknowledgedWarnings ?? [])],
+    status: needsApproval ? "pendingApproval" : "requested",
+    history: appendHistory([], {
+      status: needsApproval ? "pendingApproval" : "requested",
+      at,
+      detail: needsApproval ? `Requested by ${args.requestedBy.displayName}; waiting for approval.` : `Requested by ${args.requestedBy.displayName}.`,
+    }),
+    // Waiting for approval has its own deadline; the end user's starts when it is approved.
+    expiresAt: new Date(now.getTime() + (needsApproval ? approval.timeoutMinutes : args.timeoutMinutes) * 60_000).toISOString(),
+    approval: { required: needsApproval, decision: null },
     teamViewer: null,
     endUserLink: null,
     endUserNotification: { channel: notifiable ? "companyPortal" : "none", status: notifiable ? "pending" : "notSupported", dispatches: 0 },

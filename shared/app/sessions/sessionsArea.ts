@@ -25,6 +25,7 @@ import { EndUserRequests } from "./endUserRequests.js";
 import { SessionAdministration } from "./sessionAdministration.js";
 import { SessionMaintenance } from "./sessionMaintenance.js";
 import { SessionExpiry } from "./expiry.js";
+import { SessionApprovals } from "./sessionApprovals.js";
 import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 import { ConnectionReports } from "./connectionReports.js";
 import type { ConnectionReportCursorStore } from "./connectionPorts.js";
@@ -58,6 +59,7 @@ export interface SessionsArea {
   readonly notifications: NotificationWorker;
   readonly endUser: EndUserRequests;
   readonly admin: SessionAdministration;
+  readonly approvals: SessionApprovals;
   readonly maintenance: SessionMaintenance;
   readonly connectionReports: ConnectionReports;
 }
@@ -88,6 +90,7 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
     notifications: new NotificationWorker({ writer, inbox: d.inbox, push: d.push, audit: d.audit, clock: d.clock }),
     endUser: new EndUserRequests({ writer, inbox: d.inbox, expiry, audit: d.audit, clock: d.clock }),
     admin: new SessionAdministration({ writer, access: d.access, expiry, audit: d.audit, clock: d.clock, resendMinIntervalSeconds: d.resendMinIntervalSeconds }),
+    approvals: new SessionApprovals({ writer, access: d.access, settings: d.settings, expiry, audit: d.audit, clock: d.clock }),
     maintenance: new SessionMaintenance({ writer, expiry, tokens: d.tokens, teamViewer: d.teamViewer, audit: d.audit, clock: d.clock, log: d.log }),
     connectionReports: new ConnectionReports({
       onboardedTenants: d.connectionReports.onboardedTenants,

@@ -1,0 +1,73 @@
+// Approval of requests for devices the tenant marked as sensitive: a principal with the
+// tenant-wide Approve permission, never the requester, approves (the session goes on to
+// TeamViewer: session.create is sent only now) or denies (nothing ever reaches TeamViewer).
+import type { Clock } from "../clock.js";
+import type { AuditLog } from "../audit/auditLog.js";
+import type { Access } from "../access.js";
+import type { SettingsStore } from "../admin/ports.js";
+import { actorOf, type UserCaller } from "../../domain/caller.js";
+import { conflict, forbidden, notFound } from "../../domain/errors.js";
+import { applyEvent, truncate, type Session } from "../../domain/session.js";
+import type { AdminContext } from "./sessionAdministration.js";
+import type { SessionExpiry } from "./expiry.js";
+import { createMessage } from "./sessionRequests.js";
+import type { SessionWriter } from "./sessionWriter.js";
+
+export type ApprovalDecisionKind = "approve" | "deny";
+
+export class SessionApprovals {
+  readonly #d: { writer: SessionWriter; access: Access; settings: SettingsStore; expiry: SessionExpiry; audit: AuditLog; clock: Clock };
+
+  constructor(deps: { writer: SessionWriter; access: Access; settings: SettingsStore; expiry: SessionExpiry; audit: AuditLog; clock: Clock }) {
+    this.#d = deps;
+  }
+
+  async decide(caller: UserCaller, sessionId: string, kind: ApprovalDecisionKind, comment: string | undefined, ctx: AdminContext): Promise<Session> {
+    const permissions = await this.#d.access.permissionsOf(caller);
+    if (!permissions.approve) throw forbidden("Approving or denying requests needs the tenant-wide Approve Remote Assistance permission.");
+    const stored = await this.#d.writer.store.get(caller.tenantId, sessionId);
+    if (!stored) throw notFound("The session");
+    if (stored.session.requestedBy.id === caller.userId) {
+      throw forbidden("A request needs a second person's approval: its requester cannot approve or deny it.");
+    }
+    // A request past its approval deadline is expired first, so nobody approves it late.
+    const current = await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId);
+    if (current.status !== "pendingApproval") throw conflict(`Only a request waiting for approval can be ${kind === "approve" ? "approved" : "denied"}; this one is ${current.status}.`);
+    const settings = kind === "approve" ? await this.#d.settings.get(caller.tenantId) : undefined;
+    const now = this.#d.clock.now();
+    const actor = actorOf(caller);
+    const note = comment ? `: ${truncate(comment, 200)}` : ".";
+    const changed = await this.#d.writer.change(
+      caller.tenantId,
+      sessionId,
+      (s) => {
+        if (s.status !== "pendingApproval") throw conflict(`Only a request waiting for approval can be decided; this one is ${s.status}.`);
+        const decision = { decision: kind === "approve" ? ("approved" as const) : ("denied" as const), by: actor, at: now.toISOString(), comment: comment ?? null };
+        if (kind === "deny") {
+          return {
+            next: { ...applyEvent(s, "deny", now, `Denied by ${caller.displayName}${note}`), approval: { required: true, decision }, closedBy: actor, closeReason: "denied" },
+          };
+        }
+        // The end user's time to answer starts now, as for a request that needed no approval.
+        const approved: Session = {
+          ...applyEvent(s, "approve", now, `Approved by ${caller.displayName}${note}`),
+          approval: { required: true, decision },
+          expiresAt: new Date(now.getTime() + settings!.sessionTimeoutMinutes * 60_000).toISOString(),
+        };
+        return { next: approved, outbox: [createMessage(approved, now.toISOString(), ctx.correlationId)] };
+      },
+      ctx.log,
+    );
+    if (!changed) throw notFound("The session");
+    await this.#d.audit.record({
+      tenantId: caller.tenantId,
+      actor,
+      activity: kind === "approve" ? "session.approved" : "session.denied",
+      target: { type: "session", id: sessionId },
+      result: "success",
+      detail: `${kind === "approve" ? "approved" : "denied"} the request of ${current.requestedBy.displayName} for device ${current.device.deviceName} (${current.deviceId})${current.ticketId ? `, ticket ${current.ticketId}` : ""}${comment ? `; comment: ${truncate(comment, 200)}` : ""}`,
+      correlationId: ctx.correlationId,
+    });
+    return changed.after.session;
+  }
+}
