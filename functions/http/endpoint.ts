@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { z } from "zod";
 import { appRoles, type AutomationCaller, type Caller, type UserCaller } from "../../shared/domain/caller.js";
+import { tableOperations } from "../../shared/adapters/tables/tableOperations.js";
 import { DomainError, errorCodes, rateLimited, type FieldError } from "../../shared/domain/errors.js";
 import type { RateLimiter } from "../../shared/app/rateLimiter.js";
 import { createLogger, type Logger } from "../../shared/app/logging.js";
@@ -202,46 +203,49 @@ export function endpoint<P, Q, B, A extends boolean, X extends A extends true ? 
     methods: [spec.method],
     authLevel: "anonymous",
     route: spec.route,
-    handler: async (req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> => {
-      const offered = req.headers.get("x-correlation-id");
-      const correlationId = offered && correlationIdPattern.test(offered) ? offered : randomUUID();
-      const log = createLogger(
-        (level, line) => (level === "error" ? ctx.error(line) : level === "warn" ? ctx.warn(line) : ctx.log(line)),
-        { correlationId },
-      );
-      try {
-        const svc = services();
-        if (!spec.authenticated) spend(svc.rateLimits.addresses, clientAddress(req.headers), "from this address");
-        const caller = spec.authenticated ? admit(spec.access, await authenticatedCaller(svc, req)) : undefined;
-        if (!spec.skipStorageInit) await ensureTables();
-        const params = pathParams(spec.params, req.params);
-        const query = validate<unknown>(spec.query ?? z.strictObject({}), queryObject(new URL(req.url)), "query");
-        const rawBody = await readBody(req, spec.maxBodyBytes ?? defaultMaxBodyBytes, spec.body !== undefined);
-        if (!spec.body && rawBody !== undefined && !(typeof rawBody === "object" && rawBody && !Array.isArray(rawBody) && Object.keys(rawBody).length === 0)) {
-          throw new DomainError(errorCodes.validationFailed, "This endpoint takes no request body.");
-        }
-        const body = validate(spec.body, rawBody, "body");
-        const result = await spec.handle({
-          caller: caller as CallerOf<X>,
-          params: params as P,
-          query: query as Q,
-          body: body as B,
-          headers: req.headers,
-          correlationId,
-          log,
-          services: svc,
-        });
-        const headers: Record<string, string> = { "x-correlation-id": correlationId, "cache-control": "no-store", ...result.headers };
-        if (result.body === undefined) return { status: result.status, headers };
-        return { status: result.status, jsonBody: result.body, headers };
-      } catch (e) {
-        if (e instanceof DomainError) {
-          if (e.code === errorCodes.internal) log.error(`${spec.name} failed`, e.cause ?? e);
-          return problemResponse(e, correlationId);
-        }
-        log.error(`${spec.name} failed with an unexpected error`, e);
-        return problemResponse(internalError(), correlationId);
-      }
-    },
+    // Table requests are counted per function (tableOperations.ts), round trips included.
+    handler: (req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> => tableOperations.withinInvocation(spec.name, () => handle(req, ctx)),
   });
+
+  async function handle(req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> {
+    const offered = req.headers.get("x-correlation-id");
+    const correlationId = offered && correlationIdPattern.test(offered) ? offered : randomUUID();
+    const log = createLogger(
+      (level, line) => (level === "error" ? ctx.error(line) : level === "warn" ? ctx.warn(line) : ctx.log(line)),
+      { correlationId },
+    );
+    try {
+      const svc = services();
+      if (!spec.authenticated) spend(svc.rateLimits.addresses, clientAddress(req.headers), "from this address");
+      const caller = spec.authenticated ? admit(spec.access, await authenticatedCaller(svc, req)) : undefined;
+      if (!spec.skipStorageInit) await ensureTables();
+      const params = pathParams(spec.params, req.params);
+      const query = validate<unknown>(spec.query ?? z.strictObject({}), queryObject(new URL(req.url)), "query");
+      const rawBody = await readBody(req, spec.maxBodyBytes ?? defaultMaxBodyBytes, spec.body !== undefined);
+      if (!spec.body && rawBody !== undefined && !(typeof rawBody === "object" && rawBody && !Array.isArray(rawBody) && Object.keys(rawBody).length === 0)) {
+        throw new DomainError(errorCodes.validationFailed, "This endpoint takes no request body.");
+      }
+      const body = validate(spec.body, rawBody, "body");
+      const result = await spec.handle({
+        caller: caller as CallerOf<X>,
+        params: params as P,
+        query: query as Q,
+        body: body as B,
+        headers: req.headers,
+        correlationId,
+        log,
+        services: svc,
+      });
+      const headers: Record<string, string> = { "x-correlation-id": correlationId, "cache-control": "no-store", ...result.headers };
+      if (result.body === undefined) return { status: result.status, headers };
+      return { status: result.status, jsonBody: result.body, headers };
+    } catch (e) {
+      if (e instanceof DomainError) {
+        if (e.code === errorCodes.internal) log.error(`${spec.name} failed`, e.cause ?? e);
+        return problemResponse(e, correlationId);
+      }
+      log.error(`${spec.name} failed with an unexpected error`, e);
+      return problemResponse(internalError(), correlationId);
+    }
+  }
 }

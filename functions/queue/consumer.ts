@@ -14,6 +14,7 @@ import type { Services } from "../../shared/composition.js";
 import { messageForLog, parseMessage, type Envelope, type Message, type MessageType, type QueueName } from "../../shared/contracts/messages.js";
 import { isQuotaExhausted, type TeamViewerQuotaExhausted } from "../../shared/app/quota/teamViewerQuota.js";
 import { nameBasedUuid } from "../../shared/app/sessions/sessionMessages.js";
+import { tableOperations } from "../../shared/adapters/tables/tableOperations.js";
 import { serviceBusQueue, type FunctionDefinition } from "../definition.js";
 import { ensureTables, services } from "../runtime.js";
 
@@ -155,7 +156,7 @@ export function queueConsumer(spec: { name: string; queue: QueueName; handlers: 
   return serviceBusQueue(spec.name, {
     connection: "ServiceBusConnection",
     queueName: spec.queue,
-    handler: (body: unknown, ctx: InvocationContext) => dispatch(spec.handlers, spec.queue, body, ctx, false),
+    handler: (body: unknown, ctx: InvocationContext) => tableOperations.withinInvocation(spec.name, () => dispatch(spec.handlers, spec.queue, body, ctx, false)),
   });
 }
 
@@ -163,6 +164,6 @@ export function deadLetterConsumer(spec: { name: string; queue: QueueName; handl
   return serviceBusQueue(spec.name, {
     connection: "ServiceBusConnection",
     queueName: `${spec.queue}/$DeadLetterQueue`,
-    handler: (body: unknown, ctx: InvocationContext) => dispatch(spec.handlers, spec.queue, body, ctx, true),
+    handler: (body: unknown, ctx: InvocationContext) => tableOperations.withinInvocation(spec.name, () => dispatch(spec.handlers, spec.queue, body, ctx, true)),
   });
 }
