@@ -54,6 +54,8 @@ function kindOf(method: string, url: string): OperationKind {
 /** The table a request names: `/<table>(...)`, `/<account>/<table>…` (Azurite) or `$batch`. */
 function tableOf(url: string): string {
   const path = new URL(url).pathname.split("/").filter(Boolean);
+  // A transaction's URL names no table (its parts do): all of one table and partition.
+  if (path.includes("$batch")) return "(one table)";
   const last = path.find((p) => /^[A-Za-z][A-Za-z0-9]*(\(|$)/.test(p) && p !== "devstoreaccount1") ?? "?";
   return last.replace(/\(.*$/, "");
 }
