@@ -2,9 +2,8 @@
 // `teamviewer`, holding the sliding log of the tenant's last calls (slidingWindow.ts). Every
 // instance reads it and writes it back etag-guarded; a lost race (412, or 409 on the first
 // write) reads again and decides again, so two instances can never both take the last slot.
-// Within one instance the changes of a tenant's row asked for while a write is under way
-// are decided together and written in one go (group commit), so an instance's concurrent
-// handlers neither race each other on the row nor wait for one read and write each.
+// Within one instance the changes of a tenant's row are made one after the other, so an
+// instance's own concurrent handlers queue up here instead of racing each other on the row.
 import type { TableClient } from "@azure/data-tables";
 import type { Clock } from "../../app/clock.js";
 import type { QuotaDecision, QuotaLimiter } from "../../app/quota/ports.js";
@@ -26,9 +25,8 @@ export class TableQuotaLimiter implements QuotaLimiter {
   readonly #table: TableClient;
   readonly #clock: Clock;
   readonly #random: () => number;
-  /** Per tenant, this instance's changes waiting for the write under way (group commit). */
-  readonly #pending = new Map<string, { change: (state: WindowState) => WindowState | undefined; resolve: () => void; reject: (e: unknown) => void }[]>();
-  readonly #flushing = new Set<string>();
+  /** Per tenant, the end of the queue of this instance's changes to its row. */
+  readonly #queues = new Map<string, Promise<void>>();
 
   constructor(tables: Tables, clock: Clock, random: () => number = Math.random) {
     this.#table = tables.client(tableNames.quotas);
@@ -50,47 +48,19 @@ export class TableQuotaLimiter implements QuotaLimiter {
     await this.#change(tenantId, (state) => (state.blockedUntil >= until.getTime() ? undefined : block(state, until.getTime())));
   }
 
-  /**
-   * Group commit: the changes of a tenant's row asked for on this instance while a write is
-   * under way wait, then go together: one read, each change decided in turn on the result
-   * of the one before, one write. A lost race decides them all again.
-   */
+  /** Runs `#changeNow` after this instance's earlier changes of the tenant's row. */
   async #change(tenantId: string, change: (state: WindowState) => WindowState | undefined): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const queue = this.#pending.get(tenantId) ?? [];
-      queue.push({ change, resolve, reject });
-      this.#pending.set(tenantId, queue);
-      if (!this.#flushing.has(tenantId)) void this.#flush(tenantId);
-    });
-  }
-
-  async #flush(tenantId: string): Promise<void> {
-    this.#flushing.add(tenantId);
+    const previous = this.#queues.get(tenantId) ?? Promise.resolve();
+    const mine = previous.then(() => this.#changeNow(tenantId, change));
+    const tail = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(tenantId, tail);
     try {
-      for (;;) {
-        const batch = (this.#pending.get(tenantId) ?? []).splice(0);
-        if (batch.length === 0) break;
-        try {
-          await this.#changeNow(tenantId, (state) => {
-            let current = state;
-            let changed = false;
-            for (const p of batch) {
-              const next = p.change(current);
-              if (next) {
-                current = next;
-                changed = true;
-              }
-            }
-            return changed ? current : undefined;
-          });
-          for (const p of batch) p.resolve();
-        } catch (e) {
-          for (const p of batch) p.reject(e);
-        }
-      }
+      await mine;
     } finally {
-      this.#pending.delete(tenantId);
-      this.#flushing.delete(tenantId);
+      if (this.#queues.get(tenantId) === tail) this.#queues.delete(tenantId);
     }
   }
 
