@@ -1,18 +1,25 @@
-// `npm run bench:sessions`: N session requests fired at once through the whole local stack
+// `npm run bench:sessions`: N session requests (C at a time) through the whole local stack
 // (host, Azurite, Service Bus, Key Vault and TeamViewer emulators), from onboarding to every
 // session awaiting its end user with the notification sent. Reports request latency and
 // time to awaitingEndUser (p50/p95/p99), sessions per second, and what each session cost:
 // TeamViewer calls, Key Vault reads, Table operations, Service Bus messages.
 // It also reports how many requests waited for the tenant's TeamViewer quota, and the longest wait.
-//   npm run bench:sessions                     200 sessions
+//   npm run bench:sessions                     200 sessions, 50 at a time
+//   npm run bench:sessions -- --concurrency 1 --count 20   the latency of one request alone
 //   npm run bench:sessions -- --count 500 --keep-data
 //   npm run bench:sessions -- --count 40 --calls-per-minute 20   (the quota holds half of them back a minute)
 //
 // How the costs are counted. The stack runs in this process (local/stack.ts startStack, the
 // same host and emulators `npm start` uses), so the app's outgoing traffic is visible here:
-// - Table operations and Key Vault requests: Node's `http.client.request.start` diagnostics
-//   channel (the Azure SDKs use node:http), split by the emulators' ports. A transaction
-//   ($batch) counts as one operation, as Azure bills it.
+// - Table operations: the app's own counter, a pipeline policy on every TableClient
+//   (shared/adapters/tables/tableOperations.ts), per table and kind, and per function
+//   invocation with its sequential round trips. A transaction ($batch) counts as one
+//   operation, as Azure bills it.
+// - Key Vault requests: Node's `http.client.request.start` diagnostics channel (the Azure
+//   SDKs use node:http), by the emulator's port.
+// - The floor: the same requests, each doing only what a session cannot do without (one
+//   TeamViewer create and one Table write, no queues, no checks), at the same concurrency
+//   in the same run; the ratio of the two rates is what the pipeline costs.
 // - TeamViewer calls: the fake's own call log (and the undici channel, which must agree).
 // - Service Bus messages: ServiceBusClient.prototype.createSender is wrapped before the app
 //   loads, counting every message passed to sendMessages/scheduleMessages (by subject);
@@ -35,6 +42,7 @@ import { ServiceBusClient, type ServiceBusSender } from "@azure/service-bus";
 const { values } = parseArgs({
   options: {
     count: { type: "string", default: "200" },
+    concurrency: { type: "string", default: "50" },
     // The tenant's teamViewerCallsPerMinute: the highest by default, so the figures measure the service.
     "calls-per-minute": { type: "string", default: "600" },
     "keep-data": { type: "boolean", default: false },
@@ -44,6 +52,11 @@ const { values } = parseArgs({
 const count = Number(values.count);
 if (!Number.isInteger(count) || count < 1 || count > 5000) {
   console.error("--count must be an integer from 1 to 5000");
+  process.exit(2);
+}
+const concurrency = Number(values.concurrency);
+if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 500) {
+  console.error("--concurrency must be an integer from 1 to 500");
   process.exit(2);
 }
 const callsPerMinute = Number(values["calls-per-minute"]);
@@ -72,35 +85,16 @@ ServiceBusClient.prototype.createSender = function (this: ServiceBusClient, ...a
   return sender;
 };
 
-const benchMarker = "x-bench-client";
-let ports = { tables: "", keyVault: "", teamViewer: "" };
-const tableOps = new Map<string, number>();
+let ports = { keyVault: "", teamViewer: "" };
 let keyVaultRequests = 0;
 let keyVaultReads = 0;
 let teamViewerRequestsSeen = 0;
 subscribe("http.client.request.start", (message) => {
   const request = (message as { request: ClientRequest }).request;
-  if (request.getHeader(benchMarker)) return;
   const host = String(request.getHeader("host") ?? "");
-  const port = host.split(":")[1] ?? "";
-  if (port === ports.tables) {
-    const path = request.path;
-    const kind =
-      request.method === "POST" && path.includes("$batch")
-        ? "transaction"
-        : request.method === "GET"
-          ? /filter=/i.test(path)
-            ? "query"
-            : "point read"
-          : request.method === "DELETE"
-            ? "delete"
-            : "write";
-    const table = /^\/(?:[^/]+\/)?([A-Za-z]+)/.exec(path.split("?")[0])?.[1] ?? "?";
-    tableOps.set(`${table} ${kind}`, (tableOps.get(`${table} ${kind}`) ?? 0) + 1);
-  } else if (port === ports.keyVault) {
-    keyVaultRequests++;
-    if (request.method === "GET" && request.path.includes("/secrets/")) keyVaultReads++;
-  }
+  if (host.split(":")[1] !== ports.keyVault) return;
+  keyVaultRequests++;
+  if (request.method === "GET" && request.path.includes("/secrets/")) keyVaultReads++;
 });
 subscribe("undici:request:create", (message) => {
   const { origin, path } = (message as { request: { origin: string; path: string } }).request;
@@ -111,16 +105,29 @@ subscribe("undici:request:create", (message) => {
 // ---------------------------------------------------------------- the stack
 
 const { startStack, waitHealthy } = await import("../local/stack.js");
+const { tableOperations } = await import("../shared/adapters/tables/tableOperations.js");
+const { KeyVaultSecretStore } = await import("../shared/adapters/keyvault/secretStore.js");
+const { KeyVaultTokenVault } = await import("../shared/adapters/keyvault/keyVaultTokenVault.js");
+const { localDevelopmentCredential } = await import("../shared/adapters/keyvault/credentials.js");
+const { TeamViewerClient } = await import("../shared/adapters/teamviewer/teamViewerClient.js");
+const { systemClock } = await import("../shared/app/clock.js");
 const { TeamViewerFakeControl } = await import("../local/teamviewer/control.js");
 
 const appRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const dataDir = mkdtempSync(join(tmpdir(), "rac-bench-sessions-"));
 const hostLogFile = join(dataDir, "host.log");
 console.log(`Starting the local stack (data in ${dataDir})…`);
-const stack = await startStack({ appRoot, ports: "free", dataDir, log: () => undefined, hostLogFile });
+// The per-caller rate limit would refuse one help-desk caller's burst: the bench measures the pipeline, not the limiter.
+const stack = await startStack({
+  appRoot,
+  ports: "free",
+  dataDir,
+  log: () => undefined,
+  hostLogFile,
+  settings: { RATE_LIMIT_CALLER_PER_MINUTE: "1000000", RATE_LIMIT_CALLER_BURST: "1000000" },
+});
 const portOf = (url: string): string => new URL(url).port;
 ports = {
-  tables: /TableEndpoint=http:\/\/[^:/]+:(\d+)/.exec(stack.tablesConnectionString)?.[1] ?? "",
   keyVault: portOf(stack.keyVaultUrl),
   teamViewer: portOf(stack.teamViewerUrl),
 };
@@ -206,35 +213,71 @@ try {
     return seen >= count ? true : undefined;
   });
 
+  // --- the floor: per request one TeamViewer create and one Table write, nothing else, same concurrency
+  const vault = new KeyVaultTokenVault(new KeyVaultSecretStore(stack.keyVaultUrl, localDevelopmentCredential, { allowInsecure: true }));
+  const stored = await vault.read(tenantId);
+  if (!stored) throw new Error("the tenant's TeamViewer token is not in Key Vault");
+  const teamViewer = new TeamViewerClient({
+    apiBaseUrl: stack.teamViewerApiBaseUrl,
+    loginBaseUrl: stack.teamViewerUrl,
+    clientId: "bench",
+    clientSecret: () => Promise.resolve("bench"),
+    redirectUri: "http://127.0.0.1/unused",
+    timeoutMs: 30_000,
+    clock: systemClock,
+  });
+  // A client of its own, without the app's counting policy: the floor is not the app's work.
+  const floorTable = TableClient.fromConnectionString(stack.tablesConnectionString, "benchFloor", { allowInsecureConnection: true });
+  await floorTable.createTable();
+  const pool = async <T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> => {
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }));
+  };
+  console.log(`Floor: ${count} TeamViewer creates + one Table write each, ${concurrency} at a time…`);
+  const floorStarted = performance.now();
+  await pool(devices, async (d) => {
+    const id = randomUUID();
+    const info = await teamViewer.createSession(stored.accessToken, { groupName: `Floor ${tenantId}`, description: "floor", customApi: id, validUntil: new Date(Date.now() + 3_600_000) });
+    await floorTable.createEntity({ partitionKey: tenantId, rowKey: id, code: info.code, data: JSON.stringify(d) });
+  });
+  const floorRate = count / ((performance.now() - floorStarted) / 1000);
+
   // --- the run
   await new Promise((r) => setTimeout(r, 1_000)); // let the device events' own work settle
   await fake.clearCalls();
   sbSent.clear();
-  tableOps.clear();
+  tableOperations.reset();
   keyVaultRequests = 0;
   keyVaultReads = 0;
   teamViewerRequestsSeen = 0;
   const hostLogOffset = readFileSync(hostLogFile, "utf8").length;
 
-  console.log(`Firing ${count} session requests at once…`);
+  console.log(`Sending ${count} session requests, ${concurrency} at a time…`);
   const runStarted = Date.now();
   const worker = new Worker(
     `const { parentPort, workerData } = require("node:worker_threads");
      (async () => {
-       const { apiUrl, token, deviceIds } = workerData;
-       const results = await Promise.all(deviceIds.map(async (id) => {
-         const started = performance.now();
-         const res = await fetch(apiUrl + "/devices/" + id + "/remoteAssistanceSessions", {
-           method: "POST",
-           headers: { authorization: "Bearer " + token, "content-type": "application/json" },
-           body: JSON.stringify({ description: "bench" }),
-         });
-         const body = await res.json();
-         return { status: res.status, id: body.id, ms: performance.now() - started };
+       const { apiUrl, token, deviceIds, concurrency } = workerData;
+       const results = [];
+       let next = 0;
+       await Promise.all(Array.from({ length: Math.min(concurrency, deviceIds.length) }, async () => {
+         while (next < deviceIds.length) {
+           const id = deviceIds[next++];
+           const started = performance.now();
+           const res = await fetch(apiUrl + "/devices/" + id + "/remoteAssistanceSessions", {
+             method: "POST",
+             headers: { authorization: "Bearer " + token, "content-type": "application/json" },
+             body: JSON.stringify({ description: "bench" }),
+           });
+           const body = await res.json();
+           results.push({ status: res.status, id: body.id, ms: performance.now() - started });
+         }
        }));
        parentPort.postMessage(results);
      })().catch((e) => parentPort.postMessage({ error: String(e) }));`,
-    { eval: true, workerData: { apiUrl: stack.apiUrl, token: helpdeskToken, deviceIds: devices.map((d) => d.id) } },
+    { eval: true, workerData: { apiUrl: stack.apiUrl, token: helpdeskToken, deviceIds: devices.map((d) => d.id), concurrency } },
   );
   const results = await new Promise<{ status: number; id: string; ms: number }[]>((resolvePromise, reject) => {
     worker.once("message", (m: unknown) => ((m as { error?: string }).error ? reject(new Error((m as { error: string }).error)) : resolvePromise(m as { status: number; id: string; ms: number }[])));
@@ -244,9 +287,8 @@ try {
   const refused = results.filter((r) => r.status !== 202);
   if (refused.length > 0) throw new Error(`${refused.length} requests were not accepted: ${[...new Set(refused.map((r) => r.status))].join(", ")}`);
 
-  // Progress is read straight from the table (marked, so it is not counted as the app's work).
+  // Progress is read straight from the table, by a client without the app's counting policy.
   const table = TableClient.fromConnectionString(stack.tablesConnectionString, "sessions", { allowInsecureConnection: true });
-  table.pipeline.addPolicy({ name: "benchMarker", sendRequest: (req, next) => (req.headers.set(benchMarker, "1"), next(req)) });
   type Row = { status: string; data: string };
   const settled = await until("every session to await its end user, notified", 600_000, async () => {
     const rows: Row[] = [];
@@ -258,6 +300,11 @@ try {
   });
   const settledAt = Date.now();
   await new Promise((r) => setTimeout(r, 500)); // the last audit writes after the last status change
+  const ops = tableOperations.snapshot();
+  const perRequest = new Map<string, number>();
+  for (const x of await fake.sessions()) if (x.custom_api) perRequest.set(x.custom_api, (perRequest.get(x.custom_api) ?? 0) + 1);
+  const sessionIds = new Set(results.map((r) => r.id));
+  const oneEach = [...sessionIds].every((id) => perRequest.get(id) === 1);
 
   // --- results
   const sessions = settled.map((r) => JSON.parse(r.data) as { requestedAt: string; history: { status: string; at: string; detail?: string }[]; endUserNotification: { sentAt?: string } });
@@ -287,22 +334,39 @@ try {
     const key = `${c.method} ${c.path.replace(/\/sessions\/[^/]+$/i, "/sessions/{code}")}`;
     byCall.set(key, (byCall.get(key) ?? 0) + 1);
   }
-  const tableTotal = [...tableOps.values()].reduce((a, b) => a + b, 0);
+  const invocation = (label: string): string => {
+    const c = ops.byInvocation.get(label);
+    return c && c.invocations > 0 ? `${(c.operations / c.invocations).toFixed(2)} operations, ${(c.roundTrips / c.invocations).toFixed(2)} round trips per invocation (${c.invocations})` : "none";
+  };
+  const roundTrips = (label: string): number => {
+    const c = ops.byInvocation.get(label);
+    return c && c.invocations > 0 ? c.roundTrips / c.invocations : 0;
+  };
+  // The path to awaitingEndUser: the POST, then the session.create delivery (its audit write after the save included, so an upper bound).
+  const criticalPath = roundTrips("requestSession") + (ops.byInvocation.get("sessionCommands")?.roundTrips ?? 0) / count;
+  const rate = count / ((lastAwaiting - runStarted) / 1000);
   const sbTotal = [...sbSent.values()].reduce((a, b) => a + b, 0);
 
   console.log(`
-Sessions benchmark: ${count} requests fired at once, one tenant (${callsPerMinute} TeamViewer calls a minute), local stack (in-process host + emulators)
+Sessions benchmark: ${count} requests, ${concurrency} at a time, one tenant (${callsPerMinute} TeamViewer calls a minute), local stack (in-process host + emulators)
 
 ${line("request latency (POST → 202)", results.map((r) => r.ms))}
 ${line("time to awaitingEndUser", toAwaiting)}
 ${line("time to notification sent", toNotified)}
 waited for TeamViewer quota       ${waits.length} of ${count} requests${waits.length > 0 ? `; longest wait ${ms(Math.max(...waits))} (from the wait's history entry to awaitingEndUser)` : ""}
 throughput                         ${(count / ((lastAwaiting - runStarted) / 1000)).toFixed(1)} sessions/s reached awaitingEndUser (${((lastAwaiting - runStarted) / 1000).toFixed(1)} s for all; all notified after ${((settledAt - runStarted) / 1000).toFixed(1)} s)
+floor                              ${floorRate.toFixed(1)} requests/s (one TeamViewer create + one Table write each, ${concurrency} at a time, same run)
+ratio to the floor                 ${(rate / floorRate).toFixed(2)}
+TeamViewer sessions per request    ${oneEach ? "exactly one for every request" : `NOT one each: ${[...sessionIds].filter((id) => perRequest.get(id) !== 1).length} requests differ`}
 
 Per session (totals / ${count}):
   TeamViewer calls                 ${per(calls.length)}   (${[...byCall].map(([k, v]) => `${k}: ${v}`).join(", ")}; undici saw ${teamViewerRequestsSeen})
   Key Vault reads                  ${per(keyVaultReads)}   (${keyVaultReads} secret reads, ${keyVaultRequests} requests in all; the token is cached per instance)
-  Table operations                 ${per(tableTotal)}   (${[...tableOps].map(([k, v]) => `${k}: ${v}`).join(", ")}; a transaction is one operation)
+  Table operations                 ${per(ops.total)}   (${[...ops.byTableAndKind].sort().map(([k, v]) => `${k}: ${v}`).join(", ")}; a transaction is one operation)
+  storage round trips, POST → awaitingEndUser   ${criticalPath.toFixed(2)}   (requestSession ${roundTrips("requestSession").toFixed(2)} + sessionCommands deliveries)
+    requestSession                 ${invocation("requestSession")}
+    sessionCommands                ${invocation("sessionCommands")}
+    deviceNotifications            ${invocation("deviceNotifications")}
   Service Bus messages sent        ${per(sbTotal)}   (${[...sbSent].map(([k, v]) => `${k}: ${v}`).join(", ")})
   Service Bus deliveries           ${per([...deliveries.values()].reduce((a, b) => a + b, 0))}   (${[...deliveries].map(([k, v]) => `${k}: ${v}`).join(", ")})
 (Counts include whatever the app's timers did during the run; each session also writes 3 audit events.)`);

@@ -56,6 +56,7 @@ export const notificationHandlers = {
       sessionId: input.message.data.sessionId,
       userId: input.message.data.userId.toLowerCase(),
       deliveryCount: input.deliveryCount,
+      messageId: messageIdOf(input),
       correlationId: input.message.correlationId,
       log: input.log,
     });

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { z } from "zod";
 import { appRoles, type AutomationCaller, type Caller, type UserCaller } from "../../shared/domain/caller.js";
+import { tableOperations } from "../../shared/adapters/tables/tableOperations.js";
 import { DomainError, errorCodes, rateLimited, type FieldError } from "../../shared/domain/errors.js";
 import type { RateLimiter } from "../../shared/app/rateLimiter.js";
 import { createLogger, type Logger } from "../../shared/app/logging.js";
@@ -248,7 +249,8 @@ export function endpoint<P, Q, B, A extends boolean, X extends A extends true ? 
     methods: [spec.method],
     authLevel: "anonymous",
     route: spec.route,
-    handler: (req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> => {
+    // Table requests are counted per function (tableOperations.ts), round trips included.
+    handler: (req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> => tableOperations.withinInvocation(spec.name, () => {
       const offered = req.headers.get("x-correlation-id");
       const correlationId = offered && correlationIdPattern.test(offered) ? offered : randomUUID();
       // A server span per request, continuing the caller's `traceparent` if it sent one.
@@ -273,8 +275,9 @@ export function endpoint<P, Q, B, A extends boolean, X extends A extends true ? 
           return response;
         },
       );
-    },
+    }),
   });
+
 }
 
 /** The route as the host serves it (`extensions.http.routePrefix` is `api`), ids as templates. */

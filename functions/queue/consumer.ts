@@ -25,6 +25,7 @@ import { messageForLog, parseMessage, type Envelope, type Message, type MessageT
 import { failureKind, isOutage } from "../../shared/app/timerRows.js";
 import { isQuotaExhausted, type TeamViewerQuotaExhausted } from "../../shared/app/quota/teamViewerQuota.js";
 import { nameBasedUuid } from "../../shared/app/sessions/sessionMessages.js";
+import { tableOperations } from "../../shared/adapters/tables/tableOperations.js";
 import { serviceBusQueue, type FunctionDefinition } from "../definition.js";
 import { ensureTables, services } from "../runtime.js";
 
@@ -225,7 +226,7 @@ export function queueConsumer(spec: { name: string; queue: QueueName; handlers: 
   return serviceBusQueue(spec.name, {
     connection: "ServiceBusConnection",
     queueName: spec.queue,
-    handler: (body: unknown, ctx: InvocationContext) => dispatch(spec.handlers, spec.queue, body, ctx, false),
+    handler: (body: unknown, ctx: InvocationContext) => tableOperations.withinInvocation(spec.name, () => dispatch(spec.handlers, spec.queue, body, ctx, false)),
   });
 }
 
@@ -233,6 +234,6 @@ export function deadLetterConsumer(spec: { name: string; queue: QueueName; handl
   return serviceBusQueue(spec.name, {
     connection: "ServiceBusConnection",
     queueName: `${spec.queue}/$DeadLetterQueue`,
-    handler: (body: unknown, ctx: InvocationContext) => dispatch(spec.handlers, spec.queue, body, ctx, true),
+    handler: (body: unknown, ctx: InvocationContext) => tableOperations.withinInvocation(spec.name, () => dispatch(spec.handlers, spec.queue, body, ctx, true)),
   });
 }

@@ -193,7 +193,7 @@ export class TableSessionStore implements SessionStore {
     return e && e.etag ? { session: toSession(e), etag: e.etag } : undefined;
   }
 
-  async update(current: StoredSession, next: Session, outbox: readonly OutboxEntry[] = []): Promise<StoredSession | undefined> {
+  async update(current: StoredSession, next: Session, outbox: readonly OutboxEntry[] = [], consumed?: string): Promise<StoredSession | undefined> {
     const entity = sessionEntity(next);
     const before = openRowKey(current.session);
     const after = openRowKey(next);
@@ -211,11 +211,14 @@ export class TableSessionStore implements SessionStore {
       const release = await this.#releaseLock(next);
       if (release) index.push(release);
     }
+    // The handled message's outbox row goes with this write: no delete of its own after the send.
+    if (consumed !== undefined && !outbox.some((o) => o.id === consumed)) index.push(["delete", { partitionKey: next.tenantId, rowKey: `outbox|${consumed}` }]);
     try {
       return await this.#submitUpdate(next, [...base, ...index]);
     } catch (e) {
       if (isStatus(e, 412)) return undefined;
-      // The old index row was already gone (a timer cleaned it up): the rest still applies.
+      // A row to delete was already gone (the timer re-sent and deleted the outbox row, or
+      // cleaned up the index row; a re-scheduled message has no row): the rest still applies.
       if (isStatus(e, 404) && index.some(([kind]) => kind === "delete")) {
         try {
           return await this.#submitUpdate(next, [...base, ...index.filter(([kind]) => kind !== "delete")]);

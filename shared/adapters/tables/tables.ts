@@ -4,6 +4,7 @@ import { RestError, TableClient, TableServiceClient, type TableEntityResult } fr
 import type { TokenCredential } from "@azure/core-auth";
 import type { Config } from "../../config.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
+import { tableOperations } from "./tableOperations.js";
 
 export const tableNames = {
   connectors: "connectors",
@@ -31,18 +32,20 @@ export interface Tables {
 
 export function createTables(config: Config["tables"], credential: TokenCredential): Tables {
   const clients = new Map<TableName, TableClient>();
-  const options = { allowInsecureConnection: true };
+  // Every client counts its requests (tableOperations.ts): the cost model the benchmarks print.
+  const counted = { additionalPolicies: [{ policy: tableOperations.policy, position: "perCall" as const }] };
+  const options = { ...counted, allowInsecureConnection: true };
   const service =
     config.kind === "connectionString"
       ? TableServiceClient.fromConnectionString(config.connectionString, options)
-      : new TableServiceClient(config.endpoint, credential);
+      : new TableServiceClient(config.endpoint, credential, counted);
   const client = (name: TableName): TableClient => {
     let c = clients.get(name);
     if (!c) {
       c =
         config.kind === "connectionString"
           ? TableClient.fromConnectionString(config.connectionString, name, options)
-          : new TableClient(config.endpoint, name, credential);
+          : new TableClient(config.endpoint, name, credential, counted);
       clients.set(name, c);
     }
     return c;

@@ -22,6 +22,8 @@ export interface NotificationContext {
   readonly sessionId: string;
   readonly userId: string;
   readonly deliveryCount: number;
+  /** The message being handled: its outbox row is deleted with the session's write. */
+  readonly messageId?: string;
   readonly correlationId?: string;
   readonly log: Logger;
 }
@@ -95,6 +97,7 @@ export class NotificationWorker {
       },
       ctx.log,
       stored,
+      ctx.messageId,
     );
     await this.#d.audit.record({
       tenantId: s.tenantId,

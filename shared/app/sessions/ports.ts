@@ -58,8 +58,10 @@ export interface SessionStore {
    * Replaces `current` with `next` if nobody wrote since `current` was read (its etag),
    * together with new outbox entries and the index rows the new status needs, in one
    * transaction. Answers the stored result, or undefined when someone else wrote first.
+   * `consumed`: the id of the message being handled; its outbox row (if still there) is
+   * deleted in the same transaction, since a message that arrived was sent.
    */
-  update(current: StoredSession, next: Session, outbox?: readonly OutboxEntry[]): Promise<StoredSession | undefined>;
+  update(current: StoredSession, next: Session, outbox?: readonly OutboxEntry[], consumed?: string): Promise<StoredSession | undefined>;
   /** Newest first, one page. */
   list(q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }>;
   /** Sessions requested in [from, to), newest first (for reports). */

@@ -155,7 +155,7 @@ export class SessionWorker {
           createAttempts: s.worker.createAttempts + 1,
         },
       };
-      const held = await this.#d.writer.commit(current, claimed, [], log);
+      const held = await this.#d.writer.commit(current, claimed, [], log, ctx.messageId);
       if (!held) continue; // another delivery wrote first: look again
       await this.#createAtTeamViewer(held, s.worker.createAttempts > 0, ctx);
       return;

@@ -3,6 +3,7 @@
 // are sent and their outbox rows deleted. A send that fails is left to the outbox timer.
 // Read-decide-write loops on etag conflicts live here too, so no use case writes blindly.
 import type { MessageBus } from "../messageBus.js";
+import { messageTypes } from "../../contracts/messages.js";
 import type { Logger } from "../logging.js";
 import { isOpen } from "../../domain/sessionState.js";
 import type { Session } from "../../domain/session.js";
@@ -19,6 +20,14 @@ export interface Changed {
 }
 
 const maxAttempts = 8;
+
+/**
+ * Messages whose handler's first write deletes their outbox row (`consumed`): sending them
+ * after a write leaves the row, saving a delete per message. Should the handler not get
+ * to it, the outbox timer re-sends the row after a minute (a duplicate Service Bus drops
+ * or the handler's idempotency absorbs) and deletes it.
+ */
+const deletedByHandler: ReadonlySet<string> = new Set([messageTypes.sessionCreate, messageTypes.notificationSend]);
 
 export class SessionWriter {
   readonly #store: SessionStore;
@@ -37,15 +46,18 @@ export class SessionWriter {
 
   async create(session: Session, outbox: readonly OutboxEntry[], log: Logger, dedupeKey?: string): Promise<CreateSessionResult> {
     const result = await this.#store.create(session, outbox, dedupeKey === undefined ? {} : { dedupeKey });
-    if (result.created) await this.dispatch(session.tenantId, outbox, log);
+    if (result.created) await this.dispatch(session.tenantId, outbox, log, { afterWrite: true });
     return result;
   }
 
-  /** Writes `next` over `current` if nobody wrote since; undefined when someone did. */
-  async commit(current: StoredSession, next: Session, outbox: readonly OutboxEntry[], log: Logger): Promise<StoredSession | undefined> {
-    const written = await this.#store.update(current, next, outbox);
+  /**
+   * Writes `next` over `current` if nobody wrote since; undefined when someone did.
+   * `consumed`: the message being handled, whose outbox row goes with this write.
+   */
+  async commit(current: StoredSession, next: Session, outbox: readonly OutboxEntry[], log: Logger, consumed?: string): Promise<StoredSession | undefined> {
+    const written = await this.#store.update(current, next, outbox, consumed);
     if (!written) return undefined;
-    await this.dispatch(next.tenantId, outbox, log);
+    await this.dispatch(next.tenantId, outbox, log, { afterWrite: true });
     await this.#afterStatusChange(current.session, next, log);
     return written;
   }
@@ -62,13 +74,15 @@ export class SessionWriter {
     log: Logger,
     /** A copy the caller read just now: tried first, saving a read when nobody wrote since. */
     known?: StoredSession,
+    /** The message being handled: its outbox row is deleted with the write. */
+    consumed?: string,
   ): Promise<Changed | undefined> {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const current = attempt === 0 && known ? known : await this.#store.get(tenantId, sessionId);
       if (!current) return undefined;
       const decision = decide(current.session);
       if (!decision) return { before: current.session, after: current };
-      const written = await this.commit(current, decision.next, decision.outbox ?? [], log);
+      const written = await this.commit(current, decision.next, decision.outbox ?? [], log, consumed);
       if (written) return { before: current.session, after: written };
     }
     throw new Error(`session ${sessionId} kept changing under this writer (${maxAttempts} attempts)`);
@@ -87,8 +101,12 @@ export class SessionWriter {
     });
   }
 
-  /** Sends outbox entries and deletes them; a failed send stays for the outbox timer. */
-  async dispatch(tenantId: string, entries: readonly OutboxEntry[], log: Logger): Promise<number> {
+  /**
+   * Sends outbox entries and deletes them; a failed send stays for the outbox timer.
+   * `afterWrite`: sent right after the write that created them, so the rows of messages
+   * whose handler deletes them (`deletedByHandler`) are left to it.
+   */
+  async dispatch(tenantId: string, entries: readonly OutboxEntry[], log: Logger, options: { readonly afterWrite?: boolean } = {}): Promise<number> {
     let sent = 0;
     for (const entry of entries) {
       try {
@@ -98,6 +116,7 @@ export class SessionWriter {
         continue;
       }
       sent++;
+      if (options.afterWrite && deletedByHandler.has(entry.type)) continue;
       await this.#store.deleteOutbox(tenantId, entry.id).catch((e: unknown) => {
         // Harmless: the timer re-sends it under the same id and duplicate detection drops it.
         log.warn("could not delete a sent outbox entry", { messageId: entry.id, error: e instanceof Error ? e.message : String(e) });

@@ -1,0 +1,126 @@
+// What one session costs in Table storage, counted (not timed): the request, the
+// session.create delivery and the notification.send delivery, each run as one invocation
+// under the app's own counter (shared/adapters/tables/tableOperations.ts, an SDK pipeline
+// policy). The sessions area is built here from the real adapters against the stack's
+// Azurite, Key Vault emulator and TeamViewer fake. Two stand-ins, on purpose: the message
+// bus records what would be sent and the test delivers it (the stack's own consumers
+// would otherwise take the messages, and their work could not be told apart), and the
+// push gateway accepts every push (the local one writes a file, which is not the point).
+import { randomUUID } from "node:crypto";
+import { odata } from "@azure/data-tables";
+import { describe, expect, it } from "vitest";
+import { TableConnectionReportCursorStore } from "../../shared/adapters/tables/tableConnectionReportCursorStore.js";
+import { TableAuditLog } from "../../shared/adapters/tables/tableAuditLog.js";
+import { TableConnectorStore } from "../../shared/adapters/tables/tableConnectorStore.js";
+import { TableDeviceStore } from "../../shared/adapters/tables/tableDeviceStore.js";
+import { TableIdempotencyStore } from "../../shared/adapters/tables/tableIdempotencyStore.js";
+import { TableInboxStore } from "../../shared/adapters/tables/tableInboxStore.js";
+import { tableOperations } from "../../shared/adapters/tables/tableOperations.js";
+import { TableQuotaLimiter } from "../../shared/adapters/tables/tableQuotaLimiter.js";
+import { TableRoleAssignmentStore, TableSettingsStore, TableUserStore } from "../../shared/adapters/tables/tableAdminStores.js";
+import { TableSessionStore } from "../../shared/adapters/tables/tableSessionStore.js";
+import { tableNames } from "../../shared/adapters/tables/tables.js";
+import { noFaultPoints } from "../../shared/adapters/faults/fileFaultPoints.js";
+import { Access } from "../../shared/app/access.js";
+import { systemClock } from "../../shared/app/clock.js";
+import { createLogger } from "../../shared/app/logging.js";
+import type { OutgoingMessage } from "../../shared/app/messageBus.js";
+import { TeamViewerQuota } from "../../shared/app/quota/teamViewerQuota.js";
+import { createSessionsArea } from "../../shared/app/sessions/sessionsArea.js";
+import type { UserCaller } from "../../shared/domain/caller.js";
+import { newTenant, onboard, tables, teamViewerClient, tokenProviderInstance } from "./connectorSupport.js";
+import { createDevices, managedDevice } from "./sessionsSupport.js";
+
+const quiet = createLogger(() => undefined);
+
+describe("the Table operations of one session", () => {
+  it("request → awaitingEndUser → notified: counted per step, no outbox row left and no delete of its own", async () => {
+    // Prepare: an onboarded tenant with one eligible device, and the sessions area on the real adapters.
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const device = managedDevice({ deviceName: "COST-01" });
+    const warmUpDevice = managedDevice({ deviceName: "COST-00" });
+    await createDevices(tenant.tenantId, tenant.admin, [device, warmUpDevice]);
+    const t = tables();
+    const settings = new TableSettingsStore(t);
+    const connectors = new TableConnectorStore(t);
+    const deviceStore = new TableDeviceStore(t);
+    const audit = new TableAuditLog(t, systemClock);
+    const sent: OutgoingMessage[] = [];
+    const area = createSessionsArea({
+      store: new TableSessionStore(t),
+      inbox: new TableInboxStore(t),
+      idempotency: new TableIdempotencyStore(t),
+      push: { push: async () => undefined },
+      faults: noFaultPoints,
+      devices: { get: async (tenantId, id) => ((r) => (r?.kind === "device" ? r.device : undefined))(await deviceStore.get(tenantId, id)) },
+      connector: { isOnboarded: async (tenantId) => (await connectors.get(tenantId))?.onboardingStatus === "onboarded" },
+      tokens: tokenProviderInstance(`cost-${randomUUID()}`),
+      teamViewer: new TeamViewerQuota({
+        teamViewer: teamViewerClient(),
+        limiter: new TableQuotaLimiter(t, systemClock),
+        callsPerMinute: async (tenantId) => (await settings.get(tenantId)).teamViewerCallsPerMinute,
+        clock: systemClock,
+      }),
+      teamViewerTimeoutMs: 10_000,
+      resendMinIntervalSeconds: 60,
+      connectionReports: { onboardedTenants: async () => [], cursors: new TableConnectionReportCursorStore(t) },
+      settings,
+      access: new Access(new TableRoleAssignmentStore(t), new TableUserStore(t)),
+      bus: { send: async (m) => void sent.push(m), ping: async () => undefined, close: async () => undefined },
+      audit,
+      clock: systemClock,
+      log: quiet,
+    });
+    const caller: UserCaller = { type: "user", tenantId: tenant.tenantId, userId: randomUUID(), displayName: "Help Desk", roles: ["RemoteAssistance.Request"], groups: [] };
+    // One session first, so the per-process one-time work (tenant registration, counter reads) is not in the count.
+    await area.requests.requestByUser(caller, warmUpDevice.id, { description: "warm-up" }, undefined, { log: quiet });
+    sent.length = 0;
+    tableOperations.reset();
+
+    // Act: the request, then each message it leads to, delivered as the queues would.
+    const label = `cost-${randomUUID()}`;
+    const { session } = await tableOperations.withinInvocation(`${label} request`, () =>
+      area.requests.requestByUser(caller, device.id, { description: "counted" }, undefined, { log: quiet }),
+    );
+    const create = sent.find((m) => m.type === "session.create");
+    expect(create).toBeDefined();
+    await tableOperations.withinInvocation(`${label} create`, () =>
+      area.worker.create({ tenantId: tenant.tenantId, sessionId: session.id, messageId: create!.id, deliveryCount: 0, log: quiet }),
+    );
+    const notify = sent.find((m) => m.type === "notification.send");
+    expect(notify).toBeDefined();
+    await tableOperations.withinInvocation(`${label} notify`, () =>
+      area.notifications.send({ tenantId: tenant.tenantId, sessionId: session.id, userId: session.endUser!.id, deliveryCount: 0, messageId: notify!.id, log: quiet }),
+    );
+    const counted = tableOperations.snapshot();
+
+    // Assess: the session got there, its outbox rows went with the handlers' own writes.
+    const stored = await new TableSessionStore(t).get(tenant.tenantId, session.id);
+    expect(stored?.session.status).toBe("awaitingEndUser");
+    expect(stored?.session.endUserNotification.status).toBe("sent");
+    const outboxRows: string[] = [];
+    const filter = odata`PartitionKey eq ${tenant.tenantId} and RowKey ge ${"outbox|"} and RowKey lt ${"outbox|~"}`;
+    for await (const e of t.client(tableNames.sessions).listEntities({ queryOptions: { filter } })) outboxRows.push(e.rowKey!);
+    // (The warm-up session's session.create row stays: nobody delivered that message.)
+    expect(outboxRows).not.toContain(`outbox|${create!.id}`);
+    expect(outboxRows).not.toContain(`outbox|${notify!.id}`);
+    expect(counted.byTableAndKind.get("sessions delete") ?? 0).toBe(0);
+
+    const step = (name: string) => counted.byInvocation.get(`${label} ${name}`)!;
+    const [request, created, notified] = [step("request"), step("create"), step("notify")];
+    console.log(
+      `one session: request ${request.operations} operations / ${request.roundTrips} round trips, ` +
+        `session.create ${created.operations} / ${created.roundTrips}, notification.send ${notified.operations} / ${notified.roundTrips}; ` +
+        `${[...counted.byTableAndKind].sort().map(([k, v]) => `${k}: ${v}`).join(", ")}`,
+    );
+    // The request: 4 reads at once (permissions, device, connector, settings), the session transaction, the audit event (2).
+    expect(request.operations).toBeLessThanOrEqual(7);
+    expect(request.roundTrips).toBeLessThanOrEqual(4);
+    // session.create: read, claim (deleting the outbox row), quota (settings, read, write), save, audit (2).
+    expect(created.operations).toBeLessThanOrEqual(9);
+    // notification.send: read, inbox, save (deleting the outbox row), audit (2).
+    expect(notified.operations).toBeLessThanOrEqual(5);
+    expect(request.operations + created.operations + notified.operations).toBeLessThanOrEqual(21);
+  }, 120_000);
+});
