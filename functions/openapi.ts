@@ -110,10 +110,13 @@ function operation(d: EndpointDescription): JsonSchema {
   responses["400"] ??= problem("The request is not valid (validationFailed)");
   if (d.params) responses["404"] ??= problem("Nothing exists under this id (notFound)");
   if (d.authenticated) responses["401"] ??= problem("No valid bearer token (unauthenticated)");
+  // The endpoint builder refuses the wrong kind of token (an app-only token outside the automation door, a user's at it).
+  if (d.authenticated) responses["403"] ??= problem("The token is not accepted here, or lacks the permission (forbidden)");
   // The body limit applies to every request, with a body declared or not.
   responses["413"] ??= problem("The request body is too large (payloadTooLarge)");
   // Answered by the host before the function runs; its body is not part of this contract.
   responses["414"] ??= { description: "The request URI is too long" };
+  responses["431"] ??= { description: "The request's header fields are too large" };
   // Every endpoint is rate limited by the endpoint builder (per caller, or per client address).
   responses["429"] ??= problem("Too many requests (rateLimited); the Retry-After header says in how many seconds to try again");
   responses["500"] ??= problem("Unexpected error (internal)");
