@@ -21,6 +21,8 @@ function clientFor(overrides: Partial<ConstructorParameters<typeof TeamViewerCli
     clientSecret: async () => clientSecret,
     redirectUri,
     timeoutMs: 5_000,
+    // The fake serves its Connect links over http on loopback, as the local stack allows.
+    allowInsecureLinks: true,
     ...overrides,
   });
 }
