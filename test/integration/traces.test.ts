@@ -57,6 +57,8 @@ function sessionTrace(correlationId: string): Promise<SessionTrace> {
 describe("traces across HTTP, Service Bus, the worker and TeamViewer", () => {
   let tenant: TestTenant;
   let deviceId: string;
+  /** A device per request: a device carries one open session at a time. */
+  let secondDeviceId: string;
   let oauth: { code: string; state: string };
 
   beforeAll(async () => {
@@ -68,8 +70,10 @@ describe("traces across HTTP, Service Bus, the worker and TeamViewer", () => {
     expect((await followToCallback(redirect)).status).toBe(302);
     await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "onboarded", "onboarded");
     const device = managedDevice();
+    const second = managedDevice();
     deviceId = device.id;
-    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    secondDeviceId = second.id;
+    await createDevices(tenant.tenantId, tenant.admin, [device, second]);
   });
 
   it("gives one session request one trace: HTTP span → send → the session worker's span → the TeamViewer call", async () => {
@@ -105,7 +109,7 @@ describe("traces across HTTP, Service Bus, the worker and TeamViewer", () => {
     const correlationId = `trace-${randomUUID()}`;
 
     // Act
-    const requested = await requestSession(tenant.helpdesk, deviceId, { description: "traced by the caller" }, {
+    const requested = await requestSession(tenant.helpdesk, secondDeviceId, { description: "traced by the caller" }, {
       "x-correlation-id": correlationId,
       traceparent: `00-${traceId}-${callerSpanId}-01`,
     });
