@@ -415,14 +415,14 @@ describe("portal polish", () => {
     expect(await roles.innerText()).toMatch(/Group [0-9a-f-]{36} \(members: Lee Gu\)/);
     const options = await admin.locator("#ra-users option").evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
     expect(options).toContain("Megan Bowen <megan@contoso.example>");
-    await admin.getByLabel("Who").fill("Megan Bowen <megan@contoso.example>");
-    await admin.getByLabel("Scope tags").fill("berlin");
+    await admin.getByLabel("Who", { exact: true }).fill("Megan Bowen <megan@contoso.example>");
+    await admin.getByLabel("Scope tags", { exact: true }).fill("berlin");
     await admin.getByRole("button", { name: "Add assignment" }).click();
     const megan = roles.locator("tr", { hasText: "Megan Bowen" });
     await megan.waitFor({ timeout: 20_000 });
     expect(await megan.innerText()).toMatch(/Megan Bowen\s+megan@contoso\.example[\s\S]*Request Remote Assistance[\s\S]*Scope tags: berlin/);
     // A name nobody has is refused in the page, before any call.
-    await admin.getByLabel("Who").fill("Nobody Known");
+    await admin.getByLabel("Who", { exact: true }).fill("Nobody Known");
     await admin.getByRole("button", { name: "Add assignment" }).click();
     await admin.locator("#ra-principal-problem").waitFor();
     await shot(admin, "role-assignment-by-name");
