@@ -17,11 +17,25 @@ const logFile = inject("responseLog");
 const apiUrl = inject("stack").apiUrl;
 const originalFetch = globalThis.fetch;
 
+/**
+ * Per test file, at most this many responses of one kind (method, path with its ids
+ * folded, status) are recorded: the load tests poll big lists hundreds of times, and the
+ * log must stay small enough to read back (it once passed 512 MB).
+ */
+const maxPerKind = 50;
+const recordedKinds = new Map<string, number>();
+const kindOf = (method: string, path: string, status: number): string =>
+  `${method} ${path.split("/").map((segment) => (segment.length >= 16 || /\d/.test(segment) ? "*" : segment)).join("/")} ${status}`;
+
 globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
   const response = await originalFetch(input, init);
   const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
   if (!url.startsWith(`${apiUrl}/`) && url !== apiUrl) return response;
   const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
+  const kind = kindOf(method, new URL(url).pathname, response.status);
+  const seen = recordedKinds.get(kind) ?? 0;
+  if (seen >= maxPerKind) return response;
+  recordedKinds.set(kind, seen + 1);
   let text = "";
   try {
     text = await response.clone().text();
