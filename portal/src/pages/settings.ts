@@ -114,14 +114,19 @@ export async function settingsPage(ctx: PageContext): Promise<void> {
     return h("td", { "data-principal-id": a.principalId }, "Group ", id, h("span", { class: "muted" }, ` (${known})`));
   };
 
+  // Only the newest load renders: a slow answer that started before a change never
+  // paints over the list that followed it.
+  let rolesGeneration = 0;
   const loadRoles = async (): Promise<void> => {
+    const generation = ++rolesGeneration;
     let list: List<RoleAssignment>;
     try {
       [list] = await Promise.all([api.get<List<RoleAssignment>>("/roleAssignments"), users.size === 0 ? loadUsers() : Promise.resolve()]);
     } catch (e) {
-      mount(rolesSlot, h("h2", { id: "roles-heading" }, "Role assignments"), problemBox(e));
+      if (generation === rolesGeneration) mount(rolesSlot, h("h2", { id: "roles-heading" }, "Role assignments"), problemBox(e));
       return;
     }
+    if (generation !== rolesGeneration) return;
     const out = h("div", { "aria-live": "polite" });
     const nameOf = (a: RoleAssignment): string => (a.principalType === "user" ? (users.get(a.principalId)?.displayName ?? `user ${a.principalId}`) : `group ${a.principalId}`);
     const table = list.value.length === 0
