@@ -19,6 +19,9 @@ interface QuotaEntity {
 const row = "teamviewer";
 // Every TeamViewer call of a busy tenant goes through this row: many instances may race.
 const maxAttempts = 40;
+/** A grant older than this when its write returns is not used (see tryAcquire); the window's margin is 1 s. */
+const staleGrantMs = 400;
+const maxStaleGrants = 3;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class TableQuotaLimiter implements QuotaLimiter {
@@ -35,13 +38,21 @@ export class TableQuotaLimiter implements QuotaLimiter {
   }
 
   async tryAcquire(tenantId: string, callsPerMinute: number): Promise<QuotaDecision> {
-    let decision: QuotaDecision | undefined;
-    await this.#change(tenantId, (state) => {
-      const d = decide(state, this.#clock.now().getTime(), callsPerMinute);
-      decision = d.granted ? { granted: true } : { granted: false, retryAt: new Date(d.retryAt) };
-      return d.granted ? d.next : undefined;
-    });
-    return decision!;
+    for (let attempt = 0; ; attempt++) {
+      let decision: QuotaDecision | undefined;
+      let grantedAt = 0;
+      await this.#change(tenantId, (state) => {
+        grantedAt = this.#clock.now().getTime();
+        const d = decide(state, grantedAt, callsPerMinute);
+        decision = d.granted ? { granted: true } : { granted: false, retryAt: new Date(d.retryAt) };
+        return d.granted ? d.next : undefined;
+      });
+      // The window's margin covers the way from the grant to TeamViewer. A grant whose write
+      // took longer (a slow or contended row) is recorded too early to keep that promise: its
+      // slot stays spent, and the call asks again, or waits like any call without room.
+      if (!decision!.granted || this.#clock.now().getTime() - grantedAt <= staleGrantMs) return decision!;
+      if (attempt + 1 >= maxStaleGrants) return { granted: false, retryAt: new Date(this.#clock.now().getTime() + 1_000) };
+    }
   }
 
   async blockUntil(tenantId: string, until: Date): Promise<void> {
