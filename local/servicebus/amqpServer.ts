@@ -22,7 +22,9 @@ import {
   unpackBatch,
   type ParsedMessage,
 } from "./amqpEncoding.js";
-import { BrokerError, type Broker, type Disposition, type Entity, type ReceiveMode } from "./broker.js";
+import type { Broker } from "./broker.js";
+import { BrokerError, type Disposition, type ReceiveMode } from "./brokerTypes.js";
+import type { Entity } from "./entity.js";
 import { handleManagementRequest } from "./management.js";
 import { captureIncomingTransfers, deliverableCount, linkCredit, sessionCapacity, setSettleModes, settleLast } from "./rheaInternals.js";
 
