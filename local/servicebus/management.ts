@@ -2,7 +2,8 @@
 // Request and reply shapes follow @azure/service-bus 7.9.5 (core/managementClient.js).
 import { z } from "zod";
 import { amqpTypes, encodeForDelivery, MessageFormatError, parseMessage, uuidBytes, uuidString } from "./amqpEncoding.js";
-import { BrokerError, type Disposition, type Entity, type HandedOut } from "./broker.js";
+import { BrokerError, type Disposition, type HandedOut } from "./brokerTypes.js";
+import type { Entity } from "./entity.js";
 
 export interface ManagementReply {
   readonly status: number;
