@@ -5,7 +5,8 @@ import { z } from "zod";
 import { send, sendJson } from "../http.js";
 import type { FakeConditions } from "./conditions.js";
 import type { FakeSession } from "./control.js";
-import { formatTime, type ConnectionRecord, type TeamViewerFakeState } from "./fakeState.js";
+import { formatTime, type TeamViewerFakeState } from "./fakeState.js";
+import type { ConnectionRecord } from "./stateSnapshot.js";
 import { HttpFailure, methodNotAllowed, notFound, parseJsonBody, type Context, type Json } from "./fakeRequest.js";
 import type { OAuthTokens } from "./oauthTokens.js";
 

@@ -6,7 +6,8 @@ import { randomUUID } from "node:crypto";
 import { send, sendJson } from "../http.js";
 import type { FakeConditions } from "./conditions.js";
 import { accountSchema, clockSchema, connectionInputSchema, faultSchema, latencySchema, throttleSchema, variantsSchema } from "./control.js";
-import { formatTime, type ConnectionRecord, type TeamViewerFakeState } from "./fakeState.js";
+import { formatTime, type TeamViewerFakeState } from "./fakeState.js";
+import type { ConnectionRecord } from "./stateSnapshot.js";
 import { notFound, parseJsonBody, type Context, type Json } from "./fakeRequest.js";
 
 export class ControlApi {
