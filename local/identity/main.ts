@@ -1,6 +1,7 @@
 // `npm run emulator:identity`: the identity provider emulator in the foreground, until Ctrl+C.
 //   --port 7074   --tls-port 7075 (HTTPS, the MSAL authority; the issuer then)   --host 127.0.0.1   --issuer URL   --audience AUD
 import { parseArgs } from "node:util";
+import { stopOnSignals } from "../http.js";
 import { defaultIdentityPort, startIdentityEmulator } from "./server.js";
 
 const { values } = parseArgs({
@@ -27,21 +28,7 @@ try {
   JWKS      ${emulator.jwksUri}
   tokens    POST ${emulator.url}/token  {"tid":"…","oid":"…","name":"…","roles":["Intune.Administrator"]}
   apps      POST ${emulator.url}/apps   {"tenantId":"…","displayName":"…","roles":["RemoteAssistance.Automation"]}; client credentials at ${emulator.tlsUrl ?? emulator.url}/<tenantId>/oauth2/v2.0/token${emulator.tlsUrl ? `\n  HTTPS     ${emulator.tlsUrl} (self-signed; the authority for MSAL.js; no users to sign in here: npm start adds the demo tenant's)` : ""}`);
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`[identity] ${signal}: stopping`);
-    emulator.close().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        console.error(`[identity] close failed: ${e instanceof Error ? e.message : String(e)}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  stopOnSignals(() => emulator.close(), "[identity] ");
 } catch (e) {
   console.error(`[identity] ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);

@@ -2,6 +2,7 @@
 //   --port 7073   --host 127.0.0.1   --data-dir DIR (default .local/keyvault)
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { stopOnSignals } from "../http.js";
 import { defaultKeyVaultPort, startKeyVaultEmulator } from "./server.js";
 
 const { values } = parseArgs({ options: { port: { type: "string" }, host: { type: "string" }, "data-dir": { type: "string" } }, strict: true });
@@ -16,21 +17,7 @@ try {
   const vault = await startKeyVaultEmulator({ port, host: values.host, dataDir, log: (line) => console.log(`[keyvault] ${line}`) });
   console.log(`Key Vault emulator on ${vault.url} (secrets kept in ${dataDir})
   new SecretClient("${vault.url}", credential, { allowInsecureConnection: true, disableChallengeResourceVerification: true })`);
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`[keyvault] ${signal}: stopping`);
-    vault.close().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        console.error(`[keyvault] close failed: ${e instanceof Error ? e.message : String(e)}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  stopOnSignals(() => vault.close(), "[keyvault] ");
 } catch (e) {
   console.error(`[keyvault] ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);

@@ -2,6 +2,7 @@
 // docs/architecture.md, "Local runtime") over plain HTTP on loopback, with the 401 bearer challenge.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { z } from "zod";
+import { BodyTooLarge, closeServer, readBody, send as sendText } from "../http.js";
 import { isLoopbackHost, listen, urlHost } from "../loopback.js";
 import { latest, recoverableDays, SecretVault, secretNamePattern, VaultError, type SecretVersion, type StoredSecret, type VaultErrorCode } from "./secretVault.js";
 
@@ -288,13 +289,12 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
 
   const send = (res: ServerResponse, [status, body]: Reply, headers: Record<string, string> = {}): void => {
     const text = body === undefined ? undefined : JSON.stringify(body);
-    res.writeHead(status, {
+    sendText(res, status, text, {
       ...(text === undefined ? { "content-length": "0" } : { "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(text)) }),
       "cache-control": "no-cache",
       "x-ms-keyvault-service-version": "emulator",
       ...headers,
     });
-    res.end(text);
   };
   const errorReply = (code: string, message: string, innerCode?: string): Reply => [
     statusOf[code as ErrorCode] ?? 500,
@@ -311,17 +311,16 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
       req.resume();
       return send(res, errorReply("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."), { "www-authenticate": challenge });
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > maxBodyBytes) return send(res, errorReply("RequestTooLarge", `The request body exceeds ${maxBodyBytes} bytes.`), { connection: "close" });
-      chunks.push(chunk as Buffer);
+    let text: string;
+    try {
+      text = await readBody(req, maxBodyBytes);
+    } catch (e) {
+      if (e instanceof BodyTooLarge) return send(res, errorReply("RequestTooLarge", `The request body exceeds ${maxBodyBytes} bytes.`), { connection: "close" });
+      throw e;
     }
     // URLSearchParams decodes the SDK's `api%2Dversion` to `api-version`; any value is fine.
     if (!url.searchParams.has("api-version")) return send(res, errorReply("BadParameter", "The 'api-version' query parameter is missing."));
     let body: unknown;
-    const text = Buffer.concat(chunks).toString("utf8");
     if (text.trim() !== "") {
       try {
         body = JSON.parse(text) as unknown;
@@ -353,11 +352,7 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   return {
     port,
     url: origin,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        // State is written on every change, so closing only has to stop the listener.
-        server.close((e) => (e ? reject(e) : resolve()));
-        server.closeAllConnections();
-      }),
+    // State is written on every change, so closing only has to stop the listener.
+    close: () => closeServer(server),
   };
 }

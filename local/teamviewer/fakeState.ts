@@ -1,76 +1,23 @@
 // What the TeamViewer fake remembers: OAuth codes and tokens (kept only as SHA-256
-// hashes), groups, sessions and the account; optionally snapshotted to dataDir as JSON.
+// hashes), groups, sessions and the account; optionally snapshotted to dataDir as JSON
+// (stateSnapshot.ts).
 import { createHash, randomBytes, randomInt } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
 import { accountSchema, defaultAccount, type FakeAccount, type FakeSession } from "./control.js";
+import {
+  readSnapshot,
+  writeSnapshot,
+  type AccessTokenRecord,
+  type CodeRecord,
+  type ConnectionRecord,
+  type GroupRecord,
+  type RefreshTokenRecord,
+  type SessionRecord,
+} from "./stateSnapshot.js";
 
 export const codeLifetimeMs = 10 * 60 * 1000;
 export const defaultSessionLifetimeMs = 24 * 60 * 60 * 1000;
-
-const accessTokenRecord = z.object({
-  id: z.string(),
-  hash: z.string(),
-  clientId: z.string(),
-  expiresAt: z.number(),
-  revoked: z.boolean(),
-  refreshId: z.string(),
-  /** The sign-in this token descends from (a code exchange starts one; refreshes keep it). */
-  grantId: z.string().optional(),
-});
-const refreshTokenRecord = z.object({ id: z.string(), hash: z.string(), clientId: z.string(), accessId: z.string(), spent: z.boolean() });
-const codeRecord = z.object({
-  hash: z.string(),
-  clientId: z.string(),
-  redirectUri: z.string(),
-  expiresAt: z.number(),
-  used: z.boolean(),
-  accessIds: z.array(z.string()),
-});
-const sessionRecord = z.object({
-  seq: z.number(),
-  code: z.string(),
-  closed: z.boolean(),
-  groupid: z.string(),
-  description: z.string().optional(),
-  endCustomer: z.object({ name: z.string().optional(), email: z.string().optional() }).optional(),
-  assignedUserId: z.string().optional(),
-  customApi: z.string().optional(),
-  waitingMessage: z.string().optional(),
-  supportSessionType: z.string(),
-  createdAt: z.number(),
-  validUntil: z.number(),
-  closedAt: z.number().optional(),
-});
-const groupRecord = z.object({ id: z.string(), name: z.string() });
-const connectionRecord = z.object({
-  id: z.string(),
-  userid: z.string(),
-  username: z.string(),
-  sessionCode: z.string(),
-  startDate: z.number(),
-  endDate: z.number().optional(),
-  devicename: z.string().optional(),
-});
-const snapshotSchema = z.object({
-  version: z.literal(1),
-  seq: z.number(),
-  account: accountSchema,
-  accessTokens: z.array(accessTokenRecord),
-  refreshTokens: z.array(refreshTokenRecord),
-  codes: z.array(codeRecord),
-  groups: z.array(groupRecord),
-  sessions: z.array(sessionRecord),
-  connections: z.array(connectionRecord).default([]),
-});
-
-type AccessTokenRecord = z.output<typeof accessTokenRecord>;
-type RefreshTokenRecord = z.output<typeof refreshTokenRecord>;
-type CodeRecord = z.output<typeof codeRecord>;
-type SessionRecord = z.output<typeof sessionRecord>;
-type GroupRecord = z.output<typeof groupRecord>;
-export type ConnectionRecord = z.output<typeof connectionRecord>;
 
 export interface IssuedTokens {
   readonly access_token: string;
@@ -380,24 +327,8 @@ export class TeamViewerFakeState {
 
   #load(log: (line: string) => void): void {
     if (!this.#file) return;
-    let text: string;
-    try {
-      text = readFileSync(this.#file, "utf8");
-    } catch {
-      return; // first start
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    const parsed = snapshotSchema.safeParse(json);
-    if (!parsed.success) {
-      log(`ignoring unreadable snapshot ${this.#file}; starting empty`);
-      return;
-    }
-    const s = parsed.data;
+    const s = readSnapshot(this.#file, log);
+    if (!s) return;
     this.#seq = s.seq;
     this.#account = s.account;
     this.#accessTokens = new Map(s.accessTokens.map((t) => [t.hash, t]));
@@ -414,7 +345,7 @@ export class TeamViewerFakeState {
     const now = this.#now();
     // Spent and expired codes are no use to anyone after a restart.
     for (const [k, c] of this.#codes) if (c.expiresAt <= now) this.#codes.delete(k);
-    const snapshot: z.input<typeof snapshotSchema> = {
+    writeSnapshot(this.#file, {
       version: 1,
       seq: this.#seq,
       account: this.#account,
@@ -424,10 +355,6 @@ export class TeamViewerFakeState {
       groups: this.#groups,
       sessions: this.#sessions,
       connections: this.#connections,
-    };
-    // Write then rename, so a crash mid-write leaves the previous snapshot intact.
-    const tmp = `${this.#file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(snapshot));
-    renameSync(tmp, this.#file);
+    });
   }
 }

@@ -3,6 +3,7 @@
 //   --client-id ID   --client-secret SECRET (default local-client-id / local-client-secret)
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { stopOnSignals } from "../http.js";
 import { defaultTeamViewerFakePort, startTeamViewerFake } from "./server.js";
 
 const { values } = parseArgs({
@@ -36,12 +37,7 @@ try {
   console.log(`  sign-in (TEAMVIEWER_LOGIN_BASE_URL)  ${fake.url}/oauth2/authorize`);
   console.log(`  Web API (TEAMVIEWER_API_BASE_URL)    ${fake.apiBaseUrl}`);
   console.log(`  test control                         ${fake.url}/_control/`);
-  const stop = (signal: string): void => {
-    console.log(`${signal}: stopping`);
-    void fake.close().then(() => process.exit(0));
-  };
-  process.once("SIGINT", () => stop("SIGINT"));
-  process.once("SIGTERM", () => stop("SIGTERM"));
+  stopOnSignals(() => fake.close());
 } catch (e) {
   console.error(`The TeamViewer fake did not start: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
