@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { systemActor } from "../../domain/caller.js";
 import { connectorErrorCodes, connectorHealths, onboardingStatuses, type ConnectorState } from "../../domain/connector.js";
-import { TeamViewerError } from "../teamViewerError.js";
+import { isAccessTokenRefused, isTeamViewerError, type TeamViewerError } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import { createLogger, type Logger } from "../logging.js";
@@ -63,8 +63,6 @@ const keyVaultWriteAttempts = 3;
 const refreshRounds = 3;
 const maxGenerationCheckMs = 60_000;
 
-const isUnauthorized = (e: unknown): e is TeamViewerError => e instanceof TeamViewerError && (e.code === "tokenExpired" || e.code === "invalidToken");
-
 export class TokenProvider {
   readonly #vault: TokenVault;
   readonly #leases: LeaseStore;
@@ -114,7 +112,7 @@ export class TokenProvider {
     try {
       return await fn(token.accessToken);
     } catch (e) {
-      if (!isUnauthorized(e)) throw e;
+      if (!isAccessTokenRefused(e)) throw e;
       this.#forget(tenantId, token.accessToken);
       this.#log.info("TeamViewer refused the access token; dropped it and renewing it once", { tenantId, reason: e.code });
       const renewed = await this.#current(tenantId, requireOnboarded, token.accessToken);
@@ -302,7 +300,7 @@ export class TokenProvider {
       try {
         fresh = await this.#teamViewer.refresh(stored.refreshToken);
       } catch (e) {
-        if (!(e instanceof TeamViewerError)) throw e;
+        if (!isTeamViewerError(e)) throw e;
         if (e.code !== "invalidGrant") {
           await this.#recordRefreshFailure(tenantId, `${e.code}: ${e.message}`);
           throw e;
