@@ -28,7 +28,7 @@ export type TeamViewerErrorCode = (typeof teamViewerErrorCodes)[keyof typeof tea
 
 const transientCodes: ReadonlySet<TeamViewerErrorCode> = new Set(["throttled", "serverError", "timeout", "unreachable"]);
 
-export interface TeamViewerErrorOptions {
+interface TeamViewerErrorOptions {
   readonly status?: number;
   readonly retryAfterMs?: number;
   readonly tvError?: string;
@@ -59,4 +59,22 @@ export class TeamViewerError extends Error {
   }
 }
 
+/** The one test for a TeamViewer failure. */
 export const isTeamViewerError = (e: unknown): e is TeamViewerError => e instanceof TeamViewerError;
+
+// Bad authorization: TeamViewer refuses what this project authorizes with, and repeating
+// the same call will not change that. Nested by what was refused, narrowest first:
+// the access token (a 401 on an API call: renewing the token may help), any of the
+// tenant's tokens (also a refresh token or code TeamViewer no longer accepts: an admin
+// must connect again), or also the app registration itself (invalid_client: an operator
+// must fix the client id or secret).
+const accessTokenRefusals: ReadonlySet<TeamViewerErrorCode> = new Set(["tokenExpired", "invalidToken"]);
+const tokenRefusals: ReadonlySet<TeamViewerErrorCode> = new Set([...accessTokenRefusals, "invalidGrant"]);
+const badAuthorizations: ReadonlySet<TeamViewerErrorCode> = new Set([...tokenRefusals, "invalidClient"]);
+
+/** TeamViewer refused the access token (expired, revoked, replaced): renew it and retry once. */
+export const isAccessTokenRefused = (e: unknown): e is TeamViewerError => isTeamViewerError(e) && accessTokenRefusals.has(e.code);
+/** TeamViewer no longer accepts the tenant's token, access or refresh: there is nothing left to use or revoke. */
+export const isTokenRefused = (e: unknown): e is TeamViewerError => isTeamViewerError(e) && tokenRefusals.has(e.code);
+/** Any bad authorization, the app registration's included. */
+export const isBadAuthorization = (e: unknown): e is TeamViewerError => isTeamViewerError(e) && badAuthorizations.has(e.code);

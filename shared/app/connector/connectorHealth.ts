@@ -13,7 +13,7 @@ import {
 } from "../../domain/connector.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
 import { requireRead } from "../../domain/permissions.js";
-import { TeamViewerError } from "../teamViewerError.js";
+import { isAccessTokenRefused, isTeamViewerError, TeamViewerError } from "../teamViewerError.js";
 import type { Access } from "../access.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
@@ -182,7 +182,7 @@ export class ConnectorHealthCheck {
       if (isReauthorizationRequired(e)) {
         return { health: connectorHealths.reauthorizationRequired, detail: (e as DomainError).detail, lastError: undefined };
       }
-      if (e instanceof TeamViewerError && (e.code === "invalidToken" || e.code === "tokenExpired")) {
+      if (isAccessTokenRefused(e)) {
         const message = "TeamViewer does not accept the connector's token even after renewing it. Connect again to re-authorize.";
         return {
           health: connectorHealths.reauthorizationRequired,
@@ -190,7 +190,7 @@ export class ConnectorHealthCheck {
           lastError: { code: connectorErrorCodes.reauthorizationRequired, message, at },
         };
       }
-      if (e instanceof TeamViewerError) {
+      if (isTeamViewerError(e)) {
         log.warn("TeamViewer health check failed", { code: e.code });
         const message = e.transient ? `TeamViewer could not be reached: ${e.message}` : `TeamViewer answered unexpectedly: ${e.message}`;
         return { health: connectorHealths.unreachable, detail: message, lastError: { code: connectorErrorCodes.teamViewerUnreachable, message, at } };

@@ -15,7 +15,7 @@ import {
 } from "../../domain/connector.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
 import type { Envelope } from "../../contracts/messages.js";
-import { TeamViewerError } from "../teamViewerError.js";
+import { isTeamViewerError, isTokenRefused, type TeamViewerError } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
@@ -103,7 +103,7 @@ export class ConnectorWorker {
       try {
         issued = await this.#d.teamViewer.exchangeCode(code);
       } catch (e) {
-        if (e instanceof TeamViewerError && !e.transient) {
+        if (isTeamViewerError(e) && !e.transient) {
           await this.#failOnboarding(tenantId, stateId, oauthStateStatuses.redeemed, exchangeFailureMessage(e), `${e.code}: ${e.message}`, actor, correlationId);
           return;
         }
@@ -150,7 +150,7 @@ export class ConnectorWorker {
     try {
       account = await this.#d.webApi.forTenant(tenantId).getAccount(ours.accessToken);
     } catch (e) {
-      if (e instanceof TeamViewerError && !e.transient) {
+      if (isTeamViewerError(e) && !e.transient) {
         await this.#removeIfOurs(tenantId, ours);
         await this.#failOnboarding(
           tenantId,
@@ -269,9 +269,9 @@ export class ConnectorWorker {
       if (e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded) {
         // No token, or one TeamViewer already refuses: nothing left to revoke there.
         revoke = { done: false };
-      } else if (e instanceof TeamViewerError && (e.code === "invalidToken" || e.code === "invalidGrant")) {
+      } else if (isTokenRefused(e)) {
         revoke = { done: false };
-      } else if (e instanceof TeamViewerError) {
+      } else if (isTeamViewerError(e)) {
         // Best effort: the local side is cleaned whatever TeamViewer does; the failure is recorded.
         revoke = {
           done: false,

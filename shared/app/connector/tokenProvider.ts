@@ -7,16 +7,17 @@
 // a cached token is checked against the connector's generation at most once a minute, so
 // every instance lets go of a disconnected or replaced connection's token within a minute.
 import { randomUUID } from "node:crypto";
-import { systemActor } from "../../domain/caller.js";
-import { connectorErrorCodes, connectorHealths, onboardingStatuses, type ConnectorState } from "../../domain/connector.js";
-import { TeamViewerError } from "../teamViewerError.js";
+import { connectorHealths, onboardingStatuses, type ConnectorState } from "../../domain/connector.js";
+import { isAccessTokenRefused, isTeamViewerError } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import { createLogger, type Logger } from "../logging.js";
 import { connectorNotOnboarded, reauthorizationRequired } from "./connectorErrors.js";
-import type { ConnectorStore, IssuedToken, Lease, LeaseStore, StoredToken, TeamViewerAuthApi, TokenVault } from "./ports.js";
+import type { ConnectorStore, IssuedToken, LeaseStore, StoredToken, TeamViewerAuthApi, TokenVault } from "./ports.js";
+import { RefreshFailures } from "./refreshFailures.js";
+import { TokenLease } from "./tokenLease.js";
 
-export const refreshLeaseName = "teamviewer-refresh";
+export { refreshLeaseName } from "./tokenLease.js";
 
 export interface TokenProviderOptions {
   /** Refresh this long before the access token expires. */
@@ -63,42 +64,36 @@ const keyVaultWriteAttempts = 3;
 const refreshRounds = 3;
 const maxGenerationCheckMs = 60_000;
 
-const isUnauthorized = (e: unknown): e is TeamViewerError => e instanceof TeamViewerError && (e.code === "tokenExpired" || e.code === "invalidToken");
-
 export class TokenProvider {
   readonly #vault: TokenVault;
-  readonly #leases: LeaseStore;
   readonly #connectors: ConnectorStore;
   readonly #teamViewer: Pick<TeamViewerAuthApi, "refresh" | "revoke">;
-  readonly #audit: AuditLog;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #refreshAheadMs: number;
-  readonly #leaseMs: number;
   readonly #pollMs: number;
   readonly #maxPolls: number;
   readonly #waitMs: number;
   readonly #generationCheckMs: number;
-  readonly #instanceId: string;
+  readonly #lease: TokenLease;
+  readonly #failures: RefreshFailures;
   readonly #cache = new Map<string, CachedToken>();
   readonly #inFlight = new Map<string, Promise<StoredToken>>();
 
   constructor(deps: TokenProviderDeps, options: TokenProviderOptions = {}) {
     this.#vault = deps.vault;
-    this.#leases = deps.leases;
     this.#connectors = deps.connectors;
     this.#teamViewer = deps.teamViewer;
-    this.#audit = deps.audit;
     this.#clock = deps.clock;
     this.#log = deps.log ?? createLogger(() => undefined);
     this.#refreshAheadMs = options.refreshAheadMs ?? 5 * 60_000;
-    this.#leaseMs = options.leaseMs ?? 30_000;
     this.#pollMs = options.pollMs ?? 200;
     this.#waitMs = options.waitMs ?? 20_000;
     // Counted in polls, not clock time: a test clock that stands still must not wait forever.
     this.#maxPolls = Math.max(1, Math.ceil(this.#waitMs / this.#pollMs));
     this.#generationCheckMs = Math.min(options.generationCheckMs ?? maxGenerationCheckMs, maxGenerationCheckMs);
-    this.#instanceId = options.instanceId ?? randomUUID();
+    this.#lease = new TokenLease({ leases: deps.leases, log: this.#log, leaseMs: options.leaseMs ?? 30_000, instanceId: options.instanceId ?? randomUUID() });
+    this.#failures = new RefreshFailures({ audit: deps.audit, connectors: deps.connectors, clock: deps.clock, log: this.#log });
   }
 
   /**
@@ -114,7 +109,7 @@ export class TokenProvider {
     try {
       return await fn(token.accessToken);
     } catch (e) {
-      if (!isUnauthorized(e)) throw e;
+      if (!isAccessTokenRefused(e)) throw e;
       this.#forget(tenantId, token.accessToken);
       this.#log.info("TeamViewer refused the access token; dropped it and renewing it once", { tenantId, reason: e.code });
       const renewed = await this.#current(tenantId, requireOnboarded, token.accessToken);
@@ -136,8 +131,8 @@ export class TokenProvider {
    */
   async withTokenLease<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
     for (let poll = 0; poll < this.#maxPolls; poll++) {
-      const lease = await this.#tryLease(tenantId);
-      if (lease) return this.#holding(tenantId, lease, () => work());
+      const lease = await this.#lease.tryTake(tenantId);
+      if (lease) return this.#lease.holding(tenantId, lease, () => work());
       await sleep(this.#pollMs);
     }
     throw new Error(`could not take the TeamViewer token lease of tenant ${tenantId} within ${this.#waitMs} ms (another instance is refreshing)`);
@@ -240,41 +235,12 @@ export class TokenProvider {
     return stored;
   }
 
-  async #tryLease(tenantId: string): Promise<Lease | undefined> {
-    // A fresh owner per acquisition: two flows of one instance never share a lease.
-    return this.#leases.tryAcquire(tenantId, refreshLeaseName, `${this.#instanceId}/${randomUUID()}`, this.#leaseMs);
-  }
-
-  /** Runs `work` while renewing the lease every third of its length; releases it afterwards. */
-  async #holding<T>(tenantId: string, lease: Lease, work: (lost: () => boolean) => Promise<T>): Promise<T> {
-    let lost = false;
-    const renew = (): void => {
-      this.#leases.renew(tenantId, refreshLeaseName, lease.owner, lease.fence, this.#leaseMs).then(
-        (held) => {
-          if (!held) lost = true;
-        },
-        (e: unknown) => this.#log.warn("could not renew the TeamViewer token lease", { tenantId, error: e instanceof Error ? e.message : String(e) }),
-      );
-    };
-    const timer = setInterval(renew, Math.max(1, Math.floor(this.#leaseMs / 3)));
-    timer.unref();
-    try {
-      return await work(() => lost);
-    } finally {
-      clearInterval(timer);
-      await this.#leases.release(tenantId, refreshLeaseName, lease.owner, lease.fence).catch((e: unknown) => {
-        // It expires by itself within leaseMs; others only wait that long.
-        this.#log.warn("could not release the TeamViewer token lease", { tenantId, error: e instanceof Error ? e.message : String(e) });
-      });
-    }
-  }
-
   /** Refreshes under the lease, or waits for whoever holds it to publish the new token. */
   async #refreshOnce(tenantId: string, requireOnboarded: boolean, rejected: string | undefined): Promise<StoredToken> {
     let stored: StoredToken | undefined;
     for (let poll = 0; poll < this.#maxPolls; poll++) {
-      const lease = await this.#tryLease(tenantId);
-      if (lease) return this.#holding(tenantId, lease, (lost) => this.#refreshHoldingLease(tenantId, requireOnboarded, rejected, lost));
+      const lease = await this.#lease.tryTake(tenantId);
+      if (lease) return this.#lease.holding(tenantId, lease, (lost) => this.#refreshHoldingLease(tenantId, requireOnboarded, rejected, lost));
       await sleep(this.#pollMs);
       stored = await this.#readVault(tenantId);
       if (this.#usable(stored, rejected)) {
@@ -302,9 +268,9 @@ export class TokenProvider {
       try {
         fresh = await this.#teamViewer.refresh(stored.refreshToken);
       } catch (e) {
-        if (!(e instanceof TeamViewerError)) throw e;
+        if (!isTeamViewerError(e)) throw e;
         if (e.code !== "invalidGrant") {
-          await this.#recordRefreshFailure(tenantId, `${e.code}: ${e.message}`);
+          await this.#failures.record(tenantId, `${e.code}: ${e.message}`);
           throw e;
         }
         // Refresh tokens are single use: someone may have rotated it since we read it (an
@@ -318,7 +284,8 @@ export class TokenProvider {
           stored = again;
           continue;
         }
-        await this.#markReauthorizationRequired(tenantId, stored.generation, e);
+        this.#cache.delete(tenantId);
+        await this.#failures.markReauthorizationRequired(tenantId, stored.generation, e);
         throw reauthorizationRequired();
       }
       return this.#storeRefreshed(tenantId, stored, fresh, requireOnboarded, lost);
@@ -377,39 +344,6 @@ export class TokenProvider {
         await sleep(250 * attempt);
       }
     }
-  }
-
-  async #recordRefreshFailure(tenantId: string, detail: string): Promise<void> {
-    await this.#audit.record({
-      tenantId,
-      actor: systemActor,
-      activity: "connector.tokenRefresh",
-      target: { type: "connector", id: "teamviewer" },
-      result: "failure",
-      detail: detail.slice(0, 1000),
-    });
-  }
-
-  async #markReauthorizationRequired(tenantId: string, generation: number, cause: TeamViewerError): Promise<void> {
-    this.#cache.delete(tenantId);
-    const at = this.#clock.now().toISOString();
-    // Only the connection whose token was refused: a newer one (reconnected meanwhile) is left alone.
-    await this.#connectors.update(tenantId, (s) =>
-      s.onboardingStatus === onboardingStatuses.onboarded && s.generation === generation
-        ? {
-            ...s,
-            health: connectorHealths.reauthorizationRequired,
-            lastError: {
-              code: connectorErrorCodes.reauthorizationRequired,
-              message:
-                "TeamViewer refused the connector's refresh token (invalid_grant): the authorization was revoked or has expired. Connect again to re-authorize.",
-              at,
-            },
-          }
-        : undefined,
-    );
-    this.#log.warn("TeamViewer refused the refresh token; the connector needs reauthorization", { tenantId });
-    await this.#recordRefreshFailure(tenantId, `invalidGrant: ${cause.message}`);
   }
 }
 
