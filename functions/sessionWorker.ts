@@ -6,6 +6,7 @@ import { queueNames } from "../shared/queueDefinitions.js";
 import type { FunctionDefinition } from "./definition.js";
 import { deadLetterConsumer, queueConsumer, type QueueHandlerInput, type QueueHandlers } from "./queue/consumer.js";
 import { scheduled } from "./timer/scheduled.js";
+import type { SessionRequestCommand } from "../shared/app/sessions/sessionRequests.js";
 
 /** The tenant id of an envelope, folded like every other id of the API. */
 const tenantOf = (input: QueueHandlerInput<{ tenantId: string }>): string => input.message.tenantId.toLowerCase();
@@ -73,18 +74,21 @@ export const notificationDeadLetterHandlers = {
 export const remoteAssistanceRequestedHandler = {
   "remoteAssistance.requested": async (input) => {
     const { data } = input.message;
-    await input.services.sessions.requests.requestByAutomation(
-      {
-        tenantId: tenantOf(input),
-        requestId: input.message.id,
-        requestedBy: data.requestedBy,
-        deviceId: data.deviceId,
-        ...(data.description === undefined ? {} : { description: data.description }),
-        ...(data.ticketId === undefined ? {} : { ticketId: data.ticketId }),
-        ...(data.acknowledgeWarnings === undefined ? {} : { acknowledgeWarnings: data.acknowledgeWarnings }),
-      },
-      { correlationId: input.message.correlationId, log: input.log },
-    );
+    const command = {
+      source: "queue",
+      tenantId: tenantOf(input),
+      eventId: input.message.id,
+      requestedBy: { id: data.requestedBy.id.toLowerCase(), displayName: data.requestedBy.displayName },
+      deviceId: data.deviceId.toLowerCase(),
+      ...(data.description === undefined ? {} : { description: data.description }),
+      ...(data.ticketId === undefined ? {} : { ticketId: data.ticketId }),
+      ...(data.acknowledgeWarnings === undefined ? {} : { acknowledgeWarnings: data.acknowledgeWarnings }),
+    } as const satisfies SessionRequestCommand;
+    const ctx = { correlationId: input.message.correlationId, log: input.log };
+    const requests = input.services.sessions.requests;
+    const result = await requests.request(command, ctx);
+    // Nobody is there to answer a refusal: it is recorded as a failed session (or audited).
+    if (!result.ok) await requests.recordRefusal(command, result.refusal, ctx);
   },
 } satisfies QueueHandlers;
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { openRowKey, sessionRowKey } from "../../shared/adapters/tables/tableSessionStore.js";
 import { buildReport, median } from "../../shared/app/sessions/sessionAdministration.js";
-import { buildSession } from "../../shared/app/sessions/sessionRequests.js";
+import { buildSession } from "../../shared/app/sessions/newSession.js";
 import { nameBasedUuid, sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
 import { createRetryPolicy, decideClaim, retryDelayMs } from "../../shared/app/sessions/retryPolicy.js";
 import { teamViewerRequest } from "../../shared/app/sessions/sessionWorker.js";

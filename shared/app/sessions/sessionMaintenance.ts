@@ -16,7 +16,7 @@ import type { SessionExpiry } from "./expiry.js";
 import { sessionCloseEntry } from "./sessionMessages.js";
 import { pushFailedWarning } from "./notificationWorker.js";
 import type { SessionWriter } from "./sessionWriter.js";
-import { buildSession } from "./sessionRequests.js";
+import { buildSession } from "./newSession.js";
 import { ulid } from "ulid";
 import { isOutage, TimerRows } from "../timerRows.js";
 
