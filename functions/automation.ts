@@ -14,7 +14,7 @@ import { automationDoorAcceptedSchema, automationDoorEventSchema } from "../shar
 import { forbidden } from "../shared/domain/errors.js";
 import { deadLetterConsumer, queueConsumer, type QueueHandlerInput, type QueueHandlers } from "./queue/consumer.js";
 import { systemActor } from "../shared/domain/caller.js";
-import { remoteAssistanceRequestedDeadLetterHandler, remoteAssistanceRequestedHandler } from "./sessionWorker.js";
+import { remoteAssistanceRequestedDeadLetterHandler, remoteAssistanceRequestedHandler } from "./sessionQueues.js";
 
 // Ids compare lower-case everywhere (the authenticator lower-cases tid and oid); producers
 // do not all send GUIDs that way, so the envelope and data ids are folded here.

@@ -88,7 +88,7 @@ describe("the Table operations of one session", () => {
     const create = sent.find((m) => m.type === "session.create");
     expect(create).toBeDefined();
     await tableOperations.withinInvocation(`${label} create`, () =>
-      area.worker.create({ tenantId: tenant.tenantId, sessionId: session.id, messageId: create!.id, deliveryCount: 0, log: quiet }),
+      area.creation.create({ tenantId: tenant.tenantId, sessionId: session.id, messageId: create!.id, deliveryCount: 0, log: quiet }),
     );
     const notify = sent.find((m) => m.type === "notification.send");
     expect(notify).toBeDefined();

@@ -8,7 +8,7 @@ import { buildReport, median } from "../../shared/app/sessions/sessionAdministra
 import { buildSession } from "../../shared/app/sessions/newSession.js";
 import { nameBasedUuid, sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
 import { createRetryPolicy, decideClaim, retryDelayMs } from "../../shared/app/sessions/retryPolicy.js";
-import { teamViewerRequest } from "../../shared/app/sessions/sessionWorker.js";
+import { teamViewerRequest } from "../../shared/app/sessions/teamViewerSessions.js";
 import { toSessionResource } from "../../shared/app/sessions/sessionView.js";
 import { applyEvent, initialWorkerState, type Session } from "../../shared/domain/session.js";
 import type { Device } from "../../shared/domain/device.js";

@@ -1,5 +1,5 @@
-// The sessions area's background functions: the session worker (session-commands), the
-// notification worker (device-notifications), a dead-letter function for each queue, the
+// The sessions area's queue and timer functions: session-commands (the creation and the
+// closing worker), the notification worker (device-notifications), a dead-letter function for each queue, the
 // timer that re-sends the outbox and expires unanswered requests, and the handlers that
 // automation-events uses for remoteAssistance.requested.
 import { queueNames } from "../shared/queueDefinitions.js";
@@ -14,7 +14,7 @@ const messageIdOf = (input: QueueHandlerInput<{ id: string }>): string => (input
 
 export const sessionCommandHandlers = {
   "session.create": async (input) => {
-    await input.services.sessions.worker.create({
+    await input.services.sessions.creation.create({
       tenantId: tenantOf(input),
       sessionId: input.message.data.sessionId,
       messageId: messageIdOf(input),
@@ -24,7 +24,7 @@ export const sessionCommandHandlers = {
     });
   },
   "session.close": async (input) => {
-    await input.services.sessions.worker.close({
+    await input.services.sessions.closing.close({
       tenantId: tenantOf(input),
       sessionId: input.message.data.sessionId,
       messageId: messageIdOf(input),
@@ -107,7 +107,7 @@ export const remoteAssistanceRequestedDeadLetterHandler = {
   },
 } satisfies QueueHandlers;
 
-export const sessionWorkerFunctions: FunctionDefinition[] = [
+export const sessionQueueFunctions: FunctionDefinition[] = [
   queueConsumer({ name: "sessionCommands", queue: queueNames.sessionCommands, handlers: sessionCommandHandlers }),
   deadLetterConsumer({ name: "sessionCommandsDeadLetter", queue: queueNames.sessionCommands, handlers: sessionCommandDeadLetterHandlers }),
   queueConsumer({ name: "deviceNotifications", queue: queueNames.deviceNotifications, handlers: notificationHandlers }),
