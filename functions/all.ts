@@ -10,8 +10,8 @@ import { healthFunctions } from "./health.js";
 import { openApiFunctions } from "./openapi.js";
 import { meFunctions } from "./me.js";
 import { sessionFunctions } from "./sessions.js";
-import { sessionWorkerFunctions } from "./sessionWorker.js";
+import { sessionQueueFunctions } from "./sessionQueues.js";
 
 export function allDefinitions(): FunctionDefinition[] {
-  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions, ...deviceFunctions, ...automationFunctions, ...sessionFunctions, ...meFunctions, ...sessionWorkerFunctions, ...auditExportFunctions, ...connectionReportFunctions];
+  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions, ...deviceFunctions, ...automationFunctions, ...sessionFunctions, ...meFunctions, ...sessionQueueFunctions, ...auditExportFunctions, ...connectionReportFunctions];
 }

@@ -14,7 +14,7 @@ import { automationDoorAcceptedSchema, automationDoorEventSchema } from "../shar
 import { forbidden } from "../shared/domain/errors.js";
 import { deadLetterConsumer, queueConsumer, type QueueHandlerInput, type QueueHandlers } from "./queue/consumer.js";
 import { systemActor } from "../shared/domain/caller.js";
-import { remoteAssistanceRequestedDeadLetterHandler, remoteAssistanceRequestedHandler } from "./sessionWorker.js";
+import { remoteAssistanceRequestedDeadLetterHandler, remoteAssistanceRequestedHandler } from "./sessionQueues.js";
 
 // Ids compare lower-case everywhere (the authenticator lower-cases tid and oid); producers
 // do not all send GUIDs that way, so the envelope and data ids are folded here.
@@ -125,10 +125,12 @@ const automationDoor = endpoint({
       throw forbidden("The event names another tenant. An app raises requests for its own tenant only (the tenant of its token); leave tenantId out or send that one.");
     }
     const id = body.id ?? randomUUID();
-    await services.sessions.requests.requestByApp(
-      caller,
+    const result = await services.sessions.requests.request(
       {
-        requestId: id,
+        source: "app",
+        caller,
+        tenantId: caller.tenantId,
+        eventId: id,
         deviceId: lower(body.data.deviceId),
         ...(body.data.description === undefined ? {} : { description: body.data.description }),
         ...(body.data.ticketId === undefined ? {} : { ticketId: body.data.ticketId }),
@@ -136,6 +138,7 @@ const automationDoor = endpoint({
       },
       { correlationId: body.correlationId ?? correlationId, log },
     );
+    if (!result.ok) throw result.refusal.error;
     return { status: 202, body: { id } };
   },
 });

@@ -62,7 +62,21 @@ export const sessionFunctions: FunctionDefinition[] = [
     errors: ["notFound", "connectorNotOnboarded", "conflict", "acknowledgementRequired", "deviceNotEligible"],
     handle: async ({ caller, params, body, headers, services, correlationId, log }) => {
       const key = idempotencyKeyOf(headers);
-      const { session, replayed } = await services.sessions.requests.requestByUser(caller, params.deviceId, body, key, { correlationId, log });
+      const result = await services.sessions.requests.request(
+        {
+          source: "user",
+          caller,
+          tenantId: caller.tenantId,
+          deviceId: params.deviceId,
+          ...(body.description === undefined ? {} : { description: body.description }),
+          ...(body.ticketId === undefined ? {} : { ticketId: body.ticketId }),
+          ...(body.acknowledgeWarnings === undefined ? {} : { acknowledgeWarnings: body.acknowledgeWarnings }),
+          ...(key === undefined ? {} : { idempotencyKey: key }),
+        },
+        { correlationId, log },
+      );
+      if (!result.ok) throw result.refusal.error;
+      const { session, replayed } = result;
       return {
         status: 202,
         body: toSessionResource(session),

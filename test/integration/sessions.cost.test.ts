@@ -74,19 +74,21 @@ describe("the Table operations of one session", () => {
     });
     const caller: UserCaller = { type: "user", tenantId: tenant.tenantId, userId: randomUUID(), displayName: "Help Desk", roles: ["RemoteAssistance.Request"], groups: [] };
     // One session first, so the per-process one-time work (tenant registration, counter reads) is not in the count.
-    await area.requests.requestByUser(caller, warmUpDevice.id, { description: "warm-up" }, undefined, { log: quiet });
+    await area.requests.request({ source: "user", caller, tenantId: caller.tenantId, deviceId: warmUpDevice.id, description: "warm-up" }, { log: quiet });
     sent.length = 0;
     tableOperations.reset();
 
     // Act: the request, then each message it leads to, delivered as the queues would.
     const label = `cost-${randomUUID()}`;
-    const { session } = await tableOperations.withinInvocation(`${label} request`, () =>
-      area.requests.requestByUser(caller, device.id, { description: "counted" }, undefined, { log: quiet }),
+    const requested = await tableOperations.withinInvocation(`${label} request`, () =>
+      area.requests.request({ source: "user", caller, tenantId: caller.tenantId, deviceId: device.id, description: "counted" }, { log: quiet }),
     );
+    if (!requested.ok) throw requested.refusal.error;
+    const { session } = requested;
     const create = sent.find((m) => m.type === "session.create");
     expect(create).toBeDefined();
     await tableOperations.withinInvocation(`${label} create`, () =>
-      area.worker.create({ tenantId: tenant.tenantId, sessionId: session.id, messageId: create!.id, deliveryCount: 0, log: quiet }),
+      area.creation.create({ tenantId: tenant.tenantId, sessionId: session.id, messageId: create!.id, deliveryCount: 0, log: quiet }),
     );
     const notify = sent.find((m) => m.type === "notification.send");
     expect(notify).toBeDefined();

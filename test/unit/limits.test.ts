@@ -7,7 +7,7 @@ import { clientAddress, unknownAddress } from "../../functions/http/clientAddres
 import { forwardedFor } from "../../local/host/httpTrigger.js";
 import { HealthProbe } from "../../shared/app/healthProbe.js";
 import { RateLimiter } from "../../shared/app/rateLimiter.js";
-import { buildSession } from "../../shared/app/sessions/sessionRequests.js";
+import { buildSession } from "../../shared/app/sessions/newSession.js";
 import { toSessionResource } from "../../shared/app/sessions/sessionView.js";
 import { failureKind, isOutage } from "../../shared/app/timerRows.js";
 import { DomainError } from "../../shared/domain/errors.js";

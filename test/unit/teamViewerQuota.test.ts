@@ -11,7 +11,7 @@ import { block, decide, decodeTimes, emptyWindow, encodeTimes, quotaWindowMs, ty
 import { TeamViewerQuota, TeamViewerQuotaExhausted, throttleWithoutRetryAfterMs, type TeamViewerWebApi } from "../../shared/app/quota/teamViewerQuota.js";
 import { TeamViewerError } from "../../shared/app/teamViewerError.js";
 import { waitForQuota, waitingForTeamViewerQuota } from "../../shared/app/sessions/quotaWait.js";
-import { buildSession } from "../../shared/app/sessions/sessionRequests.js";
+import { buildSession } from "../../shared/app/sessions/newSession.js";
 import { toSessionResource } from "../../shared/app/sessions/sessionView.js";
 import type { Clock } from "../../shared/app/clock.js";
 

@@ -10,7 +10,7 @@ import { conflict, forbidden, notFound } from "../../domain/errors.js";
 import { applyEvent, truncate, type Session } from "../../domain/session.js";
 import type { AdminContext } from "./sessionAdministration.js";
 import type { SessionExpiry } from "./expiry.js";
-import { createMessage } from "./sessionRequests.js";
+import { createMessage } from "./newSession.js";
 import type { SessionWriter } from "./sessionWriter.js";
 
 export type ApprovalDecisionKind = "approve" | "deny";

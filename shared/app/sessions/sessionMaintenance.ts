@@ -9,14 +9,14 @@ import { systemActor } from "../../domain/caller.js";
 import { isOpen } from "../../domain/sessionState.js";
 import { applyEvent, noteHistory, sessionFailureCodes, type Session, type TeamViewerDetails } from "../../domain/session.js";
 import type { RemoteAssistanceRequestedData } from "../../contracts/messages.js";
-import { isTeamViewerError } from "../teamViewerError.js";
-import type { TeamViewerSessionInfo, TeamViewerTokens } from "./ports.js";
+import type { TeamViewerTokens } from "./ports.js";
 import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 import type { SessionExpiry } from "./expiry.js";
 import { sessionCloseEntry } from "./sessionMessages.js";
+import { closeAtTeamViewer, closedTeamViewerDetails } from "./teamViewerSessions.js";
 import { pushFailedWarning } from "./notificationWorker.js";
 import type { SessionWriter } from "./sessionWriter.js";
-import { buildSession } from "./sessionRequests.js";
+import { buildSession } from "./newSession.js";
 import { ulid } from "ulid";
 import { isOutage, TimerRows } from "../timerRows.js";
 
@@ -114,32 +114,8 @@ export class SessionMaintenance implements OpenSessionsCloser {
       let problem: string | undefined;
       if ((s.teamViewer && !s.teamViewer.closedAt) || (!s.teamViewer && s.worker.createAttempts > 0)) {
         try {
-          const info = await this.#d.tokens.withAccessToken(
-            tenantId,
-            async (token): Promise<TeamViewerSessionInfo | undefined> => {
-              const target: TeamViewerSessionInfo | undefined = s.teamViewer
-                ? { code: s.teamViewer.code, groupId: s.teamViewer.groupId, supporterLink: s.teamViewer.supporterLink }
-                : await this.#d.teamViewer.forTenant(tenantId).findOpenSessionByCustomApi(token, s.id);
-              if (!target) return undefined;
-              try {
-                await this.#d.teamViewer.forTenant(tenantId).closeSession(token, target.code);
-              } catch (e) {
-                if (!(isTeamViewerError(e) && e.code === "notFound")) throw e;
-              }
-              return target;
-            },
-            { requireOnboarded: false },
-          );
-          const now = this.#d.clock.now().toISOString();
-          if (info) {
-            atTeamViewer = {
-              code: info.code,
-              supporterLink: s.teamViewer?.supporterLink ?? info.supporterLink ?? "",
-              validUntil: s.teamViewer?.validUntil ?? (info.validUntil ?? new Date(s.expiresAt)).toISOString(),
-              groupId: info.groupId,
-              closedAt: now,
-            };
-          }
+          const info = await closeAtTeamViewer(this.#d, s);
+          if (info) atTeamViewer = closedTeamViewerDetails(s, info, this.#d.clock.now());
         } catch (e) {
           problem = e instanceof Error ? e.message : String(e);
           log.warn("could not close a session at TeamViewer while disconnecting", { sessionId, error: problem });

@@ -4,6 +4,7 @@
 // (a re-scheduled create, a resent notification) gets a new id on purpose.
 import { createHash } from "node:crypto";
 import { makeEnvelope, messageQueue, messageTypes, type MessageData, type MessageType, type SessionCloseData } from "../../contracts/messages.js";
+import type { Logger } from "../logging.js";
 import type { OutboxEntry } from "./ports.js";
 
 /** An RFC 9562 version-8 (name-based, SHA-256) UUID: stable for the same name. */
@@ -55,4 +56,14 @@ export function sessionCloseEntry(
     now: options.now,
     correlationId: options.correlationId,
   });
+}
+
+/** A session command being handled (session.create, session.close), as the queue delivered it. */
+export interface CommandContext {
+  readonly tenantId: string;
+  readonly sessionId: string;
+  readonly messageId: string;
+  readonly deliveryCount: number;
+  readonly correlationId?: string;
+  readonly log: Logger;
 }

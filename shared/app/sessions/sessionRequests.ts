@@ -1,10 +1,10 @@
-// Requesting a session: one set of checks — permission and scope, connector onboarded,
-// eligibility — for an admin (HTTP), a tenant's app (the automation door) and a trusted
-// producer's remoteAssistance.requested (a queue event); then the session row and its
-// session.create message in one transaction. An HTTP caller's refusal is an error answer
-// (and an audited failure). On the queue nobody is there to answer: a device that is
-// missing, not eligible or a connector not onboarded becomes a failed session, and a
-// device outside the named principal's scope an audited refusal with no session, so
+// Requesting a session: one command whoever asks — an admin (HTTP), a tenant's app (the
+// automation door) or the principal a trusted producer's remoteAssistance.requested names
+// (a queue event) — and one path: the checks (requestChecks.ts), then the session row and
+// its session.create message in one transaction. A refusal is a result, not an exception.
+// An HTTP entry point answers it as an error (it was audited here). On the queue nobody is
+// there to answer: the consumer has `recordRefusal` keep it as a failed session, or, for a
+// device outside the named principal's scope, as an audited refusal with no session, so
 // nothing an automation asks for is dropped without a trace.
 import { ulid } from "ulid";
 import type { Clock } from "../clock.js";
@@ -12,27 +12,18 @@ import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Access } from "../access.js";
 import type { SettingsStore } from "../admin/ports.js";
-import { actorOf, type Actor, type AutomationCaller, type UserCaller } from "../../domain/caller.js";
-import { complianceWarningOf, platformOf, type Device } from "../../domain/device.js";
-import { conflict, DomainError, errorCodes, forbidden, notFound } from "../../domain/errors.js";
-import { eligibilityReasonText, evaluateEligibility, type Eligibility } from "../../domain/eligibility.js";
-import { inScope, type Scope } from "../../domain/permissions.js";
+import type { AutomationCaller, UserCaller } from "../../domain/caller.js";
+import type { Device } from "../../domain/device.js";
+import { conflict, DomainError, forbidden, notFound } from "../../domain/errors.js";
+import type { Eligibility } from "../../domain/eligibility.js";
+import { inScope } from "../../domain/permissions.js";
 import type { TenantSettings } from "../../domain/tenantSettings.js";
-import {
-  appendHistory,
-  applyEvent,
-  initialWorkerState,
-  sessionFailureCodes,
-  type Session,
-  type SessionDevice,
-  type SessionFailure,
-} from "../../domain/session.js";
-import { messageTypes } from "../../contracts/messages.js";
-import type { SessionRequestBody } from "../../contracts/sessions.js";
+import { applyEvent, sessionFailureCodes, type Session, type SessionFailure } from "../../domain/session.js";
 import type { ConnectorGate, DeviceDirectory } from "./ports.js";
-import { Idempotency } from "./idempotency.js";
-import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
+import type { Idempotency } from "./idempotency.js";
 import type { SessionWriter } from "./sessionWriter.js";
+import { check, deviceBusy, type RequesterScope } from "./requestChecks.js";
+import { buildSession, createMessages, type Requester } from "./newSession.js";
 
 export interface SessionRequestsDeps {
   readonly writer: SessionWriter;
@@ -50,123 +41,54 @@ export interface RequestContext {
   readonly log: Logger;
 }
 
-/** What an automation asks for, through the door or the queue. */
-export interface AutomationRequest {
+/** A request for a session, built by its entry point (functions/) with its ids folded. */
+export type SessionRequestCommand = {
   readonly tenantId: string;
-  /** The envelope id: the same id twice is one request and one session, whichever way it came. */
-  readonly requestId: string;
-  readonly requestedBy: { readonly id: string; readonly displayName: string };
   readonly deviceId: string;
   readonly description?: string;
   readonly ticketId?: string;
   readonly acknowledgeWarnings?: readonly string[];
+} & (
+  | {
+      /** An admin at POST /devices/{deviceId}/remoteAssistanceSessions. */
+      readonly source: "user";
+      readonly caller: UserCaller;
+      /** The Idempotency-Key header: a repeat with the same key and body answers the first session. */
+      readonly idempotencyKey?: string;
+    }
+  | {
+      /** A tenant's app at the automation door, POST /automation/events. */
+      readonly source: "app";
+      readonly caller: AutomationCaller;
+      /** The event id: the same id twice is one request and one session, through the door or the queue. */
+      readonly eventId: string;
+    }
+  | QueuedRequest
+);
+
+/** A trusted producer's remoteAssistance.requested (automation-events): nobody is there to answer. */
+export interface QueuedRequest {
+  readonly source: "queue";
+  /** The automation principal the event names. */
+  readonly requestedBy: { readonly id: string; readonly displayName: string };
+  readonly eventId: string;
 }
 
-/** What every request says besides the device, whoever asks. */
-interface Ask {
-  readonly ticketId?: string;
-  readonly acknowledgeWarnings?: readonly string[];
+/** Why a request made no session. */
+export interface Refusal {
+  /** The answer an HTTP caller gets. */
+  readonly error: DomainError;
+  /** What a queued request records as its failed session; absent = refused without one. */
+  readonly failure?: SessionFailure;
+  /** The device's open session, when that is the reason. */
+  readonly existingSessionId?: string;
+  /** The session the request would have made: what a recorded refusal keeps (with `failure`). */
+  readonly draft?: Session;
 }
 
-export const connectorNotOnboardedDetail =
-  "The TeamViewer connector is not onboarded for this tenant. An admin with Update Remote Assistance must connect it first.";
-
-interface Requester {
-  readonly id: string;
-  readonly displayName: string;
-  readonly type: "user" | "automation";
-}
-
-/** Where the requester may request and read; a user's Permissions or an automation's scope. */
-interface RequesterScope {
-  readonly request?: Scope;
-  readonly read?: Scope;
-}
-
-type Checked =
-  /** `acknowledged`: the warnings the request acknowledged that applied (recorded on the session). */
-  | { readonly ok: true; readonly device: Device; readonly eligibility: Eligibility; readonly acknowledged: readonly string[] }
-  /** `failure`: what a queue request records as a failed session; absent = refused without one. */
-  | { readonly ok: false; readonly error: DomainError; readonly failure?: SessionFailure };
-
-/** The checks every request passes, in this order, whoever asks. */
-function check(
-  who: "user" | "app",
-  scope: RequesterScope,
-  device: Device | undefined,
-  onboarded: boolean,
-  settings: TenantSettings,
-  ask: Ask,
-): Checked {
-  if (!scope.request) {
-    return {
-      ok: false,
-      error: forbidden(
-        who === "user"
-          ? "Requesting remote assistance needs the Request Remote Assistance permission."
-          : "This app's role assignments give it no Request Remote Assistance permission.",
-      ),
-    };
-  }
-  if (!device) {
-    return {
-      ok: false,
-      error: notFound("The device"),
-      failure: { code: sessionFailureCodes.deviceNotFound, message: "No device with this id is known to the service (it may not have been synced yet)." },
-    };
-  }
-  // A device outside what the requester may read is as good as absent (no existence leak);
-  // one it may read but not request for is a plain "no".
-  if (!inScope(scope.read, device.roleScopeTagIds)) return { ok: false, error: notFound("The device") };
-  if (!inScope(scope.request, device.roleScopeTagIds)) {
-    return {
-      ok: false,
-      error: forbidden(
-        `This device is outside the scope of ${who === "user" ? "your" : "this app's"} Request Remote Assistance permission (its scope tags are not among those of ${who === "user" ? "your" : "its"} role assignments).`,
-      ),
-    };
-  }
-  if (settings.requireTicketId && !ask.ticketId) {
-    const detail = "This tenant requires a ticket id with every remote assistance request: name the help-desk ticket in ticketId.";
-    return {
-      ok: false,
-      error: new DomainError(errorCodes.validationFailed, detail, { errors: [{ path: who === "user" ? "body.ticketId" : "body.data.ticketId", message: "required by this tenant" }] }),
-      failure: { code: sessionFailureCodes.ticketIdRequired, message: detail },
-    };
-  }
-  if (!onboarded) {
-    return {
-      ok: false,
-      error: new DomainError(errorCodes.connectorNotOnboarded, connectorNotOnboardedDetail),
-      failure: { code: sessionFailureCodes.connectorNotOnboarded, message: connectorNotOnboardedDetail },
-    };
-  }
-  const eligibility = evaluateEligibility(device, settings);
-  if (!eligibility.eligible) {
-    return {
-      ok: false,
-      error: new DomainError(errorCodes.deviceNotEligible, eligibilityReasonText[eligibility.reason], { extensions: { reason: eligibility.reason } }),
-      failure: { code: sessionFailureCodes.deviceNotEligible, message: `${eligibility.reason}: ${eligibilityReasonText[eligibility.reason]}` },
-    };
-  }
-  const warning = complianceWarningOf(device);
-  if (warning && !(ask.acknowledgeWarnings ?? []).includes(warning)) {
-    const detail = `Intune reports this device as not compliant (complianceState ${device.complianceState}). Send acknowledgeWarnings: ["${warning}"] to connect anyway.`;
-    return {
-      ok: false,
-      error: new DomainError(errorCodes.acknowledgementRequired, detail, { extensions: { warnings: [warning] } }),
-      failure: { code: sessionFailureCodes.acknowledgementRequired, message: detail },
-    };
-  }
-  return { ok: true, device, eligibility, acknowledged: warning ? [warning] : [] };
-}
-
-/** The answer to a request for a device that already has an open session. */
-export function deviceBusy(existingSessionId: string): DomainError {
-  return new DomainError(errorCodes.conflict, "This device already has an open remote assistance session. Use it, or close it before requesting another.", {
-    extensions: { existingSessionId },
-  });
-}
+export type SessionRequestResult =
+  | { readonly ok: true; readonly session: Session; readonly replayed: boolean }
+  | { readonly ok: false; readonly refusal: Refusal };
 
 export class SessionRequests {
   readonly #d: SessionRequestsDeps;
@@ -176,150 +98,157 @@ export class SessionRequests {
   }
 
   /**
-   * An admin's request (POST /devices/{id}/remoteAssistanceSessions). With an
-   * Idempotency-Key, a repeat of the same request answers the session the first created.
+   * The one path for a session request, whoever asks. A repeat answers the session the
+   * first made (`replayed`): for a user the same Idempotency-Key and body, for automation
+   * the same event id.
    */
-  async requestByUser(
-    caller: UserCaller,
-    deviceId: string,
-    body: SessionRequestBody,
-    idempotencyKey: string | undefined,
-    ctx: RequestContext,
-  ): Promise<{ session: Session; replayed: boolean }> {
-    if (idempotencyKey === undefined) return { session: await this.#requestAsUser(caller, deviceId, body, ctx), replayed: false };
+  async request(command: SessionRequestCommand, ctx: RequestContext): Promise<SessionRequestResult> {
+    if (command.source === "user" && command.idempotencyKey !== undefined) return this.#requestOnce(command, command.idempotencyKey, ctx);
+    return this.#request(command, ctx);
+  }
+
+  /**
+   * What a queued request's refusal becomes, since nobody is there to answer: a failed
+   * session (holding no lock) under the event's dedupe key, so it is seen; redelivery finds
+   * it. A device outside the principal's scope is an audited refusal with no session.
+   */
+  async recordRefusal(command: SessionRequestCommand & QueuedRequest, refusal: Refusal, ctx: RequestContext): Promise<Session | undefined> {
+    if (!refusal.failure || !refusal.draft) {
+      ctx.log.warn("remoteAssistance.requested refused: the principal it names may not request for this device", { deviceId: command.deviceId, code: refusal.error.code });
+      await this.#auditRefusal(command, refusal.error, ctx);
+      return undefined;
+    }
+    const { draft, failure } = refusal;
+    const failed: Session = { ...applyEvent(draft, "fail", new Date(draft.requestedAt), failure.message), failure };
+    const result = await this.#d.writer.create(failed, [], ctx.log, dedupeKey(command));
+    if (!result.created) return this.#existing(command, result.existingSessionId, ctx);
+    if (refusal.existingSessionId !== undefined) {
+      await this.#auditRefusal(command, refusal.error, ctx);
+    } else {
+      await this.#d.audit.record({
+        tenantId: command.tenantId,
+        actor: requesterOf(command),
+        activity: "session.requested",
+        target: { type: "session", id: failed.id },
+        result: "failure",
+        detail: `refused for device ${command.deviceId}: ${failure.code}: ${failure.message}`,
+        correlationId: ctx.correlationId,
+      });
+    }
+    return failed;
+  }
+
+  async #request(command: SessionRequestCommand, ctx: RequestContext): Promise<SessionRequestResult> {
+    // Four independent reads at once; the checks still decide in their order.
+    const [scope, device, onboarded, settings] = await Promise.all([
+      this.#scopeOf(command),
+      this.#d.devices.get(command.tenantId, command.deviceId),
+      this.#d.connector.isOnboarded(command.tenantId),
+      this.#d.settings.get(command.tenantId),
+    ]);
+    const checked = check(command.source === "user" ? "user" : "app", scope, device, onboarded, settings, command);
+    if (!checked.ok) {
+      const { error, failure } = checked;
+      return this.#refused(command, failure ? { error, failure, draft: this.#draft(command, { device, eligibility: undefined, acknowledged: [] }, settings) } : { error }, ctx);
+    }
+    const session = this.#draft(command, checked, settings);
+    const result = await this.#d.writer.create(session, createMessages(session, ctx.correlationId), ctx.log, dedupeKey(command));
+    if (!result.created && result.reason === "deviceBusy") {
+      const { existingSessionId } = result;
+      const error = deviceBusy(existingSessionId);
+      const failure = { code: sessionFailureCodes.deviceHasOpenSession, message: `${error.detail} (session ${existingSessionId})` };
+      return this.#refused(command, { error, failure, existingSessionId, draft: session }, ctx);
+    }
+    if (!result.created) return this.#replayEvent(command, result.existingSessionId, ctx);
+    await this.#auditCreated(session, command, createdDetail(command, checked.device), ctx);
+    return { ok: true, session, replayed: false };
+  }
+
+  /** A user's request with an Idempotency-Key: run once per key and body, replayed after. */
+  async #requestOnce(command: SessionRequestCommand & { readonly source: "user" }, key: string, ctx: RequestContext): Promise<SessionRequestResult> {
+    const { tenantId, caller, deviceId } = command;
     let created: Session | undefined;
-    const outcome = await this.#d.idempotency.run(caller.tenantId, caller.userId, idempotencyKey, { deviceId, description: body.description ?? null, ticketId: body.ticketId ?? null, acknowledgeWarnings: [...(body.acknowledgeWarnings ?? [])].sort() }, async () => {
-      created = await this.#requestAsUser(caller, deviceId, body, ctx);
-      return created.id;
-    });
-    if (outcome.kind === "fresh" && created) return { session: created, replayed: false };
+    let refusal: Refusal | undefined;
+    let outcome;
+    try {
+      const payload = { deviceId, description: command.description ?? null, ticketId: command.ticketId ?? null, acknowledgeWarnings: [...(command.acknowledgeWarnings ?? [])].sort() };
+      outcome = await this.#d.idempotency.run(tenantId, caller.userId, key, payload, async () => {
+        const result = await this.#request(command, ctx);
+        // Thrown only so the key is forgotten (the client may retry with it); answered below.
+        if (!result.ok) throw (refusal = result.refusal).error;
+        created = result.session;
+        return created.id;
+      });
+    } catch (e) {
+      if (refusal) return { ok: false, refusal };
+      // The key's own conflicts (used with another body, still in progress).
+      if (e instanceof DomainError) return { ok: false, refusal: { error: e } };
+      throw e;
+    }
+    if (outcome.kind === "fresh" && created) return { ok: true, session: created, replayed: false };
     const [stored, permissions, device] = await Promise.all([
-      this.#d.writer.store.get(caller.tenantId, outcome.sessionId),
+      this.#d.writer.store.get(tenantId, outcome.sessionId),
       this.#d.access.permissionsOf(caller),
-      this.#d.devices.get(caller.tenantId, deviceId),
+      this.#d.devices.get(tenantId, deviceId),
     ]);
     // A replay is judged like a new request: a permission or scope removed since the
     // first answer is a refusal, not the stored answer.
     const scopeTags = device?.roleScopeTagIds ?? stored?.session.device.scopeTags ?? [];
     if (!inScope(permissions.request, scopeTags)) {
-      throw forbidden("Requesting remote assistance for this device needs the Request Remote Assistance permission in its scope.");
+      return { ok: false, refusal: { error: forbidden("Requesting remote assistance for this device needs the Request Remote Assistance permission in its scope.") } };
     }
-    if (!stored) throw notFound("The session this Idempotency-Key produced");
-    return { session: stored.session, replayed: true };
+    if (!stored) return { ok: false, refusal: { error: notFound("The session this Idempotency-Key produced") } };
+    return { ok: true, session: stored.session, replayed: true };
   }
 
-  /**
-   * A tenant's app at the automation door (POST /automation/events). The tenant and the
-   * requester come from its token; the checks are a user's, and a refusal is the answer.
-   */
-  async requestByApp(caller: AutomationCaller, request: Omit<AutomationRequest, "tenantId" | "requestedBy">, ctx: RequestContext): Promise<{ session: Session; replayed: boolean }> {
-    const r: AutomationRequest = { ...request, tenantId: caller.tenantId, requestedBy: { id: caller.userId, displayName: caller.displayName } };
-    const actor = actorOf(caller);
-    const gathered = await this.#gather(r);
-    const checked = check("app", gathered.scope, gathered.device, gathered.onboarded, gathered.settings, r);
-    if (!checked.ok) {
-      await this.#auditRefusal(r.tenantId, actor, r.deviceId, checked.error, ctx);
-      throw checked.error;
+  /** An automation's event id was used before: its session, if this is the same request. */
+  async #replayEvent(command: SessionRequestCommand, sessionId: string, ctx: RequestContext): Promise<SessionRequestResult> {
+    const session = await this.#existing(command, sessionId, ctx);
+    if (command.source === "app" && (session.deviceId !== command.deviceId || session.requestedBy.id !== command.caller.userId)) {
+      return { ok: false, refusal: { error: conflict("This event id was already used for another request; send a new id for a new request.") } };
     }
-    const session = this.#newSession(r, checked, gathered.settings);
-    const result = await this.#d.writer.create(session, createMessages(session, ctx.correlationId), ctx.log, dedupeKey(r));
-    if (!result.created && result.reason === "deviceBusy") {
-      const error = deviceBusy(result.existingSessionId);
-      await this.#auditRefusal(r.tenantId, actor, r.deviceId, error, ctx);
-      throw error;
-    }
-    if (!result.created) {
-      const existing = await this.#d.writer.store.get(r.tenantId, result.existingSessionId);
-      if (!existing) throw new Error("an automation request's session vanished");
-      if (existing.session.deviceId !== r.deviceId || existing.session.requestedBy.id !== r.requestedBy.id) {
-        throw conflict("This event id was already used for another request; send a new id for a new request.");
-      }
-      return { session: existing.session, replayed: true };
-    }
-    await this.#auditCreated(session, actor, `requested for device ${checked.device.deviceName} (${r.deviceId}) by automation (app ${caller.clientId})`, ctx);
-    return { session, replayed: false };
+    return { ok: true, session, replayed: true };
   }
 
-  /**
-   * A trusted producer's remoteAssistance.requested. Redelivery of the same message yields
-   * the same session; undefined when the principal it names may not request for the device.
-   */
-  async requestByAutomation(request: AutomationRequest, ctx: RequestContext): Promise<Session | undefined> {
-    const r: AutomationRequest = { ...request, requestedBy: { ...request.requestedBy, id: request.requestedBy.id.toLowerCase() }, deviceId: request.deviceId.toLowerCase() };
-    const actor: Actor = { id: r.requestedBy.id, displayName: r.requestedBy.displayName, type: "automation" };
-    const gathered = await this.#gather(r);
-    const checked = check("app", gathered.scope, gathered.device, gathered.onboarded, gathered.settings, r);
-    if (!checked.ok && !checked.failure) {
-      ctx.log.warn("remoteAssistance.requested refused: the principal it names may not request for this device", { deviceId: r.deviceId, code: checked.error.code });
-      await this.#auditRefusal(r.tenantId, actor, r.deviceId, checked.error, ctx);
-      return undefined;
-    }
-    let session = this.#newSession(r, checked.ok ? checked : { device: gathered.device, eligibility: undefined, acknowledged: [] }, gathered.settings);
-    const outbox = [];
-    if (!checked.ok) {
-      session = { ...applyEvent(session, "fail", new Date(session.requestedAt), checked.failure!.message), failure: checked.failure! };
-    } else {
-      outbox.push(...createMessages(session, ctx.correlationId));
-    }
-    let result = await this.#d.writer.create(session, outbox, ctx.log, dedupeKey(r));
-    if (!result.created && result.reason === "deviceBusy") {
-      // Nobody is there to answer: the refusal becomes a failed session (holding no lock), so it is seen.
-      const error = deviceBusy(result.existingSessionId);
-      const failure = { code: sessionFailureCodes.deviceHasOpenSession, message: `${error.detail} (session ${result.existingSessionId})` };
-      session = { ...applyEvent(session, "fail", new Date(session.requestedAt), failure.message), failure };
-      result = await this.#d.writer.create(session, [], ctx.log, dedupeKey(r));
-      if (result.created) {
-        await this.#auditRefusal(r.tenantId, actor, r.deviceId, error, ctx);
-        return session;
-      }
-    }
-    if (!result.created) {
-      const existing = await this.#d.writer.store.get(r.tenantId, result.existingSessionId);
-      if (!existing) throw new Error("an automation request's session vanished");
-      ctx.log.info("remoteAssistance.requested was delivered again; the session exists", { sessionId: existing.session.id });
-      return existing.session;
-    }
-    if (checked.ok) {
-      await this.#auditCreated(session, actor, `requested for device ${r.deviceId} by automation`, ctx);
-    } else {
-      await this.#d.audit.record({
-        tenantId: r.tenantId,
-        actor,
-        activity: "session.requested",
-        target: { type: "session", id: session.id },
-        result: "failure",
-        detail: `refused for device ${r.deviceId}: ${checked.failure!.code}: ${checked.failure!.message}`,
-        correlationId: ctx.correlationId,
-      });
-    }
-    return session;
+  async #existing(command: SessionRequestCommand, sessionId: string, ctx: RequestContext): Promise<Session> {
+    const existing = await this.#d.writer.store.get(command.tenantId, sessionId);
+    if (!existing) throw new Error("an automation request's session vanished");
+    if (command.source === "queue") ctx.log.info("remoteAssistance.requested was delivered again; the session exists", { sessionId: existing.session.id });
+    return existing.session;
   }
 
-  async #gather(r: AutomationRequest) {
-    const [scope, device, onboarded, settings] = await Promise.all([
-      this.#d.access.automationScopeOf(r.tenantId, r.requestedBy.id),
-      this.#d.devices.get(r.tenantId, r.deviceId),
-      this.#d.connector.isOnboarded(r.tenantId),
-      this.#d.settings.get(r.tenantId),
-    ]);
-    return { scope, device, onboarded, settings };
+  /** An answered refusal is audited now; a queued one where `recordRefusal` records it. */
+  async #refused(command: SessionRequestCommand, refusal: Refusal, ctx: RequestContext): Promise<SessionRequestResult> {
+    if (command.source !== "queue") await this.#auditRefusal(command, refusal.error, ctx);
+    return { ok: false, refusal };
   }
 
-  #newSession(
-    r: AutomationRequest,
+  #scopeOf(command: SessionRequestCommand): Promise<RequesterScope> {
+    switch (command.source) {
+      case "user":
+        return this.#d.access.permissionsOf(command.caller);
+      case "app":
+        return this.#d.access.automationScopeOf(command.tenantId, command.caller.userId);
+      case "queue":
+        return this.#d.access.automationScopeOf(command.tenantId, command.requestedBy.id);
+    }
+  }
+
+  #draft(
+    command: SessionRequestCommand,
     checked: { device: Device | undefined; eligibility: Eligibility | undefined; acknowledged: readonly string[] },
     settings: TenantSettings,
   ): Session {
     const now = this.#d.clock.now();
     return buildSession({
-      tenantId: r.tenantId,
+      tenantId: command.tenantId,
       id: ulid(now.getTime()),
-      deviceId: r.deviceId,
+      deviceId: command.deviceId,
       device: checked.device,
       eligibility: checked.eligibility,
-      requestedBy: { id: r.requestedBy.id, displayName: r.requestedBy.displayName, type: "automation" },
-      description: r.description?.trim() || null,
-      ticketId: r.ticketId ?? null,
+      requestedBy: requesterOf(command),
+      description: command.description?.trim() || null,
+      ticketId: command.ticketId ?? null,
       acknowledgedWarnings: checked.acknowledged,
       now,
       timeoutMinutes: settings.sessionTimeoutMinutes,
@@ -327,22 +256,22 @@ export class SessionRequests {
     });
   }
 
-  async #auditRefusal(tenantId: string, actor: Actor, deviceId: string, error: DomainError, ctx: RequestContext): Promise<void> {
+  async #auditRefusal(command: SessionRequestCommand, error: DomainError, ctx: RequestContext): Promise<void> {
     await this.#d.audit.record({
-      tenantId,
-      actor,
+      tenantId: command.tenantId,
+      actor: requesterOf(command),
       activity: "session.requested",
-      target: { type: "device", id: deviceId },
+      target: { type: "device", id: command.deviceId },
       result: "failure",
       detail: `${error.code}: ${error.detail}`,
       correlationId: ctx.correlationId,
     });
   }
 
-  async #auditCreated(session: Session, actor: Actor, detail: string, ctx: RequestContext): Promise<void> {
+  async #auditCreated(session: Session, command: SessionRequestCommand, detail: string, ctx: RequestContext): Promise<void> {
     await this.#d.audit.record({
       tenantId: session.tenantId,
-      actor,
+      actor: requesterOf(command),
       activity: "session.requested",
       target: { type: "session", id: session.id },
       result: "success",
@@ -355,136 +284,19 @@ export class SessionRequests {
       correlationId: ctx.correlationId,
     });
   }
-
-  async #requestAsUser(caller: UserCaller, deviceId: string, body: SessionRequestBody, ctx: RequestContext): Promise<Session> {
-    const tenantId = caller.tenantId;
-    // Four independent reads at once; the checks still decide in their order.
-    const [permissions, device, onboarded, settings] = await Promise.all([
-      this.#d.access.permissionsOf(caller),
-      this.#d.devices.get(tenantId, deviceId),
-      this.#d.connector.isOnboarded(tenantId),
-      this.#d.settings.get(tenantId),
-    ]);
-    const checked = check("user", permissions, device, onboarded, settings, body);
-    if (!checked.ok) {
-      await this.#auditRefusal(tenantId, actorOf(caller), deviceId, checked.error, ctx);
-      throw checked.error;
-    }
-    const now = this.#d.clock.now();
-    const session = buildSession({
-      tenantId,
-      id: ulid(now.getTime()),
-      deviceId,
-      device: checked.device,
-      eligibility: checked.eligibility,
-      requestedBy: { id: caller.userId, displayName: caller.displayName, type: "user" },
-      description: body.description?.trim() || null,
-      ticketId: body.ticketId ?? null,
-      acknowledgedWarnings: checked.acknowledged,
-      now,
-      timeoutMinutes: settings.sessionTimeoutMinutes,
-      approval: { scopeTags: settings.approvalRequiredScopeTags, timeoutMinutes: settings.approvalTimeoutMinutes },
-    });
-    const result = await this.#d.writer.create(session, createMessages(session, ctx.correlationId), ctx.log);
-    if (!result.created) {
-      const error = deviceBusy(result.existingSessionId);
-      await this.#auditRefusal(tenantId, actorOf(caller), deviceId, error, ctx);
-      throw error;
-    }
-    await this.#auditCreated(session, actorOf(caller), `requested for device ${checked.device.deviceName} (${deviceId})`, ctx);
-    return session;
-  }
 }
 
-/** The same envelope id twice is one session, whether it came through the door or the queue. */
-const dedupeKey = (r: AutomationRequest): string => `msg-${r.requestId}`;
+const requesterOf = (c: SessionRequestCommand): Requester =>
+  c.source === "queue"
+    ? { id: c.requestedBy.id, displayName: c.requestedBy.displayName, type: "automation" }
+    : { id: c.caller.userId, displayName: c.caller.displayName, type: c.source === "user" ? "user" : "automation" };
 
-/** What a new session sends: session.create, unless it waits for approval (then nothing, yet). */
-const createMessages = (session: Session, correlationId: string | undefined) =>
-  session.status === "requested" ? [createMessage(session, session.requestedAt, correlationId)] : [];
+const createdDetail = (c: SessionRequestCommand, device: Device): string =>
+  c.source === "user"
+    ? `requested for device ${device.deviceName} (${c.deviceId})`
+    : c.source === "app"
+      ? `requested for device ${device.deviceName} (${c.deviceId}) by automation (app ${c.caller.clientId})`
+      : `requested for device ${c.deviceId} by automation`;
 
-export function createMessage(session: Session, requestedAt: string, correlationId: string | undefined) {
-  return outboxEntry(messageTypes.sessionCreate, session.tenantId, { sessionId: session.id }, {
-    id: sessionMessageIds.create(session.id),
-    now: new Date(requestedAt),
-    correlationId,
-  });
-}
-
-const unknownDevice: SessionDevice = {
-  deviceName: "(unknown device)",
-  operatingSystem: "",
-  osVersion: "",
-  platform: "unknown",
-  userDisplayName: null,
-  userPrincipalName: null,
-  scopeTags: [],
-};
-
-/** Whether a device with these scope tags needs a second person's approval. */
-export const needsApprovalFor = (deviceTags: readonly string[], approvalTags: readonly string[]): boolean => deviceTags.some((t) => approvalTags.includes(t));
-
-/** A new session in `requested` (or `pendingApproval` when its device needs approval), from the device as it is now. */
-export function buildSession(args: {
-  readonly tenantId: string;
-  readonly id: string;
-  readonly deviceId: string;
-  readonly device: Device | undefined;
-  readonly eligibility: Eligibility | undefined;
-  readonly requestedBy: Requester;
-  readonly description: string | null;
-  readonly ticketId?: string | null;
-  readonly acknowledgedWarnings?: readonly string[];
-  readonly now: Date;
-  readonly timeoutMinutes: number;
-  /** The tenant's approval rule: devices with one of these tags wait this long for a decision. */
-  readonly approval?: { readonly scopeTags: readonly string[]; readonly timeoutMinutes: number };
-}): Session {
-  const { device, eligibility, now, approval } = args;
-  const needsApproval = device !== undefined && approval !== undefined && needsApprovalFor(device.roleScopeTagIds, approval.scopeTags);
-  const channel = eligibility?.notificationChannel ?? "none";
-  const notifiable = channel === "companyPortal" && device !== undefined && typeof device.userId === "string" && device.userId !== "";
-  const at = now.toISOString();
-  return {
-    tenantId: args.tenantId,
-    id: args.id,
-    deviceId: args.deviceId,
-    device: device
-      ? {
-          deviceName: device.deviceName,
-          operatingSystem: device.operatingSystem,
-          osVersion: device.osVersion,
-          platform: platformOf(device),
-          userDisplayName: device.userDisplayName ?? null,
-          userPrincipalName: device.userPrincipalName ?? null,
-          scopeTags: [...device.roleScopeTagIds],
-        }
-      : unknownDevice,
-    endUser: notifiable ? { id: device.userId as string, displayName: device.userDisplayName ?? null, email: device.emailAddress ?? null } : null,
-    requestedBy: args.requestedBy,
-    requestedAt: at,
-    description: args.description,
-    ticketId: args.ticketId ?? null,
-    acknowledgedWarnings: [...(args.acknowledgedWarnings ?? [])],
-    status: needsApproval ? "pendingApproval" : "requested",
-    history: appendHistory([], {
-      status: needsApproval ? "pendingApproval" : "requested",
-      at,
-      detail: needsApproval ? `Requested by ${args.requestedBy.displayName}; waiting for approval.` : `Requested by ${args.requestedBy.displayName}.`,
-    }),
-    // Waiting for approval has its own deadline; the end user's starts when it is approved.
-    expiresAt: new Date(now.getTime() + (needsApproval ? approval.timeoutMinutes : args.timeoutMinutes) * 60_000).toISOString(),
-    approval: { required: needsApproval, decision: null },
-    teamViewer: null,
-    endUserLink: null,
-    endUserNotification: { channel: notifiable ? "companyPortal" : "none", status: notifiable ? "pending" : "notSupported", dispatches: 0 },
-    endUserResponse: null,
-    closedAt: null,
-    closedBy: null,
-    closeReason: null,
-    failure: null,
-    warnings: eligibility ? [...eligibility.warnings] : [],
-    waitingForTeamViewerQuotaUntil: null,
-    worker: initialWorkerState,
-  };
-}
+/** The same event id twice is one session, whether it came through the door or the queue. */
+const dedupeKey = (c: SessionRequestCommand): string | undefined => (c.source === "user" ? undefined : `msg-${c.eventId}`);

@@ -3,6 +3,7 @@
 // are sent and their outbox rows deleted. A send that fails is left to the outbox timer.
 // Read-decide-write loops on etag conflicts live here too, so no use case writes blindly.
 import type { MessageBus } from "../messageBus.js";
+import { systemClock, type Clock } from "../clock.js";
 import { messageTypes } from "../../contracts/messages.js";
 import type { Logger } from "../logging.js";
 import { isOpen } from "../../domain/sessionState.js";
@@ -33,11 +34,13 @@ export class SessionWriter {
   readonly #store: SessionStore;
   readonly #inbox: InboxStore;
   readonly #bus: MessageBus;
+  readonly #clock: Clock;
 
-  constructor(deps: { store: SessionStore; inbox: InboxStore; bus: MessageBus }) {
+  constructor(deps: { store: SessionStore; inbox: InboxStore; bus: MessageBus; clock?: Clock }) {
     this.#store = deps.store;
     this.#inbox = deps.inbox;
     this.#bus = deps.bus;
+    this.#clock = deps.clock ?? systemClock;
   }
 
   get store(): SessionStore {
@@ -97,7 +100,7 @@ export class SessionWriter {
       ...(entry.correlationId === undefined ? {} : { correlationId: entry.correlationId }),
       body: entry.body,
       // A time already past means "now": the outbox timer re-sends late.
-      ...(entry.notBefore !== undefined && Date.parse(entry.notBefore) > Date.now() ? { notBefore: new Date(entry.notBefore) } : {}),
+      ...(entry.notBefore !== undefined && Date.parse(entry.notBefore) > this.#clock.now().getTime() ? { notBefore: new Date(entry.notBefore) } : {}),
     });
   }
 

@@ -19,7 +19,8 @@ import type {
 import { SessionWriter } from "./sessionWriter.js";
 import { Idempotency } from "./idempotency.js";
 import { SessionRequests } from "./sessionRequests.js";
-import { SessionWorker } from "./sessionWorker.js";
+import { SessionCreation } from "./sessionCreation.js";
+import { SessionClosing } from "./sessionClosing.js";
 import { NotificationWorker } from "./notificationWorker.js";
 import { EndUserRequests } from "./endUserRequests.js";
 import { SessionAdministration } from "./sessionAdministration.js";
@@ -55,7 +56,10 @@ export interface SessionsAreaDeps {
 
 export interface SessionsArea {
   readonly requests: SessionRequests;
-  readonly worker: SessionWorker;
+  /** session.create: the TeamViewer session for a request. */
+  readonly creation: SessionCreation;
+  /** session.close: the TeamViewer session of a session that ended. */
+  readonly closing: SessionClosing;
   readonly notifications: NotificationWorker;
   readonly endUser: EndUserRequests;
   readonly admin: SessionAdministration;
@@ -65,7 +69,9 @@ export interface SessionsArea {
 }
 
 export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
-  const writer = new SessionWriter({ store: d.store, inbox: d.inbox, bus: d.bus });
+  const writer = new SessionWriter({ store: d.store, inbox: d.inbox, bus: d.bus, clock: d.clock });
+  // TeamViewer group per tenant: learned by the creation worker, narrows both workers' custom_api lookups.
+  const groups = new Map<string, string>();
   const expiry = new SessionExpiry({ writer, audit: d.audit, clock: d.clock });
   return {
     requests: new SessionRequests({
@@ -78,7 +84,7 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
       audit: d.audit,
       clock: d.clock,
     }),
-    worker: new SessionWorker({
+    creation: new SessionCreation({
       writer,
       tokens: d.tokens,
       teamViewer: d.teamViewer,
@@ -86,7 +92,9 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
       audit: d.audit,
       clock: d.clock,
       teamViewerTimeoutMs: d.teamViewerTimeoutMs,
+      groups,
     }),
+    closing: new SessionClosing({ writer, tokens: d.tokens, teamViewer: d.teamViewer, audit: d.audit, clock: d.clock, groups }),
     notifications: new NotificationWorker({ writer, inbox: d.inbox, push: d.push, audit: d.audit, clock: d.clock }),
     endUser: new EndUserRequests({ writer, inbox: d.inbox, expiry, audit: d.audit, clock: d.clock }),
     admin: new SessionAdministration({ writer, access: d.access, expiry, audit: d.audit, clock: d.clock, resendMinIntervalSeconds: d.resendMinIntervalSeconds }),

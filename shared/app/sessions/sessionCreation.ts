@@ -1,5 +1,5 @@
-// The session worker (session-commands): creates the TeamViewer session for a request and
-// closes it again. Exactly one TeamViewer session per request, under redelivery, crashes
+// The creation worker (session.create on session-commands): creates the TeamViewer session
+// for a request (sessionClosing.ts closes it again). Exactly one TeamViewer session per request, under redelivery, crashes
 // and races:
 //   1. claim the session with an etag-guarded write before calling TeamViewer, so only
 //      one delivery at a time may call it;
@@ -16,7 +16,6 @@ import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import { systemActor, type Actor } from "../../domain/caller.js";
 import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
-import { isOpen } from "../../domain/sessionState.js";
 import {
   applyEvent,
   noteHistory,
@@ -27,24 +26,24 @@ import {
   type TeamViewerDetails,
   type WorkerState,
 } from "../../domain/session.js";
-import { messageTypes, type SessionCloseReason } from "../../contracts/messages.js";
+import { messageTypes } from "../../contracts/messages.js";
 import { isTeamViewerError, type TeamViewerError } from "../teamViewerError.js";
 import {
   faultPointNames,
   type FaultPoints,
-  type NewTeamViewerSession,
   type OutboxEntry,
   type StoredSession,
   type TeamViewerSessionInfo,
   type TeamViewerTokens,
 } from "./ports.js";
 import { createRetryPolicy, decideClaim, retryDelayMs } from "./retryPolicy.js";
-import { outboxEntry, sessionCloseEntry, sessionMessageIds } from "./sessionMessages.js";
+import { outboxEntry, sessionCloseEntry, sessionMessageIds, type CommandContext } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
 import { isQuotaExhausted, type TeamViewerByTenant, type TeamViewerQuotaExhausted } from "../quota/teamViewerQuota.js";
 import { waitForQuota } from "./quotaWait.js";
+import { closeCodeAtTeamViewer, teamViewerRequest, type TeamViewerGroupHints } from "./teamViewerSessions.js";
 
-export interface SessionWorkerDeps {
+export interface SessionCreationDeps {
   readonly writer: SessionWriter;
   readonly tokens: TeamViewerTokens;
   /** Every call counted against the tenant's TeamViewer quota. */
@@ -55,19 +54,9 @@ export interface SessionWorkerDeps {
   /** The TeamViewer client's per-call timeout: a claim must outlast the calls made under it. */
   readonly teamViewerTimeoutMs: number;
   readonly random?: () => number;
+  /** Learned here from created sessions; shared with the closing worker. */
+  readonly groups: TeamViewerGroupHints;
 }
-
-export interface CommandContext {
-  readonly tenantId: string;
-  readonly sessionId: string;
-  readonly messageId: string;
-  readonly deliveryCount: number;
-  readonly correlationId?: string;
-  readonly log: Logger;
-}
-
-/** The TeamViewer group that holds a tenant's sessions (created by TeamViewer when missing). */
-export const teamViewerGroupName = (tenantId: string): string => `Remote assistance ${tenantId}`;
 
 const released = (w: WorkerState): WorkerState => ({ ...w, claimId: null, claimedUntil: null, claimMessageId: null, claimDelivery: null });
 
@@ -81,37 +70,11 @@ class ClaimExpiring extends Error {
 
 const authorizationCodes: ReadonlySet<string> = new Set(["tokenExpired", "invalidToken", "invalidGrant", "invalidClient"]);
 
-/** The description TeamViewer shows the supporter: which device, who asked, and why. */
-export function teamViewerDescription(s: Session): string {
-  const os = [s.device.operatingSystem, s.device.osVersion].filter(Boolean).join(" ");
-  const text =
-    `Remote assistance for ${s.device.deviceName}${os ? ` (${os})` : ""}` +
-    `${s.device.userDisplayName ? `, used by ${s.device.userDisplayName}` : ""}` +
-    `, requested by ${s.requestedBy.displayName}${s.requestedBy.type === "automation" ? " (automation)" : ""}.` +
-    `${s.description ? ` ${s.description}` : ""}`;
-  return text.slice(0, 4000);
-}
-
-export function teamViewerRequest(s: Session): NewTeamViewerSession {
-  const email = s.endUser?.email && s.endUser.email.length <= 254 && s.endUser.email.includes("@") ? s.endUser.email : undefined;
-  const name = s.endUser?.displayName ? s.endUser.displayName.slice(0, 100) : undefined;
-  return {
-    groupName: teamViewerGroupName(s.tenantId),
-    description: teamViewerDescription(s),
-    ...(name || email ? { endCustomer: { ...(name ? { name } : {}), ...(email ? { email } : {}) } } : {}),
-    // The end user has until the request expires to join; TeamViewer ends the session then too.
-    validUntil: new Date(s.expiresAt),
-    customApi: s.id,
-  };
-}
-
-export class SessionWorker {
-  readonly #d: SessionWorkerDeps;
+export class SessionCreation {
+  readonly #d: SessionCreationDeps;
   readonly #random: () => number;
-  /** TeamViewer group per tenant, learned from created sessions: narrows the custom_api lookup. */
-  readonly #groups = new Map<string, string>();
 
-  constructor(deps: SessionWorkerDeps) {
+  constructor(deps: SessionCreationDeps) {
     this.#d = deps;
     this.#random = deps.random ?? Math.random;
   }
@@ -120,8 +83,6 @@ export class SessionWorker {
   get leaseMs(): number {
     return this.#d.teamViewerTimeoutMs * 4 + 10_000;
   }
-
-  // ------------------------------------------------------------------ session.create
 
   async create(ctx: CommandContext): Promise<void> {
     const { tenantId, sessionId, log } = ctx;
@@ -170,7 +131,7 @@ export class SessionWorker {
     try {
       result = await this.#d.tokens.withAccessToken(ctx.tenantId, async (token) => {
         if (lookFirst) {
-          const found = await this.#d.teamViewer.forTenant(ctx.tenantId).findOpenSessionByCustomApi(token, s.id, this.#groups.get(ctx.tenantId));
+          const found = await this.#d.teamViewer.forTenant(ctx.tenantId).findOpenSessionByCustomApi(token, s.id, this.#d.groups.get(ctx.tenantId));
           if (found) return { info: found, found: true };
         }
         // Never start a create that could outlive the claim: another delivery could take
@@ -182,7 +143,7 @@ export class SessionWorker {
       await this.#createFailed(held, e, ctx);
       return;
     }
-    this.#groups.set(ctx.tenantId, result.info.groupId);
+    this.#d.groups.set(ctx.tenantId, result.info.groupId);
     // Tests crash here on purpose: TeamViewer has the session, the table does not know yet.
     await this.#d.faults.hit(faultPointNames.afterTeamViewerCreate, { tenantId: ctx.tenantId, sessionId: s.id });
     await this.#saveCreated(held, result.info, result.found, ctx);
@@ -354,123 +315,12 @@ export class SessionWorker {
     ctx.log.info("another delivery holds the session's claim; looking again after its lease", { sessionId: s.id, at: at.toISOString() });
   }
 
-  // ------------------------------------------------------------------ session.close
-
-  /** Closes the session's TeamViewer session (the status was changed by whoever asked). */
-  async close(ctx: CommandContext & { readonly reason: SessionCloseReason; readonly closedBy?: Actor }): Promise<void> {
-    const { tenantId, sessionId, log } = ctx;
-    const store = this.#d.writer.store;
-    let stored = await store.get(tenantId, sessionId);
-    if (!stored) throw notFound(`Session ${sessionId}`);
-    if (isOpen(stored.session.status)) {
-      // Producers write the new status before sending; an open session here means the
-      // command came from elsewhere (an operator): close it as asked.
-      const changed = await this.#d.writer.change(
-        tenantId,
-        sessionId,
-        (s) =>
-          isOpen(s.status)
-            ? { next: { ...applyEvent(s, "close", this.#d.clock.now(), `Closed (${ctx.reason}).`), closedBy: ctx.closedBy ?? systemActor, closeReason: ctx.reason === "failed" ? null : ctx.reason } }
-            : undefined,
-        log,
-      );
-      if (!changed) throw notFound(`Session ${sessionId}`);
-      stored = changed.after;
-    }
-    const s = stored.session;
-    if (s.teamViewer?.closedAt) return;
-
-    let closed: TeamViewerSessionInfo | undefined;
-    try {
-      closed = await this.#d.tokens.withAccessToken(
-        tenantId,
-        async (token) => {
-          let info: TeamViewerSessionInfo | undefined = s.teamViewer
-            ? { code: s.teamViewer.code, groupId: s.teamViewer.groupId, supporterLink: s.teamViewer.supporterLink }
-            : undefined;
-          // No code saved, but an attempt was made: TeamViewer may have a session anyway.
-          if (!info && s.worker.createAttempts > 0) info = await this.#d.teamViewer.forTenant(tenantId).findOpenSessionByCustomApi(token, s.id, this.#groups.get(tenantId));
-          if (!info) return undefined;
-          await this.#closeAt(tenantId, token, info.code);
-          return info;
-        },
-        { requireOnboarded: false },
-      );
-    } catch (e) {
-      if (isTeamViewerError(e) && e.transient) throw e; // Service Bus redelivers
-      const why =
-        e instanceof DomainError
-          ? e.code === errorCodes.connectorNotOnboarded
-            ? "the connector is not onboarded any more"
-            : e.detail
-          : isTeamViewerError(e)
-            ? e.message
-            : undefined;
-      if (why === undefined) throw e;
-      await this.#recordCloseFailure(stored, why, ctx);
-      return;
-    }
-    if (!closed) {
-      log.info("no TeamViewer session to close", { sessionId });
-      return;
-    }
-    const info = closed;
-    const now = this.#d.clock.now();
-    await this.#d.writer.change(
-      tenantId,
-      sessionId,
-      (cur) =>
-        cur.teamViewer?.closedAt
-          ? undefined
-          : {
-              next: noteHistory(
-                {
-                  ...cur,
-                  teamViewer: {
-                    code: info.code,
-                    supporterLink: cur.teamViewer?.supporterLink ?? info.supporterLink ?? "",
-                    validUntil: cur.teamViewer?.validUntil ?? (info.validUntil ?? new Date(cur.expiresAt)).toISOString(),
-                    groupId: info.groupId,
-                    closedAt: now.toISOString(),
-                  },
-                },
-                now,
-                "TeamViewer session closed.",
-              ),
-            },
-      log,
-    );
-    await this.#audit(s, systemActor, "session.teamViewerSessionClosed", "success", `closed at TeamViewer (${ctx.reason})`, ctx.correlationId);
-  }
-
-  /** Closes at TeamViewer; a session TeamViewer no longer knows counts as closed. */
-  async #closeAt(tenantId: string, token: string, code: string): Promise<void> {
-    try {
-      await this.#d.teamViewer.forTenant(tenantId).closeSession(token, code);
-    } catch (e) {
-      if (isTeamViewerError(e) && e.code === "notFound") return;
-      throw e;
-    }
-  }
-
   async #closeQuietly(tenantId: string, code: string, log: Logger): Promise<void> {
     try {
-      await this.#d.tokens.withAccessToken(tenantId, (token) => this.#closeAt(tenantId, token, code), { requireOnboarded: false });
+      await this.#d.tokens.withAccessToken(tenantId, (token) => closeCodeAtTeamViewer(this.#d, tenantId, token, code), { requireOnboarded: false });
     } catch (e) {
       log.warn("could not close an extra TeamViewer session", { error: e instanceof Error ? e.message : String(e) });
     }
-  }
-
-  async #recordCloseFailure(stored: StoredSession, why: string, ctx: CommandContext): Promise<void> {
-    const now = this.#d.clock.now();
-    const message = `The TeamViewer session could not be closed: ${why}. It ends by itself when it is no longer valid.`;
-    await this.#d.writer.change(
-      ctx.tenantId,
-      ctx.sessionId,
-      (cur) => (cur.teamViewer?.closedAt ? undefined : { next: noteHistory({ ...cur, failure: cur.failure ?? { code: sessionFailureCodes.teamViewerCloseFailed, message } }, now, message) }),
-      ctx.log,
-    );
-    await this.#audit(stored.session, systemActor, "session.teamViewerSessionClosed", "failure", message, ctx.correlationId);
   }
 
   // ------------------------------------------------------------------ helpers

@@ -1,11 +1,12 @@
-// The sessions area's background functions: the session worker (session-commands), the
-// notification worker (device-notifications), a dead-letter function for each queue, the
+// The sessions area's queue and timer functions: session-commands (the creation and the
+// closing worker), the notification worker (device-notifications), a dead-letter function for each queue, the
 // timer that re-sends the outbox and expires unanswered requests, and the handlers that
 // automation-events uses for remoteAssistance.requested.
 import { queueNames } from "../shared/queueDefinitions.js";
 import type { FunctionDefinition } from "./definition.js";
 import { deadLetterConsumer, queueConsumer, type QueueHandlerInput, type QueueHandlers } from "./queue/consumer.js";
 import { scheduled } from "./timer/scheduled.js";
+import type { SessionRequestCommand } from "../shared/app/sessions/sessionRequests.js";
 
 /** The tenant id of an envelope, folded like every other id of the API. */
 const tenantOf = (input: QueueHandlerInput<{ tenantId: string }>): string => input.message.tenantId.toLowerCase();
@@ -13,7 +14,7 @@ const messageIdOf = (input: QueueHandlerInput<{ id: string }>): string => (input
 
 export const sessionCommandHandlers = {
   "session.create": async (input) => {
-    await input.services.sessions.worker.create({
+    await input.services.sessions.creation.create({
       tenantId: tenantOf(input),
       sessionId: input.message.data.sessionId,
       messageId: messageIdOf(input),
@@ -23,7 +24,7 @@ export const sessionCommandHandlers = {
     });
   },
   "session.close": async (input) => {
-    await input.services.sessions.worker.close({
+    await input.services.sessions.closing.close({
       tenantId: tenantOf(input),
       sessionId: input.message.data.sessionId,
       messageId: messageIdOf(input),
@@ -73,18 +74,21 @@ export const notificationDeadLetterHandlers = {
 export const remoteAssistanceRequestedHandler = {
   "remoteAssistance.requested": async (input) => {
     const { data } = input.message;
-    await input.services.sessions.requests.requestByAutomation(
-      {
-        tenantId: tenantOf(input),
-        requestId: input.message.id,
-        requestedBy: data.requestedBy,
-        deviceId: data.deviceId,
-        ...(data.description === undefined ? {} : { description: data.description }),
-        ...(data.ticketId === undefined ? {} : { ticketId: data.ticketId }),
-        ...(data.acknowledgeWarnings === undefined ? {} : { acknowledgeWarnings: data.acknowledgeWarnings }),
-      },
-      { correlationId: input.message.correlationId, log: input.log },
-    );
+    const command = {
+      source: "queue",
+      tenantId: tenantOf(input),
+      eventId: input.message.id,
+      requestedBy: { id: data.requestedBy.id.toLowerCase(), displayName: data.requestedBy.displayName },
+      deviceId: data.deviceId.toLowerCase(),
+      ...(data.description === undefined ? {} : { description: data.description }),
+      ...(data.ticketId === undefined ? {} : { ticketId: data.ticketId }),
+      ...(data.acknowledgeWarnings === undefined ? {} : { acknowledgeWarnings: data.acknowledgeWarnings }),
+    } as const satisfies SessionRequestCommand;
+    const ctx = { correlationId: input.message.correlationId, log: input.log };
+    const requests = input.services.sessions.requests;
+    const result = await requests.request(command, ctx);
+    // Nobody is there to answer a refusal: it is recorded as a failed session (or audited).
+    if (!result.ok) await requests.recordRefusal(command, result.refusal, ctx);
   },
 } satisfies QueueHandlers;
 
@@ -103,7 +107,7 @@ export const remoteAssistanceRequestedDeadLetterHandler = {
   },
 } satisfies QueueHandlers;
 
-export const sessionWorkerFunctions: FunctionDefinition[] = [
+export const sessionQueueFunctions: FunctionDefinition[] = [
   queueConsumer({ name: "sessionCommands", queue: queueNames.sessionCommands, handlers: sessionCommandHandlers }),
   deadLetterConsumer({ name: "sessionCommandsDeadLetter", queue: queueNames.sessionCommands, handlers: sessionCommandDeadLetterHandlers }),
   queueConsumer({ name: "deviceNotifications", queue: queueNames.deviceNotifications, handlers: notificationHandlers }),

@@ -1,0 +1,107 @@
+// The closing worker (session.close on session-commands): closes a session's TeamViewer
+// session once the session was closed, failed or expired here. Producers change the
+// status first and send the command after; TeamViewer is told through the one close
+// routine (teamViewerSessions.ts). A transient TeamViewer failure is redelivered; a
+// permanent one is recorded on the session, which TeamViewer ends by itself in time.
+import type { Clock } from "../clock.js";
+import type { AuditLog } from "../audit/auditLog.js";
+import { systemActor, type Actor } from "../../domain/caller.js";
+import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
+import { isOpen } from "../../domain/sessionState.js";
+import { applyEvent, noteHistory, sessionFailureCodes, type Session } from "../../domain/session.js";
+import type { SessionCloseReason } from "../../contracts/messages.js";
+import { isTeamViewerError } from "../teamViewerError.js";
+import type { StoredSession, TeamViewerSessionInfo } from "./ports.js";
+import type { CommandContext } from "./sessionMessages.js";
+import type { SessionWriter } from "./sessionWriter.js";
+import { closeAtTeamViewer, closedTeamViewerDetails, type TeamViewerAccess, type TeamViewerGroupHints } from "./teamViewerSessions.js";
+
+export interface SessionClosingDeps extends TeamViewerAccess {
+  readonly writer: SessionWriter;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+  /** Shared with the creation worker, which learns them. */
+  readonly groups: TeamViewerGroupHints;
+}
+
+export type CloseCommand = CommandContext & { readonly reason: SessionCloseReason; readonly closedBy?: Actor };
+
+export class SessionClosing {
+  readonly #d: SessionClosingDeps;
+
+  constructor(deps: SessionClosingDeps) {
+    this.#d = deps;
+  }
+
+  /** Closes the session's TeamViewer session (the status was changed by whoever asked). */
+  async close(ctx: CloseCommand): Promise<void> {
+    const { tenantId, sessionId, log } = ctx;
+    const store = this.#d.writer.store;
+    let stored = await store.get(tenantId, sessionId);
+    if (!stored) throw notFound(`Session ${sessionId}`);
+    if (isOpen(stored.session.status)) {
+      // Producers write the new status before sending; an open session here means the
+      // command came from elsewhere (an operator): close it as asked.
+      const changed = await this.#d.writer.change(
+        tenantId,
+        sessionId,
+        (s) =>
+          isOpen(s.status)
+            ? { next: { ...applyEvent(s, "close", this.#d.clock.now(), `Closed (${ctx.reason}).`), closedBy: ctx.closedBy ?? systemActor, closeReason: ctx.reason === "failed" ? null : ctx.reason } }
+            : undefined,
+        log,
+      );
+      if (!changed) throw notFound(`Session ${sessionId}`);
+      stored = changed.after;
+    }
+    const s = stored.session;
+    if (s.teamViewer?.closedAt) return;
+
+    let closed: TeamViewerSessionInfo | undefined;
+    try {
+      closed = await closeAtTeamViewer(this.#d, s, this.#d.groups.get(tenantId));
+    } catch (e) {
+      if (isTeamViewerError(e) && e.transient) throw e; // Service Bus redelivers
+      const why =
+        e instanceof DomainError
+          ? e.code === errorCodes.connectorNotOnboarded
+            ? "the connector is not onboarded any more"
+            : e.detail
+          : isTeamViewerError(e)
+            ? e.message
+            : undefined;
+      if (why === undefined) throw e;
+      await this.#recordCloseFailure(stored, why, ctx);
+      return;
+    }
+    if (!closed) {
+      log.info("no TeamViewer session to close", { sessionId });
+      return;
+    }
+    const info = closed;
+    const now = this.#d.clock.now();
+    await this.#d.writer.change(
+      tenantId,
+      sessionId,
+      (cur) => (cur.teamViewer?.closedAt ? undefined : { next: noteHistory({ ...cur, teamViewer: closedTeamViewerDetails(cur, info, now) }, now, "TeamViewer session closed.") }),
+      log,
+    );
+    await this.#audit(s, "success", `closed at TeamViewer (${ctx.reason})`, ctx.correlationId);
+  }
+
+  async #recordCloseFailure(stored: StoredSession, why: string, ctx: CommandContext): Promise<void> {
+    const now = this.#d.clock.now();
+    const message = `The TeamViewer session could not be closed: ${why}. It ends by itself when it is no longer valid.`;
+    await this.#d.writer.change(
+      ctx.tenantId,
+      ctx.sessionId,
+      (cur) => (cur.teamViewer?.closedAt ? undefined : { next: noteHistory({ ...cur, failure: cur.failure ?? { code: sessionFailureCodes.teamViewerCloseFailed, message } }, now, message) }),
+      ctx.log,
+    );
+    await this.#audit(stored.session, "failure", message, ctx.correlationId);
+  }
+
+  async #audit(s: Session, result: "success" | "failure", detail: string, correlationId: string | undefined): Promise<void> {
+    await this.#d.audit.record({ tenantId: s.tenantId, actor: systemActor, activity: "session.teamViewerSessionClosed", target: { type: "session", id: s.id }, result, detail, correlationId });
+  }
+}
