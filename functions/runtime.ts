@@ -10,6 +10,15 @@ export function services(): Services {
   return current;
 }
 
+/**
+ * The seam for unit tests: what `services()` answers from now on (services over in-memory
+ * ports), or undefined to build them from configuration again. Production never calls it.
+ */
+export function setServicesForTests(s: Services | undefined): void {
+  current = s;
+  tablesReady = undefined;
+}
+
 /** Creates missing tables once per process before the first use. */
 export function ensureTables(): Promise<void> {
   tablesReady ??= services()

@@ -1,0 +1,152 @@
+// The session worker over in-memory ports: one shared "world" (tables, Service Bus,
+// TeamViewer, clock) and as many worker instances as a test needs (each one a process
+// whose memory, e.g. its TeamViewer group cache, dies with it). The only file of test/
+// that imports the worker and the writer, so a rename there is re-pointed here.
+import { ulid } from "ulid";
+import type { Logger } from "../../shared/app/logging.js";
+import { SessionWorker } from "../../shared/app/sessions/sessionWorker.js";
+import { SessionWriter } from "../../shared/app/sessions/sessionWriter.js";
+import { sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
+import { initialWorkerState, type Session } from "../../shared/domain/session.js";
+import type { SessionCloseReason } from "../../shared/contracts/messages.js";
+import type { OutgoingMessage } from "../../shared/app/messageBus.js";
+import {
+  ManualClock,
+  MemoryAuditLog,
+  MemoryFaultPoints,
+  MemoryInboxStore,
+  MemoryMessageBus,
+  MemorySessionStore,
+  MemoryTeamViewer,
+  MemoryTeamViewerTokens,
+  recordingLogger,
+} from "./memoryPorts.js";
+
+export const tenantId = "t1";
+/** The TeamViewer client's per-call timeout in these tests; a claim lasts 4 × this + 10 s. */
+export const teamViewerTimeoutMs = 5_000;
+
+/** A request waiting for its TeamViewer session, made `at`, expiring after `timeoutMinutes`. */
+export function requestedSession(at: Date, over: Partial<Session> = {}, timeoutMinutes = 60): Session {
+  const id = ulid(at.getTime());
+  return {
+    tenantId,
+    id,
+    deviceId: `d-${id.toLowerCase()}`,
+    device: {
+      deviceName: "DIEGO-LAPTOP",
+      operatingSystem: "Windows",
+      osVersion: "10.0.26100",
+      platform: "windows",
+      userDisplayName: "Diego Siciliani",
+      userPrincipalName: "diego@contoso.example",
+      scopeTags: ["0"],
+    },
+    endUser: { id: "u1", displayName: "Diego Siciliani", email: "diego@contoso.example" },
+    requestedBy: { id: "a1", displayName: "Adele Vance", type: "user" },
+    requestedAt: at.toISOString(),
+    description: "Outlook keeps crashing",
+    ticketId: null,
+    approval: { required: false, decision: null },
+    acknowledgedWarnings: [],
+    status: "requested",
+    history: [{ status: "requested", at: at.toISOString(), detail: "Requested by Adele Vance." }],
+    expiresAt: new Date(at.getTime() + timeoutMinutes * 60_000).toISOString(),
+    teamViewer: null,
+    endUserLink: null,
+    endUserNotification: { channel: "companyPortal", status: "pending", dispatches: 1 },
+    endUserResponse: null,
+    closedAt: null,
+    closedBy: null,
+    closeReason: null,
+    failure: null,
+    warnings: [],
+    waitingForTeamViewerQuotaUntil: null,
+    worker: initialWorkerState,
+    ...over,
+  };
+}
+
+export interface Delivery {
+  readonly messageId: string;
+  readonly deliveryCount: number;
+}
+
+export class SessionWorkerWorld {
+  readonly clock = new ManualClock();
+  readonly store = new MemorySessionStore();
+  readonly inbox = new MemoryInboxStore();
+  readonly bus = new MemoryMessageBus();
+  readonly audit = new MemoryAuditLog(this.clock);
+  readonly teamViewer = new MemoryTeamViewer();
+  readonly tokens = new MemoryTeamViewerTokens();
+  readonly faults = new MemoryFaultPoints();
+  readonly writer = new SessionWriter({ store: this.store, inbox: this.inbox, bus: this.bus });
+  readonly logs = recordingLogger();
+
+  /** A worker process; `random` 0 makes backoff delays their minimum (half the step). */
+  worker(random: () => number = () => 0): SessionWorker {
+    return new SessionWorker({
+      writer: this.writer,
+      tokens: this.tokens,
+      teamViewer: this.teamViewer,
+      faults: this.faults,
+      audit: this.audit,
+      clock: this.clock,
+      teamViewerTimeoutMs,
+      random,
+    });
+  }
+
+  /** Stores a requested session (with its session.create in the outbox, as a request does). */
+  async request(over: Partial<Session> = {}, timeoutMinutes?: number): Promise<Session> {
+    const s = requestedSession(this.clock.now(), over, timeoutMinutes);
+    const result = await this.store.create(s, []);
+    if (!result.created) throw new Error(`the test session was not created: ${result.reason}`);
+    return s;
+  }
+
+  session(id: string): Session {
+    const s = this.store.peek(tenantId, id);
+    if (!s) throw new Error(`no session ${id}`);
+    return s;
+  }
+
+  /** The command context of a session.create delivery (the request's own message by default). */
+  createContext(sessionId: string, delivery: Partial<Delivery> = {}): Parameters<SessionWorker["create"]>[0] {
+    return {
+      tenantId,
+      sessionId,
+      messageId: delivery.messageId ?? sessionMessageIds.create(sessionId),
+      deliveryCount: delivery.deliveryCount ?? 1,
+      correlationId: "corr-test-0001",
+      log: this.log,
+    };
+  }
+
+  closeContext(sessionId: string, reason: SessionCloseReason, delivery: Partial<Delivery> = {}): Parameters<SessionWorker["close"]>[0] {
+    return {
+      tenantId,
+      sessionId,
+      messageId: delivery.messageId ?? sessionMessageIds.close(sessionId),
+      deliveryCount: delivery.deliveryCount ?? 1,
+      correlationId: "corr-test-0001",
+      log: this.log,
+      reason,
+    };
+  }
+
+  get log(): Logger {
+    return this.logs.log;
+  }
+
+  /** Messages about the session that reached Service Bus (duplicates dropped). */
+  messages(sessionId: string, type?: string): OutgoingMessage[] {
+    return this.bus.delivered(type === undefined ? {} : { type }).filter((m) => dataOf(m).sessionId === sessionId);
+  }
+}
+
+/** The `data` of a sent envelope. */
+export function dataOf(m: OutgoingMessage): { readonly sessionId?: string; readonly reason?: SessionCloseReason; readonly [k: string]: unknown } {
+  return (m.body as { data: { sessionId?: string; reason?: SessionCloseReason } }).data;
+}

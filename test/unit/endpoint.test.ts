@@ -1,0 +1,196 @@
+// The one HTTP builder, `endpoint()`, run as the host runs it: a real `HttpRequest` and
+// `InvocationContext` into a function definition, over services installed through the
+// runtime seam. Everything here is decided before the use case runs (or by the error
+// mapper after it), so the services are the authenticator and the rate limits only: a
+// handler that touched anything else would answer 500 and fail the test.
+import { ulid } from "ulid";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { endpoint } from "../../functions/http/endpoint.js";
+import { sessionFunctions } from "../../functions/sessions.js";
+import type { FunctionDefinition } from "../../functions/definition.js";
+import { appRoles, type AutomationCaller, type UserCaller } from "../../shared/domain/caller.js";
+import { DomainError, errorCodes } from "../../shared/domain/errors.js";
+import { ManualClock } from "../support/memoryPorts.js";
+import { installServices, invokeHttp, rateLimits, StaticAuthenticator, uninstallServices } from "../support/functionHarness.js";
+
+const admin: UserCaller = {
+  type: "user",
+  tenantId: "t1",
+  userId: "a1",
+  displayName: "Adele Vance",
+  roles: [appRoles.administrator],
+  groups: [],
+};
+const automation: AutomationCaller = { type: "automation", tenantId: "t1", userId: "app-1", displayName: "Ticketing", clientId: "c1", roles: [appRoles.automation] };
+const authenticator = new StaticAuthenticator({ "admin-token": admin, "app-token": automation });
+const asAdmin = { authorization: "Bearer admin-token" };
+
+const definition = (name: string): FunctionDefinition => {
+  const d = sessionFunctions.find((f) => f.name === name);
+  if (!d) throw new Error(`no function ${name}`);
+  return d;
+};
+const getSession = definition("getSession");
+const requestSession = definition("requestSession");
+
+/** An endpoint of this test's own: echoes what the builder handed its use case. */
+const echo = endpoint({
+  name: "unitEcho",
+  method: "POST",
+  route: "unit/echo/{thingId}",
+  summary: "Echo (unit test)",
+  tag: "test",
+  authenticated: true,
+  access: "read",
+  params: z.strictObject({ thingId: z.string().regex(/^[a-z0-9-]{1,16}$/) }),
+  query: z.strictObject({ top: z.coerce.number().int().min(1).max(10).optional() }),
+  body: z.strictObject({ note: z.string().max(20) }),
+  maxBodyBytes: 256,
+  responses: { 200: { description: "echo" } },
+  handle: async ({ caller, params, query, body, correlationId }) => {
+    if (body.note === "boom") throw new Error("a bug in the use case");
+    if (body.note === "taken") throw new DomainError(errorCodes.conflict, "Already taken.", { extensions: { existingId: "x1" } });
+    return { status: 200, body: { caller: caller.userId, params, query, body, correlationId } };
+  },
+});
+
+let clock: ManualClock;
+beforeEach(() => {
+  clock = new ManualClock();
+  installServices({ clock, authenticator, rateLimits: rateLimits(clock) });
+});
+afterEach(uninstallServices);
+
+describe("endpoint(): authentication", () => {
+  it("answers 401 problem+json with a Bearer challenge when there is no token", async () => {
+    // Act
+    const answer = await invokeHttp(getSession, { url: `/api/sessions/${ulid()}`, params: { sessionId: ulid() } });
+
+    // Assess
+    expect(answer.status).toBe(401);
+    expect(answer.headers["content-type"]).toBe("application/problem+json");
+    expect(answer.headers["www-authenticate"]).toMatch(/^Bearer /);
+    expect(answer.json).toMatchObject({ status: 401, code: errorCodes.unauthenticated, correlationId: answer.headers["x-correlation-id"] });
+  });
+
+  it("charges requests without a valid token to the client address: the next one is 429 with Retry-After", async () => {
+    // Prepare
+    installServices({ clock, authenticator, rateLimits: rateLimits(clock, 1) });
+    const call = { url: "/api/sessions/x", params: { sessionId: "x" }, headers: { authorization: "Bearer forged", "x-forwarded-for": "203.0.113.9" } };
+
+    // Act
+    const first = await invokeHttp(getSession, call);
+    const second = await invokeHttp(getSession, call);
+
+    // Assess
+    expect(first.status).toBe(401);
+    expect(second.status).toBe(429);
+    expect(Number(second.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+  });
+
+  it("answers 403 to an app-only token anywhere but the automation door", async () => {
+    // Act
+    const answer = await invokeHttp(getSession, { url: `/api/sessions/${ulid()}`, params: { sessionId: ulid() }, headers: { authorization: "Bearer app-token" } });
+
+    // Assess
+    expect(answer.status).toBe(403);
+    expect(answer.json).toMatchObject({ code: errorCodes.forbidden, detail: expect.stringMatching(/app-only token/) });
+  });
+});
+
+describe("endpoint(): input", () => {
+  it("answers 404, not 400, for an id that cannot exist, without running the use case", async () => {
+    // Act
+    const answer = await invokeHttp(getSession, { url: "/api/sessions/not_a_session!", params: { sessionId: "not_a_session!" }, headers: asAdmin });
+
+    // Assess
+    expect(answer.status).toBe(404);
+    expect(answer.headers["content-type"]).toBe("application/problem+json");
+    expect(answer.json).toMatchObject({ type: expect.stringMatching(/\/notFound$/), code: errorCodes.notFound });
+  });
+
+  it("answers 400 problem+json naming the field of a body that does not fit the schema", async () => {
+    // Act
+    const answer = await invokeHttp(requestSession, {
+      method: "POST",
+      url: "/api/devices/d1/remoteAssistanceSessions",
+      params: { deviceId: "d1" },
+      headers: asAdmin,
+      body: { description: 42 },
+    });
+
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.json).toMatchObject({ code: errorCodes.validationFailed, errors: [expect.objectContaining({ path: "body.description" })] });
+  });
+
+  it.each([
+    ["a body that is not JSON", { body: "{not json", headers: { ...asAdmin, "content-type": "application/json" } }, /not valid JSON/],
+    ["a body that is not declared JSON", { body: "note=x", headers: { ...asAdmin, "content-type": "application/x-www-form-urlencoded" } }, /must be JSON/],
+    ["an unknown query parameter", { body: { note: "x" }, url: "/api/unit/echo/t1?color=red", headers: asAdmin }, /query/],
+    ["a repeated query parameter", { body: { note: "x" }, url: "/api/unit/echo/t1?top=1&top=2", headers: asAdmin }, /repeated/],
+  ])("answers 400 for %s", async (_, call, detail) => {
+    // Act
+    const answer = await invokeHttp(echo, { method: "POST", url: "/api/unit/echo/t1", params: { thingId: "t1" }, ...call });
+
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.json).toMatchObject({ code: errorCodes.validationFailed, detail: expect.stringMatching(detail) });
+  });
+
+  it("answers 413 for a body over the endpoint's limit", async () => {
+    // Act
+    const answer = await invokeHttp(echo, { method: "POST", url: "/api/unit/echo/t1", params: { thingId: "t1" }, headers: asAdmin, body: { note: "x".repeat(300) } });
+
+    // Assess
+    expect(answer.status).toBe(413);
+    expect(answer.json).toMatchObject({ code: errorCodes.payloadTooLarge });
+  });
+});
+
+describe("endpoint(): the answer", () => {
+  it("hands the use case the parsed input and answers JSON with the offered correlation id and the security headers", async () => {
+    // Act
+    const answer = await invokeHttp(echo, {
+      method: "POST",
+      url: "/api/unit/echo/t1?top=3",
+      params: { thingId: "t1" },
+      headers: { ...asAdmin, "x-correlation-id": "corr-unit-0001" },
+      body: { note: "hello" },
+    });
+
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({ caller: "a1", params: { thingId: "t1" }, query: { top: 3 }, body: { note: "hello" }, correlationId: "corr-unit-0001" });
+    expect(answer.headers).toMatchObject({ "x-correlation-id": "corr-unit-0001", "cache-control": "no-store", "x-content-type-options": "nosniff" });
+  });
+
+  it("replaces a correlation id that does not fit the pattern with a new one", async () => {
+    // Act
+    const answer = await invokeHttp(echo, { method: "POST", url: "/api/unit/echo/t1", params: { thingId: "t1" }, headers: { ...asAdmin, "x-correlation-id": "<script>" }, body: { note: "x" } });
+
+    // Assess
+    expect(answer.headers["x-correlation-id"]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("maps a DomainError of the use case to its status, extensions included", async () => {
+    // Act
+    const answer = await invokeHttp(echo, { method: "POST", url: "/api/unit/echo/t1", params: { thingId: "t1" }, headers: asAdmin, body: { note: "taken" } });
+
+    // Assess
+    expect(answer.status).toBe(409);
+    expect(answer.json).toMatchObject({ code: errorCodes.conflict, detail: "Already taken.", existingId: "x1" });
+  });
+
+  it("answers 500 without the error's text for anything else, and logs it as an error", async () => {
+    // Act
+    const answer = await invokeHttp(echo, { method: "POST", url: "/api/unit/echo/t1", params: { thingId: "t1" }, headers: asAdmin, body: { note: "boom" } });
+
+    // Assess
+    expect(answer.status).toBe(500);
+    expect(answer.json).toMatchObject({ code: errorCodes.internal });
+    expect(JSON.stringify(answer.json)).not.toContain("a bug in the use case");
+    expect(answer.logs).toContainEqual(expect.objectContaining({ level: "error", text: expect.stringContaining("a bug in the use case") }));
+  });
+});

@@ -1,0 +1,241 @@
+// The session worker's promise, exactly one TeamViewer session per request, tested at its
+// ports (in-memory tables, Service Bus and TeamViewer; a manual clock): through claim
+// takeovers, a crash between TeamViewer's answer and the save, a request that ended while
+// TeamViewer was creating its session, and retries that run into the request's expiry.
+import { beforeEach, describe, expect, it } from "vitest";
+import { applyEvent, sessionFailureCodes } from "../../shared/domain/session.js";
+import { systemActor } from "../../shared/domain/caller.js";
+import { messageTypes } from "../../shared/contracts/messages.js";
+import { faultPointNames, SimulatedCrash } from "../../shared/app/sessions/ports.js";
+import { sessionCloseEntry, sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
+import { TeamViewerError } from "../../shared/app/teamViewerError.js";
+import { dataOf, SessionWorkerWorld, teamViewerTimeoutMs, tenantId } from "../support/sessionWorkerHarness.js";
+
+const claimLeaseMs = teamViewerTimeoutMs * 4 + 10_000;
+
+let world: SessionWorkerWorld;
+beforeEach(() => {
+  world = new SessionWorkerWorld();
+});
+
+describe("session.create", () => {
+  it("creates one TeamViewer session that carries the session id in custom_api, and releases the claim", async () => {
+    // Prepare
+    const s = await world.request();
+
+    // Act
+    await world.worker().create(world.createContext(s.id));
+
+    // Assess
+    const after = world.session(s.id);
+    expect(after.status).toBe("awaitingEndUser");
+    expect(world.teamViewer.sessions).toHaveLength(1);
+    expect(world.teamViewer.sessions[0]).toMatchObject({ customApi: s.id, open: true });
+    expect(after.teamViewer?.code).toBe(world.teamViewer.sessions[0].code);
+    expect(after.worker).toMatchObject({ claimId: null, claimedUntil: null, createAttempts: 1 });
+    expect(world.teamViewer.callsOf("findOpenSessionByCustomApi")).toBe(0); // a first attempt has nothing to look for
+    expect(world.messages(s.id, messageTypes.notificationSend)).toHaveLength(1);
+  });
+
+  describe("a claim left by a worker that stopped", () => {
+    async function claimAndStop(): Promise<string> {
+      const s = await world.request();
+      // Key Vault is out: the attempt ends after the claim, before TeamViewer, and the message is redelivered later.
+      world.tokens.failNext(new Error("Key Vault unreachable"));
+      await expect(world.worker().create(world.createContext(s.id))).rejects.toThrow("Key Vault unreachable");
+      return s.id;
+    }
+
+    it("keeps a duplicate message waiting while the claim is fresh: nothing is sent to TeamViewer, it looks again after the lease", async () => {
+      // Prepare
+      const id = await claimAndStop();
+      const held = world.session(id).worker;
+      const duplicate = { messageId: sessionMessageIds.create(id, 1, "retry"), deliveryCount: 1 };
+
+      // Act
+      await world.worker().create(world.createContext(id, duplicate));
+
+      // Assess
+      expect(world.teamViewer.calls).toHaveLength(0);
+      expect(world.session(id).worker).toEqual(held);
+      // One message per claim, however many duplicates meet it (its id is tied to the claim).
+      const [again] = world.messages(id, messageTypes.sessionCreate);
+      expect(again?.id).toBe(sessionMessageIds.create(id, 1, `busy|${held.claimId}`));
+    });
+
+    it("lets a second worker take over once the lease ran out; it looks for the session by custom_api before creating one", async () => {
+      // Prepare
+      const id = await claimAndStop();
+      world.clock.advance(claimLeaseMs + 1);
+      const other = { messageId: sessionMessageIds.create(id, 1, "retry"), deliveryCount: 1 };
+
+      // Act
+      await world.worker().create(world.createContext(id, other));
+
+      // Assess
+      const after = world.session(id);
+      expect(after.status).toBe("awaitingEndUser");
+      expect(after.worker).toMatchObject({ claimId: null, createAttempts: 2 });
+      expect(world.teamViewer.callsOf("findOpenSessionByCustomApi")).toBe(1);
+      expect(world.teamViewer.callsOf("createSession")).toBe(1);
+    });
+
+    it("lets the same message's redelivery take over at once: its earlier delivery is over", async () => {
+      // Prepare
+      const id = await claimAndStop();
+
+      // Act
+      await world.worker().create(world.createContext(id, { deliveryCount: 2 }));
+
+      // Assess
+      expect(world.session(id).status).toBe("awaitingEndUser");
+      expect(world.teamViewer.sessions).toHaveLength(1);
+    });
+  });
+
+  it("finds the session an attempt created before it crashed (by custom_api) and creates no second one", async () => {
+    // Prepare
+    const s = await world.request();
+    world.faults.crashOnce(faultPointNames.afterTeamViewerCreate, s.id);
+    await expect(world.worker().create(world.createContext(s.id))).rejects.toBeInstanceOf(SimulatedCrash);
+    expect(world.session(s.id).status).toBe("requested"); // TeamViewer has the session; the table does not know
+
+    // Act: Service Bus redelivers to another process
+    await world.worker().create(world.createContext(s.id, { deliveryCount: 2 }));
+
+    // Assess
+    const after = world.session(s.id);
+    expect(world.teamViewer.callsOf("createSession")).toBe(1);
+    expect(world.teamViewer.sessions).toHaveLength(1);
+    expect(after.status).toBe("awaitingEndUser");
+    expect(after.teamViewer?.code).toBe(world.teamViewer.sessions[0].code);
+    expect(after.history.at(-1)?.detail).toMatch(/found/);
+    expect(world.audit.events.at(-1)).toMatchObject({ activity: "session.teamViewerSessionCreated", detail: expect.stringMatching(/custom_api/) });
+  });
+
+  it("closes at TeamViewer a session created while the request was closed (the orphan is recorded and closed, not left open)", async () => {
+    // Prepare: an admin closes the request while TeamViewer is creating its session
+    const s = await world.request();
+    world.teamViewer.onCreated = async () => {
+      const now = world.clock.now();
+      await world.writer.change(
+        tenantId,
+        s.id,
+        (cur) => {
+          const next = { ...applyEvent(cur, "close", now, "Closed by an admin."), closedBy: systemActor, closeReason: "admin" as const };
+          return { next, outbox: [sessionCloseEntry(next, { reason: "admin" }, { now, correlationId: undefined })] };
+        },
+        world.log,
+      );
+    };
+
+    // Act
+    await world.worker().create(world.createContext(s.id));
+    const tv = world.teamViewer.sessions[0];
+    const closes = world.messages(s.id, messageTypes.sessionClose);
+    for (const m of closes) await world.worker().close(world.closeContext(s.id, dataOf(m).reason!, { messageId: m.id }));
+
+    // Assess
+    expect(closes.map((m) => m.id)).toContain(sessionMessageIds.close(s.id, `orphan|${tv.code}`));
+    const after = world.session(s.id);
+    expect(after.status).toBe("closed");
+    expect(after.teamViewer).toMatchObject({ code: tv.code, closedAt: world.clock.now().toISOString() });
+    expect(tv.open).toBe(false);
+    expect(world.teamViewer.callsOf("closeSession")).toBe(1);
+  });
+
+  describe("a transient TeamViewer failure", () => {
+    const unavailable = (): TeamViewerError => new TeamViewerError("serverError", "POST /api/v1/sessions: 503", { status: 503 });
+
+    it("re-schedules the creation with backoff under a new message id", async () => {
+      // Prepare
+      const s = await world.request();
+      world.teamViewer.failNext("createSession", unavailable());
+
+      // Act
+      await world.worker().create(world.createContext(s.id));
+
+      // Assess
+      const after = world.session(s.id);
+      expect(after.status).toBe("requested");
+      expect(after.worker).toMatchObject({ retries: 1, claimId: null, lastError: expect.stringMatching(/503/) });
+      const [retry] = world.messages(s.id, messageTypes.sessionCreate);
+      expect(retry?.id).toBe(sessionMessageIds.create(s.id, 1, "retry"));
+      // Its outbox row (kept for the handler to delete) says when: half the first 2 s step.
+      const row = world.store.outbox(tenantId).find((o) => o.id === retry?.id);
+      expect(row?.notBefore).toBe(new Date(world.clock.now().getTime() + 1_000).toISOString());
+    });
+
+    it("expires the request instead of retrying when the retry arrives after the expiry, and has TeamViewer looked at for a session", async () => {
+      // Prepare
+      const s = await world.request({}, 5);
+      world.teamViewer.failNext("createSession", unavailable());
+      await world.worker().create(world.createContext(s.id));
+      const [retry] = world.messages(s.id, messageTypes.sessionCreate);
+      world.clock.set(s.expiresAt);
+
+      // Act
+      await world.worker().create(world.createContext(s.id, { messageId: retry!.id }));
+
+      // Assess
+      const after = world.session(s.id);
+      expect(after.status).toBe("expired");
+      expect(after.closeReason).toBe("expired");
+      expect(world.teamViewer.callsOf("createSession")).toBe(1); // only the failed attempt
+      const closes = world.messages(s.id, messageTypes.sessionClose);
+      expect(closes.map((m) => dataOf(m).reason)).toEqual(["expired"]);
+      expect(world.audit.activities(tenantId)).toContain("session.expired");
+    });
+
+    it("fails the request when the next try would come after its expiry", async () => {
+      // Prepare: the request expires in 0.5 s; the first backoff is at least 1 s
+      const s = await world.request({ expiresAt: new Date(world.clock.now().getTime() + 500).toISOString() });
+      world.teamViewer.failNext("createSession", unavailable());
+
+      // Act
+      await world.worker().create(world.createContext(s.id));
+
+      // Assess
+      const after = world.session(s.id);
+      expect(after.status).toBe("failed");
+      expect(after.failure?.code).toBe(sessionFailureCodes.teamViewerUnavailable);
+      expect(after.failure?.message).toMatch(/before the request would have expired/);
+      expect(world.messages(s.id, messageTypes.sessionCreate)).toHaveLength(0);
+      expect(world.messages(s.id, messageTypes.sessionClose).map((m) => dataOf(m).reason)).toEqual(["failed"]);
+    });
+  });
+});
+
+describe("session.close", () => {
+  it("closes the TeamViewer session of an ended request once, however often the command arrives", async () => {
+    // Prepare
+    const s = await world.request();
+    await world.worker().create(world.createContext(s.id));
+    await world.writer.change(tenantId, s.id, (cur) => ({ next: applyEvent(cur, "close", world.clock.now()) }), world.log);
+
+    // Act
+    await world.worker().close(world.closeContext(s.id, "admin"));
+    await world.worker().close(world.closeContext(s.id, "admin", { deliveryCount: 2 }));
+
+    // Assess
+    expect(world.teamViewer.sessions[0].open).toBe(false);
+    expect(world.teamViewer.callsOf("closeSession")).toBe(1);
+    expect(world.session(s.id).teamViewer?.closedAt).not.toBeNull();
+  });
+
+  it("looks up by custom_api when an attempt was made but no code was saved, and closes what it finds", async () => {
+    // Prepare: the attempt crashed after TeamViewer created the session; then the request was closed
+    const s = await world.request();
+    world.faults.crashOnce(faultPointNames.afterTeamViewerCreate);
+    await expect(world.worker().create(world.createContext(s.id))).rejects.toBeInstanceOf(SimulatedCrash);
+    await world.writer.change(tenantId, s.id, (cur) => ({ next: applyEvent(cur, "close", world.clock.now()) }), world.log);
+
+    // Act
+    await world.worker().close(world.closeContext(s.id, "admin"));
+
+    // Assess
+    expect(world.teamViewer.callsOf("findOpenSessionByCustomApi")).toBe(1);
+    expect(world.teamViewer.sessions[0].open).toBe(false);
+    expect(world.session(s.id).teamViewer).toMatchObject({ code: world.teamViewer.sessions[0].code });
+  });
+});
