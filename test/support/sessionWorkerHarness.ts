@@ -4,7 +4,9 @@
 // that imports the worker and the writer, so a rename there is re-pointed here.
 import { ulid } from "ulid";
 import type { Logger } from "../../shared/app/logging.js";
-import { SessionWorker } from "../../shared/app/sessions/sessionWorker.js";
+import { SessionClosing, type CloseCommand } from "../../shared/app/sessions/sessionClosing.js";
+import { SessionCreation } from "../../shared/app/sessions/sessionCreation.js";
+import type { CommandContext } from "../../shared/app/sessions/sessionMessages.js";
 import { SessionWriter } from "../../shared/app/sessions/sessionWriter.js";
 import { sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
 import { initialWorkerState, type Session } from "../../shared/domain/session.js";
@@ -72,6 +74,14 @@ export interface Delivery {
   readonly deliveryCount: number;
 }
 
+/** One worker process, as the host runs it: session.create and session.close. */
+export interface WorkerProcess {
+  readonly creation: SessionCreation;
+  readonly closing: SessionClosing;
+  create(ctx: CommandContext): Promise<void>;
+  close(ctx: CloseCommand): Promise<void>;
+}
+
 export class SessionWorkerWorld {
   readonly clock = new ManualClock();
   readonly store = new MemorySessionStore();
@@ -81,12 +91,16 @@ export class SessionWorkerWorld {
   readonly teamViewer = new MemoryTeamViewer();
   readonly tokens = new MemoryTeamViewerTokens();
   readonly faults = new MemoryFaultPoints();
-  readonly writer = new SessionWriter({ store: this.store, inbox: this.inbox, bus: this.bus });
+  readonly writer = new SessionWriter({ store: this.store, inbox: this.inbox, bus: this.bus, clock: this.clock });
   readonly logs = recordingLogger();
 
-  /** A worker process; `random` 0 makes backoff delays their minimum (half the step). */
-  worker(random: () => number = () => 0): SessionWorker {
-    return new SessionWorker({
+  /**
+   * A worker process: its creation and closing workers, sharing what the process learns (the
+   * tenant's TeamViewer group). `random` 0 makes backoff delays their minimum (half the step).
+   */
+  worker(random: () => number = () => 0): WorkerProcess {
+    const groups = new Map<string, string>();
+    const creation = new SessionCreation({
       writer: this.writer,
       tokens: this.tokens,
       teamViewer: this.teamViewer,
@@ -95,7 +109,10 @@ export class SessionWorkerWorld {
       clock: this.clock,
       teamViewerTimeoutMs,
       random,
+      groups,
     });
+    const closing = new SessionClosing({ writer: this.writer, tokens: this.tokens, teamViewer: this.teamViewer, audit: this.audit, clock: this.clock, groups });
+    return { creation, closing, create: (ctx) => creation.create(ctx), close: (ctx) => closing.close(ctx) };
   }
 
   /** Stores a requested session (with its session.create in the outbox, as a request does). */
@@ -113,7 +130,7 @@ export class SessionWorkerWorld {
   }
 
   /** The command context of a session.create delivery (the request's own message by default). */
-  createContext(sessionId: string, delivery: Partial<Delivery> = {}): Parameters<SessionWorker["create"]>[0] {
+  createContext(sessionId: string, delivery: Partial<Delivery> = {}): CommandContext {
     return {
       tenantId,
       sessionId,
@@ -124,7 +141,7 @@ export class SessionWorkerWorld {
     };
   }
 
-  closeContext(sessionId: string, reason: SessionCloseReason, delivery: Partial<Delivery> = {}): Parameters<SessionWorker["close"]>[0] {
+  closeContext(sessionId: string, reason: SessionCloseReason, delivery: Partial<Delivery> = {}): CloseCommand {
     return {
       tenantId,
       sessionId,

@@ -5,7 +5,7 @@
 // (and, after the queue's maxDeliveryCount, Service Bus dead-letters it).
 import { RestError } from "@azure/data-tables";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { sessionWorkerFunctions } from "../../functions/sessionWorker.js";
+import { sessionQueueFunctions } from "../../functions/sessionQueues.js";
 import type { FunctionDefinition } from "../../functions/definition.js";
 import { makeEnvelope, messageTypes } from "../../shared/contracts/messages.js";
 import { queueNames } from "../../shared/queueDefinitions.js";
@@ -16,7 +16,7 @@ import { deliver, installServices, partialOf, uninstallServices } from "../suppo
 import { SessionWorkerWorld, tenantId } from "../support/sessionWorkerHarness.js";
 
 const definition = (name: string): FunctionDefinition => {
-  const d = sessionWorkerFunctions.find((f) => f.name === name);
+  const d = sessionQueueFunctions.find((f) => f.name === name);
   if (!d) throw new Error(`no function ${name}`);
   return d;
 };
@@ -27,11 +27,12 @@ let world: SessionWorkerWorld;
 
 /** Services with the session worker over the world's in-memory ports; `sessions` parts override. */
 function install(sessions: Partial<SessionsArea> = {}): void {
+  const workerProcess = world.worker();
   installServices({
     clock: world.clock,
     audit: world.audit,
     bus: world.bus,
-    sessions: partialOf<SessionsArea>("services.sessions", { worker: world.worker(), ...sessions }),
+    sessions: partialOf<SessionsArea>("services.sessions", { creation: workerProcess.creation, closing: workerProcess.closing, ...sessions }),
   });
 }
 

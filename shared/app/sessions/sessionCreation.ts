@@ -27,7 +27,7 @@ import {
   type WorkerState,
 } from "../../domain/session.js";
 import { messageTypes } from "../../contracts/messages.js";
-import { isTeamViewerError, type TeamViewerError } from "../teamViewerError.js";
+import { isBadAuthorization, isTeamViewerError, type TeamViewerError } from "../teamViewerError.js";
 import {
   faultPointNames,
   type FaultPoints,
@@ -67,8 +67,6 @@ class ClaimExpiring extends Error {
     this.name = "ClaimExpiring";
   }
 }
-
-const authorizationCodes: ReadonlySet<string> = new Set(["tokenExpired", "invalidToken", "invalidGrant", "invalidClient"]);
 
 export class SessionCreation {
   readonly #d: SessionCreationDeps;
@@ -224,7 +222,7 @@ export class SessionCreation {
         await this.#retryLater(held, e, e.message, false, ctx);
         return;
       }
-      const code = authorizationCodes.has(e.code) ? sessionFailureCodes.teamViewerAuthorization : sessionFailureCodes.teamViewerRejected;
+      const code = isBadAuthorization(e) ? sessionFailureCodes.teamViewerAuthorization : sessionFailureCodes.teamViewerRejected;
       // An answer that cannot be used (a link that is not https, say) is as final as a refusal.
       const what = e.code === "invalidResponse" ? "TeamViewer's answer to the session creation could not be used" : "TeamViewer refused to create the session";
       await this.#fail(held, { code, message: `${what}: ${e.message}` }, ctx);
