@@ -8,10 +8,11 @@ import { connectionReportFunctions } from "./connectionReports.js";
 import { deviceFunctions } from "./devices.js";
 import { healthFunctions } from "./health.js";
 import { openApiFunctions } from "./openapi.js";
+import { reindexFunctions } from "./reindex.js";
 import { meFunctions } from "./me.js";
 import { sessionFunctions } from "./sessions.js";
 import { sessionQueueFunctions } from "./sessionQueues.js";
 
 export function allDefinitions(): FunctionDefinition[] {
-  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions, ...deviceFunctions, ...automationFunctions, ...sessionFunctions, ...meFunctions, ...sessionQueueFunctions, ...auditExportFunctions, ...connectionReportFunctions];
+  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions, ...deviceFunctions, ...automationFunctions, ...sessionFunctions, ...meFunctions, ...sessionQueueFunctions, ...auditExportFunctions, ...connectionReportFunctions, ...reindexFunctions];
 }

@@ -32,6 +32,8 @@ import { ConnectorHealthCheck } from "./app/connector/connectorHealth.js";
 import { consoleSink, createLogger } from "./app/logging.js";
 import type { DeviceStore } from "./app/devices/ports.js";
 import { DeviceService } from "./app/devices/deviceService.js";
+import { DeviceReindex } from "./app/devices/deviceReindex.js";
+import { TableReindexJobStore } from "./adapters/tables/tableReindexJobStore.js";
 import { TableDeviceStore } from "./adapters/tables/tableDeviceStore.js";
 import { createSessionsArea, type SessionsArea } from "./app/sessions/sessionsArea.js";
 import type { FaultPoints, PushGateway } from "./app/sessions/ports.js";
@@ -75,6 +77,8 @@ export interface Services {
   readonly connectorHealth: ConnectorHealthCheck;
   readonly deviceStore: DeviceStore;
   readonly devices: DeviceService;
+  /** The job that rewrites device index rows stored under an older index version. */
+  readonly deviceReindex: DeviceReindex;
   readonly sessions: SessionsArea;
   /** Per-instance request limits: per caller (tenant + object id) and per client address. */
   readonly rateLimits: { readonly callers: RateLimiter; readonly addresses: RateLimiter };
@@ -222,6 +226,7 @@ export function buildServices(config: Config, overrides: ServiceOverrides = {}):
     connectorHealth: new ConnectorHealthCheck({ access, connectors, tokens: teamViewerTokens, teamViewer: teamViewerQuota, audit, clock }),
     deviceStore,
     devices: new DeviceService({ store: deviceStore, users, access, settings, audit }),
+    deviceReindex: new DeviceReindex({ store: deviceStore, jobs: new TableReindexJobStore(tables), bus, audit, clock }),
     sessions,
     rateLimits: {
       callers: new RateLimiter({ perMinute: config.limits.callerPerMinute, burst: config.limits.callerBurst }, clock),

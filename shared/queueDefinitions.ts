@@ -44,4 +44,5 @@ export const queueNames = {
   deviceNotifications: "device-notifications",
   automationEvents: "automation-events",
   auditExport: "audit-export",
+  deviceIndex: "device-index",
 } as const;

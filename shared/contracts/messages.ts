@@ -25,6 +25,7 @@ export const messageTypes = {
   userUpserted: "user.upserted",
   remoteAssistanceRequested: "remoteAssistance.requested",
   auditDeliver: "audit.deliver",
+  deviceReindex: "device.reindex",
 } as const;
 export type MessageType = (typeof messageTypes)[keyof typeof messageTypes];
 
@@ -42,6 +43,7 @@ export const messageQueue = {
   "user.upserted": queueNames.automationEvents,
   "remoteAssistance.requested": queueNames.automationEvents,
   "audit.deliver": queueNames.auditExport,
+  "device.reindex": queueNames.deviceIndex,
 } as const satisfies Record<MessageType, QueueName>;
 
 // --- command data: produced only by this service, so strict ---
@@ -100,6 +102,10 @@ export const auditDeliverDataSchema = z.strictObject({
 });
 export type AuditDeliverData = z.output<typeof auditDeliverDataSchema>;
 
+/** Move the tenant's re-index job (shared/app/devices/deviceReindex.ts) on; its state is the job row, not the message. */
+export const deviceReindexDataSchema = z.strictObject({ version: z.number().int().min(1).max(1_000_000) });
+export type DeviceReindexData = z.output<typeof deviceReindexDataSchema>;
+
 export type {
   DeviceRemovedData,
   DeviceUpsertedData,
@@ -119,6 +125,7 @@ export const messageDataSchemas = {
   "user.upserted": userUpsertedDataSchema,
   "remoteAssistance.requested": remoteAssistanceRequestedDataSchema,
   "audit.deliver": auditDeliverDataSchema,
+  "device.reindex": deviceReindexDataSchema,
 } as const satisfies Record<MessageType, z.ZodType>;
 
 export type MessageData<T extends MessageType> = z.output<(typeof messageDataSchemas)[T]>;

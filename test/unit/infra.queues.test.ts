@@ -99,7 +99,7 @@ describe("Service Bus queues in Bicep come from infra/queues.json", () => {
     const declared = declaredQueues(file, definitions);
 
     // Assess
-    expect(definitions.map((d) => d.name)).toEqual(["connector-commands", "session-commands", "device-notifications", "automation-events", "audit-export"]);
+    expect(definitions.map((d) => d.name)).toEqual(["connector-commands", "session-commands", "device-notifications", "automation-events", "audit-export", "device-index"]);
     expect(declared).toEqual(definitions.map(expectedArmQueue));
   });
 

@@ -54,6 +54,7 @@ const validData: { readonly [T in MessageType]: MessageData<T> } = {
   },
   "remoteAssistance.requested": { deviceId, description: "Printer driver will not install", requestedBy: admin },
   "audit.deliver": { subscriptionId: "siem-1", generation: "0b8f8b2e-5c1e-4f57-9f5b-8f0f0d6a1c11", sequence: 7, attempt: 2, firstFailedAt: "2026-01-10T09:00:00.000Z" },
+  "device.reindex": { version: 2 },
 };
 
 function envelope<T extends MessageType>(type: T, data: MessageData<T> = validData[type]): Record<string, unknown> {
@@ -296,7 +297,7 @@ describe("makeEnvelope, messageQueue and messageForLog", () => {
     expect(built.correlationId).toBe("c-1");
   });
 
-  it("routes every type to one of the five queues", () => {
+  it("routes every type to one of the six queues", () => {
     // Act
     const routes = Object.fromEntries(Object.values(messageTypes).map((t) => [t, messageQueue[t]]));
 
@@ -312,6 +313,7 @@ describe("makeEnvelope, messageQueue and messageForLog", () => {
       "user.upserted": "automation-events",
       "remoteAssistance.requested": "automation-events",
       "audit.deliver": "audit-export",
+      "device.reindex": "device-index",
     });
   });
 

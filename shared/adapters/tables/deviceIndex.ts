@@ -30,16 +30,33 @@
 //   name, UPN and display-name ranges and merges them. Filters that have no composite row
 //   (search with platform or eligible, scoped with platform or eligible) read the narrowest
 //   ranges and filter the copies, within a per-page budget (see TableDeviceStore).
-// - Rules that derive the class or platform live in shared/domain; if they change, stored
-//   rows keep the old class until the device is written again. Every row read is checked
+// - Rules that derive the class or platform live in shared/domain. Every row read is checked
 //   against the full filter anyway, so a stale class can only hide a device, never show a
-//   wrong one; a rules change should come with a re-index.
+//   wrong one. To follow a rules change, the record carries the index version it was
+//   written under (deviceIndexVersion): bump it with the change, and the re-index job
+//   (shared/app/devices/deviceReindex.ts) rewrites every record of an older version.
 import { createHash } from "node:crypto";
 import { platformOf, type Device, type Platform } from "../../domain/device.js";
 import { evaluateEligibility, type EligibilitySettings } from "../../domain/eligibility.js";
 import { inScope, type Scope } from "../../domain/permissions.js";
 
+/**
+ * The version of everything the index rows of a device are derived from: this key scheme,
+ * the eligibility classes (shared/domain/eligibility.ts) and platformOf
+ * (shared/domain/device.ts). Bump it in the change that alters any of them; the re-index
+ * job then rewrites the rows of every device stored under an older version, tenant by
+ * tenant. test/unit/deviceIndex.test.ts pins the rows of sample devices to this number, so
+ * a rules change without a bump fails there.
+ * 1: records written before versions existed (they carry no indexVersion); 2: the first
+ * versioned deploy (same rules; its job rewrites every version-1 device once).
+ */
+export const deviceIndexVersion = 2;
+/** The version of a record written before records carried one. */
+export const unversioned = 1;
+
 export const recordPrefix = "d|";
+/** The exclusive upper bound of the record rows' RowKey range. */
+export const recordRangeEnd = prefixEnd(recordPrefix);
 export const recordKey = (deviceId: string): string => `${recordPrefix}${deviceId}`;
 
 /** More tags than this and the device is indexed under "w" instead (see the header). */

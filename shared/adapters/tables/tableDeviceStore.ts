@@ -4,8 +4,19 @@ import { odata, type TableClient, type TableEntityResult, type TransactionAction
 import type { Device } from "../../domain/device.js";
 import type { DeviceRecord } from "../../domain/deviceInventory.js";
 import { conflict, DomainError, errorCodes } from "../../domain/errors.js";
-import type { DeviceListQuery, DevicePage, DeviceStore } from "../../app/devices/ports.js";
-import { filterFingerprint, indexKeysOf, planFor, recordKey, type RangeSpec, type SearchField } from "./deviceIndex.js";
+import type { DeviceListQuery, DevicePage, DeviceStore, ReindexPage } from "../../app/devices/ports.js";
+import {
+  deviceIndexVersion,
+  filterFingerprint,
+  indexKeysOf,
+  planFor,
+  recordKey,
+  recordPrefix,
+  recordRangeEnd,
+  unversioned,
+  type RangeSpec,
+  type SearchField,
+} from "./deviceIndex.js";
 import { decodeContinuation, encodeContinuation, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
 
 // Type aliases, not interfaces: the Tables SDK wants entities assignable to Record<string, unknown>.
@@ -37,6 +48,8 @@ type RecordEntity = Partial<DeviceEntity> & {
   removedAt?: string;
   /** JSON array of this device's index RowKeys, so the next write can delete the stale ones. */
   indexKeys: string;
+  /** deviceIndexVersion of the code that wrote the rows; absent = written before versions (1). */
+  indexVersion?: number;
 };
 
 /** Table storage's limit on the operations of one transaction. */
@@ -106,7 +119,7 @@ function toRecord(tenantId: string, e: RecordEntity): DeviceRecord {
 
 function recordEntity(tenantId: string, r: DeviceRecord, indexKeys: readonly string[]): RecordEntity & { partitionKey: string; rowKey: string } {
   const id = r.kind === "device" ? r.device.id : r.id;
-  const base = { partitionKey: tenantId, rowKey: recordKey(id), indexKeys: JSON.stringify(indexKeys) };
+  const base = { partitionKey: tenantId, rowKey: recordKey(id), indexKeys: JSON.stringify(indexKeys), indexVersion: deviceIndexVersion };
   return r.kind === "device"
     ? { ...base, kind: "device", ...toEntity(r.device) }
     : { ...base, kind: "tombstone", deviceId: id, removed: true, removedAt: r.removedAt };
@@ -120,6 +133,50 @@ function creationActions(tenantId: string, d: Device): TransactionAction[] {
     ["create", recordEntity(tenantId, { kind: "device", device: d }, keys)],
     ...keys.map((k): TransactionAction => ["create", { partitionKey: tenantId, rowKey: k, ...copy }]),
   ];
+}
+
+/**
+ * The transaction that replaces a device's rows: the record (etag-guarded when it exists),
+ * every index row of `after`, and deletes of the rows `stored` lists that `after` no longer has.
+ */
+function writeActions(
+  tenantId: string,
+  stored: TableEntityResult<RecordEntity> | undefined,
+  after: DeviceRecord,
+): { actions: TransactionAction[]; stale: string[] } {
+  const keys = after.kind === "device" ? indexKeysOf(after.device) : [];
+  const wanted = new Set(keys);
+  const stale = (stored ? (JSON.parse(stored.indexKeys) as string[]) : []).filter((k) => !wanted.has(k));
+  const record = recordEntity(tenantId, after, keys);
+  const copy = after.kind === "device" ? toEntity(after.device) : undefined;
+  const actions: TransactionAction[] = [
+    // The etag makes the whole transaction fail if another writer got there first.
+    stored ? ["update", record, "Replace", { etag: stored.etag }] : ["create", record],
+    ...keys.map((k): TransactionAction => ["upsert", { partitionKey: tenantId, rowKey: k, ...copy }, "Replace"]),
+    ...stale.map((k): TransactionAction => ["delete", { partitionKey: tenantId, rowKey: k }]),
+  ];
+  if (actions.length > maxTransactionOperations) {
+    // deviceIndex.ts bounds a device to 48 index rows; getting here means that bound broke.
+    const id = after.kind === "device" ? after.device.id : after.id;
+    throw new Error(`device ${id} needs ${actions.length} operations in one transaction (limit ${maxTransactionOperations})`);
+  }
+  return { actions, stale };
+}
+
+/** Packs whole devices' actions into transactions of at most 100 operations. */
+function pack<T>(items: readonly { item: T; actions: TransactionAction[] }[]): { items: T[]; actions: TransactionAction[] }[] {
+  const batches: { items: T[]; actions: TransactionAction[] }[] = [];
+  let current: { items: T[]; actions: TransactionAction[] } = { items: [], actions: [] };
+  for (const { item, actions } of items) {
+    if (current.actions.length + actions.length > maxTransactionOperations) {
+      batches.push(current);
+      current = { items: [], actions: [] };
+    }
+    current.items.push(item);
+    current.actions.push(...actions);
+  }
+  if (current.actions.length > 0) batches.push(current);
+  return batches;
 }
 
 interface Row {
@@ -203,21 +260,7 @@ export class TableDeviceStore implements DeviceStore {
       const after = change(before);
       if (!after) return { written: false, before };
 
-      const keys = after.kind === "device" ? indexKeysOf(after.device) : [];
-      const wanted = new Set(keys);
-      const stale = (stored ? (JSON.parse(stored.indexKeys) as string[]) : []).filter((k) => !wanted.has(k));
-      const record = recordEntity(tenantId, after, keys);
-      const copy = after.kind === "device" ? toEntity(after.device) : undefined;
-      const actions: TransactionAction[] = [
-        // The etag makes the whole transaction fail if another writer got there first.
-        stored ? ["update", record, "Replace", { etag: stored.etag }] : ["create", record],
-        ...keys.map((k): TransactionAction => ["upsert", { partitionKey: tenantId, rowKey: k, ...copy }, "Replace"]),
-        ...stale.map((k): TransactionAction => ["delete", { partitionKey: tenantId, rowKey: k }]),
-      ];
-      if (actions.length > maxTransactionOperations) {
-        // deviceIndex.ts bounds a device to 48 index rows; getting here means that bound broke.
-        throw new Error(`device ${deviceId} needs ${actions.length} operations in one transaction (limit ${maxTransactionOperations})`);
-      }
+      const { actions, stale } = writeActions(tenantId, stored, after);
       try {
         await this.#table.submitTransaction(actions);
         return { written: true, before, after };
@@ -241,19 +284,8 @@ export class TableDeviceStore implements DeviceStore {
   }
 
   async createMany(tenantId: string, devices: readonly Device[]): Promise<void> {
-    // Pack whole devices into transactions of at most 100 operations.
-    const batches: TransactionAction[][] = [];
-    let current: TransactionAction[] = [];
-    for (const d of devices) {
-      const actions = creationActions(tenantId, d);
-      if (current.length + actions.length > maxTransactionOperations) {
-        batches.push(current);
-        current = [];
-      }
-      current.push(...actions);
-    }
-    if (current.length > 0) batches.push(current);
-    await inBatches(batches, queryConcurrency, async (actions) => {
+    const batches = pack(devices.map((d) => ({ item: d.id, actions: creationActions(tenantId, d) })));
+    await inBatches(batches, queryConcurrency, async ({ actions }) => {
       try {
         await this.#table.submitTransaction(actions);
       } catch (e) {
@@ -261,6 +293,53 @@ export class TableDeviceStore implements DeviceStore {
         throw e;
       }
     });
+  }
+
+  readonly indexVersion = deviceIndexVersion;
+
+  async reindexPage(tenantId: string, after: string | undefined, limit: number): Promise<ReindexPage> {
+    let filter = odata`PartitionKey eq ${tenantId} and RowKey lt ${recordRangeEnd}`;
+    filter += after === undefined ? odata` and RowKey ge ${recordPrefix}` : odata` and RowKey gt ${recordKey(after)}`;
+    let rows: TableEntityResult<RecordEntity>[] = [];
+    let done = true;
+    // A page may come back empty with a continuation token (Azure ends a query after 5 s);
+    // the iterator follows the token to the first rows.
+    for await (const page of this.#table.listEntities<RecordEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: limit })) {
+      rows = page;
+      done = !page.continuationToken;
+      if (rows.length > 0) break;
+    }
+    const failed: { deviceId: string; error: unknown }[] = [];
+    const writes: { item: string; actions: TransactionAction[] }[] = [];
+    for (const e of rows) {
+      if ((e.indexVersion ?? unversioned) >= deviceIndexVersion) continue;
+      try {
+        writes.push({ item: e.deviceId, actions: writeActions(tenantId, e, toRecord(tenantId, e)).actions });
+      } catch (error) {
+        failed.push({ deviceId: e.deviceId, error });
+      }
+    }
+    let rewritten = 0;
+    await inBatches(pack(writes), queryConcurrency, async ({ items, actions }) => {
+      try {
+        await this.#table.submitTransaction(actions);
+        rewritten += items.length;
+        return;
+      } catch {
+        // One device of the batch changed meanwhile (412), lost an index row (404), or is
+        // bad: each one alone, through the read-and-write path of update.
+      }
+      for (const id of items) {
+        try {
+          // Unchanged content, written by this code: the current rows and version.
+          if ((await this.update(tenantId, id, (current) => current)).written) rewritten++;
+        } catch (error) {
+          failed.push({ deviceId: id, error });
+        }
+      }
+    });
+    const last = rows.length > 0 ? rows[rows.length - 1].rowKey!.slice(recordPrefix.length) : undefined;
+    return { scanned: rows.length, rewritten, failed, ...(last === undefined ? {} : { last }), done };
   }
 
   async list(q: DeviceListQuery): Promise<DevicePage> {

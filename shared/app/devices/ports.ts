@@ -26,7 +26,29 @@ export interface DevicePage {
   readonly continuationToken?: string;
 }
 
+/** One page of the re-index job (see DeviceStore.reindexPage). */
+export interface ReindexPage {
+  /** Records read, whatever their version (devices and tombstones). */
+  readonly scanned: number;
+  /** Records of an older index version now written under the current one. */
+  readonly rewritten: number;
+  /** Records of an older version that could not be rewritten, and why. */
+  readonly failed: readonly { readonly deviceId: string; readonly error: unknown }[];
+  /** The id of the last record read: the next page starts after it. Absent when none was read. */
+  readonly last?: string;
+  /** Nothing comes after this page. */
+  readonly done: boolean;
+}
+
 export interface DeviceStore {
+  /** The version of the index rules this code writes; every write stamps it on the record. */
+  readonly indexVersion: number;
+  /**
+   * Reads up to `limit` of the tenant's device records after device id `after` (in id
+   * order) and rewrites those stored under an older index version: same content, the
+   * current rows. Safe to repeat: a record already current is left alone.
+   */
+  reindexPage(tenantId: string, after: string | undefined, limit: number): Promise<ReindexPage>;
   get(tenantId: string, deviceId: string): Promise<DeviceRecord | undefined>;
   /**
    * Reads the record, lets `change` decide the next one (undefined = no change) and writes
@@ -44,4 +66,44 @@ export interface DeviceStore {
    * write. A device that already exists makes its write fail, with nothing of it written.
    */
   createMany(tenantId: string, devices: readonly Device[]): Promise<void>;
+}
+
+/**
+ * A tenant's re-index job: brings every device record of the tenant to `version`, a page at
+ * a time, resuming after `after` (its checkpoint) whatever happened to the last attempt.
+ */
+export interface ReindexJob {
+  readonly tenantId: string;
+  readonly version: number;
+  /** The id of the last device record handled; the next page starts after it. */
+  readonly after?: string;
+  /** Records read (a page read again after a crash counts again). */
+  readonly scanned: number;
+  readonly rewritten: number;
+  readonly failed: number;
+  readonly createdAt: string;
+  /** When the job first found a record to rewrite (and audited that it started). */
+  readonly startedAt?: string;
+  /** The last checkpoint (or creation, or revival): how the timer tells a stalled job. */
+  readonly updatedAt: string;
+  readonly finishedAt?: string;
+  /** Dead-lettered messages since the job last moved on. */
+  readonly deadLetters: number;
+  /** Set when the timer gave up on a job that kept being dead-lettered without moving. */
+  readonly abandonedAt?: string;
+}
+
+export interface ReindexJobStore {
+  /** The index version every tenant with devices got a job for; undefined before the first time. */
+  scheduledVersion(): Promise<number | undefined>;
+  markScheduled(version: number): Promise<void>;
+  /** The first tenant after `after` (in id order) with at least one device record: one query. */
+  nextTenantWithDevices(after: string | undefined): Promise<string | undefined>;
+  /** A fresh job for `version`, unless the tenant has one of that version or newer: true when created. */
+  createJob(tenantId: string, version: number, now: string): Promise<boolean>;
+  /** Jobs neither finished nor abandoned. */
+  unfinished(): Promise<ReindexJob[]>;
+  get(tenantId: string): Promise<{ readonly job: ReindexJob; readonly etag: string } | undefined>;
+  /** Replaces the job if it is unchanged since `etag`: the new etag, or undefined when someone else saved first. */
+  save(job: ReindexJob, etag: string): Promise<string | undefined>;
 }
