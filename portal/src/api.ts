@@ -68,8 +68,15 @@ export class ApiClient {
     }
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, body });
-    } catch {
+      res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(requestTimeoutMs) });
+    } catch (e) {
+      if (e instanceof DOMException && e.name === "TimeoutError") {
+        throw new ApiProblem({
+          title: "The service did not answer in time",
+          detail: `No answer within ${requestTimeoutMs / 1000} s. The change may still have been made: reload the page to see the current state.`,
+          code: "timeout",
+        });
+      }
       throw new ApiProblem({
         title: "The service could not be reached",
         detail: "Check your network connection and try again. If it keeps happening, the service may be down.",
@@ -89,6 +96,9 @@ export class ApiClient {
     throw new ApiProblem(problem);
   }
 }
+
+/** How long the portal waits for one API answer before saying so (a busy button must not spin for ever). */
+const requestTimeoutMs = 30_000;
 
 function asProblem(body: unknown, res: Response): Problem {
   if (body && typeof body === "object" && typeof (body as { title?: unknown }).title === "string") {

@@ -426,7 +426,10 @@ describe("portal polish", () => {
     await admin.getByRole("button", { name: "Add assignment" }).click();
     await admin.locator("#ra-principal-problem").waitFor();
     await shot(admin, "role-assignment-by-name");
+    // The DELETE's own answer first: a stuck row then says whether the call or the list is at fault.
+    const deleted = admin.waitForResponse((r) => r.request().method() === "DELETE" && r.url().includes("/api/roleAssignments/"), { timeout: 60_000 });
     await megan.getByRole("button", { name: "Delete" }).click();
+    expect((await deleted).status()).toBe(204);
     // Gone from the list, or the page's own account of why not (a loaded machine can be slow).
     const gone = async (): Promise<string> => {
       const problem = admin.locator("section[aria-labelledby=roles-heading] .problem");
