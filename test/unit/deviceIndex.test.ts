@@ -1,10 +1,12 @@
 // The devices table's key scheme: encoded values keep order and prefixes, a device's rows
 // fit one transaction, and each query shape reads the ranges meant for it.
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Device } from "../../shared/domain/device.js";
 import {
   classesFor,
+  deviceIndexVersion,
   eligibilityClassOf,
   encodeSortValue,
   encodeTag,
@@ -210,5 +212,31 @@ describe("filterFingerprint", () => {
 
   it("folds case one character at a time", () => {
     expect(foldCase("ΟΔΥΣ")).toBe("οδυσ");
+  });
+});
+
+describe("the index version", () => {
+  // The rows of a spread of sample devices, pinned to deviceIndexVersion. A change to the key
+  // scheme, the eligibility classes or the platform mapping changes them: bump
+  // deviceIndexVersion in that change (so the re-index job rewrites stored devices), then
+  // put the new version and digest here.
+  const pinned = { version: 2, digest: "6cf4f459d13b4f78" };
+  const samples: Device[] = [
+    device(),
+    device({ id: "d2", operatingSystem: "Android", deviceEnrollmentType: "androidEnterpriseFullyManaged", roleScopeTagIds: ["0", "berlin"] }),
+    device({ id: "d3", operatingSystem: "Android", deviceEnrollmentType: "androidEnterpriseWorkProfile" }),
+    device({ id: "d4", operatingSystem: "iOS", deviceEnrollmentType: "appleUserEnrollment", managedDeviceOwnerType: "company" }),
+    device({ id: "d5", operatingSystem: "iPadOS", deviceEnrollmentType: "userEnrollment" }),
+    device({ id: "d6", operatingSystem: "macOS", deviceEnrollmentType: "appleBulkWithUser" }),
+    device({ id: "d7", operatingSystem: "Windows", osVersion: "10.0.26100.1 (Home)", deviceName: "ÄÖ Ü!|x" }),
+    device({ id: "d8", operatingSystem: "Linux", deviceEnrollmentType: "unknown", managedDeviceOwnerType: "unknown", userId: null, userPrincipalName: null, userDisplayName: null }),
+    device({ id: "d9", removed: true }),
+    device({ id: "d10", roleScopeTagIds: Array.from({ length: maxIndexedTags + 1 }, (_, i) => `tag${i}`) }),
+  ];
+
+  it("is bumped whenever the rows it derives change", () => {
+    const rows = samples.map((d) => [d.id, eligibilityClassOf(d), ...indexKeysOf(d)]);
+    const digest = createHash("sha256").update(JSON.stringify(rows)).digest("hex").slice(0, 16);
+    expect({ version: deviceIndexVersion, digest }, "the index rows changed: bump deviceIndexVersion and re-pin").toEqual(pinned);
   });
 });
