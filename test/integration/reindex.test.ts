@@ -4,7 +4,8 @@
 // made the only way a test can: a device's record loses its indexVersion (as records
 // written before versions existed) and its index rows are deleted, so the list no longer
 // shows it, exactly as a rule change would leave a device listed wrongly. The job must
-// find those records and write their rows under today's rules.
+// find those records and write their rows under today's rules; a HoloLens among them then
+// moves between eligible=false and eligible=true with the tenant's Windows-editions setting.
 import { odata, type TableClient } from "@azure/data-tables";
 import { beforeAll, describe, expect, it } from "vitest";
 import { deviceIndexVersion, recordKey } from "../../shared/adapters/tables/deviceIndex.js";
@@ -56,9 +57,18 @@ async function storedVersion(tenantId: string, deviceId: string): Promise<unknow
   return (await devices.getEntity<{ indexVersion?: number }>(tenantId, recordKey(deviceId))).indexVersion;
 }
 
-async function prepare(count: number): Promise<{ tenant: TestTenant; ids: string[] }> {
+const holoLens = (): Record<string, unknown> & { id: string } =>
+  managedDevice({ deviceName: "HOLOLENS-REINDEX", operatingSystem: "Windows Holographic for Business", deviceType: "holoLens" });
+
+async function listedIdsWhere(token: string, eligible: boolean): Promise<string[]> {
+  const res = await api<{ value: { id: string }[] }>(`/devices?top=100&eligible=${eligible}`, { token });
+  expect(res.status, res.text).toBe(200);
+  return res.body.value.map((d) => d.id).sort();
+}
+
+async function prepare(count: number, first?: Record<string, unknown> & { id: string }): Promise<{ tenant: TestTenant; ids: string[] }> {
   const tenant = await newTenant();
-  const made = Array.from({ length: count }, () => managedDevice());
+  const made = [...(first ? [first] : []), ...Array.from({ length: count - (first ? 1 : 0) }, () => managedDevice())];
   await createDevices(tenant.tenantId, tenant.admin, made);
   const ids = made.map((d) => d.id).sort();
   expect(await listedIds(tenant.admin)).toEqual(ids);
@@ -67,11 +77,13 @@ async function prepare(count: number): Promise<{ tenant: TestTenant; ids: string
 
 describe("the device re-index job", () => {
   it("a new index version: the timer queues a job per tenant, which rewrites every older device so the list follows today's rules, and audits it", async () => {
-    // Prepare: 7 devices, 5 of them as an older deploy wrote them (gone from the list).
-    const { tenant, ids } = await prepare(7);
-    const old = ids.slice(0, 5);
+    // Prepare: 7 devices (one a HoloLens), 5 of them as an older deploy wrote them (gone
+    // from the list), the HoloLens among them.
+    const hl = holoLens();
+    const { tenant, ids } = await prepare(7, hl);
+    const old = [hl.id, ...ids.filter((id) => id !== hl.id).slice(0, 4)];
     for (const id of old) await makeOld(tenant.tenantId, id);
-    expect(await listedIds(tenant.admin)).toEqual(ids.slice(5));
+    expect(await listedIds(tenant.admin)).toEqual(ids.filter((id) => !old.includes(id)));
     // The deploy before this one had scheduled version 1 (and this tenant had no job).
     await devices.upsertEntity({ partitionKey: jobsPartition, rowKey: "~scheduled", version: deviceIndexVersion - 1 }, "Replace");
 
@@ -86,6 +98,15 @@ describe("the device re-index job", () => {
     expect(finished).toMatchObject({ version: deviceIndexVersion, scanned: 7, rewritten: 5, failed: 0, open: false });
     expect(await listedIds(tenant.admin)).toEqual(ids);
     for (const id of ids) expect(await storedVersion(tenant.tenantId, id)).toBe(deviceIndexVersion);
+    // The HoloLens follows the tenant's setting again: not eligible, then eligible once the
+    // setting allows possibly unsupported Windows editions, then not again.
+    expect(await listedIdsWhere(tenant.admin, false)).toEqual([hl.id]);
+    for (const allow of [true, false]) {
+      const patched = await api("/settings", { method: "PATCH", token: tenant.admin, body: { allowPossiblyUnsupportedWindowsEditions: allow } });
+      expect(patched.status, patched.text).toBe(200);
+      expect(await listedIdsWhere(tenant.admin, true)).toEqual(allow ? ids : ids.filter((id) => id !== hl.id));
+      expect(await listedIdsWhere(tenant.admin, false)).toEqual(allow ? [] : [hl.id]);
+    }
     const scheduled = await devices.getEntity<{ version: number }>(jobsPartition, "~scheduled");
     expect(scheduled.version).toBe(deviceIndexVersion);
 
