@@ -21,6 +21,11 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
+          // One module graph for all unit files (they share no state: every test builds its
+          // own ports, and the runtime seam is installed and removed per test): the Azure
+          // SDKs load once instead of once per file, 29 s → about 10 s on two cores.
+          isolate: false,
+          pool: "threads",
         },
       },
       {
