@@ -116,8 +116,13 @@ describe("connector disconnect", () => {
     const after = await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "notOnboarded", "notOnboarded");
     expect(after.lastError).toMatchObject({ code: "revokeFailed", message: expect.stringContaining("could not be reached") });
     expect(await storedTokenValue(tenant.tenantId)).toBeUndefined();
-    const completed = (await auditEvents(tenant.admin, "connector.disconnect")).find((e) => e.result === "failure");
-    expect(completed?.detail).toContain("revoke failed");
+    // The audit event is recorded after the connector row changed: wait for it too.
+    const completed = await eventually(
+      async () => (await auditEvents(tenant.admin, "connector.disconnect")).find((e) => e.result === "failure"),
+      30_000,
+      "the failed disconnect's audit event",
+    );
+    expect(completed.detail).toContain("revoke failed");
     // Not revoked at TeamViewer: the failure is real, not hidden
     expect(await teamViewerClient().ping(token.accessToken)).toEqual({ tokenValid: true });
   });

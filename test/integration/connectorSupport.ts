@@ -185,6 +185,23 @@ export async function onboard(tenant: TestTenant): Promise<ConnectorView> {
   return eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "onboarded", "the connector to be onboarded");
 }
 
+/**
+ * The fake's grant (sign-in) behind the tenant's stored token: one GET /ping with that token
+ * and a query nobody else sends, looked up in the fake's call log. Timers of other tenants
+ * call TeamViewer at any time, so "the grant seen during onboarding" is not reliable.
+ */
+export async function grantOf(tenantId: string): Promise<string> {
+  const stored = await storedTokenValue(tenantId);
+  if (!stored) throw new Error(`tenant ${tenantId} has no stored TeamViewer token`);
+  const { accessToken } = JSON.parse(stored.value) as { accessToken: string };
+  const probe = randomUUID();
+  const res = await fetch(`${stack().teamViewerApiBaseUrl}/ping?probe=${probe}`, { headers: { authorization: `Bearer ${accessToken}` } });
+  await res.text();
+  const call = (await fake().calls()).find((c) => c.query?.includes(probe));
+  if (!call?.grantId) throw new Error(`the fake recorded no grant for tenant ${tenantId}'s token`);
+  return call.grantId;
+}
+
 export async function storedTokenValue(tenantId: string): Promise<{ value: string; contentType?: string } | undefined> {
   try {
     const s = await secretClient().getSecret(tokenSecretName(tenantId));

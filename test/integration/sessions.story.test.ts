@@ -356,7 +356,7 @@ describe("admin operations", () => {
     await closeOpenSessions(admin, ipad);
     const requested = await requestSession(admin, ipad);
     const id = requested.body.id;
-    await eventuallySession(admin, id, (s) => awaiting(s) && s.endUserNotification.status === "sent", "the first notification");
+    await eventuallySession(admin, id, (s) => awaiting(s) && s.endUserNotification.status === "sent", "the first notification", 60_000);
 
     // Act
     const resent = await api<SessionResource>(`/sessions/${id}/resendNotification`, { method: "POST", token: helpdesk });

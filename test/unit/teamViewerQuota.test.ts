@@ -196,6 +196,36 @@ describe("the TeamViewer quota decorator", () => {
     expect(e2).toMatchObject({ byTeamViewer: true, retryAt: new Date(without.clock.now().getTime() + throttleWithoutRetryAfterMs) });
   });
 
+  it("holds this instance's calls back from the moment TeamViewer throttles, before the shared row says so", async () => {
+    // Prepare: the block's write to the shared row takes a while (it queues behind the
+    // instance's other changes of the row); the first create is throttled for 5 s.
+    let creates = 0;
+    const h = harness(10, (op) => (op === "createSession" && ++creates === 1 ? new TeamViewerError("throttled", "POST /sessions: 429.", { status: 429, retryAfterMs: 5_000 }) : undefined));
+    let releaseBlock: () => void = () => undefined;
+    const blockWritten = new Promise<void>((r) => (releaseBlock = r));
+    const write = h.limiter.blockUntil.bind(h.limiter);
+    h.limiter.blockUntil = async (tenantId, until) => {
+      await blockWritten;
+      await write(tenantId, until);
+    };
+    const request = { groupName: "g", description: "d", validUntil: new Date(), customApi: "S1" };
+    const tv = h.quota.forTenant("t1");
+    // Act: the throttled call is still writing its block when the next ones come.
+    const first = tv.createSession("token", request).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 0));
+    const second = await tv.createSession("token", request).catch((e: unknown) => e);
+    const other = await h.quota.forTenant("t2").ping("token");
+    releaseBlock();
+    await first;
+    h.advance(5_001);
+    const after = await tv.createSession("token", request);
+    // Assess: nothing sent for t1 while throttled; another tenant unaffected; after the wait, sent.
+    expect(second).toMatchObject({ byTeamViewer: false, operation: "createSession" });
+    expect(other).toEqual({ tokenValid: true });
+    expect(after.code).toBe("s12-345-678");
+    expect(h.calls).toEqual(["createSession", "ping", "createSession"]);
+  });
+
   it("passes other TeamViewer errors through unchanged", async () => {
     const { quota } = harness(10, () => new TeamViewerError("serverError", "GET /ping: 500."));
     await expect(quota.forTenant("t1").ping("token")).rejects.toMatchObject({ code: "serverError" });

@@ -79,6 +79,12 @@ const settingCacheMs = 15_000;
 export class TeamViewerQuota implements TeamViewerByTenant {
   readonly #d: TeamViewerQuotaDeps;
   readonly #limits = new Map<string, { value: number; until: number }>();
+  /**
+   * Per tenant, until when this instance saw TeamViewer throttle it. The shared row says so
+   * too, but its write queues behind this instance's other changes of the row: meanwhile
+   * this instance would go on granting calls TeamViewer has already refused.
+   */
+  readonly #throttledUntil = new Map<string, number>();
 
   constructor(deps: TeamViewerQuotaDeps) {
     this.#d = deps;
@@ -99,6 +105,11 @@ export class TeamViewerQuota implements TeamViewerByTenant {
   }
 
   async #call<T>(tenantId: string, operation: string, fn: () => Promise<T>): Promise<T> {
+    const throttledUntil = this.#throttledUntil.get(tenantId);
+    if (throttledUntil !== undefined) {
+      if (throttledUntil > this.#d.clock.now().getTime()) throw new TeamViewerQuotaExhausted(tenantId, new Date(throttledUntil), operation, false);
+      this.#throttledUntil.delete(tenantId);
+    }
     const decision = await this.#d.limiter.tryAcquire(tenantId, await this.#limit(tenantId));
     if (!decision.granted) throw new TeamViewerQuotaExhausted(tenantId, decision.retryAt, operation, false);
     try {
@@ -107,6 +118,7 @@ export class TeamViewerQuota implements TeamViewerByTenant {
       if (!(isTeamViewerError(e) && e.code === "throttled")) throw e;
       const waitMs = Math.min(maxThrottleMs, e.retryAfterMs ?? throttleWithoutRetryAfterMs);
       const until = new Date(this.#d.clock.now().getTime() + waitMs);
+      this.#throttledUntil.set(tenantId, Math.max(this.#throttledUntil.get(tenantId) ?? 0, until.getTime()));
       await this.#d.limiter.blockUntil(tenantId, until);
       throw new TeamViewerQuotaExhausted(tenantId, until, operation, true, { cause: e });
     }
