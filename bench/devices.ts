@@ -43,7 +43,7 @@ for (const [name, v] of Object.entries({ count, samples, top, chunk, secondsPerQ
 // Azurite keeps every entity in memory; 100,000 devices are about a million rows.
 process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --max-old-space-size=8192`.trim();
 const azurite = await startAzuriteTables({ port: await freePort(), dataDir: values["data-dir"] });
-const tables = createTables({ kind: "connectionString", connectionString: azurite.connectionString }, localDevelopmentCredential);
+const tables = createTables({ kind: "connectionString", connectionString: azurite.connectionString, allowInsecure: true }, localDevelopmentCredential);
 await tables.ensureAll();
 
 // Counts what the store sends: GET with $filter = a range query (and the rows it returned),

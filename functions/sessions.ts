@@ -1,7 +1,7 @@
 // The admin's session API: request a session for a device, list and read sessions, close
 // one, resend its notification, and the sessions report. Thin: parse → use case → map.
 import type { FunctionDefinition } from "./definition.js";
-import { endpoint, zodErrors } from "./http/endpoint.js";
+import { endpoint, zodErrors, type EndpointResult } from "./http/endpoint.js";
 import { problemSchema } from "../shared/contracts/common.js";
 import {
   approvalDecisionBody,
@@ -16,12 +16,16 @@ import {
   sessionSchema,
 } from "../shared/contracts/sessions.js";
 import { DomainError, errorCodes } from "../shared/domain/errors.js";
+import type { Session } from "../shared/domain/session.js";
 import { toSessionResource } from "../shared/app/sessions/sessionView.js";
 
 const tag = "Sessions";
 const noRole = { 403: { description: "The caller has no remote assistance role", schema: problemSchema } };
 const notFound = { 404: { description: "No such session in the caller's tenant and scope", schema: problemSchema } };
+const noRequestPermission = { 403: { description: "No Request Remote Assistance permission for this session's device", schema: problemSchema } };
 const location = (id: string): string => `/api/sessions/${id}`;
+/** The session an action changed, with its Location. */
+const sessionAnswer = (status: 200 | 202, session: Session): EndpointResult => ({ status, body: toSessionResource(session), headers: { location: location(session.id) } });
 
 function idempotencyKeyOf(headers: Headers): string | undefined {
   const raw = headers.get("idempotency-key");
@@ -126,15 +130,13 @@ export const sessionFunctions: FunctionDefinition[] = [
     params: sessionIdParams,
     responses: {
       202: { description: "Closed here; closing at TeamViewer follows", schema: sessionSchema },
-      403: { description: "No Request Remote Assistance permission for this session's device", schema: problemSchema },
+      ...noRequestPermission,
       ...notFound,
       409: { description: "The session is not open", schema: problemSchema },
     },
     errors: ["notFound", "conflict"],
-    handle: async ({ caller, params, services, correlationId, log }) => {
-      const session = await services.sessions.admin.close(caller, params.sessionId, { correlationId, log });
-      return { status: 202, body: toSessionResource(session), headers: { location: location(session.id) } };
-    },
+    handle: async ({ caller, params, services, correlationId, log }) =>
+      sessionAnswer(202, await services.sessions.admin.close(caller, params.sessionId, { correlationId, log })),
   }),
   endpoint({
     name: "resendSessionNotification",
@@ -147,16 +149,14 @@ export const sessionFunctions: FunctionDefinition[] = [
     params: sessionIdParams,
     responses: {
       202: { description: "The notification is on its way", schema: sessionSchema },
-      403: { description: "No Request Remote Assistance permission for this session's device", schema: problemSchema },
+      ...noRequestPermission,
       ...notFound,
       409: { description: "The session does not await the end user, the device cannot be notified, or the notification was already resent 10 times", schema: problemSchema },
       429: { description: "The notification was resent less than a minute ago (Retry-After says when it may be resent)", schema: problemSchema },
     },
     errors: ["notFound", "conflict", "rateLimited"],
-    handle: async ({ caller, params, services, correlationId, log }) => {
-      const session = await services.sessions.admin.resendNotification(caller, params.sessionId, { correlationId, log });
-      return { status: 202, body: toSessionResource(session), headers: { location: location(session.id) } };
-    },
+    handle: async ({ caller, params, services, correlationId, log }) =>
+      sessionAnswer(202, await services.sessions.admin.resendNotification(caller, params.sessionId, { correlationId, log })),
   }),
   ...(["approve", "deny"] as const).map((kind) =>
     endpoint({
@@ -179,10 +179,8 @@ export const sessionFunctions: FunctionDefinition[] = [
         409: { description: "The session is not waiting for approval", schema: problemSchema },
       },
       errors: ["notFound", "conflict"],
-      handle: async ({ caller, params, body, services, correlationId, log }) => {
-        const session = await services.sessions.approvals.decide(caller, params.sessionId, kind, body.comment || undefined, { correlationId, log });
-        return { status: 200, body: toSessionResource(session), headers: { location: location(session.id) } };
-      },
+      handle: async ({ caller, params, body, services, correlationId, log }) =>
+        sessionAnswer(200, await services.sessions.approvals.decide(caller, params.sessionId, kind, body.comment || undefined, { correlationId, log })),
     }),
   ),
   endpoint({

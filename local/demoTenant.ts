@@ -1,6 +1,7 @@
 // The demo tenant that `npm start` seeds and tests reuse: users with every kind of
 // permission, and one device for every row of the eligibility table.
 import { createHash } from "node:crypto";
+import type { SignInUser } from "./identity/server.js";
 
 /** A stable uuid (v4 layout) from a name, so re-seeding writes the same ids. */
 export function stableUuid(name: string): string {
@@ -11,11 +12,9 @@ export function stableUuid(name: string): string {
 export const demoTenant = { id: stableUuid("tenant:contoso"), name: "Contoso (demo)" } as const;
 export const otherTenant = { id: stableUuid("tenant:fabrikam"), name: "Fabrikam (demo)" } as const;
 
-export interface DemoUser {
-  readonly key: string;
-  readonly label: string;
+/** A user the identity emulator signs in, and whether the seed gives them an Intune license. */
+export interface DemoUser extends SignInUser {
   readonly intuneLicensed: boolean;
-  readonly claims: { tid: string; oid: string; name: string; preferred_username: string; roles: string[]; groups: string[] };
 }
 
 const user = (key: string, label: string, name: string, upn: string, roles: string[], intuneLicensed: boolean, tid: string = demoTenant.id, groups: string[] = []): DemoUser => ({

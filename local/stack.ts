@@ -100,6 +100,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...options.settings,
       ServiceBusConnection: serviceBus.connectionString,
       TABLES_CONNECTION_STRING: tables.connectionString,
+      TABLES_ALLOW_INSECURE: "true",
       KEYVAULT_URI: keyVault.url,
       KEYVAULT_ALLOW_INSECURE: "true",
       TEAMVIEWER_API_BASE_URL: teamViewer.apiBaseUrl,

@@ -86,12 +86,8 @@ export interface Services {
   readonly health: HealthProbe;
 }
 
-export interface ServiceOverrides {
-  readonly clock?: Clock;
-}
-
-export function buildServices(config: Config, overrides: ServiceOverrides = {}): Services {
-  const clock = overrides.clock ?? systemClock;
+export function buildServices(config: Config): Services {
+  const clock = systemClock;
   // Locally the emulators accept any bearer token; in Azure every SDK uses managed identity.
   const credential: TokenCredential = config.keyVault.allowInsecure ? localDevelopmentCredential : azureCredential(config.azureClientId);
   const tables = createTables(config.tables, credential);

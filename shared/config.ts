@@ -18,6 +18,8 @@ export const settingsSchema = z
     // Table storage for application state.
     TABLES_CONNECTION_STRING: optionalNonEmpty,
     TABLES_ENDPOINT: url.optional(),
+    // Local stack only: lets the Table client talk `http://` to a loopback emulator (Azurite).
+    TABLES_ALLOW_INSECURE: bool.default(false),
     // Key Vault holding tenants' TeamViewer tokens (and, in Azure, the OAuth client secret).
     KEYVAULT_URI: url,
     KEYVAULT_ALLOW_INSECURE: bool.default(false),
@@ -119,9 +121,10 @@ export interface Config {
   readonly serviceBus:
     | { readonly kind: "connectionString"; readonly connectionString: string }
     | { readonly kind: "identity"; readonly fullyQualifiedNamespace: string; readonly clientId?: string };
-  readonly tables:
+  readonly tables: (
     | { readonly kind: "connectionString"; readonly connectionString: string }
-    | { readonly kind: "identity"; readonly endpoint: string };
+    | { readonly kind: "identity"; readonly endpoint: string }
+  ) & { readonly allowInsecure: boolean };
   readonly keyVault: { readonly uri: string; readonly allowInsecure: boolean };
   readonly azureClientId?: string;
   readonly teamViewer: {
@@ -185,8 +188,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           clientId: s.ServiceBusConnection__clientId,
         },
     tables: s.TABLES_CONNECTION_STRING
-      ? { kind: "connectionString", connectionString: s.TABLES_CONNECTION_STRING }
-      : { kind: "identity", endpoint: s.TABLES_ENDPOINT! },
+      ? { kind: "connectionString", connectionString: s.TABLES_CONNECTION_STRING, allowInsecure: s.TABLES_ALLOW_INSECURE }
+      : { kind: "identity", endpoint: s.TABLES_ENDPOINT!, allowInsecure: s.TABLES_ALLOW_INSECURE },
     keyVault: { uri: s.KEYVAULT_URI, allowInsecure: s.KEYVAULT_ALLOW_INSECURE },
     azureClientId: s.AZURE_CLIENT_ID,
     teamViewer: {

@@ -6,21 +6,12 @@
 // client's) and a rotating refresh token. Codes and refresh tokens are kept hashed, in
 // memory only; nothing secret is logged.
 import { createHash, randomBytes } from "node:crypto";
+import type { DemoUserConfig } from "../../portal/src/config.js";
 import { escapeHtml } from "../html.js";
 import { isLoopbackHost } from "../loopback.js";
 
-export interface SignInUser {
-  readonly key: string;
-  readonly label: string;
-  readonly claims: {
-    readonly tid: string;
-    readonly oid: string;
-    readonly name: string;
-    readonly preferred_username: string;
-    readonly roles: readonly string[];
-    readonly groups: readonly string[];
-  };
-}
+/** A user the emulator signs in: the same shape the portal's config.json lists for local sign-in. */
+export type SignInUser = DemoUserConfig;
 
 /** What the server signs for a grant; `audience` undefined means the API's. */
 export interface TokenToSign {

@@ -11,8 +11,8 @@ export interface TokenClaims {
   oid: string;
   name?: string;
   preferred_username?: string;
-  roles?: string[];
-  groups?: string[];
+  roles?: readonly string[];
+  groups?: readonly string[];
   /** 1..86400, default 3600. */
   expiresInSeconds?: number;
   /** Test-only overrides, to mint tokens the app must refuse. */

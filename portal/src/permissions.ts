@@ -3,6 +3,7 @@
 // (to them or a group, maybe scoped to tags), which the token does not show, so the portal
 // asks the API once (GET /me/permissions).
 import type { ApiClient } from "./api.js";
+import type { MyPermissions } from "./types.js";
 
 export interface UiPermissions {
   /** Intune.Administrator: settings and role assignments. */
@@ -19,16 +20,6 @@ export interface UiPermissions {
   readonly scoped: boolean;
   /** Approve or deny requests that need approval (tenant-wide Approve). */
   readonly approve?: boolean;
-}
-
-/** The API's answer to GET /me/permissions: a scope is null (nowhere), all devices, or devices with a scope tag. */
-interface MyPermissions {
-  readonly administrator: boolean;
-  readonly update: boolean;
-  readonly request: { readonly allDevices: boolean; readonly scopeTags: readonly string[] } | null;
-  readonly read: { readonly allDevices: boolean; readonly scopeTags: readonly string[] } | null;
-  readonly reports: boolean;
-  readonly approve: boolean;
 }
 
 /**

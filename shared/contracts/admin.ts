@@ -26,6 +26,7 @@ export const roleAssignmentSchema = z.object({
   permission: z.enum(assignablePermissions),
   scopeTags: z.array(z.string()),
 });
+export type RoleAssignment = z.output<typeof roleAssignmentSchema>;
 export const roleAssignmentListSchema = listOf(roleAssignmentSchema);
 
 /** The users the service knows (from user.upserted), for picking a role assignment's principal. */
@@ -45,6 +46,7 @@ export const userSchema = z.object({
   /** Object ids of the user's groups (the service learns no group names). */
   groups: z.array(z.string()),
 });
+export type KnownUser = z.output<typeof userSchema>;
 export const userListSchema = listOf(userSchema);
 
 /** Where a permission applies: every device (`allDevices`) or devices with one of `scopeTags`. */
@@ -59,6 +61,7 @@ export const myPermissionsSchema = z.object({
   reports: z.boolean(),
   approve: z.boolean(),
 });
+export type MyPermissions = z.output<typeof myPermissionsSchema>;
 
 export const settingsSchema = z.object({
   allowUnlicensedAdmins: z.boolean(),
@@ -69,6 +72,7 @@ export const settingsSchema = z.object({
   approvalRequiredScopeTags: z.array(z.string()),
   approvalTimeoutMinutes: z.number().int().min(1).max(1440),
 });
+export type SettingsView = z.output<typeof settingsSchema>;
 
 export const settingsPatchBody = z
   .strictObject({
@@ -114,6 +118,7 @@ export const auditEventSchema = z.object({
   detail: z.string().optional(),
   correlationId: z.string().optional(),
 });
+export type AuditEvent = z.output<typeof auditEventSchema>;
 export const auditEventListSchema = listOf(auditEventSchema);
 
 export const auditDeltaQuery = z.strictObject({ deltaToken: continuationTokenSchema.optional() });

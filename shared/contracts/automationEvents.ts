@@ -10,7 +10,6 @@ export const displayNameSchema = z.string().min(1).max(256);
 
 /** Who asked: a user or an automation's service principal. */
 export const principalRefSchema = z.object({ id: entityIdSchema, displayName: displayNameSchema });
-export type PrincipalRef = z.output<typeof principalRefSchema>;
 
 // Graph's enum-like fields take any bounded string: a value Graph adds tomorrow is kept
 // and judged by eligibility (unknown → not eligible, with a reason), never rejected here.
@@ -108,7 +107,6 @@ export const automationDoorEventSchema = z.strictObject({
       .meta({ description: "Not accepted: the requester is the app the token names." }),
   }),
 });
-export type AutomationDoorEvent = z.output<typeof automationDoorEventSchema>;
 
 export const automationDoorAcceptedSchema = z.object({
   /** The event's id (the one sent, or the one filled in): send it again to repeat the request safely. */

@@ -12,8 +12,6 @@ export const topSchema = (max: number, fallback: number) =>
 
 export const continuationTokenSchema = z.string().min(1).max(2048).regex(/^[A-Za-z0-9_-]+$/, "an opaque token from a previous page");
 
-export const booleanQuerySchema = z.enum(["true", "false"]).transform((v) => v === "true");
-
 export const isoDateTimeSchema = z.iso.datetime({ offset: true });
 
 export const problemSchema = z.object({

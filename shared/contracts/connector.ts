@@ -34,6 +34,7 @@ export const connectResponseSchema = z.object({
   onboardingStatus: z.literal("onboarding"),
   expiresAt: z.string(),
 });
+export type ConnectResult = z.output<typeof connectResponseSchema>;
 
 /**
  * What TeamViewer appends to the redirect URI. Not strict: an authorization server may add
@@ -55,3 +56,4 @@ export const verifyResponseSchema = z.object({
   checkedAt: z.string(),
   detail: z.string(),
 });
+export type VerifyResult = z.output<typeof verifyResponseSchema>;

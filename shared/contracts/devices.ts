@@ -25,7 +25,6 @@ export const deviceListQuery = z.strictObject({
   top: topSchema(200, 50),
   continuationToken: continuationTokenSchema.optional(),
 });
-export type DeviceListQueryInput = z.output<typeof deviceListQuery>;
 
 export const deviceIdParams = z.strictObject({ deviceId: idSchema });
 

@@ -60,15 +60,12 @@ export const connectorAuthorizeDataSchema = z.strictObject({
   stateId: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, "expected the hashed OAuth state (16–128 URL-safe characters)"),
   code: z.string().min(1).max(2048),
 });
-export type ConnectorAuthorizeData = z.output<typeof connectorAuthorizeDataSchema>;
 
 const strictPrincipalRefSchema = z.strictObject(principalRefSchema.shape);
 
 export const connectorDisconnectDataSchema = z.strictObject({ requestedBy: strictPrincipalRefSchema });
-export type ConnectorDisconnectData = z.output<typeof connectorDisconnectDataSchema>;
 
 export const sessionCreateDataSchema = z.strictObject({ sessionId: entityIdSchema });
-export type SessionCreateData = z.output<typeof sessionCreateDataSchema>;
 
 export const sessionCloseReasons = {
   admin: "admin",
@@ -90,7 +87,6 @@ export const sessionCloseDataSchema = z.strictObject({
 export type SessionCloseData = z.output<typeof sessionCloseDataSchema>;
 
 export const notificationSendDataSchema = z.strictObject({ sessionId: entityIdSchema, userId: entityIdSchema });
-export type NotificationSendData = z.output<typeof notificationSendDataSchema>;
 
 /** Deliver event `sequence` of the tenant's audit stream to one push subscription; retries carry their count and first failure. */
 export const auditDeliverDataSchema = z.strictObject({
@@ -104,7 +100,6 @@ export type AuditDeliverData = z.output<typeof auditDeliverDataSchema>;
 
 /** Move the tenant's re-index job (shared/app/devices/deviceReindex.ts) on; its state is the job row, not the message. */
 export const deviceReindexDataSchema = z.strictObject({ version: z.number().int().min(1).max(1_000_000) });
-export type DeviceReindexData = z.output<typeof deviceReindexDataSchema>;
 
 export type {
   DeviceRemovedData,

@@ -12,7 +12,6 @@ export const appRoles = {
   /** App-only: a tenant's own automation calling POST /api/automation/events (§9). */
   automation: "RemoteAssistance.Automation",
 } as const;
-export type AppRole = (typeof appRoles)[keyof typeof appRoles];
 
 export interface UserCaller {
   readonly type: "user";

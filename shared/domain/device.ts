@@ -33,9 +33,6 @@ export interface Device {
   readonly updatedAt: string;
 }
 
-/** Graph's complianceState values; anything else is kept but judged as not compliant. */
-export const graphComplianceStates = ["compliant", "noncompliant", "conflict", "error", "unknown", "inGracePeriod", "configManager"] as const;
-
 /**
  * Whether requesting help for the device must be acknowledged first: Intune says it is not
  * compliant (or a value Graph does not define). No state, or `unknown`, warns nothing: the

@@ -34,7 +34,6 @@ export const sessionFailureCodes = {
   acknowledgementRequired: "acknowledgementRequired",
   deviceHasOpenSession: "deviceHasOpenSession",
 } as const;
-export type SessionFailureCode = (typeof sessionFailureCodes)[keyof typeof sessionFailureCodes];
 
 export interface SessionFailure {
   readonly code: string;

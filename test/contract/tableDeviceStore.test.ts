@@ -25,7 +25,7 @@ let requests = 0;
 
 beforeAll(async () => {
   azurite = await startAzuriteTables({ port: await freePort() });
-  tables = createTables({ kind: "connectionString", connectionString: azurite.connectionString }, localDevelopmentCredential);
+  tables = createTables({ kind: "connectionString", connectionString: azurite.connectionString, allowInsecure: true }, localDevelopmentCredential);
   await tables.ensureAll();
   deviceTable = tables.client(tableNames.devices);
   // Counts every HTTP request the store sends to the devices table.

@@ -27,7 +27,7 @@ export const fake = (): TeamViewerFakeControl => new TeamViewerFakeControl(stack
 export const secretClient = (): SecretClient =>
   new SecretClient(stack().keyVaultUrl, localDevelopmentCredential, { allowInsecureConnection: true, disableChallengeResourceVerification: true });
 
-export const tables = (): Tables => createTables({ kind: "connectionString", connectionString: stack().tablesConnectionString }, localDevelopmentCredential);
+export const tables = (): Tables => createTables({ kind: "connectionString", connectionString: stack().tablesConnectionString, allowInsecure: true }, localDevelopmentCredential);
 
 export function teamViewerClient(options: { clock?: Clock; fetch?: typeof fetch } = {}): TeamViewerClient {
   return new TeamViewerClient({

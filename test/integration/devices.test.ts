@@ -116,7 +116,7 @@ async function drained(timeoutMs: number): Promise<void> {
   }
 }
 
-const tables = () => createTables({ kind: "connectionString", connectionString: stack().tablesConnectionString }, localDevelopmentCredential);
+const tables = () => createTables({ kind: "connectionString", connectionString: stack().tablesConnectionString, allowInsecure: true }, localDevelopmentCredential);
 
 const deviceOf = async (token: string, id: string) => api<DeviceView & { code?: string }>(`/devices/${id}`, { token });
 

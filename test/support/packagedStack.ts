@@ -24,6 +24,7 @@ async function unreachableSettings(): Promise<Record<string, string>> {
     FUNCTIONS_WORKER_RUNTIME: "node",
     ServiceBusConnection: `Endpoint=sb://127.0.0.1:${serviceBus};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true`,
     TABLES_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:${tables}/devstoreaccount1;`,
+    TABLES_ALLOW_INSECURE: "true",
     KEYVAULT_URI: `http://127.0.0.1:${keyVault}`,
     KEYVAULT_ALLOW_INSECURE: "true",
     TEAMVIEWER_API_BASE_URL: `http://127.0.0.1:${teamViewer}/api/v1`,

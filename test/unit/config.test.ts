@@ -10,11 +10,12 @@ describe("loadConfig", () => {
     expect(c.serviceBus.kind).toBe("connectionString");
     expect(c.tables.kind).toBe("connectionString");
     expect(c.keyVault.allowInsecure).toBe(true);
+    expect(c.tables.allowInsecure).toBe(true);
     expect(c.auth.audience).toBe("api://remote-assistance-connector");
   });
 
   it("accepts the Azure identity form", () => {
-    const { ServiceBusConnection: _sb, TABLES_CONNECTION_STRING: _t, KEYVAULT_ALLOW_INSECURE: _k, TEAMVIEWER_CLIENT_SECRET: _s, ...rest } = sample;
+    const { ServiceBusConnection: _sb, TABLES_CONNECTION_STRING: _t, TABLES_ALLOW_INSECURE: _ti, KEYVAULT_ALLOW_INSECURE: _k, TEAMVIEWER_CLIENT_SECRET: _s, ...rest } = sample;
     const c = loadConfig({
       ...rest,
       KEYVAULT_URI: "https://kv-rac.vault.azure.net/",
@@ -25,7 +26,7 @@ describe("loadConfig", () => {
       PUSH_GATEWAY: "none",
     });
     expect(c.serviceBus).toEqual({ kind: "identity", fullyQualifiedNamespace: "sb-rac.servicebus.windows.net", clientId: "00000000-0000-0000-0000-000000000001" });
-    expect(c.tables.kind).toBe("identity");
+    expect(c.tables).toEqual({ kind: "identity", endpoint: "https://strac.table.core.windows.net", allowInsecure: false });
     expect(c.teamViewer.clientSecret).toBeUndefined();
   });
 

@@ -5,7 +5,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { Idempotency, idempotencyInProgressTtlMs, idempotencyRecordTtlMs } from "../../shared/app/sessions/idempotency.js";
 import { DomainError, errorCodes } from "../../shared/domain/errors.js";
-import { ManualClock, MemoryIdempotencyStore } from "../support/memoryPorts.js";
+import { ManualClock, MemoryIdempotencyStore, recordingLogger } from "../support/memoryPorts.js";
 
 const tenant = "t1";
 const body = { deviceId: "d1", description: "Outlook keeps crashing" };
@@ -13,6 +13,7 @@ const body = { deviceId: "d1", description: "Outlook keeps crashing" };
 let clock: ManualClock;
 let store: MemoryIdempotencyStore;
 let idempotency: Idempotency;
+let logged: ReturnType<typeof recordingLogger>;
 let runs: number;
 
 /** The use case under the key: creates "session n" and counts its runs. */
@@ -21,7 +22,8 @@ const work = async (): Promise<string> => `session-${++runs}`;
 beforeEach(() => {
   clock = new ManualClock();
   store = new MemoryIdempotencyStore();
-  idempotency = new Idempotency({ store, clock });
+  logged = recordingLogger();
+  idempotency = new Idempotency({ store, clock, log: logged.log });
   runs = 0;
 });
 
@@ -102,6 +104,18 @@ describe("Idempotency.run", () => {
 
     // Assess
     expect(retried).toEqual({ kind: "fresh", sessionId: "session-1" });
+  });
+
+  it("answers the work's error when the record cannot be deleted either, and logs that the key stays busy", async () => {
+    // Prepare
+    store.delete = () => Promise.reject(new Error("storage unavailable"));
+
+    // Act
+    const failing = idempotency.run(tenant, "admin-1", "key-1", body, () => Promise.reject(new Error("device not found")));
+
+    // Assess
+    await expect(failing).rejects.toThrow("device not found");
+    expect(logged.lines).toEqual([expect.objectContaining({ level: "warn", line: expect.stringContaining("storage unavailable") })]);
   });
 
   it("scopes the key to the caller: two admins with the same key do not collide", async () => {

@@ -43,6 +43,7 @@ const flexForbiddenSettings = [
 const localOnlySettings = [
   "ServiceBusConnection",
   "TABLES_CONNECTION_STRING",
+  "TABLES_ALLOW_INSECURE",
   "TEAMVIEWER_CLIENT_SECRET",
   "KEYVAULT_ALLOW_INSECURE",
   "LOCAL_PUSH_FILE",

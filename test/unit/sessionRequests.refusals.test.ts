@@ -122,7 +122,7 @@ function world(
     connector: { isOnboarded: async () => setup.onboarded ?? true },
     settings,
     access: new Access(assignments, { get: async () => undefined }),
-    idempotency: new Idempotency({ store: new FakeIdempotencyStore(), clock }),
+    idempotency: new Idempotency({ store: new FakeIdempotencyStore(), clock, log }),
     audit: auditLog,
     clock,
   });

@@ -3,15 +3,7 @@
 import { problemBox, type List } from "../api.js";
 import type { PageContext } from "../context.js";
 import { h, mount, progress, whileBusy } from "../dom.js";
-import type { RoleAssignment, Settings } from "../types.js";
-
-/** A user the service knows (GET /users). */
-interface KnownUser {
-  readonly id: string;
-  readonly userPrincipalName: string;
-  readonly displayName: string;
-  readonly groups: readonly string[];
-}
+import type { KnownUser, RoleAssignment, Settings } from "../types.js";
 
 /** How a user is offered in the picker and recognised when typed back: "Name <upn>". */
 const userLabel = (u: KnownUser): string => `${u.displayName} <${u.userPrincipalName}>`;

@@ -12,6 +12,7 @@ export class FetchAuditReceiverClient implements AuditReceiverClient {
   async post(url: string, body: string, headers: Record<string, string>): Promise<ReceiverOutcome> {
     try {
       const res = await fetch(url, { method: "POST", body, headers, redirect: "manual", signal: AbortSignal.timeout(this.#timeoutMs) });
+      // Only the status counts; releasing the unread body cannot fail the delivery, so its error is dropped.
       await res.body?.cancel().catch(() => undefined);
       if (res.status >= 200 && res.status < 300) return { ok: true };
       return { ok: false, reason: `the receiver answered ${res.status}` };

@@ -30,22 +30,60 @@ export interface Tables {
   ping(): Promise<void>;
 }
 
+/**
+ * The Table endpoint a configuration talks to: the endpoint itself, or what a connection
+ * string names (`TableEndpoint`, the development-storage shortcut, else the account's default).
+ */
+export function tableEndpoint(config: Config["tables"]): string {
+  if (config.kind === "identity") return config.endpoint;
+  const parts = new Map(
+    config.connectionString
+      .split(";")
+      .filter((p) => p.includes("="))
+      .map((p) => [p.slice(0, p.indexOf("=")).trim().toLowerCase(), p.slice(p.indexOf("=") + 1).trim()] as const),
+  );
+  if (parts.get("usedevelopmentstorage")?.toLowerCase() === "true") return "http://127.0.0.1:10002/devstoreaccount1";
+  const explicit = parts.get("tableendpoint");
+  if (explicit) return explicit;
+  const protocol = parts.get("defaultendpointsprotocol") ?? "https";
+  return `${protocol}://${parts.get("accountname") ?? ""}.table.${parts.get("endpointsuffix") ?? "core.windows.net"}`;
+}
+
+/**
+ * Plain http only when configuration says so (TABLES_ALLOW_INSECURE), and then only to a
+ * loopback emulator, as KEYVAULT_ALLOW_INSECURE does for Key Vault: throws at start-up
+ * otherwise. The message names the endpoint, never the connection string (it holds the key).
+ */
+function assertTransportAllowed(config: Config["tables"]): void {
+  const endpoint = tableEndpoint(config);
+  const origin = /^[a-z]+:\/\/[^/]*/i.exec(endpoint)?.[0] ?? endpoint;
+  if (!/^https:\/\//i.test(endpoint) && !config.allowInsecure) {
+    throw new Error(`Table storage at ${origin} is not https: set TABLES_ALLOW_INSECURE=true, for a local emulator (Azurite) only`);
+  }
+  if (config.allowInsecure && !/^http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(endpoint)) {
+    throw new Error(`TABLES_ALLOW_INSECURE is only for a loopback emulator (Azurite), not Table storage at ${origin}`);
+  }
+}
+
 export function createTables(config: Config["tables"], credential: TokenCredential): Tables {
+  assertTransportAllowed(config);
   const clients = new Map<TableName, TableClient>();
   // Every client counts its requests (tableOperations.ts): the cost model the benchmarks print.
-  const counted = { additionalPolicies: [{ policy: tableOperations.policy, position: "perCall" as const }] };
-  const options = { ...counted, allowInsecureConnection: true };
+  const options = {
+    additionalPolicies: [{ policy: tableOperations.policy, position: "perCall" as const }],
+    allowInsecureConnection: config.allowInsecure,
+  };
   const service =
     config.kind === "connectionString"
       ? TableServiceClient.fromConnectionString(config.connectionString, options)
-      : new TableServiceClient(config.endpoint, credential, counted);
+      : new TableServiceClient(config.endpoint, credential, options);
   const client = (name: TableName): TableClient => {
     let c = clients.get(name);
     if (!c) {
       c =
         config.kind === "connectionString"
           ? TableClient.fromConnectionString(config.connectionString, name, options)
-          : new TableClient(config.endpoint, name, credential, counted);
+          : new TableClient(config.endpoint, name, credential, options);
       clients.set(name, c);
     }
     return c;

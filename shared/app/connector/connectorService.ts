@@ -204,7 +204,13 @@ export class ConnectorService {
       await this.#d.bus.send({ queue: messageQueue["connector.authorize"], id: message.id, type: message.type, correlationId, body: message });
     } catch (e) {
       // Not queued: give the state back, so the browser's retry of this callback still works.
-      await this.#d.states.transition(id, oauthStateStatuses.redeemed, oauthStateStatuses.issued).catch(() => false);
+      await this.#d.states.transition(id, oauthStateStatuses.redeemed, oauthStateStatuses.issued).catch((restoreError: unknown) => {
+        // The queue's error is what the caller gets; a retry of this callback is then told to start again.
+        log.warn("could not give the OAuth state back after the sign-in could not be queued", {
+          tenantId,
+          error: restoreError instanceof Error ? restoreError.message : String(restoreError),
+        });
+      });
       throw e;
     }
     await this.#audit(tenantId, actor, "connector.signIn", "success", "TeamViewer sign-in completed; token exchange queued", correlationId);

@@ -38,7 +38,10 @@ export class EndUserRequests {
         const session = stored && stored.session.endUser?.id === caller.userId ? await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId) : undefined;
         if (session && visibleToEndUser(session)) return toEndUserRequest(session);
         // The request is over (or was never theirs): the entry is stale.
-        await this.#d.inbox.remove(caller.tenantId, caller.userId, entry.sessionId).catch(() => undefined);
+        await this.#d.inbox.remove(caller.tenantId, caller.userId, entry.sessionId).catch((e: unknown) => {
+          // The stale entry is filtered out here either way; the next read tries to remove it again.
+          ctx.log.warn("could not remove a stale inbox entry", { sessionId: entry.sessionId, error: e instanceof Error ? e.message : String(e) });
+        });
         return undefined;
       }),
     );

@@ -4,6 +4,7 @@
 // payload → 409 conflict; same key while the first is still running → 409 conflict.
 import { createHash } from "node:crypto";
 import type { Clock } from "../clock.js";
+import type { Logger } from "../logging.js";
 import { conflict } from "../../domain/errors.js";
 import { idempotencyStatuses, type IdempotencyRecord, type IdempotencyStore } from "./ports.js";
 
@@ -19,10 +20,12 @@ export type IdempotentOutcome = { readonly kind: "fresh"; readonly sessionId: st
 export class Idempotency {
   readonly #store: IdempotencyStore;
   readonly #clock: Clock;
+  readonly #log: Logger;
 
-  constructor(deps: { store: IdempotencyStore; clock: Clock }) {
+  constructor(deps: { store: IdempotencyStore; clock: Clock; log: Logger }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
+    this.#log = deps.log;
   }
 
   /**
@@ -39,7 +42,13 @@ export class Idempotency {
     try {
       sessionId = await work();
     } catch (e) {
-      await this.#store.delete(tenantId, recordKey).catch(() => undefined);
+      await this.#store.delete(tenantId, recordKey).catch((deleteError: unknown) => {
+        // The request's own error is what the caller gets; the key frees itself when the record's in-progress time runs out.
+        this.#log.warn("could not delete the Idempotency-Key record of a failed request; the key is busy until its in-progress time ends", {
+          tenantId,
+          error: deleteError instanceof Error ? deleteError.message : String(deleteError),
+        });
+      });
       throw e;
     }
     const now = this.#clock.now().getTime();

@@ -80,7 +80,7 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
       connector: d.connector,
       settings: d.settings,
       access: d.access,
-      idempotency: new Idempotency({ store: d.idempotency, clock: d.clock }),
+      idempotency: new Idempotency({ store: d.idempotency, clock: d.clock, log: d.log }),
       audit: d.audit,
       clock: d.clock,
     }),
