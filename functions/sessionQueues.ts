@@ -12,25 +12,23 @@ import type { SessionRequestCommand } from "../shared/app/sessions/sessionReques
 const tenantOf = (input: QueueHandlerInput<{ tenantId: string }>): string => input.message.tenantId.toLowerCase();
 const messageIdOf = (input: QueueHandlerInput<{ id: string }>): string => (input.messageId === "unknown" ? input.message.id : input.messageId);
 
+/** The command context of a session.create or session.close delivery. */
+const commandOf = (input: QueueHandlerInput<{ id: string; tenantId: string; correlationId?: string; data: { sessionId: string } }>) => ({
+  tenantId: tenantOf(input),
+  sessionId: input.message.data.sessionId,
+  messageId: messageIdOf(input),
+  deliveryCount: input.deliveryCount,
+  correlationId: input.message.correlationId,
+  log: input.log,
+});
+
 export const sessionCommandHandlers = {
   "session.create": async (input) => {
-    await input.services.sessions.creation.create({
-      tenantId: tenantOf(input),
-      sessionId: input.message.data.sessionId,
-      messageId: messageIdOf(input),
-      deliveryCount: input.deliveryCount,
-      correlationId: input.message.correlationId,
-      log: input.log,
-    });
+    await input.services.sessions.creation.create(commandOf(input));
   },
   "session.close": async (input) => {
     await input.services.sessions.closing.close({
-      tenantId: tenantOf(input),
-      sessionId: input.message.data.sessionId,
-      messageId: messageIdOf(input),
-      deliveryCount: input.deliveryCount,
-      correlationId: input.message.correlationId,
-      log: input.log,
+      ...commandOf(input),
       reason: input.message.data.reason,
       ...(input.message.data.closedBy ? { closedBy: input.message.data.closedBy } : {}),
     });
