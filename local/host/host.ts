@@ -182,7 +182,9 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       }
       const sb = sbByName.get(name.toLowerCase());
       if (!sb || !started.some((s) => s.name === sb.fn.metadata.name)) return false;
-      void inFlight.track(invoker.invoke(sb.fn, { inputData: [{ name: sb.triggerName, data: { string: input } }] }));
+      // A batch function gets a batch of one, as the admin endpoint does in Azure.
+      const data = sb.binding.cardinality === "many" ? { collectionString: { string: [input] } } : { string: input };
+      void inFlight.track(invoker.invoke(sb.fn, { inputData: [{ name: sb.triggerName, data }] }));
       return true;
     };
 

@@ -1,5 +1,5 @@
-// The parts of host.json the local host honours: HTTP route prefix, Service Bus concurrency and lock renewal
-// (extension 5.x schema), and log levels. Missing keys take the documented defaults (local/host/README.md).
+// The parts of host.json the local host honours: HTTP route prefix, Service Bus concurrency, lock renewal and
+// batch size (extension 5.x schema), and log levels. Missing keys take the documented defaults (local/host/README.md).
 import { readFileSync } from "node:fs";
 
 export interface HostConfig {
@@ -8,9 +8,14 @@ export interface HostConfig {
     readonly maxConcurrentCalls: number;
     readonly maxAutoLockRenewalDurationMs: number;
     readonly autoCompleteMessages: boolean;
+    /** For `cardinality: "many"` triggers; absent = the extension's default, 1000 (maxMessageBatchSizeDefault). */
+    readonly maxMessageBatchSize?: number;
   };
   readonly logLevels: Readonly<Record<string, string>>;
 }
+
+/** The Service Bus extension's (5.x) default batch size for `cardinality: "many"`. */
+export const maxMessageBatchSizeDefault = 1000;
 
 export const defaultHostConfig: HostConfig = {
   routePrefix: "api",
@@ -85,6 +90,11 @@ export function parseHostConfig(json: unknown, source = "host.json"): HostConfig
     throw new Error(`${source}: extensions.serviceBus.autoCompleteMessages must be true or false`);
   }
 
+  const batchSize = get(sb, "maxMessageBatchSize");
+  if (batchSize !== undefined && !(Number.isInteger(batchSize) && (batchSize as number) > 0)) {
+    throw new Error(`${source}: extensions.serviceBus.maxMessageBatchSize must be a positive integer`);
+  }
+
   const logLevel = get(get(json, "logging"), "logLevel");
   const logLevels: Record<string, string> = {};
   if (isObject(logLevel)) for (const [k, v] of Object.entries(logLevel)) if (typeof v === "string") logLevels[k] = v;
@@ -95,6 +105,7 @@ export function parseHostConfig(json: unknown, source = "host.json"): HostConfig
       maxConcurrentCalls: (concurrency as number | undefined) ?? defaultHostConfig.serviceBus.maxConcurrentCalls,
       maxAutoLockRenewalDurationMs: renewalMs,
       autoCompleteMessages: (autoComplete as boolean | undefined) ?? true,
+      ...(batchSize === undefined ? {} : { maxMessageBatchSize: batchSize as number }),
     },
     logLevels,
   };

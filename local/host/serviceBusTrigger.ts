@@ -1,6 +1,8 @@
 // Service Bus triggers: a peek-lock receiver per function (@azure/service-bus), settled like the host's
 // extension 5.x does it — complete on success, abandon on failure — with host.json concurrency and lock
 // renewal, the message handed over as RPC typed data and the host's binding data as trigger metadata.
+// A `cardinality: "many"` trigger gets batches of up to maxMessageBatchSize (serviceBusBatch.ts): one
+// invocation per batch, every message of it completed when it succeeds and abandoned when it fails.
 import {
   isServiceBusError,
   ServiceBusClient,
@@ -8,13 +10,17 @@ import {
   type ServiceBusReceivedMessage,
   type ServiceBusReceiver,
 } from "@azure/service-bus";
-import type { RpcBindingInfo, RpcTypedData } from "./coreTypes.js";
+import type { RpcBindingInfo } from "./coreTypes.js";
 import type { RegisteredFunction } from "./functionsCore.js";
-import type { HostConfig } from "./hostConfig.js";
+import { maxMessageBatchSizeDefault, type HostConfig } from "./hostConfig.js";
 import type { HostLog } from "./hostLog.js";
 import type { InFlight } from "./inFlight.js";
 import type { Invoker } from "./invoker.js";
 import { resolveSettingExpressions } from "./timerTrigger.js";
+import { idString, serviceBusBatchData, serviceBusBatchTriggerMetadata, serviceBusMessageData, serviceBusTriggerMetadata } from "./serviceBusMetadata.js";
+import { receiveBatches } from "./serviceBusBatch.js";
+
+export { serviceBusMessageData, serviceBusTriggerMetadata } from "./serviceBusMetadata.js";
 
 export interface ServiceBusFunction {
   readonly fn: RegisteredFunction;
@@ -56,80 +62,6 @@ export function parseServiceBusEntity(binding: RpcBindingInfo, env: NodeJS.Proce
   return queue
     ? { entity: base, subQueueType, displayName: path }
     : { entity: topic!, subscription: base, subQueueType, displayName: `${topic}/Subscriptions/${path}` };
-}
-
-const dotNetMax = "9999-12-31T23:59:59.9999999";
-
-/** Newtonsoft's rendering of a UTC DateTime (`…Z`) or a DateTimeOffset (`…+00:00`), trailing zero fractions dropped. */
-function dotNetTime(date: Date | undefined, kind: "utc" | "offset"): string | undefined {
-  if (!date || Number.isNaN(date.getTime())) return undefined;
-  const suffix = kind === "utc" ? "Z" : "+00:00";
-  // An infinite time-to-live gives an expiry beyond .NET's range: the host reports DateTime.MaxValue.
-  if (date.getUTCFullYear() > 9999) return `${dotNetMax}${suffix}`;
-  const [whole, frac] = date.toISOString().replace("Z", "").split(".");
-  const fraction = frac.replace(/0+$/, "");
-  return `${whole}${fraction ? `.${fraction}` : ""}${suffix}`;
-}
-
-function typed(value: unknown): RpcTypedData | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === "string") return { string: value };
-  if (typeof value === "number") return Number.isInteger(value) ? { int: value } : { double: value };
-  return { json: JSON.stringify(value) };
-}
-
-function idString(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (Buffer.isBuffer(value)) return value.toString("hex");
-  return String(value);
-}
-
-/** The binding data the Service Bus extension (5.x) gives the host for one message (X-sb). */
-export function serviceBusTriggerMetadata(message: ServiceBusReceivedMessage): Record<string, RpcTypedData> {
-  const applicationProperties = message.applicationProperties ?? {};
-  // .NET DateTime/DateTimeOffset values reach the worker as JSON strings.
-  const time = (date: Date | undefined, kind: "utc" | "offset"): RpcTypedData | undefined => {
-    const text = dotNetTime(date, kind);
-    return text === undefined ? undefined : { json: JSON.stringify(text) };
-  };
-  const entries: Record<string, RpcTypedData | undefined> = {
-    // The wire (AMQP) count starts at 0; .NET — and so the host — reports it plus one (JS reports it raw).
-    DeliveryCount: typed((message.deliveryCount ?? 0) + 1),
-    DeadLetterSource: typed(message.deadLetterSource),
-    LockToken: typed(message.lockToken),
-    ExpiresAtUtc: time(message.expiresAtUtc, "utc"),
-    ExpiresAt: time(message.expiresAtUtc, "offset"),
-    EnqueuedTimeUtc: time(message.enqueuedTimeUtc, "utc"),
-    EnqueuedTime: time(message.enqueuedTimeUtc, "offset"),
-    MessageId: typed(idString(message.messageId)),
-    ContentType: typed(message.contentType),
-    ReplyTo: typed(message.replyTo),
-    SequenceNumber: typed(message.sequenceNumber?.toNumber()),
-    To: typed(message.to),
-    Subject: typed(message.subject),
-    Label: typed(message.subject),
-    CorrelationId: typed(idString(message.correlationId)),
-    ApplicationProperties: typed(applicationProperties),
-    UserProperties: typed(applicationProperties),
-    SessionId: typed(message.sessionId),
-    ReplyToSessionId: typed(message.replyToSessionId),
-    PartitionKey: typed(message.partitionKey),
-  };
-  const metadata: Record<string, RpcTypedData> = {};
-  // Null values are left out, as the host does.
-  for (const [key, data] of Object.entries(entries)) if (data) metadata[key] = data;
-  return metadata;
-}
-
-/** The message body as the host sends it: UTF-8 text (the library JSON-parses it when it can), or bytes for dataType "binary". */
-export function serviceBusMessageData(message: ServiceBusReceivedMessage, binding: RpcBindingInfo): RpcTypedData {
-  const body: unknown = message.body;
-  let bytes: Buffer;
-  if (Buffer.isBuffer(body)) bytes = body;
-  else if (body instanceof Uint8Array) bytes = Buffer.from(body);
-  else if (typeof body === "string") bytes = Buffer.from(body, "utf8");
-  else bytes = Buffer.from(JSON.stringify(body ?? null), "utf8");
-  return binding.dataType === "binary" ? { bytes } : { string: bytes.toString("utf8") };
 }
 
 interface Listener {
@@ -177,14 +109,15 @@ export class ServiceBusListeners {
       const name = sb.fn.metadata.name;
       try {
         if (sb.binding.isSessionsEnabled === true) throw new Error("session-enabled triggers are not supported by the local host");
-        if (sb.binding.cardinality === "many") throw new Error('cardinality "many" is not supported by the local host');
+        const batch = sb.binding.cardinality === "many";
         const entity = parseServiceBusEntity(sb.binding, this.#env);
         const connection = typeof sb.binding.connection === "string" && sb.binding.connection ? sb.binding.connection : "AzureWebJobsServiceBus";
         const client = await this.#client(connection);
         const receiverOptions = {
           receiveMode: "peekLock" as const,
           subQueueType: entity.subQueueType,
-          maxAutoLockRenewalDurationInMs: this.#o.config.maxAutoLockRenewalDurationMs,
+          // Batches are not renewed (the extension renews single-message deliveries only).
+          maxAutoLockRenewalDurationInMs: batch ? 0 : this.#o.config.maxAutoLockRenewalDurationMs,
           // The host passes the raw body on; the library does the JSON parsing.
           skipParsingBodyAsJson: true,
           skipConvertingDate: true,
@@ -197,14 +130,21 @@ export class ServiceBusListeners {
         if (!this.#autoComplete(sb)) {
           this.#o.log.warn(`${name}: autoCompleteMessages is false, so the host will not settle its messages (their locks expire and they are redelivered)`);
         }
-        listener.subscription = receiver.subscribe(
+        listener.subscription = batch
+          ? receiveBatches({
+              receiver,
+              maxMessageCount: this.#o.config.maxMessageBatchSize ?? maxMessageBatchSizeDefault,
+              process: (messages) => this.#processBatch(listener, messages),
+              onError: (error) => this.#onError(listener, { error, errorSource: "receive", entityPath: entity.displayName, fullyQualifiedNamespace: "", identifier: receiver.identifier }),
+            })
+          : receiver.subscribe(
           {
             processMessage: (message) => this.#process(listener, message),
             processError: async (args) => this.#onError(listener, args),
           },
           { autoCompleteMessages: false, maxConcurrentCalls: this.#o.config.maxConcurrentCalls },
         );
-        this.#o.log.info(`Service Bus trigger '${name}' listening on '${entity.displayName}' (connection '${connection}')`);
+        this.#o.log.info(`Service Bus trigger '${name}' listening on '${entity.displayName}' (connection '${connection}')${batch ? ", in batches" : ""}`);
         started.push(name);
       } catch (error) {
         this.#o.log.error(`The '${name}' function is in error: ${(error as Error).message}`);
@@ -304,6 +244,34 @@ export class ServiceBusListeners {
         await this.#settle(listener, message, outcome.ok ? "complete" : "abandon");
       } finally {
         this.#unsettled.delete(entry);
+      }
+    })();
+    await this.#o.inFlight.track(work);
+  }
+
+  /** A `cardinality: "many"` delivery: one invocation for the batch; every message settled with its outcome. */
+  async #processBatch(listener: Listener, messages: ServiceBusReceivedMessage[]): Promise<void> {
+    if (this.#stopping) {
+      await Promise.all(messages.map((m) => this.#settle(listener, m, "abandon")));
+      return;
+    }
+    listener.lastErrorCode = undefined;
+    const entries = messages.map((message): Unsettled => ({ listener, message, settled: false }));
+    for (const e of entries) this.#unsettled.add(e);
+    const work = (async () => {
+      try {
+        // No traceParent: a batch has no single parent, so its invocation starts a trace of its own.
+        const outcome = await this.#o.invoker.invoke(listener.sb.fn, {
+          inputData: [{ name: listener.sb.triggerName, data: serviceBusBatchData(messages, listener.sb.binding) }],
+          triggerMetadata: serviceBusBatchTriggerMetadata(messages),
+        });
+        if (!this.#autoComplete(listener.sb)) return;
+        const action = outcome.ok ? "complete" : "abandon";
+        const open = entries.filter((e) => !e.settled);
+        for (const e of open) e.settled = true;
+        await Promise.all(open.map((e) => this.#settle(listener, e.message, action)));
+      } finally {
+        for (const e of entries) this.#unsettled.delete(e);
       }
     })();
     await this.#o.inFlight.track(work);
