@@ -12,7 +12,8 @@ import { endpoint } from "./http/endpoint.js";
 import { problemSchema } from "../shared/contracts/common.js";
 import { automationDoorAcceptedSchema, automationDoorEventSchema } from "../shared/contracts/automationEvents.js";
 import { forbidden } from "../shared/domain/errors.js";
-import { deadLetterConsumer, queueConsumer, type QueueHandlerInput, type QueueHandlers } from "./queue/consumer.js";
+import { deadLetterConsumer, type QueueHandlerInput, type QueueHandlers } from "./queue/consumer.js";
+import { queueBatchConsumer, type BulkHandlers } from "./queue/batchConsumer.js";
 import { systemActor } from "../shared/domain/caller.js";
 import { remoteAssistanceRequestedDeadLetterHandler, remoteAssistanceRequestedHandler } from "./sessionQueues.js";
 
@@ -44,7 +45,11 @@ export function deviceFactsOf(d: MessageData<"device.upserted">): DeviceFacts {
   };
 }
 
-/** The handlers of automation-events; the sessions area adds remoteAssistance.requested here. */
+/**
+ * The handlers of automation-events, one message at a time; the sessions area adds
+ * remoteAssistance.requested here. device.upserted is handled in bulk (below); its handler
+ * here serves a single delivery (the admin endpoint, a test).
+ */
 export const automationEventHandlers = {
   "device.upserted": async (input) => {
     await input.services.devices.recordUpsert(eventContext(input), deviceFactsOf(input.message.data));
@@ -65,6 +70,23 @@ export const automationEventHandlers = {
   },
   ...remoteAssistanceRequestedHandler,
 } satisfies QueueHandlers;
+
+/**
+ * device.upserted in bulk: the automation-events function takes batches (a platform sync sends
+ * thousands at once), and each tenant's devices are written many per Table transaction.
+ */
+export const automationBulkHandlers = {
+  "device.upserted": async (inputs) => {
+    const byTenant = new Map<string, { ctx: EventContext; facts: DeviceFacts }[]>();
+    for (const input of inputs) {
+      const ctx = eventContext(input);
+      const events = byTenant.get(ctx.tenantId) ?? [];
+      events.push({ ctx, facts: deviceFactsOf(input.message.data) });
+      byTenant.set(ctx.tenantId, events);
+    }
+    for (const [tenantId, events] of byTenant) await inputs[0].services.devices.recordUpserts(tenantId, events);
+  },
+} satisfies BulkHandlers;
 
 // An inventory event that failed every delivery (storage down for longer than the retries
 // last) is not lost silently: it is audited so an operator can have automation resend it.
@@ -145,6 +167,6 @@ const automationDoor = endpoint({
 
 export const automationFunctions: FunctionDefinition[] = [
   automationDoor,
-  queueConsumer({ name: "automationEvents", queue: queueNames.automationEvents, handlers: automationEventHandlers }),
+  queueBatchConsumer({ name: "automationEvents", queue: queueNames.automationEvents, handlers: automationEventHandlers, bulk: automationBulkHandlers }),
   deadLetterConsumer({ name: "automationEventsDeadLetter", queue: queueNames.automationEvents, handlers: automationDeadLetterHandlers }),
 ];

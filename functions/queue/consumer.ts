@@ -47,7 +47,7 @@ export type QueueHandlers = { readonly [T in MessageType]?: (input: QueueHandler
  */
 const maxQuotaWaitMs = 24 * 60 * 60_000;
 
-interface TriggerFacts {
+export interface TriggerFacts {
   readonly messageId: string;
   readonly deliveryCount: number;
   readonly deadLetterReason?: string;
@@ -66,7 +66,7 @@ function triggerFacts(ctx: InvocationContext): TriggerFacts {
   };
 }
 
-function loggerFor(ctx: InvocationContext, props: Record<string, unknown>): Logger {
+export function loggerFor(ctx: InvocationContext, props: Record<string, unknown>): Logger {
   return createLogger((level, line) => (level === "error" ? ctx.error(line) : level === "warn" ? ctx.warn(line) : ctx.log(line)), props);
 }
 
@@ -76,7 +76,7 @@ function claimedTenant(body: unknown): string | undefined {
   return typeof t === "string" && /^[A-Za-z0-9-]{1,64}$/.test(t) ? t.toLowerCase() : undefined;
 }
 
-async function rejectMalformed(svc: Services, log: Logger, body: unknown, queue: string, facts: TriggerFacts, reason: string): Promise<void> {
+export async function rejectMalformed(svc: Services, log: Logger, body: unknown, queue: string, facts: TriggerFacts, reason: string): Promise<void> {
   log.warn(`discarded a message on ${queue} that cannot be processed: ${reason}`, { messageId: facts.messageId });
   const tenantId = claimedTenant(body);
   if (!tenantId) return; // No tenant to file it under: the log line is the record.
@@ -91,8 +91,15 @@ async function rejectMalformed(svc: Services, log: Logger, body: unknown, queue:
   });
 }
 
-function dispatch(handlers: QueueHandlers, queue: QueueName, body: unknown, ctx: InvocationContext, deadLetter: boolean): Promise<void> {
-  const facts = triggerFacts(ctx);
+/** One delivery, start to end; `facts` says which message it is (a batch's invocation has several). */
+export function dispatch(
+  handlers: QueueHandlers,
+  queue: QueueName,
+  body: unknown,
+  ctx: InvocationContext,
+  deadLetter: boolean,
+  facts: TriggerFacts = triggerFacts(ctx),
+): Promise<void> {
   return inSpan(
     `process ${deadLetter ? `${queue}/$DeadLetterQueue` : queue}`,
     {

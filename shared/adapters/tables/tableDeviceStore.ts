@@ -4,7 +4,8 @@ import { odata, type TableClient, type TableEntityResult, type TransactionAction
 import type { Device } from "../../domain/device.js";
 import type { DeviceRecord } from "../../domain/deviceInventory.js";
 import { conflict, DomainError, errorCodes } from "../../domain/errors.js";
-import type { DeviceListQuery, DevicePage, DeviceStore, ReindexPage } from "../../app/devices/ports.js";
+import type { DeviceChange, DeviceListQuery, DevicePage, DeviceStore, DeviceUpdate, ReindexPage } from "../../app/devices/ports.js";
+import { updateDevices } from "./tableDeviceBulk.js";
 import {
   deviceIndexVersion,
   filterFingerprint,
@@ -42,7 +43,7 @@ type DeviceEntity = {
   updatedAt: string;
 };
 
-type RecordEntity = Partial<DeviceEntity> & {
+export type RecordEntity = Partial<DeviceEntity> & {
   kind: "device" | "tombstone";
   deviceId: string;
   removedAt?: string;
@@ -112,7 +113,7 @@ function toDevice(tenantId: string, e: DeviceEntity): Device {
   };
 }
 
-function toRecord(tenantId: string, e: RecordEntity): DeviceRecord {
+export function toRecord(tenantId: string, e: RecordEntity): DeviceRecord {
   if (e.kind === "tombstone") return { kind: "tombstone", tenantId, id: e.deviceId, removedAt: e.removedAt! };
   return { kind: "device", device: toDevice(tenantId, e as RecordEntity & DeviceEntity) };
 }
@@ -139,7 +140,7 @@ function creationActions(tenantId: string, d: Device): TransactionAction[] {
  * The transaction that replaces a device's rows: the record (etag-guarded when it exists),
  * every index row of `after`, and deletes of the rows `stored` lists that `after` no longer has.
  */
-function writeActions(
+export function writeActions(
   tenantId: string,
   stored: TableEntityResult<RecordEntity> | undefined,
   after: DeviceRecord,
@@ -164,7 +165,7 @@ function writeActions(
 }
 
 /** Packs whole devices' actions into transactions of at most 100 operations. */
-function pack<T>(items: readonly { item: T; actions: TransactionAction[] }[]): { items: T[]; actions: TransactionAction[] }[] {
+export function pack<T>(items: readonly { item: T; actions: TransactionAction[] }[]): { items: T[]; actions: TransactionAction[] }[] {
   const batches: { items: T[]; actions: TransactionAction[] }[] = [];
   let current: { items: T[]; actions: TransactionAction[] } = { items: [], actions: [] };
   for (const { item, actions } of items) {
@@ -234,7 +235,7 @@ interface ResumePoint {
 const isResumePoint = (v: Record<string, unknown>): v is ResumePoint & Record<string, unknown> =>
   typeof v.k === "string" && /^[\x21-\x7e]{1,600}$/.test(v.k) && typeof v.f === "string";
 
-async function inBatches<T>(items: readonly T[], size: number, run: (item: T) => Promise<unknown>): Promise<void> {
+export async function inBatches<T>(items: readonly T[], size: number, run: (item: T) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(run));
 }
 
@@ -281,6 +282,10 @@ export class TableDeviceStore implements DeviceStore {
     }
     // Thrown as a plain Error: a transient failure, so the message is redelivered later.
     throw new Error(`device ${deviceId} kept changing while being written (${maxWriteAttempts} attempts)`);
+  }
+
+  updateMany(tenantId: string, changes: readonly DeviceChange[]): Promise<Map<string, DeviceUpdate>> {
+    return updateDevices(this.#table, tenantId, changes, (id, change) => this.update(tenantId, id, change));
   }
 
   async createMany(tenantId: string, devices: readonly Device[]): Promise<void> {

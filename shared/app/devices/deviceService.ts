@@ -2,7 +2,7 @@
 // admins' device list and device detail with eligibility evaluated against current settings.
 import type { Actor, UserCaller } from "../../domain/caller.js";
 import { hasPrimaryUser, ownershipOf, platformOf, type Device, type Platform } from "../../domain/device.js";
-import { applyRemoval, applyUpsert, normalizeTime, type DeviceFacts } from "../../domain/deviceInventory.js";
+import { applyRemoval, applyUpsert, normalizeTime, type DeviceFacts, type DeviceRecord } from "../../domain/deviceInventory.js";
 import { eligibilityReasonText, evaluateEligibility, type EligibilitySettings } from "../../domain/eligibility.js";
 import { notFound } from "../../domain/errors.js";
 import { inScope, requireRead } from "../../domain/permissions.js";
@@ -111,8 +111,43 @@ export class DeviceService {
       ctx.log.info("device.upserted changed nothing: the stored details are as new or newer", { deviceId: facts.id });
       return;
     }
-    const before = result.before?.kind === "device" ? result.before.device : undefined;
-    const after = result.after?.kind === "device" ? result.after.device : undefined;
+    await this.#upserted(ctx, facts.id, result.before, result.after);
+  }
+
+  /**
+   * device.upserted in bulk: a batch of one tenant's events (an inventory sync), each with the
+   * outcome recordUpsert gives it, the devices written many per transaction. Two events for
+   * one device in the batch end as the newer one says, in either order (see applyUpsert).
+   */
+  async recordUpserts(tenantId: string, events: readonly { readonly ctx: EventContext; readonly facts: DeviceFacts }[]): Promise<void> {
+    const results = await this.#store.updateMany(
+      tenantId,
+      events.map(({ ctx, facts }) => ({
+        deviceId: facts.id,
+        change: (current: DeviceRecord | undefined): DeviceRecord | undefined => {
+          const next = applyUpsert(current, tenantId, facts, ctx.occurredAt);
+          return next && { kind: "device", device: next };
+        },
+      })),
+    );
+    const reported = new Set<string>();
+    for (const { ctx, facts } of events) {
+      const result = results.get(facts.id);
+      const after = result?.after?.kind === "device" ? result.after.device : undefined;
+      // An event whose details are not what was written was older than the stored device, or
+      // than another event for it in the batch.
+      if (!result?.written || after?.updatedAt !== normalizeTime(ctx.occurredAt) || reported.has(facts.id)) {
+        ctx.log.info("device.upserted changed nothing: the stored details are as new or newer", { deviceId: facts.id });
+        continue;
+      }
+      reported.add(facts.id);
+      await this.#upserted(ctx, facts.id, result.before, result.after);
+    }
+  }
+
+  async #upserted(ctx: EventContext, deviceId: string, stored: DeviceRecord | undefined, written: DeviceRecord | undefined): Promise<void> {
+    const before = stored?.kind === "device" ? stored.device : undefined;
+    const after = written?.kind === "device" ? written.device : undefined;
     // Inventory syncs resend every device often, so upserts are logged, not audited; a removed
     // device coming back under management is rare and worth an audit trail.
     if (before?.removed && after && !after.removed) {
@@ -120,13 +155,13 @@ export class DeviceService {
         tenantId: ctx.tenantId,
         actor: inventoryAutomation,
         activity: "device.restore",
-        target: { type: "device", id: facts.id },
+        target: { type: "device", id: deviceId },
         result: "success",
         detail: `${after.deviceName} is managed again (event ${ctx.messageId} at ${normalizeTime(ctx.occurredAt)})`,
         correlationId: ctx.correlationId,
       });
     }
-    ctx.log.info(before ? "device updated" : "device added", { deviceId: facts.id });
+    ctx.log.info(before ? "device updated" : "device added", { deviceId });
   }
 
   /** device.removed: the device stays listed, ineligible with deviceRemoved, so history keeps its details. */

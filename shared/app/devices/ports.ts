@@ -40,6 +40,18 @@ export interface ReindexPage {
   readonly done: boolean;
 }
 
+/** One change of update() for updateMany; several for one device apply in their order. */
+export interface DeviceChange {
+  readonly deviceId: string;
+  readonly change: (current: DeviceRecord | undefined) => DeviceRecord | undefined;
+}
+
+export interface DeviceUpdate {
+  readonly written: boolean;
+  readonly before?: DeviceRecord;
+  readonly after?: DeviceRecord;
+}
+
 export interface DeviceStore {
   /** The version of the index rules this code writes; every write stamps it on the record. */
   readonly indexVersion: number;
@@ -60,6 +72,14 @@ export interface DeviceStore {
     deviceId: string,
     change: (current: DeviceRecord | undefined) => DeviceRecord | undefined,
   ): Promise<{ readonly written: boolean; readonly before?: DeviceRecord; readonly after?: DeviceRecord }>;
+  /**
+   * update() for many devices of one tenant at once (a bulk inventory sync): each device's
+   * changes applied in order to its stored record, the devices written in transactions of up
+   * to 100 operations, a device's record and index rows always in the same one. Each device
+   * is written atomically and race-safely as with update(); the result is per device id.
+   * Throws when a device cannot be written (nothing is lost: a retry applies the same changes).
+   */
+  updateMany(tenantId: string, changes: readonly DeviceChange[]): Promise<Map<string, DeviceUpdate>>;
   list(query: DeviceListQuery): Promise<DevicePage>;
   /**
    * Loads devices that are not stored yet (an initial import, a benchmark, a test), many per
