@@ -1,6 +1,7 @@
-// DeviceStore.updateMany on Table storage: a bulk inventory sync's devices of one tenant read
-// with point reads, changed, and written many per transaction (up to 100 operations, each
-// device's record and index rows together, as reindexPage packs them). A transaction that
+// DeviceStore.updateMany on Table storage: a bulk inventory sync's devices of one tenant
+// created without a read when they are new, else read with point reads, changed, and written
+// many per transaction (up to 100 operations, each device's record and index rows together,
+// as reindexPage packs them). A transaction that
 // fails because one of its devices changed meanwhile (412/409) or lost an index row (404)
 // is retried device by device through update(), which reads again and decides again.
 import type { TableClient, TransactionAction } from "@azure/data-tables";
@@ -39,6 +40,46 @@ interface Planned {
   readonly after: DeviceRecord;
 }
 
+/**
+ * A first sync brings devices not stored yet: those are written without reading, each as a
+ * creation (the record's create fails the transaction if the device exists after all). The
+ * first transaction tells which kind of sync this is: when it fails on an existing device,
+ * the rest is read first. Returns the devices still to be read and written.
+ */
+async function createNew(
+  table: TableClient,
+  tenantId: string,
+  byDevice: ReadonlyMap<string, Change[]>,
+  results: Map<string, DeviceUpdate>,
+): Promise<[string, Change[]][]> {
+  const rest: [string, Change[]][] = [];
+  const creations: { item: [string, Change[]]; actions: TransactionAction[] }[] = [];
+  for (const [id, list] of byDevice) {
+    const after = composed(list)(undefined);
+    if (after) creations.push({ item: [id, list], actions: writeActions(tenantId, undefined, after).actions });
+    else rest.push([id, list]);
+  }
+  const batches = pack(creations);
+  const submit = async ({ items, actions }: { items: [string, Change[]][]; actions: TransactionAction[] }): Promise<boolean> => {
+    try {
+      await table.submitTransaction(actions);
+    } catch (e) {
+      if (!isStatus(e, 409)) throw e;
+      rest.push(...items);
+      return false;
+    }
+    for (const [id, list] of items) results.set(id, { written: true, after: composed(list)(undefined) });
+    return true;
+  };
+  if (batches.length === 0) return rest;
+  if (!(await submit(batches[0]))) {
+    for (const b of batches.slice(1)) rest.push(...b.items);
+    return rest;
+  }
+  await inBatches(batches.slice(1), transactionConcurrency, submit);
+  return rest;
+}
+
 export async function updateDevices(
   table: TableClient,
   tenantId: string,
@@ -52,8 +93,9 @@ export async function updateDevices(
     else byDevice.set(deviceId, [change]);
   }
   const results = new Map<string, DeviceUpdate>();
+  const unread = await createNew(table, tenantId, byDevice, results);
   const writes: { item: Planned; actions: TransactionAction[] }[] = [];
-  await inBatches([...byDevice], readConcurrency, async ([id, list]) => {
+  await inBatches(unread, readConcurrency, async ([id, list]) => {
     const stored = await getOrUndefined<RecordEntity>(table, tenantId, recordKey(id));
     const before = stored && toRecord(tenantId, stored);
     const change = composed(list);
