@@ -178,6 +178,8 @@ try {
   const busyMs = durations.reduce((n, m) => n + Number(m[2]), 0);
   const failedRuns = durations.filter((m) => m[1] !== "Succeeded").length;
   console.log(`  the function ran ${(busyMs / 1000).toFixed(1)} s of the ${(loadMs / 1000).toFixed(1)} s (${durations.length} invocations, ${failedRuns} failed); the rest is receiving and settling`);
+  const handled = [...readFileSync(join(dataDir, "host.log"), "utf8").matchAll(/(\d+) device\.upserted handled in (\d+) ms/g)].reduce((n, m) => n + Number(m[2]), 0);
+  console.log(`  of which writing the devices (DeviceService.recordUpserts): ${(handled / 1000).toFixed(1)} s`);
   console.log(`  device records stored: ${fmt(stored)} of ${fmt(count)}`);
   console.log(`  ratio to the floor: ${(loadRate / floorRate).toFixed(2)} (target >= 0.50) ${loadRate / floorRate >= 0.5 ? "MET" : "NOT MET"}`);
 

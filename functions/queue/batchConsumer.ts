@@ -92,8 +92,10 @@ async function dispatchBatch(spec: BatchSpec, bodies: readonly unknown[], ctx: I
       },
       async (span) => {
         ctx.log(`${inputs.length} ${type} received in a batch of ${bodies.length}`);
+        const started = performance.now();
         try {
           await handler(inputs);
+          ctx.log(`${inputs.length} ${type} handled in ${Math.round(performance.now() - started)} ms`);
         } catch (e) {
           // Transient (storage out, throttled): the whole batch comes again; the writes are idempotent.
           ctx.warn(`${inputs.length} ${type} failed, the batch will be retried: ${e instanceof Error ? e.message : String(e)}`);
