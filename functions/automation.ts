@@ -47,8 +47,8 @@ export function deviceFactsOf(d: MessageData<"device.upserted">): DeviceFacts {
 
 /**
  * The handlers of automation-events, one message at a time; the sessions area adds
- * remoteAssistance.requested here. device.upserted is handled in bulk (below); its handler
- * here serves a single delivery (the admin endpoint, a test).
+ * remoteAssistance.requested here. In the automationEvents function device.upserted goes to
+ * its bulk handler (below) instead; this one is the same use case for one event.
  */
 export const automationEventHandlers = {
   "device.upserted": async (input) => {
