@@ -20,7 +20,7 @@ const sent = { transactions: 0, reads: 0 };
 
 beforeAll(async () => {
   azurite = await startAzuriteTables({ port: await freePort() });
-  tables = createTables({ kind: "connectionString", connectionString: azurite.connectionString }, localDevelopmentCredential);
+  tables = createTables({ kind: "connectionString", connectionString: azurite.connectionString, allowInsecure: true }, localDevelopmentCredential);
   await tables.ensureAll();
   deviceTable = tables.client(tableNames.devices);
   deviceTable.pipeline.addPolicy({
