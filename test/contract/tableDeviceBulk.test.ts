@@ -9,6 +9,7 @@ import { freePort } from "../../local/ports.js";
 import { localDevelopmentCredential } from "../../shared/adapters/keyvault/credentials.js";
 import { createTables, tableNames, type Tables } from "../../shared/adapters/tables/tables.js";
 import { TableDeviceStore } from "../../shared/adapters/tables/tableDeviceStore.js";
+import { recordKey } from "../../shared/adapters/tables/deviceIndex.js";
 import { applyRemoval, applyUpsert, type DeviceFacts, type DeviceRecord } from "../../shared/domain/deviceInventory.js";
 import type { DeviceChange } from "../../shared/app/devices/ports.js";
 
@@ -130,6 +131,22 @@ describe("updateMany", () => {
     expect(results.get(facts(20).id)?.written).toBe(false);
     expect(results.get(facts(0).id)).toMatchObject({ written: true, before: { kind: "device" } });
     expect(results.get(facts(100).id)).toMatchObject({ written: true, before: undefined });
+  });
+
+  it("writes a device whose index rows outlived its record (a create would fail): through the read path", async () => {
+    // Prepare: a stored device, then its record row deleted by hand (a partial restore)
+    const tenantId = randomUUID();
+    const f = facts(7);
+    await store.updateMany(tenantId, [upsert(tenantId, f, "2026-11-20T10:00:00Z")]);
+    await deviceTable.deleteEntity(tenantId, recordKey(f.id));
+
+    // Act
+    const results = await store.updateMany(tenantId, [upsert(tenantId, f, "2026-11-20T11:00:00Z"), upsert(tenantId, facts(8), "2026-11-20T11:00:00Z")]);
+
+    // Assess
+    expect(results.get(f.id)).toMatchObject({ written: true });
+    expect(await store.get(tenantId, f.id)).toMatchObject({ kind: "device", device: { updatedAt: "2026-11-20T11:00:00.000Z" } });
+    expect(await store.get(tenantId, facts(8).id)).toMatchObject({ kind: "device" });
   });
 
   it("keeps a tombstone's device removed when an older upsert comes in bulk", async () => {

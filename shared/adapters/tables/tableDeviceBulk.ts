@@ -56,8 +56,14 @@ async function createNew(
   const creations: { item: [string, Change[]]; actions: TransactionAction[] }[] = [];
   for (const [id, list] of byDevice) {
     const after = composed(list)(undefined);
-    if (after) creations.push({ item: [id, list], actions: writeActions(tenantId, undefined, after).actions });
-    else rest.push([id, list]);
+    if (!after) {
+      rest.push([id, list]);
+      continue;
+    }
+    // Every row created, not upserted (a quarter faster on Azurite): any row that exists means
+    // the device does, or left rows behind, and the read path (update's upserts) deals with it.
+    const actions = writeActions(tenantId, undefined, after).actions.map((a): TransactionAction => (a[0] === "upsert" ? ["create", a[1]] : a));
+    creations.push({ item: [id, list], actions });
   }
   const batches = pack(creations);
   const submit = async ({ items, actions }: { items: [string, Change[]][]; actions: TransactionAction[] }): Promise<boolean> => {
