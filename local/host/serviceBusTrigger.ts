@@ -20,8 +20,6 @@ import { resolveSettingExpressions } from "./timerTrigger.js";
 import { idString, serviceBusBatchData, serviceBusBatchTriggerMetadata, serviceBusMessageData, serviceBusTriggerMetadata } from "./serviceBusMetadata.js";
 import { receiveBatches } from "./serviceBusBatch.js";
 
-export { serviceBusMessageData, serviceBusTriggerMetadata } from "./serviceBusMetadata.js";
-
 export interface ServiceBusFunction {
   readonly fn: RegisteredFunction;
   readonly triggerName: string;
