@@ -26,7 +26,7 @@ const singleConcurrency = 8;
 const at = (value: unknown, i: number): unknown => (Array.isArray(value) ? value[i] : undefined);
 
 /** The trigger metadata of the i-th message: the host sends one array per key (`messageIdArray`…). */
-export function batchTriggerFacts(ctx: InvocationContext, i: number): TriggerFacts {
+function batchTriggerFacts(ctx: InvocationContext, i: number): TriggerFacts {
   const m = ctx.triggerMetadata ?? {};
   const id = at(m.messageIdArray, i);
   const count = at(m.deliveryCountArray, i);
