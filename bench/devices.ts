@@ -43,7 +43,13 @@ const concurrency = Number(values.concurrency);
 const samples = Number(values.samples);
 const top = Number(values.top);
 const secondsPerQuery = Number(values["seconds-per-query"]);
-for (const [name, v, max] of [["count", count, 50_000], ["concurrency", concurrency, 200], ["samples", samples, 1000], ["top", top, 200], ["seconds-per-query", secondsPerQuery, 600]] as const) {
+for (const [name, v, max] of [
+  ["count", count, 50_000],
+  ["concurrency", concurrency, 200],
+  ["samples", samples, 1000],
+  ["top", top, 200],
+  ["seconds-per-query", secondsPerQuery, 600],
+] as const) {
   if (!Number.isInteger(v) || v < 1 || v > max) {
     console.error(`--${name} must be an integer from 1 to ${max}`);
     process.exit(2);
@@ -53,9 +59,26 @@ for (const [name, v, max] of [["count", count, 50_000], ["concurrency", concurre
 // --- a plausible tenant: mostly Windows and iOS, a fifth corporate, a few regional scope tags ---
 
 let seed = 7;
-const rand = (): number => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+const rand = (): number => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
-const first = ["Adele", "Alex", "Diego", "Megan", "Lee", "Pradeep", "Isaiah", "Johanna", "Lidia", "Nestor", "Grady", "Lynne", "Miriam", "Patti", "Zoë", "Émile"];
+const first = [
+  "Adele",
+  "Alex",
+  "Diego",
+  "Megan",
+  "Lee",
+  "Pradeep",
+  "Isaiah",
+  "Johanna",
+  "Lidia",
+  "Nestor",
+  "Grady",
+  "Lynne",
+  "Miriam",
+  "Patti",
+  "Zoë",
+  "Émile",
+];
 const last = ["Vance", "Wilber", "Siciliani", "Bowen", "Gu", "Gupta", "Langer", "Lauer", "Holloway", "Wilke", "Archie", "Robbins", "Graham", "Fernandez"];
 const platforms: readonly (readonly [string, string, string, string])[] = [
   ["Windows", "10.0.26100.2314", "windowsRT", "windowsAzureADJoin"],
@@ -141,7 +164,12 @@ try {
   let batch = await sender.createMessageBatch();
   for (const data of devices) {
     const id = randomUUID();
-    const m: ServiceBusMessage = { messageId: id, subject: "device.upserted", contentType: "application/json", body: { type: "device.upserted", version: 1, id, tenantId, occurredAt, data } };
+    const m: ServiceBusMessage = {
+      messageId: id,
+      subject: "device.upserted",
+      contentType: "application/json",
+      body: { type: "device.upserted", version: 1, id, tenantId, occurredAt, data },
+    };
     if (!batch.tryAddMessage(m)) {
       await sender.sendMessages(batch);
       batch = await sender.createMessageBatch();
@@ -172,13 +200,24 @@ try {
   const stored = await storedCount();
   const loadRate = rate(count, loadMs);
   const floorRate = rate(count, floorMs);
-  console.log(`\rLoad: ${fmt(count)} device.upserted through automation-events (sent in ${(sentMs / 1000).toFixed(1)} s): ${(loadMs / 1000).toFixed(1)} s, ${fmt(loadRate)} devices/s`);
-  console.log(`  ${invocation?.invocations ?? 0} batch invocations, ${fmt(ops.total)} Table operations (${(ops.total / count).toFixed(2)} per device): ${kinds.map(([k, n]) => `${k} ${fmt(n)}`).join(", ")}`);
-  const durations = [...readFileSync(join(dataDir, "host.log"), "utf8").matchAll(/Executed 'Functions\.automationEvents' \((\w+), Id=[^,]+, Duration=(\d+)ms\)/g)];
+  console.log(
+    `\rLoad: ${fmt(count)} device.upserted through automation-events (sent in ${(sentMs / 1000).toFixed(1)} s): ${(loadMs / 1000).toFixed(1)} s, ${fmt(loadRate)} devices/s`,
+  );
+  console.log(
+    `  ${invocation?.invocations ?? 0} batch invocations, ${fmt(ops.total)} Table operations (${(ops.total / count).toFixed(2)} per device): ${kinds.map(([k, n]) => `${k} ${fmt(n)}`).join(", ")}`,
+  );
+  const durations = [
+    ...readFileSync(join(dataDir, "host.log"), "utf8").matchAll(/Executed 'Functions\.automationEvents' \((\w+), Id=[^,]+, Duration=(\d+)ms\)/g),
+  ];
   const busyMs = durations.reduce((n, m) => n + Number(m[2]), 0);
   const failedRuns = durations.filter((m) => m[1] !== "Succeeded").length;
-  console.log(`  the function ran ${(busyMs / 1000).toFixed(1)} s of the ${(loadMs / 1000).toFixed(1)} s (${durations.length} invocations, ${failedRuns} failed); the rest is receiving and settling`);
-  const handled = [...readFileSync(join(dataDir, "host.log"), "utf8").matchAll(/(\d+) device\.upserted handled in (\d+) ms/g)].reduce((n, m) => n + Number(m[2]), 0);
+  console.log(
+    `  the function ran ${(busyMs / 1000).toFixed(1)} s of the ${(loadMs / 1000).toFixed(1)} s (${durations.length} invocations, ${failedRuns} failed); the rest is receiving and settling`,
+  );
+  const handled = [...readFileSync(join(dataDir, "host.log"), "utf8").matchAll(/(\d+) device\.upserted handled in (\d+) ms/g)].reduce(
+    (n, m) => n + Number(m[2]),
+    0,
+  );
   console.log(`  of which writing the devices (DeviceService.recordUpserts): ${(handled / 1000).toFixed(1)} s`);
   console.log(`  device records stored: ${fmt(stored)} of ${fmt(count)}`);
   console.log(`  ratio to the floor: ${(loadRate / floorRate).toFixed(2)} (target >= 0.50) ${loadRate / floorRate >= 0.5 ? "MET" : "NOT MET"}`);
@@ -226,7 +265,9 @@ try {
   const percentile = (xs: readonly number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
   const span = (xs: readonly number[]): string => (Math.min(...xs) === Math.max(...xs) ? String(xs[0]) : `${Math.min(...xs)}–${Math.max(...xs)}`);
   console.log(`List pages of top=${top}: up to ${samples} samples per query shape (or ${secondsPerQuery} s), after one warm-up:`);
-  console.log(`  ${"query".padEnd(44)} ${"p50 ms".padStart(8)} ${"p95 ms".padStart(8)} ${"requests".padStart(9)} ${"entities".padStart(9)} ${"devices".padStart(8)} ${"<= 2x".padStart(6)}`);
+  console.log(
+    `  ${"query".padEnd(44)} ${"p50 ms".padStart(8)} ${"p95 ms".padStart(8)} ${"requests".padStart(9)} ${"entities".padStart(9)} ${"devices".padStart(8)} ${"<= 2x".padStart(6)}`,
+  );
   let worst = 0;
   for (const shape of shapes) {
     const latencies: number[] = [];

@@ -121,7 +121,9 @@ try {
   const live = await receiveAll(count, () => sendSingly(liveSender, count, "live", true));
   await liveSender.close();
   const sorted = [...live.latencies].sort((a, b) => a - b);
-  console.log(`end-to-end, send → processMessage              p50 ${percentile(sorted, 50).toFixed(2)} ms, p95 ${percentile(sorted, 95).toFixed(2)} ms  (${sorted.length} messages, ${rate(count, live.ms)})`);
+  console.log(
+    `end-to-end, send → processMessage              p50 ${percentile(sorted, 50).toFixed(2)} ms, p95 ${percentile(sorted, 95).toFixed(2)} ms  (${sorted.length} messages, ${rate(count, live.ms)})`,
+  );
 } finally {
   await receiver.close();
   await sender.close();

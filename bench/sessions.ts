@@ -72,7 +72,11 @@ const originalCreateSender = ServiceBusClient.prototype.createSender;
 ServiceBusClient.prototype.createSender = function (this: ServiceBusClient, ...args: Parameters<ServiceBusClient["createSender"]>): ServiceBusSender {
   const sender = originalCreateSender.apply(this, args);
   const countOf = (messages: unknown): void => {
-    const list = Array.isArray(messages) ? messages : messages && typeof (messages as { count?: unknown }).count === "number" ? Array((messages as { count: number }).count).fill({}) : [messages];
+    const list = Array.isArray(messages)
+      ? messages
+      : messages && typeof (messages as { count?: unknown }).count === "number"
+        ? Array((messages as { count: number }).count).fill({})
+        : [messages];
     for (const m of list) {
       const subject = (m as { subject?: string }).subject ?? "(batch)";
       sbSent.set(subject, (sbSent.get(subject) ?? 0) + 1);
@@ -191,7 +195,12 @@ try {
   let batch = await sender.createMessageBatch();
   for (const d of devices) {
     const id = randomUUID();
-    const m = { messageId: id, subject: "device.upserted", contentType: "application/json", body: { type: "device.upserted", version: 1, id, tenantId, occurredAt: new Date().toISOString(), data: d } };
+    const m = {
+      messageId: id,
+      subject: "device.upserted",
+      contentType: "application/json",
+      body: { type: "device.upserted", version: 1, id, tenantId, occurredAt: new Date().toISOString(), data: d },
+    };
     if (!batch.tryAddMessage(m)) {
       await sender.sendMessages(batch);
       batch = await sender.createMessageBatch();
@@ -231,15 +240,22 @@ try {
   await floorTable.createTable();
   const pool = async <T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> => {
     let next = 0;
-    await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) await work(items[next++]);
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+        while (next < items.length) await work(items[next++]);
+      }),
+    );
   };
   console.log(`Floor: ${count} TeamViewer creates + one Table write each, ${concurrency} at a time…`);
   const floorStarted = performance.now();
   await pool(devices, async (d) => {
     const id = randomUUID();
-    const info = await teamViewer.createSession(stored.accessToken, { groupName: `Floor ${tenantId}`, description: "floor", customApi: id, validUntil: new Date(Date.now() + 3_600_000) });
+    const info = await teamViewer.createSession(stored.accessToken, {
+      groupName: `Floor ${tenantId}`,
+      description: "floor",
+      customApi: id,
+      validUntil: new Date(Date.now() + 3_600_000),
+    });
     await floorTable.createEntity({ partitionKey: tenantId, rowKey: id, code: info.code, data: JSON.stringify(d) });
   });
   const floorRate = count / ((performance.now() - floorStarted) / 1000);
@@ -280,7 +296,9 @@ try {
     { eval: true, workerData: { apiUrl: stack.apiUrl, token: helpdeskToken, deviceIds: devices.map((d) => d.id), concurrency } },
   );
   const results = await new Promise<{ status: number; id: string; ms: number }[]>((resolvePromise, reject) => {
-    worker.once("message", (m: unknown) => ((m as { error?: string }).error ? reject(new Error((m as { error: string }).error)) : resolvePromise(m as { status: number; id: string; ms: number }[])));
+    worker.once("message", (m: unknown) =>
+      (m as { error?: string }).error ? reject(new Error((m as { error: string }).error)) : resolvePromise(m as { status: number; id: string; ms: number }[]),
+    );
     worker.once("error", reject);
   });
   await worker.terminate();
@@ -292,10 +310,21 @@ try {
   type Row = { status: string; data: string };
   const settled = await until("every session to await its end user, notified", 600_000, async () => {
     const rows: Row[] = [];
-    for await (const e of table.listEntities<Row>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey gt ${"s|"} and RowKey lt ${"s|~"}`, select: ["status", "data"] } })) rows.push(e);
+    for await (const e of table.listEntities<Row>({
+      queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey gt ${"s|"} and RowKey lt ${"s|~"}`, select: ["status", "data"] },
+    }))
+      rows.push(e);
     const failed = rows.filter((r) => r.status === "failed");
-    if (failed.length > 0) throw new Error(`${failed.length} sessions failed: ${failed.slice(0, 3).map((r) => (JSON.parse(r.data) as { failure?: { message?: string } }).failure?.message).join("; ")}`);
-    const done = rows.filter((r) => r.status === "awaitingEndUser" && (JSON.parse(r.data) as { endUserNotification: { status: string } }).endUserNotification.status === "sent");
+    if (failed.length > 0)
+      throw new Error(
+        `${failed.length} sessions failed: ${failed
+          .slice(0, 3)
+          .map((r) => (JSON.parse(r.data) as { failure?: { message?: string } }).failure?.message)
+          .join("; ")}`,
+      );
+    const done = rows.filter(
+      (r) => r.status === "awaitingEndUser" && (JSON.parse(r.data) as { endUserNotification: { status: string } }).endUserNotification.status === "sent",
+    );
     return done.length === count ? done : undefined;
   });
   const settledAt = Date.now();
@@ -307,7 +336,9 @@ try {
   const oneEach = [...sessionIds].every((id) => perRequest.get(id) === 1);
 
   // --- results
-  const sessions = settled.map((r) => JSON.parse(r.data) as { requestedAt: string; history: { status: string; at: string; detail?: string }[]; endUserNotification: { sentAt?: string } });
+  const sessions = settled.map(
+    (r) => JSON.parse(r.data) as { requestedAt: string; history: { status: string; at: string; detail?: string }[]; endUserNotification: { sentAt?: string } },
+  );
   // A request that found no room in the quota has one "waitingForTeamViewerQuota" history entry per wait.
   const waits = sessions.flatMap((s) => {
     const entry = s.history.find((h) => h.detail?.startsWith("waitingForTeamViewerQuota"));
@@ -328,7 +359,8 @@ try {
   };
   const ms = (v: number): string => `${Math.round(v).toLocaleString("en-US")} ms`;
   const per = (n: number): string => (n / count).toFixed(2);
-  const line = (label: string, xs: number[]): string => `${label.padEnd(34)} p50 ${ms(pct(xs, 50)).padStart(9)}   p95 ${ms(pct(xs, 95)).padStart(9)}   p99 ${ms(pct(xs, 99)).padStart(9)}`;
+  const line = (label: string, xs: number[]): string =>
+    `${label.padEnd(34)} p50 ${ms(pct(xs, 50)).padStart(9)}   p95 ${ms(pct(xs, 95)).padStart(9)}   p99 ${ms(pct(xs, 99)).padStart(9)}`;
   const byCall = new Map<string, number>();
   for (const c of calls) {
     const key = `${c.method} ${c.path.replace(/\/sessions\/[^/]+$/i, "/sessions/{code}")}`;
@@ -336,7 +368,9 @@ try {
   }
   const invocation = (label: string): string => {
     const c = ops.byInvocation.get(label);
-    return c && c.invocations > 0 ? `${(c.operations / c.invocations).toFixed(2)} operations, ${(c.roundTrips / c.invocations).toFixed(2)} round trips per invocation (${c.invocations})` : "none";
+    return c && c.invocations > 0
+      ? `${(c.operations / c.invocations).toFixed(2)} operations, ${(c.roundTrips / c.invocations).toFixed(2)} round trips per invocation (${c.invocations})`
+      : "none";
   };
   const roundTrips = (label: string): number => {
     const c = ops.byInvocation.get(label);
@@ -350,7 +384,10 @@ try {
   console.log(`
 Sessions benchmark: ${count} requests, ${concurrency} at a time, one tenant (${callsPerMinute} TeamViewer calls a minute), local stack (in-process host + emulators)
 
-${line("request latency (POST → 202)", results.map((r) => r.ms))}
+${line(
+  "request latency (POST → 202)",
+  results.map((r) => r.ms),
+)}
 ${line("time to awaitingEndUser", toAwaiting)}
 ${line("time to notification sent", toNotified)}
 waited for TeamViewer quota       ${waits.length} of ${count} requests${waits.length > 0 ? `; longest wait ${ms(Math.max(...waits))} (from the wait's history entry to awaitingEndUser)` : ""}
@@ -362,7 +399,10 @@ TeamViewer sessions per request    ${oneEach ? "exactly one for every request" :
 Per session (totals / ${count}):
   TeamViewer calls                 ${per(calls.length)}   (${[...byCall].map(([k, v]) => `${k}: ${v}`).join(", ")}; undici saw ${teamViewerRequestsSeen})
   Key Vault reads                  ${per(keyVaultReads)}   (${keyVaultReads} secret reads, ${keyVaultRequests} requests in all; the token is cached per instance)
-  Table operations                 ${per(ops.total)}   (${[...ops.byTableAndKind].sort().map(([k, v]) => `${k}: ${v}`).join(", ")}; a transaction is one operation)
+  Table operations                 ${per(ops.total)}   (${[...ops.byTableAndKind]
+    .sort()
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(", ")}; a transaction is one operation)
   storage round trips, POST → awaitingEndUser   ${criticalPath.toFixed(2)}   (requestSession ${roundTrips("requestSession").toFixed(2)} + sessionCommands deliveries)
     requestSession                 ${invocation("requestSession")}
     sessionCommands                ${invocation("sessionCommands")}

@@ -49,9 +49,7 @@ export const adminFunctions: FunctionDefinition[] = [
     },
     handle: async ({ caller, params, body, services, correlationId }) => {
       const { assignment, created } = await services.admin.putRoleAssignment(caller, params.id, body, correlationId);
-      return created
-        ? { status: 201, body: assignment, headers: { location: `/api/roleAssignments/${assignment.id}` } }
-        : { status: 200, body: assignment };
+      return created ? { status: 201, body: assignment, headers: { location: `/api/roleAssignments/${assignment.id}` } } : { status: 200, body: assignment };
     },
   }),
   endpoint({

@@ -14,5 +14,18 @@ import { sessionFunctions } from "./sessions.js";
 import { sessionQueueFunctions } from "./sessionQueues.js";
 
 export function allDefinitions(): FunctionDefinition[] {
-  return [...healthFunctions, ...openApiFunctions, ...adminFunctions, ...connectorFunctions, ...deviceFunctions, ...automationFunctions, ...sessionFunctions, ...meFunctions, ...sessionQueueFunctions, ...auditExportFunctions, ...connectionReportFunctions, ...reindexFunctions];
+  return [
+    ...healthFunctions,
+    ...openApiFunctions,
+    ...adminFunctions,
+    ...connectorFunctions,
+    ...deviceFunctions,
+    ...automationFunctions,
+    ...sessionFunctions,
+    ...meFunctions,
+    ...sessionQueueFunctions,
+    ...auditExportFunctions,
+    ...connectionReportFunctions,
+    ...reindexFunctions,
+  ];
 }

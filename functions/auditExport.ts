@@ -3,7 +3,12 @@
 // Managing a subscription sends the tenant's audit log to a URL: an administrator's act;
 // reading them is for whoever may read the audit log's export ("reports").
 import { problemSchema } from "../shared/contracts/common.js";
-import { auditSubscriptionBody, auditSubscriptionIdParams, auditSubscriptionListSchema, auditSubscriptionSchema } from "../shared/contracts/auditSubscriptions.js";
+import {
+  auditSubscriptionBody,
+  auditSubscriptionIdParams,
+  auditSubscriptionListSchema,
+  auditSubscriptionSchema,
+} from "../shared/contracts/auditSubscriptions.js";
 import { queueNames } from "../shared/queueDefinitions.js";
 import type { FunctionDefinition } from "./definition.js";
 import { endpoint } from "./http/endpoint.js";
@@ -15,7 +20,12 @@ const notFoundResponse = { 404: { description: "No such subscription", schema: p
 
 export const auditExportHandlers = {
   "audit.deliver": (input) =>
-    input.services.auditPush.deliver({ tenantId: input.message.tenantId.toLowerCase(), data: input.message.data, deliveryCount: input.deliveryCount, log: input.log }),
+    input.services.auditPush.deliver({
+      tenantId: input.message.tenantId.toLowerCase(),
+      data: input.message.data,
+      deliveryCount: input.deliveryCount,
+      log: input.log,
+    }),
 } satisfies QueueHandlers;
 
 export const auditExportFunctions: FunctionDefinition[] = [
@@ -27,7 +37,10 @@ export const auditExportFunctions: FunctionDefinition[] = [
     tag,
     authenticated: true,
     access: "reports",
-    responses: { 200: { description: "The subscriptions", schema: auditSubscriptionListSchema }, 403: { description: "No report permission", schema: problemSchema } },
+    responses: {
+      200: { description: "The subscriptions", schema: auditSubscriptionListSchema },
+      403: { description: "No report permission", schema: problemSchema },
+    },
     handle: async ({ caller, services }) => ({ status: 200, body: { value: await services.auditPush.list(caller) } }),
   }),
   endpoint({
@@ -39,7 +52,11 @@ export const auditExportFunctions: FunctionDefinition[] = [
     authenticated: true,
     access: "reports",
     params: auditSubscriptionIdParams,
-    responses: { 200: { description: "The subscription", schema: auditSubscriptionSchema }, 403: { description: "No report permission", schema: problemSchema }, ...notFoundResponse },
+    responses: {
+      200: { description: "The subscription", schema: auditSubscriptionSchema },
+      403: { description: "No report permission", schema: problemSchema },
+      ...notFoundResponse,
+    },
     handle: async ({ caller, params, services }) => ({ status: 200, body: await services.auditPush.get(caller, params.id) }),
   }),
   endpoint({
@@ -75,7 +92,11 @@ export const auditExportFunctions: FunctionDefinition[] = [
     authenticated: true,
     access: "administrator",
     params: auditSubscriptionIdParams,
-    responses: { 204: { description: "Deleted" }, 403: { description: "The caller lacks the Intune.Administrator role", schema: problemSchema }, ...notFoundResponse },
+    responses: {
+      204: { description: "Deleted" },
+      403: { description: "The caller lacks the Intune.Administrator role", schema: problemSchema },
+      ...notFoundResponse,
+    },
     handle: async ({ caller, params, services, correlationId }) => {
       await services.auditPush.delete(caller, params.id, correlationId);
       return { status: 204 };

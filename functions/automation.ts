@@ -22,8 +22,18 @@ import { remoteAssistanceRequestedDeadLetterHandler, remoteAssistanceRequestedHa
 const lower = (v: string): string => v.toLowerCase();
 const lowerOrNull = (v: string | null | undefined): string | null => (v ? v.toLowerCase() : null);
 
-function eventContext({ message, messageId, log }: QueueHandlerInput<{ tenantId: string; occurredAt: string; correlationId?: string; id: string }>): EventContext {
-  return { tenantId: lower(message.tenantId), occurredAt: message.occurredAt, messageId: messageId === "unknown" ? message.id : messageId, correlationId: message.correlationId, log };
+function eventContext({
+  message,
+  messageId,
+  log,
+}: QueueHandlerInput<{ tenantId: string; occurredAt: string; correlationId?: string; id: string }>): EventContext {
+  return {
+    tenantId: lower(message.tenantId),
+    occurredAt: message.occurredAt,
+    messageId: messageId === "unknown" ? message.id : messageId,
+    correlationId: message.correlationId,
+    log,
+  };
 }
 
 export function deviceFactsOf(d: MessageData<"device.upserted">): DeviceFacts {
@@ -144,7 +154,9 @@ const automationDoor = endpoint({
     if (body.tenantId !== undefined && lower(body.tenantId) !== caller.tenantId) {
       // Nothing is written for either tenant: the named one must gain nothing from another's app.
       log.warn("an app's event named another tenant; refused", { appId: caller.userId, clientId: caller.clientId });
-      throw forbidden("The event names another tenant. An app raises requests for its own tenant only (the tenant of its token); leave tenantId out or send that one.");
+      throw forbidden(
+        "The event names another tenant. An app raises requests for its own tenant only (the tenant of its token); leave tenantId out or send that one.",
+      );
     }
     const id = body.id ?? randomUUID();
     const result = await services.sessions.requests.request(

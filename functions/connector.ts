@@ -67,7 +67,10 @@ export const connectorFunctions: FunctionDefinition[] = [
     tag,
     authenticated: true,
     access: "update",
-    responses: { 202: { description: "Disconnect queued; the connector as it is now", schema: connectorSchema }, 403: problem("No Update Remote Assistance permission") },
+    responses: {
+      202: { description: "Disconnect queued; the connector as it is now", schema: connectorSchema },
+      403: problem("No Update Remote Assistance permission"),
+    },
     errors: ["forbidden"],
     handle: async ({ caller, services, correlationId }) => ({
       status: 202,

@@ -8,7 +8,8 @@ import { acceptResponseSchema, endUserRequestListSchema, sessionIdParams } from 
 import { myPermissionsSchema } from "../shared/contracts/admin.js";
 import type { Permissions, Scope } from "../shared/domain/permissions.js";
 
-const scopeView = (s: Scope | undefined) => (s === undefined ? null : s.all ? { allDevices: true, scopeTags: [] } : { allDevices: false, scopeTags: [...s.tags].sort() });
+const scopeView = (s: Scope | undefined) =>
+  s === undefined ? null : s.all ? { allDevices: true, scopeTags: [] } : { allDevices: false, scopeTags: [...s.tags].sort() };
 const permissionsView = (p: Permissions) => ({
   administrator: p.administrator,
   update: p.update,

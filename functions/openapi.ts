@@ -15,7 +15,10 @@ const toSchema = (schema: z.ZodType, io: "input" | "output"): JsonSchema => {
 
 function parameters(d: EndpointDescription): JsonSchema[] {
   const out: JsonSchema[] = [];
-  for (const [where, schema] of [["path", d.params], ["query", d.query]] as const) {
+  for (const [where, schema] of [
+    ["path", d.params],
+    ["query", d.query],
+  ] as const) {
     if (!schema) continue;
     const json = toSchema(schema, "input") as { properties?: Record<string, JsonSchema>; required?: string[] };
     for (const [name, prop] of Object.entries(json.properties ?? {})) {
@@ -25,7 +28,10 @@ function parameters(d: EndpointDescription): JsonSchema[] {
   return out;
 }
 
-const problem = (description: string): JsonSchema => ({ description, content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } });
+const problem = (description: string): JsonSchema => ({
+  description,
+  content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+});
 
 /** Operations that honour an Idempotency-Key request header (same key + same body = same answer). */
 const idempotentOperations: ReadonlySet<string> = new Set(["requestSession"]);
@@ -70,7 +76,11 @@ function exampleOf(schema: JsonSchema, depth = 0): unknown {
     case "object": {
       const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
       const required = new Set((schema.required ?? []) as string[]);
-      return Object.fromEntries(Object.entries(props).filter(([k]) => required.has(k)).map(([k, v]) => [k, exampleOf(v, depth + 1)]));
+      return Object.fromEntries(
+        Object.entries(props)
+          .filter(([k]) => required.has(k))
+          .map(([k, v]) => [k, exampleOf(v, depth + 1)]),
+      );
     }
     case "array":
       return typeof schema.minItems === "number" && schema.minItems > 0 && schema.items ? [exampleOf(schema.items as JsonSchema, depth + 1)] : [];
@@ -127,7 +137,15 @@ function operation(d: EndpointDescription): JsonSchema {
     response.headers = headers;
   }
   const idempotencyHeader = idempotentOperations.has(d.name)
-    ? [{ name: "Idempotency-Key", in: "header", required: false, description: "Makes a retry safe: the same key with the same body answers the same result; with another body, 409.", schema: toSchema(idempotencyKeySchema, "input") }]
+    ? [
+        {
+          name: "Idempotency-Key",
+          in: "header",
+          required: false,
+          description: "Makes a retry safe: the same key with the same body answers the same result; with another body, 409.",
+          schema: toSchema(idempotencyKeySchema, "input"),
+        },
+      ]
     : [];
   return {
     operationId: d.name,
@@ -135,7 +153,11 @@ function operation(d: EndpointDescription): JsonSchema {
     tags: [d.tag],
     "x-access": d.access,
     ...(d.authenticated ? {} : { security: [] }),
-    parameters: [...parameters(d), ...idempotencyHeader, { name: "x-correlation-id", in: "header", required: false, schema: { type: "string", pattern: "^[A-Za-z0-9._:-]{8,128}$" } }],
+    parameters: [
+      ...parameters(d),
+      ...idempotencyHeader,
+      { name: "x-correlation-id", in: "header", required: false, schema: { type: "string", pattern: "^[A-Za-z0-9._:-]{8,128}$" } },
+    ],
     ...(d.body ? { requestBody: { required: true, content: { "application/json": withExample(toSchema(d.body, "input")) } } } : {}),
     responses,
   };

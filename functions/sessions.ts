@@ -25,14 +25,20 @@ const notFound = { 404: { description: "No such session in the caller's tenant a
 const noRequestPermission = { 403: { description: "No Request Remote Assistance permission for this session's device", schema: problemSchema } };
 const location = (id: string): string => `/api/sessions/${id}`;
 /** The session an action changed, with its Location. */
-const sessionAnswer = (status: 200 | 202, session: Session): EndpointResult => ({ status, body: toSessionResource(session), headers: { location: location(session.id) } });
+const sessionAnswer = (status: 200 | 202, session: Session): EndpointResult => ({
+  status,
+  body: toSessionResource(session),
+  headers: { location: location(session.id) },
+});
 
 function idempotencyKeyOf(headers: Headers): string | undefined {
   const raw = headers.get("idempotency-key");
   if (raw === null) return undefined;
   const parsed = idempotencyKeySchema.safeParse(raw);
   if (!parsed.success) {
-    throw new DomainError(errorCodes.validationFailed, "The Idempotency-Key header is not valid.", { errors: zodErrors(parsed.error, "headers.Idempotency-Key") });
+    throw new DomainError(errorCodes.validationFailed, "The Idempotency-Key header is not valid.", {
+      errors: zodErrors(parsed.error, "headers.Idempotency-Key"),
+    });
   }
   return parsed.data;
 }
@@ -100,7 +106,10 @@ export const sessionFunctions: FunctionDefinition[] = [
     responses: { 200: { description: "A page of sessions", schema: sessionListSchema }, ...noRole },
     handle: async ({ caller, query, services }) => {
       const page = await services.sessions.admin.list(caller, query);
-      return { status: 200, body: { value: page.value.map(toSessionResource), ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) } };
+      return {
+        status: 200,
+        body: { value: page.value.map(toSessionResource), ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) },
+      };
     },
   }),
   endpoint({
@@ -151,7 +160,10 @@ export const sessionFunctions: FunctionDefinition[] = [
       202: { description: "The notification is on its way", schema: sessionSchema },
       ...noRequestPermission,
       ...notFound,
-      409: { description: "The session does not await the end user, the device cannot be notified, or the notification was already resent 10 times", schema: problemSchema },
+      409: {
+        description: "The session does not await the end user, the device cannot be notified, or the notification was already resent 10 times",
+        schema: problemSchema,
+      },
       429: { description: "The notification was resent less than a minute ago (Retry-After says when it may be resent)", schema: problemSchema },
     },
     errors: ["notFound", "conflict", "rateLimited"],
@@ -187,7 +199,8 @@ export const sessionFunctions: FunctionDefinition[] = [
     name: "sessionReport",
     method: "GET",
     route: "reports/sessions",
-    summary: "Who helped whom, when: sessions requested in a time range (default the last 30 days) by status, platform and requester, and the median time to accept",
+    summary:
+      "Who helped whom, when: sessions requested in a time range (default the last 30 days) by status, platform and requester, and the median time to accept",
     tag: "Reports",
     authenticated: true,
     access: "read",

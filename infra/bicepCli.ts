@@ -142,7 +142,9 @@ export function compileMainToArm(): unknown {
   const built = buildMain(ensureBicep());
   const fatal = built.diagnostics.filter(isFatal);
   if (built.status !== 0 || fatal.length > 0) {
-    throw new Error(`bicep build failed:\n${fatal.map((d) => `${d.file}(${d.line},${d.column}) ${d.level} ${d.code}: ${d.message}`).join("\n")}\n${built.other}`);
+    throw new Error(
+      `bicep build failed:\n${fatal.map((d) => `${d.file}(${d.line},${d.column}) ${d.level} ${d.code}: ${d.message}`).join("\n")}\n${built.other}`,
+    );
   }
   return JSON.parse(readFileSync(built.armPath, "utf8"));
 }

@@ -4,16 +4,7 @@
 // 1 a diagnostic or a failed compile, 2 the CLI could not be had (no `dotnet`): CI counts
 // that as a failed check and says so.
 import { relative } from "node:path";
-import {
-  BicepUnavailable,
-  bicepCliVersion,
-  buildMain,
-  ensureBicep,
-  isFatal,
-  lint,
-  listBicepFiles,
-  type Diagnostic,
-} from "./bicepCli.js";
+import { BicepUnavailable, bicepCliVersion, buildMain, ensureBicep, isFatal, lint, listBicepFiles, type Diagnostic } from "./bicepCli.js";
 
 function show(d: Diagnostic): string {
   return `${d.file}(${d.line},${d.column}) : ${d.level} ${d.code}: ${d.message}`;
@@ -44,7 +35,9 @@ function main(): number {
 
   const built = buildMain(binary);
   built.diagnostics.forEach(note);
-  process.stdout.write(`bicep build infra/main.bicep -> ${relative(process.cwd(), built.armPath)}: ${built.status === 0 ? "compiled" : `FAILED (exit ${built.status})`}\n`);
+  process.stdout.write(
+    `bicep build infra/main.bicep -> ${relative(process.cwd(), built.armPath)}: ${built.status === 0 ? "compiled" : `FAILED (exit ${built.status})`}\n`,
+  );
   if (built.other) process.stdout.write(`${built.other}\n`);
   let failed = built.status !== 0;
 
@@ -52,7 +45,9 @@ function main(): number {
     const linted = lint(binary, file);
     linted.diagnostics.forEach(note);
     const own = linted.diagnostics.filter((d) => d.file === relative(process.cwd(), file));
-    process.stdout.write(`bicep lint ${relative(process.cwd(), file)}: ${linted.status === 0 && !own.some(isFatal) ? "ok" : "FAILED"}${own.length > 0 ? ` (${own.length} finding(s))` : ""}\n`);
+    process.stdout.write(
+      `bicep lint ${relative(process.cwd(), file)}: ${linted.status === 0 && !own.some(isFatal) ? "ok" : "FAILED"}${own.length > 0 ? ` (${own.length} finding(s))` : ""}\n`,
+    );
     if (linted.other) process.stdout.write(`${linted.other}\n`);
     if (linted.status !== 0) failed = true;
   }

@@ -16,7 +16,8 @@ export const appRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
  * ignore file with no patterns keeps everything (node_modules included).
  */
 export const stagingMarker = ".funcignore";
-const markerText = "# Staged by infra/package.ts (npm run package); deleted and rebuilt on every run.\n# No patterns: azd zips this whole folder, node_modules included.\n";
+const markerText =
+  "# Staged by infra/package.ts (npm run package); deleted and rebuilt on every run.\n# No patterns: azd zips this whole folder, node_modules included.\n";
 
 export interface PackageOptions {
   /** The staging folder; must not be the repo root or one of its ancestors. */

@@ -17,7 +17,8 @@ export const portalDeployDir = resolve(fileURLToPath(new URL("../.deploy-portal"
 /** The portal's config.json from azd's environment; every missing value is named. */
 export function portalConfigFromEnv(env: NodeJS.ProcessEnv): PortalConfig {
   const missing = ["SERVICE_API_URI", "AUTH_ISSUER", "AUTH_AUDIENCE", "PORTAL_CLIENT_ID"].filter((k) => !env[k]);
-  if (missing.length > 0) throw new Error(`missing ${missing.join(", ")} (run azd provision first; PORTAL_CLIENT_ID: azd env set PORTAL_CLIENT_ID <portal SPA app id>)`);
+  if (missing.length > 0)
+    throw new Error(`missing ${missing.join(", ")} (run azd provision first; PORTAL_CLIENT_ID: azd env set PORTAL_CLIENT_ID <portal SPA app id>)`);
   // AUTH_ISSUER is https://login.microsoftonline.com/<tenant>/v2.0; MSAL's authority is without /v2.0.
   const authority = env.AUTH_ISSUER!.replace(/\/v2\.0\/?$/, "");
   const audience = env.AUTH_AUDIENCE!;

@@ -5,8 +5,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
 const require = createRequire(import.meta.url);
-export const azuriteAccountKey =
-  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+export const azuriteAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 export interface AzuriteTables {
   readonly port: number;
@@ -16,11 +15,7 @@ export interface AzuriteTables {
   close(): Promise<void>;
 }
 
-export async function startAzuriteTables(options: {
-  port: number;
-  dataDir?: string;
-  log?: (line: string) => void;
-}): Promise<AzuriteTables> {
+export async function startAzuriteTables(options: { port: number; dataDir?: string; log?: (line: string) => void }): Promise<AzuriteTables> {
   const main = join(dirname(require.resolve("azurite/package.json")), "dist", "src", "table", "main.js");
   const args = [main, "--tableHost", "127.0.0.1", "--tablePort", String(options.port), "--skipApiVersionCheck", "--disableTelemetry", "--loose", "--silent"];
   if (options.dataDir) {

@@ -17,7 +17,16 @@ export interface DemoUser extends SignInUser {
   readonly intuneLicensed: boolean;
 }
 
-const user = (key: string, label: string, name: string, upn: string, roles: string[], intuneLicensed: boolean, tid: string = demoTenant.id, groups: string[] = []): DemoUser => ({
+const user = (
+  key: string,
+  label: string,
+  name: string,
+  upn: string,
+  roles: string[],
+  intuneLicensed: boolean,
+  tid: string = demoTenant.id,
+  groups: string[] = [],
+): DemoUser => ({
   key,
   label,
   intuneLicensed,
@@ -34,7 +43,15 @@ export const demoUsers: readonly DemoUser[] = [
   user("unlicensedAdmin", "Update Remote Assistance, no Intune license", "Pradeep Gupta", "pradeep@contoso.example", ["RemoteAssistance.Update"], false),
   user("approver", "Approve Remote Assistance (second person)", "Nestor Wilke", "nestor@contoso.example", ["RemoteAssistance.Approve"], true),
   user("endUser", "End user (Company Portal)", "Diego Siciliani", "diego@contoso.example", [], true),
-  user("otherTenantAdmin", "Administrator of another tenant (Fabrikam)", "Fabrikam Admin", "admin@fabrikam.example", ["Intune.Administrator"], true, otherTenant.id),
+  user(
+    "otherTenantAdmin",
+    "Administrator of another tenant (Fabrikam)",
+    "Fabrikam Admin",
+    "admin@fabrikam.example",
+    ["Intune.Administrator"],
+    true,
+    otherTenant.id,
+  ),
 ];
 
 export const demoUser = (key: string): DemoUser => {
@@ -96,14 +113,30 @@ export const demoDevices: readonly DemoDevice[] = [
   device("Android Enterprise personal work profile", "DIEGO-PIXEL-WORK", "Android", "14", "personal", "userEnrollment", "androidForWork"),
   device("Android Enterprise fully managed", "KIOSK-ANDROID-FM", "Android", "14", "personal", "androidEnterpriseFullyManaged", "androidEnterprise"),
   device("Android Enterprise dedicated", "SCANNER-ANDROID-DED", "Android", "13", "personal", "androidEnterpriseDedicatedDevice", "androidEnterprise"),
-  device("Android Enterprise corporate work profile", "DIEGO-ANDROID-COPE", "Android", "14", "personal", "androidEnterpriseCorporateWorkProfile", "androidEnterprise"),
+  device(
+    "Android Enterprise corporate work profile",
+    "DIEGO-ANDROID-COPE",
+    "Android",
+    "14",
+    "personal",
+    "androidEnterpriseCorporateWorkProfile",
+    "androidEnterprise",
+  ),
   device("Android AOSP", "HEADSET-AOSP", "Android", "12", "personal", "androidAOSPUserOwnedDeviceEnrollment", "android"),
   device("iOS", "DIEGO-IPHONE", "iOS", "18.1", "personal", "appleUserEnrollment", "iPhone", { tags: ["0", "berlin"] }),
   device("iPadOS", "DIEGO-IPAD", "iPadOS", "18.1", "personal", "userEnrollment", "iPad"),
   device("macOS", "DIEGO-MACBOOK", "macOS", "15.1", "personal", "userEnrollment", "macMDM"),
   device("Windows", "DIEGO-LAPTOP", "Windows", "10.0.26100.2314", "personal", "windowsAzureADJoin", "windowsRT", { tags: ["0", "berlin"] }),
   device("organization-owned", "CORP-LAPTOP-0042", "Windows", "10.0.22631.4460", "company", "windowsAzureADJoin", "windowsRT"),
-  device("Windows Holographic (HoloLens)", "HOLOLENS-LAB-1", "Windows Holographic for Business", "10.0.20348.1000", "personal", "windowsAzureADJoin", "holoLens"),
+  device(
+    "Windows Holographic (HoloLens)",
+    "HOLOLENS-LAB-1",
+    "Windows Holographic for Business",
+    "10.0.20348.1000",
+    "personal",
+    "windowsAzureADJoin",
+    "holoLens",
+  ),
   device("Windows Team (Surface Hub)", "SURFACEHUB-ROOM-7", "Windows 10 Team", "10.0.19045.1000", "personal", "windowsAzureADJoin", "surfaceHub"),
   device("Windows 10 S", "STUDENT-WIN10S", "Windows 10 S", "10.0.19045.5131", "personal", "windowsAzureADJoin", "windowsRT"),
   device("Linux", "DIEGO-UBUNTU", "Linux", "24.04", "personal", "userEnrollment", "linux"),

@@ -24,7 +24,14 @@ export async function seedDemoTenant(
       envelope(
         "user.upserted",
         u.claims.tid,
-        { id: u.claims.oid, userPrincipalName: u.claims.preferred_username, displayName: u.claims.name, mail: u.claims.preferred_username, intuneLicensed: u.intuneLicensed, groups: u.claims.groups },
+        {
+          id: u.claims.oid,
+          userPrincipalName: u.claims.preferred_username,
+          displayName: u.claims.name,
+          mail: u.claims.preferred_username,
+          intuneLicensed: u.intuneLicensed,
+          groups: u.claims.groups,
+        },
         `user:${u.key}`,
       ),
     );
@@ -80,5 +87,7 @@ async function waitForDevices(apiUrl: string, token: string, timeoutMs = 60_000)
     await new Promise((r) => setTimeout(r, 250));
   }
   // Not ready is not ready: start-up fails here rather than print a banner over missing data.
-  throw new Error(`only ${seen} of ${want.size} demo devices were listed after ${timeoutMs / 1000} s: the automation-events consumer did not take the seed in time (see the stack log)`);
+  throw new Error(
+    `only ${seen} of ${want.size} demo devices were listed after ${timeoutMs / 1000} s: the automation-events consumer did not take the seed in time (see the stack log)`,
+  );
 }

@@ -128,17 +128,19 @@ async function main(): Promise<void> {
     console.log(`READY ${JSON.stringify(endpoints)}`);
     return;
   }
-  const tokens = await Promise.all(
-    demoUsers.map(async (u) => ({ u, token: await stack!.identity.issueToken({ ...u.claims, expiresInSeconds: 86_400 }) })),
-  );
+  const tokens = await Promise.all(demoUsers.map(async (u) => ({ u, token: await stack!.identity.issueToken({ ...u.claims, expiresInSeconds: 86_400 }) })));
   // The same tokens as shell variables: `source .local/tokens.env`, then "$ADMIN_TOKEN".
   const tokensFile = join(dataDir, "tokens.env");
   writeFileSync(
     tokensFile,
-    [`export API=${stack.apiUrl}`, `export TENANT_ID=${seeded.tenantId}`, ...tokens.flatMap(({ u, token }) => {
-      const name = u.key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
-      return [`export ${name}_TOKEN=${token}`, `export ${name}_OID=${u.claims.oid}`];
-    })].join("\n") + "\n",
+    [
+      `export API=${stack.apiUrl}`,
+      `export TENANT_ID=${seeded.tenantId}`,
+      ...tokens.flatMap(({ u, token }) => {
+        const name = u.key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+        return [`export ${name}_TOKEN=${token}`, `export ${name}_OID=${u.claims.oid}`];
+      }),
+    ].join("\n") + "\n",
     { mode: 0o600 },
   );
   console.log(`

@@ -30,7 +30,10 @@ export const settingsSchema = z
     TEAMVIEWER_LOGIN_BASE_URL: url.default("https://login.teamviewer.com"),
     TEAMVIEWER_CLIENT_ID: z.string().trim().min(1),
     TEAMVIEWER_CLIENT_SECRET: optionalNonEmpty,
-    TEAMVIEWER_CLIENT_SECRET_NAME: z.string().regex(/^[0-9a-zA-Z-]+$/).default("teamviewer-client-secret"),
+    TEAMVIEWER_CLIENT_SECRET_NAME: z
+      .string()
+      .regex(/^[0-9a-zA-Z-]+$/)
+      .default("teamviewer-client-secret"),
     TEAMVIEWER_REDIRECT_URI: url,
     TEAMVIEWER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
     // Caller authentication (Entra ID in Azure, local/identity locally).
@@ -101,17 +104,33 @@ export const settingsSchema = z
     }
     if (s.LOCAL_TRACES_FILE && !s.KEYVAULT_ALLOW_INSECURE) {
       // In Azure traces go to Application Insights; a file on an instance's disk would only fill it.
-      ctx.addIssue({ code: "custom", path: ["LOCAL_TRACES_FILE"], message: "the trace file is only for the local stack (with KEYVAULT_ALLOW_INSECURE); in Azure traces go to APPLICATIONINSIGHTS_CONNECTION_STRING" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["LOCAL_TRACES_FILE"],
+        message: "the trace file is only for the local stack (with KEYVAULT_ALLOW_INSECURE); in Azure traces go to APPLICATIONINSIGHTS_CONNECTION_STRING",
+      });
     }
     if (s.LOCAL_ALLOW_INSECURE_LINKS && !s.KEYVAULT_ALLOW_INSECURE) {
-      ctx.addIssue({ code: "custom", path: ["LOCAL_ALLOW_INSECURE_LINKS"], message: "insecure links are only for the local stack (with KEYVAULT_ALLOW_INSECURE)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["LOCAL_ALLOW_INSECURE_LINKS"],
+        message: "insecure links are only for the local stack (with KEYVAULT_ALLOW_INSECURE)",
+      });
     }
     if (s.PUSH_GATEWAY === "local" && !s.KEYVAULT_ALLOW_INSECURE) {
       // The local gateway only records pushes: configured in Azure it would swallow them silently.
-      ctx.addIssue({ code: "custom", path: ["PUSH_GATEWAY"], message: "the local push gateway is only for the local stack (with KEYVAULT_ALLOW_INSECURE); use notificationHubs or none" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["PUSH_GATEWAY"],
+        message: "the local push gateway is only for the local stack (with KEYVAULT_ALLOW_INSECURE); use notificationHubs or none",
+      });
     }
     if (s.PUSH_GATEWAY === "notificationHubs" && (!s.NOTIFICATION_HUB_NAME || !s.NOTIFICATION_HUB_CONNECTION_SECRET_NAME)) {
-      ctx.addIssue({ code: "custom", path: ["NOTIFICATION_HUB_NAME"], message: "PUSH_GATEWAY=notificationHubs needs NOTIFICATION_HUB_NAME and NOTIFICATION_HUB_CONNECTION_SECRET_NAME" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["NOTIFICATION_HUB_NAME"],
+        message: "PUSH_GATEWAY=notificationHubs needs NOTIFICATION_HUB_NAME and NOTIFICATION_HUB_CONNECTION_SECRET_NAME",
+      });
     }
   });
 
@@ -121,10 +140,9 @@ export interface Config {
   readonly serviceBus:
     | { readonly kind: "connectionString"; readonly connectionString: string }
     | { readonly kind: "identity"; readonly fullyQualifiedNamespace: string; readonly clientId?: string };
-  readonly tables: (
-    | { readonly kind: "connectionString"; readonly connectionString: string }
-    | { readonly kind: "identity"; readonly endpoint: string }
-  ) & { readonly allowInsecure: boolean };
+  readonly tables: ({ readonly kind: "connectionString"; readonly connectionString: string } | { readonly kind: "identity"; readonly endpoint: string }) & {
+    readonly allowInsecure: boolean;
+  };
   readonly keyVault: { readonly uri: string; readonly allowInsecure: boolean };
   readonly azureClientId?: string;
   readonly teamViewer: {
@@ -172,9 +190,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       parsed.error.issues.map((i) => {
         const name = i.path.length > 0 ? i.path.join(".") : "(settings)";
-        return i.code === "invalid_type" && env[String(i.path[0])] === undefined
-          ? `${name}: missing`
-          : `${name}: ${i.message}`;
+        return i.code === "invalid_type" && env[String(i.path[0])] === undefined ? `${name}: missing` : `${name}: ${i.message}`;
       }),
     );
   }

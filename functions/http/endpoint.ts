@@ -196,17 +196,14 @@ async function authenticatedCaller(svc: Services, req: HttpRequest): Promise<Cal
   return caller;
 }
 
-export function endpoint<P, Q, B, A extends boolean, X extends A extends true ? Exclude<Access, "anonymous"> : "anonymous">(
+export function endpoint<P, Q, B, A extends boolean, X extends (A extends true ? Exclude<Access, "anonymous"> : "anonymous")>(
   spec: EndpointSpec<P, Q, B, A, X>,
 ): FunctionDefinition {
   registry.push(spec as unknown as EndpointDescription);
   const httpRoute = routeOf(spec.route);
 
   const respond = async (req: HttpRequest, ctx: InvocationContext, correlationId: string, span: TraceSpan): Promise<HttpResponseInit> => {
-    const log = createLogger(
-      (level, line) => (level === "error" ? ctx.error(line) : level === "warn" ? ctx.warn(line) : ctx.log(line)),
-      { correlationId },
-    );
+    const log = createLogger((level, line) => (level === "error" ? ctx.error(line) : level === "warn" ? ctx.warn(line) : ctx.log(line)), { correlationId });
     try {
       const svc = services();
       if (!spec.authenticated) spend(svc.rateLimits.addresses, clientAddress(req.headers), "from this address");
@@ -250,34 +247,34 @@ export function endpoint<P, Q, B, A extends boolean, X extends A extends true ? 
     authLevel: "anonymous",
     route: spec.route,
     // Table requests are counted per function (tableOperations.ts), round trips included.
-    handler: (req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> => tableOperations.withinInvocation(spec.name, () => {
-      const offered = req.headers.get("x-correlation-id");
-      const correlationId = offered && correlationIdPattern.test(offered) ? offered : randomUUID();
-      // A server span per request, continuing the caller's `traceparent` if it sent one.
-      return inSpan(
-        `${spec.method} ${httpRoute}`,
-        {
-          kind: "server",
-          parent: traceContextOfHeaders(req.headers),
-          attributes: {
-            "http.request.method": spec.method,
-            "http.route": httpRoute,
-            [traceAttributes.functionName]: spec.name,
-            [traceAttributes.correlationId]: correlationId,
+    handler: (req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> =>
+      tableOperations.withinInvocation(spec.name, () => {
+        const offered = req.headers.get("x-correlation-id");
+        const correlationId = offered && correlationIdPattern.test(offered) ? offered : randomUUID();
+        // A server span per request, continuing the caller's `traceparent` if it sent one.
+        return inSpan(
+          `${spec.method} ${httpRoute}`,
+          {
+            kind: "server",
+            parent: traceContextOfHeaders(req.headers),
+            attributes: {
+              "http.request.method": spec.method,
+              "http.route": httpRoute,
+              [traceAttributes.functionName]: spec.name,
+              [traceAttributes.correlationId]: correlationId,
+            },
           },
-        },
-        async (span) => {
-          const response = await respond(req, ctx, correlationId, span);
-          const status = response.status ?? 200;
-          span.set({ "http.response.status_code": status });
-          // A 4xx is the caller's doing (its code is on the span); a 5xx fails the span.
-          if (status >= 500) span.fail(String(status));
-          return response;
-        },
-      );
-    }),
+          async (span) => {
+            const response = await respond(req, ctx, correlationId, span);
+            const status = response.status ?? 200;
+            span.set({ "http.response.status_code": status });
+            // A 4xx is the caller's doing (its code is on the span); a 5xx fails the span.
+            if (status >= 500) span.fail(String(status));
+            return response;
+          },
+        );
+      }),
   });
-
 }
 
 /** The route as the host serves it (`extensions.http.routePrefix` is `api`), ids as templates. */

@@ -136,7 +136,11 @@ async function handleDelivery(
     return rejectMalformed(svc, baseLog, body, queue, facts, parsed.reason);
   }
   const message = parsed.message;
-  span.annotate({ [traceAttributes.tenantId]: message.tenantId, [traceAttributes.correlationId]: message.correlationId, [traceAttributes.messageType]: message.type });
+  span.annotate({
+    [traceAttributes.tenantId]: message.tenantId,
+    [traceAttributes.correlationId]: message.correlationId,
+    [traceAttributes.messageType]: message.type,
+  });
   const handler = handlers[message.type] as ((input: QueueHandlerInput<Message>) => Promise<void>) | undefined;
   if (!handler) {
     span.set({ [traceAttributes.outcome]: "rejected" });
@@ -173,7 +177,9 @@ async function handleDelivery(
       span.fail(e instanceof Error ? e.name : "Error");
       return giveUpOnDeadLetter(svc, log, queue, message, facts, e);
     }
-    const next = deadLetter ? "a service it needs is out; the dead letter waits for its next delivery" : `will be retried (delivery ${facts.deliveryCount + 1})`;
+    const next = deadLetter
+      ? "a service it needs is out; the dead letter waits for its next delivery"
+      : `will be retried (delivery ${facts.deliveryCount + 1})`;
     log.warn(`${message.type} failed, ${next}`, { error: e instanceof Error ? e.message : String(e) });
     span.set({ [traceAttributes.outcome]: "retried" });
     throw e;
@@ -197,7 +203,10 @@ async function giveUpOnDeadLetter(svc: Services, log: Logger, queue: QueueName, 
     activity: "message.deadLetterAbandoned",
     target: { type: "message", id: message.id },
     result: "failure",
-    detail: `${queue}: ${message.type} dead-lettered${facts.deadLetterReason ? ` (${facts.deadLetterReason})` : ""}; its handling failed: ${kind}`.slice(0, 1000),
+    detail: `${queue}: ${message.type} dead-lettered${facts.deadLetterReason ? ` (${facts.deadLetterReason})` : ""}; its handling failed: ${kind}`.slice(
+      0,
+      1000,
+    ),
     correlationId: message.correlationId,
   });
 }
@@ -233,7 +242,8 @@ export function queueConsumer(spec: { name: string; queue: QueueName; handlers: 
   return serviceBusQueue(spec.name, {
     connection: "ServiceBusConnection",
     queueName: spec.queue,
-    handler: (body: unknown, ctx: InvocationContext) => tableOperations.withinInvocation(spec.name, () => dispatch(spec.handlers, spec.queue, body, ctx, false)),
+    handler: (body: unknown, ctx: InvocationContext) =>
+      tableOperations.withinInvocation(spec.name, () => dispatch(spec.handlers, spec.queue, body, ctx, false)),
   });
 }
 

@@ -23,10 +23,9 @@ export function scheduled(spec: {
   return timer(spec.name, {
     schedule: spec.schedule,
     handler: async (tick: Timer, ctx: InvocationContext): Promise<void> => {
-      const log = createLogger(
-        (level, line) => (level === "error" ? ctx.error(line) : level === "warn" ? ctx.warn(line) : ctx.log(line)),
-        { timer: spec.name },
-      );
+      const log = createLogger((level, line) => (level === "error" ? ctx.error(line) : level === "warn" ? ctx.warn(line) : ctx.log(line)), {
+        timer: spec.name,
+      });
       try {
         await ensureTables();
         await spec.run({ services: services(), log, isPastDue: tick.isPastDue });

@@ -258,11 +258,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
 }
 
 /** App-level hook context (W:startApp): `hookData` is app-level-only, `appHookData` is shared with invocations. */
-function appHookContext(
-  hookData: Record<string, unknown>,
-  appHookData: Record<string, unknown>,
-  fields: Record<string, unknown>,
-): Record<string, unknown> {
+function appHookContext(hookData: Record<string, unknown>, appHookData: Record<string, unknown>, fields: Record<string, unknown>): Record<string, unknown> {
   const context: Record<string, unknown> = { ...fields };
   Object.defineProperties(context, {
     hookData: { get: () => hookData, enumerable: true },

@@ -30,8 +30,7 @@ export function parseTimeSpan(value: string): number {
   const m = timeSpan.exec(value.trim());
   if (!m) throw new Error(`not a TimeSpan ([d.]hh:mm:ss): "${value}"`);
   const [, sign, d, h, min, s, frac] = m;
-  const ms =
-    ((Number(d ?? 0) * 24 + Number(h)) * 60 + Number(min)) * 60_000 + Number(s ?? 0) * 1000 + Math.round(Number(`0.${frac ?? "0"}`) * 1000);
+  const ms = ((Number(d ?? 0) * 24 + Number(h)) * 60 + Number(min)) * 60_000 + Number(s ?? 0) * 1000 + Math.round(Number(`0.${frac ?? "0"}`) * 1000);
   return sign ? -ms : ms;
 }
 

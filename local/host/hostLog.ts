@@ -73,9 +73,7 @@ export class HostLog {
   invocation(entry: InvocationLogEntry): void {
     const outcome = entry.succeeded ? "Succeeded" : "Failed";
     const reason = entry.succeeded || !entry.reason ? "" : `: ${entry.reason}`;
-    this.#write(
-      `Executed 'Functions.${entry.functionName}' (${outcome}, Id=${entry.invocationId}, Duration=${Math.round(entry.durationMs)}ms)${reason}`,
-    );
+    this.#write(`Executed 'Functions.${entry.functionName}' (${outcome}, Id=${entry.invocationId}, Duration=${Math.round(entry.durationMs)}ms)${reason}`);
   }
 
   /** The most specific configured category wins: `Function.x.User` → `Function.x` → `Function` → `default`. */

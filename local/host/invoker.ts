@@ -95,12 +95,7 @@ export class Invoker {
     return outcome;
   }
 
-  #coreContext(
-    fn: RegisteredFunction,
-    invocationId: string,
-    request: InvocationRequest,
-    invocationContext: () => unknown,
-  ): CoreInvocationContext {
+  #coreContext(fn: RegisteredFunction, invocationId: string, request: InvocationRequest, invocationContext: () => unknown): CoreInvocationContext {
     const name = fn.metadata.name;
     const ctx: CoreInvocationContext = {
       invocationId,
@@ -163,7 +158,7 @@ export class Invoker {
 
 export function toError(value: unknown): Error {
   if (value instanceof Error) return value;
-  return new Error(typeof value === "string" ? value : JSON.stringify(value) ?? String(value));
+  return new Error(typeof value === "string" ? value : (JSON.stringify(value) ?? String(value)));
 }
 
 export function describeError(error: Error): string {

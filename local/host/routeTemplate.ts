@@ -41,7 +41,8 @@ const int32 = { min: -(2n ** 31n), max: 2n ** 31n - 1n };
 const int64 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
 const integer = /^\s*[+-]?\d+\s*$/;
 const floating = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
-const guid = /^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}|\([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\))$/i;
+const guid =
+  /^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}|\([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\))$/i;
 
 function inRange(value: string, range: { min: bigint; max: bigint }): boolean {
   if (!integer.test(value)) return false;
@@ -243,14 +244,16 @@ function decodeSegment(raw: string): string | undefined {
 const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 function complexMatcher(parts: readonly Part[]): (segment: string) => Record<string, string> | undefined {
-  const build = (ps: readonly Part[]): RegExp =>
-    new RegExp(`^${ps.map((p) => (p.kind === "literal" ? escapeRegex(p.text) : "(.+)")).join("")}$`, "i");
+  const build = (ps: readonly Part[]): RegExp => new RegExp(`^${ps.map((p) => (p.kind === "literal" ? escapeRegex(p.text) : "(.+)")).join("")}$`, "i");
   const full = build(parts);
   const last = parts.at(-1);
   // `{name}.{ext?}`: try with the optional tail first, then without it and the literal before it.
   const shortened = last?.kind === "param" && last.optional && parts.length >= 3 ? build(parts.slice(0, -2)) : undefined;
   return (segment) => {
-    for (const [re, ps] of [[full, parts], [shortened, parts.slice(0, -2)]] as const) {
+    for (const [re, ps] of [
+      [full, parts],
+      [shortened, parts.slice(0, -2)],
+    ] as const) {
       if (!re) continue;
       const m = re.exec(segment);
       if (!m) continue;
@@ -268,7 +271,7 @@ export function parseRouteTemplate(template: string): RouteTemplate {
   const segments = trimmed === "" ? [] : splitSegments(trimmed).map((s) => parseSegment(template, s));
   const names = new Set<string>();
   segments.forEach((parts, index) => {
-    if (parts.length === 0) throw new RouteTemplateError(template, "empty segment (\"//\")");
+    if (parts.length === 0) throw new RouteTemplateError(template, 'empty segment ("//")');
     for (const p of parts) {
       if (p.kind !== "param") continue;
       const key = p.name.toLowerCase();

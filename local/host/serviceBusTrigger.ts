@@ -3,13 +3,7 @@
 // renewal, the message handed over as RPC typed data and the host's binding data as trigger metadata.
 // A `cardinality: "many"` trigger gets batches of up to maxMessageBatchSize (serviceBusBatch.ts): one
 // invocation per batch, every message of it completed when it succeeds and abandoned when it fails.
-import {
-  isServiceBusError,
-  ServiceBusClient,
-  type ProcessErrorArgs,
-  type ServiceBusReceivedMessage,
-  type ServiceBusReceiver,
-} from "@azure/service-bus";
+import { isServiceBusError, ServiceBusClient, type ProcessErrorArgs, type ServiceBusReceivedMessage, type ServiceBusReceiver } from "@azure/service-bus";
 import type { RpcBindingInfo } from "./coreTypes.js";
 import type { RegisteredFunction } from "./functionsCore.js";
 import { maxMessageBatchSizeDefault, type HostConfig } from "./hostConfig.js";
@@ -133,15 +127,22 @@ export class ServiceBusListeners {
               receiver,
               maxMessageCount: this.#o.config.maxMessageBatchSize ?? maxMessageBatchSizeDefault,
               process: (messages) => this.#processBatch(listener, messages),
-              onError: (error) => this.#onError(listener, { error, errorSource: "receive", entityPath: entity.displayName, fullyQualifiedNamespace: "", identifier: receiver.identifier }),
+              onError: (error) =>
+                this.#onError(listener, {
+                  error,
+                  errorSource: "receive",
+                  entityPath: entity.displayName,
+                  fullyQualifiedNamespace: "",
+                  identifier: receiver.identifier,
+                }),
             })
           : receiver.subscribe(
-          {
-            processMessage: (message) => this.#process(listener, message),
-            processError: async (args) => this.#onError(listener, args),
-          },
-          { autoCompleteMessages: false, maxConcurrentCalls: this.#o.config.maxConcurrentCalls },
-        );
+              {
+                processMessage: (message) => this.#process(listener, message),
+                processError: async (args) => this.#onError(listener, args),
+              },
+              { autoCompleteMessages: false, maxConcurrentCalls: this.#o.config.maxConcurrentCalls },
+            );
         this.#o.log.info(`Service Bus trigger '${name}' listening on '${entity.displayName}' (connection '${connection}')${batch ? ", in batches" : ""}`);
         started.push(name);
       } catch (error) {

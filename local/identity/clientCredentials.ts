@@ -39,7 +39,10 @@ const id = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "letters, digits and dashes,
 export const appRegistrationSchema = z.strictObject({
   tenantId: id,
   displayName: z.string().trim().min(1).max(256),
-  roles: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "an app role value")).max(50).default([]),
+  roles: z
+    .array(z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "an app role value"))
+    .max(50)
+    .default([]),
 });
 
 const accessLifetimeSeconds = 3600;
@@ -82,13 +85,26 @@ export class AppRegistrations {
     const objectId = randomUUID();
     // Entra's secrets are about 40 characters; this one has 256 bits either way.
     const clientSecret = randomBytes(32).toString("base64url");
-    this.#apps.set(clientId, { tenantId: app.tenantId.toLowerCase(), displayName: app.displayName, roles: [...app.roles], objectId, secretHash: sha256(clientSecret) });
-    this.#log(`registered app '${app.displayName}' (client ${clientId}, object ${objectId}) in tenant ${app.tenantId} with roles: ${app.roles.join(", ") || "none"}`);
+    this.#apps.set(clientId, {
+      tenantId: app.tenantId.toLowerCase(),
+      displayName: app.displayName,
+      roles: [...app.roles],
+      objectId,
+      secretHash: sha256(clientSecret),
+    });
+    this.#log(
+      `registered app '${app.displayName}' (client ${clientId}, object ${objectId}) in tenant ${app.tenantId} with roles: ${app.roles.join(", ") || "none"}`,
+    );
     return { clientId, clientSecret, objectId };
   }
 
   /** POST /{tenant}/oauth2/v2.0/token with grant_type=client_credentials. */
-  async clientCredentials(tenant: string, form: URLSearchParams, authorization: string | undefined, sign: (t: AppTokenToSign) => Promise<string>): Promise<OAuthAnswer> {
+  async clientCredentials(
+    tenant: string,
+    form: URLSearchParams,
+    authorization: string | undefined,
+    sign: (t: AppTokenToSign) => Promise<string>,
+  ): Promise<OAuthAnswer> {
     const basic = basicCredentials(authorization);
     const clientId = basic?.clientId ?? form.get("client_id") ?? "";
     const clientSecret = basic?.clientSecret ?? form.get("client_secret") ?? "";
@@ -96,14 +112,24 @@ export class AppRegistrations {
     const app = this.#apps.get(clientId.toLowerCase());
     // Entra: an app that is not registered in the tenant of the authority is unknown there.
     if (!app || app.tenantId !== tenant.toLowerCase()) {
-      return oauthError(400, "unauthorized_client", "700016", `Application with identifier '${clientId.slice(0, 64)}' was not found in the directory '${tenant.slice(0, 64)}'.`);
+      return oauthError(
+        400,
+        "unauthorized_client",
+        "700016",
+        `Application with identifier '${clientId.slice(0, 64)}' was not found in the directory '${tenant.slice(0, 64)}'.`,
+      );
     }
     if (!clientSecret) {
       return oauthError(401, "invalid_client", "7000218", "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
     }
     const presented = sha256(clientSecret);
     if (!timingSafeEqual(presented, app.secretHash)) {
-      return oauthError(401, "invalid_client", "7000215", "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
+      return oauthError(
+        401,
+        "invalid_client",
+        "7000215",
+        "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+      );
     }
     const scopes = (form.get("scope") ?? "").split(" ").filter(Boolean);
     const wanted = `${this.#audience}/.default`;
@@ -124,6 +150,10 @@ export class AppRegistrations {
       expiresInSeconds: accessLifetimeSeconds,
     });
     this.#log(`issued an app-only token to '${app.displayName}' (client ${clientId}) in tenant ${app.tenantId}`);
-    return { kind: "json", status: 200, body: { token_type: "Bearer", expires_in: accessLifetimeSeconds, ext_expires_in: accessLifetimeSeconds, access_token: accessToken } };
+    return {
+      kind: "json",
+      status: 200,
+      body: { token_type: "Bearer", expires_in: accessLifetimeSeconds, ext_expires_in: accessLifetimeSeconds, access_token: accessToken },
+    };
   }
 }

@@ -21,7 +21,14 @@ if (tlsPort !== undefined && (!Number.isInteger(tlsPort) || tlsPort < 0 || tlsPo
 }
 
 try {
-  const emulator = await startIdentityEmulator({ port, tlsPort, host: values.host, issuer: values.issuer, audience: values.audience, log: (line) => console.log(`[identity] ${line}`) });
+  const emulator = await startIdentityEmulator({
+    port,
+    tlsPort,
+    host: values.host,
+    issuer: values.issuer,
+    audience: values.audience,
+    log: (line) => console.log(`[identity] ${line}`),
+  });
   console.log(`Identity emulator on ${emulator.url}
   issuer    ${emulator.issuer}
   audience  ${emulator.audience}

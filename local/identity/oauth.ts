@@ -57,7 +57,18 @@ const accessLifetimeSeconds = 3600;
 /** Scopes that ask for sign-in itself, not for an API. */
 const oidcScopes = new Set(["openid", "profile", "offline_access", "email"]);
 /** Parameters the sign-in page carries through its form. */
-const carried = ["client_id", "redirect_uri", "response_type", "response_mode", "scope", "state", "nonce", "code_challenge", "code_challenge_method", "login_hint"] as const;
+const carried = [
+  "client_id",
+  "redirect_uri",
+  "response_type",
+  "response_mode",
+  "scope",
+  "state",
+  "nonce",
+  "code_challenge",
+  "code_challenge_method",
+  "login_hint",
+] as const;
 
 const hash = (secret: string): string => createHash("sha256").update(secret).digest("hex");
 const newSecret = (): string => randomBytes(32).toString("base64url");
@@ -99,8 +110,12 @@ button.primary{background:#0058ad;color:#fff}button:focus-visible,input:focus-vi
 }
 
 function errorPage(detail: string): OAuthAnswer {
-  return page(400, "Sign-in request refused", `<h1>The sign-in request was refused</h1><p class="error" role="alert">${escapeHtml(detail)}</p>
-<p class="note">The identity emulator does not send you back to an address it cannot trust. Check the application's client id and redirect URI.</p>`);
+  return page(
+    400,
+    "Sign-in request refused",
+    `<h1>The sign-in request was refused</h1><p class="error" role="alert">${escapeHtml(detail)}</p>
+<p class="note">The identity emulator does not send you back to an address it cannot trust. Check the application's client id and redirect URI.</p>`,
+  );
 }
 
 export class OAuthFlows {
@@ -145,7 +160,10 @@ export class OAuthFlows {
       expiresAt: Date.now() + codeLifetimeMs,
     });
     this.#log(`signed in ${user.claims.preferred_username} for client ${request.clientId}`);
-    return { kind: "redirect", location: withResponse(request.redirectUri, request.responseMode, { code, state: request.state, client_info: clientInfo(user) }) };
+    return {
+      kind: "redirect",
+      location: withResponse(request.redirectUri, request.responseMode, { code, state: request.state, client_info: clientInfo(user) }),
+    };
   }
 
   /** POST /token with a form body: the authorization_code and refresh_token grants. */
@@ -247,7 +265,10 @@ export class OAuthFlows {
   }
 
   #redirectError(request: Pick<AuthorizeRequest, "redirectUri" | "responseMode" | "state">, error: string, description: string): OAuthAnswer {
-    return { kind: "redirect", location: withResponse(request.redirectUri, request.responseMode, { error, error_description: description, state: request.state }) };
+    return {
+      kind: "redirect",
+      location: withResponse(request.redirectUri, request.responseMode, { error, error_description: description, state: request.state }),
+    };
   }
 
   #signInPage(request: AuthorizeRequest, params: URLSearchParams, problem: string | undefined): OAuthAnswer {

@@ -116,7 +116,8 @@ function answer(res: ServerResponse, a: OAuthAnswer): void {
     "content-type": "text/html; charset=utf-8",
     "cache-control": "no-store",
     // The sign-in page has no script and must not be framed by another site.
-    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http://127.0.0.1:* http://localhost:* https://127.0.0.1:* https://localhost:*; frame-ancestors 'none'",
+    "content-security-policy":
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http://127.0.0.1:* http://localhost:* https://127.0.0.1:* https://localhost:*; frame-ancestors 'none'",
   });
 }
 
@@ -157,7 +158,25 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
     code_challenge_methods_supported: ["S256"],
     scopes_supported: ["openid", "profile", "offline_access"],
     subject_types_supported: ["public"],
-    claims_supported: ["iss", "aud", "sub", "iat", "nbf", "exp", "tid", "oid", "name", "preferred_username", "roles", "groups", "nonce", "scp", "idtyp", "azp", "app_displayname"],
+    claims_supported: [
+      "iss",
+      "aud",
+      "sub",
+      "iat",
+      "nbf",
+      "exp",
+      "tid",
+      "oid",
+      "name",
+      "preferred_username",
+      "roles",
+      "groups",
+      "nonce",
+      "scp",
+      "idtyp",
+      "azp",
+      "app_displayname",
+    ],
   });
 
   const routes: Record<string, Partial<Record<string, (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void>>> = {
@@ -175,7 +194,12 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
     "/apps": {
       // Dev-only, like POST /token: registers a tenant's app and answers its secret once.
       POST: async (req, res) => {
-        const registration = await readJson(req, res, appRegistrationSchema, 'the body must be JSON: {"tenantId":"…","displayName":"…","roles":["RemoteAssistance.Automation"]}');
+        const registration = await readJson(
+          req,
+          res,
+          appRegistrationSchema,
+          'the body must be JSON: {"tenantId":"…","displayName":"…","roles":["RemoteAssistance.Automation"]}',
+        );
         if (!registration) return;
         const app = apps.register(registration);
         if (!app) return oauthError(res, 409, "too_many_apps", "this emulator holds at most 10000 apps; restart it");
@@ -189,7 +213,12 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
           if (form) answer(res, await flows.token(form, signer.signGrant));
           return;
         }
-        const claims = await readJson(req, res, claimsSchema, 'the body must be a JSON object of claims, e.g. {"tid":"…","oid":"…","roles":["…"]} (or a form-encoded OAuth grant)');
+        const claims = await readJson(
+          req,
+          res,
+          claimsSchema,
+          'the body must be a JSON object of claims, e.g. {"tid":"…","oid":"…","roles":["…"]} (or a form-encoded OAuth grant)',
+        );
         if (!claims) return;
         const { token, expiresIn } = await signer.sign(claims);
         log(`issued a token for ${claims.oid} in tenant ${claims.tid} (roles: ${(claims.roles ?? []).join(", ") || "none"})`);
@@ -206,7 +235,8 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
     }
     const form = await readForm(req, res);
     if (!form) return;
-    if (form.get("grant_type") === "client_credentials") return answer(res, await apps.clientCredentials(tenant, form, req.headers.authorization, signer.signApp));
+    if (form.get("grant_type") === "client_credentials")
+      return answer(res, await apps.clientCredentials(tenant, form, req.headers.authorization, signer.signApp));
     answer(res, await flows.token(form, signer.signGrant));
   };
 
@@ -251,11 +281,18 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
   baseUrl = `http://${urlHost(host)}:${port}`;
   let certificate: string | undefined;
   if (options.tlsPort !== undefined) {
-    const names = [{ type: 2 as const, value: "localhost" }, { type: 7 as const, ip: "127.0.0.1" }, { type: 7 as const, ip: "::1" }];
+    const names = [
+      { type: 2 as const, value: "localhost" },
+      { type: 7 as const, ip: "127.0.0.1" },
+      { type: 7 as const, ip: "::1" },
+    ];
     const pems = await generateCertificate([{ name: "commonName", value: "identity emulator (localhost)" }], {
       keySize: 2048,
       algorithm: "sha256",
-      extensions: [{ name: "basicConstraints", cA: false }, { name: "subjectAltName", altNames: names }],
+      extensions: [
+        { name: "basicConstraints", cA: false },
+        { name: "subjectAltName", altNames: names },
+      ],
     });
     certificate = pems.cert;
     const tls = createTlsServer({ key: pems.private, cert: pems.cert }, handle);

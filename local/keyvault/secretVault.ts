@@ -98,7 +98,10 @@ export class SecretVault {
     try {
       parsed = stateFileSchema.parse(JSON.parse(text));
     } catch (e) {
-      throw new Error(`the Key Vault emulator's state file ${this.#file} is not readable (${e instanceof Error ? e.message.slice(0, 200) : String(e)}); move it away to start empty`, { cause: e });
+      throw new Error(
+        `the Key Vault emulator's state file ${this.#file} is not readable (${e instanceof Error ? e.message.slice(0, 200) : String(e)}); move it away to start empty`,
+        { cause: e },
+      );
     }
     for (const s of parsed.secrets) this.#secrets.set(keyOf(s.name), s);
   }
@@ -207,7 +210,11 @@ export class SecretVault {
     }
     const existing = this.#find(parsed.secret.name);
     if (existing?.deleted) {
-      throw new VaultError("Conflict", `Secret ${existing.name} is currently in a deleted but recoverable state; recover or purge it before restoring.`, "ObjectIsDeletedButRecoverable");
+      throw new VaultError(
+        "Conflict",
+        `Secret ${existing.name} is currently in a deleted but recoverable state; recover or purge it before restoring.`,
+        "ObjectIsDeletedButRecoverable",
+      );
     }
     if (existing) throw new VaultError("Conflict", `Secret ${existing.name} already exists; a backup can only be restored under a free name.`);
     const secret = { name: parsed.secret.name, versions: parsed.secret.versions };

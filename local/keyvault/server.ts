@@ -4,7 +4,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { z } from "zod";
 import { BodyTooLarge, closeServer, readBody, send as sendText } from "../http.js";
 import { isLoopbackHost, listen, urlHost } from "../loopback.js";
-import { latest, recoverableDays, SecretVault, secretNamePattern, VaultError, type SecretVersion, type StoredSecret, type VaultErrorCode } from "./secretVault.js";
+import {
+  latest,
+  recoverableDays,
+  SecretVault,
+  secretNamePattern,
+  VaultError,
+  type SecretVersion,
+  type StoredSecret,
+  type VaultErrorCode,
+} from "./secretVault.js";
 
 export const defaultKeyVaultPort = 7073;
 
@@ -75,7 +84,10 @@ const restoreBodySchema = z.object({ value: z.string().min(1) });
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {});
   if (parsed.success) return parsed.data;
-  throw new VaultError("BadParameter", `The request body is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ")}`);
+  throw new VaultError(
+    "BadParameter",
+    `The request body is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ")}`,
+  );
 }
 
 const optional = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
@@ -95,13 +107,15 @@ interface Route {
 
 export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {}): Promise<KeyVaultEmulator> {
   const host = options.host ?? "127.0.0.1";
-  if (!isLoopbackHost(host)) throw new Error(`the Key Vault emulator only listens on a loopback address (127.0.0.1, ::1, localhost), not ${host}: it accepts any bearer token`);
+  if (!isLoopbackHost(host))
+    throw new Error(`the Key Vault emulator only listens on a loopback address (127.0.0.1, ::1, localhost), not ${host}: it accepts any bearer token`);
   const log = options.log ?? (() => undefined);
   const vault = new SecretVault({ dataDir: options.dataDir, clock: options.clock });
   let origin = "";
 
   const secretName = (raw: string): string => {
-    if (!secretNamePattern.test(raw)) throw new VaultError("BadParameter", `The secret name '${raw.slice(0, 130)}' is invalid: use 1-127 letters, digits and dashes.`);
+    if (!secretNamePattern.test(raw))
+      throw new VaultError("BadParameter", `The secret name '${raw.slice(0, 130)}' is invalid: use 1-127 letters, digits and dashes.`);
     return raw;
   };
 
@@ -199,7 +213,12 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
         const { secret, versions } = vault.listVersions(secretName(req.params[0]));
         // Versions are only ever appended, so the position is a stable key.
         const indexed = versions.map((v, i) => ({ v, key: String(i).padStart(8, "0") }));
-        return page(req, indexed, (x) => x.key, (x) => bundle(secret, x.v, { value: false, versionInId: true }));
+        return page(
+          req,
+          indexed,
+          (x) => x.key,
+          (x) => bundle(secret, x.v, { value: false, versionInId: true }),
+        );
       },
     },
     {
@@ -290,7 +309,9 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   const send = (res: ServerResponse, [status, body]: Reply, headers: Record<string, string> = {}): void => {
     const text = body === undefined ? undefined : JSON.stringify(body);
     sendText(res, status, text, {
-      ...(text === undefined ? { "content-length": "0" } : { "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(text)) }),
+      ...(text === undefined
+        ? { "content-length": "0" }
+        : { "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(text)) }),
       "cache-control": "no-cache",
       "x-ms-keyvault-service-version": "emulator",
       ...headers,
@@ -315,7 +336,8 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
     try {
       text = await readBody(req, maxBodyBytes);
     } catch (e) {
-      if (e instanceof BodyTooLarge) return send(res, errorReply("RequestTooLarge", `The request body exceeds ${maxBodyBytes} bytes.`), { connection: "close" });
+      if (e instanceof BodyTooLarge)
+        return send(res, errorReply("RequestTooLarge", `The request body exceeds ${maxBodyBytes} bytes.`), { connection: "close" });
       throw e;
     }
     // URLSearchParams decodes the SDK's `api%2Dversion` to `api-version`; any value is fine.

@@ -1,15 +1,7 @@
 // The AMQP 1.0 side of the emulator, on rhea: the listener and its connections, SASL, and link
 // attach: each link gets its role (CBS, $management, a queue's producer or consumer) and its events.
 import type { Server, Socket } from "node:net";
-import rhea, {
-  type Connection,
-  type Container,
-  type EventContext,
-  type Receiver,
-  type Sender,
-  type ServerConnectionOptions,
-  type link as Link,
-} from "rhea";
+import rhea, { type Connection, type Container, type EventContext, type Receiver, type Sender, type ServerConnectionOptions, type link as Link } from "rhea";
 import { addressOf, describeError, field, record, text } from "./amqpFields.js";
 import type { Broker } from "./broker.js";
 import type { ReceiveMode } from "./brokerTypes.js";

@@ -14,8 +14,13 @@ export interface ManagementReply {
 
 const buffer = z.custom<Buffer>((v) => Buffer.isBuffer(v), "expected binary");
 // rhea gives an AMQP long as a number when it fits in 53 bits, else as its 8 big-endian bytes.
-const long = z.union([z.number(), buffer.refine((b) => b.length === 8, "expected 8 bytes")]).transform((v) => (typeof v === "number" ? v : Number(v.readBigInt64BE())));
-const lockTokens = z.array(buffer.refine((b) => b.length === 16, "expected a uuid")).min(1).transform((tokens) => tokens.map(uuidString));
+const long = z
+  .union([z.number(), buffer.refine((b) => b.length === 8, "expected 8 bytes")])
+  .transform((v) => (typeof v === "number" ? v : Number(v.readBigInt64BE())));
+const lockTokens = z
+  .array(buffer.refine((b) => b.length === 16, "expected a uuid"))
+  .min(1)
+  .transform((tokens) => tokens.map(uuidString));
 const properties = z.record(z.string(), z.unknown()).optional();
 
 const renewLockBody = z.object({ "lock-tokens": lockTokens });

@@ -15,12 +15,18 @@ const endCustomer = z.object({ name: z.string().max(100).optional(), email: z.st
 const createSessionBody = z
   .object({
     groupname: z.string().trim().min(1).max(200).optional(),
-    groupid: z.string().regex(/^g\d+$/).optional(),
+    groupid: z
+      .string()
+      .regex(/^g\d+$/)
+      .optional(),
     description: z.string().max(4000).optional(),
     end_customer: endCustomer.optional(),
     valid_until: timeString.optional(),
     waiting_message: z.string().max(4000).optional(),
-    assigned_userid: z.string().regex(/^u\d+$/).optional(),
+    assigned_userid: z
+      .string()
+      .regex(/^u\d+$/)
+      .optional(),
     custom_api: z.string().max(4000).optional(),
     support_session_type: z.enum(["Default", "Pilot"]).optional(),
   })
@@ -32,7 +38,10 @@ const updateSessionBody = z
     description: z.string().max(4000).optional(),
     end_customer: endCustomer.optional(),
     valid_until: timeString.optional(),
-    assigned_userid: z.string().regex(/^u\d+$/).optional(),
+    assigned_userid: z
+      .string()
+      .regex(/^u\d+$/)
+      .optional(),
     custom_api: z.string().max(4000).optional(),
   })
   .strict()
@@ -69,7 +78,11 @@ const connectionsQuery = z.object({
 });
 
 /** Session codes compared without the `s` prefix, dashes or case. */
-const compactCode = (code: string): string => code.toLowerCase().replace(/[^a-z0-9]/g, "").replace(/^s(?=\d)/, "");
+const compactCode = (code: string): string =>
+  code
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, "")
+    .replace(/^s(?=\d)/, "");
 
 export class WebApi {
   readonly #state: TeamViewerFakeState;

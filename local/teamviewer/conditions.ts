@@ -64,7 +64,9 @@ export class FakeConditions {
 
   /** Replaces the rule for the same method and path; ms 0 only removes it. */
   setLatency(rule: Latency): void {
-    this.#latencies = this.#latencies.filter((l) => !(l.method.toUpperCase() === rule.method.toUpperCase() && l.path.toLowerCase() === rule.path.toLowerCase()));
+    this.#latencies = this.#latencies.filter(
+      (l) => !(l.method.toUpperCase() === rule.method.toUpperCase() && l.path.toLowerCase() === rule.path.toLowerCase()),
+    );
     if (rule.ms > 0) this.#latencies.push(rule);
   }
 
@@ -139,7 +141,13 @@ export class FakeConditions {
     ctx.fault = true;
     this.#identifyCaller(ctx);
     const seconds = Math.max(1, Math.ceil((t.until - now) / 1000));
-    sendOAuthError(res, t.rule.status, "rate_limit_reached", "Rate limit reached. Try again later.", t.rule.retryAfter ? { "retry-after": String(seconds) } : {});
+    sendOAuthError(
+      res,
+      t.rule.status,
+      "rate_limit_reached",
+      "Rate limit reached. Try again later.",
+      t.rule.retryAfter ? { "retry-after": String(seconds) } : {},
+    );
     return true;
   }
 

@@ -79,7 +79,15 @@ export type Variants = z.output<typeof variantsSchema>;
 export const defaultVariants: Variants = { createStatus: 200, stateCase: "lower", pageSize: 1000, expiresIn: 86_400, linkBase: null };
 
 /** Moves the fake's clock forward: codes (10 min), tokens (expires_in) and sessions (valid_until) expire. */
-export const clockSchema = z.object({ advanceMs: z.number().int().min(0).max(10 * 365 * 24 * 60 * 60 * 1000) }).strict();
+export const clockSchema = z
+  .object({
+    advanceMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(10 * 365 * 24 * 60 * 60 * 1000),
+  })
+  .strict();
 
 /** The signed-in TeamViewer account; null removes an optional field. */
 export const accountSchema = z
@@ -156,7 +164,10 @@ export const connectionInputSchema = z
     devicename: z.string().max(200).optional(),
   })
   .strict()
-  .refine((c) => c.end_date === undefined || Date.parse(c.end_date) >= Date.parse(c.start_date), { message: "end_date is before start_date", path: ["end_date"] });
+  .refine((c) => c.end_date === undefined || Date.parse(c.end_date) >= Date.parse(c.start_date), {
+    message: "end_date is before start_date",
+    path: ["end_date"],
+  });
 export type ConnectionInput = z.input<typeof connectionInputSchema>;
 
 export const fakeConnectionSchema = z.object({

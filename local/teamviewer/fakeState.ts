@@ -26,7 +26,8 @@ export interface IssuedTokens {
   readonly refresh_token: string;
 }
 
-export type GrantResult = { readonly ok: true; readonly tokens: IssuedTokens } | { readonly ok: false; readonly error: "invalid_grant"; readonly description: string };
+export type GrantResult =
+  { readonly ok: true; readonly tokens: IssuedTokens } | { readonly ok: false; readonly error: "invalid_grant"; readonly description: string };
 
 export type BearerCheck =
   | { readonly kind: "valid"; readonly tokenId: string; readonly grantId?: string }
@@ -104,7 +105,8 @@ export class TeamViewerFakeState {
       return { ok: false, error: "invalid_grant", description: "The authorization code was already used." };
     }
     if (record.expiresAt <= this.#now()) return { ok: false, error: "invalid_grant", description: "The authorization code has expired." };
-    if (record.redirectUri !== redirectUri) return { ok: false, error: "invalid_grant", description: "The redirect_uri does not match the authorization request." };
+    if (record.redirectUri !== redirectUri)
+      return { ok: false, error: "invalid_grant", description: "The redirect_uri does not match the authorization request." };
     record.used = true;
     const { tokens, accessId } = this.#issueTokens(clientId, expiresIn, `a${++this.#seq}`);
     record.accessIds.push(accessId);

@@ -127,7 +127,13 @@ export function problemBox(error: unknown): HTMLElement {
     { class: "problem", role: "alert", "data-code": p.code ?? "" },
     h("p", { class: "problem-title" }, h("strong", null, p.title), p.status ? ` (${p.status})` : ""),
     p.detail ? h("p", { class: "problem-detail" }, p.detail) : null,
-    p.errors && p.errors.length > 0 ? h("ul", null, p.errors.map((e) => h("li", null, e.path ? `${e.path}: ${e.message}` : e.message))) : null,
+    p.errors && p.errors.length > 0
+      ? h(
+          "ul",
+          null,
+          p.errors.map((e) => h("li", null, e.path ? `${e.path}: ${e.message}` : e.message)),
+        )
+      : null,
     p.correlationId ? h("p", { class: "problem-correlation" }, "Correlation id: ", h("code", null, p.correlationId)) : null,
   );
 }

@@ -78,7 +78,10 @@ export function readPortalConfig(value: unknown): { config: PortalConfig } | { p
     text(auth, "clientId", "auth.");
     url(text(auth, "authority", "auth."), "auth.authority", true);
     text(auth, "apiScope", "auth.");
-    if (auth.knownAuthorities !== undefined && !(Array.isArray(auth.knownAuthorities) && auth.knownAuthorities.every((h) => typeof h === "string" && h !== ""))) {
+    if (
+      auth.knownAuthorities !== undefined &&
+      !(Array.isArray(auth.knownAuthorities) && auth.knownAuthorities.every((h) => typeof h === "string" && h !== ""))
+    ) {
       problems.push("auth.knownAuthorities must be a list of host names");
     }
     if (auth.redirectUri !== undefined) url(typeof auth.redirectUri === "string" ? auth.redirectUri : "", "auth.redirectUri", false);

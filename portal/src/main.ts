@@ -80,15 +80,24 @@ class Portal {
     this.#auth = auth;
     this.#signInProblem = signInProblem;
     // A 401 means the token expired or was refused: sign in again, then come back here.
-    this.#api = new ApiClient(config.apiBaseUrl, () => this.#auth.accessToken(), () => {
-      this.#auth.signOut();
-      this.#perms = undefined;
-      this.#expired = true;
-      void this.route();
-    });
+    this.#api = new ApiClient(
+      config.apiBaseUrl,
+      () => this.#auth.accessToken(),
+      () => {
+        this.#auth.signOut();
+        this.#perms = undefined;
+        this.#expired = true;
+        void this.route();
+      },
+    );
     this.#header = h("header", { class: "top" });
     this.#main = h("main", { id: "main", tabindex: "-1" });
-    mount(root, h("a", { class: "skip-link", href: "#main", onclick: (e: Event) => (e.preventDefault(), this.#main.focus()) }, "Skip to content"), this.#header, this.#main);
+    mount(
+      root,
+      h("a", { class: "skip-link", href: "#main", onclick: (e: Event) => (e.preventDefault(), this.#main.focus()) }, "Skip to content"),
+      this.#header,
+      this.#main,
+    );
     window.addEventListener("hashchange", () => void this.route());
   }
 
@@ -198,14 +207,28 @@ class Portal {
     mount(
       this.#header,
       brand,
-      h("nav", { "aria-label": "Main" },
-        h("ul", null, routes.filter((r) => r.nav && r.allowed(signedIn.perms)).map((r) =>
-          h("li", null, h("a", { href: hashFor(r.pattern), "data-section": r.pattern.split("/")[1] }, r.nav ?? ""))))),
-      h("div", { class: "who" },
-        h("span", { class: "identity" },
+      h(
+        "nav",
+        { "aria-label": "Main" },
+        h(
+          "ul",
+          null,
+          routes
+            .filter((r) => r.nav && r.allowed(signedIn.perms))
+            .map((r) => h("li", null, h("a", { href: hashFor(r.pattern), "data-section": r.pattern.split("/")[1] }, r.nav ?? ""))),
+        ),
+      ),
+      h(
+        "div",
+        { class: "who" },
+        h(
+          "span",
+          { class: "identity" },
           h("span", { id: "signed-in-user" }, signedIn.user.name),
-          h("span", { class: "muted", id: "signed-in-rights", title: describeRights(signedIn.perms) }, describeRights(signedIn.perms))),
-        signOut),
+          h("span", { class: "muted", id: "signed-in-rights", title: describeRights(signedIn.perms) }, describeRights(signedIn.perms)),
+        ),
+        signOut,
+      ),
     );
   }
 }
@@ -221,8 +244,19 @@ async function start(): Promise<void> {
     if ("problems" in read) throw new Error(`config.json: ${read.problems.join("; ")}`);
     config = read.config;
   } catch (e) {
-    mount(root, h("main", null, h("h1", null, "Remote Assistance Connector"),
-      problemBox(new Error(`The portal's configuration could not be read (${e instanceof Error ? e.message : String(e)}). Locally, npm start writes it; in Azure, see docs/deploy.md.`))));
+    mount(
+      root,
+      h(
+        "main",
+        null,
+        h("h1", null, "Remote Assistance Connector"),
+        problemBox(
+          new Error(
+            `The portal's configuration could not be read (${e instanceof Error ? e.message : String(e)}). Locally, npm start writes it; in Azure, see docs/deploy.md.`,
+          ),
+        ),
+      ),
+    );
     return;
   }
   let auth: AuthProvider;
@@ -237,8 +271,19 @@ async function start(): Promise<void> {
       problem = started.problem;
       if (started.returnTo) history.replaceState(history.state, "", `#${started.returnTo}`);
     } catch (e) {
-      mount(root, h("main", null, h("h1", null, "Remote Assistance Connector"),
-        problemBox(new Error(`Microsoft Entra ID sign-in could not start (${e instanceof Error ? e.message : String(e)}). Check the auth section of config.json (docs/deploy.md).`))));
+      mount(
+        root,
+        h(
+          "main",
+          null,
+          h("h1", null, "Remote Assistance Connector"),
+          problemBox(
+            new Error(
+              `Microsoft Entra ID sign-in could not start (${e instanceof Error ? e.message : String(e)}). Check the auth section of config.json (docs/deploy.md).`,
+            ),
+          ),
+        ),
+      );
       return;
     }
   }

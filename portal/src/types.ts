@@ -15,7 +15,17 @@ export type Settings = SettingsView;
 
 // A value the portal needs at run time, so spelled here (the bundle takes no server code);
 // `satisfies` keeps it the API's list.
-export const sessionStatuses = ["pendingApproval", "requested", "awaitingEndUser", "accepted", "denied", "declined", "expired", "failed", "closed"] as const satisfies readonly Session["status"][];
+export const sessionStatuses = [
+  "pendingApproval",
+  "requested",
+  "awaitingEndUser",
+  "accepted",
+  "denied",
+  "declined",
+  "expired",
+  "failed",
+  "closed",
+] as const satisfies readonly Session["status"][];
 export type SessionStatus = (typeof sessionStatuses)[number];
 export const openStatuses: readonly SessionStatus[] = ["pendingApproval", "requested", "awaitingEndUser", "accepted"];
 

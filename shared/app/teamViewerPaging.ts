@@ -25,7 +25,12 @@ export async function findOpenSessionByCustomApi<S extends { readonly customApi?
 ): Promise<S | undefined> {
   let offset: number | undefined;
   for (let page = 0; page < maxPages; page++) {
-    const result = await listPage({ ...(groupId === undefined ? {} : { groupId }), state: ["open"], fullList: true, ...(offset === undefined ? {} : { offset }) });
+    const result = await listPage({
+      ...(groupId === undefined ? {} : { groupId }),
+      state: ["open"],
+      fullList: true,
+      ...(offset === undefined ? {} : { offset }),
+    });
     const found = result.sessions.find((s) => s.customApi === customApi);
     if (found) return found;
     if (result.nextOffset === undefined) return undefined;

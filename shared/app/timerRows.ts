@@ -6,7 +6,17 @@ import { systemActor } from "../domain/caller.js";
 import type { AuditLog } from "./audit/auditLog.js";
 import type { Logger } from "./logging.js";
 
-const outageCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "REQUEST_SEND_ERROR"]);
+const outageCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "REQUEST_SEND_ERROR",
+]);
 
 /** True for a failure of the service as a whole (unreachable, 5xx, throttled), not of one row. */
 export function isOutage(e: unknown): boolean {

@@ -12,7 +12,16 @@ export const roleAssignmentBody = z
     principalId: idSchema,
     principalType: z.enum(["user", "group"]),
     permission: z.enum(assignablePermissions),
-    scopeTags: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/)).max(50).default([]),
+    scopeTags: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(64)
+          .regex(/^[A-Za-z0-9_-]+$/),
+      )
+      .max(50)
+      .default([]),
   })
   .refine((a) => a.scopeTags.length === 0 || !tenantWidePermissions.has(a.permission), {
     message: "this permission is tenant-wide: it takes no scope tags",
@@ -97,7 +106,12 @@ export const auditQuery = z
   .strictObject({
     from: isoDateTimeSchema.optional(),
     to: isoDateTimeSchema.optional(),
-    activity: z.string().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/).optional(),
+    activity: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[A-Za-z0-9._-]+$/)
+      .optional(),
     top: topSchema(200, 50),
     continuationToken: continuationTokenSchema.optional(),
   })

@@ -81,7 +81,8 @@ export type RemoteAssistanceRequestedData = z.output<typeof remoteAssistanceRequ
  */
 export const automationDoorEventSchema = z.strictObject({
   type: z.literal("remoteAssistance.requested", {
-    error: "only remoteAssistance.requested is accepted here; inventory events (device.upserted, device.removed, user.upserted) come from the platform's inventory sync",
+    error:
+      "only remoteAssistance.requested is accepted here; inventory events (device.upserted, device.removed, user.upserted) come from the platform's inventory sync",
   }),
   version: z.literal(1),
   /** Also the idempotency key: the same id twice is one request. */

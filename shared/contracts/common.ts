@@ -7,10 +7,13 @@ export const idSchema = z
   .regex(/^[A-Za-z0-9-]{1,64}$/, "letters, digits and dashes, at most 64")
   .transform((v) => v.toLowerCase());
 
-export const topSchema = (max: number, fallback: number) =>
-  z.coerce.number().int("an integer").min(1).max(max).default(fallback);
+export const topSchema = (max: number, fallback: number) => z.coerce.number().int("an integer").min(1).max(max).default(fallback);
 
-export const continuationTokenSchema = z.string().min(1).max(2048).regex(/^[A-Za-z0-9_-]+$/, "an opaque token from a previous page");
+export const continuationTokenSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .regex(/^[A-Za-z0-9_-]+$/, "an opaque token from a previous page");
 
 export const isoDateTimeSchema = z.iso.datetime({ offset: true });
 

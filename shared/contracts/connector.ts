@@ -12,9 +12,7 @@ export const connectorSchema = z.object({
   onboardingStatus: z.enum(onboardingStatuses),
   health: z.enum(connectorHealths).nullable(),
   account: z.object({ userId: z.string(), name: z.string(), email: z.string().nullable(), companyName: z.string().nullable() }).nullable(),
-  licenseAgreement: z
-    .object({ acceptedBy: z.object({ id: z.string(), displayName: z.string() }), acceptedAt: z.string(), version: z.string() })
-    .nullable(),
+  licenseAgreement: z.object({ acceptedBy: z.object({ id: z.string(), displayName: z.string() }), acceptedAt: z.string(), version: z.string() }).nullable(),
   onboardedAt: nullableDateTime,
   lastConnectionDateTime: nullableDateTime,
   lastError: connectorErrorSchema.nullable(),

@@ -80,9 +80,7 @@ export type SessionCloseReason = (typeof sessionCloseReasons)[keyof typeof sessi
 export const sessionCloseDataSchema = z.strictObject({
   sessionId: entityIdSchema,
   reason: z.enum(sessionCloseReasons),
-  closedBy: z
-    .strictObject({ id: entityIdSchema, displayName: displayNameSchema, type: z.enum(["user", "automation", "system"]) })
-    .optional(),
+  closedBy: z.strictObject({ id: entityIdSchema, displayName: displayNameSchema, type: z.enum(["user", "automation", "system"]) }).optional(),
 });
 export type SessionCloseData = z.output<typeof sessionCloseDataSchema>;
 
@@ -101,12 +99,7 @@ export type AuditDeliverData = z.output<typeof auditDeliverDataSchema>;
 /** Move the tenant's re-index job (shared/app/devices/deviceReindex.ts) on; its state is the job row, not the message. */
 export const deviceReindexDataSchema = z.strictObject({ version: z.number().int().min(1).max(1_000_000) });
 
-export type {
-  DeviceRemovedData,
-  DeviceUpsertedData,
-  RemoteAssistanceRequestedData,
-  UserUpsertedData,
-} from "./automationEvents.js";
+export type { DeviceRemovedData, DeviceUpsertedData, RemoteAssistanceRequestedData, UserUpsertedData } from "./automationEvents.js";
 
 /** The data schema of each message type; the second step of `parseMessage`. */
 export const messageDataSchemas = {
@@ -156,8 +149,7 @@ export interface Envelope<T extends MessageType> {
 export type Message = { [T in MessageType]: Envelope<T> }[MessageType];
 
 export type ParseMessageResult =
-  | { readonly ok: true; readonly message: Message }
-  | { readonly ok: false; readonly reason: string; readonly issues: readonly FieldError[] };
+  { readonly ok: true; readonly message: Message } | { readonly ok: false; readonly reason: string; readonly issues: readonly FieldError[] };
 
 const maxIssues = 20;
 

@@ -77,9 +77,7 @@ export const sessionSchema = z.object({
   /** Whether the request needed a second person's approval, and their decision once made. */
   approval: z.object({
     required: z.boolean(),
-    decision: z
-      .object({ decision: z.enum(["approved", "denied"]), by: actorSchema, at: z.string(), comment: z.string().nullable() })
-      .nullable(),
+    decision: z.object({ decision: z.enum(["approved", "denied"]), by: actorSchema, at: z.string(), comment: z.string().nullable() }).nullable(),
   }),
   status: z.enum(sessionStatuses),
   history: z.array(z.object({ status: z.enum(sessionStatuses), at: z.string(), detail: z.string().optional() })),

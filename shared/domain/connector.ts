@@ -147,8 +147,7 @@ const licenseTiers = [
 ] as const;
 
 export type LicenseFinding =
-  | { readonly sufficient: true; readonly name?: string }
-  | { readonly sufficient: false; readonly name: string; readonly message: string };
+  { readonly sufficient: true; readonly name?: string } | { readonly sufficient: false; readonly name: string; readonly message: string };
 
 /**
  * Whether the account's licence allows the integration. An unknown or missing licence

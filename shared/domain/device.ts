@@ -112,5 +112,4 @@ export function platformOf(device: Pick<Device, "operatingSystem" | "deviceType"
 }
 
 /** True when the device has a primary user who could be notified in the Company Portal. */
-export const hasPrimaryUser = (device: Pick<Device, "userId">): boolean =>
-  typeof device.userId === "string" && device.userId.trim() !== "";
+export const hasPrimaryUser = (device: Pick<Device, "userId">): boolean => typeof device.userId === "string" && device.userId.trim() !== "";

@@ -17,13 +17,11 @@ export type EligibilityReason = (typeof eligibilityReasons)[keyof typeof eligibi
 /** Plain-language explanations, shown to admins next to the device in the device list. */
 export const eligibilityReasonText: Readonly<Record<EligibilityReason, string>> = {
   deviceRemoved: "This device has been retired or removed from management.",
-  unsupportedPlatform:
-    "Remote assistance with TeamViewer supports Android, iOS/iPadOS, macOS and Windows devices only; this device runs another platform.",
+  unsupportedPlatform: "Remote assistance with TeamViewer supports Android, iOS/iPadOS, macOS and Windows devices only; this device runs another platform.",
   unsupportedEnrollmentType:
     "Remote assistance isn't supported for this enrollment type (Android Enterprise fully managed, dedicated, corporate-owned work profile or AOSP).",
   organizationOwned: "Remote assistance isn't supported on organization-owned (corporate) devices.",
-  unknownEnrollmentType:
-    "The device reports an enrollment type this service doesn't recognise, so it can't confirm the device is supported.",
+  unknownEnrollmentType: "The device reports an enrollment type this service doesn't recognise, so it can't confirm the device is supported.",
   unknownOwnership:
     "The device's ownership is unknown, so this service can't confirm it is personally owned. Set the ownership to personal in the MDM console if it is.",
   unsupportedWindowsEdition:

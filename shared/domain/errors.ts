@@ -31,11 +31,7 @@ export class DomainError extends Error {
   /** Extra problem members (e.g. `reason` for deviceNotEligible). */
   readonly extensions?: Readonly<Record<string, unknown>>;
 
-  constructor(
-    code: ErrorCode,
-    detail: string,
-    options: { cause?: unknown; errors?: readonly FieldError[]; extensions?: Record<string, unknown> } = {},
-  ) {
+  constructor(code: ErrorCode, detail: string, options: { cause?: unknown; errors?: readonly FieldError[]; extensions?: Record<string, unknown> } = {}) {
     super(detail, { cause: options.cause });
     this.name = "DomainError";
     this.code = code;

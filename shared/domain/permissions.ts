@@ -117,8 +117,5 @@ export function requireReports(p: Permissions): void {
 export function requireIntuneLicense(user: { intuneLicensed: boolean } | undefined, settings: { allowUnlicensedAdmins: boolean }): void {
   if (settings.allowUnlicensedAdmins) return;
   if (user?.intuneLicensed) return;
-  throw new DomainError(
-    errorCodes.intuneLicenseRequired,
-    "You need an Intune license to do this, or the tenant setting allowUnlicensedAdmins must be on.",
-  );
+  throw new DomainError(errorCodes.intuneLicenseRequired, "You need an Intune license to do this, or the tenant setting allowUnlicensedAdmins must be on.");
 }

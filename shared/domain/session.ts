@@ -240,7 +240,9 @@ export const maxResendsPerSession = 10;
 export function checkResend(notification: EndUserNotification, now: Date, minIntervalSeconds: number): void {
   const resends = notification.resends ?? 0;
   if (resends >= maxResendsPerSession) {
-    throw conflict(`The notification was already resent ${resends} times, the most a session allows. Pass the request on to the user another way, or close it and request a new session.`);
+    throw conflict(
+      `The notification was already resent ${resends} times, the most a session allows. Pass the request on to the user another way, or close it and request a new session.`,
+    );
   }
   if (notification.lastResentAt === undefined || minIntervalSeconds <= 0) return;
   const nextAt = Date.parse(notification.lastResentAt) + minIntervalSeconds * 1000;

@@ -40,7 +40,11 @@ export function recordConnection(session: Session, report: ConnectionReport, at:
   const existing = connections.find((c) => c.id === report.id);
   if (existing) {
     if (existing.endedAt !== null || report.endedAt === null) return { kind: "known" };
-    const ended: SessionConnection = { ...existing, endedAt: report.endedAt.toISOString(), durationSeconds: durationSeconds(new Date(existing.startedAt), report.endedAt) };
+    const ended: SessionConnection = {
+      ...existing,
+      endedAt: report.endedAt.toISOString(),
+      durationSeconds: durationSeconds(new Date(existing.startedAt), report.endedAt),
+    };
     return { kind: "ended", session: { ...session, connections: connections.map((c) => (c.id === report.id ? ended : c)) }, connection: ended };
   }
   if (connections.length >= maxConnectionsPerSession) {

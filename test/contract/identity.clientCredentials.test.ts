@@ -140,8 +140,26 @@ describe("identity emulator: client-credentials errors as Entra answers them", (
     ["a wrong secret", (a: { clientId: string }) => ({ client_id: a.clientId, client_secret: "wrong", scope: "S" }), 401, "invalid_client"],
     ["no secret", (a: { clientId: string }) => ({ client_id: a.clientId, scope: "S" }), 401, "invalid_client"],
     ["an unknown client", () => ({ client_id: "00000000-0000-4000-8000-000000000000", client_secret: "x", scope: "S" }), 400, "unauthorized_client"],
-    ["a delegated scope", (a: { clientId: string; clientSecret: string }) => ({ client_id: a.clientId, client_secret: a.clientSecret, scope: "api://remote-assistance-connector/access_as_user" }), 400, "invalid_scope"],
-    ["another API's scope", (a: { clientId: string; clientSecret: string }) => ({ client_id: a.clientId, client_secret: a.clientSecret, scope: "https://graph.microsoft.com/.default" }), 400, "invalid_scope"],
+    [
+      "a delegated scope",
+      (a: { clientId: string; clientSecret: string }) => ({
+        client_id: a.clientId,
+        client_secret: a.clientSecret,
+        scope: "api://remote-assistance-connector/access_as_user",
+      }),
+      400,
+      "invalid_scope",
+    ],
+    [
+      "another API's scope",
+      (a: { clientId: string; clientSecret: string }) => ({
+        client_id: a.clientId,
+        client_secret: a.clientSecret,
+        scope: "https://graph.microsoft.com/.default",
+      }),
+      400,
+      "invalid_scope",
+    ],
   ])("%s → %i %s", async (_what, form, status, error) => {
     // Prepare
     const app = await newApp();

@@ -9,8 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startIdentityEmulator, type IdentityEmulator, type SignInUser } from "../../local/identity/server.js";
 
 const users: SignInUser[] = [
-  { key: "admin", label: "Administrator", claims: { tid: "tenant-a", oid: "user-admin", name: "Ada Admin", preferred_username: "ada@contoso.example", roles: ["Intune.Administrator"], groups: [] } },
-  { key: "plain", label: "End user", claims: { tid: "tenant-a", oid: "user-plain", name: "Pat <Plain>", preferred_username: "pat@contoso.example", roles: [], groups: ["group-1"] } },
+  {
+    key: "admin",
+    label: "Administrator",
+    claims: { tid: "tenant-a", oid: "user-admin", name: "Ada Admin", preferred_username: "ada@contoso.example", roles: ["Intune.Administrator"], groups: [] },
+  },
+  {
+    key: "plain",
+    label: "End user",
+    claims: { tid: "tenant-a", oid: "user-plain", name: "Pat <Plain>", preferred_username: "pat@contoso.example", roles: [], groups: ["group-1"] },
+  },
 ];
 const clientId = "portal-client";
 const redirectUri = "http://127.0.0.1:7071/entra/";
@@ -44,10 +52,16 @@ function authorizeParams(challenge: string, over: Record<string, string | undefi
   return Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
-const getAuthorize = (params: Record<string, string>): Promise<Response> => fetch(`${idp.url}/authorize?${new URLSearchParams(params)}`, { redirect: "manual" });
+const getAuthorize = (params: Record<string, string>): Promise<Response> =>
+  fetch(`${idp.url}/authorize?${new URLSearchParams(params)}`, { redirect: "manual" });
 
 const postForm = (path: string, form: Record<string, string>): Promise<Response> =>
-  fetch(`${idp.url}${path}`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form) });
+  fetch(`${idp.url}${path}`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(form),
+  });
 
 /** What came back to the application: the fragment's (or query's) parameters. */
 function returned(res: Response): URLSearchParams {
@@ -63,7 +77,15 @@ async function signIn(userKey: string, over: Record<string, string | undefined> 
 }
 
 const redeem = (code: string, verifier: string, over: Record<string, string> = {}): Promise<Response> =>
-  postForm("/token", { grant_type: "authorization_code", client_id: clientId, redirect_uri: redirectUri, code, code_verifier: verifier, scope: `${apiScope} openid profile offline_access`, ...over });
+  postForm("/token", {
+    grant_type: "authorization_code",
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    code,
+    code_verifier: verifier,
+    scope: `${apiScope} openid profile offline_access`,
+    ...over,
+  });
 
 interface Tokens {
   access_token: string;
@@ -184,7 +206,14 @@ describe("identity emulator: token grants", () => {
     expect(body).toMatchObject({ token_type: "Bearer", expires_in: 3600, scope: `${apiScope} openid profile offline_access` });
     const jwks = createRemoteJWKSet(new URL(idp.jwksUri));
     const access = await jwtVerify(body.access_token, jwks, { issuer: idp.issuer, audience: idp.audience });
-    expect(access.payload).toMatchObject({ tid: "tenant-a", oid: "user-admin", name: "Ada Admin", preferred_username: "ada@contoso.example", roles: ["Intune.Administrator"], scp: "access_as_user" });
+    expect(access.payload).toMatchObject({
+      tid: "tenant-a",
+      oid: "user-admin",
+      name: "Ada Admin",
+      preferred_username: "ada@contoso.example",
+      roles: ["Intune.Administrator"],
+      scp: "access_as_user",
+    });
     const id = await jwtVerify(body.id_token, jwks, { issuer: idp.issuer, audience: clientId });
     expect(id.payload).toMatchObject({ nonce: "nonce-1", oid: "user-admin", tid: "tenant-a" });
     expect(JSON.parse(Buffer.from(body.client_info, "base64url").toString())).toEqual({ uid: "user-admin", utid: "tenant-a" });
@@ -235,7 +264,8 @@ describe("identity emulator: token grants", () => {
     // Arrange
     const { code, verifier } = await signIn("admin");
     const first = (await (await redeem(code, verifier)).json()) as Tokens;
-    const refresh = (token: string): Promise<Response> => postForm("/token", { grant_type: "refresh_token", client_id: clientId, refresh_token: token, scope: apiScope });
+    const refresh = (token: string): Promise<Response> =>
+      postForm("/token", { grant_type: "refresh_token", client_id: clientId, refresh_token: token, scope: apiScope });
     // Act
     const renewed = await refresh(first.refresh_token);
     const renewedBody = (await renewed.json()) as Tokens;

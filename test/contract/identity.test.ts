@@ -27,7 +27,8 @@ interface TokenResponse {
 const discovery = async (): Promise<Discovery> => (await (await fetch(`${idp.url}/.well-known/openid-configuration`)).json()) as Discovery;
 const post = (body: unknown): Promise<Response> =>
   fetch(`${idp.url}/token`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
-const verify = (token: string, d: { issuer: string; jwks_uri: string }) => jwtVerify(token, createRemoteJWKSet(new URL(d.jwks_uri)), { issuer: d.issuer, audience: idp.audience, algorithms: ["RS256"] });
+const verify = (token: string, d: { issuer: string; jwks_uri: string }) =>
+  jwtVerify(token, createRemoteJWKSet(new URL(d.jwks_uri)), { issuer: d.issuer, audience: idp.audience, algorithms: ["RS256"] });
 
 describe("identity emulator: discovery and keys", () => {
   it("publishes discovery with its own base URL as issuer and RS256 signing keys", async () => {
@@ -48,7 +49,10 @@ describe("identity emulator: discovery and keys", () => {
 
   it("answers CORS preflights and sets the CORS header on every answer", async () => {
     // Act
-    const preflight = await fetch(`${idp.url}/token`, { method: "OPTIONS", headers: { origin: "http://localhost:5173", "access-control-request-method": "POST" } });
+    const preflight = await fetch(`${idp.url}/token`, {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:5173", "access-control-request-method": "POST" },
+    });
     const health = await fetch(`${idp.url}/health`);
     const refused = await post({});
     // Assess
@@ -89,7 +93,17 @@ describe("identity emulator: POST /token", () => {
     expect(body.token_type).toBe("Bearer");
     expect(body.expires_in).toBe(3600);
     expect(protectedHeader).toMatchObject({ alg: "RS256", typ: "JWT", kid: expect.any(String) });
-    expect(payload).toMatchObject({ iss: idp.issuer, aud: idp.audience, tid: "t-1", oid: "u-1", sub: "u-1", name: "Adele", preferred_username: "adele@x", roles: ["Intune.Administrator"], groups: ["g1"] });
+    expect(payload).toMatchObject({
+      iss: idp.issuer,
+      aud: idp.audience,
+      tid: "t-1",
+      oid: "u-1",
+      sub: "u-1",
+      name: "Adele",
+      preferred_username: "adele@x",
+      roles: ["Intune.Administrator"],
+      groups: ["g1"],
+    });
     expect(payload.exp! - payload.iat!).toBe(3600);
     expect(payload.nbf).toBe(payload.iat);
     expect(Math.abs(payload.iat! - Date.now() / 1000)).toBeLessThan(5);

@@ -14,7 +14,8 @@ let client: SecretClient;
 const logLines: string[] = [];
 const fast = { intervalInMs: 10 };
 
-const clientFor = (url: string): SecretClient => new SecretClient(url, localDevCredential, { allowInsecureConnection: true, disableChallengeResourceVerification: true });
+const clientFor = (url: string): SecretClient =>
+  new SecretClient(url, localDevCredential, { allowInsecureConnection: true, disableChallengeResourceVerification: true });
 const start = (): Promise<KeyVaultEmulator> => startKeyVaultEmulator({ port: 0, dataDir, log: (line) => logLines.push(line) });
 
 beforeAll(async () => {
@@ -55,7 +56,9 @@ describe("Key Vault emulator: transport", () => {
     const res = await raw("/secrets/anything/?api-version=2025-07-01");
     // Assess
     expect(res.status).toBe(401);
-    expect(res.headers.get("www-authenticate")).toMatch(/^Bearer authorization="https:\/\/login\.microsoftonline\.com\/[0-9a-f-]+", resource="https:\/\/vault\.azure\.net"$/);
+    expect(res.headers.get("www-authenticate")).toMatch(
+      /^Bearer authorization="https:\/\/login\.microsoftonline\.com\/[0-9a-f-]+", resource="https:\/\/vault\.azure\.net"$/,
+    );
     expect(await res.json()).toEqual({ error: { code: "Unauthorized", message: expect.stringContaining("Bearer") } });
   });
 
@@ -202,7 +205,12 @@ describe("Key Vault emulator: secrets through SecretClient", () => {
     expect(listedDeleted.find((d) => d.name === "gone")).toMatchObject({ recoveryId: `${vault.url}/deletedsecrets/gone` });
     expect(listedDeleted.find((d) => d.name === "gone")!.deletedOn).toBeInstanceOf(Date);
     expect(listedLive.map((p) => p.name)).not.toContain("gone");
-    expect(reuse).toMatchObject({ name: "RestError", statusCode: 409, code: "Conflict", details: { error: { innerError: { code: "ObjectIsDeletedButRecoverable" } } } });
+    expect(reuse).toMatchObject({
+      name: "RestError",
+      statusCode: 409,
+      code: "Conflict",
+      details: { error: { innerError: { code: "ObjectIsDeletedButRecoverable" } } },
+    });
   });
 
   it("recovers a deleted secret with its value and versions", async () => {

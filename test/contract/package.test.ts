@@ -52,7 +52,9 @@ async function runPackaged(mode: "host" | "stack"): Promise<PackagedStackReady> 
 
 /** Production dependencies according to the lock file: every package not marked dev. */
 function lockedProductionPackages(): string[] {
-  const lock = JSON.parse(readFileSync(join(appRoot, "package-lock.json"), "utf8")) as { packages: Record<string, { dev?: boolean; devOptional?: boolean; optional?: boolean }> };
+  const lock = JSON.parse(readFileSync(join(appRoot, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { dev?: boolean; devOptional?: boolean; optional?: boolean }>;
+  };
   return Object.entries(lock.packages)
     .filter(([path, p]) => path !== "" && !p.dev && !p.devOptional && !p.optional)
     .map(([path]) => path)
@@ -93,7 +95,11 @@ describe("npm run package", () => {
     // Prepare
     const out = artefact.outDir;
     const pkg = JSON.parse(readFileSync(join(out, "package.json"), "utf8")) as Record<string, unknown>;
-    const source = JSON.parse(readFileSync(join(appRoot, "package.json"), "utf8")) as { main: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    const source = JSON.parse(readFileSync(join(appRoot, "package.json"), "utf8")) as {
+      main: string;
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
 
     // Act
     const topLevel = readdirSync(out).sort();
@@ -113,7 +119,9 @@ describe("npm run package", () => {
     expect(pkg).not.toHaveProperty("devDependencies");
     expect(pkg).not.toHaveProperty("scripts");
     expect(statSync(join(out, artefact.entry)).isFile()).toBe(true);
-    expect(appFiles.filter((f) => !/^dist\/(functions|shared)\/.+\.js(\.map)?$/.test(f) && !["host.json", "package.json", stagingMarker].includes(f))).toEqual([]);
+    expect(appFiles.filter((f) => !/^dist\/(functions|shared)\/.+\.js(\.map)?$/.test(f) && !["host.json", "package.json", stagingMarker].includes(f))).toEqual(
+      [],
+    );
     expect(installed).toEqual(locked);
     // Dev dependencies (unless production also needs them, as rhea is for @azure/service-bus) stay out.
     const devOnly = Object.keys(source.devDependencies).filter((d) => !locked.includes(`node_modules/${d}`));
@@ -133,23 +141,27 @@ describe("npm run package", () => {
     expect(readFileSync(join(foreign, "keep.txt"), "utf8")).toBe("not ours");
   });
 
-  it("produces an artefact the Functions host starts: /api/health answers (503: no dependency reachable)", async () => {
-    // Prepare
-    const running = await runPackaged("host");
+  it(
+    "produces an artefact the Functions host starts: /api/health answers (503: no dependency reachable)",
+    async () => {
+      // Prepare
+      const running = await runPackaged("host");
 
-    // Act
-    const health = await fetch(`${running.apiUrl}/health`);
-    const body = healthResponseSchema.parse(await health.json());
-    const openApi = await fetch(`${running.apiUrl}/openapi.json`);
+      // Act
+      const health = await fetch(`${running.apiUrl}/health`);
+      const body = healthResponseSchema.parse(await health.json());
+      const openApi = await fetch(`${running.apiUrl}/openapi.json`);
 
-    // Assess: the packaged app loaded, registered its functions and served them.
-    expect(running.entry).toBe("dist/functions/index.js");
-    expect(health.status).toBe(503);
-    expect(body.status).toBe("unhealthy");
-    expect(Object.values(body.dependencies).map((d) => d.status)).toEqual(["down", "down", "down"]);
-    expect(openApi.status).toBe(200);
-    expect(((await openApi.json()) as { openapi: string }).openapi).toMatch(/^3\./);
-  }, startTimeoutMs + 30_000);
+      // Assess: the packaged app loaded, registered its functions and served them.
+      expect(running.entry).toBe("dist/functions/index.js");
+      expect(health.status).toBe(503);
+      expect(body.status).toBe("unhealthy");
+      expect(Object.values(body.dependencies).map((d) => d.status)).toEqual(["down", "down", "down"]);
+      expect(openApi.status).toBe(200);
+      expect(((await openApi.json()) as { openapi: string }).openapi).toMatch(/^3\./);
+    },
+    startTimeoutMs + 30_000,
+  );
 
   const stackReady = ["keyvault", "identity", "servicebus", "teamviewer"].every((e) => existsSync(join(appRoot, "local", e, "server.ts")));
   it.runIf(stackReady)(

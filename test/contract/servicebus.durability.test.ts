@@ -66,7 +66,10 @@ describe("Service Bus emulator: restart on the same data directory", () => {
     const after = await start(dir, queues, before.port);
     const again = connect(after);
     const peeked = await again.createReceiver("durable").peekMessages(10);
-    await again.createSender("durable").sendMessages([{ body: "waiting (duplicate)", messageId: "waiting" }, { body: "new", messageId: "new" }]);
+    await again.createSender("durable").sendMessages([
+      { body: "waiting (duplicate)", messageId: "waiting" },
+      { body: "new", messageId: "new" },
+    ]);
     const rx = again.createReceiver("durable");
     const immediately = await receiveUpTo(rx, 2);
     const later = await receiveUpTo(rx, 2, 5_000);

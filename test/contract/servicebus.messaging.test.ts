@@ -149,7 +149,10 @@ describe("Service Bus emulator: sending and receiving", () => {
 
   it("delivers only against credit: a receiver asking for 1 gets 1 while the other 49 wait for someone else", async () => {
     // Prepare
-    await send("credit", Array.from({ length: 50 }, (_, i) => ({ body: i })));
+    await send(
+      "credit",
+      Array.from({ length: 50 }, (_, i) => ({ body: i })),
+    );
     const first = client.createReceiver("credit");
     const second = client.createReceiver("credit");
 
@@ -187,7 +190,10 @@ describe("Service Bus emulator: sending and receiving", () => {
     );
 
     // Act
-    await send("competing", Array.from({ length: count }, (_, i) => ({ body: i })));
+    await send(
+      "competing",
+      Array.from({ length: count }, (_, i) => ({ body: i })),
+    );
     const deadline = Date.now() + 10_000;
     while (seen.length < count && Date.now() < deadline) await sleep(50);
     await Promise.all(subscriptions.map((s) => s.close()));
@@ -217,10 +223,7 @@ describe("Service Bus emulator: sending and receiving", () => {
     let handled = 0;
 
     // Act
-    const subscription = receiver.subscribe(
-      { processMessage: async () => void handled++, processError: async () => undefined },
-      { maxConcurrentCalls: 16 },
-    );
+    const subscription = receiver.subscribe({ processMessage: async () => void handled++, processError: async () => undefined }, { maxConcurrentCalls: 16 });
     const deadline = Date.now() + 20_000;
     while (handled < count && Date.now() < deadline) await sleep(50);
     await subscription.close();
@@ -239,7 +242,10 @@ describe("Service Bus emulator: sending and receiving", () => {
     // Act
     await send("dedupe", { body: "first", messageId: "same" });
     await send("dedupe", { body: "again", messageId: "same" });
-    await send("dedupe", [{ body: "in a batch", messageId: "same" }, { body: "other", messageId: "different" }]);
+    await send("dedupe", [
+      { body: "in a batch", messageId: "same" },
+      { body: "other", messageId: "different" },
+    ]);
     const received = await receiveUpTo(receiver, 2);
     received.push(...(await receiver.receiveMessages(2, { maxWaitTimeInMs: 300 })));
     for (const m of received) await receiver.completeMessage(m);
@@ -285,7 +291,10 @@ describe("Service Bus emulator: sending and receiving", () => {
 
   it("peeks without locking, page by page, including locked messages", async () => {
     // Prepare
-    await send("peek", Array.from({ length: 5 }, (_, i) => ({ body: i })));
+    await send(
+      "peek",
+      Array.from({ length: 5 }, (_, i) => ({ body: i })),
+    );
     const locker = client.createReceiver("peek");
     const [locked] = await locker.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
     const peeker = client.createReceiver("peek");
@@ -398,7 +407,9 @@ describe("Service Bus emulator: sending and receiving", () => {
     const started = await startServiceBusEmulator({ queues: [queue("default-port")] }).catch((e: unknown) => e);
     if (started instanceof Error && "code" in started && started.code === "EADDRINUSE") ctx.skip("port 5672 is taken on this machine");
     const defaultEmulator = started as ServiceBusEmulator;
-    const official = new ServiceBusClient("Endpoint=sb://127.0.0.1;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true");
+    const official = new ServiceBusClient(
+      "Endpoint=sb://127.0.0.1;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true",
+    );
 
     try {
       // Act

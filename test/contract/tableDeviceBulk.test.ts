@@ -84,9 +84,15 @@ describe("updateMany", () => {
     sent.reads = 0;
 
     // Act
-    const results = await store.updateMany(bulk, all.map((f) => upsert(bulk, f, at)));
+    const results = await store.updateMany(
+      bulk,
+      all.map((f) => upsert(bulk, f, at)),
+    );
     const bulkSent = { ...sent };
-    await oneByOne(single, all.map((f) => upsert(single, f, at)));
+    await oneByOne(
+      single,
+      all.map((f) => upsert(single, f, at)),
+    );
 
     // Assess: the same rows, every device reported written and new, no reads, ~10 devices a transaction
     expect(await rowsOf(bulk)).toEqual(await rowsOf(single));
@@ -101,7 +107,11 @@ describe("updateMany", () => {
     const tenantId = randomUUID();
     const reference = randomUUID();
     const stored = Array.from({ length: 50 }, (_, i) => facts(i));
-    for (const t of [tenantId, reference]) await store.updateMany(t, stored.map((f) => upsert(t, f, "2026-11-20T10:00:00Z")));
+    for (const t of [tenantId, reference])
+      await store.updateMany(
+        t,
+        stored.map((f) => upsert(t, f, "2026-11-20T10:00:00Z")),
+      );
     // New names and tags for the first 20 (their index rows move), a stale event for the next 10,
     // 20 new devices, and two events in each order for two devices.
     const events = (t: string): DeviceChange[] => [

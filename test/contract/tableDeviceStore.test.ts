@@ -108,7 +108,10 @@ describe("writes", () => {
   it("converges when many writers race on one device: newest details, one set of index rows", async () => {
     // Prepare: 12 events for one device, each with a different name and time
     const tenantId = randomUUID();
-    const events = Array.from({ length: 12 }, (_, i) => ({ name: `RACE-${String(i).padStart(2, "0")}`, at: `2026-11-20T08:${String(i).padStart(2, "0")}:00Z` }));
+    const events = Array.from({ length: 12 }, (_, i) => ({
+      name: `RACE-${String(i).padStart(2, "0")}`,
+      at: `2026-11-20T08:${String(i).padStart(2, "0")}:00Z`,
+    }));
 
     // Act: all at once, in reverse order of time
     await Promise.all(events.reverse().map((e) => upsert(tenantId, facts("d1", { deviceName: e.name }), e.at)));
@@ -170,7 +173,7 @@ const tagSets = [["0"], ["0", "berlin"], ["paris"], [], ["berlin", "Paris"], Arr
 
 function makeDevices(tenantId: string, count: number, seed: number): Device[] {
   const r = random(seed);
-  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
   return Array.from({ length: count }, (_, i) => {
     const [os, osVersion, deviceType] = pick(oses);
     const person = pick(people);
@@ -202,7 +205,10 @@ function expected(devices: readonly Device[], q: Omit<DeviceListQuery, "tenantId
     if (!inScope(q.scope, d.roleScopeTagIds)) continue;
     if (q.platform !== undefined && platformOf(d) !== q.platform) continue;
     if (q.eligible !== undefined && evaluateEligibility(d, q.settings).eligible !== q.eligible) continue;
-    const values = folded === undefined ? [d.deviceName] : [d.deviceName, d.userPrincipalName, d.userDisplayName].filter((v): v is string => !!v && foldCase(v).startsWith(folded));
+    const values =
+      folded === undefined
+        ? [d.deviceName]
+        : [d.deviceName, d.userPrincipalName, d.userDisplayName].filter((v): v is string => !!v && foldCase(v).startsWith(folded));
     if (values.length === 0) continue;
     const key = values.map((v) => `${encodeSortValue(v)}!${d.id}`).sort()[0];
     rows.push({ key, id: d.id });
@@ -280,11 +286,17 @@ describe("listing", () => {
   it("refuses a token from another query, and a token it did not issue", async () => {
     const first = await store.list({ tenantId, top: 5, scope: everywhere, settings: off });
 
-    await expect(store.list({ tenantId, top: 5, scope: everywhere, settings: off, eligible: true, continuationToken: first.continuationToken })).rejects.toMatchObject({ code: "validationFailed" });
-    await expect(store.list({ tenantId, top: 5, scope: everywhere, settings: off, continuationToken: "bm90LWEtdG9rZW4" })).rejects.toMatchObject({ code: "validationFailed" });
+    await expect(
+      store.list({ tenantId, top: 5, scope: everywhere, settings: off, eligible: true, continuationToken: first.continuationToken }),
+    ).rejects.toMatchObject({ code: "validationFailed" });
+    await expect(store.list({ tenantId, top: 5, scope: everywhere, settings: off, continuationToken: "bm90LWEtdG9rZW4" })).rejects.toMatchObject({
+      code: "validationFailed",
+    });
     // Well-formed, for this query, but with a key this store never issues.
     const crafted = Buffer.from(JSON.stringify({ v: 1, k: "a\u0001' or true", f: filterFingerprint({}) })).toString("base64url");
-    await expect(store.list({ tenantId, top: 5, scope: everywhere, settings: off, continuationToken: crafted })).rejects.toMatchObject({ code: "validationFailed" });
+    await expect(store.list({ tenantId, top: 5, scope: everywhere, settings: off, continuationToken: crafted })).rejects.toMatchObject({
+      code: "validationFailed",
+    });
   });
 
   it("shows a device removed after loading as removed, in the same place", async () => {

@@ -4,9 +4,7 @@ import { inspect } from "node:util";
 import { expect } from "vitest";
 import { TeamViewerError, type TeamViewerErrorCode } from "../../shared/app/teamViewerError.js";
 
-export function teamViewerErrorExpectation(
-  secrets: ReadonlySet<string>,
-): (promise: Promise<unknown>, code: TeamViewerErrorCode) => Promise<TeamViewerError> {
+export function teamViewerErrorExpectation(secrets: ReadonlySet<string>): (promise: Promise<unknown>, code: TeamViewerErrorCode) => Promise<TeamViewerError> {
   return async (promise, code) => {
     const error = await promise.then(
       () => undefined,

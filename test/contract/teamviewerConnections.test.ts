@@ -32,10 +32,24 @@ beforeAll(async () => {
   accessToken = (await client.exchangeCode(code)).accessToken;
   secrets.add(code).add(accessToken);
   for (let i = 0; i < 5; i++) {
-    await fake.control.addConnection({ id: `c${i}`, session_code: `s12-345-67${i}`, userid: `u${i}`, username: `Supporter ${i}`, start_date: iso(now - 600_000 + i * 60_000), end_date: iso(now - 550_000 + i * 60_000) });
+    await fake.control.addConnection({
+      id: `c${i}`,
+      session_code: `s12-345-67${i}`,
+      userid: `u${i}`,
+      username: `Supporter ${i}`,
+      start_date: iso(now - 600_000 + i * 60_000),
+      end_date: iso(now - 550_000 + i * 60_000),
+    });
   }
   await fake.control.addConnection({ id: "open", session_code: "s99-999-999", userid: "u9", username: "Still There", start_date: iso(now - 60_000) });
-  await fake.control.addConnection({ id: "old", session_code: "s11-111-111", userid: "u8", username: "Yesterday", start_date: iso(now - 86_400_000), end_date: iso(now - 86_000_000) });
+  await fake.control.addConnection({
+    id: "old",
+    session_code: "s11-111-111",
+    userid: "u8",
+    username: "Yesterday",
+    start_date: iso(now - 86_400_000),
+    end_date: iso(now - 86_000_000),
+  });
 });
 
 beforeEach(async () => {
@@ -75,7 +89,14 @@ describe("TeamViewer connection report", () => {
     await fake.control.setVariants({ connectionCodeForm: "bare" });
     const bare = await client.listConnections(accessToken, window);
     // Assess
-    expect(prefixed.records[0]).toEqual({ id: "c0", userId: "u0", userName: "Supporter 0", startDate: new Date(iso(now - 600_000)), endDate: new Date(iso(now - 550_000)), sessionCode: "s12-345-670" });
+    expect(prefixed.records[0]).toEqual({
+      id: "c0",
+      userId: "u0",
+      userName: "Supporter 0",
+      startDate: new Date(iso(now - 600_000)),
+      endDate: new Date(iso(now - 550_000)),
+      sessionCode: "s12-345-670",
+    });
     expect(bare.records[0].sessionCode).toBe("12-345-670");
     expect(prefixed.records.find((r) => r.id === "open")?.endDate).toBeUndefined();
   });
@@ -102,7 +123,13 @@ describe("TeamViewer connection report", () => {
       method: "GET",
       path: "/api/v1/reports/connections",
       status: 200,
-      body: { records: [{ id: "a", userid: "u1", start_date: "2026-12-05T09:00:00Z", session_code: "s1" }, { id: "b", start_date: 5 }], records_remaining: 0 },
+      body: {
+        records: [
+          { id: "a", userid: "u1", start_date: "2026-12-05T09:00:00Z", session_code: "s1" },
+          { id: "b", start_date: 5 },
+        ],
+        records_remaining: 0,
+      },
     });
     // Act
     const page = await client.listConnections(accessToken, window);

@@ -32,7 +32,12 @@ const remember = (tokens: TokenSet): TokenSet => (secrets.add(tokens.accessToken
 const expectTeamViewerError = teamViewerErrorExpectation(secrets);
 
 const htmlDecode = (s: string): string =>
-  s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&");
 
 const attribute = (tag: string, name: string): string | undefined => {
   const m = new RegExp(`\\s${name}="([^"]*)"`, "i").exec(tag);
@@ -109,7 +114,13 @@ describe("TeamViewer sign-in page", () => {
 
     // Assess
     expect(`${url.origin}${url.pathname}`).toBe(`${fake.url}/oauth2/authorize`);
-    expect(Object.fromEntries(url.searchParams)).toEqual({ response_type: "code", client_id: clientId, redirect_uri: redirectUri, state: "state-123", display: "popup" });
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      response_type: "code",
+      client_id: clientId,
+      redirect_uri: redirectUri,
+      state: "state-123",
+      display: "popup",
+    });
   });
 
   it("is a plain HTML form showing the client id and the access requested, with Allow and Deny buttons", async () => {

@@ -82,7 +82,13 @@ describe("TeamViewer account and ping", () => {
       // Assess
       expect(account).toEqual({ userId: "u7654321", name: "Help Desk", companyName: "Fabrikam", licenseType: "Business" });
     } finally {
-      await fake.control.setAccount({ userid: "u1234567", name: "Local Supporter", email: "supporter@teamviewer.local", company_name: "Contoso (local)", license_type: "Premium" });
+      await fake.control.setAccount({
+        userid: "u1234567",
+        name: "Local Supporter",
+        email: "supporter@teamviewer.local",
+        company_name: "Contoso (local)",
+        license_type: "Premium",
+      });
     }
   });
 });
@@ -160,7 +166,9 @@ describe("TeamViewer sessions", () => {
     const listed = await client.listSessions(accessToken, { groupId: created.groupId, fullList: true });
 
     // Assess
-    const raw = (await (await fetch(`${fake.apiBaseUrl}/sessions/${created.code}`, { headers: { authorization: `Bearer ${accessToken}` } })).json()) as { state: string };
+    const raw = (await (await fetch(`${fake.apiBaseUrl}/sessions/${created.code}`, { headers: { authorization: `Bearer ${accessToken}` } })).json()) as {
+      state: string;
+    };
     expect(raw.state).toBe("Closed");
     expect(created.state).toBe("open");
     expect(fetched.state).toBe("open");
@@ -269,7 +277,12 @@ describe("TeamViewer sessions", () => {
 describe("TeamViewer faults, through the client", () => {
   it("500 → serverError, transient", async () => {
     // Prepare
-    await fake.control.failNext({ method: "POST", path: "/api/v1/sessions", status: 500, body: { error: "internal_error", error_description: "Something broke." } });
+    await fake.control.failNext({
+      method: "POST",
+      path: "/api/v1/sessions",
+      status: 500,
+      body: { error: "internal_error", error_description: "Something broke." },
+    });
 
     // Act
     const e = await expectTeamViewerError(client.createSession(accessToken, { groupName: uniqueGroup() }), "serverError");
@@ -405,7 +418,11 @@ describe("TeamViewer faults, through the client", () => {
     await fake.control.failNext({ path: "/api/v1/account", status: 200, rawBody: "<html>maintenance</html>" });
     await fake.control.failNext({ path: "/api/v1/sessions", status: 200, body: { sessions: "none" } });
     await fake.control.failNext({ path: "/api/v1/sessions", status: 200, body: { code: "s12-345-678", state: "paused", groupid: "g1" } });
-    await fake.control.failNext({ path: "/api/v1/sessions", status: 200, body: { code: "s12-345-678", state: "open", groupid: "g1", created_at: "yesterday" } });
+    await fake.control.failNext({
+      path: "/api/v1/sessions",
+      status: 200,
+      body: { code: "s12-345-678", state: "open", groupid: "g1", created_at: "yesterday" },
+    });
 
     // Act
     const notJson = await expectTeamViewerError(client.getAccount(accessToken), "invalidResponse");
@@ -481,8 +498,16 @@ describe("TeamViewer errors keep secrets", () => {
   it("drops an error_description that echoes the token, and keeps a harmless one", async () => {
     // Prepare
     await fake.control.failNext({ path: "/api/v1/account", status: 400, body: { error: "invalid_request", error_description: `bad token ${accessToken}` } });
-    await fake.control.failNext({ path: "/api/v1/oauth2/token", status: 400, body: { error: "invalid_grant", error_description: `refresh_token=${refreshToken} is spent` } });
-    await fake.control.failNext({ path: "/api/v1/oauth2/token", status: 400, body: { error: "invalid_client", error_description: `secret ${clientSecret} is wrong` } });
+    await fake.control.failNext({
+      path: "/api/v1/oauth2/token",
+      status: 400,
+      body: { error: "invalid_grant", error_description: `refresh_token=${refreshToken} is spent` },
+    });
+    await fake.control.failNext({
+      path: "/api/v1/oauth2/token",
+      status: 400,
+      body: { error: "invalid_client", error_description: `secret ${clientSecret} is wrong` },
+    });
 
     // Act
     const echoedToken = await expectTeamViewerError(client.getAccount(accessToken), "badRequest");
@@ -500,7 +525,11 @@ describe("TeamViewer errors keep secrets", () => {
     const freshToken = `fresh-${crypto.randomUUID()}`;
     secrets.add(freshToken);
     await fake.control.failNext({ path: "/api/v1/oauth2/token", status: 200, rawBody: `{"access_token":"${freshToken}","token_type":"bearer",` });
-    await fake.control.failNext({ path: "/api/v1/oauth2/token", status: 200, body: { access_token: freshToken, token_type: "mac", expires_in: 60, refresh_token: freshToken } });
+    await fake.control.failNext({
+      path: "/api/v1/oauth2/token",
+      status: 200,
+      body: { access_token: freshToken, token_type: "mac", expires_in: 60, refresh_token: freshToken },
+    });
 
     // Act
     const truncated = await expectTeamViewerError(client.refresh(refreshToken), "invalidResponse");

@@ -21,12 +21,32 @@ describe("settings", () => {
     // Prepare
     const initial = await api("/settings", { token: admin });
     expect(initial.status).toBe(200);
-    expect(initial.body).toEqual({ allowUnlicensedAdmins: false, allowPossiblyUnsupportedWindowsEditions: false, sessionTimeoutMinutes: 60, teamViewerCallsPerMinute: 10, requireTicketId: false, approvalRequiredScopeTags: [], approvalTimeoutMinutes: 60 });
+    expect(initial.body).toEqual({
+      allowUnlicensedAdmins: false,
+      allowPossiblyUnsupportedWindowsEditions: false,
+      sessionTimeoutMinutes: 60,
+      teamViewerCallsPerMinute: 10,
+      requireTicketId: false,
+      approvalRequiredScopeTags: [],
+      approvalTimeoutMinutes: 60,
+    });
     // Act
-    const patched = await api("/settings", { method: "PATCH", token: admin, body: { sessionTimeoutMinutes: 15, allowUnlicensedAdmins: true, teamViewerCallsPerMinute: 40 } });
+    const patched = await api("/settings", {
+      method: "PATCH",
+      token: admin,
+      body: { sessionTimeoutMinutes: 15, allowUnlicensedAdmins: true, teamViewerCallsPerMinute: 40 },
+    });
     // Assess
     expect(patched.status).toBe(200);
-    expect(patched.body).toEqual({ allowUnlicensedAdmins: true, allowPossiblyUnsupportedWindowsEditions: false, sessionTimeoutMinutes: 15, teamViewerCallsPerMinute: 40, requireTicketId: false, approvalRequiredScopeTags: [], approvalTimeoutMinutes: 60 });
+    expect(patched.body).toEqual({
+      allowUnlicensedAdmins: true,
+      allowPossiblyUnsupportedWindowsEditions: false,
+      sessionTimeoutMinutes: 15,
+      teamViewerCallsPerMinute: 40,
+      requireTicketId: false,
+      approvalRequiredScopeTags: [],
+      approvalTimeoutMinutes: 60,
+    });
     expect((await api("/settings", { token: admin })).body).toEqual(patched.body);
     expect((await api("/settings", { token: otherAdmin })).body).toMatchObject({ sessionTimeoutMinutes: 60 });
     const audit = await api<{ value: { activity: string; detail?: string }[] }>("/auditEvents?activity=settings.update", { token: admin });
@@ -144,7 +164,12 @@ describe("problem details and correlation", () => {
   });
 
   it("reject oversized bodies with 413", async () => {
-    const res = await api<{ code: string }>("/settings", { method: "PATCH", token: admin, rawBody: JSON.stringify({ pad: "x".repeat(100_000) }), headers: { "content-type": "application/json" } });
+    const res = await api<{ code: string }>("/settings", {
+      method: "PATCH",
+      token: admin,
+      rawBody: JSON.stringify({ pad: "x".repeat(100_000) }),
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(413);
     expect(res.body.code).toBe("payloadTooLarge");
   });

@@ -81,7 +81,10 @@ describe("approval", () => {
 
     // Assess
     expect(approved.status, approved.text).toBe(200);
-    expect(approved.body).toMatchObject({ status: "requested", approval: { required: true, decision: { decision: "approved", by: { id: approverId, displayName: "Finance Approver" }, comment: "ok for INC-2" } } });
+    expect(approved.body).toMatchObject({
+      status: "requested",
+      approval: { required: true, decision: { decision: "approved", by: { id: approverId, displayName: "Finance Approver" }, comment: "ok for INC-2" } },
+    });
     expect(again.status).toBe(409);
     const reached = await eventuallySession(tenant.admin, pending.body.id, (s) => s.status === "awaitingEndUser", "the approved session to await the end user");
     expect(reached.teamViewer?.code).toBeTruthy();
@@ -96,7 +99,12 @@ describe("approval", () => {
     // Prepare: a helper who may request and approve.
     const device = managedDevice({ roleScopeTagIds: ["finance"] });
     await createDevices(tenant.tenantId, tenant.admin, [device]);
-    const both = await tokenFor({ tid: tenant.tenantId, oid: randomUUID(), name: "Both Roles", roles: ["RemoteAssistance.Request", "RemoteAssistance.Approve"] });
+    const both = await tokenFor({
+      tid: tenant.tenantId,
+      oid: randomUUID(),
+      name: "Both Roles",
+      roles: ["RemoteAssistance.Request", "RemoteAssistance.Approve"],
+    });
     const pending = await requestSession(both, device.id);
 
     // Act
@@ -131,7 +139,11 @@ describe("approval", () => {
     // Assess
     expect(busy.status).toBe(409);
     expect(denied.status, denied.text).toBe(200);
-    expect(denied.body).toMatchObject({ status: "denied", closedBy: { id: approverId }, approval: { decision: { decision: "denied", comment: "not without the CFO" } } });
+    expect(denied.body).toMatchObject({
+      status: "denied",
+      closedBy: { id: approverId },
+      approval: { decision: { decision: "denied", comment: "not without the CFO" } },
+    });
     expect(next.status, next.text).toBe(202);
     await sleep(2_000);
     expect(await teamViewerSessionsFor(pending.body.id)).toEqual([]);

@@ -25,10 +25,9 @@ async function listed(token: string): Promise<Event[]> {
   const out: Event[] = [];
   let continuation: string | undefined;
   do {
-    const res = await api<{ value: Event[]; continuationToken?: string }>(
-      `/auditEvents?top=200${continuation ? `&continuationToken=${continuation}` : ""}`,
-      { token },
-    );
+    const res = await api<{ value: Event[]; continuationToken?: string }>(`/auditEvents?top=200${continuation ? `&continuationToken=${continuation}` : ""}`, {
+      token,
+    });
     expect(res.status, res.text).toBe(200);
     out.push(...res.body.value);
     continuation = res.body.continuationToken;

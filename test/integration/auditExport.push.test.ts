@@ -34,7 +34,11 @@ async function receiver(secret: string) {
       const expected = Buffer.from(`sha256=${createHmac("sha256", secret).update(raw).digest("hex")}`);
       const given = Buffer.from(String(req.headers["x-signature"] ?? ""));
       const event = JSON.parse(raw.toString("utf8")) as { id: string; activity: string };
-      received.push({ id: event.id, activity: event.activity, signatureOk: given.length === expected.length && timingSafeEqual(given, expected) && req.headers["x-event-id"] === event.id });
+      received.push({
+        id: event.id,
+        activity: event.activity,
+        signatureOk: given.length === expected.length && timingSafeEqual(given, expected) && req.headers["x-event-id"] === event.id,
+      });
       res.writeHead(204).end();
     });
   });
@@ -77,7 +81,11 @@ describe("audit export, push", () => {
     const expected = (await api<{ value: { id: string }[]; deltaToken: string }>("/auditEvents/delta", { token: tenant.admin })).body.value;
     const createdAt = expected.findIndex((e) => (e as { activity?: string }).activity === "auditSubscription.create");
     const recordedSinceCreation = expected.slice(createdAt);
-    await eventually(async () => (new Set(r.received.map((e) => e.id)).size >= recordedSinceCreation.length ? true : undefined), 15_000, "every event delivered");
+    await eventually(
+      async () => (new Set(r.received.map((e) => e.id)).size >= recordedSinceCreation.length ? true : undefined),
+      15_000,
+      "every event delivered",
+    );
 
     // Assess: every event since the subscription (its own creation included) arrived, each signed right.
     expect(failing.body.lastError?.message).toMatch(/503/);
@@ -106,7 +114,9 @@ describe("audit export, push", () => {
         async () => {
           const peeked = await dlq.peekMessages(500, { fromSequenceNumber: undefined });
           const m = peeked.find((p) => (p.body as { tenantId?: string }).tenantId === tenant.tenantId);
-          return m ? { data: (m.body as { data: { subscriptionId: string; attempt: number; firstFailedAt?: string } }).data, reason: m.deadLetterReason } : undefined;
+          return m
+            ? { data: (m.body as { data: { subscriptionId: string; attempt: number; firstFailedAt?: string } }).data, reason: m.deadLetterReason }
+            : undefined;
         },
         60_000,
         "a dead-lettered delivery",
@@ -164,7 +174,11 @@ describe("audit export, push", () => {
     const tenant = await newTenant();
 
     // Act
-    const res = await api<{ code: string }>("/auditSubscriptions/bad", { method: "PUT", token: tenant.admin, body: { secret: "a-long-enough-secret", ...body } });
+    const res = await api<{ code: string }>("/auditSubscriptions/bad", {
+      method: "PUT",
+      token: tenant.admin,
+      body: { secret: "a-long-enough-secret", ...body },
+    });
 
     // Assess
     expect(res.status, res.text).toBe(400);

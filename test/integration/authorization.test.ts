@@ -13,17 +13,7 @@ import { sampleRequest } from "../support/samples.js";
 allDefinitions();
 const endpoints = endpointDescriptions().filter((d) => d.authenticated);
 
-type Role =
-  | "none"
-  | "administrator"
-  | "update"
-  | "request"
-  | "viewReports"
-  | "approve"
-  | "scopedRequest"
-  | "endUser"
-  | "otherTenant"
-  | "app";
+type Role = "none" | "administrator" | "update" | "request" | "viewReports" | "approve" | "scopedRequest" | "endUser" | "otherTenant" | "app";
 const roleClaims: Record<Role, Partial<TokenClaims>> = {
   none: { roles: [] },
   administrator: { roles: ["Intune.Administrator"] },
@@ -169,14 +159,15 @@ describe("roles", () => {
     }
   });
 
-  it.each(endpointDescriptions().filter((d) => !d.authenticated).map((d) => [`${d.method} /api/${d.route}`, d] as const))(
-    "%s (anonymous) answers without a token, never 401 or 5xx",
-    async (_label, d) => {
-      const res = await call(d);
-      expect(res.status).not.toBe(401);
-      expect(res.status).toBeLessThan(500);
-    },
-  );
+  it.each(
+    endpointDescriptions()
+      .filter((d) => !d.authenticated)
+      .map((d) => [`${d.method} /api/${d.route}`, d] as const),
+  )("%s (anonymous) answers without a token, never 401 or 5xx", async (_label, d) => {
+    const res = await call(d);
+    expect(res.status).not.toBe(401);
+    expect(res.status).toBeLessThan(500);
+  });
 
   it("an app-only token is refused with the app-token detail, a user token never gets it", async () => {
     const d = endpoints.find((e) => e.access === "read")!;

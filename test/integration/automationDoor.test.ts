@@ -34,13 +34,20 @@ async function emulatorCertificate(): Promise<string> {
     });
     socket.on("error", reject);
   });
-  return `-----BEGIN CERTIFICATE-----\n${raw.toString("base64").replace(/(.{64})/g, "$1\n").trim()}\n-----END CERTIFICATE-----\n`;
+  return `-----BEGIN CERTIFICATE-----\n${raw
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .trim()}\n-----END CERTIFICATE-----\n`;
 }
 
 let certificate = "";
 
 async function registerApp(tenantId: string, displayName: string, roles = ["RemoteAssistance.Automation"]): Promise<App> {
-  const res = await fetch(`${stack().identityUrl}/apps`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ tenantId, displayName, roles }) });
+  const res = await fetch(`${stack().identityUrl}/apps`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ tenantId, displayName, roles }),
+  });
   expect(res.status).toBe(201);
   return { ...((await res.json()) as Omit<App, "displayName">), displayName };
 }
@@ -55,8 +62,14 @@ async function appToken(tenantId: string, app: App): Promise<string> {
   return (await credential.getToken(`${stack().audience}/.default`)).token;
 }
 
-const door = (token: string, body: unknown) => api<{ id?: string; code?: string; detail?: string; errors?: { path: string; message: string }[] }>("/automation/events", { method: "POST", token, body });
-const requested = (deviceId: string, extra: Record<string, unknown> = {}) => ({ type: "remoteAssistance.requested", version: 1, ...extra, data: { deviceId, description: "INC0012345" } });
+const door = (token: string, body: unknown) =>
+  api<{ id?: string; code?: string; detail?: string; errors?: { path: string; message: string }[] }>("/automation/events", { method: "POST", token, body });
+const requested = (deviceId: string, extra: Record<string, unknown> = {}) => ({
+  type: "remoteAssistance.requested",
+  version: 1,
+  ...extra,
+  data: { deviceId, description: "INC0012345" },
+});
 const byApp = async (tenant: TestTenant, app: App, deviceId: string): Promise<SessionResource[]> =>
   (await listSessions(tenant.admin, `&deviceId=${deviceId}`)).filter((s) => s.requestedBy.id === app.objectId);
 
@@ -88,10 +101,14 @@ describe("the automation door", () => {
     // Assess
     expect(res.status, res.text).toBe(202);
     expect(res.body.id).toMatch(/^[0-9a-f-]{36}$/);
-    const [session] = await eventually(async () => {
-      const found = await byApp(tenant, bot, untagged.id);
-      return found.length > 0 ? found : undefined;
-    }, 20_000, "the app's session");
+    const [session] = await eventually(
+      async () => {
+        const found = await byApp(tenant, bot, untagged.id);
+        return found.length > 0 ? found : undefined;
+      },
+      20_000,
+      "the app's session",
+    );
     const reached = await eventuallySession(tenant.admin, session.id, (s) => s.status === "awaitingEndUser", "the app's session to await the end user");
     expect(reached.requestedBy).toEqual({ id: bot.objectId, displayName: "ServiceNow remote assistance", type: "automation" });
     expect(reached.description).toBe("INC0012345");
@@ -172,7 +189,11 @@ describe("the automation door", () => {
 
   it("refuses a requestedBy in the body: the requester is the app its token names", async () => {
     // Act
-    const res = await door(botToken, { type: "remoteAssistance.requested", version: 1, data: { deviceId: untagged.id, requestedBy: { id: randomUUID(), displayName: "Someone else" } } });
+    const res = await door(botToken, {
+      type: "remoteAssistance.requested",
+      version: 1,
+      data: { deviceId: untagged.id, requestedBy: { id: randomUUID(), displayName: "Someone else" } },
+    });
 
     // Assess
     expect(res.status).toBe(400);
@@ -230,8 +251,14 @@ describe("an app scoped by a role assignment", () => {
 
   it("cannot on the queue path either: the request is refused and audited, and no session is created", async () => {
     // Prepare
-    const event = envelope("remoteAssistance.requested", tenant.tenantId, { deviceId: untagged.id, requestedBy: { id: scoped.objectId, displayName: "Branch X bot" } });
-    const allowed = envelope("remoteAssistance.requested", tenant.tenantId, { deviceId: tagged.id, requestedBy: { id: scoped.objectId, displayName: "Branch X bot" } });
+    const event = envelope("remoteAssistance.requested", tenant.tenantId, {
+      deviceId: untagged.id,
+      requestedBy: { id: scoped.objectId, displayName: "Branch X bot" },
+    });
+    const allowed = envelope("remoteAssistance.requested", tenant.tenantId, {
+      deviceId: tagged.id,
+      requestedBy: { id: scoped.objectId, displayName: "Branch X bot" },
+    });
 
     // Act
     await sendAutomationEvents([event, allowed]);
@@ -239,12 +266,16 @@ describe("an app scoped by a role assignment", () => {
     // Assess: the allowed one, sent after, shows the queue got to both.
     await eventually(async () => ((await byApp(tenant, scoped, tagged.id)).length === 2 ? true : undefined), 30_000, "the allowed queue request");
     // The door's refusal (test above) and the queue's: two audited failures for the untagged device.
-    const refusals = await eventually(async () => {
-      const found = (await auditEvents(tenant.admin, "session.requested")).filter(
-        (e) => e.actor.id === scoped.objectId && e.result === "failure" && e.target.id === untagged.id,
-      );
-      return found.length >= 2 ? found : undefined;
-    }, 30_000, "the queue refusal's audit event");
+    const refusals = await eventually(
+      async () => {
+        const found = (await auditEvents(tenant.admin, "session.requested")).filter(
+          (e) => e.actor.id === scoped.objectId && e.result === "failure" && e.target.id === untagged.id,
+        );
+        return found.length >= 2 ? found : undefined;
+      },
+      30_000,
+      "the queue refusal's audit event",
+    );
     expect(refusals[0].detail).toContain("notFound");
     expect(await byApp(tenant, scoped, untagged.id)).toEqual([]);
   });

@@ -67,7 +67,13 @@ describe("connection reports", () => {
     const tenant = await onboardedTenant();
     const s = await session(tenant);
     const start = Date.now() - minutes(20);
-    await fake().addConnection({ session_code: s.code, userid: "u7001", username: "Sam Supporter", start_date: iso(start), end_date: iso(start + minutes(12)) });
+    await fake().addConnection({
+      session_code: s.code,
+      userid: "u7001",
+      username: "Sam Supporter",
+      start_date: iso(start),
+      end_date: iso(start + minutes(12)),
+    });
 
     // Act: the timer twice; the second window overlaps the first (it reaches back a day).
     await runTimer(tenant);
@@ -77,7 +83,13 @@ describe("connection reports", () => {
 
     // Assess: one connection, one history entry, one audit event, after both runs.
     expect(first.connections).toEqual([
-      { id: expect.any(String), supporter: { userId: "u7001", name: "Sam Supporter" }, startedAt: new Date(Math.floor(start / 1000) * 1000).toISOString(), endedAt: expect.any(String), durationSeconds: 720 },
+      {
+        id: expect.any(String),
+        supporter: { userId: "u7001", name: "Sam Supporter" },
+        startedAt: new Date(Math.floor(start / 1000) * 1000).toISOString(),
+        endedAt: expect.any(String),
+        durationSeconds: 720,
+      },
     ]);
     expect(first.neverConnected).toBe(false);
     expect(second.connections).toEqual(first.connections);
@@ -93,7 +105,13 @@ describe("connection reports", () => {
     await fake().setVariants({ connectionsPageSize: 2, connectionCodeForm: "bare" });
     const start = Date.now() - minutes(60);
     for (let i = 0; i < 5; i++) {
-      await fake().addConnection({ session_code: s.code, userid: `u80${i}`, username: `Supporter ${i}`, start_date: iso(start + minutes(10 * i)), end_date: iso(start + minutes(10 * i + 5)) });
+      await fake().addConnection({
+        session_code: s.code,
+        userid: `u80${i}`,
+        username: `Supporter ${i}`,
+        start_date: iso(start + minutes(10 * i)),
+        end_date: iso(start + minutes(10 * i + 5)),
+      });
     }
     await fake().clearCalls();
 
@@ -120,7 +138,14 @@ describe("connection reports", () => {
     const open = (await getSession(tenant.admin, s.id)).body;
 
     // Act: it ends after 25 minutes.
-    await fake().addConnection({ id, session_code: s.code, userid: "u7100", username: "Open Supporter", start_date: iso(start), end_date: iso(start + minutes(25)) });
+    await fake().addConnection({
+      id,
+      session_code: s.code,
+      userid: "u7100",
+      username: "Open Supporter",
+      start_date: iso(start),
+      end_date: iso(start + minutes(25)),
+    });
     await runTimer(tenant);
 
     // Assess
@@ -136,13 +161,26 @@ describe("connection reports", () => {
     const s = await session(tenant);
     await fake().setVariants({ connectionReportDelaySeconds: 0 });
     const start = Date.now() - minutes(10);
-    await fake().addConnection({ session_code: "s99-999-999", userid: "u7200", username: "Nobody's Supporter", start_date: iso(start), end_date: iso(start + minutes(1)) });
+    await fake().addConnection({
+      session_code: "s99-999-999",
+      userid: "u7200",
+      username: "Nobody's Supporter",
+      start_date: iso(start),
+      end_date: iso(start + minutes(1)),
+    });
     await fake().addConnection({ session_code: s.code, userid: "u7201", username: "Late Supporter", start_date: iso(start) });
 
     // Act: the open one is not listed yet; then it ends and is.
     await runTimer(tenant);
     const before = (await getSession(tenant.admin, s.id)).body;
-    await fake().addConnection({ id: (await fake().connections()).find((c) => c.userid === "u7201")!.id, session_code: s.code, userid: "u7201", username: "Late Supporter", start_date: iso(start), end_date: iso(start + minutes(3)) });
+    await fake().addConnection({
+      id: (await fake().connections()).find((c) => c.userid === "u7201")!.id,
+      session_code: s.code,
+      userid: "u7201",
+      username: "Late Supporter",
+      start_date: iso(start),
+      end_date: iso(start + minutes(3)),
+    });
     await runTimer(tenant);
 
     // Assess
@@ -161,7 +199,13 @@ describe("connection reports", () => {
     const sa = await session(a);
     const sb = await session(b);
     const start = Date.now() - minutes(15);
-    await fake().addConnection({ session_code: sa.code, userid: "u7300", username: "Tenant A Supporter", start_date: iso(start), end_date: iso(start + minutes(2)) });
+    await fake().addConnection({
+      session_code: sa.code,
+      userid: "u7300",
+      username: "Tenant A Supporter",
+      start_date: iso(start),
+      end_date: iso(start + minutes(2)),
+    });
     await fake().clearCalls();
 
     // Act
@@ -183,14 +227,23 @@ describe("connection reports", () => {
     await runTimer(tenant);
     const cursorBefore = (await cursors().get(tenant.tenantId))!.cursor;
     const start = Date.now() - minutes(5);
-    await fake().addConnection({ session_code: s.code, userid: "u7400", username: "Patient Supporter", start_date: iso(start), end_date: iso(start + minutes(1)) });
+    await fake().addConnection({
+      session_code: s.code,
+      userid: "u7400",
+      username: "Patient Supporter",
+      start_date: iso(start),
+      end_date: iso(start + minutes(1)),
+    });
     await fake().clearCalls();
     await fake().throttle({ ms: 2_000, path: "/api/v1/reports/connections" });
 
     // Act 1: the run meets the throttle.
     await runFunctionNow(timer);
     await eventually(
-      async () => (hostLog().includes(`connection report skipped: no room in the tenant's TeamViewer quota {"timer":"${timer}","tenantId":"${tenant.tenantId}"`) ? true : undefined),
+      async () =>
+        hostLog().includes(`connection report skipped: no room in the tenant's TeamViewer quota {"timer":"${timer}","tenantId":"${tenant.tenantId}"`)
+          ? true
+          : undefined,
       30_000,
       "the run to skip the tenant for its quota",
     );
@@ -213,7 +266,13 @@ describe("connection reports", () => {
     const [one, two, none] = [await session(tenant), await session(tenant), await session(tenant)];
     const start = Date.now() - minutes(90);
     const add = (code: string, from: number, length: number, user: string) =>
-      fake().addConnection({ session_code: code, userid: user, username: user, start_date: iso(start + minutes(from)), end_date: iso(start + minutes(from + length)) });
+      fake().addConnection({
+        session_code: code,
+        userid: user,
+        username: user,
+        start_date: iso(start + minutes(from)),
+        end_date: iso(start + minutes(from + length)),
+      });
     await add(one.code, 0, 10, "u7500");
     await add(two.code, 20, 5, "u7501");
     await add(two.code, 30, 15, "u7502");
@@ -224,7 +283,14 @@ describe("connection reports", () => {
 
     // Assess
     expect(report.status, report.text).toBe(200);
-    expect(report.body).toMatchObject({ total: 3, accepted: 3, connectedSessions: 2, totalConnectionMinutes: 30, medianConnectionMinutes: 15, sessionsNeverConnected: 1 });
+    expect(report.body).toMatchObject({
+      total: 3,
+      accepted: 3,
+      connectedSessions: 2,
+      totalConnectionMinutes: 30,
+      medianConnectionMinutes: 15,
+      sessionsNeverConnected: 1,
+    });
     const neverConnected: SessionResource = (await getSession(tenant.admin, none.id)).body;
     expect(neverConnected).toMatchObject({ status: "accepted", connections: [], neverConnected: true });
   });

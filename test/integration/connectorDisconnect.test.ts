@@ -54,7 +54,11 @@ async function addDevice(tenantId: string, readerToken: string): Promise<string>
       lastSyncDateTime: new Date().toISOString(),
     },
   } as { id: string; type: string });
-  await eventually(async () => ((await api(`/devices/${deviceId}`, { token: readerToken })).status === 200 ? true : undefined), 30_000, "the device to be synced");
+  await eventually(
+    async () => ((await api(`/devices/${deviceId}`, { token: readerToken })).status === 200 ? true : undefined),
+    30_000,
+    "the device to be synced",
+  );
   return deviceId;
 }
 

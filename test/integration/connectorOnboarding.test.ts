@@ -36,7 +36,10 @@ async function fakeAccount(): Promise<{ userid: string; name: string; email: str
 async function tableText(name: (typeof tableNames)[keyof typeof tableNames], partition?: string): Promise<string> {
   const out: unknown[] = [];
   const filter = partition ? `PartitionKey eq '${partition}'` : undefined;
-  for await (const e of tables().client(name).listEntities({ queryOptions: filter ? { filter } : {} })) out.push(e);
+  for await (const e of tables()
+    .client(name)
+    .listEntities({ queryOptions: filter ? { filter } : {} }))
+    out.push(e);
   return JSON.stringify(out);
 }
 
@@ -70,7 +73,10 @@ describe("connector onboarding", () => {
     const onboarding = await getConnector(tenant.connectorAdmin);
     expect(onboarding.onboardingStatus).toBe("onboarding");
     expect(onboarding.onboardingRequestExpiryDateTime).toBe(connectRes.body.expiresAt);
-    expect(onboarding.licenseAgreement).toMatchObject({ acceptedBy: { id: tenant.connectorAdminId, displayName: "Connector Admin" }, version: licenseAgreement.version });
+    expect(onboarding.licenseAgreement).toMatchObject({
+      acceptedBy: { id: tenant.connectorAdminId, displayName: "Connector Admin" },
+      version: licenseAgreement.version,
+    });
 
     // The state is stored only as its hash
     const stateRecord = await oauthStateStore().get(hashOAuthState(state));
@@ -324,7 +330,11 @@ describe("connector onboarding", () => {
     // Assess
     const ok = await eventually(
       async () => {
-        const r = await api<{ onboardingStatus: string }>("/connector/connect", { method: "POST", token: tenant.connectorAdmin, body: { acceptLicenseAgreement: true } });
+        const r = await api<{ onboardingStatus: string }>("/connector/connect", {
+          method: "POST",
+          token: tenant.connectorAdmin,
+          body: { acceptLicenseAgreement: true },
+        });
         return r.status === 200 ? r : undefined;
       },
       30_000,
@@ -341,7 +351,11 @@ describe("connector onboarding", () => {
     const helpdesk = await api<{ code: string }>("/connector/connect", { method: "POST", token: tenant.helpdesk, body: { acceptLicenseAgreement: true } });
     expect(helpdesk.status).toBe(403);
     expect(helpdesk.body.code).toBe("forbidden");
-    const notAccepted = await api<{ code: string }>("/connector/connect", { method: "POST", token: tenant.connectorAdmin, body: { acceptLicenseAgreement: false } });
+    const notAccepted = await api<{ code: string }>("/connector/connect", {
+      method: "POST",
+      token: tenant.connectorAdmin,
+      body: { acceptLicenseAgreement: false },
+    });
     expect(notAccepted.status).toBe(400);
     expect(notAccepted.body.code).toBe("validationFailed");
     expect((await getConnector(tenant.connectorAdmin)).onboardingStatus).toBe("notOnboarded");

@@ -27,7 +27,8 @@ export const fake = (): TeamViewerFakeControl => new TeamViewerFakeControl(stack
 export const secretClient = (): SecretClient =>
   new SecretClient(stack().keyVaultUrl, localDevelopmentCredential, { allowInsecureConnection: true, disableChallengeResourceVerification: true });
 
-export const tables = (): Tables => createTables({ kind: "connectionString", connectionString: stack().tablesConnectionString, allowInsecure: true }, localDevelopmentCredential);
+export const tables = (): Tables =>
+  createTables({ kind: "connectionString", connectionString: stack().tablesConnectionString, allowInsecure: true }, localDevelopmentCredential);
 
 export function teamViewerClient(options: { clock?: Clock; fetch?: typeof fetch } = {}): TeamViewerClient {
   return new TeamViewerClient({
@@ -90,7 +91,10 @@ export async function newTenant(options: { allowUnlicensedAdmins?: boolean; team
     person("connector", "Connector Admin", ["RemoteAssistance.Update"]),
     person("helpdesk", "Help Desk", ["RemoteAssistance.Request"]),
   ]);
-  const settings = { ...((options.allowUnlicensedAdmins ?? true) ? { allowUnlicensedAdmins: true } : {}), teamViewerCallsPerMinute: options.teamViewerCallsPerMinute ?? 600 };
+  const settings = {
+    ...((options.allowUnlicensedAdmins ?? true) ? { allowUnlicensedAdmins: true } : {}),
+    teamViewerCallsPerMinute: options.teamViewerCallsPerMinute ?? 600,
+  };
   const res = await api("/settings", { method: "PATCH", token: admin.token, body: settings });
   expect(res.status, res.text).toBe(200);
   return {
@@ -117,7 +121,12 @@ export async function connect(token: string): Promise<{ authorizeUrl: string; ex
 }
 
 const htmlDecode = (s: string): string =>
-  s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&");
 
 const attribute = (tag: string, name: string): string | undefined => {
   const m = new RegExp(`\\s${name}="([^"]*)"`, "i").exec(tag);

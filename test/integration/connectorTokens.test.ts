@@ -124,10 +124,12 @@ describe("TeamViewer token provider", () => {
     const provider = tokenProviderInstance("instance-grant");
 
     // Act
-    const error = await provider.withAccessToken(tenant.tenantId, (t) => teamViewerClient().ping(t)).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await provider
+      .withAccessToken(tenant.tenantId, (t) => teamViewerClient().ping(t))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
 
     // Assess
     expect(error).toBeInstanceOf(DomainError);

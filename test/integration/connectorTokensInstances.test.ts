@@ -111,7 +111,12 @@ describe("the connector token across instances", () => {
 
     // Act: instance A disconnects
     await worker(a, clock).disconnect(
-      makeEnvelope("connector.disconnect", tenant.tenantId, { requestedBy: { id: tenant.connectorAdminId, displayName: "Connector Admin" } }, { now: clock.now() }),
+      makeEnvelope(
+        "connector.disconnect",
+        tenant.tenantId,
+        { requestedBy: { id: tenant.connectorAdminId, displayName: "Connector Admin" } },
+        { now: clock.now() },
+      ),
       quiet,
     );
 
@@ -163,17 +168,24 @@ describe("the connector token across instances", () => {
       },
       { instanceId: "resurrect-b" },
     );
-    const refreshing = bSlow.withAccessToken(tenant.tenantId, async (t) => t).then(
-      (t) => ({ ok: true as const, t }),
-      (e: unknown) => ({ ok: false as const, e }),
-    );
+    const refreshing = bSlow
+      .withAccessToken(tenant.tenantId, async (t) => t)
+      .then(
+        (t) => ({ ok: true as const, t }),
+        (e: unknown) => ({ ok: false as const, e }),
+      );
     await refreshAnswered;
 
     // Act: B's lease runs out (B stalls past it), and A disconnects meanwhile
     clock.advance(31_000);
     const a = tokenProviderInstance("resurrect-a", { refreshAheadMs: 0 }, clock);
     await worker(a, clock).disconnect(
-      makeEnvelope("connector.disconnect", tenant.tenantId, { requestedBy: { id: tenant.connectorAdminId, displayName: "Connector Admin" } }, { now: clock.now() }),
+      makeEnvelope(
+        "connector.disconnect",
+        tenant.tenantId,
+        { requestedBy: { id: tenant.connectorAdminId, displayName: "Connector Admin" } },
+        { now: clock.now() },
+      ),
       quiet,
     );
     release();

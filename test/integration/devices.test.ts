@@ -116,7 +116,8 @@ async function drained(timeoutMs: number): Promise<void> {
   }
 }
 
-const tables = () => createTables({ kind: "connectionString", connectionString: stack().tablesConnectionString, allowInsecure: true }, localDevelopmentCredential);
+const tables = () =>
+  createTables({ kind: "connectionString", connectionString: stack().tablesConnectionString, allowInsecure: true }, localDevelopmentCredential);
 
 const deviceOf = async (token: string, id: string) => api<DeviceView & { code?: string }>(`/devices/${id}`, { token });
 
@@ -124,7 +125,16 @@ const deviceOf = async (token: string, id: string) => api<DeviceView & { code?: 
 async function processed(messageId: string, text: string): Promise<void> {
   const file = stack().hostLogFile;
   if (!file) throw new Error("the stack has no host log file");
-  await eventually(async () => (readFileSync(file, "utf8").split("\n").some((l) => l.includes(messageId) && l.includes(text)) ? true : undefined), 30_000, `${text} for ${messageId}`);
+  await eventually(
+    async () =>
+      readFileSync(file, "utf8")
+        .split("\n")
+        .some((l) => l.includes(messageId) && l.includes(text))
+        ? true
+        : undefined,
+    30_000,
+    `${text} for ${messageId}`,
+  );
 }
 
 describe("inventory events", () => {
@@ -135,7 +145,14 @@ describe("inventory events", () => {
     const windows = managedDevice({ deviceName: "ADELE-LAPTOP" });
     const corporate = managedDevice({ deviceName: "CORP-PC", managedDeviceOwnerType: "company" });
     const holoLens = managedDevice({ deviceName: "HOLOLENS-1", operatingSystem: "Windows Holographic for Business", deviceType: "holoLens" });
-    const lobby = managedDevice({ deviceName: "LOBBY-PC", deviceEnrollmentType: "windowsBulkUserless", userId: null, userPrincipalName: null, userDisplayName: null, emailAddress: null });
+    const lobby = managedDevice({
+      deviceName: "LOBBY-PC",
+      deviceEnrollmentType: "windowsBulkUserless",
+      userId: null,
+      userPrincipalName: null,
+      userDisplayName: null,
+      emailAddress: null,
+    });
 
     // Act
     await send([windows, corporate, holoLens, lobby].map((d) => event("device.upserted", tenantId, d)));
@@ -204,18 +221,32 @@ describe("inventory events", () => {
     });
 
     // Assess: still listed with its details, ineligible, and the removal is audited
-    expect(removed).toMatchObject({ deviceName: "NEWER-NAME", removedDateTime: "2026-11-20T11:00:00.000Z", remoteAssistance: { eligible: false, reason: "deviceRemoved" } });
+    expect(removed).toMatchObject({
+      deviceName: "NEWER-NAME",
+      removedDateTime: "2026-11-20T11:00:00.000Z",
+      remoteAssistance: { eligible: false, reason: "deviceRemoved" },
+    });
     expect((await listAll(token)).map((d) => d.id)).toEqual([device.id]);
-    const audit = await api<{ value: { activity: string; target: { id: string }; actor: { type: string } }[] }>("/auditEvents?activity=device.remove", { token });
-    expect(audit.body.value).toEqual([expect.objectContaining({ target: { type: "device", id: device.id }, actor: expect.objectContaining({ type: "automation" }) })]);
+    const audit = await api<{ value: { activity: string; target: { id: string }; actor: { type: string } }[] }>("/auditEvents?activity=device.remove", {
+      token,
+    });
+    expect(audit.body.value).toEqual([
+      expect.objectContaining({ target: { type: "device", id: device.id }, actor: expect.objectContaining({ type: "automation" }) }),
+    ]);
   });
 
   it("completes a malformed event and an unknown type once: audited, not redelivered, not dead-lettered", async () => {
     // Prepare
     const tenantId = randomUUID();
     const token = await adminOf(tenantId);
-    const malformed = { id: randomUUID(), body: { type: "device.upserted", version: 1, id: randomUUID(), tenantId, occurredAt: new Date().toISOString(), data: { id: "no name or os" } } };
-    const unknownType = { id: randomUUID(), body: { type: "device.exploded", version: 1, id: randomUUID(), tenantId, occurredAt: new Date().toISOString(), data: {} } };
+    const malformed = {
+      id: randomUUID(),
+      body: { type: "device.upserted", version: 1, id: randomUUID(), tenantId, occurredAt: new Date().toISOString(), data: { id: "no name or os" } },
+    };
+    const unknownType = {
+      id: randomUUID(),
+      body: { type: "device.exploded", version: 1, id: randomUUID(), tenantId, occurredAt: new Date().toISOString(), data: {} },
+    };
 
     // Act
     await send([malformed, unknownType]);
@@ -253,7 +284,16 @@ describe("inventory events", () => {
     const before = await api<{ code?: string }>("/connector/connect", { method: "POST", token, body: { acceptLicenseAgreement: true } });
 
     // Act
-    await send([event("user.upserted", tenantId, { id: userId.toUpperCase(), userPrincipalName: "alex@contoso.example", displayName: "Alex Wilber", mail: null, intuneLicensed: true, groups: [] })]);
+    await send([
+      event("user.upserted", tenantId, {
+        id: userId.toUpperCase(),
+        userPrincipalName: "alex@contoso.example",
+        displayName: "Alex Wilber",
+        mail: null,
+        intuneLicensed: true,
+        groups: [],
+      }),
+    ]);
 
     // Assess
     expect(before.body.code).toBe("intuneLicenseRequired");
@@ -351,7 +391,9 @@ describe("paging, scope and tenants", () => {
     expect((await api<{ code: string }>("/devices?platform=symbian", { token: admin })).status).toBe(400);
     expect((await api<{ code: string }>("/devices?top=201", { token: admin })).status).toBe(400);
     expect((await api<{ code: string }>("/devices?colour=blue", { token: admin })).status).toBe(400);
-    expect((await api<{ code: string }>(`/devices?top=5&eligible=true&continuationToken=${first.body.continuationToken}`, { token: admin })).body.code).toBe("validationFailed");
+    expect((await api<{ code: string }>(`/devices?top=5&eligible=true&continuationToken=${first.body.continuationToken}`, { token: admin })).body.code).toBe(
+      "validationFailed",
+    );
     expect((await api<{ code: string }>("/devices", { token: noRole })).status).toBe(403);
   });
 });

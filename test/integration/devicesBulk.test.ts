@@ -37,7 +37,9 @@ describe("bulk inventory", () => {
     // Prepare
     const tenantId = randomUUID();
     const token = await adminOf(tenantId);
-    const events = Array.from({ length: 3_000 }, (_, i) => envelope("device.upserted", tenantId, managedDevice({ deviceName: `BULK-${String(i).padStart(4, "0")}` })));
+    const events = Array.from({ length: 3_000 }, (_, i) =>
+      envelope("device.upserted", tenantId, managedDevice({ deviceName: `BULK-${String(i).padStart(4, "0")}` })),
+    );
 
     // Act
     const started = Date.now();
@@ -97,7 +99,11 @@ describe("bulk inventory", () => {
     expect(names[String(stored.id)]).toBe("STORED-NEWER");
     expect(names[String(twice.id)]).toBe("TWICE-NEW");
     expect(names[String(newerFirst.id)]).toBe("FIRST-NEW");
-    expect(hostLog().split("\n").some((l) => l.includes(stale.id) && l.includes("changed nothing"))).toBe(true);
+    expect(
+      hostLog()
+        .split("\n")
+        .some((l) => l.includes(stale.id) && l.includes("changed nothing")),
+    ).toBe(true);
     // Assess: the bad one audited once, naming it, and not redelivered (that would audit again)
     await new Promise((r) => setTimeout(r, 3_000));
     const audited = await rejections(token);

@@ -92,160 +92,156 @@ afterAll(async () => {
 });
 
 describe("the portal in a browser", () => {
-  it(
-    "admin connects TeamViewer, requests a session; the user accepts in the Company Portal; the admin closes it and finds it in history, report and audit log",
-    async () => {
-      const admin = await browser().newPage();
-      const description = `E2E: Outlook crashes on start (${Date.now().toString(36)})`;
+  it("admin connects TeamViewer, requests a session; the user accepts in the Company Portal; the admin closes it and finds it in history, report and audit log", async () => {
+    const admin = await browser().newPage();
+    const description = `E2E: Outlook crashes on start (${Date.now().toString(36)})`;
 
-      // The admin signs in (a demo user, token from the identity emulator).
-      await admin.goto(`${stack().hostUrl}/`);
-      await admin.getByRole("heading", { name: "Sign in" }).waitFor();
-      await shot(admin, "sign-in");
-      await admin.getByRole("radio", { name: /^Adele Vance / }).check();
-      await admin.getByRole("button", { name: "Sign in" }).click();
-      await admin.getByRole("heading", { name: "TeamViewer connector" }).waitFor();
-      await expect.poll(() => connectorStatus(admin).textContent(), { timeout: 15_000 }).toMatch(/Connected|Not connected|Connecting/);
+    // The admin signs in (a demo user, token from the identity emulator).
+    await admin.goto(`${stack().hostUrl}/`);
+    await admin.getByRole("heading", { name: "Sign in" }).waitFor();
+    await shot(admin, "sign-in");
+    await admin.getByRole("radio", { name: /^Adele Vance / }).check();
+    await admin.getByRole("button", { name: "Sign in" }).click();
+    await admin.getByRole("heading", { name: "TeamViewer connector" }).waitFor();
+    await expect.poll(() => connectorStatus(admin).textContent(), { timeout: 15_000 }).toMatch(/Connected|Not connected|Connecting/);
 
-      // Another test may have onboarded this tenant already: start from "not connected", through the page.
-      if ((await connectorStatus(admin).textContent()) === "Connected") {
-        await admin.getByRole("button", { name: "Disconnect", exact: true }).click();
-        await admin.getByRole("button", { name: "Yes, disconnect" }).click();
-        await expect.poll(() => connectorStatus(admin).textContent(), { timeout: 60_000 }).toBe("Not connected");
-      }
-      await admin.locator("#license-text").waitFor();
-      await shot(admin, "connector-not-connected");
+    // Another test may have onboarded this tenant already: start from "not connected", through the page.
+    if ((await connectorStatus(admin).textContent()) === "Connected") {
+      await admin.getByRole("button", { name: "Disconnect", exact: true }).click();
+      await admin.getByRole("button", { name: "Yes, disconnect" }).click();
+      await expect.poll(() => connectorStatus(admin).textContent(), { timeout: 60_000 }).toBe("Not connected");
+    }
+    await admin.locator("#license-text").waitFor();
+    await shot(admin, "connector-not-connected");
 
-      // The license agreement must be accepted before the sign-in button works.
-      const authorize = admin.getByRole("button", { name: "Log in to TeamViewer to authorize" });
-      await expect.poll(() => authorize.isDisabled()).toBe(true);
-      await admin.getByLabel(/I accept the license agreement/).check();
-      await shot(admin, "license-accepted");
-      await authorize.click();
+    // The license agreement must be accepted before the sign-in button works.
+    const authorize = admin.getByRole("button", { name: "Log in to TeamViewer to authorize" });
+    await expect.poll(() => authorize.isDisabled()).toBe(true);
+    await admin.getByLabel(/I accept the license agreement/).check();
+    await shot(admin, "license-accepted");
+    await authorize.click();
 
-      // TeamViewer's (fake) sign-in page: allow.
-      await admin.getByRole("heading", { name: "Allow access to your TeamViewer account?" }).waitFor();
-      expect(admin.url().startsWith(stack().teamViewerUrl)).toBe(true);
-      await shot(admin, "teamviewer-sign-in");
-      await admin.getByRole("button", { name: "Allow" }).click();
+    // TeamViewer's (fake) sign-in page: allow.
+    await admin.getByRole("heading", { name: "Allow access to your TeamViewer account?" }).waitFor();
+    expect(admin.url().startsWith(stack().teamViewerUrl)).toBe(true);
+    await shot(admin, "teamviewer-sign-in");
+    await admin.getByRole("button", { name: "Allow" }).click();
 
-      // Back on the connector page, which follows the onboarding until it is done.
-      await admin.waitForURL(/#\/connector\?result=pending/);
-      await expect.poll(() => connectorStatus(admin).textContent(), { timeout: 60_000 }).toBe("Connected");
-      const connectorDetails = await admin.locator("#connector-details").innerText();
-      expect(connectorDetails).toMatch(/TeamViewer account/);
-      expect(connectorDetails).toMatch(/Accepted by Adele Vance/);
-      await admin.getByRole("button", { name: "Verify connection" }).click();
-      await expect.poll(() => admin.locator("#connector-action-result").innerText(), { timeout: 20_000 }).toMatch(/Healthy/);
-      await shot(admin, "connector-onboarded");
+    // Back on the connector page, which follows the onboarding until it is done.
+    await admin.waitForURL(/#\/connector\?result=pending/);
+    await expect.poll(() => connectorStatus(admin).textContent(), { timeout: 60_000 }).toBe("Connected");
+    const connectorDetails = await admin.locator("#connector-details").innerText();
+    expect(connectorDetails).toMatch(/TeamViewer account/);
+    expect(connectorDetails).toMatch(/Accepted by Adele Vance/);
+    await admin.getByRole("button", { name: "Verify connection" }).click();
+    await expect.poll(() => admin.locator("#connector-action-result").innerText(), { timeout: 20_000 }).toMatch(/Healthy/);
+    await shot(admin, "connector-onboarded");
 
-      // All devices: an ineligible device shows its reason in plain words.
-      await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Devices" }).click();
-      await admin.getByRole("heading", { name: "All devices" }).waitFor();
-      await admin.getByLabel("Remote assistance").selectOption("false");
-      await admin.getByRole("button", { name: "Search" }).click();
-      const corporate = admin.locator('tr[data-device-name="CORP-LAPTOP-0042"]');
-      await corporate.waitFor();
-      await expect.poll(() => corporate.innerText()).toMatch(/Not possible: .*organization-owned/);
-      await shot(admin, "devices-not-eligible");
-      await corporate.getByRole("link", { name: "CORP-LAPTOP-0042" }).click();
-      await admin.locator("#new-session-blocked").waitFor();
-      expect(await admin.locator("#new-session-blocked").innerText()).toMatch(/organization-owned/);
-      expect(await admin.getByRole("button", { name: "New Remote Assistance Session" }).isDisabled()).toBe(true);
-      await shot(admin, "device-not-eligible");
+    // All devices: an ineligible device shows its reason in plain words.
+    await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Devices" }).click();
+    await admin.getByRole("heading", { name: "All devices" }).waitFor();
+    await admin.getByLabel("Remote assistance").selectOption("false");
+    await admin.getByRole("button", { name: "Search" }).click();
+    const corporate = admin.locator('tr[data-device-name="CORP-LAPTOP-0042"]');
+    await corporate.waitFor();
+    await expect.poll(() => corporate.innerText()).toMatch(/Not possible: .*organization-owned/);
+    await shot(admin, "devices-not-eligible");
+    await corporate.getByRole("link", { name: "CORP-LAPTOP-0042" }).click();
+    await admin.locator("#new-session-blocked").waitFor();
+    expect(await admin.locator("#new-session-blocked").innerText()).toMatch(/organization-owned/);
+    expect(await admin.getByRole("button", { name: "New Remote Assistance Session" }).isDisabled()).toBe(true);
+    await shot(admin, "device-not-eligible");
 
-      // Find an eligible device by search and filters.
-      await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Devices" }).click();
-      await admin.getByLabel("Search (device or user name)").fill("DIEGO-LAPTOP");
-      await admin.getByLabel("Platform").selectOption("windows");
-      await admin.getByLabel("Remote assistance").selectOption("true");
-      await admin.getByRole("button", { name: "Search" }).click();
-      await admin.waitForURL(/search=DIEGO-LAPTOP/);
-      const laptop = admin.locator('tr[data-device-name="DIEGO-LAPTOP"]');
-      await laptop.waitFor();
-      await expect.poll(() => laptop.innerText()).toMatch(/Possible/);
-      await shot(admin, "devices-eligible");
+    // Find an eligible device by search and filters.
+    await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Devices" }).click();
+    await admin.getByLabel("Search (device or user name)").fill("DIEGO-LAPTOP");
+    await admin.getByLabel("Platform").selectOption("windows");
+    await admin.getByLabel("Remote assistance").selectOption("true");
+    await admin.getByRole("button", { name: "Search" }).click();
+    await admin.waitForURL(/search=DIEGO-LAPTOP/);
+    const laptop = admin.locator('tr[data-device-name="DIEGO-LAPTOP"]');
+    await laptop.waitFor();
+    await expect.poll(() => laptop.innerText()).toMatch(/Possible/);
+    await shot(admin, "devices-eligible");
 
-      // Start a session; the panel follows it until the Connect link is there.
-      await laptop.getByRole("link", { name: "DIEGO-LAPTOP" }).click();
-      await admin.getByLabel(/Why/).fill(description);
-      await admin.getByRole("button", { name: "New Remote Assistance Session" }).click();
-      const panel = admin.locator("#session-panel");
-      await panel.waitFor();
-      const connect = admin.getByRole("link", { name: "Connect", exact: true });
-      await connect.waitFor({ timeout: 30_000 });
-      expect(await connect.getAttribute("href")).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
-      await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("awaitingEndUser");
-      const sessionId = await panel.getAttribute("data-session-id");
-      expect(sessionId).toBeTruthy();
-      await shot(admin, "session-connect-link");
+    // Start a session; the panel follows it until the Connect link is there.
+    await laptop.getByRole("link", { name: "DIEGO-LAPTOP" }).click();
+    await admin.getByLabel(/Why/).fill(description);
+    await admin.getByRole("button", { name: "New Remote Assistance Session" }).click();
+    const panel = admin.locator("#session-panel");
+    await panel.waitFor();
+    const connect = admin.getByRole("link", { name: "Connect", exact: true });
+    await connect.waitFor({ timeout: 30_000 });
+    expect(await connect.getAttribute("href")).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("awaitingEndUser");
+    const sessionId = await panel.getAttribute("data-session-id");
+    expect(sessionId).toBeTruthy();
+    await shot(admin, "session-connect-link");
 
-      // The device's user opens the Company Portal page: a flag with the pending count, the request, accept.
-      const user = await browser().newPage();
-      await signIn(user, "Diego Siciliani");
-      await user.getByRole("heading", { name: "Company Portal" }).waitFor();
-      const badge = user.locator("#pending-badge");
-      await expect.poll(async () => Number(await badge.textContent()), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
-      expect(await user.locator("#pending-count-text").textContent()).toMatch(/\d+ pending request/);
-      const request = user.locator(`article[data-request-id="${sessionId}"]`);
-      await request.waitFor({ timeout: 20_000 });
-      expect(await request.innerText()).toContain("Adele Vance from your help desk asks to connect to DIEGO-LAPTOP");
-      expect(await request.innerText()).toContain(description);
-      await shot(user, "company-portal-request");
-      await request.getByRole("button", { name: "Accept", exact: true }).click();
-      const quickSupport = request.getByRole("link", { name: "Open TeamViewer QuickSupport" });
-      await quickSupport.waitFor({ timeout: 20_000 });
-      expect(await quickSupport.getAttribute("href")).toMatch(/^http/);
-      await shot(user, "company-portal-accepted");
+    // The device's user opens the Company Portal page: a flag with the pending count, the request, accept.
+    const user = await browser().newPage();
+    await signIn(user, "Diego Siciliani");
+    await user.getByRole("heading", { name: "Company Portal" }).waitFor();
+    const badge = user.locator("#pending-badge");
+    await expect.poll(async () => Number(await badge.textContent()), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+    expect(await user.locator("#pending-count-text").textContent()).toMatch(/\d+ pending request/);
+    const request = user.locator(`article[data-request-id="${sessionId}"]`);
+    await request.waitFor({ timeout: 20_000 });
+    expect(await request.innerText()).toContain("Adele Vance from your help desk asks to connect to DIEGO-LAPTOP");
+    expect(await request.innerText()).toContain(description);
+    await shot(user, "company-portal-request");
+    await request.getByRole("button", { name: "Accept", exact: true }).click();
+    const quickSupport = request.getByRole("link", { name: "Open TeamViewer QuickSupport" });
+    await quickSupport.waitFor({ timeout: 20_000 });
+    expect(await quickSupport.getAttribute("href")).toMatch(/^http/);
+    await shot(user, "company-portal-accepted");
 
-      // The admin's panel followed it live; the admin closes the session.
-      await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("accepted");
-      expect(await admin.locator("#session-status-text").innerText()).toMatch(/Accepted/);
-      await shot(admin, "session-accepted");
-      await admin.getByRole("button", { name: "Close session" }).click();
-      await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("closed");
-      expect(await admin.locator("#session-history").innerText()).toMatch(/Closed/);
-      await shot(admin, "session-closed");
+    // The admin's panel followed it live; the admin closes the session.
+    await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("accepted");
+    expect(await admin.locator("#session-status-text").innerText()).toMatch(/Accepted/);
+    await shot(admin, "session-accepted");
+    await admin.getByRole("button", { name: "Close session" }).click();
+    await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("closed");
+    expect(await admin.locator("#session-history").innerText()).toMatch(/Closed/);
+    await shot(admin, "session-closed");
 
-      // History.
-      await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sessions" }).click();
-      await admin.getByLabel("Status").selectOption("closed");
-      await admin.getByRole("button", { name: "Filter" }).click();
-      const row = admin.locator(`#session-table tr[data-session-id="${sessionId}"]`);
-      await row.waitFor({ timeout: 20_000 });
-      expect(await row.getAttribute("data-status")).toBe("closed");
-      expect(await row.innerText()).toContain(description);
-      await shot(admin, "sessions-history");
+    // History.
+    await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sessions" }).click();
+    await admin.getByLabel("Status").selectOption("closed");
+    await admin.getByRole("button", { name: "Filter" }).click();
+    const row = admin.locator(`#session-table tr[data-session-id="${sessionId}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    expect(await row.getAttribute("data-status")).toBe("closed");
+    expect(await row.innerText()).toContain(description);
+    await shot(admin, "sessions-history");
 
-      // Report: counted, with a median time to accept.
-      await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Reports" }).click();
-      await admin.locator("#report-total").waitFor({ timeout: 20_000 });
-      expect(Number(await admin.locator("#report-total").innerText())).toBeGreaterThanOrEqual(1);
-      expect(Number(await admin.locator("#report-accepted").innerText())).toBeGreaterThanOrEqual(1);
-      expect(await admin.locator("#report-median").innerText()).toMatch(/\d+ (s|min|h)/);
-      expect(await admin.locator("#report-by-requester").innerText()).toContain("Adele Vance");
-      expect(await admin.locator("svg.chart").count()).toBeGreaterThanOrEqual(3);
-      await shot(admin, "report");
+    // Report: counted, with a median time to accept.
+    await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Reports" }).click();
+    await admin.locator("#report-total").waitFor({ timeout: 20_000 });
+    expect(Number(await admin.locator("#report-total").innerText())).toBeGreaterThanOrEqual(1);
+    expect(Number(await admin.locator("#report-accepted").innerText())).toBeGreaterThanOrEqual(1);
+    expect(await admin.locator("#report-median").innerText()).toMatch(/\d+ (s|min|h)/);
+    expect(await admin.locator("#report-by-requester").innerText()).toContain("Adele Vance");
+    expect(await admin.locator("svg.chart").count()).toBeGreaterThanOrEqual(3);
+    await shot(admin, "report");
 
-      // Audit log: the session's steps, the close among them.
-      await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log" }).click();
-      await admin.locator("#audit-table").waitFor({ timeout: 20_000 });
-      const closedEvent = admin.locator(`#audit-table tr[data-target-id="${sessionId}"][data-activity="session.closed"]`);
-      await expect.poll(() => closedEvent.count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
-      expect(await admin.locator(`#audit-table tr[data-target-id="${sessionId}"][data-activity="session.accepted"]`).count()).toBeGreaterThanOrEqual(1);
-      await shot(admin, "audit-log");
+    // Audit log: the session's steps, the close among them.
+    await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log" }).click();
+    await admin.locator("#audit-table").waitFor({ timeout: 20_000 });
+    const closedEvent = admin.locator(`#audit-table tr[data-target-id="${sessionId}"][data-activity="session.closed"]`);
+    await expect.poll(() => closedEvent.count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+    expect(await admin.locator(`#audit-table tr[data-target-id="${sessionId}"][data-activity="session.accepted"]`).count()).toBeGreaterThanOrEqual(1);
+    await shot(admin, "audit-log");
 
-      // Settings and role assignments, for the Intune administrator.
-      await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
-      await admin.getByLabel(/Session timeout in minutes/).waitFor({ timeout: 20_000 });
-      expect(await admin.locator("#role-table").innerText()).toMatch(/Scope tags: berlin/);
-      await shot(admin, "settings");
+    // Settings and role assignments, for the Intune administrator.
+    await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
+    await admin.getByLabel(/Session timeout in minutes/).waitFor({ timeout: 20_000 });
+    expect(await admin.locator("#role-table").innerText()).toMatch(/Scope tags: berlin/);
+    await shot(admin, "settings");
 
-      await user.close();
-      await admin.close();
-    },
-    300_000,
-  );
+    await user.close();
+    await admin.close();
+  }, 300_000);
 
   it("a userless device: the session panel warns that nobody can be notified and gives the end-user link to pass on", async () => {
     const page = await browser().newPage();
@@ -404,7 +400,9 @@ describe("portal polish", () => {
     await admin.getByLabel("Activity").selectOption({ label: "Role assignment added" });
     await admin.getByRole("button", { name: "Filter" }).click();
     await expect.poll(() => admin.locator("#audit-table tbody tr").count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
-    const activities = await admin.locator("#audit-table tbody tr").evaluateAll((trs) => trs.map((tr) => [tr.getAttribute("data-activity"), tr.children[2].textContent]));
+    const activities = await admin
+      .locator("#audit-table tbody tr")
+      .evaluateAll((trs) => trs.map((tr) => [tr.getAttribute("data-activity"), tr.children[2].textContent]));
     expect(new Set(activities.map(([code, text]) => `${code}|${text}`))).toEqual(new Set(["roleAssignment.create|Role assignment added"]));
     await shot(admin, "audit-log-picker");
 
@@ -546,7 +544,8 @@ describe("the portal signing in as in Azure: MSAL.js against the identity emulat
     expect(removed).toBeGreaterThan(0);
     const grants: string[] = [];
     page.on("request", (r) => {
-      if (r.method() === "POST" && r.url().startsWith(`${stack().identityTlsUrl}/token`)) grants.push(new URLSearchParams(r.postData() ?? "").get("grant_type") ?? "");
+      if (r.method() === "POST" && r.url().startsWith(`${stack().identityTlsUrl}/token`))
+        grants.push(new URLSearchParams(r.postData() ?? "").get("grant_type") ?? "");
     });
     await page.reload();
     await expect.poll(() => page.locator("#signed-in-user").textContent(), { timeout: 15_000 }).toBe("Adele Vance");

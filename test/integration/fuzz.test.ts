@@ -95,7 +95,11 @@ describe.each(endpoints.map((d) => [`${d.method} /api/${d.route}`, d] as const))
     // Queries: unknown names, wrong types, repeats.
     await fc.assert(
       fc.asyncProperty(
-        fc.dictionary(fc.constantFrom("top", "continuationToken", "from", "to", "search", "platform", "eligible", "status", "deviceId", "activity", "zzz", "$filter"), nastyString, { minKeys: 1, maxKeys: 4 }),
+        fc.dictionary(
+          fc.constantFrom("top", "continuationToken", "from", "to", "search", "platform", "eligible", "status", "deviceId", "activity", "zzz", "$filter"),
+          nastyString,
+          { minKeys: 1, maxKeys: 4 },
+        ),
         async (query) => {
           const base = sampleRequest(d);
           const qs = new URLSearchParams(query);
@@ -111,12 +115,17 @@ describe.each(endpoints.map((d) => [`${d.method} /api/${d.route}`, d] as const))
     // Bodies: any JSON the schema rejects, non-JSON text, wrong content types, and bodies on body-less endpoints.
     if (d.method !== "GET") {
       const schema = d.body;
-      const invalidJson = fc.jsonValue({ maxDepth: 4 }).filter((v) => (schema ? !schema.safeParse(v).success : !(v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0)));
+      const invalidJson = fc
+        .jsonValue({ maxDepth: 4 })
+        .filter((v) => (schema ? !schema.safeParse(v).success : !(v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0)));
       await fc.assert(
         fc.asyncProperty(
           fc.oneof(
             invalidJson.map((v) => ({ body: JSON.stringify(v), contentType: "application/json" })),
-            fc.string({ maxLength: 200 }).filter((t) => t.trim() !== "" && !isJson(t)).map((t) => ({ body: t, contentType: "application/json" })),
+            fc
+              .string({ maxLength: 200 })
+              .filter((t) => t.trim() !== "" && !isJson(t))
+              .map((t) => ({ body: t, contentType: "application/json" })),
             invalidJson.map((v) => ({ body: JSON.stringify(v), contentType: "text/plain" })),
             fc.constant({ body: JSON.stringify({ x: "y".repeat(70_000) }), contentType: "application/json" }),
           ),
@@ -167,21 +176,57 @@ const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 const hostileId = fc.oneof(
   // ULID-shaped ids that cannot exist: a time over 48 bits (first character 8–Z), letters outside Crockford's alphabet, lower and mixed case.
-  fc.tuple(fc.constantFrom(..."89ABCDEFGHJKMNPQRSTVWXYZ"), fc.string({ unit: fc.constantFrom(...crockford), minLength: 25, maxLength: 25 })).map(([a, b]) => a + b),
+  fc
+    .tuple(fc.constantFrom(..."89ABCDEFGHJKMNPQRSTVWXYZ"), fc.string({ unit: fc.constantFrom(...crockford), minLength: 25, maxLength: 25 }))
+    .map(([a, b]) => a + b),
   fc.string({ unit: fc.constantFrom(..."0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"), minLength: 26, maxLength: 26 }),
   fc.string({ unit: fc.constantFrom(...crockford), minLength: 26, maxLength: 26 }).map((s) => s.toLowerCase()),
   fc.string({ unit: fc.constantFrom(...crockford), minLength: 20, maxLength: 32 }),
   fc.constant(null).map(() => randomUUID()),
   fc.constant(null).map(() => randomUUID().toUpperCase()),
   fc.string({ unit: fc.constantFrom(..."abcdef0123456789-"), minLength: 65, maxLength: 400 }),
-  fc.constantFrom("", " ", ".", "..", "%2e%2e", "..%2f..%2fetc", "../../etc/passwd", "a/b", "%00", "\u0000", "null", "-1", "0", "1e309", "' or 1 eq 1 or '", "$filter", "~", "|", "s|9|x"),
+  fc.constantFrom(
+    "",
+    " ",
+    ".",
+    "..",
+    "%2e%2e",
+    "..%2f..%2fetc",
+    "../../etc/passwd",
+    "a/b",
+    "%00",
+    "\u0000",
+    "null",
+    "-1",
+    "0",
+    "1e309",
+    "' or 1 eq 1 or '",
+    "$filter",
+    "~",
+    "|",
+    "s|9|x",
+  ),
   fc.string({ unit: "grapheme", minLength: 1, maxLength: 30 }),
   fc.string({ minLength: 1, maxLength: 80 }),
 );
 
 const hostileValue = fc.oneof(
   hostileId,
-  fc.constantFrom("true", "false", "1", "0", "-5", "201", "9999999999999999999", "2026-01-01T00:00:00Z", "2026-13-45T99:99:99Z", "windows", "closed", "AAAA", "a".repeat(3000)),
+  fc.constantFrom(
+    "true",
+    "false",
+    "1",
+    "0",
+    "-5",
+    "201",
+    "9999999999999999999",
+    "2026-01-01T00:00:00Z",
+    "2026-13-45T99:99:99Z",
+    "windows",
+    "closed",
+    "AAAA",
+    "a".repeat(3000),
+  ),
   fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
 );
 
@@ -220,22 +265,42 @@ function requestArbitrary(ops: readonly Operation[], tokenKinds: readonly string
         // Half without a query, so that hostile ids and bodies reach the use cases.
         query: fc.oneof(
           fc.constant({}),
-          fc.dictionary(fc.oneof(fc.constantFrom(...op.queryParams, "top", "continuationToken", "zzz", "$filter"), fc.string({ maxLength: 10 })), hostileValue, {
-            minKeys: 1,
-            maxKeys: 4,
-          }),
+          fc.dictionary(
+            fc.oneof(fc.constantFrom(...op.queryParams, "top", "continuationToken", "zzz", "$filter"), fc.string({ maxLength: 10 })),
+            hostileValue,
+            {
+              minKeys: 1,
+              maxKeys: 4,
+            },
+          ),
         ),
         repeat: fc.boolean(),
         token: fc.constantFrom(...tokenKinds),
-        idempotencyKey: fc.option(fc.oneof(headerText(300), fc.constant("k".repeat(5000)), fc.constant(null).map(() => randomUUID())), { nil: undefined }),
-        correlationId: fc.option(fc.oneof(headerText(200), fc.constant(null).map(() => randomUUID())), { nil: undefined }),
+        idempotencyKey: fc.option(
+          fc.oneof(
+            headerText(300),
+            fc.constant("k".repeat(5000)),
+            fc.constant(null).map(() => randomUUID()),
+          ),
+          { nil: undefined },
+        ),
+        correlationId: fc.option(
+          fc.oneof(
+            headerText(200),
+            fc.constant(null).map(() => randomUUID()),
+          ),
+          { nil: undefined },
+        ),
         contentType: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: contentTypes }),
         body: fc.option(
           fc.oneof(
-            { weight: 4, arbitrary: fc.constant(null).map(() => {
-              const d = endpointDescriptions().find((e) => e.name === op.operationId);
-              return d?.body ? JSON.stringify(sampleRequest(d).body) : "{}";
-            }) },
+            {
+              weight: 4,
+              arbitrary: fc.constant(null).map(() => {
+                const d = endpointDescriptions().find((e) => e.name === op.operationId);
+                return d?.body ? JSON.stringify(sampleRequest(d).body) : "{}";
+              }),
+            },
             fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
             fc.string({ maxLength: 300 }),
             fc.uint8Array({ maxLength: 200 }).map((b) => new Blob([new Uint8Array(b)])),

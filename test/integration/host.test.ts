@@ -142,7 +142,9 @@ describe("HTTP triggers", () => {
       body: { description: "printer offline" },
     });
     const invocation = recordsOf("echo").at(-1)!;
-    expect(logLines).toContainEqual(expect.stringMatching(new RegExp(`Executed 'Functions\\.echo' \\(Succeeded, Id=${invocation.invocationId}, Duration=\\d+ms\\)$`)));
+    expect(logLines).toContainEqual(
+      expect.stringMatching(new RegExp(`Executed 'Functions\\.echo' \\(Succeeded, Id=${invocation.invocationId}, Duration=\\d+ms\\)$`)),
+    );
     expect(logLines).toContainEqual(expect.stringMatching(/\[echo\] echo for device dev-1$/));
   });
 
@@ -236,7 +238,10 @@ describe("timer triggers", () => {
     });
 
     for (const run of runs) expect(run.startedAt % 1000).toBeLessThan(300);
-    for (const [a, b] of [[runs[0], runs[1]], [runs[1], runs[2]]]) {
+    for (const [a, b] of [
+      [runs[0], runs[1]],
+      [runs[1], runs[2]],
+    ]) {
       expect(b.startedAt - a.startedAt).toBeGreaterThanOrEqual(700);
       expect(b.startedAt - a.startedAt).toBeLessThanOrEqual(1_300);
     }
@@ -320,7 +325,9 @@ describe("Service Bus triggers", () => {
     expect(Object.keys(meta)).not.toContain("lockedUntilUtc");
     await expect.poll(() => peekIds(), { timeout: 10_000 }).not.toContain(id);
     expect(await peekIds("deadLetter")).not.toContain(id);
-    expect(logLines).toContainEqual(expect.stringMatching(new RegExp(`Executed 'Functions\\.queueWorker' \\(Succeeded, Id=${run.invocationId}, Duration=\\d+ms\\)$`)));
+    expect(logLines).toContainEqual(
+      expect.stringMatching(new RegExp(`Executed 'Functions\\.queueWorker' \\(Succeeded, Id=${run.invocationId}, Duration=\\d+ms\\)$`)),
+    );
   });
 
   it("redelivers a failing message with a growing deliveryCount, then dead-letters it after maxDeliveryCount", async () => {
@@ -331,9 +338,7 @@ describe("Service Bus triggers", () => {
     const sender = client.createSender(hostTestQueue.name);
     await sender.sendMessages({ body: { action: "fail", id }, messageId: id });
     await sender.close();
-    const deadLetterRun = await waitFor("the dead-letter function run", () =>
-      recordsOf("deadLetters").find((r) => (r.input as { id?: string }).id === id),
-    );
+    const deadLetterRun = await waitFor("the dead-letter function run", () => recordsOf("deadLetters").find((r) => (r.input as { id?: string }).id === id));
 
     // Assess: one run per delivery, abandoned each time, until the queue's maxDeliveryCount (3).
     const attempts = recordsOf("queueWorker").filter((r) => (r.input as { id?: string }).id === id);

@@ -82,7 +82,13 @@ describe('cardinality "many"', () => {
     // Act: one send, more messages than one batch holds
     const sender = client.createSender(queue.name);
     await sender.sendMessages(
-      ids.map((id, i) => ({ body: { action: "ok", id }, messageId: id, correlationId: `corr-${i}`, subject: "device.upserted", applicationProperties: { TenantId: `t-${i}` } })),
+      ids.map((id, i) => ({
+        body: { action: "ok", id },
+        messageId: id,
+        correlationId: `corr-${i}`,
+        subject: "device.upserted",
+        applicationProperties: { TenantId: `t-${i}` },
+      })),
     );
     await sender.close();
     await waitFor("every message in a batch", () => (ids.every((id) => seen(id).length > 0) ? true : undefined));

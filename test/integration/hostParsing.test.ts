@@ -124,7 +124,11 @@ describe("host.json and trigger options", () => {
   });
 
   it("splits queue, dead-letter and subscription paths", () => {
-    expect(parseServiceBusEntity({ queueName: "session-commands" }, {})).toEqual({ entity: "session-commands", subQueueType: undefined, displayName: "session-commands" });
+    expect(parseServiceBusEntity({ queueName: "session-commands" }, {})).toEqual({
+      entity: "session-commands",
+      subQueueType: undefined,
+      displayName: "session-commands",
+    });
     expect(parseServiceBusEntity({ queueName: "%Q%/$DeadLetterQueue" }, { Q: "session-commands" })).toEqual({
       entity: "session-commands",
       subQueueType: "deadLetter",

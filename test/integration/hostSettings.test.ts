@@ -18,7 +18,11 @@ afterEach(() => {
 
 const sample = {
   IsEncrypted: false,
-  Values: { FUNCTIONS_WORKER_RUNTIME: "node", ServiceBusConnection: "Endpoint=sb://127.0.0.1;UseDevelopmentEmulator=true", PORTAL_URL: "http://127.0.0.1:7071/" },
+  Values: {
+    FUNCTIONS_WORKER_RUNTIME: "node",
+    ServiceBusConnection: "Endpoint=sb://127.0.0.1;UseDevelopmentEmulator=true",
+    PORTAL_URL: "http://127.0.0.1:7071/",
+  },
   Host: { LocalHttpPort: 7071 },
 };
 

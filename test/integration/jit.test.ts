@@ -26,7 +26,11 @@ describe("settings", () => {
     const tenant = await newTenant();
 
     // Act
-    const patched = await api("/settings", { method: "PATCH", token: tenant.admin, body: { requireTicketId: true, approvalRequiredScopeTags: ["vip", "finance", "vip"], approvalTimeoutMinutes: 15 } });
+    const patched = await api("/settings", {
+      method: "PATCH",
+      token: tenant.admin,
+      body: { requireTicketId: true, approvalRequiredScopeTags: ["vip", "finance", "vip"], approvalTimeoutMinutes: 15 },
+    });
     const read = await api<Record<string, unknown>>("/settings", { token: tenant.admin });
     const tooLong = await api<Problem>("/settings", { method: "PATCH", token: tenant.admin, body: { approvalTimeoutMinutes: 1441 } });
     const badTag = await api<Problem>("/settings", { method: "PATCH", token: tenant.admin, body: { approvalRequiredScopeTags: ["a/b"] } });
@@ -80,10 +84,14 @@ describe("ticket ids", () => {
     ]);
 
     // Assess
-    const sessions = await eventually(async () => {
-      const all = await listSessions(tenant.admin);
-      return all.length === 2 ? all : undefined;
-    }, 30_000, "both automation requests to be recorded");
+    const sessions = await eventually(
+      async () => {
+        const all = await listSessions(tenant.admin);
+        return all.length === 2 ? all : undefined;
+      },
+      30_000,
+      "both automation requests to be recorded",
+    );
     expect(sessions.find((s) => s.deviceId === withTicket.id)).toMatchObject({ ticketId: "CHG-42" });
     expect(sessions.find((s) => s.deviceId === without.id)).toMatchObject({ status: "failed", ticketId: null, failure: { code: "ticketIdRequired" } });
   });
@@ -134,7 +142,9 @@ describe("compliance", () => {
     expect(noState.status).toBe(202);
     expect(badWarning.status).toBe(400);
     const audit = await auditEvents(tenant.admin, "session.requested");
-    expect(audit.filter((e) => e.target.id === acknowledged.body.id).map((e) => e.detail)).toEqual([expect.stringContaining("acknowledged: deviceNotCompliant")]);
+    expect(audit.filter((e) => e.target.id === acknowledged.body.id).map((e) => e.detail)).toEqual([
+      expect.stringContaining("acknowledged: deviceNotCompliant"),
+    ]);
     expect(audit.filter((e) => e.result === "failure" && e.detail?.startsWith("acknowledgementRequired")).length).toBe(2);
   });
 });

@@ -245,6 +245,8 @@ describe("on a stack with the production rate limits", () => {
     expect(session.status).toBe(200);
     expect(session.body.history.length).toBeLessThanOrEqual(50);
     expect(JSON.stringify(session.body).length).toBeLessThan(32_000);
-    console.log(`120 resends: ${statuses.filter((s) => s === 202).length} × 202, ${statuses.filter((s) => s === 409).length} × 409, ${statuses.filter((s) => s === 429).length} × 429`);
+    console.log(
+      `120 resends: ${statuses.filter((s) => s === 202).length} × 202, ${statuses.filter((s) => s === 409).length} × 409, ${statuses.filter((s) => s === 429).length} × 429`,
+    );
   });
 });

@@ -33,10 +33,14 @@ describe("TeamViewer links that are not https", () => {
     expect(requested.status, requested.text).toBe(202);
     const id = requested.body.id;
     const failed = await eventuallySession(tenant.helpdesk, id, (s) => s.status === "failed", "the session to fail");
-    const [tv] = await eventually(async () => {
-      const found = await teamViewerSessionsFor(id);
-      return found[0]?.state === "closed" ? found : undefined;
-    }, 30_000, "TeamViewer's session to be closed");
+    const [tv] = await eventually(
+      async () => {
+        const found = await teamViewerSessionsFor(id);
+        return found[0]?.state === "closed" ? found : undefined;
+      },
+      30_000,
+      "TeamViewer's session to be closed",
+    );
 
     // Assess: a TeamViewer failure that names the field, not the link.
     expect(failed.failure).toMatchObject({ code: "teamViewerRejected" });

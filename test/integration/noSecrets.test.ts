@@ -4,16 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { api, tokenFor, type ApiResponse } from "../support/api.js";
-import {
-  auditEvents,
-  connect,
-  eventuallyConnector,
-  followToCallback,
-  hostLog,
-  newTenant,
-  signInAtTeamViewer,
-  storedTokenValue,
-} from "./connectorSupport.js";
+import { auditEvents, connect, eventuallyConnector, followToCallback, hostLog, newTenant, signInAtTeamViewer, storedTokenValue } from "./connectorSupport.js";
 import { createDevices, eventuallySession, managedDevice, requestSession } from "./sessionsSupport.js";
 
 describe("secrets stay secret through a whole flow", () => {
@@ -53,7 +44,17 @@ describe("secrets stay secret through a whole flow", () => {
     const stored = await storedTokenValue(tenant.tenantId);
     expect(stored).toBeDefined();
     const tokens = JSON.parse(stored!.value) as { accessToken: string; refreshToken: string };
-    const secrets = [tokens.accessToken, tokens.refreshToken, code, state, "local-client-secret", tenant.admin, tenant.helpdesk, tenant.connectorAdmin, endUser];
+    const secrets = [
+      tokens.accessToken,
+      tokens.refreshToken,
+      code,
+      state,
+      "local-client-secret",
+      tenant.admin,
+      tenant.helpdesk,
+      tenant.connectorAdmin,
+      endUser,
+    ];
     const audit = await auditEvents(tenant.admin);
     expect(audit.length).toBeGreaterThan(5);
     const log = hostLog();
@@ -61,7 +62,10 @@ describe("secrets stay secret through a whole flow", () => {
     for (const secret of secrets) {
       expect(secret.length).toBeGreaterThanOrEqual(8);
       expect(log.includes(secret), "a secret appears in the host log").toBe(false);
-      expect(responses.some((r) => r.includes(secret)), "a secret appears in a response").toBe(false);
+      expect(
+        responses.some((r) => r.includes(secret)),
+        "a secret appears in a response",
+      ).toBe(false);
       expect(JSON.stringify(audit).includes(secret), "a secret appears in an audit event").toBe(false);
     }
   });

@@ -20,7 +20,9 @@ describe("GET /api/openapi.json", () => {
 
   it("lists every HTTP endpoint of the app with its method", async () => {
     const res = await api<{ paths: Record<string, Record<string, { operationId: string }>> }>("/openapi.json");
-    const listed = Object.entries(res.body.paths).flatMap(([path, ops]) => Object.entries(ops).map(([m, op]) => `${m.toUpperCase()} ${path} ${op.operationId}`));
+    const listed = Object.entries(res.body.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([m, op]) => `${m.toUpperCase()} ${path} ${op.operationId}`),
+    );
     const expected = endpointDescriptions().map((d) => `${d.method} /api/${d.route} ${d.name}`);
     expect(listed.sort()).toEqual(expected.sort());
     expect(expected.length).toBeGreaterThan(5);
@@ -57,6 +59,8 @@ describe("GET /api/openapi.json", () => {
     expect(request.responses["202"].headers).toHaveProperty("Location");
     expect(request.responses["429"].headers).toHaveProperty("Retry-After");
     expect(res.body.components.schemas.Problem.additionalProperties).toBe(true);
-    expect(Object.keys(res.body.components.schemas.Problem.properties)).toEqual(expect.arrayContaining(["reason", "warnings", "existingSessionId", "retryAfterSeconds"]));
+    expect(Object.keys(res.body.components.schemas.Problem.properties)).toEqual(
+      expect.arrayContaining(["reason", "warnings", "existingSessionId", "retryAfterSeconds"]),
+    );
   });
 });

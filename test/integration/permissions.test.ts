@@ -51,8 +51,26 @@ describe("the audit log is tenant-wide data", () => {
   const reportsUser = randomUUID();
   beforeAll(async () => {
     tenant = await newTenant();
-    expect((await putAssignment(tenant.admin, randomUUID(), { principalId: scopedGroup, principalType: "group", permission: "RemoteAssistance.Request", scopeTags: ["berlin"] })).status).toBe(201);
-    expect((await putAssignment(tenant.admin, randomUUID(), { principalId: reportsUser, principalType: "user", permission: "RemoteAssistance.ViewReports", scopeTags: [] })).status).toBe(201);
+    expect(
+      (
+        await putAssignment(tenant.admin, randomUUID(), {
+          principalId: scopedGroup,
+          principalType: "group",
+          permission: "RemoteAssistance.Request",
+          scopeTags: ["berlin"],
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await putAssignment(tenant.admin, randomUUID(), {
+          principalId: reportsUser,
+          principalType: "user",
+          permission: "RemoteAssistance.ViewReports",
+          scopeTags: [],
+        })
+      ).status,
+    ).toBe(201);
   });
 
   it.each([
@@ -99,7 +117,12 @@ describe("re-checks on every request", () => {
   async function helperWithAssignment(scopeTags: string[]): Promise<{ token: string; assignmentId: string; userId: string }> {
     const userId = randomUUID();
     const assignmentId = randomUUID();
-    const put = await putAssignment(tenant.admin, assignmentId, { principalId: userId, principalType: "user", permission: "RemoteAssistance.Request", scopeTags });
+    const put = await putAssignment(tenant.admin, assignmentId, {
+      principalId: userId,
+      principalType: "user",
+      permission: "RemoteAssistance.Request",
+      scopeTags,
+    });
     expect(put.status).toBe(201);
     return { token: await tokenFor({ tid: tenant.tenantId, oid: userId, name: "Assigned helper" }), assignmentId, userId };
   }
@@ -129,7 +152,12 @@ describe("re-checks on every request", () => {
     const key = randomUUID();
     const first = await requestSession(helper.token, berlin.id, {}, { "idempotency-key": key });
     expect(first.status).toBe(202);
-    const narrowed = await putAssignment(tenant.admin, helper.assignmentId, { principalId: helper.userId, principalType: "user", permission: "RemoteAssistance.Request", scopeTags: ["paris"] });
+    const narrowed = await putAssignment(tenant.admin, helper.assignmentId, {
+      principalId: helper.userId,
+      principalType: "user",
+      permission: "RemoteAssistance.Request",
+      scopeTags: ["paris"],
+    });
     expect(narrowed.status).toBe(200);
     // Act
     const after = await requestSession(helper.token, berlin.id, {}, { "idempotency-key": key });
@@ -147,14 +175,30 @@ describe("groups overage", () => {
     const userId = randomUUID();
     const device = managedDevice({ roleScopeTagIds: ["berlin"] });
     await createDevices(tenant.tenantId, tenant.admin, [device]);
-    expect((await putAssignment(tenant.admin, randomUUID(), { principalId: group, principalType: "group", permission: "RemoteAssistance.Request", scopeTags: ["berlin"] })).status).toBe(201);
+    expect(
+      (
+        await putAssignment(tenant.admin, randomUUID(), {
+          principalId: group,
+          principalType: "group",
+          permission: "RemoteAssistance.Request",
+          scopeTags: ["berlin"],
+        })
+      ).status,
+    ).toBe(201);
     const overage = await tokenFor({ tid: tenant.tenantId, oid: userId, name: "Many groups", hasgroups: true });
     const listedNone = await tokenFor({ tid: tenant.tenantId, oid: userId, name: "Many groups", groups: [] });
     const before = await api<Problem>(`/devices/${device.id}`, { token: overage });
 
     // Act: the platform's sync says which groups the user is in
     await sendAutomationEvents([
-      envelope("user.upserted", tenant.tenantId, { id: userId, userPrincipalName: "many@contoso.example", displayName: "Many groups", mail: null, intuneLicensed: true, groups: [group] }),
+      envelope("user.upserted", tenant.tenantId, {
+        id: userId,
+        userPrincipalName: "many@contoso.example",
+        displayName: "Many groups",
+        mail: null,
+        intuneLicensed: true,
+        groups: [group],
+      }),
     ]);
 
     // Assess

@@ -25,82 +25,81 @@ function busiestWindow(calls: readonly CallRecord[], ms: number): number {
 }
 
 describe("the tenant's TeamViewer quota", () => {
-  it(
-    "40 requests at once with 20 calls a minute, TeamViewer throttling the first 5 s: all reach awaitingEndUser, none fails, no minute sees more than 20 creates",
-    async () => {
-      // Prepare: a tenant with 20 TeamViewer calls a minute, onboarded, 40 devices.
-      const count = 40;
-      const perMinute = 20;
-      const tenant = await newTenant({ teamViewerCallsPerMinute: perMinute });
-      await fake().clearCalls();
-      await onboard(tenant);
-      const grant = await grantOf(tenant.tenantId);
-      const devices = Array.from({ length: count }, (_, i) => managedDevice({ deviceName: `QUOTA-${String(i).padStart(2, "0")}` }));
-      await createDevices(tenant.tenantId, tenant.admin, devices);
-      // TeamViewer answers every call 429 rate_limit_reached with Retry-After for 5 s.
-      await fake().throttle({ ms: 5_000, status: 429 });
+  it("40 requests at once with 20 calls a minute, TeamViewer throttling the first 5 s: all reach awaitingEndUser, none fails, no minute sees more than 20 creates", async () => {
+    // Prepare: a tenant with 20 TeamViewer calls a minute, onboarded, 40 devices.
+    const count = 40;
+    const perMinute = 20;
+    const tenant = await newTenant({ teamViewerCallsPerMinute: perMinute });
+    await fake().clearCalls();
+    await onboard(tenant);
+    const grant = await grantOf(tenant.tenantId);
+    const devices = Array.from({ length: count }, (_, i) => managedDevice({ deviceName: `QUOTA-${String(i).padStart(2, "0")}` }));
+    await createDevices(tenant.tenantId, tenant.admin, devices);
+    // TeamViewer answers every call 429 rate_limit_reached with Retry-After for 5 s.
+    await fake().throttle({ ms: 5_000, status: 429 });
 
-      // Act: 40 requests at once; then watch one wait, and all end.
-      const responses = await Promise.all(devices.map((d) => requestSession(tenant.helpdesk, d.id, { description: "quota test" })));
-      const waiting = await eventually(
-        async () => (await listSessions(tenant.admin, "&status=requested")).find((s) => s.waitingForTeamViewerQuotaUntil !== null),
-        60_000,
-        "a request waiting for TeamViewer quota",
-      );
-      const done = await eventually(
-        async () => {
-          const sessions = await listSessions(tenant.admin);
-          const failed = sessions.filter((s) => s.status === "failed");
-          if (failed.length > 0) throw new Error(`sessions failed: ${failed.map((s) => `${s.id} ${s.failure?.code}: ${s.failure?.message}`).join("; ")}`);
-          return sessions.length === count && sessions.every((s) => s.status === "awaitingEndUser") ? sessions : undefined;
-        },
-        400_000,
-        `all ${count} sessions to await the end user`,
-      );
+    // Act: 40 requests at once; then watch one wait, and all end.
+    const responses = await Promise.all(devices.map((d) => requestSession(tenant.helpdesk, d.id, { description: "quota test" })));
+    const waiting = await eventually(
+      async () => (await listSessions(tenant.admin, "&status=requested")).find((s) => s.waitingForTeamViewerQuotaUntil !== null),
+      60_000,
+      "a request waiting for TeamViewer quota",
+    );
+    const done = await eventually(
+      async () => {
+        const sessions = await listSessions(tenant.admin);
+        const failed = sessions.filter((s) => s.status === "failed");
+        if (failed.length > 0) throw new Error(`sessions failed: ${failed.map((s) => `${s.id} ${s.failure?.code}: ${s.failure?.message}`).join("; ")}`);
+        return sessions.length === count && sessions.every((s) => s.status === "awaitingEndUser") ? sessions : undefined;
+      },
+      400_000,
+      `all ${count} sessions to await the end user`,
+    );
 
-      // Assess: every request accepted and created once, none failed.
-      expect(responses.map((r) => r.status)).toEqual(Array(count).fill(202));
-      expect(done).toHaveLength(count);
-      const details = await Promise.all(done.map(async (s) => (await getSession(tenant.admin, s.id)).body as SessionResource));
-      // Waiting showed on the session: still requested, with the expected time and its history entry.
-      expect(waiting.status).toBe("requested");
-      expect(Date.parse(waiting.waitingForTeamViewerQuotaUntil!)).toBeGreaterThan(Date.parse(waiting.requestedAt));
-      expect(waiting.history.filter((h) => h.detail?.startsWith(waitEntry))).toHaveLength(1);
-      // Half of them at least had to wait for the next minute; each wait is one history entry, and creation clears it.
-      const waited = details.filter((s) => s.history.some((h) => h.detail?.startsWith(waitEntry)));
-      expect(waited.length).toBeGreaterThanOrEqual(count - perMinute);
-      for (const s of details) {
-        expect(s.history.filter((h) => h.detail?.startsWith(waitEntry)).length).toBeLessThanOrEqual(1);
-        expect(s.waitingForTeamViewerQuotaUntil).toBeNull();
-        expect(s.failure).toBeNull();
-      }
+    // Assess: every request accepted and created once, none failed.
+    expect(responses.map((r) => r.status)).toEqual(Array(count).fill(202));
+    expect(done).toHaveLength(count);
+    const details = await Promise.all(done.map(async (s) => (await getSession(tenant.admin, s.id)).body as SessionResource));
+    // Waiting showed on the session: still requested, with the expected time and its history entry.
+    expect(waiting.status).toBe("requested");
+    expect(Date.parse(waiting.waitingForTeamViewerQuotaUntil!)).toBeGreaterThan(Date.parse(waiting.requestedAt));
+    expect(waiting.history.filter((h) => h.detail?.startsWith(waitEntry))).toHaveLength(1);
+    // Half of them at least had to wait for the next minute; each wait is one history entry, and creation clears it.
+    const waited = details.filter((s) => s.history.some((h) => h.detail?.startsWith(waitEntry)));
+    expect(waited.length).toBeGreaterThanOrEqual(count - perMinute);
+    for (const s of details) {
+      expect(s.history.filter((h) => h.detail?.startsWith(waitEntry)).length).toBeLessThanOrEqual(1);
+      expect(s.waitingForTeamViewerQuotaUntil).toBeNull();
+      expect(s.failure).toBeNull();
+    }
 
-      // TeamViewer's side: one session per request, and never more than 20 creates (or calls) in any 60 s.
-      // The test's own probe (grantOf) is not the service's call.
-      const calls = (await fake().calls()).filter((c) => c.grantId === grant && !c.query?.includes("probe="));
-      const creates = calls.filter((c) => c.method === "POST" && c.path.toLowerCase() === "/api/v1/sessions");
-      const tvSessions = (await fake().sessions()).filter((s) => s.custom_api !== undefined && done.some((d) => d.id === s.custom_api));
-      expect(new Set(tvSessions.map((s) => s.custom_api)).size).toBe(count);
-      expect(creates.filter((c) => !c.fault && c.status < 300)).toHaveLength(count);
-      expect(busiestWindow(creates, 60_000)).toBeLessThanOrEqual(perMinute);
-      expect(busiestWindow(calls, 60_000)).toBeLessThanOrEqual(perMinute);
+    // TeamViewer's side: one session per request, and never more than 20 creates (or calls) in any 60 s.
+    // The test's own probe (grantOf) is not the service's call.
+    const calls = (await fake().calls()).filter((c) => c.grantId === grant && !c.query?.includes("probe="));
+    const creates = calls.filter((c) => c.method === "POST" && c.path.toLowerCase() === "/api/v1/sessions");
+    const tvSessions = (await fake().sessions()).filter((s) => s.custom_api !== undefined && done.some((d) => d.id === s.custom_api));
+    expect(new Set(tvSessions.map((s) => s.custom_api)).size).toBe(count);
+    expect(creates.filter((c) => !c.fault && c.status < 300)).toHaveLength(count);
+    expect(busiestWindow(creates, 60_000)).toBeLessThanOrEqual(perMinute);
+    expect(busiestWindow(calls, 60_000)).toBeLessThanOrEqual(perMinute);
 
-      // The 429 emptied the bucket: after the first throttled answer only calls already on their
-      // way were throttled, and the next call waited for the Retry-After.
-      const throttled = creates.filter((c) => c.status === 429);
-      expect(throttled.length).toBeGreaterThan(0);
-      const firstThrottled = Date.parse(throttled[0].at);
-      expect(throttled.every((c) => Date.parse(c.at) - firstThrottled < 2_000)).toBe(true);
-      const firstAfter = calls.map((c) => Date.parse(c.at)).filter((t) => t > firstThrottled + 2_000).sort((a, b) => a - b)[0];
-      expect(firstAfter - firstThrottled).toBeGreaterThanOrEqual(4_000);
-      const longest = Math.max(...details.map((s) => Date.parse(s.history.find((h) => h.status === "awaitingEndUser")!.at) - Date.parse(s.requestedAt)));
-      console.log(
-        `${count} sessions at ${perMinute} calls/min: ${waited.length} waited for quota, longest request→awaitingEndUser ${(longest / 1000).toFixed(1)} s; ` +
-          `${creates.length} creates at TeamViewer (${throttled.length} throttled), busiest minute ${busiestWindow(creates, 60_000)}`,
-      );
-    },
-    480_000,
-  );
+    // The 429 emptied the bucket: after the first throttled answer only calls already on their
+    // way were throttled, and the next call waited for the Retry-After.
+    const throttled = creates.filter((c) => c.status === 429);
+    expect(throttled.length).toBeGreaterThan(0);
+    const firstThrottled = Date.parse(throttled[0].at);
+    expect(throttled.every((c) => Date.parse(c.at) - firstThrottled < 2_000)).toBe(true);
+    const firstAfter = calls
+      .map((c) => Date.parse(c.at))
+      .filter((t) => t > firstThrottled + 2_000)
+      .sort((a, b) => a - b)[0];
+    expect(firstAfter - firstThrottled).toBeGreaterThanOrEqual(4_000);
+    const longest = Math.max(...details.map((s) => Date.parse(s.history.find((h) => h.status === "awaitingEndUser")!.at) - Date.parse(s.requestedAt)));
+    console.log(
+      `${count} sessions at ${perMinute} calls/min: ${waited.length} waited for quota, longest request→awaitingEndUser ${(longest / 1000).toFixed(1)} s; ` +
+        `${creates.length} creates at TeamViewer (${throttled.length} throttled), busiest minute ${busiestWindow(creates, 60_000)}`,
+    );
+  }, 480_000);
 
   it("POST /api/connector/verify answers 429 rateLimited with Retry-After when the quota has no room, and records nothing", async () => {
     // Prepare: one call a minute, spent by the onboarding's GET /account.

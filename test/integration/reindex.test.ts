@@ -28,7 +28,9 @@ async function makeOld(tenantId: string, deviceId: string): Promise<void> {
   const { etag: _etag, timestamp: _timestamp, indexVersion: _version, ["odata.metadata"]: _m, ...rest } = record as Record<string, unknown>;
   expect(record.indexVersion).toBe(deviceIndexVersion);
   await devices.updateEntity({ ...rest, partitionKey: tenantId, rowKey: recordKey(deviceId) }, "Replace");
-  for await (const row of devices.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey gt ${"i|"} and RowKey lt ${"i}"}`, select: ["RowKey", "deviceId"] } })) {
+  for await (const row of devices.listEntities({
+    queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey gt ${"i|"} and RowKey lt ${"i}"}`, select: ["RowKey", "deviceId"] },
+  })) {
     if (String(row.rowKey).includes(deviceId)) await devices.deleteEntity(tenantId, row.rowKey!);
   }
 }
@@ -91,10 +93,14 @@ describe("the device re-index job", () => {
     await runFunctionNow("deviceReindexTimer");
 
     // Assess: the job finishes, every device is listed again and stored under today's version.
-    const finished = await eventually(async () => {
-      const j = await job(tenant.tenantId);
-      return j?.finishedAt ? j : undefined;
-    }, 90_000, "the tenant's re-index job to finish");
+    const finished = await eventually(
+      async () => {
+        const j = await job(tenant.tenantId);
+        return j?.finishedAt ? j : undefined;
+      },
+      90_000,
+      "the tenant's re-index job to finish",
+    );
     expect(finished).toMatchObject({ version: deviceIndexVersion, scanned: 7, rewritten: 5, failed: 0, open: false });
     expect(await listedIds(tenant.admin)).toEqual(ids);
     for (const id of ids) expect(await storedVersion(tenant.tenantId, id)).toBe(deviceIndexVersion);
@@ -111,10 +117,14 @@ describe("the device re-index job", () => {
     expect(scheduled.version).toBe(deviceIndexVersion);
 
     // The audit log says it started and finished, with the counts, under the system actor.
-    const events = await eventually(async () => {
-      const e = (await auditEvents(tenant.admin)).filter((x) => x.activity.startsWith("deviceIndex."));
-      return e.some((x) => x.activity === "deviceIndex.reindexFinished") ? e : undefined;
-    }, 30_000, "the re-index audit events");
+    const events = await eventually(
+      async () => {
+        const e = (await auditEvents(tenant.admin)).filter((x) => x.activity.startsWith("deviceIndex."));
+        return e.some((x) => x.activity === "deviceIndex.reindexFinished") ? e : undefined;
+      },
+      30_000,
+      "the re-index audit events",
+    );
     expect(events.map((e) => e.activity).sort()).toEqual(["deviceIndex.reindexFinished", "deviceIndex.reindexStarted"]);
     const done = events.find((e) => e.activity === "deviceIndex.reindexFinished")!;
     expect(done.result).toBe("success");
@@ -160,17 +170,25 @@ describe("the device re-index job", () => {
 
     // Assess: finished with the devices after the checkpoint rewritten, the ones before it
     // untouched (a restart from the beginning would have listed them too).
-    const finished = await eventually(async () => {
-      const j = await job(tenant.tenantId);
-      return j?.finishedAt ? j : undefined;
-    }, 90_000, "the restarted job to finish");
+    const finished = await eventually(
+      async () => {
+        const j = await job(tenant.tenantId);
+        return j?.finishedAt ? j : undefined;
+      },
+      90_000,
+      "the restarted job to finish",
+    );
     expect(finished).toMatchObject({ scanned: 6, rewritten: 6, failed: 0, open: false });
     expect(await listedIds(tenant.admin)).toEqual(ids.slice(3));
     expect(await Promise.all(ids.map((id) => storedVersion(tenant.tenantId, id)))).toEqual([undefined, undefined, undefined, 2, 2, 2]);
-    const events = await eventually(async () => {
-      const e = (await auditEvents(tenant.admin)).filter((x) => x.activity === "deviceIndex.reindexFinished");
-      return e.length > 0 ? e : undefined;
-    }, 30_000, "the finished event");
+    const events = await eventually(
+      async () => {
+        const e = (await auditEvents(tenant.admin)).filter((x) => x.activity === "deviceIndex.reindexFinished");
+        return e.length > 0 ? e : undefined;
+      },
+      30_000,
+      "the finished event",
+    );
     expect(events[0].detail).toMatch(/6 devices read, 6 rewritten, 0 skipped/);
   }, 150_000);
 

@@ -72,7 +72,14 @@ describe("the Table operations of one session", () => {
       clock: systemClock,
       log: quiet,
     });
-    const caller: UserCaller = { type: "user", tenantId: tenant.tenantId, userId: randomUUID(), displayName: "Help Desk", roles: ["RemoteAssistance.Request"], groups: [] };
+    const caller: UserCaller = {
+      type: "user",
+      tenantId: tenant.tenantId,
+      userId: randomUUID(),
+      displayName: "Help Desk",
+      roles: ["RemoteAssistance.Request"],
+      groups: [],
+    };
     // One session first, so the per-process one-time work (tenant registration, counter reads) is not in the count.
     await area.requests.request({ source: "user", caller, tenantId: caller.tenantId, deviceId: warmUpDevice.id, description: "warm-up" }, { log: quiet });
     sent.length = 0;
@@ -93,7 +100,14 @@ describe("the Table operations of one session", () => {
     const notify = sent.find((m) => m.type === "notification.send");
     expect(notify).toBeDefined();
     await tableOperations.withinInvocation(`${label} notify`, () =>
-      area.notifications.send({ tenantId: tenant.tenantId, sessionId: session.id, userId: session.endUser!.id, deliveryCount: 0, messageId: notify!.id, log: quiet }),
+      area.notifications.send({
+        tenantId: tenant.tenantId,
+        sessionId: session.id,
+        userId: session.endUser!.id,
+        deliveryCount: 0,
+        messageId: notify!.id,
+        log: quiet,
+      }),
     );
     const counted = tableOperations.snapshot();
 
@@ -114,7 +128,10 @@ describe("the Table operations of one session", () => {
     console.log(
       `one session: request ${request.operations} operations / ${request.roundTrips} round trips, ` +
         `session.create ${created.operations} / ${created.roundTrips}, notification.send ${notified.operations} / ${notified.roundTrips}; ` +
-        `${[...counted.byTableAndKind].sort().map(([k, v]) => `${k}: ${v}`).join(", ")}`,
+        `${[...counted.byTableAndKind]
+          .sort()
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(", ")}`,
     );
     // The request: 4 reads at once (permissions, device, connector, settings), the device's open-session lock, the session transaction, the audit event (2).
     expect(request.operations).toBeLessThanOrEqual(8);

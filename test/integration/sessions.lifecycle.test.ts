@@ -55,7 +55,12 @@ describe("expiry", () => {
     );
     expect(expired).toMatchObject({ status: "expired", closedBy: { type: "system" } });
     await eventually(async () => ((await closeCallsFor(tv.code)) === 1 ? true : undefined), 30_000, "the close at TeamViewer");
-    const final = await eventuallySession(tenant.admin, id, (s) => s.history.some((h) => h.detail === "TeamViewer session closed."), "the close to be recorded");
+    const final = await eventuallySession(
+      tenant.admin,
+      id,
+      (s) => s.history.some((h) => h.detail === "TeamViewer session closed."),
+      "the close to be recorded",
+    );
     expect(final.history.map((h) => h.status)).toEqual(["requested", "awaitingEndUser", "expired", "expired"]);
     expect((await auditEvents(tenant.admin, "session.expired")).map((e) => e.target.id)).toContain(id);
   }, 180_000);

@@ -31,8 +31,21 @@ describe(`${count} concurrent session requests with TeamViewer failures and work
     await tv.failNext({ method: "POST", path: "/api/v1/sessions", status: 500, body: { error: "internal_error", error_description: "Injected." }, count: 25 });
     // Throttling without Retry-After blocks the tenant for a minute each time (the documented
     // wait), so a few are enough to show it: 25 of them cost up to 25 minutes.
-    await tv.failNext({ method: "POST", path: "/api/v1/sessions", status: 403, body: { error: "rate_limit_reached", error_description: "Injected throttling." }, count: 3 });
-    await tv.failNext({ method: "POST", path: "/api/v1/sessions", status: 429, headers: { "Retry-After": "1" }, body: { error: "rate_limit_reached" }, count: 25 });
+    await tv.failNext({
+      method: "POST",
+      path: "/api/v1/sessions",
+      status: 403,
+      body: { error: "rate_limit_reached", error_description: "Injected throttling." },
+      count: 3,
+    });
+    await tv.failNext({
+      method: "POST",
+      path: "/api/v1/sessions",
+      status: 429,
+      headers: { "Retry-After": "1" },
+      body: { error: "rate_limit_reached" },
+      count: 25,
+    });
     // The lookup a retry makes fails now and then, too.
     await tv.failNext({ method: "GET", path: "/api/v1/sessions", status: 500, body: { error: "internal_error" }, count: 5 });
     // The worker "dies" after TeamViewer created the session, before saving it, for a fifth of the calls.
@@ -70,14 +83,21 @@ describe(`${count} concurrent session requests with TeamViewer failures and work
     const calls = await tv.calls();
     const creates = calls.filter((c) => c.method === "POST" && c.path.toLowerCase() === "/api/v1/sessions");
     expect(creates.filter((c) => !c.fault && c.status >= 200 && c.status < 300)).toHaveLength(count);
-    expect(creates.filter((c) => c.fault).map((c) => c.status).sort()).toEqual([...Array(3).fill(403), ...Array(25).fill(429), ...Array(25).fill(500)]);
+    expect(
+      creates
+        .filter((c) => c.fault)
+        .map((c) => c.status)
+        .sort(),
+    ).toEqual([...Array(3).fill(403), ...Array(25).fill(429), ...Array(25).fill(500)]);
 
     // The trouble really happened: some sessions were found again after a crash, some retried after throttling.
     const details = await Promise.all(done.map(async (s) => (await getSession(tenant.admin, s.id)).body as SessionResource));
     const recovered = details.filter((s) => s.history.some((h) => h.detail?.startsWith("TeamViewer session found")));
     expect(recovered.length).toBeGreaterThan(0);
     expect(details.every((s) => s.teamViewer !== null && s.endUserNotification.channel === "companyPortal")).toBe(true);
-    console.log(`${count} sessions awaiting the end user after ${(elapsedMs / 1000).toFixed(1)} s; ${recovered.length} recovered from a crash by the custom_api lookup`);
+    console.log(
+      `${count} sessions awaiting the end user after ${(elapsedMs / 1000).toFixed(1)} s; ${recovered.length} recovered from a crash by the custom_api lookup`,
+    );
     // The documented 403 rate_limit_reached has no Retry-After: the tenant then waits a whole minute.
   }, 600_000);
 });

@@ -98,17 +98,29 @@ describe("the seed's story", () => {
     expect(tv.description).toContain("Outlook crashes on start");
     expect((await fake().groups()).find((g) => g.id === tv.groupid)?.name).toBe(`Remote assistance ${demoTenant.id}`);
     expect(pushes().filter((p) => p.sessionId === id)).toEqual([
-      expect.objectContaining({ tenantId: demoTenant.id, userId: endUserId, tag: `tenant:${demoTenant.id}:user:${endUserId}`, title: "Remote assistance request" }),
+      expect.objectContaining({
+        tenantId: demoTenant.id,
+        userId: endUserId,
+        tag: `tenant:${demoTenant.id}:user:${endUserId}`,
+        title: "Remote assistance request",
+      }),
     ]);
 
     // Act 3: Diego sees it in the Company Portal; nobody else does.
-    const mine = await api<{ value: { id: string; deviceName: string; requestedBy: { displayName: string }; status: string }[] }>("/me/remoteAssistanceRequests", { token: endUser });
+    const mine = await api<{ value: { id: string; deviceName: string; requestedBy: { displayName: string }; status: string }[] }>(
+      "/me/remoteAssistanceRequests",
+      { token: endUser },
+    );
     const others = await api<{ value: { id: string }[] }>("/me/remoteAssistanceRequests", { token: helpdesk });
     const strangerAccept = await api<{ code: string }>(`/me/remoteAssistanceRequests/${id}/accept`, { method: "POST", token: helpdesk });
 
     // Assess 3
     expect(mine.status).toBe(200);
-    expect(mine.body.value.find((r) => r.id === id)).toMatchObject({ deviceName: "DIEGO-LAPTOP", requestedBy: { displayName: "Adele Vance" }, status: "awaitingEndUser" });
+    expect(mine.body.value.find((r) => r.id === id)).toMatchObject({
+      deviceName: "DIEGO-LAPTOP",
+      requestedBy: { displayName: "Adele Vance" },
+      status: "awaitingEndUser",
+    });
     expect(others.body.value.map((r) => r.id)).not.toContain(id);
     expect(strangerAccept.status).toBe(404);
     expect(strangerAccept.body.code).toBe("notFound");
@@ -129,7 +141,12 @@ describe("the seed's story", () => {
     expect(closed.body).toMatchObject({ status: "closed", closedBy: { id: demoUser("admin").claims.oid, type: "user" } });
     await eventually(async () => ((await teamViewerSessionsFor(id))[0]?.state === "closed" ? true : undefined), 30_000, "the TeamViewer session to be closed");
     expect(await closeCallsFor(tv.code)).toBe(1);
-    const final = await eventuallySession(admin, id, (s) => s.history.some((h) => h.detail === "TeamViewer session closed."), "the close at TeamViewer to be recorded");
+    const final = await eventuallySession(
+      admin,
+      id,
+      (s) => s.history.some((h) => h.detail === "TeamViewer session closed."),
+      "the close at TeamViewer to be recorded",
+    );
     expect(final.history.map((h) => h.status)).toEqual(["requested", "awaitingEndUser", "accepted", "closed", "closed"]);
     expect(final.history.map((h) => h.detail)).toEqual([
       "Requested by Adele Vance.",
@@ -142,7 +159,14 @@ describe("the seed's story", () => {
     const mineAfter = await api<{ value: { id: string }[] }>("/me/remoteAssistanceRequests", { token: endUser });
     expect(mineAfter.body.value.map((r) => r.id)).not.toContain(id);
 
-    const story = ["session.accepted", "session.closed", "session.notificationSent", "session.requested", "session.teamViewerSessionClosed", "session.teamViewerSessionCreated"];
+    const story = [
+      "session.accepted",
+      "session.closed",
+      "session.notificationSent",
+      "session.requested",
+      "session.teamViewerSessionClosed",
+      "session.teamViewerSessionCreated",
+    ];
     const audit = await eventually(
       async () => {
         const events = (await auditEvents(admin)).filter((e) => e.target.id === id);
@@ -332,7 +356,12 @@ describe("automation's requests", () => {
       "the automation's three requests",
     );
     await eventually(
-      async () => (hostLog().split("\n").some((l) => l.includes(resendId) && l.includes("the session exists")) ? true : undefined),
+      async () =>
+        hostLog()
+          .split("\n")
+          .some((l) => l.includes(resendId) && l.includes("the session exists"))
+          ? true
+          : undefined,
       30_000,
       "the resent request to be recognised",
     );

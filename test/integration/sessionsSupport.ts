@@ -175,7 +175,9 @@ export async function closeCallsFor(code: string): Promise<number> {
  * device for several stories in turn.
  */
 export async function closeOpenSessions(token: string, deviceId: string): Promise<void> {
-  const open = (await listSessions(token, `&deviceId=${deviceId}`)).filter((s) => ["pendingApproval", "requested", "awaitingEndUser", "accepted"].includes(s.status));
+  const open = (await listSessions(token, `&deviceId=${deviceId}`)).filter((s) =>
+    ["pendingApproval", "requested", "awaitingEndUser", "accepted"].includes(s.status),
+  );
   for (const s of open) {
     const res = await api(`/sessions/${s.id}/close`, { method: "POST", token });
     expect([202, 409], res.text).toContain(res.status);

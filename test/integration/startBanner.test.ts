@@ -41,13 +41,15 @@ describe("npm start", () => {
 
     // Act: use the stack as the banner says (tokens.env), wait until the host logged that
     // request, then stop it with Ctrl-C.
-    const env = Object.fromEntries(
-      [...readFileSync(join(dataDir, "tokens.env"), "utf8").matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]),
-    );
+    const env = Object.fromEntries([...readFileSync(join(dataDir, "tokens.env"), "utf8").matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
     const devices = await fetch(`${env.API}/devices?top=50`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
     const listed = (await devices.json()) as { value: { id: string; removed: boolean }[] };
     const stackLog = join(dataDir, "stack.log");
-    await eventually(async () => (readFileSync(stackLog, "utf8").includes("Executed 'Functions.listDevices'") ? true : undefined), 30_000, "the host's line for the request");
+    await eventually(
+      async () => (readFileSync(stackLog, "utf8").includes("Executed 'Functions.listDevices'") ? true : undefined),
+      30_000,
+      "the host's line for the request",
+    );
     child.kill("SIGINT");
     const code = await exited;
 
@@ -65,7 +67,12 @@ describe("npm start", () => {
     expect(code).toBe(0);
     expect(devices.status).toBe(200);
     // Ready means seeded: every demo device was already listed when the banner came.
-    expect(listed.value.filter((d) => !d.removed).map((d) => d.id).sort()).toEqual(demoDevices.map((d) => d.data.id).sort());
+    expect(
+      listed.value
+        .filter((d) => !d.removed)
+        .map((d) => d.id)
+        .sort(),
+    ).toEqual(demoDevices.map((d) => d.data.id).sort());
     const log = readFileSync(stackLog, "utf8");
     expect(log).toMatch(/\[host\] /);
     expect(log).toMatch(/\[seed\] sent \d+ inventory events/);

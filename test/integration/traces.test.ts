@@ -44,7 +44,9 @@ function sessionTrace(correlationId: string): Promise<SessionTrace> {
       const server = recorded.find((s) => s.name === sessionRequestSpan && s.attributes["rac.correlation_id"] === correlationId);
       if (!server) return undefined;
       const all = recorded.filter((s) => s.traceId === server.traceId);
-      const producer = all.find((s) => s.kind === "producer" && s.parentSpanId === server.spanId && s.attributes["messaging.destination.name"] === "session-commands");
+      const producer = all.find(
+        (s) => s.kind === "producer" && s.parentSpanId === server.spanId && s.attributes["messaging.destination.name"] === "session-commands",
+      );
       const consumer = all.find((s) => s.kind === "consumer" && s.attributes["rac.message_type"] === "session.create");
       const teamViewer = all.find((s) => s.name === "TeamViewer POST /sessions");
       return producer && consumer && teamViewer ? { server, producer, consumer, teamViewer, all } : undefined;
@@ -88,10 +90,17 @@ describe("traces across HTTP, Service Bus, the worker and TeamViewer", () => {
     // Assess
     const t = await sessionTrace(correlationId);
     expect(t.server.parentSpanId).toBeUndefined(); // no traceparent sent: the request began the trace
-    expect(t.server).toMatchObject({ kind: "server", attributes: { "http.route": "/api/devices/{deviceId}/remoteAssistanceSessions", "http.response.status_code": 202 } });
+    expect(t.server).toMatchObject({
+      kind: "server",
+      attributes: { "http.route": "/api/devices/{deviceId}/remoteAssistanceSessions", "http.response.status_code": 202 },
+    });
     expect(t.producer).toMatchObject({ name: "send session-commands", parentSpanId: t.server.spanId, attributes: { "rac.message_type": "session.create" } });
     expect(t.consumer).toMatchObject({ name: "process session-commands", parentSpanId: t.producer.spanId, attributes: { "rac.function": "sessionCommands" } });
-    expect(t.teamViewer).toMatchObject({ kind: "client", parentSpanId: t.consumer.spanId, attributes: { "url.template": "/sessions", "http.response.status_code": 200 } });
+    expect(t.teamViewer).toMatchObject({
+      kind: "client",
+      parentSpanId: t.consumer.spanId,
+      attributes: { "url.template": "/sessions", "http.response.status_code": 200 },
+    });
     for (const s of [t.server, t.producer, t.consumer, t.teamViewer]) {
       expect(s.traceId, s.name).toBe(t.server.traceId);
       expect(s.attributes, s.name).toMatchObject({ "rac.tenant_id": tenant.tenantId, "rac.correlation_id": correlationId });
@@ -109,10 +118,15 @@ describe("traces across HTTP, Service Bus, the worker and TeamViewer", () => {
     const correlationId = `trace-${randomUUID()}`;
 
     // Act
-    const requested = await requestSession(tenant.helpdesk, secondDeviceId, { description: "traced by the caller" }, {
-      "x-correlation-id": correlationId,
-      traceparent: `00-${traceId}-${callerSpanId}-01`,
-    });
+    const requested = await requestSession(
+      tenant.helpdesk,
+      secondDeviceId,
+      { description: "traced by the caller" },
+      {
+        "x-correlation-id": correlationId,
+        traceparent: `00-${traceId}-${callerSpanId}-01`,
+      },
+    );
     expect(requested.status, requested.text).toBe(202);
 
     // Assess
@@ -144,8 +158,17 @@ describe("traces across HTTP, Service Bus, the worker and TeamViewer", () => {
     }
 
     // Assess
-    const consumer = await eventually(async () => spans().find((s) => s.kind === "consumer" && s.attributes["messaging.message.id"] === messageId), 30_000, "the consumer span");
-    expect(consumer).toMatchObject({ traceId, parentSpanId: senderSpanId, status: "error", attributes: { "rac.outcome": "rejected", "error.type": "malformedMessage" } });
+    const consumer = await eventually(
+      async () => spans().find((s) => s.kind === "consumer" && s.attributes["messaging.message.id"] === messageId),
+      30_000,
+      "the consumer span",
+    );
+    expect(consumer).toMatchObject({
+      traceId,
+      parentSpanId: senderSpanId,
+      status: "error",
+      attributes: { "rac.outcome": "rejected", "error.type": "malformedMessage" },
+    });
   });
 
   it("writes no token, secret, OAuth code or state into any span", async () => {
@@ -153,7 +176,17 @@ describe("traces across HTTP, Service Bus, the worker and TeamViewer", () => {
     const stored = await storedTokenValue(tenant.tenantId);
     const tokens = JSON.parse(stored!.value) as { accessToken: string; refreshToken: string };
     const endUser = await tokenFor({ tid: tenant.tenantId, oid: randomUUID(), name: "End User" });
-    const secrets = [tokens.accessToken, tokens.refreshToken, oauth.code, oauth.state, "local-client-secret", tenant.admin, tenant.helpdesk, tenant.connectorAdmin, endUser];
+    const secrets = [
+      tokens.accessToken,
+      tokens.refreshToken,
+      oauth.code,
+      oauth.state,
+      "local-client-secret",
+      tenant.admin,
+      tenant.helpdesk,
+      tenant.connectorAdmin,
+      endUser,
+    ];
 
     // Act
     const recorded = spans();

@@ -43,7 +43,14 @@ beforeAll(async () => {
         groups: p.upn === "leeg" ? [group] : [],
       }),
     ),
-    envelope("user.upserted", otherTenantId, { id: randomUUID(), userPrincipalName: "adele@fabrikam.example", displayName: "Adele of Fabrikam", mail: null, intuneLicensed: true, groups: [] }),
+    envelope("user.upserted", otherTenantId, {
+      id: randomUUID(),
+      userPrincipalName: "adele@fabrikam.example",
+      displayName: "Adele of Fabrikam",
+      mail: null,
+      intuneLicensed: true,
+      groups: [],
+    }),
   ]);
   await eventually(async () => ((await listUsers("")).body.value.length === people.length ? true : undefined), 30_000, "the users to be stored");
 });
@@ -138,12 +145,9 @@ describe("GET /api/me/permissions", () => {
 
     // Act
     const [endUser, scoped, reports, administrator] = await Promise.all(
-      [
-        token(randomUUID(), []),
-        token(scopedUser, [], [group]),
-        token(reportsUser, []),
-        Promise.resolve(admin),
-      ].map(async (t) => api<Record<string, unknown>>("/me/permissions", { token: await t })),
+      [token(randomUUID(), []), token(scopedUser, [], [group]), token(reportsUser, []), Promise.resolve(admin)].map(async (t) =>
+        api<Record<string, unknown>>("/me/permissions", { token: await t }),
+      ),
     );
 
     // Assess

@@ -84,12 +84,18 @@ describe("API responses against the OpenAPI document", () => {
       }
       if (!response.content) return { operationId: id };
       const media = response.content[r.contentType];
-      if (!media) return { operationId: id, problem: `${r.method} ${r.path} (${id}) ${r.status}: content type "${r.contentType}", documented ${Object.keys(response.content).join(", ")}` };
+      if (!media)
+        return {
+          operationId: id,
+          problem: `${r.method} ${r.path} (${id}) ${r.status}: content type "${r.contentType}", documented ${Object.keys(response.content).join(", ")}`,
+        };
       const key = `${template} ${r.method} ${r.status} ${r.contentType}`;
       let validate = validators.get(key);
       if (!validate) {
         const status = operation.responses[String(r.status)] ? String(r.status) : "default";
-        validate = ajv.compile({ $ref: `openapi#/${pointer("paths", template, r.method.toLowerCase(), "responses", status, "content", r.contentType, "schema")}` });
+        validate = ajv.compile({
+          $ref: `openapi#/${pointer("paths", template, r.method.toLowerCase(), "responses", status, "content", r.contentType, "schema")}`,
+        });
         validators.set(key, validate);
       }
       let body: unknown;
@@ -119,7 +125,9 @@ describe("API responses against the OpenAPI document", () => {
     // Act
     const seen = new Set(results.flatMap((c) => (c.operationId ? [c.operationId] : [])));
     const missing = all.filter((id) => !seen.has(id));
-    process.stdout.write(`OpenAPI response check: ${seen.size} of ${all.length} operations exercised${missing.length ? `; not exercised: ${missing.join(", ")}` : ""}\n`);
+    process.stdout.write(
+      `OpenAPI response check: ${seen.size} of ${all.length} operations exercised${missing.length ? `; not exercised: ${missing.join(", ")}` : ""}\n`,
+    );
 
     // Assess
     expect(missing).toEqual([]);

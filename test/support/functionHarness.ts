@@ -21,7 +21,8 @@ export function partialOf<T extends object>(what: string, parts: Partial<T>): T 
   return new Proxy(parts, {
     get(target, property, receiver) {
       // Probes by await, inspection and matchers are answered as for a plain object.
-      if (typeof property === "symbol" || property === "then" || property === "toJSON" || property in target) return Reflect.get(target, property, receiver) as unknown;
+      if (typeof property === "symbol" || property === "then" || property === "toJSON" || property in target)
+        return Reflect.get(target, property, receiver) as unknown;
       throw new Error(`${what}.${property} is not provided in this test`);
     },
   }) as T;
@@ -116,7 +117,8 @@ export async function invokeHttp(definition: FunctionDefinition, call: HttpCall)
 }
 
 /** What happened to a delivered message: completed (the handler returned) or left for redelivery (it threw). */
-export type Settlement = { readonly settled: "completed"; readonly logs: LogRecord[] } | { readonly settled: "redelivered"; readonly error: unknown; readonly logs: LogRecord[] };
+export type Settlement =
+  { readonly settled: "completed"; readonly logs: LogRecord[] } | { readonly settled: "redelivered"; readonly error: unknown; readonly logs: LogRecord[] };
 
 /** Delivers one Service Bus message to a queue function definition. */
 export async function deliver(

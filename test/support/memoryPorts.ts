@@ -181,8 +181,9 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async list(q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }> {
-    const all = this.#sessionsOf(q.tenantId)
-      .filter((s) => (q.deviceId === undefined || s.deviceId === q.deviceId) && (q.status === undefined || s.status === q.status) && q.visible(s));
+    const all = this.#sessionsOf(q.tenantId).filter(
+      (s) => (q.deviceId === undefined || s.deviceId === q.deviceId) && (q.status === undefined || s.status === q.status) && q.visible(s),
+    );
     const start = q.continuationToken === undefined ? 0 : Number(Buffer.from(q.continuationToken, "base64url").toString("utf8"));
     const value = all.slice(start, start + q.top);
     const end = start + value.length;
@@ -419,7 +420,9 @@ export class MemoryTeamViewer implements TeamViewerByTenant {
       },
       findOpenSessionByCustomApi: async (_token, customApi, groupId) => {
         this.#call(tenantId, "findOpenSessionByCustomApi");
-        const found = this.sessions.find((s) => s.tenantId === tenantId && s.open && s.customApi === customApi && (groupId === undefined || s.groupId === groupId));
+        const found = this.sessions.find(
+          (s) => s.tenantId === tenantId && s.open && s.customApi === customApi && (groupId === undefined || s.groupId === groupId),
+        );
         return found ? infoOf(found) : undefined;
       },
       closeSession: async (_token, code) => {

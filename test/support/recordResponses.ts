@@ -25,7 +25,10 @@ const originalFetch = globalThis.fetch;
 const maxPerKind = 50;
 const recordedKinds = new Map<string, number>();
 const kindOf = (method: string, path: string, status: number): string =>
-  `${method} ${path.split("/").map((segment) => (segment.length >= 16 || /\d/.test(segment) ? "*" : segment)).join("/")} ${status}`;
+  `${method} ${path
+    .split("/")
+    .map((segment) => (segment.length >= 16 || /\d/.test(segment) ? "*" : segment))
+    .join("/")} ${status}`;
 
 globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
   const response = await originalFetch(input, init);

@@ -36,7 +36,9 @@ describe("dependency rule", () => {
   it("shared/app imports no adapter, no function and no Azure SDK", () => {
     const offending = tsFiles(join(root, "shared/app")).flatMap((f) =>
       importsOf(f)
-        .filter((i) => (i.target ? /^(shared\/adapters|functions|local)\b/.test(i.target) || i.target === "shared/composition.js" : /^@azure\//.test(i.specifier)))
+        .filter((i) =>
+          i.target ? /^(shared\/adapters|functions|local)\b/.test(i.target) || i.target === "shared/composition.js" : /^@azure\//.test(i.specifier),
+        )
         .map((i) => `${relative(root, f)} → ${i.specifier}`),
     );
     expect(offending).toEqual([]);

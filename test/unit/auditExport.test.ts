@@ -86,10 +86,12 @@ describe("delta token", () => {
     expect(decodeDeltaToken(undefined, "tenant-a")).toBe(0);
   });
 
-  it.each(["", "bm90LWpzb24", Buffer.from('{"v":1,"t":"tenant-a","s":1.5}').toString("base64url"), Buffer.from('{"v":2,"t":"tenant-a","s":1}').toString("base64url")])(
-    "refuses %j",
-    (token) => {
-      expect(() => decodeDeltaToken(token, "tenant-a")).toThrow(DomainError);
-    },
-  );
+  it.each([
+    "",
+    "bm90LWpzb24",
+    Buffer.from('{"v":1,"t":"tenant-a","s":1.5}').toString("base64url"),
+    Buffer.from('{"v":2,"t":"tenant-a","s":1}').toString("base64url"),
+  ])("refuses %j", (token) => {
+    expect(() => decodeDeltaToken(token, "tenant-a")).toThrow(DomainError);
+  });
 });

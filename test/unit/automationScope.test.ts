@@ -4,7 +4,12 @@ import { describe, expect, it } from "vitest";
 import { evaluateAutomationScope } from "../../shared/domain/automationScope.js";
 import { inScope, type RoleAssignment } from "../../shared/domain/permissions.js";
 
-const assignment = (principalId: string, permission: RoleAssignment["permission"], scopeTags: string[], principalType: RoleAssignment["principalType"] = "user"): RoleAssignment => ({
+const assignment = (
+  principalId: string,
+  permission: RoleAssignment["permission"],
+  scopeTags: string[],
+  principalType: RoleAssignment["principalType"] = "user",
+): RoleAssignment => ({
   id: `${principalId}-${permission}-${scopeTags.join(",")}`,
   principalId,
   principalType,
@@ -15,7 +20,10 @@ const assignment = (principalId: string, permission: RoleAssignment["permission"
 describe("evaluateAutomationScope", () => {
   it("is tenant-wide when no role assignment names the app", () => {
     // Act
-    const scope = evaluateAutomationScope("app-1", [assignment("someone-else", "RemoteAssistance.Request", ["berlin"]), assignment("app-1", "RemoteAssistance.Request", ["x"], "group")]);
+    const scope = evaluateAutomationScope("app-1", [
+      assignment("someone-else", "RemoteAssistance.Request", ["berlin"]),
+      assignment("app-1", "RemoteAssistance.Request", ["x"], "group"),
+    ]);
 
     // Assess
     expect(inScope(scope.request, [])).toBe(true);
@@ -24,7 +32,10 @@ describe("evaluateAutomationScope", () => {
 
   it("narrows to the tags of the Request assignments naming the app", () => {
     // Act
-    const scope = evaluateAutomationScope("app-1", [assignment("app-1", "RemoteAssistance.Request", ["berlin"]), assignment("app-1", "RemoteAssistance.Request", ["paris"])]);
+    const scope = evaluateAutomationScope("app-1", [
+      assignment("app-1", "RemoteAssistance.Request", ["berlin"]),
+      assignment("app-1", "RemoteAssistance.Request", ["paris"]),
+    ]);
 
     // Assess
     expect(inScope(scope.request, ["berlin"])).toBe(true);
@@ -45,7 +56,10 @@ describe("evaluateAutomationScope", () => {
 
   it("is tenant-wide again when one of its Request assignments has no tags", () => {
     // Act
-    const scope = evaluateAutomationScope("app-1", [assignment("app-1", "RemoteAssistance.Request", ["berlin"]), assignment("app-1", "RemoteAssistance.Request", [])]);
+    const scope = evaluateAutomationScope("app-1", [
+      assignment("app-1", "RemoteAssistance.Request", ["berlin"]),
+      assignment("app-1", "RemoteAssistance.Request", []),
+    ]);
 
     // Assess
     expect(scope.request).toEqual({ all: true });

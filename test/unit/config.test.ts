@@ -15,7 +15,14 @@ describe("loadConfig", () => {
   });
 
   it("accepts the Azure identity form", () => {
-    const { ServiceBusConnection: _sb, TABLES_CONNECTION_STRING: _t, TABLES_ALLOW_INSECURE: _ti, KEYVAULT_ALLOW_INSECURE: _k, TEAMVIEWER_CLIENT_SECRET: _s, ...rest } = sample;
+    const {
+      ServiceBusConnection: _sb,
+      TABLES_CONNECTION_STRING: _t,
+      TABLES_ALLOW_INSECURE: _ti,
+      KEYVAULT_ALLOW_INSECURE: _k,
+      TEAMVIEWER_CLIENT_SECRET: _s,
+      ...rest
+    } = sample;
     const c = loadConfig({
       ...rest,
       KEYVAULT_URI: "https://kv-rac.vault.azure.net/",
@@ -25,7 +32,11 @@ describe("loadConfig", () => {
       TABLES_ENDPOINT: "https://strac.table.core.windows.net",
       PUSH_GATEWAY: "none",
     });
-    expect(c.serviceBus).toEqual({ kind: "identity", fullyQualifiedNamespace: "sb-rac.servicebus.windows.net", clientId: "00000000-0000-0000-0000-000000000001" });
+    expect(c.serviceBus).toEqual({
+      kind: "identity",
+      fullyQualifiedNamespace: "sb-rac.servicebus.windows.net",
+      clientId: "00000000-0000-0000-0000-000000000001",
+    });
     expect(c.tables).toEqual({ kind: "identity", endpoint: "https://strac.table.core.windows.net", allowInsecure: false });
     expect(c.teamViewer.clientSecret).toBeUndefined();
   });

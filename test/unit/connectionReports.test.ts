@@ -4,7 +4,13 @@ import { ulid } from "ulid";
 import { describe, expect, it } from "vitest";
 import { buildReport } from "../../shared/app/sessions/sessionAdministration.js";
 import { ConnectionReports } from "../../shared/app/sessions/connectionReports.js";
-import type { ConnectionReportCursor, ConnectionReportCursorStore, ConnectionReportPage, ConnectionReportQuery, StoredCursor } from "../../shared/app/sessions/connectionPorts.js";
+import type {
+  ConnectionReportCursor,
+  ConnectionReportCursorStore,
+  ConnectionReportPage,
+  ConnectionReportQuery,
+  StoredCursor,
+} from "../../shared/app/sessions/connectionPorts.js";
 import type { SessionStore, StoredSession } from "../../shared/app/sessions/ports.js";
 import { SessionWriter } from "../../shared/app/sessions/sessionWriter.js";
 import { TeamViewerQuotaExhausted } from "../../shared/app/quota/teamViewerQuota.js";
@@ -21,7 +27,15 @@ function session(over: Partial<Session> = {}): Session {
     tenantId: "t1",
     id: ulid(at.getTime() - 3_600_000),
     deviceId: "d1",
-    device: { deviceName: "PC", operatingSystem: "Windows", osVersion: "10", platform: "windows", userDisplayName: null, userPrincipalName: null, scopeTags: ["0"] },
+    device: {
+      deviceName: "PC",
+      operatingSystem: "Windows",
+      osVersion: "10",
+      platform: "windows",
+      userDisplayName: null,
+      userPrincipalName: null,
+      scopeTags: ["0"],
+    },
     endUser: null,
     requestedBy: { id: "a1", displayName: "Adele", type: "user" },
     requestedAt: new Date(at.getTime() - 3_600_000).toISOString(),
@@ -57,7 +71,8 @@ describe("recording a connection on a session", () => {
     const again = first.kind === "recorded" ? recordConnection(first.session, report("c1", 12), at) : undefined;
     // Assess
     expect(first).toMatchObject({ kind: "recorded", connection: { id: "c1", durationSeconds: 720, endedAt: "2026-12-05T09:12:00.000Z" } });
-    if (first.kind === "recorded") expect(first.session.history.at(-1)).toMatchObject({ status: "accepted", detail: "Sam (u1) connected at 2026-12-05T09:00:00.000Z for 12 min." });
+    if (first.kind === "recorded")
+      expect(first.session.history.at(-1)).toMatchObject({ status: "accepted", detail: "Sam (u1) connected at 2026-12-05T09:00:00.000Z for 12 min." });
     expect(again).toEqual({ kind: "known" });
   });
 
@@ -100,10 +115,20 @@ describe("the report's connection figures", () => {
     const withConnections = (id: string, ...minutes: number[]): Session =>
       session({
         id,
-        connections: minutes.map((m, i) => ({ id: `${id}${i}`, supporter: { userId: "u1", name: "Sam" }, startedAt: at.toISOString(), endedAt: at.toISOString(), durationSeconds: m * 60 })),
+        connections: minutes.map((m, i) => ({
+          id: `${id}${i}`,
+          supporter: { userId: "u1", name: "Sam" },
+          startedAt: at.toISOString(),
+          endedAt: at.toISOString(),
+          durationSeconds: m * 60,
+        })),
       });
     // Act
-    const r = buildReport([withConnections("a", 10), withConnections("b", 5, 15), withConnections("c"), session({ id: "d", endUserResponse: null, status: "declined" })], at, at);
+    const r = buildReport(
+      [withConnections("a", 10), withConnections("b", 5, 15), withConnections("c"), session({ id: "d", endUserResponse: null, status: "declined" })],
+      at,
+      at,
+    );
     // Assess
     expect(r).toMatchObject({ connectedSessions: 2, totalConnectionMinutes: 30, medianConnectionMinutes: 15, sessionsNeverConnected: 1 });
   });
@@ -151,7 +176,8 @@ function harness(pages: (q: ConnectionReportQuery) => ConnectionReportPage) {
       return normalizeSessionCode(code) === "12345678" ? stored : undefined;
     },
     get: async () => stored,
-    update: async (current: StoredSession, next: Session) => (current.etag === stored.etag ? (stored = { session: next, etag: String(Number(stored.etag) + 1) }) : undefined),
+    update: async (current: StoredSession, next: Session) =>
+      current.etag === stored.etag ? (stored = { session: next, etag: String(Number(stored.etag) + 1) }) : undefined,
     deleteOutbox: async () => undefined,
   } as unknown as SessionStore; // only the calls recording makes
   const audit: AuditEventInput[] = [];
@@ -161,7 +187,11 @@ function harness(pages: (q: ConnectionReportQuery) => ConnectionReportPage) {
   const reports = new ConnectionReports({
     onboardedTenants: async () => ["t1"],
     cursors,
-    writer: new SessionWriter({ store, inbox: { put: async () => undefined, remove: async () => undefined, list: async () => [] }, bus: { send: async () => undefined, ping: async () => undefined, close: async () => undefined } }),
+    writer: new SessionWriter({
+      store,
+      inbox: { put: async () => undefined, remove: async () => undefined, list: async () => [] },
+      bus: { send: async () => undefined, ping: async () => undefined, close: async () => undefined },
+    }),
     tokens: { withAccessToken: (_t, fn) => fn("token") },
     teamViewer: { forTenant: () => ({ listConnections: async (_token, q) => (queries.push(q), pages(q)) }) },
     audit: auditLog,
@@ -170,7 +200,14 @@ function harness(pages: (q: ConnectionReportQuery) => ConnectionReportPage) {
   return { reports, cursors, queries, audit, session: () => stored.session };
 }
 
-const record = (id: string) => ({ id, userId: "u1", userName: "Sam", startDate: new Date("2026-12-05T09:00:00Z"), endDate: new Date("2026-12-05T09:01:00Z"), sessionCode: "s12-345-678" });
+const record = (id: string) => ({
+  id,
+  userId: "u1",
+  userName: "Sam",
+  startDate: new Date("2026-12-05T09:00:00Z"),
+  endDate: new Date("2026-12-05T09:01:00Z"),
+  sessionCode: "s12-345-678",
+});
 const log = createLogger(() => undefined);
 
 describe("the connection report timer's cursor", () => {
@@ -210,7 +247,10 @@ describe("the connection report timer's cursor", () => {
 
   it("skips a record whose session row cannot be read, audits it, and records the rest", async () => {
     // Prepare
-    const h = harness(() => ({ records: [{ ...record("bad"), sessionCode: "s66-666-666" }, { ...record("nobody"), sessionCode: "s00-000-001" }, record("c1")], unreadable: 0 }));
+    const h = harness(() => ({
+      records: [{ ...record("bad"), sessionCode: "s66-666-666" }, { ...record("nobody"), sessionCode: "s00-000-001" }, record("c1")],
+      unreadable: 0,
+    }));
     // Act
     await h.reports.run(log);
     // Assess

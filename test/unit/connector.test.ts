@@ -168,12 +168,15 @@ describe("stored token format", () => {
     expect(parseToken('{"accessToken":"a","refreshToken":"r","expiresAt":"2026-11-24T10:00:00Z"}')?.generation).toBe(0);
   });
 
-  it.each(["not json", "{}", '{"accessToken":"a","refreshToken":"","expiresAt":"2026-11-24T10:00:00Z"}', '{"accessToken":"a","refreshToken":"r","expiresAt":"tomorrow"}', '{"accessToken":"a","refreshToken":"r","expiresAt":"2026-11-24T10:00:00Z","generation":-1}'])(
-    "rejects %s",
-    (value) => {
-      expect(parseToken(value)).toBeUndefined();
-    },
-  );
+  it.each([
+    "not json",
+    "{}",
+    '{"accessToken":"a","refreshToken":"","expiresAt":"2026-11-24T10:00:00Z"}',
+    '{"accessToken":"a","refreshToken":"r","expiresAt":"tomorrow"}',
+    '{"accessToken":"a","refreshToken":"r","expiresAt":"2026-11-24T10:00:00Z","generation":-1}',
+  ])("rejects %s", (value) => {
+    expect(parseToken(value)).toBeUndefined();
+  });
 
   it("names the secret per tenant", () => {
     expect(tokenSecretName("0f8fad5b-d9cb-469f-a165-70867728950e")).toBe("teamviewer-token-0f8fad5b-d9cb-469f-a165-70867728950e");

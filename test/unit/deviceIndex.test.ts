@@ -229,7 +229,15 @@ describe("the index version", () => {
     device({ id: "d5", operatingSystem: "iPadOS", deviceEnrollmentType: "userEnrollment" }),
     device({ id: "d6", operatingSystem: "macOS", deviceEnrollmentType: "appleBulkWithUser" }),
     device({ id: "d7", operatingSystem: "Windows", osVersion: "10.0.26100.1 (Home)", deviceName: "ÄÖ Ü!|x" }),
-    device({ id: "d8", operatingSystem: "Linux", deviceEnrollmentType: "unknown", managedDeviceOwnerType: "unknown", userId: null, userPrincipalName: null, userDisplayName: null }),
+    device({
+      id: "d8",
+      operatingSystem: "Linux",
+      deviceEnrollmentType: "unknown",
+      managedDeviceOwnerType: "unknown",
+      userId: null,
+      userPrincipalName: null,
+      userDisplayName: null,
+    }),
     device({ id: "d9", removed: true }),
     device({ id: "d10", roleScopeTagIds: Array.from({ length: maxIndexedTags + 1 }, (_, i) => `tag${i}`) }),
   ];

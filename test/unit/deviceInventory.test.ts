@@ -58,7 +58,10 @@ describe("applyUpsert", () => {
 
   it("keeps a device removed when the upsert happened before the removal, but takes its newer details", () => {
     // Prepare
-    const removed = run([{ kind: "upsert", at: 1, name: "A" }, { kind: "remove", at: 5 }]);
+    const removed = run([
+      { kind: "upsert", at: 1, name: "A" },
+      { kind: "remove", at: 5 },
+    ]);
 
     // Act
     const next = applyUpsert(removed, tenantId, facts("B"), t(3));
@@ -68,7 +71,10 @@ describe("applyUpsert", () => {
   });
 
   it("brings a device back when it is upserted after its removal", () => {
-    const removed = run([{ kind: "upsert", at: 1, name: "A" }, { kind: "remove", at: 5 }]);
+    const removed = run([
+      { kind: "upsert", at: 1, name: "A" },
+      { kind: "remove", at: 5 },
+    ]);
 
     const next = applyUpsert(removed, tenantId, facts("A"), t(6));
 
@@ -103,7 +109,10 @@ describe("applyRemoval", () => {
   });
 
   it("ignores a replayed removal", () => {
-    const removed = run([{ kind: "upsert", at: 1, name: "A" }, { kind: "remove", at: 5 }]);
+    const removed = run([
+      { kind: "upsert", at: 1, name: "A" },
+      { kind: "remove", at: 5 },
+    ]);
 
     expect(applyRemoval(removed, tenantId, deviceId, t(5))).toBeUndefined();
   });

@@ -93,7 +93,10 @@ describe("the demo tenant", () => {
   it.each(rows.map((d) => [d.row, d] as const))("%s lands in its row, as the device view shows it", (row, d) => {
     // Prepare: the device as the seed's events leave it
     const upserted = applyUpsert(undefined, demoTenant.id, deviceFactsOf(d.data), "2026-11-20T08:00:00.000Z")!;
-    const stored = row === "retired / removed" ? applyRemoval({ kind: "device", device: upserted }, demoTenant.id, upserted.id, "2026-11-20T08:00:00.000Z") : { kind: "device" as const, device: upserted };
+    const stored =
+      row === "retired / removed"
+        ? applyRemoval({ kind: "device", device: upserted }, demoTenant.id, upserted.id, "2026-11-20T08:00:00.000Z")
+        : { kind: "device" as const, device: upserted };
     if (stored?.kind !== "device") throw new Error("expected a device");
 
     // Act

@@ -80,14 +80,25 @@ const cases: readonly Case[] = [
   },
   {
     name: "Android Enterprise dedicated",
-    device: device({ ...android, deviceType: "androidEnterprise", deviceEnrollmentType: "androidEnterpriseDedicatedDevice", managedDeviceOwnerType: "company", userId: null }),
+    device: device({
+      ...android,
+      deviceType: "androidEnterprise",
+      deviceEnrollmentType: "androidEnterpriseDedicatedDevice",
+      managedDeviceOwnerType: "company",
+      userId: null,
+    }),
     eligible: false,
     reason: "unsupportedEnrollmentType",
     notificationChannel: "none",
   },
   {
     name: "Android Enterprise corporate-owned work profile",
-    device: device({ ...android, deviceType: "androidEnterprise", deviceEnrollmentType: "androidEnterpriseCorporateWorkProfile", managedDeviceOwnerType: "company" }),
+    device: device({
+      ...android,
+      deviceType: "androidEnterprise",
+      deviceEnrollmentType: "androidEnterpriseCorporateWorkProfile",
+      managedDeviceOwnerType: "company",
+    }),
     eligible: false,
     reason: "unsupportedEnrollmentType",
     notificationChannel: "none",

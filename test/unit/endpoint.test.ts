@@ -22,7 +22,14 @@ const admin: UserCaller = {
   roles: [appRoles.administrator],
   groups: [],
 };
-const automation: AutomationCaller = { type: "automation", tenantId: "t1", userId: "app-1", displayName: "Ticketing", clientId: "c1", roles: [appRoles.automation] };
+const automation: AutomationCaller = {
+  type: "automation",
+  tenantId: "t1",
+  userId: "app-1",
+  displayName: "Ticketing",
+  clientId: "c1",
+  roles: [appRoles.automation],
+};
 const authenticator = new StaticAuthenticator({ "admin-token": admin, "app-token": automation });
 const asAdmin = { authorization: "Bearer admin-token" };
 
@@ -91,7 +98,11 @@ describe("endpoint(): authentication", () => {
 
   it("answers 403 to an app-only token anywhere but the automation door", async () => {
     // Act
-    const answer = await invokeHttp(getSession, { url: `/api/sessions/${ulid()}`, params: { sessionId: ulid() }, headers: { authorization: "Bearer app-token" } });
+    const answer = await invokeHttp(getSession, {
+      url: `/api/sessions/${ulid()}`,
+      params: { sessionId: ulid() },
+      headers: { authorization: "Bearer app-token" },
+    });
 
     // Assess
     expect(answer.status).toBe(403);
@@ -141,7 +152,13 @@ describe("endpoint(): input", () => {
 
   it("answers 413 for a body over the endpoint's limit", async () => {
     // Act
-    const answer = await invokeHttp(echo, { method: "POST", url: "/api/unit/echo/t1", params: { thingId: "t1" }, headers: asAdmin, body: { note: "x".repeat(300) } });
+    const answer = await invokeHttp(echo, {
+      method: "POST",
+      url: "/api/unit/echo/t1",
+      params: { thingId: "t1" },
+      headers: asAdmin,
+      body: { note: "x".repeat(300) },
+    });
 
     // Assess
     expect(answer.status).toBe(413);
@@ -168,7 +185,13 @@ describe("endpoint(): the answer", () => {
 
   it("replaces a correlation id that does not fit the pattern with a new one", async () => {
     // Act
-    const answer = await invokeHttp(echo, { method: "POST", url: "/api/unit/echo/t1", params: { thingId: "t1" }, headers: { ...asAdmin, "x-correlation-id": "<script>" }, body: { note: "x" } });
+    const answer = await invokeHttp(echo, {
+      method: "POST",
+      url: "/api/unit/echo/t1",
+      params: { thingId: "t1" },
+      headers: { ...asAdmin, "x-correlation-id": "<script>" },
+      body: { note: "x" },
+    });
 
     // Assess
     expect(answer.headers["x-correlation-id"]).toMatch(/^[0-9a-f-]{36}$/);

@@ -4,16 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { parseBicep, type BicepNode } from "../../infra/bicepSyntax.js";
 import { loadConfig, settingsSchema } from "../../shared/config.js";
-import {
-  declaration,
-  declarations,
-  identifiersIn,
-  loadBicep,
-  objectProperties,
-  resourceBody,
-  stringLiteral,
-  type BicepFile,
-} from "../support/bicepModel.js";
+import { declaration, declarations, identifiersIn, loadBicep, objectProperties, resourceBody, stringLiteral, type BicepFile } from "../support/bicepModel.js";
 
 const functionAppModule = "modules/functionApp.bicep";
 
@@ -191,7 +182,9 @@ describe("function app settings in Bicep match shared/config.ts", () => {
     expect(schemaRequired).toEqual(expect.arrayContaining(["KEYVAULT_URI", "TEAMVIEWER_CLIENT_ID", "AUTH_ISSUER", "PORTAL_URL"]));
     expect(variants.map((v) => v.label).sort()).toEqual(["!enableNotificationHubs", "enableNotificationHubs"]);
     for (const variant of variants) {
-      expect([...variant.settings.keys()], variant.label).toEqual(expect.arrayContaining([...schemaRequired, ...azureIdentitySettings, ...Object.keys(hostOwnedSettings)]));
+      expect([...variant.settings.keys()], variant.label).toEqual(
+        expect.arrayContaining([...schemaRequired, ...azureIdentitySettings, ...Object.keys(hostOwnedSettings)]),
+      );
     }
   });
 
@@ -257,9 +250,25 @@ describe("function app settings in Bicep match shared/config.ts", () => {
   });
 
   it.each([
-    ["a listKeys() value", (s: string) => s.replace("KEYVAULT_URI: keyVaultUri", "KEYVAULT_URI: storage.listKeys().keys[0].value"), "functionApp", /KEYVAULT_URI/],
-    ["an AccountKey connection string", (s: string) => s.replace("TABLES_ENDPOINT: storage.properties.primaryEndpoints.table", "TABLES_ENDPOINT: 'DefaultEndpointsProtocol=https;AccountKey=${storage.name}'"), "functionApp", /TABLES_ENDPOINT/],
-    ["a key fed in from main.bicep", (s: string) => s.replace("keyVaultUri: keyVault.outputs.uri", "keyVaultUri: 'Endpoint=sb://x/;SharedAccessKey=${environmentName}'"), "main", /KEYVAULT_URI/],
+    [
+      "a listKeys() value",
+      (s: string) => s.replace("KEYVAULT_URI: keyVaultUri", "KEYVAULT_URI: storage.listKeys().keys[0].value"),
+      "functionApp",
+      /KEYVAULT_URI/,
+    ],
+    [
+      "an AccountKey connection string",
+      (s: string) =>
+        s.replace("TABLES_ENDPOINT: storage.properties.primaryEndpoints.table", "TABLES_ENDPOINT: 'DefaultEndpointsProtocol=https;AccountKey=${storage.name}'"),
+      "functionApp",
+      /TABLES_ENDPOINT/,
+    ],
+    [
+      "a key fed in from main.bicep",
+      (s: string) => s.replace("keyVaultUri: keyVault.outputs.uri", "keyVaultUri: 'Endpoint=sb://x/;SharedAccessKey=${environmentName}'"),
+      "main",
+      /KEYVAULT_URI/,
+    ],
   ])("catches %s", async (_what, mutate, target, expected) => {
     // Prepare
     const fileOriginal = await loadBicep(functionAppModule);

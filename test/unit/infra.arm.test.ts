@@ -46,7 +46,7 @@ function callArguments(expression: string, name: string): string[] {
     const c = expression[i];
     if (quoted) {
       current += c;
-      if (c === "'") quoted = expression[i + 1] === "'" ? (current += expression[++i], true) : false;
+      if (c === "'") quoted = expression[i + 1] === "'" ? ((current += expression[++i]), true) : false;
       continue;
     }
     if (c === "'") quoted = true;
@@ -93,7 +93,9 @@ describe("compiled ARM template (bicep build infra/main.bicep)", () => {
 
     // Assess
     expect(site.tags).toBe("[union(parameters('tags'), createObject('azd-service-name', 'web'))]");
-    expect(portal.outputs?.origin.value).toBe("[format('https://{0}', reference(resourceId('Microsoft.Web/staticSites', parameters('name')), '2025-03-01').defaultHostname)]");
+    expect(portal.outputs?.origin.value).toBe(
+      "[format('https://{0}', reference(resourceId('Microsoft.Web/staticSites', parameters('name')), '2025-03-01').defaultHostname)]",
+    );
   });
 
   it("lets CORS allow exactly the portal's origin, taken from the Static Web App", () => {

@@ -8,7 +8,17 @@ import { describe, expect, it } from "vitest";
 import { listBicepFiles } from "../../infra/bicepSyntax.js";
 import { appRoot } from "../../infra/package.js";
 import { appRoles } from "../../shared/domain/caller.js";
-import { declaration, declarations, evaluate, infraDir, loadBicep, objectProperties, resourceBody, stringLiteral, type BicepFile } from "../support/bicepModel.js";
+import {
+  declaration,
+  declarations,
+  evaluate,
+  infraDir,
+  loadBicep,
+  objectProperties,
+  resourceBody,
+  stringLiteral,
+  type BicepFile,
+} from "../support/bicepModel.js";
 
 type YamlMap = { [key: string]: string | YamlMap };
 
@@ -50,7 +60,9 @@ describe("azd project", () => {
     // Act
     const api = (yaml.services as YamlMap).api as YamlMap;
     const site = declarations(functionApp, "resource").find((d) => d.typeText?.startsWith("Microsoft.Web/sites@"))!;
-    const siteTags = resourceBody(site).descendantsOfType("object_property").find((p) => stringLiteral(p.namedChildren[0]) === "azd-service-name");
+    const siteTags = resourceBody(site)
+      .descendantsOfType("object_property")
+      .find((p) => stringLiteral(p.namedChildren[0]) === "azd-service-name");
 
     // Assess
     expect(api).toMatchObject({ project: ".", language: "ts", host: "function", dist: ".deploy", remoteBuild: "false" });
@@ -100,7 +112,11 @@ describe("azd project", () => {
       if (c.azdDefault !== undefined) expect(c.allowed, c.name).toContain(c.azdDefault);
       if (c.bicepDefault !== undefined) expect(c.allowed, c.name).toContain(c.bicepDefault);
     }
-    expect(checks.find((c) => c.name === "serviceBusSku")).toMatchObject({ bicepDefault: "Standard", azdDefault: "Standard", allowed: ["Standard", "Premium"] });
+    expect(checks.find((c) => c.name === "serviceBusSku")).toMatchObject({
+      bicepDefault: "Standard",
+      azdDefault: "Standard",
+      allowed: ["Standard", "Premium"],
+    });
   });
 
   it("passes every module exactly the parameters it declares and reads only outputs it has", async () => {
@@ -130,16 +146,12 @@ describe("azd project", () => {
 
     // Assess
     expect(problems).toEqual([]);
-    expect(declarations(files.find((f) => f.path.endsWith("main.bicep"))!, "module").map((m) => m.name)).toEqual([
-      "monitoring",
-      "storage",
-      "serviceBus",
-      "keyVault",
-      "notificationHubs",
-      "portal",
-      "roleAssignments",
-      "functionApp",
-    ]);
+    expect(
+      declarations(
+        files.find((f) => f.path.endsWith("main.bicep"))!,
+        "module",
+      ).map((m) => m.name),
+    ).toEqual(["monitoring", "storage", "serviceBus", "keyVault", "notificationHubs", "portal", "roleAssignments", "functionApp"]);
   });
 
   it("runs Node 22 on Flex Consumption with the documented plan and runtime shape", async () => {
@@ -156,7 +168,9 @@ describe("azd project", () => {
     expect(evaluate(plan.get("properties")!, {})).toEqual({ reserved: true });
     expect(stringLiteral(site.get("kind")!)).toBe("functionapp,linux");
     expect(evaluate(config.get("runtime")!, {})).toEqual({ name: "node", version: "22" });
-    expect(objectProperties(objectProperties(objectProperties(config.get("deployment")!).get("storage")!).get("authentication")!).get("type")?.text).toBe("'UserAssignedIdentity'");
+    expect(objectProperties(objectProperties(objectProperties(config.get("deployment")!).get("storage")!).get("authentication")!).get("type")?.text).toBe(
+      "'UserAssignedIdentity'",
+    );
   });
 
   it("keeps shared keys and local auth off on every service that allows it", async () => {
@@ -194,7 +208,8 @@ describe("azd project", () => {
     // Prepare: uniqueString() returns 13 characters.
     const main = await loadBicep("main.bicep");
     const scope = { resourceToken: "abcdefghijklm" };
-    const nameOf = (module: string, param: string) => evaluate(objectProperties(objectProperties(resourceBody(declaration(main, "module", module))).get("params")!).get(param)!, scope) as string;
+    const nameOf = (module: string, param: string) =>
+      evaluate(objectProperties(objectProperties(resourceBody(declaration(main, "module", module))).get("params")!).get(param)!, scope) as string;
 
     // Act
     const names = {
@@ -211,7 +226,11 @@ describe("azd project", () => {
 
   it("registers in Entra exactly the app roles the code checks, for v2 tokens as AUTH_ISSUER expects", async () => {
     // Prepare
-    const roles = JSON.parse(readFileSync(join(infraDir, "entra", "api-app-roles.json"), "utf8")) as { id: string; value: string; allowedMemberTypes: string[] }[];
+    const roles = JSON.parse(readFileSync(join(infraDir, "entra", "api-app-roles.json"), "utf8")) as {
+      id: string;
+      value: string;
+      allowedMemberTypes: string[];
+    }[];
     const scope = JSON.parse(readFileSync(join(infraDir, "entra", "api-scope.json"), "utf8")) as {
       api: { requestedAccessTokenVersion: number };
       optionalClaims?: { accessToken?: { name: string }[] };

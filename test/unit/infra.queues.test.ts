@@ -4,16 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { parseBicep } from "../../infra/bicepSyntax.js";
 import { loadQueueDefinitions, parseIsoDuration, queueDefinitionSchema, queueDefinitionsPath, type QueueDefinition } from "../../shared/queueDefinitions.js";
-import {
-  declaration,
-  declarations,
-  evaluate,
-  forLoopOf,
-  loadBicep,
-  loadJsonContentPath,
-  objectProperties,
-  type BicepFile,
-} from "../support/bicepModel.js";
+import { declaration, declarations, evaluate, forLoopOf, loadBicep, loadJsonContentPath, objectProperties, type BicepFile } from "../support/bicepModel.js";
 
 const serviceBusModule = "modules/serviceBus.bicep";
 
@@ -45,7 +36,8 @@ function queueMappingProblems(file: BicepFile): string[] {
     if (path !== queueDefinitionsPath) problems.push(`${iterableObject.text} is not loadJsonContent of infra/queues.json (got ${loaded?.value?.text})`);
   }
   const body = objectProperties(loop.body);
-  const fromItem = (node: { type: string; text: string } | undefined, field: string): boolean => node?.type === "member_expression" && node.text === `${loop.variable}.${field}`;
+  const fromItem = (node: { type: string; text: string } | undefined, field: string): boolean =>
+    node?.type === "member_expression" && node.text === `${loop.variable}.${field}`;
   if (!fromItem(body.get("name"), "name")) problems.push(`name is ${body.get("name")?.text}, not ${loop.variable}.name`);
   const propertiesNode = body.get("properties");
   if (!propertiesNode) return [...problems, "the queue has no properties"];
@@ -99,7 +91,14 @@ describe("Service Bus queues in Bicep come from infra/queues.json", () => {
     const declared = declaredQueues(file, definitions);
 
     // Assess
-    expect(definitions.map((d) => d.name)).toEqual(["connector-commands", "session-commands", "device-notifications", "automation-events", "audit-export", "device-index"]);
+    expect(definitions.map((d) => d.name)).toEqual([
+      "connector-commands",
+      "session-commands",
+      "device-notifications",
+      "automation-events",
+      "audit-export",
+      "device-index",
+    ]);
     expect(declared).toEqual(definitions.map(expectedArmQueue));
   });
 
@@ -125,10 +124,26 @@ describe("Service Bus queues in Bicep come from infra/queues.json", () => {
 
   it.each([
     ["a hard-coded value", (s: string) => s.replace("lockDuration: q.lockDuration", "lockDuration: 'PT1M'"), /lockDuration is 'PT1M'/],
-    ["a dropped property", (s: string) => s.replace(/\n\s*deadLetteringOnMessageExpiration: q\.deadLetteringOnMessageExpiration/, ""), /deadLetteringOnMessageExpiration is not set/],
-    ["a crossed mapping", (s: string) => s.replace("maxDeliveryCount: q.maxDeliveryCount", "maxDeliveryCount: q.lockDuration"), /maxDeliveryCount is q\.lockDuration/],
-    ["an undocumented extra", (s: string) => s.replace("requiresSession: false", "requiresSession: false\n    maxSizeInMegabytes: 1024"), /maxSizeInMegabytes is set/],
-    ["another source file", (s: string) => s.replace("loadJsonContent('../queues.json')", "loadJsonContent('../other-queues.json')"), /not loadJsonContent of infra\/queues\.json/],
+    [
+      "a dropped property",
+      (s: string) => s.replace(/\n\s*deadLetteringOnMessageExpiration: q\.deadLetteringOnMessageExpiration/, ""),
+      /deadLetteringOnMessageExpiration is not set/,
+    ],
+    [
+      "a crossed mapping",
+      (s: string) => s.replace("maxDeliveryCount: q.maxDeliveryCount", "maxDeliveryCount: q.lockDuration"),
+      /maxDeliveryCount is q\.lockDuration/,
+    ],
+    [
+      "an undocumented extra",
+      (s: string) => s.replace("requiresSession: false", "requiresSession: false\n    maxSizeInMegabytes: 1024"),
+      /maxSizeInMegabytes is set/,
+    ],
+    [
+      "another source file",
+      (s: string) => s.replace("loadJsonContent('../queues.json')", "loadJsonContent('../other-queues.json')"),
+      /not loadJsonContent of infra\/queues\.json/,
+    ],
   ])("reports %s in the queue resource", async (_what, mutate, expected) => {
     // Prepare
     const original = await loadBicep(serviceBusModule);
@@ -155,7 +170,9 @@ describe("Service Bus queues in Bicep come from infra/queues.json", () => {
       const ttl = parseIsoDuration(q.defaultMessageTimeToLive);
       return [
         lock < 5_000 || lock > 5 * minute ? `${q.name}: lockDuration ${q.lockDuration} outside 5 s–5 min` : [],
-        window < 20_000 || window > 7 * 24 * 60 * minute ? `${q.name}: duplicate detection window ${q.duplicateDetectionHistoryTimeWindow} outside 20 s–7 days` : [],
+        window < 20_000 || window > 7 * 24 * 60 * minute
+          ? `${q.name}: duplicate detection window ${q.duplicateDetectionHistoryTimeWindow} outside 20 s–7 days`
+          : [],
         ttl <= lock ? `${q.name}: TTL ${q.defaultMessageTimeToLive} not longer than the lock` : [],
       ].flat();
     });

@@ -124,7 +124,11 @@ describe("role assignments", () => {
     const sources = listBicepFiles(infraDir).map((f) => ({ f, text: readFileSync(join(infraDir, f), "utf8").toLowerCase() }));
 
     // Act
-    const found = sources.flatMap(({ f, text }) => Object.entries(broadRoles).filter(([, id]) => text.includes(id)).map(([role]) => `${f}: ${role}`));
+    const found = sources.flatMap(({ f, text }) =>
+      Object.entries(broadRoles)
+        .filter(([, id]) => text.includes(id))
+        .map(([role]) => `${f}: ${role}`),
+    );
 
     // Assess
     expect(found).toEqual([]);

@@ -28,7 +28,15 @@ const claims = { tid: "AAAA-1", oid: "BBBB-2", name: "Adele", preferred_username
 describe("JwtAuthenticator", () => {
   it("turns a valid token into a caller with lower-cased ids", async () => {
     const caller = await auth().authenticate(`Bearer ${await sign(claims)}`);
-    expect(caller).toEqual({ type: "user", tenantId: "aaaa-1", userId: "bbbb-2", displayName: "Adele", userPrincipalName: "adele@x", roles: ["Intune.Administrator"], groups: ["g1"] });
+    expect(caller).toEqual({
+      type: "user",
+      tenantId: "aaaa-1",
+      userId: "bbbb-2",
+      displayName: "Adele",
+      userPrincipalName: "adele@x",
+      roles: ["Intune.Administrator"],
+      groups: ["g1"],
+    });
   });
 
   it.each([
@@ -51,7 +59,10 @@ describe("JwtAuthenticator", () => {
   it("allows a small clock skew but not an expired token", async () => {
     const now = Math.floor(Date.now() / 1000);
     await expect(auth().authenticate(`Bearer ${await sign(claims, { exp: now - 30 })}`)).resolves.toBeDefined();
-    await expect(auth().authenticate(`Bearer ${await sign(claims, { exp: now - 120 })}`)).rejects.toMatchObject({ code: "unauthenticated", detail: "The token has expired." });
+    await expect(auth().authenticate(`Bearer ${await sign(claims, { exp: now - 120 })}`)).rejects.toMatchObject({
+      code: "unauthenticated",
+      detail: "The token has expired.",
+    });
   });
 
   it.each([
@@ -96,7 +107,14 @@ describe("JwtAuthenticator", () => {
     const unnamed = await auth().authenticate(`Bearer ${await sign(app)}`);
 
     // Assess
-    expect(named).toEqual({ type: "automation", tenantId: "aaaa-1", userId: "sp-1", displayName: "Help desk bot", clientId: "client-1", roles: ["RemoteAssistance.Automation"] });
+    expect(named).toEqual({
+      type: "automation",
+      tenantId: "aaaa-1",
+      userId: "sp-1",
+      displayName: "Help desk bot",
+      clientId: "client-1",
+      roles: ["RemoteAssistance.Automation"],
+    });
     expect(unnamed).toMatchObject({ type: "automation", displayName: "CLIENT-1" });
   });
 
@@ -116,7 +134,10 @@ describe("JwtAuthenticator", () => {
 
   it.each([
     ["hasgroups: true", { hasgroups: true }],
-    ["a _claim_names.groups pointer", { _claim_names: { groups: "src1" }, _claim_sources: { src1: { endpoint: "https://graph.microsoft.com/v1.0/users/x/getMemberObjects" } } }],
+    [
+      "a _claim_names.groups pointer",
+      { _claim_names: { groups: "src1" }, _claim_sources: { src1: { endpoint: "https://graph.microsoft.com/v1.0/users/x/getMemberObjects" } } },
+    ],
   ])("flags a groups overage (%s)", async (_what, overage) => {
     // Prepare
     const { groups: _groups, ...withoutGroups } = claims;

@@ -259,7 +259,9 @@ describe("resend rule", () => {
       f();
       return undefined;
     } catch (e) {
-      return e instanceof DomainError ? `${e.code}${e.extensions?.retryAfterSeconds === undefined ? "" : ` ${String(e.extensions.retryAfterSeconds)}`}` : "other";
+      return e instanceof DomainError
+        ? `${e.code}${e.extensions?.retryAfterSeconds === undefined ? "" : ` ${String(e.extensions.retryAfterSeconds)}`}`
+        : "other";
     }
   };
 

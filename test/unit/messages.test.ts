@@ -2,15 +2,7 @@
 // and unknown Graph enum values in device.upserted are kept.
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  makeEnvelope,
-  messageForLog,
-  messageQueue,
-  messageTypes,
-  parseMessage,
-  type MessageData,
-  type MessageType,
-} from "../../shared/contracts/messages.js";
+import { makeEnvelope, messageForLog, messageQueue, messageTypes, parseMessage, type MessageData, type MessageType } from "../../shared/contracts/messages.js";
 import { queueNames } from "../../shared/queueDefinitions.js";
 
 const tenantId = "11111111-1111-1111-1111-111111111111";
@@ -53,7 +45,13 @@ const validData: { readonly [T in MessageType]: MessageData<T> } = {
     groups: ["44444444-4444-4444-4444-444444444444"],
   },
   "remoteAssistance.requested": { deviceId, description: "Printer driver will not install", requestedBy: admin },
-  "audit.deliver": { subscriptionId: "siem-1", generation: "0b8f8b2e-5c1e-4f57-9f5b-8f0f0d6a1c11", sequence: 7, attempt: 2, firstFailedAt: "2026-01-10T09:00:00.000Z" },
+  "audit.deliver": {
+    subscriptionId: "siem-1",
+    generation: "0b8f8b2e-5c1e-4f57-9f5b-8f0f0d6a1c11",
+    sequence: 7,
+    attempt: 2,
+    firstFailedAt: "2026-01-10T09:00:00.000Z",
+  },
   "device.reindex": { version: 2 },
 };
 
@@ -136,14 +134,34 @@ describe("parseMessage: malformed messages", () => {
     ["connector.authorize without a code", envelope("connector.authorize", { stateId: "q2lWbX9c4vTnR0aHk3sJ8pYdLm5fG1eZ" } as never), "data.code"],
     ["connector.disconnect without a display name", envelope("connector.disconnect", { requestedBy: { id: userId } } as never), "data.requestedBy.displayName"],
     ["notification.send with a bad user id", envelope("notification.send", { sessionId, userId: "adele vance" }), "data.userId"],
-    ["device.upserted with a numeric enrollment type", envelope("device.upserted", { ...graphDevice, deviceEnrollmentType: 3 } as never), "data.deviceEnrollmentType"],
+    [
+      "device.upserted with a numeric enrollment type",
+      envelope("device.upserted", { ...graphDevice, deviceEnrollmentType: 3 } as never),
+      "data.deviceEnrollmentType",
+    ],
     ["device.upserted with an oversized device name", envelope("device.upserted", { ...graphDevice, deviceName: "x".repeat(257) }), "data.deviceName"],
     ["device.upserted with an oversized enum value", envelope("device.upserted", { ...graphDevice, deviceType: "y".repeat(65) }), "data.deviceType"],
-    ["device.upserted with too many scope tags", envelope("device.upserted", { ...graphDevice, roleScopeTagIds: Array.from({ length: 101 }, (_, i) => String(i)) }), "data.roleScopeTagIds"],
-    ["device.upserted with a non-string scope tag", envelope("device.upserted", { ...graphDevice, roleScopeTagIds: ["0", 7] } as never), "data.roleScopeTagIds.1"],
+    [
+      "device.upserted with too many scope tags",
+      envelope("device.upserted", { ...graphDevice, roleScopeTagIds: Array.from({ length: 101 }, (_, i) => String(i)) }),
+      "data.roleScopeTagIds",
+    ],
+    [
+      "device.upserted with a non-string scope tag",
+      envelope("device.upserted", { ...graphDevice, roleScopeTagIds: ["0", 7] } as never),
+      "data.roleScopeTagIds.1",
+    ],
     ["device.removed without an id", envelope("device.removed", {} as never), "data.id"],
-    ["user.upserted with a string license flag", envelope("user.upserted", { ...validData["user.upserted"], intuneLicensed: "yes" } as never), "data.intuneLicensed"],
-    ["remoteAssistance.requested with a 501-character description", envelope("remoteAssistance.requested", { deviceId, description: "d".repeat(501), requestedBy: admin }), "data.description"],
+    [
+      "user.upserted with a string license flag",
+      envelope("user.upserted", { ...validData["user.upserted"], intuneLicensed: "yes" } as never),
+      "data.intuneLicensed",
+    ],
+    [
+      "remoteAssistance.requested with a 501-character description",
+      envelope("remoteAssistance.requested", { deviceId, description: "d".repeat(501), requestedBy: admin }),
+      "data.description",
+    ],
   ])("rejects %s", (_name, body, path) => {
     // Act & Assess
     expectFailure(body, path);

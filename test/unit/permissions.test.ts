@@ -88,10 +88,28 @@ describe("tenant-wide permissions", () => {
     { name: "Intune.Administrator app role", roles: ["Intune.Administrator"], assignments: [], reports: true, approve: false },
     { name: "ViewReports app role", roles: ["RemoteAssistance.ViewReports"], assignments: [], reports: true, approve: false },
     { name: "Approve app role", roles: ["RemoteAssistance.Approve"], assignments: [], reports: false, approve: true },
-    { name: "tenant-wide ViewReports assignment", roles: [], assignments: [assignment({ permission: "RemoteAssistance.ViewReports" })], reports: true, approve: false },
-    { name: "scoped ViewReports assignment", roles: [], assignments: [assignment({ permission: "RemoteAssistance.ViewReports", scopeTags: ["a"] })], reports: false, approve: false },
+    {
+      name: "tenant-wide ViewReports assignment",
+      roles: [],
+      assignments: [assignment({ permission: "RemoteAssistance.ViewReports" })],
+      reports: true,
+      approve: false,
+    },
+    {
+      name: "scoped ViewReports assignment",
+      roles: [],
+      assignments: [assignment({ permission: "RemoteAssistance.ViewReports", scopeTags: ["a"] })],
+      reports: false,
+      approve: false,
+    },
     { name: "tenant-wide Approve assignment", roles: [], assignments: [assignment({ permission: "RemoteAssistance.Approve" })], reports: false, approve: true },
-    { name: "scoped Approve assignment", roles: [], assignments: [assignment({ permission: "RemoteAssistance.Approve", scopeTags: ["a"] })], reports: false, approve: false },
+    {
+      name: "scoped Approve assignment",
+      roles: [],
+      assignments: [assignment({ permission: "RemoteAssistance.Approve", scopeTags: ["a"] })],
+      reports: false,
+      approve: false,
+    },
     { name: "Request and Update app roles", roles: ["RemoteAssistance.Request", "RemoteAssistance.Update"], assignments: [], reports: false, approve: false },
     { name: "scoped Request assignment", roles: [], assignments: [assignment({ scopeTags: ["a"] })], reports: false, approve: false },
   ])("$name → reports=$reports approve=$approve", ({ roles, assignments, reports, approve }) => {
@@ -119,7 +137,14 @@ describe("groups overage", () => {
     put: () => Promise.reject(new Error("not used")),
     delete: () => Promise.reject(new Error("not used")),
   });
-  const record = (groups: string[]): UserRecord => ({ id: "u1", userPrincipalName: "u1@x", displayName: "U", intuneLicensed: true, groups, updatedAt: "2026-01-01T00:00:00Z" });
+  const record = (groups: string[]): UserRecord => ({
+    id: "u1",
+    userPrincipalName: "u1@x",
+    displayName: "U",
+    intuneLicensed: true,
+    groups,
+    updatedAt: "2026-01-01T00:00:00Z",
+  });
   // In-memory stores stand in for Table storage: Access itself is what is under test.
   const access = (user: UserRecord | undefined) => new Access(store([groupAssignment]), { get: () => Promise.resolve(user) });
 

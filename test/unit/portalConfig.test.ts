@@ -5,11 +5,20 @@ import { readPortalConfig } from "../../portal/src/config.js";
 
 const entra = {
   apiBaseUrl: "https://rac-func.azurewebsites.net/api",
-  auth: { kind: "entra", clientId: "11111111-1111-1111-1111-111111111111", authority: "https://login.microsoftonline.com/organizations", apiScope: "api://x/access_as_user" },
+  auth: {
+    kind: "entra",
+    clientId: "11111111-1111-1111-1111-111111111111",
+    authority: "https://login.microsoftonline.com/organizations",
+    apiScope: "api://x/access_as_user",
+  },
 };
 const local = {
   apiBaseUrl: "/api",
-  auth: { kind: "local", identityUrl: "http://127.0.0.1:7074", users: [{ key: "admin", label: "Admin", claims: { tid: "t", oid: "o", name: "A", preferred_username: "a@x", roles: [], groups: [] } }] },
+  auth: {
+    kind: "local",
+    identityUrl: "http://127.0.0.1:7074",
+    users: [{ key: "admin", label: "Admin", claims: { tid: "t", oid: "o", name: "A", preferred_username: "a@x", roles: [], groups: [] } }],
+  },
 };
 const problemsOf = (value: unknown): string[] => {
   const read = readPortalConfig(value);
@@ -19,7 +28,10 @@ const problemsOf = (value: unknown): string[] => {
 describe("portal config.json", () => {
   it.each([
     ["an Entra ID configuration", entra],
-    ["an Entra ID configuration with known authorities and a redirect URI", { ...entra, auth: { ...entra.auth, knownAuthorities: ["127.0.0.1:7075"], redirectUri: "http://127.0.0.1:7071/entra/" } }],
+    [
+      "an Entra ID configuration with known authorities and a redirect URI",
+      { ...entra, auth: { ...entra.auth, knownAuthorities: ["127.0.0.1:7075"], redirectUri: "http://127.0.0.1:7071/entra/" } },
+    ],
     ["the local configuration", local],
   ])("accepts %s as it is", (_name, value) => {
     // Act
@@ -32,10 +44,22 @@ describe("portal config.json", () => {
     ["not an object", [], ["config.json must be a JSON object with apiBaseUrl and auth"]],
     ["no auth", { apiBaseUrl: "/api" }, ['auth must be an object with kind "local" or "entra"']],
     ["an unknown kind", { apiBaseUrl: "/api", auth: { kind: "okta" } }, ['auth.kind must be "local" or "entra", not "okta"']],
-    ["an http authority", { ...entra, auth: { ...entra.auth, authority: "http://login.example/common" } }, ["auth.authority must be an https address (MSAL.js accepts no other), not http://login.example/common"]],
-    ["no client id and no scope", { ...entra, auth: { kind: "entra", authority: entra.auth.authority } }, ["auth.clientId must be a non-empty string", "auth.apiScope must be a non-empty string"]],
+    [
+      "an http authority",
+      { ...entra, auth: { ...entra.auth, authority: "http://login.example/common" } },
+      ["auth.authority must be an https address (MSAL.js accepts no other), not http://login.example/common"],
+    ],
+    [
+      "no client id and no scope",
+      { ...entra, auth: { kind: "entra", authority: entra.auth.authority } },
+      ["auth.clientId must be a non-empty string", "auth.apiScope must be a non-empty string"],
+    ],
     ["a relative-looking API base", { ...entra, apiBaseUrl: "api" }, ["apiBaseUrl must be an absolute address, not api"]],
-    ["known authorities that are not host names", { ...entra, auth: { ...entra.auth, knownAuthorities: "login.example" } }, ["auth.knownAuthorities must be a list of host names"]],
+    [
+      "known authorities that are not host names",
+      { ...entra, auth: { ...entra.auth, knownAuthorities: "login.example" } },
+      ["auth.knownAuthorities must be a list of host names"],
+    ],
     ["a local configuration without users", { ...local, auth: { ...local.auth, users: [] } }, ["auth.users must list the demo users"]],
   ])("names what is wrong with %s", (_name, value, expected) => {
     // Act

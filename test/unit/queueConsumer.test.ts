@@ -70,7 +70,12 @@ describe("a message that cannot be processed", () => {
 
   it("is completed and audited when it is on the wrong queue", async () => {
     // Prepare
-    const notification = makeEnvelope(messageTypes.notificationSend, tenantId, { sessionId: "01JDX0000000000000000000000", userId: "u1" }, { now: world.clock.now() });
+    const notification = makeEnvelope(
+      messageTypes.notificationSend,
+      tenantId,
+      { sessionId: "01JDX0000000000000000000000", userId: "u1" },
+      { now: world.clock.now() },
+    );
 
     // Act
     const result = await deliver(sessionCommands, notification, { messageId: notification.id });
@@ -162,11 +167,18 @@ describe("a dead-lettered command", () => {
 
   it("stays in the dead-letter queue when a service its handler needs is out", async () => {
     // Prepare
-    install({ maintenance: partialOf<SessionsArea["maintenance"]>("maintenance", { createDeadLettered: () => Promise.reject(new RestError("Server busy", { statusCode: 503 })) }) });
+    install({
+      maintenance: partialOf<SessionsArea["maintenance"]>("maintenance", {
+        createDeadLettered: () => Promise.reject(new RestError("Server busy", { statusCode: 503 })),
+      }),
+    });
     const message = deadLettered();
 
     // Act
-    const result = await deliver(sessionCommandsDeadLetter, message, { messageId: message.id, applicationProperties: { DeadLetterReason: "MaxDeliveryCountExceeded" } });
+    const result = await deliver(sessionCommandsDeadLetter, message, {
+      messageId: message.id,
+      applicationProperties: { DeadLetterReason: "MaxDeliveryCountExceeded" },
+    });
 
     // Assess
     expect(result.settled).toBe("redelivered");
@@ -175,11 +187,18 @@ describe("a dead-lettered command", () => {
 
   it("is given up on (audited, completed) when its handler fails in a way another delivery would only repeat", async () => {
     // Prepare
-    install({ maintenance: partialOf<SessionsArea["maintenance"]>("maintenance", { createDeadLettered: () => Promise.reject(new TypeError("Cannot read properties of undefined")) }) });
+    install({
+      maintenance: partialOf<SessionsArea["maintenance"]>("maintenance", {
+        createDeadLettered: () => Promise.reject(new TypeError("Cannot read properties of undefined")),
+      }),
+    });
     const message = deadLettered();
 
     // Act
-    const result = await deliver(sessionCommandsDeadLetter, message, { messageId: message.id, applicationProperties: { DeadLetterReason: "MaxDeliveryCountExceeded" } });
+    const result = await deliver(sessionCommandsDeadLetter, message, {
+      messageId: message.id,
+      applicationProperties: { DeadLetterReason: "MaxDeliveryCountExceeded" },
+    });
 
     // Assess
     expect(result.settled).toBe("completed");

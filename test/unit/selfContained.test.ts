@@ -11,7 +11,8 @@ const textFile = /\.(ts|js|mjs|cjs|json|md|bicep|yaml|yml|html|css|csproj|txt)$|
 // The design notes by name, and any path into a `shared/` folder beside the repository
 // (../shared/<UPPER-CASE>.md). The repository's own shared/ source folder is imported as
 // "../shared/<lower-case module>" and is not an outside reference.
-const outsideReference = /DESIGN(\.md| §)|TEAMVIEWER-API|FUNCTIONS-HOST|KEYVAULT-REST|INFRA-NOTES|SERVICEBUS-AMQP|STYLE\.md|\.\.\/shared\/[A-Z]|\]\(\.\.\/shared/;
+const outsideReference =
+  /DESIGN(\.md| §)|TEAMVIEWER-API|FUNCTIONS-HOST|KEYVAULT-REST|INFRA-NOTES|SERVICEBUS-AMQP|STYLE\.md|\.\.\/shared\/[A-Z]|\]\(\.\.\/shared/;
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

@@ -97,12 +97,17 @@ const device = (over: Partial<Device> = {}): Device => ({
 });
 
 const admin: UserCaller = { type: "user", tenantId, userId: "admin-1", displayName: "Adele Vance", roles: ["RemoteAssistance.Request"], groups: [] };
-const app: AutomationCaller = { type: "automation", tenantId, userId: "app-1", displayName: "Help desk tool", clientId: "client-1", roles: ["RemoteAssistance.Automation"] };
+const app: AutomationCaller = {
+  type: "automation",
+  tenantId,
+  userId: "app-1",
+  displayName: "Help desk tool",
+  clientId: "client-1",
+  roles: ["RemoteAssistance.Automation"],
+};
 
 /** The use case over fakes, with the world as a test sets it up. */
-function world(
-  setup: { devices?: Device[]; onboarded?: boolean; settings?: Partial<TenantSettings>; assignments?: RoleAssignment[] } = {},
-) {
+function world(setup: { devices?: Device[]; onboarded?: boolean; settings?: Partial<TenantSettings>; assignments?: RoleAssignment[] } = {}) {
   const store = new FakeSessionStore();
   const audit: AuditEventInput[] = [];
   const sent: OutgoingMessage[] = [];
@@ -129,8 +134,21 @@ function world(
   return { requests, store, audit, sent };
 }
 
-const byUser = (over: Partial<SessionRequestCommand & { source: "user" }> = {}): SessionRequestCommand => ({ source: "user", caller: admin, tenantId, deviceId: "d1", ...over });
-const byApp = (over: Partial<SessionRequestCommand & { source: "app" }> = {}): SessionRequestCommand => ({ source: "app", caller: app, tenantId, eventId: "e1", deviceId: "d1", ...over });
+const byUser = (over: Partial<SessionRequestCommand & { source: "user" }> = {}): SessionRequestCommand => ({
+  source: "user",
+  caller: admin,
+  tenantId,
+  deviceId: "d1",
+  ...over,
+});
+const byApp = (over: Partial<SessionRequestCommand & { source: "app" }> = {}): SessionRequestCommand => ({
+  source: "app",
+  caller: app,
+  tenantId,
+  eventId: "e1",
+  deviceId: "d1",
+  ...over,
+});
 const queued = (over: Partial<SessionRequestCommand & { source: "queue" }> = {}) =>
   ({ source: "queue", requestedBy: { id: "app-1", displayName: "Help desk tool" }, tenantId, eventId: "e1", deviceId: "d1", ...over }) as const;
 

@@ -219,7 +219,13 @@ describe("the sessions report", () => {
       accepted(90, "b"),
       accepted(60, "c"),
       { ...base, id: "d", status: "declined" },
-      { ...base, id: "e", status: "failed", device: { ...base.device, platform: "iOS" }, requestedBy: { id: "auto", displayName: "Help desk bot", type: "automation" } },
+      {
+        ...base,
+        id: "e",
+        status: "failed",
+        device: { ...base.device, platform: "iOS" },
+        requestedBy: { id: "auto", displayName: "Help desk bot", type: "automation" },
+      },
     ];
     // Act
     const r = buildReport(sessions, new Date("2026-11-01T00:00:00Z"), new Date("2026-12-01T00:00:00Z"));

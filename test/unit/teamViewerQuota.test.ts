@@ -180,14 +180,26 @@ describe("the TeamViewer quota decorator", () => {
   it("turns TeamViewer's throttling into a wait: the tenant is blocked until Retry-After (a minute without one)", async () => {
     // Prepare
     const throttled = (retryAfterMs?: number) =>
-      new TeamViewerError("throttled", "POST /sessions: TeamViewer answered 429 rate_limit_reached.", { status: 429, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+      new TeamViewerError("throttled", "POST /sessions: TeamViewer answered 429 rate_limit_reached.", {
+        status: 429,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
     const withHeader = harness(10, (op) => (op === "createSession" ? throttled(5_000) : undefined));
     const without = harness(10, (op) => (op === "ping" ? throttled() : undefined));
     const request = { groupName: "g", description: "d", validUntil: new Date(), customApi: "S1" };
     // Act
-    const e1 = await withHeader.quota.forTenant("t1").createSession("token", request).catch((e: unknown) => e);
-    const next = await withHeader.quota.forTenant("t1").getAccount("token").catch((e: unknown) => e);
-    const e2 = await without.quota.forTenant("t1").ping("token").catch((e: unknown) => e);
+    const e1 = await withHeader.quota
+      .forTenant("t1")
+      .createSession("token", request)
+      .catch((e: unknown) => e);
+    const next = await withHeader.quota
+      .forTenant("t1")
+      .getAccount("token")
+      .catch((e: unknown) => e);
+    const e2 = await without.quota
+      .forTenant("t1")
+      .ping("token")
+      .catch((e: unknown) => e);
     // Assess
     const t0 = withHeader.clock.now().getTime();
     expect(e1).toMatchObject({ byTeamViewer: true, operation: "createSession", retryAt: new Date(t0 + 5_000) });
@@ -200,7 +212,9 @@ describe("the TeamViewer quota decorator", () => {
     // Prepare: the block's write to the shared row takes a while (it queues behind the
     // instance's other changes of the row); the first create is throttled for 5 s.
     let creates = 0;
-    const h = harness(10, (op) => (op === "createSession" && ++creates === 1 ? new TeamViewerError("throttled", "POST /sessions: 429.", { status: 429, retryAfterMs: 5_000 }) : undefined));
+    const h = harness(10, (op) =>
+      op === "createSession" && ++creates === 1 ? new TeamViewerError("throttled", "POST /sessions: 429.", { status: 429, retryAfterMs: 5_000 }) : undefined,
+    );
     let releaseBlock: () => void = () => undefined;
     const blockWritten = new Promise<void>((r) => (releaseBlock = r));
     const write = h.limiter.blockUntil.bind(h.limiter);
@@ -245,17 +259,29 @@ describe("a session request waiting for quota", () => {
     now,
     timeoutMinutes: 60,
   });
-  const claimed = { ...requested, worker: { ...requested.worker, claimId: "c1", claimedUntil: now.toISOString(), claimMessageId: "m1", claimDelivery: 1, createAttempts: 1 } };
+  const claimed = {
+    ...requested,
+    worker: { ...requested.worker, claimId: "c1", claimedUntil: now.toISOString(), claimMessageId: "m1", claimDelivery: 1, createAttempts: 1 },
+  };
 
   it("stays requested, notes the wait once with the expected time, and is scheduled again for then", () => {
     // Prepare
     const exhausted = new TeamViewerQuotaExhausted("t1", new Date(now.getTime() + 30_000), "createSession", false);
     // Act
     const first = waitForQuota(claimed, 0, exhausted, now, "corr", () => 0);
-    const again = waitForQuota({ ...first.next, worker: claimed.worker }, 0, new TeamViewerQuotaExhausted("t1", new Date(now.getTime() + 45_000), "createSession", false), now, "corr", () => 0);
+    const again = waitForQuota(
+      { ...first.next, worker: claimed.worker },
+      0,
+      new TeamViewerQuotaExhausted("t1", new Date(now.getTime() + 45_000), "createSession", false),
+      now,
+      "corr",
+      () => 0,
+    );
     // Assess
     expect(first.next.status).toBe("requested");
-    expect(first.next.history.at(-1)?.detail).toBe(`${waitingForTeamViewerQuota}: expected at 2026-12-05T10:00:30.000Z (the tenant's TeamViewer calls per minute are used up).`);
+    expect(first.next.history.at(-1)?.detail).toBe(
+      `${waitingForTeamViewerQuota}: expected at 2026-12-05T10:00:30.000Z (the tenant's TeamViewer calls per minute are used up).`,
+    );
     expect(first.next.waitingForTeamViewerQuotaUntil).toBe("2026-12-05T10:00:30.000Z");
     expect(first.message).toMatchObject({ type: "session.create", queue: "session-commands", notBefore: "2026-12-05T10:00:30.000Z" });
     expect(first.next.worker).toMatchObject({ claimId: null, createAttempts: 0, retries: 0 }); // nothing reached TeamViewer: no lookup needed next time
@@ -266,7 +292,14 @@ describe("a session request waiting for quota", () => {
   });
 
   it("keeps the create attempt when TeamViewer itself refused the create, and never waits past the request's expiry", () => {
-    const refused = waitForQuota(claimed, 0, new TeamViewerQuotaExhausted("t1", new Date(now.getTime() + 2 * 3_600_000), "createSession", true), now, undefined, () => 0);
+    const refused = waitForQuota(
+      claimed,
+      0,
+      new TeamViewerQuotaExhausted("t1", new Date(now.getTime() + 2 * 3_600_000), "createSession", true),
+      now,
+      undefined,
+      () => 0,
+    );
     expect(refused.next.worker.createAttempts).toBe(1);
     expect(refused.at.getTime()).toBe(Date.parse(requested.expiresAt) + 1_000);
     expect(refused.next.history.at(-1)?.detail).toContain("TeamViewer reported its rate limit as reached");

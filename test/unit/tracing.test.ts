@@ -62,9 +62,7 @@ describe("tracing with the Node SDK", () => {
   it("injects the producer span's traceparent, and the consumer span extracted from it is its child", async () => {
     // Prepare
     const properties: Record<string, string> = {};
-    await inSpan("POST /api/x", { kind: "server" }, () =>
-      inSpan("send session-commands", { kind: "producer" }, async () => injectTraceContext(properties)),
-    );
+    await inSpan("POST /api/x", { kind: "server" }, () => inSpan("send session-commands", { kind: "producer" }, async () => injectTraceContext(properties)));
 
     // Act
     await inSpan("process session-commands", { kind: "consumer", parent: traceContextOfProperties(properties) }, async () => undefined);
@@ -165,7 +163,9 @@ describe("tracing with the Node SDK", () => {
 
   it("writes each ended span as one JSON line with its parent", async () => {
     // Act
-    await inSpan("outer", { kind: "server" }, () => inSpan("inner", { kind: "client", attributes: { "http.response.status_code": 200 } }, async () => undefined));
+    await inSpan("outer", { kind: "server" }, () =>
+      inSpan("inner", { kind: "client", attributes: { "http.response.status_code": 200 } }, async () => undefined),
+    );
 
     // Assess
     await provider.forceFlush();
@@ -175,7 +175,13 @@ describe("tracing with the Node SDK", () => {
       .map((l) => JSON.parse(l) as SpanRecord);
     const inner = records.find((r) => r.name === "inner")!;
     const outer = records.find((r) => r.name === "outer")!;
-    expect(inner).toMatchObject({ traceId: outer.traceId, parentSpanId: outer.spanId, kind: "client", status: "unset", attributes: { "http.response.status_code": 200 } });
+    expect(inner).toMatchObject({
+      traceId: outer.traceId,
+      parentSpanId: outer.spanId,
+      kind: "client",
+      status: "unset",
+      attributes: { "http.response.status_code": 200 },
+    });
     expect(outer.parentSpanId).toBeUndefined();
     expect(Date.parse(outer.end) - Date.parse(outer.start)).toBeGreaterThanOrEqual(0);
     expect(records.indexOf(inner)).toBeLessThan(records.indexOf(outer));

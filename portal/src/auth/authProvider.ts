@@ -22,7 +22,12 @@ export interface AuthProvider {
 /** The claims the API reads, from a JWT's payload (no verification: the API verifies). */
 export function userFromToken(token: string): { user: SignedInUser; expiresAt: number } {
   const part = token.split(".")[1] ?? "";
-  const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+  const json = atob(
+    part
+      .replace(/-/g, "+")
+      .replace(/_/g, "/")
+      .padEnd(Math.ceil(part.length / 4) * 4, "="),
+  );
   const bytes = Uint8Array.from(json, (c) => c.charCodeAt(0));
   const claims = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
   const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);

@@ -7,13 +7,7 @@
 // (the portal's) would not carry them.
 // Locally the identity emulator stands in for Entra ID (its HTTPS origin is the authority);
 // the browser test signs in through it, so this file runs in CI against the real MSAL.
-import {
-  BrowserCacheLocation,
-  InteractionRequiredAuthError,
-  PublicClientApplication,
-  type AccountInfo,
-  type AuthenticationResult,
-} from "@azure/msal-browser";
+import { BrowserCacheLocation, InteractionRequiredAuthError, PublicClientApplication, type AccountInfo, type AuthenticationResult } from "@azure/msal-browser";
 import type { EntraAuthConfig } from "../config.js";
 import { ApiProblem } from "../api.js";
 import { userFromToken, type AuthProvider, type SignedInUser } from "./authProvider.js";
@@ -29,7 +23,12 @@ export interface EntraStart {
 /** MSAL's error codes the reader can act on, in plain words. */
 function signInProblem(e: unknown): ApiProblem {
   const code = typeof e === "object" && e !== null && "errorCode" in e ? String((e as { errorCode: unknown }).errorCode) : "";
-  const message = typeof e === "object" && e !== null && "errorMessage" in e ? String((e as { errorMessage: unknown }).errorMessage) : e instanceof Error ? e.message : String(e);
+  const message =
+    typeof e === "object" && e !== null && "errorMessage" in e
+      ? String((e as { errorMessage: unknown }).errorMessage)
+      : e instanceof Error
+        ? e.message
+        : String(e);
   if (code === "access_denied" || code === "user_cancelled") {
     return new ApiProblem({ title: "Sign-in was cancelled", detail: "You cancelled the sign-in. Sign in again to go on." });
   }

@@ -13,7 +13,11 @@ export async function approvalsPage(ctx: PageContext): Promise<void> {
   mount(
     ctx.root,
     h("h1", null, "Approvals"),
-    h("p", null, "Requests for devices your organization marked as sensitive wait here until someone other than the requester approves or denies them. Nothing is created at TeamViewer before that."),
+    h(
+      "p",
+      null,
+      "Requests for devices your organization marked as sensitive wait here until someone other than the requester approves or denies them. Nothing is created at TeamViewer before that.",
+    ),
     done,
     results,
   );
@@ -28,8 +32,15 @@ export async function approvalsPage(ctx: PageContext): Promise<void> {
         try {
           const text = comment.value.trim();
           await api.post<Session>(`/sessions/${encodeURIComponent(s.id)}/${kind}`, text ? { comment: text } : {});
-          mount(done, h("p", { class: "info" }, `${kind === "approve" ? "Approved" : "Denied"} the request for ${s.device.deviceName}.`,
-            kind === "approve" ? [" ", h("a", { href: hashFor(`/sessions/${s.id}`) }, "Follow the session")] : null));
+          mount(
+            done,
+            h(
+              "p",
+              { class: "info" },
+              `${kind === "approve" ? "Approved" : "Denied"} the request for ${s.device.deviceName}.`,
+              kind === "approve" ? [" ", h("a", { href: hashFor(`/sessions/${s.id}`) }, "Follow the session")] : null,
+            ),
+          );
           await load();
         } catch (e) {
           mount(out, problemBox(e));
@@ -40,12 +51,16 @@ export async function approvalsPage(ctx: PageContext): Promise<void> {
     const deny = h("button", { type: "button", class: "danger deny", disabled: own }, "Deny");
     approve.addEventListener("click", () => decide(approve, "approve"));
     deny.addEventListener("click", () => decide(deny, "deny"));
-    return h("article", { class: "panel approval", "data-session-id": s.id, "aria-labelledby": `approval-${s.id}` },
+    return h(
+      "article",
+      { class: "panel approval", "data-session-id": s.id, "aria-labelledby": `approval-${s.id}` },
       h("h2", { id: `approval-${s.id}` }, `${s.requestedBy.displayName} asks to connect to ${s.device.deviceName}`),
       h("p", null, "Requested ", time(s.requestedAt), s.device.userDisplayName ? ` — the device's user is ${s.device.userDisplayName}` : ""),
       s.ticketId ? h("p", null, h("strong", null, "Ticket: "), s.ticketId) : null,
       s.description ? h("p", null, h("strong", null, "Why: "), s.description) : null,
-      s.acknowledgedWarnings && s.acknowledgedWarnings.length > 0 ? h("p", { class: "warning" }, "The device is not compliant; the requester chose to connect anyway.") : null,
+      s.acknowledgedWarnings && s.acknowledgedWarnings.length > 0
+        ? h("p", { class: "warning" }, "The device is not compliant; the requester chose to connect anyway.")
+        : null,
       own
         ? h("p", { class: "muted" }, "This is your own request: someone else must decide it.")
         : h("div", { class: "field" }, h("label", { for: `comment-${s.id}` }, "Comment (optional)"), comment),

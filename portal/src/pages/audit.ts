@@ -103,7 +103,11 @@ export function activityName(code: string): string {
 
 /** "device.fooBar" → "Device foo bar": better than a code when nothing else is known. */
 function sentence(code: string): string {
-  const words = code.replace(/[._-]+/g, " ").replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase().trim();
+  const words = code
+    .replace(/[._-]+/g, " ")
+    .replace(/([a-z])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .trim();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
@@ -128,7 +132,13 @@ export async function auditPage(ctx: PageContext): Promise<void> {
     "select",
     { id: "audit-activity", name: "activity" },
     h("option", { value: "" }, "Any activity"),
-    activityGroups.map((g) => h("optgroup", { label: g.label }, Object.entries(g.activities).map(([code, name]) => h("option", { value: code }, name)))),
+    activityGroups.map((g) =>
+      h(
+        "optgroup",
+        { label: g.label },
+        Object.entries(g.activities).map(([code, name]) => h("option", { value: code }, name)),
+      ),
+    ),
     // A code from a link or an older bookmark that the list does not name still filters.
     chosen !== "" && !activityNames.has(chosen) ? h("option", { value: chosen }, activityName(chosen)) : null,
   );
@@ -160,9 +170,10 @@ export async function auditPage(ctx: PageContext): Promise<void> {
     const key = `${type}/${id}`;
     let found = deviceNames.get(key);
     if (!found) {
-      found = (type === "session"
-        ? api.get<Session>(`/sessions/${encodeURIComponent(id)}`).then((s) => s.device.deviceName)
-        : api.get<Device>(`/devices/${encodeURIComponent(id)}`).then((d) => d.deviceName)
+      found = (
+        type === "session"
+          ? api.get<Session>(`/sessions/${encodeURIComponent(id)}`).then((s) => s.device.deviceName)
+          : api.get<Device>(`/devices/${encodeURIComponent(id)}`).then((d) => d.deviceName)
       ).catch(() => undefined); // Gone, or outside the reader's scope: the id stays.
       deviceNames.set(key, found);
     }
@@ -196,16 +207,39 @@ export async function auditPage(ctx: PageContext): Promise<void> {
         continuationToken,
       }),
     render: (events) =>
-      h("table", { class: "list", id: "audit-table" },
-        h("thead", null, h("tr", null, ["When", "Who", "Activity", "About", "Result", "Detail"].map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", null, events.map((e) =>
-          h("tr", { "data-activity": e.activity, "data-target-id": e.target.id },
-            h("td", null, time(e.at)),
-            h("td", { title: e.actor.id }, e.actor.displayName, e.actor.type !== "user" ? h("span", { class: "muted" }, e.actor.type === "system" ? " (the service)" : ` (${e.actor.type})`) : null),
-            h("td", { title: e.activity }, activityName(e.activity)),
-            target(e),
-            h("td", null, h("span", { class: e.result === "success" ? "success-text" : "error-text" }, e.result === "success" ? "Success" : "Failure")),
-            h("td", null, e.detail ?? "")),
-        ))),
+      h(
+        "table",
+        { class: "list", id: "audit-table" },
+        h(
+          "thead",
+          null,
+          h(
+            "tr",
+            null,
+            ["When", "Who", "Activity", "About", "Result", "Detail"].map((c) => h("th", { scope: "col" }, c)),
+          ),
+        ),
+        h(
+          "tbody",
+          null,
+          events.map((e) =>
+            h(
+              "tr",
+              { "data-activity": e.activity, "data-target-id": e.target.id },
+              h("td", null, time(e.at)),
+              h(
+                "td",
+                { title: e.actor.id },
+                e.actor.displayName,
+                e.actor.type !== "user" ? h("span", { class: "muted" }, e.actor.type === "system" ? " (the service)" : ` (${e.actor.type})`) : null,
+              ),
+              h("td", { title: e.activity }, activityName(e.activity)),
+              target(e),
+              h("td", null, h("span", { class: e.result === "success" ? "success-text" : "error-text" }, e.result === "success" ? "Success" : "Failure")),
+              h("td", null, e.detail ?? ""),
+            ),
+          ),
+        ),
+      ),
   });
 }

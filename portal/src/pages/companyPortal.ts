@@ -16,12 +16,18 @@ export async function companyPortalPage(ctx: PageContext): Promise<void> {
   const list = h("div", { id: "requests", "aria-live": "polite" }, progress("Looking for remote assistance requests"));
   mount(
     ctx.root,
-    h("div", { class: "company-portal" },
-      h("header", { class: "cp-header" },
+    h(
+      "div",
+      { class: "company-portal" },
+      h(
+        "header",
+        { class: "cp-header" },
         h("h1", null, "Company Portal"),
-        h("span", { class: "cp-flag", role: "status" }, bell(), " Notifications ", badge, countText)),
+        h("span", { class: "cp-flag", role: "status" }, bell(), " Notifications ", badge, countText),
+      ),
       h("p", null, `Signed in as ${user.name}. When your help desk asks to connect to one of your devices, the request shows here.`),
-      list),
+      list,
+    ),
   );
 
   // Links handed over on accept stay on screen while the list refreshes.
@@ -58,7 +64,9 @@ export async function companyPortalPage(ctx: PageContext): Promise<void> {
     const out = h("div", { "aria-live": "polite" });
     const link = links.get(r.id);
     const pending = r.status === "awaitingEndUser";
-    const body = h("article", { class: "panel request", "data-request-id": r.id, "aria-labelledby": `req-${r.id}` },
+    const body = h(
+      "article",
+      { class: "panel request", "data-request-id": r.id, "aria-labelledby": `req-${r.id}` },
       h("h2", { id: `req-${r.id}` }, `${r.requestedBy.displayName} from your help desk asks to connect to ${r.deviceName}`),
       h("p", null, "Asked ", time(r.requestedAt)),
       r.description ? h("p", { class: "why" }, h("strong", null, "Why: "), r.description) : null,
@@ -73,7 +81,11 @@ export async function companyPortalPage(ctx: PageContext): Promise<void> {
       if (link) {
         body.append(
           h("p", { class: "success" }, "You accepted. Start TeamViewer QuickSupport on this device so your help desk can connect:"),
-          h("p", null, h("a", { class: "button primary quicksupport-link", href: link, target: "_blank", rel: "noopener noreferrer" }, "Open TeamViewer QuickSupport")),
+          h(
+            "p",
+            null,
+            h("a", { class: "button primary quicksupport-link", href: link, target: "_blank", rel: "noopener noreferrer" }, "Open TeamViewer QuickSupport"),
+          ),
         );
       } else {
         const show = h("button", { type: "button", class: "primary" }, "Show the TeamViewer link");
@@ -116,6 +128,12 @@ export async function companyPortalPage(ctx: PageContext): Promise<void> {
 
 /** The Company Portal's notification flag (inline SVG: no emoji font needed). */
 function bell(): SVGSVGElement {
-  return s("svg", { viewBox: "0 0 24 24", width: "20", height: "20", "aria-hidden": "true", focusable: "false" },
-    s("path", { fill: "currentColor", d: "M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z" }));
+  return s(
+    "svg",
+    { viewBox: "0 0 24 24", width: "20", height: "20", "aria-hidden": "true", focusable: "false" },
+    s("path", {
+      fill: "currentColor",
+      d: "M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z",
+    }),
+  );
 }

@@ -64,19 +64,31 @@ export async function connectorPage(ctx: PageContext): Promise<void> {
 
   const render = (c: Connector): void => {
     const status = h("span", { class: `status status-${c.onboardingStatus}`, id: "connector-status" }, statusText[c.onboardingStatus]);
-    const rows = details([
-      ["Status", status],
-      ["Health", c.health ? healthText[c.health] : null],
-      ["TeamViewer account", c.account ? `${c.account.name}${c.account.email ? ` (${c.account.email})` : ""}` : null],
-      c.account?.companyName ? ["Company", c.account.companyName] : null,
-      ["Connected since", time(c.onboardedAt)],
-      ["Last connection", time(c.lastConnectionDateTime)],
-      c.onboardingRequestExpiryDateTime ? ["Sign-in request expires", time(c.onboardingRequestExpiryDateTime)] : null,
-      c.licenseAgreement
-        ? ["License agreement", h("span", null, `Accepted by ${c.licenseAgreement.acceptedBy.displayName} on `, time(c.licenseAgreement.acceptedAt), ` (version ${c.licenseAgreement.version})`)]
-        : null,
-      c.lastError ? ["Last error", h("span", { class: "error-text" }, `${c.lastError.message} (`, time(c.lastError.at), ")")] : null,
-    ], { id: "connector-details" });
+    const rows = details(
+      [
+        ["Status", status],
+        ["Health", c.health ? healthText[c.health] : null],
+        ["TeamViewer account", c.account ? `${c.account.name}${c.account.email ? ` (${c.account.email})` : ""}` : null],
+        c.account?.companyName ? ["Company", c.account.companyName] : null,
+        ["Connected since", time(c.onboardedAt)],
+        ["Last connection", time(c.lastConnectionDateTime)],
+        c.onboardingRequestExpiryDateTime ? ["Sign-in request expires", time(c.onboardingRequestExpiryDateTime)] : null,
+        c.licenseAgreement
+          ? [
+              "License agreement",
+              h(
+                "span",
+                null,
+                `Accepted by ${c.licenseAgreement.acceptedBy.displayName} on `,
+                time(c.licenseAgreement.acceptedAt),
+                ` (version ${c.licenseAgreement.version})`,
+              ),
+            ]
+          : null,
+        c.lastError ? ["Last error", h("span", { class: "error-text" }, `${c.lastError.message} (`, time(c.lastError.at), ")")] : null,
+      ],
+      { id: "connector-details" },
+    );
 
     const actions = h("div", { class: "section" });
     if (c.onboardingStatus !== "onboarded" && perms.update) actions.append(connectSection(c));
@@ -96,10 +108,22 @@ export async function connectorPage(ctx: PageContext): Promise<void> {
       "form",
       { "aria-labelledby": "license-heading" },
       h("h2", { id: "license-heading" }, "License agreement"),
-      h("div", { class: "license-text", id: "license-text", tabindex: "0", role: "region", "aria-label": "License agreement text" },
-        c.consent?.text ?? "By connecting TeamViewer you agree to the TeamViewer license agreement."),
+      h(
+        "div",
+        { class: "license-text", id: "license-text", tabindex: "0", role: "region", "aria-label": "License agreement text" },
+        c.consent?.text ?? "By connecting TeamViewer you agree to the TeamViewer license agreement.",
+      ),
       c.consent ? h("p", { class: "muted" }, `Version ${c.consent.version}`) : null,
-      h("p", { class: "checkbox" }, accept, h("label", { for: "accept-license" }, "I accept the license agreement and allow the connector to create TeamViewer sessions, read device and user names, and keep the TeamViewer access token.")),
+      h(
+        "p",
+        { class: "checkbox" },
+        accept,
+        h(
+          "label",
+          { for: "accept-license" },
+          "I accept the license agreement and allow the connector to create TeamViewer sessions, read device and user names, and keep the TeamViewer access token.",
+        ),
+      ),
       h("div", { class: "actions" }, button),
       out,
     );
@@ -128,7 +152,16 @@ export async function connectorPage(ctx: PageContext): Promise<void> {
       void whileBusy(verify, "Checking TeamViewer", async () => {
         try {
           const r = await api.post<VerifyResult>("/connector/verify");
-          mount(out, h("p", { class: r.health === "healthy" ? "success" : "warning", role: "status" }, `${healthText[r.health]}. ${r.detail} (checked `, time(r.checkedAt), ")"));
+          mount(
+            out,
+            h(
+              "p",
+              { class: r.health === "healthy" ? "success" : "warning", role: "status" },
+              `${healthText[r.health]}. ${r.detail} (checked `,
+              time(r.checkedAt),
+              ")",
+            ),
+          );
         } catch (e) {
           mount(out, problemBox(e));
         }
@@ -142,9 +175,12 @@ export async function connectorPage(ctx: PageContext): Promise<void> {
         const no = h("button", { type: "button", id: "cancel-disconnect" }, "Cancel");
         mount(
           out,
-          h("div", { class: "confirm", role: "group", "aria-labelledby": "confirm-text" },
+          h(
+            "div",
+            { class: "confirm", role: "group", "aria-labelledby": "confirm-text" },
             h("p", { id: "confirm-text" }, "Disconnect TeamViewer? The token is revoked and deleted, and open sessions are closed."),
-            h("div", { class: "actions" }, yes, no)),
+            h("div", { class: "actions" }, yes, no),
+          ),
         );
         yes.focus();
         no.addEventListener("click", () => {

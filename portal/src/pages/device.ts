@@ -38,7 +38,13 @@ export async function devicePage(ctx: PageContext): Promise<void> {
       device.removed ? ["Removed", time(device.removedDateTime)] : null,
       ["Remote assistance", h("span", { id: "device-eligibility" }, eligibilityCell(device))],
     ]),
-    ra.warnings.length > 0 ? h("div", { class: "warning", id: "device-warnings" }, ra.warnings.map((w) => h("p", null, w))) : null,
+    ra.warnings.length > 0
+      ? h(
+          "div",
+          { class: "warning", id: "device-warnings" },
+          ra.warnings.map((w) => h("p", null, w)),
+        )
+      : null,
     requestSlot,
     panelSlot,
     h("h2", null, "Sessions on this device"),
@@ -46,7 +52,10 @@ export async function devicePage(ctx: PageContext): Promise<void> {
   );
 
   const showPanel = (sessionId: string): void => {
-    mount(panelSlot, sessionPanel(ctx, sessionId, () => void loadEarlier()));
+    mount(
+      panelSlot,
+      sessionPanel(ctx, sessionId, () => void loadEarlier()),
+    );
     ctx.replaceQuery({ session: sessionId });
   };
 
@@ -56,25 +65,39 @@ export async function devicePage(ctx: PageContext): Promise<void> {
     const ticketHelp = h("span", { class: "muted", id: "ticket-help" }, "The help-desk ticket this is for. Your organization may require one.");
     // Intune says the device is not compliant: connecting needs an explicit "connect anyway".
     const acknowledge = h("input", { id: "acknowledge-noncompliant", type: "checkbox", name: "acknowledgeWarnings" });
-    const complianceBox = h("div", { class: "warning", id: "compliance-warning", hidden: !notCompliant(device.complianceState) },
-      h("p", null, h("strong", null, "This device is not compliant"), ` (Intune reports ${device.complianceState ?? "a problem"}). Connecting to it may expose the helper or the network.`),
-      h("label", { for: "acknowledge-noncompliant" }, acknowledge, " Connect anyway: I am aware the device is not compliant"));
-    const button = h("button", { type: "submit", class: "primary", id: "new-session", disabled: !ra.eligible || device.removed === true }, "New Remote Assistance Session");
+    const complianceBox = h(
+      "div",
+      { class: "warning", id: "compliance-warning", hidden: !notCompliant(device.complianceState) },
+      h(
+        "p",
+        null,
+        h("strong", null, "This device is not compliant"),
+        ` (Intune reports ${device.complianceState ?? "a problem"}). Connecting to it may expose the helper or the network.`,
+      ),
+      h("label", { for: "acknowledge-noncompliant" }, acknowledge, " Connect anyway: I am aware the device is not compliant"),
+    );
+    const button = h(
+      "button",
+      { type: "submit", class: "primary", id: "new-session", disabled: !ra.eligible || device.removed === true },
+      "New Remote Assistance Session",
+    );
     const out = h("div", { "aria-live": "polite" });
     const form = h(
       "form",
       { class: "panel", "aria-labelledby": "new-session-heading" },
       h("h2", { id: "new-session-heading" }, "New Remote Assistance Session"),
-      !ra.eligible ? h("p", { class: "not-eligible", id: "new-session-blocked" }, `Not possible on this device: ${ra.reasonText ?? ra.reason ?? "not supported"}`) : null,
-      h("div", { class: "field" },
-        h("label", { for: "session-ticket" }, "Ticket"),
-        ticket,
-        ticketHelp),
+      !ra.eligible
+        ? h("p", { class: "not-eligible", id: "new-session-blocked" }, `Not possible on this device: ${ra.reasonText ?? ra.reason ?? "not supported"}`)
+        : null,
+      h("div", { class: "field" }, h("label", { for: "session-ticket" }, "Ticket"), ticket, ticketHelp),
       complianceBox,
-      h("div", { class: "field" },
+      h(
+        "div",
+        { class: "field" },
         h("label", { for: "session-description" }, "Why (optional, the user sees it)"),
         description,
-        h("span", { class: "muted", id: "description-help" }, "At most 500 characters.")),
+        h("span", { class: "muted", id: "description-help" }, "At most 500 characters."),
+      ),
       h("div", { class: "actions" }, button),
       out,
     );
@@ -130,7 +153,18 @@ export async function devicePage(ctx: PageContext): Promise<void> {
         earlier,
         list.value.length === 0
           ? h("p", { class: "empty" }, "No sessions yet.")
-          : h("ul", { class: "plain" }, list.value.map((s) => h("li", null, h("a", { href: hashFor(`/sessions/${s.id}`) }, time(s.requestedAt)), ` — ${statusText[s.status]}, requested by ${s.requestedBy.displayName}`))),
+          : h(
+              "ul",
+              { class: "plain" },
+              list.value.map((s) =>
+                h(
+                  "li",
+                  null,
+                  h("a", { href: hashFor(`/sessions/${s.id}`) }, time(s.requestedAt)),
+                  ` — ${statusText[s.status]}, requested by ${s.requestedBy.displayName}`,
+                ),
+              ),
+            ),
       );
     } catch (e) {
       mount(earlier, problemBox(e));

@@ -8,9 +8,16 @@ import { platformText, type Device } from "../types.js";
 
 export function eligibilityCell(d: Device): HTMLElement {
   const ra = d.remoteAssistance;
-  if (d.removed) return h("span", { class: "not-eligible" }, "Not possible: ", h("span", { class: "reason" }, ra.reasonText ?? "the device was removed from management."));
+  if (d.removed)
+    return h("span", { class: "not-eligible" }, "Not possible: ", h("span", { class: "reason" }, ra.reasonText ?? "the device was removed from management."));
   if (!ra.eligible) {
-    return h("span", { class: "not-eligible" }, h("span", { "aria-hidden": "true" }, "✕ "), "Not possible: ", h("span", { class: "reason" }, ra.reasonText ?? ra.reason ?? "not supported"));
+    return h(
+      "span",
+      { class: "not-eligible" },
+      h("span", { "aria-hidden": "true" }, "✕ "),
+      "Not possible: ",
+      h("span", { class: "reason" }, ra.reasonText ?? ra.reason ?? "not supported"),
+    );
   }
   return h(
     "span",
@@ -25,14 +32,24 @@ export async function devicesPage(ctx: PageContext): Promise<void> {
   const { api } = ctx.app;
   const q = ctx.query;
   const search = h("input", { type: "search", id: "device-search", name: "search", value: q.get("search") ?? "", maxlength: "100", autocomplete: "off" });
-  const platform = h("select", { id: "device-platform", name: "platform" },
+  const platform = h(
+    "select",
+    { id: "device-platform", name: "platform" },
     h("option", { value: "" }, "All platforms"),
-    Object.entries(platformText).map(([value, label]) => h("option", { value, selected: q.get("platform") === value }, label)));
-  const eligible = h("select", { id: "device-eligible", name: "eligible" },
+    Object.entries(platformText).map(([value, label]) => h("option", { value, selected: q.get("platform") === value }, label)),
+  );
+  const eligible = h(
+    "select",
+    { id: "device-eligible", name: "eligible" },
     h("option", { value: "" }, "Any"),
     h("option", { value: "true", selected: q.get("eligible") === "true" }, "Possible"),
-    h("option", { value: "false", selected: q.get("eligible") === "false" }, "Not possible"));
-  const top = h("select", { id: "device-top", name: "top" }, ["10", "25", "50", "100"].map((v) => h("option", { value: v, selected: (q.get("top") ?? "25") === v }, v)));
+    h("option", { value: "false", selected: q.get("eligible") === "false" }, "Not possible"),
+  );
+  const top = h(
+    "select",
+    { id: "device-top", name: "top" },
+    ["10", "25", "50", "100"].map((v) => h("option", { value: v, selected: (q.get("top") ?? "25") === v }, v)),
+  );
   const form = h(
     "form",
     { role: "search", class: "filters", "aria-label": "Filter devices" },
@@ -66,7 +83,15 @@ export async function devicesPage(ctx: PageContext): Promise<void> {
         "table",
         { class: "list", id: "device-table" },
         h("caption", { class: "visually-hidden" }, "Devices"),
-        h("thead", null, h("tr", null, ["Device", "Primary user", "Platform", "Ownership", "Last sync", "Remote assistance"].map((c) => h("th", { scope: "col" }, c)))),
+        h(
+          "thead",
+          null,
+          h(
+            "tr",
+            null,
+            ["Device", "Primary user", "Platform", "Ownership", "Last sync", "Remote assistance"].map((c) => h("th", { scope: "col" }, c)),
+          ),
+        ),
         h(
           "tbody",
           null,

@@ -46,8 +46,11 @@ function stackedChart(title: string, days: readonly string[], series: readonly S
       if (v === 0) return null;
       const hgt = y(v);
       base -= hgt;
-      return s("rect", { x: (left + i * band + band * 0.15).toFixed(1), y: base.toFixed(1), width: (band * 0.7).toFixed(1), height: hgt.toFixed(1), fill: se.colour },
-        s("title", null, `${d}: ${v} ${se.label}`));
+      return s(
+        "rect",
+        { x: (left + i * band + band * 0.15).toFixed(1), y: base.toFixed(1), width: (band * 0.7).toFixed(1), height: hgt.toFixed(1), fill: se.colour },
+        s("title", null, `${d}: ${v} ${se.label}`),
+      );
     });
   });
   const ticks = [0, Math.ceil(max / 2), max].filter((v, i, a) => a.indexOf(v) === i);
@@ -61,7 +64,11 @@ function stackedChart(title: string, days: readonly string[], series: readonly S
       s("text", { x: left - 6, y: (height - bottom - y(t) + 4).toFixed(1), "text-anchor": "end", "font-size": "11", fill: "#333" }, String(t)),
     ]),
     bars,
-    days.map((d, i) => (i % labelEvery === 0 ? s("text", { x: (left + i * band + band / 2).toFixed(1), y: height - 10, "text-anchor": "middle", "font-size": "11", fill: "#333" }, d.slice(5)) : null)),
+    days.map((d, i) =>
+      i % labelEvery === 0
+        ? s("text", { x: (left + i * band + band / 2).toFixed(1), y: height - 10, "text-anchor": "middle", "font-size": "11", fill: "#333" }, d.slice(5))
+        : null,
+    ),
   );
   const present = series.filter((se) => days.some((d) => (counts.get(d)?.get(se.key) ?? 0) > 0));
   return h(
@@ -69,11 +76,44 @@ function stackedChart(title: string, days: readonly string[], series: readonly S
     { class: "chart-figure" },
     h("figcaption", null, title),
     svg,
-    h("ul", { class: "legend" }, present.map((se) => h("li", null, swatch(se.colour), se.label))),
-    h("details", null, h("summary", null, "Show as a table"),
-      h("table", { class: "list compact" },
-        h("thead", null, h("tr", null, h("th", { scope: "col" }, "Day"), present.map((se) => h("th", { scope: "col" }, se.label)))),
-        h("tbody", null, days.filter((d) => counts.has(d)).map((d) => h("tr", null, h("th", { scope: "row" }, d), present.map((se) => h("td", null, String(counts.get(d)?.get(se.key) ?? 0)))))))),
+    h(
+      "ul",
+      { class: "legend" },
+      present.map((se) => h("li", null, swatch(se.colour), se.label)),
+    ),
+    h(
+      "details",
+      null,
+      h("summary", null, "Show as a table"),
+      h(
+        "table",
+        { class: "list compact" },
+        h(
+          "thead",
+          null,
+          h(
+            "tr",
+            null,
+            h("th", { scope: "col" }, "Day"),
+            present.map((se) => h("th", { scope: "col" }, se.label)),
+          ),
+        ),
+        h(
+          "tbody",
+          null,
+          days
+            .filter((d) => counts.has(d))
+            .map((d) =>
+              h(
+                "tr",
+                null,
+                h("th", { scope: "row" }, d),
+                present.map((se) => h("td", null, String(counts.get(d)?.get(se.key) ?? 0))),
+              ),
+            ),
+        ),
+      ),
+    ),
   );
 }
 
@@ -85,14 +125,24 @@ function totalsChart(title: string, id: string, rows: readonly { label: string; 
   const max = Math.max(1, ...rows.map((r) => r.value));
   const svg = s(
     "svg",
-    { viewBox: `0 0 ${width} ${rows.length * rowH + 4}`, role: "img", "aria-label": `${title}: ${rows.map((r) => `${r.label} ${r.value}`).join(", ")}`, class: "chart" },
+    {
+      viewBox: `0 0 ${width} ${rows.length * rowH + 4}`,
+      role: "img",
+      "aria-label": `${title}: ${rows.map((r) => `${r.label} ${r.value}`).join(", ")}`,
+      class: "chart",
+    },
     rows.map((r, i) => [
       s("text", { x: labelW - 8, y: i * rowH + 16, "text-anchor": "end", "font-size": "12", fill: "#1b1f24" }, r.label),
       s("rect", { x: labelW, y: i * rowH + 4, width: (((width - labelW - 40) * r.value) / max).toFixed(1), height: rowH - 8, fill: r.colour }),
       s("text", { x: labelW + ((width - labelW - 40) * r.value) / max + 6, y: i * rowH + 16, "font-size": "12", fill: "#1b1f24" }, String(r.value)),
     ]),
   );
-  return h("figure", { class: "chart-figure", id }, h("figcaption", null, title), rows.length > 0 ? svg : h("p", { class: "empty" }, "No sessions in this range."));
+  return h(
+    "figure",
+    { class: "chart-figure", id },
+    h("figcaption", null, title),
+    rows.length > 0 ? svg : h("p", { class: "empty" }, "No sessions in this range."),
+  );
 }
 
 const maxSessionsForTimeline = 1000;
@@ -159,29 +209,91 @@ export async function reportsPage(ctx: PageContext): Promise<void> {
 
     mount(
       out,
-      h("div", { class: "kpis" },
+      h(
+        "div",
+        { class: "kpis" },
         h("div", { class: "kpi" }, h("span", { class: "kpi-value", id: "report-total" }, String(report.total)), h("span", { class: "kpi-label" }, "sessions")),
-        h("div", { class: "kpi" }, h("span", { class: "kpi-value", id: "report-accepted" }, String(report.accepted)), h("span", { class: "kpi-label" }, "accepted by the user")),
-        h("div", { class: "kpi" },
+        h(
+          "div",
+          { class: "kpi" },
+          h("span", { class: "kpi-value", id: "report-accepted" }, String(report.accepted)),
+          h("span", { class: "kpi-label" }, "accepted by the user"),
+        ),
+        h(
+          "div",
+          { class: "kpi" },
           h("span", { class: "kpi-value", id: "report-median" }, report.medianTimeToAcceptSeconds === null ? "—" : duration(report.medianTimeToAcceptSeconds)),
-          h("span", { class: "kpi-label" }, "median time to accept")),
-        h("div", { class: "kpi" }, h("span", { class: "kpi-value", id: "report-connected" }, String(report.connectedSessions ?? 0)), h("span", { class: "kpi-label" }, "connected by a supporter")),
-        h("div", { class: "kpi" },
+          h("span", { class: "kpi-label" }, "median time to accept"),
+        ),
+        h(
+          "div",
+          { class: "kpi" },
+          h("span", { class: "kpi-value", id: "report-connected" }, String(report.connectedSessions ?? 0)),
+          h("span", { class: "kpi-label" }, "connected by a supporter"),
+        ),
+        h(
+          "div",
+          { class: "kpi" },
           h("span", { class: "kpi-value", id: "report-connection-minutes" }, `${report.totalConnectionMinutes ?? 0} min`),
-          h("span", { class: "kpi-label" }, report.medianConnectionMinutes == null ? "connected in all" : `connected in all (median ${report.medianConnectionMinutes} min)`)),
-        h("div", { class: "kpi" }, h("span", { class: "kpi-value", id: "report-never-connected" }, String(report.sessionsNeverConnected ?? 0)), h("span", { class: "kpi-label" }, "accepted, never connected"))),
-      stackedChart("Sessions per day by status", days, sessionStatuses.map((k) => ({ key: k, label: statusText[k], colour: statusColours[k] })), byDayStatus),
-      stackedChart("Sessions per day by platform", days, osSeen.map((k, i) => ({ key: k, label: k, colour: palette[i % palette.length] })), byDayOs),
-      sessions.length >= maxSessionsForTimeline ? h("p", { class: "muted" }, `The daily charts show the newest ${maxSessionsForTimeline} sessions; the totals below count all.`) : null,
-      h("div", { class: "two-columns" },
-        totalsChart("By status", "report-by-status", sessionStatuses.filter((k) => (report.byStatus[k] ?? 0) > 0).map((k) => ({ label: statusText[k], value: report.byStatus[k] ?? 0, colour: statusColours[k] }))),
-        totalsChart("By platform", "report-by-platform", Object.entries(report.byPlatform).map(([k, v], i) => ({ label: k, value: v, colour: palette[i % palette.length] })))),
+          h(
+            "span",
+            { class: "kpi-label" },
+            report.medianConnectionMinutes == null ? "connected in all" : `connected in all (median ${report.medianConnectionMinutes} min)`,
+          ),
+        ),
+        h(
+          "div",
+          { class: "kpi" },
+          h("span", { class: "kpi-value", id: "report-never-connected" }, String(report.sessionsNeverConnected ?? 0)),
+          h("span", { class: "kpi-label" }, "accepted, never connected"),
+        ),
+      ),
+      stackedChart(
+        "Sessions per day by status",
+        days,
+        sessionStatuses.map((k) => ({ key: k, label: statusText[k], colour: statusColours[k] })),
+        byDayStatus,
+      ),
+      stackedChart(
+        "Sessions per day by platform",
+        days,
+        osSeen.map((k, i) => ({ key: k, label: k, colour: palette[i % palette.length] })),
+        byDayOs,
+      ),
+      sessions.length >= maxSessionsForTimeline
+        ? h("p", { class: "muted" }, `The daily charts show the newest ${maxSessionsForTimeline} sessions; the totals below count all.`)
+        : null,
+      h(
+        "div",
+        { class: "two-columns" },
+        totalsChart(
+          "By status",
+          "report-by-status",
+          sessionStatuses
+            .filter((k) => (report.byStatus[k] ?? 0) > 0)
+            .map((k) => ({ label: statusText[k], value: report.byStatus[k] ?? 0, colour: statusColours[k] })),
+        ),
+        totalsChart(
+          "By platform",
+          "report-by-platform",
+          Object.entries(report.byPlatform).map(([k, v], i) => ({ label: k, value: v, colour: palette[i % palette.length] })),
+        ),
+      ),
       h("h2", null, "By requester"),
       report.byRequester.length === 0
         ? h("p", { class: "empty" }, "Nobody asked for a session in this range.")
-        : h("table", { class: "list", id: "report-by-requester" },
+        : h(
+            "table",
+            { class: "list", id: "report-by-requester" },
             h("thead", null, h("tr", null, h("th", { scope: "col" }, "Requested by"), h("th", { scope: "col" }, "Sessions"))),
-            h("tbody", null, report.byRequester.map((r) => h("tr", null, h("td", null, `${r.displayName}${r.type === "automation" ? " (automation)" : ""}`), h("td", null, String(r.count)))))),
+            h(
+              "tbody",
+              null,
+              report.byRequester.map((r) =>
+                h("tr", null, h("td", null, `${r.displayName}${r.type === "automation" ? " (automation)" : ""}`), h("td", null, String(r.count))),
+              ),
+            ),
+          ),
     );
   } catch (e) {
     mount(out, problemBox(e));

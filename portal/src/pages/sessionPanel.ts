@@ -69,14 +69,36 @@ function connectionsSection(s: Session): HTMLElement[] {
   }
   return [
     heading,
-    h("table", { class: "list", id: "session-connections" },
-      h("thead", null, h("tr", null, h("th", { scope: "col" }, "Supporter"), h("th", { scope: "col" }, "Started"), h("th", { scope: "col" }, "Ended"), h("th", { scope: "col" }, "Duration"))),
-      h("tbody", null, connections.map((c) =>
-        h("tr", null,
-          h("td", null, `${c.supporter.name} (${c.supporter.userId})`),
-          h("td", null, time(c.startedAt)),
-          h("td", null, c.endedAt ? time(c.endedAt) : "—"),
-          h("td", null, connectionLength(c)))))),
+    h(
+      "table",
+      { class: "list", id: "session-connections" },
+      h(
+        "thead",
+        null,
+        h(
+          "tr",
+          null,
+          h("th", { scope: "col" }, "Supporter"),
+          h("th", { scope: "col" }, "Started"),
+          h("th", { scope: "col" }, "Ended"),
+          h("th", { scope: "col" }, "Duration"),
+        ),
+      ),
+      h(
+        "tbody",
+        null,
+        connections.map((c) =>
+          h(
+            "tr",
+            null,
+            h("td", null, `${c.supporter.name} (${c.supporter.userId})`),
+            h("td", null, time(c.startedAt)),
+            h("td", null, c.endedAt ? time(c.endedAt) : "—"),
+            h("td", null, connectionLength(c)),
+          ),
+        ),
+      ),
+    ),
   ];
 }
 
@@ -105,8 +127,14 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
   const live = h("p", { class: "live-status", role: "status", "aria-live": "polite", id: "session-status-text" });
   const content = h("div", null, progress("Loading the session"));
   const actionResult = h("div", { "aria-live": "polite", id: "session-action-result" });
-  const panel = h("section", { class: "panel session-panel", id: "session-panel", "aria-labelledby": "session-heading", "data-session-id": sessionId },
-    h("h2", { id: "session-heading" }, "Remote assistance session"), live, content, actionResult);
+  const panel = h(
+    "section",
+    { class: "panel session-panel", id: "session-panel", "aria-labelledby": "session-heading", "data-session-id": sessionId },
+    h("h2", { id: "session-heading" }, "Remote assistance session"),
+    live,
+    content,
+    actionResult,
+  );
 
   let current: Session | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -125,37 +153,66 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
       lastAnnounced = said;
     }
     const open = openStatuses.includes(s.status);
-    const connect = s.teamViewer && open
-      ? h("p", { class: "connect" },
-          h("a", { class: "button primary", id: "connect-link", href: s.teamViewer.supporterLink, target: "_blank", rel: "noopener noreferrer" }, "Connect"),
-          h("span", { class: "muted" }, ` Session code ${s.teamViewer.code}, valid until `, time(s.teamViewer.validUntil)))
-      : s.status === "requested"
-        ? quotaWaitText(s)
-          ? h("p", { class: "info", id: "quota-wait" }, `${quotaWaitText(s)}. The tenant's TeamViewer calls per minute are used up; the session is created then, nothing is lost.`)
-          : progress("Creating the TeamViewer session")
-        : null;
+    const connect =
+      s.teamViewer && open
+        ? h(
+            "p",
+            { class: "connect" },
+            h("a", { class: "button primary", id: "connect-link", href: s.teamViewer.supporterLink, target: "_blank", rel: "noopener noreferrer" }, "Connect"),
+            h("span", { class: "muted" }, ` Session code ${s.teamViewer.code}, valid until `, time(s.teamViewer.validUntil)),
+          )
+        : s.status === "requested"
+          ? quotaWaitText(s)
+            ? h(
+                "p",
+                { class: "info", id: "quota-wait" },
+                `${quotaWaitText(s)}. The tenant's TeamViewer calls per minute are used up; the session is created then, nothing is lost.`,
+              )
+            : progress("Creating the TeamViewer session")
+          : null;
     const userless = s.endUserNotification.status === "notSupported";
-    const endUserLink = userless && s.endUserLink
-      ? h("div", { class: "warning", id: "end-user-link-box" },
-          h("p", null, h("strong", null, "The user can't be notified in the Company Portal. ")),
-          s.warnings.map((w) => h("p", null, w)),
-          h("label", { for: "end-user-link" }, "End-user link to pass on (by phone or email)"),
-          h("input", { id: "end-user-link", type: "text", readonly: true, value: s.endUserLink, class: "wide" }),
-          copyButton(s.endUserLink))
-      : userless && s.warnings.length > 0
-        ? h("div", { class: "warning" }, s.warnings.map((w) => h("p", null, w)))
+    const endUserLink =
+      userless && s.endUserLink
+        ? h(
+            "div",
+            { class: "warning", id: "end-user-link-box" },
+            h("p", null, h("strong", null, "The user can't be notified in the Company Portal. ")),
+            s.warnings.map((w) => h("p", null, w)),
+            h("label", { for: "end-user-link" }, "End-user link to pass on (by phone or email)"),
+            h("input", { id: "end-user-link", type: "text", readonly: true, value: s.endUserLink, class: "wide" }),
+            copyButton(s.endUserLink),
+          )
+        : userless && s.warnings.length > 0
+          ? h(
+              "div",
+              { class: "warning" },
+              s.warnings.map((w) => h("p", null, w)),
+            )
+          : null;
+    const otherWarnings =
+      !userless && s.warnings.length > 0
+        ? h(
+            "div",
+            { class: "warning" },
+            s.warnings.map((w) => h("p", null, w)),
+          )
         : null;
-    const otherWarnings = !userless && s.warnings.length > 0 ? h("div", { class: "warning" }, s.warnings.map((w) => h("p", null, w))) : null;
 
     const actions = h("div", { class: "actions" });
     if (perms.request && open) {
       if (s.status === "awaitingEndUser" && s.endUserNotification.channel === "companyPortal") {
         const resend = h("button", { type: "button", id: "resend-notification" }, "Resend notification");
-        resend.addEventListener("click", () => void act(resend, "Resending", `/sessions/${encodeURIComponent(s.id)}/resendNotification`, "The notification was sent again."));
+        resend.addEventListener(
+          "click",
+          () => void act(resend, "Resending", `/sessions/${encodeURIComponent(s.id)}/resendNotification`, "The notification was sent again."),
+        );
         actions.append(resend);
       }
       const close = h("button", { type: "button", id: "close-session", class: "danger" }, "Close session");
-      close.addEventListener("click", () => void act(close, "Closing", `/sessions/${encodeURIComponent(s.id)}/close`, "Closing the session (TeamViewer's side too)."));
+      close.addEventListener(
+        "click",
+        () => void act(close, "Closing", `/sessions/${encodeURIComponent(s.id)}/close`, "Closing the session (TeamViewer's side too)."),
+      );
       actions.append(close);
     }
 
@@ -165,30 +222,70 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
       connect,
       endUserLink,
       otherWarnings,
-      s.failure ? h("div", { class: "problem", role: "alert" }, h("p", null, h("strong", null, "The session failed")), h("p", null, s.failure.message), h("p", { class: "muted" }, `Code: ${s.failure.code}`)) : null,
+      s.failure
+        ? h(
+            "div",
+            { class: "problem", role: "alert" },
+            h("p", null, h("strong", null, "The session failed")),
+            h("p", null, s.failure.message),
+            h("p", { class: "muted" }, `Code: ${s.failure.code}`),
+          )
+        : null,
       details([
         ["Device", `${s.device.deviceName} (${s.device.operatingSystem} ${s.device.osVersion})`],
-        ["User", s.device.userDisplayName ? `${s.device.userDisplayName}${s.device.userPrincipalName ? ` (${s.device.userPrincipalName})` : ""}` : "No primary user"],
+        [
+          "User",
+          s.device.userDisplayName ? `${s.device.userDisplayName}${s.device.userPrincipalName ? ` (${s.device.userPrincipalName})` : ""}` : "No primary user",
+        ],
         ["Requested by", `${s.requestedBy.displayName}${s.requestedBy.type === "automation" ? " (automation)" : ""}`],
         ["Requested", time(s.requestedAt)],
         ["Why", s.description],
         ["Ticket", s.ticketId ?? null],
-        s.acknowledgedWarnings && s.acknowledgedWarnings.length > 0 ? ["Acknowledged", "The device was not compliant; the requester chose to connect anyway"] : null,
-        s.approval?.required
-          ? ["Approval", s.approval.decision
-              ? h("span", null, `${s.approval.decision.decision === "approved" ? "Approved" : "Denied"} by ${s.approval.decision.by.displayName} `, time(s.approval.decision.at), s.approval.decision.comment ? `: ${s.approval.decision.comment}` : "")
-              : "Waiting for approval"]
+        s.acknowledgedWarnings && s.acknowledgedWarnings.length > 0
+          ? ["Acknowledged", "The device was not compliant; the requester chose to connect anyway"]
           : null,
-        ["Notification", h("span", { id: "notification-status" }, notificationText[s.endUserNotification.status],
-          s.endUserNotification.seenAt ? [" (", time(s.endUserNotification.seenAt), ")"] : s.endUserNotification.sentAt ? [" (", time(s.endUserNotification.sentAt), ")"] : null)],
-        ["User's answer", s.endUserResponse ? h("span", null, s.endUserResponse.response === "accepted" ? "Accepted " : "Declined ", time(s.endUserResponse.at)) : "None yet"],
+        s.approval?.required
+          ? [
+              "Approval",
+              s.approval.decision
+                ? h(
+                    "span",
+                    null,
+                    `${s.approval.decision.decision === "approved" ? "Approved" : "Denied"} by ${s.approval.decision.by.displayName} `,
+                    time(s.approval.decision.at),
+                    s.approval.decision.comment ? `: ${s.approval.decision.comment}` : "",
+                  )
+                : "Waiting for approval",
+            ]
+          : null,
+        [
+          "Notification",
+          h(
+            "span",
+            { id: "notification-status" },
+            notificationText[s.endUserNotification.status],
+            s.endUserNotification.seenAt
+              ? [" (", time(s.endUserNotification.seenAt), ")"]
+              : s.endUserNotification.sentAt
+                ? [" (", time(s.endUserNotification.sentAt), ")"]
+                : null,
+          ),
+        ],
+        [
+          "User's answer",
+          s.endUserResponse ? h("span", null, s.endUserResponse.response === "accepted" ? "Accepted " : "Declined ", time(s.endUserResponse.at)) : "None yet",
+        ],
         s.closedAt ? ["Closed", h("span", null, time(s.closedAt), s.closedBy ? ` by ${s.closedBy.displayName}` : "")] : null,
         ["Session id", h("code", null, s.id)],
       ]),
       actions,
       connectionsSection(s),
       h("h3", null, "History"),
-      h("ol", { class: "history", id: "session-history" }, s.history.map((e) => h("li", null, time(e.at), ` — ${statusText[e.status]}`, e.detail ? `: ${e.detail}` : ""))),
+      h(
+        "ol",
+        { class: "history", id: "session-history" },
+        s.history.map((e) => h("li", null, time(e.at), ` — ${statusText[e.status]}`, e.detail ? `: ${e.detail}` : "")),
+      ),
     );
     onChange?.(s);
   };

@@ -9,10 +9,19 @@ import { sessionPanel } from "./sessionPanel.js";
 export async function sessionsPage(ctx: PageContext): Promise<void> {
   const { api } = ctx.app;
   const q = ctx.query;
-  const status = h("select", { id: "session-status", name: "status" },
+  const status = h(
+    "select",
+    { id: "session-status", name: "status" },
     h("option", { value: "" }, "Any status"),
-    sessionStatuses.map((st) => h("option", { value: st, selected: q.get("status") === st }, statusText[st])));
-  const deviceName = h("input", { id: "session-device", name: "deviceName", value: q.get("deviceName") ?? "", autocomplete: "off", placeholder: "device name" });
+    sessionStatuses.map((st) => h("option", { value: st, selected: q.get("status") === st }, statusText[st])),
+  );
+  const deviceName = h("input", {
+    id: "session-device",
+    name: "deviceName",
+    value: q.get("deviceName") ?? "",
+    autocomplete: "off",
+    placeholder: "device name",
+  });
   const filterNote = h("p", { class: "muted", id: "session-device-note", "aria-live": "polite" });
   const form = h(
     "form",
@@ -55,17 +64,35 @@ export async function sessionsPage(ctx: PageContext): Promise<void> {
     empty: "No sessions match these filters.",
     fetch: (continuationToken) => api.get<List<Session>>("/sessions", { status: q.get("status"), deviceId, top: 25, continuationToken }),
     render: (sessions) =>
-      h("table", { class: "list", id: "session-table" },
-        h("thead", null, h("tr", null, ["Requested", "Device", "User", "Requested by", "Status", "Why"].map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", null, sessions.map((s) =>
-          h("tr", { "data-session-id": s.id, "data-status": s.status },
-            h("td", null, h("a", { href: hashFor(`/sessions/${s.id}`) }, time(s.requestedAt))),
-            h("td", null, s.device.deviceName),
-            h("td", null, s.device.userDisplayName ?? "—"),
-            h("td", null, s.requestedBy.displayName),
-            h("td", null, h("span", { class: `status status-${s.status}` }, statusText[s.status])),
-            h("td", null, s.description ?? "")),
-        ))),
+      h(
+        "table",
+        { class: "list", id: "session-table" },
+        h(
+          "thead",
+          null,
+          h(
+            "tr",
+            null,
+            ["Requested", "Device", "User", "Requested by", "Status", "Why"].map((c) => h("th", { scope: "col" }, c)),
+          ),
+        ),
+        h(
+          "tbody",
+          null,
+          sessions.map((s) =>
+            h(
+              "tr",
+              { "data-session-id": s.id, "data-status": s.status },
+              h("td", null, h("a", { href: hashFor(`/sessions/${s.id}`) }, time(s.requestedAt))),
+              h("td", null, s.device.deviceName),
+              h("td", null, s.device.userDisplayName ?? "—"),
+              h("td", null, s.requestedBy.displayName),
+              h("td", null, h("span", { class: `status status-${s.status}` }, statusText[s.status])),
+              h("td", null, s.description ?? ""),
+            ),
+          ),
+        ),
+      ),
   });
 }
 

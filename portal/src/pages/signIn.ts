@@ -17,14 +17,25 @@ export interface SignInNotice {
 
 export function signInPage(root: HTMLElement, auth: AuthProvider, { expired, problem, next }: SignInNotice, done: () => void): void {
   const out = h("div", { "aria-live": "polite" }, problem ? problemBox(problem) : null);
-  const notice = expired ? h("p", { class: "warning", role: "alert" }, "Your sign-in has expired or was refused by the service. Sign in again to go on.") : null;
+  const notice = expired
+    ? h("p", { class: "warning", role: "alert" }, "Your sign-in has expired or was refused by the service. Sign in again to go on.")
+    : null;
   if (auth instanceof LocalAuth) {
     const choices = auth.users.map((u, i) =>
-      h("li", null,
+      h(
+        "li",
+        null,
         h("input", { type: "radio", name: "user", id: `user-${u.key}`, value: u.key, checked: i === 0 }),
-        h("label", { for: `user-${u.key}` },
-          h("strong", null, u.claims.name), ` — ${u.label}`, h("br"),
-          h("span", { class: "muted" }, u.claims.preferred_username, u.claims.roles.length > 0 ? ` · roles: ${u.claims.roles.join(", ")}` : " · no app roles"))));
+        h(
+          "label",
+          { for: `user-${u.key}` },
+          h("strong", null, u.claims.name),
+          ` — ${u.label}`,
+          h("br"),
+          h("span", { class: "muted" }, u.claims.preferred_username, u.claims.roles.length > 0 ? ` · roles: ${u.claims.roles.join(", ")}` : " · no app roles"),
+        ),
+      ),
+    );
     const button = h("button", { type: "submit", class: "primary", id: "sign-in" }, "Sign in");
     const form = h(
       "form",
@@ -48,7 +59,13 @@ export function signInPage(root: HTMLElement, auth: AuthProvider, { expired, pro
         done();
       });
     });
-    mount(root, h("h1", { tabindex: "-1" }, "Sign in"), notice, h("p", null, "Local development: the identity emulator signs you in as one of the demo tenant's users."), form);
+    mount(
+      root,
+      h("h1", { tabindex: "-1" }, "Sign in"),
+      notice,
+      h("p", null, "Local development: the identity emulator signs you in as one of the demo tenant's users."),
+      form,
+    );
     return;
   }
   const button = h("button", { type: "button", class: "primary", id: "sign-in" }, "Sign in with Microsoft");
@@ -68,6 +85,12 @@ export function signInPage(root: HTMLElement, auth: AuthProvider, { expired, pro
     root,
     h("h1", { tabindex: "-1" }, "Sign in"),
     notice,
-    h("div", { class: "panel" }, h("p", null, "Sign in with your work account (Microsoft Entra ID). You will come back here afterwards."), h("div", { class: "actions" }, button), out),
+    h(
+      "div",
+      { class: "panel" },
+      h("p", null, "Sign in with your work account (Microsoft Entra ID). You will come back here afterwards."),
+      h("div", { class: "actions" }, button),
+      out,
+    ),
   );
 }

@@ -16,7 +16,10 @@ const claimsSchema = z.object({
   roles: z.array(z.string().max(128)).max(100).optional(),
   groups: z.array(z.string().max(128)).max(500).optional(),
   idtyp: z.string().max(16).optional(),
-  azp: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).optional(),
+  azp: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/)
+    .optional(),
   app_displayname: z.string().min(1).max(256).optional(),
   // A groups overage: Entra leaves `groups` out and says so with `hasgroups` (implicit
   // flow) or a `_claim_names.groups` pointer to Graph (other flows).
@@ -28,8 +31,7 @@ export interface Authenticator {
   authenticate(authorizationHeader: string | null): Promise<Caller>;
 }
 
-const unauthenticated = (detail: string, cause?: unknown): DomainError =>
-  new DomainError(errorCodes.unauthenticated, detail, { cause });
+const unauthenticated = (detail: string, cause?: unknown): DomainError => new DomainError(errorCodes.unauthenticated, detail, { cause });
 
 export class JwtAuthenticator implements Authenticator {
   readonly #keys: JWTVerifyGetKey;

@@ -17,7 +17,8 @@ export class FetchAuditReceiverClient implements AuditReceiverClient {
       if (res.status >= 200 && res.status < 300) return { ok: true };
       return { ok: false, reason: `the receiver answered ${res.status}` };
     } catch (e) {
-      if (e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError")) return { ok: false, reason: `no answer within ${this.#timeoutMs / 1000} s` };
+      if (e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError"))
+        return { ok: false, reason: `no answer within ${this.#timeoutMs / 1000} s` };
       const cause = e instanceof Error && e.cause && typeof e.cause === "object" ? (e.cause as { code?: unknown }).code : undefined;
       return { ok: false, reason: `could not reach the receiver${typeof cause === "string" ? ` (${cause})` : ""}` };
     }

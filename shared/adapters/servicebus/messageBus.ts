@@ -14,9 +14,7 @@ export class ServiceBusMessageBus implements MessageBus {
 
   constructor(config: Config["serviceBus"], credential: TokenCredential, pingQueue: string) {
     this.#client =
-      config.kind === "connectionString"
-        ? new ServiceBusClient(config.connectionString)
-        : new ServiceBusClient(config.fullyQualifiedNamespace, credential);
+      config.kind === "connectionString" ? new ServiceBusClient(config.connectionString) : new ServiceBusClient(config.fullyQualifiedNamespace, credential);
     this.#pingQueue = pingQueue;
   }
 

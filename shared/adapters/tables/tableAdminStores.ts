@@ -56,8 +56,7 @@ function scopeTagsOf(json: string | undefined): readonly string[] {
 function fromEntity(e: SettingsEntity | undefined): TenantSettings {
   return {
     allowUnlicensedAdmins: e?.allowUnlicensedAdmins ?? defaultTenantSettings.allowUnlicensedAdmins,
-    allowPossiblyUnsupportedWindowsEditions:
-      e?.allowPossiblyUnsupportedWindowsEditions ?? defaultTenantSettings.allowPossiblyUnsupportedWindowsEditions,
+    allowPossiblyUnsupportedWindowsEditions: e?.allowPossiblyUnsupportedWindowsEditions ?? defaultTenantSettings.allowPossiblyUnsupportedWindowsEditions,
     sessionTimeoutMinutes: e?.sessionTimeoutMinutes ?? defaultTenantSettings.sessionTimeoutMinutes,
     teamViewerCallsPerMinute: e?.teamViewerCallsPerMinute ?? defaultTenantSettings.teamViewerCallsPerMinute,
     requireTicketId: e?.requireTicketId ?? defaultTenantSettings.requireTicketId,

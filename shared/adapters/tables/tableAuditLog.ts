@@ -136,7 +136,10 @@ export class TableAuditLog implements AuditLog, AuditStream {
           const { sequences, at, subscriptions } = await this.#append(tenantId, batch);
           // The list rows share one month partition (one `at` for the batch): one transaction.
           await this.#table.submitTransaction(
-            batch.map((p): TransactionAction => ["create", { partitionKey: `${tenantId}|${month(at)}`, rowKey: `${invertedTime(at.getTime())}|${p.id}`, ...p.fields(at) }]),
+            batch.map((p): TransactionAction => [
+              "create",
+              { partitionKey: `${tenantId}|${month(at)}`, rowKey: `${invertedTime(at.getTime())}|${p.id}`, ...p.fields(at) },
+            ]),
           );
           batch.forEach((p, i) => p.resolve({ tenantId, sequence: sequences[i], subscriptions }));
         } catch (error) {

@@ -126,7 +126,9 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
 
   async advanceCursor(tenantId: string, current: StoredSubscription, cursor: number): Promise<string | undefined> {
     try {
-      const r = await this.#table.updateEntity({ partitionKey: streamPartition(tenantId), rowKey: subRow(current.id), cursor }, "Merge", { etag: current.etag });
+      const r = await this.#table.updateEntity({ partitionKey: streamPartition(tenantId), rowKey: subRow(current.id), cursor }, "Merge", {
+        etag: current.etag,
+      });
       return r.etag;
     } catch (e) {
       if (isStatus(e, 412) || isStatus(e, 404)) return undefined;
@@ -135,7 +137,10 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
   }
 
   async recordOutcome(tenantId: string, id: string, outcome: { deliveredAt: string } | { error: { message: string; at: string } }): Promise<void> {
-    const fields: StatusEntity = "deliveredAt" in outcome ? { lastDeliveredAt: outcome.deliveredAt } : { lastErrorMessage: outcome.error.message.slice(0, 500), lastErrorAt: outcome.error.at };
+    const fields: StatusEntity =
+      "deliveredAt" in outcome
+        ? { lastDeliveredAt: outcome.deliveredAt }
+        : { lastErrorMessage: outcome.error.message.slice(0, 500), lastErrorAt: outcome.error.at };
     await this.#table.upsertEntity({ partitionKey: streamPartition(tenantId), rowKey: statusRow(id), ...fields }, "Merge");
   }
 

@@ -2,14 +2,7 @@
 // Nested values are JSON columns, validated on the way out; every write is etag-guarded.
 import { odata, type TableClient } from "@azure/data-tables";
 import { z } from "zod";
-import {
-  connectorErrorCodes,
-  connectorHealths,
-  connectorId,
-  initialConnectorState,
-  onboardingStatuses,
-  type ConnectorState,
-} from "../../domain/connector.js";
+import { connectorErrorCodes, connectorHealths, connectorId, initialConnectorState, onboardingStatuses, type ConnectorState } from "../../domain/connector.js";
 import type { ConnectorStore } from "../../app/connector/ports.js";
 import { getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
 
@@ -43,12 +36,15 @@ const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform(
 
 const entitySchema = z.object({
   // Rows written before generations existed read as generation 0.
-  generation: z.number().int().nonnegative().nullish().transform((v) => v ?? 0),
+  generation: z
+    .number()
+    .int()
+    .nonnegative()
+    .nullish()
+    .transform((v) => v ?? 0),
   onboardingStatus: z.enum(onboardingStatuses),
   health: optional(z.enum(connectorHealths)),
-  account: optional(
-    json(z.object({ userId: z.string(), name: z.string(), email: z.string().nullable(), companyName: z.string().nullable() })),
-  ),
+  account: optional(json(z.object({ userId: z.string(), name: z.string(), email: z.string().nullable(), companyName: z.string().nullable() }))),
   licenseAgreement: optional(
     json(z.object({ acceptedBy: z.object({ id: z.string(), displayName: z.string() }), acceptedAt: z.string(), version: z.string() })),
   ),
@@ -62,7 +58,9 @@ const entitySchema = z.object({
 function fromEntity(tenantId: string, e: ConnectorEntity): ConnectorState {
   const parsed = entitySchema.safeParse(e);
   if (!parsed.success) {
-    throw new Error(`the stored connector of tenant ${tenantId} is not valid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    throw new Error(
+      `the stored connector of tenant ${tenantId} is not valid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   }
   return parsed.data;
 }

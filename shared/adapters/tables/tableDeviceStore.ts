@@ -272,9 +272,11 @@ export class TableDeviceStore implements DeviceStore {
           // An index row the record lists is already gone (only after manual repair or a
           // partial restore). Deleting the stale rows one by one, tolerating absence, lets the
           // next attempt's transaction succeed; the record etag still guards the write.
-          await inBatches(stale, queryConcurrency, (k) => this.#table.deleteEntity(tenantId, k).catch((err: unknown) => {
-            if (!isStatus(err, 404)) throw err;
-          }));
+          await inBatches(stale, queryConcurrency, (k) =>
+            this.#table.deleteEntity(tenantId, k).catch((err: unknown) => {
+              if (!isStatus(err, 404)) throw err;
+            }),
+          );
           continue;
         }
         throw e;

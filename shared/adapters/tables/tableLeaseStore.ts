@@ -43,11 +43,9 @@ export class TableLeaseStore implements LeaseStore {
     if (held.owner !== "" && held.owner !== owner && Date.parse(held.expiresAt) > now) return undefined;
     const fence = fenceOf(held) + 1;
     try {
-      await this.#table.updateEntity<LeaseEntity>(
-        { partitionKey: tenantId, rowKey: name, owner, expiresAt: expiresAt.toISOString(), fence },
-        "Replace",
-        { etag: held.etag },
-      );
+      await this.#table.updateEntity<LeaseEntity>({ partitionKey: tenantId, rowKey: name, owner, expiresAt: expiresAt.toISOString(), fence }, "Replace", {
+        etag: held.etag,
+      });
       return { owner, expiresAt, fence };
     } catch (e) {
       if (isStatus(e, 412) || isStatus(e, 404)) return undefined;

@@ -205,7 +205,8 @@ export class TableSessionStore implements SessionStore {
     if (after && after !== before) index.push(["upsert", { partitionKey: next.tenantId, rowKey: after, kind: "open", sessionId: next.id }, "Replace"]);
     if (before && before !== after) index.push(["delete", { partitionKey: next.tenantId, rowKey: before }]);
     const code = codeRowKey(next);
-    if (code && code !== codeRowKey(current.session)) index.push(["upsert", { partitionKey: next.tenantId, rowKey: code, kind: "teamViewerCode", sessionId: next.id }, "Replace"]);
+    if (code && code !== codeRowKey(current.session))
+      index.push(["upsert", { partitionKey: next.tenantId, rowKey: code, kind: "teamViewerCode", sessionId: next.id }, "Replace"]);
     // Every way out of the open statuses goes through here: the device's lock goes with it.
     if (holdsDeviceLock(current.session) && !holdsDeviceLock(next)) {
       const release = await this.#releaseLock(next);

@@ -103,11 +103,7 @@ export function createTables(config: Config["tables"], credential: TokenCredenti
 export const isStatus = (e: unknown, status: number): boolean => e instanceof RestError && e.statusCode === status;
 
 /** Reads one entity, or undefined when it does not exist. */
-export async function getOrUndefined<T extends object>(
-  table: TableClient,
-  partitionKey: string,
-  rowKey: string,
-): Promise<TableEntityResult<T> | undefined> {
+export async function getOrUndefined<T extends object>(table: TableClient, partitionKey: string, rowKey: string): Promise<TableEntityResult<T> | undefined> {
   try {
     return await table.getEntity<T>(partitionKey, rowKey);
   } catch (e) {

@@ -105,19 +105,19 @@ export class TeamViewerClient {
 
   async exchangeCode(code: string): Promise<TokenSet> {
     const clientSecret = await this.#clientSecret();
-    return this.#token(
-      { grant_type: "authorization_code", code, redirect_uri: this.#redirectUri, client_id: this.#clientId, client_secret: clientSecret },
-      [code, clientSecret],
-    );
+    return this.#token({ grant_type: "authorization_code", code, redirect_uri: this.#redirectUri, client_id: this.#clientId, client_secret: clientSecret }, [
+      code,
+      clientSecret,
+    ]);
   }
 
   /** Refresh tokens rotate: the one passed in is spent once this answers. */
   async refresh(refreshToken: string): Promise<TokenSet> {
     const clientSecret = await this.#clientSecret();
-    return this.#token(
-      { grant_type: "refresh_token", refresh_token: refreshToken, client_id: this.#clientId, client_secret: clientSecret },
-      [refreshToken, clientSecret],
-    );
+    return this.#token({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: this.#clientId, client_secret: clientSecret }, [
+      refreshToken,
+      clientSecret,
+    ]);
   }
 
   /** Revokes the access token and its refresh token. */
@@ -229,9 +229,13 @@ export class TeamViewerClient {
       const link = session[field];
       const problem = link === undefined ? undefined : linkProblem(link, this.#allowInsecureLinks);
       if (problem !== undefined) {
-        throw new TeamViewerError("invalidResponse", `${call.method} ${call.label}: TeamViewer answered ${answer.status} with a ${wire} that ${problem}; the session's links were not used.`, {
-          status: answer.status,
-        });
+        throw new TeamViewerError(
+          "invalidResponse",
+          `${call.method} ${call.label}: TeamViewer answered ${answer.status} with a ${wire} that ${problem}; the session's links were not used.`,
+          {
+            status: answer.status,
+          },
+        );
       }
     }
     return session;

@@ -63,12 +63,21 @@ export const formatTime = (d: Date): string => d.toISOString().replace(/\.\d{3}Z
 export const createSessionRequestSchema = z
   .object({
     groupName: z.string().trim().min(1).max(200).optional(),
-    groupId: z.string().regex(/^g\d+$/, "a group id looks like g123").optional(),
+    groupId: z
+      .string()
+      .regex(/^g\d+$/, "a group id looks like g123")
+      .optional(),
     description: z.string().max(4000).optional(),
     endCustomer: z.object({ name: z.string().max(100).optional(), email: z.string().max(254).optional() }).optional(),
-    validUntil: z.date().refine((d) => !Number.isNaN(d.getTime()), "not a valid date").optional(),
+    validUntil: z
+      .date()
+      .refine((d) => !Number.isNaN(d.getTime()), "not a valid date")
+      .optional(),
     waitingMessage: z.string().max(4000).optional(),
-    assignedUserId: z.string().regex(/^u\d+$/, "a user id looks like u123").optional(),
+    assignedUserId: z
+      .string()
+      .regex(/^u\d+$/, "a user id looks like u123")
+      .optional(),
     customApi: z.string().max(4000).optional(),
     supportSessionType: z.enum(["Default", "Pilot"]).optional(),
   })
@@ -129,15 +138,14 @@ export const accountResponseSchema = z
     license: optional(z.object({ license_type: optional(z.string()) })),
     license_type: optional(z.string()),
   })
-  .transform(
-    (a): TeamViewerAccount =>
-      withoutUndefined({
-        userId: a.userid,
-        name: a.name,
-        email: a.email,
-        companyName: a.company_name,
-        licenseType: a.license?.license_type ?? a.license_type,
-      }),
+  .transform((a): TeamViewerAccount =>
+    withoutUndefined({
+      userId: a.userid,
+      name: a.name,
+      email: a.email,
+      companyName: a.company_name,
+      licenseType: a.license?.license_type ?? a.license_type,
+    }),
   );
 
 export const sessionResponseSchema = z
@@ -156,23 +164,22 @@ export const sessionResponseSchema = z
     webclient_supporter_link: optional(z.string()),
     online: optional(z.boolean()),
   })
-  .transform(
-    (s): TeamViewerSession =>
-      withoutUndefined({
-        code: s.code,
-        state: s.state,
-        groupId: s.groupid,
-        description: s.description,
-        endCustomer: s.end_customer && withoutUndefined({ name: s.end_customer.name, email: s.end_customer.email }),
-        customApi: s.custom_api,
-        createdAt: s.created_at,
-        validUntil: s.valid_until,
-        closedAt: s.closed_at,
-        supporterLink: s.supporter_link,
-        endCustomerLink: s.end_customer_link,
-        webClientSupporterLink: s.webclient_supporter_link,
-        online: s.online,
-      }),
+  .transform((s): TeamViewerSession =>
+    withoutUndefined({
+      code: s.code,
+      state: s.state,
+      groupId: s.groupid,
+      description: s.description,
+      endCustomer: s.end_customer && withoutUndefined({ name: s.end_customer.name, email: s.end_customer.email }),
+      customApi: s.custom_api,
+      createdAt: s.created_at,
+      validUntil: s.valid_until,
+      closedAt: s.closed_at,
+      supporterLink: s.supporter_link,
+      endCustomerLink: s.end_customer_link,
+      webClientSupporterLink: s.webclient_supporter_link,
+      online: s.online,
+    }),
   );
 
 export const sessionListResponseSchema = z
@@ -261,17 +268,16 @@ export const connectionRecordSchema = z
     session_code: optional(z.string().trim().max(64)),
   })
   .refine((r) => r.end_date === undefined || r.end_date.getTime() >= r.start_date.getTime(), { message: "end_date is before start_date", path: ["end_date"] })
-  .transform(
-    (r): TeamViewerConnection =>
-      withoutUndefined({
-        id: r.id,
-        userId: r.userid,
-        userName: r.username ?? r.userid,
-        startDate: r.start_date,
-        endDate: r.end_date,
-        sessionCode: r.session_code === "" ? undefined : r.session_code,
-        deviceName: r.devicename,
-      }),
+  .transform((r): TeamViewerConnection =>
+    withoutUndefined({
+      id: r.id,
+      userId: r.userid,
+      userName: r.username ?? r.userid,
+      startDate: r.start_date,
+      endDate: r.end_date,
+      sessionCode: r.session_code === "" ? undefined : r.session_code,
+      deviceName: r.devicename,
+    }),
   );
 
 /**

@@ -115,7 +115,12 @@ export class AuditPush {
     return view(s);
   }
 
-  async put(caller: UserCaller, id: string, body: { url: string; secret: string }, correlationId: string): Promise<{ subscription: AuditSubscriptionView; created: boolean }> {
+  async put(
+    caller: UserCaller,
+    id: string,
+    body: { url: string; secret: string },
+    correlationId: string,
+  ): Promise<{ subscription: AuditSubscriptionView; created: boolean }> {
     requireAdministrator(await this.#d.access.permissionsOf(caller));
     const url = receiverUrl(body.url, { allowInsecureLoopback: this.#d.allowInsecureLoopback });
     const tenantId = caller.tenantId;
@@ -183,7 +188,9 @@ export class AuditPush {
         const events = await this.#d.stream.readAfter(tenantId, sub.cursor, fanOutBatch);
         if (events.length === 0) break;
         const s: StoredSubscription = sub;
-        await Promise.all(events.map((e) => this.#send(tenantId, { subscriptionId: s.id, generation: s.generation, sequence: e.sequence, attempt: 0 }, undefined)));
+        await Promise.all(
+          events.map((e) => this.#send(tenantId, { subscriptionId: s.id, generation: s.generation, sequence: e.sequence, attempt: 0 }, undefined)),
+        );
         sent += events.length;
         const last = events[events.length - 1].sequence;
         const etag = await this.#d.store.advanceCursor(tenantId, s, last);
@@ -245,14 +252,15 @@ export class AuditPush {
     }
     const body = JSON.stringify(event);
     const secret = await this.#secret(tenantId, sub);
-    const outcome = secret === undefined
-      ? { ok: false as const, reason: "the subscription's secret is missing from Key Vault" }
-      : await this.#d.receiver.post(sub.url, body, {
-          "content-type": "application/json",
-          "x-signature": signature(secret, body),
-          "x-event-id": event.id,
-          "x-delivery-attempt": String(data.attempt + 1),
-        });
+    const outcome =
+      secret === undefined
+        ? { ok: false as const, reason: "the subscription's secret is missing from Key Vault" }
+        : await this.#d.receiver.post(sub.url, body, {
+            "content-type": "application/json",
+            "x-signature": signature(secret, body),
+            "x-event-id": event.id,
+            "x-delivery-attempt": String(data.attempt + 1),
+          });
     if (outcome.ok) {
       await this.#d.store.recordOutcome(tenantId, sub.id, { deliveredAt: now.toISOString() });
       return;
@@ -267,7 +275,13 @@ export class AuditPush {
     }
     await this.#d.store.recordOutcome(tenantId, sub.id, { error: { message: outcome.reason, at: now.toISOString() } });
     const next = retryAt(now, data.attempt, first, policy);
-    log.info("audit delivery failed; retry scheduled", { subscriptionId: sub.id, receiver: origin, attempt: data.attempt + 1, retryAt: next.toISOString(), reason: outcome.reason });
+    log.info("audit delivery failed; retry scheduled", {
+      subscriptionId: sub.id,
+      receiver: origin,
+      attempt: data.attempt + 1,
+      retryAt: next.toISOString(),
+      reason: outcome.reason,
+    });
     await this.#send(tenantId, { ...data, attempt: data.attempt + 1, firstFailedAt: first.toISOString() }, next);
   }
 

@@ -133,7 +133,12 @@ export class ConnectorHealthCheck {
         lastConnectionDateTime: finding.health === connectorHealths.healthy ? now : s.lastConnectionDateTime,
         lastError: finding.lastError === undefined ? s.lastError : finding.lastError,
         account: finding.account
-          ? { userId: finding.account.userId, name: finding.account.name, email: finding.account.email ?? null, companyName: finding.account.companyName ?? null }
+          ? {
+              userId: finding.account.userId,
+              name: finding.account.name,
+              email: finding.account.email ?? null,
+              companyName: finding.account.companyName ?? null,
+            }
           : s.account,
       };
     });

@@ -96,7 +96,14 @@ export class ConnectorWorker {
       if (!current(opened)) {
         // Replaced before the code was spent: nothing is exchanged, nothing stored.
         await this.#d.states.transition(stateId, oauthStateStatuses.redeemed, oauthStateStatuses.completed);
-        await this.#audit(tenantId, actor, "connector.authorize", "failure", "the onboarding was replaced, cancelled or expired before its code was exchanged; nothing was stored", correlationId);
+        await this.#audit(
+          tenantId,
+          actor,
+          "connector.authorize",
+          "failure",
+          "the onboarding was replaced, cancelled or expired before its code was exchanged; nothing was stored",
+          correlationId,
+        );
         return;
       }
       let issued;
@@ -104,7 +111,15 @@ export class ConnectorWorker {
         issued = await this.#d.teamViewer.exchangeCode(code);
       } catch (e) {
         if (isTeamViewerError(e) && !e.transient) {
-          await this.#failOnboarding(tenantId, stateId, oauthStateStatuses.redeemed, exchangeFailureMessage(e), `${e.code}: ${e.message}`, actor, correlationId);
+          await this.#failOnboarding(
+            tenantId,
+            stateId,
+            oauthStateStatuses.redeemed,
+            exchangeFailureMessage(e),
+            `${e.code}: ${e.message}`,
+            actor,
+            correlationId,
+          );
           return;
         }
         throw e;
@@ -129,7 +144,14 @@ export class ConnectorWorker {
         if (!current(opened)) {
           // A newer connection's token (or none): not ours to use or delete.
           await this.#d.states.transition(stateId, oauthStateStatuses.exchanged, oauthStateStatuses.completed);
-          await this.#audit(tenantId, actor, "connector.authorize", "failure", "the onboarding was replaced, cancelled or expired before it completed; the newer connection was left alone", correlationId);
+          await this.#audit(
+            tenantId,
+            actor,
+            "connector.authorize",
+            "failure",
+            "the onboarding was replaced, cancelled or expired before it completed; the newer connection was left alone",
+            correlationId,
+          );
           return;
         }
         await this.#failOnboarding(
@@ -227,7 +249,14 @@ export class ConnectorWorker {
     });
     await this.#removeIfOurs(tenantId, token);
     await this.#d.states.transition(stateId, from, oauthStateStatuses.completed);
-    await this.#audit(tenantId, actor, "connector.authorize", "failure", "the onboarding was replaced, cancelled or expired before it completed; its tokens were discarded", correlationId);
+    await this.#audit(
+      tenantId,
+      actor,
+      "connector.authorize",
+      "failure",
+      "the onboarding was replaced, cancelled or expired before it completed; its tokens were discarded",
+      correlationId,
+    );
   }
 
   /** Deletes the secret only while it holds `token` (checked and deleted under the token lease). */
@@ -327,7 +356,14 @@ export class ConnectorWorker {
         : { ...s, lastError: { code: connectorErrorCodes.disconnectFailed, message: "The disconnect could not be completed. Try again.", at } },
     );
     const requestedBy = message.data.requestedBy;
-    await this.#audit(message.tenantId, { id: requestedBy.id, displayName: requestedBy.displayName, type: "user" }, "connector.disconnect", "failure", `dead-lettered${why}`, message.correlationId);
+    await this.#audit(
+      message.tenantId,
+      { id: requestedBy.id, displayName: requestedBy.displayName, type: "user" },
+      "connector.disconnect",
+      "failure",
+      `dead-lettered${why}`,
+      message.correlationId,
+    );
   }
 
   async #audit(tenantId: string, actor: Actor, activity: string, result: "success" | "failure", detail: string, correlationId?: string): Promise<void> {

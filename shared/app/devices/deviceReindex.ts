@@ -66,7 +66,9 @@ export class DeviceReindex {
     const now = this.#clock.now();
     for (const job of await this.#jobs.unfinished()) {
       if (job.version !== version || now.getTime() - Date.parse(job.updatedAt) < this.#limits.stalledAfterMs) continue;
-      await this.#rows.process(timerName, { tenantId: job.tenantId, target: { type: "deviceIndex", id: `v${job.version}` } }, log, () => this.#restart(job, log));
+      await this.#rows.process(timerName, { tenantId: job.tenantId, target: { type: "deviceIndex", id: `v${job.version}` } }, log, () =>
+        this.#restart(job, log),
+      );
     }
   }
 
@@ -91,7 +93,12 @@ export class DeviceReindex {
     if (got.job.deadLetters >= this.#limits.maxDeadLetters) {
       if ((await this.#jobs.save({ ...got.job, abandonedAt: now, updatedAt: now }, got.etag)) === undefined) return;
       log.error("gave up on a device re-index job that keeps failing", undefined, { tenantId: job.tenantId, version: job.version });
-      await this.#record(got.job, "deviceIndex.reindexAbandoned", "failure", `gave up after ${got.job.deadLetters} dead-lettered attempts without progress; ${counts(got.job)}. Devices not yet rewritten are rewritten when their inventory next changes; a new index version starts a new job.`);
+      await this.#record(
+        got.job,
+        "deviceIndex.reindexAbandoned",
+        "failure",
+        `gave up after ${got.job.deadLetters} dead-lettered attempts without progress; ${counts(got.job)}. Devices not yet rewritten are rewritten when their inventory next changes; a new index version starts a new job.`,
+      );
       return;
     }
     // Touching updatedAt names the new message, so a second timer instance sends the same one.
@@ -171,7 +178,10 @@ export class DeviceReindex {
   async #reportPage(ctx: ReindexContext, before: ReindexJob, after: ReindexJob, failed: readonly { deviceId: string; error: unknown }[]): Promise<void> {
     for (const f of failed) {
       const kind = failureKind(f.error);
-      ctx.log.error("device re-index skipped a device it could not rewrite", f.error instanceof SyntaxError ? undefined : f.error, { deviceId: f.deviceId, failure: kind });
+      ctx.log.error("device re-index skipped a device it could not rewrite", f.error instanceof SyntaxError ? undefined : f.error, {
+        deviceId: f.deviceId,
+        failure: kind,
+      });
       await this.#audit.record({
         tenantId: ctx.tenantId,
         actor: systemActor,
@@ -188,13 +198,34 @@ export class DeviceReindex {
       return;
     }
     if (before.startedAt === undefined) {
-      await this.#record(after, "deviceIndex.reindexStarted", "success", `re-indexing devices stored under an older index version for version ${after.version}; ${counts(after)}`, ctx.correlationId);
-    } else if (after.finishedAt === undefined && Math.floor(after.scanned / this.#limits.progressEvery) > Math.floor(before.scanned / this.#limits.progressEvery)) {
-      await this.#record(after, "deviceIndex.reindexProgress", "success", `re-index to version ${after.version} under way; ${counts(after)}`, ctx.correlationId);
+      await this.#record(
+        after,
+        "deviceIndex.reindexStarted",
+        "success",
+        `re-indexing devices stored under an older index version for version ${after.version}; ${counts(after)}`,
+        ctx.correlationId,
+      );
+    } else if (
+      after.finishedAt === undefined &&
+      Math.floor(after.scanned / this.#limits.progressEvery) > Math.floor(before.scanned / this.#limits.progressEvery)
+    ) {
+      await this.#record(
+        after,
+        "deviceIndex.reindexProgress",
+        "success",
+        `re-index to version ${after.version} under way; ${counts(after)}`,
+        ctx.correlationId,
+      );
     }
     if (after.finishedAt !== undefined) {
       const seconds = Math.round((Date.parse(after.finishedAt) - Date.parse(after.startedAt)) / 1000);
-      await this.#record(after, "deviceIndex.reindexFinished", after.failed > 0 ? "failure" : "success", `re-index to version ${after.version} finished in ${seconds} s; ${counts(after)}`, ctx.correlationId);
+      await this.#record(
+        after,
+        "deviceIndex.reindexFinished",
+        after.failed > 0 ? "failure" : "success",
+        `re-index to version ${after.version} finished in ${seconds} s; ${counts(after)}`,
+        ctx.correlationId,
+      );
       ctx.log.info("device re-index finished", { version: after.version, scanned: after.scanned, rewritten: after.rewritten, failed: after.failed });
     }
   }
@@ -218,7 +249,12 @@ export class DeviceReindex {
       id,
       type: messageTypes.deviceReindex,
       ...(correlationId === undefined ? {} : { correlationId }),
-      body: makeEnvelope(messageTypes.deviceReindex, tenantId, { version }, { id, now: this.#clock.now(), ...(correlationId === undefined ? {} : { correlationId }) }),
+      body: makeEnvelope(
+        messageTypes.deviceReindex,
+        tenantId,
+        { version },
+        { id, now: this.#clock.now(), ...(correlationId === undefined ? {} : { correlationId }) },
+      ),
     });
   }
 }

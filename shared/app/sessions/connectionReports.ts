@@ -137,7 +137,8 @@ export class ConnectionReports {
       counts.pages++;
       counts.records += result.records.length;
       counts.unreadable += result.unreadable;
-      if (result.unreadable > 0) log.warn("TeamViewer's connection report held records that could not be read; they were skipped", { unreadable: result.unreadable });
+      if (result.unreadable > 0)
+        log.warn("TeamViewer's connection report held records that could not be read; they were skipped", { unreadable: result.unreadable });
       for (const record of result.records) await this.#record(tenantId, record, log, counts);
 
       const through = stored?.cursor.through ?? null;
@@ -244,4 +245,3 @@ export class ConnectionReports {
 }
 
 const later = (a: string | null, b: string): string => (a !== null && Date.parse(a) > Date.parse(b) ? a : b);
-

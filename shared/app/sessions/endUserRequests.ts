@@ -35,7 +35,8 @@ export class EndUserRequests {
     const items = await Promise.all(
       entries.map(async (entry) => {
         const stored = await this.#d.writer.store.get(caller.tenantId, entry.sessionId);
-        const session = stored && stored.session.endUser?.id === caller.userId ? await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId) : undefined;
+        const session =
+          stored && stored.session.endUser?.id === caller.userId ? await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId) : undefined;
         if (session && visibleToEndUser(session)) return toEndUserRequest(session);
         // The request is over (or was never theirs): the entry is stale.
         await this.#d.inbox.remove(caller.tenantId, caller.userId, entry.sessionId).catch((e: unknown) => {
@@ -57,7 +58,12 @@ export class EndUserRequests {
       (s) => {
         // Answering twice (a double tap, a retry) is fine; changing one's mind is not.
         if (s.status === "accepted") return undefined;
-        return { next: { ...applyEvent(s, "endUserAccepted", now, `Accepted by ${caller.displayName}.`), endUserResponse: { response: "accepted", at: now.toISOString() } } };
+        return {
+          next: {
+            ...applyEvent(s, "endUserAccepted", now, `Accepted by ${caller.displayName}.`),
+            endUserResponse: { response: "accepted", at: now.toISOString() },
+          },
+        };
       },
       ctx.log,
       stored,
@@ -94,9 +100,7 @@ export class EndUserRequests {
             closedBy: actor,
             closeReason: "declined",
           },
-          outbox: [
-            sessionCloseEntry(s, { reason: "declined", closedBy: actor }, { now, correlationId: ctx.correlationId }),
-          ],
+          outbox: [sessionCloseEntry(s, { reason: "declined", closedBy: actor }, { now, correlationId: ctx.correlationId })],
         };
       },
       ctx.log,
@@ -129,7 +133,11 @@ export class EndUserRequests {
         if (s.status !== "awaitingEndUser" && s.status !== "accepted") throw conflict(`This request is ${s.status}; there is nothing to see any more.`);
         if (s.endUserNotification.status === "seen" || s.status === "accepted") return undefined;
         return {
-          next: noteHistory({ ...s, endUserNotification: { ...s.endUserNotification, status: "seen", seenAt: now.toISOString() } }, now, `Seen by ${caller.displayName} in the Company Portal.`),
+          next: noteHistory(
+            { ...s, endUserNotification: { ...s.endUserNotification, status: "seen", seenAt: now.toISOString() } },
+            now,
+            `Seen by ${caller.displayName} in the Company Portal.`,
+          ),
         };
       },
       ctx.log,

@@ -35,16 +35,19 @@ export class SessionExpiry {
       (s) => {
         if (!isDue(s, now)) return undefined;
         const next: Session = {
-          ...applyEvent(s, "expire", now, s.status === "pendingApproval" ? "Nobody approved or denied the request in time." : "The end user did not answer in time."),
+          ...applyEvent(
+            s,
+            "expire",
+            now,
+            s.status === "pendingApproval" ? "Nobody approved or denied the request in time." : "The end user did not answer in time.",
+          ),
           closedBy: systemActor,
           closeReason: "expired",
         };
         const needsClose = s.teamViewer !== null || s.worker.createAttempts > 0;
         return {
           next,
-          outbox: needsClose
-            ? [sessionCloseEntry(s, { reason: "expired" }, { now, correlationId })]
-            : [],
+          outbox: needsClose ? [sessionCloseEntry(s, { reason: "expired" }, { now, correlationId })] : [],
         };
       },
       log,

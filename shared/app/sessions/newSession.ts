@@ -19,11 +19,16 @@ export const createMessages = (session: Session, correlationId: string | undefin
   session.status === "requested" ? [createMessage(session, session.requestedAt, correlationId)] : [];
 
 export function createMessage(session: Session, requestedAt: string, correlationId: string | undefined) {
-  return outboxEntry(messageTypes.sessionCreate, session.tenantId, { sessionId: session.id }, {
-    id: sessionMessageIds.create(session.id),
-    now: new Date(requestedAt),
-    correlationId,
-  });
+  return outboxEntry(
+    messageTypes.sessionCreate,
+    session.tenantId,
+    { sessionId: session.id },
+    {
+      id: sessionMessageIds.create(session.id),
+      now: new Date(requestedAt),
+      correlationId,
+    },
+  );
 }
 
 const unknownDevice: SessionDevice = {

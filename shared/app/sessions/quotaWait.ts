@@ -61,12 +61,17 @@ export function waitForQuota(
   };
   const next = first ? noteHistory(base, now, `${waitingForTeamViewerQuota}: expected at ${at.toISOString()} (${why}).`) : base;
   const message: OutboxEntry = {
-    ...outboxEntry(messageTypes.sessionCreate, held.tenantId, { sessionId: held.id }, {
-      // One message per wait slot: a new time is a new message, a duplicate of this one is dropped.
-      id: sessionMessageIds.create(held.id, at.getTime(), "quota"),
-      now,
-      correlationId,
-    }),
+    ...outboxEntry(
+      messageTypes.sessionCreate,
+      held.tenantId,
+      { sessionId: held.id },
+      {
+        // One message per wait slot: a new time is a new message, a duplicate of this one is dropped.
+        id: sessionMessageIds.create(held.id, at.getTime(), "quota"),
+        now,
+        correlationId,
+      },
+    ),
     notBefore: at.toISOString(),
   };
   return { next, message, at };

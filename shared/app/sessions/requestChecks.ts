@@ -30,14 +30,7 @@ export type Checked =
   | { readonly ok: false; readonly error: DomainError; readonly failure?: SessionFailure };
 
 /** The checks every request passes, in this order, whoever asks. */
-export function check(
-  who: "user" | "app",
-  scope: RequesterScope,
-  device: Device | undefined,
-  onboarded: boolean,
-  settings: TenantSettings,
-  ask: Ask,
-): Checked {
+export function check(who: "user" | "app", scope: RequesterScope, device: Device | undefined, onboarded: boolean, settings: TenantSettings, ask: Ask): Checked {
   if (!scope.request) {
     return {
       ok: false,
@@ -70,7 +63,9 @@ export function check(
     const detail = "This tenant requires a ticket id with every remote assistance request: name the help-desk ticket in ticketId.";
     return {
       ok: false,
-      error: new DomainError(errorCodes.validationFailed, detail, { errors: [{ path: who === "user" ? "body.ticketId" : "body.data.ticketId", message: "required by this tenant" }] }),
+      error: new DomainError(errorCodes.validationFailed, detail, {
+        errors: [{ path: who === "user" ? "body.ticketId" : "body.data.ticketId", message: "required by this tenant" }],
+      }),
       failure: { code: sessionFailureCodes.ticketIdRequired, message: detail },
     };
   }
@@ -107,4 +102,3 @@ export function deviceBusy(existingSessionId: string): DomainError {
     extensions: { existingSessionId },
   });
 }
-

@@ -32,7 +32,12 @@ export type ClaimDecision = { readonly kind: "take" } | { readonly kind: "busy";
  * Anyone else (a duplicate or re-scheduled message) waits for the lease.
  */
 export function decideClaim(
-  worker: { readonly claimId: string | null; readonly claimedUntil: string | null; readonly claimMessageId: string | null; readonly claimDelivery: number | null },
+  worker: {
+    readonly claimId: string | null;
+    readonly claimedUntil: string | null;
+    readonly claimMessageId: string | null;
+    readonly claimDelivery: number | null;
+  },
   now: Date,
   messageId: string,
   deliveryCount: number,

@@ -115,9 +115,7 @@ export class SessionAdministration {
       sessionId,
       (s) => ({
         next: { ...applyEvent(s, "close", now, `Closed by ${caller.displayName}.`), closedBy: actor, closeReason: "admin" },
-        outbox: [
-          sessionCloseEntry(s, { reason: "admin", closedBy: actor }, { now, correlationId: ctx.correlationId }),
-        ],
+        outbox: [sessionCloseEntry(s, { reason: "admin", closedBy: actor }, { now, correlationId: ctx.correlationId })],
       }),
       ctx.log,
       stored,
@@ -155,11 +153,16 @@ export class SessionAdministration {
         return {
           next: noteHistory({ ...s, endUserNotification: notification }, now, `Notification resent by ${caller.displayName}.`),
           outbox: [
-            outboxEntry(messageTypes.notificationSend, s.tenantId, { sessionId: s.id, userId: s.endUser.id }, {
-              id: sessionMessageIds.notification(s.id, dispatches),
-              now,
-              correlationId: ctx.correlationId,
-            }),
+            outboxEntry(
+              messageTypes.notificationSend,
+              s.tenantId,
+              { sessionId: s.id, userId: s.endUser.id },
+              {
+                id: sessionMessageIds.notification(s.id, dispatches),
+                now,
+                correlationId: ctx.correlationId,
+              },
+            ),
           ],
         };
       },

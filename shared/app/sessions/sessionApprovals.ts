@@ -32,7 +32,8 @@ export class SessionApprovals {
     }
     // A request past its approval deadline is expired first, so nobody approves it late.
     const current = await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId);
-    if (current.status !== "pendingApproval") throw conflict(`Only a request waiting for approval can be ${kind === "approve" ? "approved" : "denied"}; this one is ${current.status}.`);
+    if (current.status !== "pendingApproval")
+      throw conflict(`Only a request waiting for approval can be ${kind === "approve" ? "approved" : "denied"}; this one is ${current.status}.`);
     const settings = kind === "approve" ? await this.#d.settings.get(caller.tenantId) : undefined;
     const now = this.#d.clock.now();
     const actor = actorOf(caller);
@@ -42,10 +43,20 @@ export class SessionApprovals {
       sessionId,
       (s) => {
         if (s.status !== "pendingApproval") throw conflict(`Only a request waiting for approval can be decided; this one is ${s.status}.`);
-        const decision = { decision: kind === "approve" ? ("approved" as const) : ("denied" as const), by: actor, at: now.toISOString(), comment: comment ?? null };
+        const decision = {
+          decision: kind === "approve" ? ("approved" as const) : ("denied" as const),
+          by: actor,
+          at: now.toISOString(),
+          comment: comment ?? null,
+        };
         if (kind === "deny") {
           return {
-            next: { ...applyEvent(s, "deny", now, `Denied by ${caller.displayName}${note}`), approval: { required: true, decision }, closedBy: actor, closeReason: "denied" },
+            next: {
+              ...applyEvent(s, "deny", now, `Denied by ${caller.displayName}${note}`),
+              approval: { required: true, decision },
+              closedBy: actor,
+              closeReason: "denied",
+            },
           };
         }
         // The end user's time to answer starts now, as for a request that needed no approval.

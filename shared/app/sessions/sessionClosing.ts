@@ -47,7 +47,13 @@ export class SessionClosing {
         sessionId,
         (s) =>
           isOpen(s.status)
-            ? { next: { ...applyEvent(s, "close", this.#d.clock.now(), `Closed (${ctx.reason}).`), closedBy: ctx.closedBy ?? systemActor, closeReason: ctx.reason === "failed" ? null : ctx.reason } }
+            ? {
+                next: {
+                  ...applyEvent(s, "close", this.#d.clock.now(), `Closed (${ctx.reason}).`),
+                  closedBy: ctx.closedBy ?? systemActor,
+                  closeReason: ctx.reason === "failed" ? null : ctx.reason,
+                },
+              }
             : undefined,
         log,
       );
@@ -83,7 +89,10 @@ export class SessionClosing {
     await this.#d.writer.change(
       tenantId,
       sessionId,
-      (cur) => (cur.teamViewer?.closedAt ? undefined : { next: noteHistory({ ...cur, teamViewer: closedTeamViewerDetails(cur, info, now) }, now, "TeamViewer session closed.") }),
+      (cur) =>
+        cur.teamViewer?.closedAt
+          ? undefined
+          : { next: noteHistory({ ...cur, teamViewer: closedTeamViewerDetails(cur, info, now) }, now, "TeamViewer session closed.") },
       log,
     );
     await this.#audit(s, "success", `closed at TeamViewer (${ctx.reason})`, ctx.correlationId);
@@ -95,13 +104,24 @@ export class SessionClosing {
     await this.#d.writer.change(
       ctx.tenantId,
       ctx.sessionId,
-      (cur) => (cur.teamViewer?.closedAt ? undefined : { next: noteHistory({ ...cur, failure: cur.failure ?? { code: sessionFailureCodes.teamViewerCloseFailed, message } }, now, message) }),
+      (cur) =>
+        cur.teamViewer?.closedAt
+          ? undefined
+          : { next: noteHistory({ ...cur, failure: cur.failure ?? { code: sessionFailureCodes.teamViewerCloseFailed, message } }, now, message) },
       ctx.log,
     );
     await this.#audit(stored.session, "failure", message, ctx.correlationId);
   }
 
   async #audit(s: Session, result: "success" | "failure", detail: string, correlationId: string | undefined): Promise<void> {
-    await this.#d.audit.record({ tenantId: s.tenantId, actor: systemActor, activity: "session.teamViewerSessionClosed", target: { type: "session", id: s.id }, result, detail, correlationId });
+    await this.#d.audit.record({
+      tenantId: s.tenantId,
+      actor: systemActor,
+      activity: "session.teamViewerSessionClosed",
+      target: { type: "session", id: s.id },
+      result,
+      detail,
+      correlationId,
+    });
   }
 }

@@ -28,14 +28,7 @@ import {
 } from "../../domain/session.js";
 import { messageTypes } from "../../contracts/messages.js";
 import { isBadAuthorization, isTeamViewerError, type TeamViewerError } from "../teamViewerError.js";
-import {
-  faultPointNames,
-  type FaultPoints,
-  type OutboxEntry,
-  type StoredSession,
-  type TeamViewerSessionInfo,
-  type TeamViewerTokens,
-} from "./ports.js";
+import { faultPointNames, type FaultPoints, type OutboxEntry, type StoredSession, type TeamViewerSessionInfo, type TeamViewerTokens } from "./ports.js";
 import { createRetryPolicy, decideClaim, retryDelayMs } from "./retryPolicy.js";
 import { outboxEntry, sessionCloseEntry, sessionMessageIds, type CommandContext } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
@@ -168,11 +161,23 @@ export class SessionCreation {
           waitingForTeamViewerQuotaUntil: null,
           worker: { ...released(s.worker), lastError: null },
         };
-        next = applyEvent(next, "teamViewerSessionCreated", now, found ? "TeamViewer session found (an earlier attempt had created it)." : "TeamViewer session created.");
+        next = applyEvent(
+          next,
+          "teamViewerSessionCreated",
+          now,
+          found ? "TeamViewer session found (an earlier attempt had created it)." : "TeamViewer session created.",
+        );
         const outbox: OutboxEntry[] = notifiesEndUser(next) && next.endUser ? [this.#notificationMessage(next, now, ctx.correlationId)] : [];
         const written = await this.#d.writer.commit(current, next, outbox, log);
         if (written) {
-          await this.#audit(next, systemActor, "session.teamViewerSessionCreated", "success", found ? "TeamViewer session found by its custom_api after a retry" : "TeamViewer session created", ctx.correlationId);
+          await this.#audit(
+            next,
+            systemActor,
+            "session.teamViewerSessionCreated",
+            "success",
+            found ? "TeamViewer session found by its custom_api after a retry" : "TeamViewer session created",
+            ctx.correlationId,
+          );
           if (next.endUserNotification.status === "notSupported") {
             log.info("the device cannot be notified; the session carries the end-user link for the admin", { sessionId: s.id });
           }
@@ -189,7 +194,17 @@ export class SessionCreation {
         // The request ended (closed, failed, expired) while TeamViewer was creating the
         // session: record it and have it closed, so nothing stays open at TeamViewer.
         const next = noteHistory(
-          { ...s, teamViewer: { code: info.code, supporterLink: info.supporterLink ?? "", validUntil: (info.validUntil ?? new Date(s.expiresAt)).toISOString(), groupId: info.groupId, closedAt: null }, worker: released(s.worker) },
+          {
+            ...s,
+            teamViewer: {
+              code: info.code,
+              supporterLink: info.supporterLink ?? "",
+              validUntil: (info.validUntil ?? new Date(s.expiresAt)).toISOString(),
+              groupId: info.groupId,
+              closedAt: null,
+            },
+            worker: released(s.worker),
+          },
           now,
           "A TeamViewer session created while the request ended will be closed.",
         );
@@ -250,11 +265,16 @@ export class SessionCreation {
     }
     const next: Session = { ...s, worker: { ...released(s.worker), retries, lastError: reason.slice(0, 500) } };
     const message = {
-      ...outboxEntry(messageTypes.sessionCreate, s.tenantId, { sessionId: s.id }, {
-        id: sessionMessageIds.create(s.id, free ? s.worker.createAttempts : retries, free ? "claim" : "retry"),
-        now,
-        correlationId: ctx.correlationId,
-      }),
+      ...outboxEntry(
+        messageTypes.sessionCreate,
+        s.tenantId,
+        { sessionId: s.id },
+        {
+          id: sessionMessageIds.create(s.id, free ? s.worker.createAttempts : retries, free ? "claim" : "retry"),
+          now,
+          correlationId: ctx.correlationId,
+        },
+      ),
       notBefore: at.toISOString(),
     };
     if (!(await this.#d.writer.commit(held, next, [message], ctx.log))) {
@@ -274,7 +294,11 @@ export class SessionCreation {
     if (!(await this.#d.writer.commit(held, wait.next, [wait.message], ctx.log))) {
       throw new Error(`session ${held.session.id} changed while it was set to wait for TeamViewer quota`);
     }
-    ctx.log.info("waiting for the tenant's TeamViewer quota; creation re-scheduled", { sessionId: held.session.id, at: wait.at.toISOString(), byTeamViewer: e.byTeamViewer });
+    ctx.log.info("waiting for the tenant's TeamViewer quota; creation re-scheduled", {
+      sessionId: held.session.id,
+      at: wait.at.toISOString(),
+      byTeamViewer: e.byTeamViewer,
+    });
   }
 
   async #fail(held: StoredSession, failure: SessionFailure, ctx: CommandContext): Promise<void> {
@@ -303,11 +327,16 @@ export class SessionCreation {
     // duplicate that meets the same claim collapses into one re-scheduled message. Nothing
     // was written, so no outbox: if the send fails, this message is redelivered instead.
     const now = this.#d.clock.now();
-    const entry = outboxEntry(messageTypes.sessionCreate, s.tenantId, { sessionId: s.id }, {
-      id: sessionMessageIds.create(s.id, 1, `busy|${s.worker.claimId ?? ""}`),
-      now,
-      correlationId: ctx.correlationId,
-    });
+    const entry = outboxEntry(
+      messageTypes.sessionCreate,
+      s.tenantId,
+      { sessionId: s.id },
+      {
+        id: sessionMessageIds.create(s.id, 1, `busy|${s.worker.claimId ?? ""}`),
+        now,
+        correlationId: ctx.correlationId,
+      },
+    );
     const at = new Date(until.getTime() + 1_000);
     await this.#d.writer.send({ ...entry, notBefore: at.toISOString() });
     ctx.log.info("another delivery holds the session's claim; looking again after its lease", { sessionId: s.id, at: at.toISOString() });
@@ -324,11 +353,16 @@ export class SessionCreation {
   // ------------------------------------------------------------------ helpers
 
   #notificationMessage(s: Session, now: Date, correlationId: string | undefined): OutboxEntry {
-    return outboxEntry(messageTypes.notificationSend, s.tenantId, { sessionId: s.id, userId: s.endUser!.id }, {
-      id: sessionMessageIds.notification(s.id, s.endUserNotification.dispatches),
-      now,
-      correlationId,
-    });
+    return outboxEntry(
+      messageTypes.notificationSend,
+      s.tenantId,
+      { sessionId: s.id, userId: s.endUser!.id },
+      {
+        id: sessionMessageIds.notification(s.id, s.endUserNotification.dispatches),
+        now,
+        correlationId,
+      },
+    );
   }
 
   async #audit(s: Session, actor: Actor, activity: string, result: "success" | "failure", detail: string, correlationId: string | undefined): Promise<void> {

@@ -95,7 +95,9 @@ export class SessionMaintenance implements OpenSessionsCloser {
         }
       } catch (e) {
         // One tenant's trouble must not starve the others; the next run tries again.
-        log.error(isOutage(e) ? "session timer stopped for a tenant: storage or messaging is unavailable" : "session timer failed for a tenant", e, { tenantId });
+        log.error(isOutage(e) ? "session timer stopped for a tenant: storage or messaging is unavailable" : "session timer failed for a tenant", e, {
+          tenantId,
+        });
       }
     }
     return { tenants: tenants.length, resent, expired, skipped };
@@ -147,7 +149,9 @@ export class SessionMaintenance implements OpenSessionsCloser {
         activity: "session.closed",
         target: { type: "session", id: sessionId },
         result: problem ? "failure" : "success",
-        detail: problem ? `closed because the connector was disconnected; not closed at TeamViewer: ${problem.slice(0, 300)}` : "closed because the connector was disconnected",
+        detail: problem
+          ? `closed because the connector was disconnected; not closed at TeamViewer: ${problem.slice(0, 300)}`
+          : "closed because the connector was disconnected",
       });
     }
     return closed;
@@ -169,15 +173,18 @@ export class SessionMaintenance implements OpenSessionsCloser {
           failure: { code: sessionFailureCodes.deadLettered, message },
           worker: { ...s.worker, claimId: null, claimedUntil: null, claimMessageId: null, claimDelivery: null },
         };
-        const outbox =
-          s.worker.createAttempts > 0
-            ? [sessionCloseEntry(s, { reason: "failed" }, { now, correlationId: ctx.correlationId })]
-            : [];
+        const outbox = s.worker.createAttempts > 0 ? [sessionCloseEntry(s, { reason: "failed" }, { now, correlationId: ctx.correlationId })] : [];
         return { next, outbox };
       },
       ctx.log,
     );
-    await this.#auditDeadLetter(ctx, "session.create", changed !== undefined && changed.before.status === "requested" ? "the session was failed" : `the session was ${changed?.after.session.status ?? "not found"}; left as is`);
+    await this.#auditDeadLetter(
+      ctx,
+      "session.create",
+      changed !== undefined && changed.before.status === "requested"
+        ? "the session was failed"
+        : `the session was ${changed?.after.session.status ?? "not found"}; left as is`,
+    );
   }
 
   /** session.close gave up: the session stays closed here, with the failure to close it at TeamViewer recorded. */
@@ -232,7 +239,13 @@ export class SessionMaintenance implements OpenSessionsCloser {
    * it (under the message's dedupe key, so a session it did create is left alone).
    */
   async automationRequestDeadLettered(
-    message: { readonly tenantId: string; readonly messageId: string; readonly data: RemoteAssistanceRequestedData; readonly reason?: string; readonly correlationId?: string },
+    message: {
+      readonly tenantId: string;
+      readonly messageId: string;
+      readonly data: RemoteAssistanceRequestedData;
+      readonly reason?: string;
+      readonly correlationId?: string;
+    },
     log: Logger,
   ): Promise<void> {
     const now = this.#d.clock.now();
@@ -248,10 +261,19 @@ export class SessionMaintenance implements OpenSessionsCloser {
       now,
       timeoutMinutes: 1,
     });
-    const failed: Session = { ...applyEvent(session, "fail", now, failureMessage), failure: { code: sessionFailureCodes.deadLettered, message: failureMessage } };
+    const failed: Session = {
+      ...applyEvent(session, "fail", now, failureMessage),
+      failure: { code: sessionFailureCodes.deadLettered, message: failureMessage },
+    };
     const result = await this.#d.writer.create(failed, [], log, `msg-${message.messageId}`);
     await this.#auditDeadLetter(
-      { tenantId: message.tenantId, sessionId: result.created ? failed.id : result.existingSessionId, reason: message.reason, correlationId: message.correlationId, log },
+      {
+        tenantId: message.tenantId,
+        sessionId: result.created ? failed.id : result.existingSessionId,
+        reason: message.reason,
+        correlationId: message.correlationId,
+        log,
+      },
       "remoteAssistance.requested",
       result.created ? "recorded as a failed session" : "its session exists; left as is",
     );

@@ -19,7 +19,8 @@ export const sessionMessageIds = {
   create: (sessionId: string, attempt = 0, reason = "retry"): string =>
     nameBasedUuid(attempt === 0 ? `session.create|${sessionId}` : `session.create|${sessionId}|${reason}|${attempt}`),
   /** `variant` tells apart a second, different close of the same session (e.g. of an orphaned TeamViewer session). */
-  close: (sessionId: string, variant?: string): string => nameBasedUuid(variant === undefined ? `session.close|${sessionId}` : `session.close|${sessionId}|${variant}`),
+  close: (sessionId: string, variant?: string): string =>
+    nameBasedUuid(variant === undefined ? `session.close|${sessionId}` : `session.close|${sessionId}|${variant}`),
   notification: (sessionId: string, dispatch: number): string => nameBasedUuid(`notification.send|${sessionId}|${dispatch}`),
 } as const;
 
@@ -51,11 +52,16 @@ export function sessionCloseEntry(
   close: Omit<SessionCloseData, "sessionId">,
   options: { readonly now: Date; readonly correlationId: string | undefined; readonly variant?: string },
 ): OutboxEntry {
-  return outboxEntry(messageTypes.sessionClose, session.tenantId, { sessionId: session.id, ...close }, {
-    id: sessionMessageIds.close(session.id, options.variant),
-    now: options.now,
-    correlationId: options.correlationId,
-  });
+  return outboxEntry(
+    messageTypes.sessionClose,
+    session.tenantId,
+    { sessionId: session.id, ...close },
+    {
+      id: sessionMessageIds.close(session.id, options.variant),
+      now: options.now,
+      correlationId: options.correlationId,
+    },
+  );
 }
 
 /** A session command being handled (session.create, session.close), as the queue delivered it. */

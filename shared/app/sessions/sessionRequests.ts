@@ -87,8 +87,7 @@ export interface Refusal {
 }
 
 export type SessionRequestResult =
-  | { readonly ok: true; readonly session: Session; readonly replayed: boolean }
-  | { readonly ok: false; readonly refusal: Refusal };
+  { readonly ok: true; readonly session: Session; readonly replayed: boolean } | { readonly ok: false; readonly refusal: Refusal };
 
 export class SessionRequests {
   readonly #d: SessionRequestsDeps;
@@ -114,7 +113,10 @@ export class SessionRequests {
    */
   async recordRefusal(command: SessionRequestCommand & QueuedRequest, refusal: Refusal, ctx: RequestContext): Promise<Session | undefined> {
     if (!refusal.failure || !refusal.draft) {
-      ctx.log.warn("remoteAssistance.requested refused: the principal it names may not request for this device", { deviceId: command.deviceId, code: refusal.error.code });
+      ctx.log.warn("remoteAssistance.requested refused: the principal it names may not request for this device", {
+        deviceId: command.deviceId,
+        code: refusal.error.code,
+      });
       await this.#auditRefusal(command, refusal.error, ctx);
       return undefined;
     }
@@ -149,7 +151,11 @@ export class SessionRequests {
     const checked = check(command.source === "user" ? "user" : "app", scope, device, onboarded, settings, command);
     if (!checked.ok) {
       const { error, failure } = checked;
-      return this.#refused(command, failure ? { error, failure, draft: this.#draft(command, { device, eligibility: undefined, acknowledged: [] }, settings) } : { error }, ctx);
+      return this.#refused(
+        command,
+        failure ? { error, failure, draft: this.#draft(command, { device, eligibility: undefined, acknowledged: [] }, settings) } : { error },
+        ctx,
+      );
     }
     const session = this.#draft(command, checked, settings);
     const result = await this.#d.writer.create(session, createMessages(session, ctx.correlationId), ctx.log, dedupeKey(command));
@@ -171,7 +177,12 @@ export class SessionRequests {
     let refusal: Refusal | undefined;
     let outcome;
     try {
-      const payload = { deviceId, description: command.description ?? null, ticketId: command.ticketId ?? null, acknowledgeWarnings: [...(command.acknowledgeWarnings ?? [])].sort() };
+      const payload = {
+        deviceId,
+        description: command.description ?? null,
+        ticketId: command.ticketId ?? null,
+        acknowledgeWarnings: [...(command.acknowledgeWarnings ?? [])].sort(),
+      };
       outcome = await this.#d.idempotency.run(tenantId, caller.userId, key, payload, async () => {
         const result = await this.#request(command, ctx);
         // Thrown only so the key is forgotten (the client may retry with it); answered below.
@@ -195,7 +206,10 @@ export class SessionRequests {
     // first answer is a refusal, not the stored answer.
     const scopeTags = device?.roleScopeTagIds ?? stored?.session.device.scopeTags ?? [];
     if (!inScope(permissions.request, scopeTags)) {
-      return { ok: false, refusal: { error: forbidden("Requesting remote assistance for this device needs the Request Remote Assistance permission in its scope.") } };
+      return {
+        ok: false,
+        refusal: { error: forbidden("Requesting remote assistance for this device needs the Request Remote Assistance permission in its scope.") },
+      };
     }
     if (!stored) return { ok: false, refusal: { error: notFound("The session this Idempotency-Key produced") } };
     return { ok: true, session: stored.session, replayed: true };

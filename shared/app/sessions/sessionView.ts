@@ -22,7 +22,9 @@ export function toSessionResource(s: Session): SessionResource {
     description: s.description,
     ticketId: s.ticketId ?? null,
     acknowledgedWarnings: [...(s.acknowledgedWarnings ?? [])],
-    approval: s.approval ? { required: s.approval.required, decision: s.approval.decision ? { ...s.approval.decision } : null } : { required: false, decision: null },
+    approval: s.approval
+      ? { required: s.approval.required, decision: s.approval.decision ? { ...s.approval.decision } : null }
+      : { required: false, decision: null },
     status: s.status,
     history: s.history.map((h) => ({ ...h })),
     teamViewer: s.teamViewer ? { code: s.teamViewer.code, supporterLink: s.teamViewer.supporterLink, validUntil: s.teamViewer.validUntil } : null,

@@ -6,16 +6,7 @@ import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Access } from "../access.js";
 import type { SettingsStore } from "../admin/ports.js";
-import type {
-  ConnectorGate,
-  DeviceDirectory,
-  FaultPoints,
-  IdempotencyStore,
-  InboxStore,
-  PushGateway,
-  SessionStore,
-  TeamViewerTokens,
-} from "./ports.js";
+import type { ConnectorGate, DeviceDirectory, FaultPoints, IdempotencyStore, InboxStore, PushGateway, SessionStore, TeamViewerTokens } from "./ports.js";
 import { SessionWriter } from "./sessionWriter.js";
 import { Idempotency } from "./idempotency.js";
 import { SessionRequests } from "./sessionRequests.js";
@@ -97,7 +88,14 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
     closing: new SessionClosing({ writer, tokens: d.tokens, teamViewer: d.teamViewer, audit: d.audit, clock: d.clock, groups }),
     notifications: new NotificationWorker({ writer, inbox: d.inbox, push: d.push, audit: d.audit, clock: d.clock }),
     endUser: new EndUserRequests({ writer, inbox: d.inbox, expiry, audit: d.audit, clock: d.clock }),
-    admin: new SessionAdministration({ writer, access: d.access, expiry, audit: d.audit, clock: d.clock, resendMinIntervalSeconds: d.resendMinIntervalSeconds }),
+    admin: new SessionAdministration({
+      writer,
+      access: d.access,
+      expiry,
+      audit: d.audit,
+      clock: d.clock,
+      resendMinIntervalSeconds: d.resendMinIntervalSeconds,
+    }),
     approvals: new SessionApprovals({ writer, access: d.access, settings: d.settings, expiry, audit: d.audit, clock: d.clock }),
     maintenance: new SessionMaintenance({ writer, expiry, tokens: d.tokens, teamViewer: d.teamViewer, audit: d.audit, clock: d.clock, log: d.log }),
     connectionReports: new ConnectionReports({
