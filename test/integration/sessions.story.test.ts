@@ -4,6 +4,7 @@
 // the userless device, the refusals, idempotency, automation's requests and the report.
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
+import { waitingForTeamViewerQuota } from "../../shared/app/sessions/quotaWait.js";
 import { demoDevices, demoTenant, demoUser, helpdeskBerlinGroup, otherTenant } from "../../local/demoTenant.js";
 import type { SessionResource } from "../../shared/contracts/sessions.js";
 import { api, eventually, tokenFor, tokenOf } from "../support/api.js";
@@ -147,8 +148,13 @@ describe("the seed's story", () => {
       (s) => s.history.some((h) => h.detail === "TeamViewer session closed."),
       "the close at TeamViewer to be recorded",
     );
-    expect(final.history.map((h) => h.status)).toEqual(["requested", "awaitingEndUser", "accepted", "closed", "closed"]);
-    expect(final.history.map((h) => h.detail)).toEqual([
+    // A wait for the demo tenant's TeamViewer quota may come first: the tests before this
+    // one (the browser test) used the demo tenant's default 10 calls a minute, and an
+    // instance reads the raised setting up to 15 s late. A wait is part of the story, not an error.
+    const told = final.history.filter((h) => !h.detail?.startsWith(waitingForTeamViewerQuota));
+    expect(final.history.length - told.length).toBeLessThanOrEqual(1);
+    expect(told.map((h) => h.status)).toEqual(["requested", "awaitingEndUser", "accepted", "closed", "closed"]);
+    expect(told.map((h) => h.detail)).toEqual([
       "Requested by Adele Vance.",
       "TeamViewer session created.",
       "Accepted by Diego Siciliani.",
@@ -355,15 +361,17 @@ describe("automation's requests", () => {
       60_000,
       "the automation's three requests",
     );
+    // The two deliveries of the request may come in one batch and run side by side: whichever
+    // is second finds the session the other made.
     await eventually(
       async () =>
         hostLog()
           .split("\n")
-          .some((l) => l.includes(resendId) && l.includes("the session exists"))
+          .some((l) => (l.includes(resendId) || l.includes(ok.id)) && l.includes("the session exists"))
           ? true
           : undefined,
       30_000,
-      "the resent request to be recognised",
+      "the repeated request to be recognised",
     );
     expect((await listSessions(admin)).filter((s) => s.requestedBy.id === bot.id)).toHaveLength(3);
     const created = byBot.find((s) => s.deviceId === ipad)!;
