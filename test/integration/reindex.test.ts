@@ -55,6 +55,18 @@ async function job(tenantId: string): Promise<Record<string, unknown> | undefine
   }
 }
 
+/** The tenant's job row once it has finished. */
+function finishedJob(tenantId: string, what: string): Promise<Record<string, unknown>> {
+  return eventually(
+    async () => {
+      const j = await job(tenantId);
+      return j?.finishedAt ? j : undefined;
+    },
+    90_000,
+    what,
+  );
+}
+
 async function storedVersion(tenantId: string, deviceId: string): Promise<unknown> {
   return (await devices.getEntity<{ indexVersion?: number }>(tenantId, recordKey(deviceId))).indexVersion;
 }
@@ -93,14 +105,7 @@ describe("the device re-index job", () => {
     await runFunctionNow("deviceReindexTimer");
 
     // Assess: the job finishes, every device is listed again and stored under today's version.
-    const finished = await eventually(
-      async () => {
-        const j = await job(tenant.tenantId);
-        return j?.finishedAt ? j : undefined;
-      },
-      90_000,
-      "the tenant's re-index job to finish",
-    );
+    const finished = await finishedJob(tenant.tenantId, "the tenant's re-index job to finish");
     expect(finished).toMatchObject({ version: deviceIndexVersion, scanned: 7, rewritten: 5, failed: 0, open: false });
     expect(await listedIds(tenant.admin)).toEqual(ids);
     for (const id of ids) expect(await storedVersion(tenant.tenantId, id)).toBe(deviceIndexVersion);
@@ -174,14 +179,7 @@ describe("the device re-index job", () => {
 
     // Assess: finished with the devices after the checkpoint rewritten, the ones before it
     // untouched (a restart from the beginning would have listed them too).
-    const finished = await eventually(
-      async () => {
-        const j = await job(tenant.tenantId);
-        return j?.finishedAt ? j : undefined;
-      },
-      90_000,
-      "the restarted job to finish",
-    );
+    const finished = await finishedJob(tenant.tenantId, "the restarted job to finish");
     expect(finished).toMatchObject({ scanned: 6, rewritten: 6, failed: 0, open: false });
     expect(await listedIds(tenant.admin)).toEqual(ids.slice(3));
     expect(await Promise.all(ids.map((id) => storedVersion(tenant.tenantId, id)))).toEqual([undefined, undefined, undefined, 2, 2, 2]);
