@@ -23,6 +23,26 @@ const tag = "End user";
 const notFound = { 404: { description: "No such request for the caller", schema: problemSchema } };
 const notOpen = { 409: { description: "The request was already answered, closed or expired", schema: problemSchema } };
 
+/** POST me/remoteAssistanceRequests/{sessionId}/seen|decline: the end user's answer, 204 once recorded. */
+function endUserAnswer(name: string, answer: "seen" | "decline", summary: string, recorded: string): FunctionDefinition {
+  return endpoint({
+    name,
+    method: "POST",
+    route: `me/remoteAssistanceRequests/{sessionId}/${answer}`,
+    summary,
+    tag,
+    authenticated: true,
+    access: "endUser",
+    params: sessionIdParams,
+    responses: { 204: { description: recorded }, ...notFound, ...notOpen },
+    errors: ["notFound", "conflict"],
+    handle: async ({ caller, params, services, correlationId, log }) => {
+      await services.sessions.endUser[answer](caller, params.sessionId, { correlationId, log });
+      return { status: 204 };
+    },
+  });
+}
+
 export const meFunctions: FunctionDefinition[] = [
   endpoint({
     name: "getMyPermissions",
@@ -67,36 +87,11 @@ export const meFunctions: FunctionDefinition[] = [
       body: await services.sessions.endUser.accept(caller, params.sessionId, { correlationId, log }),
     }),
   }),
-  endpoint({
-    name: "seeMyRemoteAssistanceRequest",
-    method: "POST",
-    route: "me/remoteAssistanceRequests/{sessionId}/seen",
-    summary: "The Company Portal showed the request to the user: its notification becomes seen (idempotent)",
-    tag,
-    authenticated: true,
-    access: "endUser",
-    params: sessionIdParams,
-    responses: { 204: { description: "Recorded as seen" }, ...notFound, ...notOpen },
-    errors: ["notFound", "conflict"],
-    handle: async ({ caller, params, services, correlationId, log }) => {
-      await services.sessions.endUser.seen(caller, params.sessionId, { correlationId, log });
-      return { status: 204 };
-    },
-  }),
-  endpoint({
-    name: "declineMyRemoteAssistanceRequest",
-    method: "POST",
-    route: "me/remoteAssistanceRequests/{sessionId}/decline",
-    summary: "Decline a request; its TeamViewer session is closed",
-    tag,
-    authenticated: true,
-    access: "endUser",
-    params: sessionIdParams,
-    responses: { 204: { description: "Declined" }, ...notFound, ...notOpen },
-    errors: ["notFound", "conflict"],
-    handle: async ({ caller, params, services, correlationId, log }) => {
-      await services.sessions.endUser.decline(caller, params.sessionId, { correlationId, log });
-      return { status: 204 };
-    },
-  }),
+  endUserAnswer(
+    "seeMyRemoteAssistanceRequest",
+    "seen",
+    "The Company Portal showed the request to the user: its notification becomes seen (idempotent)",
+    "Recorded as seen",
+  ),
+  endUserAnswer("declineMyRemoteAssistanceRequest", "decline", "Decline a request; its TeamViewer session is closed", "Declined"),
 ];

@@ -2,6 +2,8 @@
 // admin accepts, and the rules that need no I/O (onboarding expiry, licence sufficiency,
 // which connect attempts are allowed).
 
+import { names } from "./names.js";
+
 export const connectorId = "teamviewer";
 export const connectorDisplayName = "TeamViewer";
 
@@ -12,24 +14,20 @@ export const onboardingStatuses = {
 } as const;
 export type OnboardingStatus = (typeof onboardingStatuses)[keyof typeof onboardingStatuses];
 
-export const connectorHealths = {
-  healthy: "healthy",
-  reauthorizationRequired: "reauthorizationRequired",
-  unreachable: "unreachable",
-} as const;
+export const connectorHealths = names("healthy", "reauthorizationRequired", "unreachable");
 export type ConnectorHealth = (typeof connectorHealths)[keyof typeof connectorHealths];
 
 /** Codes of `lastError`: what went wrong last, in words an admin can act on. */
-export const connectorErrorCodes = {
-  accessDenied: "accessDenied",
-  authorizationFailed: "authorizationFailed",
-  onboardingExpired: "onboardingExpired",
-  reauthorizationRequired: "reauthorizationRequired",
-  teamViewerUnreachable: "teamViewerUnreachable",
-  teamViewerLicenseInsufficient: "teamViewerLicenseInsufficient",
-  revokeFailed: "revokeFailed",
-  disconnectFailed: "disconnectFailed",
-} as const;
+export const connectorErrorCodes = names(
+  "accessDenied",
+  "authorizationFailed",
+  "onboardingExpired",
+  "reauthorizationRequired",
+  "teamViewerUnreachable",
+  "teamViewerLicenseInsufficient",
+  "revokeFailed",
+  "disconnectFailed",
+);
 export type ConnectorErrorCode = (typeof connectorErrorCodes)[keyof typeof connectorErrorCodes];
 
 export interface ConnectorError {
