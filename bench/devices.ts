@@ -7,7 +7,7 @@
 //    written per tenant in Table transactions; timed from the first send until every device
 //    is stored, then checked by listing them all.
 // 3. List pages: latency p50/p95, Table queries and entities read per page, by query shape.
-// The target (issue 19): the load at >= 50 % of the floor's rate; a page reads at most 2 x
+// The target (docs/cost.md, "Targets"): the load at >= 50 % of the floor's rate; a page reads at most 2 x
 // its size in entities.
 //   npm run bench:devices                                   10,000 devices, pages of 50
 //   npm run bench:devices -- --count 3000 --samples 10

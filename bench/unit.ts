@@ -1,6 +1,6 @@
 // `npm run bench:unit`: how long the whole unit project takes, as a developer runs it
-// (`vitest run --project unit`, start-up and module loading included). Issue 20's target is
-// under 20 s; the runs are timed from outside, one after the other, and the median decides.
+// (`vitest run --project unit`, start-up and module loading included). The target (docs/cost.md,
+// "Targets") is under 20 s; the runs are timed from outside, one after the other, and the median decides.
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 

@@ -5,11 +5,11 @@ export const appRoles = {
   update: "RemoteAssistance.Update",
   request: "RemoteAssistance.Request",
   administrator: "Intune.Administrator",
-  /** Tenant-wide: the audit log and its export (§9–§10). */
+  /** Tenant-wide: the audit log and its export (docs/security.md, docs/audit-export.md). */
   viewReports: "RemoteAssistance.ViewReports",
-  /** Tenant-wide: approve or deny requests that need approval (§11). */
+  /** Tenant-wide: approve or deny requests that need approval (docs/jit.md, "Approval"). */
   approve: "RemoteAssistance.Approve",
-  /** App-only: a tenant's own automation calling POST /api/automation/events (§9). */
+  /** App-only: a tenant's own automation calling POST /api/automation/events (docs/automation.md). */
   automation: "RemoteAssistance.Automation",
 } as const;
 
