@@ -131,26 +131,15 @@ export class SessionWorkerWorld {
 
   /** The command context of a session.create delivery (the request's own message by default). */
   createContext(sessionId: string, delivery: Partial<Delivery> = {}): CommandContext {
-    return {
-      tenantId,
-      sessionId,
-      messageId: delivery.messageId ?? sessionMessageIds.create(sessionId),
-      deliveryCount: delivery.deliveryCount ?? 1,
-      correlationId: "corr-test-0001",
-      log: this.log,
-    };
+    return this.#context(sessionId, delivery.messageId ?? sessionMessageIds.create(sessionId), delivery);
   }
 
   closeContext(sessionId: string, reason: SessionCloseReason, delivery: Partial<Delivery> = {}): CloseCommand {
-    return {
-      tenantId,
-      sessionId,
-      messageId: delivery.messageId ?? sessionMessageIds.close(sessionId),
-      deliveryCount: delivery.deliveryCount ?? 1,
-      correlationId: "corr-test-0001",
-      log: this.log,
-      reason,
-    };
+    return { ...this.#context(sessionId, delivery.messageId ?? sessionMessageIds.close(sessionId), delivery), reason };
+  }
+
+  #context(sessionId: string, messageId: string, delivery: Partial<Delivery>): CommandContext {
+    return { tenantId, sessionId, messageId, deliveryCount: delivery.deliveryCount ?? 1, correlationId: "corr-test-0001", log: this.log };
   }
 
   get log(): Logger {
