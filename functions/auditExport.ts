@@ -21,7 +21,7 @@ const notFoundResponse = { 404: { description: "No such subscription", schema: p
 export const auditExportHandlers = {
   "audit.deliver": (input) =>
     input.services.auditPush.deliver({
-      tenantId: input.message.tenantId.toLowerCase(),
+      tenantId: input.message.tenantId,
       data: input.message.data,
       deliveryCount: input.deliveryCount,
       log: input.log,

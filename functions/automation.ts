@@ -17,10 +17,8 @@ import { queueBatchConsumer, type BulkHandlers } from "./queue/batchConsumer.js"
 import { systemActor } from "../shared/domain/caller.js";
 import { remoteAssistanceRequestedDeadLetterHandler, remoteAssistanceRequestedHandler } from "./sessionQueues.js";
 
-// Ids compare lower-case everywhere (the authenticator lower-cases tid and oid); producers
-// do not all send GUIDs that way, so the envelope and data ids are folded here.
-const lower = (v: string): string => v.toLowerCase();
-const lowerOrNull = (v: string | null | undefined): string | null => (v ? v.toLowerCase() : null);
+// Ids arrive folded to lower case: the message and door schemas fold them on parse
+// (shared/contracts/automationEvents.ts, foldedIdSchema).
 
 function eventContext({
   message,
@@ -28,7 +26,7 @@ function eventContext({
   log,
 }: QueueHandlerInput<{ tenantId: string; occurredAt: string; correlationId?: string; id: string }>): EventContext {
   return {
-    tenantId: lower(message.tenantId),
+    tenantId: message.tenantId,
     occurredAt: message.occurredAt,
     messageId: messageId === "unknown" ? message.id : messageId,
     correlationId: message.correlationId,
@@ -38,14 +36,14 @@ function eventContext({
 
 export function deviceFactsOf(d: MessageData<"device.upserted">): DeviceFacts {
   return {
-    id: lower(d.id),
+    id: d.id,
     deviceName: d.deviceName,
     operatingSystem: d.operatingSystem,
     osVersion: d.osVersion,
     managedDeviceOwnerType: d.managedDeviceOwnerType,
     deviceEnrollmentType: d.deviceEnrollmentType,
     ...(d.deviceType ? { deviceType: d.deviceType } : {}),
-    userId: lowerOrNull(d.userId),
+    userId: d.userId || null,
     userPrincipalName: d.userPrincipalName ?? null,
     userDisplayName: d.userDisplayName ?? null,
     emailAddress: d.emailAddress ?? null,
@@ -65,17 +63,17 @@ export const automationEventHandlers = {
     await input.services.devices.recordUpsert(eventContext(input), deviceFactsOf(input.message.data));
   },
   "device.removed": async (input) => {
-    await input.services.devices.recordRemoval(eventContext(input), lower(input.message.data.id));
+    await input.services.devices.recordRemoval(eventContext(input), input.message.data.id);
   },
   "user.upserted": async (input) => {
     const u = input.message.data;
     await input.services.devices.recordUser(eventContext(input), {
-      id: lower(u.id),
+      id: u.id,
       userPrincipalName: u.userPrincipalName,
       displayName: u.displayName,
       mail: u.mail,
       intuneLicensed: u.intuneLicensed,
-      groups: u.groups.map(lower),
+      groups: u.groups,
     });
   },
   ...remoteAssistanceRequestedHandler,
@@ -104,7 +102,7 @@ const deadLettered = async (input: QueueHandlerInput<{ type: string; id: string;
   const { message, services, log, deadLetterReason } = input;
   log.warn(`${message.type} was dead-lettered; recorded for a resend`, { reason: deadLetterReason });
   await services.audit.record({
-    tenantId: lower(message.tenantId),
+    tenantId: message.tenantId,
     actor: systemActor,
     activity: `${message.type}.deadLettered`,
     target: { type: "message", id: message.id },
@@ -151,7 +149,7 @@ const automationDoor = endpoint({
   },
   errors: ["notFound", "connectorNotOnboarded", "conflict", "acknowledgementRequired", "deviceNotEligible"],
   handle: async ({ caller, body, services, correlationId, log }) => {
-    if (body.tenantId !== undefined && lower(body.tenantId) !== caller.tenantId) {
+    if (body.tenantId !== undefined && body.tenantId !== caller.tenantId) {
       // Nothing is written for either tenant: the named one must gain nothing from another's app.
       log.warn("an app's event named another tenant; refused", { appId: caller.userId, clientId: caller.clientId });
       throw forbidden(
@@ -165,7 +163,7 @@ const automationDoor = endpoint({
         caller,
         tenantId: caller.tenantId,
         eventId: id,
-        deviceId: lower(body.data.deviceId),
+        deviceId: body.data.deviceId,
         ...(body.data.description === undefined ? {} : { description: body.data.description }),
         ...(body.data.ticketId === undefined ? {} : { ticketId: body.data.ticketId }),
         ...(body.data.acknowledgeWarnings === undefined ? {} : { acknowledgeWarnings: body.data.acknowledgeWarnings }),

@@ -8,7 +8,7 @@ import { deadLetterConsumer, queueConsumer, type QueueHandlerInput, type QueueHa
 import { scheduled } from "./timer/scheduled.js";
 
 const contextOf = (input: QueueHandlerInput<{ tenantId: string; correlationId?: string; data: { version: number } }>) => ({
-  tenantId: input.message.tenantId.toLowerCase(),
+  tenantId: input.message.tenantId,
   version: input.message.data.version,
   ...(input.message.correlationId === undefined ? {} : { correlationId: input.message.correlationId }),
   log: input.log,

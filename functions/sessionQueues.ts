@@ -8,13 +8,11 @@ import { deadLetterConsumer, queueConsumer, type QueueHandlerInput, type QueueHa
 import { scheduled } from "./timer/scheduled.js";
 import type { SessionRequestCommand } from "../shared/app/sessions/sessionRequests.js";
 
-/** The tenant id of an envelope, folded like every other id of the API. */
-const tenantOf = (input: QueueHandlerInput<{ tenantId: string }>): string => input.message.tenantId.toLowerCase();
 const messageIdOf = (input: QueueHandlerInput<{ id: string }>): string => (input.messageId === "unknown" ? input.message.id : input.messageId);
 
 /** The command context of a session.create or session.close delivery. */
 const commandOf = (input: QueueHandlerInput<{ id: string; tenantId: string; correlationId?: string; data: { sessionId: string } }>) => ({
-  tenantId: tenantOf(input),
+  tenantId: input.message.tenantId,
   sessionId: input.message.data.sessionId,
   messageId: messageIdOf(input),
   deliveryCount: input.deliveryCount,
@@ -36,7 +34,7 @@ export const sessionCommandHandlers = {
 } satisfies QueueHandlers;
 
 const deadLetterContext = (input: QueueHandlerInput<{ tenantId: string; correlationId?: string; data: { sessionId: string } }>) => ({
-  tenantId: tenantOf(input),
+  tenantId: input.message.tenantId,
   sessionId: input.message.data.sessionId,
   reason: input.deadLetterReason,
   correlationId: input.message.correlationId,
@@ -51,9 +49,9 @@ export const sessionCommandDeadLetterHandlers = {
 export const notificationHandlers = {
   "notification.send": async (input) => {
     await input.services.sessions.notifications.send({
-      tenantId: tenantOf(input),
+      tenantId: input.message.tenantId,
       sessionId: input.message.data.sessionId,
-      userId: input.message.data.userId.toLowerCase(),
+      userId: input.message.data.userId,
       deliveryCount: input.deliveryCount,
       messageId: messageIdOf(input),
       correlationId: input.message.correlationId,
@@ -74,10 +72,10 @@ export const remoteAssistanceRequestedHandler = {
     const { data } = input.message;
     const command = {
       source: "queue",
-      tenantId: tenantOf(input),
+      tenantId: input.message.tenantId,
       eventId: input.message.id,
-      requestedBy: { id: data.requestedBy.id.toLowerCase(), displayName: data.requestedBy.displayName },
-      deviceId: data.deviceId.toLowerCase(),
+      requestedBy: data.requestedBy,
+      deviceId: data.deviceId,
       ...(data.description === undefined ? {} : { description: data.description }),
       ...(data.ticketId === undefined ? {} : { ticketId: data.ticketId }),
       ...(data.acknowledgeWarnings === undefined ? {} : { acknowledgeWarnings: data.acknowledgeWarnings }),
@@ -94,7 +92,7 @@ export const remoteAssistanceRequestedDeadLetterHandler = {
   "remoteAssistance.requested": async (input) => {
     await input.services.sessions.maintenance.automationRequestDeadLettered(
       {
-        tenantId: tenantOf(input),
+        tenantId: input.message.tenantId,
         messageId: input.message.id,
         data: input.message.data,
         ...(input.deadLetterReason ? { reason: input.deadLetterReason } : {}),

@@ -198,7 +198,7 @@ async function giveUpOnDeadLetter(svc: Services, log: Logger, queue: QueueName, 
   const kind = failureKind(e);
   log.error(`gave up on dead-lettered ${message.type}: its handler failed (${kind}), and another delivery would only repeat that`, e);
   await svc.audit.record({
-    tenantId: message.tenantId.toLowerCase(),
+    tenantId: message.tenantId,
     actor: systemActor,
     activity: "message.deadLetterAbandoned",
     target: { type: "message", id: message.id },

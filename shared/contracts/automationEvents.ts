@@ -6,17 +6,25 @@ import { acknowledgeWarningsSchema, ticketIdSchema } from "./sessions.js";
 /** Tenant, user, device and session ids: GUIDs in practice, ULIDs for sessions. */
 export const entityIdSchema = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "expected an id of 1–64 letters, digits or dashes");
 
+/**
+ * A tenant, user, device or group id from Entra ID / Intune, folded to lower case on parse.
+ * Ids compare lower-case everywhere (the authenticator folds tid and oid); producers do not
+ * all send GUIDs that way, so a message's ids are folded once, here, and never by hand.
+ * Session ids are ULIDs, upper-case by definition: they use `entityIdSchema` unfolded.
+ */
+export const foldedIdSchema = entityIdSchema.transform((v) => v.toLowerCase());
+
 export const displayNameSchema = z.string().min(1).max(256);
 
 /** Who asked: a user or an automation's service principal. */
-export const principalRefSchema = z.object({ id: entityIdSchema, displayName: displayNameSchema });
+export const principalRefSchema = z.object({ id: foldedIdSchema, displayName: displayNameSchema });
 
 // Graph's enum-like fields take any bounded string: a value Graph adds tomorrow is kept
 // and judged by eligibility (unknown → not eligible, with a reason), never rejected here.
 const graphEnumValue = z.string().max(64);
 const graphText = (max: number) => z.string().max(max);
 // Graph sends "" or null for an absent user; both mean "no primary user".
-const optionalUserId = z.union([entityIdSchema, z.literal("")]).nullish();
+const optionalUserId = z.union([foldedIdSchema, z.literal("")]).nullish();
 // Graph's timestamps carry up to 7 fractional digits and sometimes an offset; a device
 // that never synced reports 0001-01-01T00:00:00Z, which is still a valid timestamp.
 const graphDateTime = z.iso.datetime({ offset: true });
@@ -27,7 +35,7 @@ const graphDateTime = z.iso.datetime({ offset: true });
 
 /** Mirrors Microsoft Graph's managedDevice (the fields this service uses). */
 export const deviceUpsertedDataSchema = z.object({
-  id: entityIdSchema,
+  id: foldedIdSchema,
   deviceName: graphText(256),
   operatingSystem: graphText(128),
   osVersion: graphText(128),
@@ -48,22 +56,22 @@ export const deviceUpsertedDataSchema = z.object({
 });
 export type DeviceUpsertedData = z.output<typeof deviceUpsertedDataSchema>;
 
-export const deviceRemovedDataSchema = z.object({ id: entityIdSchema });
+export const deviceRemovedDataSchema = z.object({ id: foldedIdSchema });
 export type DeviceRemovedData = z.output<typeof deviceRemovedDataSchema>;
 
 export const userUpsertedDataSchema = z.object({
-  id: entityIdSchema,
+  id: foldedIdSchema,
   userPrincipalName: z.string().min(1).max(320),
   displayName: graphText(256),
   mail: graphText(320).nullish(),
   intuneLicensed: z.boolean(),
   // Bounded so one message stays well inside Service Bus' 256 KB standard-tier limit.
-  groups: z.array(entityIdSchema).max(2000),
+  groups: z.array(foldedIdSchema).max(2000),
 });
 export type UserUpsertedData = z.output<typeof userUpsertedDataSchema>;
 
 export const remoteAssistanceRequestedDataSchema = z.object({
-  deviceId: entityIdSchema,
+  deviceId: foldedIdSchema,
   description: z.string().max(500).optional(),
   ticketId: ticketIdSchema.optional(),
   acknowledgeWarnings: acknowledgeWarningsSchema.optional(),
@@ -91,14 +99,14 @@ export const automationDoorEventSchema = z.strictObject({
     .transform((v) => v.toLowerCase())
     .optional(),
   /** When present, it must be the tenant of the app's token. */
-  tenantId: entityIdSchema.optional(),
+  tenantId: foldedIdSchema.optional(),
   occurredAt: z.iso.datetime({ offset: true }).optional(),
   correlationId: z
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,128}$/, "expected 1–128 letters, digits or . _ : -")
     .optional(),
   data: z.strictObject({
-    deviceId: entityIdSchema,
+    deviceId: foldedIdSchema,
     description: z.string().max(500).optional(),
     ticketId: ticketIdSchema.optional(),
     acknowledgeWarnings: acknowledgeWarningsSchema.optional(),

@@ -9,6 +9,7 @@ import {
   deviceUpsertedDataSchema,
   displayNameSchema,
   entityIdSchema,
+  foldedIdSchema,
   principalRefSchema,
   remoteAssistanceRequestedDataSchema,
   userUpsertedDataSchema,
@@ -80,11 +81,11 @@ export type SessionCloseReason = (typeof sessionCloseReasons)[keyof typeof sessi
 export const sessionCloseDataSchema = z.strictObject({
   sessionId: entityIdSchema,
   reason: z.enum(sessionCloseReasons),
-  closedBy: z.strictObject({ id: entityIdSchema, displayName: displayNameSchema, type: z.enum(["user", "automation", "system"]) }).optional(),
+  closedBy: z.strictObject({ id: foldedIdSchema, displayName: displayNameSchema, type: z.enum(["user", "automation", "system"]) }).optional(),
 });
 export type SessionCloseData = z.output<typeof sessionCloseDataSchema>;
 
-export const notificationSendDataSchema = z.strictObject({ sessionId: entityIdSchema, userId: entityIdSchema });
+export const notificationSendDataSchema = z.strictObject({ sessionId: entityIdSchema, userId: foldedIdSchema });
 
 /** Deliver event `sequence` of the tenant's audit stream to one push subscription; retries carry their count and first failure. */
 export const auditDeliverDataSchema = z.strictObject({
@@ -126,7 +127,8 @@ export const envelopeSchema = z.strictObject({
   version: z.literal(1),
   /** Also the Service Bus messageId, so duplicate detection absorbs re-sends. */
   id: z.uuid(),
-  tenantId: entityIdSchema,
+  /** Folded to lower case on parse, like every tenant, user and device id of a message. */
+  tenantId: foldedIdSchema,
   occurredAt: z.iso.datetime({ offset: true }),
   correlationId: z
     .string()

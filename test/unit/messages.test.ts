@@ -106,6 +106,58 @@ describe("parseMessage: valid envelopes", () => {
   });
 });
 
+describe("parseMessage folds ids", () => {
+  // Producers send GUIDs in either case; ids compare lower-case everywhere, so the schemas
+  // fold them once on parse and no handler lower-cases by hand. Session ids are ULIDs and stay.
+  const upper = (v: string): string => v.toUpperCase();
+  const tenant = "aaaabbbb-cccc-dddd-eeee-ffff00001111";
+  const device = "bbbbcccc-dddd-eeee-ffff-000011112222";
+  const user = "ccccdddd-eeee-ffff-0000-111122223333";
+  const requester = { id: user, displayName: "Adele Vance" };
+
+  it.each([
+    ["device.upserted", { ...graphDevice, id: upper(device), userId: upper(user) }, { id: device, userId: user }],
+    ["device.removed", { id: upper(device) }, { id: device }],
+    [
+      "user.upserted",
+      { ...validData["user.upserted"], id: upper(user), groups: ["ABCDEF01-2345-6789-ABCD-EF0123456789"] },
+      { id: user, groups: ["abcdef01-2345-6789-abcd-ef0123456789"] },
+    ],
+    [
+      "remoteAssistance.requested",
+      { deviceId: upper(device), requestedBy: { id: upper(user), displayName: "Adele Vance" } },
+      { deviceId: device, requestedBy: requester },
+    ],
+    ["notification.send", { sessionId, userId: upper(user) }, { sessionId, userId: user }],
+    [
+      "session.close",
+      { sessionId, reason: "admin", closedBy: { id: upper(user), displayName: "Adele Vance", type: "user" } },
+      { sessionId, closedBy: { ...requester, type: "user" } },
+    ],
+    ["connector.disconnect", { requestedBy: { id: upper(user), displayName: "Adele Vance" } }, { requestedBy: requester }],
+  ] as const)("%s: the envelope's tenant and the data's ids", (type, data, folded) => {
+    // Prepare
+    const body = { ...makeEnvelope(type, upper(tenant), data as MessageData<typeof type>, { now }) };
+
+    // Act
+    const result = parseMessage(body);
+
+    // Assess
+    if (!result.ok) throw new Error(result.reason);
+    expect(result.message.tenantId).toBe(tenant);
+    expect(result.message.data).toMatchObject(folded);
+  });
+
+  it("keeps a session id (a ULID) as sent", () => {
+    // Act
+    const result = parseMessage(envelope("session.create", { sessionId }));
+
+    // Assess
+    if (!result.ok) throw new Error(result.reason);
+    expect(result.message.data).toEqual({ sessionId });
+  });
+});
+
 describe("parseMessage: malformed messages", () => {
   it.each([
     ["missing tenantId", (e: Record<string, unknown>) => ({ ...e, tenantId: undefined }), "tenantId"],

@@ -253,10 +253,10 @@ export class SessionMaintenance implements OpenSessionsCloser {
     const session = buildSession({
       tenantId: message.tenantId,
       id: ulid(now.getTime()),
-      deviceId: message.data.deviceId.toLowerCase(),
+      deviceId: message.data.deviceId,
       device: undefined,
       eligibility: undefined,
-      requestedBy: { id: message.data.requestedBy.id.toLowerCase(), displayName: message.data.requestedBy.displayName, type: "automation" },
+      requestedBy: { id: message.data.requestedBy.id, displayName: message.data.requestedBy.displayName, type: "automation" },
       description: message.data.description?.trim() || null,
       now,
       timeoutMinutes: 1,
