@@ -7,8 +7,23 @@ import { scheduled } from "./timer/scheduled.js";
 import { problemSchema } from "../shared/contracts/common.js";
 import { connectBody, connectorSchema, connectResponseSchema, oauthCallbackQuery, verifyResponseSchema } from "../shared/contracts/connector.js";
 import { queueNames } from "../shared/queueDefinitions.js";
+import type { Envelope } from "../shared/contracts/messages.js";
+import type { AuthorizeCommand, DisconnectCommand } from "../shared/app/connector/connectorWorker.js";
 
 const tag = "Connector";
+
+// The connector worker's commands, built here from the validated messages.
+const authorizeCommand = (m: Envelope<"connector.authorize">): AuthorizeCommand => ({
+  tenantId: m.tenantId,
+  stateId: m.data.stateId,
+  code: m.data.code,
+  correlationId: m.correlationId,
+});
+const disconnectCommand = (m: Envelope<"connector.disconnect">): DisconnectCommand => ({
+  tenantId: m.tenantId,
+  requestedBy: { id: m.data.requestedBy.id, displayName: m.data.requestedBy.displayName, type: "user" },
+  correlationId: m.correlationId,
+});
 const problem = (description: string) => ({ description, schema: problemSchema });
 
 export const connectorFunctions: FunctionDefinition[] = [
@@ -99,16 +114,21 @@ export const connectorFunctions: FunctionDefinition[] = [
     name: "connectorCommands",
     queue: queueNames.connectorCommands,
     handlers: {
-      "connector.authorize": ({ message, services, log }) => services.connectorWorker.authorize(message, log),
-      "connector.disconnect": ({ message, services, log }) => services.connectorWorker.disconnect(message, log),
+      "connector.authorize": ({ message, services, log }) => services.connectorWorker.authorize(authorizeCommand(message), log),
+      "connector.disconnect": ({ message, services, log }) => services.connectorWorker.disconnect(disconnectCommand(message), log),
     },
   }),
   deadLetterConsumer({
     name: "connectorCommandsDeadLetter",
     queue: queueNames.connectorCommands,
     handlers: {
-      "connector.authorize": ({ message, services, deadLetterReason }) => services.connectorWorker.deadLettered(message, deadLetterReason),
-      "connector.disconnect": ({ message, services, deadLetterReason }) => services.connectorWorker.deadLettered(message, deadLetterReason),
+      "connector.authorize": ({ message, services, deadLetterReason }) =>
+        services.connectorWorker.deadLettered(
+          { kind: "authorize", tenantId: message.tenantId, stateId: message.data.stateId, correlationId: message.correlationId },
+          deadLetterReason,
+        ),
+      "connector.disconnect": ({ message, services, deadLetterReason }) =>
+        services.connectorWorker.deadLettered({ kind: "disconnect", ...disconnectCommand(message) }, deadLetterReason),
     },
   }),
   scheduled({

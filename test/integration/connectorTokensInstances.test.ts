@@ -9,14 +9,13 @@ import { localDevelopmentCredential } from "../../shared/adapters/keyvault/crede
 import { KeyVaultSecretStore } from "../../shared/adapters/keyvault/secretStore.js";
 import { KeyVaultTokenVault } from "../../shared/adapters/keyvault/keyVaultTokenVault.js";
 import { TableAuditLog } from "../../shared/adapters/tables/tableAuditLog.js";
-import { ConnectorWorker } from "../../shared/app/connector/connectorWorker.js";
+import { ConnectorWorker, type DisconnectCommand } from "../../shared/app/connector/connectorWorker.js";
 import { hashOAuthState } from "../../shared/app/connector/oauthState.js";
 import { TokenProvider } from "../../shared/app/connector/tokenProvider.js";
 import { TableLeaseStore } from "../../shared/adapters/tables/tableLeaseStore.js";
 import type { TeamViewerClient } from "../../shared/adapters/teamviewer/teamViewerClient.js";
 import type { Clock } from "../../shared/app/clock.js";
 import { createLogger } from "../../shared/app/logging.js";
-import { makeEnvelope } from "../../shared/contracts/messages.js";
 import type { CallRecord } from "../../local/teamviewer/control.js";
 import { stack } from "../support/api.js";
 import {
@@ -45,6 +44,13 @@ function manualClock(): Clock & { advance(ms: number): void; set(at: Date): void
   let at = Date.now();
   return { now: () => new Date(at), advance: (ms) => void (at += ms), set: (d) => void (at = d.getTime()) };
 }
+
+/** The command functions/connector.ts builds from a connector.disconnect message. */
+const disconnectBy = (tenant: { tenantId: string; connectorAdminId: string }): DisconnectCommand => ({
+  tenantId: tenant.tenantId,
+  requestedBy: { id: tenant.connectorAdminId, displayName: "Connector Admin", type: "user" },
+  correlationId: undefined,
+});
 
 function worker(tokens: TokenProvider, clock: Clock, teamViewer: TeamViewerClient = teamViewerClient({ clock })): ConnectorWorker {
   return new ConnectorWorker({
@@ -110,15 +116,7 @@ describe("the connector token across instances", () => {
     const before = (await connectorStore().get(tenant.tenantId))!.generation;
 
     // Act: instance A disconnects
-    await worker(a, clock).disconnect(
-      makeEnvelope(
-        "connector.disconnect",
-        tenant.tenantId,
-        { requestedBy: { id: tenant.connectorAdminId, displayName: "Connector Admin" } },
-        { now: clock.now() },
-      ),
-      quiet,
-    );
+    await worker(a, clock).disconnect(disconnectBy(tenant), quiet);
 
     // Assess
     const after = (await connectorStore().get(tenant.tenantId))!;
@@ -179,15 +177,7 @@ describe("the connector token across instances", () => {
     // Act: B's lease runs out (B stalls past it), and A disconnects meanwhile
     clock.advance(31_000);
     const a = tokenProviderInstance("resurrect-a", { refreshAheadMs: 0 }, clock);
-    await worker(a, clock).disconnect(
-      makeEnvelope(
-        "connector.disconnect",
-        tenant.tenantId,
-        { requestedBy: { id: tenant.connectorAdminId, displayName: "Connector Admin" } },
-        { now: clock.now() },
-      ),
-      quiet,
-    );
+    await worker(a, clock).disconnect(disconnectBy(tenant), quiet);
     release();
     const outcome = await refreshing;
 
@@ -220,7 +210,7 @@ describe("the connector token across instances", () => {
     };
     const clock = manualClock();
     const stale = worker(tokenProviderInstance("stale-worker", {}, clock), clock, teamViewerClient({ clock, fetch: slowFetch }));
-    const running = stale.authorize(makeEnvelope("connector.authorize", tenant.tenantId, { stateId, code }, { now: clock.now() }), quiet);
+    const running = stale.authorize({ tenantId: tenant.tenantId, stateId, code, correlationId: undefined }, quiet);
     await exchangeStarted;
 
     // Act: attempt 2 runs to the end through the app, then attempt 1's exchange goes on

@@ -14,7 +14,6 @@ import {
   type ConnectorState,
 } from "../../domain/connector.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
-import type { Envelope } from "../../contracts/messages.js";
 import { isTeamViewerError, isTokenRefused, type TeamViewerError } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
@@ -49,6 +48,27 @@ export interface ConnectorWorkerDeps {
 
 const target = { type: "connector", id: connectorId } as const;
 
+/** Finish the onboarding whose OAuth state is `stateId`: exchange `code`, store the tokens, read the account. */
+export interface AuthorizeCommand {
+  readonly tenantId: string;
+  /** The oauthStates row (the state's hash), never the state itself. */
+  readonly stateId: string;
+  /** The OAuth authorization code: single use, never logged or audited. */
+  readonly code: string;
+  readonly correlationId: string | undefined;
+}
+
+/** Disconnect the tenant's connector: close its sessions, revoke the token, delete the secret. */
+export interface DisconnectCommand {
+  readonly tenantId: string;
+  readonly requestedBy: Actor;
+  readonly correlationId: string | undefined;
+}
+
+/** A connector command Service Bus gave up on; an authorization's code is not carried. */
+export type DeadLetteredConnectorCommand =
+  ({ readonly kind: "authorize" } & Omit<AuthorizeCommand, "code">) | ({ readonly kind: "disconnect" } & DisconnectCommand);
+
 /** Why TeamViewer refused to authorize, in words an admin can act on. */
 function exchangeFailureMessage(e: TeamViewerError): string {
   switch (e.code) {
@@ -68,9 +88,8 @@ export class ConnectorWorker {
     this.#d = deps;
   }
 
-  async authorize(message: Envelope<"connector.authorize">, log: Logger): Promise<void> {
-    const { tenantId, correlationId } = message;
-    const { stateId, code } = message.data;
+  async authorize(command: AuthorizeCommand, log: Logger): Promise<void> {
+    const { tenantId, stateId, code, correlationId } = command;
     const record = await this.#d.states.get(stateId);
     if (!record) throw invalidOAuthState("The OAuth state of this authorization is unknown or has been removed; nothing was stored.");
     // The state names the tenant that started the onboarding; a message may not borrow it.
@@ -283,9 +302,8 @@ export class ConnectorWorker {
     await this.#audit(tenantId, actor, "connector.authorize", "failure", auditDetail, correlationId);
   }
 
-  async disconnect(message: Envelope<"connector.disconnect">, log: Logger): Promise<void> {
-    const { tenantId, correlationId } = message;
-    const actor: Actor = { id: message.data.requestedBy.id, displayName: message.data.requestedBy.displayName, type: "user" };
+  async disconnect(command: DisconnectCommand, log: Logger): Promise<void> {
+    const { tenantId, correlationId, requestedBy: actor } = command;
 
     // Sessions first: closing them at TeamViewer still needs the token.
     const closedSessions = await this.#d.openSessions.closeAllOpen(tenantId, "disconnected");
@@ -335,35 +353,27 @@ export class ConnectorWorker {
   }
 
   /** A connector command Service Bus gave up on: the onboarding or disconnect is recorded as failed. */
-  async deadLettered(message: Envelope<"connector.authorize"> | Envelope<"connector.disconnect">, reason: string | undefined): Promise<void> {
+  async deadLettered(command: DeadLetteredConnectorCommand, reason: string | undefined): Promise<void> {
     const at = this.#d.clock.now().toISOString();
     const why = reason ? ` (${reason})` : "";
-    if (message.type === "connector.authorize") {
-      const stateId = message.data.stateId;
-      await this.#d.connectors.update(message.tenantId, (s) =>
+    if (command.kind === "authorize") {
+      const stateId = command.stateId;
+      await this.#d.connectors.update(command.tenantId, (s) =>
         s.pendingStateId === stateId
           ? resetConnector(s, { code: connectorErrorCodes.authorizationFailed, message: "The TeamViewer sign-in could not be completed. Connect again.", at })
           : undefined,
       );
-      await this.#audit(message.tenantId, systemActor, "connector.authorize", "failure", `dead-lettered${why}`, message.correlationId);
+      await this.#audit(command.tenantId, systemActor, "connector.authorize", "failure", `dead-lettered${why}`, command.correlationId);
       return;
     }
     // A connector that is no longer onboarded was disconnected after all (or connected again
     // and disconnected since): there is nothing left to report on it.
-    await this.#d.connectors.update(message.tenantId, (s) =>
+    await this.#d.connectors.update(command.tenantId, (s) =>
       s.onboardingStatus === onboardingStatuses.notOnboarded
         ? undefined
         : { ...s, lastError: { code: connectorErrorCodes.disconnectFailed, message: "The disconnect could not be completed. Try again.", at } },
     );
-    const requestedBy = message.data.requestedBy;
-    await this.#audit(
-      message.tenantId,
-      { id: requestedBy.id, displayName: requestedBy.displayName, type: "user" },
-      "connector.disconnect",
-      "failure",
-      `dead-lettered${why}`,
-      message.correlationId,
-    );
+    await this.#audit(command.tenantId, command.requestedBy, "connector.disconnect", "failure", `dead-lettered${why}`, command.correlationId);
   }
 
   async #audit(tenantId: string, actor: Actor, activity: string, result: "success" | "failure", detail: string, correlationId?: string): Promise<void> {
