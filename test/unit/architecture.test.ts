@@ -44,6 +44,18 @@ describe("dependency rule", () => {
     expect(offending).toEqual([]);
   });
 
+  it("use cases take commands: no file in shared/app names a received message's type or parses one", () => {
+    // functions/ builds each use case's command from the validated envelope (producing
+    // messages with makeEnvelope is fine; receiving them is the outer shell's job).
+    const received = /\b(Envelope|Message|ParseMessageResult|parseMessage)\b/;
+    const offending = tsFiles(join(root, "shared/app")).flatMap((f) =>
+      [...readFileSync(f, "utf8").matchAll(/^\s*import\s[^;]*?from\s+"([^"]+contracts\/messages\.js)"/gm)]
+        .filter((m) => received.test(m[0].replace(/\bmakeEnvelope\b/g, "")))
+        .map((m) => `${relative(root, f)}: ${m[0].trim().replace(/\s+/g, " ")}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
   it("production code never imports the local runtime or tests", () => {
     const offending = [...tsFiles(join(root, "shared")), ...tsFiles(join(root, "functions"))].flatMap((f) =>
       importsOf(f)
