@@ -18,7 +18,7 @@ import { AdminService } from "./app/admin/adminService.js";
 import { AuditDelta } from "./app/audit/auditDelta.js";
 import { AuditPush } from "./app/audit/auditPush.js";
 import { TableAuditSubscriptionStore } from "./adapters/tables/tableAuditSubscriptionStore.js";
-import { FetchAuditReceiverClient } from "./adapters/http/auditReceiverClient.js";
+import { HttpAuditReceiverClient } from "./adapters/http/auditReceiverClient.js";
 import { TeamViewerClient } from "./adapters/teamviewer/teamViewerClient.js";
 import { KeyVaultTokenVault } from "./adapters/keyvault/keyVaultTokenVault.js";
 import { TableConnectorStore } from "./adapters/tables/tableConnectorStore.js";
@@ -107,7 +107,7 @@ export function buildServices(config: Config): Services {
     audit: () => audit,
     secrets,
     bus,
-    receiver: new FetchAuditReceiverClient(),
+    receiver: new HttpAuditReceiverClient({ allowNonPublic: config.local.allowInsecureLinks }),
     clock,
     policy: config.auditExport,
     allowInsecureLoopback: config.local.allowInsecureLinks,

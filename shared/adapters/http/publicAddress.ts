@@ -1,0 +1,83 @@
+// Which IP addresses a tenant-chosen URL may reach. A push receiver is named by a tenant
+// admin; the service must not become their way into the service's own network: this host,
+// a private network, link-local (cloud metadata at 169.254.169.254), or addresses that
+// never route on the internet. The URL check (shared/domain/auditExport.ts receiverUrl)
+// refuses such address literals; this list refuses a public-looking *name* that resolves
+// to one, checked on the address the connection then uses (so a name that resolves
+// differently a second later, DNS rebinding, gains nothing).
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { BlockList, isIPv6 } from "node:net";
+
+const nonPublic = new BlockList();
+for (const [network, prefix] of [
+  ["0.0.0.0", 8], // "this network"
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10], // carrier-grade NAT
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16], // link-local, cloud metadata
+  ["172.16.0.0", 12],
+  ["192.0.0.0", 24],
+  ["192.0.2.0", 24],
+  ["192.168.0.0", 16],
+  ["198.18.0.0", 15],
+  ["198.51.100.0", 24],
+  ["203.0.113.0", 24],
+  ["224.0.0.0", 4], // multicast
+  ["240.0.0.0", 4], // reserved, broadcast
+] as const)
+  nonPublic.addSubnet(network, prefix, "ipv4");
+for (const [network, prefix] of [
+  ["::", 128],
+  ["::1", 128],
+  ["64:ff9b::", 96], // NAT64: may translate to any IPv4, private ones included
+  ["100::", 64],
+  ["2001:db8::", 32],
+  ["fc00::", 7], // unique local
+  ["fe80::", 10], // link-local
+  ["ff00::", 8], // multicast
+] as const)
+  nonPublic.addSubnet(network, prefix, "ipv6");
+
+/** True when `address` (an IPv4 or IPv6 literal) routes on the public internet. IPv4-mapped IPv6 counts as its IPv4. */
+export function isPublicAddress(address: string): boolean {
+  const bare = address.replace(/%[^%]*$/, "");
+  return !nonPublic.check(bare, isIPv6(bare) ? "ipv6" : "ipv4");
+}
+
+/** Resolves a host name to every address it has. */
+export type AddressResolver = (hostname: string) => Promise<readonly LookupAddress[]>;
+
+export const systemResolver: AddressResolver = (hostname) =>
+  new Promise((resolve, reject) => dnsLookup(hostname, { all: true, verbatim: true }, (e, addresses) => (e ? reject(e) : resolve(addresses))));
+
+/** The error a connection gets when its host resolves to an address that is not public. */
+export class NonPublicAddressError extends Error {
+  readonly code = "ENONPUBLIC";
+  constructor(hostname: string) {
+    super(`${hostname} resolves to an address that is not public`);
+    this.name = "NonPublicAddressError";
+  }
+}
+
+type LookupCallback = (error: Error | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * A `lookup` for `http.request` / `https.request` that refuses a host any of whose addresses
+ * is not public (unless `allowNonPublic`, the local stack), and hands the connection exactly
+ * the addresses it checked.
+ */
+export function guardedLookup(resolve: AddressResolver, allowNonPublic: boolean) {
+  return (hostname: string, options: { family?: number | string; all?: boolean }, callback: LookupCallback): void => {
+    resolve(hostname).then(
+      (found) => {
+        const family = options.family === 4 || options.family === "IPv4" ? 4 : options.family === 6 || options.family === "IPv6" ? 6 : 0;
+        const addresses = found.filter((a) => family === 0 || a.family === family);
+        if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: "ENOTFOUND" }), []);
+        if (!allowNonPublic && addresses.some((a) => !isPublicAddress(a.address))) return callback(new NonPublicAddressError(hostname), []);
+        if (options.all) return callback(null, addresses);
+        callback(null, addresses[0].address, addresses[0].family);
+      },
+      (e: unknown) => callback(e instanceof Error ? e : new Error(String(e)), []),
+    );
+  };
+}
