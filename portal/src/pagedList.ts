@@ -14,6 +14,9 @@ export interface PagedList<T> {
   readonly render: (items: T[]) => HTMLElement;
 }
 
+/** Empty pages followed before one with items is shown. */
+const maxEmptyHops = 10;
+
 /** Loads the first page into `results`; Previous/Next reload it. */
 export async function pagedList<T>(results: HTMLElement, list: PagedList<T>): Promise<void> {
   // Continuation tokens of the pages before the current one, for "Previous page".
@@ -22,10 +25,16 @@ export async function pagedList<T>(results: HTMLElement, list: PagedList<T>): Pr
   const load = async (): Promise<void> => {
     mount(results, progress(list.loading));
     try {
-      const page = await list.fetch(tokens[pageIndex]);
+      let page = await list.fetch(tokens[pageIndex]);
+      // The API bounds the work of one page, so a page of a sparse filter may come back empty
+      // with a token: follow it (a few times) rather than say nothing matches.
+      for (let hop = 0; page.value.length === 0 && page.continuationToken && hop < maxEmptyHops; hop++) {
+        tokens[pageIndex] = page.continuationToken;
+        page = await list.fetch(page.continuationToken);
+      }
       if (page.continuationToken) tokens[pageIndex + 1] = page.continuationToken;
-      if (page.value.length === 0) {
-        mount(results, h("p", { class: "empty" }, list.empty));
+      if (page.value.length === 0 && !page.continuationToken) {
+        mount(results, h("p", { class: "empty" }, pageIndex === 0 ? list.empty : "No more items."));
         return;
       }
       mount(

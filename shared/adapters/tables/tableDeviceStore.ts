@@ -57,13 +57,19 @@ export type RecordEntity = Partial<DeviceEntity> & {
 const maxTransactionOperations = 100;
 const maxWriteAttempts = 8;
 
-// Per-page budget. Exact plans (no filter beyond what the ranges encode) need one query per
-// range; refills happen only when rows are filtered out or merged away. A page that hits
-// the budget ends early with a continuation token, so no request can turn into a scan.
-const maxRowsPerPage = 5_000;
+// Per-page budget: a page reads at most 2 x top entities (and a few queries), so its cost
+// follows its size whatever the filter. A single exact range reads top + 1 (the extra row
+// says whether there is more). Merged ranges start with top / k rows each and keep the rest
+// of the budget for the ranges that run dry; rows filtered out or merged away spend it too.
+// A page that hits the budget ends early, possibly short, with a continuation token (the
+// API's paging rule: follow the token until it is absent), so no request becomes a scan.
+const entitiesPerItem = 2;
 const maxQueriesPerPage = (ranges: number): number => 2 * ranges + 8;
 const maxRowsPerQuery = 1_000;
 const queryConcurrency = 8;
+
+/** The rows a range's first query asks for: all the page needs (+1) alone, a share of it when merged. */
+const firstFetchSize = (top: number, ranges: number): number => (ranges === 1 ? top + 1 : Math.max(1, Math.floor(top / ranges)));
 
 const optional = <K extends string>(key: K, value: string | null | undefined): { [P in K]?: string } =>
   (value === null || value === undefined || value === "" ? {} : { [key]: value }) as { [P in K]?: string };
@@ -203,11 +209,11 @@ class RangeCursor {
     return this.buffer[0];
   }
 
-  /** One query: the next rows of the range after everything read so far. */
-  async fetch(table: TableClient, tenantId: string): Promise<number> {
+  /** One query: the next rows of the range after everything read so far, at most `limit`. */
+  async fetch(table: TableClient, tenantId: string, limit: number): Promise<number> {
     let filter = odata`PartitionKey eq ${tenantId} and RowKey ge ${this.spec.from} and RowKey lt ${this.spec.to}`;
     if (this.#after !== undefined) filter += odata` and RowKey gt ${this.#after}`;
-    const size = this.#nextSize;
+    const size = Math.max(1, Math.min(this.#nextSize, limit));
     // Rows the merge throws away (filtered, or a device seen in another range) mean this
     // range is sparse for the query: read more at a time next round.
     this.#nextSize = Math.min(maxRowsPerQuery, size * 2);
@@ -358,7 +364,8 @@ export class TableDeviceStore implements DeviceStore {
         errors: [{ path: "continuationToken", message: "pass the same search, platform and eligible values as the first page" }],
       });
     }
-    const cursors = plan.ranges.map((r) => new RangeCursor(r, resume?.k, q.top + 1));
+    const cursors = plan.ranges.map((r) => new RangeCursor(r, resume?.k, firstFetchSize(q.top, plan.ranges.length)));
+    const entityBudget = Math.max(entitiesPerItem * q.top, firstFetchSize(q.top, cursors.length) * cursors.length);
     const value: Device[] = [];
     let lastKey = resume?.k;
     let queries = 0;
@@ -372,9 +379,14 @@ export class TableDeviceStore implements DeviceStore {
       const empty = cursors.filter((c) => c.buffer.length === 0 && !c.exhausted);
       if (empty.length > 0) {
         // Only after this page has made progress may the budget end it, so every page moves on.
-        if (consumed > 0 && (queries + empty.length > queryBudget || rowsRead >= maxRowsPerPage)) break;
+        const left = entityBudget - rowsRead;
+        if (consumed > 0 && (queries + empty.length > queryBudget || left < empty.length)) break;
+        // Before any progress the budget may not stop the page (every page moves on): each range gets a row at least.
+        const share = Math.max(1, Math.floor(left / empty.length));
         await inBatches(empty, queryConcurrency, async (c) => {
-          rowsRead += await c.fetch(this.#table, q.tenantId);
+          // (Read first, then add: `rowsRead += await …` would add to the value from before the await.)
+          const read = await c.fetch(this.#table, q.tenantId, share);
+          rowsRead += read;
         });
         queries += empty.length;
         continue;
