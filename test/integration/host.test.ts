@@ -237,7 +237,10 @@ describe("timer triggers", () => {
       return later.length >= 3 ? later.slice(0, 3) : undefined;
     });
 
-    for (const run of runs) expect(run.startedAt % 1000).toBeLessThan(300);
+    // On the second, give or take: Node's timers may fire a millisecond early (the host then
+    // counts the run from its scheduled time), or late when the machine is busy.
+    const fromSecond = (ms: number): number => Math.min(ms % 1000, 1000 - (ms % 1000));
+    for (const run of runs) expect(fromSecond(run.startedAt)).toBeLessThan(300);
     for (const [a, b] of [
       [runs[0], runs[1]],
       [runs[1], runs[2]],

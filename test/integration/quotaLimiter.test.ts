@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { TableQuotaLimiter } from "../../shared/adapters/tables/tableQuotaLimiter.js";
 import { tableNames } from "../../shared/adapters/tables/tables.js";
+import { tableOperations } from "../../shared/adapters/tables/tableOperations.js";
 import { tables } from "./connectorSupport.js";
 
 /** A clock that answers `now` and then moves `step` ms forward on every read. */
@@ -64,5 +65,33 @@ describe("the quota row", () => {
     expect(stale.granted).toBe(false);
     expect(stale.granted === false && stale.retryAt.getTime() - clock.ms).toBeLessThanOrEqual(1_000);
     expect(await loggedCalls(tenantId)).toBe(4);
+  });
+
+  it("an instance decides on its own copy of the row (one write per grant); another instance's write makes it read again, and the limit holds", async () => {
+    const tenantId = randomUUID();
+    const clock = steppingClock(Date.parse("2026-12-06T10:00:00Z"));
+    const [a, b] = [new TableQuotaLimiter(tables(), clock), new TableQuotaLimiter(tables(), clock)];
+    const label = `quota-${tenantId}`;
+    const counted = async (name: string, limiter: TableQuotaLimiter) => {
+      const decision = await tableOperations.withinInvocation(`${label} ${name}`, () => limiter.tryAcquire(tenantId, 5));
+      return { decision: decision.granted, operations: tableOperations.snapshot().byInvocation.get(`${label} ${name}`)!.operations };
+    };
+
+    // A's first grant reads (no copy yet) and creates the row; its next two only write.
+    const first = await counted("a1", a);
+    const [second, third] = [await counted("a2", a), await counted("a3", a)];
+    // B has no copy: it reads, then writes. A's copy is now stale: its write fails on the etag, it reads and writes.
+    const fromB = await counted("b1", b);
+    const afterB = await counted("a4", a);
+    // The fifth call of the minute was the last: B's copy (stale after A's write) still decides right, after a read.
+    const overLimit = await counted("b2", b);
+
+    expect([first, second, third, fromB, afterB].map((c) => c.decision)).toEqual([true, true, true, true, true]);
+    expect(first.operations).toBe(2);
+    expect([second.operations, third.operations]).toEqual([1, 1]);
+    expect(fromB.operations).toBe(2);
+    expect(afterB.operations).toBe(3);
+    expect(overLimit.decision).toBe(false);
+    expect(await loggedCalls(tenantId)).toBe(5);
   });
 });

@@ -4,6 +4,9 @@
 // write) reads again and decides again, so two instances can never both take the last slot.
 // Within one instance the changes of a tenant's row are made one after the other, so an
 // instance's own concurrent handlers queue up here instead of racing each other on the row.
+// The instance keeps the row as it last read or wrote it, with its etag, and decides on that
+// copy first: while no other instance wrote since, a call costs one write and no read; when
+// one did, the write fails on the etag (412) and the row is read again, as in any lost race.
 import type { TableClient } from "@azure/data-tables";
 import type { Clock } from "../../app/clock.js";
 import type { QuotaDecision, QuotaLimiter } from "../../app/quota/ports.js";
@@ -30,6 +33,8 @@ export class TableQuotaLimiter implements QuotaLimiter {
   readonly #random: () => number;
   /** Per tenant, the end of the queue of this instance's changes to its row. */
   readonly #queues = new Map<string, Promise<void>>();
+  /** Per tenant, the row as this instance last read or wrote it (a hint: every write is etag-guarded). */
+  readonly #known = new Map<string, { readonly state: WindowState; readonly etag: string }>();
 
   constructor(tables: Tables, clock: Clock, random: () => number = Math.random) {
     this.#table = tables.client(tableNames.quotas);
@@ -78,16 +83,20 @@ export class TableQuotaLimiter implements QuotaLimiter {
   /** Read, decide, write etag-guarded; again on a lost race. `change` answers undefined to write nothing. */
   async #changeNow(tenantId: string, change: (state: WindowState) => WindowState | undefined): Promise<void> {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const e = await getOrUndefined<QuotaEntity>(this.#table, tenantId, row);
-      const next = change(e ? { times: decodeTimes(Number(e.base), String(e.log ?? "")), blockedUntil: Number(e.blockedUntil ?? 0) } : emptyWindow);
+      // The first try decides on this instance's copy; a lost race always reads.
+      const current = (attempt === 0 ? this.#known.get(tenantId) : undefined) ?? (await this.#read(tenantId));
+      // A "no room" decided on the copy is safe: other instances only ever add calls and blocks.
+      const next = change(current?.state ?? emptyWindow);
       if (!next) return;
       const { base, log } = encodeTimes(next.times);
       const entity = { partitionKey: tenantId, rowKey: row, base, log, blockedUntil: next.blockedUntil };
       try {
-        if (e) await this.#table.updateEntity(entity, "Replace", { etag: e.etag });
-        else await this.#table.createEntity(entity);
+        const written = current ? await this.#table.updateEntity(entity, "Replace", { etag: current.etag }) : await this.#table.createEntity(entity);
+        if (written.etag) this.#known.set(tenantId, { state: next, etag: written.etag });
+        else this.#known.delete(tenantId);
         return;
       } catch (err) {
+        this.#known.delete(tenantId);
         if (!(isStatus(err, 412) || isStatus(err, 409) || isStatus(err, 404))) throw err;
       }
       // Spread the racers out a little, more after each loss.
@@ -95,5 +104,17 @@ export class TableQuotaLimiter implements QuotaLimiter {
     }
     // Transient: the message is redelivered (or the HTTP caller retries).
     throw new Error(`the TeamViewer quota row of tenant ${tenantId} kept changing (${maxAttempts} attempts)`);
+  }
+
+  /** The row as stored now (undefined before the tenant's first call), remembered as this instance's copy. */
+  async #read(tenantId: string): Promise<{ readonly state: WindowState; readonly etag: string } | undefined> {
+    const e = await getOrUndefined<QuotaEntity>(this.#table, tenantId, row);
+    if (!e?.etag) {
+      this.#known.delete(tenantId);
+      return undefined;
+    }
+    const read = { state: { times: decodeTimes(Number(e.base), String(e.log ?? "")), blockedUntil: Number(e.blockedUntil ?? 0) }, etag: e.etag };
+    this.#known.set(tenantId, read);
+    return read;
   }
 }

@@ -6,7 +6,7 @@
 //   open|<deadline ms>|<ulid>          open sessions by deadline: expiry reads a key range
 //   dedupe|<key>                       "this producer's request became that session"
 //   tv|<normalized TeamViewer code>    the session that got this TeamViewer session code
-//   device|<device id>                 the device's one open session (its lock)
+//   device|<device id>                 the device's one open session (its lock; deleted on release)
 // and partition `~tenants` lists every tenant with sessions, for the timers.
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { decodeTime } from "ulid";
@@ -69,8 +69,8 @@ type PointerEntity = {
 // Device ids are lower-case letters, digits and dashes (checked at every boundary): safe in a RowKey.
 const deviceLockRowKey = (deviceId: string): string => `device|${deviceId}`;
 const holdsDeviceLock = (s: Pick<Session, "status" | "id" | "expiresAt">): boolean => openRowKey(s) !== undefined;
-/** Attempts at taking a device's lock before giving up (each lost one means another request won). */
-const maxLockAttempts = 3;
+/** Attempts at taking a device's lock before giving up (the first assumes it is free; each lost one after means another request won). */
+const maxLockAttempts = 4;
 
 type Keyed<T> = T & { partitionKey: string; rowKey: string };
 
@@ -136,10 +136,13 @@ export class TableSessionStore implements SessionStore {
     };
     const locks = holdsDeviceLock(session);
     for (let attempt = 0; ; attempt++) {
-      // The device's lock row is taken in the same transaction, guarded by the etag read
-      // here (or created when the device never had one): of racing requests one commits.
+      // The device's lock row is taken in the same transaction: first created without a
+      // read (a free device has no lock row: releasing deletes it), and after a conflict
+      // guarded by the etag read here. Of racing requests one commits.
       let lockAction: TransactionAction | undefined;
-      if (locks) {
+      if (locks && attempt === 0)
+        lockAction = ["create", { partitionKey: session.tenantId, rowKey: deviceLockRowKey(session.deviceId), kind: "device", sessionId: session.id }];
+      else if (locks) {
         const taken = await this.#lockFor(session);
         if (taken.kind === "busy") return (await duplicate()) ?? { created: false, reason: "deviceBusy", existingSessionId: taken.sessionId };
         lockAction = taken.action;
@@ -177,12 +180,17 @@ export class TableSessionStore implements SessionStore {
     return { kind: "free", action: ["update", entity, "Replace", { etag: lock.etag }] };
   }
 
-  /** The action releasing `s`'s device lock if it still holds it (etag-guarded, so a lock taken over since stays). */
+  /**
+   * The action releasing `s`'s device lock if it holds it: the row is deleted, so the next
+   * request creates it without a read. (A transaction's delete takes no etag; none is needed:
+   * it commits only with `s`'s etag-guarded update, so `s` was still open, and a lock is only
+   * ever taken over from a session that is not.)
+   */
   async #releaseLock(s: Session): Promise<TransactionAction | undefined> {
     const rowKey = deviceLockRowKey(s.deviceId);
     const lock = await getOrUndefined<PointerEntity>(this.#table, s.tenantId, rowKey);
     if (!lock || lock.sessionId !== s.id) return undefined;
-    return ["update", { partitionKey: s.tenantId, rowKey, kind: "device", sessionId: "" }, "Replace", { etag: lock.etag }];
+    return ["delete", { partitionKey: s.tenantId, rowKey }];
   }
 
   async get(tenantId: string, sessionId: string): Promise<StoredSession | undefined> {
