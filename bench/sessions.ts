@@ -234,6 +234,8 @@ try {
     redirectUri: "http://127.0.0.1/unused",
     timeoutMs: 30_000,
     clock: systemClock,
+    // The local fake serves http links, as the app on the local stack accepts (LOCAL_ALLOW_INSECURE_LINKS).
+    allowInsecureLinks: true,
   });
   // A client of its own, without the app's counting policy: the floor is not the app's work.
   const floorTable = TableClient.fromConnectionString(stack.tablesConnectionString, "benchFloor", { allowInsecureConnection: true });
