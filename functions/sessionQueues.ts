@@ -93,8 +93,10 @@ export const remoteAssistanceRequestedDeadLetterHandler = {
     await input.services.sessions.maintenance.automationRequestDeadLettered(
       {
         tenantId: input.message.tenantId,
-        messageId: input.message.id,
-        data: input.message.data,
+        eventId: input.message.id,
+        deviceId: input.message.data.deviceId,
+        requestedBy: input.message.data.requestedBy,
+        ...(input.message.data.description === undefined ? {} : { description: input.message.data.description }),
         ...(input.deadLetterReason ? { reason: input.deadLetterReason } : {}),
         ...(input.message.correlationId ? { correlationId: input.message.correlationId } : {}),
       },

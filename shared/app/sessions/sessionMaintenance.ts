@@ -8,7 +8,6 @@ import type { OpenSessionsCloser } from "../connector/ports.js";
 import { systemActor } from "../../domain/caller.js";
 import { isOpen } from "../../domain/sessionState.js";
 import { applyEvent, noteHistory, sessionFailureCodes, type Session, type TeamViewerDetails } from "../../domain/session.js";
-import type { RemoteAssistanceRequestedData } from "../../contracts/messages.js";
 import type { TeamViewerTokens } from "./ports.js";
 import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 import type { SessionExpiry } from "./expiry.js";
@@ -31,6 +30,18 @@ export interface DeadLetterContext {
   readonly reason?: string;
   readonly correlationId?: string;
   readonly log: Logger;
+}
+
+/** An automation's remoteAssistance.requested that Service Bus gave up on (built in functions/sessionQueues.ts). */
+export interface DeadLetteredAutomationRequest {
+  readonly tenantId: string;
+  /** The event's id: its session, if one was made, was stored under it. */
+  readonly eventId: string;
+  readonly deviceId: string;
+  readonly requestedBy: { readonly id: string; readonly displayName: string };
+  readonly description?: string;
+  readonly reason?: string;
+  readonly correlationId?: string;
 }
 
 export class SessionMaintenance implements OpenSessionsCloser {
@@ -238,26 +249,17 @@ export class SessionMaintenance implements OpenSessionsCloser {
    * remoteAssistance.requested gave up: if it never became a session, a failed one records
    * it (under the message's dedupe key, so a session it did create is left alone).
    */
-  async automationRequestDeadLettered(
-    message: {
-      readonly tenantId: string;
-      readonly messageId: string;
-      readonly data: RemoteAssistanceRequestedData;
-      readonly reason?: string;
-      readonly correlationId?: string;
-    },
-    log: Logger,
-  ): Promise<void> {
+  async automationRequestDeadLettered(message: DeadLetteredAutomationRequest, log: Logger): Promise<void> {
     const now = this.#d.clock.now();
     const failureMessage = `The automation's request could not be processed: it failed every delivery and was dead-lettered${message.reason ? ` (${message.reason})` : ""}.`;
     const session = buildSession({
       tenantId: message.tenantId,
       id: ulid(now.getTime()),
-      deviceId: message.data.deviceId,
+      deviceId: message.deviceId,
       device: undefined,
       eligibility: undefined,
-      requestedBy: { id: message.data.requestedBy.id, displayName: message.data.requestedBy.displayName, type: "automation" },
-      description: message.data.description?.trim() || null,
+      requestedBy: { ...message.requestedBy, type: "automation" },
+      description: message.description?.trim() || null,
       now,
       timeoutMinutes: 1,
     });
@@ -265,7 +267,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
       ...applyEvent(session, "fail", now, failureMessage),
       failure: { code: sessionFailureCodes.deadLettered, message: failureMessage },
     };
-    const result = await this.#d.writer.create(failed, [], log, `msg-${message.messageId}`);
+    const result = await this.#d.writer.create(failed, [], log, `msg-${message.eventId}`);
     await this.#auditDeadLetter(
       {
         tenantId: message.tenantId,
