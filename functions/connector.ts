@@ -11,6 +11,7 @@ import type { Envelope } from "../shared/contracts/messages.js";
 import type { AuthorizeCommand, DisconnectCommand } from "../shared/app/connector/connectorWorker.js";
 
 const tag = "Connector";
+const problem = (description: string) => ({ description, schema: problemSchema });
 
 // The connector worker's commands, built here from the validated messages.
 const authorizeCommand = (m: Envelope<"connector.authorize">): AuthorizeCommand => ({
@@ -24,7 +25,6 @@ const disconnectCommand = (m: Envelope<"connector.disconnect">): DisconnectComma
   requestedBy: { id: m.data.requestedBy.id, displayName: m.data.requestedBy.displayName, type: "user" },
   correlationId: m.correlationId,
 });
-const problem = (description: string) => ({ description, schema: problemSchema });
 
 export const connectorFunctions: FunctionDefinition[] = [
   endpoint({
