@@ -47,6 +47,7 @@ describe("the Table operations of one session", () => {
     const deviceStore = new TableDeviceStore(t);
     const audit = new TableAuditLog(t, systemClock);
     const sent: OutgoingMessage[] = [];
+    const sentAfter = new Map<string, number>();
     const area = createSessionsArea({
       store: new TableSessionStore(t),
       inbox: new TableInboxStore(t),
@@ -67,7 +68,16 @@ describe("the Table operations of one session", () => {
       connectionReports: { onboardedTenants: async () => [], cursors: new TableConnectionReportCursorStore(t) },
       settings,
       access: new Access(new TableRoleAssignmentStore(t), new TableUserStore(t)),
-      bus: { send: async (m) => void sent.push(m), ping: async () => undefined, close: async () => undefined },
+      bus: {
+        send: async (m) => {
+          sent.push(m);
+          // Where on its invocation's path each message left: the round trips made before it.
+          const here = tableOperations.current();
+          if (here) sentAfter.set(`${here.label} ${m.type}`, here.roundTrips);
+        },
+        ping: async () => undefined,
+        close: async () => undefined,
+      },
       audit,
       clock: systemClock,
       log: quiet,
@@ -151,5 +161,15 @@ describe("the Table operations of one session", () => {
     // notification.send: read, inbox, save (deleting the outbox row), audit (2).
     expect(notified.operations).toBeLessThanOrEqual(5);
     expect(request.operations + created.operations + notified.operations).toBeLessThanOrEqual(19);
+    // The path from the POST to awaitingEndUser: the request's round trips before it sent
+    // session.create (the reads at once, the session transaction), then session.create's before
+    // it sent notification.send, right after the save that made the session awaitingEndUser
+    // (read, claim, quota, save). The audit writes come after both.
+    const beforeCreate = sentAfter.get(`${label} request session.create`);
+    const beforeNotify = sentAfter.get(`${label} create notification.send`);
+    console.log(`path to awaitingEndUser: ${beforeCreate} round trips in the request + ${beforeNotify} in session.create`);
+    expect(beforeCreate).toBeLessThanOrEqual(2);
+    expect(beforeNotify).toBeLessThanOrEqual(4);
+    expect(beforeCreate! + beforeNotify!).toBeLessThanOrEqual(6);
   }, 120_000);
 });

@@ -31,6 +31,8 @@ export interface TableOperationsSnapshot {
 interface Scope {
   readonly label: string;
   inFlight: number;
+  /** This invocation's sequential round trips so far. */
+  roundTrips: number;
 }
 
 // One set of counters per process, even if this module were loaded twice (a benchmark and
@@ -78,7 +80,10 @@ export const tableOperations = {
       if (!scope) return next(request);
       const c = invocationCount(scope.label);
       c.operations++;
-      if (scope.inFlight === 0) c.roundTrips++;
+      if (scope.inFlight === 0) {
+        c.roundTrips++;
+        scope.roundTrips++;
+      }
       scope.inFlight++;
       try {
         return await next(request);
@@ -91,7 +96,13 @@ export const tableOperations = {
   /** Runs `fn` as one invocation named `label`: its Table requests are counted under that label. */
   withinInvocation<T>(label: string, fn: () => Promise<T>): Promise<T> {
     invocationCount(label).invocations++;
-    return scopes.run({ label, inFlight: 0 }, fn);
+    return scopes.run({ label, inFlight: 0, roundTrips: 0 }, fn);
+  },
+
+  /** The invocation running here (its label and round trips so far), if any: lets a benchmark mark a point of its path. */
+  current(): { readonly label: string; readonly roundTrips: number } | undefined {
+    const scope = scopes.getStore();
+    return scope ? { label: scope.label, roundTrips: scope.roundTrips } : undefined;
   },
 
   snapshot(): TableOperationsSnapshot {
