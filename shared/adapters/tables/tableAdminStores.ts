@@ -15,13 +15,15 @@ export class TableSettingsStore implements SettingsStore {
 
   async get(tenantId: string): Promise<TenantSettings> {
     const e = await getOrUndefined<SettingsEntity>(this.#table, tenantId, settingsRow);
-    return fromEntity(e);
+    return fromEntity(e, tenantId);
   }
 
   async update(tenantId: string, change: Partial<TenantSettings>): Promise<TenantSettings> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const e = await getOrUndefined<SettingsEntity>(this.#table, tenantId, settingsRow);
-      const next = { ...fromEntity(e), ...change };
+      // A change that sets the approval tags replaces a stored value that cannot be read: the way to repair it.
+      const stored = change.approvalRequiredScopeTags === undefined ? e : e && { ...e, approvalRequiredScopeTags: undefined };
+      const next = { ...fromEntity(stored, tenantId), ...change };
       // Table entities hold no arrays: the scope tags are stored as JSON.
       const entity = { partitionKey: tenantId, rowKey: settingsRow, ...next, approvalRequiredScopeTags: JSON.stringify(next.approvalRequiredScopeTags) };
       try {
@@ -43,24 +45,38 @@ export class TableSettingsStore implements SettingsStore {
 
 type SettingsEntity = Partial<Omit<TenantSettings, "approvalRequiredScopeTags">> & { approvalRequiredScopeTags?: string; etag?: string };
 
-function scopeTagsOf(json: string | undefined): readonly string[] {
-  if (json === undefined) return defaultTenantSettings.approvalRequiredScopeTags;
-  try {
-    const parsed: unknown = JSON.parse(json);
-    return Array.isArray(parsed) ? parsed.filter((t): t is string => typeof t === "string") : [];
-  } catch {
-    return [];
+/** The stored approval rule cannot be read: nothing may be decided on the tenant's settings until an admin sets the tags again. */
+export class UnreadableSettingsError extends Error {
+  constructor(tenantId: string) {
+    super(
+      `The settings of tenant ${tenantId} hold approvalRequiredScopeTags that are not a JSON array of strings; ` +
+        "sessions are refused rather than requested without the approval rule. Set approvalRequiredScopeTags (PATCH /api/settings) to repair it.",
+    );
+    this.name = "UnreadableSettingsError";
   }
 }
 
-function fromEntity(e: SettingsEntity | undefined): TenantSettings {
+// Fails closed: a value that cannot be read is an error, never "no tags" (which would switch approvals off).
+function scopeTagsOf(json: string | undefined, tenantId: string): readonly string[] {
+  if (json === undefined) return defaultTenantSettings.approvalRequiredScopeTags;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new UnreadableSettingsError(tenantId);
+  }
+  if (!Array.isArray(parsed) || !parsed.every((t): t is string => typeof t === "string")) throw new UnreadableSettingsError(tenantId);
+  return parsed;
+}
+
+function fromEntity(e: SettingsEntity | undefined, tenantId: string): TenantSettings {
   return {
     allowUnlicensedAdmins: e?.allowUnlicensedAdmins ?? defaultTenantSettings.allowUnlicensedAdmins,
     allowPossiblyUnsupportedWindowsEditions: e?.allowPossiblyUnsupportedWindowsEditions ?? defaultTenantSettings.allowPossiblyUnsupportedWindowsEditions,
     sessionTimeoutMinutes: e?.sessionTimeoutMinutes ?? defaultTenantSettings.sessionTimeoutMinutes,
     teamViewerCallsPerMinute: e?.teamViewerCallsPerMinute ?? defaultTenantSettings.teamViewerCallsPerMinute,
     requireTicketId: e?.requireTicketId ?? defaultTenantSettings.requireTicketId,
-    approvalRequiredScopeTags: scopeTagsOf(e?.approvalRequiredScopeTags),
+    approvalRequiredScopeTags: scopeTagsOf(e?.approvalRequiredScopeTags, tenantId),
     approvalTimeoutMinutes: e?.approvalTimeoutMinutes ?? defaultTenantSettings.approvalTimeoutMinutes,
   };
 }
