@@ -9,7 +9,8 @@ import type { DeviceRecord } from "../../domain/deviceInventory.js";
 import type { DeviceChange, DeviceUpdate } from "../../app/devices/ports.js";
 import { recordKey } from "./deviceIndex.js";
 import { getOrUndefined, isStatus } from "./tables.js";
-import { inBatches, pack, toRecord, writeActions, type RecordEntity } from "./tableDeviceStore.js";
+import { inBatches, pack } from "./tableBatches.js";
+import { toRecord, writeActions, type RecordEntity } from "./tableDeviceStore.js";
 
 type Change = DeviceChange["change"];
 

@@ -19,6 +19,7 @@ import {
   type SearchField,
 } from "./deviceIndex.js";
 import { decodeContinuation, encodeContinuation, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
+import { inBatches, maxTransactionOperations, pack } from "./tableBatches.js";
 
 // Type aliases, not interfaces: the Tables SDK wants entities assignable to Record<string, unknown>.
 /** The device as every row of it stores it (the record and each index row carry a full copy). */
@@ -53,8 +54,6 @@ export type RecordEntity = Partial<DeviceEntity> & {
   indexVersion?: number;
 };
 
-/** Table storage's limit on the operations of one transaction. */
-const maxTransactionOperations = 100;
 const maxWriteAttempts = 8;
 
 // Per-page budget: a page reads at most 2 x top entities (and a few queries), so its cost
@@ -170,22 +169,6 @@ export function writeActions(
   return { actions, stale };
 }
 
-/** Packs whole devices' actions into transactions of at most 100 operations. */
-export function pack<T>(items: readonly { item: T; actions: TransactionAction[] }[]): { items: T[]; actions: TransactionAction[] }[] {
-  const batches: { items: T[]; actions: TransactionAction[] }[] = [];
-  let current: { items: T[]; actions: TransactionAction[] } = { items: [], actions: [] };
-  for (const { item, actions } of items) {
-    if (current.actions.length + actions.length > maxTransactionOperations) {
-      batches.push(current);
-      current = { items: [], actions: [] };
-    }
-    current.items.push(item);
-    current.actions.push(...actions);
-  }
-  if (current.actions.length > 0) batches.push(current);
-  return batches;
-}
-
 interface Row {
   readonly key: string;
   readonly device: Device;
@@ -240,10 +223,6 @@ interface ResumePoint {
 // token was not issued here and must not reach a query filter.
 const isResumePoint = (v: Record<string, unknown>): v is ResumePoint & Record<string, unknown> =>
   typeof v.k === "string" && /^[\x21-\x7e]{1,600}$/.test(v.k) && typeof v.f === "string";
-
-export async function inBatches<T>(items: readonly T[], size: number, run: (item: T) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(run));
-}
 
 export class TableDeviceStore implements DeviceStore {
   readonly #table: TableClient;
