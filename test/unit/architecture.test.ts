@@ -65,3 +65,14 @@ describe("dependency rule", () => {
     expect(offending).toEqual([]);
   });
 });
+
+describe("file size", () => {
+  it("no file in functions/, shared/ or local/ is over 400 lines: each can be held in one's head", () => {
+    const tooLong = ["functions", "shared", "local"]
+      .flatMap((dir) => tsFiles(join(root, dir)))
+      .map((f) => ({ file: relative(root, f), lines: readFileSync(f, "utf8").split("\n").length - 1 }))
+      .filter((f) => f.lines > 400)
+      .map((f) => `${f.file}: ${f.lines} lines`);
+    expect(tooLong).toEqual([]);
+  });
+});
