@@ -233,6 +233,11 @@ class Portal {
   }
 }
 
+/** The page when the portal cannot start: the product's name and the problem in plain words. */
+function cannotStart(root: HTMLElement, why: (detail: string) => string, e: unknown): void {
+  mount(root, h("main", null, h("h1", null, "Remote Assistance Connector"), problemBox(new Error(why(e instanceof Error ? e.message : String(e))))));
+}
+
 async function start(): Promise<void> {
   const root = document.getElementById("app");
   if (!root) return;
@@ -244,19 +249,7 @@ async function start(): Promise<void> {
     if ("problems" in read) throw new Error(`config.json: ${read.problems.join("; ")}`);
     config = read.config;
   } catch (e) {
-    mount(
-      root,
-      h(
-        "main",
-        null,
-        h("h1", null, "Remote Assistance Connector"),
-        problemBox(
-          new Error(
-            `The portal's configuration could not be read (${e instanceof Error ? e.message : String(e)}). Locally, npm start writes it; in Azure, see docs/deploy.md.`,
-          ),
-        ),
-      ),
-    );
+    cannotStart(root, (detail) => `The portal's configuration could not be read (${detail}). Locally, npm start writes it; in Azure, see docs/deploy.md.`, e);
     return;
   }
   let auth: AuthProvider;
@@ -271,19 +264,7 @@ async function start(): Promise<void> {
       problem = started.problem;
       if (started.returnTo) history.replaceState(history.state, "", `#${started.returnTo}`);
     } catch (e) {
-      mount(
-        root,
-        h(
-          "main",
-          null,
-          h("h1", null, "Remote Assistance Connector"),
-          problemBox(
-            new Error(
-              `Microsoft Entra ID sign-in could not start (${e instanceof Error ? e.message : String(e)}). Check the auth section of config.json (docs/deploy.md).`,
-            ),
-          ),
-        ),
-      );
+      cannotStart(root, (detail) => `Microsoft Entra ID sign-in could not start (${detail}). Check the auth section of config.json (docs/deploy.md).`, e);
       return;
     }
   }
