@@ -9,7 +9,7 @@ import type { CallRecord } from "../../local/teamviewer/control.js";
 import type { SessionResource } from "../../shared/contracts/sessions.js";
 import { api, eventually } from "../support/api.js";
 import { fake, grantOf, newTenant, onboard } from "./connectorSupport.js";
-import { createDevices, getSession, listSessions, managedDevice, requestSession } from "./sessionsSupport.js";
+import { allAwaitingEndUser, createDevices, getSession, listSessions, managedDevice, requestSession } from "./sessionsSupport.js";
 
 const waitEntry = "waitingForTeamViewerQuota";
 
@@ -45,16 +45,7 @@ describe("the tenant's TeamViewer quota", () => {
       60_000,
       "a request waiting for TeamViewer quota",
     );
-    const done = await eventually(
-      async () => {
-        const sessions = await listSessions(tenant.admin);
-        const failed = sessions.filter((s) => s.status === "failed");
-        if (failed.length > 0) throw new Error(`sessions failed: ${failed.map((s) => `${s.id} ${s.failure?.code}: ${s.failure?.message}`).join("; ")}`);
-        return sessions.length === count && sessions.every((s) => s.status === "awaitingEndUser") ? sessions : undefined;
-      },
-      400_000,
-      `all ${count} sessions to await the end user`,
-    );
+    const done = await allAwaitingEndUser(tenant.admin, count, 400_000);
 
     // Assess: every request accepted and created once, none failed.
     expect(responses.map((r) => r.status)).toEqual(Array(count).fill(202));

@@ -6,9 +6,8 @@
 // minute without one); it never fails a session.
 import { afterAll, describe, expect, it } from "vitest";
 import type { SessionResource } from "../../shared/contracts/sessions.js";
-import { eventually } from "../support/api.js";
 import { fake, newTenant, onboard } from "./connectorSupport.js";
-import { clearFaultPoints, createDevices, getSession, listSessions, managedDevice, requestSession, setFaultPoints } from "./sessionsSupport.js";
+import { allAwaitingEndUser, clearFaultPoints, createDevices, getSession, managedDevice, requestSession, setFaultPoints } from "./sessionsSupport.js";
 
 const count = 200;
 
@@ -60,16 +59,7 @@ describe(`${count} concurrent session requests with TeamViewer failures and work
     const ids = new Set(responses.map((r) => r.body.id));
     expect(ids.size).toBe(count);
 
-    const done = await eventually(
-      async () => {
-        const sessions = await listSessions(tenant.admin);
-        const failed = sessions.filter((s) => s.status === "failed");
-        if (failed.length > 0) throw new Error(`sessions failed: ${failed.map((s) => `${s.id} ${s.failure?.code}: ${s.failure?.message}`).join("; ")}`);
-        return sessions.length === count && sessions.every((s) => s.status === "awaitingEndUser") ? sessions : undefined;
-      },
-      540_000,
-      `all ${count} sessions to await the end user`,
-    );
+    const done = await allAwaitingEndUser(tenant.admin, count, 540_000);
     const elapsedMs = Date.now() - started;
     clearFaultPoints();
 

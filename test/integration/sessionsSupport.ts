@@ -134,6 +134,20 @@ export async function listSessions(token: string, query = ""): Promise<SessionRe
   throw new Error("more than 1000 pages of sessions");
 }
 
+/** Waits until the caller sees exactly `count` sessions, all awaiting the end user; a failed one ends the wait with its reason. */
+export function allAwaitingEndUser(token: string, count: number, timeoutMs: number): Promise<SessionResource[]> {
+  return eventually(
+    async () => {
+      const sessions = await listSessions(token);
+      const failed = sessions.filter((s) => s.status === "failed");
+      if (failed.length > 0) throw new Error(`sessions failed: ${failed.map((s) => `${s.id} ${s.failure?.code}: ${s.failure?.message}`).join("; ")}`);
+      return sessions.length === count && sessions.every((s) => s.status === "awaitingEndUser") ? sessions : undefined;
+    },
+    timeoutMs,
+    `all ${count} sessions to await the end user`,
+  );
+}
+
 /** What the local push gateway recorded (LOCAL_PUSH_FILE in the stack's data dir). */
 export function pushes(): RecordedPush[] {
   try {
