@@ -49,6 +49,15 @@ import { HealthProbe } from "./app/healthProbe.js";
 import { TableQuotaLimiter } from "./adapters/tables/tableQuotaLimiter.js";
 import { TeamViewerQuota } from "./app/quota/teamViewerQuota.js";
 import { startTraceExport, type TraceExport } from "./adapters/telemetry/traceExport.js";
+import { ShortCache } from "./app/shortCache.js";
+import { CachedSettingsStore } from "./app/admin/cachedSettingsStore.js";
+import { CachedConnectorStore } from "./app/connector/cachedConnectorStore.js";
+
+/**
+ * How long an instance keeps a tenant's settings and connector status, read by every
+ * session request. A change through another instance applies here at most this late.
+ */
+export const tenantStateCacheMs = 2_000;
 
 export interface Services {
   readonly config: Config;
@@ -93,7 +102,8 @@ export function buildServices(config: Config): Services {
   const tables = createTables(config.tables, credential);
   const bus = new ServiceBusMessageBus(config.serviceBus, credential, queueNames.connectorCommands);
   const secrets = new KeyVaultSecretStore(config.keyVault.uri, credential, { allowInsecure: config.keyVault.allowInsecure });
-  const settings = new TableSettingsStore(tables);
+  // Read by every session request: kept per instance for a moment (shortCache.ts, docs/cost.md).
+  const settings = new CachedSettingsStore(new TableSettingsStore(tables), new ShortCache({ ttlMs: tenantStateCacheMs, now: () => clock.now().getTime() }));
   const roleAssignments = new TableRoleAssignmentStore(tables);
   const users = new TableUserStore(tables);
   const access = new Access(roleAssignments, users);
@@ -130,7 +140,7 @@ export function buildServices(config: Config): Services {
     callsPerMinute: async (tenantId) => (await settings.get(tenantId)).teamViewerCallsPerMinute,
     clock,
   });
-  const connectors = new TableConnectorStore(tables);
+  const connectors = new CachedConnectorStore(new TableConnectorStore(tables), new ShortCache({ ttlMs: tenantStateCacheMs, now: () => clock.now().getTime() }));
   const oauthStates = new TableOAuthStateStore(tables);
   const tokenVault = new KeyVaultTokenVault(secrets);
   const teamViewerTokens = new TokenProvider({
@@ -162,7 +172,7 @@ export function buildServices(config: Config): Services {
         return record?.kind === "device" ? record.device : undefined;
       },
     },
-    connector: { isOnboarded: async (tenantId) => (await connectors.get(tenantId))?.onboardingStatus === "onboarded" },
+    connector: { isOnboarded: (tenantId) => connectors.isOnboarded(tenantId) },
     tokens: teamViewerTokens,
     teamViewer: teamViewerQuota,
     teamViewerTimeoutMs: config.teamViewer.timeoutMs,

@@ -1,0 +1,72 @@
+// A per-instance cache of values read on every request that rarely change (a tenant's
+// settings, whether its connector is onboarded), kept a couple of seconds. It exists for
+// cost: at 50 requests in flight every one of them read the same two rows. What it costs
+// is staleness, bounded and documented (docs/cost.md): a change made on ANOTHER instance
+// applies here at most `ttlMs` later; a change made through this instance applies at once
+// (its writer calls `set` or `forget`). Concurrent misses of one key share one read
+// ("single flight"), and a read that started before a `forget` never fills the cache.
+// Failures are not cached: the next caller reads again.
+
+export class ShortCache<V> {
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #maxEntries: number;
+  readonly #entries = new Map<string, { readonly value: V; readonly until: number }>();
+  /** Reads under way; `stale` once a set/forget came after the read started. */
+  readonly #flights = new Map<string, { readonly promise: Promise<V>; stale: boolean }>();
+
+  constructor(options: { readonly ttlMs: number; readonly now: () => number; readonly maxEntries?: number }) {
+    this.#ttlMs = options.ttlMs;
+    this.#now = options.now;
+    this.#maxEntries = options.maxEntries ?? 10_000;
+  }
+
+  async get(key: string, load: () => Promise<V>): Promise<V> {
+    const hit = this.#entries.get(key);
+    if (hit && hit.until > this.#now()) return hit.value;
+    const inFlight = this.#flights.get(key);
+    if (inFlight) return inFlight.promise;
+    const flight: { promise: Promise<V>; stale: boolean } = { promise: Promise.resolve(undefined as V), stale: false };
+    flight.promise = load().then(
+      (value) => {
+        if (this.#flights.get(key) === flight) this.#flights.delete(key);
+        if (!flight.stale) this.#store(key, value);
+        return value;
+      },
+      (e: unknown) => {
+        if (this.#flights.get(key) === flight) this.#flights.delete(key);
+        throw e;
+      },
+    );
+    this.#flights.set(key, flight);
+    return flight.promise;
+  }
+
+  /** What a write through this instance just stored: readers here see it at once. */
+  set(key: string, value: V): void {
+    this.#dropFlight(key);
+    this.#store(key, value);
+  }
+
+  forget(key: string): void {
+    this.#dropFlight(key);
+    this.#entries.delete(key);
+  }
+
+  #dropFlight(key: string): void {
+    const flight = this.#flights.get(key);
+    if (!flight) return;
+    flight.stale = true;
+    this.#flights.delete(key);
+  }
+
+  #store(key: string, value: V): void {
+    this.#entries.delete(key);
+    // Bounded: a flood of tenants evicts the oldest entries, never grows the heap without end.
+    if (this.#entries.size >= this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    this.#entries.set(key, { value, until: this.#now() + this.#ttlMs });
+  }
+}
