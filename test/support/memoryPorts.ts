@@ -27,6 +27,8 @@ import {
   type InboxStore,
   type NewTeamViewerSession,
   type OutboxEntry,
+  type PushGateway,
+  type PushNotification,
   type SessionListQuery,
   type SessionStore,
   type StoredSession,
@@ -261,6 +263,22 @@ export class MemoryInboxStore implements InboxStore {
   async list(tenantId: string, userId: string): Promise<InboxEntry[]> {
     await Promise.resolve();
     return [...this.#entries.values()].filter((e) => e.tenantId === tenantId && e.userId === userId).map(copy);
+  }
+}
+
+/** Pushes recorded instead of sent; `failNext` makes the next push throw (Notification Hubs down). */
+export class MemoryPushGateway implements PushGateway {
+  readonly pushed: PushNotification[] = [];
+  readonly #failures: unknown[] = [];
+
+  failNext(error: unknown): void {
+    this.#failures.push(error);
+  }
+
+  async push(notification: PushNotification): Promise<void> {
+    await Promise.resolve();
+    if (this.#failures.length > 0) throw this.#failures.shift();
+    this.pushed.push(copy(notification));
   }
 }
 

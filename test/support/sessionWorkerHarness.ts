@@ -17,6 +17,7 @@ import {
   MemoryAuditLog,
   MemoryFaultPoints,
   MemoryInboxStore,
+  MemoryPushGateway,
   MemoryMessageBus,
   MemorySessionStore,
   MemoryTeamViewer,
@@ -86,6 +87,7 @@ export class SessionWorkerWorld {
   readonly clock = new ManualClock();
   readonly store = new MemorySessionStore();
   readonly inbox = new MemoryInboxStore();
+  readonly push = new MemoryPushGateway();
   readonly bus = new MemoryMessageBus();
   readonly audit = new MemoryAuditLog(this.clock);
   readonly teamViewer = new MemoryTeamViewer();
@@ -110,6 +112,8 @@ export class SessionWorkerWorld {
       teamViewerTimeoutMs,
       random,
       groups,
+      inbox: this.inbox,
+      push: this.push,
     });
     const closing = new SessionClosing({ writer: this.writer, tokens: this.tokens, teamViewer: this.teamViewer, audit: this.audit, clock: this.clock, groups });
     return { creation, closing, create: (ctx) => creation.create(ctx), close: (ctx) => closing.close(ctx) };

@@ -34,7 +34,64 @@ describe("session.create", () => {
     expect(after.teamViewer?.code).toBe(world.teamViewer.sessions[0].code);
     expect(after.worker).toMatchObject({ claimId: null, claimedUntil: null, createAttempts: 1 });
     expect(world.teamViewer.callsOf("findOpenSessionByCustomApi")).toBe(0); // a first attempt has nothing to look for
+    // The first notification went out from here: inbox entry, push, recorded by the save; no notification.send.
+    expect(after.endUserNotification).toMatchObject({ status: "sent", sentAt: world.clock.now().toISOString() });
+    expect(await world.inbox.list(tenantId, "u1")).toEqual([expect.objectContaining({ sessionId: s.id, deviceName: s.device.deviceName })]);
+    expect(world.push.pushed).toEqual([expect.objectContaining({ tenantId, userId: "u1", sessionId: s.id })]);
+    expect(world.messages(s.id, messageTypes.notificationSend)).toHaveLength(0);
+    expect(world.audit.events.filter((e) => e.target.id === s.id).map((e) => e.activity)).toEqual([
+      "session.teamViewerSessionCreated",
+      "session.notificationSent",
+    ]);
+  });
+
+  it("leaves a first push that failed to the notification worker: pending, with notification.send, the inbox entry in", async () => {
+    // Prepare
+    const s = await world.request();
+    world.push.failNext(new Error("Notification Hubs unreachable"));
+
+    // Act
+    await world.worker().create(world.createContext(s.id));
+
+    // Assess
+    const after = world.session(s.id);
+    expect(after.status).toBe("awaitingEndUser");
+    expect(after.endUserNotification.status).toBe("pending");
     expect(world.messages(s.id, messageTypes.notificationSend)).toHaveLength(1);
+    expect(await world.inbox.list(tenantId, "u1")).toHaveLength(1);
+    expect(world.audit.events.filter((e) => e.target.id === s.id).map((e) => e.activity)).toEqual(["session.teamViewerSessionCreated"]);
+  });
+
+  it("does not push when the inbox entry could not be written; the notification worker does both", async () => {
+    // Prepare
+    const s = await world.request();
+    const put = world.inbox.put.bind(world.inbox);
+    world.inbox.put = async () => {
+      world.inbox.put = put;
+      throw new Error("Table storage unavailable");
+    };
+
+    // Act
+    await world.worker().create(world.createContext(s.id));
+
+    // Assess
+    expect(world.push.pushed).toHaveLength(0);
+    expect(world.session(s.id).endUserNotification.status).toBe("pending");
+    expect(world.messages(s.id, messageTypes.notificationSend)).toHaveLength(1);
+  });
+
+  it("pushes nothing when TeamViewer refuses, and the failed session leaves the inbox", async () => {
+    // Prepare
+    const s = await world.request();
+    world.teamViewer.failNext("createSession", new TeamViewerError("badRequest", "POST /api/v1/sessions: 400", { status: 400 }));
+
+    // Act
+    await world.worker().create(world.createContext(s.id));
+
+    // Assess
+    expect(world.session(s.id).status).toBe("failed");
+    expect(world.push.pushed).toHaveLength(0);
+    expect(await world.inbox.list(tenantId, "u1")).toHaveLength(0);
   });
 
   describe("a claim left by a worker that stopped", () => {
@@ -110,7 +167,10 @@ describe("session.create", () => {
     expect(after.status).toBe("awaitingEndUser");
     expect(after.teamViewer?.code).toBe(world.teamViewer.sessions[0].code);
     expect(after.history.at(-1)?.detail).toMatch(/found/);
-    expect(world.audit.events.at(-1)).toMatchObject({ activity: "session.teamViewerSessionCreated", detail: expect.stringMatching(/custom_api/) });
+    expect(world.audit.events.find((e) => e.activity === "session.teamViewerSessionCreated")).toMatchObject({
+      activity: "session.teamViewerSessionCreated",
+      detail: expect.stringMatching(/custom_api/),
+    });
   });
 
   it("closes at TeamViewer a session created while the request was closed (the orphan is recorded and closed, not left open)", async () => {

@@ -128,6 +128,8 @@ export class TableAuditLog implements AuditLog, AuditStream {
   async #flush(tenantId: string): Promise<void> {
     this.#flushing.add(tenantId);
     try {
+      // Events recorded together (Promise.all of several `record`s) join the first batch.
+      await Promise.resolve();
       for (;;) {
         const queue = this.#pending.get(tenantId) ?? [];
         if (queue.length === 0) break;

@@ -35,6 +35,8 @@ export class EndUserRequests {
     const items = await Promise.all(
       entries.map(async (entry) => {
         const stored = await this.#d.writer.store.get(caller.tenantId, entry.sessionId);
+        // Put in a moment before TeamViewer's session is saved (firstNotification.ts): not shown yet, kept.
+        if (stored?.session.status === "requested") return undefined;
         const session =
           stored && stored.session.endUser?.id === caller.userId ? await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId) : undefined;
         if (session && visibleToEndUser(session)) return toEndUserRequest(session);

@@ -10,6 +10,9 @@
 //      recorded and closed, never left behind.
 // Transient TeamViewer failures re-schedule the command with backoff (Retry-After first)
 // under a new message id; permanent ones fail the session with a failure code.
+// It also sends the request's first end-user notification (firstNotification.ts): the inbox
+// entry goes in with the claim, the push once TeamViewer answered, and the save
+// records it; only a notification that failed here goes on to the notification worker.
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
@@ -28,12 +31,23 @@ import {
 } from "../../domain/session.js";
 import { messageTypes } from "../../contracts/messages.js";
 import { isBadAuthorization, isTeamViewerError, type TeamViewerError } from "../teamViewerError.js";
-import { faultPointNames, type FaultPoints, type OutboxEntry, type StoredSession, type TeamViewerSessionInfo, type TeamViewerTokens } from "./ports.js";
+import {
+  faultPointNames,
+  type FaultPoints,
+  type InboxStore,
+  type OutboxEntry,
+  type PushGateway,
+  type StoredSession,
+  type TeamViewerSessionInfo,
+  type TeamViewerTokens,
+} from "./ports.js";
 import { createRetryPolicy, decideClaim, retryDelayMs } from "./retryPolicy.js";
 import { outboxEntry, sessionCloseEntry, sessionMessageIds, type CommandContext } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
 import { isQuotaExhausted, type TeamViewerByTenant, type TeamViewerQuotaExhausted } from "../quota/teamViewerQuota.js";
 import { waitForQuota } from "./quotaWait.js";
+import { notificationSentDetail } from "./notificationWorker.js";
+import { pushAfterInbox, putInInbox, type FirstNotification } from "./firstNotification.js";
 import { closeCodeAtTeamViewer, teamViewerRequest, type TeamViewerGroupHints } from "./teamViewerSessions.js";
 
 export interface SessionCreationDeps {
@@ -49,6 +63,8 @@ export interface SessionCreationDeps {
   readonly random?: () => number;
   /** Learned here from created sessions; shared with the closing worker. */
   readonly groups: TeamViewerGroupHints;
+  readonly inbox: InboxStore;
+  readonly push: PushGateway;
 }
 
 const released = (w: WorkerState): WorkerState => ({ ...w, claimId: null, claimedUntil: null, claimMessageId: null, claimDelivery: null });
@@ -107,15 +123,17 @@ export class SessionCreation {
           createAttempts: s.worker.createAttempts + 1,
         },
       };
-      const held = await this.#d.writer.commit(current, claimed, [], log, ctx.messageId);
+      // The end user's inbox entry goes in with the claim (one round trip for both).
+      const inbox = putInInbox(this.#d.inbox, s);
+      const [held] = await Promise.all([this.#d.writer.commit(current, claimed, [], log, ctx.messageId), inbox]);
       if (!held) continue; // another delivery wrote first: look again
-      await this.#createAtTeamViewer(held, s.worker.createAttempts > 0, ctx);
+      await this.#createAtTeamViewer(held, s.worker.createAttempts > 0, inbox, ctx);
       return;
     }
     throw new Error(`could not claim session ${sessionId}: it kept changing`);
   }
 
-  async #createAtTeamViewer(held: StoredSession, lookFirst: boolean, ctx: CommandContext): Promise<void> {
+  async #createAtTeamViewer(held: StoredSession, lookFirst: boolean, inbox: Promise<FirstNotification>, ctx: CommandContext): Promise<void> {
     const s = held.session;
     const claimedUntil = Date.parse(s.worker.claimedUntil ?? "");
     let result: { info: TeamViewerSessionInfo; found: boolean };
@@ -137,10 +155,11 @@ export class SessionCreation {
     this.#d.groups.set(ctx.tenantId, result.info.groupId);
     // Tests crash here on purpose: TeamViewer has the session, the table does not know yet.
     await this.#d.faults.hit(faultPointNames.afterTeamViewerCreate, { tenantId: ctx.tenantId, sessionId: s.id });
-    await this.#saveCreated(held, result.info, result.found, ctx);
+    const notified = await pushAfterInbox(this.#d.push, s, inbox);
+    await this.#saveCreated(held, result.info, result.found, notified, ctx);
   }
 
-  async #saveCreated(held: StoredSession, info: TeamViewerSessionInfo, found: boolean, ctx: CommandContext): Promise<void> {
+  async #saveCreated(held: StoredSession, info: TeamViewerSessionInfo, found: boolean, notified: FirstNotification, ctx: CommandContext): Promise<void> {
     const { log } = ctx;
     let current: StoredSession = held;
     for (let attempt = 0; attempt < 8; attempt++) {
@@ -167,17 +186,27 @@ export class SessionCreation {
           now,
           found ? "TeamViewer session found (an earlier attempt had created it)." : "TeamViewer session created.",
         );
-        const outbox: OutboxEntry[] = notifiesEndUser(next) && next.endUser ? [this.#notificationMessage(next, now, ctx.correlationId)] : [];
+        const notifies = notifiesEndUser(next) && next.endUser !== null;
+        const sent = notifies && notified.kind === "sent";
+        if (sent) next = { ...next, endUserNotification: { ...next.endUserNotification, status: "sent", sentAt: now.toISOString() } };
+        // A first notification that failed here goes on to the notification worker, which retries it.
+        const outbox: OutboxEntry[] = notifies && !sent ? [this.#notificationMessage(next, now, ctx.correlationId)] : [];
         const written = await this.#d.writer.commit(current, next, outbox, log);
         if (written) {
-          await this.#audit(
-            next,
-            systemActor,
-            "session.teamViewerSessionCreated",
-            "success",
-            found ? "TeamViewer session found by its custom_api after a retry" : "TeamViewer session created",
-            ctx.correlationId,
-          );
+          if (notified.kind === "failed")
+            log.warn("the first notification failed; the notification worker retries it", { sessionId: s.id, reason: notified.reason });
+          // Recorded together: the audit log commits them in one write, in this order.
+          await Promise.all([
+            this.#audit(
+              next,
+              systemActor,
+              "session.teamViewerSessionCreated",
+              "success",
+              found ? "TeamViewer session found by its custom_api after a retry" : "TeamViewer session created",
+              ctx.correlationId,
+            ),
+            sent ? this.#audit(next, systemActor, "session.notificationSent", "success", notificationSentDetail, ctx.correlationId) : undefined,
+          ]);
           if (next.endUserNotification.status === "notSupported") {
             log.info("the device cannot be notified; the session carries the end-user link for the admin", { sessionId: s.id });
           }

@@ -84,6 +84,8 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
       clock: d.clock,
       teamViewerTimeoutMs: d.teamViewerTimeoutMs,
       groups,
+      inbox: d.inbox,
+      push: d.push,
     }),
     closing: new SessionClosing({ writer, tokens: d.tokens, teamViewer: d.teamViewer, audit: d.audit, clock: d.clock, groups }),
     notifications: new NotificationWorker({ writer, inbox: d.inbox, push: d.push, audit: d.audit, clock: d.clock }),
