@@ -9,6 +9,8 @@ import { SessionCreation } from "../../shared/app/sessions/sessionCreation.js";
 import type { CommandContext } from "../../shared/app/sessions/sessionMessages.js";
 import { SessionWriter } from "../../shared/app/sessions/sessionWriter.js";
 import { sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
+import { createMessages, withReservedCreate } from "../../shared/app/sessions/newSession.js";
+import { claimLeaseMs } from "../../shared/app/sessions/retryPolicy.js";
 import { initialWorkerState, type Session } from "../../shared/domain/session.js";
 import type { SessionCloseReason } from "../../shared/contracts/messages.js";
 import type { OutgoingMessage } from "../../shared/app/messageBus.js";
@@ -123,6 +125,14 @@ export class SessionWorkerWorld {
   async request(over: Partial<Session> = {}, timeoutMinutes?: number): Promise<Session> {
     const s = requestedSession(this.clock.now(), over, timeoutMinutes);
     const result = await this.store.create(s, []);
+    if (!result.created) throw new Error(`the test session was not created: ${result.reason}`);
+    return s;
+  }
+
+  /** A session as a request stores it: the first session.create's claim reserved, that message in the outbox. */
+  async requestReserved(): Promise<Session> {
+    const s = withReservedCreate(requestedSession(this.clock.now()), claimLeaseMs(teamViewerTimeoutMs));
+    const result = await this.store.create(s, createMessages(s, undefined));
     if (!result.created) throw new Error(`the test session was not created: ${result.reason}`);
     return s;
   }

@@ -130,6 +130,7 @@ function world(setup: { devices?: Device[]; onboarded?: boolean; settings?: Part
     idempotency: new Idempotency({ store: new FakeIdempotencyStore(), clock, log }),
     audit: auditLog,
     clock,
+    createLeaseMs: 50_000,
   });
   return { requests, store, audit, sent };
 }

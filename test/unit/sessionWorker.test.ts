@@ -94,6 +94,71 @@ describe("session.create", () => {
     expect(await world.inbox.list(tenantId, "u1")).toHaveLength(0);
   });
 
+  describe("the claim a request reserved for its first session.create", () => {
+    it("is used by that message's first delivery without a write of its own: the first write is the save, and it deletes the outbox row", async () => {
+      // Prepare
+      const s = await world.requestReserved();
+      const firstWrites: string[] = [];
+      world.store.beforeNextUpdate(async (_, next) => void firstWrites.push(next.status));
+
+      // Act
+      await world.worker().create(world.createContext(s.id));
+
+      // Assess
+      const after = world.session(s.id);
+      expect(firstWrites).toEqual(["awaitingEndUser"]);
+      expect(after.status).toBe("awaitingEndUser");
+      expect(after.worker).toMatchObject({ claimId: null, claimedUntil: null, createAttempts: 1 });
+      expect(world.teamViewer.callsOf("findOpenSessionByCustomApi")).toBe(0);
+      expect(world.teamViewer.callsOf("createSession")).toBe(1);
+      expect(world.store.outbox(tenantId).filter((o) => o.id === sessionMessageIds.create(s.id))).toEqual([]);
+    });
+
+    it("is taken over at once by the redelivery after a crash, which looks TeamViewer up and creates no second session", async () => {
+      // Prepare
+      const s = await world.requestReserved();
+      world.faults.crashOnce(faultPointNames.afterTeamViewerCreate, s.id);
+      await expect(world.worker().create(world.createContext(s.id))).rejects.toBeInstanceOf(SimulatedCrash);
+
+      // Act
+      await world.worker().create(world.createContext(s.id, { deliveryCount: 2 }));
+
+      // Assess
+      expect(world.teamViewer.callsOf("createSession")).toBe(1);
+      expect(world.teamViewer.callsOf("findOpenSessionByCustomApi")).toBe(1);
+      expect(world.session(s.id)).toMatchObject({ status: "awaitingEndUser", teamViewer: { code: world.teamViewer.sessions[0].code } });
+    });
+
+    it("is claimed as usual, looking up first, when too little of it is left for a TeamViewer call", async () => {
+      // Prepare: the message waited in the queue until the reservation had 12 s left (a create may take 5 s, the save after it too).
+      const s = await world.requestReserved();
+      world.clock.advance(claimLeaseMs - 12_000);
+      const firstWrites: string[] = [];
+      world.store.beforeNextUpdate(async (_, next) => void firstWrites.push(`${next.status} ${next.worker.claimDelivery}`));
+
+      // Act
+      await world.worker().create(world.createContext(s.id));
+
+      // Assess: a claim of its own (delivery 1), then the lookup, then the create.
+      expect(firstWrites).toEqual(["requested 1"]);
+      expect(world.teamViewer.calls.map((c) => c.operation)).toEqual(["findOpenSessionByCustomApi", "createSession"]);
+      expect(world.session(s.id).status).toBe("awaitingEndUser");
+    });
+
+    it("keeps another message (a duplicate under another id) waiting while it is fresh", async () => {
+      // Prepare
+      const s = await world.requestReserved();
+
+      // Act
+      await world.worker().create(world.createContext(s.id, { messageId: sessionMessageIds.create(s.id, 1, "retry") }));
+
+      // Assess
+      expect(world.teamViewer.calls).toHaveLength(0);
+      expect(world.session(s.id).status).toBe("requested");
+      expect(world.messages(s.id, messageTypes.sessionCreate).map((m) => m.id)).toContain(sessionMessageIds.create(s.id, 1, `busy|${s.worker.claimId}`));
+    });
+  });
+
   describe("a claim left by a worker that stopped", () => {
     async function claimAndStop(): Promise<string> {
       const s = await world.request();

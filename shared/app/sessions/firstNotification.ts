@@ -11,7 +11,9 @@
 // the user then finds nothing in the Company Portal, as for any request that ended.
 import { notifiesEndUser, type Session } from "../../domain/session.js";
 import { inboxEntryOf, pushOf } from "./notificationWorker.js";
-import type { InboxStore, PushGateway } from "./ports.js";
+import type { InboxStore, OutboxEntry, PushGateway } from "./ports.js";
+import { messageTypes } from "../../contracts/messages.js";
+import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
 
 export type FirstNotification = { readonly kind: "notNeeded" } | { readonly kind: "sent" } | { readonly kind: "failed"; readonly reason: string };
 
@@ -36,4 +38,18 @@ export async function pushAfterInbox(push: PushGateway, s: Session, inbox: Promi
   } catch (e) {
     return { kind: "failed", reason: reasonOf("push", e) };
   }
+}
+
+/** The notification.send that hands a notification to the notification worker. */
+export function notificationMessage(s: Session, now: Date, correlationId: string | undefined): OutboxEntry {
+  return outboxEntry(
+    messageTypes.notificationSend,
+    s.tenantId,
+    { sessionId: s.id, userId: s.endUser!.id },
+    {
+      id: sessionMessageIds.notification(s.id, s.endUserNotification.dispatches),
+      now,
+      correlationId,
+    },
+  );
 }

@@ -21,6 +21,27 @@ export function retryDelayMs(retry: number, retryAfterMs: number | undefined, ra
   return Math.floor(step / 2 + random() * (step / 2));
 }
 
+/** How long a claim lasts: long enough for a lookup, a create and a token refresh with retry. */
+export const claimLeaseMs = (teamViewerTimeoutMs: number): number => teamViewerTimeoutMs * 4 + 10_000;
+
+/**
+ * Whether this delivery is the first delivery of the session.create that the request
+ * reserved the claim for (newSession.ts `withReservedCreate`), with room left for one
+ * TeamViewer call: it may then use that claim without writing one. Any other delivery
+ * (a redelivery, a re-scheduled message, a reservation about to run out) claims as usual.
+ */
+export function usesReservedClaim(
+  worker: { readonly claimedUntil: string | null; readonly claimMessageId: string | null; readonly claimDelivery: number | null },
+  now: Date,
+  messageId: string,
+  deliveryCount: number,
+  teamViewerTimeoutMs: number,
+): boolean {
+  if (worker.claimDelivery !== 0 || worker.claimMessageId !== messageId || deliveryCount !== 1 || worker.claimedUntil === null) return false;
+  // Room for the create and the save after it, or the usual claim (and a lookup first).
+  return Date.parse(worker.claimedUntil) - now.getTime() > 2 * teamViewerTimeoutMs + 5_000;
+}
+
 export type ClaimDecision = { readonly kind: "take" } | { readonly kind: "busy"; readonly until: Date };
 
 /**

@@ -41,13 +41,13 @@ import {
   type TeamViewerSessionInfo,
   type TeamViewerTokens,
 } from "./ports.js";
-import { createRetryPolicy, decideClaim, retryDelayMs } from "./retryPolicy.js";
+import { claimLeaseMs, createRetryPolicy, decideClaim, retryDelayMs, usesReservedClaim } from "./retryPolicy.js";
 import { outboxEntry, sessionCloseEntry, sessionMessageIds, type CommandContext } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
 import { isQuotaExhausted, type TeamViewerByTenant, type TeamViewerQuotaExhausted } from "../quota/teamViewerQuota.js";
 import { waitForQuota } from "./quotaWait.js";
 import { notificationSentDetail } from "./notificationWorker.js";
-import { pushAfterInbox, putInInbox, type FirstNotification } from "./firstNotification.js";
+import { notificationMessage, pushAfterInbox, putInInbox, type FirstNotification } from "./firstNotification.js";
 import { closeCodeAtTeamViewer, teamViewerRequest, type TeamViewerGroupHints } from "./teamViewerSessions.js";
 
 export interface SessionCreationDeps {
@@ -88,7 +88,7 @@ export class SessionCreation {
 
   /** How long a claim lasts: long enough for a lookup, a create and a token refresh with retry. */
   get leaseMs(): number {
-    return this.#d.teamViewerTimeoutMs * 4 + 10_000;
+    return claimLeaseMs(this.#d.teamViewerTimeoutMs);
   }
 
   async create(ctx: CommandContext): Promise<void> {
@@ -106,6 +106,12 @@ export class SessionCreation {
       if (Date.parse(s.expiresAt) <= now.getTime()) {
         if (await this.#expireUnstarted(current, ctx)) return;
         continue;
+      }
+      if (usesReservedClaim(s.worker, now, ctx.messageId, ctx.deliveryCount, this.#d.teamViewerTimeoutMs)) {
+        // The request took this claim for us: nothing to write, nothing created before.
+        // The message's outbox row goes with this delivery's first write instead.
+        await this.#createAtTeamViewer(current, false, putInInbox(this.#d.inbox, s), { ...ctx, consumed: ctx.messageId });
+        return;
       }
       const decision = decideClaim(s.worker, now, ctx.messageId, ctx.deliveryCount);
       if (decision.kind === "busy") {
@@ -190,8 +196,8 @@ export class SessionCreation {
         const sent = notifies && notified.kind === "sent";
         if (sent) next = { ...next, endUserNotification: { ...next.endUserNotification, status: "sent", sentAt: now.toISOString() } };
         // A first notification that failed here goes on to the notification worker, which retries it.
-        const outbox: OutboxEntry[] = notifies && !sent ? [this.#notificationMessage(next, now, ctx.correlationId)] : [];
-        const written = await this.#d.writer.commit(current, next, outbox, log);
+        const outbox: OutboxEntry[] = notifies && !sent ? [notificationMessage(next, now, ctx.correlationId)] : [];
+        const written = await this.#d.writer.commit(current, next, outbox, log, ctx.consumed);
         if (written) {
           if (notified.kind === "failed")
             log.warn("the first notification failed; the notification worker retries it", { sessionId: s.id, reason: notified.reason });
@@ -238,7 +244,7 @@ export class SessionCreation {
           "A TeamViewer session created while the request ended will be closed.",
         );
         const close = sessionCloseEntry(next, { reason: "failed" }, { now, correlationId: ctx.correlationId, variant: `orphan|${info.code}` });
-        if (await this.#d.writer.commit(current, next, [close], log)) return;
+        if (await this.#d.writer.commit(current, next, [close], log, ctx.consumed)) return;
       }
       const reread = await this.#d.writer.store.get(ctx.tenantId, ctx.sessionId);
       if (!reread) throw notFound(`Session ${ctx.sessionId}`);
@@ -306,7 +312,7 @@ export class SessionCreation {
       ),
       notBefore: at.toISOString(),
     };
-    if (!(await this.#d.writer.commit(held, next, [message], ctx.log))) {
+    if (!(await this.#d.writer.commit(held, next, [message], ctx.log, ctx.consumed))) {
       // Someone wrote meanwhile (a close, a takeover): let Service Bus redeliver and look again.
       throw new Error(`session ${s.id} changed while re-scheduling its creation`);
     }
@@ -320,7 +326,7 @@ export class SessionCreation {
   /** No room in the tenant's TeamViewer quota: the request waits (quotaWait.ts), it does not fail. */
   async #waitForQuota(held: StoredSession, e: TeamViewerQuotaExhausted, ctx: CommandContext): Promise<void> {
     const wait = waitForQuota(held.session, held.session.worker.createAttempts - 1, e, this.#d.clock.now(), ctx.correlationId, this.#random);
-    if (!(await this.#d.writer.commit(held, wait.next, [wait.message], ctx.log))) {
+    if (!(await this.#d.writer.commit(held, wait.next, [wait.message], ctx.log, ctx.consumed))) {
       throw new Error(`session ${held.session.id} changed while it was set to wait for TeamViewer quota`);
     }
     ctx.log.info("waiting for the tenant's TeamViewer quota; creation re-scheduled", {
@@ -336,7 +342,7 @@ export class SessionCreation {
     const next: Session = { ...applyEvent(s, "fail", now, failure.message), failure, worker: released(s.worker) };
     // An attempt may have reached TeamViewer (a timeout is not a "no"): have it looked up and closed.
     const outbox = s.worker.createAttempts > 0 ? [sessionCloseEntry(next, { reason: "failed" }, { now, correlationId: ctx.correlationId })] : [];
-    if (!(await this.#d.writer.commit(held, next, outbox, ctx.log))) throw new Error(`session ${s.id} changed while failing it`);
+    if (!(await this.#d.writer.commit(held, next, outbox, ctx.log, ctx.consumed))) throw new Error(`session ${s.id} changed while failing it`);
     await this.#audit(next, systemActor, "session.failed", "failure", `${failure.code}: ${failure.message}`, ctx.correlationId);
   }
 
@@ -380,19 +386,6 @@ export class SessionCreation {
   }
 
   // ------------------------------------------------------------------ helpers
-
-  #notificationMessage(s: Session, now: Date, correlationId: string | undefined): OutboxEntry {
-    return outboxEntry(
-      messageTypes.notificationSend,
-      s.tenantId,
-      { sessionId: s.id, userId: s.endUser!.id },
-      {
-        id: sessionMessageIds.notification(s.id, s.endUserNotification.dispatches),
-        now,
-        correlationId,
-      },
-    );
-  }
 
   async #audit(s: Session, actor: Actor, activity: string, result: "success" | "failure", detail: string, correlationId: string | undefined): Promise<void> {
     await this.#d.audit.record({ tenantId: s.tenantId, actor, activity, target: { type: "session", id: s.id }, result, detail, correlationId });

@@ -72,4 +72,6 @@ export interface CommandContext {
   readonly deliveryCount: number;
   readonly correlationId?: string;
   readonly log: Logger;
+  /** Set when this delivery has not written yet: the message whose outbox row its write deletes. */
+  readonly consumed?: string;
 }

@@ -23,7 +23,7 @@ import type { ConnectorGate, DeviceDirectory } from "./ports.js";
 import type { Idempotency } from "./idempotency.js";
 import type { SessionWriter } from "./sessionWriter.js";
 import { check, deviceBusy, type RequesterScope } from "./requestChecks.js";
-import { buildSession, createMessages, type Requester } from "./newSession.js";
+import { buildSession, createMessages, withReservedCreate, type Requester } from "./newSession.js";
 
 export interface SessionRequestsDeps {
   readonly writer: SessionWriter;
@@ -34,6 +34,8 @@ export interface SessionRequestsDeps {
   readonly idempotency: Idempotency;
   readonly audit: AuditLog;
   readonly clock: Clock;
+  /** The creation worker's claim lease: a request reserves its first claim (newSession.ts). */
+  readonly createLeaseMs: number;
 }
 
 export interface RequestContext {
@@ -157,13 +159,14 @@ export class SessionRequests {
         ctx,
       );
     }
-    const session = this.#draft(command, checked, settings);
+    const draft = this.#draft(command, checked, settings);
+    const session = withReservedCreate(draft, this.#d.createLeaseMs);
     const result = await this.#d.writer.create(session, createMessages(session, ctx.correlationId), ctx.log, dedupeKey(command));
     if (!result.created && result.reason === "deviceBusy") {
       const { existingSessionId } = result;
       const error = deviceBusy(existingSessionId);
       const failure = { code: sessionFailureCodes.deviceHasOpenSession, message: `${error.detail} (session ${existingSessionId})` };
-      return this.#refused(command, { error, failure, existingSessionId, draft: session }, ctx);
+      return this.#refused(command, { error, failure, existingSessionId, draft }, ctx);
     }
     if (!result.created) return this.#replayEvent(command, result.existingSessionId, ctx);
     await this.#auditCreated(session, command, createdDetail(command, checked.device), ctx);

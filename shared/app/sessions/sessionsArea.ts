@@ -11,6 +11,7 @@ import { SessionWriter } from "./sessionWriter.js";
 import { Idempotency } from "./idempotency.js";
 import { SessionRequests } from "./sessionRequests.js";
 import { SessionCreation } from "./sessionCreation.js";
+import { claimLeaseMs } from "./retryPolicy.js";
 import { SessionClosing } from "./sessionClosing.js";
 import { NotificationWorker } from "./notificationWorker.js";
 import { EndUserRequests } from "./endUserRequests.js";
@@ -74,6 +75,7 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
       idempotency: new Idempotency({ store: d.idempotency, clock: d.clock, log: d.log }),
       audit: d.audit,
       clock: d.clock,
+      createLeaseMs: claimLeaseMs(d.teamViewerTimeoutMs),
     }),
     creation: new SessionCreation({
       writer,
