@@ -23,6 +23,7 @@ import {
   type FaultPoints,
   type IdempotencyRecord,
   type IdempotencyStore,
+  inboxEntryOf,
   type InboxEntry,
   type InboxStore,
   type NewTeamViewerSession,
@@ -108,6 +109,9 @@ export class MemorySessionStore implements SessionStore {
   readonly #tenants = new Set<string>();
   #beforeUpdate: ((current: StoredSession, next: Session) => Promise<void>) | undefined;
 
+  /** `inbox`: the end users' inboxes this store keeps with the sessions' statuses (SessionStore.update). */
+  constructor(readonly inbox?: MemoryInboxStore) {}
+
   /**
    * Runs `fn` once, right before the next `update` is applied: the place to let "someone
    * else" write first, so the update finds its etag stale.
@@ -179,6 +183,10 @@ export class MemorySessionStore implements SessionStore {
     }
     if (consumed !== undefined && !outbox.some((o) => o.id === consumed)) this.#outbox.delete(key(t, consumed));
     this.#indexCode(next);
+    // The end user's inbox entry goes with the status, as the Table store keeps it.
+    const [listedBefore, listedAfter] = [inboxEntryOf(current.session), inboxEntryOf(next)];
+    if (listedAfter && !listedBefore) this.inbox?.put(listedAfter);
+    if (listedBefore && !listedAfter) this.inbox?.removeNow(t, listedBefore.userId, next.id);
     return { session: copy(next), etag };
   }
 
@@ -247,17 +255,21 @@ export class MemorySessionStore implements SessionStore {
 const key = (tenantId: string, id: string): string => `${tenantId}|${id}`;
 
 /** The end users' inboxes. */
+/** The end users' inboxes; the memory session store writes them with the sessions (`put`, `removeNow`). */
 export class MemoryInboxStore implements InboxStore {
   readonly #entries = new Map<string, InboxEntry>();
 
-  async put(entry: InboxEntry): Promise<void> {
-    await Promise.resolve();
+  put(entry: InboxEntry): void {
     this.#entries.set(`${entry.tenantId}|${entry.userId}|${entry.sessionId}`, copy(entry));
+  }
+
+  removeNow(tenantId: string, userId: string, sessionId: string): void {
+    this.#entries.delete(`${tenantId}|${userId}|${sessionId}`);
   }
 
   async remove(tenantId: string, userId: string, sessionId: string): Promise<void> {
     await Promise.resolve();
-    this.#entries.delete(`${tenantId}|${userId}|${sessionId}`);
+    this.removeNow(tenantId, userId, sessionId);
   }
 
   async list(tenantId: string, userId: string): Promise<InboxEntry[]> {

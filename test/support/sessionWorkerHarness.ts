@@ -87,15 +87,15 @@ export interface WorkerProcess {
 
 export class SessionWorkerWorld {
   readonly clock = new ManualClock();
-  readonly store = new MemorySessionStore();
   readonly inbox = new MemoryInboxStore();
+  readonly store = new MemorySessionStore(this.inbox);
   readonly push = new MemoryPushGateway();
   readonly bus = new MemoryMessageBus();
   readonly audit = new MemoryAuditLog(this.clock);
   readonly teamViewer = new MemoryTeamViewer();
   readonly tokens = new MemoryTeamViewerTokens();
   readonly faults = new MemoryFaultPoints();
-  readonly writer = new SessionWriter({ store: this.store, inbox: this.inbox, bus: this.bus, clock: this.clock });
+  readonly writer = new SessionWriter({ store: this.store, bus: this.bus, clock: this.clock });
   readonly logs = recordingLogger();
 
   /**
@@ -114,7 +114,6 @@ export class SessionWorkerWorld {
       teamViewerTimeoutMs,
       random,
       groups,
-      inbox: this.inbox,
       push: this.push,
     });
     const closing = new SessionClosing({ writer: this.writer, tokens: this.tokens, teamViewer: this.teamViewer, audit: this.audit, clock: this.clock, groups });

@@ -189,7 +189,6 @@ function harness(pages: (q: ConnectionReportQuery) => ConnectionReportPage) {
     cursors,
     writer: new SessionWriter({
       store,
-      inbox: { put: async () => undefined, remove: async () => undefined, list: async () => [] },
       bus: { send: async () => undefined, ping: async () => undefined, close: async () => undefined },
     }),
     tokens: { withAccessToken: (_t, fn) => fn("token") },

@@ -119,7 +119,6 @@ function world(setup: { devices?: Device[]; onboarded?: boolean; settings?: Part
   const requests = new SessionRequests({
     writer: new SessionWriter({
       store,
-      inbox: { put: unused, remove: unused, list: unused },
       bus: { send: async (m) => void sent.push(m), ping: unused, close: unused },
       clock,
     }),

@@ -62,22 +62,18 @@ describe("session.create", () => {
     expect(world.audit.events.filter((e) => e.target.id === s.id).map((e) => e.activity)).toEqual(["session.teamViewerSessionCreated"]);
   });
 
-  it("does not push when the inbox entry could not be written; the notification worker does both", async () => {
+  it("writes the inbox entry with the save that makes the session awaitingEndUser, not before", async () => {
     // Prepare
-    const s = await world.request();
-    const put = world.inbox.put.bind(world.inbox);
-    world.inbox.put = async () => {
-      world.inbox.put = put;
-      throw new Error("Table storage unavailable");
-    };
+    const s = await world.requestReserved();
+    let entriesWhenSaving = -1;
+    world.store.beforeNextUpdate(async () => void (entriesWhenSaving = (await world.inbox.list(tenantId, "u1")).length));
 
     // Act
     await world.worker().create(world.createContext(s.id));
 
     // Assess
-    expect(world.push.pushed).toHaveLength(0);
-    expect(world.session(s.id).endUserNotification.status).toBe("pending");
-    expect(world.messages(s.id, messageTypes.notificationSend)).toHaveLength(1);
+    expect(entriesWhenSaving).toBe(0);
+    expect(await world.inbox.list(tenantId, "u1")).toEqual([expect.objectContaining({ sessionId: s.id })]);
   });
 
   it("pushes nothing when TeamViewer refuses, and the failed session leaves the inbox", async () => {

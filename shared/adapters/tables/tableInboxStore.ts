@@ -1,71 +1,77 @@
-// The end users' inbox in Table storage: partition `tenant|userId`, one row per open
-// request, keyed like the session (newest first), so a user's list is one partition read.
+// The end users' inbox in Table storage: rows of the tenant's sessions partition,
+// `inbox|<userId>|<session RowKey>`, written and deleted by the session store in the same
+// transaction as the status that lists or ends the request (tableSessionStore.ts), so a
+// user's list is one range query, newest first.
+//
+// Before that, entries lived in their own table (`inbox`, partition `tenant|userId`),
+// written by the notification worker. Entries written there before the change are still
+// read and removed here; they last as long as their sessions (hours), after which the
+// legacy read can go (docs/cost.md).
 import { odata, type TableClient } from "@azure/data-tables";
 import type { InboxEntry, InboxStore } from "../../app/sessions/ports.js";
 import { isStatus, tableNames, type Tables } from "./tables.js";
 import { isSessionId } from "../../domain/session.js";
-import { sessionRowKey } from "./tableSessionStore.js";
+import { inboxRowPrefix, sessionRowKey, type InboxEntity } from "./tableSessionStore.js";
 
-interface InboxEntity {
-  sessionId: string;
-  deviceId: string;
-  deviceName: string;
-  requestedByDisplayName: string;
-  requestedAt: string;
-  description?: string;
-}
-
-const partitionOf = (tenantId: string, userId: string): string => `${tenantId}|${userId}`;
+const legacyPartitionOf = (tenantId: string, userId: string): string => `${tenantId}|${userId}`;
 
 /** Entries a user can have at once is bounded by how many open requests their devices have; this caps a hostile case. */
 const maxEntries = 200;
 
 export class TableInboxStore implements InboxStore {
-  readonly #table: TableClient;
+  readonly #sessions: TableClient;
+  readonly #legacy: TableClient;
   constructor(tables: Tables) {
-    this.#table = tables.client(tableNames.inbox);
-  }
-
-  async put(entry: InboxEntry): Promise<void> {
-    await this.#table.upsertEntity(
-      {
-        partitionKey: partitionOf(entry.tenantId, entry.userId),
-        rowKey: sessionRowKey(entry.sessionId),
-        sessionId: entry.sessionId,
-        deviceId: entry.deviceId,
-        deviceName: entry.deviceName,
-        requestedByDisplayName: entry.requestedBy.displayName,
-        requestedAt: entry.requestedAt,
-        ...(entry.description === null ? {} : { description: entry.description }),
-      },
-      "Replace",
-    );
+    this.#sessions = tables.client(tableNames.sessions);
+    this.#legacy = tables.client(tableNames.inbox);
   }
 
   async remove(tenantId: string, userId: string, sessionId: string): Promise<void> {
     if (!isSessionId(sessionId)) return; // names no session, so no inbox entry either
-    try {
-      await this.#table.deleteEntity(partitionOf(tenantId, userId), sessionRowKey(sessionId));
-    } catch (e) {
-      if (!isStatus(e, 404)) throw e;
-    }
+    const deleteIfThere = async (table: TableClient, partitionKey: string, rowKey: string): Promise<void> => {
+      try {
+        await table.deleteEntity(partitionKey, rowKey);
+      } catch (e) {
+        if (!isStatus(e, 404)) throw e;
+      }
+    };
+    await Promise.all([
+      deleteIfThere(this.#sessions, tenantId, `${inboxRowPrefix(userId)}${sessionRowKey(sessionId)}`),
+      deleteIfThere(this.#legacy, legacyPartitionOf(tenantId, userId), sessionRowKey(sessionId)),
+    ]);
   }
 
   async list(tenantId: string, userId: string): Promise<InboxEntry[]> {
+    const prefix = inboxRowPrefix(userId);
+    const [current, legacy] = await Promise.all([
+      this.#read(this.#sessions, odata`PartitionKey eq ${tenantId} and RowKey gt ${prefix} and RowKey lt ${`${prefix}~`}`, tenantId, userId),
+      this.#read(this.#legacy, odata`PartitionKey eq ${legacyPartitionOf(tenantId, userId)}`, tenantId, userId),
+    ]);
+    const seen = new Set(current.map((e) => e.sessionId));
+    const merged = [...current, ...legacy.filter((e) => !seen.has(e.sessionId))];
+    // Session ids are ULIDs: newest first is descending id order.
+    return merged.sort((a, b) => (a.sessionId < b.sessionId ? 1 : a.sessionId > b.sessionId ? -1 : 0)).slice(0, maxEntries);
+  }
+
+  async #read(table: TableClient, filter: string, tenantId: string, userId: string): Promise<InboxEntry[]> {
     const out: InboxEntry[] = [];
-    const filter = odata`PartitionKey eq ${partitionOf(tenantId, userId)}`;
-    for await (const e of this.#table.listEntities<InboxEntity>({ queryOptions: { filter } })) {
-      out.push({
-        tenantId,
-        userId,
-        sessionId: e.sessionId,
-        deviceId: e.deviceId,
-        deviceName: e.deviceName,
-        requestedBy: { displayName: e.requestedByDisplayName },
-        requestedAt: e.requestedAt,
-        description: e.description ?? null,
-      });
-      if (out.length >= maxEntries) break;
+    try {
+      for await (const e of table.listEntities<Omit<InboxEntity, "kind">>({ queryOptions: { filter } })) {
+        out.push({
+          tenantId,
+          userId,
+          sessionId: e.sessionId,
+          deviceId: e.deviceId,
+          deviceName: e.deviceName,
+          requestedBy: { displayName: e.requestedByDisplayName },
+          requestedAt: e.requestedAt,
+          description: e.description ?? null,
+        });
+        if (out.length >= maxEntries) break;
+      }
+    } catch (e) {
+      // A deployment that never had the legacy table: nothing to read there.
+      if (!isStatus(e, 404)) throw e;
     }
     return out;
   }

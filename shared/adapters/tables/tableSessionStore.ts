@@ -7,12 +7,20 @@
 //   dedupe|<key>                       "this producer's request became that session"
 //   tv|<normalized TeamViewer code>    the session that got this TeamViewer session code
 //   device|<device id>                 the device's one open session (its lock; deleted on release)
+//   inbox|<user id>|<session row key>  the end user's inbox entry, while the request is listed for them
 // and partition `~tenants` lists every tenant with sessions, for the timers.
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { decodeTime } from "ulid";
 import { isSessionId, type Session } from "../../domain/session.js";
 import { normalizeSessionCode } from "../../domain/sessionConnections.js";
-import type { CreateSessionResult, OutboxEntry, SessionListQuery, SessionStore, StoredSession } from "../../app/sessions/ports.js";
+import {
+  inboxEntryOf,
+  type CreateSessionResult,
+  type OutboxEntry,
+  type SessionListQuery,
+  type SessionStore,
+  type StoredSession,
+} from "../../app/sessions/ports.js";
 import { decodeContinuation, encodeContinuation, getOrUndefined, invertedTime, isStatus, tableNames, type Tables } from "./tables.js";
 
 const tenantsPartition = "~tenants";
@@ -73,6 +81,36 @@ const holdsDeviceLock = (s: Pick<Session, "status" | "id" | "expiresAt">): boole
 const maxLockAttempts = 4;
 
 type Keyed<T> = T & { partitionKey: string; rowKey: string };
+
+/** An end user's inbox entry, a row of the tenant's sessions partition (tableInboxStore.ts reads them). */
+export type InboxEntity = {
+  kind: "inbox";
+  sessionId: string;
+  deviceId: string;
+  deviceName: string;
+  requestedByDisplayName: string;
+  requestedAt: string;
+  description?: string;
+};
+
+/** A user's inbox rows: `inbox|<userId>|<session RowKey>`, newest first (user ids are checked at every boundary: safe in a RowKey). */
+export const inboxRowPrefix = (userId: string): string => `inbox|${userId}|`;
+
+function inboxEntity(s: Session): Keyed<InboxEntity> | undefined {
+  const entry = inboxEntryOf(s);
+  if (!entry) return undefined;
+  return {
+    partitionKey: entry.tenantId,
+    rowKey: `${inboxRowPrefix(entry.userId)}${sessionRowKey(entry.sessionId)}`,
+    kind: "inbox",
+    sessionId: entry.sessionId,
+    deviceId: entry.deviceId,
+    deviceName: entry.deviceName,
+    requestedByDisplayName: entry.requestedBy.displayName,
+    requestedAt: entry.requestedAt,
+    ...(entry.description === null ? {} : { description: entry.description }),
+  };
+}
 
 function sessionEntity(s: Session): Keyed<SessionEntity> {
   return {
@@ -212,6 +250,10 @@ export class TableSessionStore implements SessionStore {
     const index: TransactionAction[] = [];
     if (after && after !== before) index.push(["upsert", { partitionKey: next.tenantId, rowKey: after, kind: "open", sessionId: next.id }, "Replace"]);
     if (before && before !== after) index.push(["delete", { partitionKey: next.tenantId, rowKey: before }]);
+    // The end user's inbox entry comes and goes with the status that lists the request.
+    const [inboxBefore, inboxAfter] = [inboxEntity(current.session), inboxEntity(next)];
+    if (inboxAfter && inboxAfter.rowKey !== inboxBefore?.rowKey) index.push(["upsert", inboxAfter, "Replace"]);
+    if (inboxBefore && inboxBefore.rowKey !== inboxAfter?.rowKey) index.push(["delete", { partitionKey: next.tenantId, rowKey: inboxBefore.rowKey }]);
     const code = codeRowKey(next);
     if (code && code !== codeRowKey(current.session))
       index.push(["upsert", { partitionKey: next.tenantId, rowKey: code, kind: "teamViewerCode", sessionId: next.id }, "Replace"]);

@@ -7,9 +7,9 @@ import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
 import { conflict, notFound } from "../../domain/errors.js";
-import { applyEvent, noteHistory, type Session } from "../../domain/session.js";
+import { applyEvent, noteHistory } from "../../domain/session.js";
 import type { EndUserRequest } from "../../contracts/sessions.js";
-import type { InboxStore, StoredSession } from "./ports.js";
+import { listedForEndUser, type InboxStore, type StoredSession } from "./ports.js";
 import type { SessionExpiry } from "./expiry.js";
 import { sessionCloseEntry } from "./sessionMessages.js";
 import { toEndUserRequest } from "./sessionView.js";
@@ -19,8 +19,6 @@ export interface EndUserContext {
   readonly correlationId?: string;
   readonly log: Logger;
 }
-
-const visibleToEndUser = (s: Session): boolean => s.status === "awaitingEndUser" || s.status === "accepted";
 
 export class EndUserRequests {
   readonly #d: { writer: SessionWriter; inbox: InboxStore; expiry: SessionExpiry; audit: AuditLog; clock: Clock };
@@ -35,11 +33,9 @@ export class EndUserRequests {
     const items = await Promise.all(
       entries.map(async (entry) => {
         const stored = await this.#d.writer.store.get(caller.tenantId, entry.sessionId);
-        // Put in a moment before TeamViewer's session is saved (firstNotification.ts): not shown yet, kept.
-        if (stored?.session.status === "requested") return undefined;
         const session =
           stored && stored.session.endUser?.id === caller.userId ? await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId) : undefined;
-        if (session && visibleToEndUser(session)) return toEndUserRequest(session);
+        if (session && listedForEndUser(session)) return toEndUserRequest(session);
         // The request is over (or was never theirs): the entry is stale.
         await this.#d.inbox.remove(caller.tenantId, caller.userId, entry.sessionId).catch((e: unknown) => {
           // The stale entry is filtered out here either way; the next read tries to remove it again.

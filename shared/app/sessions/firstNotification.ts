@@ -1,42 +1,30 @@
-// A request's first end-user notification, sent by the creation worker (sessionCreation.ts)
-// instead of a separate notification.send: the inbox entry is written with the claim on
-// the session (the same round trip), the push goes out as soon as TeamViewer answered,
-// and the save that makes the session `awaitingEndUser` records it as sent. That saves the notification worker's read, write and message per
-// session (docs/cost.md). Whatever fails here is not lost: the save then carries a
-// notification.send in its outbox and the notification worker retries it as before.
+// A request's first end-user push, sent by the creation worker (sessionCreation.ts)
+// instead of a separate notification.send: the push goes out as soon as TeamViewer
+// answered, and the save that makes the session `awaitingEndUser` records it as sent, in
+// the same transaction as the user's inbox entry (the session store keeps that entry with
+// the status, ports.ts `inboxEntryOf`). That saves the notification worker's read, writes
+// and message per session (docs/cost.md). A push that fails here is not lost: the save
+// then carries a notification.send in its outbox and the notification worker retries it.
 //
-// The inbox entry exists a moment before the session is `awaitingEndUser`: the Company
-// Portal's list skips (and keeps) entries of sessions still `requested` (endUserRequests.ts).
-// If the request ends while TeamViewer creates the session, the push may already be out;
-// the user then finds nothing in the Company Portal, as for any request that ended.
+// The push leaves a moment before the save: if the request ends in that moment, the user
+// finds nothing in the Company Portal, as for any request that ended; if the worker dies
+// in it, the redelivery pushes again.
 import { notifiesEndUser, type Session } from "../../domain/session.js";
-import { inboxEntryOf, pushOf } from "./notificationWorker.js";
-import type { InboxStore, OutboxEntry, PushGateway } from "./ports.js";
+import { pushOf } from "./notificationWorker.js";
+import type { OutboxEntry, PushGateway } from "./ports.js";
 import { messageTypes } from "../../contracts/messages.js";
 import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
 
 export type FirstNotification = { readonly kind: "notNeeded" } | { readonly kind: "sent" } | { readonly kind: "failed"; readonly reason: string };
 
-const reasonOf = (where: string, e: unknown): string => `${where}: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`;
-
-/** Starts the inbox write for a session that notifies its end user; never rejects. */
-export function putInInbox(inbox: InboxStore, s: Session): Promise<FirstNotification> {
-  if (!notifiesEndUser(s) || !s.endUser) return Promise.resolve({ kind: "notNeeded" });
-  return inbox.put(inboxEntryOf(s, s.endUser)).then(
-    () => ({ kind: "sent" }),
-    (e: unknown) => ({ kind: "failed", reason: reasonOf("inbox", e) }),
-  );
-}
-
-/** Pushes once the inbox entry is in; what happened, never a rejection. */
-export async function pushAfterInbox(push: PushGateway, s: Session, inbox: Promise<FirstNotification>): Promise<FirstNotification> {
-  const put = await inbox;
-  if (put.kind !== "sent" || !s.endUser) return put;
+/** Pushes to the end user of a session that notifies them; what happened, never a rejection. */
+export async function pushFirst(push: PushGateway, s: Session): Promise<FirstNotification> {
+  if (!notifiesEndUser(s) || !s.endUser) return { kind: "notNeeded" };
   try {
     await push.push(pushOf(s, s.endUser));
     return { kind: "sent" };
   } catch (e) {
-    return { kind: "failed", reason: reasonOf("push", e) };
+    return { kind: "failed", reason: `push: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}` };
   }
 }
 

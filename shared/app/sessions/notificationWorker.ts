@@ -1,16 +1,17 @@
-// The notification worker (device-notifications): puts the request in the end user's
-// inbox (the Company Portal's flag) and pushes to their devices, then records whether the
-// push went out. The inbox entry comes first: even when every push fails, the user sees
-// the request the next time the app opens. The first notification of a request is sent
-// by the creation worker itself (sessionCreation.ts); this worker sends resends, and
-// retries a first push that failed there.
+// The notification worker (device-notifications): pushes a request to the end user's
+// devices and records whether the push went out. The request is in the user's inbox (the
+// Company Portal's flag) already: the session store keeps that entry with the session's
+// status (ports.ts `inboxEntryOf`), so even when every push fails the user sees the request
+// the next time the app opens. The first push of a request is sent by the creation worker
+// itself (firstNotification.ts); this worker sends resends, and retries a first push that
+// failed there.
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import { systemActor } from "../../domain/caller.js";
 import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
 import { noteHistory, type Session } from "../../domain/session.js";
-import type { InboxEntry, InboxStore, PushGateway, PushNotification } from "./ports.js";
+import type { PushGateway, PushNotification } from "./ports.js";
 import type { SessionWriter } from "./sessionWriter.js";
 
 /** Deliveries after which a failing push is recorded as failed instead of retried. */
@@ -18,20 +19,6 @@ export const pushAttempts = 3;
 
 export const pushFailedWarning =
   "The push notification could not be delivered to the user's devices. The request is waiting in their Company Portal; you can resend the notification.";
-
-/** The end user's inbox entry for a request (what the Company Portal lists). */
-export function inboxEntryOf(s: Session, endUser: { readonly id: string }): InboxEntry {
-  return {
-    tenantId: s.tenantId,
-    userId: endUser.id,
-    sessionId: s.id,
-    deviceId: s.deviceId,
-    deviceName: s.device.deviceName,
-    requestedBy: { displayName: s.requestedBy.displayName },
-    requestedAt: s.requestedAt,
-    description: s.description,
-  };
-}
 
 /** The push to the end user's devices for a request. */
 export function pushOf(s: Session, endUser: { readonly id: string }): PushNotification {
@@ -45,7 +32,7 @@ export function pushOf(s: Session, endUser: { readonly id: string }): PushNotifi
 }
 
 /** The audit detail of a notification that went out. */
-export const notificationSentDetail = "request put in the user's inbox and pushed";
+export const notificationSentDetail = "request pushed to the user's devices (and in their Company Portal inbox)";
 
 export interface NotificationContext {
   readonly tenantId: string;
@@ -59,9 +46,9 @@ export interface NotificationContext {
 }
 
 export class NotificationWorker {
-  readonly #d: { writer: SessionWriter; inbox: InboxStore; push: PushGateway; audit: AuditLog; clock: Clock };
+  readonly #d: { writer: SessionWriter; push: PushGateway; audit: AuditLog; clock: Clock };
 
-  constructor(deps: { writer: SessionWriter; inbox: InboxStore; push: PushGateway; audit: AuditLog; clock: Clock }) {
+  constructor(deps: { writer: SessionWriter; push: PushGateway; audit: AuditLog; clock: Clock }) {
     this.#d = deps;
   }
 
@@ -76,8 +63,6 @@ export class NotificationWorker {
     if (!s.endUser || s.endUser.id !== ctx.userId) {
       throw new DomainError(errorCodes.validationFailed, "The notification names a user who is not the device's primary user.");
     }
-    await this.#d.inbox.put(inboxEntryOf(s, s.endUser));
-
     let pushError: string | undefined;
     try {
       await this.#d.push.push(pushOf(s, s.endUser));
@@ -120,7 +105,7 @@ export class NotificationWorker {
       activity: "session.notificationSent",
       target: { type: "session", id: s.id },
       result: pushError === undefined ? "success" : "failure",
-      detail: pushError === undefined ? notificationSentDetail : `request put in the user's inbox; push failed: ${pushError}`,
+      detail: pushError === undefined ? notificationSentDetail : `request in the user's Company Portal inbox; push failed: ${pushError}`,
       correlationId: ctx.correlationId,
     });
   }

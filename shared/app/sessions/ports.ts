@@ -60,6 +60,8 @@ export interface SessionStore {
    * transaction. Answers the stored result, or undefined when someone else wrote first.
    * `consumed`: the id of the message being handled; its outbox row (if still there) is
    * deleted in the same transaction, since a message that arrived was sent.
+   * The end user's inbox entry is one of those index rows (`inboxEntryOf`): written with the
+   * status that lists the request in the Company Portal, deleted with the one that ends it.
    */
   update(current: StoredSession, next: Session, outbox?: readonly OutboxEntry[], consumed?: string): Promise<StoredSession | undefined>;
   /** Newest first, one page. */
@@ -91,9 +93,9 @@ export interface InboxEntry {
   readonly description: string | null;
 }
 
+/** The end users' inboxes, as the session store keeps them (`SessionStore.update`). */
 export interface InboxStore {
-  /** Idempotent: writing the same entry twice leaves one. */
-  put(entry: InboxEntry): Promise<void>;
+  /** Removes an entry whose session is over; a missing one is fine. */
   remove(tenantId: string, userId: string, sessionId: string): Promise<void>;
   list(tenantId: string, userId: string): Promise<InboxEntry[]>;
 }
@@ -202,4 +204,26 @@ export interface TeamViewerSessionsApi {
   createSession(accessToken: string, request: NewTeamViewerSession): Promise<TeamViewerSessionInfo>;
   findOpenSessionByCustomApi(accessToken: string, customApi: string, groupId?: string): Promise<TeamViewerSessionInfo | undefined>;
   closeSession(accessToken: string, code: string): Promise<void>;
+}
+
+/** Statuses in which the Company Portal lists a request (and may answer it). */
+export const listedForEndUser = (s: Pick<Session, "status">): boolean => s.status === "awaitingEndUser" || s.status === "accepted";
+
+/**
+ * The inbox entry a session has in this state, if any: while it is listed for its end user
+ * and notifies them through the Company Portal. The session store writes and deletes it
+ * with the session (one transaction), so it never outlives or precedes the status.
+ */
+export function inboxEntryOf(s: Session): InboxEntry | undefined {
+  if (!s.endUser || s.endUserNotification.channel !== "companyPortal" || !listedForEndUser(s)) return undefined;
+  return {
+    tenantId: s.tenantId,
+    userId: s.endUser.id,
+    sessionId: s.id,
+    deviceId: s.deviceId,
+    deviceName: s.device.deviceName,
+    requestedBy: { displayName: s.requestedBy.displayName },
+    requestedAt: s.requestedAt,
+    description: s.description,
+  };
 }

@@ -10,9 +10,9 @@
 //      recorded and closed, never left behind.
 // Transient TeamViewer failures re-schedule the command with backoff (Retry-After first)
 // under a new message id; permanent ones fail the session with a failure code.
-// It also sends the request's first end-user notification (firstNotification.ts): the inbox
-// entry goes in with the claim, the push once TeamViewer answered, and the save
-// records it; only a notification that failed here goes on to the notification worker.
+// It also sends the request's first end-user push (firstNotification.ts) once TeamViewer
+// answered, and the save records it; only a push that failed here goes on to the
+// notification worker.
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
@@ -34,7 +34,6 @@ import { isBadAuthorization, isTeamViewerError, type TeamViewerError } from "../
 import {
   faultPointNames,
   type FaultPoints,
-  type InboxStore,
   type OutboxEntry,
   type PushGateway,
   type StoredSession,
@@ -47,7 +46,7 @@ import type { SessionWriter } from "./sessionWriter.js";
 import { isQuotaExhausted, type TeamViewerByTenant, type TeamViewerQuotaExhausted } from "../quota/teamViewerQuota.js";
 import { waitForQuota } from "./quotaWait.js";
 import { notificationSentDetail } from "./notificationWorker.js";
-import { notificationMessage, pushAfterInbox, putInInbox, type FirstNotification } from "./firstNotification.js";
+import { notificationMessage, pushFirst, type FirstNotification } from "./firstNotification.js";
 import { closeCodeAtTeamViewer, teamViewerRequest, type TeamViewerGroupHints } from "./teamViewerSessions.js";
 
 export interface SessionCreationDeps {
@@ -63,7 +62,6 @@ export interface SessionCreationDeps {
   readonly random?: () => number;
   /** Learned here from created sessions; shared with the closing worker. */
   readonly groups: TeamViewerGroupHints;
-  readonly inbox: InboxStore;
   readonly push: PushGateway;
 }
 
@@ -110,7 +108,7 @@ export class SessionCreation {
       if (usesReservedClaim(s.worker, now, ctx.messageId, ctx.deliveryCount, this.#d.teamViewerTimeoutMs)) {
         // The request took this claim for us: nothing to write, nothing created before.
         // The message's outbox row goes with this delivery's first write instead.
-        await this.#createAtTeamViewer(current, false, putInInbox(this.#d.inbox, s), { ...ctx, consumed: ctx.messageId });
+        await this.#createAtTeamViewer(current, false, { ...ctx, consumed: ctx.messageId });
         return;
       }
       const decision = decideClaim(s.worker, now, ctx.messageId, ctx.deliveryCount);
@@ -129,17 +127,15 @@ export class SessionCreation {
           createAttempts: s.worker.createAttempts + 1,
         },
       };
-      // The end user's inbox entry goes in with the claim (one round trip for both).
-      const inbox = putInInbox(this.#d.inbox, s);
-      const [held] = await Promise.all([this.#d.writer.commit(current, claimed, [], log, ctx.messageId), inbox]);
+      const held = await this.#d.writer.commit(current, claimed, [], log, ctx.messageId);
       if (!held) continue; // another delivery wrote first: look again
-      await this.#createAtTeamViewer(held, s.worker.createAttempts > 0, inbox, ctx);
+      await this.#createAtTeamViewer(held, s.worker.createAttempts > 0, ctx);
       return;
     }
     throw new Error(`could not claim session ${sessionId}: it kept changing`);
   }
 
-  async #createAtTeamViewer(held: StoredSession, lookFirst: boolean, inbox: Promise<FirstNotification>, ctx: CommandContext): Promise<void> {
+  async #createAtTeamViewer(held: StoredSession, lookFirst: boolean, ctx: CommandContext): Promise<void> {
     const s = held.session;
     const claimedUntil = Date.parse(s.worker.claimedUntil ?? "");
     let result: { info: TeamViewerSessionInfo; found: boolean };
@@ -161,7 +157,7 @@ export class SessionCreation {
     this.#d.groups.set(ctx.tenantId, result.info.groupId);
     // Tests crash here on purpose: TeamViewer has the session, the table does not know yet.
     await this.#d.faults.hit(faultPointNames.afterTeamViewerCreate, { tenantId: ctx.tenantId, sessionId: s.id });
-    const notified = await pushAfterInbox(this.#d.push, s, inbox);
+    const notified = await pushFirst(this.#d.push, s);
     await this.#saveCreated(held, result.info, result.found, notified, ctx);
   }
 

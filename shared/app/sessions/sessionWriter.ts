@@ -6,9 +6,8 @@ import type { MessageBus } from "../messageBus.js";
 import { systemClock, type Clock } from "../clock.js";
 import { messageTypes } from "../../contracts/messages.js";
 import type { Logger } from "../logging.js";
-import { isOpen } from "../../domain/sessionState.js";
 import type { Session } from "../../domain/session.js";
-import type { CreateSessionResult, InboxStore, OutboxEntry, SessionStore, StoredSession } from "./ports.js";
+import type { CreateSessionResult, OutboxEntry, SessionStore, StoredSession } from "./ports.js";
 
 export interface Decision {
   readonly next: Session;
@@ -32,13 +31,11 @@ const deletedByHandler: ReadonlySet<string> = new Set([messageTypes.sessionCreat
 
 export class SessionWriter {
   readonly #store: SessionStore;
-  readonly #inbox: InboxStore;
   readonly #bus: MessageBus;
   readonly #clock: Clock;
 
-  constructor(deps: { store: SessionStore; inbox: InboxStore; bus: MessageBus; clock?: Clock }) {
+  constructor(deps: { store: SessionStore; bus: MessageBus; clock?: Clock }) {
     this.#store = deps.store;
-    this.#inbox = deps.inbox;
     this.#bus = deps.bus;
     this.#clock = deps.clock ?? systemClock;
   }
@@ -61,7 +58,6 @@ export class SessionWriter {
     const written = await this.#store.update(current, next, outbox, consumed);
     if (!written) return undefined;
     await this.dispatch(next.tenantId, outbox, log, { afterWrite: true });
-    await this.#afterStatusChange(current.session, next, log);
     return written;
   }
 
@@ -126,15 +122,5 @@ export class SessionWriter {
       });
     }
     return sent;
-  }
-
-  async #afterStatusChange(before: Session, after: Session, log: Logger): Promise<void> {
-    // A request that is over leaves the end user's inbox; a stale entry would only be
-    // filtered out when read, so a failure here is logged, not thrown.
-    if (isOpen(before.status) && !isOpen(after.status) && after.endUser) {
-      await this.#inbox.remove(after.tenantId, after.endUser.id, after.id).catch((e: unknown) => {
-        log.warn("could not remove an inbox entry", { sessionId: after.id, error: e instanceof Error ? e.message : String(e) });
-      });
-    }
   }
 }

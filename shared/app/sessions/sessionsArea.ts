@@ -61,7 +61,7 @@ export interface SessionsArea {
 }
 
 export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
-  const writer = new SessionWriter({ store: d.store, inbox: d.inbox, bus: d.bus, clock: d.clock });
+  const writer = new SessionWriter({ store: d.store, bus: d.bus, clock: d.clock });
   // TeamViewer group per tenant: learned by the creation worker, narrows both workers' custom_api lookups.
   const groups = new Map<string, string>();
   const expiry = new SessionExpiry({ writer, audit: d.audit, clock: d.clock });
@@ -86,11 +86,10 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
       clock: d.clock,
       teamViewerTimeoutMs: d.teamViewerTimeoutMs,
       groups,
-      inbox: d.inbox,
       push: d.push,
     }),
     closing: new SessionClosing({ writer, tokens: d.tokens, teamViewer: d.teamViewer, audit: d.audit, clock: d.clock, groups }),
-    notifications: new NotificationWorker({ writer, inbox: d.inbox, push: d.push, audit: d.audit, clock: d.clock }),
+    notifications: new NotificationWorker({ writer, push: d.push, audit: d.audit, clock: d.clock }),
     endUser: new EndUserRequests({ writer, inbox: d.inbox, expiry, audit: d.audit, clock: d.clock }),
     admin: new SessionAdministration({
       writer,
