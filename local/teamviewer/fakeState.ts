@@ -65,6 +65,8 @@ const newSecret = (): string => randomBytes(32).toString("base64url");
 /** TeamViewer's time format: UTC, whole seconds. */
 export const formatTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
+const saveDelayMs = 50;
+
 export class TeamViewerFakeState {
   readonly #file?: string;
   readonly #now: () => number;
@@ -76,6 +78,8 @@ export class TeamViewerFakeState {
   #groups: GroupRecord[] = [];
   #sessions: SessionRecord[] = [];
   #connections: ConnectionRecord[] = [];
+  /** A snapshot write is due (changes are written together, at most every `saveDelayMs`). */
+  #saveTimer: NodeJS.Timeout | undefined;
 
   constructor(options: { dataDir?: string; now?: () => number; log: (line: string) => void }) {
     this.#now = options.now ?? Date.now;
@@ -342,7 +346,23 @@ export class TeamViewerFakeState {
     log(`loaded ${s.sessions.length} session(s), ${s.groups.length} group(s), ${s.accessTokens.length} token(s) from ${this.#file}`);
   }
 
+  /**
+   * Changes are written to the snapshot together, `saveDelayMs` after the first of them:
+   * writing the whole state on every change made the fake's own disk writes the biggest
+   * CPU cost of a session benchmark (each create rewrote every session so far). `close`
+   * (the server's) writes what is pending; a killed process loses at most that moment.
+   */
   #save(): void {
+    if (!this.#file || this.#saveTimer) return;
+    this.#saveTimer = setTimeout(() => this.flush(), saveDelayMs);
+    this.#saveTimer.unref();
+  }
+
+  /** Writes pending changes now. */
+  flush(): void {
+    if (!this.#saveTimer) return;
+    clearTimeout(this.#saveTimer);
+    this.#saveTimer = undefined;
     if (!this.#file) return;
     const now = this.#now();
     // Spent and expired codes are no use to anyone after a restart.

@@ -72,7 +72,8 @@ export async function startTeamViewerFake(options: TeamViewerFakeOptions = {}): 
     control: new TeamViewerFakeControl(url),
     close: () => {
       conditions.close();
-      return closeServer(server);
+      // After the last request: what it changed is written too.
+      return closeServer(server).finally(() => state.flush());
     },
   };
 }
