@@ -261,6 +261,8 @@ try {
     { name: "search 'lab' & platform=android (filtered)", query: { scope: everywhere, settings, search: "lab", platform: "android" } },
     { name: "scoped: berlin", query: { scope: { all: false, tags: new Set(["berlin"]) }, settings } },
     { name: "scoped: berlin+paris, eligible=true", query: { scope: { all: false, tags: new Set(["berlin", "paris"]) }, settings, eligible: true } },
+    // User rows are tenant-wide only (index version 3): a scoped search filters them by scope.
+    { name: "scoped: berlin, search user 'megan'", query: { scope: { all: false, tags: new Set(["berlin"]) }, settings, search: "megan" } },
   ];
   const percentile = (xs: readonly number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
   const span = (xs: readonly number[]): string => (Math.min(...xs) === Math.max(...xs) ? String(xs[0]) : `${Math.min(...xs)}–${Math.max(...xs)}`);

@@ -94,8 +94,6 @@ describe("writes", () => {
         "i|*|u|diego@contoso.example!d1",
         "i|*|d|diego%20siciliani!d1",
         "i|t|paris|n|new-name!d1",
-        "i|t|paris|u|diego@contoso.example!d1",
-        "i|t|paris|d|diego%20siciliani!d1",
         "i|*|p|windows|new-name!d1",
         "i|*|e|yes|new-name!d1",
         "i|*|pe|windows|yes|new-name!d1",

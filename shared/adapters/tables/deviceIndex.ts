@@ -5,9 +5,10 @@
 //
 // Rows of one device (v = encoded sort value, see encodeSortValue; id = device id):
 //   d|<id>                                   the record (source of truth, lists its index keys)
-//   i|<seg>|n|<v(name)>!<id>                 by device name      } for each scope segment:
-//   i|<seg>|u|<v(upn)>!<id>                  by user UPN         }  "*" (every device), and
-//   i|<seg>|d|<v(display name)>!<id>         by user name        }  "t|<tag>" per scope tag
+//   i|<seg>|n|<v(name)>!<id>                 by device name: "*" (every device), and
+//                                            "t|<tag>" per scope tag
+//   i|*|u|<v(upn)>!<id>                      by user UPN
+//   i|*|d|<v(display name)>!<id>             by user name
 //   i|*|p|<platform>|<v(name)>!<id>          platform filter
 //   i|*|e|<class>|<v(name)>!<id>             eligible filter
 //   i|*|pe|<platform>|<class>|<v(name)>!<id> both
@@ -16,8 +17,8 @@
 // - All rows of a device live in one partition, so the record and its index rows change in
 //   ONE Table transaction (≤ 100 operations): readers never see an index row without its
 //   record or a stale copy beside a new one.
-// - A device has at most 6 + 3 × 14 = 48 index rows. An update writes the new rows and
-//   deletes the old ones that no longer apply: 48 + 48 + the record = 97 ≤ 100 operations.
+// - A device has at most 6 + 14 = 20 index rows. An update writes the new rows and deletes
+//   the old ones that no longer apply: 20 + 20 + the record = 41 ≤ 100 operations.
 //   A device with more than 14 scope tags (Graph allows it; in practice devices carry one
 //   to three) is indexed under the single segment "w" ("wide") instead of per tag; scoped
 //   listings read that small range too and keep only the rows in the caller's scope.
@@ -30,6 +31,11 @@
 //   name, UPN and display-name ranges and merges them. Filters that have no composite row
 //   (search with platform or eligible, scoped with platform or eligible) read the narrowest
 //   ranges and filter the copies, within a per-page budget (see TableDeviceStore).
+// - Only the device-name rows are kept per scope tag (version 3; before, the UPN and
+//   display-name rows were too: 3 rows per tag). A scoped search reads its tags' name
+//   ranges and the tenant-wide UPN and display-name ranges, keeping the rows in scope: a
+//   search prefix narrows those ranges to a few rows, so the per-tag copies bought little
+//   and cost two rows per tag on every device write (docs/cost.md).
 // - Rules that derive the class or platform live in shared/domain. Every row read is checked
 //   against the full filter anyway, so a stale class can only hide a device, never show a
 //   wrong one. To follow a rules change, the record carries the index version it was
@@ -48,9 +54,10 @@ import { inScope, type Scope } from "../../domain/permissions.js";
  * tenant. test/unit/deviceIndex.test.ts pins the rows of sample devices to this number, so
  * a rules change without a bump fails there.
  * 1: records written before versions existed (they carry no indexVersion); 2: the first
- * versioned deploy (same rules; its job rewrites every version-1 device once).
+ * versioned deploy (same rules; its job rewrites every version-1 device once); 3: UPN and
+ * display-name rows only tenant-wide, no longer per scope tag.
  */
-export const deviceIndexVersion = 2;
+export const deviceIndexVersion = 3;
 /** The version of a record written before records carried one. */
 export const unversioned = 1;
 
@@ -153,12 +160,10 @@ export function indexKeysOf(device: Device): string[] {
   const platform = platformOf(device);
   const klass = eligibilityClassOf(device);
   const keys: string[] = [];
-  for (const seg of segmentsOf(device)) {
-    keys.push(`i|${seg}|${searchFields.name}|${tail}`);
-    for (const field of [searchFields.upn, searchFields.displayName]) {
-      const v = fieldValue(device, field);
-      if (v) keys.push(`i|${seg}|${field}|${encodeSortValue(v)}${idSeparator}${device.id}`);
-    }
+  for (const seg of segmentsOf(device)) keys.push(`i|${seg}|${searchFields.name}|${tail}`);
+  for (const field of [searchFields.upn, searchFields.displayName]) {
+    const v = fieldValue(device, field);
+    if (v) keys.push(`i|${allSegment}|${field}|${encodeSortValue(v)}${idSeparator}${device.id}`);
   }
   keys.push(`i|*|p|${platform}|${tail}`, `i|*|e|${klass}|${tail}`, `i|*|pe|${platform}|${klass}|${tail}`);
   return keys;
@@ -210,7 +215,9 @@ export function planFor(filter: ListFilter): Plan {
   const ranges: RangeSpec[] = [];
   if (search !== undefined) {
     const prefix = encodeSortValue(search);
-    for (const seg of segments) for (const f of Object.values(searchFields)) ranges.push(range(`i|${seg}|${f}|`, f, prefix));
+    // Names per segment; users only tenant-wide (rows out of scope are dropped by `accept`).
+    for (const seg of segments) ranges.push(range(`i|${seg}|${searchFields.name}|`, searchFields.name, prefix));
+    for (const f of [searchFields.upn, searchFields.displayName]) ranges.push(range(`i|${allSegment}|${f}|`, f, prefix));
   } else if (scope.all && filter.platform !== undefined && filter.eligible !== undefined) {
     for (const c of classesFor(filter.eligible, filter.settings)) ranges.push(range(`i|*|pe|${filter.platform}|${c}|`, searchFields.name));
   } else if (scope.all && filter.platform !== undefined) {
