@@ -9,6 +9,7 @@ import { appRoles, type AutomationCaller, type Caller, type UserCaller } from ".
 import { tableOperations } from "../../shared/adapters/tables/tableOperations.js";
 import { DomainError, errorCodes, rateLimited, type FieldError } from "../../shared/domain/errors.js";
 import type { RateLimiter } from "../../shared/app/rateLimiter.js";
+import { Contended } from "../../shared/app/contention.js";
 import { createLogger, type Logger } from "../../shared/app/logging.js";
 import { inSpan, traceAttributes, traceContextOfHeaders, type TraceSpan } from "../../shared/app/tracing.js";
 import type { Services } from "../../shared/composition.js";
@@ -235,6 +236,11 @@ export function endpoint<P, Q, B, A extends boolean, X extends (A extends true ?
         if (e.code === errorCodes.internal) log.error(`${spec.name} failed`, e.cause ?? e);
         span.set({ [traceAttributes.errorCode]: e.code });
         return problemResponse(e, correlationId);
+      }
+      if (e instanceof Contended) {
+        log.warn(`${spec.name}: ${e.message}`);
+        span.set({ [traceAttributes.errorCode]: errorCodes.rateLimited });
+        return problemResponse(rateLimited("Other requests are changing the same item at this moment. Try again in a second.", 1), correlationId);
       }
       log.error(`${spec.name} failed with an unexpected error`, e);
       span.set({ [traceAttributes.errorCode]: errorCodes.internal });

@@ -12,6 +12,7 @@ import type { FunctionDefinition } from "../../functions/definition.js";
 import { appRoles, type AutomationCaller, type UserCaller } from "../../shared/domain/caller.js";
 import { DomainError, errorCodes } from "../../shared/domain/errors.js";
 import { ManualClock } from "../support/memoryPorts.js";
+import { Contended } from "../../shared/app/contention.js";
 import { installServices, invokeHttp, rateLimits, StaticAuthenticator, uninstallServices } from "../support/functionHarness.js";
 
 const admin: UserCaller = {
@@ -58,6 +59,7 @@ const echo = endpoint({
   handle: async ({ caller, params, query, body, correlationId }) => {
     if (body.note === "boom") throw new Error("a bug in the use case");
     if (body.note === "taken") throw new DomainError(errorCodes.conflict, "Already taken.", { extensions: { existingId: "x1" } });
+    if (body.note === "contended") throw new Contended("session s1", 8);
     return { status: 200, body: { caller: caller.userId, params, query, body, correlationId } };
   },
 });
@@ -204,6 +206,22 @@ describe("endpoint(): the answer", () => {
     // Assess
     expect(answer.status).toBe(409);
     expect(answer.json).toMatchObject({ code: errorCodes.conflict, detail: "Already taken.", existingId: "x1" });
+  });
+
+  it("answers 429 with Retry-After, not 500, when a write kept losing its race to other writers", async () => {
+    // Act
+    const answer = await invokeHttp(echo, {
+      method: "POST",
+      url: "/api/unit/echo/t1",
+      params: { thingId: "t1" },
+      headers: asAdmin,
+      body: { note: "contended" },
+    });
+
+    // Assess
+    expect(answer.status).toBe(429);
+    expect(answer.headers["retry-after"]).toBe("1");
+    expect(answer.json).toMatchObject({ code: errorCodes.rateLimited, detail: expect.stringContaining("Try again") });
   });
 
   it("answers 500 without the error's text for anything else, and logs it as an error", async () => {

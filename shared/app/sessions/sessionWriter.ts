@@ -6,6 +6,7 @@ import type { MessageBus } from "../messageBus.js";
 import { systemClock, type Clock } from "../clock.js";
 import { messageTypes } from "../../contracts/messages.js";
 import type { Logger } from "../logging.js";
+import { Contended } from "../contention.js";
 import type { Session } from "../../domain/session.js";
 import type { CreateSessionResult, OutboxEntry, SessionStore, StoredSession } from "./ports.js";
 
@@ -84,7 +85,7 @@ export class SessionWriter {
       const written = await this.commit(current, decision.next, decision.outbox ?? [], log, consumed);
       if (written) return { before: current.session, after: written };
     }
-    throw new Error(`session ${sessionId} kept changing under this writer (${maxAttempts} attempts)`);
+    throw new Contended(`session ${sessionId}`, maxAttempts);
   }
 
   /** Sends a message that has no outbox entry (nothing was written with it); throws when the send fails. */
