@@ -8,7 +8,7 @@
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import type { AuditSubscriptionStore, NewSubscription, StoredSubscription } from "../../app/audit/auditSubscriptionPorts.js";
 import { counterRow, streamPartition, type CounterEntity } from "./tableAuditLog.js";
-import { getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
+import { deleteIfExists, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
 
 interface SubscriptionEntity {
   url: string;
@@ -118,9 +118,7 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
         if (!isStatus(e, 412) || attempt >= maxAttempts) throw e;
       }
     }
-    await this.#table.deleteEntity(pk, statusRow(id)).catch((e: unknown) => {
-      if (!isStatus(e, 404)) throw e;
-    });
+    await deleteIfExists(this.#table, pk, statusRow(id));
     return true;
   }
 

@@ -3,7 +3,7 @@
 // etag-guarded (412 = lost the race), as the powertools persistence layer does it.
 import type { TableClient } from "@azure/data-tables";
 import type { IdempotencyRecord, IdempotencyStatus, IdempotencyStore } from "../../app/sessions/ports.js";
-import { getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
+import { deleteIfExists, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
 
 interface IdempotencyEntity {
   status: IdempotencyStatus;
@@ -57,11 +57,7 @@ export class TableIdempotencyStore implements IdempotencyStore {
   }
 
   async delete(tenantId: string, key: string): Promise<void> {
-    try {
-      await this.#table.deleteEntity(tenantId, key);
-    } catch (e) {
-      if (!isStatus(e, 404)) throw e;
-    }
+    await deleteIfExists(this.#table, tenantId, key);
   }
 }
 

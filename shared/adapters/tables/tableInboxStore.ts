@@ -9,7 +9,7 @@
 // legacy read can go (docs/cost.md).
 import { odata, type TableClient } from "@azure/data-tables";
 import type { InboxEntry, InboxStore } from "../../app/sessions/ports.js";
-import { isStatus, tableNames, type Tables } from "./tables.js";
+import { deleteIfExists, isStatus, tableNames, type Tables } from "./tables.js";
 import { isSessionId } from "../../domain/session.js";
 import { inboxRowPrefix, sessionRowKey, type InboxEntity } from "./tableSessionStore.js";
 
@@ -28,16 +28,9 @@ export class TableInboxStore implements InboxStore {
 
   async remove(tenantId: string, userId: string, sessionId: string): Promise<void> {
     if (!isSessionId(sessionId)) return; // names no session, so no inbox entry either
-    const deleteIfThere = async (table: TableClient, partitionKey: string, rowKey: string): Promise<void> => {
-      try {
-        await table.deleteEntity(partitionKey, rowKey);
-      } catch (e) {
-        if (!isStatus(e, 404)) throw e;
-      }
-    };
     await Promise.all([
-      deleteIfThere(this.#sessions, tenantId, `${inboxRowPrefix(userId)}${sessionRowKey(sessionId)}`),
-      deleteIfThere(this.#legacy, legacyPartitionOf(tenantId, userId), sessionRowKey(sessionId)),
+      deleteIfExists(this.#sessions, tenantId, `${inboxRowPrefix(userId)}${sessionRowKey(sessionId)}`),
+      deleteIfExists(this.#legacy, legacyPartitionOf(tenantId, userId), sessionRowKey(sessionId)),
     ]);
   }
 

@@ -21,7 +21,7 @@ import {
   type SessionStore,
   type StoredSession,
 } from "../../app/sessions/ports.js";
-import { decodeContinuation, encodeContinuation, getOrUndefined, invertedTime, isStatus, tableNames, type Tables } from "./tables.js";
+import { decodeContinuation, deleteIfExists, encodeContinuation, getOrUndefined, invertedTime, isStatus, tableNames, type Tables } from "./tables.js";
 
 const tenantsPartition = "~tenants";
 /** Accepted sessions have no deadline: they stay open until closed. */
@@ -342,11 +342,7 @@ export class TableSessionStore implements SessionStore {
   }
 
   async deleteOutbox(tenantId: string, entryId: string): Promise<void> {
-    try {
-      await this.#table.deleteEntity(tenantId, `outbox|${entryId}`);
-    } catch (e) {
-      if (!isStatus(e, 404)) throw e;
-    }
+    await deleteIfExists(this.#table, tenantId, `outbox|${entryId}`);
   }
 
   async listOutbox(tenantId: string, olderThan: Date): Promise<{ entries: OutboxEntry[]; unreadable: string[] }> {

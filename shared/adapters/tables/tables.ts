@@ -112,6 +112,15 @@ export async function getOrUndefined<T extends object>(table: TableClient, parti
   }
 }
 
+/** Deletes one entity; one that is not there (any more) is fine. */
+export async function deleteIfExists(table: TableClient, partitionKey: string, rowKey: string): Promise<void> {
+  try {
+    await table.deleteEntity(partitionKey, rowKey);
+  } catch (e) {
+    if (!isStatus(e, 404)) throw e;
+  }
+}
+
 /** 13-digit inverted epoch milliseconds: ascending RowKey order = newest first. */
 export function invertedTime(ms: number): string {
   return String(9_999_999_999_999 - ms).padStart(13, "0");
