@@ -42,6 +42,21 @@ export class ShortCache<V> {
     return flight.promise;
   }
 
+  /**
+   * Runs a write through this instance and keeps what it stored (`valueOf` its result), so
+   * readers here see it at once; a failed write forgets the key (its outcome is unknown).
+   */
+  async writeThrough<R>(key: string, write: () => Promise<R>, valueOf: (result: R) => V): Promise<R> {
+    try {
+      const result = await write();
+      this.set(key, valueOf(result));
+      return result;
+    } catch (e) {
+      this.forget(key);
+      throw e;
+    }
+  }
+
   /** What a write through this instance just stored: readers here see it at once. */
   set(key: string, value: V): void {
     this.#dropFlight(key);

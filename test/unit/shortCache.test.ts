@@ -61,6 +61,22 @@ describe("ShortCache", () => {
     expect(await cache.get("t", load)).toBe("newer");
   });
 
+  it("keeps what a write through it stored, and forgets the key when the write fails", async () => {
+    const cache = new ShortCache<string>({ ttlMs: 60_000, now: () => 0 });
+    expect(await cache.get("t", async () => "old")).toBe("old");
+
+    const result = await cache.writeThrough(
+      "t",
+      async () => ({ name: "new" }),
+      (r) => r.name,
+    );
+    expect(result).toEqual({ name: "new" });
+    expect(await cache.get("t", async () => "never read")).toBe("new");
+
+    await expect(cache.writeThrough("t", () => Promise.reject(new Error("write failed")), String)).rejects.toThrow("write failed");
+    expect(await cache.get("t", async () => "read again")).toBe("read again");
+  });
+
   it("never fills in a value read before a write that came while it was read", async () => {
     const cache = new ShortCache<string>({ ttlMs: 60_000, now: () => 0 });
     const slow = deferred<string>();

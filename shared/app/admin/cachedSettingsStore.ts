@@ -18,14 +18,11 @@ export class CachedSettingsStore implements SettingsStore {
     return this.#cache.get(tenantId, () => this.#inner.get(tenantId));
   }
 
-  async update(tenantId: string, change: Partial<TenantSettings>): Promise<TenantSettings> {
-    try {
-      const next = await this.#inner.update(tenantId, change);
-      this.#cache.set(tenantId, next);
-      return next;
-    } catch (e) {
-      this.#cache.forget(tenantId);
-      throw e;
-    }
+  update(tenantId: string, change: Partial<TenantSettings>): Promise<TenantSettings> {
+    return this.#cache.writeThrough(
+      tenantId,
+      () => this.#inner.update(tenantId, change),
+      (next) => next,
+    );
   }
 }

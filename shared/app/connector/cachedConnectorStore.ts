@@ -23,15 +23,12 @@ export class CachedConnectorStore implements ConnectorStore {
     return this.#inner.get(tenantId);
   }
 
-  async update(tenantId: string, change: (current: ConnectorState) => ConnectorState | undefined): Promise<ConnectorState> {
-    try {
-      const next = await this.#inner.update(tenantId, change);
-      this.#onboarded.set(tenantId, next.onboardingStatus === onboardingStatuses.onboarded);
-      return next;
-    } catch (e) {
-      this.#onboarded.forget(tenantId);
-      throw e;
-    }
+  update(tenantId: string, change: (current: ConnectorState) => ConnectorState | undefined): Promise<ConnectorState> {
+    return this.#onboarded.writeThrough(
+      tenantId,
+      () => this.#inner.update(tenantId, change),
+      (next) => next.onboardingStatus === onboardingStatuses.onboarded,
+    );
   }
 
   listOnboarded(): Promise<string[]> {
