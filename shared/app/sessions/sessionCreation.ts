@@ -22,7 +22,6 @@ import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
 import {
   applyEvent,
   noteHistory,
-  notifiesEndUser,
   sessionFailureCodes,
   type Session,
   type SessionFailure,
@@ -188,11 +187,11 @@ export class SessionCreation {
           now,
           found ? "TeamViewer session found (an earlier attempt had created it)." : "TeamViewer session created.",
         );
-        const notifies = notifiesEndUser(next) && next.endUser !== null;
-        const sent = notifies && notified.kind === "sent";
+        // pushFirst decided whether this session notifies its end user (sent or failed) or not.
+        const sent = notified.kind === "sent";
         if (sent) next = { ...next, endUserNotification: { ...next.endUserNotification, status: "sent", sentAt: now.toISOString() } };
-        // A first notification that failed here goes on to the notification worker, which retries it.
-        const outbox: OutboxEntry[] = notifies && !sent ? [notificationMessage(next, now, ctx.correlationId)] : [];
+        // A first push that failed here goes on to the notification worker, which retries it.
+        const outbox: OutboxEntry[] = notified.kind === "failed" ? [notificationMessage(next, now, ctx.correlationId)] : [];
         const written = await this.#d.writer.commit(current, next, outbox, log, ctx.consumed);
         if (written) {
           if (notified.kind === "failed")
