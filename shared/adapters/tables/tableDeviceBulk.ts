@@ -9,7 +9,7 @@ import type { DeviceRecord } from "../../domain/deviceInventory.js";
 import type { DeviceChange, DeviceUpdate } from "../../app/devices/ports.js";
 import { recordKey } from "./deviceIndex.js";
 import { getOrUndefined, isStatus } from "./tables.js";
-import { inBatches, pack } from "./tableBatches.js";
+import { inParallel, pack } from "./tableBatches.js";
 import { toRecord, writeActions, type RecordEntity } from "./tableDeviceStore.js";
 
 type Change = DeviceChange["change"];
@@ -83,7 +83,7 @@ async function createNew(
     for (const b of batches.slice(1)) rest.push(...b.items);
     return rest;
   }
-  await inBatches(batches.slice(1), transactionConcurrency, submit);
+  await inParallel(batches.slice(1), transactionConcurrency, submit);
   return rest;
 }
 
@@ -102,7 +102,7 @@ export async function updateDevices(
   const results = new Map<string, DeviceUpdate>();
   const unread = await createNew(table, tenantId, byDevice, results);
   const writes: { item: Planned; actions: TransactionAction[] }[] = [];
-  await inBatches(unread, readConcurrency, async ([id, list]) => {
+  await inParallel(unread, readConcurrency, async ([id, list]) => {
     const stored = await getOrUndefined<RecordEntity>(table, tenantId, recordKey(id));
     const before = stored && toRecord(tenantId, stored);
     const change = composed(list);
@@ -113,7 +113,7 @@ export async function updateDevices(
     }
     writes.push({ item: { id, change, before, after }, actions: writeActions(tenantId, stored, after).actions });
   });
-  await inBatches(pack(writes), transactionConcurrency, async ({ items, actions }) => {
+  await inParallel(pack(writes), transactionConcurrency, async ({ items, actions }) => {
     try {
       await table.submitTransaction(actions);
       for (const i of items) results.set(i.id, { written: true, before: i.before, after: i.after });

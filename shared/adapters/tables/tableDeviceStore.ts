@@ -19,7 +19,7 @@ import {
   type SearchField,
 } from "./deviceIndex.js";
 import { decodeContinuation, encodeContinuation, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
-import { inBatches, maxTransactionOperations, pack } from "./tableBatches.js";
+import { inParallel, maxTransactionOperations, pack } from "./tableBatches.js";
 
 // Type aliases, not interfaces: the Tables SDK wants entities assignable to Record<string, unknown>.
 /** The device as every row of it stores it (the record and each index row carry a full copy). */
@@ -257,7 +257,7 @@ export class TableDeviceStore implements DeviceStore {
           // An index row the record lists is already gone (only after manual repair or a
           // partial restore). Deleting the stale rows one by one, tolerating absence, lets the
           // next attempt's transaction succeed; the record etag still guards the write.
-          await inBatches(stale, queryConcurrency, (k) =>
+          await inParallel(stale, queryConcurrency, (k) =>
             this.#table.deleteEntity(tenantId, k).catch((err: unknown) => {
               if (!isStatus(err, 404)) throw err;
             }),
@@ -277,7 +277,7 @@ export class TableDeviceStore implements DeviceStore {
 
   async createMany(tenantId: string, devices: readonly Device[]): Promise<void> {
     const batches = pack(devices.map((d) => ({ item: d.id, actions: creationActions(tenantId, d) })));
-    await inBatches(batches, queryConcurrency, async ({ actions }) => {
+    await inParallel(batches, queryConcurrency, async ({ actions }) => {
       try {
         await this.#table.submitTransaction(actions);
       } catch (e) {
@@ -312,7 +312,7 @@ export class TableDeviceStore implements DeviceStore {
       }
     }
     let rewritten = 0;
-    await inBatches(pack(writes), queryConcurrency, async ({ items, actions }) => {
+    await inParallel(pack(writes), queryConcurrency, async ({ items, actions }) => {
       try {
         await this.#table.submitTransaction(actions);
         rewritten += items.length;
@@ -362,7 +362,7 @@ export class TableDeviceStore implements DeviceStore {
         if (consumed > 0 && (queries + empty.length > queryBudget || left < empty.length)) break;
         // Before any progress the budget may not stop the page (every page moves on): each range gets a row at least.
         const share = Math.max(1, Math.floor(left / empty.length));
-        await inBatches(empty, queryConcurrency, async (c) => {
+        await inParallel(empty, queryConcurrency, async (c) => {
           // (Read first, then add: `rowsRead += await …` would add to the value from before the await.)
           const read = await c.fetch(this.#table, q.tenantId, share);
           rowsRead += read;
