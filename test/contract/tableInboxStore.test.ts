@@ -9,9 +9,9 @@ import { ulid } from "ulid";
 import { startAzuriteTables, type AzuriteTables } from "../../local/azurite.js";
 import { freePort } from "../../local/ports.js";
 import { localDevelopmentCredential } from "../../shared/adapters/keyvault/credentials.js";
-import { createTables, tableNames, type Tables } from "../../shared/adapters/tables/tables.js";
+import { createTables, getOrUndefined, tableNames, type Tables } from "../../shared/adapters/tables/tables.js";
 import { TableInboxStore } from "../../shared/adapters/tables/tableInboxStore.js";
-import { sessionRowKey, TableSessionStore } from "../../shared/adapters/tables/tableSessionStore.js";
+import { openRowKey, sessionRowKey, TableSessionStore } from "../../shared/adapters/tables/tableSessionStore.js";
 import { applyEvent, type Session } from "../../shared/domain/session.js";
 import { requestedSession } from "../support/sessionWorkerHarness.js";
 
@@ -108,5 +108,28 @@ describe("the inbox kept by the session store", () => {
     expect(before.map((e) => e.sessionId)).toEqual([current.id, old]);
     expect(before[1]).toMatchObject({ deviceName: "OLD-PC", description: null });
     expect((await inbox.list(tenantId, "u1")).map((e) => e.sessionId)).toEqual([current.id]);
+  });
+
+  it("ends a request whose inbox entry is not in the sessions partition, and still deletes its open-index and device lock rows", async () => {
+    // Prepare: a request that was awaitingEndUser before the inbox moved into the sessions
+    // partition has no inbox row there, so the close transaction's inbox delete finds nothing.
+    const tenantId = randomUUID();
+    const awaiting = await move(await stored(tenantId), "teamViewerSessionCreated");
+    const rows = tables.client(tableNames.sessions);
+    const inboxRows = [];
+    for await (const row of rows.listEntities({ queryOptions: { filter: `PartitionKey eq '${tenantId}' and RowKey ge 'inbox|' and RowKey lt 'inbox}'` } })) inboxRows.push(row);
+    expect(inboxRows).toHaveLength(1);
+    await rows.deleteEntity(tenantId, inboxRows[0].rowKey!);
+    const open = openRowKey(awaiting)!;
+    expect(await getOrUndefined(rows, tenantId, open)).toBeDefined();
+    expect(await getOrUndefined(rows, tenantId, `device|${awaiting.deviceId}`)).toBeDefined();
+
+    // Act
+    const closed = await move(awaiting, "close");
+
+    // Assess: only the delete that found nothing was left out of the retried transaction.
+    expect((await sessions.get(tenantId, awaiting.id))?.session.status).toBe(closed.status);
+    expect(await getOrUndefined(rows, tenantId, open)).toBeUndefined();
+    expect(await getOrUndefined(rows, tenantId, `device|${awaiting.deviceId}`)).toBeUndefined();
   });
 });

@@ -21,7 +21,17 @@ import {
   type SessionStore,
   type StoredSession,
 } from "../../app/sessions/ports.js";
-import { decodeContinuation, deleteIfExists, encodeContinuation, getOrUndefined, invertedTime, isStatus, tableNames, type Tables } from "./tables.js";
+import {
+  decodeContinuation,
+  deleteIfExists,
+  encodeContinuation,
+  failedActionIndex,
+  getOrUndefined,
+  invertedTime,
+  isStatus,
+  tableNames,
+  type Tables,
+} from "./tables.js";
 
 const tenantsPartition = "~tenants";
 /** Accepted sessions have no deadline: they stay open until closed. */
@@ -264,21 +274,22 @@ export class TableSessionStore implements SessionStore {
     }
     // The handled message's outbox row goes with this write: no delete of its own after the send.
     if (consumed !== undefined && !outbox.some((o) => o.id === consumed)) index.push(["delete", { partitionKey: next.tenantId, rowKey: `outbox|${consumed}` }]);
-    try {
-      return await this.#submitUpdate(next, [...base, ...index]);
-    } catch (e) {
-      if (isStatus(e, 412)) return undefined;
-      // A row to delete was already gone (the timer re-sent and deleted the outbox row, or
-      // cleaned up the index row; a re-scheduled message has no row): the rest still applies.
-      if (isStatus(e, 404) && index.some(([kind]) => kind === "delete")) {
-        try {
-          return await this.#submitUpdate(next, [...base, ...index.filter(([kind]) => kind !== "delete")]);
-        } catch (retryError) {
-          if (isStatus(retryError, 412)) return undefined;
-          throw retryError;
-        }
+    // A row to delete may be gone already (the timer re-sent and deleted the outbox row, or
+    // cleaned up the index row; a re-scheduled message has no row; an inbox entry written to
+    // the old inbox table): the rest still applies. The transaction is tried again without
+    // the delete that failed it (the error names its action), each delete at most once; an
+    // error that names no delete drops every delete, as one last try.
+    let actions = [...base, ...index];
+    for (;;) {
+      try {
+        return await this.#submitUpdate(next, actions);
+      } catch (e) {
+        if (isStatus(e, 412)) return undefined;
+        if (!isStatus(e, 404) || !actions.some(([kind]) => kind === "delete")) throw e;
+        const failed = failedActionIndex(e);
+        actions =
+          failed !== undefined && actions[failed]?.[0] === "delete" ? actions.filter((_, i) => i !== failed) : actions.filter(([kind]) => kind !== "delete");
       }
-      throw e;
     }
   }
 

@@ -102,6 +102,17 @@ export function createTables(config: Config["tables"], credential: TokenCredenti
 
 export const isStatus = (e: unknown, status: number): boolean => e instanceof RestError && e.statusCode === status;
 
+/**
+ * The action of a transaction that failed it: Table storage (and Azurite) start a failed
+ * transaction's error message with the index of the failing action ("2:The specified
+ * resource does not exist."). Undefined when the message does not say.
+ */
+export function failedActionIndex(e: unknown): number | undefined {
+  if (!(e instanceof RestError)) return undefined;
+  const match = /^(\d{1,3}):/.exec(e.message);
+  return match ? Number(match[1]) : undefined;
+}
+
 /** Reads one entity, or undefined when it does not exist. */
 export async function getOrUndefined<T extends object>(table: TableClient, partitionKey: string, rowKey: string): Promise<TableEntityResult<T> | undefined> {
   try {
