@@ -117,7 +117,8 @@ describe("the inbox kept by the session store", () => {
     const awaiting = await move(await stored(tenantId), "teamViewerSessionCreated");
     const rows = tables.client(tableNames.sessions);
     const inboxRows = [];
-    for await (const row of rows.listEntities({ queryOptions: { filter: `PartitionKey eq '${tenantId}' and RowKey ge 'inbox|' and RowKey lt 'inbox}'` } })) inboxRows.push(row);
+    for await (const row of rows.listEntities({ queryOptions: { filter: `PartitionKey eq '${tenantId}' and RowKey ge 'inbox|' and RowKey lt 'inbox}'` } }))
+      inboxRows.push(row);
     expect(inboxRows).toHaveLength(1);
     await rows.deleteEntity(tenantId, inboxRows[0].rowKey!);
     const open = openRowKey(awaiting)!;
