@@ -187,3 +187,33 @@ describe("tracing with the Node SDK", () => {
     expect(records.indexOf(inner)).toBeLessThan(records.indexOf(outer));
   });
 });
+
+describe("the local trace file (JsonlSpanProcessor)", () => {
+  const lines = (file: string): string[] => readFileSync(file, "utf8").trim().split("\n");
+
+  it("keeps every span of a burst once, in the order they ended, and starts a new file past maxBytes", async () => {
+    // Prepare: a provider of its own (not registered), writing to a fresh file.
+    const dir = mkdtempSync(join(tmpdir(), "rac-jsonl-"));
+    const file = join(dir, "traces.jsonl");
+    const processor = new JsonlSpanProcessor({ file, maxBytes: 40_000 });
+    const tracer = new NodeTracerProvider({ spanProcessors: [processor] }).getTracer("test");
+    try {
+      // Act: 150 spans end in one turn of the event loop (they share writes), then 150 more.
+      for (let i = 0; i < 150; i++) tracer.startSpan(`first ${i}`).end();
+      await processor.forceFlush();
+      const firstBurst = lines(file);
+      for (let i = 0; i < 150; i++) tracer.startSpan(`second ${i}`).end();
+      await processor.forceFlush();
+
+      // Assess: the first burst is whole and in order; it passed maxBytes, so the second
+      // burst began a new file and the first moved to <file>.1.
+      const names = (ls: string[]): string[] => ls.map((l) => (JSON.parse(l) as SpanRecord).name);
+      expect(names(firstBurst)).toEqual(Array.from({ length: 150 }, (_, i) => `first ${i}`));
+      expect(readFileSync(file, "utf8").length + readFileSync(`${file}.1`, "utf8").length).toBeGreaterThan(40_000);
+      expect(names(lines(`${file}.1`))).toEqual(names(firstBurst));
+      expect(names(lines(file))).toEqual(Array.from({ length: 150 }, (_, i) => `second ${i}`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
