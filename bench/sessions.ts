@@ -3,7 +3,8 @@
 // session awaiting its end user with the notification sent. Reports request latency and
 // time to awaitingEndUser (p50/p95/p99), sessions per second, and what each session cost:
 // TeamViewer calls, Key Vault reads, Table operations, Service Bus messages.
-// It also reports how many requests waited for the tenant's TeamViewer quota, and the longest wait.
+// It also reports how many requests waited for the tenant's TeamViewer quota, and the longest wait,
+// and the run half a second at a time (sessions requested, sessions that reached awaitingEndUser).
 //   npm run bench:sessions                     200 sessions, 50 at a time
 //   npm run bench:sessions -- --concurrency 1 --count 20   the latency of one request alone
 //   npm run bench:sessions -- --count 500 --keep-data
@@ -371,6 +372,18 @@ try {
   const toAwaiting = sessions.map((s) => Date.parse(s.history.find((h) => h.status === "awaitingEndUser")!.at) - Date.parse(s.requestedAt));
   const toNotified = sessions.map((s) => Date.parse(s.endUserNotification.sentAt ?? s.requestedAt) - Date.parse(s.requestedAt));
   const lastAwaiting = Math.max(...sessions.map((s) => Date.parse(s.history.find((h) => h.status === "awaitingEndUser")!.at)));
+  // Where the run's time went, half a second at a time: sessions requested (their POST
+  // recorded) and sessions that reached awaitingEndUser.
+  const slot = (at: string): number => Math.max(0, Math.floor((Date.parse(at) - runStarted) / 500));
+  const requestedBySlot: number[] = [];
+  const awaitingBySlot: number[] = [];
+  for (const s of sessions) {
+    requestedBySlot[slot(s.requestedAt)] = (requestedBySlot[slot(s.requestedAt)] ?? 0) + 1;
+    const at = slot(s.history.find((h) => h.status === "awaitingEndUser")!.at);
+    awaitingBySlot[at] = (awaitingBySlot[at] ?? 0) + 1;
+  }
+  const slots = Math.max(requestedBySlot.length, awaitingBySlot.length);
+  const row = (xs: number[]): string => Array.from({ length: slots }, (_, i) => String(xs[i] ?? 0).padStart(4)).join("");
   const calls = await fake.calls();
   const hostLog = readFileSync(hostLogFile, "utf8").slice(hostLogOffset);
   const deliveries = new Map<string, number>();
@@ -430,6 +443,8 @@ waited for TeamViewer quota       ${waits.length} of ${count} requests${waits.le
 throughput                         ${(count / ((lastAwaiting - runStarted) / 1000)).toFixed(1)} sessions/s reached awaitingEndUser (${((lastAwaiting - runStarted) / 1000).toFixed(1)} s for all; all notified after ${((settledAt - runStarted) / 1000).toFixed(1)} s)
 floor                              ${floorRate.toFixed(1)} requests/s (one TeamViewer create + one Table write each, ${concurrency} at a time, same run)
 ratio to the floor                 ${(rate / floorRate).toFixed(2)}
+progress every 0.5 s: requested        ${row(requestedBySlot)}
+                      awaitingEndUser  ${row(awaitingBySlot)}
 TeamViewer sessions per request    ${oneEach ? "exactly one for every request" : `NOT one each: ${[...sessionIds].filter((id) => perRequest.get(id) !== 1).length} requests differ`}
 
 Per session (totals / ${count}):
