@@ -205,8 +205,8 @@ describe("the local trace file (JsonlSpanProcessor)", () => {
       for (let i = 0; i < 150; i++) tracer.startSpan(`second ${i}`).end();
       await processor.forceFlush();
 
-      // Assess: the first burst is whole and in order; it passed maxBytes, so the second
-      // burst began a new file and the first moved to <file>.1.
+      // Assess: the first burst is whole and in order; with the second it passes maxBytes,
+      // so the second burst began a new file and the first moved to <file>.1.
       const names = (ls: string[]): string[] => ls.map((l) => (JSON.parse(l) as SpanRecord).name);
       expect(names(firstBurst)).toEqual(Array.from({ length: 150 }, (_, i) => `first ${i}`));
       expect(readFileSync(file, "utf8").length + readFileSync(`${file}.1`, "utf8").length).toBeGreaterThan(40_000);
