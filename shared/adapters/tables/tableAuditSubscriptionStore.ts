@@ -92,9 +92,7 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
   async replace(tenantId: string, current: StoredSubscription, change: { url: string; secretVersion: string }): Promise<boolean> {
     try {
       await this.#table.updateEntity({ partitionKey: streamPartition(tenantId), rowKey: subRow(current.id), ...change }, "Merge", { etag: current.etag });
-      await this.#table.deleteEntity(streamPartition(tenantId), statusRow(current.id)).catch((e: unknown) => {
-        if (!isStatus(e, 404)) throw e;
-      });
+      await deleteIfExists(this.#table, streamPartition(tenantId), statusRow(current.id));
       return true;
     } catch (e) {
       if (isStatus(e, 412) || isStatus(e, 404)) return false;

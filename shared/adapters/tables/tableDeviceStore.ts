@@ -18,7 +18,7 @@ import {
   type RangeSpec,
   type SearchField,
 } from "./deviceIndex.js";
-import { decodeContinuation, encodeContinuation, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
+import { decodeContinuation, deleteIfExists, encodeContinuation, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
 import { inParallel, maxTransactionOperations, pack } from "./tableBatches.js";
 
 // Type aliases, not interfaces: the Tables SDK wants entities assignable to Record<string, unknown>.
@@ -257,11 +257,7 @@ export class TableDeviceStore implements DeviceStore {
           // An index row the record lists is already gone (only after manual repair or a
           // partial restore). Deleting the stale rows one by one, tolerating absence, lets the
           // next attempt's transaction succeed; the record etag still guards the write.
-          await inParallel(stale, queryConcurrency, (k) =>
-            this.#table.deleteEntity(tenantId, k).catch((err: unknown) => {
-              if (!isStatus(err, 404)) throw err;
-            }),
-          );
+          await inParallel(stale, queryConcurrency, (k) => deleteIfExists(this.#table, tenantId, k));
           continue;
         }
         throw e;
