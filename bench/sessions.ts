@@ -377,10 +377,12 @@ try {
   const slot = (at: string): number => Math.max(0, Math.floor((Date.parse(at) - runStarted) / 500));
   const requestedBySlot: number[] = [];
   const awaitingBySlot: number[] = [];
+  const tally = (xs: number[], at: number): void => {
+    xs[at] = (xs[at] ?? 0) + 1;
+  };
   for (const s of sessions) {
-    requestedBySlot[slot(s.requestedAt)] = (requestedBySlot[slot(s.requestedAt)] ?? 0) + 1;
-    const at = slot(s.history.find((h) => h.status === "awaitingEndUser")!.at);
-    awaitingBySlot[at] = (awaitingBySlot[at] ?? 0) + 1;
+    tally(requestedBySlot, slot(s.requestedAt));
+    tally(awaitingBySlot, slot(s.history.find((h) => h.status === "awaitingEndUser")!.at));
   }
   const slots = Math.max(requestedBySlot.length, awaitingBySlot.length);
   const row = (xs: number[]): string => Array.from({ length: slots }, (_, i) => String(xs[i] ?? 0).padStart(4)).join("");
