@@ -291,16 +291,18 @@ describe("a session request waiting for quota", () => {
     expect(toSessionResource(again.next).waitingForTeamViewerQuotaUntil).toBe("2026-12-05T10:00:45.000Z");
   });
 
-  it("keeps the create attempt when TeamViewer itself refused the create, and never waits past the request's expiry", () => {
-    const refused = waitForQuota(
-      claimed,
-      0,
-      new TeamViewerQuotaExhausted("t1", new Date(now.getTime() + 2 * 3_600_000), "createSession", true),
-      now,
-      undefined,
-      () => 0,
-    );
-    expect(refused.next.worker.createAttempts).toBe(1);
+  it("does not count a create TeamViewer refused as throttled (it created nothing), keeps earlier attempts, and never waits past the request's expiry", () => {
+    // Prepare: TeamViewer answered this claim's create with rate_limit_reached (byTeamViewer).
+    const throttled = new TeamViewerQuotaExhausted("t1", new Date(now.getTime() + 2 * 3_600_000), "createSession", true);
+
+    // Act: once as the first attempt, once after two earlier attempts (say, timeouts) that may have created one.
+    const refused = waitForQuota(claimed, 0, throttled, now, undefined, () => 0);
+    const afterEarlier = waitForQuota({ ...claimed, worker: { ...claimed.worker, createAttempts: 3 } }, 2, throttled, now, undefined, () => 0);
+
+    // Assess: no lookup is spent on the refused create; the earlier attempts still make the next one look first.
+    expect(claimed.worker.createAttempts).toBeGreaterThan(0);
+    expect(refused.next.worker.createAttempts).toBe(0);
+    expect(afterEarlier.next.worker.createAttempts).toBe(2);
     expect(refused.at.getTime()).toBe(Date.parse(requested.expiresAt) + 1_000);
     expect(refused.next.history.at(-1)?.detail).toContain("TeamViewer reported its rate limit as reached");
   });

@@ -28,8 +28,13 @@ export interface QuotaWait {
 
 /**
  * The session (claim released) and its re-scheduled session.create after `e`. `held` is
- * the claimed session; `createAttemptsBefore` its count before this claim, restored when
- * no create reached TeamViewer (so the next attempt does not spend a call looking first).
+ * the claimed session; `createAttemptsBefore` its count before this claim, always restored:
+ * a quota wait means this claim created nothing at TeamViewer, either because no create was
+ * sent (the limiter held it back) or because TeamViewer refused it (`rate_limit_reached`,
+ * 403 or 429: throttling refuses a request, it does not process it, and the client does not
+ * retry on its own). So the next attempt does not spend a call of the same quota looking
+ * for a session first. An earlier attempt that may have created one (a timeout) is already
+ * in `createAttemptsBefore`, and its lookup still happens.
  */
 export function waitForQuota(
   held: Session,
@@ -43,7 +48,6 @@ export function waitForQuota(
   // After the request's expiry nothing is worth a call: come back then, and expire it.
   const waitMs = Math.max(0, e.retryAt.getTime() - now.getTime());
   const at = new Date(Math.min(e.retryAt.getTime() + Math.floor(random() * (spreadMs + waitMs * spreadShare)), expiresAt + 1_000));
-  const createReachedTeamViewer = e.operation === "createSession" && e.byTeamViewer;
   const first = !held.waitingForTeamViewerQuotaUntil;
   const why = e.byTeamViewer ? "TeamViewer reported its rate limit as reached" : "the tenant's TeamViewer calls per minute are used up";
   const base: Session = {
@@ -55,7 +59,7 @@ export function waitForQuota(
       claimedUntil: null,
       claimMessageId: null,
       claimDelivery: null,
-      createAttempts: createReachedTeamViewer ? held.worker.createAttempts : createAttemptsBefore,
+      createAttempts: createAttemptsBefore,
       lastError: e.message.slice(0, 500),
     },
   };
