@@ -1,5 +1,29 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
+
+/**
+ * The integration files that take a minute or more each: three wait on the clock (the quota's
+ * minute window, the session and approval timeouts) and one is the load test. The project
+ * `integration-long` runs them on a stack of their own, so that `npm test` (test/run.ts) runs
+ * them beside the other integration files instead of after them; `npx vitest run` runs both
+ * projects one after the other.
+ */
+export const longFiles = [
+  "test/integration/quota.test.ts",
+  "test/integration/approval.test.ts",
+  "test/integration/sessions.lifecycle.test.ts",
+  "test/integration/sessions.load.test.ts",
+];
+
+/**
+ * Every API response the integration tests receive is appended to one file
+ * (test/support/recordResponses.ts), for both integration projects, and checked last
+ * against the OpenAPI document (test/integration/zz.openapiResponses.test.ts). The first
+ * integration globalSetup of a run empties it; test/run.ts names and empties it itself for
+ * the two vitest processes it starts.
+ */
+process.env.RAC_RESPONSE_LOG ??= fileURLToPath(new URL(".vitest-responses.jsonl", import.meta.url));
 
 /** Runs the OpenAPI response check after every other integration file (it reads what they recorded). */
 class ResponseCheckLast extends BaseSequencer {
@@ -40,6 +64,18 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          exclude: longFiles,
+          globalSetup: ["test/integration/globalSetup.ts"],
+          setupFiles: ["test/support/recordResponses.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "integration-long",
+          include: longFiles,
           globalSetup: ["test/integration/globalSetup.ts"],
           setupFiles: ["test/support/recordResponses.ts"],
           testTimeout: 120_000,

@@ -1,6 +1,6 @@
 // Starts the whole local stack once for the integration tests (free ports, fresh data)
 // in a child process, exactly as `npm start` runs it, and hands the endpoints to tests.
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import type { TestProject } from "vitest/node";
 import type { StackEndpoints } from "../../local/stack.js";
 import { startStackProcess, type StackProcess } from "../support/stackProcess.js";
@@ -8,7 +8,7 @@ import { startStackProcess, type StackProcess } from "../support/stackProcess.js
 declare module "vitest" {
   export interface ProvidedContext {
     stack: StackEndpoints;
-    /** JSON lines of every API response the tests received (test/support/recordResponses.ts). */
+    /** JSON lines of every API response the tests received (test/support/recordResponses.ts); named by vitest.config.ts or test/run.ts. */
     responseLog: string;
   }
 }
@@ -33,7 +33,14 @@ let running: StackProcess | undefined;
 export async function setup(project: TestProject): Promise<void> {
   running = await startStackProcess(sharedStackSettings);
   project.provide("stack", running.endpoints);
-  project.provide("responseLog", join(running.dataDir, "api-responses.jsonl"));
+  const responseLog = process.env.RAC_RESPONSE_LOG;
+  if (!responseLog) throw new Error("RAC_RESPONSE_LOG is not set: run the tests through vitest.config.ts (npm test or npx vitest run)");
+  // Emptied once per run: both integration projects (and both of test/run.ts's processes) append to it.
+  if (process.env.RAC_RESPONSE_LOG_EMPTIED !== "1") {
+    writeFileSync(responseLog, "");
+    process.env.RAC_RESPONSE_LOG_EMPTIED = "1";
+  }
+  project.provide("responseLog", responseLog);
 }
 
 export async function teardown(): Promise<void> {

@@ -3,11 +3,14 @@
 // the documented one, and the body validates against the documented schema (JSON Schema
 // 2020-12, as OpenAPI 3.1 uses it, by Ajv). The vitest sequencer (vitest.config.ts) runs
 // this file last, after the others recorded their responses (test/support/recordResponses.ts).
+// Under `npm test` the long integration files run beside this project in another vitest
+// process (test/run.ts): this file then waits until that process has ended.
 // Run alone, or with only some files, it checks what was recorded and fails the coverage
 // test, naming the operations nothing exercised.
 import { existsSync, readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import type { RecordedResponse } from "../support/recordResponses.js";
 
 interface Operation {
@@ -51,7 +54,20 @@ function matcher(doc: OpenApi): (method: string, path: string) => { template: st
   };
 }
 
+/** test/run.ts names a file it writes when the other vitest process has ended (its responses are all in the log). */
+const otherRunEnded = process.env.RAC_LONG_RUN_ENDED;
+const otherRunWaitMs = 30 * 60_000;
+
 describe("API responses against the OpenAPI document", () => {
+  beforeAll(async () => {
+    if (!otherRunEnded) return;
+    const until = Date.now() + otherRunWaitMs;
+    while (!existsSync(otherRunEnded)) {
+      if (Date.now() > until) throw new Error(`the long integration run did not end within ${otherRunWaitMs / 60_000} minutes`);
+      await sleep(500);
+    }
+  }, otherRunWaitMs + 60_000);
+
   let records: RecordedResponse[] = [];
   let results: Checked[] = [];
   let doc: OpenApi;
