@@ -13,23 +13,14 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { mergeReports, type FinishedRun, type VitestReport } from "./support/mergeReports.js";
 
 const root = resolve(import.meta.dirname, "..");
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 const args = process.argv.slice(2);
 
-interface Report {
-  numPassedTests: number;
-  numFailedTests: number;
-  numTotalTests: number;
-  testResults: { name: string; status: string; message?: string; assertionResults: unknown[] }[];
-}
-
-interface Run {
-  readonly name: string;
-  readonly code: number;
+interface Run extends FinishedRun {
   readonly seconds: number;
-  readonly report: Report | undefined;
 }
 
 function run(name: string, vitestArgs: string[], env: NodeJS.ProcessEnv, prefix?: string, onExit?: () => void): Promise<Run> {
@@ -52,9 +43,9 @@ function run(name: string, vitestArgs: string[], env: NodeJS.ProcessEnv, prefix?
   });
 }
 
-function readReport(file: string): Report | undefined {
+function readReport(file: string): VitestReport | undefined {
   try {
-    return JSON.parse(readFileSync(file, "utf8")) as Report;
+    return JSON.parse(readFileSync(file, "utf8")) as VitestReport;
   } catch {
     return undefined;
   }
@@ -85,19 +76,8 @@ const runs = await Promise.all([
 ]);
 rmSync(longEnded, { force: true });
 
-// One report, as one vitest run would have written it; a run that wrote none counts as a failed suite.
-const merged: Report = { numPassedTests: 0, numFailedTests: 0, numTotalTests: 0, testResults: [] };
 const withReports = runs.map((r, i) => ({ ...r, report: readReport(i === 0 ? reports.main : reports.long) }));
-for (const r of withReports) {
-  if (!r.report) {
-    merged.testResults.push({ name: `${r.name}: vitest wrote no results (exit ${r.code})`, status: "failed", assertionResults: [] });
-    continue;
-  }
-  merged.numPassedTests += r.report.numPassedTests;
-  merged.numFailedTests += r.report.numFailedTests;
-  merged.numTotalTests += r.report.numTotalTests;
-  merged.testResults.push(...r.report.testResults);
-}
+const merged = mergeReports(withReports);
 writeFileSync(join(root, ".vitest-results.json"), JSON.stringify(merged));
 for (const file of Object.values(reports)) if (existsSync(file)) rmSync(file);
 

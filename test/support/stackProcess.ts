@@ -15,7 +15,21 @@ export interface StackProcess {
   stop(): Promise<void>;
 }
 
+/** A port chosen free was taken before the stack bound it (another process, between the two): worth another start. */
+const portTaken = /port \d+ is already in use/;
+const startAttempts = 3;
+
 export async function startStackProcess(settings: Record<string, string> = {}): Promise<StackProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(settings);
+    } catch (e) {
+      if (attempt >= startAttempts || !(e instanceof Error && portTaken.test(e.message))) throw e;
+    }
+  }
+}
+
+async function startOnce(settings: Record<string, string>): Promise<StackProcess> {
   const appRoot = resolve(import.meta.dirname, "../..");
   const dataDir = mkdtempSync(join(tmpdir(), "rac-it-"));
   const tsx = join(appRoot, "node_modules", "tsx", "dist", "cli.mjs");
