@@ -21,7 +21,7 @@ import { DomainError } from "../../shared/domain/errors.js";
 import { createLogger, type Logger } from "../../shared/app/logging.js";
 import { inSpan, traceAttributes, traceContextOfProperties, type TraceSpan } from "../../shared/app/tracing.js";
 import type { Services } from "../../shared/composition.js";
-import { messageForLog, parseMessage, type Envelope, type Message, type MessageType, type QueueName } from "../../shared/contracts/messages.js";
+import { decodeBody, messageForLog, parseMessage, type Envelope, type Message, type MessageType, type QueueName } from "../../shared/contracts/messages.js";
 import { failureKind, isOutage } from "../../shared/app/timerRows.js";
 import { isQuotaExhausted, type TeamViewerQuotaExhausted } from "../../shared/app/quota/teamViewerQuota.js";
 import { nameBasedUuid } from "../../shared/app/sessions/sessionMessages.js";
@@ -70,9 +70,15 @@ export function loggerFor(ctx: InvocationContext, props: Record<string, unknown>
   return createLogger((level, line) => (level === "error" ? ctx.error(line) : level === "warn" ? ctx.warn(line) : ctx.log(line)), props);
 }
 
-/** The tenant of a message that failed validation, if its envelope names one plausibly. */
+/**
+ * The tenant of a message that failed validation, if its envelope names one plausibly. The
+ * body is decoded as `parseMessage` decodes it, so JSON text or bytes name their tenant as
+ * an object does.
+ */
 function claimedTenant(body: unknown): string | undefined {
-  const t = body && typeof body === "object" ? (body as { tenantId?: unknown }).tenantId : undefined;
+  const decoded = decodeBody(body);
+  const envelope = decoded.ok ? decoded.value : undefined;
+  const t = envelope && typeof envelope === "object" ? (envelope as { tenantId?: unknown }).tenantId : undefined;
   return typeof t === "string" && /^[A-Za-z0-9-]{1,64}$/.test(t) ? t.toLowerCase() : undefined;
 }
 

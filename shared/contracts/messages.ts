@@ -168,9 +168,12 @@ function failure(what: string, issues: FieldError[]): ParseMessageResult {
   return { ok: false, reason: `${what}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues };
 }
 
-// Our sender sends objects; other producers (Service Bus Explorer, other SDKs) often send
-// JSON text or bytes, so both are decoded before validation.
-function decodeBody(body: unknown): { ok: true; value: unknown } | { ok: false } {
+/**
+ * Our sender sends objects; other producers (Service Bus Explorer, other SDKs) often send
+ * JSON text or bytes, so both are decoded before validation. Whatever reads a received
+ * body (the consumers' audit of a rejected message, too) decodes it with this first.
+ */
+export function decodeBody(body: unknown): { ok: true; value: unknown } | { ok: false } {
   const text = typeof body === "string" ? body : body instanceof Uint8Array ? new TextDecoder().decode(body) : undefined;
   if (text === undefined) return { ok: true, value: body };
   try {

@@ -139,3 +139,28 @@ export async function deliver(
     return { settled: "redelivered", error, logs };
   }
 }
+
+/**
+ * Delivers a batch of Service Bus messages to a `cardinality: "many"` queue function, with
+ * the metadata as the host sends it: one array per key, in the order of the bodies.
+ */
+export async function deliverBatch(
+  definition: FunctionDefinition,
+  messages: readonly { readonly body: unknown; readonly messageId: string; readonly deliveryCount?: number }[],
+): Promise<Settlement> {
+  if (definition.kind !== "serviceBusQueue") throw new Error(`${definition.name} is not a Service Bus queue function`);
+  const { ctx, logs } = context(definition.name, {
+    messageIdArray: messages.map((m) => m.messageId),
+    deliveryCountArray: messages.map((m) => m.deliveryCount ?? 1),
+    applicationPropertiesArray: messages.map(() => ({})),
+  });
+  try {
+    await definition.options.handler(
+      messages.map((m) => m.body),
+      ctx,
+    );
+    return { settled: "completed", logs };
+  } catch (error) {
+    return { settled: "redelivered", error, logs };
+  }
+}

@@ -58,6 +58,25 @@ describe("a message that cannot be processed", () => {
     expect(result.logs).toContainEqual(expect.objectContaining({ level: "warning", text: expect.stringMatching(/discarded a message on session-commands/) }));
   });
 
+  // Producers other than ours send JSON text or bytes; the claimed tenant is read from the
+  // decoded body, so such a message is audited as the same message sent as an object.
+  it.each([
+    ["JSON text", (json: string): unknown => json],
+    ["JSON bytes", (json: string): unknown => new TextEncoder().encode(json)],
+  ])("is audited under the tenant it names when it arrives as %s", async (_, encode) => {
+    // Prepare
+    const body = encode(JSON.stringify({ type: "session.create", tenantId: "T1", data: {} }));
+
+    // Act
+    const result = await deliver(sessionCommands, body, { messageId: "m-bad-3" });
+
+    // Assess
+    expect(result.settled).toBe("completed");
+    expect(world.audit.events).toEqual([
+      expect.objectContaining({ tenantId: "t1", activity: "message.rejected", result: "failure", target: { type: "message", id: "m-bad-3" } }),
+    ]);
+  });
+
   it("is completed with a log line only when it names no tenant (nothing to file it under)", async () => {
     // Act
     const result = await deliver(sessionCommands, "not json at all", { messageId: "m-bad-2" });
