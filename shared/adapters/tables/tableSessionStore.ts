@@ -10,6 +10,7 @@
 //   inbox|<user id>|<session row key>  the end user's inbox entry, while the request is listed for them
 // and partition `~tenants` lists every tenant with sessions, for the timers.
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import { sessionDataProperties, sessionJson, type SessionDataParts } from "./sessionDataParts.js";
 import { decodeTime } from "ulid";
 import { isSessionId, type Session } from "../../domain/session.js";
 import { normalizeSessionCode } from "../../domain/sessionConnections.js";
@@ -60,13 +61,12 @@ export function openRowKey(s: Pick<Session, "id" | "status" | "expiresAt">): str
 }
 
 // A type alias, not an interface: table entities need an implicit index signature.
-type SessionEntity = {
+type SessionEntity = SessionDataParts & {
   kind: "session";
   status: string;
   deviceId: string;
   requestedAt: string;
   requestedById: string;
-  data: string;
 };
 
 type OutboxEntity = {
@@ -131,7 +131,7 @@ function sessionEntity(s: Session): Keyed<SessionEntity> {
     deviceId: s.deviceId,
     requestedAt: s.requestedAt,
     requestedById: s.requestedBy.id,
-    data: JSON.stringify(s),
+    ...sessionDataProperties(JSON.stringify(s)),
   };
 }
 
@@ -149,7 +149,7 @@ function outboxEntity(tenantId: string, o: OutboxEntry): Keyed<OutboxEntity> {
   };
 }
 
-const toSession = (e: SessionEntity): Session => JSON.parse(e.data) as Session;
+const toSession = (e: SessionEntity): Session => JSON.parse(sessionJson(e)) as Session;
 
 /** The pointer row a session needs once TeamViewer gave it a code (connection reports name the code only). */
 function codeRowKey(s: Pick<Session, "teamViewer">): string | undefined {

@@ -1,0 +1,86 @@
+// A session larger than one Table property, against Azurite with the real @azure/data-tables
+// SDK: TableSessionStore stores its JSON in parts (data, data1, …) and reads it back whole,
+// and a later, shorter write leaves no part behind.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ulid } from "ulid";
+import { startAzuriteTables, type AzuriteTables } from "../../local/azurite.js";
+import { freePort } from "../../local/ports.js";
+import { localDevelopmentCredential } from "../../shared/adapters/keyvault/credentials.js";
+import { createTables, getOrUndefined, tableNames, type Tables } from "../../shared/adapters/tables/tables.js";
+import { sessionDataPartLength } from "../../shared/adapters/tables/sessionDataParts.js";
+import { sessionRowKey, TableSessionStore } from "../../shared/adapters/tables/tableSessionStore.js";
+import type { HistoryEntry, Session } from "../../shared/domain/session.js";
+import { requestedSession } from "../support/sessionWorkerHarness.js";
+
+let azurite: AzuriteTables;
+let tables: Tables;
+let sessions: TableSessionStore;
+
+beforeAll(async () => {
+  azurite = await startAzuriteTables({ port: await freePort() });
+  tables = createTables({ kind: "connectionString", connectionString: azurite.connectionString, allowInsecure: true }, localDevelopmentCredential);
+  await tables.ensureAll();
+  sessions = new TableSessionStore(tables);
+});
+
+afterAll(async () => {
+  await azurite?.close();
+});
+
+/**
+ * A session of about 100,000 characters of JSON: more than the domain's bounds allow, so
+ * that it spans four parts; its details hold emoji (surrogate pairs) and control characters
+ * (six characters each in JSON), wherever the part boundaries fall.
+ */
+function oversized(tenantId: string): Session {
+  const base = requestedSession(new Date(), { id: ulid(), deviceId: randomUUID() });
+  const detail = (i: number) => `${i} ${"😀".repeat(100)} \u0001\u0002 ${"é".repeat(97)}`;
+  const history: HistoryEntry[] = Array.from({ length: 300 }, (_, i) => ({ status: "requested", at: base.requestedAt, detail: detail(i) }));
+  return { ...base, tenantId, history };
+}
+
+async function rawEntity(s: Session): Promise<Record<string, unknown>> {
+  const e = await getOrUndefined<Record<string, unknown>>(tables.client(tableNames.sessions), s.tenantId, sessionRowKey(s.id));
+  if (!e) throw new Error("no session row");
+  return e;
+}
+
+describe("a session larger than one Table property", () => {
+  it("is stored in parts and read back whole, by get and by list", async () => {
+    // Prepare
+    const s = oversized(randomUUID());
+    expect(JSON.stringify(s).length).toBeGreaterThan(3 * sessionDataPartLength);
+
+    // Act
+    const created = await sessions.create(s, []);
+    const read = await sessions.get(s.tenantId, s.id);
+    const listed = await sessions.list({ tenantId: s.tenantId, top: 10, visible: () => true });
+
+    // Assess
+    expect(created.created).toBe(true);
+    expect(read?.session).toEqual(s);
+    expect(listed.value).toEqual([s]);
+    const raw = await rawEntity(s);
+    const parts = Object.keys(raw).filter((k) => /^data\d*$/.test(k));
+    expect(parts.sort()).toEqual(["data", "data1", "data2", "data3"]);
+    expect(parts.every((k) => (raw[k] as string).length <= sessionDataPartLength)).toBe(true);
+  });
+
+  it("leaves no part behind when a later write is shorter", async () => {
+    // Prepare
+    const s = oversized(randomUUID());
+    await sessions.create(s, []);
+    const current = await sessions.get(s.tenantId, s.id);
+    const shorter: Session = { ...s, history: s.history.slice(0, 1) };
+
+    // Act
+    const written = await sessions.update(current!, shorter);
+    const read = await sessions.get(s.tenantId, s.id);
+
+    // Assess
+    expect(written).toBeDefined();
+    expect(read?.session).toEqual(shorter);
+    expect(Object.keys(await rawEntity(s)).filter((k) => /^data\d*$/.test(k))).toEqual(["data"]);
+  });
+});
