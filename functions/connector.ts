@@ -122,13 +122,14 @@ export const connectorFunctions: FunctionDefinition[] = [
     name: "connectorCommandsDeadLetter",
     queue: queueNames.connectorCommands,
     handlers: {
-      "connector.authorize": ({ message, services, deadLetterReason }) =>
+      "connector.authorize": ({ message, services, deadLetterReason, log }) =>
         services.connectorWorker.deadLettered(
           { kind: "authorize", tenantId: message.tenantId, stateId: message.data.stateId, correlationId: message.correlationId },
           deadLetterReason,
+          log,
         ),
-      "connector.disconnect": ({ message, services, deadLetterReason }) =>
-        services.connectorWorker.deadLettered({ kind: "disconnect", ...disconnectCommand(message) }, deadLetterReason),
+      "connector.disconnect": ({ message, services, deadLetterReason, log }) =>
+        services.connectorWorker.deadLettered({ kind: "disconnect", ...disconnectCommand(message) }, deadLetterReason, log),
     },
   }),
   scheduled({

@@ -18,6 +18,7 @@ import { isTeamViewerError, isTokenRefused, type TeamViewerError } from "../team
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
+import { abandonExchanged, removeIfOurs, revokeAndRemove } from "./abandonedTokens.js";
 import { invalidOAuthState } from "./connectorErrors.js";
 import { stateActor } from "./connectorService.js";
 import {
@@ -192,7 +193,7 @@ export class ConnectorWorker {
       account = await this.#d.webApi.forTenant(tenantId).getAccount(ours.accessToken);
     } catch (e) {
       if (isTeamViewerError(e) && !e.transient) {
-        await this.#removeIfOurs(tenantId, ours);
+        await removeIfOurs(this.#d, tenantId, ours);
         await this.#failOnboarding(
           tenantId,
           stateId,
@@ -263,10 +264,7 @@ export class ConnectorWorker {
     correlationId: string | undefined,
     log: Logger,
   ): Promise<void> {
-    await this.#d.teamViewer.revoke(token.accessToken).catch((e: unknown) => {
-      log.warn("could not revoke the tokens of an abandoned onboarding", { error: e instanceof Error ? e.message : String(e) });
-    });
-    await this.#removeIfOurs(tenantId, token);
+    await revokeAndRemove(this.#d, tenantId, token, log);
     await this.#d.states.transition(stateId, from, oauthStateStatuses.completed);
     await this.#audit(
       tenantId,
@@ -276,14 +274,6 @@ export class ConnectorWorker {
       "the onboarding was replaced, cancelled or expired before it completed; its tokens were discarded",
       correlationId,
     );
-  }
-
-  /** Deletes the secret only while it holds `token` (checked and deleted under the token lease). */
-  async #removeIfOurs(tenantId: string, token: StoredToken): Promise<void> {
-    await this.#d.tokens.withTokenLease(tenantId, async () => {
-      const stored = await this.#d.vault.read(tenantId);
-      if (stored?.accessToken === token.accessToken) await this.#d.vault.remove(tenantId);
-    });
   }
 
   async #failOnboarding(
@@ -352,18 +342,29 @@ export class ConnectorWorker {
     await this.#audit(tenantId, actor, "connector.disconnect", revoke.problem ? "failure" : "success", `disconnected: ${parts.join("; ")}`, correlationId);
   }
 
-  /** A connector command Service Bus gave up on: the onboarding or disconnect is recorded as failed. */
-  async deadLettered(command: DeadLetteredConnectorCommand, reason: string | undefined): Promise<void> {
+  /**
+   * A connector command Service Bus gave up on: the onboarding or disconnect is recorded as
+   * failed. An authorization that had already exchanged its code (state `exchanged`) left
+   * its token in Key Vault: it is revoked and deleted as a replaced attempt's is, unless it
+   * became the connection after all. Safe to run twice.
+   */
+  async deadLettered(command: DeadLetteredConnectorCommand, reason: string | undefined, log: Logger): Promise<void> {
     const at = this.#d.clock.now().toISOString();
     const why = reason ? ` (${reason})` : "";
     if (command.kind === "authorize") {
-      const stateId = command.stateId;
-      await this.#d.connectors.update(command.tenantId, (s) =>
-        s.pendingStateId === stateId
-          ? resetConnector(s, { code: connectorErrorCodes.authorizationFailed, message: "The TeamViewer sign-in could not be completed. Connect again.", at })
-          : undefined,
-      );
-      await this.#audit(command.tenantId, systemActor, "connector.authorize", "failure", `dead-lettered${why}`, command.correlationId);
+      const { tenantId, stateId } = command;
+      let pendingGeneration: number | undefined;
+      const after = await this.#d.connectors.update(tenantId, (s) => {
+        if (s.pendingStateId !== stateId) return undefined;
+        pendingGeneration = s.generation;
+        return resetConnector(s, {
+          code: connectorErrorCodes.authorizationFailed,
+          message: "The TeamViewer sign-in could not be completed. Connect again.",
+          at,
+        });
+      });
+      const tokens = await abandonExchanged(this.#d, { tenantId, stateId, connector: after, pendingGeneration }, log);
+      await this.#audit(tenantId, systemActor, "connector.authorize", "failure", `dead-lettered${why}${tokens}`, command.correlationId);
       return;
     }
     // A connector that is no longer onboarded was disconnected after all (or connected again

@@ -1,0 +1,238 @@
+// The connector worker's dead-letter path for connector.authorize, on in-memory ports that
+// keep the stores' contracts (update re-applies to the initial state, a state transition
+// succeeds only from the status it names, the vault holds one token per tenant). What is
+// shown: a sign-in whose code was exchanged, and whose message then ran out of deliveries,
+// leaves no live TeamViewer token behind, and a token that is not that attempt's is never
+// touched. The worker's happy paths run against the emulators in the connector integration tests.
+import { describe, expect, it } from "vitest";
+import { ConnectorWorker, type AuthorizeCommand } from "../../shared/app/connector/connectorWorker.js";
+import {
+  oauthStateStatuses,
+  type ConnectorStore,
+  type IssuedToken,
+  type OAuthStateRecord,
+  type OAuthStateStatus,
+  type OAuthStateStore,
+  type StoredToken,
+  type TokenVault,
+} from "../../shared/app/connector/ports.js";
+import type { TeamViewerByTenant, TenantTeamViewer } from "../../shared/app/quota/teamViewerQuota.js";
+import { TeamViewerError } from "../../shared/app/teamViewerError.js";
+import { initialConnectorState, onboardingStatuses, type ConnectorState } from "../../shared/domain/connector.js";
+import { ManualClock, MemoryAuditLog, recordingLogger } from "../support/memoryPorts.js";
+
+const tenantId = "aaaabbbb-cccc-dddd-eeee-ffff00001111";
+const stateId = "q2lWbX9c4vTnR0aHk3sJ8pYdLm5fG1eZ";
+const newerStateId = "Zx9wVu8tSr7qPo6nMl5kJi4hGf3eDc2b";
+const exchanged: IssuedToken = { accessToken: "at-of-the-sign-in", refreshToken: "rt-of-the-sign-in", expiresAt: new Date("2026-12-07T08:00:00.000Z") };
+
+class MemoryConnectorStore implements ConnectorStore {
+  readonly rows = new Map<string, ConnectorState>();
+
+  async get(tenantId: string): Promise<ConnectorState | undefined> {
+    await Promise.resolve();
+    return this.rows.get(tenantId);
+  }
+
+  async update(tenantId: string, change: (current: ConnectorState) => ConnectorState | undefined): Promise<ConnectorState> {
+    await Promise.resolve();
+    const current = this.rows.get(tenantId) ?? initialConnectorState;
+    const next = change(current);
+    if (next) this.rows.set(tenantId, next);
+    return next ?? current;
+  }
+
+  async listOnboarded(): Promise<string[]> {
+    return Promise.resolve([...this.rows].filter(([, s]) => s.onboardingStatus === onboardingStatuses.onboarded).map(([t]) => t));
+  }
+
+  async listExpiredOnboardings(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+}
+
+class MemoryOAuthStateStore implements OAuthStateStore {
+  readonly rows = new Map<string, OAuthStateRecord>();
+
+  async create(record: OAuthStateRecord): Promise<void> {
+    await Promise.resolve();
+    this.rows.set(record.id, record);
+  }
+
+  async get(id: string): Promise<OAuthStateRecord | undefined> {
+    await Promise.resolve();
+    return this.rows.get(id);
+  }
+
+  async transition(id: string, from: OAuthStateStatus, to: OAuthStateStatus): Promise<boolean> {
+    await Promise.resolve();
+    const r = this.rows.get(id);
+    if (r?.status !== from) return false;
+    this.rows.set(id, { ...r, status: to });
+    return true;
+  }
+
+  async purgeExpired(): Promise<number> {
+    return Promise.resolve(0);
+  }
+}
+
+class MemoryTokenVault implements TokenVault {
+  readonly tokens = new Map<string, StoredToken>();
+
+  async read(tenantId: string): Promise<StoredToken | undefined> {
+    await Promise.resolve();
+    return this.tokens.get(tenantId);
+  }
+
+  async write(tenantId: string, token: StoredToken): Promise<void> {
+    await Promise.resolve();
+    this.tokens.set(tenantId, token);
+  }
+
+  async remove(tenantId: string): Promise<void> {
+    await Promise.resolve();
+    this.tokens.delete(tenantId);
+  }
+}
+
+/** A tenant whose admin connected (attempt at generation 1) and signed in: the state is redeemed, the message queued. */
+function signedIn() {
+  const clock = new ManualClock("2026-12-06T08:00:00.000Z");
+  const connectors = new MemoryConnectorStore();
+  const states = new MemoryOAuthStateStore();
+  const vault = new MemoryTokenVault();
+  const audit = new MemoryAuditLog(clock);
+  const revoked: string[] = [];
+  const revokeFailures: unknown[] = [];
+  const { log, lines } = recordingLogger();
+  const expiry = "2026-12-06T08:10:00.000Z";
+  connectors.rows.set(tenantId, {
+    ...initialConnectorState,
+    generation: 1,
+    onboardingStatus: onboardingStatuses.onboarding,
+    pendingStateId: stateId,
+    onboardingRequestExpiryDateTime: expiry,
+  });
+  states.rows.set(stateId, {
+    id: stateId,
+    tenantId,
+    status: oauthStateStatuses.redeemed,
+    createdBy: "admin-1",
+    createdByName: "Adele Vance",
+    createdAt: clock.now().toISOString(),
+    expiresAt: expiry,
+    generation: 1,
+  });
+  // TeamViewer answers GET /account with 503 on every delivery.
+  const account: Pick<TenantTeamViewer, "getAccount"> = {
+    getAccount: async () => Promise.reject(new TeamViewerError("serverError", "GET /api/v1/account: TeamViewer answered 503.", { status: 503 })),
+  };
+  const worker = new ConnectorWorker({
+    connectors,
+    states,
+    vault,
+    tokens: { withTokenLease: async (_t, work) => work(), invalidate: () => undefined, withAccessToken: async () => Promise.reject(new Error("not used")) },
+    teamViewer: {
+      exchangeCode: async () => Promise.resolve(exchanged),
+      revoke: async (accessToken) => {
+        await Promise.resolve();
+        if (revokeFailures.length > 0) throw revokeFailures.shift();
+        revoked.push(accessToken);
+      },
+    },
+    webApi: { forTenant: () => account } as unknown as TeamViewerByTenant,
+    openSessions: { closeAllOpen: async () => Promise.resolve(0) },
+    audit,
+    clock,
+  });
+  const command: AuthorizeCommand = { tenantId, stateId, code: "the-one-time-code", correlationId: "corr-1" };
+  /** Every delivery Service Bus makes (10) fails on GET /account after the first stored the token. */
+  const exhaustDeliveries = async (): Promise<void> => {
+    for (let delivery = 1; delivery <= 10; delivery++) await expect(worker.authorize(command, log)).rejects.toThrow(/503/);
+  };
+  const deadLettered = () => worker.deadLettered({ kind: "authorize", tenantId, stateId, correlationId: "corr-1" }, "MaxDeliveryCountExceeded", log);
+  return { connectors, states, vault, audit, revoked, revokeFailures, lines, exhaustDeliveries, deadLettered };
+}
+
+describe("connector.authorize dead-lettered", () => {
+  it("after its code was exchanged: revokes and deletes the sign-in's token, resets the connector, completes the state", async () => {
+    // Prepare: the code was exchanged and the token stored, then GET /account failed on every delivery.
+    const t = signedIn();
+    await t.exhaustDeliveries();
+    expect(t.vault.tokens.get(tenantId)?.accessToken).toBe(exchanged.accessToken);
+    expect(t.states.rows.get(stateId)?.status).toBe(oauthStateStatuses.exchanged);
+
+    // Act
+    await t.deadLettered();
+
+    // Assess
+    expect(t.revoked).toEqual([exchanged.accessToken]);
+    expect(t.vault.tokens.has(tenantId)).toBe(false);
+    expect(t.states.rows.get(stateId)?.status).toBe(oauthStateStatuses.completed);
+    const connector = t.connectors.rows.get(tenantId);
+    expect(connector?.onboardingStatus).toBe(onboardingStatuses.notOnboarded);
+    expect(connector?.lastError?.code).toBe("authorizationFailed");
+    expect(t.audit.events.map((e) => [e.activity, e.result, e.detail])).toEqual([
+      ["connector.authorize", "failure", "dead-lettered (MaxDeliveryCountExceeded); the TeamViewer token of its sign-in was revoked and deleted"],
+    ]);
+    const recorded = JSON.stringify([t.audit.events, t.lines]);
+    for (const secret of [exchanged.accessToken, exchanged.refreshToken, "the-one-time-code"]) expect(recorded).not.toContain(secret);
+  });
+
+  it("deletes the token even when TeamViewer cannot revoke it, says so, and a second handling changes nothing", async () => {
+    // Prepare
+    const t = signedIn();
+    await t.exhaustDeliveries();
+    t.revokeFailures.push(new TeamViewerError("unreachable", "POST /api/v1/oauth2/revoke: TeamViewer could not be reached."));
+
+    // Act: the dead letter handled twice (its consumers must stand that)
+    await t.deadLettered();
+    await t.deadLettered();
+
+    // Assess
+    expect(t.revoked).toEqual([]);
+    expect(t.vault.tokens.has(tenantId)).toBe(false);
+    expect(t.states.rows.get(stateId)?.status).toBe(oauthStateStatuses.completed);
+    expect(t.audit.events.map((e) => e.detail)).toEqual([
+      "dead-lettered (MaxDeliveryCountExceeded); the TeamViewer token of its sign-in was deleted, but TeamViewer could not revoke it",
+      "dead-lettered (MaxDeliveryCountExceeded)",
+    ]);
+    expect(t.lines.some((l) => l.level === "warn" && l.line.includes("could not revoke"))).toBe(true);
+  });
+
+  it("leaves a newer connect attempt's token alone", async () => {
+    // Prepare: after the exchange, the admin connected again (generation 2) and that sign-in stored its token.
+    const t = signedIn();
+    await t.exhaustDeliveries();
+    const newer: StoredToken = { accessToken: "at-of-the-newer-sign-in", refreshToken: "rt-newer", expiresAt: exchanged.expiresAt, generation: 3 };
+    t.connectors.rows.set(tenantId, { ...initialConnectorState, generation: 2, onboardingStatus: onboardingStatuses.onboarding, pendingStateId: newerStateId });
+    t.vault.tokens.set(tenantId, newer);
+
+    // Act
+    await t.deadLettered();
+
+    // Assess
+    expect(t.revoked).toEqual([]);
+    expect(t.vault.tokens.get(tenantId)).toEqual(newer);
+    expect(t.connectors.rows.get(tenantId)?.pendingStateId).toBe(newerStateId);
+    expect(t.states.rows.get(stateId)?.status).toBe(oauthStateStatuses.completed);
+  });
+
+  it("leaves the token alone when the sign-in onboarded the connector before its state was completed", async () => {
+    // Prepare: the onboarding was written (generation 2, this sign-in's token) but marking the state failed every time.
+    const t = signedIn();
+    await t.exhaustDeliveries();
+    const ours = t.vault.tokens.get(tenantId);
+    t.connectors.rows.set(tenantId, { ...initialConnectorState, generation: 2, onboardingStatus: onboardingStatuses.onboarded });
+
+    // Act
+    await t.deadLettered();
+
+    // Assess
+    expect(t.revoked).toEqual([]);
+    expect(t.vault.tokens.get(tenantId)).toEqual(ours);
+    expect(t.connectors.rows.get(tenantId)?.onboardingStatus).toBe(onboardingStatuses.onboarded);
+    expect(t.states.rows.get(stateId)?.status).toBe(oauthStateStatuses.completed);
+  });
+});
