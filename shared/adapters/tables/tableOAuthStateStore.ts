@@ -63,7 +63,8 @@ export class TableOAuthStateStore implements OAuthStateStore {
 
   async purgeExpired(before: Date): Promise<number> {
     let purged = 0;
-    const filter = odata`PartitionKey eq ${partition} and expiresAt lt ${before.toISOString()}`;
+    // An `exchanged` state stays: its token is in Key Vault until its message (or the dead letter) discards it.
+    const filter = odata`PartitionKey eq ${partition} and expiresAt lt ${before.toISOString()} and status ne ${oauthStateStatuses.exchanged}`;
     for await (const e of this.#table.listEntities<StateEntity>({ queryOptions: { filter } })) {
       try {
         await this.#table.deleteEntity(partition, e.rowKey!, { etag: e.etag });

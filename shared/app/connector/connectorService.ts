@@ -53,7 +53,10 @@ export interface ConnectResult {
 export const signInResults = { pending: "pending", denied: "denied", failed: "failed" } as const;
 export type SignInResult = (typeof signInResults)[keyof typeof signInResults];
 
-/** OAuth states are kept this long after they expire, so a late redelivered message still finds its state. */
+/**
+ * OAuth states are kept this long after they expire, so a late redelivered message still
+ * finds its state; a state whose code was exchanged is kept until its message completes it.
+ */
 const stateRetentionMs = 60 * 60_000;
 const target = { type: "connector", id: connectorId } as const;
 

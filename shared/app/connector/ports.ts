@@ -55,7 +55,11 @@ export interface OAuthStateStore {
    * `from`, or another caller won the race.
    */
   transition(id: string, from: OAuthStateStatus, to: OAuthStateStatus): Promise<boolean>;
-  /** Deletes states that expired before `before`; answers how many. */
+  /**
+   * Deletes states that expired before `before`, except those still `exchanged`: their
+   * token is in Key Vault, and only their connector.authorize message (which may wait a day
+   * for TeamViewer quota) or its dead letter uses or discards it, by the state. Answers how many.
+   */
   purgeExpired(before: Date): Promise<number>;
 }
 
