@@ -12,9 +12,10 @@
 // Each delivery is a signed POST; a failure sends the same delivery again, scheduled
 // after a doubling delay (from AUDIT_EXPORT_RETRY_SECONDS, at most an hour), carrying its
 // attempt count and first failure time, so the give-up rule does not depend on the
-// broker. After AUDIT_EXPORT_GIVE_UP_HOURS (24) of failure the subscription's lastError
-// says so and the message is thrown back until the queue dead-letters it (the Functions
-// host cannot dead-letter explicitly): the dead-letter queue keeps what was not delivered.
+// broker. The last retry is scheduled at AUDIT_EXPORT_GIVE_UP_HOURS (24) after the first
+// failure; when it fails too, the subscription's lastError says the event was given up and
+// the message is thrown back until the queue dead-letters it (the Functions host cannot
+// dead-letter explicitly), with no further POST: the dead-letter queue keeps what was not delivered.
 // Deliveries record no audit events (a failing receiver must not feed its own backlog).
 import { randomUUID } from "node:crypto";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
@@ -241,14 +242,24 @@ export class AuditPush {
     }
     const firstFailedAt = data.firstFailedAt === undefined ? undefined : new Date(data.firstFailedAt);
     const now = clock.now();
-    if (firstFailedAt && input.deliveryCount > 0 && hasGivenUp(now, firstFailedAt, policy)) {
-      // Already given up on this delivery: straight on towards the dead-letter queue.
-      throw new AuditDeliveryGaveUp(`delivery of event ${data.sequence} to subscription ${sub.id} given up`);
-    }
     const event = await this.#d.stream.get(tenantId, data.sequence);
     if (!event) {
       log.warn("audit delivery dropped: no event with that sequence number", { sequence: data.sequence });
       return;
+    }
+    const first = firstFailedAt ?? now;
+    const gaveUp = `Gave up on event ${event.id} after ${data.attempt + 1} attempts since ${first.toISOString()}`;
+    // The host counts deliveries from 1. The first delivery of the retry that `retryAt`
+    // schedules at the give-up age is the last attempt, and it is made. A delivery of it
+    // again comes after that attempt failed (lastError says it gave up) or did not finish:
+    // no further POST, on towards the dead-letter queue, lastError saying so if it does not yet.
+    if (firstFailedAt && input.deliveryCount > 1 && hasGivenUp(now, firstFailedAt, policy)) {
+      if (!sub.lastError?.message.startsWith(`${gaveUp}:`)) {
+        await this.#d.store.recordOutcome(tenantId, sub.id, {
+          error: { message: `${gaveUp}: the delivery goes to the dead-letter queue`, at: now.toISOString() },
+        });
+      }
+      throw new AuditDeliveryGaveUp(gaveUp);
     }
     const body = JSON.stringify(event);
     const secret = await this.#secret(tenantId, sub);
@@ -265,10 +276,9 @@ export class AuditPush {
       await this.#d.store.recordOutcome(tenantId, sub.id, { deliveredAt: now.toISOString() });
       return;
     }
-    const first = firstFailedAt ?? now;
     const origin = receiverOrigin(sub.url);
     if (hasGivenUp(now, first, policy)) {
-      const message = `Gave up on event ${event.id} after ${data.attempt + 1} attempts since ${first.toISOString()}: ${outcome.reason}`;
+      const message = `${gaveUp}: ${outcome.reason}`;
       await this.#d.store.recordOutcome(tenantId, sub.id, { error: { message, at: now.toISOString() } });
       log.warn("audit delivery given up; the message goes to the dead-letter queue", { subscriptionId: sub.id, receiver: origin, eventId: event.id });
       throw new AuditDeliveryGaveUp(message);

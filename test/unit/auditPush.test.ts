@@ -1,0 +1,141 @@
+// Audit push deliveries that keep failing, on in-memory ports and a clock moved by hand:
+// each retry is delivered as Service Bus would (the scheduled message's first delivery
+// counts 1; a thrown delivery comes back with the count one higher, until the 10th goes to
+// the dead-letter queue). What is shown: the last retry, scheduled at the give-up age, is
+// made; the subscription's lastError then says it gave up; nothing is posted or scheduled
+// after that. Against the whole stack: test/integration/auditExport.push.test.ts.
+import { describe, expect, it } from "vitest";
+import type { Access } from "../../shared/app/access.js";
+import type { AuditEvent, AuditLog, AuditStream } from "../../shared/app/audit/auditLog.js";
+import { AuditDeliveryGaveUp, AuditPush, type SubscriptionSecrets } from "../../shared/app/audit/auditPush.js";
+import type { AuditSubscriptionStore, StoredSubscription } from "../../shared/app/audit/auditSubscriptionPorts.js";
+import type { AuditDeliverData } from "../../shared/contracts/messages.js";
+import { ManualClock, MemoryMessageBus, recordingLogger } from "../support/memoryPorts.js";
+
+const tenantId = "aaaabbbb-cccc-dddd-eeee-ffff00001111";
+const hour = 3_600_000;
+const policy = { firstRetryMs: 30_000, giveUpMs: 24 * hour };
+const event: AuditEvent = {
+  id: "01JDX4K2V3N8Q5R7T9W1Y3Z5A7",
+  at: "2026-12-01T00:00:00.000Z",
+  actor: { id: "admin-1", displayName: "Adele Vance", type: "user" },
+  activity: "settings.update",
+  target: { type: "settings", id: tenantId },
+  result: "success",
+};
+
+/** One subscription whose receiver answers 503 to every POST. */
+function failingReceiver(lastError: StoredSubscription["lastError"] = null) {
+  const clock = new ManualClock("2026-12-01T00:00:00.000Z");
+  let sub: StoredSubscription = {
+    id: "siem",
+    url: "https://siem.example.com/audit",
+    generation: "0b8c4c1e-8f35-4c47-9d44-6f2a9a1a0b11",
+    secretVersion: "v1",
+    createdAt: "2026-11-30T00:00:00.000Z",
+    createdBy: { id: "admin-1", displayName: "Adele Vance", type: "user" },
+    cursor: 1,
+    lastDeliveredAt: null,
+    lastError,
+    etag: "e1",
+  };
+  const store: Pick<AuditSubscriptionStore, "get" | "recordOutcome"> = {
+    get: async (_t, id) => Promise.resolve(id === sub.id ? sub : undefined),
+    recordOutcome: async (_t, _id, outcome) => {
+      await Promise.resolve();
+      sub = "error" in outcome ? { ...sub, lastError: outcome.error } : { ...sub, lastDeliveredAt: outcome.deliveredAt, lastError: null };
+    },
+  };
+  const stream: Pick<AuditStream, "get"> = { get: async (_t, sequence) => Promise.resolve(sequence === 1 ? event : undefined) };
+  const secrets: Pick<SubscriptionSecrets, "get"> = { get: async () => Promise.resolve("a-long-enough-secret") };
+  const posts: { readonly at: string; readonly attempt: string | undefined }[] = [];
+  const bus = new MemoryMessageBus();
+  const { log } = recordingLogger();
+  const push = new AuditPush({
+    // Deliveries use neither the caller checks nor the audit log.
+    access: {} as Access,
+    audit: () => ({}) as AuditLog,
+    store: store as AuditSubscriptionStore,
+    stream: stream as AuditStream,
+    secrets: secrets as SubscriptionSecrets,
+    bus,
+    receiver: {
+      post: async (_url, _body, headers) => {
+        await Promise.resolve();
+        posts.push({ at: clock.now().toISOString(), attempt: headers["x-delivery-attempt"] });
+        return { ok: false, reason: "the receiver answered 503" };
+      },
+    },
+    clock,
+    policy,
+    allowInsecureLoopback: false,
+    log,
+  });
+  const deliver = (data: AuditDeliverData, deliveryCount: number) => push.deliver({ tenantId, data, deliveryCount, log });
+  return { clock, bus, posts, deliver, subscription: () => sub, data: { subscriptionId: sub.id, generation: sub.generation, sequence: 1, attempt: 0 } };
+}
+
+describe("an audit delivery that keeps failing", () => {
+  it("makes its last attempt at the give-up age, records the give-up in lastError, then goes to the dead-letter queue without another POST", async () => {
+    // Prepare
+    const t = failingReceiver();
+    const firstFailedAt = t.clock.now().toISOString();
+
+    // Act: the fan-out's delivery, then each scheduled retry's first delivery at its time, until one throws.
+    let data: AuditDeliverData = t.data;
+    let thrown: unknown;
+    for (let scheduled = 0; scheduled < 100 && thrown === undefined; scheduled++) {
+      const sentBefore = t.bus.sent.length;
+      thrown = await t.deliver(data, 1).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (thrown !== undefined) break;
+      expect(t.bus.sent).toHaveLength(sentBefore + 1);
+      const retry = t.bus.sent[t.bus.sent.length - 1];
+      data = (retry.body as { data: AuditDeliverData }).data;
+      t.clock.set(retry.notBefore ?? t.clock.now());
+    }
+    const postsAtGiveUp = t.posts.length;
+    const lastErrorAtGiveUp = t.subscription().lastError;
+    // Service Bus delivers the thrown message again, up to its 10th delivery.
+    const redeliveries: unknown[] = [];
+    for (let delivery = 2; delivery <= 10; delivery++) {
+      t.clock.advance(1_000);
+      redeliveries.push(await t.deliver(data, delivery).catch((e: unknown) => e));
+    }
+
+    // Assess: the last POST was made exactly at the give-up age, and was the last of all.
+    expect(thrown).toBeInstanceOf(AuditDeliveryGaveUp);
+    expect(t.posts.at(-1)).toEqual({ at: "2026-12-02T00:00:00.000Z", attempt: String(data.attempt + 1) });
+    expect(t.posts.map((p) => p.attempt)).toEqual(Array.from({ length: data.attempt + 1 }, (_, i) => String(i + 1)));
+    expect(lastErrorAtGiveUp).toEqual({
+      message: `Gave up on event ${event.id} after ${data.attempt + 1} attempts since ${firstFailedAt}: the receiver answered 503`,
+      at: "2026-12-02T00:00:00.000Z",
+    });
+    expect(redeliveries.every((e) => e instanceof AuditDeliveryGaveUp)).toBe(true);
+    expect(t.posts).toHaveLength(postsAtGiveUp);
+    expect(t.subscription().lastError).toEqual(lastErrorAtGiveUp);
+    expect(t.bus.sent.every((m) => (m.notBefore?.getTime() ?? 0) <= Date.parse(firstFailedAt) + policy.giveUpMs)).toBe(true);
+  });
+
+  it("says it gave up when the delivery past the give-up age was not finished, and posts nothing more", async () => {
+    // Prepare: the last retry's first delivery failed before its POST (say, storage was out);
+    // lastError still holds the failure before it.
+    const t = failingReceiver({ message: "the receiver answered 503", at: "2026-11-30T23:00:00.000Z" });
+    const firstFailedAt = "2026-11-29T23:59:00.000Z";
+    const data: AuditDeliverData = { ...t.data, attempt: 30, firstFailedAt };
+
+    // Act: its redelivery
+    const thrown = await t.deliver(data, 2).catch((e: unknown) => e);
+
+    // Assess
+    expect(thrown).toBeInstanceOf(AuditDeliveryGaveUp);
+    expect(t.posts).toEqual([]);
+    expect(t.bus.sent).toEqual([]);
+    expect(t.subscription().lastError).toEqual({
+      message: `Gave up on event ${event.id} after 31 attempts since ${firstFailedAt}: the delivery goes to the dead-letter queue`,
+      at: "2026-12-01T00:00:00.000Z",
+    });
+  });
+});
