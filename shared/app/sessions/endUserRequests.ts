@@ -15,6 +15,8 @@ import { sessionCloseEntry } from "./sessionMessages.js";
 import { toEndUserRequest } from "./sessionView.js";
 import type { SessionWriter } from "./sessionWriter.js";
 
+const noLink = "TeamViewer gave this request no link to join it: it cannot be accepted, only declined.";
+
 export interface EndUserContext {
   readonly correlationId?: string;
   readonly log: Logger;
@@ -56,18 +58,17 @@ export class EndUserRequests {
       (s) => {
         // Answering twice (a double tap, a retry) is fine; changing one's mind is not.
         if (s.status === "accepted") return undefined;
-        return {
-          next: {
-            ...applyEvent(s, "endUserAccepted", now, `Accepted by ${caller.displayName}.`),
-            endUserResponse: { response: "accepted", at: now.toISOString() },
-          },
-        };
+        const accepted = applyEvent(s, "endUserAccepted", now, `Accepted by ${caller.displayName}.`);
+        // Checked before anything is written: accepting a request without a link would hand
+        // the user nothing, and a 409 must leave the request as it was (still declinable).
+        if (!s.endUserLink) throw conflict(noLink);
+        return { next: { ...accepted, endUserResponse: { response: "accepted", at: now.toISOString() } } };
       },
       ctx.log,
       stored,
     );
     const session = changed?.after.session ?? stored.session;
-    if (!session.endUserLink) throw conflict("This request has no TeamViewer link yet.");
+    if (!session.endUserLink) throw conflict(noLink);
     if (changed && changed.before.status !== "accepted") {
       await this.#d.audit.record({
         tenantId: caller.tenantId,
