@@ -5,6 +5,7 @@
 // call log, per tenant (grantId: one sign-in per connector onboarding), shows that deny
 // and timeout never reach TeamViewer.
 import { randomUUID } from "node:crypto";
+import { ulid } from "ulid";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SessionResource } from "../../shared/contracts/sessions.js";
 import { api, eventually, tokenFor } from "../support/api.js";
@@ -122,6 +123,26 @@ describe("approval", () => {
     expect(byHelpdesk.status).toBe(403);
     expect(fromElsewhere.status).toBe(404);
     expect((await getStatus(pending.body.id)).status).toBe("pendingApproval");
+  });
+
+  it("a session that needed no approval and that the approver may not read answers like a missing one", async () => {
+    // Prepare
+    const device = managedDevice({ roleScopeTagIds: ["0"] });
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const session = await requestSession(tenant.helpdesk, device.id);
+
+    // Act
+    const read = await api<Problem>(`/sessions/${session.body.id}`, { token: approver });
+    const denied = await decide(approver, session.body.id, "deny");
+    const missing = await decide(approver, ulid(), "deny");
+
+    // Assess
+    expect(session.status, session.text).toBe(202);
+    expect(read.status).toBe(403);
+    expect(missing.status).toBe(404);
+    expect(denied.status, denied.text).toBe(404);
+    expect({ code: denied.body.code, detail: denied.body.detail }).toEqual({ code: missing.body.code, detail: missing.body.detail });
+    expect((await getStatus(session.body.id)).approval.decision).toBeNull();
   });
 
   it("deny ends the request as denied, frees the device, and never reaches TeamViewer", async () => {

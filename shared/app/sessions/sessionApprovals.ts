@@ -6,8 +6,10 @@ import type { AuditLog } from "../audit/auditLog.js";
 import type { Access } from "../access.js";
 import type { SettingsStore } from "../admin/ports.js";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
-import { conflict, forbidden, notFound } from "../../domain/errors.js";
+import { conflict, forbidden, notFound, type DomainError } from "../../domain/errors.js";
+import { inScope } from "../../domain/permissions.js";
 import { applyEvent, truncate, type Session } from "../../domain/session.js";
+import type { SessionStatus } from "../../domain/sessionState.js";
 import type { AdminContext } from "./sessionAdministration.js";
 import type { SessionExpiry } from "./expiry.js";
 import { createMessage } from "./newSession.js";
@@ -26,14 +28,22 @@ export class SessionApprovals {
     const permissions = await this.#d.access.permissionsOf(caller);
     if (!permissions.approve) throw forbidden("Approving or denying requests needs the tenant-wide Approve Remote Assistance permission.");
     const stored = await this.#d.writer.store.get(caller.tenantId, sessionId);
-    if (!stored) throw notFound("The session");
+    // Approve is tenant-wide over the requests that need approval: each of them was in every
+    // approver's queue. Any other session the caller may not read does not exist for them,
+    // so its existence and status are not told by a 403 or a 409 either.
+    const readable = stored !== undefined && inScope(permissions.read, stored.session.device.scopeTags);
+    if (!stored || !(readable || stored.session.approval?.required)) throw notFound("The session");
     if (stored.session.requestedBy.id === caller.userId) {
       throw forbidden("A request needs a second person's approval: its requester cannot approve or deny it.");
     }
+    // Its status only to someone who may read the session.
+    const notWaiting = (status: SessionStatus): DomainError =>
+      conflict(
+        `Only a request waiting for approval can be ${kind === "approve" ? "approved" : "denied"}; this one ${readable ? `is ${status}` : "no longer is"}.`,
+      );
     // A request past its approval deadline is expired first, so nobody approves it late.
     const current = await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId);
-    if (current.status !== "pendingApproval")
-      throw conflict(`Only a request waiting for approval can be ${kind === "approve" ? "approved" : "denied"}; this one is ${current.status}.`);
+    if (current.status !== "pendingApproval") throw notWaiting(current.status);
     const settings = kind === "approve" ? await this.#d.settings.get(caller.tenantId) : undefined;
     const now = this.#d.clock.now();
     const actor = actorOf(caller);
@@ -42,7 +52,7 @@ export class SessionApprovals {
       caller.tenantId,
       sessionId,
       (s) => {
-        if (s.status !== "pendingApproval") throw conflict(`Only a request waiting for approval can be decided; this one is ${s.status}.`);
+        if (s.status !== "pendingApproval") throw notWaiting(s.status);
         const decision = {
           decision: kind === "approve" ? ("approved" as const) : ("denied" as const),
           by: actor,
