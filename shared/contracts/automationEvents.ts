@@ -1,6 +1,7 @@
 // The data of the events external automation puts on the automation-events queue
 // (inventory sync, help-desk tools), plus the id and principal shapes every message uses.
 import { z } from "zod";
+import { multiLineText } from "./common.js";
 import { acknowledgeWarningsSchema, ticketIdSchema } from "./sessions.js";
 
 /** Tenant, user, device and session ids: GUIDs in practice, ULIDs for sessions. */
@@ -72,7 +73,7 @@ export type UserUpsertedData = z.output<typeof userUpsertedDataSchema>;
 
 export const remoteAssistanceRequestedDataSchema = z.object({
   deviceId: foldedIdSchema,
-  description: z.string().max(500).optional(),
+  description: multiLineText(z.string().max(500)).optional(),
   ticketId: ticketIdSchema.optional(),
   acknowledgeWarnings: acknowledgeWarningsSchema.optional(),
   requestedBy: principalRefSchema,
@@ -107,7 +108,7 @@ export const automationDoorEventSchema = z.strictObject({
     .optional(),
   data: z.strictObject({
     deviceId: foldedIdSchema,
-    description: z.string().max(500).optional(),
+    description: multiLineText(z.string().max(500)).optional(),
     ticketId: ticketIdSchema.optional(),
     acknowledgeWarnings: acknowledgeWarningsSchema.optional(),
     requestedBy: z

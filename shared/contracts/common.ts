@@ -17,6 +17,29 @@ export const continuationTokenSchema = z
 
 export const isoDateTimeSchema = z.iso.datetime({ offset: true });
 
+/*
+ * Free text a caller sends (ticket ids, descriptions, comments) is shown in the portal and
+ * the Company Portal, sent to TeamViewer and written to the audit log and its SIEM export.
+ * There a control character (NUL, ESC, …) can cut or forge a line, a format character (a
+ * bidirectional override such as U+202E, a zero-width space) can make a reader see other
+ * text than is stored, and an unpaired surrogate is not text at all. None of them is let in.
+ */
+const hiddenInLine = /[\p{Cc}\p{Cf}\p{Cs}]/u;
+// Multi-line text keeps tab and line breaks, and the zero-width (non-)joiners U+200C and
+// U+200D that some scripts and emoji sequences need; they reorder nothing.
+const hiddenInText = /(?![\t\n\r\u200c\u200d])[\p{Cc}\p{Cf}\p{Cs}]/u;
+
+/** One line of text: no control, format (e.g. U+202E) or unpaired surrogate characters. */
+export const singleLineText = (schema: z.ZodString) =>
+  schema.refine((v) => !hiddenInLine.test(v), "no control characters, invisible formatting characters (such as U+202E) or unpaired surrogates");
+
+/** Text that may span lines: as singleLineText, but tab, line breaks, U+200C and U+200D are allowed. */
+export const multiLineText = (schema: z.ZodString) =>
+  schema.refine(
+    (v) => !hiddenInText.test(v),
+    "no control characters other than tab and line breaks, invisible formatting characters (such as U+202E) or unpaired surrogates",
+  );
+
 export const problemSchema = z.object({
   type: z.string(),
   title: z.string(),

@@ -2,7 +2,7 @@
 // the end user's (Company Portal) requests. The OpenAPI document is generated from these.
 import { z } from "zod";
 import { sessionStatuses } from "../domain/sessionState.js";
-import { continuationTokenSchema, idSchema, isoDateTimeSchema, listOf, topSchema } from "./common.js";
+import { continuationTokenSchema, idSchema, isoDateTimeSchema, listOf, multiLineText, singleLineText, topSchema } from "./common.js";
 
 /**
  * Path ids are checked for shape only (like every id in this API); an id that is not a
@@ -17,12 +17,17 @@ export const sessionIdParams = z.strictObject({
 export const deviceSessionParams = z.strictObject({ deviceId: idSchema });
 
 /** A help-desk ticket reference: what the session is for. */
-export const ticketIdSchema = z
-  .string()
-  .trim()
-  .min(1, "not empty")
-  .max(64, "at most 64 characters")
-  .regex(/^[\x20-\x7e\u00a0-\uffff]+$/, "printable characters only");
+export const ticketIdSchema = singleLineText(
+  z
+    .string()
+    .trim()
+    .min(1, "not empty")
+    .max(64, "at most 64 characters")
+    .regex(/^[\x20-\x7e\u00a0-\uffff]+$/, "printable characters only"),
+);
+
+/** What a request is for, shown to the help desk and the end user; may span lines. */
+const descriptionSchema = multiLineText(z.string().trim().max(500, "at most 500 characters"));
 
 /** Warnings a requester may acknowledge up front (answered by 409 acknowledgementRequired otherwise). */
 export const acknowledgeableWarnings = ["deviceNotCompliant"] as const;
@@ -32,7 +37,7 @@ export const acknowledgeWarningsSchema = z
   .transform((w) => [...new Set(w)]);
 
 export const sessionRequestBody = z.strictObject({
-  description: z.string().trim().max(500, "at most 500 characters").optional(),
+  description: descriptionSchema.optional(),
   ticketId: ticketIdSchema.optional(),
   acknowledgeWarnings: acknowledgeWarningsSchema.optional(),
 });
@@ -168,7 +173,7 @@ export type EndUserRequest = z.output<typeof endUserRequestSchema>;
 export const endUserRequestListSchema = z.object({ value: z.array(endUserRequestSchema) });
 
 export const approvalDecisionBody = z.strictObject({
-  comment: z.string().trim().max(500, "at most 500 characters").optional(),
+  comment: multiLineText(z.string().trim().max(500, "at most 500 characters")).optional(),
 });
 
 export const acceptResponseSchema = z.object({ endUserLink: z.string() });

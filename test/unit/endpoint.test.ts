@@ -139,6 +139,26 @@ describe("endpoint(): input", () => {
   });
 
   it.each([
+    ["a right-to-left override in the ticket id", { ticketId: "INC-1\u202e2-CNI" }, "body.ticketId"],
+    ["a lone surrogate in the ticket id", { ticketId: "INC-\ud800" }, "body.ticketId"],
+    ["a NUL in the description", { description: "Outlook\u0000 crashes" }, "body.description"],
+  ])("answers 400 problem+json naming the field for %s", async (_, body, path) => {
+    // Act
+    const answer = await invokeHttp(requestSession, {
+      method: "POST",
+      url: "/api/devices/d1/remoteAssistanceSessions",
+      params: { deviceId: "d1" },
+      headers: asAdmin,
+      body,
+    });
+
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.headers["content-type"]).toBe("application/problem+json");
+    expect(answer.json).toMatchObject({ code: errorCodes.validationFailed, errors: [{ path, message: expect.stringMatching(/U\+202E/) }] });
+  });
+
+  it.each([
     ["a body that is not JSON", { body: "{not json", headers: { ...asAdmin, "content-type": "application/json" } }, /not valid JSON/],
     ["a body that is not declared JSON", { body: "note=x", headers: { ...asAdmin, "content-type": "application/x-www-form-urlencoded" } }, /must be JSON/],
     ["an unknown query parameter", { body: { note: "x" }, url: "/api/unit/echo/t1?color=red", headers: asAdmin }, /query/],
