@@ -96,8 +96,10 @@ class MemoryTokenVault implements TokenVault {
   }
 }
 
+const unavailable = new TeamViewerError("serverError", "GET /api/v1/account: TeamViewer answered 503.", { status: 503 });
+
 /** A tenant whose admin connected (attempt at generation 1) and signed in: the state is redeemed, the message queued. */
-function signedIn() {
+function signedIn(accountError: TeamViewerError = unavailable) {
   const clock = new ManualClock("2026-12-06T08:00:00.000Z");
   const connectors = new MemoryConnectorStore();
   const states = new MemoryOAuthStateStore();
@@ -124,9 +126,9 @@ function signedIn() {
     expiresAt: expiry,
     generation: 1,
   });
-  // TeamViewer answers GET /account with 503 on every delivery.
+  // TeamViewer answers GET /account with the same error (by default 503) on every delivery.
   const account: Pick<TenantTeamViewer, "getAccount"> = {
-    getAccount: async () => Promise.reject(new TeamViewerError("serverError", "GET /api/v1/account: TeamViewer answered 503.", { status: 503 })),
+    getAccount: async () => Promise.reject(accountError),
   };
   const worker = new ConnectorWorker({
     connectors,
@@ -152,7 +154,7 @@ function signedIn() {
     for (let delivery = 1; delivery <= 10; delivery++) await expect(worker.authorize(command, log)).rejects.toThrow(/503/);
   };
   const deadLettered = () => worker.deadLettered({ kind: "authorize", tenantId, stateId, correlationId: "corr-1" }, "MaxDeliveryCountExceeded", log);
-  return { connectors, states, vault, audit, revoked, revokeFailures, lines, exhaustDeliveries, deadLettered };
+  return { connectors, states, vault, audit, revoked, revokeFailures, lines, exhaustDeliveries, deadLettered, authorize: () => worker.authorize(command, log) };
 }
 
 describe("connector.authorize dead-lettered", () => {
@@ -234,5 +236,22 @@ describe("connector.authorize dead-lettered", () => {
     expect(t.vault.tokens.get(tenantId)).toEqual(ours);
     expect(t.connectors.rows.get(tenantId)?.onboardingStatus).toBe(onboardingStatuses.onboarded);
     expect(t.states.rows.get(stateId)?.status).toBe(oauthStateStatuses.completed);
+  });
+});
+
+describe("connector.authorize refused the account", () => {
+  it("revokes and deletes the sign-in's token at once when TeamViewer refuses GET /account for good", async () => {
+    // Prepare: the licence or the app's permissions do not allow reading the account (not transient).
+    const t = signedIn(new TeamViewerError("badRequest", "GET /api/v1/account: TeamViewer answered 403.", { status: 403 }));
+
+    // Act: one delivery, which fails the onboarding instead of throwing.
+    await t.authorize();
+
+    // Assess: the token is neither kept nor left live at TeamViewer.
+    expect(t.revoked).toEqual([exchanged.accessToken]);
+    expect(t.vault.tokens.has(tenantId)).toBe(false);
+    expect(t.connectors.rows.get(tenantId)?.onboardingStatus).toBe(onboardingStatuses.notOnboarded);
+    const recorded = JSON.stringify([t.audit.events, t.lines]);
+    for (const secret of [exchanged.accessToken, exchanged.refreshToken, "the-one-time-code"]) expect(recorded).not.toContain(secret);
   });
 });

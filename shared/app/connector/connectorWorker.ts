@@ -18,7 +18,7 @@ import { isTeamViewerError, isTokenRefused, type TeamViewerError } from "../team
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
-import { abandonExchanged, removeIfOurs, revokeAndRemove } from "./abandonedTokens.js";
+import { abandonExchanged, revokeAndRemove } from "./abandonedTokens.js";
 import { invalidOAuthState } from "./connectorErrors.js";
 import { stateActor } from "./connectorService.js";
 import {
@@ -193,7 +193,8 @@ export class ConnectorWorker {
       account = await this.#d.webApi.forTenant(tenantId).getAccount(ours.accessToken);
     } catch (e) {
       if (isTeamViewerError(e) && !e.transient) {
-        await removeIfOurs(this.#d, tenantId, ours);
+        // The token will never be used: revoked (best effort) as well as deleted, not left live at TeamViewer.
+        await revokeAndRemove(this.#d, tenantId, ours, log);
         await this.#failOnboarding(
           tenantId,
           stateId,
