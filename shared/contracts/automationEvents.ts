@@ -1,7 +1,7 @@
 // The data of the events external automation puts on the automation-events queue
 // (inventory sync, help-desk tools), plus the id and principal shapes every message uses.
 import { z } from "zod";
-import { multiLineText } from "./common.js";
+import { multiLineText, neutralizeHidden } from "./common.js";
 import { acknowledgeWarningsSchema, ticketIdSchema } from "./sessions.js";
 
 /** Tenant, user, device and session ids: GUIDs in practice, ULIDs for sessions. */
@@ -15,7 +15,7 @@ export const entityIdSchema = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "expected
  */
 export const foldedIdSchema = entityIdSchema.transform((v) => v.toLowerCase());
 
-export const displayNameSchema = z.string().min(1).max(256);
+export const displayNameSchema = z.string().min(1).max(256).transform(neutralizeHidden);
 
 /** Who asked: a user or an automation's service principal. */
 export const principalRefSchema = z.object({ id: foldedIdSchema, displayName: displayNameSchema });
@@ -23,7 +23,8 @@ export const principalRefSchema = z.object({ id: foldedIdSchema, displayName: di
 // Graph's enum-like fields take any bounded string: a value Graph adds tomorrow is kept
 // and judged by eligibility (unknown → not eligible, with a reason), never rejected here.
 const graphEnumValue = z.string().max(64);
-const graphText = (max: number) => z.string().max(max);
+// Names and addresses as Graph has them, with hidden characters made visible (neutralizeHidden).
+const graphText = (max: number) => z.string().max(max).transform(neutralizeHidden);
 // Graph sends "" or null for an absent user; both mean "no primary user".
 const optionalUserId = z.union([foldedIdSchema, z.literal("")]).nullish();
 // Graph's timestamps carry up to 7 fractional digits and sometimes an offset; a device

@@ -3,7 +3,13 @@
 // characters) and unpaired surrogate characters out, on every way a request comes in.
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { automationDoorEventSchema, remoteAssistanceRequestedDataSchema } from "../../shared/contracts/automationEvents.js";
+import {
+  automationDoorEventSchema,
+  deviceUpsertedDataSchema,
+  principalRefSchema,
+  remoteAssistanceRequestedDataSchema,
+  userUpsertedDataSchema,
+} from "../../shared/contracts/automationEvents.js";
 import { approvalDecisionBody, sessionRequestBody, ticketIdSchema } from "../../shared/contracts/sessions.js";
 
 /** The paths and messages of the issues a schema finds, or "ok". */
@@ -97,5 +103,41 @@ describe("a request from automation", () => {
       { path: "ticketId", message: expect.stringContaining("U+202E") },
     ]);
     expect(clean).toBe("ok");
+  });
+});
+
+describe("names the service is told (inventory, events)", () => {
+  const device = {
+    id: "2f1b7c3e-0000-4000-8000-000000000001",
+    deviceName: "LAPTOP",
+    operatingSystem: "Windows",
+    osVersion: "10.0.26100",
+    managedDeviceOwnerType: "company",
+    deviceEnrollmentType: "windowsAzureADJoin",
+    userDisplayName: "Diego Siciliani",
+  };
+
+  it.each(hidden)("keeps the device, with %s in its name shown as U+FFFD", (_, ch) => {
+    // Act: a device whose user renamed it, and a user and a requester with the character in their names.
+    const parsedDevice = deviceUpsertedDataSchema.parse({ ...device, deviceName: `gnp${ch}.exe`, userDisplayName: `Diego${ch}` });
+    const parsedUser = userUpsertedDataSchema.parse({
+      id: "u1",
+      userPrincipalName: "diego@contoso.example",
+      displayName: `Die${ch}go`,
+      intuneLicensed: true,
+      groups: [],
+    });
+    const parsedPrincipal = principalRefSchema.parse({ id: "a1", displayName: `${ch}Adele` });
+
+    // Assess: nothing refused, nothing hidden.
+    expect(parsedDevice.deviceName).toBe("gnp\ufffd.exe");
+    expect(parsedDevice.userDisplayName).toBe("Diego\ufffd");
+    expect(parsedUser.displayName).toBe("Die\ufffdgo");
+    expect(parsedPrincipal.displayName).toBe("\ufffdAdele");
+  });
+
+  it("keeps names in other scripts, emoji sequences and their joiners as they are", () => {
+    const names = ["Ünïcödé-PC", "مهدی‌پور", "👩‍💻 Dev box", "東京-ノート"];
+    for (const deviceName of names) expect(deviceUpsertedDataSchema.parse({ ...device, deviceName }).deviceName).toBe(deviceName);
   });
 });
