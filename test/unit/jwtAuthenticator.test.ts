@@ -39,6 +39,16 @@ describe("JwtAuthenticator", () => {
     });
   });
 
+  it("shows hidden characters in the names a token carries as U+FFFD (they reach the portal and the audit log)", async () => {
+    // Act
+    const user = await auth().authenticate(`Bearer ${await sign({ ...claims, name: "Ad\u202eele", preferred_username: "adele\u0000@x" })}`);
+    const app = await auth().authenticate(`Bearer ${await sign({ ...claims, idtyp: "app", azp: "c1", app_displayname: "Help\u200bdesk" })}`);
+
+    // Assess
+    expect(user).toMatchObject({ displayName: "Ad\ufffdele", userPrincipalName: "adele\ufffd@x" });
+    expect(app).toMatchObject({ displayName: "Help\ufffddesk" });
+  });
+
   it.each([
     [{ hasgroups: true }, true],
     [{ _claim_names: { groups: "src1" } }, true],

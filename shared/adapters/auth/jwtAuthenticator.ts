@@ -7,12 +7,14 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetK
 import { z } from "zod";
 import type { Caller } from "../../domain/caller.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
+import { neutralizeHidden } from "../../contracts/common.js";
 
 const claimsSchema = z.object({
   tid: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
   oid: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
-  name: z.string().max(256).optional(),
-  preferred_username: z.string().max(256).optional(),
+  // Names are shown in the portal and the audit log: hidden characters become U+FFFD (docs/api.md, "Free text").
+  name: z.string().max(256).transform(neutralizeHidden).optional(),
+  preferred_username: z.string().max(256).transform(neutralizeHidden).optional(),
   roles: z.array(z.string().max(128)).max(100).optional(),
   groups: z.array(z.string().max(128)).max(500).optional(),
   idtyp: z.string().max(16).optional(),
@@ -20,7 +22,7 @@ const claimsSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9-]{1,64}$/)
     .optional(),
-  app_displayname: z.string().min(1).max(256).optional(),
+  app_displayname: z.string().min(1).max(256).transform(neutralizeHidden).optional(),
   // A groups overage: Entra leaves `groups` out and says so with `hasgroups` (implicit
   // flow) or a `_claim_names.groups` pointer to Graph (other flows).
   hasgroups: z.boolean().optional(),
