@@ -3,17 +3,20 @@ import { defineConfig } from "vitest/config";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * The integration files that take a minute or more each: three wait on the clock (the quota's
- * minute window, the session and approval timeouts) and one is the load test. The project
- * `integration-long` runs them on a stack of their own, so that `npm test` (test/run.ts) runs
- * them beside the other integration files instead of after them; `npx vitest run` runs both
- * projects one after the other.
+ * The integration files that take longest: four wait on the clock (the quota's minute window,
+ * the session and approval timeouts, the audit push's retries until it gives up), and the
+ * load and browser tests. The project `integration-long` runs them on a stack of their own, so
+ * that `npm test` (test/run.ts) runs them beside the other integration files instead of after
+ * them (each run takes about seven minutes on two cores); `npx vitest run` runs both projects
+ * one after the other.
  */
 export const longFiles = [
   "test/integration/quota.test.ts",
   "test/integration/approval.test.ts",
   "test/integration/sessions.lifecycle.test.ts",
+  "test/integration/auditExport.push.test.ts",
   "test/integration/sessions.load.test.ts",
+  "test/integration/e2e.test.ts",
 ];
 
 /**

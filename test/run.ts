@@ -1,7 +1,8 @@
 // `npm test`: every vitest project, in two vitest processes side by side.
 //   main: unit, contract and integration (the shared stack), as `vitest run` would;
 //   long: integration-long (vitest.config.ts `longFiles`: the quota window, the session and
-//         approval timeouts and the load test, a minute or more each) on a stack of its own.
+//         approval timeouts, the audit push's retries, the load and browser tests) on a
+//         stack of its own.
 // Run after the others, the long files would add about seven minutes. Both processes
 // append API responses to one log; the OpenAPI response check, the main run's last file,
 // waits until the long run has ended before it reads the log. The two JSON reports are
