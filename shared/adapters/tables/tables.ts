@@ -149,7 +149,16 @@ export function decodeContinuation<T extends Record<string, unknown>>(
   if (token === undefined) return undefined;
   try {
     const parsed: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-    if (parsed && typeof parsed === "object" && (parsed as { v?: unknown }).v === 1 && check(parsed as Record<string, unknown>)) {
+    // Every key this API puts in a token is printable ASCII; anything else (a lone surrogate,
+    // a control character) would only reach the query to fail there.
+    const printable = (v: unknown): boolean => typeof v !== "string" || /^[\x20-\x7e]{0,1024}$/.test(v);
+    if (
+      parsed &&
+      typeof parsed === "object" &&
+      (parsed as { v?: unknown }).v === 1 &&
+      Object.values(parsed).every(printable) &&
+      check(parsed as Record<string, unknown>)
+    ) {
       return parsed as T;
     }
   } catch {
