@@ -309,6 +309,40 @@ describe("listing", () => {
     });
   });
 
+  it("seals its tokens: a scoped page that ends on an out-of-scope row tells nothing of it, and an altered token is refused", async () => {
+    // Prepare: one device in the caller's scope (paris), six outside it (board) whose users' UPNs start with "ceo".
+    const tenantId = randomUUID();
+    await upsert(
+      tenantId,
+      facts("paris-1", { userPrincipalName: "anna@contoso.example", userDisplayName: "Anna", roleScopeTagIds: ["paris"] }),
+      "2026-11-20T08:00:00Z",
+    );
+    for (let i = 0; i < 6; i++) {
+      const upn = `ceo${i}@contoso.example`;
+      await upsert(
+        tenantId,
+        facts(`board-${i}`, { userPrincipalName: upn, userDisplayName: `Chief ${i}`, roleScopeTagIds: ["board"] }),
+        "2026-11-20T08:00:00Z",
+      );
+    }
+
+    // Act: a scoped search whose page reads the tenant-wide UPN range and drops the board devices.
+    const page = await store.list({ tenantId, top: 1, scope: scoped("paris"), settings: off, search: "c" });
+
+    // Assess: nothing of the dropped rows in the answer or in its token, and the token still resumes.
+    expect(page.value).toEqual([]);
+    expect(page.continuationToken).toBeDefined();
+    const token = page.continuationToken!;
+    for (const text of [token, Buffer.from(token, "base64url").toString("latin1")]) expect(text).not.toMatch(/ceo|board|chief/i);
+    const next = await store.list({ tenantId, top: 50, scope: scoped("paris"), settings: off, search: "c", continuationToken: token });
+    expect(next.value.every((d) => d.roleScopeTagIds.includes("paris"))).toBe(true);
+    const altered = Buffer.from(token, "base64url");
+    altered[altered.length - 20] ^= 1;
+    await expect(
+      store.list({ tenantId, top: 1, scope: scoped("paris"), settings: off, search: "c", continuationToken: altered.toString("base64url") }),
+    ).rejects.toMatchObject({ code: "validationFailed" });
+  });
+
   it("shows a device removed after loading as removed, in the same place", async () => {
     const target = devices.find((d) => !d.removed)!;
     await store.update(tenantId, target.id, (current) => applyRemoval(current, tenantId, target.id, "2026-11-21T00:00:00Z"));

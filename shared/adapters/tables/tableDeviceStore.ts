@@ -18,7 +18,8 @@ import {
   type RangeSpec,
   type SearchField,
 } from "./deviceIndex.js";
-import { decodeContinuation, deleteIfExists, encodeContinuation, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
+import { deleteIfExists, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
+import { openContinuation, sealContinuation } from "./sealedContinuation.js";
 import { inParallel, maxTransactionOperations, pack } from "./tableBatches.js";
 
 // Type aliases, not interfaces: the Tables SDK wants entities assignable to Record<string, unknown>.
@@ -226,8 +227,10 @@ const isResumePoint = (v: Record<string, unknown>): v is ResumePoint & Record<st
 
 export class TableDeviceStore implements DeviceStore {
   readonly #table: TableClient;
+  readonly #tables: Tables;
   constructor(tables: Tables) {
     this.#table = tables.client(tableNames.devices);
+    this.#tables = tables;
   }
 
   async get(tenantId: string, deviceId: string): Promise<DeviceRecord | undefined> {
@@ -333,7 +336,8 @@ export class TableDeviceStore implements DeviceStore {
   async list(q: DeviceListQuery): Promise<DevicePage> {
     const plan = planFor(q);
     const fingerprint = filterFingerprint(q);
-    const resume = decodeContinuation<ResumePoint & Record<string, unknown>>(q.continuationToken, isResumePoint);
+    // Sealed: a scoped page can end on a row outside the caller's scope (sealedContinuation.ts).
+    const resume = await openContinuation<ResumePoint & Record<string, unknown>>(this.#tables, q.continuationToken, isResumePoint);
     if (resume && resume.f !== fingerprint) {
       throw new DomainError(errorCodes.validationFailed, "The continuation token belongs to a different query.", {
         errors: [{ path: "continuationToken", message: "pass the same search, platform and eligible values as the first page" }],
@@ -382,6 +386,6 @@ export class TableDeviceStore implements DeviceStore {
 
     const more = cursors.some((c) => c.buffer.length > 0 || !c.exhausted);
     if (!more || lastKey === undefined) return { value };
-    return { value, continuationToken: encodeContinuation({ k: lastKey, f: fingerprint }) };
+    return { value, continuationToken: await sealContinuation(this.#tables, { k: lastKey, f: fingerprint }) };
   }
 }
