@@ -139,13 +139,17 @@ export class DeviceReindex {
         ...(job.startedAt === undefined && page.rewritten + page.failed.length > 0 ? { startedAt: now } : {}),
         ...(page.done ? { finishedAt: now } : {}),
       };
+      // Reported before the checkpoint moves past the page: if an audit write fails, the
+      // message comes again and reports it again (at least once), where reporting after the
+      // save would resume past a page never reported. Another delivery that moved the job on
+      // first may have reported the same page too.
+      await this.#reportPage(ctx, job, next, page.failed);
       const saved = await this.#jobs.save(next, etag);
       if (saved === undefined) {
         log.info("another delivery moved this re-index job on first; it carries on", { after: job.after ?? null });
         return;
       }
       etag = saved;
-      await this.#reportPage(ctx, job, next, page.failed);
       if (page.done) return;
       job = next;
       if (this.#clock.now().getTime() >= deadline) {
