@@ -82,7 +82,8 @@ export class NotificationWorker {
           if (cur.endUserNotification.status === "sent" || cur.endUserNotification.status === "seen") return undefined;
           return { next: { ...cur, endUserNotification: { ...cur.endUserNotification, status: "sent", sentAt: now.toISOString() } } };
         }
-        if (cur.endUserNotification.status === "failed" || cur.endUserNotification.status === "seen") return undefined;
+        // Sent already (a later resend got through while this older message was failing), failed or seen: leave it.
+        if (["sent", "failed", "seen"].includes(cur.endUserNotification.status)) return undefined;
         return {
           next: noteHistory(
             {
