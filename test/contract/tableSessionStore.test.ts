@@ -1,6 +1,7 @@
-// A session larger than one Table property, against Azurite with the real @azure/data-tables
-// SDK: TableSessionStore stores its JSON in parts (data, data1, …) and reads it back whole,
-// and a later, shorter write leaves no part behind.
+// TableSessionStore against Azurite with the real @azure/data-tables SDK: a session larger
+// than one Table property is stored in parts (data, data1, …) and read back whole, and a
+// later, shorter write leaves no part behind; a list page reads a bounded number of
+// sessions and its token names no session.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ulid } from "ulid";
@@ -9,6 +10,7 @@ import { freePort } from "../../local/ports.js";
 import { localDevelopmentCredential } from "../../shared/adapters/keyvault/credentials.js";
 import { createTables, getOrUndefined, tableNames, type Tables } from "../../shared/adapters/tables/tables.js";
 import { sessionDataPartLength } from "../../shared/adapters/tables/sessionDataParts.js";
+import { sessionListReadBudget } from "../../shared/adapters/tables/sessionListing.js";
 import { sessionRowKey, TableSessionStore } from "../../shared/adapters/tables/tableSessionStore.js";
 import type { HistoryEntry, Session } from "../../shared/domain/session.js";
 import { requestedSession } from "../support/sessionWorkerHarness.js";
@@ -82,5 +84,35 @@ describe("a session larger than one Table property", () => {
     expect(written).toBeDefined();
     expect(read?.session).toEqual(shorter);
     expect(Object.keys(await rawEntity(s)).filter((k) => /^data\d*$/.test(k))).toEqual(["data"]);
+  });
+});
+
+describe("a page of the sessions list", () => {
+  it("reads at most its budget of sessions the caller may not see, then ends with a sealed token that resumes", async () => {
+    // Prepare: the oldest session is the only one the caller may see; more than a page's budget are newer.
+    const tenantId = randomUUID();
+    const start = Date.parse("2026-12-01T08:00:00.000Z");
+    const at = (i: number) => new Date(start + i * 1_000);
+    const seen = { ...requestedSession(at(0), { deviceId: "visible-device" }), tenantId };
+    await sessions.create(seen, []);
+    const hidden = sessionListReadBudget(10) + 5;
+    const others: Session[] = [];
+    for (let i = 1; i <= hidden; i++) others.push({ ...requestedSession(at(i), { deviceId: `hidden-${i}` }), tenantId });
+    for (let i = 0; i < others.length; i += 25) await Promise.all(others.slice(i, i + 25).map((o) => sessions.create(o, [])));
+    const visible = (s: Session) => s.deviceId === "visible-device";
+
+    // Act
+    const first = await sessions.list({ tenantId, top: 10, visible });
+    const second = await sessions.list({ tenantId, top: 10, visible, continuationToken: first.continuationToken });
+
+    // Assess: the first page stopped at its budget, empty, with a token that names no session.
+    expect(first.value).toEqual([]);
+    expect(first.continuationToken).toBeDefined();
+    const plain = Buffer.from(first.continuationToken!, "base64url").toString("latin1");
+    expect(others.some((o) => first.continuationToken!.includes(o.id) || plain.includes(o.id))).toBe(false);
+    expect(second.value.map((s) => s.id)).toEqual([seen.id]);
+    expect(second.continuationToken).toBeUndefined();
+    const forged = Buffer.from(JSON.stringify({ v: 1, rk: sessionRowKey(others[0].id) })).toString("base64url");
+    await expect(sessions.list({ tenantId, top: 10, visible, continuationToken: forged })).rejects.toMatchObject({ code: "validationFailed" });
   });
 });

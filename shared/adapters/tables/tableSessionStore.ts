@@ -11,6 +11,7 @@
 // and partition `~tenants` lists every tenant with sessions, for the timers.
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { sessionDataProperties, sessionJson, type SessionDataParts } from "./sessionDataParts.js";
+import { listSessions } from "./sessionListing.js";
 import { decodeTime } from "ulid";
 import { isSessionId, type Session } from "../../domain/session.js";
 import { normalizeSessionCode } from "../../domain/sessionConnections.js";
@@ -22,17 +23,7 @@ import {
   type SessionStore,
   type StoredSession,
 } from "../../app/sessions/ports.js";
-import {
-  decodeContinuation,
-  deleteIfExists,
-  encodeContinuation,
-  failedActionIndex,
-  getOrUndefined,
-  invertedTime,
-  isStatus,
-  tableNames,
-  type Tables,
-} from "./tables.js";
+import { deleteIfExists, failedActionIndex, getOrUndefined, invertedTime, isStatus, tableNames, type Tables } from "./tables.js";
 
 const tenantsPartition = "~tenants";
 /** Accepted sessions have no deadline: they stay open until closed. */
@@ -159,15 +150,15 @@ function codeRowKey(s: Pick<Session, "teamViewer">): string | undefined {
   return normalized === "" ? undefined : `tv|${normalized}`;
 }
 
-const isCursor = (v: Record<string, unknown>): v is { v: 1; rk: string } => typeof v.rk === "string" && v.rk.startsWith("s|");
-
 export class TableSessionStore implements SessionStore {
   readonly #table: TableClient;
+  readonly #tables: Tables;
   /** Tenants this process already registered: one upsert per tenant per process. */
   readonly #knownTenants = new Set<string>();
 
   constructor(tables: Tables) {
     this.#table = tables.client(tableNames.sessions);
+    this.#tables = tables;
   }
 
   async create(session: Session, outbox: readonly OutboxEntry[], options: { dedupeKey?: string } = {}): Promise<CreateSessionResult> {
@@ -311,24 +302,8 @@ export class TableSessionStore implements SessionStore {
     return pointer ? this.get(tenantId, pointer.sessionId) : undefined;
   }
 
-  async list(q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }> {
-    const cursor = decodeContinuation(q.continuationToken, isCursor);
-    let filter = odata`PartitionKey eq ${q.tenantId} and RowKey gt ${cursor?.rk ?? "s|"} and RowKey lt ${"s|~"}`;
-    if (q.deviceId !== undefined) filter += odata` and deviceId eq ${q.deviceId}`;
-    if (q.status !== undefined) filter += odata` and status eq ${q.status}`;
-    const value: Session[] = [];
-    let lastRowKey: string | undefined;
-    const pages = this.#table.listEntities<SessionEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(1000, q.top * 2) });
-    for await (const page of pages) {
-      for (const e of page) {
-        const s = toSession(e);
-        if (!q.visible(s)) continue;
-        value.push(s);
-        lastRowKey = e.rowKey;
-        if (value.length === q.top) return { value, continuationToken: encodeContinuation({ rk: lastRowKey! }) };
-      }
-    }
-    return { value };
+  list(q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }> {
+    return listSessions(this.#table, this.#tables, q);
   }
 
   async *requestedBetween(tenantId: string, from: Date, to: Date): AsyncIterable<Session> {
