@@ -44,6 +44,7 @@ import { outboxEntry, sessionCloseEntry, sessionMessageIds, type CommandContext 
 import type { SessionWriter } from "./sessionWriter.js";
 import { isQuotaExhausted, type TeamViewerByTenant, type TeamViewerQuotaExhausted } from "../quota/teamViewerQuota.js";
 import { waitForQuota } from "./quotaWait.js";
+import { closeAfterLostCreate } from "./lostCreate.js";
 import { notificationSentDetail } from "./notificationWorker.js";
 import { notificationMessage, pushFirst, type FirstNotification } from "./firstNotification.js";
 import { closeCodeAtTeamViewer, teamViewerRequest, type TeamViewerGroupHints } from "./teamViewerSessions.js";
@@ -96,7 +97,9 @@ export class SessionCreation {
       if (!current) throw notFound(`Session ${sessionId}`);
       const s = current.session;
       if (s.status !== "requested") {
-        log.info(`session is ${s.status}; nothing to create`, { sessionId });
+        const lost = closeAfterLostCreate(s, ctx, this.#d.clock.now(), this.#d.teamViewerTimeoutMs);
+        if (lost && !(await this.#d.writer.commit(current, lost.next, lost.outbox, log, ctx.consumed))) continue;
+        log.info(`session is ${s.status}; nothing to create`, { sessionId, closeLookedUpAgain: (lost?.outbox.length ?? 0) > 0 });
         return;
       }
       const now = this.#d.clock.now();
