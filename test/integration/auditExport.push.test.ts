@@ -8,7 +8,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ServiceBusClient } from "@azure/service-bus";
 import { afterEach, describe, expect, it } from "vitest";
-import { api, eventually, stack } from "../support/api.js";
+import { api, eventually, stack, tokenFor } from "../support/api.js";
 import { hostLog, newTenant } from "./connectorSupport.js";
 
 interface Received {
@@ -206,5 +206,24 @@ describe("audit export, push", () => {
     expect(fromOtherTenant.status).toBe(404);
     expect(deleted.status).toBe(204);
     expect(list.body.value).toHaveLength(4);
+  });
+
+  it("shows a subscription's whole URL to administrators only; a View Reports reader sees its origin", async () => {
+    // Prepare: a receiver whose URL carries a token in its query.
+    const tenant = await newTenant();
+    const body = { url: "https://siem.example.com/hook/tenant-7?token=receiver-token-123", secret: "a-long-enough-secret" };
+    expect((await api("/auditSubscriptions/with-token", { method: "PUT", token: tenant.admin, body })).status).toBe(201);
+    const reader = await tokenFor({ tid: tenant.tenantId, oid: randomUUID(), name: "Auditor", roles: ["RemoteAssistance.ViewReports"] });
+
+    // Act
+    const asAdmin = await api<Subscription>("/auditSubscriptions/with-token", { token: tenant.admin });
+    const asReader = await api<Subscription>("/auditSubscriptions/with-token", { token: reader });
+    const listed = await api<{ value: Subscription[] }>("/auditSubscriptions", { token: reader });
+
+    // Assess
+    expect(asAdmin.body.url).toBe(body.url);
+    expect(asReader.status).toBe(200);
+    expect(asReader.body.url).toBe("https://siem.example.com");
+    expect(JSON.stringify(listed.body)).not.toContain("receiver-token-123");
   });
 });

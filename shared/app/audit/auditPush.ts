@@ -30,7 +30,7 @@ import {
   type DeliveryPolicy,
 } from "../../domain/auditExport.js";
 import { conflict, notFound } from "../../domain/errors.js";
-import { requireAdministrator } from "../../domain/permissions.js";
+import { requireAdministrator, requireReports } from "../../domain/permissions.js";
 import type { Access } from "../access.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
@@ -38,7 +38,6 @@ import type { MessageBus } from "../messageBus.js";
 import type { AuditDeliverData } from "../../contracts/messages.js";
 import { makeEnvelope } from "../../contracts/messages.js";
 import { queueNames } from "../../queueDefinitions.js";
-import { requireAuditReader } from "./auditDelta.js";
 import type { AuditLog, AuditStream } from "./auditLog.js";
 import type { AuditReceiverClient, AuditSubscriptionStore, StoredSubscription } from "./auditSubscriptionPorts.js";
 
@@ -68,9 +67,14 @@ export class AuditDeliveryGaveUp extends Error {
   }
 }
 
-const view = (s: StoredSubscription): AuditSubscriptionView => ({
+/**
+ * A subscription as a reader sees it. The URL's path and query may carry a token (some
+ * receivers take one there), so only administrators, who set it, see it whole; other readers
+ * of the audit log (View Reports) see its origin, as audit events and logs do.
+ */
+const view = (s: StoredSubscription, administrator: boolean): AuditSubscriptionView => ({
   id: s.id,
-  url: s.url,
+  url: administrator ? s.url : receiverOrigin(s.url),
   createdAt: s.createdAt,
   createdBy: { id: s.createdBy.id, displayName: s.createdBy.displayName },
   lastDeliveredAt: s.lastDeliveredAt,
@@ -105,15 +109,17 @@ export class AuditPush {
   // --- subscriptions (HTTP) ---
 
   async list(caller: UserCaller): Promise<AuditSubscriptionView[]> {
-    await requireAuditReader(this.#d.access, caller);
-    return (await this.#d.store.list(caller.tenantId)).map(view);
+    const permissions = await this.#d.access.permissionsOf(caller);
+    requireReports(permissions);
+    return (await this.#d.store.list(caller.tenantId)).map((s) => view(s, permissions.administrator));
   }
 
   async get(caller: UserCaller, id: string): Promise<AuditSubscriptionView> {
-    await requireAuditReader(this.#d.access, caller);
+    const permissions = await this.#d.access.permissionsOf(caller);
+    requireReports(permissions);
     const s = await this.#d.store.get(caller.tenantId, id);
     if (!s) throw notFound("The audit subscription");
-    return view(s);
+    return view(s, permissions.administrator);
   }
 
   async put(
@@ -161,7 +167,7 @@ export class AuditPush {
     });
     const stored = await this.#d.store.get(tenantId, id);
     if (!stored) throw notFound("The audit subscription");
-    return { subscription: view(stored), created };
+    return { subscription: view(stored, true), created }; // put is for administrators only
   }
 
   async delete(caller: UserCaller, id: string, correlationId: string): Promise<void> {
