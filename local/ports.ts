@@ -4,13 +4,14 @@
 // process a second later). If it came from the kernel's ephemeral range (what `listen(0)`
 // hands out), any outgoing connection of any process may take it meanwhile: with two test
 // runs side by side (test/run.ts), one run's many connections took a port the other's stack
-// had just chosen. So on Linux the port is picked at random below that range, where only
-// another listener can take it; elsewhere, or if no free port is found there, the kernel picks.
+// had just chosen. So on Linux the port is picked at random below that range (from 20000),
+// where only another listener can take it; elsewhere, or if no free port is found there, the
+// kernel picks.
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
-/** Ports below this are left alone (well-known and common service ports). */
-const lowestPicked = 10_000;
+/** Ports below this are left alone: well-known ports and common development ones (Azurite 10000-10002, npm start 7071-7075, 5672, 8080, …). */
+const lowestPicked = 20_000;
 const attempts = 20;
 
 function ephemeralRangeStart(): number | undefined {
