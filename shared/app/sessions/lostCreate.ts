@@ -9,6 +9,7 @@
 import { isOpen } from "../../domain/sessionState.js";
 import { noteHistory, type Session } from "../../domain/session.js";
 import type { OutboxEntry } from "./ports.js";
+import { releaseClaim } from "./retryPolicy.js";
 import { sessionCloseEntry } from "./sessionMessages.js";
 
 export const lostCreateNote = "A TeamViewer create was under way when the request ended: TeamViewer is looked up once more, and what it created is closed.";
@@ -32,7 +33,7 @@ export function closeAfterLostCreate(
   const ranIn = w.claimDelivery === 0 ? 1 : w.claimDelivery;
   if (isOpen(s.status) || s.teamViewer !== null || w.createAttempts === 0) return undefined;
   if (w.claimMessageId !== delivery.messageId || ranIn === null) return undefined;
-  const released: Session = { ...s, worker: { ...w, claimId: null, claimedUntil: null, claimMessageId: null, claimDelivery: null } };
+  const released: Session = { ...s, worker: releaseClaim(w) };
   if (delivery.deliveryCount <= ranIn) return { next: released, outbox: [] };
   const close: OutboxEntry = {
     ...sessionCloseEntry(s, { reason: "failed" }, { now, correlationId: delivery.correlationId, variant: `after-create|${delivery.messageId}` }),

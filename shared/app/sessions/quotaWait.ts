@@ -8,6 +8,7 @@ import { noteHistory, type Session } from "../../domain/session.js";
 import { messageTypes } from "../../contracts/messages.js";
 import type { TeamViewerQuotaExhausted } from "../quota/teamViewerQuota.js";
 import type { OutboxEntry } from "./ports.js";
+import { releaseClaim } from "./retryPolicy.js";
 import { outboxEntry, sessionMessageIds } from "./sessionMessages.js";
 
 /** The word the history entry starts with, so people and tools can find the waits. */
@@ -54,11 +55,7 @@ export function waitForQuota(
     ...held,
     waitingForTeamViewerQuotaUntil: at.toISOString(),
     worker: {
-      ...held.worker,
-      claimId: null,
-      claimedUntil: null,
-      claimMessageId: null,
-      claimDelivery: null,
+      ...releaseClaim(held.worker),
       createAttempts: createAttemptsBefore,
       lastError: e.message.slice(0, 500),
     },

@@ -1,5 +1,6 @@
 // When the session worker tries TeamViewer again after a transient failure, and when it
 // stops trying. Pure, so the numbers are tested without a clock or a queue.
+import type { WorkerState } from "../../domain/session.js";
 
 export const createRetryPolicy = {
   /** Re-schedules after transient failures before the session fails. */
@@ -20,6 +21,9 @@ export function retryDelayMs(retry: number, retryAfterMs: number | undefined, ra
   const step = Math.min(createRetryPolicy.maxDelayMs, createRetryPolicy.baseDelayMs * 2 ** Math.max(0, retry));
   return Math.floor(step / 2 + random() * (step / 2));
 }
+
+/** The worker state with its claim released (nobody holds the session for a TeamViewer call). */
+export const releaseClaim = (w: WorkerState): WorkerState => ({ ...w, claimId: null, claimedUntil: null, claimMessageId: null, claimDelivery: null });
 
 /** How long a claim lasts: long enough for a lookup, a create and a token refresh with retry. */
 export const claimLeaseMs = (teamViewerTimeoutMs: number): number => teamViewerTimeoutMs * 4 + 10_000;

@@ -19,15 +19,7 @@ import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import { systemActor, type Actor } from "../../domain/caller.js";
 import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
-import {
-  applyEvent,
-  noteHistory,
-  sessionFailureCodes,
-  type Session,
-  type SessionFailure,
-  type TeamViewerDetails,
-  type WorkerState,
-} from "../../domain/session.js";
+import { applyEvent, noteHistory, sessionFailureCodes, type Session, type SessionFailure, type TeamViewerDetails } from "../../domain/session.js";
 import { messageTypes } from "../../contracts/messages.js";
 import { isBadAuthorization, isTeamViewerError, type TeamViewerError } from "../teamViewerError.js";
 import {
@@ -39,7 +31,7 @@ import {
   type TeamViewerSessionInfo,
   type TeamViewerTokens,
 } from "./ports.js";
-import { claimLeaseMs, createRetryPolicy, decideClaim, retryDelayMs, usesReservedClaim } from "./retryPolicy.js";
+import { claimLeaseMs, createRetryPolicy, decideClaim, releaseClaim, retryDelayMs, usesReservedClaim } from "./retryPolicy.js";
 import { outboxEntry, sessionCloseEntry, sessionMessageIds, type CommandContext } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
 import { isQuotaExhausted, type TeamViewerByTenant, type TeamViewerQuotaExhausted } from "../quota/teamViewerQuota.js";
@@ -64,8 +56,6 @@ export interface SessionCreationDeps {
   readonly groups: TeamViewerGroupHints;
   readonly push: PushGateway;
 }
-
-const released = (w: WorkerState): WorkerState => ({ ...w, claimId: null, claimedUntil: null, claimMessageId: null, claimDelivery: null });
 
 /** The claim ran too short for another TeamViewer call: someone else may take over any moment. */
 class ClaimExpiring extends Error {
@@ -182,7 +172,7 @@ export class SessionCreation {
           teamViewer: details,
           endUserLink: info.endCustomerLink ?? null,
           waitingForTeamViewerQuotaUntil: null,
-          worker: { ...released(s.worker), lastError: null },
+          worker: { ...releaseClaim(s.worker), lastError: null },
         };
         next = applyEvent(
           next,
@@ -236,7 +226,7 @@ export class SessionCreation {
               groupId: info.groupId,
               closedAt: null,
             },
-            worker: released(s.worker),
+            worker: releaseClaim(s.worker),
           },
           now,
           "A TeamViewer session created while the request ended will be closed.",
@@ -296,7 +286,7 @@ export class SessionCreation {
       await this.#fail(held, { code: failureCode, message: `TeamViewer could not create the session before the request would have expired: ${reason}` }, ctx);
       return;
     }
-    const next: Session = { ...s, worker: { ...released(s.worker), retries, lastError: reason.slice(0, 500) } };
+    const next: Session = { ...s, worker: { ...releaseClaim(s.worker), retries, lastError: reason.slice(0, 500) } };
     const message = {
       ...outboxEntry(
         messageTypes.sessionCreate,
@@ -337,7 +327,7 @@ export class SessionCreation {
   async #fail(held: StoredSession, failure: SessionFailure, ctx: CommandContext): Promise<void> {
     const s = held.session;
     const now = this.#d.clock.now();
-    const next: Session = { ...applyEvent(s, "fail", now, failure.message), failure, worker: released(s.worker) };
+    const next: Session = { ...applyEvent(s, "fail", now, failure.message), failure, worker: releaseClaim(s.worker) };
     // An attempt may have reached TeamViewer (a timeout is not a "no"): have it looked up and closed.
     const outbox = s.worker.createAttempts > 0 ? [sessionCloseEntry(next, { reason: "failed" }, { now, correlationId: ctx.correlationId })] : [];
     if (!(await this.#d.writer.commit(held, next, outbox, ctx.log, ctx.consumed))) throw new Error(`session ${s.id} changed while failing it`);

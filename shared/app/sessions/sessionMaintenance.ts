@@ -16,6 +16,7 @@ import { closeAtTeamViewer, closedTeamViewerDetails } from "./teamViewerSessions
 import { pushFailedWarning } from "./notificationWorker.js";
 import type { SessionWriter } from "./sessionWriter.js";
 import { buildSession } from "./newSession.js";
+import { releaseClaim } from "./retryPolicy.js";
 import { ulid } from "ulid";
 import { isOutage, TimerRows } from "../timerRows.js";
 
@@ -182,7 +183,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
         const next: Session = {
           ...applyEvent(s, "fail", now, message),
           failure: { code: sessionFailureCodes.deadLettered, message },
-          worker: { ...s.worker, claimId: null, claimedUntil: null, claimMessageId: null, claimDelivery: null },
+          worker: releaseClaim(s.worker),
         };
         const outbox = s.worker.createAttempts > 0 ? [sessionCloseEntry(s, { reason: "failed" }, { now, correlationId: ctx.correlationId })] : [];
         return { next, outbox };
