@@ -8,7 +8,7 @@
 // `~service`, which no tenant id can be) and created by the first instance that needs it.
 // Anyone who can read that table can read every device already; callers of the API cannot.
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { decodeContinuation, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
+import { checkContinuation, continuationJson, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
 
 const keyPartition = "~service";
 const keyRow = "continuationTokenKey";
@@ -49,7 +49,7 @@ function keyOf(tables: Tables): Promise<Buffer> {
 export async function sealContinuation(tables: Tables, value: Record<string, string | number>): Promise<string> {
   const iv = randomBytes(ivLength);
   const cipher = createCipheriv("aes-256-gcm", await keyOf(tables), iv);
-  const sealed = Buffer.concat([cipher.update(JSON.stringify({ v: 1, ...value }), "utf8"), cipher.final()]);
+  const sealed = Buffer.concat([cipher.update(continuationJson(value), "utf8"), cipher.final()]);
   return Buffer.concat([iv, sealed, cipher.getAuthTag()]).toString("base64url");
 }
 
@@ -67,10 +67,10 @@ export async function openContinuation<T extends Record<string, unknown>>(
     if (raw.length > ivLength + tagLength) {
       const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, ivLength));
       decipher.setAuthTag(raw.subarray(raw.length - tagLength));
-      opened = Buffer.concat([decipher.update(raw.subarray(ivLength, raw.length - tagLength)), decipher.final()]).toString("base64url");
+      opened = Buffer.concat([decipher.update(raw.subarray(ivLength, raw.length - tagLength)), decipher.final()]).toString("utf8");
     }
   } catch {
     opened = ""; // altered, or sealed under another key: not a token this API issued
   }
-  return decodeContinuation(opened, check);
+  return checkContinuation(opened, check);
 }

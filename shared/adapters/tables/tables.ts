@@ -137,9 +137,12 @@ export function invertedTime(ms: number): string {
   return String(9_999_999_999_999 - ms).padStart(13, "0");
 }
 
+/** The JSON a continuation token holds (plain in encodeContinuation's tokens, sealed in sealedContinuation.ts's). */
+export const continuationJson = (value: Record<string, string | number>): string => JSON.stringify({ v: 1, ...value });
+
 /** Opaque continuation tokens: base64url JSON the client passes back unchanged. */
 export function encodeContinuation(value: Record<string, string | number>): string {
-  return Buffer.from(JSON.stringify({ v: 1, ...value })).toString("base64url");
+  return Buffer.from(continuationJson(value)).toString("base64url");
 }
 
 export function decodeContinuation<T extends Record<string, unknown>>(
@@ -147,8 +150,13 @@ export function decodeContinuation<T extends Record<string, unknown>>(
   check: (value: Record<string, unknown>) => value is T,
 ): T | undefined {
   if (token === undefined) return undefined;
+  return checkContinuation(Buffer.from(token, "base64url").toString("utf8"), check);
+}
+
+/** A token's JSON, checked: its value, or a validation error naming the token. */
+export function checkContinuation<T extends Record<string, unknown>>(json: string, check: (value: Record<string, unknown>) => value is T): T {
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    const parsed: unknown = JSON.parse(json);
     // Every key this API puts in a token is printable ASCII; anything else (a lone surrogate,
     // a control character) would only reach the query to fail there.
     const printable = (v: unknown): boolean => typeof v !== "string" || /^[\x20-\x7e]{0,1024}$/.test(v);
