@@ -1,6 +1,7 @@
 // A session's JSON over several Table string properties. Table storage holds at most 64 KiB
 // (32,768 UTF-16 code units) in a string property and 1 MiB in an entity; TableSessionStore
 // writes the JSON as `data`, `data1`, … (see sessionDataPartLength) and reads them back here.
+import type { Session } from "../../domain/session.js";
 
 /**
  * A Table string property holds at most 64 KiB (32,768 UTF-16 code units); an entity 1 MiB.
@@ -37,3 +38,6 @@ export function sessionJson(e: SessionDataParts): string {
   for (let i = 1; typeof e[`data${i}`] === "string"; i++) json += e[`data${i}`];
   return json;
 }
+
+/** The session an entity holds. */
+export const sessionOf = (e: SessionDataParts): Session => JSON.parse(sessionJson(e)) as Session;

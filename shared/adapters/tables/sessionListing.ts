@@ -8,7 +8,7 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { Session } from "../../domain/session.js";
 import type { SessionListQuery } from "../../app/sessions/ports.js";
-import { sessionJson, type SessionDataParts } from "./sessionDataParts.js";
+import { sessionOf, type SessionDataParts } from "./sessionDataParts.js";
 import { openContinuation, sealContinuation } from "./sealedContinuation.js";
 import type { Tables } from "./tables.js";
 
@@ -30,7 +30,7 @@ export async function listSessions(table: TableClient, tables: Tables, q: Sessio
   for await (const page of pages) {
     for (const e of page) {
       read++;
-      const s = JSON.parse(sessionJson(e)) as Session;
+      const s = sessionOf(e);
       if (q.visible(s)) value.push(s);
       if (value.length === q.top || read === budget) return { value, continuationToken: await sealContinuation(tables, { rk: e.rowKey! }) };
     }

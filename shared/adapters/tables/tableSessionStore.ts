@@ -10,7 +10,7 @@
 //   inbox|<user id>|<session row key>  the end user's inbox entry, while the request is listed for them
 // and partition `~tenants` lists every tenant with sessions, for the timers.
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
-import { sessionDataProperties, sessionJson, type SessionDataParts } from "./sessionDataParts.js";
+import { sessionDataProperties, sessionOf, type SessionDataParts } from "./sessionDataParts.js";
 import { listSessions } from "./sessionListing.js";
 import { decodeTime } from "ulid";
 import { isSessionId, type Session } from "../../domain/session.js";
@@ -140,8 +140,6 @@ function outboxEntity(tenantId: string, o: OutboxEntry): Keyed<OutboxEntity> {
   };
 }
 
-const toSession = (e: SessionEntity): Session => JSON.parse(sessionJson(e)) as Session;
-
 /** The pointer row a session needs once TeamViewer gave it a code (connection reports name the code only). */
 function codeRowKey(s: Pick<Session, "teamViewer">): string | undefined {
   const code = s.teamViewer?.code;
@@ -237,7 +235,7 @@ export class TableSessionStore implements SessionStore {
     // (ulid's isValid admits ids whose time overflows 48 bits, on which decodeTime throws.)
     if (!isSessionId(sessionId)) return undefined;
     const e = await getOrUndefined<SessionEntity>(this.#table, tenantId, sessionRowKey(sessionId));
-    return e && e.etag ? { session: toSession(e), etag: e.etag } : undefined;
+    return e && e.etag ? { session: sessionOf(e), etag: e.etag } : undefined;
   }
 
   async update(current: StoredSession, next: Session, outbox: readonly OutboxEntry[] = [], consumed?: string): Promise<StoredSession | undefined> {
@@ -310,7 +308,7 @@ export class TableSessionStore implements SessionStore {
     const newest = `s|${invertedTime(to.getTime())}|~`;
     const oldest = `s|${invertedTime(from.getTime())}|~`;
     const filter = odata`PartitionKey eq ${tenantId} and RowKey gt ${newest} and RowKey lt ${oldest}`;
-    for await (const e of this.#table.listEntities<SessionEntity>({ queryOptions: { filter } })) yield toSession(e);
+    for await (const e of this.#table.listEntities<SessionEntity>({ queryOptions: { filter } })) yield sessionOf(e);
   }
 
   async listDue(tenantId: string, now: Date): Promise<string[]> {
