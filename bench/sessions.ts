@@ -39,6 +39,8 @@ import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { odata, TableClient } from "@azure/data-tables";
 import { ServiceBusClient, type ServiceBusSender } from "@azure/service-bus";
+import type { SessionDataParts } from "../shared/adapters/tables/sessionDataParts.js";
+import type { Session } from "../shared/domain/session.js";
 
 const { values } = parseArgs({
   options: {
@@ -126,6 +128,7 @@ const { startStack, waitHealthy } = await import("../local/stack.js");
 const { tableOperations } = await import("../shared/adapters/tables/tableOperations.js");
 currentInvocation = () => tableOperations.current();
 const { TableSessionStore } = await import("../shared/adapters/tables/tableSessionStore.js");
+const { sessionOf } = await import("../shared/adapters/tables/sessionDataParts.js");
 const originalUpdate = TableSessionStore.prototype.update;
 TableSessionStore.prototype.update = async function (this: InstanceType<typeof TableSessionStore>, current, next, outbox, consumed) {
   const written = await originalUpdate.call(this, current, next, outbox, consumed);
@@ -331,24 +334,19 @@ try {
 
   // Progress is read straight from the table, by a client without the app's counting policy.
   const table = TableClient.fromConnectionString(stack.tablesConnectionString, "sessions", { allowInsecureConnection: true });
-  type Row = { status: string; data: string };
-  const settled = await until("every session to await its end user, notified", 600_000, async () => {
-    const rows: Row[] = [];
-    for await (const e of table.listEntities<Row>({
-      queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey gt ${"s|"} and RowKey lt ${"s|~"}`, select: ["status", "data"] },
-    }))
-      rows.push(e);
+  const sessions = await until("every session to await its end user, notified", 600_000, async () => {
+    const rows: Session[] = [];
+    const filter = odata`PartitionKey eq ${tenantId} and RowKey gt ${"s|"} and RowKey lt ${"s|~"}`;
+    for await (const e of table.listEntities<SessionDataParts>({ queryOptions: { filter } })) rows.push(sessionOf(e));
     const failed = rows.filter((r) => r.status === "failed");
     if (failed.length > 0)
       throw new Error(
         `${failed.length} sessions failed: ${failed
           .slice(0, 3)
-          .map((r) => (JSON.parse(r.data) as { failure?: { message?: string } }).failure?.message)
+          .map((r) => r.failure?.message)
           .join("; ")}`,
       );
-    const done = rows.filter(
-      (r) => r.status === "awaitingEndUser" && (JSON.parse(r.data) as { endUserNotification: { status: string } }).endUserNotification.status === "sent",
-    );
+    const done = rows.filter((r) => r.status === "awaitingEndUser" && r.endUserNotification.status === "sent");
     return done.length === count ? done : undefined;
   });
   const settledAt = Date.now();
@@ -360,9 +358,6 @@ try {
   const oneEach = [...sessionIds].every((id) => perRequest.get(id) === 1);
 
   // --- results
-  const sessions = settled.map(
-    (r) => JSON.parse(r.data) as { requestedAt: string; history: { status: string; at: string; detail?: string }[]; endUserNotification: { sentAt?: string } },
-  );
   // A request that found no room in the quota has one "waitingForTeamViewerQuota" history entry per wait.
   const waits = sessions.flatMap((s) => {
     const entry = s.history.find((h) => h.detail?.startsWith("waitingForTeamViewerQuota"));
