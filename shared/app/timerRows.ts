@@ -72,7 +72,7 @@ export class TimerRows {
   }
 
   /** Records a row the timer could not process. Never throws. */
-  async skipped(timer: string, row: SkippedRow, log: Logger, e: unknown): Promise<void> {
+  async skipped(timer: string, row: SkippedRow, log: Logger, e: unknown, afterwards = "It is skipped until it is repaired."): Promise<void> {
     const kind = failureKind(e);
     // A parse error's message quotes the row: logged by its kind only.
     log.error(`${timer} skipped a ${row.target.type} it could not process`, e instanceof SyntaxError ? undefined : e, {
@@ -89,7 +89,7 @@ export class TimerRows {
         activity: `${row.target.type}.maintenanceSkipped`,
         target: row.target,
         result: "failure",
-        detail: `${timer} skipped it: ${kind}. It is skipped until it is repaired.`,
+        detail: `${timer} skipped it: ${kind}. ${afterwards}`,
       });
       if (this.#audited.size >= rememberedRows) this.#audited.clear();
       this.#audited.add(key);

@@ -1,6 +1,7 @@
 // The caller-facing limits from outside. On the shared stack (whose request rate limits are
 // lifted for the load and fuzz tests): the 60-second resend throttle, and a poisoned
-// session row that must not stop the expiry of the others. On a stack of its own with the
+// session row that must not stop the expiry of the others, and an outbox row that cannot be
+// sent, given up after 24 hours. On a stack of its own with the
 // production rate limits (and the resend throttle off, to reach the cap of 10): bursts
 // from one caller, from garbage tokens and from one address, and 120 resends.
 import { randomUUID } from "node:crypto";
@@ -146,6 +147,59 @@ describe("on the shared stack", () => {
       const stillThere = await table.getEntity<{ data: string }>(tenant.tenantId, bad.rowKey);
       expect(stillThere.data).toContain("not json");
     });
+  });
+});
+
+describe("an outbox row whose send keeps failing", () => {
+  const rows: { tenantId: string; rowKey: string }[] = [];
+  afterAll(async () => {
+    for (const r of rows)
+      await sessionsTable()
+        .deleteEntity(r.tenantId, r.rowKey)
+        .catch(() => undefined);
+  });
+
+  it("is re-sent for 24 hours, then audited, logged and deleted: not re-sent every minute for ever", async () => {
+    // Prepare: a tenant the timer walks (it has a session), and two outbox rows for a queue
+    // that does not exist (a send that can never succeed): one written 25 hours ago, one
+    // 2 minutes ago. Both are older than the timer's one-minute grace.
+    const { tenant } = await notifiedSession();
+    const table = sessionsTable();
+    const row = (id: string, agoMs: number) => ({
+      partitionKey: tenant.tenantId,
+      rowKey: `outbox|${id}`,
+      kind: "outbox",
+      queue: "no-such-queue",
+      type: "session.close",
+      body: JSON.stringify({ tenantId: tenant.tenantId, sessionId: ulid() }),
+      createdAt: new Date(Date.now() - agoMs).toISOString(),
+    });
+    const oldId = `old-${randomUUID()}`;
+    const youngId = `young-${randomUUID()}`;
+    for (const r of [row(oldId, 25 * 3600_000), row(youngId, 120_000)]) {
+      rows.push({ tenantId: r.partitionKey, rowKey: r.rowKey });
+      await table.createEntity(r);
+    }
+
+    // Act
+    await runFunctionNow("sessionTimers");
+
+    // Assess: the old row is audited as given up and gone; the young one stays for the next run.
+    const skipped = await eventually(
+      async () => (await auditEvents(tenant.admin, "outboxMessage.maintenanceSkipped")).find((e) => e.target.id === oldId),
+      30_000,
+      "the given-up row to be audited",
+    );
+    expect(skipped).toMatchObject({ result: "failure", actor: { type: "system" }, target: { type: "outboxMessage", id: oldId } });
+    expect(skipped.detail).toContain("not sent within 24 hours");
+    expect(skipped.detail).toContain("deleted unsent");
+    await eventually(
+      async () => ((await table.getEntity(tenant.tenantId, `outbox|${oldId}`).catch((e: { statusCode?: number }) => e.statusCode)) === 404 ? true : undefined),
+      30_000,
+      "the given-up row to be deleted",
+    );
+    expect((await table.getEntity(tenant.tenantId, `outbox|${youngId}`)).rowKey).toBe(`outbox|${youngId}`);
+    expect((await auditEvents(tenant.admin, "outboxMessage.maintenanceSkipped")).map((e) => e.target.id)).not.toContain(youngId);
   });
 });
 

@@ -25,6 +25,20 @@ const timerName = "sessionTimers";
 /** Outbox entries younger than this are still being sent by the request that wrote them. */
 export const outboxGraceMs = 60_000;
 
+/**
+ * An outbox entry the timer could not send for this long is given up: audited, logged and
+ * deleted, not re-sent every minute for ever. Everything such a message could still do is
+ * moot by then: requests expire within sessionTimeoutMinutes (at most 24 h) of being asked
+ * for or approved, the session timer closes them without it, and a TeamViewer session made
+ * for one is valid only until that expiry.
+ */
+export const outboxGiveUpMs = 24 * 60 * 60_000;
+
+/** Why an outbox entry was deleted unsent: audited as the entry's maintenanceSkipped. */
+export class OutboxGivenUp extends Error {
+  override readonly name = "not sent within 24 hours, given up";
+}
+
 export interface DeadLetterContext {
   readonly tenantId: string;
   readonly sessionId: string;
@@ -72,7 +86,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
 
   /**
    * One timer run: per tenant with sessions, re-send outbox entries older than a minute
-   * and expire what is due. Both are key-range reads of rows that exist only while there
+   * (giving up those still unsent after 24 hours) and expire what is due. Both are key-range reads of rows that exist only while there
    * is work (outbox rows until sent, open rows while open), never scans of history.
    */
   async runTimers(log: Logger): Promise<{ tenants: number; resent: number; expired: number; skipped: number }> {
@@ -91,7 +105,28 @@ export class SessionMaintenance implements OpenSessionsCloser {
         }
         if (pending.entries.length > 0) {
           log.warn(`re-sending ${pending.entries.length} outbox message(s) whose send was not confirmed`, { tenantId });
-          resent += await this.#d.writer.dispatch(tenantId, pending.entries, log);
+          const giveUpBefore = now.getTime() - outboxGiveUpMs;
+          const old = pending.entries.filter((e) => Date.parse(e.createdAt) < giveUpBefore);
+          resent += await this.#d.writer.dispatch(
+            tenantId,
+            pending.entries.filter((e) => !old.includes(e)),
+            log,
+          );
+          for (const entry of old) {
+            if ((await this.#d.writer.dispatch(tenantId, [entry], log)) === 1) {
+              resent++;
+              continue;
+            }
+            skipped++;
+            await this.#rows.skipped(
+              timerName,
+              { tenantId, target: { type: "outboxMessage", id: entry.id } },
+              log,
+              new OutboxGivenUp(),
+              "It was deleted unsent.",
+            );
+            await store.deleteOutbox(tenantId, entry.id);
+          }
         }
         for (const sessionId of await store.listDue(tenantId, now)) {
           // A session row that cannot be read or written back is skipped (logged and
