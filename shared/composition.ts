@@ -127,7 +127,7 @@ export function buildServices(config: Config): Services {
     apiBaseUrl: config.teamViewer.apiBaseUrl,
     loginBaseUrl: config.teamViewer.loginBaseUrl,
     clientId: config.teamViewer.clientId,
-    clientSecret: teamViewerClientSecret(config, secrets),
+    clientSecret: teamViewerClientSecret(config, secrets, () => clock.now().getTime()),
     redirectUri: config.teamViewer.redirectUri,
     timeoutMs: config.teamViewer.timeoutMs,
     clock,
@@ -257,21 +257,23 @@ export function startTracing(config: Config): Promise<TraceExport> {
   });
 }
 
+/** How long an instance keeps the OAuth client secret read from Key Vault (a rotated version applies this late). */
+export const clientSecretCacheMs = 60_000;
+
 /**
- * The OAuth client secret: from config locally; in Azure read once from Key Vault and
- * kept for the process (a failed read is retried on the next call).
+ * The OAuth client secret: from config locally; in Azure read from Key Vault and kept a
+ * minute (concurrent callers share one read; a failed read is not kept), so a version
+ * written to rotate it is used within a minute, without a restart (docs/operations.md).
  */
-function teamViewerClientSecret(config: Config, secrets: SecretStore): () => Promise<string> {
+export function teamViewerClientSecret(config: Config, secrets: SecretStore, now: () => number = Date.now): () => Promise<string> {
   const configured = config.teamViewer.clientSecret;
   if (configured !== undefined) return () => Promise.resolve(configured);
   const name = config.teamViewer.clientSecretName;
-  let cached: Promise<string> | undefined;
+  const cache = new ShortCache<string>({ ttlMs: clientSecretCacheMs, now, maxEntries: 1 });
   return () =>
-    (cached ??= secrets.get(name).then((value) => {
+    cache.get(name, async () => {
+      const value = await secrets.get(name);
       if (value === undefined) throw new Error(`Key Vault has no secret ${name} (the TeamViewer OAuth client secret)`);
       return value;
-    })).catch((e: unknown) => {
-      cached = undefined;
-      throw e;
     });
 }
