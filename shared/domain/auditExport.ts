@@ -53,7 +53,8 @@ export function receiverUrl(raw: string, options: { readonly allowInsecureLoopba
     throw invalid(path, "must use https", "The receiver URL must use https.");
   }
   if (url.protocol !== "https:") throw invalid(path, "must use https", "The receiver URL must use https.");
-  const host = url.hostname.toLowerCase();
+  // A name may end with the DNS root's dot (`localhost.`): it names the same host.
+  const host = url.hostname.toLowerCase().replace(/\.$/, "");
   if (options.allowInsecureLoopback && loopback) return url.toString();
   if (host === "localhost" || host.endsWith(".localhost") || host.startsWith("[") || isNonPublicIPv4(host) || !host.includes(".")) {
     throw invalid(path, "must name a public host", "The receiver URL must name a public host, not a local or private address.");

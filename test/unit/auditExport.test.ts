@@ -21,10 +21,13 @@ describe("receiverUrl", () => {
     ["another scheme", "ftp://siem.example.com/", strict],
     ["javascript", "javascript:alert(1)", strict],
     ["localhost over https", "https://localhost/hook", strict],
+    ["localhost with the root's trailing dot", "https://localhost./hook", strict],
+    ["a .localhost name with the root's trailing dot", "https://siem.localhost./hook", strict],
     ["a private IPv4", "https://192.168.1.10/hook", strict],
     ["link-local metadata", "https://169.254.169.254/", strict],
     ["an IPv6 literal", "https://[fd00::1]/", strict],
     ["a single-label host", "https://intranet/hook", strict],
+    ["a single-label host with the root's trailing dot", "https://intranet./hook", strict],
     ["not a URL", "siem.example.com/hook", strict],
   ])("rejects %s", (_what, url, options) => {
     expect(() => receiverUrl(url, options)).toThrow(DomainError);
