@@ -3,11 +3,12 @@
 // counts 1; a thrown delivery comes back with the count one higher, until the 10th goes to
 // the dead-letter queue). What is shown: the last retry, scheduled at the give-up age, is
 // made; the subscription's lastError then says it gave up; nothing is posted or scheduled
-// after that. Against the whole stack: test/integration/auditExport.push.test.ts.
+// after that. Against the whole stack: test/integration/auditExport.push.test.ts. Also: no two
+// tenants' subscriptions share a Key Vault secret name.
 import { describe, expect, it } from "vitest";
 import type { Access } from "../../shared/app/access.js";
 import type { AuditEvent, AuditLog, AuditStream } from "../../shared/app/audit/auditLog.js";
-import { AuditDeliveryGaveUp, AuditPush, type SubscriptionSecrets } from "../../shared/app/audit/auditPush.js";
+import { AuditDeliveryGaveUp, AuditPush, subscriptionSecretName, type SubscriptionSecrets } from "../../shared/app/audit/auditPush.js";
 import type { AuditSubscriptionStore, StoredSubscription } from "../../shared/app/audit/auditSubscriptionPorts.js";
 import type { AuditDeliverData } from "../../shared/contracts/messages.js";
 import { ManualClock, MemoryMessageBus, recordingLogger } from "../support/memoryPorts.js";
@@ -137,5 +138,26 @@ describe("an audit delivery that keeps failing", () => {
       message: `Gave up on event ${event.id} after 31 attempts since ${firstFailedAt}: the delivery goes to the dead-letter queue`,
       at: "2026-12-01T00:00:00.000Z",
     });
+  });
+});
+
+describe("the Key Vault secret name of a subscription", () => {
+  it("keeps the documented audit-sub-<tenantId>-<id> for a GUID tenant", () => {
+    expect(subscriptionSecretName(tenantId, "siem")).toBe(`audit-sub-${tenantId}-siem`);
+  });
+
+  it("is never one name for two (tenant, subscription) pairs, even when tenant ids are not GUIDs", () => {
+    // Tenant ids are letters, digits and dashes: joined with a dash, x + x-sub and x-x + sub met.
+    const pairs: [string, string][] = [
+      ["x", "x-sub"],
+      ["x-x", "sub"],
+      [tenantId, "a-b"],
+      [`${tenantId}-a`, "b"],
+      ["aaaabbbb-cccc-dddd-eeee-ffff0000111", "1-a"],
+    ];
+    const names = pairs.map(([t, id]) => subscriptionSecretName(t, id));
+    expect(new Set(names.map((n) => n.toLowerCase())).size).toBe(pairs.length);
+    for (const n of names) expect(n).toMatch(/^[0-9a-zA-Z-]{1,127}$/);
+    expect(subscriptionSecretName("x", "x-sub")).toMatch(/^audit-sub-x[0-9a-f]{64}$/);
   });
 });

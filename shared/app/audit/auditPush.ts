@@ -17,7 +17,7 @@
 // the message is thrown back until the queue dead-letters it (the Functions host cannot
 // dead-letter explicitly), with no further POST: the dead-letter queue keeps what was not delivered.
 // Deliveries record no audit events (a failing receiver must not feed its own backlog).
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
 import {
   deliveryMessageId,
@@ -57,7 +57,17 @@ export interface SubscriptionSecrets {
   remove(name: string): Promise<void>;
 }
 
-export const subscriptionSecretName = (tenantId: string, id: string): string => `audit-sub-${tenantId}-${id}`;
+const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The Key Vault secret of a subscription: `audit-sub-<tenantId>-<id>` for a GUID tenant id
+ * (every Entra tenant), whose fixed length leaves no doubt where it ends. Tenant ids that
+ * are not GUIDs (letters, digits and dashes) would make `X` + `x-sub` and `X-x` + `sub` one
+ * name, so theirs is `audit-sub-x<SHA-256 of tenant and id>` ('x' is no hex digit: no GUID
+ * name can match it).
+ */
+export const subscriptionSecretName = (tenantId: string, id: string): string =>
+  guid.test(tenantId) ? `audit-sub-${tenantId}-${id}` : `audit-sub-x${createHash("sha256").update(`${tenantId}\n${id}`).digest("hex")}`;
 
 /** Thrown to hand a given-up delivery to the dead-letter queue (a plain error: the consumer lets Service Bus redeliver it). */
 export class AuditDeliveryGaveUp extends Error {
