@@ -6,22 +6,19 @@ import { continuationTokenSchema, idSchema, isoDateTimeSchema, listOf, topSchema
 
 export const roleAssignmentIdParams = z.strictObject({ id: idSchema });
 
+/**
+ * A scope tag id as role assignments and the approval rule name it: one shape for both, so
+ * every tag the help desk can be scoped to can also be made to need approval.
+ */
+const scopeTagSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, underscores and dashes, at most 64");
+
 /** Update, ViewReports and Approve exist only tenant-wide: they take no scope tags. */
 export const roleAssignmentBody = z
   .strictObject({
     principalId: idSchema,
     principalType: z.enum(["user", "group"]),
     permission: z.enum(assignablePermissions),
-    scopeTags: z
-      .array(
-        z
-          .string()
-          .min(1)
-          .max(64)
-          .regex(/^[A-Za-z0-9_-]+$/),
-      )
-      .max(50)
-      .default([]),
+    scopeTags: z.array(scopeTagSchema).max(50).default([]),
   })
   .refine((a) => a.scopeTags.length === 0 || !tenantWidePermissions.has(a.permission), {
     message: "this permission is tenant-wide: it takes no scope tags",
@@ -94,7 +91,7 @@ export const settingsPatchBody = z
     requireTicketId: z.boolean().optional(),
     /** Scope tag ids (as on devices) whose devices need a second person's approval. */
     approvalRequiredScopeTags: z
-      .array(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "letters, digits and dashes, at most 64"))
+      .array(scopeTagSchema)
       .max(maxApprovalScopeTags, `at most ${maxApprovalScopeTags} scope tags`)
       .transform((tags) => [...new Set(tags)])
       .optional(),

@@ -42,6 +42,29 @@ describe("settings", () => {
     expect(badTag.status).toBe(400);
     expect((await api<Record<string, unknown>>("/settings", { token: tenant.admin })).body).toMatchObject({ approvalTimeoutMinutes: 15 });
   });
+
+  it("takes for approval every scope tag a role assignment can be scoped to", async () => {
+    // Prepare: help desk scoped to a tag with an underscore, which role assignments accept.
+    const device = managedDevice({ roleScopeTagIds: ["eu_finance"] });
+    const tenant = await tenantWith([device]);
+    const scopedId = randomUUID();
+    const scoped = await tokenFor({ tid: tenant.tenantId, oid: scopedId, name: "EU Help Desk", roles: [] });
+    const assigned = await api(`/roleAssignments/${randomUUID()}`, {
+      method: "PUT",
+      token: tenant.admin,
+      body: { principalId: scopedId, principalType: "user", permission: "RemoteAssistance.Request", scopeTags: ["eu_finance"] },
+    });
+
+    // Act
+    const patched = await api<Problem>("/settings", { method: "PATCH", token: tenant.admin, body: { approvalRequiredScopeTags: ["eu_finance"] } });
+    const requested = await requestSession(scoped, device.id);
+
+    // Assess
+    expect(assigned.status, assigned.text).toBe(201);
+    expect(patched.status, patched.text).toBe(200);
+    expect(requested.status, requested.text).toBe(202);
+    expect(requested.body.status).toBe("pendingApproval");
+  });
 });
 
 describe("ticket ids", () => {
