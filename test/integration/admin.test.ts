@@ -74,6 +74,23 @@ describe("settings", () => {
     expect(res.body.errors.map((e) => e.path).some((p) => p.startsWith(path))).toBe(true);
     expect((await api("/settings", { token: admin })).body).toEqual(before.body);
   });
+
+  it("answer many admins changing them at once with 200 or 429, never 500", async () => {
+    // Prepare
+    const busyTenant = randomUUID();
+    const busyAdmin = await tokenFor({ tid: busyTenant, oid: randomUUID(), name: "Busy Admin", roles: ["Intune.Administrator"] });
+
+    // Act: 40 changes of the one settings row at once, each racing the others' etags.
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => api("/settings", { method: "PATCH", token: busyAdmin, body: { sessionTimeoutMinutes: i + 1 } })),
+    );
+
+    // Assess
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    expect(statuses).toContain(200);
+    for (const a of answers.filter((x) => x.status === 429)) expect(Number(a.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
 });
 
 describe("role assignments", () => {

@@ -3,6 +3,7 @@ import { odata, type TableClient } from "@azure/data-tables";
 import type { RoleAssignment, AssignablePermission } from "../../domain/permissions.js";
 import { defaultTenantSettings, type TenantSettings } from "../../domain/tenantSettings.js";
 import type { RoleAssignmentStore, SettingsStore, UserListQuery, UserRecord, UserStore } from "../../app/admin/ports.js";
+import { Contended } from "../../app/contention.js";
 import { decodeContinuation, encodeContinuation, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
 
 const settingsRow = "settings";
@@ -39,7 +40,8 @@ export class TableSettingsStore implements SettingsStore {
         throw err;
       }
     }
-    throw new Error("settings update kept losing races");
+    // Many admins (or a script) changing the settings at once: 429, try again, not a 500.
+    throw new Contended(`the settings of tenant ${tenantId}`, 5);
   }
 }
 
