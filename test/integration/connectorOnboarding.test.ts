@@ -368,4 +368,19 @@ describe("connector onboarding", () => {
     expect(again.status).toBe(409);
     expect(again.body.code).toBe("conflict");
   });
+  it("many verifies of one tenant at once answer 200 or 429, never 500", async () => {
+    // Prepare
+    const tenant = await newTenant();
+    await onboard(tenant);
+
+    // Act: 40 health checks racing to write the connector row.
+    const answers = await Promise.all(Array.from({ length: 40 }, () => api("/connector/verify", { method: "POST", token: tenant.connectorAdmin })));
+
+    // Assess
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    expect(statuses).toContain(200);
+    for (const a of answers.filter((x) => x.status === 429)) expect(Number(a.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await getConnector(tenant.connectorAdmin)).health).toBe("healthy");
+  });
 });

@@ -4,6 +4,7 @@ import { odata, type TableClient } from "@azure/data-tables";
 import { z } from "zod";
 import { connectorErrorCodes, connectorHealths, connectorId, initialConnectorState, onboardingStatuses, type ConnectorState } from "../../domain/connector.js";
 import type { ConnectorStore } from "../../app/connector/ports.js";
+import { Contended } from "../../app/contention.js";
 import { getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
 
 interface ConnectorEntity {
@@ -114,7 +115,8 @@ export class TableConnectorStore implements ConnectorStore {
         throw err;
       }
     }
-    throw new Error(`connector update of tenant ${tenantId} kept losing races`);
+    // Many writers at once (a burst of verifies, say): 429 to an HTTP caller, a retry on a queue, not a 500.
+    throw new Contended(`the connector of tenant ${tenantId}`, maxAttempts);
   }
 
   async listOnboarded(): Promise<string[]> {
