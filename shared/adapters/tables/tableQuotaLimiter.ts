@@ -9,6 +9,7 @@
 // one did, the write fails on the etag (412) and the row is read again, as in any lost race.
 import type { TableClient } from "@azure/data-tables";
 import type { Clock } from "../../app/clock.js";
+import { Contended } from "../../app/contention.js";
 import type { QuotaDecision, QuotaLimiter } from "../../app/quota/ports.js";
 import { block, decide, decodeTimes, emptyWindow, encodeTimes, type WindowState } from "../../app/quota/slidingWindow.js";
 import { getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
@@ -102,8 +103,8 @@ export class TableQuotaLimiter implements QuotaLimiter {
       // Spread the racers out a little, more after each loss.
       await sleep(Math.floor(this.#random() * Math.min(200, 10 * (attempt + 1))));
     }
-    // Transient: the message is redelivered (or the HTTP caller retries).
-    throw new Error(`the TeamViewer quota row of tenant ${tenantId} kept changing (${maxAttempts} attempts)`);
+    // Transient: the message is redelivered; an HTTP caller gets 429 with Retry-After, not a 500.
+    throw new Contended(`the TeamViewer quota row of tenant ${tenantId}`, maxAttempts);
   }
 
   /** The row as stored now (undefined before the tenant's first call), remembered as this instance's copy. */
