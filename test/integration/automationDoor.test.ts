@@ -135,6 +135,29 @@ describe("the automation door", () => {
     expect(await byApp(tenant, bot, repeated.id)).toHaveLength(1);
   });
 
+  it("refuses an envelope id used again with another ticket or description (409), and keeps the first request as it was", async () => {
+    // Prepare
+    const device = managedDevice();
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const id = randomUUID();
+    const event = (data: Record<string, unknown>) => ({ type: "remoteAssistance.requested", version: 1, id, data: { deviceId: device.id, ...data } });
+
+    // Act
+    const first = await door(botToken, event({ ticketId: "INC-1", description: "Outlook crashes" }));
+    const retried = await door(botToken, event({ ticketId: "INC-1", description: "Outlook crashes" }));
+    const otherTicket = await door(botToken, event({ ticketId: "INC-2", description: "Outlook crashes" }));
+    const otherDescription = await door(botToken, event({ ticketId: "INC-1", description: "The printer is offline" }));
+
+    // Assess
+    expect(first.status, first.text).toBe(202);
+    expect(retried.status, retried.text).toBe(202);
+    expect(otherTicket.status, otherTicket.text).toBe(409);
+    expect(otherTicket.body.code).toBe("conflict");
+    expect(otherDescription.status, otherDescription.text).toBe(409);
+    const sessions = await byApp(tenant, bot, device.id);
+    expect(sessions.map((s) => ({ ticketId: s.ticketId, description: s.description }))).toEqual([{ ticketId: "INC-1", description: "Outlook crashes" }]);
+  });
+
   it("refuses an event naming another tenant with 403, and that tenant gains nothing: no session, no audit event", async () => {
     // Act
     const res = await door(botToken, requested(otherDevice.id, { tenantId: other.tenantId }));

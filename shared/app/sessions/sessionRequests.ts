@@ -218,10 +218,18 @@ export class SessionRequests {
     return { ok: true, session: stored.session, replayed: true };
   }
 
-  /** An automation's event id was used before: its session, if this is the same request. */
+  /**
+   * An automation's event id was used before: its session, if this is the same request (same
+   * app, device, ticket and description, as the first request stored them). Anything else
+   * would be answered with a session that is not what was asked for.
+   */
   async #replayEvent(command: SessionRequestCommand, sessionId: string, ctx: RequestContext): Promise<SessionRequestResult> {
     const session = await this.#existing(command, sessionId, ctx);
-    if (command.source === "app" && (session.deviceId !== command.deviceId || session.requestedBy.id !== command.caller.userId)) {
+    const same =
+      session.deviceId === command.deviceId &&
+      (session.ticketId ?? null) === (command.ticketId ?? null) &&
+      session.description === (command.description?.trim() || null);
+    if (command.source === "app" && (!same || session.requestedBy.id !== command.caller.userId)) {
       return { ok: false, refusal: { error: conflict("This event id was already used for another request; send a new id for a new request.") } };
     }
     return { ok: true, session, replayed: true };
