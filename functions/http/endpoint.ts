@@ -123,9 +123,10 @@ function pathParams<P>(schema: z.ZodType<P> | undefined, value: unknown): P {
 }
 
 function queryObject(url: URL): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a parameter named toString or __proto__ is an unknown one, not a repeat.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of url.searchParams) {
-    if (k in out) throw new DomainError(errorCodes.validationFailed, `The query parameter '${k.slice(0, 64)}' is repeated.`);
+    if (Object.hasOwn(out, k)) throw new DomainError(errorCodes.validationFailed, `The query parameter '${k.slice(0, 64)}' is repeated.`);
     out[k] = v;
   }
   return out;

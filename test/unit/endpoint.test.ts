@@ -172,6 +172,25 @@ describe("endpoint(): input", () => {
     expect(answer.json).toMatchObject({ code: errorCodes.validationFailed, detail: expect.stringMatching(detail) });
   });
 
+  it.each(["toString", "constructor", "__proto__", "hasOwnProperty"])(
+    "answers 400 naming %s as an unknown query parameter, not a repeated one",
+    async (name) => {
+      // Act
+      const answer = await invokeHttp(echo, {
+        method: "POST",
+        url: `/api/unit/echo/t1?${name}=1`,
+        params: { thingId: "t1" },
+        headers: asAdmin,
+        body: { note: "x" },
+      });
+
+      // Assess
+      expect(answer.status).toBe(400);
+      expect(answer.json).toMatchObject({ code: errorCodes.validationFailed, detail: "The request query is not valid." });
+      expect(JSON.stringify(answer.json)).toContain(name);
+    },
+  );
+
   it("answers 413 for a body over the endpoint's limit", async () => {
     // Act
     const answer = await invokeHttp(echo, {
