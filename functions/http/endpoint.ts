@@ -132,16 +132,29 @@ function queryObject(url: URL): Record<string, string> {
   return out;
 }
 
+// JSON between systems is UTF-8 (RFC 8259). Bytes that are not, or a body declared in another
+// charset, are refused: read as UTF-8 they would be stored with replacement characters.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const notUtf8 = "The request body must be JSON in UTF-8; it is not valid UTF-8, or its Content-Type names another charset.";
+
 async function readBody(req: HttpRequest, max: number, expectBody: boolean): Promise<unknown> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > max) throw new DomainError(errorCodes.payloadTooLarge, `The request body is larger than ${max} bytes.`);
-  const text = await req.text();
-  if (Buffer.byteLength(text) > max) throw new DomainError(errorCodes.payloadTooLarge, `The request body is larger than ${max} bytes.`);
+  const bytes = new Uint8Array(await req.arrayBuffer());
+  if (bytes.byteLength > max) throw new DomainError(errorCodes.payloadTooLarge, `The request body is larger than ${max} bytes.`);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new DomainError(errorCodes.validationFailed, notUtf8);
+  }
   if (text.trim() === "") return expectBody ? {} : undefined;
   const type = req.headers.get("content-type") ?? "application/json";
   if (!/^application\/([a-z.+-]+\+)?json\b/i.test(type)) {
     throw new DomainError(errorCodes.validationFailed, "The request body must be JSON (Content-Type: application/json).");
   }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(type)?.[1];
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) throw new DomainError(errorCodes.validationFailed, notUtf8);
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -86,7 +86,7 @@ export interface HttpCall {
   readonly url: string;
   readonly params?: Record<string, string>;
   readonly headers?: Record<string, string>;
-  /** Sent as JSON unless a string. */
+  /** Sent as JSON unless a string, or as they are when bytes. */
   readonly body?: unknown;
 }
 
@@ -101,13 +101,14 @@ export interface HttpAnswer {
 /** Calls an HTTP function definition with a real `HttpRequest`. */
 export async function invokeHttp(definition: FunctionDefinition, call: HttpCall): Promise<HttpAnswer> {
   if (definition.kind !== "http") throw new Error(`${definition.name} is not an HTTP function`);
-  const body = call.body === undefined ? undefined : typeof call.body === "string" ? call.body : JSON.stringify(call.body);
+  const bytes = call.body instanceof Uint8Array ? call.body : undefined;
+  const body = call.body === undefined || bytes ? undefined : typeof call.body === "string" ? call.body : JSON.stringify(call.body);
   const request = new HttpRequest({
     method: call.method ?? definition.options.methods?.[0] ?? "GET",
     url: `http://localhost:7071${call.url}`,
     headers: { ...(body !== undefined && typeof call.body !== "string" ? { "content-type": "application/json" } : {}), ...call.headers },
     params: call.params ?? {},
-    ...(body === undefined ? {} : { body: { string: body } }),
+    ...(bytes ? { body: { bytes } } : body === undefined ? {} : { body: { string: body } }),
   });
   const { ctx, logs } = context(definition.name);
   const response = (await definition.options.handler(request, ctx)) as HttpResponseInit;

@@ -191,6 +191,40 @@ describe("endpoint(): input", () => {
     },
   );
 
+  it.each([
+    ["bytes that are not UTF-8", Buffer.from('{"note":"Caf\xe9"}', "latin1"), "application/json"],
+    ["a charset other than UTF-8", Buffer.from('{"note":"Caf\xe9"}', "latin1"), "application/json; charset=ISO-8859-1"],
+    ["UTF-16", Buffer.from('{"note":"Caf\xe9"}', "utf16le"), "application/json; charset=utf-16"],
+  ])("answers 400 to a body in %s, rather than reading it with replacement characters", async (_, bytes, contentType) => {
+    // Act
+    const answer = await invokeHttp(echo, {
+      method: "POST",
+      url: "/api/unit/echo/t1",
+      params: { thingId: "t1" },
+      headers: { ...asAdmin, "content-type": contentType },
+      body: new Uint8Array(bytes),
+    });
+
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.json).toMatchObject({ code: errorCodes.validationFailed, detail: expect.stringMatching(/UTF-8/) });
+  });
+
+  it("reads a body declared UTF-8 in any spelling", async () => {
+    // Act
+    const answer = await invokeHttp(echo, {
+      method: "POST",
+      url: "/api/unit/echo/t1",
+      params: { thingId: "t1" },
+      headers: { ...asAdmin, "content-type": 'application/json; Charset="UTF-8"' },
+      body: new Uint8Array(Buffer.from(JSON.stringify({ note: "Café ☕" }), "utf8")),
+    });
+
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(answer.json).toMatchObject({ body: { note: "Café ☕" } });
+  });
+
   it("answers 413 for a body over the endpoint's limit", async () => {
     // Act
     const answer = await invokeHttp(echo, {
