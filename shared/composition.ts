@@ -143,9 +143,10 @@ export function buildServices(config: Config): Services {
   const connectors = new CachedConnectorStore(new TableConnectorStore(tables), new ShortCache({ ttlMs: tenantStateCacheMs, now: () => clock.now().getTime() }));
   const oauthStates = new TableOAuthStateStore(tables);
   const tokenVault = new KeyVaultTokenVault(secrets);
+  const leases = new TableLeaseStore(tables, clock);
   const teamViewerTokens = new TokenProvider({
     vault: tokenVault,
-    leases: new TableLeaseStore(tables, clock),
+    leases,
     connectors,
     teamViewer,
     audit,
@@ -229,7 +230,15 @@ export function buildServices(config: Config): Services {
       audit,
       clock,
     }),
-    connectorHealth: new ConnectorHealthCheck({ access, connectors, tokens: teamViewerTokens, teamViewer: teamViewerQuota, audit, clock }),
+    connectorHealth: new ConnectorHealthCheck({
+      access,
+      connectors,
+      tokens: teamViewerTokens,
+      teamViewer: teamViewerQuota,
+      audit,
+      clock,
+      verifyInterval: { leases, ms: config.limits.verifyMinIntervalSeconds * 1000 },
+    }),
     deviceStore,
     devices: new DeviceService({ store: deviceStore, users, access, settings, audit }),
     deviceReindex: new DeviceReindex({ store: deviceStore, jobs: new TableReindexJobStore(tables), bus, audit, clock }),

@@ -54,6 +54,8 @@ export const settingsSchema = z
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
     // 0 turns the per-session resend throttle off (the cap of 10 resends still applies).
     RESEND_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+    // 0 turns the per-tenant limit of POST /api/connector/verify off.
+    VERIFY_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3_600).default(60),
     // Local development and tests only (the local stack sets them; Azure never does):
     // where the local push gateway records pushes, the fault-point file tests use to
     // crash handlers on purpose, and where spans are written as JSON lines (without
@@ -169,6 +171,7 @@ export interface Config {
     /** Requests a minute per client address without a valid token (anonymous endpoints, failed sign-ins). */
     readonly anonymousPerMinute: number;
     readonly resendMinIntervalSeconds: number;
+    readonly verifyMinIntervalSeconds: number;
   };
   /** Audit push deliveries: delay before the first retry, and when to give up on an event. */
   readonly auditExport: { readonly firstRetryMs: number; readonly giveUpMs: number };
@@ -229,6 +232,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       callerBurst: s.RATE_LIMIT_CALLER_BURST,
       anonymousPerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
       resendMinIntervalSeconds: s.RESEND_MIN_INTERVAL_SECONDS,
+      verifyMinIntervalSeconds: s.VERIFY_MIN_INTERVAL_SECONDS,
     },
     auditExport: { firstRetryMs: Math.round(s.AUDIT_EXPORT_RETRY_SECONDS * 1000), giveUpMs: Math.round(s.AUDIT_EXPORT_GIVE_UP_HOURS * 3_600_000) },
     local: { pushFile: s.LOCAL_PUSH_FILE, faultsFile: s.LOCAL_FAULTS_FILE, tracesFile: s.LOCAL_TRACES_FILE, allowInsecureLinks: s.LOCAL_ALLOW_INSECURE_LINKS },

@@ -13,7 +13,7 @@ import { openRowKey, sessionRowKey } from "../../shared/adapters/tables/tableSes
 import type { Session } from "../../shared/domain/session.js";
 import { api, eventually, stack, tokenFor, useStack, type ApiResponse } from "../support/api.js";
 import { startStackProcess, type StackProcess } from "../support/stackProcess.js";
-import { auditEvents, newTenant, onboard, type TestTenant } from "./connectorSupport.js";
+import { auditEvents, fake, newTenant, onboard, type TestTenant } from "./connectorSupport.js";
 import { createDevices, eventuallySession, managedDevice, pushes, requestSession, runFunctionNow } from "./sessionsSupport.js";
 
 const sessionsTable = (): TableClient => TableClient.fromConnectionString(stack().tablesConnectionString, "sessions", { allowInsecureConnection: true });
@@ -278,6 +278,34 @@ describe("on a stack with the production rate limits", () => {
     // At most one probe per 10 s: a burst of a few seconds sees one or two checkedAt values.
     const checkedAt = new Set(served.map((r) => (JSON.parse(r.body) as { checkedAt: string }).checkedAt));
     expect(checkedAt.size).toBeLessThanOrEqual(1 + Math.ceil(elapsedSeconds / 10));
+  });
+
+  it("a second verify of a tenant within 60 s is 429 with Retry-After and calls TeamViewer no more; another tenant is served", async () => {
+    // Prepare: two onboarded tenants.
+    const [tenant, other] = [await newTenant(), await newTenant()];
+    await onboard(tenant);
+    await onboard(other);
+    const pings = async (): Promise<number> => (await fake().calls()).filter((c) => c.path.endsWith("/ping")).length;
+    const verify = (token: string): Promise<ApiResponse<{ code?: string; health?: string }>> =>
+      api<{ code?: string; health?: string }>("/connector/verify", { method: "POST", token });
+
+    // Act: the connector admin checks, then a help-desk user (any reader may) checks 20 times at once.
+    const first = await verify(tenant.connectorAdmin);
+    const pingsAfterFirst = await pings();
+    const again = await Promise.all(Array.from({ length: 20 }, () => verify(tenant.helpdesk)));
+    const otherTenant = await verify(other.connectorAdmin);
+
+    // Assess
+    expect(first.status, first.text).toBe(200);
+    expect(first.body.health).toBe("healthy");
+    for (const r of again) {
+      expectRateLimitedProblem(r.status, r.headers.get("retry-after"), r.headers.get("content-type"), r.text);
+      expect(Number(r.headers.get("retry-after"))).toBeLessThanOrEqual(60);
+    }
+    expect(otherTenant.status, otherTenant.text).toBe(200);
+    expect(await pings()).toBe(pingsAfterFirst + 1);
+    const verifies = await auditEvents(tenant.admin, "connector.verify");
+    expect(verifies.length).toBe(1);
   });
 
   it("120 resends: at most 10 accepted, the rest 409 or 429, and the session stays small", async () => {

@@ -20,7 +20,7 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
 import { isOutage, TimerRows } from "../timerRows.js";
 import { connectorNotOnboarded, isReauthorizationRequired, reauthorizationRequired } from "./connectorErrors.js";
-import type { ConnectorStore, TeamViewerAccountInfo } from "./ports.js";
+import type { ConnectorStore, LeaseStore, TeamViewerAccountInfo } from "./ports.js";
 import type { TokenProvider } from "./tokenProvider.js";
 import { isQuotaExhausted, type TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 
@@ -32,7 +32,15 @@ export interface ConnectorHealthDeps {
   readonly teamViewer: TeamViewerByTenant;
   readonly audit: AuditLog;
   readonly clock: Clock;
+  /**
+   * At most one POST /api/connector/verify per tenant in this interval (0 = no limit): each
+   * check spends TeamViewer calls of the tenant's quota, which its sessions need. Kept as a
+   * lease (`connectorVerify`) that the check takes and lets expire.
+   */
+  readonly verifyInterval?: { readonly leases: LeaseStore; readonly ms: number };
 }
+
+const verifyLeaseName = "connectorVerify";
 
 export interface HealthReport {
   readonly health: ConnectorHealth;
@@ -68,6 +76,7 @@ export class ConnectorHealthCheck {
   /** POST /api/connector/verify: check now, record it, and say what was found. */
   async verify(caller: UserCaller, correlationId: string, log: Logger): Promise<HealthReport> {
     requireRead(await this.#d.access.permissionsOf(caller));
+    await this.#takeVerifyTurn(caller.tenantId, correlationId);
     try {
       return await this.#check(caller.tenantId, actorOf(caller), correlationId, log, true);
     } catch (e) {
@@ -80,6 +89,21 @@ export class ConnectorHealthCheck {
         { extensions: { retryAfterSeconds: seconds } },
       );
     }
+  }
+
+  /** 429 while another verify of the tenant was made less than the interval ago (by anyone). */
+  async #takeVerifyTurn(tenantId: string, correlationId: string): Promise<void> {
+    const interval = this.#d.verifyInterval;
+    if (!interval || interval.ms <= 0) return;
+    if (await interval.leases.tryAcquire(tenantId, verifyLeaseName, `verify/${correlationId}`, interval.ms)) return;
+    const held = await interval.leases.get(tenantId, verifyLeaseName);
+    const waitMs = held ? held.expiresAt.getTime() - this.#d.clock.now().getTime() : 1000;
+    const seconds = Math.min(Math.ceil(interval.ms / 1000), Math.max(1, Math.ceil(waitMs / 1000)));
+    throw new DomainError(
+      errorCodes.rateLimited,
+      `The connection was checked less than ${Math.ceil(interval.ms / 1000)} s ago (each check uses the tenant's TeamViewer quota); try again in ${seconds} s.`,
+      { extensions: { retryAfterSeconds: seconds } },
+    );
   }
 
   /** Timer: every onboarded tenant, a few at a time; one tenant's failure does not stop the others. */
