@@ -162,6 +162,58 @@ describe("role assignments", () => {
     expect(rolesParams.get("inventorySyncPrincipalId")?.text).toBe("inventorySyncPrincipalId");
   });
 
+  it("are the ones docs/deploy.md lists under 'Who can do what', and its queue counts are right", async () => {
+    // Prepare
+    const file = await loadBicep("modules/roleAssignments.bicep");
+    const doc = readFileSync(join(infraDir, "..", "docs", "deploy.md"), "utf8");
+    const queueCount = (JSON.parse(readFileSync(join(infraDir, "queues.json"), "utf8")) as { queues: unknown[] }).queues.length;
+    const principals: Record<string, string> = {
+      appPrincipalId: "app identity",
+      deployerPrincipalId: "you (`AZURE_PRINCIPAL_ID`)",
+      inventorySyncPrincipalId: "inventory sync (`INVENTORY_SYNC_PRINCIPAL_ID`)",
+    };
+    const roleNames: Record<string, string> = {
+      serviceBusDataSender: "Azure Service Bus Data Sender",
+      serviceBusDataReceiver: "Azure Service Bus Data Receiver",
+      serviceBusDataOwner: "Azure Service Bus Data Owner",
+      storageBlobDataOwner: "Storage Blob Data Owner",
+      storageTableDataContributor: "Storage Table Data Contributor",
+      keyVaultSecretsOfficer: "Key Vault Secrets Officer",
+      monitoringMetricsPublisher: "Monitoring Metrics Publisher",
+    };
+    const scopes: Record<string, string> = {
+      storage: "storage account",
+      serviceBus: "namespace",
+      "queues[i]": "each queue",
+      automationEventsQueue: "`automation-events` queue",
+      keyVault: "vault",
+      appInsights: "Application Insights",
+    };
+    const numbers = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
+
+    // Act
+    const inBicep = declarations(file, "resource")
+      .filter((d) => d.typeText?.startsWith("Microsoft.Authorization/roleAssignments@"))
+      .map(assignmentOf)
+      .map((a) => `${principals[a.principal] ?? a.principal} | ${roleNames[a.role] ?? a.role} | ${scopes[a.scope] ?? a.scope}`);
+    const section = /### Who can do what[^\n]*\n([\s\S]*?)\n(?=#)/.exec(doc)?.[1] ?? "";
+    const inDoc = section
+      .split("\n")
+      .filter((l) => l.startsWith("|") && !/^\|\s*(Principal|-)/.test(l))
+      .map((l) =>
+        l
+          .split("|")
+          .slice(1, 4)
+          .map((c) => c.trim())
+          .join(" | "),
+      );
+    const counted = [...doc.matchAll(/\b(\w+) queues\b/g)].map((m) => m[1].toLowerCase()).filter((w) => numbers.includes(w) || /^\d+$/.test(w));
+
+    // Assess
+    expect(inDoc.sort()).toEqual(inBicep.sort());
+    for (const n of counted) expect(n, "a queue count in docs/deploy.md").toBe(numbers[queueCount]);
+  });
+
   it("are made for the identity the function app runs as", async () => {
     // Prepare
     const main = await loadBicep("main.bicep");
