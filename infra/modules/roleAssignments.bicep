@@ -95,16 +95,18 @@ resource inventorySyncSender 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-// Queue triggers (and the dead-letter readers) receive and settle messages.
-resource serviceBusReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(serviceBus.id, appPrincipalId, roles.serviceBusDataReceiver)
-  scope: serviceBus
+// Queue triggers (and the dead-letter readers) receive and settle messages. Per queue like
+// the Sender: a queue's assignment covers its $DeadLetterQueue, and the app reads no
+// other entity.
+resource serviceBusReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (queueName, i) in serviceBusQueueNames: {
+  name: guid(serviceBus.id, queueName, appPrincipalId, roles.serviceBusDataReceiver)
+  scope: queues[i]
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataReceiver)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }
-}
+}]
 
 // Why Data Owner at all: target-based scaling sizes each Service Bus function by its
 // queue's message count. Per learn.microsoft.com (functions-target-based-scaling) Manage

@@ -77,7 +77,8 @@ describe("role assignments", () => {
       // Per queue, never the namespace; the inventory sync only on automation-events, when named.
       { scope: "queues[i]", role: "serviceBusDataSender", principal: "appPrincipalId", conditional: false, looped: true },
       { scope: "automationEventsQueue", role: "serviceBusDataSender", principal: "inventorySyncPrincipalId", conditional: true, looped: false },
-      { scope: "serviceBus", role: "serviceBusDataReceiver", principal: "appPrincipalId", conditional: false, looped: false },
+      // Per queue too: the triggers (and dead-letter readers, on each queue's $DeadLetterQueue) read only these queues.
+      { scope: "queues[i]", role: "serviceBusDataReceiver", principal: "appPrincipalId", conditional: false, looped: true },
       // Per queue, and only while target-based scaling is wanted.
       { scope: "queues[i]", role: "serviceBusDataOwner", principal: "appPrincipalId", conditional: true, looped: true },
       { scope: "keyVault", role: "keyVaultSecretsOfficer", principal: "appPrincipalId", conditional: false, looped: false },
@@ -117,6 +118,21 @@ describe("role assignments", () => {
 
     // Assess
     expect(between).toMatch(/\/\/ Why Data Owner[\s\S]*target-based scaling/);
+  });
+
+  it("put no Service Bus data role on the namespace: every one is scoped to the queues the app uses", async () => {
+    // Prepare
+    const file = await loadBicep("modules/roleAssignments.bicep");
+
+    // Act
+    const onNamespace = declarations(file, "resource")
+      .filter((d) => d.typeText?.startsWith("Microsoft.Authorization/roleAssignments@"))
+      .map(assignmentOf)
+      .filter((a) => a.role.startsWith("serviceBus") && a.scope === "serviceBus")
+      .map((a) => `${a.resource}: ${a.role}`);
+
+    // Assess
+    expect(onNamespace).toEqual([]);
   });
 
   it("use no broad role anywhere in infra/", () => {
