@@ -204,6 +204,20 @@ describe("azd project", () => {
     });
   });
 
+  it("lists every resource main.bicep names in docs/deploy.md's 'What gets deployed' table", async () => {
+    // Prepare
+    const main = await loadBicep("main.bicep");
+    const doc = readFileSync(join(appRoot, "docs", "deploy.md"), "utf8");
+
+    // Act: every '<prefix>${resourceToken}' name, as the page writes it (`<prefix><token>`).
+    const names = [...new Set([...main.source.matchAll(/'([a-z-]*)\$\{resourceToken\}'/g)].map((m) => `\`${m[1]}<token>\``))];
+    const table = /## What gets deployed\n([\s\S]*?)\n\n/.exec(doc)?.[1] ?? "";
+
+    // Assess
+    expect(names.length).toBeGreaterThan(5);
+    expect(names.filter((n) => !table.includes(n))).toEqual([]);
+  });
+
   it("derives resource names that fit Azure's length rules", async () => {
     // Prepare: uniqueString() returns 13 characters.
     const main = await loadBicep("main.bicep");
