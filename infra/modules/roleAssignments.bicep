@@ -80,7 +80,7 @@ resource serviceBusSender 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }]
 
-resource automationEventsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = {
+resource automationEventsQueue 'Microsoft.ServiceBus/namespaces/queues@2026-01-01' existing = {
   parent: serviceBus
   name: 'automation-events'
 }
