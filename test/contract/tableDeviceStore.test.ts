@@ -139,6 +139,24 @@ describe("writes", () => {
     expect(await rowsOf(tenantId)).toEqual(["d|ghost"]);
   });
 
+  it("writes and lists a device whose fields and scope tag are as long as the message contract allows", async () => {
+    // A device name and a scope tag at their contract limits (256 and 64 characters), not
+    // ASCII: each character is several escaped bytes in a RowKey, whose limit is 1 KiB.
+    const tenantId = randomUUID();
+    const id = randomUUID();
+    const tag = "É".repeat(64);
+    const long = facts(id, { deviceName: "Ü".repeat(256), userPrincipalName: `${"ö".repeat(300)}@x.example`, roleScopeTagIds: [tag] });
+
+    const written = await upsert(tenantId, long, "2026-11-20T08:00:00Z");
+    const page = await store.list({ tenantId, top: 10, scope: scoped(tag), settings: { allowPossiblyUnsupportedWindowsEditions: false } });
+    const found = await store.list({ tenantId, top: 10, scope: scoped(tag), settings: { allowPossiblyUnsupportedWindowsEditions: false }, search: "ÜÜ" });
+
+    expect(written.written).toBe(true);
+    expect(page.value.map((d) => d.id)).toEqual([id]);
+    expect(found.value.map((d) => d.id)).toEqual([id]);
+    for (const key of await rowsOf(tenantId)) expect(key.length).toBeLessThanOrEqual(512);
+  });
+
   it("refuses to bulk-create a device that exists", async () => {
     const tenantId = randomUUID();
     await upsert(tenantId, facts("d1"), "2026-11-20T08:00:00Z");

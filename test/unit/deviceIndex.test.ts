@@ -229,7 +229,7 @@ describe("the index version", () => {
   // scheme, the eligibility classes or the platform mapping changes them: bump
   // deviceIndexVersion in that change (so the re-index job rewrites stored devices), then
   // put the new version and digest here.
-  const pinned = { version: 3, digest: "c194cb3b432ce62d" };
+  const pinned = { version: 4, digest: "6bb044a0a0766097" };
   const samples: Device[] = [
     device(),
     device({ id: "d2", operatingSystem: "Android", deviceEnrollmentType: "androidEnterpriseFullyManaged", roleScopeTagIds: ["0", "berlin"] }),
@@ -249,6 +249,7 @@ describe("the index version", () => {
     }),
     device({ id: "d9", removed: true }),
     device({ id: "d10", roleScopeTagIds: Array.from({ length: maxIndexedTags + 1 }, (_, i) => `tag${i}`) }),
+    device({ id: "d11", roleScopeTagIds: ["É".repeat(64), "0"] }),
   ];
 
   it("is bumped whenever the rows it derives change", () => {

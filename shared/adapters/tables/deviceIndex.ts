@@ -6,7 +6,8 @@
 // Rows of one device (v = encoded sort value, see encodeSortValue; id = device id):
 //   d|<id>                                   the record (source of truth, lists its index keys)
 //   i|<seg>|n|<v(name)>!<id>                 by device name: "*" (every device), and
-//                                            "t|<tag>" per scope tag
+//                                            "t|<tag>" per scope tag ("h|<hash>" for a
+//                                            tag too long to keep in a key)
 //   i|*|u|<v(upn)>!<id>                      by user UPN
 //   i|*|d|<v(display name)>!<id>             by user name
 //   i|*|p|<platform>|<v(name)>!<id>          platform filter
@@ -55,9 +56,10 @@ import { inScope, type Scope } from "../../domain/permissions.js";
  * a rules change without a bump fails there.
  * 1: records written before versions existed (they carry no indexVersion); 2: the first
  * versioned deploy (same rules; its job rewrites every version-1 device once); 3: UPN and
- * display-name rows only tenant-wide, no longer per scope tag.
+ * display-name rows only tenant-wide, no longer per scope tag; 4: a tag escaping to more
+ * than 64 characters is indexed under a hash ("h|"), so its rows fit a RowKey.
  */
-export const deviceIndexVersion = 3;
+export const deviceIndexVersion = 4;
 /** The version of a record written before records carried one. */
 export const unversioned = 1;
 
@@ -147,7 +149,20 @@ function fieldValue(device: Device, field: SearchField): string | null | undefin
 
 const allSegment = "*";
 const wideSegment = "w";
-const tagSegment = (tag: string): string => `t|${encodeTag(tag)}`;
+/** Longer encoded tags are indexed under a hash of the tag (the "h" segment), see tagSegment. */
+export const maxEncodedTagLength = 64;
+/**
+ * A tag's segment. A RowKey holds at most 1 KiB (512 UTF-16 characters), and a tag may be 64
+ * characters that escape to 9 each: kept whole it would overflow the key, and Table storage
+ * would refuse the device. So a tag escaping to more than maxEncodedTagLength characters is
+ * named by a hash (rows read are checked against the scope anyway, so a collision could only
+ * cost reads). The longest key: "i|t|" + 64 + "|n|" + 240 + "!" + a 64-character id = 376.
+ */
+function tagSegment(tag: string): string {
+  const encoded = encodeTag(tag);
+  if (encoded.length <= maxEncodedTagLength) return `t|${encoded}`;
+  return `h|${createHash("sha256").update(tag, "utf8").digest("base64url").slice(0, 22)}`;
+}
 
 function segmentsOf(device: Device): string[] {
   const tags = [...new Set(device.roleScopeTagIds)];
