@@ -214,3 +214,42 @@ describe("groups overage", () => {
     expect((await api<Problem>("/auditEvents", { token: overage })).status).toBe(403);
   });
 });
+
+describe("groups overage, a user in many groups", () => {
+  it("keeps a user.upserted with as many groups as the contract allows, and judges an overage token by them", async () => {
+    // Prepare: the user is in 2,000 groups (an overage token names none of them); the
+    // assignment is for the last one
+    const tenant = await newTenant();
+    const groups = Array.from({ length: 2_000 }, () => randomUUID());
+    const userId = randomUUID();
+    const device = managedDevice({ roleScopeTagIds: ["berlin"] });
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const assigned = await putAssignment(tenant.admin, randomUUID(), {
+      principalId: groups[groups.length - 1],
+      principalType: "group",
+      permission: "RemoteAssistance.Request",
+      scopeTags: ["berlin"],
+    });
+    const overage = await tokenFor({ tid: tenant.tenantId, oid: userId, name: "Many groups", hasgroups: true });
+
+    // Act
+    await sendAutomationEvents([
+      envelope("user.upserted", tenant.tenantId, {
+        id: userId,
+        userPrincipalName: "many@contoso.example",
+        displayName: "Many groups",
+        mail: null,
+        intuneLicensed: true,
+        groups,
+      }),
+    ]);
+
+    // Assess
+    expect(assigned.status).toBe(201);
+    const after = await eventually(async () => {
+      const res = await api<{ id?: string }>(`/devices/${device.id}`, { token: overage });
+      return res.status === 200 ? res : undefined;
+    });
+    expect(after.body.id).toBe(device.id);
+  });
+});

@@ -149,8 +149,28 @@ interface UserEntity {
   displayName: string;
   mail?: string;
   intuneLicensed: boolean;
+  /** JSON array of group ids; when longer than one property holds, continued in groups2, groups3… */
   groups: string;
   updatedAt: string;
+}
+
+// A string property holds at most 32K UTF-16 characters (64 KiB), and user.upserted allows
+// 2,000 group ids (up to ~134K characters as JSON): the JSON is split over several
+// properties. Group ids are ASCII, so a cut never splits a character.
+const groupsPropertyLength = 30_000;
+
+function groupsProperties(groups: readonly string[]): Record<string, string> {
+  const json = JSON.stringify(groups);
+  const out: Record<string, string> = { groups: json.slice(0, groupsPropertyLength) };
+  for (let i = 1; i * groupsPropertyLength < json.length; i++) out[`groups${i + 1}`] = json.slice(i * groupsPropertyLength, (i + 1) * groupsPropertyLength);
+  return out;
+}
+
+function groupsOf(e: UserEntity): string[] {
+  const parts = e as unknown as Record<string, unknown>;
+  let json = e.groups;
+  for (let i = 2; typeof parts[`groups${i}`] === "string"; i++) json += parts[`groups${i}`] as string;
+  return JSON.parse(json) as string[];
 }
 
 /** Users one search call reads at most (Table storage cannot match substrings itself). */
@@ -165,7 +185,7 @@ function toUser(id: string, e: UserEntity): UserRecord {
     displayName: e.displayName,
     ...(e.mail ? { mail: e.mail } : {}),
     intuneLicensed: e.intuneLicensed,
-    groups: JSON.parse(e.groups) as string[],
+    groups: groupsOf(e),
     updatedAt: e.updatedAt,
   };
 }
@@ -211,7 +231,7 @@ export class TableUserStore implements UserStore {
       displayName: user.displayName,
       mail: user.mail,
       intuneLicensed: user.intuneLicensed,
-      groups: JSON.stringify(user.groups),
+      ...groupsProperties(user.groups),
       updatedAt: user.updatedAt,
     };
     for (let attempt = 0; attempt < 5; attempt++) {
