@@ -10,7 +10,17 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { SessionResource } from "../../shared/contracts/sessions.js";
 import { api, eventually, tokenFor } from "../support/api.js";
 import { auditEvents, fake, grantOf, newTenant, onboard, type TestTenant } from "./connectorSupport.js";
-import { createDevices, eventuallySession, listSessions, managedDevice, requestSession, runFunctionNow, teamViewerSessionsFor } from "./sessionsSupport.js";
+import {
+  createDevices,
+  envelope,
+  eventuallySession,
+  listSessions,
+  managedDevice,
+  requestSession,
+  runFunctionNow,
+  sendAutomationEvents,
+  teamViewerSessionsFor,
+} from "./sessionsSupport.js";
 
 type Problem = { code?: string; detail?: string };
 
@@ -197,6 +207,28 @@ describe("approval", () => {
     expect(await teamViewerSessionsFor(pending.body.id)).toEqual([]);
     expect(await sessionCallsSince(since)).toEqual([]);
   }, 120_000);
+
+  it("a request whose device is removed from management while it waits fails when approved, never reaching TeamViewer", async () => {
+    // Prepare: a request waiting for approval, then the inventory says the device is gone
+    const device = managedDevice({ roleScopeTagIds: ["finance"] });
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const pending = await requestSession(tenant.helpdesk, device.id);
+    expect(pending.body.status).toBe("pendingApproval");
+    await sendAutomationEvents([envelope("device.removed", tenant.tenantId, { id: device.id })]);
+    await eventually(async () => ((await api<{ removed?: boolean }>(`/devices/${device.id}`, { token: tenant.admin })).body.removed ? true : undefined));
+    const since = new Date().toISOString();
+
+    // Act
+    const approved = await decide(approver, pending.body.id, "approve");
+
+    // Assess: approved as documented, then the worker fails it instead of creating it
+    expect(approved.status).toBe(200);
+    const ended = await eventuallySession(tenant.admin, pending.body.id, (s) => !["pendingApproval", "requested"].includes(s.status), "the request to end");
+    expect(ended.status).toBe("failed");
+    expect(ended.failure?.code).toBe("deviceNotEligible");
+    expect(await teamViewerSessionsFor(pending.body.id)).toEqual([]);
+    expect(await sessionCallsSince(since)).toEqual([]);
+  });
 });
 
 async function getStatus(id: string): Promise<SessionResource> {

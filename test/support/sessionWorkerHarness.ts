@@ -11,6 +11,7 @@ import { SessionWriter } from "../../shared/app/sessions/sessionWriter.js";
 import { sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
 import { createMessages, withReservedCreate } from "../../shared/app/sessions/newSession.js";
 import { claimLeaseMs } from "../../shared/app/sessions/retryPolicy.js";
+import type { Device } from "../../shared/domain/device.js";
 import { initialWorkerState, type Session } from "../../shared/domain/session.js";
 import type { SessionCloseReason } from "../../shared/contracts/messages.js";
 import type { OutgoingMessage } from "../../shared/app/messageBus.js";
@@ -77,6 +78,20 @@ export interface Delivery {
   readonly deliveryCount: number;
 }
 
+const removedDevice = (tenantId: string, id: string): Device => ({
+  tenantId,
+  id,
+  deviceName: "GONE",
+  operatingSystem: "Windows",
+  osVersion: "10.0",
+  managedDeviceOwnerType: "personal",
+  deviceEnrollmentType: "windowsAzureADJoin",
+  roleScopeTagIds: [],
+  removed: true,
+  removedAt: "2026-01-01T00:00:00.000Z",
+  updatedAt: "2026-01-01T00:00:00.000Z",
+});
+
 /** One worker process, as the host runs it: session.create and session.close. */
 export interface WorkerProcess {
   readonly creation: SessionCreation;
@@ -97,6 +112,8 @@ export class SessionWorkerWorld {
   readonly faults = new MemoryFaultPoints();
   readonly writer = new SessionWriter({ store: this.store, bus: this.bus, clock: this.clock });
   readonly logs = recordingLogger();
+  /** Ids of devices the inventory removed (every other device is as it was requested). */
+  readonly removedDevices = new Set<string>();
 
   /**
    * A worker process: its creation and closing workers, sharing what the process learns (the
@@ -106,6 +123,7 @@ export class SessionWorkerWorld {
     const groups = new Map<string, string>();
     const creation = new SessionCreation({
       writer: this.writer,
+      devices: { get: async (tenantId, id) => (this.removedDevices.has(id) ? removedDevice(tenantId, id) : undefined) },
       tokens: this.tokens,
       teamViewer: this.teamViewer,
       faults: this.faults,

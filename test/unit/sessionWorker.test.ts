@@ -45,6 +45,22 @@ describe("session.create", () => {
     ]);
   });
 
+  it("fails a request that waited for approval when its device was removed meanwhile, never calling TeamViewer", async () => {
+    // Prepare: approved, but the inventory removed the device while it waited
+    const s = await world.request({ approval: { required: true, decision: null } });
+    world.removedDevices.add(s.deviceId);
+
+    // Act
+    await world.worker().create(world.createContext(s.id));
+
+    // Assess
+    const after = world.session(s.id);
+    expect(after.status).toBe("failed");
+    expect(after.failure?.code).toBe("deviceNotEligible");
+    expect(world.teamViewer.calls).toEqual([]);
+    expect(world.push.pushed).toEqual([]);
+  });
+
   it("leaves a first push that failed to the notification worker: pending, with notification.send, the inbox entry in", async () => {
     // Prepare
     const s = await world.request();

@@ -24,6 +24,7 @@ import { messageTypes } from "../../contracts/messages.js";
 import { isBadAuthorization, isTeamViewerError, type TeamViewerError } from "../teamViewerError.js";
 import {
   faultPointNames,
+  type DeviceDirectory,
   type FaultPoints,
   type OutboxEntry,
   type PushGateway,
@@ -43,6 +44,8 @@ import { closeCodeAtTeamViewer, teamViewerRequest, type TeamViewerGroupHints } f
 
 export interface SessionCreationDeps {
   readonly writer: SessionWriter;
+  /** Read only for a request that waited for approval: its device may have gone meanwhile. */
+  readonly devices: DeviceDirectory;
   readonly tokens: TeamViewerTokens;
   /** Every call counted against the tenant's TeamViewer quota. */
   readonly teamViewer: TeamViewerByTenant;
@@ -96,6 +99,13 @@ export class SessionCreation {
       if (Date.parse(s.expiresAt) <= now.getTime()) {
         if (await this.#expireUnstarted(current, ctx)) return;
         continue;
+      }
+      // An approval can take up to a day: a device removed from management meanwhile (retired,
+      // perhaps wiped and handed on) gets no session. Other requests were checked seconds ago.
+      if (s.approval?.required && (await this.#d.devices.get(tenantId, s.deviceId))?.removed) {
+        const message = "The device was removed from management while the request waited for approval; no session was created.";
+        await this.#fail(current, { code: sessionFailureCodes.deviceNotEligible, message }, ctx);
+        return;
       }
       if (usesReservedClaim(s.worker, now, ctx.messageId, ctx.deliveryCount, this.#d.teamViewerTimeoutMs)) {
         // The request took this claim for us: nothing to write, nothing created before.

@@ -79,6 +79,7 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
     }),
     creation: new SessionCreation({
       writer,
+      devices: d.devices,
       tokens: d.tokens,
       teamViewer: d.teamViewer,
       faults: d.faults,
