@@ -132,7 +132,8 @@ export const sessionReportQuery = z
     from: isoDateTimeSchema.optional(),
     to: isoDateTimeSchema.optional(),
   })
-  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), { message: "from must be before to", path: ["from"] })
+  // `to` defaults to now: a `from` in the future alone is as backwards as an explicit pair.
+  .refine((q) => !q.from || Date.parse(q.from) < (q.to ? Date.parse(q.to) : Date.now()), { message: "from must be before to (default now)", path: ["from"] })
   // A report reads every session in the range: the range bounds the work.
   .refine((q) => !q.from || Date.parse(q.to ?? new Date().toISOString()) - Date.parse(q.from) <= maxReportDays * 86_400_000, {
     message: `the range may span at most ${maxReportDays} days`,

@@ -10,6 +10,7 @@ import { nameBasedUuid, sessionMessageIds } from "../../shared/app/sessions/sess
 import { createRetryPolicy, decideClaim, retryDelayMs } from "../../shared/app/sessions/retryPolicy.js";
 import { teamViewerRequest } from "../../shared/app/sessions/teamViewerSessions.js";
 import { toSessionResource } from "../../shared/app/sessions/sessionView.js";
+import { sessionReportQuery } from "../../shared/contracts/sessions.js";
 import { applyEvent, initialWorkerState, type Session } from "../../shared/domain/session.js";
 import type { Device } from "../../shared/domain/device.js";
 import { evaluateEligibility } from "../../shared/domain/eligibility.js";
@@ -244,5 +245,23 @@ describe("the sessions report", () => {
   it("has no median without acceptances, and averages the middle two of an even count", () => {
     expect(median([])).toBeNull();
     expect(median([10, 40, 20, 30])).toBe(25);
+  });
+});
+
+describe("the session report's range", () => {
+  const parse = (q: Record<string, string>) => sessionReportQuery.safeParse(q);
+  const iso = (offsetMs: number): string => new Date(Date.now() + offsetMs).toISOString();
+
+  it("refuses a from after to, whether to is given or is now by default", () => {
+    expect(parse({ from: iso(-1000), to: iso(-2000) }).success).toBe(false);
+    const future = parse({ from: iso(3_600_000) });
+    expect(future.success).toBe(false);
+    expect(future.error?.issues[0]).toMatchObject({ path: ["from"], message: "from must be before to (default now)" });
+  });
+
+  it("takes a from in the past alone, and a pair in order", () => {
+    expect(parse({ from: iso(-3_600_000) }).success).toBe(true);
+    expect(parse({ from: iso(-7_200_000), to: iso(-3_600_000) }).success).toBe(true);
+    expect(parse({}).success).toBe(true);
   });
 });
