@@ -24,6 +24,12 @@ export interface EventContext {
   readonly log: Logger;
 }
 
+/** When the stored record says the device was removed; undefined while it is managed. */
+function removedAt(record: DeviceRecord | undefined): string | undefined {
+  if (record?.kind === "tombstone") return record.removedAt;
+  return record?.device.removed ? record.device.removedAt : undefined;
+}
+
 export interface UserFacts {
   readonly id: string;
   readonly userPrincipalName: string;
@@ -168,13 +174,23 @@ export class DeviceService {
   async recordRemoval(ctx: EventContext, deviceId: string): Promise<void> {
     const result = await this.#store.update(ctx.tenantId, deviceId, (current) => applyRemoval(current, ctx.tenantId, deviceId, ctx.occurredAt));
     if (!result.written) {
+      // This very removal is stored already: a redelivery after the write got through and its
+      // audit did not (or the event sent twice). The audit entry is recorded again: at least
+      // once, named by the event id, rather than never.
+      if (removedAt(result.before) === normalizeTime(ctx.occurredAt)) {
+        await this.#auditRemoval(ctx, deviceId, result.before?.kind === "device" ? result.before.device.deviceName : undefined);
+        return;
+      }
       ctx.log.info("device.removed changed nothing: already removed, or the device has newer details", { deviceId });
       return;
     }
     // A second, later removal of a device already removed only moves removedAt: not audited again.
     if (result.before?.kind === "device" && result.before.device.removed) return;
     if (result.before?.kind === "tombstone") return;
-    const name = result.after?.kind === "device" ? result.after.device.deviceName : undefined;
+    await this.#auditRemoval(ctx, deviceId, result.after?.kind === "device" ? result.after.device.deviceName : undefined);
+  }
+
+  async #auditRemoval(ctx: EventContext, deviceId: string, name: string | undefined): Promise<void> {
     await this.#audit.record({
       tenantId: ctx.tenantId,
       actor: inventoryAutomation,
