@@ -1,7 +1,8 @@
 // TableSessionStore against Azurite with the real @azure/data-tables SDK: a session larger
 // than one Table property is stored in parts (data, data1, …) and read back whole, and a
 // later, shorter write leaves no part behind; a list page reads a bounded number of
-// sessions and its token names no session.
+// sessions and its token names no session; a request whose device lock is released under it
+// takes the lock instead of failing.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ulid } from "ulid";
@@ -114,5 +115,48 @@ describe("a page of the sessions list", () => {
     expect(second.continuationToken).toBeUndefined();
     const forged = Buffer.from(JSON.stringify({ v: 1, rk: sessionRowKey(others[0].id) })).toString("base64url");
     await expect(sessions.list({ tenantId, top: 10, visible, continuationToken: forged })).rejects.toMatchObject({ code: "validationFailed" });
+  });
+});
+
+describe("a request for a device whose open session closes at the same moment", () => {
+  it("takes the released lock or names the holder, and never fails on the lock row that just went", async () => {
+    // Prepare: the device's session A is open; the second request's read of the lock row is
+    // followed, before it reads A, by A's close (which deletes the lock row).
+    const tenantId = randomUUID();
+    const deviceId = randomUUID();
+    const a = { ...requestedSession(new Date(Date.now() - 1_000), { deviceId }), tenantId };
+    await sessions.create(a, []);
+    let interleaved = false;
+    const interleaving: Tables = {
+      ...tables,
+      client: (name) => {
+        const client = tables.client(name);
+        if (name !== tableNames.sessions) return client;
+        return new Proxy(client, {
+          get(target, prop, receiver) {
+            if (prop !== "getEntity") return Reflect.get(target, prop, receiver) as unknown;
+            return async (pk: string, rk: string) => {
+              const read = await target.getEntity(pk, rk);
+              if (rk === `device|${deviceId}` && !interleaved) {
+                interleaved = true;
+                const current = await sessions.get(tenantId, a.id);
+                await sessions.update(current!, { ...current!.session, status: "closed", closedAt: new Date().toISOString() });
+              }
+              return read;
+            };
+          },
+        });
+      },
+    };
+    const racing = new TableSessionStore(interleaving);
+    const b = { ...requestedSession(new Date(), { deviceId }), tenantId };
+
+    // Act
+    const result = await racing.create(b, []);
+
+    // Assess
+    expect(interleaved).toBe(true);
+    expect(result).toMatchObject({ created: true });
+    expect((await sessions.get(tenantId, b.id))?.session.status).toBe("requested");
   });
 });

@@ -193,7 +193,9 @@ export class TableSessionStore implements SessionStore {
         if (!reread) throw new Error("a session written in a transaction could not be read back");
         return { created: true, stored: reread };
       } catch (e) {
-        if (!isStatus(e, 409) && !isStatus(e, 412)) throw e;
+        // A taken-over lock row can be gone by now (its holder closed and deleted it): 404.
+        const lockGone = isStatus(e, 404) && lockAction?.[0] === "update";
+        if (!isStatus(e, 409) && !isStatus(e, 412) && !lockGone) throw e;
         const dup = await duplicate();
         if (dup) return dup;
         // Lost the lock to a racing request: the next read names the winner.
