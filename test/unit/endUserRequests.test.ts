@@ -17,7 +17,14 @@ let requests: EndUserRequests;
 beforeEach(() => {
   world = new SessionWorkerWorld();
   const expiry = new SessionExpiry({ writer: world.writer, audit: world.audit, clock: world.clock });
-  requests = new EndUserRequests({ writer: world.writer, inbox: world.inbox, expiry, audit: world.audit, clock: world.clock });
+  requests = new EndUserRequests({
+    writer: world.writer,
+    inbox: world.inbox,
+    devices: { get: async () => undefined },
+    expiry,
+    audit: world.audit,
+    clock: world.clock,
+  });
 });
 
 /** A session awaiting its end user, as the worker saves it; `endUserLink` overrides TeamViewer's link. */

@@ -1,7 +1,9 @@
 // The end user's side (Company Portal): their open requests, accept (which hands them the
 // TeamViewer link that starts QuickSupport) and decline (which closes the TeamViewer
 // session). Only the device's primary user sees or answers a request; for anyone else it
-// does not exist (404), whatever their roles.
+// does not exist (404), whatever their roles. That is the user the request was made for,
+// while the device is still theirs: once the inventory gives the device to someone else (or
+// removes it), the former user no longer sees or answers it.
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";
@@ -9,7 +11,7 @@ import { actorOf, type UserCaller } from "../../domain/caller.js";
 import { conflict, notFound } from "../../domain/errors.js";
 import { applyEvent, noteHistory } from "../../domain/session.js";
 import type { EndUserRequest } from "../../contracts/sessions.js";
-import { listedForEndUser, type InboxStore, type StoredSession } from "./ports.js";
+import { listedForEndUser, type DeviceDirectory, type InboxStore, type StoredSession } from "./ports.js";
 import type { SessionExpiry } from "./expiry.js";
 import { sessionCloseEntry } from "./sessionMessages.js";
 import { toEndUserRequest } from "./sessionView.js";
@@ -23,9 +25,9 @@ export interface EndUserContext {
 }
 
 export class EndUserRequests {
-  readonly #d: { writer: SessionWriter; inbox: InboxStore; expiry: SessionExpiry; audit: AuditLog; clock: Clock };
+  readonly #d: { writer: SessionWriter; inbox: InboxStore; devices: DeviceDirectory; expiry: SessionExpiry; audit: AuditLog; clock: Clock };
 
-  constructor(deps: { writer: SessionWriter; inbox: InboxStore; expiry: SessionExpiry; audit: AuditLog; clock: Clock }) {
+  constructor(deps: { writer: SessionWriter; inbox: InboxStore; devices: DeviceDirectory; expiry: SessionExpiry; audit: AuditLog; clock: Clock }) {
     this.#d = deps;
   }
 
@@ -37,7 +39,7 @@ export class EndUserRequests {
         const stored = await this.#d.writer.store.get(caller.tenantId, entry.sessionId);
         const session =
           stored && stored.session.endUser?.id === caller.userId ? await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId) : undefined;
-        if (session && listedForEndUser(session)) return toEndUserRequest(session);
+        if (session && listedForEndUser(session)) return (await this.#deviceIsTheirs(caller, session.deviceId)) ? toEndUserRequest(session) : undefined;
         // The request is over (or was never theirs): the entry is stale.
         await this.#d.inbox.remove(caller.tenantId, caller.userId, entry.sessionId).catch((e: unknown) => {
           // The stale entry is filtered out here either way; the next read tries to remove it again.
@@ -162,7 +164,18 @@ export class EndUserRequests {
     if (!stored || stored.session.endUser?.id !== caller.userId || stored.session.status === "requested" || stored.session.status === "pendingApproval") {
       throw notFound("The remote assistance request");
     }
+    if (!(await this.#deviceIsTheirs(caller, stored.session.deviceId))) throw notFound("The remote assistance request");
     await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId);
     return stored;
+  }
+
+  /**
+   * Whether the caller is still the device's primary user. A device the inventory gave to
+   * someone else or removed is no longer theirs; one it does not know (any more) leaves the
+   * request's own user as the answer.
+   */
+  async #deviceIsTheirs(caller: UserCaller, deviceId: string): Promise<boolean> {
+    const device = await this.#d.devices.get(caller.tenantId, deviceId);
+    return device === undefined || (!device.removed && device.userId === caller.userId);
   }
 }

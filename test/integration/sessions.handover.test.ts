@@ -1,0 +1,49 @@
+// A device that changes hands while its request awaits the end user: the request was for
+// the device's user, and someone who no longer is may neither see nor accept it (the link
+// would start QuickSupport for the help desk on whatever machine they use now).
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { api, eventually, tokenFor } from "../support/api.js";
+import { newTenant, onboard } from "./connectorSupport.js";
+import { createDevices, envelope, eventuallySession, managedDevice, requestSession, sendAutomationEvents } from "./sessionsSupport.js";
+
+describe("a device that changed hands", () => {
+  it("its former user no longer sees, accepts or declines the request", async () => {
+    // Prepare: a request awaiting the device's user, then the inventory gives the device to someone else.
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const device = managedDevice();
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const formerUser = await tokenFor({ tid: tenant.tenantId, oid: String(device.userId), name: "Former User" });
+    const requested = await requestSession(tenant.helpdesk, device.id);
+    expect(requested.status, requested.text).toBe(202);
+    const id = requested.body.id;
+    await eventuallySession(tenant.admin, id, (s) => s.status === "awaitingEndUser", "the session to await the end user");
+    const newUserId = randomUUID();
+    await sendAutomationEvents([
+      envelope("device.upserted", tenant.tenantId, {
+        ...device,
+        userId: newUserId,
+        userPrincipalName: "new@tenant.example",
+        lastSyncDateTime: "2026-11-21T08:00:00Z",
+      }),
+    ]);
+    await eventually(
+      async () => ((await api<{ userId: string }>(`/devices/${device.id}`, { token: tenant.admin })).body.userId === newUserId ? true : undefined),
+      30_000,
+      "the device's new user",
+    );
+
+    // Act
+    const listed = await api<{ value: { id: string }[] }>("/me/remoteAssistanceRequests", { token: formerUser });
+    const accepted = await api<{ endUserLink?: string; code?: string }>(`/me/remoteAssistanceRequests/${id}/accept`, { method: "POST", token: formerUser });
+    const declined = await api(`/me/remoteAssistanceRequests/${id}/decline`, { method: "POST", token: formerUser });
+
+    // Assess
+    expect(listed.body.value.map((r) => r.id)).not.toContain(id);
+    expect(accepted.status, accepted.text).toBe(404);
+    expect(accepted.body.endUserLink).toBeUndefined();
+    expect(declined.status, declined.text).toBe(404);
+    expect((await api<{ status: string }>(`/sessions/${id}`, { token: tenant.admin })).body.status).toBe("awaitingEndUser");
+  });
+});
