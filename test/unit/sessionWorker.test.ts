@@ -360,6 +360,24 @@ describe("session.close", () => {
     expect(world.session(s.id).teamViewer?.closedAt).not.toBeNull();
   });
 
+  it("audits the close of a session that was still open when the command came (an operator's), with or without TeamViewer", async () => {
+    // Prepare: one request awaiting its user, one still waiting for its TeamViewer session
+    const awaiting = await world.request();
+    await world.worker().create(world.createContext(awaiting.id));
+    const requested = await world.request({ deviceId: "d-other" });
+
+    // Act
+    await world.worker().close(world.closeContext(awaiting.id, "admin"));
+    await world.worker().close(world.closeContext(requested.id, "admin"));
+
+    // Assess: each status change is in the audit log, as every other close is.
+    for (const s of [awaiting, requested]) {
+      expect(world.session(s.id)).toMatchObject({ status: "closed", closeReason: "admin" });
+      const closed = world.audit.events.filter((e) => e.target.id === s.id && e.activity === "session.closed");
+      expect(closed).toEqual([expect.objectContaining({ result: "success", actor: expect.objectContaining({ type: "system" }) })]);
+    }
+  });
+
   it("looks up by custom_api when an attempt was made but no code was saved, and closes what it finds", async () => {
     // Prepare: the attempt crashed after TeamViewer created the session; then the request was closed
     const s = await world.request();

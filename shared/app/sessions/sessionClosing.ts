@@ -59,6 +59,17 @@ export class SessionClosing {
       );
       if (!changed) throw notFound(`Session ${sessionId}`);
       stored = changed.after;
+      if (isOpen(changed.before.status)) {
+        await this.#d.audit.record({
+          tenantId,
+          actor: ctx.closedBy ?? systemActor,
+          activity: "session.closed",
+          target: { type: "session", id: sessionId },
+          result: "success",
+          detail: `closed by a session.close command (${ctx.reason}; was ${changed.before.status})`,
+          correlationId: ctx.correlationId,
+        });
+      }
     }
     const s = stored.session;
     if (s.teamViewer?.closedAt) return;
