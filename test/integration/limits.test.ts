@@ -308,6 +308,22 @@ describe("on a stack with the production rate limits", () => {
     expect(verifies.length).toBe(1);
   });
 
+  it("a verify that reuses its x-correlation-id is limited as any other", async () => {
+    // Prepare: a script that sends the same correlation id on every call (the API accepts one).
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const headers = { "x-correlation-id": `verify-script-${randomUUID()}` };
+
+    // Act
+    const first = await api("/connector/verify", { method: "POST", token: tenant.connectorAdmin, headers });
+    const second = await api("/connector/verify", { method: "POST", token: tenant.connectorAdmin, headers });
+
+    // Assess
+    expect(first.status, first.text).toBe(200);
+    expectRateLimitedProblem(second.status, second.headers.get("retry-after"), second.headers.get("content-type"), second.text);
+    expect((await auditEvents(tenant.admin, "connector.verify")).length).toBe(1);
+  });
+
   it("120 resends: at most 10 accepted, the rest 409 or 429, and the session stays small", async () => {
     // Prepare: a help-desk caller with the longest display name a token may carry.
     const { tenant, id } = await notifiedSession();

@@ -1,6 +1,7 @@
 // Connector health: ping TeamViewer with the stored token and read the account (for its
 // licence), then record health and lastConnectionDateTime. The same check serves
 // POST /api/connector/verify and the five-minute timer.
+import { randomUUID } from "node:crypto";
 import { systemActor, type Actor, type UserCaller, actorOf } from "../../domain/caller.js";
 import {
   assessLicense,
@@ -76,7 +77,7 @@ export class ConnectorHealthCheck {
   /** POST /api/connector/verify: check now, record it, and say what was found. */
   async verify(caller: UserCaller, correlationId: string, log: Logger): Promise<HealthReport> {
     requireRead(await this.#d.access.permissionsOf(caller));
-    await this.#takeVerifyTurn(caller.tenantId, correlationId);
+    await this.#takeVerifyTurn(caller.tenantId);
     try {
       return await this.#check(caller.tenantId, actorOf(caller), correlationId, log, true);
     } catch (e) {
@@ -92,10 +93,12 @@ export class ConnectorHealthCheck {
   }
 
   /** 429 while another verify of the tenant was made less than the interval ago (by anyone). */
-  async #takeVerifyTurn(tenantId: string, correlationId: string): Promise<void> {
+  async #takeVerifyTurn(tenantId: string): Promise<void> {
     const interval = this.#d.verifyInterval;
     if (!interval || interval.ms <= 0) return;
-    if (await interval.leases.tryAcquire(tenantId, verifyLeaseName, `verify/${correlationId}`, interval.ms)) return;
+    // A fresh owner per check: the store hands a lease back to its own owner, and the
+    // correlation id is the caller's to choose (x-correlation-id).
+    if (await interval.leases.tryAcquire(tenantId, verifyLeaseName, `verify/${randomUUID()}`, interval.ms)) return;
     const held = await interval.leases.get(tenantId, verifyLeaseName);
     const waitMs = held ? held.expiresAt.getTime() - this.#d.clock.now().getTime() : 1000;
     const seconds = Math.min(Math.ceil(interval.ms / 1000), Math.max(1, Math.ceil(waitMs / 1000)));
