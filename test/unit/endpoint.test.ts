@@ -225,6 +225,21 @@ describe("endpoint(): input", () => {
     expect(answer.json).toMatchObject({ body: { note: "Café ☕" } });
   });
 
+  it.each(["ISO-8859-1", "us-ascii", "windows-1252"])("still reads an ASCII body labelled charset=%s: its bytes mean the same in UTF-8", async (charset) => {
+    // Act
+    const answer = await invokeHttp(echo, {
+      method: "POST",
+      url: "/api/unit/echo/t1",
+      params: { thingId: "t1" },
+      headers: { ...asAdmin, "content-type": `application/json; charset=${charset}` },
+      body: new Uint8Array(Buffer.from(JSON.stringify({ note: "INC0012345" }), "latin1")),
+    });
+
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(answer.json).toMatchObject({ body: { note: "INC0012345" } });
+  });
+
   it("answers 413 for a body over the endpoint's limit", async () => {
     // Act
     const answer = await invokeHttp(echo, {
