@@ -77,12 +77,13 @@ export class ConnectorHealthCheck {
   /** POST /api/connector/verify: check now, record it, and say what was found. */
   async verify(caller: UserCaller, correlationId: string, log: Logger): Promise<HealthReport> {
     requireRead(await this.#d.access.permissionsOf(caller));
-    await this.#takeVerifyTurn(caller.tenantId);
+    const turn = await this.#takeVerifyTurn(caller.tenantId);
     try {
       return await this.#check(caller.tenantId, actorOf(caller), correlationId, log, true);
     } catch (e) {
       if (!isQuotaExhausted(e)) throw e;
-      // Nothing was recorded: the check did not happen. The caller may try again then.
+      // Nothing was recorded: the check did not happen, so it takes no turn. The caller may try again then.
+      if (turn) await turn.leases.release(caller.tenantId, verifyLeaseName, turn.owner, turn.fence);
       const seconds = Math.max(1, Math.ceil((e.retryAt.getTime() - this.#d.clock.now().getTime()) / 1000));
       throw new DomainError(
         errorCodes.rateLimited,
@@ -93,12 +94,14 @@ export class ConnectorHealthCheck {
   }
 
   /** 429 while another verify of the tenant was made less than the interval ago (by anyone). */
-  async #takeVerifyTurn(tenantId: string): Promise<void> {
+  async #takeVerifyTurn(tenantId: string): Promise<{ leases: LeaseStore; owner: string; fence: number } | undefined> {
     const interval = this.#d.verifyInterval;
-    if (!interval || interval.ms <= 0) return;
+    if (!interval || interval.ms <= 0) return undefined;
     // A fresh owner per check: the store hands a lease back to its own owner, and the
     // correlation id is the caller's to choose (x-correlation-id).
-    if (await interval.leases.tryAcquire(tenantId, verifyLeaseName, `verify/${randomUUID()}`, interval.ms)) return;
+    const owner = `verify/${randomUUID()}`;
+    const lease = await interval.leases.tryAcquire(tenantId, verifyLeaseName, owner, interval.ms);
+    if (lease) return { leases: interval.leases, owner, fence: lease.fence };
     const held = await interval.leases.get(tenantId, verifyLeaseName);
     const waitMs = held ? held.expiresAt.getTime() - this.#d.clock.now().getTime() : 1000;
     const seconds = Math.min(Math.ceil(interval.ms / 1000), Math.max(1, Math.ceil(waitMs / 1000)));
