@@ -161,3 +161,52 @@ describe("the Key Vault secret name of a subscription", () => {
     expect(subscriptionSecretName("x", "x-sub")).toMatch(/^audit-sub-x[0-9a-f]{64}$/);
   });
 });
+
+describe("two subscriptions of one tenant whose ids differ only in case", () => {
+  it("cannot share one Key Vault secret (Key Vault names are case-insensitive): the second is refused, the first keeps its secret", async () => {
+    // Prepare: Key Vault as it treats names, and a store that keeps ids as given (Table RowKeys are case-sensitive).
+    const clock = new ManualClock("2026-12-01T00:00:00.000Z");
+    const vault = new Map<string, string>();
+    const secrets: SubscriptionSecrets = {
+      get: async (name) => Promise.resolve(vault.get(name.toLowerCase())),
+      set: async (name, value) => void vault.set(name.toLowerCase(), value),
+      remove: async (name) => void vault.delete(name.toLowerCase()),
+    };
+    const subs = new Map<string, StoredSubscription>();
+    const store: Pick<AuditSubscriptionStore, "get" | "list" | "create" | "replace"> = {
+      list: async () => Promise.resolve([...subs.values()]),
+      get: async (_t, id) => Promise.resolve(subs.get(id)),
+      create: async (_t, sub) => {
+        if (subs.has(sub.id)) return Promise.resolve("exists" as const);
+        subs.set(sub.id, { ...sub, cursor: 0, lastDeliveredAt: null, lastError: null, etag: "e1" });
+        return Promise.resolve("created" as const);
+      },
+      replace: async () => Promise.resolve(true),
+    };
+    const { log } = recordingLogger();
+    const push = new AuditPush({
+      access: { permissionsOf: async () => Promise.resolve({ administrator: true, reports: true }) } as unknown as Access,
+      audit: () => ({ record: async () => Promise.resolve() }) as unknown as AuditLog,
+      store: store as AuditSubscriptionStore,
+      stream: {} as AuditStream,
+      secrets,
+      bus: new MemoryMessageBus(),
+      receiver: { post: async () => Promise.resolve({ ok: true as const }) },
+      clock,
+      policy,
+      allowInsecureLoopback: false,
+      log,
+    });
+    const admin = { type: "user", tenantId, userId: "admin-1", displayName: "Adele Vance", roles: [], groups: [] } as const;
+    await push.put(admin, "Siem", { url: "https://siem.example.com/audit", secret: "the-first-receivers-secret" }, "c1");
+
+    // Act
+    const second = await push
+      .put(admin, "siem", { url: "https://other.example.com/audit", secret: "the-second-receivers-secret" }, "c2")
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(second).toMatchObject({ code: "conflict" });
+    expect(await secrets.get(subscriptionSecretName(tenantId, "Siem"))).toBe("the-first-receivers-secret");
+  });
+});

@@ -142,6 +142,9 @@ export class AuditPush {
     const url = receiverUrl(body.url, { allowInsecureLoopback: this.#d.allowInsecureLoopback });
     const tenantId = caller.tenantId;
     const secretVersion = randomUUID();
+    // Key Vault names are case-insensitive: ids differing only in case would share one secret.
+    const twin = (await this.#d.store.list(tenantId)).find((s) => s.id !== id && s.id.toLowerCase() === id.toLowerCase());
+    if (twin) throw conflict(`The audit subscription '${twin.id}' exists; ids that differ only in case are one subscription.`);
     // The secret first: a delivery never finds a subscription without it.
     await this.#d.secrets.set(subscriptionSecretName(tenantId, id), body.secret, "text/plain");
     let created = false;
