@@ -9,7 +9,8 @@ import { messageTypes } from "../../shared/contracts/messages.js";
 import { faultPointNames, SimulatedCrash } from "../../shared/app/sessions/ports.js";
 import { sessionCloseEntry, sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
 import { TeamViewerError } from "../../shared/app/teamViewerError.js";
-import { dataOf, SessionWorkerWorld, teamViewerTimeoutMs, tenantId } from "../support/sessionWorkerHarness.js";
+import { dataOf, requestedSession, SessionWorkerWorld, teamViewerTimeoutMs, tenantId } from "../support/sessionWorkerHarness.js";
+import { createMessage } from "../../shared/app/sessions/newSession.js";
 
 const claimLeaseMs = teamViewerTimeoutMs * 4 + 10_000;
 
@@ -59,6 +60,20 @@ describe("session.create", () => {
     expect(after.failure?.code).toBe("deviceNotEligible");
     expect(world.teamViewer.calls).toEqual([]);
     expect(world.push.pushed).toEqual([]);
+  });
+
+  it("deletes the session.create's outbox row with the write that fails a request whose device was removed while it waited", async () => {
+    // Prepare: approved (approve writes session.create to the outbox, kept for the handler to delete), device removed meanwhile
+    const pending = requestedSession(world.clock.now(), { approval: { required: true, decision: null } });
+    await world.store.create(pending, [createMessage(pending, world.clock.now().toISOString(), undefined)]);
+    world.removedDevices.add(pending.deviceId);
+
+    // Act
+    await world.worker().create(world.createContext(pending.id));
+
+    // Assess: failed, and nothing left for the outbox timer to re-send a minute later
+    expect(world.session(pending.id).status).toBe("failed");
+    expect(world.store.outbox(tenantId).filter((o) => o.id === sessionMessageIds.create(pending.id))).toEqual([]);
   });
 
   it("leaves a first push that failed to the notification worker: pending, with notification.send, the inbox entry in", async () => {

@@ -104,7 +104,8 @@ export class SessionCreation {
       // perhaps wiped and handed on) gets no session. Other requests were checked seconds ago.
       if (s.approval?.required && (await this.#d.devices.get(tenantId, s.deviceId))?.removed) {
         const message = "The device was removed from management while the request waited for approval; no session was created.";
-        await this.#fail(current, { code: sessionFailureCodes.deviceNotEligible, message }, ctx);
+        // This delivery's first write: it takes the message's outbox row with it, as a claim would.
+        await this.#fail(current, { code: sessionFailureCodes.deviceNotEligible, message }, { ...ctx, consumed: ctx.messageId });
         return;
       }
       if (usesReservedClaim(s.worker, now, ctx.messageId, ctx.deliveryCount, this.#d.teamViewerTimeoutMs)) {
