@@ -29,23 +29,4 @@ describe("notification.send", () => {
     expect(after.endUserNotification.status).toBe("sent");
     expect(after.warnings).toEqual(s.warnings);
   });
-
-  it("pushes once when the same message is delivered again after its push was recorded as sent", async () => {
-    // Prepare: the first push (from session.create) fails, so notification.send #0 is queued and handled.
-    const world = new SessionWorkerWorld();
-    const s = await world.request();
-    world.push.failNext(new Error("hub down"));
-    await world.worker().create(world.createContext(s.id));
-    const first = sessionMessageIds.notification(s.id, world.session(s.id).endUserNotification.dispatches);
-    const worker = new NotificationWorker({ writer: world.writer, push: world.push, audit: world.audit, clock: world.clock });
-    await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 1, messageId: first, log: world.log });
-    expect(world.push.pushed).toHaveLength(1);
-
-    // Act: Service Bus delivers it again (its lock ran out before it was completed).
-    await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 2, messageId: first, log: world.log });
-
-    // Assess: the user got one push, and the audit log tells of one.
-    expect(world.push.pushed).toHaveLength(1);
-    expect(world.audit.events.filter((e) => e.target.id === s.id && e.activity === "session.notificationSent" && e.result === "success")).toHaveLength(1);
-  });
 });

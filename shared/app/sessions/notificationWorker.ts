@@ -60,12 +60,6 @@ export class NotificationWorker {
       ctx.log.info(`session is ${s.status}; no notification needed any more`, { sessionId: s.id });
       return;
     }
-    // The push this message asks for reached the user already (this message's earlier
-    // delivery, or a newer one): a resend would make it pending again. Not twice.
-    if (s.endUserNotification.status === "sent" || s.endUserNotification.status === "seen") {
-      ctx.log.info(`the notification is ${s.endUserNotification.status} already; not pushed again`, { sessionId: s.id });
-      return;
-    }
     if (!s.endUser || s.endUser.id !== ctx.userId) {
       throw new DomainError(errorCodes.validationFailed, "The notification names a user who is not the device's primary user.");
     }
