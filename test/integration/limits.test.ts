@@ -13,7 +13,7 @@ import { openRowKey, sessionRowKey } from "../../shared/adapters/tables/tableSes
 import type { Session } from "../../shared/domain/session.js";
 import { api, eventually, stack, tokenFor, useStack, type ApiResponse } from "../support/api.js";
 import { startStackProcess, type StackProcess } from "../support/stackProcess.js";
-import { auditEvents, fake, newTenant, onboard, type TestTenant } from "./connectorSupport.js";
+import { auditEvents, newTenant, onboard, type TestTenant } from "./connectorSupport.js";
 import { createDevices, eventuallySession, managedDevice, pushes, requestSession, runFunctionNow } from "./sessionsSupport.js";
 
 const sessionsTable = (): TableClient => TableClient.fromConnectionString(stack().tablesConnectionString, "sessions", { allowInsecureConnection: true });
@@ -280,18 +280,16 @@ describe("on a stack with the production rate limits", () => {
     expect(checkedAt.size).toBeLessThanOrEqual(1 + Math.ceil(elapsedSeconds / 10));
   });
 
-  it("a second verify of a tenant within 60 s is 429 with Retry-After and calls TeamViewer no more; another tenant is served", async () => {
+  it("a second verify of a tenant within 60 s is 429 with Retry-After and checks nothing; another tenant is served", async () => {
     // Prepare: two onboarded tenants.
     const [tenant, other] = [await newTenant(), await newTenant()];
     await onboard(tenant);
     await onboard(other);
-    const pings = async (): Promise<number> => (await fake().calls()).filter((c) => c.path.endsWith("/ping")).length;
     const verify = (token: string): Promise<ApiResponse<{ code?: string; health?: string }>> =>
       api<{ code?: string; health?: string }>("/connector/verify", { method: "POST", token });
 
     // Act: the connector admin checks, then a help-desk user (any reader may) checks 20 times at once.
     const first = await verify(tenant.connectorAdmin);
-    const pingsAfterFirst = await pings();
     const again = await Promise.all(Array.from({ length: 20 }, () => verify(tenant.helpdesk)));
     const otherTenant = await verify(other.connectorAdmin);
 
@@ -303,7 +301,9 @@ describe("on a stack with the production rate limits", () => {
       expect(Number(r.headers.get("retry-after"))).toBeLessThanOrEqual(60);
     }
     expect(otherTenant.status, otherTenant.text).toBe(200);
-    expect(await pings()).toBe(pingsAfterFirst + 1);
+    // Refused before any check (the message says why; the quota's own refusal says otherwise).
+    // TeamViewer's call log is not counted here: the health timer may ping these tenants too.
+    for (const r of again) expect(r.text).toContain("checked less than 60 s ago");
     const verifies = await auditEvents(tenant.admin, "connector.verify");
     expect(verifies.length).toBe(1);
   });

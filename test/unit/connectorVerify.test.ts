@@ -78,4 +78,39 @@ describe("POST /api/connector/verify, one per tenant a minute", () => {
     // Assess
     expect(again).not.toBeInstanceOf(DomainError);
   });
+  it("lets the first verify after onboarding through, though one was refused just before it", async () => {
+    // Prepare: a tenant not onboarded yet.
+    const clock = new ManualClock();
+    let onboarded = false;
+    const state = () => ({
+      ...initialConnectorState,
+      ...(onboarded ? { onboardingStatus: onboardingStatuses.onboarded, health: connectorHealths.healthy } : {}),
+    });
+    const health = new ConnectorHealthCheck({
+      access: { permissionsOf: async () => ({ read: true }) } as never,
+      connectors: { get: async () => state(), update: async () => state() } as never,
+      tokens: { withAccessToken: async (_t: string, fn: (token: string) => Promise<unknown>) => fn("token") } as never,
+      teamViewer: {
+        forTenant: () => ({
+          ping: async () => ({ tokenValid: true }),
+          getAccount: async () => ({ userId: "tv1", name: "Contoso", licenseType: "corporate" }),
+        }),
+      } as never,
+      audit: new MemoryAuditLog(clock),
+      clock,
+      verifyInterval: { leases: new MemoryLeases(clock), ms: 60_000 },
+    });
+    const { log } = recordingLogger();
+    const early = await health.verify(caller, "c1", log).catch((e: unknown) => e);
+    expect((early as DomainError).code).toBe(errorCodes.connectorNotOnboarded);
+
+    // Act: the connector is onboarded a few seconds later and checked.
+    onboarded = true;
+    clock.advance(5_000);
+    const first = await health.verify(caller, "c2", log).catch((e: unknown) => e);
+
+    // Assess
+    expect(first).not.toBeInstanceOf(DomainError);
+    expect((first as { health: string }).health).toBe(connectorHealths.healthy);
+  });
 });

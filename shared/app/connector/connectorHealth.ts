@@ -81,9 +81,11 @@ export class ConnectorHealthCheck {
     try {
       return await this.#check(caller.tenantId, actorOf(caller), correlationId, log, true);
     } catch (e) {
+      // Nothing was recorded: the quota held the check back, or there is no connector to
+      // check yet. It takes no turn: the first verify after onboarding is not refused.
+      const notOnboarded = e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded;
+      if (turn && (isQuotaExhausted(e) || notOnboarded)) await turn.leases.release(caller.tenantId, verifyLeaseName, turn.owner, turn.fence);
       if (!isQuotaExhausted(e)) throw e;
-      // Nothing was recorded: the check did not happen, so it takes no turn. The caller may try again then.
-      if (turn) await turn.leases.release(caller.tenantId, verifyLeaseName, turn.owner, turn.fence);
       const seconds = Math.max(1, Math.ceil((e.retryAt.getTime() - this.#d.clock.now().getTime()) / 1000));
       throw new DomainError(
         errorCodes.rateLimited,
