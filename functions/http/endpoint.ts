@@ -122,12 +122,17 @@ function pathParams<P>(schema: z.ZodType<P> | undefined, value: unknown): P {
   return r.data;
 }
 
-function queryObject(url: URL): Record<string, string> {
+function queryObject(url: URL): Record<string, string | undefined> {
   // No prototype: a parameter named toString or __proto__ is an unknown one, not a repeat.
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  const out: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
+  const seen = new Set<string>();
   for (const [k, v] of url.searchParams) {
-    if (Object.hasOwn(out, k)) throw new DomainError(errorCodes.validationFailed, `The query parameter '${k.slice(0, 64)}' is repeated.`);
-    out[k] = v;
+    if (seen.has(k)) throw new DomainError(errorCodes.validationFailed, `The query parameter '${k.slice(0, 64)}' is repeated.`);
+    seen.add(k);
+    // A blank value is no value: DESIGN writes queries as `?deviceId=&status=&top=`, and a client
+    // filling that template (a SIEM's first `?deltaToken=`) sends the names it has no value for.
+    // The name stays (undefined), so an unknown one is still refused by the strict schema.
+    out[k] = v === "" ? undefined : v;
   }
   return out;
 }

@@ -130,6 +130,23 @@ describe("audit export, pull", () => {
     expect(again.body.deltaToken).toBe(next.body.deltaToken);
   });
 
+  it("takes a first call written as DESIGN writes it, with a blank deltaToken, as a first call", async () => {
+    // Prepare
+    const tenant = await newTenant();
+    expect((await api("/settings", { method: "PATCH", token: tenant.admin, body: { sessionTimeoutMinutes: 21 } })).status).toBe(200);
+
+    // Act: a SIEM poller filling the template ?deltaToken= before it has one.
+    const blank = await api<Delta>("/auditEvents/delta?deltaToken=", { token: tenant.admin });
+    const absent = await delta(tenant.admin);
+
+    // Assess
+    expect(blank.status, blank.text).toBe(200);
+    expect(blank.body.value.map((e) => e.id)).toEqual(absent.body.value.map((e) => e.id));
+    expect(blank.body.value.some((e) => e.activity === "settings.update")).toBe(true);
+    const sessions = await api("/sessions?deviceId=&status=&top=&continuationToken=", { token: tenant.admin });
+    expect(sessions.status, sessions.text).toBe(200);
+  });
+
   it("answers 403 to a caller without report permission", async () => {
     // Prepare
     const tenant = await newTenant();
