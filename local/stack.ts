@@ -83,9 +83,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         queues: [...loadQueueDefinitions(), ...(options.extraQueues ?? [])],
         log: (l) => options.log("servicebus", l),
       }).then((c: ServiceBusEmulator) => (started.push(c), c)),
-      startKeyVaultEmulator({ port: ports.keyVault, dataDir: join(options.dataDir, "keyvault"), log: (l) => options.log("keyvault", l) }).then(
-        (c: KeyVaultEmulator) => (started.push(c), c),
-      ),
+      // Purge protection on, as infra/modules/keyVault.bicep deploys the vault: purges are refused (403).
+      startKeyVaultEmulator({
+        port: ports.keyVault,
+        dataDir: join(options.dataDir, "keyvault"),
+        purgeProtection: true,
+        log: (l) => options.log("keyvault", l),
+      }).then((c: KeyVaultEmulator) => (started.push(c), c)),
       startTeamViewerFake({ port: ports.teamViewer, dataDir: join(options.dataDir, "teamviewer"), log: (l) => options.log("teamviewer", l) }).then(
         (c: TeamViewerFake) => (started.push(c), c),
       ),

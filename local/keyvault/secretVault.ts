@@ -79,11 +79,14 @@ export const latest = (s: StoredSecret): SecretVersion => s.versions[s.versions.
 export class SecretVault {
   readonly #file: string | undefined;
   readonly #clock: () => number;
+  /** As on a vault deployed with enablePurgeProtection (this project's): purge is refused until retention ends. */
+  readonly purgeProtection: boolean;
   readonly #secrets = new Map<string, z.infer<typeof secretSchema>>();
 
   /** Loads the state file when there is one; a file that does not parse stops the start. */
-  constructor(options: { dataDir?: string; clock?: () => number } = {}) {
+  constructor(options: { dataDir?: string; clock?: () => number; purgeProtection?: boolean } = {}) {
     this.#clock = options.clock ?? Date.now;
+    this.purgeProtection = options.purgeProtection ?? false;
     this.#file = options.dataDir === undefined ? undefined : join(options.dataDir, "secrets.json");
     if (options.dataDir === undefined || this.#file === undefined) return;
     mkdirSync(options.dataDir, { recursive: true });
@@ -190,6 +193,12 @@ export class SecretVault {
 
   purge(name: string): void {
     this.#deleted(name);
+    if (this.purgeProtection) {
+      throw new VaultError(
+        "Forbidden",
+        'Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.',
+      );
+    }
     this.#secrets.delete(keyOf(name));
     this.#persist();
   }

@@ -27,6 +27,8 @@ export interface KeyVaultEmulatorOptions {
   log?: (line: string) => void;
   /** Epoch milliseconds; tests move it to see deleted secrets pass their purge date. */
   clock?: () => number;
+  /** Refuse purges (403) and report recoveryLevel "Recoverable", as a vault with purge protection does. */
+  purgeProtection?: boolean;
 }
 
 export interface KeyVaultEmulator {
@@ -110,7 +112,7 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   if (!isLoopbackHost(host))
     throw new Error(`the Key Vault emulator only listens on a loopback address (127.0.0.1, ::1, localhost), not ${host}: it accepts any bearer token`);
   const log = options.log ?? (() => undefined);
-  const vault = new SecretVault({ dataDir: options.dataDir, clock: options.clock });
+  const vault = new SecretVault({ dataDir: options.dataDir, clock: options.clock, purgeProtection: options.purgeProtection });
   let origin = "";
 
   const secretName = (raw: string): string => {
@@ -125,7 +127,7 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
     ...(v.exp !== undefined ? { exp: v.exp } : {}),
     created: v.created,
     updated: v.updated,
-    recoveryLevel: "Recoverable+Purgeable",
+    recoveryLevel: vault.purgeProtection ? "Recoverable" : "Recoverable+Purgeable",
     recoverableDays,
   });
   /** SecretBundle, or SecretItem when `value` is left out; the service sends values only on set and get. */

@@ -322,6 +322,36 @@ describe("Key Vault emulator: lifecycle", () => {
     }
   });
 
+  it("with purge protection (as infra/modules/keyVault.bicep deploys it) refuses purge with 403 and reports Recoverable", async () => {
+    // Prepare
+    const guarded = await startKeyVaultEmulator({ port: 0, purgeProtection: true });
+    const c = clientFor(guarded.url);
+    try {
+      const created = await c.setSecret("kept", "old");
+      await (await c.beginDeleteSecret("kept", fast)).pollUntilDone();
+      // Act
+      const purge = await rejection(c.purgeDeletedSecret("kept"));
+      const stillDeleted = await c.getDeletedSecret("kept");
+      const reuse = await rejection(c.setSecret("kept", "new"));
+      await (await c.beginRecoverDeletedSecret("kept", fast)).pollUntilDone();
+      const next = await c.setSecret("kept", "new");
+      // Assess
+      expect(created.properties.recoveryLevel).toBe("Recoverable");
+      expect(purge).toMatchObject({
+        name: "RestError",
+        statusCode: 403,
+        code: "Forbidden",
+        message: expect.stringContaining('Operation "purge" is not allowed because purge protection is enabled for this vault.'),
+      });
+      expect(stillDeleted).toMatchObject({ name: "kept", properties: { recoveryLevel: "Recoverable" } });
+      expect(reuse).toMatchObject({ statusCode: 409, code: "Conflict" });
+      expect((await c.getSecret("kept")).value).toBe(next.value);
+      expect(await collect(c.listPropertiesOfSecretVersions("kept"))).toHaveLength(2);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it("refuses to start on a state file it cannot read, naming the file", async () => {
     // Prepare
     const dir = mkdtempSync(join(tmpdir(), "kv-corrupt-"));

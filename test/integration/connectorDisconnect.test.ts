@@ -67,7 +67,7 @@ afterEach(async () => {
 });
 
 describe("connector disconnect", () => {
-  it("revokes the token at TeamViewer, deletes and purges the secret, and the tenant is no longer onboarded", async () => {
+  it("revokes the token at TeamViewer, deletes the secret (kept recoverable: purge protection), and the tenant is no longer onboarded", async () => {
     // Prepare
     const tenant = await newTenant();
     const deviceId = await addDevice(tenant.tenantId, tenant.helpdesk);
@@ -88,7 +88,8 @@ describe("connector disconnect", () => {
     expect(revokes[0].status >= 200 && revokes[0].status < 300).toBe(true);
     expect(await teamViewerClient().ping(token.accessToken)).toEqual({ tokenValid: false });
     expect(await storedTokenValue(tenant.tenantId)).toBeUndefined();
-    expect(await deletedSecretExists(tenant.tenantId)).toBe(false);
+    // The vault has purge protection (infra/modules/keyVault.bicep): the purge is refused and the secret stays soft-deleted.
+    expect(await deletedSecretExists(tenant.tenantId)).toBe(true);
     const disconnects = await auditEvents(tenant.admin, "connector.disconnect");
     expect(disconnects.map((e) => e.result)).toEqual(["success", "success"]);
     expect(disconnects[0].detail).toContain("token revoked at TeamViewer");
@@ -103,6 +104,11 @@ describe("connector disconnect", () => {
     const verify = await api<{ code: string }>("/connector/verify", { method: "POST", token: tenant.connectorAdmin });
     expect(verify.status).toBe(409);
     expect(verify.body.code).toBe("connectorNotOnboarded");
+
+    // Connecting again writes the new token over the soft-deleted secret (recover, then set)
+    await onboard(tenant);
+    expect(await storedTokenValue(tenant.tenantId)).toBeDefined();
+    expect(await deletedSecretExists(tenant.tenantId)).toBe(false);
   });
 
   it("still disconnects when TeamViewer fails to revoke: local side cleaned, failure recorded", async () => {
