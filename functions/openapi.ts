@@ -158,7 +158,8 @@ function operation(d: EndpointDescription): JsonSchema {
       ...idempotencyHeader,
       { name: "x-correlation-id", in: "header", required: false, schema: { type: "string", pattern: "^[A-Za-z0-9._:-]{8,128}$" } },
     ],
-    ...(d.body ? { requestBody: { required: true, content: { "application/json": withExample(toSchema(d.body, "input")) } } } : {}),
+    // A body whose every field is optional may be left out: the endpoint reads none as {}.
+    ...(d.body ? { requestBody: { required: !d.body.safeParse({}).success, content: { "application/json": withExample(toSchema(d.body, "input")) } } } : {}),
     responses,
   };
 }

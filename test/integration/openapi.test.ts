@@ -28,6 +28,19 @@ describe("GET /api/openapi.json", () => {
     expect(expected.length).toBeGreaterThan(5);
   });
 
+  it("marks a request body required only where the endpoint refuses a request without one", async () => {
+    type Op = { operationId: string; requestBody?: { required: boolean } };
+    const res = await api<{ paths: Record<string, Record<string, Op>> }>("/openapi.json");
+    const ops = Object.values(res.body.paths).flatMap((byMethod) => Object.values(byMethod));
+    const required = (id: string): boolean | undefined => ops.find((o) => o.operationId === id)?.requestBody?.required;
+    // { description?, ticketId?, acknowledgeWarnings? } and { comment? }: a request with no body is taken.
+    expect(required("requestSession")).toBe(false);
+    expect(required("approveSession")).toBe(false);
+    // { acceptLicenseAgreement: true } and a role assignment cannot be left out.
+    expect(required("connectConnector")).toBe(true);
+    expect(required("putRoleAssignment")).toBe(true);
+  });
+
   it("describes problem responses and bearer security", async () => {
     const res = await api<{ components: { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> } }>("/openapi.json");
     expect(res.body.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
