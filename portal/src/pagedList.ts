@@ -22,6 +22,10 @@ export async function pagedList<T>(results: HTMLElement, list: PagedList<T>): Pr
   // Continuation tokens of the pages before the current one, for "Previous page".
   const tokens: (string | undefined)[] = [undefined];
   let pageIndex = 0;
+  const go = (i: number): void => {
+    pageIndex = i;
+    void load();
+  };
   const load = async (): Promise<void> => {
     mount(results, progress(list.loading));
     try {
@@ -34,17 +38,12 @@ export async function pagedList<T>(results: HTMLElement, list: PagedList<T>): Pr
       }
       if (page.continuationToken) tokens[pageIndex + 1] = page.continuationToken;
       if (page.value.length === 0 && !page.continuationToken) {
-        mount(results, h("p", { class: "empty" }, pageIndex === 0 ? list.empty : "No more items."));
+        // A full page carries a token even when nothing follows: past it, keep the way back.
+        if (pageIndex === 0) mount(results, h("p", { class: "empty" }, list.empty));
+        else mount(results, h("p", { class: "empty" }, "No more items."), pager(pageIndex, false, go));
         return;
       }
-      mount(
-        results,
-        list.render(page.value),
-        pager(pageIndex, Boolean(page.continuationToken), (i) => {
-          pageIndex = i;
-          void load();
-        }),
-      );
+      mount(results, list.render(page.value), pager(pageIndex, Boolean(page.continuationToken), go));
     } catch (e) {
       mount(results, problemBox(e));
     }
