@@ -6,6 +6,9 @@ import { hashFor, type PageContext } from "../context.js";
 import { h, mount, progress, time, whileBusy } from "../dom.js";
 import type { Session } from "../types.js";
 
+/** Pages of the queue read at most (100 requests each). */
+const maxPages = 10;
+
 export async function approvalsPage(ctx: PageContext): Promise<void> {
   const { api, user } = ctx.app;
   const results = h("div", { id: "approval-results", "aria-live": "polite" }, progress("Loading requests waiting for approval"));
@@ -71,8 +74,16 @@ export async function approvalsPage(ctx: PageContext): Promise<void> {
 
   const load = async (): Promise<void> => {
     try {
-      const list = await api.get<List<Session>>("/sessions", { status: "pendingApproval", top: 100 });
-      mount(results, list.value.length === 0 ? h("p", { class: "empty" }, "No requests are waiting for approval.") : list.value.map(card));
+      // The queue may come in several pages: a request left off would expire undecided.
+      const waiting: Session[] = [];
+      let token: string | undefined;
+      for (let page = 0; page < maxPages; page++) {
+        const list: List<Session> = await api.get<List<Session>>("/sessions", { status: "pendingApproval", top: 100, continuationToken: token });
+        waiting.push(...list.value);
+        token = list.continuationToken;
+        if (!token) break;
+      }
+      mount(results, waiting.length === 0 ? h("p", { class: "empty" }, "No requests are waiting for approval.") : waiting.map(card));
     } catch (e) {
       mount(results, problemBox(e));
     }

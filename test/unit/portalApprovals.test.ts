@@ -1,0 +1,61 @@
+// The portal's Approvals page (portal/src/pages/approvals.ts): every request waiting for
+// approval is offered, however many pages the API answers them in.
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { ApiClient, List } from "../../portal/src/api.js";
+import type { PageContext } from "../../portal/src/context.js";
+import { approvalsPage } from "../../portal/src/pages/approvals.js";
+import type { Session } from "../../portal/src/types.js";
+import { container, installFakeDom, textOf } from "../support/fakeDom.js";
+
+let removeDom: () => void;
+beforeAll(() => {
+  removeDom = installFakeDom();
+});
+afterAll(() => removeDom());
+
+const waiting = (id: string, deviceName: string): Session =>
+  ({
+    id,
+    deviceId: `d-${id}`,
+    device: { deviceName, operatingSystem: "Windows", osVersion: "11", userDisplayName: null, userPrincipalName: null },
+    requestedBy: { id: "someone-else", displayName: "Help Desk", type: "user" },
+    requestedAt: "2026-12-01T10:00:00.000Z",
+    description: null,
+    ticketId: null,
+    acknowledgedWarnings: [],
+    status: "pendingApproval",
+  }) as unknown as Session;
+
+function pageContext(get: (path: string, query?: Record<string, unknown>) => Promise<unknown>): PageContext {
+  const api = { get, post: vi.fn() } as unknown as ApiClient;
+  return {
+    app: { api, user: { userId: "approver" }, perms: { approve: true } } as unknown as PageContext["app"],
+    params: {},
+    query: new URLSearchParams(),
+    root: container(),
+    onLeave: () => undefined,
+    left: () => false,
+    navigate: () => undefined,
+    replaceQuery: () => undefined,
+  };
+}
+
+describe("portal approvals page", () => {
+  it("offers the requests of every page, not only the first", async () => {
+    // Arrange: the API answers the queue in two pages.
+    const pages: Record<string, List<Session>> = {
+      first: { value: [waiting("s1", "PC-ONE")], continuationToken: "t1" },
+      t1: { value: [waiting("s2", "PC-TWO")] },
+    };
+    const get = vi.fn(async (_path: string, query?: Record<string, unknown>) => pages[(query?.continuationToken as string | undefined) ?? "first"]);
+    const ctx = pageContext(get);
+
+    // Act
+    await approvalsPage(ctx);
+
+    // Assess
+    expect(textOf(ctx.root)).toContain("PC-ONE");
+    expect(textOf(ctx.root)).toContain("PC-TWO");
+    expect(get).toHaveBeenLastCalledWith("/sessions", expect.objectContaining({ status: "pendingApproval", continuationToken: "t1" }));
+  });
+});
