@@ -75,6 +75,11 @@ export function readPortalConfig(value: unknown): { config: PortalConfig } | { p
   if (!isObject(auth)) {
     problems.push('auth must be an object with kind "local" or "entra"');
   } else if (auth.kind === "entra") {
+    // The portal sends the API Entra ID access tokens: never in the clear, except to this machine.
+    const api = URL.canParse(apiBaseUrl) ? new URL(apiBaseUrl) : undefined;
+    if (api?.protocol === "http:" && !["localhost", "127.0.0.1", "[::1]"].includes(api.hostname)) {
+      problems.push(`apiBaseUrl must be an https address: the portal sends it Entra ID access tokens, not ${apiBaseUrl}`);
+    }
     text(auth, "clientId", "auth.");
     url(text(auth, "authority", "auth."), "auth.authority", true);
     text(auth, "apiScope", "auth.");

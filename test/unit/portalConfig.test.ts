@@ -33,6 +33,7 @@ describe("portal config.json", () => {
       { ...entra, auth: { ...entra.auth, knownAuthorities: ["127.0.0.1:7075"], redirectUri: "http://127.0.0.1:7071/entra/" } },
     ],
     ["the local configuration", local],
+    ["an Entra ID configuration with an API on this machine over http", { ...entra, apiBaseUrl: "http://127.0.0.1:7071/api" }],
   ])("accepts %s as it is", (_name, value) => {
     // Act
     const read = readPortalConfig(value);
@@ -59,6 +60,11 @@ describe("portal config.json", () => {
       "known authorities that are not host names",
       { ...entra, auth: { ...entra.auth, knownAuthorities: "login.example" } },
       ["auth.knownAuthorities must be a list of host names"],
+    ],
+    [
+      "an Entra ID configuration whose API is plain http (the access token would cross the network in the clear)",
+      { ...entra, apiBaseUrl: "http://rac-func.azurewebsites.net/api" },
+      ["apiBaseUrl must be an https address: the portal sends it Entra ID access tokens, not http://rac-func.azurewebsites.net/api"],
     ],
     ["a local configuration without users", { ...local, auth: { ...local.auth, users: [] } }, ["auth.users must list the demo users"]],
   ])("names what is wrong with %s", (_name, value, expected) => {
