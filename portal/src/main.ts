@@ -129,7 +129,8 @@ class Portal {
       try {
         this.#perms = { user, perms: await resolvePermissions(this.#api) };
       } catch (e) {
-        mount(this.#main, h("h1", null, "Remote Assistance Connector"), problemBox(e));
+        // A 401 has already sent the reader to the sign-in page (a newer route): leave it there.
+        if (!left.value) mount(this.#main, h("h1", null, "Remote Assistance Connector"), problemBox(e));
         return;
       }
       if (left.value) return;
