@@ -9,7 +9,13 @@ import type { KnownUser, RoleAssignment, Settings } from "../types.js";
 const userLabel = (u: KnownUser): string => `${u.displayName} <${u.userPrincipalName}>`;
 const isId = (v: string): boolean => /^[A-Za-z0-9-]{1,64}$/.test(v);
 
-const permissionText = { "RemoteAssistance.Request": "Request Remote Assistance", "RemoteAssistance.Update": "Update Remote Assistance" } as const;
+// Every permission the API assigns (`satisfies` keeps it the API's list); all but Request are tenant-wide.
+const permissionText = {
+  "RemoteAssistance.Request": "Request Remote Assistance",
+  "RemoteAssistance.Update": "Update Remote Assistance",
+  "RemoteAssistance.ViewReports": "View Reports",
+  "RemoteAssistance.Approve": "Approve Remote Assistance",
+} as const satisfies Record<RoleAssignment["permission"], string>;
 
 export async function settingsPage(ctx: PageContext): Promise<void> {
   const { api } = ctx.app;

@@ -1,0 +1,78 @@
+// The portal's Settings page (portal/src/pages/settings.ts): role assignments offer every
+// permission the API assigns, and name each assigned one in words.
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { ApiClient } from "../../portal/src/api.js";
+import type { PageContext } from "../../portal/src/context.js";
+import { settingsPage } from "../../portal/src/pages/settings.js";
+import { assignablePermissions } from "../../shared/domain/permissions.js";
+import { byId, container, installFakeDom, textOf } from "../support/fakeDom.js";
+
+let removeDom: () => void;
+beforeAll(() => {
+  removeDom = installFakeDom();
+});
+afterAll(() => removeDom());
+
+const settings = {
+  allowUnlicensedAdmins: false,
+  allowPossiblyUnsupportedWindowsEditions: false,
+  sessionTimeoutMinutes: 60,
+  teamViewerCallsPerMinute: 10,
+  requireTicketId: false,
+  approvalRequiredScopeTags: [],
+  approvalTimeoutMinutes: 60,
+};
+
+function settingsContext(): PageContext {
+  const answers: Record<string, unknown> = {
+    "/settings": settings,
+    "/users": { value: [] },
+    "/roleAssignments": {
+      value: [
+        { id: "a1", principalId: "g1", principalType: "group", permission: "RemoteAssistance.Approve", scopeTags: [] },
+        { id: "a2", principalId: "g2", principalType: "group", permission: "RemoteAssistance.ViewReports", scopeTags: [] },
+      ],
+    },
+  };
+  const api = { get: vi.fn(async (path: string) => answers[path]), post: vi.fn(), request: vi.fn() } as unknown as ApiClient;
+  return {
+    app: { api, user: { userId: "admin" }, perms: { administrator: true } } as unknown as PageContext["app"],
+    params: {},
+    query: new URLSearchParams(),
+    root: container(),
+    onLeave: () => undefined,
+    left: () => false,
+    navigate: () => undefined,
+    replaceQuery: () => undefined,
+  };
+}
+
+describe("portal settings page", () => {
+  it("offers every permission the API assigns", async () => {
+    // Arrange
+    const ctx = settingsContext();
+
+    // Act
+    await settingsPage(ctx);
+
+    // Assess
+    const offered = byId(ctx.root, "ra-permission")!
+      .descendants()
+      .map((o) => o.getAttribute("value"));
+    expect(offered.sort()).toEqual([...assignablePermissions].sort());
+  });
+
+  it("names Approve and View Reports assignments in words", async () => {
+    // Arrange
+    const ctx = settingsContext();
+
+    // Act
+    await settingsPage(ctx);
+
+    // Assess
+    const table = textOf(byId(ctx.root, "role-table")! as unknown as HTMLElement);
+    expect(table).toContain("Approve Remote Assistance");
+    expect(table).toContain("View Reports");
+    expect(table).not.toContain("RemoteAssistance.");
+  });
+});
