@@ -88,6 +88,13 @@ class FakeElement extends FakeNode {
     if (value) this.setAttribute("disabled", "");
     else this.removeAttribute("disabled");
   }
+  /** A form control's value (starts as its value attribute, as in a browser). */
+  get value(): string {
+    return this.getAttribute("value") ?? "";
+  }
+  set value(value: string) {
+    this.setAttribute("value", value);
+  }
   get hidden(): boolean {
     return this.hasAttribute("hidden");
   }

@@ -3,10 +3,13 @@
 import { ApiProblem, problemBox, type List } from "../api.js";
 import type { PageContext } from "../context.js";
 import { duration, h, mount, progress, s } from "../dom.js";
-import { sessionStatuses, statusText, type Session, type SessionReport } from "../types.js";
+import { sessionStatuses, statusText, type Session, type SessionReport, type SessionStatus } from "../types.js";
 
 const palette = ["#0b5cad", "#b3261e", "#1e7b34", "#8a4baf", "#a15c00", "#00727d", "#5c5c5c", "#c2185b"];
-const statusColours: Record<string, string> = {
+// Every status the API counts (a missing one would be drawn black, like any other missing one).
+const statusColours: Record<SessionStatus, string> = {
+  pendingApproval: "#4a5a8c",
+  denied: "#6d4c41",
   requested: "#5c5c5c",
   awaitingEndUser: "#a15c00",
   accepted: "#1e7b34",

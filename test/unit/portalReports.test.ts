@@ -1,0 +1,58 @@
+// The portal's Reports page (portal/src/pages/reports.ts): every session status the API
+// counts is drawn in a colour of its own.
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { ApiClient } from "../../portal/src/api.js";
+import type { PageContext } from "../../portal/src/context.js";
+import { reportsPage } from "../../portal/src/pages/reports.js";
+import { sessionStatuses } from "../../portal/src/types.js";
+import { byId, container, installFakeDom } from "../support/fakeDom.js";
+
+let removeDom: () => void;
+beforeAll(() => {
+  removeDom = installFakeDom();
+});
+afterAll(() => removeDom());
+
+describe("portal reports page", () => {
+  it("gives every status its own colour in the totals by status", async () => {
+    // Arrange: one session in each status the API counts.
+    const byStatus = Object.fromEntries(sessionStatuses.map((st) => [st, 1]));
+    const report = {
+      from: "2026-11-08T00:00:00.000Z",
+      to: "2026-12-07T00:00:00.000Z",
+      total: sessionStatuses.length,
+      byStatus,
+      byPlatform: {},
+      byRequester: [],
+      accepted: 0,
+      medianTimeToAcceptSeconds: null,
+      connectedSessions: 0,
+      totalConnectionMinutes: 0,
+      medianConnectionMinutes: null,
+      sessionsNeverConnected: 0,
+    };
+    const get = vi.fn(async (path: string) => (path === "/reports/sessions" ? report : { value: [] }));
+    const ctx = {
+      app: { api: { get } as unknown as ApiClient },
+      params: {},
+      query: new URLSearchParams(),
+      root: container(),
+      onLeave: () => undefined,
+      left: () => false,
+      navigate: () => undefined,
+      replaceQuery: () => undefined,
+    } as unknown as PageContext;
+
+    // Act
+    await reportsPage(ctx);
+
+    // Assess
+    const bars = byId(ctx.root, "report-by-status")!
+      .descendants()
+      .filter((e) => e.tagName === "RECT");
+    expect(bars).toHaveLength(sessionStatuses.length);
+    const fills = bars.map((b) => b.getAttribute("fill"));
+    expect(fills.every((f) => f !== null)).toBe(true);
+    expect(new Set(fills).size).toBe(sessionStatuses.length);
+  });
+});
