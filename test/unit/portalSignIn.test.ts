@@ -55,7 +55,7 @@ describe("portal start with a token the service refuses", () => {
     });
 
     // Act
-    vi.resetModules();
+    // main.ts starts the portal when loaded (no other unit file loads it).
     await import("../../portal/src/main.js");
     await vi.waitFor(() => expect(store.has("rac.portal.token")).toBe(false));
     await new Promise((r) => setTimeout(r, 50));
