@@ -84,6 +84,8 @@ export interface EndUserNotification {
   /** Resends an admin asked for, and when the last one was (absent on sessions stored before resends were counted). */
   readonly resends?: number;
   readonly lastResentAt?: string;
+  /** The dispatches whose notification.send pushed (a redelivery of one pushes nothing more). */
+  readonly pushedDispatches?: readonly number[];
 }
 
 /** Bookkeeping of the session worker: the exactly-once claim on TeamViewer session creation. */
@@ -261,6 +263,7 @@ export function resentNotification(notification: EndUserNotification, now: Date)
     dispatches: notification.dispatches + 1,
     resends: (notification.resends ?? 0) + 1,
     lastResentAt: now.toISOString(),
+    ...(notification.pushedDispatches ? { pushedDispatches: notification.pushedDispatches } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { NotificationWorker } from "../../shared/app/sessions/notificationWorker.js";
 import { sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
+import { resentNotification } from "../../shared/domain/session.js";
 import { SessionWorkerWorld, tenantId } from "../support/sessionWorkerHarness.js";
 
 describe("notification.send", () => {
@@ -28,5 +29,51 @@ describe("notification.send", () => {
     const after = world.session(s.id);
     expect(after.endUserNotification.status).toBe("sent");
     expect(after.warnings).toEqual(s.warnings);
+  });
+  it("pushes once when the same message is delivered again after its push was recorded as sent", async () => {
+    // Prepare: the first push (from session.create) fails, so notification.send #0 is queued and handled.
+    const world = new SessionWorkerWorld();
+    const s = await world.request();
+    world.push.failNext(new Error("hub down"));
+    await world.worker().create(world.createContext(s.id));
+    const first = sessionMessageIds.notification(s.id, world.session(s.id).endUserNotification.dispatches);
+    const worker = new NotificationWorker({ writer: world.writer, push: world.push, audit: world.audit, clock: world.clock });
+    await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 1, messageId: first, log: world.log });
+    expect(world.push.pushed).toHaveLength(1);
+
+    // Act: Service Bus delivers it again (its lock ran out before it was completed).
+    await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 2, messageId: first, log: world.log });
+
+    // Assess: the user got one push, and the audit log tells of one.
+    expect(world.push.pushed).toHaveLength(1);
+    expect(world.audit.events.filter((e) => e.target.id === s.id && e.activity === "session.notificationSent" && e.result === "success")).toHaveLength(1);
+  });
+
+  it("pushes for each of two resends made at the same moment, and once only for either delivered again", async () => {
+    // Prepare: a request notified by session.create, then two resends before either message is handled.
+    const world = new SessionWorkerWorld();
+    const s = await world.request();
+    await world.worker().create(world.createContext(s.id));
+    expect(world.push.pushed).toHaveLength(1);
+    for (let i = 0; i < 2; i++) {
+      await world.writer.change(
+        tenantId,
+        s.id,
+        (cur) => ({ next: { ...cur, endUserNotification: resentNotification(cur.endUserNotification, world.clock.now()) } }),
+        world.log,
+      );
+    }
+    const [one, two] = [1, 2].map((d) => sessionMessageIds.notification(s.id, d));
+    const worker = new NotificationWorker({ writer: world.writer, push: world.push, audit: world.audit, clock: world.clock });
+
+    // Act: both messages, then each of them again.
+    await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 1, messageId: one, log: world.log });
+    await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 1, messageId: two, log: world.log });
+    await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 2, messageId: one, log: world.log });
+    await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 2, messageId: two, log: world.log });
+
+    // Assess: the first push and one per resend.
+    expect(world.push.pushed).toHaveLength(3);
+    expect(world.session(s.id).endUserNotification).toMatchObject({ status: "sent", pushedDispatches: [1, 2] });
   });
 });

@@ -12,6 +12,7 @@ import { systemActor } from "../../domain/caller.js";
 import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
 import { noteHistory, type Session } from "../../domain/session.js";
 import type { PushGateway, PushNotification } from "./ports.js";
+import { sessionMessageIds } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
 
 /** Deliveries after which a failing push is recorded as failed instead of retried. */
@@ -45,6 +46,13 @@ export interface NotificationContext {
   readonly log: Logger;
 }
 
+/** The dispatch a notification.send message id names (ids are derived from it), if any. */
+function dispatchOf(s: Session, messageId: string | undefined): number | undefined {
+  if (messageId === undefined) return undefined;
+  for (let d = s.endUserNotification.dispatches; d >= 0; d--) if (sessionMessageIds.notification(s.id, d) === messageId) return d;
+  return undefined;
+}
+
 export class NotificationWorker {
   readonly #d: { writer: SessionWriter; push: PushGateway; audit: AuditLog; clock: Clock };
 
@@ -63,6 +71,13 @@ export class NotificationWorker {
     if (!s.endUser || s.endUser.id !== ctx.userId) {
       throw new DomainError(errorCodes.validationFailed, "The notification names a user who is not the device's primary user.");
     }
+    // Which dispatch (first push or resend) this message is: its id names it.
+    const dispatch = dispatchOf(s, ctx.messageId);
+    if (dispatch !== undefined && s.endUserNotification.pushedDispatches?.includes(dispatch)) {
+      // Delivered again after its push got through (its lock ran out before it was completed).
+      ctx.log.info("this notification was pushed already; not pushing it again", { sessionId: s.id, dispatch });
+      return;
+    }
     let pushError: string | undefined;
     try {
       await this.#d.push.push(pushOf(s, s.endUser));
@@ -78,9 +93,16 @@ export class NotificationWorker {
       ctx.sessionId,
       (cur): { next: Session } | undefined => {
         if (pushError === undefined) {
+          const n = cur.endUserNotification;
+          const pushedDispatches =
+            dispatch === undefined || n.pushedDispatches?.includes(dispatch) ? n.pushedDispatches : [...(n.pushedDispatches ?? []), dispatch];
           // Seen already (the Company Portal showed it before the push was confirmed): that says more.
-          if (cur.endUserNotification.status === "sent" || cur.endUserNotification.status === "seen") return undefined;
-          return { next: { ...cur, endUserNotification: { ...cur.endUserNotification, status: "sent", sentAt: now.toISOString() } } };
+          if (n.status === "sent" || n.status === "seen") {
+            return pushedDispatches === n.pushedDispatches ? undefined : { next: { ...cur, endUserNotification: { ...n, pushedDispatches } } };
+          }
+          return {
+            next: { ...cur, endUserNotification: { ...n, status: "sent", sentAt: now.toISOString(), ...(pushedDispatches ? { pushedDispatches } : {}) } },
+          };
         }
         // Sent already (a later resend got through while this older message was failing), failed or seen: leave it.
         if (["sent", "failed", "seen"].includes(cur.endUserNotification.status)) return undefined;
