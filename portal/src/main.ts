@@ -7,6 +7,7 @@ import { LocalAuth } from "./auth/localAuth.js";
 import { readPortalConfig, type PortalConfig } from "./config.js";
 import { hashFor, type AppContext, type Page, type PageContext } from "./context.js";
 import { h, mount, progress } from "./dom.js";
+import { match } from "./routeMatch.js";
 import { describeRights, resolvePermissions, type UiPermissions } from "./permissions.js";
 import { auditPage } from "./pages/audit.js";
 import { companyPortalPage } from "./pages/companyPortal.js";
@@ -40,20 +41,6 @@ const routes: readonly Route[] = [
   { pattern: "/settings", title: "Settings", page: settingsPage, allowed: (p) => p.administrator, nav: "Settings" },
   { pattern: "/company-portal", title: "Company Portal", page: companyPortalPage, allowed: () => true, nav: "Company Portal" },
 ];
-
-function match(pattern: string, path: string): Record<string, string> | undefined {
-  const a = pattern.split("/");
-  const b = path.split("/");
-  if (a.length !== b.length) return undefined;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < a.length; i++) {
-    if (a[i].startsWith(":")) {
-      if (!b[i]) return undefined;
-      params[a[i].slice(1)] = decodeURIComponent(b[i]);
-    } else if (a[i] !== b[i]) return undefined;
-  }
-  return params;
-}
 
 function parseHash(): { path: string; query: URLSearchParams } {
   const raw = window.location.hash.replace(/^#/, "") || "/";
