@@ -113,6 +113,16 @@ function asProblem(body: unknown, res: Response): Problem {
   };
 }
 
+/**
+ * How long a page that polls waits before its next request: `normalMs`, or longer when the
+ * API answered 429 and said when to come back (`retryAfterSeconds`, as in `Retry-After`).
+ */
+export function nextPollMs(error: unknown, normalMs: number): number {
+  if (!(error instanceof ApiProblem) || error.problem.status !== 429) return normalMs;
+  const seconds = (error.problem as Problem & { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  return typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0 ? Math.max(normalMs, Math.min(seconds, 3600) * 1000) : normalMs;
+}
+
 /** Any thrown value as problem details (so every error is shown the same way). */
 export function problemOf(error: unknown): Problem {
   if (error instanceof ApiProblem) return error.problem;

@@ -1,7 +1,7 @@
 // The end user's Company Portal page: a flag with the number of pending remote assistance
 // requests, each request (who asks, for which device, why), accept (which hands over the
 // TeamViewer link that starts QuickSupport) and decline.
-import { problemBox } from "../api.js";
+import { nextPollMs, problemBox } from "../api.js";
 import type { PageContext } from "../context.js";
 import { h, mount, progress, s, time, whileBusy } from "../dom.js";
 import type { EndUserRequest } from "../types.js";
@@ -100,6 +100,7 @@ export async function companyPortalPage(ctx: PageContext): Promise<void> {
   const reported = new Set<string>();
   const load = async (): Promise<void> => {
     clearTimeout(timer);
+    let delayMs = pollMs;
     try {
       const res = await api.get<{ value: EndUserRequest[] }>("/me/remoteAssistanceRequests");
       const pendingCount = res.value.filter((r) => r.status === "awaitingEndUser").length;
@@ -119,8 +120,9 @@ export async function companyPortalPage(ctx: PageContext): Promise<void> {
       }
     } catch (e) {
       mount(list, problemBox(e));
+      delayMs = nextPollMs(e, pollMs); // a 429 says when to come back
     }
-    if (!ctx.left()) timer = setTimeout(() => void load(), pollMs);
+    if (!ctx.left()) timer = setTimeout(() => void load(), delayMs);
   };
 
   await load();

@@ -1,7 +1,7 @@
 // The session panel: follows a session live (requested → awaiting the user → accepted →
 // closed), with the device and user, the Connect (supporter) link, resend notification,
 // close, and for users who can't be notified the end-user link to pass on.
-import { problemBox } from "../api.js";
+import { nextPollMs, problemBox } from "../api.js";
 import type { PageContext } from "../context.js";
 import { details, h, mount, progress, time, whileBusy } from "../dom.js";
 import { openStatuses, statusText, type Session, type SessionConnection, type SessionStatus } from "../types.js";
@@ -305,6 +305,7 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
 
   const refresh = async (): Promise<void> => {
     clearTimeout(timer);
+    let delayMs = pollMs;
     try {
       const s = await api.get<Session>(`/sessions/${encodeURIComponent(sessionId)}`);
       // Re-render only on a change, so keyboard focus stays put while the panel polls.
@@ -316,9 +317,10 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
     } catch (e) {
       if (!current) mount(content, problemBox(e));
       else mount(actionResult, problemBox(e));
+      delayMs = nextPollMs(e, pollMs); // a 429 says when to come back
     }
     // Follow the session live until it ends.
-    if (!ctx.left() && (!current || openStatuses.includes(current.status))) timer = setTimeout(() => void refresh(), pollMs);
+    if (!ctx.left() && (!current || openStatuses.includes(current.status))) timer = setTimeout(() => void refresh(), delayMs);
   };
 
   void refresh();
