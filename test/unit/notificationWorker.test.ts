@@ -44,9 +44,10 @@ describe("notification.send", () => {
     // Act: Service Bus delivers it again (its lock ran out before it was completed).
     await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 2, messageId: first, log: world.log });
 
-    // Assess: the user got one push, and the audit log tells of one.
+    // Assess: the user got one push; the audit entry is recorded at least once (again by the
+    // redelivery, which cannot tell a lock that ran out from an audit write that failed).
     expect(world.push.pushed).toHaveLength(1);
-    expect(world.audit.events.filter((e) => e.target.id === s.id && e.activity === "session.notificationSent" && e.result === "success")).toHaveLength(1);
+    expect(world.audit.events.filter((e) => e.target.id === s.id && e.activity === "session.notificationSent" && e.result === "success")).toHaveLength(2);
   });
 
   it("pushes for each of two resends made at the same moment, and once only for either delivered again", async () => {
@@ -75,5 +76,35 @@ describe("notification.send", () => {
     // Assess: the first push and one per resend.
     expect(world.push.pushed).toHaveLength(3);
     expect(world.session(s.id).endUserNotification).toMatchObject({ status: "sent", pushedDispatches: [1, 2] });
+  });
+
+  it("audits the push when the same message is delivered again after only the audit write failed", async () => {
+    // Prepare: notification.send #0 is queued (the first push failed); its push and session
+    // write get through, its audit write fails, so Service Bus delivers it again.
+    const world = new SessionWorkerWorld();
+    const s = await world.request();
+    world.push.failNext(new Error("hub down"));
+    await world.worker().create(world.createContext(s.id));
+    const first = sessionMessageIds.notification(s.id, world.session(s.id).endUserNotification.dispatches);
+    const record = world.audit.record.bind(world.audit);
+    let failAudit = true;
+    world.audit.record = async (e) => {
+      if (failAudit && e.activity === "session.notificationSent") {
+        failAudit = false;
+        throw new Error("audit write failed");
+      }
+      await record(e);
+    };
+    const worker = new NotificationWorker({ writer: world.writer, push: world.push, audit: world.audit, clock: world.clock });
+    await expect(worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 1, messageId: first, log: world.log })).rejects.toThrow(
+      "audit write failed",
+    );
+
+    // Act: the redelivery.
+    await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 2, messageId: first, log: world.log });
+
+    // Assess: one push, and the audit log tells of it.
+    expect(world.push.pushed).toHaveLength(1);
+    expect(world.audit.events.filter((e) => e.target.id === s.id && e.activity === "session.notificationSent" && e.result === "success")).toHaveLength(1);
   });
 });

@@ -74,8 +74,10 @@ export class NotificationWorker {
     // Which dispatch (first push or resend) this message is: its id names it.
     const dispatch = dispatchOf(s, ctx.messageId);
     if (dispatch !== undefined && s.endUserNotification.pushedDispatches?.includes(dispatch)) {
-      // Delivered again after its push got through (its lock ran out before it was completed).
+      // Delivered again after its push got through (its lock ran out before it was completed, or
+      // its audit write failed): not pushed again, but audited again, at least once rather than never.
       ctx.log.info("this notification was pushed already; not pushing it again", { sessionId: s.id, dispatch });
+      await this.#auditSent(s, ctx, undefined);
       return;
     }
     let pushError: string | undefined;
@@ -122,6 +124,10 @@ export class NotificationWorker {
       stored,
       ctx.messageId,
     );
+    await this.#auditSent(s, ctx, pushError);
+  }
+
+  async #auditSent(s: Session, ctx: NotificationContext, pushError: string | undefined): Promise<void> {
     await this.#d.audit.record({
       tenantId: s.tenantId,
       actor: systemActor,
