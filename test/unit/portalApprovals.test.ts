@@ -58,4 +58,21 @@ describe("portal approvals page", () => {
     expect(textOf(ctx.root)).toContain("PC-TWO");
     expect(get).toHaveBeenLastCalledWith("/sessions", expect.objectContaining({ status: "pendingApproval", continuationToken: "t1" }));
   });
+
+  it("says requests were left off when the queue is longer than the pages it reads", async () => {
+    // Arrange: every page names a next one (more requests wait than the page reads).
+    let n = 0;
+    const get = vi.fn(async () => {
+      n++;
+      return { value: [waiting(`s${n}`, `PC-${n}`)], continuationToken: `t${n}` };
+    });
+    const ctx = pageContext(get);
+
+    // Act
+    await approvalsPage(ctx);
+
+    // Assess: the requests read are offered, and the page says that more are waiting.
+    expect(textOf(ctx.root)).toContain("PC-1");
+    expect(textOf(ctx.root)).toMatch(/more requests are waiting/i);
+  });
 });

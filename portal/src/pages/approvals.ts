@@ -83,7 +83,11 @@ export async function approvalsPage(ctx: PageContext): Promise<void> {
         token = list.continuationToken;
         if (!token) break;
       }
-      mount(results, waiting.length === 0 ? h("p", { class: "empty" }, "No requests are waiting for approval.") : waiting.map(card));
+      // Still a token after the last page read: say so rather than let the rest go unseen.
+      const leftOff = token
+        ? h("p", { class: "warning" }, `More requests are waiting than the ${waiting.length} shown: decide these, then reload the page for the rest.`)
+        : null;
+      mount(results, waiting.length === 0 && !token ? h("p", { class: "empty" }, "No requests are waiting for approval.") : [...waiting.map(card), leftOff]);
     } catch (e) {
       mount(results, problemBox(e));
     }
