@@ -161,7 +161,7 @@ async function readBody(req: HttpRequest, max: number, expectBody: boolean): Pro
   const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(type)?.[1];
   // ASCII reads the same in UTF-8 and in the charsets that extend it (ISO-8859-1, us-ascii…):
   // only a body with other bytes is refused for its label, as before it would have been misread.
-  const sameInUtf8 = !/^utf-?(16|32)/i.test(charset ?? "") && bytes.every((b) => b < 0x80);
+  const sameInUtf8 = !/^(utf-?(7|16|32)|ucs-?(2|4))/i.test(charset ?? "") && bytes.every((b) => b < 0x80);
   if (charset !== undefined && !/^utf-?8$/i.test(charset) && !sameInUtf8) throw new DomainError(errorCodes.validationFailed, notUtf8);
   try {
     return JSON.parse(text) as unknown;

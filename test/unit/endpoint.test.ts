@@ -249,6 +249,21 @@ describe("endpoint(): input", () => {
     expect(answer.json).toMatchObject({ body: { note: "Café ☕" } });
   });
 
+  it.each(["utf-7", "UTF-16", "ucs-2"])("refuses an all-ASCII body labelled charset=%s: its bytes mean something else there", async (charset) => {
+    // Act: in UTF-7, +AOk- is "é"; read as UTF-8 it would be stored as typed.
+    const answer = await invokeHttp(echo, {
+      method: "POST",
+      url: "/api/unit/echo/t1",
+      params: { thingId: "t1" },
+      headers: { ...asAdmin, "content-type": `application/json; charset=${charset}` },
+      body: new Uint8Array(Buffer.from(JSON.stringify({ note: "Caf+AOk-" }), "latin1")),
+    });
+
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.json).toMatchObject({ code: errorCodes.validationFailed, detail: expect.stringMatching(/UTF-8/) });
+  });
+
   it.each(["ISO-8859-1", "us-ascii", "windows-1252"])("still reads an ASCII body labelled charset=%s: its bytes mean the same in UTF-8", async (charset) => {
     // Act
     const answer = await invokeHttp(echo, {
