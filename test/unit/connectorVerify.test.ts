@@ -113,4 +113,26 @@ describe("POST /api/connector/verify, one per tenant a minute", () => {
     expect(first).not.toBeInstanceOf(DomainError);
     expect((first as { health: string }).health).toBe(connectorHealths.healthy);
   });
+  it("answers a check the connector was not ready for with that reason, even when giving its turn back fails", async () => {
+    // Prepare: a tenant not onboarded, and a lease store whose release fails (storage hiccup).
+    const clock = new ManualClock();
+    const leases = new MemoryLeases(clock);
+    leases.release = () => Promise.reject(new Error("storage unreachable"));
+    const health = new ConnectorHealthCheck({
+      access: { permissionsOf: async () => ({ read: true }) } as never,
+      connectors: { get: async () => initialConnectorState, update: async () => initialConnectorState } as never,
+      tokens: { withAccessToken: async () => undefined } as never,
+      teamViewer: { forTenant: () => ({}) } as never,
+      audit: new MemoryAuditLog(clock),
+      clock,
+      verifyInterval: { leases, ms: 60_000 },
+    });
+
+    // Act
+    const answer = await health.verify(caller, "c1", recordingLogger().log).catch((e: unknown) => e);
+
+    // Assess: the reason, not the release's failure (which would be a 500).
+    expect(answer).toBeInstanceOf(DomainError);
+    expect((answer as DomainError).code).toBe(errorCodes.connectorNotOnboarded);
+  });
 });

@@ -84,7 +84,12 @@ export class ConnectorHealthCheck {
       // Nothing was recorded: the quota held the check back, or there is no connector to
       // check yet. It takes no turn: the first verify after onboarding is not refused.
       const notOnboarded = e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded;
-      if (turn && (isQuotaExhausted(e) || notOnboarded)) await turn.leases.release(caller.tenantId, verifyLeaseName, turn.owner, turn.fence);
+      // Best effort: a release that fails leaves the turn to expire; the caller still hears why.
+      if (turn && (isQuotaExhausted(e) || notOnboarded)) {
+        await turn.leases.release(caller.tenantId, verifyLeaseName, turn.owner, turn.fence).catch((releaseError: unknown) => {
+          log.warn("could not give back the connector check's turn", { error: releaseError instanceof Error ? releaseError.message : String(releaseError) });
+        });
+      }
       if (!isQuotaExhausted(e)) throw e;
       const seconds = Math.max(1, Math.ceil((e.retryAt.getTime() - this.#d.clock.now().getTime()) / 1000));
       throw new DomainError(
