@@ -339,7 +339,10 @@ describe("on a stack with the production rate limits", () => {
     expect(unexpected).toEqual([]);
     const conflict = answers.find((r) => r.status === 409);
     expect(conflict?.body.code).toBe("conflict");
-    await eventually(async () => (pushes().filter((p) => p.sessionId === id).length === 11 ? true : undefined), 60_000, "eleven pushes");
+    const pushed = (): number => pushes().filter((p) => p.sessionId === id).length;
+    await eventually(async () => (pushed() === 11 ? true : undefined), 60_000, "eleven pushes").catch((e: Error) => {
+      throw new Error(`${e.message} (saw ${pushed()})`);
+    });
     const session = await api<{ history: unknown[] }>(`/sessions/${id}`, { token: tenant.admin });
     expect(session.status).toBe(200);
     expect(session.body.history.length).toBeLessThanOrEqual(50);

@@ -98,10 +98,11 @@ export class NotificationWorker {
           const n = cur.endUserNotification;
           const pushedDispatches =
             dispatch === undefined || n.pushedDispatches?.includes(dispatch) ? n.pushedDispatches : [...(n.pushedDispatches ?? []), dispatch];
-          // Seen already (the Company Portal showed it before the push was confirmed): that says more.
-          if (n.status === "sent" || n.status === "seen") {
-            return pushedDispatches === n.pushedDispatches ? undefined : { next: { ...cur, endUserNotification: { ...n, pushedDispatches } } };
-          }
+          // Sent already (another dispatch's push recorded it) or seen (the Company Portal showed
+          // it before the push was confirmed): nothing to write. Writing only this dispatch would
+          // set many concurrent resends racing for the row, and a lost race redelivers the message,
+          // pushing again; so only the dispatch that makes it sent is recorded.
+          if (n.status === "sent" || n.status === "seen") return undefined;
           return {
             next: { ...cur, endUserNotification: { ...n, status: "sent", sentAt: now.toISOString(), ...(pushedDispatches ? { pushedDispatches } : {}) } },
           };
