@@ -168,7 +168,7 @@ class MemoryCursors implements ConnectionReportCursorStore {
   }
 }
 
-function harness(pages: (q: ConnectionReportQuery) => ConnectionReportPage) {
+function harness(pages: (q: ConnectionReportQuery) => ConnectionReportPage, callsPerMinute?: number) {
   let stored: StoredSession = { session: session(), etag: "1" };
   const store = {
     findByTeamViewerCode: async (_t: string, code: string) => {
@@ -195,6 +195,7 @@ function harness(pages: (q: ConnectionReportQuery) => ConnectionReportPage) {
     teamViewer: { forTenant: () => ({ listConnections: async (_token, q) => (queries.push(q), pages(q)) }) },
     audit: auditLog,
     clock: { now: () => at },
+    ...(callsPerMinute === undefined ? {} : { callsPerMinute: async () => callsPerMinute }),
   });
   return { reports, cursors, queries, audit, session: () => stored.session };
 }
@@ -231,6 +232,29 @@ describe("the connection report timer's cursor", () => {
     expect(h.cursors.stored?.cursor).toEqual({ through: at.toISOString(), pending: null });
     expect(h.session().connections?.map((c) => c.id)).toEqual(["c1", "c2"]);
     expect(h.audit.map((e) => e.activity)).toEqual(["session.connected", "session.connected"]);
+  });
+
+  it("reads at most half the tenant's TeamViewer calls a minute in one run, leaving the rest to its sessions", async () => {
+    // Prepare: a busy tenant (every page names a next one) at 10 calls a minute, and one at 1.
+    const endless = (q: ConnectionReportQuery): ConnectionReportPage => ({
+      records: [],
+      unreadable: 0,
+      nextOffset: `p${Number(q.offsetId?.slice(1) ?? 0) + 1}`,
+    });
+    const ten = harness(endless, 10);
+    const one = harness(endless, 1);
+    const unset = harness(endless);
+
+    // Act
+    await ten.reports.run(log);
+    await one.reports.run(log);
+    await unset.reports.run(log);
+
+    // Assess: 5 pages, at least 1, and the fixed cap of 10 without the setting; the cursor keeps the next page.
+    expect(ten.queries).toHaveLength(5);
+    expect(one.queries).toHaveLength(1);
+    expect(unset.queries).toHaveLength(10);
+    expect(ten.cursors.stored?.cursor.pending?.offsetId).toBe("p5");
   });
 
   it("reaches a day back before the last window's end, and no further back than a week after an outage", async () => {

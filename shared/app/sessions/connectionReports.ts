@@ -30,7 +30,11 @@ export const connectionReportLimits = {
   overlapMs: 24 * 60 * 60_000,
   /** After a long outage the window starts no earlier than this before now. */
   maxLookbackMs: 7 * 24 * 60 * 60_000,
-  /** Pages read per tenant per run (1,000 records each); the rest waits for the next run. */
+  /**
+   * Pages read per tenant per run (1,000 records each); the rest waits for the next run. A
+   * tenant's run also reads at most half its TeamViewer calls per minute (at least one page):
+   * the report must leave room in the quota for the sessions, which need it more.
+   */
   maxPagesPerRun: 10,
   /** Tenants read at once. */
   concurrency: 4,
@@ -44,6 +48,8 @@ export interface ConnectionReportsDeps {
   readonly teamViewer: { forTenant(tenantId: string): TeamViewerConnectionsApi };
   readonly audit: AuditLog;
   readonly clock: Clock;
+  /** The tenant's teamViewerCallsPerMinute setting (absent: only maxPagesPerRun bounds a run). */
+  readonly callsPerMinute?: (tenantId: string) => Promise<number>;
 }
 
 export interface ConnectionReportCounts {
@@ -120,7 +126,9 @@ export class ConnectionReports {
     let stored = await this.#d.cursors.get(tenantId);
     let window = this.#window(stored?.cursor);
     const teamViewer = this.#d.teamViewer.forTenant(tenantId);
-    for (let page = 0; page < connectionReportLimits.maxPagesPerRun; page++) {
+    const perMinute = this.#d.callsPerMinute ? await this.#d.callsPerMinute(tenantId) : Infinity;
+    const maxPages = Math.min(connectionReportLimits.maxPagesPerRun, Math.max(1, Math.floor(perMinute / 2)));
+    for (let page = 0; page < maxPages; page++) {
       const q = { from: window.from, to: window.to, ...(window.offsetId === undefined ? {} : { offsetId: window.offsetId }) };
       let result;
       try {
