@@ -1,6 +1,7 @@
 // Just enough of the browser's DOM for unit tests of the portal's modules (portal/src/dom.ts
 // builds everything with createElement, text nodes, attributes and listeners): installed on
 // globalThis for one test file and removed after it, so no other unit file sees a document.
+import type { PageContext } from "../../portal/src/context.js";
 
 class FakeNode {
   parentNode: FakeNode | null = null;
@@ -151,4 +152,18 @@ export function textOf(root: Element | HTMLElement): string {
 /** A fresh element to mount a portal module into. */
 export function container(): HTMLElement {
   return new FakeElement("div") as unknown as HTMLElement;
+}
+
+/** A page's context for a portal page under test: `app` (its api, user, perms) and a fresh root. */
+export function pageContext(app: Partial<PageContext["app"]> | Record<string, unknown>): PageContext {
+  return {
+    app: app as unknown as PageContext["app"],
+    params: {},
+    query: new URLSearchParams(),
+    root: container(),
+    onLeave: () => undefined,
+    left: () => false,
+    navigate: () => undefined,
+    replaceQuery: () => undefined,
+  };
 }

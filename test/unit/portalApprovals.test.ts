@@ -5,7 +5,7 @@ import type { ApiClient, List } from "../../portal/src/api.js";
 import type { PageContext } from "../../portal/src/context.js";
 import { approvalsPage } from "../../portal/src/pages/approvals.js";
 import type { Session } from "../../portal/src/types.js";
-import { container, installFakeDom, textOf } from "../support/fakeDom.js";
+import { installFakeDom, pageContext as portalPage, textOf } from "../support/fakeDom.js";
 
 let removeDom: () => void;
 beforeAll(() => {
@@ -28,16 +28,7 @@ const waiting = (id: string, deviceName: string): Session =>
 
 function pageContext(get: (path: string, query?: Record<string, unknown>) => Promise<unknown>): PageContext {
   const api = { get, post: vi.fn() } as unknown as ApiClient;
-  return {
-    app: { api, user: { userId: "approver" }, perms: { approve: true } } as unknown as PageContext["app"],
-    params: {},
-    query: new URLSearchParams(),
-    root: container(),
-    onLeave: () => undefined,
-    left: () => false,
-    navigate: () => undefined,
-    replaceQuery: () => undefined,
-  };
+  return portalPage({ api, user: { userId: "approver" }, perms: { approve: true } });
 }
 
 describe("portal approvals page", () => {

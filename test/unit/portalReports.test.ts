@@ -2,10 +2,9 @@
 // counts is drawn in a colour of its own.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ApiClient } from "../../portal/src/api.js";
-import type { PageContext } from "../../portal/src/context.js";
 import { reportsPage } from "../../portal/src/pages/reports.js";
 import { sessionStatuses } from "../../portal/src/types.js";
-import { byId, container, installFakeDom } from "../support/fakeDom.js";
+import { byId, installFakeDom, pageContext } from "../support/fakeDom.js";
 
 let removeDom: () => void;
 beforeAll(() => {
@@ -32,16 +31,7 @@ describe("portal reports page", () => {
       sessionsNeverConnected: 0,
     };
     const get = vi.fn(async (path: string) => (path === "/reports/sessions" ? report : { value: [] }));
-    const ctx = {
-      app: { api: { get } as unknown as ApiClient },
-      params: {},
-      query: new URLSearchParams(),
-      root: container(),
-      onLeave: () => undefined,
-      left: () => false,
-      navigate: () => undefined,
-      replaceQuery: () => undefined,
-    } as unknown as PageContext;
+    const ctx = pageContext({ api: { get } as unknown as ApiClient });
 
     // Act
     await reportsPage(ctx);

@@ -5,7 +5,7 @@ import type { ApiClient } from "../../portal/src/api.js";
 import type { PageContext } from "../../portal/src/context.js";
 import { settingsPage } from "../../portal/src/pages/settings.js";
 import { assignablePermissions } from "../../shared/domain/permissions.js";
-import { byId, container, installFakeDom, textOf } from "../support/fakeDom.js";
+import { byId, installFakeDom, pageContext, textOf } from "../support/fakeDom.js";
 
 let removeDom: () => void;
 beforeAll(() => {
@@ -35,16 +35,7 @@ function settingsContext(): PageContext {
     },
   };
   const api = { get: vi.fn(async (path: string) => answers[path]), post: vi.fn(), request: vi.fn() } as unknown as ApiClient;
-  return {
-    app: { api, user: { userId: "admin" }, perms: { administrator: true } } as unknown as PageContext["app"],
-    params: {},
-    query: new URLSearchParams(),
-    root: container(),
-    onLeave: () => undefined,
-    left: () => false,
-    navigate: () => undefined,
-    replaceQuery: () => undefined,
-  };
+  return pageContext({ api, user: { userId: "admin" }, perms: { administrator: true } });
 }
 
 describe("portal settings page", () => {
