@@ -39,31 +39,38 @@ class MemoryLeases implements LeaseStore {
 
 const caller: UserCaller = { type: "user", tenantId: "t1", userId: "u1", displayName: "Help Desk", roles: [appRoles.administrator], groups: [] };
 
+/** The check with what the tests vary: the connector's state, TeamViewer's ping, the leases. */
+function healthCheck(clock: ManualClock, o: { state: () => object; ping?: () => Promise<{ tokenValid: boolean }>; leases?: LeaseStore }): ConnectorHealthCheck {
+  return new ConnectorHealthCheck({
+    access: { permissionsOf: async () => ({ read: true }) } as never,
+    connectors: { get: async () => o.state(), update: async () => o.state() } as never,
+    tokens: { withAccessToken: async (_t: string, fn: (token: string) => Promise<unknown>) => fn("token") } as never,
+    teamViewer: {
+      forTenant: () => ({
+        ping: o.ping ?? (async () => ({ tokenValid: true })),
+        getAccount: async () => ({ userId: "tv1", name: "Contoso", licenseType: "corporate" }),
+      }),
+    } as never,
+    audit: new MemoryAuditLog(clock),
+    clock,
+    verifyInterval: { leases: o.leases ?? new MemoryLeases(clock), ms: 60_000 },
+  });
+}
+
+const onboardedState = () => ({ ...initialConnectorState, onboardingStatus: onboardingStatuses.onboarded, health: connectorHealths.healthy });
+
 describe("POST /api/connector/verify, one per tenant a minute", () => {
   it("answers a check the quota held back with a Retry-After after which a check is let through", async () => {
     // Prepare: the tenant's quota has room again in 5 s; the verify limit is 60 s.
     const clock = new ManualClock();
     let pings = 0;
-    const health = new ConnectorHealthCheck({
-      access: { permissionsOf: async () => ({ read: true }) } as never,
-      connectors: {
-        get: async () => ({ ...initialConnectorState, onboardingStatus: onboardingStatuses.onboarded, health: connectorHealths.healthy }),
-        update: async () => ({ ...initialConnectorState, onboardingStatus: onboardingStatuses.onboarded, health: connectorHealths.healthy }),
-      } as never,
-      tokens: { withAccessToken: async (_t: string, fn: (token: string) => Promise<unknown>) => fn("token") } as never,
-      teamViewer: {
-        forTenant: () => ({
-          ping: async () => {
-            pings++;
-            if (pings === 1) throw new TeamViewerQuotaExhausted("t1", new Date(clock.now().getTime() + 5_000), "ping", false);
-            return { tokenValid: true };
-          },
-          getAccount: async () => ({ userId: "tv1", name: "Contoso", licenseType: "corporate" }),
-        }),
-      } as never,
-      audit: new MemoryAuditLog(clock),
-      clock,
-      verifyInterval: { leases: new MemoryLeases(clock), ms: 60_000 },
+    const health = healthCheck(clock, {
+      state: onboardedState,
+      ping: async () => {
+        pings++;
+        if (pings === 1) throw new TeamViewerQuotaExhausted("t1", new Date(clock.now().getTime() + 5_000), "ping", false);
+        return { tokenValid: true };
+      },
     });
     const { log } = recordingLogger();
     const held = await health.verify(caller, "c1", log).catch((e: unknown) => e);
@@ -86,20 +93,7 @@ describe("POST /api/connector/verify, one per tenant a minute", () => {
       ...initialConnectorState,
       ...(onboarded ? { onboardingStatus: onboardingStatuses.onboarded, health: connectorHealths.healthy } : {}),
     });
-    const health = new ConnectorHealthCheck({
-      access: { permissionsOf: async () => ({ read: true }) } as never,
-      connectors: { get: async () => state(), update: async () => state() } as never,
-      tokens: { withAccessToken: async (_t: string, fn: (token: string) => Promise<unknown>) => fn("token") } as never,
-      teamViewer: {
-        forTenant: () => ({
-          ping: async () => ({ tokenValid: true }),
-          getAccount: async () => ({ userId: "tv1", name: "Contoso", licenseType: "corporate" }),
-        }),
-      } as never,
-      audit: new MemoryAuditLog(clock),
-      clock,
-      verifyInterval: { leases: new MemoryLeases(clock), ms: 60_000 },
-    });
+    const health = healthCheck(clock, { state });
     const { log } = recordingLogger();
     const early = await health.verify(caller, "c1", log).catch((e: unknown) => e);
     expect((early as DomainError).code).toBe(errorCodes.connectorNotOnboarded);
@@ -118,15 +112,7 @@ describe("POST /api/connector/verify, one per tenant a minute", () => {
     const clock = new ManualClock();
     const leases = new MemoryLeases(clock);
     leases.release = () => Promise.reject(new Error("storage unreachable"));
-    const health = new ConnectorHealthCheck({
-      access: { permissionsOf: async () => ({ read: true }) } as never,
-      connectors: { get: async () => initialConnectorState, update: async () => initialConnectorState } as never,
-      tokens: { withAccessToken: async () => undefined } as never,
-      teamViewer: { forTenant: () => ({}) } as never,
-      audit: new MemoryAuditLog(clock),
-      clock,
-      verifyInterval: { leases, ms: 60_000 },
-    });
+    const health = healthCheck(clock, { state: () => initialConnectorState, leases });
 
     // Act
     const answer = await health.verify(caller, "c1", recordingLogger().log).catch((e: unknown) => e);
