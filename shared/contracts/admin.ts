@@ -37,8 +37,13 @@ export const roleAssignmentListSchema = listOf(roleAssignmentSchema);
 
 /** The users the service knows (from user.upserted), for picking a role assignment's principal. */
 export const userListQuery = z.strictObject({
-  /** Part of the display name, user principal name or mail, any case. */
-  search: z.string().trim().min(1).max(100).optional(),
+  /** Part of the display name, user principal name or mail, any case; blank (spaces) is no search. */
+  search: z
+    .string()
+    .trim()
+    .max(100)
+    .optional()
+    .transform((v) => (v === "" ? undefined : v)),
   top: topSchema(200, 100),
   continuationToken: continuationTokenSchema.optional(),
 });

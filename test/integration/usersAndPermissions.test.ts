@@ -86,6 +86,17 @@ describe("GET /api/users", () => {
     expect(none.body.value).toEqual([]);
   });
 
+  it("reads a blank search (spaces only) as no search, as the device list does", async () => {
+    // Act
+    const spaces = await listUsers("?search=%20%20");
+    const devices = await api("/devices?search=%20%20", { token: admin });
+
+    // Assess
+    expect(devices.status, devices.text).toBe(200);
+    expect(spaces.status, spaces.text).toBe(200);
+    expect(spaces.body.value.map((u) => u.id).sort()).toEqual(people.map((p) => p.id).sort());
+  });
+
   it("pages with an opaque continuation token, each user once", async () => {
     // Act
     const seen: string[] = [];
