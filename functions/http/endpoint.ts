@@ -129,8 +129,8 @@ function queryObject(url: URL): Record<string, string | undefined> {
   for (const [k, v] of url.searchParams) {
     if (seen.has(k)) throw new DomainError(errorCodes.validationFailed, `The query parameter '${k.slice(0, 64)}' is repeated.`);
     seen.add(k);
-    // A blank value is no value: DESIGN writes queries as `?deviceId=&status=&top=`, and a client
-    // filling that template (a SIEM's first `?deltaToken=`) sends the names it has no value for.
+    // A blank value is no value: a client filling a query template (`?deviceId=&status=&top=`,
+    // a SIEM's first `?deltaToken=`) sends the names it has no value for (docs/api.md).
     // The name stays (undefined), so an unknown one is still refused by the strict schema.
     out[k] = v === "" ? undefined : v;
   }

@@ -130,7 +130,7 @@ describe("audit export, pull", () => {
     expect(again.body.deltaToken).toBe(next.body.deltaToken);
   });
 
-  it("takes a first call written as DESIGN writes it, with a blank deltaToken, as a first call", async () => {
+  it("takes a first call with a blank deltaToken (a filled-in query template) as a first call", async () => {
     // Prepare
     const tenant = await newTenant();
     expect((await api("/settings", { method: "PATCH", token: tenant.admin, body: { sessionTimeoutMinutes: 21 } })).status).toBe(200);

@@ -52,7 +52,7 @@ interface Case {
 }
 
 const cases: readonly Case[] = [
-  // --- the design's table, row by row ---
+  // --- the eligibility table of docs/architecture.md, row by row ---
   {
     name: "Android device administrator",
     device: device({ ...android, deviceType: "android", deviceEnrollmentType: "userEnrollment" }),

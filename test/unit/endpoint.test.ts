@@ -186,7 +186,7 @@ describe("endpoint(): input", () => {
       body: { note: "x" },
     });
 
-    // Assess: a blank is no value (DESIGN writes queries as ?name=&other=); a name sent twice is still refused.
+    // Assess: a blank is no value (a client filling ?name=&other= sends names without values); a name sent twice is still refused.
     if (expected === undefined) {
       expect(answer.status).toBe(400);
       expect(answer.json).toMatchObject({ code: errorCodes.validationFailed, detail: expect.stringMatching(/repeated/) });

@@ -8,13 +8,13 @@ import { describe, expect, it } from "vitest";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const skipped = new Set(["node_modules", ".git", ".local", "dist", "coverage", ".bicep", ".deploy", ".deploy-portal", ".azure", "screenshots"]);
 const textFile = /\.(ts|js|mjs|cjs|json|md|bicep|yaml|yml|html|css|csproj|txt)$|^run$|^\.gitignore$/;
-// The design notes by name, and any path into a `shared/` folder beside the repository
+// The design notes by name (a bare DESIGN too), and any path into a `shared/` folder beside the repository
 // (../shared/<UPPER-CASE>.md). The repository's own shared/ source folder is imported as
 // "../shared/<lower-case module>" and is not an outside reference.
 // A bare section sign (§9) is a section of the design notes unless an RFC is named before
 // it; "issue 19" is the tracker, which a clone does not have either.
 const outsideReference =
-  /DESIGN(\.md| §)|TEAMVIEWER-API|FUNCTIONS-HOST|KEYVAULT-REST|INFRA-NOTES|SERVICEBUS-AMQP|STYLE\.md|\.\.\/shared\/[A-Z]|\]\(\.\.\/shared|(?<!RFC \d+ )§ ?\d|\b[Ii]ssues? #?\d/;
+  /\bDESIGN\b|TEAMVIEWER-API|FUNCTIONS-HOST|KEYVAULT-REST|INFRA-NOTES|SERVICEBUS-AMQP|STYLE\.md|\.\.\/shared\/[A-Z]|\]\(\.\.\/shared|(?<!RFC \d+ )§ ?\d|\b[Ii]ssues? #?\d/;
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
