@@ -4,13 +4,15 @@
 import type { UserCaller } from "../../domain/caller.js";
 import { decodeDeltaToken, encodeDeltaToken, maxDeltaEvents } from "../../domain/auditExport.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
-import { requireReports } from "../../domain/permissions.js";
+import { requireReports, type Permissions } from "../../domain/permissions.js";
 import type { Access } from "../access.js";
 import type { AuditEvent, AuditStream } from "./auditLog.js";
 
-/** The audit log's permission (reports): Intune.Administrator or tenant-wide RemoteAssistance.ViewReports. */
-export async function requireAuditReader(access: Access, caller: UserCaller): Promise<void> {
-  requireReports(await access.permissionsOf(caller));
+/** The audit log's permission (reports): Intune.Administrator or tenant-wide RemoteAssistance.ViewReports. Answers the caller's permissions. */
+export async function requireAuditReader(access: Access, caller: UserCaller): Promise<Permissions> {
+  const permissions = await access.permissionsOf(caller);
+  requireReports(permissions);
+  return permissions;
 }
 
 export class AuditDelta {

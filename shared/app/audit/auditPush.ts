@@ -30,7 +30,7 @@ import {
   type DeliveryPolicy,
 } from "../../domain/auditExport.js";
 import { conflict, notFound } from "../../domain/errors.js";
-import { requireAdministrator, requireReports } from "../../domain/permissions.js";
+import { requireAdministrator } from "../../domain/permissions.js";
 import type { Access } from "../access.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
@@ -38,6 +38,7 @@ import type { MessageBus } from "../messageBus.js";
 import type { AuditDeliverData } from "../../contracts/messages.js";
 import { makeEnvelope } from "../../contracts/messages.js";
 import { queueNames } from "../../queueDefinitions.js";
+import { requireAuditReader } from "./auditDelta.js";
 import type { AuditLog, AuditStream } from "./auditLog.js";
 import type { AuditReceiverClient, AuditSubscriptionStore, StoredSubscription } from "./auditSubscriptionPorts.js";
 
@@ -119,14 +120,12 @@ export class AuditPush {
   // --- subscriptions (HTTP) ---
 
   async list(caller: UserCaller): Promise<AuditSubscriptionView[]> {
-    const permissions = await this.#d.access.permissionsOf(caller);
-    requireReports(permissions);
+    const permissions = await requireAuditReader(this.#d.access, caller);
     return (await this.#d.store.list(caller.tenantId)).map((s) => view(s, permissions.administrator));
   }
 
   async get(caller: UserCaller, id: string): Promise<AuditSubscriptionView> {
-    const permissions = await this.#d.access.permissionsOf(caller);
-    requireReports(permissions);
+    const permissions = await requireAuditReader(this.#d.access, caller);
     const s = await this.#d.store.get(caller.tenantId, id);
     if (!s) throw notFound("The audit subscription");
     return view(s, permissions.administrator);

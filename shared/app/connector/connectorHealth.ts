@@ -12,7 +12,7 @@ import {
   type ConnectorError,
   type ConnectorHealth,
 } from "../../domain/connector.js";
-import { DomainError, errorCodes } from "../../domain/errors.js";
+import { DomainError, errorCodes, rateLimited } from "../../domain/errors.js";
 import { requireRead } from "../../domain/permissions.js";
 import { isAccessTokenRefused, isTeamViewerError, TeamViewerError } from "../teamViewerError.js";
 import type { Access } from "../access.js";
@@ -92,10 +92,9 @@ export class ConnectorHealthCheck {
       }
       if (!isQuotaExhausted(e)) throw e;
       const seconds = Math.max(1, Math.ceil((e.retryAt.getTime() - this.#d.clock.now().getTime()) / 1000));
-      throw new DomainError(
-        errorCodes.rateLimited,
+      throw rateLimited(
         `The tenant's TeamViewer quota has no room for the check now${e.byTeamViewer ? " (TeamViewer reported its rate limit as reached)" : ""}; try again in ${seconds} s.`,
-        { extensions: { retryAfterSeconds: seconds } },
+        seconds,
       );
     }
   }
@@ -112,10 +111,9 @@ export class ConnectorHealthCheck {
     const held = await interval.leases.get(tenantId, verifyLeaseName);
     const waitMs = held ? held.expiresAt.getTime() - this.#d.clock.now().getTime() : 1000;
     const seconds = Math.min(Math.ceil(interval.ms / 1000), Math.max(1, Math.ceil(waitMs / 1000)));
-    throw new DomainError(
-      errorCodes.rateLimited,
+    throw rateLimited(
       `The connection was checked less than ${Math.ceil(interval.ms / 1000)} s ago (each check uses the tenant's TeamViewer quota); try again in ${seconds} s.`,
-      { extensions: { retryAfterSeconds: seconds } },
+      seconds,
     );
   }
 
