@@ -25,6 +25,9 @@ export const principalRefSchema = z.object({ id: foldedIdSchema, displayName: di
 const graphEnumValue = z.string().max(64);
 // Names and addresses as Graph has them, with hidden characters made visible (neutralizeHidden).
 const graphText = (max: number) => z.string().max(max).transform(neutralizeHidden);
+
+/** A request's description as an event carries it (the queue's and the door's): may span lines. */
+const eventDescriptionSchema = multiLineText(z.string().max(500));
 // Graph sends "" or null for an absent user; both mean "no primary user".
 const optionalUserId = z.union([foldedIdSchema, z.literal("")]).nullish();
 // Graph's timestamps carry up to 7 fractional digits and sometimes an offset; a device
@@ -74,7 +77,7 @@ export type UserUpsertedData = z.output<typeof userUpsertedDataSchema>;
 
 export const remoteAssistanceRequestedDataSchema = z.object({
   deviceId: foldedIdSchema,
-  description: multiLineText(z.string().max(500)).optional(),
+  description: eventDescriptionSchema.optional(),
   ticketId: ticketIdSchema.optional(),
   acknowledgeWarnings: acknowledgeWarningsSchema.optional(),
   requestedBy: principalRefSchema,
@@ -109,7 +112,7 @@ export const automationDoorEventSchema = z.strictObject({
     .optional(),
   data: z.strictObject({
     deviceId: foldedIdSchema,
-    description: multiLineText(z.string().max(500)).optional(),
+    description: eventDescriptionSchema.optional(),
     ticketId: ticketIdSchema.optional(),
     acknowledgeWarnings: acknowledgeWarningsSchema.optional(),
     requestedBy: z

@@ -26,8 +26,8 @@ export const ticketIdSchema = singleLineText(
     .regex(/^[\x20-\x7e\u00a0-\uffff]+$/, "printable characters only"),
 );
 
-/** What a request is for, shown to the help desk and the end user; may span lines. */
-const descriptionSchema = multiLineText(z.string().trim().max(500, "at most 500 characters"));
+/** Text a person writes with a request or a decision (a description, a comment), shown to others; may span lines. */
+const noteSchema = multiLineText(z.string().trim().max(500, "at most 500 characters"));
 
 /** Warnings a requester may acknowledge up front (answered by 409 acknowledgementRequired otherwise). */
 export const acknowledgeableWarnings = ["deviceNotCompliant"] as const;
@@ -37,7 +37,7 @@ export const acknowledgeWarningsSchema = z
   .transform((w) => [...new Set(w)]);
 
 export const sessionRequestBody = z.strictObject({
-  description: descriptionSchema.optional(),
+  description: noteSchema.optional(),
   ticketId: ticketIdSchema.optional(),
   acknowledgeWarnings: acknowledgeWarningsSchema.optional(),
 });
@@ -174,7 +174,7 @@ export type EndUserRequest = z.output<typeof endUserRequestSchema>;
 export const endUserRequestListSchema = z.object({ value: z.array(endUserRequestSchema) });
 
 export const approvalDecisionBody = z.strictObject({
-  comment: multiLineText(z.string().trim().max(500, "at most 500 characters")).optional(),
+  comment: noteSchema.optional(),
 });
 
 export const acceptResponseSchema = z.object({ endUserLink: z.string() });
