@@ -4,6 +4,7 @@ import type { RoleAssignment, AssignablePermission } from "../../domain/permissi
 import { defaultTenantSettings, type TenantSettings } from "../../domain/tenantSettings.js";
 import type { RoleAssignmentStore, SettingsStore, UserListQuery, UserRecord, UserStore } from "../../app/admin/ports.js";
 import { Contended } from "../../app/contention.js";
+import { joinProperty, splitProperty } from "./propertyParts.js";
 import { decodeContinuation, encodeContinuation, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
 
 const settingsRow = "settings";
@@ -154,24 +155,11 @@ interface UserEntity {
   updatedAt: string;
 }
 
-// A string property holds at most 32K UTF-16 characters (64 KiB), and user.upserted allows
-// 2,000 group ids (up to ~134K characters as JSON): the JSON is split over several
-// properties. Group ids are ASCII, so a cut never splits a character.
-const groupsPropertyLength = 30_000;
+// user.upserted allows 2,000 group ids (up to ~134K characters as JSON), more than a string
+// property holds: the JSON is split over `groups`, `groups2`, `groups3`… (propertyParts.ts).
+const groupsProperties = (groups: readonly string[]): Record<string, string> => splitProperty("groups", JSON.stringify(groups), 2);
 
-function groupsProperties(groups: readonly string[]): Record<string, string> {
-  const json = JSON.stringify(groups);
-  const out: Record<string, string> = { groups: json.slice(0, groupsPropertyLength) };
-  for (let i = 1; i * groupsPropertyLength < json.length; i++) out[`groups${i + 1}`] = json.slice(i * groupsPropertyLength, (i + 1) * groupsPropertyLength);
-  return out;
-}
-
-function groupsOf(e: UserEntity): string[] {
-  const parts = e as unknown as Record<string, unknown>;
-  let json = e.groups;
-  for (let i = 2; typeof parts[`groups${i}`] === "string"; i++) json += parts[`groups${i}`] as string;
-  return JSON.parse(json) as string[];
-}
+const groupsOf = (e: UserEntity): string[] => JSON.parse(joinProperty(e as unknown as Record<string, unknown>, "groups", 2)) as string[];
 
 /** Users one search call reads at most (Table storage cannot match substrings itself). */
 const maxUsersScanned = 1000;
