@@ -5,18 +5,23 @@
 import { describe, expect, it } from "vitest";
 import { NotificationWorker } from "../../shared/app/sessions/notificationWorker.js";
 import { sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
-import { resentNotification } from "../../shared/domain/session.js";
+import { resentNotification, type Session } from "../../shared/domain/session.js";
 import { SessionWorkerWorld, tenantId } from "../support/sessionWorkerHarness.js";
+
+/** A request whose first push (from session.create) failed, so notification.send #0 (`first`) is queued. */
+async function firstPushFailed(): Promise<{ world: SessionWorkerWorld; s: Session; first: string }> {
+  const world = new SessionWorkerWorld();
+  const s = await world.request();
+  world.push.failNext(new Error("hub down"));
+  await world.worker().create(world.createContext(s.id));
+  return { world, s, first: sessionMessageIds.notification(s.id, world.session(s.id).endUserNotification.dispatches) };
+}
 
 describe("notification.send", () => {
   it("leaves a push recorded as sent alone when an older message's last delivery fails", async () => {
     // Prepare: the first push (from session.create) fails, so notification.send #0 is queued;
     // an admin's resend is then pushed and recorded as sent.
-    const world = new SessionWorkerWorld();
-    const s = await world.request();
-    world.push.failNext(new Error("hub down"));
-    await world.worker().create(world.createContext(s.id));
-    const first = sessionMessageIds.notification(s.id, world.session(s.id).endUserNotification.dispatches);
+    const { world, s, first } = await firstPushFailed();
     const worker = new NotificationWorker({ writer: world.writer, push: world.push, audit: world.audit, clock: world.clock });
     await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 1, messageId: "resend-1", log: world.log });
     expect(world.session(s.id).endUserNotification.status).toBe("sent");
@@ -32,11 +37,7 @@ describe("notification.send", () => {
   });
   it("pushes once when the same message is delivered again after its push was recorded as sent", async () => {
     // Prepare: the first push (from session.create) fails, so notification.send #0 is queued and handled.
-    const world = new SessionWorkerWorld();
-    const s = await world.request();
-    world.push.failNext(new Error("hub down"));
-    await world.worker().create(world.createContext(s.id));
-    const first = sessionMessageIds.notification(s.id, world.session(s.id).endUserNotification.dispatches);
+    const { world, s, first } = await firstPushFailed();
     const worker = new NotificationWorker({ writer: world.writer, push: world.push, audit: world.audit, clock: world.clock });
     await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 1, messageId: first, log: world.log });
     expect(world.push.pushed).toHaveLength(1);
@@ -81,11 +82,7 @@ describe("notification.send", () => {
   it("audits the push when the same message is delivered again after only the audit write failed", async () => {
     // Prepare: notification.send #0 is queued (the first push failed); its push and session
     // write get through, its audit write fails, so Service Bus delivers it again.
-    const world = new SessionWorkerWorld();
-    const s = await world.request();
-    world.push.failNext(new Error("hub down"));
-    await world.worker().create(world.createContext(s.id));
-    const first = sessionMessageIds.notification(s.id, world.session(s.id).endUserNotification.dispatches);
+    const { world, s, first } = await firstPushFailed();
     const record = world.audit.record.bind(world.audit);
     let failAudit = true;
     world.audit.record = async (e) => {
