@@ -5,6 +5,7 @@ import type { ApiClient } from "../../portal/src/api.js";
 import type { PageContext } from "../../portal/src/context.js";
 import { settingsPage } from "../../portal/src/pages/settings.js";
 import { assignablePermissions } from "../../shared/domain/permissions.js";
+import { defaultTenantSettings } from "../../shared/domain/tenantSettings.js";
 import { byId, installFakeDom, pageContext, textOf } from "../support/fakeDom.js";
 
 let removeDom: () => void;
@@ -13,15 +14,8 @@ beforeAll(() => {
 });
 afterAll(() => removeDom());
 
-const settings = {
-  allowUnlicensedAdmins: false,
-  allowPossiblyUnsupportedWindowsEditions: false,
-  sessionTimeoutMinutes: 60,
-  teamViewerCallsPerMinute: 10,
-  requireTicketId: false,
-  approvalRequiredScopeTags: [],
-  approvalTimeoutMinutes: 60,
-};
+// GET /settings of a tenant that never changed them.
+const settings = defaultTenantSettings;
 
 function settingsContext(): PageContext {
   const answers: Record<string, unknown> = {
