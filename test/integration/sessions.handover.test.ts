@@ -46,4 +46,40 @@ describe("a device that changed hands", () => {
     expect(declined.status, declined.text).toBe(404);
     expect((await api<{ status: string }>(`/sessions/${id}`, { token: tenant.admin })).body.status).toBe("awaitingEndUser");
   });
+
+  it("the admin cannot resend the request's notification to its former user", async () => {
+    // Prepare: a request awaiting the device's user, then the inventory gives the device to someone else.
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const device = managedDevice();
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const requested = await requestSession(tenant.helpdesk, device.id);
+    expect(requested.status, requested.text).toBe(202);
+    const id = requested.body.id;
+    await eventuallySession(tenant.admin, id, (s) => s.status === "awaitingEndUser", "the session to await the end user");
+    const newUserId = randomUUID();
+    await sendAutomationEvents([
+      envelope("device.upserted", tenant.tenantId, {
+        ...device,
+        userId: newUserId,
+        userPrincipalName: "new@tenant.example",
+        lastSyncDateTime: "2026-11-21T08:00:00Z",
+      }),
+    ]);
+    await eventually(
+      async () => ((await api<{ userId: string }>(`/devices/${device.id}`, { token: tenant.admin })).body.userId === newUserId ? true : undefined),
+      30_000,
+      "the device's new user",
+    );
+
+    // Act
+    const resent = await api<{ code: string; detail: string }>(`/sessions/${id}/resendNotification`, { method: "POST", token: tenant.helpdesk });
+
+    // Assess: refused with a reason the admin can act on; nothing dispatched.
+    expect(resent.status, resent.text).toBe(409);
+    expect(resent.body.code).toBe("conflict");
+    expect(resent.body.detail).toMatch(/another primary user/);
+    const after = await api<{ history: { status: string; detail?: string }[] }>(`/sessions/${id}`, { token: tenant.admin });
+    expect(JSON.stringify(after.body.history)).not.toMatch(/resent/i);
+  });
 });

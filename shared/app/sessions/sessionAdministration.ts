@@ -13,7 +13,7 @@ import { sessionStatuses, type SessionStatus } from "../../domain/sessionState.j
 import { acceptedNeverConnected, connectedSeconds } from "../../domain/sessionConnections.js";
 import { messageTypes } from "../../contracts/messages.js";
 import type { SessionReport } from "../../contracts/sessions.js";
-import type { StoredSession } from "./ports.js";
+import type { DeviceDirectory, StoredSession } from "./ports.js";
 import type { SessionExpiry } from "./expiry.js";
 import { outboxEntry, sessionCloseEntry, sessionMessageIds } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
@@ -79,10 +79,20 @@ export function buildReport(sessions: Iterable<Session>, from: Date, to: Date): 
 
 const defaultReportDays = 30;
 
-export class SessionAdministration {
-  readonly #d: { writer: SessionWriter; access: Access; expiry: SessionExpiry; audit: AuditLog; clock: Clock; resendMinIntervalSeconds: number };
+interface AdministrationDeps {
+  readonly writer: SessionWriter;
+  readonly access: Access;
+  readonly devices: DeviceDirectory;
+  readonly expiry: SessionExpiry;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+  readonly resendMinIntervalSeconds: number;
+}
 
-  constructor(deps: { writer: SessionWriter; access: Access; expiry: SessionExpiry; audit: AuditLog; clock: Clock; resendMinIntervalSeconds: number }) {
+export class SessionAdministration {
+  readonly #d: AdministrationDeps;
+
+  constructor(deps: AdministrationDeps) {
     this.#d = deps;
   }
 
@@ -136,6 +146,7 @@ export class SessionAdministration {
   async resendNotification(caller: UserCaller, sessionId: string, ctx: AdminContext): Promise<Session> {
     const { stored } = await this.#requestable(caller, sessionId);
     await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId);
+    await this.#requireSameEndUser(stored.session);
     const now = this.#d.clock.now();
     const changed = await this.#d.writer.change(
       caller.tenantId,
@@ -191,6 +202,20 @@ export class SessionAdministration {
       if (inScope(p.read, s.device.scopeTags)) visible.push(s);
     }
     return buildReport(visible, from, to);
+  }
+
+  /**
+   * The request was for the device's user at request time. Once the inventory gives the
+   * device to someone else (or removes it), that person no longer sees the request in their
+   * Company Portal, so pushing it to them again would only tell them about someone else's device.
+   */
+  async #requireSameEndUser(s: Session): Promise<void> {
+    if (!s.endUser) return;
+    const device = await this.#d.devices.get(s.tenantId, s.deviceId);
+    if (device?.removed) throw conflict("The device was removed from the inventory since the request. Close this session.");
+    if (device && device.userId !== s.endUser.id) {
+      throw conflict("The device has another primary user since the request. Close this session and request a new one for them.");
+    }
   }
 
   async #visible(caller: UserCaller, sessionId: string): Promise<{ stored: StoredSession; permissions: Permissions }> {

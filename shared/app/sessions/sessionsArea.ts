@@ -95,6 +95,7 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
     admin: new SessionAdministration({
       writer,
       access: d.access,
+      devices: d.devices,
       expiry,
       audit: d.audit,
       clock: d.clock,
