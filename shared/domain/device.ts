@@ -113,3 +113,19 @@ export function platformOf(device: Pick<Device, "operatingSystem" | "deviceType"
 
 /** True when the device has a primary user who could be notified in the Company Portal. */
 export const hasPrimaryUser = (device: Pick<Device, "userId">): boolean => typeof device.userId === "string" && device.userId.trim() !== "";
+
+/**
+ * Why the device is no longer the one the request was made for, if it is not: the
+ * inventory removed it, or gave it to another primary user. A request names the device's
+ * user at request time; an approval (up to a day) or a resend can come after such a change.
+ * A device the inventory does not know (any more) leaves the request as it was.
+ */
+export function deviceChangedSinceRequest(
+  s: { readonly endUser: { readonly id: string } | null },
+  device: Pick<Device, "removed" | "userId"> | undefined,
+): string | undefined {
+  if (!device) return undefined;
+  if (device.removed) return "The device was removed from management";
+  if (s.endUser && device.userId !== s.endUser.id) return "The device was given to another primary user";
+  return undefined;
+}

@@ -78,7 +78,7 @@ export interface Delivery {
   readonly deliveryCount: number;
 }
 
-const removedDevice = (tenantId: string, id: string): Device => ({
+const storedDevice = (tenantId: string, id: string): Device => ({
   tenantId,
   id,
   deviceName: "GONE",
@@ -87,10 +87,10 @@ const removedDevice = (tenantId: string, id: string): Device => ({
   managedDeviceOwnerType: "personal",
   deviceEnrollmentType: "windowsAzureADJoin",
   roleScopeTagIds: [],
-  removed: true,
-  removedAt: "2026-01-01T00:00:00.000Z",
+  removed: false,
   updatedAt: "2026-01-01T00:00:00.000Z",
 });
+const removedDevice = (tenantId: string, id: string): Device => ({ ...storedDevice(tenantId, id), removed: true, removedAt: "2026-01-01T00:00:00.000Z" });
 
 /** One worker process, as the host runs it: session.create and session.close. */
 export interface WorkerProcess {
@@ -114,6 +114,8 @@ export class SessionWorkerWorld {
   readonly logs = recordingLogger();
   /** Ids of devices the inventory removed (every other device is as it was requested). */
   readonly removedDevices = new Set<string>();
+  /** Devices the inventory gave to another primary user: device id → that user's id. */
+  readonly reassignedDevices = new Map<string, string>();
 
   /**
    * A worker process: its creation and closing workers, sharing what the process learns (the
@@ -123,7 +125,7 @@ export class SessionWorkerWorld {
     const groups = new Map<string, string>();
     const creation = new SessionCreation({
       writer: this.writer,
-      devices: { get: async (tenantId, id) => (this.removedDevices.has(id) ? removedDevice(tenantId, id) : undefined) },
+      devices: { get: async (tenantId, id) => this.#inventoryDevice(tenantId, id) },
       tokens: this.tokens,
       teamViewer: this.teamViewer,
       faults: this.faults,
@@ -167,6 +169,13 @@ export class SessionWorkerWorld {
 
   closeContext(sessionId: string, reason: SessionCloseReason, delivery: Partial<Delivery> = {}): CloseCommand {
     return { ...this.#context(sessionId, delivery.messageId ?? sessionMessageIds.close(sessionId), delivery), reason };
+  }
+
+  /** The device as the inventory has it now: removed, given to another user, or unknown (as it was requested). */
+  #inventoryDevice(tenantId: string, id: string): Device | undefined {
+    if (this.removedDevices.has(id)) return removedDevice(tenantId, id);
+    const userId = this.reassignedDevices.get(id);
+    return userId === undefined ? undefined : { ...storedDevice(tenantId, id), userId };
   }
 
   #context(sessionId: string, messageId: string, delivery: Partial<Delivery>): CommandContext {

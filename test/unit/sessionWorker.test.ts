@@ -62,6 +62,35 @@ describe("session.create", () => {
     expect(world.push.pushed).toEqual([]);
   });
 
+  it("fails a request that waited for approval when its device got another primary user meanwhile, never calling TeamViewer", async () => {
+    // Prepare: approved, but the inventory gave the device to someone else while it waited
+    const s = await world.request({ approval: { required: true, decision: null } });
+    world.reassignedDevices.set(s.deviceId, "someone-else");
+
+    // Act
+    await world.worker().create(world.createContext(s.id));
+
+    // Assess: the user it was requested for no longer has the device, and the new one was not asked
+    const after = world.session(s.id);
+    expect(after.status).toBe("failed");
+    expect(after.failure).toEqual({ code: "deviceNotEligible", message: expect.stringMatching(/another primary user/) });
+    expect(world.teamViewer.calls).toEqual([]);
+    expect(world.push.pushed).toEqual([]);
+  });
+
+  it("creates a request that waited for approval when its device still has the same primary user", async () => {
+    // Prepare: approved; the inventory still gives the device to the user it was requested for
+    const s = await world.request({ approval: { required: true, decision: null } });
+    world.reassignedDevices.set(s.deviceId, s.endUser!.id);
+
+    // Act
+    await world.worker().create(world.createContext(s.id));
+
+    // Assess
+    expect(world.session(s.id).status).toBe("awaitingEndUser");
+    expect(world.teamViewer.calls).toHaveLength(1);
+  });
+
   it("deletes the session.create's outbox row with the write that fails a request whose device was removed while it waited", async () => {
     // Prepare: approved (approve writes session.create to the outbox, kept for the handler to delete), device removed meanwhile
     const pending = requestedSession(world.clock.now(), { approval: { required: true, decision: null } });

@@ -13,6 +13,7 @@ import { sessionStatuses, type SessionStatus } from "../../domain/sessionState.j
 import { acceptedNeverConnected, connectedSeconds } from "../../domain/sessionConnections.js";
 import { messageTypes } from "../../contracts/messages.js";
 import type { SessionReport } from "../../contracts/sessions.js";
+import { deviceChangedSinceRequest } from "../../domain/device.js";
 import type { DeviceDirectory, StoredSession } from "./ports.js";
 import type { SessionExpiry } from "./expiry.js";
 import { outboxEntry, sessionCloseEntry, sessionMessageIds } from "./sessionMessages.js";
@@ -204,18 +205,10 @@ export class SessionAdministration {
     return buildReport(visible, from, to);
   }
 
-  /**
-   * The request was for the device's user at request time. Once the inventory gives the
-   * device to someone else (or removes it), that person no longer sees the request in their
-   * Company Portal, so pushing it to them again would only tell them about someone else's device.
-   */
+  /** Pushing a request to someone who no longer has the device would tell them about someone else's device. */
   async #requireSameEndUser(s: Session): Promise<void> {
-    if (!s.endUser) return;
-    const device = await this.#d.devices.get(s.tenantId, s.deviceId);
-    if (device?.removed) throw conflict("The device was removed from the inventory since the request. Close this session.");
-    if (device && device.userId !== s.endUser.id) {
-      throw conflict("The device has another primary user since the request. Close this session and request a new one for them.");
-    }
+    const changed = deviceChangedSinceRequest(s, await this.#d.devices.get(s.tenantId, s.deviceId));
+    if (changed) throw conflict(`${changed} since the request. Close this session and request a new one.`);
   }
 
   async #visible(caller: UserCaller, sessionId: string): Promise<{ stored: StoredSession; permissions: Permissions }> {

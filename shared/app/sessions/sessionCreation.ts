@@ -20,6 +20,7 @@ import type { AuditLog } from "../audit/auditLog.js";
 import { systemActor, type Actor } from "../../domain/caller.js";
 import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
 import { applyEvent, noteHistory, sessionFailureCodes, type Session, type SessionFailure, type TeamViewerDetails } from "../../domain/session.js";
+import { deviceChangedSinceRequest } from "../../domain/device.js";
 import { messageTypes } from "../../contracts/messages.js";
 import { isBadAuthorization, isTeamViewerError, type TeamViewerError } from "../teamViewerError.js";
 import {
@@ -100,10 +101,11 @@ export class SessionCreation {
         if (await this.#expireUnstarted(current, ctx)) return;
         continue;
       }
-      // An approval can take up to a day: a device removed from management meanwhile (retired,
-      // perhaps wiped and handed on) gets no session. Other requests were checked seconds ago.
-      if (s.approval?.required && (await this.#d.devices.get(tenantId, s.deviceId))?.removed) {
-        const message = "The device was removed from management while the request waited for approval; no session was created.";
+      // An approval can take up to a day: a device removed (retired, perhaps wiped and handed on)
+      // or given to another user meanwhile gets no session. Other requests were checked seconds ago.
+      const changed = s.approval?.required ? deviceChangedSinceRequest(s, await this.#d.devices.get(tenantId, s.deviceId)) : undefined;
+      if (changed) {
+        const message = `${changed} while the request waited for approval; no session was created.`;
         // This delivery's first write: it takes the message's outbox row with it, as a claim would.
         await this.#fail(current, { code: sessionFailureCodes.deviceNotEligible, message }, { ...ctx, consumed: ctx.messageId });
         return;
