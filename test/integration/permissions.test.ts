@@ -6,7 +6,16 @@ import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, eventually, tokenFor } from "../support/api.js";
 import { newTenant, onboard, type TestTenant } from "./connectorSupport.js";
-import { closeOpenSessions, createDevices, envelope, managedDevice, requestSession, sendAutomationEvents } from "./sessionsSupport.js";
+import {
+  closeOpenSessions,
+  createDevices,
+  envelope,
+  eventuallySession,
+  getSession,
+  managedDevice,
+  requestSession,
+  sendAutomationEvents,
+} from "./sessionsSupport.js";
 
 type Problem = { code?: string; errors?: { path: string; message: string }[] };
 
@@ -164,6 +173,32 @@ describe("re-checks on every request", () => {
     // Assess
     expect(after.status).toBe(403);
     expect(after.body.code).toBe("forbidden");
+  });
+  it("a resend after inventory moved the device out of the caller's scope is 403, and pushes nothing", async () => {
+    // Prepare: a berlin helper's session awaits the end user; then the device is re-tagged paris
+    const helper = await helperWithAssignment(["berlin"]);
+    const device = managedDevice({ roleScopeTagIds: ["berlin"] });
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const session = await requestSession(helper.token, device.id);
+    expect(session.status, session.text).toBe(202);
+    await eventuallySession(tenant.admin, session.body.id, (s) => s.status === "awaitingEndUser", "the session to await the end user");
+    await sendAutomationEvents([
+      envelope("device.upserted", tenant.tenantId, { ...device, roleScopeTagIds: ["paris"], lastSyncDateTime: "2026-11-21T08:00:00Z" }),
+    ]);
+    await eventually(async () => ((await api(`/devices/${device.id}`, { token: helper.token })).status === 404 ? true : undefined));
+
+    // Act
+    const resend = await api<Problem>(`/sessions/${session.body.id}/resendNotification`, { method: "POST", token: helper.token });
+    const byAdmin = await api<Problem>(`/sessions/${session.body.id}/resendNotification`, { method: "POST", token: tenant.admin });
+
+    // Assess: the helper may no longer reach the device's user; an admin still may
+    expect(resend.status, resend.text).toBe(403);
+    expect(resend.body.code).toBe("forbidden");
+    expect(byAdmin.status, byAdmin.text).toBe(202);
+    const after = await getSession(tenant.admin, session.body.id);
+    expect(after.body.history.filter((h) => h.detail?.startsWith("Notification resent by")).map((h) => h.detail)).toEqual([
+      "Notification resent by Tenant Admin.",
+    ]);
   });
 });
 

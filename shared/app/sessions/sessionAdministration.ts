@@ -145,9 +145,9 @@ export class SessionAdministration {
   }
 
   async resendNotification(caller: UserCaller, sessionId: string, ctx: AdminContext): Promise<Session> {
-    const { stored } = await this.#requestable(caller, sessionId);
+    const { stored, permissions } = await this.#requestable(caller, sessionId);
     await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId);
-    await this.#requireSameEndUser(stored.session);
+    await this.#deviceStillFor(permissions, stored.session);
     const now = this.#d.clock.now();
     const changed = await this.#d.writer.change(
       caller.tenantId,
@@ -205,9 +205,20 @@ export class SessionAdministration {
     return buildReport(visible, from, to);
   }
 
-  /** Pushing a request to someone who no longer has the device would tell them about someone else's device. */
-  async #requireSameEndUser(s: Session): Promise<void> {
-    const changed = deviceChangedSinceRequest(s, await this.#d.devices.get(s.tenantId, s.deviceId));
+  /**
+   * A resend reaches the device's user again, as a new request would, so it is judged on the
+   * device as the inventory has it now, not only as recorded on the session: a helper whose
+   * Request scope no longer covers the device's tags cannot keep asking its user to let them in
+   * (403; closing stays possible: it only takes access away), and a device removed or given to
+   * another primary user is not pushed to the person who no longer has it (409). A device the
+   * inventory no longer knows leaves the session as recorded.
+   */
+  async #deviceStillFor(permissions: Permissions, s: Session): Promise<void> {
+    const device = await this.#d.devices.get(s.tenantId, s.deviceId);
+    if (device && !inScope(permissions.request, device.roleScopeTagIds)) {
+      throw forbidden("This session's device is now outside the scope of your Request Remote Assistance permission.");
+    }
+    const changed = deviceChangedSinceRequest(s, device);
     if (changed) throw conflict(`${changed} since the request. Close this session and request a new one.`);
   }
 
