@@ -103,3 +103,21 @@ describe("deciding a session the approver may read", () => {
     expect(denied).toEqual({ code: "conflict", detail: "Only a request waiting for approval can be denied; this one is awaitingEndUser." });
   });
 });
+
+describe("a decision's comment where the history and the audit log cut it", () => {
+  it("is cut before a character, never inside one: no half of an emoji is stored", async () => {
+    // Prepare: the comment's 199th and 200th UTF-16 units are one emoji, where a 200-character cut falls.
+    const s = await world.request(pendingApproval);
+    const comment = `${"a".repeat(198)}\u{1F600}${"b".repeat(250)}`;
+    const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+    // Act
+    await approvals.decide(approverOnly, s.id, "deny", comment, { log: world.log });
+
+    // Assess
+    const stored = world.session(s.id);
+    const texts = [...stored.history.map((h) => h.detail ?? ""), ...world.audit.events.map((e) => e.detail ?? "")];
+    expect(texts.filter((t) => loneSurrogate.test(t))).toEqual([]);
+    expect(texts.some((t) => t.includes(`${"a".repeat(198)}…`))).toBe(true);
+  });
+});
