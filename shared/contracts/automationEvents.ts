@@ -66,7 +66,8 @@ export type DeviceRemovedData = z.output<typeof deviceRemovedDataSchema>;
 
 export const userUpsertedDataSchema = z.object({
   id: foldedIdSchema,
-  userPrincipalName: z.string().min(1).max(320),
+  // Shown in GET /api/users to pick whom a role assignment names: neutralized as on a device.
+  userPrincipalName: graphText(320).pipe(z.string().min(1)),
   displayName: graphText(256),
   mail: graphText(320).nullish(),
   intuneLicensed: z.boolean(),

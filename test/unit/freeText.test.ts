@@ -136,6 +136,17 @@ describe("names the service is told (inventory, events)", () => {
     expect(parsedPrincipal.displayName).toBe("\ufffdAdele");
   });
 
+  it.each(hidden)("keeps the user, with %s in the user principal name shown as U+FFFD, as on a device", (_, ch) => {
+    // Act: the same UPN on a user and as a device's primary user; GET /api/users shows the user's.
+    const upn = `adele${ch}@contoso.example`;
+    const parsedUser = userUpsertedDataSchema.parse({ id: "u1", userPrincipalName: upn, displayName: "Adele", intuneLicensed: true, groups: [] });
+    const parsedDevice = deviceUpsertedDataSchema.parse({ ...device, userPrincipalName: upn });
+
+    // Assess
+    expect(parsedUser.userPrincipalName).toBe("adele\ufffd@contoso.example");
+    expect(parsedUser.userPrincipalName).toBe(parsedDevice.userPrincipalName);
+  });
+
   it("keeps names in other scripts, emoji sequences and their joiners as they are", () => {
     const names = ["Ünïcödé-PC", "مهدی‌پور", "👩‍💻 Dev box", "東京-ノート"];
     for (const deviceName of names) expect(deviceUpsertedDataSchema.parse({ ...device, deviceName }).deviceName).toBe(deviceName);
