@@ -182,15 +182,19 @@ const droppedMarker = /^(\d+) earlier (?:entry was|entries were) dropped\b/;
 const droppedDetail = (n: number): string => `${n} earlier ${n === 1 ? "entry was" : "entries were"} dropped (a session keeps ${maxHistoryEntries}).`;
 
 /**
- * Cuts a text to `max` characters, marking the cut. A cut that would fall between the two
- * halves of a character outside the BMP (an emoji) falls before it: half a character is an
- * unpaired surrogate, which free text may not contain, and would be stored and exported.
+ * The first `max` UTF-16 units of a text, or one fewer where the cut would fall between the
+ * two halves of a character outside the BMP (an emoji): half a character is an unpaired
+ * surrogate, which free text may not contain, and would be stored, exported or sent on.
  */
-export function truncate(text: string, max: number): string {
+export function cutText(text: string, max: number): string {
   if (text.length <= max) return text;
-  const end = max - 1;
-  const splitsPair = /[\ud800-\udbff]/.test(text.charAt(end - 1)) && /[\udc00-\udfff]/.test(text.charAt(end));
-  return `${text.slice(0, splitsPair ? end - 1 : end)}…`;
+  const splitsPair = /[\ud800-\udbff]/.test(text.charAt(max - 1)) && /[\udc00-\udfff]/.test(text.charAt(max));
+  return text.slice(0, splitsPair ? max - 1 : max);
+}
+
+/** Cuts a text to `max` characters, marking the cut. */
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${cutText(text, max - 1)}…`;
 }
 
 /**

@@ -199,6 +199,15 @@ describe("what TeamViewer is told", () => {
     expect(r.validUntil.toISOString()).toBe(s.expiresAt);
   });
 
+  it("cuts the end customer's name before an emoji its 100-character limit falls in, not inside it", () => {
+    // Prepare: the name's 100th and 101st UTF-16 units are one emoji.
+    const s = session({ device: { userDisplayName: `${"D".repeat(99)}\u{1F600} Siciliani` } });
+    // Act
+    const r = teamViewerRequest(s);
+    // Assess: no unpaired surrogate is sent to TeamViewer
+    expect(r.endCustomer?.name).toBe("D".repeat(99));
+  });
+
   it("leaves out an email TeamViewer would refuse", () => {
     const r = teamViewerRequest(session({ device: { emailAddress: "not an email" } }));
     expect(r.endCustomer).toEqual({ name: "Diego Siciliani" });

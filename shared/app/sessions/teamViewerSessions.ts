@@ -1,7 +1,7 @@
 // A session as TeamViewer sees it: the request that creates it, and the one routine that
 // closes it there, used by the closing worker, the creation worker (an extra session) and
 // the disconnect (which closes every open session while the token still works).
-import type { Session, TeamViewerDetails } from "../../domain/session.js";
+import { cutText, type Session, type TeamViewerDetails } from "../../domain/session.js";
 import { isTeamViewerError } from "../teamViewerError.js";
 import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 import type { NewTeamViewerSession, TeamViewerSessionInfo, TeamViewerTokens } from "./ports.js";
@@ -26,12 +26,12 @@ export function teamViewerDescription(s: Session): string {
     `${s.device.userDisplayName ? `, used by ${s.device.userDisplayName}` : ""}` +
     `, requested by ${s.requestedBy.displayName}${s.requestedBy.type === "automation" ? " (automation)" : ""}.` +
     `${s.description ? ` ${s.description}` : ""}`;
-  return text.slice(0, 4000);
+  return cutText(text, 4000);
 }
 
 export function teamViewerRequest(s: Session): NewTeamViewerSession {
   const email = s.endUser?.email && s.endUser.email.length <= 254 && s.endUser.email.includes("@") ? s.endUser.email : undefined;
-  const name = s.endUser?.displayName ? s.endUser.displayName.slice(0, 100) : undefined;
+  const name = s.endUser?.displayName ? cutText(s.endUser.displayName, 100) : undefined;
   return {
     groupName: teamViewerGroupName(s.tenantId),
     description: teamViewerDescription(s),
