@@ -20,11 +20,12 @@ export const displayNameSchema = z.string().min(1).max(256).transform(neutralize
 /** Who asked: a user or an automation's service principal. */
 export const principalRefSchema = z.object({ id: foldedIdSchema, displayName: displayNameSchema });
 
-// Graph's enum-like fields take any bounded string: a value Graph adds tomorrow is kept
-// and judged by eligibility (unknown → not eligible, with a reason), never rejected here.
-const graphEnumValue = z.string().max(64);
 // Names and addresses as Graph has them, with hidden characters made visible (neutralizeHidden).
 const graphText = (max: number) => z.string().max(max).transform(neutralizeHidden);
+// Graph's enum-like fields take any bounded string: a value Graph adds tomorrow is kept
+// and judged by eligibility (unknown → not eligible, with a reason), never rejected here.
+// They are shown (GET /api/devices), so hidden characters are made visible as in names.
+const graphEnumValue = graphText(64);
 
 /** A request's description as an event carries it (the queue's and the door's): may span lines. */
 const eventDescriptionSchema = multiLineText(z.string().max(500));

@@ -147,6 +147,25 @@ describe("names the service is told (inventory, events)", () => {
     expect(parsedUser.userPrincipalName).toBe(parsedDevice.userPrincipalName);
   });
 
+  it.each(hidden)("keeps the device, with %s in Graph's enum-like values shown as U+FFFD (GET /api/devices shows them)", (_, ch) => {
+    // Act
+    const parsed = deviceUpsertedDataSchema.parse({
+      ...device,
+      managedDeviceOwnerType: `company${ch}`,
+      deviceEnrollmentType: `windowsAzureADJoin${ch}`,
+      deviceType: `windowsRT${ch}`,
+      complianceState: `compliant${ch}`,
+    });
+
+    // Assess
+    expect([parsed.managedDeviceOwnerType, parsed.deviceEnrollmentType, parsed.deviceType, parsed.complianceState]).toEqual([
+      "company\ufffd",
+      "windowsAzureADJoin\ufffd",
+      "windowsRT\ufffd",
+      "compliant\ufffd",
+    ]);
+  });
+
   it("keeps names in other scripts, emoji sequences and their joiners as they are", () => {
     const names = ["Ünïcödé-PC", "مهدی‌پور", "👩‍💻 Dev box", "東京-ノート"];
     for (const deviceName of names) expect(deviceUpsertedDataSchema.parse({ ...device, deviceName }).deviceName).toBe(deviceName);
