@@ -4,6 +4,22 @@
 import { NotificationHubsClient, createTemplateNotification } from "@azure/notification-hubs";
 import type { SecretStore } from "../keyvault/secretStore.js";
 import type { PushGateway, PushNotification } from "../../app/sessions/ports.js";
+import { ShortCache } from "../../app/shortCache.js";
+
+/**
+ * How long an instance keeps the connection string before reading Key Vault again: after
+ * the rule's keys are regenerated and `azd provision` writes the new one, pushes use it
+ * within this time, without a restart (docs/operations.md, Secrets).
+ */
+export const connectionStringCacheMs = 60_000;
+
+/** What the gateway needs of a NotificationHubsClient (tests hand in their own). */
+export interface NotificationHubsSender {
+  sendNotification(
+    notification: Parameters<NotificationHubsClient["sendNotification"]>[0],
+    options: { tagExpression: string },
+  ): Promise<{ readonly successCount: number; readonly failureCount: number }>;
+}
 
 /** Notification Hubs tags: at most 120 of these characters (no `|`, which is why `:` separates). */
 const tagPattern = /^[A-Za-z0-9_@#.:-]{1,120}$/;
@@ -25,13 +41,24 @@ export class NotificationHubsPushGateway implements PushGateway {
   readonly #hubName: string;
   readonly #connectionSecretName: string;
   readonly #secrets: SecretStore;
-  #client: Promise<NotificationHubsClient> | undefined;
+  readonly #createClient: (connectionString: string, hubName: string) => NotificationHubsSender;
+  readonly #connectionString: ShortCache<string>;
+  /** The client of the connection string last read: a new one only when the string changed. */
+  #client: { readonly connectionString: string; readonly sender: NotificationHubsSender } | undefined;
 
   /** The hub's connection string (a SAS key) lives in Key Vault, never in app settings. */
-  constructor(options: { hubName: string; connectionSecretName: string; secrets: SecretStore }) {
+  constructor(options: {
+    hubName: string;
+    connectionSecretName: string;
+    secrets: SecretStore;
+    now?: () => number;
+    createClient?: (connectionString: string, hubName: string) => NotificationHubsSender;
+  }) {
     this.#hubName = options.hubName;
     this.#connectionSecretName = options.connectionSecretName;
     this.#secrets = options.secrets;
+    this.#createClient = options.createClient ?? ((connectionString, hubName) => new NotificationHubsClient(connectionString, hubName));
+    this.#connectionString = new ShortCache<string>({ ttlMs: connectionStringCacheMs, now: options.now ?? Date.now, maxEntries: 1 });
   }
 
   async push(n: PushNotification): Promise<void> {
@@ -47,17 +74,16 @@ export class NotificationHubsPushGateway implements PushGateway {
     }
   }
 
-  #connect(): Promise<NotificationHubsClient> {
-    this.#client ??= this.#secrets
-      .get(this.#connectionSecretName)
-      .then((connectionString) => {
-        if (!connectionString) throw new Error(`Key Vault has no secret ${this.#connectionSecretName} (the Notification Hubs connection string)`);
-        return new NotificationHubsClient(connectionString, this.#hubName);
-      })
-      .catch((e: unknown) => {
-        this.#client = undefined;
-        throw e;
-      });
-    return this.#client;
+  async #connect(): Promise<NotificationHubsSender> {
+    const name = this.#connectionSecretName;
+    const connectionString = await this.#connectionString.get(name, async () => {
+      const value = await this.#secrets.get(name);
+      if (!value) throw new Error(`Key Vault has no secret ${name} (the Notification Hubs connection string)`);
+      return value;
+    });
+    if (this.#client?.connectionString !== connectionString) {
+      this.#client = { connectionString, sender: this.#createClient(connectionString, this.#hubName) };
+    }
+    return this.#client.sender;
   }
 }
