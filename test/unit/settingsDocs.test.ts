@@ -28,11 +28,13 @@ const notAppSettings = new Set([
   "INVENTORY_SYNC_PRINCIPAL_ID",
   "PORTAL_CLIENT_ID",
   "SERVICE_API_URI",
-  // read by the Functions host or the Azure SDKs, not by shared/config.ts
+  // read by the Functions host, the Azure SDKs or the Azure Monitor distro, not by shared/config.ts
   "FUNCTIONS_WORKER_RUNTIME",
   "FUNCTIONS_EXTENSION_VERSION",
   "WEBSITE_RUN_FROM_PACKAGE",
   "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+  "OTEL_TRACES_SAMPLER",
+  "OTEL_TRACES_SAMPLER_ARG",
 ]);
 /** Functions host settings in local.settings.sample.json (the host reads them, not the app). */
 const hostSettings = new Set(["FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage"]);
