@@ -1,7 +1,7 @@
 // The settings the documentation names are the settings the app reads, with the defaults
 // it applies: the README's configuration table lists every setting of shared/config.ts,
-// every app setting the docs name exists there, and local.settings.sample.json holds
-// nothing the app would ignore.
+// docs/ names each of them where it matters, every app setting the docs name exists, and
+// local.settings.sample.json holds nothing the app would ignore.
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
@@ -10,6 +10,7 @@ import { settingsSchema } from "../../shared/config.js";
 const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 const settings = settingsSchema.shape as Record<string, z.ZodType>;
 const settingNames = Object.keys(settings);
+const docs = readdirSync(new URL("../../docs", import.meta.url)).filter((f) => f.endsWith(".md"));
 
 /** Names in docs that are not the app's settings: azd environment values, Bicep parameters, the platform's own settings. */
 const notAppSettings = new Set([
@@ -62,10 +63,12 @@ const defaultOf = (name: string): unknown => {
   return r.success ? r.data : undefined;
 };
 
-/** Inline code in Markdown prose that names an upper-case setting (`NAME` or `NAME=value`), code blocks left out. */
+/** Markdown without its code blocks. */
+const proseOf = (markdown: string): string[] => markdown.split(/^```.*$/m).filter((_, i) => i % 2 === 0);
+
+/** Inline code in Markdown prose that names an upper-case setting (`NAME` or `NAME=value`). */
 function upperCaseNamesInProse(markdown: string): string[] {
-  const prose = markdown.split(/^```.*$/m).filter((_, i) => i % 2 === 0);
-  return prose.flatMap((p) => [...p.matchAll(/`([A-Z][A-Z0-9]*_[A-Z0-9_]*)(?:=[^`]*)?`/g)].map((m) => m[1]!));
+  return proseOf(markdown).flatMap((p) => [...p.matchAll(/`([A-Z][A-Z0-9]*_[A-Z0-9_]*)(?:=[^`]*)?`/g)].map((m) => m[1]!));
 }
 
 describe("settings in the documentation", () => {
@@ -112,10 +115,18 @@ describe("settings in the documentation", () => {
     expect(mismatches).toEqual([]);
   });
 
-  it("every app setting docs/ names is one the app reads", () => {
-    // Prepare
-    const docs = readdirSync(new URL("../../docs", import.meta.url)).filter((f) => f.endsWith(".md"));
+  it("docs/ names every setting the app reads", () => {
+    // Prepare: as inline code, alone, with a value, or as the prefix of a section (`ServiceBusConnection__*`).
+    const prose = docs.flatMap((f) => proseOf(read(`docs/${f}`))).join("\n");
 
+    // Act
+    const missing = settingNames.filter((n) => !new RegExp(`\`${n}(?:\`|=|__)`).test(prose));
+
+    // Assess
+    expect(missing).toEqual([]);
+  });
+
+  it("every app setting docs/ names is one the app reads", () => {
     // Act
     const unknown = docs.flatMap((f) =>
       upperCaseNamesInProse(read(`docs/${f}`))
