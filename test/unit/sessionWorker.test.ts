@@ -11,6 +11,7 @@ import { sessionCloseEntry, sessionMessageIds } from "../../shared/app/sessions/
 import { TeamViewerError } from "../../shared/app/teamViewerError.js";
 import { dataOf, requestedSession, SessionWorkerWorld, teamViewerTimeoutMs, tenantId } from "../support/sessionWorkerHarness.js";
 import { createMessage } from "../../shared/app/sessions/newSession.js";
+import { reauthorizationRequired } from "../../shared/app/connector/connectorErrors.js";
 
 const claimLeaseMs = teamViewerTimeoutMs * 4 + 10_000;
 
@@ -420,6 +421,22 @@ describe("session.close", () => {
       const closed = world.audit.events.filter((e) => e.target.id === s.id && e.activity === "session.closed");
       expect(closed).toEqual([expect.objectContaining({ result: "success", actor: expect.objectContaining({ type: "system" }) })]);
     }
+  });
+
+  it("says the connector must be authorized again, not that it is not onboarded, when TeamViewer refused its token", async () => {
+    // Prepare: a session awaiting its user; then TeamViewer stops accepting the connector's token
+    const s = await world.request();
+    await world.worker().create(world.createContext(s.id));
+    await world.writer.change(tenantId, s.id, (cur) => ({ next: applyEvent(cur, "close", world.clock.now()) }), world.log);
+    world.tokens.failNext(reauthorizationRequired());
+
+    // Act
+    await world.worker().close(world.closeContext(s.id, "admin"));
+
+    // Assess
+    const detail = world.session(s.id).history.at(-1)?.detail ?? "";
+    expect(detail).toMatch(/must be authorized again/);
+    expect(detail).not.toMatch(/not onboarded/);
   });
 
   it("looks up by custom_api when an attempt was made but no code was saved, and closes what it finds", async () => {

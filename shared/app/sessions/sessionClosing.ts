@@ -11,6 +11,7 @@ import { isOpen } from "../../domain/sessionState.js";
 import { applyEvent, noteHistory, sessionFailureCodes, type Session } from "../../domain/session.js";
 import type { SessionCloseReason } from "../../contracts/messages.js";
 import { isTeamViewerError } from "../teamViewerError.js";
+import { isReauthorizationRequired } from "../connector/connectorErrors.js";
 import type { StoredSession, TeamViewerSessionInfo } from "./ports.js";
 import type { CommandContext } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
@@ -79,11 +80,14 @@ export class SessionClosing {
       closed = await closeAtTeamViewer(this.#d, s, this.#d.groups.get(tenantId));
     } catch (e) {
       if (isTeamViewerError(e) && e.transient) throw e; // Service Bus redelivers
+      // A refused token is reported as "not onboarded" with a reason: say which it is.
       const why =
         e instanceof DomainError
-          ? e.code === errorCodes.connectorNotOnboarded
-            ? "the connector is not onboarded any more"
-            : e.detail
+          ? isReauthorizationRequired(e)
+            ? "the connector must be authorized again (TeamViewer no longer accepts its token)"
+            : e.code === errorCodes.connectorNotOnboarded
+              ? "the connector is not onboarded any more"
+              : e.detail
           : isTeamViewerError(e)
             ? e.message
             : undefined;
