@@ -115,6 +115,21 @@ describe("settings in the documentation", () => {
     expect(mismatches).toEqual([]);
   });
 
+  it("the README's configuration table gives every default the app applies that is not off", () => {
+    // Prepare: booleans default to off, which the table says as "only for …".
+    const rows = configurationRows().map((row) => ({ names: namesInRow(row), text: row }));
+
+    // Act
+    const undocumented = settingNames.filter((n) => {
+      const d = defaultOf(n);
+      if (d === undefined || typeof d === "boolean") return false;
+      return !rows.some((r) => r.names.includes(n) && r.text.includes(String(d)));
+    });
+
+    // Assess
+    expect(undocumented).toEqual([]);
+  });
+
   it("docs/ names every setting the app reads", () => {
     // Prepare: as inline code, alone, with a value, or as the prefix of a section (`ServiceBusConnection__*`).
     const prose = docs.flatMap((f) => proseOf(read(`docs/${f}`))).join("\n");
