@@ -118,7 +118,7 @@ export const sessionQueueFunctions: FunctionDefinition[] = [
     schedule: "0 * * * * *",
     run: async ({ services, log }) => {
       const r = await services.sessions.maintenance.runTimers(log);
-      if (r.resent > 0 || r.expired > 0 || r.skipped > 0) log.info("session timers ran", r);
+      if (r.resent > 0 || r.expired > 0 || r.skipped > 0 || r.purgedKeys > 0) log.info("session timers ran", r);
     },
   }),
 ];

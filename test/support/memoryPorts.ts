@@ -332,6 +332,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     await Promise.resolve();
     this.#rows.delete(key(tenantId, k));
   }
+
+  async purgeExpired(tenantId: string, before: Date, max: number): Promise<number> {
+    await Promise.resolve();
+    const expired = [...this.#rows].filter(([k, row]) => k.startsWith(`${tenantId}|`) && row.record.expiresAt < before.getTime()).slice(0, max);
+    for (const [k] of expired) this.#rows.delete(k);
+    return expired.length;
+  }
 }
 
 // ------------------------------------------------------------------ messages and audit

@@ -10,6 +10,7 @@ import { SessionMaintenance } from "../../shared/app/sessions/sessionMaintenance
 import type { SessionsArea } from "../../shared/app/sessions/sessionsArea.js";
 import { makeEnvelope, messageTypes } from "../../shared/contracts/messages.js";
 import { deliver, installServices, partialOf, uninstallServices } from "../support/functionHarness.js";
+import { MemoryIdempotencyStore } from "../support/memoryPorts.js";
 import { SessionWorkerWorld, tenantId } from "../support/sessionWorkerHarness.js";
 
 const deadLetters: FunctionDefinition = automationFunctions.find((f) => f.name === "automationEventsDeadLetter")!;
@@ -23,6 +24,7 @@ beforeEach(() => {
   const maintenance = new SessionMaintenance({
     writer: world.writer,
     expiry: new SessionExpiry({ writer: world.writer, audit: world.audit, clock: world.clock }),
+    idempotency: new MemoryIdempotencyStore(),
     tokens: world.tokens,
     teamViewer: world.teamViewer,
     audit: world.audit,

@@ -5,7 +5,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { Idempotency, idempotencyInProgressTtlMs, idempotencyRecordTtlMs } from "../../shared/app/sessions/idempotency.js";
 import { DomainError, errorCodes } from "../../shared/domain/errors.js";
+import { SessionExpiry } from "../../shared/app/sessions/expiry.js";
+import { idempotencyPurgePerRun, SessionMaintenance } from "../../shared/app/sessions/sessionMaintenance.js";
 import { ManualClock, MemoryIdempotencyStore, recordingLogger } from "../support/memoryPorts.js";
+import { SessionWorkerWorld } from "../support/sessionWorkerHarness.js";
 
 const tenant = "t1";
 const body = { deviceId: "d1", description: "Outlook keeps crashing" };
@@ -175,5 +178,56 @@ describe("Idempotency.run", () => {
 
     // Assess
     expect(again).toEqual({ kind: "fresh", sessionId: "session-2" });
+  });
+});
+
+describe("expired Idempotency-Key records", () => {
+  /** The session timer of a world whose tenant has a session, over `store`'s records. */
+  async function sessionTimer(world: SessionWorkerWorld): Promise<SessionMaintenance> {
+    await world.request();
+    return new SessionMaintenance({
+      writer: world.writer,
+      expiry: new SessionExpiry({ writer: world.writer, audit: world.audit, clock: world.clock }),
+      idempotency: store,
+      tokens: world.tokens,
+      teamViewer: world.teamViewer,
+      audit: world.audit,
+      clock: world.clock,
+      log: world.log,
+    });
+  }
+
+  it("are deleted by the session timer, and records still answering stay", async () => {
+    // Prepare: a key used a day ago (expired) and one used now
+    const world = new SessionWorkerWorld();
+    idempotency = new Idempotency({ store, clock: world.clock, log: logged.log });
+    await idempotency.run(tenant, "admin-1", "old-key", body, work);
+    world.clock.advance(idempotencyRecordTtlMs + 1);
+    await idempotency.run(tenant, "admin-1", "new-key", body, work);
+    const timer = await sessionTimer(world);
+
+    // Act
+    await timer.runTimers(world.log);
+
+    // Assess
+    expect([...store.records(tenant).values()]).toEqual([expect.objectContaining({ status: "COMPLETED", sessionId: "session-2" })]);
+    await expect(idempotency.run(tenant, "admin-1", "new-key", body, work)).resolves.toEqual({ kind: "replayed", sessionId: "session-2" });
+  });
+
+  it("are deleted a bounded number per run, the rest by the next runs", async () => {
+    // Prepare: more expired records than one run deletes
+    const world = new SessionWorkerWorld();
+    const expired = { status: "COMPLETED" as const, payloadHash: "h", expiresAt: world.clock.now().getTime() - 1, inProgressExpiresAt: 0, sessionId: "s" };
+    for (let i = 0; i < idempotencyPurgePerRun + 5; i++) await store.tryCreate(tenant, `key-${i}`, expired);
+    const timer = await sessionTimer(world);
+
+    // Act
+    await timer.runTimers(world.log);
+    const afterOne = store.records(tenant).size;
+    await timer.runTimers(world.log);
+
+    // Assess
+    expect(afterOne).toBe(5);
+    expect(store.records(tenant).size).toBe(0);
   });
 });

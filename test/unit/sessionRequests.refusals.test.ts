@@ -78,6 +78,7 @@ class FakeIdempotencyStore implements IdempotencyStore {
   async delete(_t: string, key: string): Promise<void> {
     this.#records.delete(key);
   }
+  purgeExpired = unused;
 }
 
 const device = (over: Partial<Device> = {}): Device => ({

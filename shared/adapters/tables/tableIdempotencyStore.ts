@@ -1,7 +1,8 @@
 // Idempotency records in Table storage: partition = tenant, row = the key's hash (the app
 // hashes caller and key together). Create answers 409 when the key exists; replace is
 // etag-guarded (412 = lost the race), as the powertools persistence layer does it.
-import type { TableClient } from "@azure/data-tables";
+// Records that expired are deleted by the session timer (purgeExpired).
+import { odata, type TableClient } from "@azure/data-tables";
 import type { IdempotencyRecord, IdempotencyStatus, IdempotencyStore } from "../../app/sessions/ports.js";
 import { deleteIfExists, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
 
@@ -58,6 +59,24 @@ export class TableIdempotencyStore implements IdempotencyStore {
 
   async delete(tenantId: string, key: string): Promise<void> {
     await deleteIfExists(this.#table, tenantId, key);
+  }
+
+  async purgeExpired(tenantId: string, before: Date, max: number): Promise<number> {
+    // ISO times of one format compare as strings: the filter is a plain range on expiresAt.
+    const filter = odata`PartitionKey eq ${tenantId} and expiresAt lt ${before.toISOString()}`;
+    let seen = 0;
+    let purged = 0;
+    for await (const e of this.#table.listEntities<IdempotencyEntity>({ queryOptions: { filter, select: ["RowKey"] } })) {
+      if (seen++ >= max) break;
+      try {
+        // Etag-guarded: a request that took the expired record over meanwhile keeps it.
+        await this.#table.deleteEntity(tenantId, e.rowKey!, { etag: e.etag });
+        purged++;
+      } catch (err) {
+        if (!(isStatus(err, 404) || isStatus(err, 412))) throw err;
+      }
+    }
+    return purged;
   }
 }
 

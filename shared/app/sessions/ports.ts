@@ -121,6 +121,12 @@ export interface IdempotencyStore {
   /** The new etag, or undefined when someone else replaced or deleted it first. */
   replace(tenantId: string, key: string, record: IdempotencyRecord, etag: string): Promise<string | undefined>;
   delete(tenantId: string, key: string): Promise<void>;
+  /**
+   * Deletes records of the tenant that expired before `before` (they no longer answer: a
+   * request with their key takes them over), looking at no more than `max` of them; one
+   * changed meanwhile (etag) is left alone. Answers how many it deleted.
+   */
+  purgeExpired(tenantId: string, before: Date, max: number): Promise<number>;
 }
 
 export interface PushNotification {

@@ -1,5 +1,5 @@
-// Work nobody asks for: the timer that re-sends outbox messages and expires unanswered
-// requests, closing a tenant's open sessions when its connector is disconnected, and what
+// Work nobody asks for: the timer that re-sends outbox messages, expires unanswered
+// requests and deletes expired Idempotency-Key records, closing a tenant's open sessions when its connector is disconnected, and what
 // happens when a command was dead-lettered (the session is failed or marked, and audited).
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
@@ -8,7 +8,7 @@ import type { OpenSessionsCloser } from "../connector/ports.js";
 import { systemActor } from "../../domain/caller.js";
 import { isOpen } from "../../domain/sessionState.js";
 import { applyEvent, noteHistory, sessionFailureCodes, type Session, type TeamViewerDetails } from "../../domain/session.js";
-import type { TeamViewerTokens } from "./ports.js";
+import type { IdempotencyStore, TeamViewerTokens } from "./ports.js";
 import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 import type { SessionExpiry } from "./expiry.js";
 import { sessionCloseEntry } from "./sessionMessages.js";
@@ -33,6 +33,14 @@ export const outboxGraceMs = 60_000;
  * for one is valid only until that expiry.
  */
 export const outboxGiveUpMs = 24 * 60 * 60_000;
+
+/**
+ * Expired Idempotency-Key records one run looks at per tenant. A record is written for
+ * every keyed request and answers for 24 hours; after that it is dead weight, and a script
+ * that sends a new key with every request would otherwise grow the table for ever. A run a
+ * minute at this bound outpaces what a tenant's callers can write.
+ */
+export const idempotencyPurgePerRun = 1_000;
 
 /** Why an outbox entry was deleted unsent: audited as the entry's maintenanceSkipped. */
 export class OutboxGivenUp extends Error {
@@ -63,6 +71,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
   readonly #d: {
     writer: SessionWriter;
     expiry: SessionExpiry;
+    idempotency: IdempotencyStore;
     tokens: TeamViewerTokens;
     teamViewer: TeamViewerByTenant;
     audit: AuditLog;
@@ -74,6 +83,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
   constructor(deps: {
     writer: SessionWriter;
     expiry: SessionExpiry;
+    idempotency: IdempotencyStore;
     tokens: TeamViewerTokens;
     teamViewer: TeamViewerByTenant;
     audit: AuditLog;
@@ -86,15 +96,17 @@ export class SessionMaintenance implements OpenSessionsCloser {
 
   /**
    * One timer run: per tenant with sessions, re-send outbox entries older than a minute
-   * (giving up those still unsent after 24 hours) and expire what is due. Both are key-range reads of rows that exist only while there
+   * (giving up those still unsent after 24 hours), expire what is due, and delete expired
+   * Idempotency-Key records (a bounded number). The first two are key-range reads of rows that exist only while there
    * is work (outbox rows until sent, open rows while open), never scans of history.
    */
-  async runTimers(log: Logger): Promise<{ tenants: number; resent: number; expired: number; skipped: number }> {
+  async runTimers(log: Logger): Promise<{ tenants: number; resent: number; expired: number; skipped: number; purgedKeys: number }> {
     const now = this.#d.clock.now();
     const store = this.#d.writer.store;
     let resent = 0;
     let expired = 0;
     let skipped = 0;
+    let purgedKeys = 0;
     const tenants = await store.listTenants();
     for (const tenantId of tenants) {
       try {
@@ -140,6 +152,8 @@ export class SessionMaintenance implements OpenSessionsCloser {
           });
           if (!done) skipped++;
         }
+        // Last: a failure here must not keep the tenant's messages and expiries waiting.
+        purgedKeys += await this.#d.idempotency.purgeExpired(tenantId, now, idempotencyPurgePerRun);
       } catch (e) {
         // One tenant's trouble must not starve the others; the next run tries again.
         log.error(isOutage(e) ? "session timer stopped for a tenant: storage or messaging is unavailable" : "session timer failed for a tenant", e, {
@@ -147,7 +161,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
         });
       }
     }
-    return { tenants: tenants.length, resent, expired, skipped };
+    return { tenants: tenants.length, resent, expired, skipped, purgedKeys };
   }
 
   /** OpenSessionsCloser: the connector is being disconnected; the token still works now, not later. */

@@ -102,7 +102,16 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
       resendMinIntervalSeconds: d.resendMinIntervalSeconds,
     }),
     approvals: new SessionApprovals({ writer, access: d.access, settings: d.settings, expiry, audit: d.audit, clock: d.clock }),
-    maintenance: new SessionMaintenance({ writer, expiry, tokens: d.tokens, teamViewer: d.teamViewer, audit: d.audit, clock: d.clock, log: d.log }),
+    maintenance: new SessionMaintenance({
+      writer,
+      expiry,
+      idempotency: d.idempotency,
+      tokens: d.tokens,
+      teamViewer: d.teamViewer,
+      audit: d.audit,
+      clock: d.clock,
+      log: d.log,
+    }),
     connectionReports: new ConnectionReports({
       callsPerMinute: async (tenantId) => (await d.settings.get(tenantId)).teamViewerCallsPerMinute,
       onboardedTenants: d.connectionReports.onboardedTenants,
