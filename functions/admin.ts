@@ -46,6 +46,7 @@ export const adminFunctions: FunctionDefinition[] = [
       200: { description: "Replaced", schema: roleAssignmentSchema },
       201: { description: "Created", schema: roleAssignmentSchema },
       ...forbidden,
+      409: { description: "The tenant already has 1,000 role assignments and this id is not one of them", schema: problemSchema },
     },
     handle: async ({ caller, params, body, services, correlationId }) => {
       const { assignment, created } = await services.admin.putRoleAssignment(caller, params.id, body, correlationId);

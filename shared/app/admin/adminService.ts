@@ -1,6 +1,6 @@
 // Administration use cases: role assignments, tenant settings and the audit log query.
 import { actorOf, type UserCaller } from "../../domain/caller.js";
-import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
+import { conflict, DomainError, errorCodes, notFound } from "../../domain/errors.js";
 import { requireAdministrator, requireReports, tenantWidePermissions, type AssignablePermission, type RoleAssignment } from "../../domain/permissions.js";
 import type { TenantSettings } from "../../domain/tenantSettings.js";
 import type { Access } from "../access.js";
@@ -9,6 +9,14 @@ import type { Clock } from "../clock.js";
 import type { RoleAssignmentStore, SettingsStore, UserRecord, UserStore } from "./ports.js";
 
 const auditRetentionDays = 90;
+
+/**
+ * Role assignments a tenant keeps at most. Every request of the tenant reads all of them
+ * (permissions are evaluated from the whole list, uncached, so a revoked role stops a
+ * request at once): the bound keeps that one query page (Table storage answers at most
+ * 1,000 entities a page), whatever a script that PUTs new ids does.
+ */
+export const maxRoleAssignmentsPerTenant = 1_000;
 
 export class AdminService {
   readonly #access: Access;
@@ -56,6 +64,7 @@ export class AdminService {
       });
     }
     const assignment: RoleAssignment = { id, ...body, scopeTags: [...new Set(body.scopeTags)] };
+    await this.#assertRoomFor(caller.tenantId, id);
     const { created } = await this.#assignments.put(caller.tenantId, assignment);
     await this.#audit.record({
       tenantId: caller.tenantId,
@@ -67,6 +76,19 @@ export class AdminService {
       correlationId,
     });
     return { assignment, created };
+  }
+
+  /**
+   * A new assignment must fit under the limit; replacing an existing one always may. Two
+   * PUTs of new ids at the same moment can both pass at the limit: it is overshot by at
+   * most the requests in flight, never grown without bound.
+   */
+  async #assertRoomFor(tenantId: string, id: string): Promise<void> {
+    const existing = await this.#assignments.list(tenantId);
+    if (existing.length < maxRoleAssignmentsPerTenant || existing.some((a) => a.id === id)) return;
+    throw conflict(
+      `The tenant has ${existing.length} role assignments, the most it may keep (${maxRoleAssignmentsPerTenant}). Delete assignments that are no longer needed, or assign roles to groups instead of single users.`,
+    );
   }
 
   async deleteRoleAssignment(caller: UserCaller, id: string, correlationId: string): Promise<void> {
