@@ -39,43 +39,58 @@ export function median(values: readonly number[]): number | null {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/**
+ * The report's counts, added to one session at a time: it keeps what it counts (and two
+ * numbers per accepted or connected session, for the medians), never the sessions, so a
+ * report over a year of a busy tenant's sessions does not hold them all in memory.
+ */
+export class ReportTally {
+  readonly #byStatus = Object.fromEntries(sessionStatuses.map((s) => [s, 0])) as Record<SessionStatus, number>;
+  readonly #byPlatform: Record<string, number> = {};
+  readonly #requesters = new Map<string, { id: string; displayName: string; type: "user" | "automation"; count: number }>();
+  readonly #acceptSeconds: number[] = [];
+  readonly #connectedMinutes: number[] = [];
+  #neverConnected = 0;
+  #total = 0;
+
+  add(s: Session): void {
+    this.#total++;
+    this.#byStatus[s.status]++;
+    this.#byPlatform[s.device.platform] = (this.#byPlatform[s.device.platform] ?? 0) + 1;
+    const key = `${s.requestedBy.type}|${s.requestedBy.id}`;
+    const r = this.#requesters.get(key) ?? { id: s.requestedBy.id, displayName: s.requestedBy.displayName, type: s.requestedBy.type, count: 0 };
+    r.count++;
+    this.#requesters.set(key, r);
+    if (s.endUserResponse?.response === "accepted") this.#acceptSeconds.push((Date.parse(s.endUserResponse.at) - Date.parse(s.requestedAt)) / 1000);
+    if ((s.connections ?? []).length > 0) this.#connectedMinutes.push(connectedSeconds(s) / 60);
+    if (acceptedNeverConnected(s)) this.#neverConnected++;
+  }
+
+  report(from: Date, to: Date): SessionReport {
+    const minutes = (m: number): number => Math.round(m * 10) / 10;
+    const medianMinutes = median(this.#connectedMinutes);
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      total: this.#total,
+      byStatus: { ...this.#byStatus },
+      byPlatform: { ...this.#byPlatform },
+      byRequester: [...this.#requesters.values()].sort((a, b) => b.count - a.count || a.displayName.localeCompare(b.displayName)),
+      accepted: this.#acceptSeconds.length,
+      medianTimeToAcceptSeconds: median(this.#acceptSeconds),
+      connectedSessions: this.#connectedMinutes.length,
+      totalConnectionMinutes: minutes(this.#connectedMinutes.reduce((a, b) => a + b, 0)),
+      medianConnectionMinutes: medianMinutes === null ? null : minutes(medianMinutes),
+      sessionsNeverConnected: this.#neverConnected,
+    };
+  }
+}
+
 /** The report over the given sessions (already limited to what the caller may see). */
 export function buildReport(sessions: Iterable<Session>, from: Date, to: Date): SessionReport {
-  const byStatus = Object.fromEntries(sessionStatuses.map((s) => [s, 0])) as Record<SessionStatus, number>;
-  const byPlatform: Record<string, number> = {};
-  const requesters = new Map<string, { id: string; displayName: string; type: "user" | "automation"; count: number }>();
-  const acceptSeconds: number[] = [];
-  const connectedMinutes: number[] = [];
-  let neverConnected = 0;
-  let total = 0;
-  for (const s of sessions) {
-    total++;
-    byStatus[s.status]++;
-    byPlatform[s.device.platform] = (byPlatform[s.device.platform] ?? 0) + 1;
-    const key = `${s.requestedBy.type}|${s.requestedBy.id}`;
-    const r = requesters.get(key) ?? { ...s.requestedBy, count: 0 };
-    r.count++;
-    requesters.set(key, r);
-    if (s.endUserResponse?.response === "accepted") acceptSeconds.push((Date.parse(s.endUserResponse.at) - Date.parse(s.requestedAt)) / 1000);
-    if ((s.connections ?? []).length > 0) connectedMinutes.push(connectedSeconds(s) / 60);
-    if (acceptedNeverConnected(s)) neverConnected++;
-  }
-  const minutes = (m: number): number => Math.round(m * 10) / 10;
-  const medianMinutes = median(connectedMinutes);
-  return {
-    from: from.toISOString(),
-    to: to.toISOString(),
-    total,
-    byStatus,
-    byPlatform,
-    byRequester: [...requesters.values()].sort((a, b) => b.count - a.count || a.displayName.localeCompare(b.displayName)),
-    accepted: acceptSeconds.length,
-    medianTimeToAcceptSeconds: median(acceptSeconds),
-    connectedSessions: connectedMinutes.length,
-    totalConnectionMinutes: minutes(connectedMinutes.reduce((a, b) => a + b, 0)),
-    medianConnectionMinutes: medianMinutes === null ? null : minutes(medianMinutes),
-    sessionsNeverConnected: neverConnected,
-  };
+  const tally = new ReportTally();
+  for (const s of sessions) tally.add(s);
+  return tally.report(from, to);
 }
 
 const defaultReportDays = 30;
@@ -198,11 +213,12 @@ export class SessionAdministration {
     requireRead(p);
     const to = range.to ? new Date(range.to) : this.#d.clock.now();
     const from = range.from ? new Date(range.from) : new Date(to.getTime() - defaultReportDays * 86_400_000);
-    const visible: Session[] = [];
+    // Counted as read: the range may hold a year of sessions, which are not kept.
+    const tally = new ReportTally();
     for await (const s of this.#d.writer.store.requestedBetween(caller.tenantId, from, to)) {
-      if (inScope(p.read, s.device.scopeTags)) visible.push(s);
+      if (inScope(p.read, s.device.scopeTags)) tally.add(s);
     }
-    return buildReport(visible, from, to);
+    return tally.report(from, to);
   }
 
   /**
