@@ -73,7 +73,16 @@ function failingReceiver(lastError: StoredSubscription["lastError"] = null) {
     log,
   });
   const deliver = (data: AuditDeliverData, deliveryCount: number) => push.deliver({ tenantId, data, deliveryCount, log });
-  return { clock, bus, posts, deliver, subscription: () => sub, data: { subscriptionId: sub.id, generation: sub.generation, sequence: 1, attempt: 0 } };
+  return {
+    clock,
+    bus,
+    posts,
+    push,
+    deliver,
+    subscription: () => sub,
+    rotateSecret: (secretVersion: string) => (sub = { ...sub, secretVersion }),
+    data: { subscriptionId: sub.id, generation: sub.generation, sequence: 1, attempt: 0 },
+  };
 }
 
 describe("an audit delivery that keeps failing", () => {
@@ -138,6 +147,23 @@ describe("an audit delivery that keeps failing", () => {
       message: `Gave up on event ${event.id} after 31 attempts since ${firstFailedAt}: the delivery goes to the dead-letter queue`,
       at: "2026-12-01T00:00:00.000Z",
     });
+  });
+});
+
+describe("the secrets an instance keeps for deliveries", () => {
+  it("are one per subscription: a rotated secret replaces the old one in memory instead of adding to it", async () => {
+    // Prepare
+    const t = failingReceiver();
+
+    // Act: the secret is rotated (a PUT with a new one) before each of 20 deliveries
+    for (let version = 1; version <= 20; version++) {
+      t.rotateSecret(`v${version}`);
+      await t.deliver(t.data, 1);
+    }
+
+    // Assess
+    expect(t.posts).toHaveLength(20);
+    expect(t.push.cachedSecrets).toBe(1);
   });
 });
 

@@ -94,6 +94,8 @@ const view = (s: StoredSubscription, administrator: boolean): AuditSubscriptionV
 
 const fanOutBatch = 100;
 const secretCacheMs = 5 * 60_000;
+/** Subscription secrets an instance holds at most; past it, expired ones go first, then the oldest. */
+const maxCachedSecrets = 10_000;
 
 export interface AuditPushDeps {
   readonly access: Access;
@@ -112,9 +114,15 @@ export interface AuditPushDeps {
 
 export class AuditPush {
   readonly #d: AuditPushDeps;
-  readonly #secretCache = new Map<string, { value: string; until: number }>();
+  /** Per subscription (`tenant|id`), its secret as of one version: a rotation replaces the entry. */
+  readonly #secretCache = new Map<string, { value: string; version: string; until: number }>();
   constructor(deps: AuditPushDeps) {
     this.#d = deps;
+  }
+
+  /** Subscription secrets this instance holds in memory (for tests and metrics). */
+  get cachedSecrets(): number {
+    return this.#secretCache.size;
   }
 
   // --- subscriptions (HTTP) ---
@@ -186,6 +194,7 @@ export class AuditPush {
     requireAdministrator(await this.#d.access.permissionsOf(caller));
     if (!(await this.#d.store.delete(caller.tenantId, id))) throw notFound("The audit subscription");
     await this.#d.secrets.remove(subscriptionSecretName(caller.tenantId, id));
+    this.#secretCache.delete(`${caller.tenantId}|${id}`);
     await this.#d.audit().record({
       tenantId: caller.tenantId,
       actor: actorOf(caller),
@@ -320,12 +329,29 @@ export class AuditPush {
   }
 
   async #secret(tenantId: string, sub: StoredSubscription): Promise<string | undefined> {
-    const key = `${tenantId}|${sub.id}|${sub.secretVersion}`;
+    // Keyed by subscription, not by version: keyed by version, every rotation (a PUT with a
+    // new secret) added an entry that was never dropped, so old secrets stayed in memory and
+    // the map grew with every rotation.
+    const key = `${tenantId}|${sub.id}`;
     const cached = this.#secretCache.get(key);
     const now = Date.now();
-    if (cached && cached.until > now) return cached.value;
+    if (cached && cached.version === sub.secretVersion && cached.until > now) return cached.value;
     const value = await this.#d.secrets.get(subscriptionSecretName(tenantId, sub.id));
-    if (value !== undefined) this.#secretCache.set(key, { value, until: now + secretCacheMs });
+    this.#secretCache.delete(key);
+    if (value !== undefined) {
+      this.#makeRoom(now);
+      this.#secretCache.set(key, { value, version: sub.secretVersion, until: now + secretCacheMs });
+    }
     return value;
+  }
+
+  /** Keeps the cache under its bound: expired secrets go first, then the longest held. */
+  #makeRoom(now: number): void {
+    if (this.#secretCache.size < maxCachedSecrets) return;
+    for (const [key, entry] of this.#secretCache) if (entry.until <= now) this.#secretCache.delete(key);
+    for (const key of this.#secretCache.keys()) {
+      if (this.#secretCache.size < maxCachedSecrets) break;
+      this.#secretCache.delete(key);
+    }
   }
 }
