@@ -5,8 +5,8 @@
 //
 // Before that, entries lived in their own table (`inbox`, partition `tenant|userId`),
 // written by the notification worker. Entries written there before the change are still
-// read and removed here; they last as long as their sessions (hours), after which the
-// legacy read can go (docs/cost.md).
+// read and removed here, by the list of a user whose request ended (nothing else deletes
+// them): once that table is empty the legacy read can go (docs/cost.md).
 import { odata, type TableClient } from "@azure/data-tables";
 import type { InboxEntry, InboxStore } from "../../app/sessions/ports.js";
 import { deleteIfExists, isStatus, tableNames, type Tables } from "./tables.js";
