@@ -4,7 +4,11 @@
 // Records that expired are deleted by the session timer (purgeExpired).
 import { odata, type TableClient } from "@azure/data-tables";
 import type { IdempotencyRecord, IdempotencyStatus, IdempotencyStore } from "../../app/sessions/ports.js";
+import { inParallel } from "./tableBatches.js";
 import { deleteIfExists, getOrUndefined, isStatus, tableNames, type Tables } from "./tables.js";
+
+/** Deletes of expired records in flight at once. */
+const purgeConcurrency = 8;
 
 interface IdempotencyEntity {
   status: IdempotencyStatus;
@@ -64,18 +68,22 @@ export class TableIdempotencyStore implements IdempotencyStore {
   async purgeExpired(tenantId: string, before: Date, max: number): Promise<number> {
     // ISO times of one format compare as strings: the filter is a plain range on expiresAt.
     const filter = odata`PartitionKey eq ${tenantId} and expiresAt lt ${before.toISOString()}`;
-    let seen = 0;
-    let purged = 0;
+    const expired: { rowKey: string; etag: string }[] = [];
     for await (const e of this.#table.listEntities<IdempotencyEntity>({ queryOptions: { filter, select: ["RowKey"] } })) {
-      if (seen++ >= max) break;
+      if (expired.length >= max) break;
+      expired.push({ rowKey: e.rowKey!, etag: e.etag });
+    }
+    let purged = 0;
+    // A few at a time: the session timer goes through its tenants one by one.
+    await inParallel(expired, purgeConcurrency, async ({ rowKey, etag }) => {
       try {
         // Etag-guarded: a request that took the expired record over meanwhile keeps it.
-        await this.#table.deleteEntity(tenantId, e.rowKey!, { etag: e.etag });
+        await this.#table.deleteEntity(tenantId, rowKey, { etag });
         purged++;
       } catch (err) {
         if (!(isStatus(err, 404) || isStatus(err, 412))) throw err;
       }
-    }
+    });
     return purged;
   }
 }
