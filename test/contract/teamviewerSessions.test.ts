@@ -437,6 +437,27 @@ describe("TeamViewer faults, through the client", () => {
     expect(wrongTime.message).toContain("created_at");
   });
 
+  it("a session whose code or group id could not be used again (path characters, any length) → invalidResponse", async () => {
+    // Prepare: each would be stored on the session, and its code put in the path of the close.
+    const odd = [
+      { code: "s12/345 678", groupid: "g1" },
+      { code: `s${"1".repeat(5_000)}`, groupid: "g1" },
+      { code: "s12-345-678", groupid: `g${"1".repeat(5_000)}` },
+    ];
+    for (const fields of odd) await fake.control.failNext({ method: "POST", path: "/api/v1/sessions", status: 200, body: { ...fields, state: "open" } });
+
+    // Act
+    const errors = [];
+    for (let i = 0; i < odd.length; i++)
+      errors.push(await expectTeamViewerError(client.createSession(accessToken, { groupName: uniqueGroup() }), "invalidResponse"));
+
+    // Assess: said without quoting what TeamViewer sent.
+    expect(errors.map((e) => e.transient)).toEqual([false, false, false]);
+    expect(errors[0].message).toContain("code");
+    expect(errors[2].message).toContain("groupid");
+    for (const e of errors) expect(e.message).not.toMatch(/1{100}|s12\/345/);
+  });
+
   it("a 3xx from the API is invalidResponse, and the bearer token is not carried to the redirect target", async () => {
     // Prepare
     await fake.control.failNext({ path: "/api/v1/account", status: 302, headers: { location: `${fake.url}/api/v1/ping` } });

@@ -148,11 +148,16 @@ export const accountResponseSchema = z
     }),
   );
 
+/** A group id is stored with the session and sent back as a query parameter: printable, bounded. */
+const groupIdSchema = z.string().regex(/^[\x21-\x7e]{1,64}$/, "not a TeamViewer group id");
+
 export const sessionResponseSchema = z
   .object({
-    code: z.string().min(1),
+    // Stored with the session and put in the path of the close: a code that could not be
+    // sent back would leave a session nobody can close, so it is refused here.
+    code: sessionCodeSchema,
     state,
-    groupid: z.string().min(1),
+    groupid: groupIdSchema,
     description: optional(z.string()),
     end_customer: optional(z.object({ name: optional(z.string()), email: optional(z.string()) })),
     custom_api: optional(z.string()),
