@@ -437,6 +437,41 @@ describe("TeamViewer faults, through the client", () => {
     expect(wrongTime.message).toContain("created_at");
   });
 
+  it("an answer too big to read → invalidResponse (or its status, for an error), stopped early rather than read whole", async () => {
+    // Prepare: a create answered with a 64 MiB session (a description that never ends), then a 500 as big.
+    const chunk = new TextEncoder().encode("a".repeat(1024 * 1024));
+    let pulled = 0;
+    const huge = (status: number): Response => {
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent === 0) controller.enqueue(new TextEncoder().encode('{"code":"s12-345-678","state":"open","groupid":"g1","description":"'));
+          else if (sent > 64) {
+            controller.enqueue(new TextEncoder().encode('"}'));
+            controller.close();
+            return;
+          } else controller.enqueue(chunk);
+          sent++;
+          pulled += chunk.byteLength;
+        },
+      });
+      return new Response(body, { status, headers: { "content-type": "application/json" } });
+    };
+    const answers = [huge(200), huge(500)];
+    const big = clientFor({ fetch: () => Promise.resolve(answers.shift()!) });
+
+    // Act
+    const tooBig = await expectTeamViewerError(big.createSession(accessToken, { groupName: uniqueGroup() }), "invalidResponse");
+    const pulledForOne = pulled;
+    const bigError = await expectTeamViewerError(big.createSession(accessToken, { groupName: uniqueGroup() }), "serverError");
+
+    // Assess
+    expect(tooBig).toMatchObject({ status: 200, transient: false });
+    expect(tooBig.message).toMatch(/too big/);
+    expect(pulledForOne).toBeLessThan(40 * 1024 * 1024);
+    expect(bigError).toMatchObject({ status: 500, transient: true });
+  });
+
   it("a session whose code or group id could not be used again (path characters, any length) → invalidResponse", async () => {
     // Prepare: each would be stored on the session, and its code put in the path of the close.
     const odd = [

@@ -22,6 +22,13 @@ export interface Call {
   readonly tokenEndpoint?: boolean;
 }
 
+/**
+ * The most of an answer the client reads: far above the biggest it asks for (a page of
+ * 1,000 sessions with their 4,000-character descriptions, or of 1,000 connections), so
+ * a misbehaving answer cannot fill the instance's memory.
+ */
+export const maxAnswerBytes = 32 * 1024 * 1024;
+
 export interface Answer {
   readonly status: number;
   readonly text: string;
@@ -74,19 +81,25 @@ export class HttpExchange {
     const signal = AbortSignal.timeout(this.#timeoutMs);
     let status: number;
     let responseHeaders: Headers;
-    let text: string;
+    let text: string | undefined;
     try {
       // A redirect would carry the bearer header somewhere unexpected: treat it as an answer.
       const res = await this.#fetch(url, { method: call.method, headers, body, redirect: "manual", signal });
       status = res.status;
       responseHeaders = res.headers;
-      text = await res.text();
+      text = await readBounded(res, maxAnswerBytes);
     } catch (e) {
       throw this.#transportError(call, e);
     }
     answered(status);
-    if (status >= 200 && status < 300) return { status, text };
-    throw this.#statusError(call, status, responseHeaders, text);
+    if (status >= 200 && status < 300) {
+      if (text === undefined) {
+        throw new TeamViewerError("invalidResponse", `${call.method} ${call.label}: TeamViewer answered ${status} with a body too big to read.`, { status });
+      }
+      return { status, text };
+    }
+    // An error's status decides without its body; one too big to read is left unread.
+    throw this.#statusError(call, status, responseHeaders, text ?? "");
   }
 
   #transportError(call: Call, e: unknown): TeamViewerError {
@@ -119,6 +132,30 @@ export class HttpExchange {
       ".";
     return new TeamViewerError(code, message, { status, tvError, retryAfterMs });
   }
+}
+
+/** The body as text, or undefined (and the rest left unread) once it is longer than `max` bytes. */
+async function readBounded(res: Response, max: number): Promise<string | undefined> {
+  if (Number(res.headers.get("content-length") ?? 0) > max) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (res.body === null) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  // As Response.text() decodes: UTF-8, a byte-order mark dropped, bad bytes replaced.
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 /** The answer's body as `schema` says, or an invalidResponse error that quotes none of it. */
