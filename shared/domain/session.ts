@@ -101,6 +101,8 @@ export interface WorkerState {
   /** Re-schedules after transient TeamViewer failures, for the backoff. */
   readonly retries: number;
   readonly lastError: string | null;
+  /** Re-schedules of session.close after transient TeamViewer failures (absent on older rows: none). */
+  readonly closeRetries?: number;
 }
 
 export type SessionCloseReason = "admin" | "expired" | "declined" | "disconnected" | "denied";

@@ -5,6 +5,7 @@
 import { ulid } from "ulid";
 import type { Logger } from "../../shared/app/logging.js";
 import { SessionClosing, type CloseCommand } from "../../shared/app/sessions/sessionClosing.js";
+export { closeRetryPolicy } from "../../shared/app/sessions/sessionClosing.js";
 import { SessionCreation } from "../../shared/app/sessions/sessionCreation.js";
 import type { CommandContext } from "../../shared/app/sessions/sessionMessages.js";
 import { SessionWriter } from "../../shared/app/sessions/sessionWriter.js";
@@ -136,7 +137,15 @@ export class SessionWorkerWorld {
       groups,
       push: this.push,
     });
-    const closing = new SessionClosing({ writer: this.writer, tokens: this.tokens, teamViewer: this.teamViewer, audit: this.audit, clock: this.clock, groups });
+    const closing = new SessionClosing({
+      writer: this.writer,
+      tokens: this.tokens,
+      teamViewer: this.teamViewer,
+      audit: this.audit,
+      clock: this.clock,
+      groups,
+      random,
+    });
     return { creation, closing, create: (ctx) => creation.create(ctx), close: (ctx) => closing.close(ctx) };
   }
 

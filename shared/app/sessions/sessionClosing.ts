@@ -1,8 +1,11 @@
 // The closing worker (session.close on session-commands): closes a session's TeamViewer
 // session once the session was closed, failed or expired here. Producers change the
 // status first and send the command after; TeamViewer is told through the one close
-// routine (teamViewerSessions.ts). A transient TeamViewer failure is redelivered; a
-// permanent one is recorded on the session, which TeamViewer ends by itself in time.
+// routine (teamViewerSessions.ts). A transient TeamViewer failure (5xx, a timeout) is
+// re-scheduled with backoff, as a create is: Service Bus would redeliver at once and spend
+// its ten deliveries within seconds of a short outage. After `closeRetryPolicy.maxRetries`
+// re-schedules, or on a permanent failure, the failure is recorded on the session (which
+// TeamViewer ends by itself in time) and audited.
 import type { Clock } from "../clock.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import { systemActor, type Actor } from "../../domain/caller.js";
@@ -10,10 +13,11 @@ import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
 import { isOpen } from "../../domain/sessionState.js";
 import { applyEvent, noteHistory, sessionFailureCodes, type Session } from "../../domain/session.js";
 import type { SessionCloseReason } from "../../contracts/messages.js";
-import { isTeamViewerError } from "../teamViewerError.js";
+import { isTeamViewerError, type TeamViewerError } from "../teamViewerError.js";
 import { isReauthorizationRequired } from "../connector/connectorErrors.js";
 import type { StoredSession, TeamViewerSessionInfo } from "./ports.js";
-import type { CommandContext } from "./sessionMessages.js";
+import { retryDelayMs } from "./retryPolicy.js";
+import { sessionCloseEntry, type CommandContext } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
 import { closeAtTeamViewer, closedTeamViewerDetails, type TeamViewerAccess, type TeamViewerGroupHints } from "./teamViewerSessions.js";
 
@@ -23,7 +27,12 @@ export interface SessionClosingDeps extends TeamViewerAccess {
   readonly clock: Clock;
   /** Shared with the creation worker, which learns them. */
   readonly groups: TeamViewerGroupHints;
+  /** Spreads the backoff (tests pass 0: the shortest delays). */
+  readonly random?: () => number;
 }
+
+/** Re-schedules of a close after transient TeamViewer failures (about 4-8 minutes in all) before it is given up. */
+export const closeRetryPolicy = { maxRetries: 8 } as const;
 
 export type CloseCommand = CommandContext & { readonly reason: SessionCloseReason; readonly closedBy?: Actor };
 
@@ -79,7 +88,10 @@ export class SessionClosing {
     try {
       closed = await closeAtTeamViewer(this.#d, s, this.#d.groups.get(tenantId));
     } catch (e) {
-      if (isTeamViewerError(e) && e.transient) throw e; // Service Bus redelivers
+      if (isTeamViewerError(e) && e.transient) {
+        await this.#retryLater(stored, e, ctx);
+        return;
+      }
       // A refused token is reported as "not onboarded" with a reason: say which it is.
       const why =
         e instanceof DomainError
@@ -111,6 +123,39 @@ export class SessionClosing {
       log,
     );
     await this.#audit(s, "success", `closed at TeamViewer (${ctx.reason})`, ctx.correlationId);
+  }
+
+  /** Sends the close again after a backoff step, or records the failure once the retries are spent. */
+  async #retryLater(stored: StoredSession, e: TeamViewerError, ctx: CloseCommand): Promise<void> {
+    const now = this.#d.clock.now();
+    let spent = false;
+    const changed = await this.#d.writer.change(
+      ctx.tenantId,
+      ctx.sessionId,
+      (cur) => {
+        spent = false;
+        if (cur.teamViewer?.closedAt) return undefined;
+        const retries = (cur.worker.closeRetries ?? 0) + 1;
+        spent = retries > closeRetryPolicy.maxRetries;
+        if (spent) return undefined;
+        const at = new Date(now.getTime() + retryDelayMs(retries - 1, e.retryAfterMs, this.#d.random));
+        const again = sessionCloseEntry(
+          cur,
+          { reason: ctx.reason, ...(ctx.closedBy ? { closedBy: ctx.closedBy } : {}) },
+          { now, correlationId: ctx.correlationId, variant: `retry|${retries}` },
+        );
+        return { next: { ...cur, worker: { ...cur.worker, closeRetries: retries } }, outbox: [{ ...again, notBefore: at.toISOString() }] };
+      },
+      ctx.log,
+    );
+    if (spent) {
+      await this.#recordCloseFailure(stored, `${e.message} (tried ${closeRetryPolicy.maxRetries + 1} times)`, ctx);
+      return;
+    }
+    const retries = changed?.after.session.worker.closeRetries;
+    if (changed && retries !== changed.before.worker.closeRetries) {
+      ctx.log.warn("TeamViewer failed transiently; the close is re-scheduled", { sessionId: ctx.sessionId, retry: retries, reason: e.message });
+    }
   }
 
   async #recordCloseFailure(stored: StoredSession, why: string, ctx: CommandContext): Promise<void> {
