@@ -576,6 +576,22 @@ describe("TeamViewer errors keep secrets", () => {
     expect(echoedSecret.message).toBe("POST /oauth2/token: TeamViewer answered 400 invalid_client.");
   });
 
+  it("shows control and invisible formatting characters of an error_description as U+FFFD: it goes on to logs, history and audit", async () => {
+    // Prepare: a terminal escape, a right-to-left override, a zero-width space and a NUL.
+    await fake.control.failNext({
+      method: "POST",
+      path: "/api/v1/sessions",
+      status: 500,
+      body: { error: "internal_error", error_description: "Down \u001b[2Jfor \u202emaintenance\u200b until\u0000 noon" },
+    });
+
+    // Act
+    const e = await expectTeamViewerError(client.createSession(accessToken, { groupName: uniqueGroup() }), "serverError");
+
+    // Assess
+    expect(e.message).toBe("POST /sessions: TeamViewer answered 500 internal_error (Down \uFFFD[2Jfor \uFFFDmaintenance\uFFFD until\uFFFD noon).");
+  });
+
   it("a malformed token answer does not quote the fresh tokens it carries", async () => {
     // Prepare
     const freshToken = `fresh-${crypto.randomUUID()}`;

@@ -209,7 +209,13 @@ function parseRetryAfter(value: string | null, nowMs: number): number | undefine
 /** TeamViewer's error_description, only if it echoes none of the request's secrets. */
 function safeDescription(description: string | undefined, secrets: readonly string[]): string | undefined {
   if (description === undefined) return undefined;
-  const text = description.replace(/\s+/g, " ").trim().slice(0, 300);
+  // One line, and nothing hidden (a pair cut by the slice included): it goes on to logs, a
+  // session's history and the audit log.
+  const text = description
+    .replace(/\s+/g, " ")
+    .trim()
+    .slice(0, 300)
+    .replace(/[\p{Cc}\p{Cf}\p{Cs}]/gu, "\uFFFD");
   if (text === "") return undefined;
   const lower = description.toLowerCase();
   if (secrets.some((s) => s.length > 0 && lower.includes(s.toLowerCase()))) return undefined;
