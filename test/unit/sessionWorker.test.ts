@@ -369,6 +369,23 @@ describe("session.create", () => {
       expect(world.audit.activities(tenantId)).toContain("session.expired");
     });
 
+    it("believes a Retry-After of at most an hour: one past any date re-schedules an hour on instead of breaking the re-schedule", async () => {
+      // Prepare: a 503 whose Retry-After (99999999999999999999 s) is past any date; a request of a day
+      const s = await world.request({}, 24 * 60);
+      world.teamViewer.failNext(
+        "createSession",
+        new TeamViewerError("serverError", "POST /sessions: TeamViewer answered 503.", { status: 503, retryAfterMs: 1e23 }),
+      );
+
+      // Act
+      await world.worker().create(world.createContext(s.id));
+
+      // Assess: an hour is well within the day, so it is re-scheduled for then.
+      const [retry] = world.messages(s.id, messageTypes.sessionCreate);
+      expect(retry?.notBefore?.getTime()).toBe(world.clock.now().getTime() + 60 * 60_000);
+      expect(world.session(s.id)).toMatchObject({ status: "requested", worker: expect.objectContaining({ retries: 1 }) });
+    });
+
     it("fails the request when the next try would come after its expiry", async () => {
       // Prepare: the request expires in 0.5 s; the first backoff is at least 1 s
       const s = await world.request({ expiresAt: new Date(world.clock.now().getTime() + 500).toISOString() });

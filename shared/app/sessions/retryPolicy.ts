@@ -9,15 +9,19 @@ export const createRetryPolicy = {
   maxDelayMs: 5 * 60_000,
   /** Spread for throttled retries, so sessions that were throttled together do not return together. */
   retryAfterJitterMs: 2_000,
+  /** A Retry-After beyond this is not believed (a typo, a date far off; past any date it broke the re-schedule): as the quota caps it. */
+  maxRetryAfterMs: 60 * 60_000,
 } as const;
 
 /**
  * The delay before retry number `retry` (0-based). TeamViewer's Retry-After wins when it
- * gave one (plus a little jitter); otherwise exponential backoff with "equal jitter":
+ * gave one (at most `maxRetryAfterMs`, plus a little jitter); otherwise exponential backoff with "equal jitter":
  * half the step fixed, half random.
  */
 export function retryDelayMs(retry: number, retryAfterMs: number | undefined, random: () => number = Math.random): number {
-  if (retryAfterMs !== undefined) return Math.max(0, retryAfterMs) + Math.floor(random() * createRetryPolicy.retryAfterJitterMs);
+  if (retryAfterMs !== undefined) {
+    return Math.min(Math.max(0, retryAfterMs), createRetryPolicy.maxRetryAfterMs) + Math.floor(random() * createRetryPolicy.retryAfterJitterMs);
+  }
   const step = Math.min(createRetryPolicy.maxDelayMs, createRetryPolicy.baseDelayMs * 2 ** Math.max(0, retry));
   return Math.floor(step / 2 + random() * (step / 2));
 }
