@@ -379,6 +379,7 @@ export class MemoryMessageBus implements MessageBus {
 export class MemoryAuditLog implements AuditLog {
   readonly events: (AuditEventInput & { readonly at: string })[] = [];
   readonly #clock: Clock;
+  #failures = 0;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -388,8 +389,17 @@ export class MemoryAuditLog implements AuditLog {
     return this.events.filter((e) => tenantId === undefined || e.tenantId === tenantId).map((e) => e.activity);
   }
 
+  /** The next `count` records fail (storage unreachable) and record nothing. */
+  failRecords(count = 1): void {
+    this.#failures += count;
+  }
+
   async record(event: AuditEventInput): Promise<void> {
     await Promise.resolve();
+    if (this.#failures > 0) {
+      this.#failures--;
+      throw new Error("the audit log is unreachable (test)");
+    }
     this.events.push({ ...copy(event), at: this.#clock.now().toISOString() });
   }
 

@@ -69,3 +69,22 @@ describe("session.close when TeamViewer fails transiently", () => {
     expect(world.audit.events.filter((e) => e.activity === "session.teamViewerSessionClosed").map((e) => e.result)).toEqual(["failure"]);
   });
 });
+
+describe("session.close when the audit log fails", () => {
+  it("records the close at TeamViewer on the redelivery: an audit write that failed is not lost", async () => {
+    // Prepare
+    const s = await closedByAdmin();
+    world.audit.failRecords();
+
+    // Act: the first delivery closes at TeamViewer and fails on the audit write; Service Bus redelivers.
+    await expect(world.worker().close(world.closeContext(s.id, "admin"))).rejects.toThrow(/audit log is unreachable/);
+    await world.worker().close(world.closeContext(s.id, "admin", { deliveryCount: 2 }));
+
+    // Assess
+    expect(world.teamViewer.sessions[0].open).toBe(false);
+    expect(world.session(s.id).teamViewer?.closedAt).not.toBeNull();
+    expect(world.audit.events.filter((e) => e.target.id === s.id && e.activity === "session.teamViewerSessionClosed")).toEqual([
+      expect.objectContaining({ result: "success" }),
+    ]);
+  });
+});

@@ -113,6 +113,11 @@ export class SessionClosing {
     }
     const info = closed;
     const now = this.#d.clock.now();
+    // Audited before closedAt is saved: once it is saved, a redelivery returns at once, so
+    // an audit write that failed after it would be lost. This way either write failing
+    // makes the message come again and close again (a no-op at TeamViewer): the event may
+    // be recorded twice, never not at all.
+    await this.#audit(s, "success", `closed at TeamViewer (${ctx.reason})`, ctx.correlationId);
     await this.#d.writer.change(
       tenantId,
       sessionId,
@@ -122,7 +127,6 @@ export class SessionClosing {
           : { next: noteHistory({ ...cur, teamViewer: closedTeamViewerDetails(cur, info, now) }, now, "TeamViewer session closed.") },
       log,
     );
-    await this.#audit(s, "success", `closed at TeamViewer (${ctx.reason})`, ctx.correlationId);
   }
 
   /** Sends the close again after a backoff step, or records the failure once the retries are spent. */
