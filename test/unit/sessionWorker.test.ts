@@ -295,6 +295,30 @@ describe("session.create", () => {
     });
   });
 
+  it("finds the session an attempt created in another TeamViewer group than the process knew, and creates no second one", async () => {
+    // Prepare: the process learned the tenant's group from a first request; then the group
+    // changed at TeamViewer (deleted and made again, or the connector now signs in to another
+    // account), and the next request's create timed out after TeamViewer had made the session.
+    const worker = world.worker();
+    const first = await world.request();
+    await worker.create(world.createContext(first.id));
+    const s = await world.request({ deviceId: "d-other" });
+    world.teamViewer.onCreated = async (created) => {
+      world.teamViewer.onCreated = undefined;
+      Object.assign(created, { groupId: "g-made-again" });
+      throw new TeamViewerError("timeout", "POST /sessions: TeamViewer did not answer within 5000 ms.");
+    };
+    await worker.create(world.createContext(s.id));
+    const [retry] = world.messages(s.id, messageTypes.sessionCreate);
+
+    // Act: the re-scheduled create, in the same process
+    await worker.create(world.createContext(s.id, { messageId: retry!.id }));
+
+    // Assess
+    expect(world.teamViewer.sessions.filter((t) => t.customApi === s.id)).toHaveLength(1);
+    expect(world.session(s.id)).toMatchObject({ status: "awaitingEndUser", teamViewer: { groupId: "g-made-again" } });
+  });
+
   it("closes at TeamViewer a session created while the request was closed (the orphan is recorded and closed, not left open)", async () => {
     // Prepare: an admin closes the request while TeamViewer is creating its session
     const s = await world.request();

@@ -41,7 +41,7 @@ import { waitForQuota } from "./quotaWait.js";
 import { closeAfterLostCreate } from "./lostCreate.js";
 import { notificationSentDetail } from "./notificationWorker.js";
 import { notificationMessage, pushFirst, type FirstNotification } from "./firstNotification.js";
-import { closeCodeAtTeamViewer, teamViewerRequest, type TeamViewerGroupHints } from "./teamViewerSessions.js";
+import { closeCodeAtTeamViewer, findByCustomApi, teamViewerRequest, type TeamViewerGroupHints } from "./teamViewerSessions.js";
 
 export interface SessionCreationDeps {
   readonly writer: SessionWriter;
@@ -147,7 +147,7 @@ export class SessionCreation {
     try {
       result = await this.#d.tokens.withAccessToken(ctx.tenantId, async (token) => {
         if (lookFirst) {
-          const found = await this.#d.teamViewer.forTenant(ctx.tenantId).findOpenSessionByCustomApi(token, s.id, this.#d.groups.get(ctx.tenantId));
+          const found = await findByCustomApi(this.#d, ctx.tenantId, token, s.id, this.#d.groups.get(ctx.tenantId));
           if (found) return { info: found, found: true };
         }
         // Never start a create that could outlive the claim: another delivery could take

@@ -53,6 +53,24 @@ export async function closeCodeAtTeamViewer(at: TeamViewerAccess, tenantId: stri
 }
 
 /**
+ * The open TeamViewer session carrying `customApi`: looked for in the group the process
+ * learned, and when it is not there, in every group. That group can be out of date (deleted
+ * at TeamViewer and made again, or the connector now signs in to another account), and a
+ * session missed here would be created a second time, or left open by a close.
+ */
+export async function findByCustomApi(
+  at: TeamViewerAccess,
+  tenantId: string,
+  token: string,
+  customApi: string,
+  groupHint: string | undefined,
+): Promise<TeamViewerSessionInfo | undefined> {
+  const api = at.teamViewer.forTenant(tenantId);
+  const found = await api.findOpenSessionByCustomApi(token, customApi, groupHint);
+  return found || groupHint === undefined ? found : api.findOpenSessionByCustomApi(token, customApi);
+}
+
+/**
  * Closes the session's TeamViewer session: the one it saved, else (when an attempt to
  * create was made, which may have reached TeamViewer) the one found by its custom_api.
  * Answers what was closed, or undefined when TeamViewer has nothing for it. Works while
@@ -66,7 +84,7 @@ export async function closeAtTeamViewer(at: TeamViewerAccess, s: Session, groupH
         ? { code: s.teamViewer.code, groupId: s.teamViewer.groupId, supporterLink: s.teamViewer.supporterLink }
         : undefined;
       // No code saved, but an attempt was made: TeamViewer may have a session anyway.
-      if (!info && s.worker.createAttempts > 0) info = await at.teamViewer.forTenant(s.tenantId).findOpenSessionByCustomApi(token, s.id, groupHint);
+      if (!info && s.worker.createAttempts > 0) info = await findByCustomApi(at, s.tenantId, token, s.id, groupHint);
       if (!info) return undefined;
       await closeCodeAtTeamViewer(at, s.tenantId, token, info.code);
       return info;
