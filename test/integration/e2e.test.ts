@@ -492,7 +492,7 @@ describe("just-in-time approval in the browser", () => {
     await shot(approver, "approval-approved");
 
     // The helper's panel follows it to TeamViewer: the helper connects.
-    // An instance reads the raised quota up to 15 s late: a quota wait may come first.
+    // An instance reads the raised quota up to 2 s late: a quota wait may come first.
     const connect = helper.getByRole("link", { name: "Connect", exact: true });
     await connect.waitFor({ timeout: 90_000 });
     await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("awaitingEndUser");

@@ -22,11 +22,14 @@ import { TableSessionStore } from "../../shared/adapters/tables/tableSessionStor
 import { tableNames } from "../../shared/adapters/tables/tables.js";
 import { noFaultPoints } from "../../shared/adapters/faults/fileFaultPoints.js";
 import { Access } from "../../shared/app/access.js";
+import { CachedSettingsStore } from "../../shared/app/admin/cachedSettingsStore.js";
 import { systemClock } from "../../shared/app/clock.js";
 import { createLogger } from "../../shared/app/logging.js";
 import type { OutgoingMessage } from "../../shared/app/messageBus.js";
 import { TeamViewerQuota } from "../../shared/app/quota/teamViewerQuota.js";
 import { createSessionsArea } from "../../shared/app/sessions/sessionsArea.js";
+import { ShortCache } from "../../shared/app/shortCache.js";
+import { tenantStateCacheMs } from "../../shared/composition.js";
 import type { UserCaller } from "../../shared/domain/caller.js";
 import { newTenant, onboard, tables, teamViewerClient, tokenProviderInstance } from "./connectorSupport.js";
 import { createDevices, managedDevice } from "./sessionsSupport.js";
@@ -42,7 +45,8 @@ describe("the Table operations of one session", () => {
     const warmUpDevice = managedDevice({ deviceName: "COST-00" });
     await createDevices(tenant.tenantId, tenant.admin, [device, warmUpDevice]);
     const t = tables();
-    const settings = new TableSettingsStore(t);
+    // Kept 2 s per instance, as shared/composition.ts keeps it: the request reads it, the quota reuses it.
+    const settings = new CachedSettingsStore(new TableSettingsStore(t), new ShortCache({ ttlMs: tenantStateCacheMs, now: () => Date.now() }));
     const connectors = new TableConnectorStore(t);
     const deviceStore = new TableDeviceStore(t);
     const audit = new TableAuditLog(t, systemClock);
@@ -159,8 +163,8 @@ describe("the Table operations of one session", () => {
     expect(request.operations).toBeLessThanOrEqual(7);
     expect(request.roundTrips).toBeLessThanOrEqual(4);
     // session.create, whose claim the request reserved: read, the quota write (one write on
-    // the instance's copy of the row; the tenant's calls-per-minute setting is cached 15 s,
-    // read at most once), save (with the end user's inbox entry, recording the push as sent,
+    // the instance's copy of the row; the tenant's calls-per-minute setting is the request's
+    // copy of the settings, kept 2 s), save (with the end user's inbox entry, recording the push as sent,
     // deleting the outbox row), audit (2 events, one batch: 2).
     expect(created.operations).toBeLessThanOrEqual(5);
     expect(request.operations + created.operations).toBeLessThanOrEqual(12);

@@ -150,7 +150,7 @@ describe("the seed's story", () => {
     );
     // A wait for the demo tenant's TeamViewer quota may come first: the tests before this
     // one (the browser test) used the demo tenant's default 10 calls a minute, and an
-    // instance reads the raised setting up to 15 s late. A wait is part of the story, not an error.
+    // instance reads the raised setting up to 2 s late. A wait is part of the story, not an error.
     const told = final.history.filter((h) => !h.detail?.startsWith(waitingForTeamViewerQuota));
     expect(final.history.length - told.length).toBeLessThanOrEqual(1);
     expect(told.map((h) => h.status)).toEqual(["requested", "awaitingEndUser", "accepted", "closed", "closed"]);

@@ -61,7 +61,11 @@ export const isQuotaExhausted = (e: unknown): e is TeamViewerQuotaExhausted => e
 export interface TeamViewerQuotaDeps {
   readonly teamViewer: TeamViewerWebApi;
   readonly limiter: QuotaLimiter;
-  /** The tenant's `teamViewerCallsPerMinute` setting. */
+  /**
+   * The tenant's `teamViewerCallsPerMinute` setting, read for every call: the settings store
+   * keeps it per instance only as long as it keeps any setting (2 s, updated by its writer),
+   * so a lowered limit holds within that bound on every instance.
+   */
   readonly callsPerMinute: (tenantId: string) => Promise<number>;
   readonly clock: Clock;
 }
@@ -73,12 +77,9 @@ export interface TeamViewerQuotaDeps {
 export const throttleWithoutRetryAfterMs = 60_000;
 /** A Retry-After beyond this is not believed (a typo, a date far off): the wait is capped. */
 const maxThrottleMs = 60 * 60_000;
-/** How long an instance keeps a tenant's setting before reading it again. */
-const settingCacheMs = 15_000;
 
 export class TeamViewerQuota implements TeamViewerByTenant {
   readonly #d: TeamViewerQuotaDeps;
-  readonly #limits = new Map<string, { value: number; until: number }>();
   /**
    * Per tenant, until when this instance saw TeamViewer throttle it. The shared row says so
    * too, but its write queues behind this instance's other changes of the row: meanwhile
@@ -110,7 +111,7 @@ export class TeamViewerQuota implements TeamViewerByTenant {
       if (throttledUntil > this.#d.clock.now().getTime()) throw new TeamViewerQuotaExhausted(tenantId, new Date(throttledUntil), operation, false);
       this.#throttledUntil.delete(tenantId);
     }
-    const decision = await this.#d.limiter.tryAcquire(tenantId, await this.#limit(tenantId));
+    const decision = await this.#d.limiter.tryAcquire(tenantId, await this.#d.callsPerMinute(tenantId));
     if (!decision.granted) throw new TeamViewerQuotaExhausted(tenantId, decision.retryAt, operation, false);
     try {
       return await fn();
@@ -122,14 +123,5 @@ export class TeamViewerQuota implements TeamViewerByTenant {
       await this.#d.limiter.blockUntil(tenantId, until);
       throw new TeamViewerQuotaExhausted(tenantId, until, operation, true, { cause: e });
     }
-  }
-
-  async #limit(tenantId: string): Promise<number> {
-    const now = this.#d.clock.now().getTime();
-    const cached = this.#limits.get(tenantId);
-    if (cached && cached.until > now) return cached.value;
-    const value = await this.#d.callsPerMinute(tenantId);
-    this.#limits.set(tenantId, { value, until: now + settingCacheMs });
-    return value;
   }
 }
