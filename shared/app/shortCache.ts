@@ -12,8 +12,8 @@ export class ShortCache<V> {
   readonly #now: () => number;
   readonly #maxEntries: number;
   readonly #entries = new Map<string, { readonly value: V; readonly until: number }>();
-  /** Reads under way; `stale` once a set/forget came after the read started. */
-  readonly #flights = new Map<string, { readonly promise: Promise<V>; stale: boolean }>();
+  /** Reads under way, with when each began; `stale` once a set/forget (or a newer read) came after it started. */
+  readonly #flights = new Map<string, { readonly promise: Promise<V>; readonly readAt: number; stale: boolean }>();
 
   constructor(options: { readonly ttlMs: number; readonly now: () => number; readonly maxEntries?: number }) {
     this.#ttlMs = options.ttlMs;
@@ -24,13 +24,18 @@ export class ShortCache<V> {
   async get(key: string, load: () => Promise<V>): Promise<V> {
     const hit = this.#entries.get(key);
     if (hit && hit.until > this.#now()) return hit.value;
+    // Storage may have answered as early as the read began: the value's time counts from
+    // there, so a slow read cannot keep it past the bound (a change made just after it was
+    // answered still applies within ttlMs), and a read begun longer ago is not joined.
+    const readAt = this.#now();
     const inFlight = this.#flights.get(key);
-    if (inFlight) return inFlight.promise;
-    const flight: { promise: Promise<V>; stale: boolean } = { promise: Promise.resolve(undefined as V), stale: false };
+    if (inFlight && inFlight.readAt + this.#ttlMs > readAt) return inFlight.promise;
+    this.#dropFlight(key);
+    const flight: { promise: Promise<V>; readonly readAt: number; stale: boolean } = { promise: Promise.resolve(undefined as V), readAt, stale: false };
     flight.promise = load().then(
       (value) => {
         if (this.#flights.get(key) === flight) this.#flights.delete(key);
-        if (!flight.stale) this.#store(key, value);
+        if (!flight.stale) this.#store(key, value, readAt);
         return value;
       },
       (e: unknown) => {
@@ -60,7 +65,7 @@ export class ShortCache<V> {
   /** What a write through this instance just stored: readers here see it at once. */
   set(key: string, value: V): void {
     this.#dropFlight(key);
-    this.#store(key, value);
+    this.#store(key, value, this.#now());
   }
 
   forget(key: string): void {
@@ -75,13 +80,13 @@ export class ShortCache<V> {
     this.#flights.delete(key);
   }
 
-  #store(key: string, value: V): void {
+  #store(key: string, value: V, at: number): void {
     this.#entries.delete(key);
     // Bounded: a flood of tenants evicts the oldest entries, never grows the heap without end.
     if (this.#entries.size >= this.#maxEntries) {
       const oldest = this.#entries.keys().next().value;
       if (oldest !== undefined) this.#entries.delete(oldest);
     }
-    this.#entries.set(key, { value, until: this.#now() + this.#ttlMs });
+    this.#entries.set(key, { value, until: at + this.#ttlMs });
   }
 }

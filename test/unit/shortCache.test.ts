@@ -48,6 +48,42 @@ describe("ShortCache", () => {
     expect(await cache.get("t", load)).toBe(2);
   });
 
+  it("keeps a value for its time from when its read began: a slow read does not stretch the staleness bound", async () => {
+    let now = 0;
+    const cache = new ShortCache<string>({ ttlMs: 2_000, now: () => now });
+    let stored = "old";
+    // Storage answers at once with what it holds; the answer takes 1.5 s to arrive.
+    const slowLoad = async (): Promise<string> => {
+      const value = stored;
+      now += 1_500;
+      return value;
+    };
+    expect(await cache.get("t", slowLoad)).toBe("old");
+    // Another instance changes the value just after the read was answered.
+    stored = "new";
+    now = 2_000;
+    expect(await cache.get("t", async () => stored)).toBe("new");
+  });
+
+  it("does not hand a caller the answer of a read begun longer ago than its time", async () => {
+    let now = 0;
+    const cache = new ShortCache<string>({ ttlMs: 2_000, now: () => now });
+    const stuck = deferred<string>();
+    const first = cache.get("t", () => stuck.promise);
+    now = 2_500;
+    let fresh = 0;
+    const second = cache.get("t", async () => {
+      fresh++;
+      return "new";
+    });
+    expect(await second).toBe("new");
+    expect(fresh).toBe(1);
+    // The old read ends last: its caller gets it, the cache keeps the newer one.
+    stuck.resolve("old");
+    expect(await first).toBe("old");
+    expect(await cache.get("t", async () => "never read")).toBe("new");
+  });
+
   it("shows a write through this instance at once (set), and forget makes the next caller read", async () => {
     const cache = new ShortCache<string>({ ttlMs: 60_000, now: () => 0 });
     let stored = "old";
