@@ -3,16 +3,35 @@
 // audit group commit) against the stack's one Azurite. Time is a clock the test moves, so
 // "two seconds later" takes no two seconds; the rows, their etags and Azurite are real.
 import { randomUUID } from "node:crypto";
-import { describe, expect, it } from "vitest";
-import { TableSettingsStore } from "../../shared/adapters/tables/tableAdminStores.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { TableRoleAssignmentStore, TableSettingsStore, TableUserStore } from "../../shared/adapters/tables/tableAdminStores.js";
+import { TableAuditLog } from "../../shared/adapters/tables/tableAuditLog.js";
+import { TableConnectionReportCursorStore } from "../../shared/adapters/tables/tableConnectionReportCursorStore.js";
+import { TableConnectorStore } from "../../shared/adapters/tables/tableConnectorStore.js";
+import { TableDeviceStore } from "../../shared/adapters/tables/tableDeviceStore.js";
+import { TableIdempotencyStore } from "../../shared/adapters/tables/tableIdempotencyStore.js";
+import { TableInboxStore } from "../../shared/adapters/tables/tableInboxStore.js";
+import { TableSessionStore } from "../../shared/adapters/tables/tableSessionStore.js";
+import { noFaultPoints } from "../../shared/adapters/faults/fileFaultPoints.js";
+import { Access } from "../../shared/app/access.js";
+import { CachedConnectorStore } from "../../shared/app/connector/cachedConnectorStore.js";
+import { createLogger } from "../../shared/app/logging.js";
+import type { OutgoingMessage } from "../../shared/app/messageBus.js";
+import { createSessionsArea, type SessionsArea } from "../../shared/app/sessions/sessionsArea.js";
+import type { SessionRequestResult } from "../../shared/app/sessions/sessionRequests.js";
+import type { AutomationCaller, UserCaller } from "../../shared/domain/caller.js";
+import { DomainError } from "../../shared/domain/errors.js";
 import { TableQuotaLimiter } from "../../shared/adapters/tables/tableQuotaLimiter.js";
 import { CachedSettingsStore } from "../../shared/app/admin/cachedSettingsStore.js";
-import type { Clock } from "../../shared/app/clock.js";
+import { systemClock, type Clock } from "../../shared/app/clock.js";
 import { isQuotaExhausted, TeamViewerQuota, type TeamViewerWebApi } from "../../shared/app/quota/teamViewerQuota.js";
 import { ShortCache } from "../../shared/app/shortCache.js";
 import { TeamViewerError } from "../../shared/app/teamViewerError.js";
 import { tenantStateCacheMs } from "../../shared/composition.js";
-import { tables } from "./connectorSupport.js";
+import { systemActor } from "../../shared/domain/caller.js";
+import { api } from "../support/api.js";
+import { newTenant, onboard, tables, teamViewerClient, tokenProviderInstance, type TestTenant } from "./connectorSupport.js";
+import { createDevices, managedDevice } from "./sessionsSupport.js";
 
 /** A clock tests move by hand. */
 function manualClock(start = Date.parse("2026-12-07T10:00:00Z")): Clock & { advance(ms: number): void } {
@@ -118,5 +137,247 @@ describe("the TeamViewer quota across instances", () => {
     // Assess
     expect(duringBlock).toBe(0);
     expect(afterBlock).toBe(3);
+  });
+});
+
+interface ListedEvent {
+  id: string;
+  at: string;
+  activity: string;
+  detail?: string;
+}
+
+/** Every event of GET /api/auditEvents (answered by the stack's host: a third instance), all pages. */
+async function listedEvents(token: string): Promise<ListedEvent[]> {
+  const out: ListedEvent[] = [];
+  let continuation: string | undefined;
+  do {
+    const res = await api<{ value: ListedEvent[]; continuationToken?: string }>(
+      `/auditEvents?top=200${continuation ? `&continuationToken=${encodeURIComponent(continuation)}` : ""}`,
+      { token },
+    );
+    expect(res.status, res.text).toBe(200);
+    out.push(...res.body.value);
+    continuation = res.body.continuationToken;
+  } while (continuation);
+  return out;
+}
+
+describe("the audit log across instances", () => {
+  it("events recorded on two instances at the same moment: each once in the list and the delta, in each instance's order", async () => {
+    const tenant = await newTenant();
+    const [a, b] = [new TableAuditLog(tables(), systemClock), new TableAuditLog(tables(), systemClock)];
+    const rounds = 12;
+    const perRound = 8;
+    const record = (log: TableAuditLog, name: string, round: number, i: number) =>
+      log.record({
+        tenantId: tenant.tenantId,
+        actor: systemActor,
+        activity: "test.scaleOut",
+        target: { type: "test", id: name },
+        result: "success",
+        detail: `${name}-${round}-${i}`,
+      });
+
+    // Act: in each round both instances record a burst at once (each burst is one group commit
+    // racing the other instance's for the counter); the next round starts when both are stored.
+    const reader = (async () => {
+      const read: ListedEvent[] = [];
+      let deltaToken: string | undefined;
+      for (;;) {
+        const res = await api<{ value: ListedEvent[]; deltaToken: string }>(
+          `/auditEvents/delta${deltaToken ? `?deltaToken=${encodeURIComponent(deltaToken)}` : ""}`,
+          { token: tenant.admin },
+        );
+        expect(res.status, res.text).toBe(200);
+        read.push(...res.body.value);
+        deltaToken = res.body.deltaToken;
+        if (read.filter((e) => e.activity === "test.scaleOut").length >= 2 * rounds * perRound) return read;
+      }
+    })();
+    for (let round = 0; round < rounds; round++) {
+      await Promise.all([
+        ...Array.from({ length: perRound }, (_, i) => record(a, "a", round, i)),
+        ...Array.from({ length: perRound }, (_, i) => record(b, "b", round, i)),
+      ]);
+    }
+    const delta = (await reader).filter((e) => e.activity === "test.scaleOut");
+    const listed = (await listedEvents(tenant.admin)).filter((e) => e.activity === "test.scaleOut");
+
+    // Assess: every event once in both; in the delta, an instance's round comes after its
+    // previous one (recorded after it was stored), and the whole is the counter's order.
+    const details = delta.map((e) => e.detail!);
+    expect(new Set(details).size).toBe(details.length);
+    expect(details).toHaveLength(2 * rounds * perRound);
+    expect(new Set(listed.map((e) => e.id))).toEqual(new Set(delta.map((e) => e.id)));
+    expect(listed).toHaveLength(delta.length);
+    for (const name of ["a", "b"]) {
+      const rounds = details.filter((d) => d.startsWith(`${name}-`)).map((d) => Number(d.split("-")[1]));
+      expect(rounds).toEqual([...rounds].sort((x, y) => x - y));
+    }
+    const last = await a.last(tenant.tenantId);
+    const stream = await a.readAfter(tenant.tenantId, 0, 10_000);
+    expect(stream.map((e) => e.sequence)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+  });
+});
+
+const quiet = createLogger(() => undefined);
+
+/**
+ * One instance's sessions area, wired as shared/composition.ts wires it (its own settings and
+ * connector caches, token provider, quota copy and audit group commit). The message bus only
+ * records: these tests are about what the requests store, not what the workers do after.
+ */
+function sessionsInstance(name: string, clock: Clock = systemClock): { area: SessionsArea; settings: CachedSettingsStore; sent: OutgoingMessage[] } {
+  const t = tables();
+  const cache = <V>() => new ShortCache<V>({ ttlMs: tenantStateCacheMs, now: () => clock.now().getTime() });
+  const settings = new CachedSettingsStore(new TableSettingsStore(t), cache());
+  const connectors = new CachedConnectorStore(new TableConnectorStore(t), cache());
+  const deviceStore = new TableDeviceStore(t);
+  const sent: OutgoingMessage[] = [];
+  const area = createSessionsArea({
+    store: new TableSessionStore(t),
+    inbox: new TableInboxStore(t),
+    idempotency: new TableIdempotencyStore(t),
+    push: { push: async () => undefined },
+    faults: noFaultPoints,
+    devices: { get: async (tenantId, id) => ((r) => (r?.kind === "device" ? r.device : undefined))(await deviceStore.get(tenantId, id)) },
+    connector: { isOnboarded: (tenantId) => connectors.isOnboarded(tenantId) },
+    tokens: tokenProviderInstance(`${name}-${randomUUID()}`),
+    teamViewer: new TeamViewerQuota({
+      teamViewer: teamViewerClient(),
+      limiter: new TableQuotaLimiter(t, clock),
+      callsPerMinute: async (tenantId) => (await settings.get(tenantId)).teamViewerCallsPerMinute,
+      clock,
+    }),
+    teamViewerTimeoutMs: 10_000,
+    resendMinIntervalSeconds: 60,
+    connectionReports: { onboardedTenants: async () => [], cursors: new TableConnectionReportCursorStore(t) },
+    settings,
+    access: new Access(new TableRoleAssignmentStore(t), new TableUserStore(t)),
+    bus: { send: async (m) => void sent.push(m), ping: async () => undefined, close: async () => undefined },
+    audit: new TableAuditLog(t, clock),
+    clock,
+    log: quiet,
+  });
+  return { area, settings, sent };
+}
+
+const helpDesk = (tenantId: string): UserCaller => ({
+  type: "user",
+  tenantId,
+  userId: randomUUID(),
+  displayName: "Help Desk",
+  roles: ["RemoteAssistance.Request"],
+  groups: [],
+});
+
+/** A request's outcome as an HTTP caller would see it: the session, or the refusal's code; anything else is a 500. */
+async function outcome(request: Promise<SessionRequestResult>): Promise<{ sessionId?: string; code?: string }> {
+  try {
+    const r = await request;
+    return r.ok ? { sessionId: r.session.id } : { code: r.refusal.error.code };
+  } catch (e) {
+    if (e instanceof DomainError) return { code: e.code };
+    throw e;
+  }
+}
+
+describe("session requests racing on two instances", () => {
+  let tenant: TestTenant;
+  let devices: { id: string }[];
+  const [a, b] = [sessionsInstance("a"), sessionsInstance("b")];
+
+  beforeAll(async () => {
+    tenant = await newTenant();
+    await onboard(tenant);
+    devices = Array.from({ length: 3 }, (_, i) => managedDevice({ deviceName: `SCALE-${i}` }));
+    await createDevices(tenant.tenantId, tenant.admin, devices);
+  });
+
+  it("one device, two requests at once on two instances, ten rounds: one session a round, the other told the device is busy", async () => {
+    const caller = helpDesk(tenant.tenantId);
+    const ask = (area: SessionsArea) =>
+      outcome(area.requests.request({ source: "user", caller, tenantId: tenant.tenantId, deviceId: devices[0].id, description: "race" }, { log: quiet }));
+
+    for (let round = 0; round < 10; round++) {
+      const results = await Promise.all([ask(a.area), ask(b.area)]);
+      const made = results.filter((r) => r.sessionId !== undefined);
+      expect(made, `round ${round}: ${JSON.stringify(results)}`).toHaveLength(1);
+      expect(results.filter((r) => r.code !== undefined).map((r) => r.code)).toEqual(["conflict"]);
+      // Closed on the instance that did not make it: the next round finds the device free.
+      const closer = results[0].sessionId ? b : a;
+      await closer.area.admin.close(caller, made[0].sessionId!, { log: quiet });
+    }
+  });
+
+  it("one Idempotency-Key sent to two instances at once: one session; the other answers it or 409, never a second one", async () => {
+    const caller = helpDesk(tenant.tenantId);
+    for (let round = 0; round < 5; round++) {
+      const key = randomUUID();
+      const ask = (area: SessionsArea) =>
+        outcome(
+          area.requests.request(
+            { source: "user", caller, tenantId: tenant.tenantId, deviceId: devices[1].id, description: "once", idempotencyKey: key },
+            { log: quiet },
+          ),
+        );
+      const results = await Promise.all([ask(a.area), ask(b.area)]);
+      const ids = new Set(results.map((r) => r.sessionId).filter((id) => id !== undefined));
+      expect(ids.size, JSON.stringify(results)).toBe(1);
+      for (const r of results) if (r.code !== undefined) expect(r.code).toBe("conflict");
+      // A retry after both answered replays the one session, on either instance.
+      const replay = await ask(round % 2 === 0 ? a.area : b.area);
+      expect(replay.sessionId).toBe([...ids][0]);
+      await a.area.admin.close(caller, [...ids][0]!, { log: quiet });
+    }
+  });
+
+  it("one automation event id sent to two instances at once: one session, both told about it", async () => {
+    const app: AutomationCaller = {
+      type: "automation",
+      tenantId: tenant.tenantId,
+      userId: randomUUID(),
+      displayName: "Ticketing",
+      clientId: randomUUID(),
+      roles: ["RemoteAssistance.Request"],
+    };
+    const closer = helpDesk(tenant.tenantId);
+    for (let round = 0; round < 5; round++) {
+      const eventId = randomUUID();
+      const ask = (area: SessionsArea) =>
+        outcome(area.requests.request({ source: "app", caller: app, eventId, tenantId: tenant.tenantId, deviceId: devices[2].id }, { log: quiet }));
+      const results = await Promise.all([ask(a.area), ask(b.area)]);
+      expect(results.map((r) => r.code)).toEqual([undefined, undefined]);
+      expect(results[0].sessionId).toBe(results[1].sessionId);
+      await a.area.admin.close(closer, results[0].sessionId!, { log: quiet });
+    }
+  });
+});
+
+describe("a settings change on one instance, a request on another", () => {
+  it("requireTicketId set through instance A refuses a request without a ticket on A at once and on B within 2 s", async () => {
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const devices = [managedDevice({ deviceName: "TICKET-0" }), managedDevice({ deviceName: "TICKET-1" })];
+    await createDevices(tenant.tenantId, tenant.admin, devices);
+    const clock = manualClock(Date.now());
+    const [a, b] = [sessionsInstance("a", clock), sessionsInstance("b", clock)];
+    const caller = helpDesk(tenant.tenantId);
+    const ask = (i: { area: SessionsArea }, device: { id: string }) =>
+      outcome(i.area.requests.request({ source: "user", caller, tenantId: tenant.tenantId, deviceId: device.id, description: "no ticket" }, { log: quiet }));
+    // B has the settings from a request of its own.
+    const before = await ask(b, devices[0]);
+    expect(before.sessionId).toBeDefined();
+
+    // Act
+    await a.settings.update(tenant.tenantId, { requireTicketId: true });
+    const onA = await ask(a, devices[1]);
+    clock.advance(tenantStateCacheMs);
+    const onB = await ask(b, devices[1]);
+
+    // Assess
+    expect(onA).toEqual({ code: "validationFailed" });
+    expect(onB).toEqual({ code: "validationFailed" });
   });
 });
