@@ -228,15 +228,22 @@ const quiet = createLogger(() => undefined);
  * connector caches, token provider, quota copy and audit group commit). The message bus only
  * records: these tests are about what the requests store, not what the workers do after.
  */
-function sessionsInstance(name: string, clock: Clock = systemClock): { area: SessionsArea; settings: CachedSettingsStore; sent: OutgoingMessage[] } {
+function sessionsInstance(
+  name: string,
+  clock: Clock = systemClock,
+  onlyTenant?: string,
+): { area: SessionsArea; settings: CachedSettingsStore; store: TableSessionStore; sent: OutgoingMessage[] } {
   const t = tables();
+  const store = new TableSessionStore(t);
+  // The timers see only the test's tenant: other tests' sessions share the stack's Azurite.
+  if (onlyTenant !== undefined) store.listTenants = async () => [onlyTenant];
   const cache = <V>() => new ShortCache<V>({ ttlMs: tenantStateCacheMs, now: () => clock.now().getTime() });
   const settings = new CachedSettingsStore(new TableSettingsStore(t), cache());
   const connectors = new CachedConnectorStore(new TableConnectorStore(t), cache());
   const deviceStore = new TableDeviceStore(t);
   const sent: OutgoingMessage[] = [];
   const area = createSessionsArea({
-    store: new TableSessionStore(t),
+    store,
     inbox: new TableInboxStore(t),
     idempotency: new TableIdempotencyStore(t),
     push: { push: async () => undefined },
@@ -260,7 +267,7 @@ function sessionsInstance(name: string, clock: Clock = systemClock): { area: Ses
     clock,
     log: quiet,
   });
-  return { area, settings, sent };
+  return { area, settings, store, sent };
 }
 
 const helpDesk = (tenantId: string): UserCaller => ({
@@ -379,5 +386,48 @@ describe("a settings change on one instance, a request on another", () => {
     // Assess
     expect(onA).toEqual({ code: "validationFailed" });
     expect(onB).toEqual({ code: "validationFailed" });
+  });
+});
+
+describe("the session timer on two instances at once", () => {
+  it("expires each due request once: one audit event and one session.close each, no row skipped, no outbox row left", async () => {
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const devices = Array.from({ length: 6 }, (_, i) => managedDevice({ deviceName: `TIMER-${i}` }));
+    await createDevices(tenant.tenantId, tenant.admin, devices);
+    const clock = manualClock(Date.now());
+    const [a, b] = [sessionsInstance("a", clock, tenant.tenantId), sessionsInstance("b", clock, tenant.tenantId)];
+    const caller = helpDesk(tenant.tenantId);
+    const ids: string[] = [];
+    for (const [i, device] of devices.entries()) {
+      const made = await outcome(
+        (i % 2 === 0 ? a : b).area.requests.request({ source: "user", caller, tenantId: tenant.tenantId, deviceId: device.id }, { log: quiet }),
+      );
+      ids.push(made.sessionId!);
+    }
+    const from = await new TableAuditLog(tables(), clock).last(tenant.tenantId);
+    a.sent.length = 0;
+    b.sent.length = 0;
+
+    // Act: an hour and more later (the default timeout is 60 minutes), both instances' timers run at once
+    clock.advance(61 * 60_000);
+    const [ranA, ranB] = await Promise.all([a.area.maintenance.runTimers(quiet), b.area.maintenance.runTimers(quiet)]);
+
+    // Assess
+    expect(ranA.skipped + ranB.skipped).toBe(0);
+    const events = await new TableAuditLog(tables(), clock).readAfter(tenant.tenantId, from, 1000);
+    const expired = events.filter((e) => e.event.activity === "session.expired").map((e) => e.event.target.id);
+    expect(expired.sort()).toEqual([...ids].sort());
+    expect(events.filter((e) => e.event.activity.endsWith("maintenanceSkipped"))).toEqual([]);
+    const closes = [...a.sent, ...b.sent].filter((m) => m.type === "session.close");
+    const closeIdsBySession = new Map<string, Set<string>>();
+    for (const m of closes) {
+      const sessionId = (m.body as { data: { sessionId: string } }).data.sessionId;
+      closeIdsBySession.set(sessionId, (closeIdsBySession.get(sessionId) ?? new Set()).add(m.id));
+    }
+    expect([...closeIdsBySession.keys()].sort()).toEqual([...ids].sort());
+    for (const messageIds of closeIdsBySession.values()) expect(messageIds.size).toBe(1);
+    for (const id of ids) expect((await a.store.get(tenant.tenantId, id))?.session.status).toBe("expired");
+    expect((await a.store.listOutbox(tenant.tenantId, new Date(clock.now().getTime() + 60 * 60_000))).entries).toEqual([]);
   });
 });
