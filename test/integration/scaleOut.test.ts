@@ -30,8 +30,8 @@ import { TeamViewerError } from "../../shared/app/teamViewerError.js";
 import { tenantStateCacheMs } from "../../shared/composition.js";
 import { systemActor } from "../../shared/domain/caller.js";
 import { api } from "../support/api.js";
-import { newTenant, onboard, tables, teamViewerClient, tokenProviderInstance, type TestTenant } from "./connectorSupport.js";
-import { createDevices, managedDevice } from "./sessionsSupport.js";
+import { fake, newTenant, onboard, tables, teamViewerClient, tokenProviderInstance, type TestTenant } from "./connectorSupport.js";
+import { createDevices, eventuallySession, managedDevice, requestSession } from "./sessionsSupport.js";
 
 /** A clock tests move by hand. */
 function manualClock(start = Date.parse("2026-12-07T10:00:00Z")): Clock & { advance(ms: number): void } {
@@ -429,5 +429,39 @@ describe("the session timer on two instances at once", () => {
     for (const messageIds of closeIdsBySession.values()) expect(messageIds.size).toBe(1);
     for (const id of ids) expect((await a.store.get(tenant.tenantId, id))?.session.status).toBe("expired");
     expect((await a.store.listOutbox(tenant.tenantId, new Date(clock.now().getTime() + 60 * 60_000))).entries).toEqual([]);
+  });
+});
+
+describe("the connection report timer on two instances at once", () => {
+  it("records a reported connection on its session once: one history entry, one session.connected", async () => {
+    // Prepare: a session the stack made (so TeamViewer has it), and a supporter connected to it
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const device = managedDevice({ deviceName: "REPORT-0" });
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const requested = await requestSession(tenant.helpdesk, device.id);
+    expect(requested.status, requested.text).toBe(202);
+    const waiting = await eventuallySession(tenant.admin, requested.body.id, (s) => s.status === "awaitingEndUser", "the session to await the end user");
+    const start = Date.now() - 20 * 60_000;
+    const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+    await fake().addConnection({
+      session_code: waiting.teamViewer!.code,
+      userid: "u7001",
+      username: "Sam Supporter",
+      start_date: iso(start),
+      end_date: iso(start + 12 * 60_000),
+    });
+    const [a, b] = [sessionsInstance("a", systemClock, tenant.tenantId), sessionsInstance("b", systemClock, tenant.tenantId)];
+    const from = await new TableAuditLog(tables(), systemClock).last(tenant.tenantId);
+
+    // Act
+    await Promise.all([a.area.connectionReports.readTenant(tenant.tenantId, quiet), b.area.connectionReports.readTenant(tenant.tenantId, quiet)]);
+
+    // Assess
+    const stored = (await a.store.get(tenant.tenantId, requested.body.id))!.session;
+    expect((stored.connections ?? []).map((c) => c.supporter.userId)).toEqual(["u7001"]);
+    expect(stored.history.filter((h) => h.detail?.includes("Sam Supporter"))).toHaveLength(1);
+    const events = await new TableAuditLog(tables(), systemClock).readAfter(tenant.tenantId, from, 1000);
+    expect(events.filter((e) => e.event.activity === "session.connected").map((e) => e.event.target.id)).toEqual([requested.body.id]);
   });
 });
