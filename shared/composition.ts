@@ -59,6 +59,13 @@ import { CachedConnectorStore } from "./app/connector/cachedConnectorStore.js";
  */
 export const tenantStateCacheMs = 2_000;
 
+/**
+ * How long a disconnect waits before closing the requests admitted after its first close:
+ * other instances keep the connector as onboarded for up to `tenantStateCacheMs`, and a
+ * request they admitted then still has its way to storage to go.
+ */
+const disconnectSettleMs = tenantStateCacheMs + 3_000;
+
 export interface Services {
   readonly config: Config;
   readonly clock: Clock;
@@ -229,6 +236,7 @@ export function buildServices(config: Config): Services {
       openSessions,
       audit,
       clock,
+      settleMs: disconnectSettleMs,
     }),
     connectorHealth: new ConnectorHealthCheck({
       access,

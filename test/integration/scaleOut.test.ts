@@ -14,6 +14,10 @@ import { TableInboxStore } from "../../shared/adapters/tables/tableInboxStore.js
 import { TableSessionStore } from "../../shared/adapters/tables/tableSessionStore.js";
 import { noFaultPoints } from "../../shared/adapters/faults/fileFaultPoints.js";
 import { Access } from "../../shared/app/access.js";
+import { localDevelopmentCredential } from "../../shared/adapters/keyvault/credentials.js";
+import { KeyVaultTokenVault } from "../../shared/adapters/keyvault/keyVaultTokenVault.js";
+import { KeyVaultSecretStore } from "../../shared/adapters/keyvault/secretStore.js";
+import { ConnectorWorker } from "../../shared/app/connector/connectorWorker.js";
 import { CachedConnectorStore } from "../../shared/app/connector/cachedConnectorStore.js";
 import { createLogger } from "../../shared/app/logging.js";
 import type { OutgoingMessage } from "../../shared/app/messageBus.js";
@@ -29,8 +33,18 @@ import { ShortCache } from "../../shared/app/shortCache.js";
 import { TeamViewerError } from "../../shared/app/teamViewerError.js";
 import { tenantStateCacheMs } from "../../shared/composition.js";
 import { systemActor } from "../../shared/domain/caller.js";
-import { api } from "../support/api.js";
-import { fake, newTenant, onboard, tables, teamViewerClient, tokenProviderInstance, type TestTenant } from "./connectorSupport.js";
+import { api, stack } from "../support/api.js";
+import {
+  connectorStore,
+  fake,
+  newTenant,
+  oauthStateStore,
+  onboard,
+  tables,
+  teamViewerClient,
+  tokenProviderInstance,
+  type TestTenant,
+} from "./connectorSupport.js";
 import { createDevices, eventuallySession, managedDevice, requestSession } from "./sessionsSupport.js";
 
 /** A clock tests move by hand. */
@@ -463,5 +477,73 @@ describe("the connection report timer on two instances at once", () => {
     expect(stored.history.filter((h) => h.detail?.includes("Sam Supporter"))).toHaveLength(1);
     const events = await new TableAuditLog(tables(), systemClock).readAfter(tenant.tenantId, from, 1000);
     expect(events.filter((e) => e.event.activity === "session.connected").map((e) => e.event.target.id)).toEqual([requested.body.id]);
+  });
+});
+
+describe("a disconnect on one instance, a request on another", () => {
+  it("a session requested while the disconnect is under way is closed with the others, not left open", async () => {
+    // Prepare: an onboarded tenant with an open session on instance B (B has the connector as onboarded)
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const devices = [0, 1, 2].map((i) => managedDevice({ deviceName: `DISCONNECT-${i}` }));
+    await createDevices(tenant.tenantId, tenant.admin, devices);
+    const [a, b] = [sessionsInstance("a", systemClock, tenant.tenantId), sessionsInstance("b", systemClock, tenant.tenantId)];
+    const caller = helpDesk(tenant.tenantId);
+    const request = async (device: { id: string }): Promise<string> => {
+      const made = await outcome(b.area.requests.request({ source: "user", caller, tenantId: tenant.tenantId, deviceId: device.id }, { log: quiet }));
+      expect(made.code).toBeUndefined();
+      // …and its session.create, delivered at once to instance B
+      const create = b.sent.find((m) => m.type === "session.create" && (m.body as { data: { sessionId: string } }).data.sessionId === made.sessionId)!;
+      await b.area.creation.create({ tenantId: tenant.tenantId, sessionId: made.sessionId!, messageId: create.id, deliveryCount: 1, log: quiet });
+      return made.sessionId!;
+    };
+    const before = await request(devices[0]);
+    expect((await b.store.get(tenant.tenantId, before))?.session.status).toBe("awaitingEndUser");
+
+    // Act: instance A disconnects. While it revokes the token at TeamViewer (which fails: the
+    // token stays good there), a request reaches instance B; another one reaches B just after
+    // the connector row says notOnboarded (B still has it as onboarded, for up to 2 s).
+    let during: string | undefined;
+    let justAfter: string | undefined;
+    await fake().failNext({ method: "POST", path: "/api/v1/oauth2/revoke", status: 503, body: { error: "internal_error" } });
+    const connectors = connectorStore();
+    const update = connectors.update.bind(connectors);
+    connectors.update = async (tenantId, change) => {
+      const updated = await update(tenantId, change);
+      if (updated.onboardingStatus === "notOnboarded" && justAfter === undefined) justAfter = await request(devices[2]);
+      return updated;
+    };
+    const teamViewer = teamViewerClient();
+    const vault = new KeyVaultTokenVault(new KeyVaultSecretStore(stack().keyVaultUrl, localDevelopmentCredential, { allowInsecure: true }));
+    const tokens = tokenProviderInstance(`disconnect-a-${randomUUID()}`);
+    const worker = new ConnectorWorker({
+      connectors,
+      states: oauthStateStore(),
+      vault,
+      tokens,
+      teamViewer: {
+        exchangeCode: (code) => teamViewer.exchangeCode(code),
+        revoke: async (token) => {
+          during = await request(devices[1]);
+          return teamViewer.revoke(token);
+        },
+      },
+      webApi: { forTenant: () => teamViewer },
+      openSessions: a.area.maintenance,
+      audit: new TableAuditLog(tables(), systemClock),
+      clock: systemClock,
+    });
+    await worker.disconnect(
+      { tenantId: tenant.tenantId, requestedBy: { id: "admin", displayName: "Connector Admin", type: "user" }, correlationId: undefined },
+      quiet,
+    );
+
+    // Assess: once the disconnect is done, the tenant has no open session
+    expect(during).toBeDefined();
+    expect((await connectorStore().get(tenant.tenantId))?.onboardingStatus).toBe("notOnboarded");
+    expect((await b.store.get(tenant.tenantId, before))?.session.status).toBe("closed");
+    expect((await b.store.get(tenant.tenantId, during!))?.session.status).toBe("closed");
+    expect((await b.store.get(tenant.tenantId, justAfter!))?.session.status).toBe("closed");
+    expect(await b.store.listOpen(tenant.tenantId)).toEqual([]);
   });
 });

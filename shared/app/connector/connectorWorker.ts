@@ -45,6 +45,8 @@ export interface ConnectorWorkerDeps {
   readonly openSessions: OpenSessionsCloser;
   readonly audit: AuditLog;
   readonly clock: Clock;
+  /** How long after a disconnect other instances may still admit a session request (their kept connector status, and the request's way to storage). */
+  readonly settleMs?: number;
 }
 
 const target = { type: "connector", id: connectorId } as const;
@@ -327,12 +329,13 @@ export class ConnectorWorker {
     // Under the token lease: no instance is refreshing meanwhile, and any refresh that ran
     // out of lease finds the new generation and stores nothing. Every instance sees the new
     // generation within a minute and drops its cached token.
-    await this.#d.tokens.withTokenLease(tenantId, async () => {
-      await this.#d.connectors.update(tenantId, (s) => ({
+    const disconnected = await this.#d.tokens.withTokenLease(tenantId, async () => {
+      const after = await this.#d.connectors.update(tenantId, (s) => ({
         ...resetConnector(s, revoke.problem ? { code: connectorErrorCodes.revokeFailed, message: revoke.problem, at } : null),
         generation: s.generation + 1,
       }));
       await this.#d.vault.remove(tenantId);
+      return after;
     });
     this.#d.tokens.invalidate(tenantId);
     const parts = [
@@ -341,6 +344,19 @@ export class ConnectorWorker {
       `${closedSessions} open session${closedSessions === 1 ? "" : "s"} closed`,
     ];
     await this.#audit(tenantId, actor, "connector.disconnect", revoke.problem ? "failure" : "success", `disconnected: ${parts.join("; ")}`, correlationId);
+    // Each one closed late is audited as it is closed (session.closed).
+    await this.#closeLateRequests(tenantId, disconnected.generation);
+  }
+
+  /**
+   * Requests admitted after the first close (here until the update, elsewhere while an instance
+   * kept the status) would stay open: closed once none can be admitted, unless a connect began.
+   */
+  async #closeLateRequests(tenantId: string, generation: number): Promise<number> {
+    if (this.#d.settleMs) await new Promise((r) => setTimeout(r, this.#d.settleMs));
+    const now = await this.#d.connectors.get(tenantId);
+    if (now?.onboardingStatus !== onboardingStatuses.notOnboarded || now.generation !== generation) return 0;
+    return this.#d.openSessions.closeAllOpen(tenantId, "disconnected");
   }
 
   /**
