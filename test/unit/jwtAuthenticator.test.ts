@@ -167,3 +167,30 @@ describe("JwtAuthenticator", () => {
     expect(caller).not.toHaveProperty("groupsOverage");
   });
 });
+
+describe("JwtAuthenticator: the Authorization header", () => {
+  it("accepts a token with the 200 groups Entra puts in one before it reports an overage", async () => {
+    // Prepare: Entra's v2 access token lists up to 200 group ids (beyond, `_claim_names`), each a GUID.
+    const groups = Array.from({ length: 200 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
+    const token = await sign({ ...claims, groups, scp: "access_as_user", wids: ["b79fbf4d-3ef9-4689-8143-76b194e85509"] });
+
+    // Act
+    const caller = await auth().authenticate(`Bearer ${token}`);
+
+    // Assess
+    expect(token.length).toBeGreaterThan(8192);
+    expect(caller).toMatchObject({ type: "user", groups });
+  });
+
+  it("refuses a header beyond any token Entra issues, saying why and without echoing it", async () => {
+    // Prepare
+    const huge = `eyJ${"A".repeat(64 * 1024)}`;
+
+    // Act
+    const attempt = auth().authenticate(`Bearer ${huge}`);
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: "unauthenticated", detail: expect.stringContaining("longer than") });
+    await expect(attempt).rejects.not.toMatchObject({ detail: expect.stringContaining("AAAA") });
+  });
+});
