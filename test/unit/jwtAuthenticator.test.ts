@@ -1,7 +1,9 @@
 // Bearer token validation with locally generated keys (a local JWKS stands in for the
 // remote key set; the integration matrix covers the remote one through the identity emulator).
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JwtAuthenticator } from "../../shared/adapters/auth/jwtAuthenticator.js";
 
 let sign: (claims: Record<string, unknown>, opts?: { iss?: string; aud?: string; exp?: number | null }) => Promise<string>;
@@ -192,5 +194,38 @@ describe("JwtAuthenticator: the Authorization header", () => {
     // Assess
     await expect(attempt).rejects.toMatchObject({ code: "unauthenticated", detail: expect.stringContaining("longer than") });
     await expect(attempt).rejects.not.toMatchObject({ detail: expect.stringContaining("AAAA") });
+  });
+});
+
+describe("JwtAuthenticator: the identity provider's key set", () => {
+  // A JWKS endpoint that answers what `answer` says.
+  let answer: { status: number; body: string } = { status: 200, body: "{}" };
+  const server = createServer((_req, res) => {
+    res.writeHead(answer.status, { "content-type": "application/json" });
+    res.end(answer.body);
+  });
+  let jwksUri = "";
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    jwksUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const remote = () => new JwtAuthenticator({ issuer: "https://issuer.example", audience: "api://rac", jwksUri });
+
+  it.each([
+    ["answers 503", { status: 503, body: "unavailable" }],
+    ["answers something that is not JSON", { status: 200, body: "<html>" }],
+    ["answers JSON that is no key set", { status: 200, body: '{"keys":"none"}' }],
+  ])("does not blame the caller's token when the JWKS endpoint %s", async (_what, jwks) => {
+    // Prepare
+    answer = jwks;
+    const token = await sign(claims);
+
+    // Act
+    const attempt = remote().authenticate(`Bearer ${token}`);
+
+    // Assess: not a 401 (the token may well be good), but an error the endpoint logs and answers 500 to.
+    await expect(attempt).rejects.toThrow(/signing keys/);
+    await expect(attempt).rejects.not.toMatchObject({ code: "unauthenticated" });
   });
 });

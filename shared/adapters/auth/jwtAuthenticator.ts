@@ -1,5 +1,6 @@
 // Bearer token validation with jose against the configured issuer, audience and JWKS.
-// jose's remote key set caches keys and refetches when a token names an unknown `kid`.
+// jose's remote key set caches keys and refetches when a token names an unknown `kid` (at
+// most every 30 s). A key set that cannot be loaded is an error of its own, not a 401.
 // A delegated token becomes a UserCaller; an app-only token (`idtyp: "app"`, Entra's
 // optional claim) an AutomationCaller, which the endpoint builder admits only at the
 // automation door. Every token must carry `exp`.
@@ -29,6 +30,14 @@ const claimsSchema = z.object({
   _claim_names: z.object({ groups: z.unknown().optional() }).optional(),
 });
 
+/**
+ * jose's errors that say the key set could not be fetched or read (a timeout, a status other
+ * than 200, a body that is no JWKS, a network error): the identity provider's fault or ours,
+ * never the token's, so not a 401.
+ */
+const isKeySetFailure = (e: unknown): boolean =>
+  !(e instanceof joseErrors.JOSEError) || e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid || e.code === joseErrors.JOSEError.code; // jose's generic error: "Expected 200 OK …", "Failed to parse …"
+
 export interface Authenticator {
   authenticate(authorizationHeader: string | null): Promise<Caller>;
 }
@@ -45,10 +54,12 @@ export class JwtAuthenticator implements Authenticator {
   readonly #keys: JWTVerifyGetKey;
   readonly #issuer: string;
   readonly #audience: string;
+  readonly #jwksUri: string;
 
   constructor(options: { issuer: string; audience: string; jwksUri: string; keys?: JWTVerifyGetKey }) {
     this.#issuer = options.issuer;
     this.#audience = options.audience;
+    this.#jwksUri = options.jwksUri;
     this.#keys = options.keys ?? createRemoteJWKSet(new URL(options.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
   }
 
@@ -71,13 +82,18 @@ export class JwtAuthenticator implements Authenticator {
         requiredClaims: ["exp"],
       }));
     } catch (e) {
+      if (isKeySetFailure(e)) {
+        // Answered 500 and logged: every caller is refused until the key set loads again.
+        throw new Error(`could not load the identity provider's signing keys (JWKS) from ${this.#jwksUri}: ${e instanceof Error ? e.message : String(e)}`, {
+          cause: e,
+        });
+      }
       if (e instanceof joseErrors.JWTExpired) throw unauthenticated("The token has expired.", e);
       if (e instanceof joseErrors.JWTClaimValidationFailed && e.reason === "missing") {
         throw unauthenticated(`The token has no ${e.claim} claim; this API accepts only tokens that carry it.`, e);
       }
       if (e instanceof joseErrors.JWTClaimValidationFailed) throw unauthenticated(`The token's ${e.claim} claim is not accepted.`, e);
-      if (e instanceof joseErrors.JOSEError) throw unauthenticated("The token is not valid.", e);
-      throw e; // e.g. the JWKS endpoint is unreachable: not the caller's fault
+      throw unauthenticated("The token is not valid.", e);
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw unauthenticated("The token lacks the tid/oid claims this API needs.");
