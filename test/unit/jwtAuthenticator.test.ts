@@ -184,6 +184,31 @@ describe("JwtAuthenticator: the Authorization header", () => {
     expect(caller).toMatchObject({ type: "user", groups });
   });
 
+  it.each([
+    ["the scheme in any case", (t: string) => `bearer ${t}`],
+    ["more than one space after the scheme", (t: string) => `Bearer   ${t}`],
+    ["spaces around the header", (t: string) => `  BEARER ${t} `],
+  ])("accepts %s (HTTP's credentials syntax)", async (_what, header) => {
+    // Act
+    const caller = await auth().authenticate(header(await sign(claims)));
+
+    // Assess
+    expect(caller).toMatchObject({ type: "user", tenantId: "aaaa-1" });
+  });
+
+  it.each([
+    ["two Authorization headers (joined by a comma)", (t: string) => `Bearer ${t}, Bearer ${t}`],
+    ["a tab after the scheme", (t: string) => `Bearer\t${t}`],
+    ["no space after the scheme", (t: string) => `Bearer${t}`],
+    ["another scheme", (t: string) => `Token ${t}`],
+  ])("refuses %s", async (_what, header) => {
+    // Act
+    const attempt = auth().authenticate(header(await sign(claims)));
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: "unauthenticated", detail: "The Authorization header must be 'Bearer <token>'." });
+  });
+
   it("refuses a header beyond any token Entra issues, saying why and without echoing it", async () => {
     // Prepare
     const huge = `eyJ${"A".repeat(64 * 1024)}`;

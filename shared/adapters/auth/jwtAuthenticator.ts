@@ -65,7 +65,8 @@ export class JwtAuthenticator implements Authenticator {
 
   async authenticate(header: string | null): Promise<Caller> {
     if (!header) throw unauthenticated("A bearer token is required (Authorization: Bearer <token>).");
-    const match = /^Bearer ([A-Za-z0-9._~+/=-]{10,})$/i.exec(header.trim());
+    // HTTP's credentials: the scheme in any case, one or more spaces, the token (a token68).
+    const match = /^Bearer +([A-Za-z0-9._~+/=-]{10,})$/i.exec(header.trim());
     if (!match) throw unauthenticated("The Authorization header must be 'Bearer <token>'.");
     if (match[1].length > maxTokenLength) throw unauthenticated(`The bearer token is longer than ${maxTokenLength} characters.`);
     // A multi-tenant app registration names its issuer per tenant
