@@ -205,14 +205,19 @@ function spend(limiter: RateLimiter, key: string, who: string): void {
 /**
  * The caller, after spending one request of their budget. A request without a valid token
  * spends its client address's budget instead: its claims prove nothing until the signature
- * is checked, so keying it by them would let anyone use up someone else's budget.
+ * is checked, so keying it by them would let anyone use up someone else's budget. A refusal
+ * is logged with its reason (an audience or issuer that does not match shows up there), never
+ * with the token or its claims.
  */
-async function authenticatedCaller(svc: Services, req: HttpRequest): Promise<Caller> {
+async function authenticatedCaller(svc: Services, req: HttpRequest, log: Logger): Promise<Caller> {
   let caller: Caller;
   try {
     caller = await svc.authenticator.authenticate(req.headers.get("authorization"));
   } catch (e) {
-    if (e instanceof DomainError && e.code === errorCodes.unauthenticated) spend(svc.rateLimits.addresses, clientAddress(req.headers), "from this address");
+    if (e instanceof DomainError && e.code === errorCodes.unauthenticated) {
+      log.info("authentication refused", { reason: e.detail });
+      spend(svc.rateLimits.addresses, clientAddress(req.headers), "from this address");
+    }
     throw e;
   }
   spend(svc.rateLimits.callers, `${caller.tenantId}/${caller.userId}`, "from this caller");
@@ -230,7 +235,7 @@ export function endpoint<P, Q, B, A extends boolean, X extends (A extends true ?
     try {
       const svc = services();
       if (!spec.authenticated) spend(svc.rateLimits.addresses, clientAddress(req.headers), "from this address");
-      const caller = spec.authenticated ? admit(spec.access, await authenticatedCaller(svc, req)) : undefined;
+      const caller = spec.authenticated ? admit(spec.access, await authenticatedCaller(svc, req, log)) : undefined;
       if (caller) span.annotate({ [traceAttributes.tenantId]: caller.tenantId });
       if (!spec.skipStorageInit) await ensureTables();
       const params = pathParams(spec.params, req.params);

@@ -3,10 +3,12 @@
 // runtime seam. Everything here is decided before the use case runs (or by the error
 // mapper after it), so the services are the authenticator and the rate limits only: a
 // handler that touched anything else would answer 500 and fail the test.
+import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { ulid } from "ulid";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { endpoint } from "../../functions/http/endpoint.js";
+import { JwtAuthenticator } from "../../shared/adapters/auth/jwtAuthenticator.js";
 import { sessionFunctions } from "../../functions/sessions.js";
 import type { FunctionDefinition } from "../../functions/definition.js";
 import { appRoles, type AutomationCaller, type UserCaller } from "../../shared/domain/caller.js";
@@ -109,6 +111,38 @@ describe("endpoint(): authentication", () => {
     // Assess
     expect(answer.status).toBe(403);
     expect(answer.json).toMatchObject({ code: errorCodes.forbidden, detail: expect.stringMatching(/app-only token/) });
+  });
+});
+
+describe("endpoint(): a refused token", () => {
+  it("is logged with the reason, and neither the log, the answer nor its headers carry the token", async () => {
+    // Prepare: a real authenticator and a token it refuses for having expired.
+    const { privateKey, publicKey } = await generateKeyPair("RS256");
+    const keys = createLocalJWKSet({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256" }] });
+    const jwt = new JwtAuthenticator({ issuer: "https://issuer.example", audience: "api://rac", jwksUri: "http://unused.invalid/jwks", keys });
+    installServices({ clock, authenticator: jwt, rateLimits: rateLimits(clock) });
+    const expired = await new SignJWT({ tid: "t1", oid: "a1", roles: [appRoles.administrator] })
+      .setProtectedHeader({ alg: "RS256", kid: "k1" })
+      .setIssuer("https://issuer.example")
+      .setAudience("api://rac")
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
+      .sign(privateKey);
+
+    // Act
+    const answer = await invokeHttp(getSession, {
+      url: `/api/sessions/${ulid()}`,
+      params: { sessionId: ulid() },
+      headers: { authorization: `Bearer ${expired}` },
+    });
+
+    // Assess
+    expect(answer.status).toBe(401);
+    expect(answer.json).toMatchObject({ code: errorCodes.unauthenticated, detail: "The token has expired." });
+    expect(answer.logs).toContainEqual(expect.objectContaining({ text: expect.stringContaining("The token has expired.") }));
+    const signature = expired.split(".")[2];
+    const everything = JSON.stringify([answer.json, answer.headers, answer.logs]);
+    expect(everything).not.toContain(signature);
+    expect(everything).not.toContain(expired.split(".")[1]);
   });
 });
 
