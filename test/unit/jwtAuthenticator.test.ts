@@ -1,17 +1,23 @@
 // Bearer token validation with locally generated keys (a local JWKS stands in for the
 // remote key set; the integration matrix covers the remote one through the identity emulator).
+import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose";
+import { base64url, createLocalJWKSet, exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JwtAuthenticator } from "../../shared/adapters/auth/jwtAuthenticator.js";
 
 let sign: (claims: Record<string, unknown>, opts?: { iss?: string; aud?: string; exp?: number | null }) => Promise<string>;
 let keys: ReturnType<typeof createLocalJWKSet>;
+/** The published key, and its PEM: what an attacker can read. */
+let publicJwk: JWK;
+let publicPem: string;
 
 beforeAll(async () => {
-  const { privateKey, publicKey } = await generateKeyPair("RS256");
-  keys = createLocalJWKSet({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256" }] });
+  const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
+  publicJwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256" };
+  publicPem = await exportSPKI(publicKey);
+  keys = createLocalJWKSet({ keys: [publicJwk] });
   sign = (claims, opts = {}) => {
     const jwt = new SignJWT(claims)
       .setProtectedHeader({ alg: "RS256", kid: "k1" })
@@ -222,10 +228,70 @@ describe("JwtAuthenticator: the Authorization header", () => {
   });
 });
 
+describe("JwtAuthenticator: forged tokens", () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const payload = () => ({ ...claims, iss: "https://issuer.example", aud: "api://rac", iat: now(), exp: now() + 600 });
+  const encode = (part: object) => base64url.encode(JSON.stringify(part));
+  /** A token with any header, signed with HMAC-SHA256 under `secret`. */
+  const hmacSigned = (header: object, secret: string) => {
+    const input = `${encode(header)}.${encode(payload())}`;
+    return `${input}.${createHmac("sha256", secret).update(input).digest("base64url")}`;
+  };
+  const attacker = async () => {
+    const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
+    return { privateKey, jwk: await exportJWK(publicKey) };
+  };
+
+  it.each([
+    ['alg "none", no signature', () => `${encode({ alg: "none", kid: "k1" })}.${encode(payload())}.`],
+    ['alg "none" with a signature part', () => `${encode({ alg: "none", kid: "k1" })}.${encode(payload())}.c2ln`],
+    ["HS256 with the published JWK as the secret", () => hmacSigned({ alg: "HS256", kid: "k1" }, JSON.stringify(publicJwk))],
+    ["HS256 with the published key's PEM as the secret", () => hmacSigned({ alg: "HS256", kid: "k1" }, publicPem)],
+    ["HS256 with the modulus as the secret", () => hmacSigned({ alg: "HS256", kid: "k1" }, String(publicJwk.n))],
+  ])("refuses %s", async (_what, forge) => {
+    // Act
+    const attempt = auth().authenticate(`Bearer ${forge()}`);
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: "unauthenticated", detail: "The token is not valid." });
+  });
+
+  it.each([
+    ["its own key embedded (jwk)", (jwk: JWK) => ({ alg: "RS256", jwk })],
+    ["its own key embedded under the published kid", (jwk: JWK) => ({ alg: "RS256", kid: "k1", jwk })],
+    ["a key set URL of its own (jku)", () => ({ alg: "RS256", kid: "k1", jku: "https://attacker.example/jwks" })],
+    ["a certificate URL of its own (x5u)", () => ({ alg: "RS256", kid: "k1", x5u: "https://attacker.example/cert.pem" })],
+    ["the published kid", () => ({ alg: "RS256", kid: "k1" })],
+  ])("refuses a token signed by another key that names %s", async (_what, header) => {
+    // Prepare
+    const { privateKey, jwk } = await attacker();
+    const forged = await new SignJWT(payload()).setProtectedHeader(header(jwk)).sign(privateKey);
+
+    // Act
+    const attempt = auth().authenticate(`Bearer ${forged}`);
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: "unauthenticated" });
+  });
+
+  it("refuses a token that is not valid yet (nbf beyond the clock skew)", async () => {
+    // Prepare
+    const early = await sign({ ...claims, nbf: now() + 600 });
+
+    // Act
+    const attempt = auth().authenticate(`Bearer ${early}`);
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: "unauthenticated", detail: "The token's nbf claim is not accepted." });
+  });
+});
+
 describe("JwtAuthenticator: the identity provider's key set", () => {
-  // A JWKS endpoint that answers what `answer` says.
+  // A JWKS endpoint that answers what `answer` says, counting its requests.
   let answer: { status: number; body: string } = { status: 200, body: "{}" };
+  let jwksRequests = 0;
   const server = createServer((_req, res) => {
+    jwksRequests += 1;
     res.writeHead(answer.status, { "content-type": "application/json" });
     res.end(answer.body);
   });
@@ -252,5 +318,30 @@ describe("JwtAuthenticator: the identity provider's key set", () => {
     // Assess: not a 401 (the token may well be good), but an error the endpoint logs and answers 500 to.
     await expect(attempt).rejects.toThrow(/signing keys/);
     await expect(attempt).rejects.not.toMatchObject({ code: "unauthenticated" });
+  });
+
+  it("does not fetch the key set again for every unknown kid: forged kids cannot make it hammer the provider", async () => {
+    // Prepare
+    answer = { status: 200, body: JSON.stringify({ keys: [publicJwk] }) };
+    const authenticator = remote();
+    await authenticator.authenticate(`Bearer ${await sign(claims)}`);
+    const before = jwksRequests;
+    const { privateKey } = await generateKeyPair("RS256");
+    const forged = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        new SignJWT(claims)
+          .setProtectedHeader({ alg: "RS256", kid: `unknown-${i}` })
+          .setIssuer("https://issuer.example")
+          .setAudience("api://rac")
+          .setExpirationTime("10m")
+          .sign(privateKey),
+      ),
+    );
+
+    // Act
+    for (const token of forged) await expect(authenticator.authenticate(`Bearer ${token}`)).rejects.toMatchObject({ code: "unauthenticated" });
+
+    // Assess: jose refetches for an unknown kid at most once every 30 s (the cool-down).
+    expect(jwksRequests - before).toBeLessThanOrEqual(1);
   });
 });
