@@ -176,6 +176,22 @@ describe("JwtAuthenticator", () => {
   });
 });
 
+describe("JwtAuthenticator: claims it cannot use", () => {
+  it.each([
+    ["no tid", { tid: undefined }, "The token has no tid claim; this API accepts only tokens that carry it."],
+    ["an oid that is no id", { oid: "../other" }, "The token's oid claim is not accepted."],
+    ["more than 100 roles", { roles: Array.from({ length: 101 }, (_, i) => `Role.${i}`) }, "The token's roles claim is not accepted."],
+    ["a name longer than 256 characters", { name: "x".repeat(257) }, "The token's name claim is not accepted."],
+    ["groups that are not a list", { groups: "g1" }, "The token's groups claim is not accepted."],
+  ])("names the claim when a token has %s", async (_what, change, detail) => {
+    // Act
+    const attempt = auth().authenticate(`Bearer ${await sign({ ...claims, ...change })}`);
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: "unauthenticated", detail });
+  });
+});
+
 describe("JwtAuthenticator: the Authorization header", () => {
   it("accepts a token with the 200 groups Entra puts in one before it reports an overage", async () => {
     // Prepare: Entra's v2 access token lists up to 200 group ids (beyond, `_claim_names`), each a GUID.

@@ -38,6 +38,14 @@ const claimsSchema = z.object({
 const isKeySetFailure = (e: unknown): boolean =>
   !(e instanceof joseErrors.JOSEError) || e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid || e.code === joseErrors.JOSEError.code; // jose's generic error: "Expected 200 OK …", "Failed to parse …"
 
+/** Names the claim the schema refused (its name only, never its value), as jose's own refusals do. */
+function unusableClaim(payload: Record<string, unknown>, error: z.ZodError): DomainError {
+  const claim = String(error.issues[0]?.path[0] ?? "tid");
+  return payload[claim] === undefined
+    ? unauthenticated(`The token has no ${claim} claim; this API accepts only tokens that carry it.`)
+    : unauthenticated(`The token's ${claim} claim is not accepted.`);
+}
+
 export interface Authenticator {
   authenticate(authorizationHeader: string | null): Promise<Caller>;
 }
@@ -97,7 +105,7 @@ export class JwtAuthenticator implements Authenticator {
       throw unauthenticated("The token is not valid.", e);
     }
     const claims = claimsSchema.safeParse(payload);
-    if (!claims.success) throw unauthenticated("The token lacks the tid/oid claims this API needs.");
+    if (!claims.success) throw unusableClaim(payload as Record<string, unknown>, claims.error);
     const c = claims.data;
     if (perTenantIssuer && (payload as { iss?: unknown }).iss !== this.#issuer.replace("{tenantid}", c.tid)) {
       throw unauthenticated("The token's iss claim is not accepted.");
