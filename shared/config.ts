@@ -100,6 +100,10 @@ export const settingsSchema = z
     if (s.KEYVAULT_ALLOW_INSECURE && !/^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(s.KEYVAULT_URI)) {
       ctx.addIssue({ code: "custom", path: ["KEYVAULT_ALLOW_INSECURE"], message: "insecure Key Vault access is only for a loopback emulator" });
     }
+    if (/^http:/i.test(String(s.AUTH_JWKS_URI)) && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(s.AUTH_JWKS_URI)) {
+      // Whoever could change the key set in transit could sign any token: plain http only to a loopback emulator.
+      ctx.addIssue({ code: "custom", path: ["AUTH_JWKS_URI"], message: "the token signing keys must come over https (http only from a loopback emulator)" });
+    }
     if (s.LOCAL_FAULTS_FILE && !s.KEYVAULT_ALLOW_INSECURE) {
       // Fault points crash handlers on purpose: never in a deployment that talks to real services.
       ctx.addIssue({ code: "custom", path: ["LOCAL_FAULTS_FILE"], message: "fault points are only for the local stack (with KEYVAULT_ALLOW_INSECURE)" });

@@ -49,6 +49,9 @@ describe("loadConfig", () => {
     ["no Service Bus form", { ServiceBusConnection: undefined }, "ServiceBusConnection"],
     ["both Table forms", { TABLES_ENDPOINT: "https://x.table.core.windows.net" }, "TABLES_CONNECTION_STRING"],
     ["insecure Key Vault off loopback", { KEYVAULT_URI: "http://vault.example.com" }, "KEYVAULT_ALLOW_INSECURE"],
+    // Whoever can change the key set in transit could sign any token.
+    ["the token signing keys over http off loopback", { AUTH_JWKS_URI: "http://login.example.com/common/discovery/v2.0/keys" }, "AUTH_JWKS_URI"],
+    ["the token signing keys over http to a name that only starts like loopback", { AUTH_JWKS_URI: "http://127.0.0.1.example.com/keys" }, "AUTH_JWKS_URI"],
     ["the local push gateway off the local stack", { KEYVAULT_ALLOW_INSECURE: undefined, KEYVAULT_URI: "https://kv.vault.azure.net/" }, "PUSH_GATEWAY"],
     [
       "insecure TeamViewer links off the local stack",
