@@ -4,7 +4,7 @@ import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { base64url, createLocalJWKSet, exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { JwtAuthenticator } from "../../shared/adapters/auth/jwtAuthenticator.js";
 
 let sign: (claims: Record<string, unknown>, opts?: { iss?: string; aud?: string; exp?: number | null }) => Promise<string>;
@@ -359,5 +359,55 @@ describe("JwtAuthenticator: the identity provider's key set", () => {
 
     // Assess: jose refetches for an unknown kid at most once every 30 s (the cool-down).
     expect(jwksRequests - before).toBeLessThanOrEqual(1);
+  });
+
+  describe("while the key set cannot be fetched", () => {
+    afterEach(() => vi.useRealTimers());
+    const minutes = (n: number) => vi.setSystemTime(Date.now() + n * 60_000);
+
+    it("keeps checking tokens with the keys it loaded last, without asking the failing endpoint on every request", async () => {
+      // Prepare: keys loaded, then the endpoint fails and the 10-minute cache runs out.
+      vi.useFakeTimers({ toFake: ["Date"] });
+      answer = { status: 200, body: JSON.stringify({ keys: [publicJwk] }) };
+      const authenticator = remote();
+      await authenticator.authenticate(`Bearer ${await sign(claims)}`);
+      answer = { status: 503, body: "unavailable" };
+      minutes(11);
+      const before = jwksRequests;
+
+      // Act
+      const callers = [];
+      for (let i = 0; i < 5; i += 1) callers.push(await authenticator.authenticate(`Bearer ${await sign(claims)}`));
+
+      // Assess
+      expect(callers.every((c) => c.tenantId === "aaaa-1")).toBe(true);
+      expect(jwksRequests - before).toBe(1);
+    });
+
+    it("refuses a token naming a kid it does not know (401), and after an hour without keys fails as the key set", async () => {
+      // Prepare
+      vi.useFakeTimers({ toFake: ["Date"] });
+      answer = { status: 200, body: JSON.stringify({ keys: [publicJwk] }) };
+      const authenticator = remote();
+      await authenticator.authenticate(`Bearer ${await sign(claims)}`);
+      answer = { status: 503, body: "unavailable" };
+      minutes(11);
+      const { privateKey } = await generateKeyPair("RS256");
+      const unknownKid = await new SignJWT(claims)
+        .setProtectedHeader({ alg: "RS256", kid: "unknown" })
+        .setIssuer("https://issuer.example")
+        .setAudience("api://rac")
+        .setExpirationTime("10m")
+        .sign(privateKey);
+
+      // Act
+      const forged = authenticator.authenticate(`Bearer ${unknownKid}`);
+      await expect(forged).rejects.toMatchObject({ code: "unauthenticated" });
+      minutes(60);
+      const late = authenticator.authenticate(`Bearer ${await sign(claims)}`);
+
+      // Assess
+      await expect(late).rejects.toThrow(/signing keys/);
+    });
   });
 });

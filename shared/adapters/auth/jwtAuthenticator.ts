@@ -1,14 +1,15 @@
 // Bearer token validation with jose against the configured issuer, audience and JWKS.
-// jose's remote key set caches keys and refetches when a token names an unknown `kid` (at
-// most every 30 s). A key set that cannot be loaded is an error of its own, not a 401.
+// The key set (remoteKeySet.ts) is cached, refetched for an unknown `kid` at most every 30 s,
+// and kept through outages; one that cannot be loaded is an error of its own, not a 401.
 // A delegated token becomes a UserCaller; an app-only token (`idtyp: "app"`, Entra's
 // optional claim) an AutomationCaller, which the endpoint builder admits only at the
 // automation door. Every token must carry `exp`.
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
 import type { Caller } from "../../domain/caller.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
 import { neutralizeHidden } from "../../contracts/common.js";
+import { isKeySetFailure, remoteKeySet } from "./remoteKeySet.js";
 
 const claimsSchema = z.object({
   tid: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
@@ -29,14 +30,6 @@ const claimsSchema = z.object({
   hasgroups: z.boolean().optional(),
   _claim_names: z.object({ groups: z.unknown().optional() }).optional(),
 });
-
-/**
- * jose's errors that say the key set could not be fetched or read (a timeout, a status other
- * than 200, a body that is no JWKS, a network error): the identity provider's fault or ours,
- * never the token's, so not a 401.
- */
-const isKeySetFailure = (e: unknown): boolean =>
-  !(e instanceof joseErrors.JOSEError) || e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid || e.code === joseErrors.JOSEError.code; // jose's generic error: "Expected 200 OK …", "Failed to parse …"
 
 /** Names the claim the schema refused (its name only, never its value), as jose's own refusals do. */
 function unusableClaim(payload: Record<string, unknown>, error: z.ZodError): DomainError {
@@ -68,7 +61,7 @@ export class JwtAuthenticator implements Authenticator {
     this.#issuer = options.issuer;
     this.#audience = options.audience;
     this.#jwksUri = options.jwksUri;
-    this.#keys = options.keys ?? createRemoteJWKSet(new URL(options.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+    this.#keys = options.keys ?? remoteKeySet(new URL(options.jwksUri));
   }
 
   async authenticate(header: string | null): Promise<Caller> {
