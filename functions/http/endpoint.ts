@@ -214,10 +214,10 @@ async function authenticatedCaller(svc: Services, req: HttpRequest, log: Logger)
   try {
     caller = await svc.authenticator.authenticate(req.headers.get("authorization"));
   } catch (e) {
-    if (e instanceof DomainError && e.code === errorCodes.unauthenticated) {
-      log.info("authentication refused", { reason: e.detail });
-      spend(svc.rateLimits.addresses, clientAddress(req.headers), "from this address");
-    }
+    if (e instanceof DomainError && e.code === errorCodes.unauthenticated) log.info("authentication refused", { reason: e.detail });
+    // Also when the token could not be checked at all (the key set is down): each such
+    // request may try to fetch the key set again.
+    spend(svc.rateLimits.addresses, clientAddress(req.headers), "from this address");
     throw e;
   }
   spend(svc.rateLimits.callers, `${caller.tenantId}/${caller.userId}`, "from this caller");

@@ -8,7 +8,7 @@ import { ulid } from "ulid";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { endpoint } from "../../functions/http/endpoint.js";
-import { JwtAuthenticator } from "../../shared/adapters/auth/jwtAuthenticator.js";
+import { JwtAuthenticator, type Authenticator } from "../../shared/adapters/auth/jwtAuthenticator.js";
 import { sessionFunctions } from "../../functions/sessions.js";
 import type { FunctionDefinition } from "../../functions/definition.js";
 import { appRoles, type AutomationCaller, type UserCaller } from "../../shared/domain/caller.js";
@@ -98,6 +98,21 @@ describe("endpoint(): authentication", () => {
     expect(first.status).toBe(401);
     expect(second.status).toBe(429);
     expect(Number(second.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+  });
+
+  it("charges a request to its address when the token cannot be checked at all (the key set is down), so it cannot make every request fetch it", async () => {
+    // Prepare
+    const keySetDown: Authenticator = { authenticate: () => Promise.reject(new Error("could not load the identity provider's signing keys (JWKS)")) };
+    installServices({ clock, authenticator: keySetDown, rateLimits: rateLimits(clock, 1) });
+    const call = { url: "/api/sessions/x", params: { sessionId: "x" }, headers: { authorization: "Bearer any", "x-forwarded-for": "203.0.113.9" } };
+
+    // Act
+    const first = await invokeHttp(getSession, call);
+    const second = await invokeHttp(getSession, call);
+
+    // Assess
+    expect(first.status).toBe(500);
+    expect(second.status).toBe(429);
   });
 
   it("answers 403 to an app-only token anywhere but the automation door", async () => {
