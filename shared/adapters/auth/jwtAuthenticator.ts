@@ -31,14 +31,6 @@ const claimsSchema = z.object({
   _claim_names: z.object({ groups: z.unknown().optional() }).optional(),
 });
 
-/** Names the claim the schema refused (its name only, never its value), as jose's own refusals do. */
-function unusableClaim(payload: Record<string, unknown>, error: z.ZodError): DomainError {
-  const claim = String(error.issues[0]?.path[0] ?? "tid");
-  return payload[claim] === undefined
-    ? unauthenticated(`The token has no ${claim} claim; this API accepts only tokens that carry it.`)
-    : unauthenticated(`The token's ${claim} claim is not accepted.`);
-}
-
 export interface Authenticator {
   authenticate(authorizationHeader: string | null): Promise<Caller>;
 }
@@ -50,6 +42,14 @@ export interface Authenticator {
 const maxTokenLength = 16 * 1024;
 
 const unauthenticated = (detail: string, cause?: unknown): DomainError => new DomainError(errorCodes.unauthenticated, detail, { cause });
+
+/** Names the claim the schema refused (its name only, never its value), as jose's own refusals do. */
+function unusableClaim(payload: Record<string, unknown>, error: z.ZodError): DomainError {
+  const claim = String(error.issues[0]?.path[0] ?? "tid");
+  return payload[claim] === undefined
+    ? unauthenticated(`The token has no ${claim} claim; this API accepts only tokens that carry it.`)
+    : unauthenticated(`The token's ${claim} claim is not accepted.`);
+}
 
 export class JwtAuthenticator implements Authenticator {
   readonly #keys: JWTVerifyGetKey;
