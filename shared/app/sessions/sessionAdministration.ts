@@ -9,7 +9,7 @@ import { actorOf, type UserCaller } from "../../domain/caller.js";
 import { conflict, forbidden, notFound } from "../../domain/errors.js";
 import { inScope, requireRead, type Permissions } from "../../domain/permissions.js";
 import { applyEvent, checkResend, noteHistory, resentNotification, type Session } from "../../domain/session.js";
-import { sessionStatuses, type SessionStatus } from "../../domain/sessionState.js";
+import { isOpen, sessionStatuses, type SessionStatus } from "../../domain/sessionState.js";
 import { acceptedNeverConnected, connectedSeconds } from "../../domain/sessionConnections.js";
 import { messageTypes } from "../../contracts/messages.js";
 import type { SessionReport } from "../../contracts/sessions.js";
@@ -161,8 +161,10 @@ export class SessionAdministration {
 
   async resendNotification(caller: UserCaller, sessionId: string, ctx: AdminContext): Promise<Session> {
     const { stored, permissions } = await this.#requestable(caller, sessionId);
-    await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId);
-    await this.#deviceStillFor(permissions, stored.session);
+    const current = await this.#d.expiry.expireIfDue(stored, ctx.log, ctx.correlationId);
+    // A session that ended cannot be resent whatever its device became since: the write
+    // below says it ended, rather than a device check telling to close what is closed.
+    if (isOpen(current.status)) await this.#deviceStillFor(permissions, current);
     const now = this.#d.clock.now();
     const changed = await this.#d.writer.change(
       caller.tenantId,
