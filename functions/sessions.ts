@@ -161,7 +161,8 @@ export const sessionFunctions: FunctionDefinition[] = [
       ...noRequestPermission,
       ...notFound,
       409: {
-        description: "The session does not await the end user, the device cannot be notified, or the notification was already resent 10 times",
+        description:
+          "The session does not await the end user, the device cannot be notified, the inventory removed the device or gave it to another primary user since the request, or the notification was already resent 10 times",
         schema: problemSchema,
       },
       429: { description: "The notification was resent less than a minute ago (Retry-After says when it may be resent)", schema: problemSchema },
