@@ -3,7 +3,8 @@
 // succeeds only from the status it names, the vault holds one token per tenant). What is
 // shown: a sign-in whose code was exchanged, and whose message then ran out of deliveries,
 // leaves no live TeamViewer token behind, and a token that is not that attempt's is never
-// touched. The worker's happy paths run against the emulators in the connector integration tests.
+// touched. Also the disconnect's second close, for requests admitted while it ran, and when it
+// is skipped. The worker's happy paths run against the emulators in the connector integration tests.
 import { describe, expect, it } from "vitest";
 import { ConnectorWorker, type AuthorizeCommand } from "../../shared/app/connector/connectorWorker.js";
 import {
@@ -253,5 +254,76 @@ describe("connector.authorize refused the account", () => {
     expect(t.connectors.rows.get(tenantId)?.onboardingStatus).toBe(onboardingStatuses.notOnboarded);
     const recorded = JSON.stringify([t.audit.events, t.lines]);
     for (const secret of [exchanged.accessToken, exchanged.refreshToken, "the-one-time-code"]) expect(recorded).not.toContain(secret);
+  });
+});
+
+/**
+ * An onboarded tenant being disconnected; `onVaultRemoved` runs as the token is deleted (after
+ * the connector row says notOnboarded). Each closeAllOpen call is recorded, the second being
+ * the one for requests admitted while the disconnect was under way.
+ */
+function disconnecting(onVaultRemoved: (connectors: MemoryConnectorStore) => void = () => undefined) {
+  const clock = new ManualClock("2026-12-06T08:00:00.000Z");
+  const connectors = new MemoryConnectorStore();
+  connectors.rows.set(tenantId, { ...initialConnectorState, generation: 3, onboardingStatus: onboardingStatuses.onboarded });
+  const vault = new MemoryTokenVault();
+  const remove = vault.remove.bind(vault);
+  vault.remove = async (t) => {
+    await remove(t);
+    onVaultRemoved(connectors);
+  };
+  const closeAllOpen: string[] = [];
+  const worker = new ConnectorWorker({
+    connectors,
+    states: new MemoryOAuthStateStore(),
+    vault,
+    tokens: {
+      withTokenLease: async (_t, work) => work(),
+      invalidate: () => undefined,
+      withAccessToken: async (_t, work) => work("at-of-the-connection"),
+    },
+    teamViewer: { exchangeCode: async () => Promise.resolve(exchanged), revoke: async () => Promise.resolve() },
+    webApi: { forTenant: () => ({}) } as unknown as TeamViewerByTenant,
+    openSessions: {
+      closeAllOpen: async (t) => {
+        closeAllOpen.push(t);
+        return Promise.resolve(0);
+      },
+    },
+    audit: new MemoryAuditLog(clock),
+    clock,
+    settleMs: 1,
+  });
+  const disconnect = () =>
+    worker.disconnect({ tenantId, requestedBy: { id: "admin-1", displayName: "Adele Vance", type: "user" }, correlationId: "corr-2" }, recordingLogger().log);
+  return { connectors, closeAllOpen, disconnect };
+}
+
+describe("connector.disconnect and the requests admitted while it ran", () => {
+  it("closes the tenant's open sessions again once no instance can admit a request any more", async () => {
+    // Prepare
+    const t = disconnecting();
+
+    // Act
+    await t.disconnect();
+
+    // Assess: before the revoke, and once more after the settle time
+    expect(t.closeAllOpen).toEqual([tenantId, tenantId]);
+    expect(t.connectors.rows.get(tenantId)).toMatchObject({ onboardingStatus: onboardingStatuses.notOnboarded, generation: 4 });
+  });
+
+  it("leaves the sessions alone when a new connect began meanwhile: they may be the new connection's", async () => {
+    // Prepare: an admin starts connecting again right after the connector row says notOnboarded
+    const t = disconnecting((connectors) => {
+      const s = connectors.rows.get(tenantId)!;
+      connectors.rows.set(tenantId, { ...s, generation: s.generation + 1, onboardingStatus: onboardingStatuses.onboarding, pendingStateId: newerStateId });
+    });
+
+    // Act
+    await t.disconnect();
+
+    // Assess: only the close before the revoke
+    expect(t.closeAllOpen).toEqual([tenantId]);
+    expect(t.connectors.rows.get(tenantId)?.onboardingStatus).toBe(onboardingStatuses.onboarding);
   });
 });
