@@ -79,6 +79,33 @@ describe("session.create", () => {
     expect(world.push.pushed).toEqual([]);
   });
 
+  it("fails a request that waited minutes (for the quota, or a retry) when its device got another primary user meanwhile", async () => {
+    // Prepare: no approval, but the request waited ten minutes before this delivery; the device changed hands meanwhile
+    const s = await world.request({}, 60);
+    world.clock.advance(10 * 60_000);
+    world.reassignedDevices.set(s.deviceId, "someone-else");
+
+    // Act
+    await world.worker().create(world.createContext(s.id));
+
+    // Assess
+    expect(world.session(s.id)).toMatchObject({ status: "failed", failure: { code: "deviceNotEligible" } });
+    expect(world.teamViewer.calls).toEqual([]);
+    expect(world.push.pushed).toEqual([]);
+  });
+
+  it("does not read the device again for a request made seconds ago without approval", async () => {
+    // Prepare: the inventory says the device changed hands, but the request was checked against it a moment ago
+    const s = await world.request();
+    world.reassignedDevices.set(s.deviceId, "someone-else");
+
+    // Act
+    await world.worker().create(world.createContext(s.id));
+
+    // Assess: created as requested (the read is spared on the common path)
+    expect(world.session(s.id).status).toBe("awaitingEndUser");
+  });
+
   it("creates a request that waited for approval when its device still has the same primary user", async () => {
     // Prepare: approved; the inventory still gives the device to the user it was requested for
     const s = await world.request({ approval: { required: true, decision: null } });

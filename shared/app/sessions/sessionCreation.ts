@@ -43,6 +43,9 @@ import { notificationSentDetail } from "./notificationWorker.js";
 import { notificationMessage, pushFirst, type FirstNotification } from "./firstNotification.js";
 import { closeCodeAtTeamViewer, findByCustomApi, teamViewerRequest, type TeamViewerGroupHints } from "./teamViewerSessions.js";
 
+/** A request older than this is checked against its device again (one read); younger ones were checked at request time. */
+const deviceRecheckAfterMs = 60_000;
+
 export interface SessionCreationDeps {
   readonly writer: SessionWriter;
   /** Read only for a request that waited for approval: its device may have gone meanwhile. */
@@ -101,11 +104,12 @@ export class SessionCreation {
         if (await this.#expireUnstarted(current, ctx)) return;
         continue;
       }
-      // An approval can take up to a day: a device removed (retired, perhaps wiped and handed on)
-      // or given to another user meanwhile gets no session. Other requests were checked seconds ago.
-      const changed = s.approval?.required ? deviceChangedSinceRequest(s, await this.#d.devices.get(tenantId, s.deviceId)) : undefined;
+      // A request that waited (for approval, up to a day; for the quota or a retry) may find its device
+      // removed (retired, perhaps wiped and handed on) or given to another user: then no session.
+      const waited = s.approval?.required || now.getTime() - Date.parse(s.requestedAt) > deviceRecheckAfterMs;
+      const changed = waited ? deviceChangedSinceRequest(s, await this.#d.devices.get(tenantId, s.deviceId)) : undefined;
       if (changed) {
-        const message = `${changed} while the request waited for approval; no session was created.`;
+        const message = `${changed} while the request waited; no session was created.`;
         // This delivery's first write: it takes the message's outbox row with it, as a claim would.
         await this.#fail(current, { code: sessionFailureCodes.deviceNotEligible, message }, { ...ctx, consumed: ctx.messageId });
         return;
