@@ -4,35 +4,41 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { api, eventually, tokenFor } from "../support/api.js";
-import { newTenant, onboard } from "./connectorSupport.js";
+import { newTenant, onboard, type TestTenant } from "./connectorSupport.js";
 import { createDevices, envelope, eventuallySession, managedDevice, requestSession, sendAutomationEvents } from "./sessionsSupport.js";
+
+/** A fresh tenant's request awaiting the device's user, then the inventory gives the device to someone else. */
+async function requestThenHandOver(): Promise<{ tenant: TestTenant; device: ReturnType<typeof managedDevice>; id: string }> {
+  const tenant = await newTenant();
+  await onboard(tenant);
+  const device = managedDevice();
+  await createDevices(tenant.tenantId, tenant.admin, [device]);
+  const requested = await requestSession(tenant.helpdesk, device.id);
+  expect(requested.status, requested.text).toBe(202);
+  const id = requested.body.id;
+  await eventuallySession(tenant.admin, id, (s) => s.status === "awaitingEndUser", "the session to await the end user");
+  const newUserId = randomUUID();
+  await sendAutomationEvents([
+    envelope("device.upserted", tenant.tenantId, {
+      ...device,
+      userId: newUserId,
+      userPrincipalName: "new@tenant.example",
+      lastSyncDateTime: "2026-11-21T08:00:00Z",
+    }),
+  ]);
+  await eventually(
+    async () => ((await api<{ userId: string }>(`/devices/${device.id}`, { token: tenant.admin })).body.userId === newUserId ? true : undefined),
+    30_000,
+    "the device's new user",
+  );
+  return { tenant, device, id };
+}
 
 describe("a device that changed hands", () => {
   it("its former user no longer sees, accepts or declines the request", async () => {
-    // Prepare: a request awaiting the device's user, then the inventory gives the device to someone else.
-    const tenant = await newTenant();
-    await onboard(tenant);
-    const device = managedDevice();
-    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    // Prepare
+    const { tenant, device, id } = await requestThenHandOver();
     const formerUser = await tokenFor({ tid: tenant.tenantId, oid: String(device.userId), name: "Former User" });
-    const requested = await requestSession(tenant.helpdesk, device.id);
-    expect(requested.status, requested.text).toBe(202);
-    const id = requested.body.id;
-    await eventuallySession(tenant.admin, id, (s) => s.status === "awaitingEndUser", "the session to await the end user");
-    const newUserId = randomUUID();
-    await sendAutomationEvents([
-      envelope("device.upserted", tenant.tenantId, {
-        ...device,
-        userId: newUserId,
-        userPrincipalName: "new@tenant.example",
-        lastSyncDateTime: "2026-11-21T08:00:00Z",
-      }),
-    ]);
-    await eventually(
-      async () => ((await api<{ userId: string }>(`/devices/${device.id}`, { token: tenant.admin })).body.userId === newUserId ? true : undefined),
-      30_000,
-      "the device's new user",
-    );
 
     // Act
     const listed = await api<{ value: { id: string }[] }>("/me/remoteAssistanceRequests", { token: formerUser });
@@ -48,29 +54,8 @@ describe("a device that changed hands", () => {
   });
 
   it("the admin cannot resend the request's notification to its former user", async () => {
-    // Prepare: a request awaiting the device's user, then the inventory gives the device to someone else.
-    const tenant = await newTenant();
-    await onboard(tenant);
-    const device = managedDevice();
-    await createDevices(tenant.tenantId, tenant.admin, [device]);
-    const requested = await requestSession(tenant.helpdesk, device.id);
-    expect(requested.status, requested.text).toBe(202);
-    const id = requested.body.id;
-    await eventuallySession(tenant.admin, id, (s) => s.status === "awaitingEndUser", "the session to await the end user");
-    const newUserId = randomUUID();
-    await sendAutomationEvents([
-      envelope("device.upserted", tenant.tenantId, {
-        ...device,
-        userId: newUserId,
-        userPrincipalName: "new@tenant.example",
-        lastSyncDateTime: "2026-11-21T08:00:00Z",
-      }),
-    ]);
-    await eventually(
-      async () => ((await api<{ userId: string }>(`/devices/${device.id}`, { token: tenant.admin })).body.userId === newUserId ? true : undefined),
-      30_000,
-      "the device's new user",
-    );
+    // Prepare
+    const { tenant, id } = await requestThenHandOver();
 
     // Act
     const resent = await api<{ code: string; detail: string }>(`/sessions/${id}/resendNotification`, { method: "POST", token: tenant.helpdesk });

@@ -8,6 +8,7 @@
 //   etag-guarded update of a row that is gone, 409 for a transaction that creates a row
 //   that exists, e.g. an outbox entry under an id already used);
 // - rows are stored as JSON copies, so a test cannot change stored state by reference.
+import type { SecretStore } from "../../shared/adapters/keyvault/secretStore.js";
 import { RestError } from "@azure/data-tables";
 import type { Clock } from "../../shared/app/clock.js";
 import type { AuditEvent, AuditEventInput, AuditLog, AuditQuery } from "../../shared/app/audit/auditLog.js";
@@ -540,4 +541,20 @@ export class MemoryFaultPoints implements FaultPoints {
     this.#armed.splice(i, 1);
     throw new SimulatedCrash(point);
   }
+}
+
+/** One Key Vault secret, rotated by setting `value`, counting its reads (what a cache of it must spare). */
+export function oneSecretVault(initial: string | undefined): SecretStore & { value: string | undefined; reads: number } {
+  const store = {
+    value: initial,
+    reads: 0,
+    get: (): Promise<string | undefined> => {
+      store.reads++;
+      return Promise.resolve(store.value);
+    },
+    set: (): Promise<void> => Promise.resolve(),
+    remove: (): Promise<void> => Promise.resolve(),
+    ping: (): Promise<void> => Promise.resolve(),
+  };
+  return store;
 }

@@ -3,23 +3,8 @@
 // minutes later, without a restart: so every instance must pick up the new version by then.
 import { describe, expect, it } from "vitest";
 import type { Config } from "../../shared/config.js";
-import type { SecretStore } from "../../shared/adapters/keyvault/secretStore.js";
+import { oneSecretVault as vault } from "../support/memoryPorts.js";
 import { teamViewerClientSecret } from "../../shared/composition.js";
-
-function vault(initial: string | undefined): SecretStore & { value: string | undefined; reads: number } {
-  const store = {
-    value: initial,
-    reads: 0,
-    get: (): Promise<string | undefined> => {
-      store.reads++;
-      return Promise.resolve(store.value);
-    },
-    set: (): Promise<void> => Promise.resolve(),
-    remove: (): Promise<void> => Promise.resolve(),
-    ping: (): Promise<void> => Promise.resolve(),
-  };
-  return store;
-}
 
 const inAzure = { teamViewer: { clientSecretName: "teamviewer-client-secret" } } as unknown as Config;
 

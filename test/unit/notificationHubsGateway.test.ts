@@ -2,23 +2,8 @@
 // regenerating the rule's keys and `azd provision`, which writes the new one: every instance
 // must then push with the new one without a restart (the old key no longer works).
 import { describe, expect, it } from "vitest";
-import type { SecretStore } from "../../shared/adapters/keyvault/secretStore.js";
+import { oneSecretVault as vault } from "../support/memoryPorts.js";
 import { NotificationHubsPushGateway, type NotificationHubsSender } from "../../shared/adapters/push/notificationHubsPushGateway.js";
-
-function vault(initial: string | undefined): SecretStore & { value: string | undefined; reads: number } {
-  const store = {
-    value: initial,
-    reads: 0,
-    get: (): Promise<string | undefined> => {
-      store.reads++;
-      return Promise.resolve(store.value);
-    },
-    set: (): Promise<void> => Promise.resolve(),
-    remove: (): Promise<void> => Promise.resolve(),
-    ping: (): Promise<void> => Promise.resolve(),
-  };
-  return store;
-}
 
 /** Hubs that record which connection string each push went out with. */
 function hubs(): { sentWith: string[]; createClient: (connectionString: string) => NotificationHubsSender } {
