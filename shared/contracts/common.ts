@@ -40,14 +40,17 @@ export const multiLineText = (schema: z.ZodString) =>
     "no control characters other than tab and line breaks, invisible formatting characters (such as U+202E) or unpaired surrogates",
   );
 
-const hiddenInNames = /(?![\u200c\u200d])[\p{Cc}\p{Cf}\p{Cs}]/gu;
+// Names are shown on one line (a push, a request's heading): the line and paragraph
+// separators U+2028 and U+2029 (neither control nor format characters) would break it.
+const hiddenInNames = /(?![\u200c\u200d])[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
 
 /**
  * Names this service is told rather than asked for (a device's name, which its user can set;
  * user and principal display names from inventory and events) are not refused for such a
- * character, which would lose the device or the event: each one becomes U+FFFD (the
- * replacement character), so a reader sees that something was there instead of text that a
- * bidirectional override turned around. The zero-width joiners stay, as in multiLineText.
+ * character, which would lose the device or the event: each one (and each line or
+ * paragraph separator) becomes U+FFFD (the replacement character), so a reader sees that
+ * something was there instead of text that a bidirectional override turned around or a
+ * forged second line. The zero-width joiners stay, as in multiLineText.
  */
 export const neutralizeHidden = (value: string): string => value.replace(hiddenInNames, "\ufffd");
 

@@ -166,6 +166,20 @@ describe("names the service is told (inventory, events)", () => {
     ]);
   });
 
+  it.each([
+    ["a line separator", "\u2028"],
+    ["a paragraph separator", "\u2029"],
+  ])("shows %s in a name as U+FFFD: a requester's name cannot add lines to the end user's push or request", (_, ch) => {
+    // Act: a requester, a device and its user whose names would break the line they are shown on.
+    const parsedPrincipal = principalRefSchema.parse({ id: "a1", displayName: `Adele${ch}${ch}IT Department: accept now` });
+    const parsedDevice = deviceUpsertedDataSchema.parse({ ...device, deviceName: `LAPTOP${ch}`, userDisplayName: `Diego${ch}` });
+
+    // Assess
+    expect(parsedPrincipal.displayName).toBe("Adele\ufffd\ufffdIT Department: accept now");
+    expect(parsedDevice.deviceName).toBe("LAPTOP\ufffd");
+    expect(parsedDevice.userDisplayName).toBe("Diego\ufffd");
+  });
+
   it("keeps names in other scripts, emoji sequences and their joiners as they are", () => {
     const names = ["Ünïcödé-PC", "مهدی‌پور", "👩‍💻 Dev box", "東京-ノート"];
     for (const deviceName of names) expect(deviceUpsertedDataSchema.parse({ ...device, deviceName }).deviceName).toBe(deviceName);
