@@ -72,3 +72,91 @@ describe("accepting a request", () => {
     expect(world.session(s.id)).toMatchObject({ status: "declined", endUserResponse: { response: "declined" } });
   });
 });
+
+describe("answers that come twice, at once, or too late", () => {
+  const outcome = (p: Promise<unknown>): Promise<string> =>
+    p.then(
+      () => "ok",
+      (e: unknown) => (e instanceof DomainError ? e.code : String(e)),
+    );
+
+  it("a double tap on decline closes TeamViewer once and audits once; on accept, audits once and answers the same link", async () => {
+    // Prepare
+    const declinedOne = await awaiting();
+    const acceptedOne = await world.request({ deviceId: "d-other" }).then(async (s) => {
+      await world.worker().create(world.createContext(s.id));
+      return world.session(s.id);
+    });
+
+    // Act
+    const declines = await Promise.all([1, 2, 3].map(() => outcome(requests.decline(owner, declinedOne.id, { log: world.log }))));
+    const accepts = await Promise.all([1, 2, 3].map(() => requests.accept(owner, acceptedOne.id, { log: world.log })));
+
+    // Assess
+    expect(declines).toEqual(["ok", "ok", "ok"]);
+    expect(world.messages(declinedOne.id, "session.close")).toHaveLength(1);
+    expect(activities(declinedOne.id).filter((a) => a === "session.declined")).toHaveLength(1);
+    expect(new Set(accepts.map((a) => a.endUserLink))).toEqual(new Set([acceptedOne.endUserLink]));
+    expect(activities(acceptedOne.id).filter((a) => a === "session.accepted")).toHaveLength(1);
+  });
+
+  it("accept racing decline: one of them wins, the other is 409; the session says which", async () => {
+    // Prepare
+    const s = await awaiting();
+
+    // Act
+    const [accepted, declined] = await Promise.all([
+      outcome(requests.accept(owner, s.id, { log: world.log })),
+      outcome(requests.decline(owner, s.id, { log: world.log })),
+    ]);
+
+    // Assess
+    expect([accepted, declined].sort()).toEqual(["conflict", "ok"]);
+    const after = world.session(s.id);
+    expect(after.status).toBe(accepted === "ok" ? "accepted" : "declined");
+    expect(after.endUserResponse?.response).toBe(after.status);
+    expect(world.messages(s.id, "session.close")).toHaveLength(accepted === "ok" ? 0 : 1);
+  });
+
+  it("after the request expired, accept, decline and seen are 409 and it leaves the list; the expiry is audited once", async () => {
+    // Prepare
+    const s = await awaiting();
+    world.clock.advance(61 * 60_000);
+
+    // Act
+    const answers = await Promise.all([
+      outcome(requests.accept(owner, s.id, { log: world.log })),
+      outcome(requests.decline(owner, s.id, { log: world.log })),
+      outcome(requests.seen(owner, s.id, { log: world.log })),
+    ]);
+
+    // Assess
+    expect(answers).toEqual(["conflict", "conflict", "conflict"]);
+    expect(world.session(s.id)).toMatchObject({ status: "expired", endUserResponse: null, closeReason: "expired" });
+    expect(activities(s.id).filter((a) => a === "session.expired")).toHaveLength(1);
+    expect(activities(s.id)).not.toContain("session.accepted");
+    expect(world.messages(s.id, "session.close")).toHaveLength(1);
+    expect(await requests.list(owner, { log: world.log })).toEqual([]);
+  });
+
+  it("another user of the tenant, or the same user id in another tenant, finds nothing (404) and changes nothing", async () => {
+    // Prepare
+    const s = await awaiting();
+    const before = world.session(s.id);
+    const strangers: UserCaller[] = [
+      { ...owner, userId: "u2" },
+      { ...owner, tenantId: "t2" },
+    ];
+
+    // Act
+    const answers = [];
+    for (const c of strangers) {
+      for (const kind of ["accept", "decline", "seen"] as const) answers.push(await outcome(requests[kind](c, s.id, { log: world.log })));
+    }
+
+    // Assess
+    expect(new Set(answers)).toEqual(new Set(["notFound"]));
+    for (const c of strangers) expect(await requests.list(c, { log: world.log })).toEqual([]);
+    expect(world.session(s.id)).toEqual(before);
+  });
+});
