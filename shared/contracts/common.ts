@@ -24,14 +24,18 @@ export const isoDateTimeSchema = z.iso.datetime({ offset: true });
  * bidirectional override such as U+202E, a zero-width space) can make a reader see other
  * text than is stored, and an unpaired surrogate is not text at all. None of them is let in.
  */
-const hiddenInLine = /[\p{Cc}\p{Cf}\p{Cs}]/u;
+// One line also has no line or paragraph separator (U+2028, U+2029: neither control nor format characters).
+const hiddenInLine = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 // Multi-line text keeps tab and line breaks, and the zero-width (non-)joiners U+200C and
 // U+200D that some scripts and emoji sequences need; they reorder nothing.
 const hiddenInText = /(?![\t\n\r\u200c\u200d])[\p{Cc}\p{Cf}\p{Cs}]/u;
 
-/** One line of text: no control, format (e.g. U+202E) or unpaired surrogate characters. */
+/** One line of text: no control, format (e.g. U+202E), line or paragraph separator, or unpaired surrogate characters. */
 export const singleLineText = (schema: z.ZodString) =>
-  schema.refine((v) => !hiddenInLine.test(v), "no control characters, invisible formatting characters (such as U+202E) or unpaired surrogates");
+  schema.refine(
+    (v) => !hiddenInLine.test(v),
+    "no control characters, line or paragraph separators, invisible formatting characters (such as U+202E) or unpaired surrogates",
+  );
 
 /** Text that may span lines: as singleLineText, but tab, line breaks, U+200C and U+200D are allowed. */
 export const multiLineText = (schema: z.ZodString) =>

@@ -42,17 +42,21 @@ describe("a ticket id", () => {
     expect(result).toEqual({ success: true, data: ticketId });
   });
 
-  it.each([...hidden, ["a tab", "\t"] as const, ["a line break", "\n"] as const, ["a zero-width joiner", "\u200d"] as const])(
-    "refuses %s, naming the field",
-    (_, ch) => {
-      // Act
-      const result = verdict(sessionRequestBody, { ticketId: `INC-1${ch}2` });
+  it.each([
+    ...hidden,
+    ["a tab", "\t"] as const,
+    ["a line break", "\n"] as const,
+    ["a line separator", "\u2028"] as const,
+    ["a paragraph separator", "\u2029"] as const,
+    ["a zero-width joiner", "\u200d"] as const,
+  ])("refuses %s, naming the field", (_, ch) => {
+    // Act
+    const result = verdict(sessionRequestBody, { ticketId: `INC-1${ch}2` });
 
-      // Assess: a control character also fails "printable characters only"; every issue names the field.
-      expect(result).toContainEqual({ path: "ticketId", message: expect.stringContaining("U+202E") });
-      expect(result !== "ok" && result.every((i) => i.path === "ticketId")).toBe(true);
-    },
-  );
+    // Assess: a control character also fails "printable characters only"; every issue names the field.
+    expect(result).toContainEqual({ path: "ticketId", message: expect.stringContaining("U+202E") });
+    expect(result !== "ok" && result.every((i) => i.path === "ticketId")).toBe(true);
+  });
 });
 
 describe("a description and an approval comment", () => {
