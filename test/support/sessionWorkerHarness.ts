@@ -8,6 +8,7 @@ import { SessionClosing, type CloseCommand } from "../../shared/app/sessions/ses
 export { closeRetryPolicy } from "../../shared/app/sessions/sessionClosing.js";
 import { SessionCreation } from "../../shared/app/sessions/sessionCreation.js";
 import type { CommandContext } from "../../shared/app/sessions/sessionMessages.js";
+import type { DeviceDirectory } from "../../shared/app/sessions/ports.js";
 import { SessionWriter } from "../../shared/app/sessions/sessionWriter.js";
 import { sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
 import { createMessages, withReservedCreate } from "../../shared/app/sessions/newSession.js";
@@ -117,6 +118,8 @@ export class SessionWorkerWorld {
   readonly removedDevices = new Set<string>();
   /** Devices the inventory gave to another primary user: device id → that user's id. */
   readonly reassignedDevices = new Map<string, string>();
+  /** The inventory as the workers read it: see removedDevices and reassignedDevices. */
+  readonly devices: DeviceDirectory = { get: async (tenantId, id) => this.#inventoryDevice(tenantId, id) };
 
   /**
    * A worker process: its creation and closing workers, sharing what the process learns (the
@@ -126,7 +129,7 @@ export class SessionWorkerWorld {
     const groups = new Map<string, string>();
     const creation = new SessionCreation({
       writer: this.writer,
-      devices: { get: async (tenantId, id) => this.#inventoryDevice(tenantId, id) },
+      devices: this.devices,
       tokens: this.tokens,
       teamViewer: this.teamViewer,
       faults: this.faults,

@@ -22,7 +22,7 @@ describe("notification.send", () => {
     // Prepare: the first push (from session.create) fails, so notification.send #0 is queued;
     // an admin's resend is then pushed and recorded as sent.
     const { world, s, first } = await firstPushFailed();
-    const worker = new NotificationWorker({ writer: world.writer, push: world.push, audit: world.audit, clock: world.clock });
+    const worker = new NotificationWorker({ writer: world.writer, push: world.push, devices: world.devices, audit: world.audit, clock: world.clock });
     await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 1, messageId: "resend-1", log: world.log });
     expect(world.session(s.id).endUserNotification.status).toBe("sent");
 
@@ -35,10 +35,24 @@ describe("notification.send", () => {
     expect(after.endUserNotification.status).toBe("sent");
     expect(after.warnings).toEqual(s.warnings);
   });
+  it("does not push a retried first notification to a user the device was taken from meanwhile", async () => {
+    // Prepare: the first push failed, then the inventory gave the device to someone else.
+    const { world, s, first } = await firstPushFailed();
+    world.reassignedDevices.set(s.deviceId, "someone-else");
+    const worker = new NotificationWorker({ writer: world.writer, push: world.push, devices: world.devices, audit: world.audit, clock: world.clock });
+
+    // Act
+    await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 1, messageId: first, log: world.log });
+
+    // Assess: nobody pushed, and the message is done with (not thrown back for redelivery).
+    expect(world.push.pushed).toEqual([]);
+    expect(world.logs.lines.some((l) => /another primary user.*not pushed/.test(l.line))).toBe(true);
+  });
+
   it("pushes once when the same message is delivered again after its push was recorded as sent", async () => {
     // Prepare: the first push (from session.create) fails, so notification.send #0 is queued and handled.
     const { world, s, first } = await firstPushFailed();
-    const worker = new NotificationWorker({ writer: world.writer, push: world.push, audit: world.audit, clock: world.clock });
+    const worker = new NotificationWorker({ writer: world.writer, push: world.push, devices: world.devices, audit: world.audit, clock: world.clock });
     await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 1, messageId: first, log: world.log });
     expect(world.push.pushed).toHaveLength(1);
 
@@ -66,7 +80,7 @@ describe("notification.send", () => {
       );
     }
     const [one, two] = [1, 2].map((d) => sessionMessageIds.notification(s.id, d));
-    const worker = new NotificationWorker({ writer: world.writer, push: world.push, audit: world.audit, clock: world.clock });
+    const worker = new NotificationWorker({ writer: world.writer, push: world.push, devices: world.devices, audit: world.audit, clock: world.clock });
 
     // Act: both messages, then the first again.
     await worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 1, messageId: one, log: world.log });
@@ -92,7 +106,7 @@ describe("notification.send", () => {
       }
       await record(e);
     };
-    const worker = new NotificationWorker({ writer: world.writer, push: world.push, audit: world.audit, clock: world.clock });
+    const worker = new NotificationWorker({ writer: world.writer, push: world.push, devices: world.devices, audit: world.audit, clock: world.clock });
     await expect(worker.send({ tenantId, sessionId: s.id, userId: "u1", deliveryCount: 1, messageId: first, log: world.log })).rejects.toThrow(
       "audit write failed",
     );

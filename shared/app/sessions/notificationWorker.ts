@@ -11,7 +11,8 @@ import type { AuditLog } from "../audit/auditLog.js";
 import { systemActor } from "../../domain/caller.js";
 import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
 import { noteHistory, type Session } from "../../domain/session.js";
-import type { PushGateway, PushNotification } from "./ports.js";
+import { deviceChangedSinceRequest } from "../../domain/device.js";
+import type { DeviceDirectory, PushGateway, PushNotification } from "./ports.js";
 import { sessionMessageIds } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
 
@@ -54,9 +55,9 @@ function dispatchOf(s: Session, messageId: string | undefined): number | undefin
 }
 
 export class NotificationWorker {
-  readonly #d: { writer: SessionWriter; push: PushGateway; audit: AuditLog; clock: Clock };
+  readonly #d: { writer: SessionWriter; push: PushGateway; devices: DeviceDirectory; audit: AuditLog; clock: Clock };
 
-  constructor(deps: { writer: SessionWriter; push: PushGateway; audit: AuditLog; clock: Clock }) {
+  constructor(deps: { writer: SessionWriter; push: PushGateway; devices: DeviceDirectory; audit: AuditLog; clock: Clock }) {
     this.#d = deps;
   }
 
@@ -70,6 +71,13 @@ export class NotificationWorker {
     }
     if (!s.endUser || s.endUser.id !== ctx.userId) {
       throw new DomainError(errorCodes.validationFailed, "The notification names a user who is not the device's primary user.");
+    }
+    // A resend queued, or a first push retried, after the inventory gave the device to someone
+    // else or removed it: the person it names no longer has the device (nor sees the request).
+    const changed = deviceChangedSinceRequest(s, await this.#d.devices.get(s.tenantId, s.deviceId));
+    if (changed) {
+      ctx.log.info(`${changed} since the request; the notification is not pushed`, { sessionId: s.id });
+      return;
     }
     // Which dispatch (first push or resend) this message is: its id names it.
     const dispatch = dispatchOf(s, ctx.messageId);

@@ -90,7 +90,7 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
       push: d.push,
     }),
     closing: new SessionClosing({ writer, tokens: d.tokens, teamViewer: d.teamViewer, audit: d.audit, clock: d.clock, groups }),
-    notifications: new NotificationWorker({ writer, push: d.push, audit: d.audit, clock: d.clock }),
+    notifications: new NotificationWorker({ writer, push: d.push, devices: d.devices, audit: d.audit, clock: d.clock }),
     endUser: new EndUserRequests({ writer, inbox: d.inbox, devices: d.devices, expiry, audit: d.audit, clock: d.clock }),
     admin: new SessionAdministration({
       writer,
