@@ -21,10 +21,18 @@ interface SubscriptionEntity {
   cursor: number;
 }
 
+/**
+ * Each outcome names the secret version it was for (new on every create and PUT): a delivery
+ * still under way when its subscription was replaced, or deleted and created again, records
+ * an outcome of the old receiver, which must not show on the new one. Rows written before
+ * the versions were recorded have none and show as they are.
+ */
 interface StatusEntity {
   lastDeliveredAt?: string;
+  deliveredVersion?: string;
   lastErrorMessage?: string;
   lastErrorAt?: string;
+  errorVersion?: string;
 }
 
 const subRow = (id: string): string => `sub|${id}`;
@@ -132,12 +140,16 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
     }
   }
 
-  async recordOutcome(tenantId: string, id: string, outcome: { deliveredAt: string } | { error: { message: string; at: string } }): Promise<void> {
+  async recordOutcome(
+    tenantId: string,
+    sub: Pick<StoredSubscription, "id" | "secretVersion">,
+    outcome: { deliveredAt: string } | { error: { message: string; at: string } },
+  ): Promise<void> {
     const fields: StatusEntity =
       "deliveredAt" in outcome
-        ? { lastDeliveredAt: outcome.deliveredAt }
-        : { lastErrorMessage: outcome.error.message.slice(0, 500), lastErrorAt: outcome.error.at };
-    await this.#table.upsertEntity({ partitionKey: streamPartition(tenantId), rowKey: statusRow(id), ...fields }, "Merge");
+        ? { lastDeliveredAt: outcome.deliveredAt, deliveredVersion: sub.secretVersion }
+        : { lastErrorMessage: outcome.error.message.slice(0, 500), lastErrorAt: outcome.error.at, errorVersion: sub.secretVersion };
+    await this.#table.upsertEntity({ partitionKey: streamPartition(tenantId), rowKey: statusRow(sub.id), ...fields }, "Merge");
   }
 
   async tenants(): Promise<string[]> {
@@ -147,7 +159,13 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
   }
 }
 
-function toStored(id: string, s: SubscriptionEntity & { etag: string }, status: StatusEntity | undefined): StoredSubscription {
+function toStored(id: string, s: SubscriptionEntity & { etag: string }, row: StatusEntity | undefined): StoredSubscription {
+  const ours = (version: string | undefined): boolean => version === undefined || version === s.secretVersion;
+  const status = {
+    lastDeliveredAt: ours(row?.deliveredVersion) ? row?.lastDeliveredAt : undefined,
+    lastErrorMessage: ours(row?.errorVersion) ? row?.lastErrorMessage : undefined,
+    lastErrorAt: row?.lastErrorAt,
+  };
   return {
     id,
     url: s.url,
@@ -156,8 +174,8 @@ function toStored(id: string, s: SubscriptionEntity & { etag: string }, status: 
     createdAt: s.createdAt,
     createdBy: { id: s.createdById, displayName: s.createdByName, type: s.createdByType as StoredSubscription["createdBy"]["type"] },
     cursor: s.cursor ?? 0,
-    lastDeliveredAt: status?.lastDeliveredAt ?? null,
-    lastError: status?.lastErrorMessage && status.lastErrorAt ? { message: status.lastErrorMessage, at: status.lastErrorAt } : null,
+    lastDeliveredAt: status.lastDeliveredAt ?? null,
+    lastError: status.lastErrorMessage && status.lastErrorAt ? { message: status.lastErrorMessage, at: status.lastErrorAt } : null,
     etag: s.etag,
   };
 }

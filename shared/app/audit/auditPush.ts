@@ -282,7 +282,7 @@ export class AuditPush {
     // no further POST, on towards the dead-letter queue, lastError saying so if it does not yet.
     if (firstFailedAt && input.deliveryCount > 1 && hasGivenUp(now, firstFailedAt, policy)) {
       if (!sub.lastError?.message.startsWith(`${gaveUp}:`)) {
-        await this.#d.store.recordOutcome(tenantId, sub.id, {
+        await this.#d.store.recordOutcome(tenantId, sub, {
           error: { message: `${gaveUp}: the delivery goes to the dead-letter queue`, at: now.toISOString() },
         });
       }
@@ -300,17 +300,17 @@ export class AuditPush {
             "x-delivery-attempt": String(data.attempt + 1),
           });
     if (outcome.ok) {
-      await this.#d.store.recordOutcome(tenantId, sub.id, { deliveredAt: now.toISOString() });
+      await this.#d.store.recordOutcome(tenantId, sub, { deliveredAt: now.toISOString() });
       return;
     }
     const origin = receiverOrigin(sub.url);
     if (hasGivenUp(now, first, policy)) {
       const message = `${gaveUp}: ${outcome.reason}`;
-      await this.#d.store.recordOutcome(tenantId, sub.id, { error: { message, at: now.toISOString() } });
+      await this.#d.store.recordOutcome(tenantId, sub, { error: { message, at: now.toISOString() } });
       log.warn("audit delivery given up; the message goes to the dead-letter queue", { subscriptionId: sub.id, receiver: origin, eventId: event.id });
       throw new AuditDeliveryGaveUp(message);
     }
-    await this.#d.store.recordOutcome(tenantId, sub.id, { error: { message: outcome.reason, at: now.toISOString() } });
+    await this.#d.store.recordOutcome(tenantId, sub, { error: { message: outcome.reason, at: now.toISOString() } });
     const next = retryAt(now, data.attempt, first, policy);
     log.info("audit delivery failed; retry scheduled", {
       subscriptionId: sub.id,

@@ -29,7 +29,16 @@ export interface AuditSubscriptionStore {
   delete(tenantId: string, id: string): Promise<boolean>;
   /** The new etag, or undefined when another writer changed the subscription first. */
   advanceCursor(tenantId: string, current: StoredSubscription, cursor: number): Promise<string | undefined>;
-  recordOutcome(tenantId: string, id: string, outcome: { deliveredAt: string } | { error: { message: string; at: string } }): Promise<void>;
+  /**
+   * The outcome of a delivery made to `sub` as it was read before the POST. It shows only while
+   * the subscription still has that secret version: a PUT (new URL and secret) or a delete and
+   * a create of the same id while the POST was under way makes it the old receiver's, not this one's.
+   */
+  recordOutcome(
+    tenantId: string,
+    sub: Pick<StoredSubscription, "id" | "secretVersion">,
+    outcome: { deliveredAt: string } | { error: { message: string; at: string } },
+  ): Promise<void>;
   /** Tenants that have (or recently had) a subscription: what the sweep walks. */
   tenants(): Promise<string[]>;
 }
