@@ -74,7 +74,7 @@ export const auditExportFunctions: FunctionDefinition[] = [
       200: { description: "Replaced", schema: auditSubscriptionSchema },
       201: { description: "Created", schema: auditSubscriptionSchema },
       403: { description: "The caller lacks the Intune.Administrator role", schema: problemSchema },
-      409: { description: "The tenant already has 5 subscriptions, or one whose id differs from this one only in case", schema: problemSchema },
+      409: { description: "The tenant already has 5 subscriptions", schema: problemSchema },
     },
     handle: async ({ caller, params, body, services, correlationId }) => {
       const { subscription, created } = await services.auditPush.put(caller, params.id, body, correlationId);
