@@ -123,6 +123,59 @@ describe("the push receiver client", () => {
     expect(outcome).toEqual({ ok: false, reason: "no answer within 0.2 s" });
   });
 
+  it.each([400, 401, 404, 410, 429, 500, 502, 503])("counts an answer %i as a failure naming only the status", async (status) => {
+    // Prepare
+    answer = (res) => res.writeHead(status, { "content-type": "text/plain" }).end("token=should-not-show");
+    const client = new HttpAuditReceiverClient({ allowNonPublic: true });
+
+    // Act
+    const outcome = await client.post(`http://127.0.0.1:${port}/secret-path?token=t`, event, headers);
+
+    // Assess
+    expect(outcome).toEqual({ ok: false, reason: `the receiver answered ${status}` });
+  });
+
+  it("counts a connection closed before any answer as a failure", async () => {
+    // Prepare
+    answer = (res) => res.socket?.destroy();
+    const client = new HttpAuditReceiverClient({ allowNonPublic: true });
+
+    // Act
+    const outcome = await client.post(`http://127.0.0.1:${port}/`, event, headers);
+
+    // Assess
+    expect(outcome).toEqual({ ok: false, reason: "could not reach the receiver (ECONNRESET)" });
+  });
+
+  it("takes a 2xx whose body is huge, or never ends, as delivered without waiting for the body", async () => {
+    // Prepare: 200 with 64 MiB announced, 1 MiB written, the rest never sent.
+    answer = (res) => {
+      res.writeHead(200, { "content-length": String(64 * 1024 * 1024) });
+      res.write(Buffer.alloc(1024 * 1024, 0x61));
+    };
+    const client = new HttpAuditReceiverClient({ allowNonPublic: true, timeoutMs: 60_000 });
+
+    // Act
+    const outcome = await client.post(`http://127.0.0.1:${port}/`, event, headers);
+
+    // Assess
+    expect(outcome).toEqual({ ok: true });
+  });
+
+  it("sends the body byte for byte as signed, non-ASCII text included", async () => {
+    // Prepare
+    const body = JSON.stringify({ detail: "Zoë’s laptop 🖥️ \u0000" });
+    const client = new HttpAuditReceiverClient({ allowNonPublic: true });
+
+    // Act
+    const outcome = await client.post(`http://127.0.0.1:${port}/`, body, headers);
+
+    // Assess
+    expect(outcome).toEqual({ ok: true });
+    expect(received[0].body).toBe(body);
+    expect(received[0].headers["content-length"]).toBe(String(Buffer.byteLength(body)));
+  });
+
   it("names the network error when nobody listens, without the URL", async () => {
     // Prepare
     const client = new HttpAuditReceiverClient({ allowNonPublic: true });
@@ -155,6 +208,12 @@ describe("isPublicAddress", () => {
     ["::ffff:10.0.0.1", false],
     ["::ffff:169.254.169.254", false],
     ["64:ff9b::a00:1", false],
+    ["fec0::1", false],
+    ["64:ff9b:1::a00:1", false],
+    ["2001:0:4136:e378:8000:63bf:3fff:fdd2", false],
+    ["3fff::1", false],
+    ["5f00::1", false],
+    ["198.18.0.1", false],
     ["20.42.73.10", true],
     ["8.8.8.8", true],
     ["2606:4700:4700::1111", true],

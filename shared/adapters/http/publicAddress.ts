@@ -30,10 +30,15 @@ for (const [network, prefix] of [
   ["::", 128],
   ["::1", 128],
   ["64:ff9b::", 96], // NAT64: may translate to any IPv4, private ones included
+  ["64:ff9b:1::", 48], // NAT64 for local use: the same, within one network
   ["100::", 64],
+  ["2001::", 23], // IETF protocol assignments (Teredo, benchmarking, ORCHID)
   ["2001:db8::", 32],
+  ["3fff::", 20], // documentation
+  ["5f00::", 16], // segment routing identifiers
   ["fc00::", 7], // unique local
   ["fe80::", 10], // link-local
+  ["fec0::", 10], // site-local (deprecated, still a private network where used)
   ["ff00::", 8], // multicast
 ] as const)
   nonPublic.addSubnet(network, prefix, "ipv6");
