@@ -5,6 +5,7 @@
 // order, read while events are being recorded; a delivery's outcome does not stick to a
 // subscription deleted or replaced meanwhile.
 import { randomUUID } from "node:crypto";
+import { RestError, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAzuriteTables, type AzuriteTables } from "../../local/azurite.js";
 import { freePort } from "../../local/ports.js";
@@ -127,6 +128,73 @@ describe("the audit stream while events are recorded", () => {
     expect(read).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
     expect(new Set(ids).size).toBe(120);
     expect(await b.last(tenantId)).toBe(120);
+  });
+});
+
+/**
+ * The tables with the audit table's transactions interfered with once, as the network can:
+ * `lostAnswer` commits a stream (or `listLostAnswer` a list) transaction and then fails as
+ * the SDK's retry of it would (its answer was lost; the retry finds the counter moved, or
+ * the rows there); `listDown` fails a list transaction without committing it (storage
+ * briefly unavailable).
+ */
+function interfered(fault: "lostAnswer" | "listLostAnswer" | "listDown"): Tables {
+  let done = false;
+  return {
+    ensureAll: () => tables.ensureAll(),
+    ping: () => tables.ping(),
+    client: (name) => {
+      const real = tables.client(name);
+      return new Proxy(real, {
+        get(target, property, receiver) {
+          if (property !== "submitTransaction") return Reflect.get(target, property, receiver) as unknown;
+          return async (actions: TransactionAction[]) => {
+            const stream = actions[0][1].partitionKey.endsWith("|log");
+            if (done || stream !== (fault === "lostAnswer")) return target.submitTransaction(actions);
+            done = true;
+            if (fault === "listDown") throw new RestError("Server Busy", { statusCode: 503 });
+            await target.submitTransaction(actions);
+            return target.submitTransaction(actions);
+          };
+        },
+      }) as TableClient;
+    },
+  };
+}
+
+describe("recording an event when storage fails part way", () => {
+  it("records it once when a stream write committed but its answer was lost and retried", async () => {
+    // Prepare
+    const tenantId = randomUUID();
+    const clock = new ManualClock("2026-12-07T00:00:00Z");
+    await new TableAuditLog(tables, clock).record(input(tenantId, 0));
+    const log = new TableAuditLog(interfered("lostAnswer"), clock);
+
+    // Act
+    await log.record(input(tenantId, 1));
+    await log.record(input(tenantId, 2));
+
+    // Assess: three events, each once, numbered without gaps, listed once each.
+    const stream = await log.readAfter(tenantId, 0, 1000);
+    expect(stream.map((s) => s.event.target.id)).toEqual(["0", "1", "2"]);
+    expect(stream.map((s) => s.sequence)).toEqual([1, 2, 3]);
+    const listed = await allPages(log, { tenantId, from: new Date("2026-12-01T00:00:00Z"), to: new Date("2026-12-08T00:00:00Z"), top: 50 });
+    expect(listed.map((e) => e.id).sort()).toEqual(stream.map((s) => s.event.id).sort());
+  });
+
+  it.each(["listDown", "listLostAnswer"] as const)("lists an event whose list write failed once (%s), and records it once", async (fault) => {
+    // Prepare
+    const tenantId = randomUUID();
+    const log = new TableAuditLog(interfered(fault), new ManualClock("2026-12-07T00:00:00Z"));
+
+    // Act
+    await log.record(input(tenantId, 0));
+
+    // Assess
+    const stream = await log.readAfter(tenantId, 0, 1000);
+    const listed = await allPages(log, { tenantId, from: new Date("2026-12-01T00:00:00Z"), to: new Date("2026-12-08T00:00:00Z"), top: 50 });
+    expect(stream.map((s) => s.event.target.id)).toEqual(["0"]);
+    expect(listed.map((e) => e.id)).toEqual([stream[0].event.id]);
   });
 });
 

@@ -67,6 +67,9 @@ function monthsNewestFirst(from: Date, to: Date): string[] {
 /** Recorders of one tenant that keep losing the counter race still finish well within a second. */
 const maxAppendAttempts = 60;
 
+/** Tries of a batch's list rows (after the SDK's own retries) before its events are reported as not recorded. */
+const maxListAttempts = 3;
+
 /** A transaction holds at most 100 entities: the counter and 99 events. */
 const maxBatch = 99;
 
@@ -136,13 +139,7 @@ export class TableAuditLog implements AuditLog, AuditStream {
         const batch = queue.splice(0, maxBatch);
         try {
           const { sequences, at, subscriptions } = await this.#append(tenantId, batch);
-          // The list rows share one month partition (one `at` for the batch): one transaction.
-          await this.#table.submitTransaction(
-            batch.map((p): TransactionAction => [
-              "create",
-              { partitionKey: `${tenantId}|${month(at)}`, rowKey: `${invertedTime(at.getTime())}|${p.id}`, ...p.fields(at) },
-            ]),
-          );
+          await this.#list(tenantId, batch, at);
           batch.forEach((p, i) => p.resolve({ tenantId, sequence: sequences[i], subscriptions }));
         } catch (error) {
           for (const p of batch) p.reject(error);
@@ -171,17 +168,55 @@ export class TableAuditLog implements AuditLog, AuditStream {
         const row: StreamEntity = { ...p.fields(at), eventId: p.id };
         return ["create", { partitionKey, rowKey: sequenceRow(first + i), ...row }];
       });
+      const recorded = { sequences: batch.map((_, i) => first + i), at, subscriptions };
       try {
         const result = await this.#table.submitTransaction([advance, ...rows]);
         const etag = result.subResponses[0]?.etag;
         if (etag) this.#counters.set(tenantId, { last, subscriptions, etag });
         else this.#counters.delete(tenantId);
-        return { sequences: batch.map((_, i) => first + i), at, subscriptions };
+        return recorded;
       } catch (error) {
         this.#counters.delete(tenantId);
+        // The transaction may have committed all the same: the SDK sends it again when its
+        // answer is lost (a reset connection, a 5xx after the commit), and that second try
+        // finds the counter moved, by the first. Taking the next numbers then would record
+        // the batch twice; its first row says whether it is there.
+        if (await this.#holds(tenantId, first, batch[0].id)) return recorded;
         // 412: another recorder advanced the counter first; 409: it created the counter first.
         if (!(isStatus(error, 412) || isStatus(error, 409)) || attempt >= maxAppendAttempts) throw error;
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
+      }
+    }
+  }
+
+  /** Whether the stream row of `sequence` is the event `eventId` (false when it cannot tell). */
+  async #holds(tenantId: string, sequence: number, eventId: string): Promise<boolean> {
+    try {
+      return (await getOrUndefined<StreamEntity>(this.#table, streamPartition(tenantId), sequenceRow(sequence)))?.eventId === eventId;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The batch's list rows, in one transaction (one `at`, so one month partition). Tried
+   * again after a failure: the events are in the stream already, and a caller that retried
+   * the whole record would put them there twice. A 409 means a try whose answer was lost
+   * wrote them (their keys hold the events' own ids).
+   */
+  async #list(tenantId: string, batch: readonly PendingEvent[], at: Date): Promise<void> {
+    const actions = batch.map((p): TransactionAction => [
+      "create",
+      { partitionKey: `${tenantId}|${month(at)}`, rowKey: `${invertedTime(at.getTime())}|${p.id}`, ...p.fields(at) },
+    ]);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#table.submitTransaction(actions);
+        return;
+      } catch (error) {
+        if (isStatus(error, 409)) return;
+        if (attempt >= maxListAttempts) throw error;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
       }
     }
   }
