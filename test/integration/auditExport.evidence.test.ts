@@ -171,3 +171,49 @@ describe("subscription ids that differ only in case", () => {
     expect((await api("/auditSubscriptions/CASE-SUB", { token: tenant.admin })).status).toBe(200);
   });
 });
+
+describe("GET /auditEvents at the edges of its filters", () => {
+  it("answers 400 naming the parameter for values outside the contract, and 200 at its edges", async () => {
+    // Prepare: one tenant with a few events.
+    const tenant = await newTenant();
+    for (const minutes of [41, 42, 43])
+      expect((await api("/settings", { method: "PATCH", token: tenant.admin, body: { sessionTimeoutMinutes: minutes } })).status).toBe(200);
+    const all = (await api<{ value: Event[] }>("/auditEvents?top=200", { token: tenant.admin })).body.value;
+    const newest = all[0];
+    const q = (query: string) =>
+      api<{ value: Event[]; continuationToken?: string; errors?: { path: string }[] }>(`/auditEvents?${query}`, { token: tenant.admin });
+    const at = encodeURIComponent(newest.at);
+    const old = encodeURIComponent(new Date(Date.parse(newest.at) - 401 * 86_400_000).toISOString());
+    const firstPage = await q("top=1");
+
+    // Act and assess: edges that are fine.
+    expect((await q(`from=${at}&to=${at}`)).body.value.map((e) => e.id)).toContain(newest.id);
+    expect((await q("top=200")).status).toBe(200);
+    expect((await q("top=1")).body.value).toHaveLength(1);
+    expect((await q(`top=1&continuationToken=${firstPage.body.continuationToken}`)).body.value[0].id).toBe(all[1].id);
+    expect((await q("activity=no.such.activity")).body).toEqual({ value: [] });
+    expect((await q(`to=${encodeURIComponent("2020-01-01T00:00:00+14:00")}`)).body).toEqual({ value: [] });
+    // Outside the contract: 400 naming the parameter.
+    for (const [query, path] of [
+      ["top=0", "query.top"],
+      ["top=201", "query.top"],
+      ["top=1.5", "query.top"],
+      ["top=-1", "query.top"],
+      ["from=yesterday", "query.from"],
+      ["to=2026-13-01T00:00:00Z", "query.to"],
+      [`from=${at}&to=${encodeURIComponent(new Date(Date.parse(newest.at) - 1).toISOString())}`, "query.from"],
+      [`from=${old}&to=${at}`, "query.from"],
+      ["activity=settings%20update", "query.activity"],
+      [`activity=${"a".repeat(101)}`, "query.activity"],
+      ["continuationToken=%F0%9F%98%80", "query.continuationToken"],
+      ["continuationToken=eyJ2IjoxLCJtIjoiMTk5OS0wMSIsInJrIjoieCJ9", "query.continuationToken"],
+    ] as const) {
+      const res = await q(query);
+      expect(res.status, `${query}: ${res.text}`).toBe(400);
+      expect(
+        res.body.errors?.map((e) => e.path),
+        query,
+      ).toContain(path);
+    }
+  });
+});

@@ -340,7 +340,7 @@ export class TableDeviceStore implements DeviceStore {
     const resume = await openContinuation<ResumePoint & Record<string, unknown>>(this.#tables, q.continuationToken, isResumePoint);
     if (resume && resume.f !== fingerprint) {
       throw new DomainError(errorCodes.validationFailed, "The continuation token belongs to a different query.", {
-        errors: [{ path: "continuationToken", message: "pass the same search, platform and eligible values as the first page" }],
+        errors: [{ path: "query.continuationToken", message: "pass the same search, platform and eligible values as the first page" }],
       });
     }
     const cursors = plan.ranges.map((r) => new RangeCursor(r, resume?.k, firstFetchSize(q.top, plan.ranges.length)));

@@ -173,6 +173,6 @@ export function checkContinuation<T extends Record<string, unknown>>(json: strin
     // fall through to the validation error below
   }
   throw new DomainError(errorCodes.validationFailed, "The continuation token is not valid.", {
-    errors: [{ path: "continuationToken", message: "not a token this API issued" }],
+    errors: [{ path: "query.continuationToken", message: "not a token this API issued" }],
   });
 }
