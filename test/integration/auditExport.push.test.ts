@@ -137,6 +137,79 @@ describe("audit export, push", () => {
     expect(r.state.refused).toBeGreaterThan(found.data.attempt);
   }, 90_000);
 
+  it("signs deliveries queued before a PUT replaced the secret with the new secret", async () => {
+    // Prepare: a receiver that is down while events queue, then takes only the new secret's signature.
+    const tenant = await newTenant();
+    const oldSecret = `old-${randomUUID()}`;
+    const newSecret = `new-${randomUUID()}`;
+    const r = await receiver(newSecret);
+    expect((await api("/auditSubscriptions/rotate", { method: "PUT", token: tenant.admin, body: { url: r.url, secret: oldSecret } })).status).toBe(201);
+    for (const minutes of [51, 52, 53]) {
+      expect((await api("/settings", { method: "PATCH", token: tenant.admin, body: { sessionTimeoutMinutes: minutes } })).status).toBe(200);
+    }
+    await eventually(async () => (r.state.refused >= 4 ? true : undefined), 15_000, "failed deliveries");
+
+    // Act: replace the secret, then bring the receiver back.
+    const put = await api("/auditSubscriptions/rotate", { method: "PUT", token: tenant.admin, body: { url: r.url, secret: newSecret } });
+    r.state.down = false;
+    const events = (await api<{ value: { id: string; activity: string }[] }>("/auditEvents/delta", { token: tenant.admin })).body.value;
+    const since = events.slice(events.findIndex((e) => e.activity === "auditSubscription.create"));
+    await eventually(
+      async () => (since.every((e) => r.received.some((x) => x.id === e.id && x.signatureOk)) ? true : undefined),
+      20_000,
+      "every event, signed with the new secret",
+    );
+
+    // Assess: the queued events (the create and three settings changes) and the update itself arrived.
+    expect(put.status, put.text).toBe(200);
+    expect(since.map((e) => e.activity)).toEqual([
+      "auditSubscription.create",
+      "settings.update",
+      "settings.update",
+      "settings.update",
+      "auditSubscription.update",
+    ]);
+  });
+
+  it("drops deliveries queued for a subscription deleted meanwhile, also when one of the same id is created again", async () => {
+    // Prepare: a receiver that is down while events queue for the first subscription.
+    const tenant = await newTenant();
+    const first = await receiver(`first-${randomUUID()}`);
+    const secondSecret = `second-${randomUUID()}`;
+    const second = await receiver(secondSecret);
+    second.state.down = false;
+    expect(
+      (await api("/auditSubscriptions/again", { method: "PUT", token: tenant.admin, body: { url: first.url, secret: `first-${randomUUID()}` } })).status,
+    ).toBe(201);
+    expect((await api("/settings", { method: "PATCH", token: tenant.admin, body: { sessionTimeoutMinutes: 61 } })).status).toBe(200);
+    await eventually(async () => (first.state.refused >= 3 ? true : undefined), 15_000, "failed deliveries");
+
+    // Act: delete it, create one of the same id to another receiver, record one more event.
+    expect((await api("/auditSubscriptions/again", { method: "DELETE", token: tenant.admin })).status).toBe(204);
+    expect((await api("/auditSubscriptions/again", { method: "PUT", token: tenant.admin, body: { url: second.url, secret: secondSecret } })).status).toBe(201);
+    expect((await api("/settings", { method: "PATCH", token: tenant.admin, body: { sessionTimeoutMinutes: 62 } })).status).toBe(200);
+    first.state.down = false;
+    const events = (await api<{ value: { id: string; activity: string }[] }>("/auditEvents/delta", { token: tenant.admin })).body.value;
+    const recreated = events.findLastIndex((e) => e.activity === "auditSubscription.create");
+    // The old deliveries' retries come back and are dropped (the host says so for this tenant).
+    await eventually(
+      async () =>
+        hostLog()
+          .split("\n")
+          .some((l) => l.includes("audit delivery dropped") && l.includes(tenant.tenantId))
+          ? true
+          : undefined,
+      20_000,
+      "a queued delivery dropped",
+    );
+    await eventually(async () => (second.received.length >= events.length - recreated ? true : undefined), 20_000, "the new subscription's events");
+
+    // Assess: the new receiver got exactly the events since its creation, signed with its secret; the old one nothing.
+    expect(new Set(second.received.map((e) => e.id))).toEqual(new Set(events.slice(recreated).map((e) => e.id)));
+    expect(second.received.every((e) => e.signatureOk)).toBe(true);
+    expect(first.received).toEqual([]);
+  });
+
   it("never shows the secret: not in responses, the host log or audit events", async () => {
     // Prepare
     const tenant = await newTenant();
