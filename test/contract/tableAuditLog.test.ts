@@ -208,6 +208,21 @@ describe("a delivery's outcome and the subscription it was for", () => {
     createdBy: admin,
   });
 
+  it("a create whose answer was lost and retried is still a create, counted once", async () => {
+    // Prepare
+    const tenantId = randomUUID();
+    const store = new TableAuditSubscriptionStore(interfered("lostAnswer"));
+
+    // Act
+    const outcome = await store.create(tenantId, sub("siem"), 5);
+
+    // Assess
+    expect(outcome).toBe("created");
+    expect((await store.list(tenantId)).map((s) => s.id)).toEqual(["siem"]);
+    expect(await new TableAuditSubscriptionStore(tables).delete(tenantId, "siem")).toBe(true);
+    for (let i = 0; i < 5; i++) expect(await store.create(tenantId, sub(`s${i}`), 5)).toBe("created");
+  });
+
   it("an outcome recorded after the subscription was deleted does not show on a new one of the same id", async () => {
     // Prepare: a subscription whose delivery is under way (read before the delete).
     const tenantId = randomUUID();

@@ -91,8 +91,12 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
         await this.#table.submitTransaction([count1, ["create", { partitionKey: pk, rowKey: subRow(sub.id), ...entity }]]);
         return "created";
       } catch (e) {
-        if (isStatus(e, 409) && (await this.get(tenantId, sub.id))) return "exists";
-        if (!(isStatus(e, 409) || isStatus(e, 412)) || attempt >= maxAttempts) throw e;
+        const conflict = isStatus(e, 409) || isStatus(e, 412);
+        const existing = conflict ? await this.get(tenantId, sub.id) : undefined;
+        // Its own generation: this very create committed on a try whose answer was lost (the
+        // SDK sent the transaction again and met its own row and counter).
+        if (existing) return existing.generation === sub.generation ? "created" : "exists";
+        if (!conflict || attempt >= maxAttempts) throw e;
       }
     }
   }
