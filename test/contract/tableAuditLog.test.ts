@@ -223,6 +223,22 @@ describe("a delivery's outcome and the subscription it was for", () => {
     for (let i = 0; i < 5; i++) expect(await store.create(tenantId, sub(`s${i}`), 5)).toBe("created");
   });
 
+  it("a delete whose answer was lost and retried is still a delete, counted once", async () => {
+    // Prepare: five subscriptions, the most a tenant may have.
+    const tenantId = randomUUID();
+    const plain = new TableAuditSubscriptionStore(tables);
+    for (let i = 0; i < 5; i++) expect(await plain.create(tenantId, sub(`s${i}`), 5)).toBe("created");
+
+    // Act
+    const deleted = await new TableAuditSubscriptionStore(interfered("lostAnswer")).delete(tenantId, "s0");
+
+    // Assess: deleted (so the caller removes its secret and records it), and room for exactly one more.
+    expect(deleted).toBe(true);
+    expect((await plain.list(tenantId)).map((s) => s.id)).toEqual(["s1", "s2", "s3", "s4"]);
+    expect(await plain.create(tenantId, sub("s5"), 5)).toBe("created");
+    expect(await plain.create(tenantId, sub("s6"), 5)).toBe("limit");
+  });
+
   it("an outcome recorded after the subscription was deleted does not show on a new one of the same id", async () => {
     // Prepare: a subscription whose delivery is under way (read before the delete).
     const tenantId = randomUUID();

@@ -114,18 +114,25 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
 
   async delete(tenantId: string, id: string): Promise<boolean> {
     const pk = streamPartition(tenantId);
+    // Once a delete was sent, a row found gone may be its work: the SDK sends a transaction
+    // again when its answer is lost, and that try meets the moved counter or the missing row.
+    // Answering "not found" then would leave the secret behind and the delete unrecorded.
+    let sent = false;
     for (let attempt = 1; ; attempt++) {
       const counter = await getOrUndefined<CounterEntity>(this.#table, pk, counterRow);
-      if (!counter?.etag || !(await getOrUndefined(this.#table, pk, subRow(id)))) return false;
+      if (!counter?.etag || !(await getOrUndefined(this.#table, pk, subRow(id)))) {
+        if (sent) break;
+        return false;
+      }
       try {
+        sent = true;
         await this.#table.submitTransaction([
           ["update", { partitionKey: pk, rowKey: counterRow, subscriptions: Math.max(0, (counter.subscriptions ?? 1) - 1) }, "Merge", { etag: counter.etag }],
           ["delete", { partitionKey: pk, rowKey: subRow(id) }],
         ]);
         break;
       } catch (e) {
-        if (isStatus(e, 404)) return false;
-        if (!isStatus(e, 412) || attempt >= maxAttempts) throw e;
+        if (!(isStatus(e, 404) || isStatus(e, 412)) || attempt >= maxAttempts) throw e;
       }
     }
     await deleteIfExists(this.#table, pk, statusRow(id));
