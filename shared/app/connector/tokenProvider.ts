@@ -59,7 +59,8 @@ interface CachedToken {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const keyVaultWriteAttempts = 3;
+/** Attempts at each Key Vault or Table call a refresh makes after TeamViewer rotated the token. */
+const storageAttempts = 3;
 /** Refresh rounds under one lease when another writer keeps rotating the token first. */
 const refreshRounds = 3;
 const maxGenerationCheckMs = 60_000;
@@ -300,7 +301,8 @@ export class TokenProvider {
    */
   async #storeRefreshed(tenantId: string, from: StoredToken, fresh: IssuedToken, requireOnboarded: boolean, lost: () => boolean): Promise<StoredToken> {
     const token: StoredToken = { ...fresh, generation: from.generation };
-    const [current, connector] = await Promise.all([this.#vault.read(tenantId), this.#connectors.get(tenantId)]);
+    // `from` is spent at TeamViewer now: a storage hiccup here must not throw the new token away.
+    const [current, connector] = await retried(() => Promise.all([this.#vault.read(tenantId), this.#connectors.get(tenantId)]));
     if (current?.refreshToken !== from.refreshToken || connector?.generation !== from.generation) {
       this.#cache.delete(tenantId);
       this.#log.warn("the connector changed while its TeamViewer token was refreshed; the refreshed token is revoked, not stored", {
@@ -330,19 +332,25 @@ export class TokenProvider {
   }
 
   async #writeWithRetries(tenantId: string, token: StoredToken): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#vault.write(tenantId, token);
-        return;
-      } catch (e) {
-        if (attempt >= keyVaultWriteAttempts) {
-          // This instance keeps the token in memory, but no other instance can get it:
-          // their next refresh will use the spent token and the connector will need a reconnect.
-          this.#log.error("could not store the refreshed TeamViewer token in Key Vault", e, { tenantId });
-          throw e;
-        }
-        await sleep(250 * attempt);
-      }
+    try {
+      await retried(() => this.#vault.write(tenantId, token));
+    } catch (e) {
+      // This instance keeps the token in memory, but no other instance can get it:
+      // their next refresh will use the spent token and the connector will need a reconnect.
+      this.#log.error("could not store the refreshed TeamViewer token in Key Vault", e, { tenantId });
+      throw e;
+    }
+  }
+}
+
+/** `work`, tried again after a short pause when it fails, up to `storageAttempts` times. */
+async function retried<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (e) {
+      if (attempt >= storageAttempts) throw e;
+      await sleep(250 * attempt);
     }
   }
 }
