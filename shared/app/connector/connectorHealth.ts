@@ -62,6 +62,13 @@ const target = { type: "connector", id: connectorId } as const;
 function reauthorizationFinding(lastError: ConnectorError | null): Finding {
   return { health: connectorHealths.reauthorizationRequired, detail: lastError?.message ?? reauthorizationRequired().detail, lastError: undefined };
 }
+function replacedFinding(health: ConnectorHealth | null): Finding {
+  return {
+    health: health ?? connectorHealths.healthy,
+    detail: "The connector was connected again while it was checked; this check was of the old connection and changed nothing. Check again.",
+    lastError: undefined,
+  };
+}
 /** Tenants checked at once by the timer: bounded so a large fleet does not burst TeamViewer. */
 const timerConcurrency = 4;
 
@@ -160,6 +167,12 @@ export class ConnectorHealthCheck {
     const after = await this.#d.connectors.update(tenantId, (s) => {
       if (s.onboardingStatus !== onboardingStatuses.onboarded) return undefined;
       previous = s.health;
+      if (s.generation !== before.generation) {
+        // Disconnected and connected again while this check ran: what it found is about the
+        // old connection's token (and account), never to be written onto the new one.
+        finding = replacedFinding(s.health);
+        return undefined;
+      }
       // Another instance found the refresh token refused while this check ran.
       finding = s.health === connectorHealths.reauthorizationRequired ? reauthorizationFinding(s.lastError) : probed;
       return {
