@@ -80,6 +80,8 @@ class MemoryOAuthStateStore implements OAuthStateStore {
 
 class MemoryTokenVault implements TokenVault {
   readonly tokens = new Map<string, StoredToken>();
+  /** The next `failWrites` writes fail (Key Vault unreachable) and store nothing. */
+  failWrites = 0;
 
   async read(tenantId: string): Promise<StoredToken | undefined> {
     await Promise.resolve();
@@ -88,6 +90,10 @@ class MemoryTokenVault implements TokenVault {
 
   async write(tenantId: string, token: StoredToken): Promise<void> {
     await Promise.resolve();
+    if (this.failWrites > 0) {
+      this.failWrites--;
+      throw new Error("Key Vault is unreachable (test)");
+    }
     this.tokens.set(tenantId, token);
   }
 
@@ -99,8 +105,11 @@ class MemoryTokenVault implements TokenVault {
 
 const unavailable = new TeamViewerError("serverError", "GET /api/v1/account: TeamViewer answered 503.", { status: 503 });
 
-/** A tenant whose admin connected (attempt at generation 1) and signed in: the state is redeemed, the message queued. */
-function signedIn(accountError: TeamViewerError = unavailable) {
+/**
+ * A tenant whose admin connected (attempt at generation 1) and signed in: the state is redeemed,
+ * the message queued. GET /account fails with `accountError` on every delivery (null: it answers).
+ */
+function signedIn(accountError: TeamViewerError | null = unavailable) {
   const clock = new ManualClock("2026-12-06T08:00:00.000Z");
   const connectors = new MemoryConnectorStore();
   const states = new MemoryOAuthStateStore();
@@ -127,17 +136,23 @@ function signedIn(accountError: TeamViewerError = unavailable) {
     expiresAt: expiry,
     generation: 1,
   });
-  // TeamViewer answers GET /account with the same error (by default 503) on every delivery.
   const account: Pick<TenantTeamViewer, "getAccount"> = {
-    getAccount: async () => Promise.reject(accountError),
+    getAccount: async () => (accountError ? Promise.reject(accountError) : Promise.resolve({ userId: "u1234567", name: "Contoso Help Desk" })),
   };
+  // The code works once, as at TeamViewer.
+  let codeSpent = false;
   const worker = new ConnectorWorker({
     connectors,
     states,
     vault,
     tokens: { withTokenLease: async (_t, work) => work(), invalidate: () => undefined, withAccessToken: async () => Promise.reject(new Error("not used")) },
     teamViewer: {
-      exchangeCode: async () => Promise.resolve(exchanged),
+      exchangeCode: async () => {
+        await Promise.resolve();
+        if (codeSpent) throw new TeamViewerError("invalidGrant", "POST /api/v1/oauth2/token: TeamViewer answered invalid_grant.", { status: 400 });
+        codeSpent = true;
+        return exchanged;
+      },
       revoke: async (accessToken) => {
         await Promise.resolve();
         if (revokeFailures.length > 0) throw revokeFailures.shift();
@@ -253,6 +268,42 @@ describe("connector.authorize refused the account", () => {
     expect(t.vault.tokens.has(tenantId)).toBe(false);
     expect(t.connectors.rows.get(tenantId)?.onboardingStatus).toBe(onboardingStatuses.notOnboarded);
     const recorded = JSON.stringify([t.audit.events, t.lines]);
+    for (const secret of [exchanged.accessToken, exchanged.refreshToken, "the-one-time-code"]) expect(recorded).not.toContain(secret);
+  });
+});
+
+describe("connector.authorize when Key Vault falters after the exchange", () => {
+  it("a write that fails once still stores the sign-in's token and onboards: the code is spent, a redelivery could not", async () => {
+    // Prepare
+    const t = signedIn(null);
+    t.vault.failWrites = 1;
+
+    // Act
+    await t.authorize();
+
+    // Assess
+    expect(t.vault.tokens.get(tenantId)?.accessToken).toBe(exchanged.accessToken);
+    expect(t.connectors.rows.get(tenantId)?.onboardingStatus).toBe(onboardingStatuses.onboarded);
+    expect(t.states.rows.get(stateId)?.status).toBe(oauthStateStatuses.completed);
+    expect(t.revoked).toEqual([]);
+  });
+
+  it("a token that cannot be stored at all is revoked, and the onboarding fails saying why instead of blaming the code", async () => {
+    // Prepare
+    const t = signedIn(null);
+    t.vault.failWrites = 100;
+
+    // Act: the one delivery settles it (a redelivery would only find the code spent)
+    await t.authorize();
+
+    // Assess
+    expect(t.revoked).toEqual([exchanged.accessToken]);
+    expect(t.vault.tokens.has(tenantId)).toBe(false);
+    const connector = t.connectors.rows.get(tenantId);
+    expect(connector?.onboardingStatus).toBe(onboardingStatuses.notOnboarded);
+    expect(connector?.lastError?.message).toMatch(/Key Vault/);
+    expect(t.states.rows.get(stateId)?.status).toBe(oauthStateStatuses.completed);
+    const recorded = JSON.stringify([t.audit.events, t.lines, connector]);
     for (const secret of [exchanged.accessToken, exchanged.refreshToken, "the-one-time-code"]) expect(recorded).not.toContain(secret);
   });
 });

@@ -1,6 +1,7 @@
 // The domain errors the connector area answers with, in one place so every entry point
 // (HTTP, queue, the token provider used by sessions) says the same thing.
 import { DomainError, errorCodes } from "../../domain/errors.js";
+import type { TeamViewerError } from "../teamViewerError.js";
 
 export const notOnboardedReasons = {
   notOnboarded: "notOnboarded",
@@ -30,3 +31,15 @@ export const isReauthorizationRequired = (e: unknown): boolean =>
   e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded && e.extensions?.reason === notOnboardedReasons.reauthorizationRequired;
 
 export const invalidOAuthState = (detail: string): DomainError => new DomainError(errorCodes.invalidOAuthState, detail);
+
+/** Why TeamViewer refused to authorize, in words an admin can act on. */
+export function exchangeFailureMessage(e: TeamViewerError): string {
+  switch (e.code) {
+    case "invalidGrant":
+      return "TeamViewer did not accept the sign-in (the authorization code expired or was already used). Connect again.";
+    case "invalidClient":
+      return "TeamViewer rejected this service's app registration (client id or secret). Ask the service operator to check it.";
+    default:
+      return `TeamViewer could not complete the sign-in: ${e.message}`;
+  }
+}

@@ -14,12 +14,13 @@ import {
   type ConnectorState,
 } from "../../domain/connector.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
-import { isTeamViewerError, isTokenRefused, type TeamViewerError } from "../teamViewerError.js";
+import { isTeamViewerError, isTokenRefused } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
 import { abandonExchanged, revokeAndRemove } from "./abandonedTokens.js";
-import { invalidOAuthState } from "./connectorErrors.js";
+import { exchangeFailureMessage, invalidOAuthState } from "./connectorErrors.js";
+import { retried } from "./retried.js";
 import { stateActor } from "./connectorService.js";
 import {
   oauthStateStatuses,
@@ -71,18 +72,6 @@ export interface DisconnectCommand {
 /** A connector command Service Bus gave up on; an authorization's code is not carried. */
 export type DeadLetteredConnectorCommand =
   ({ readonly kind: "authorize" } & Omit<AuthorizeCommand, "code">) | ({ readonly kind: "disconnect" } & DisconnectCommand);
-
-/** Why TeamViewer refused to authorize, in words an admin can act on. */
-function exchangeFailureMessage(e: TeamViewerError): string {
-  switch (e.code) {
-    case "invalidGrant":
-      return "TeamViewer did not accept the sign-in (the authorization code expired or was already used). Connect again.";
-    case "invalidClient":
-      return "TeamViewer rejected this service's app registration (client id or secret). Ask the service operator to check it.";
-    default:
-      return `TeamViewer could not complete the sign-in: ${e.message}`;
-  }
-}
 
 export class ConnectorWorker {
   readonly #d: ConnectorWorkerDeps;
@@ -149,11 +138,21 @@ export class ConnectorWorker {
       const exchanged: StoredToken = { ...issued, generation: tokenGeneration };
       // The code is spent: store the tokens before anything else can fail, so a redelivery
       // resumes from here; but only under the token lease and while this attempt is current.
-      const stored = await this.#d.tokens.withTokenLease(tenantId, async () => {
-        if (!current(await this.#d.connectors.get(tenantId))) return false;
-        await this.#d.vault.write(tenantId, exchanged);
-        return true;
-      });
+      let stored: boolean;
+      try {
+        stored = await this.#d.tokens.withTokenLease(tenantId, async () => {
+          if (!current(await retried(() => this.#d.connectors.get(tenantId)))) return false;
+          await retried(() => this.#d.vault.write(tenantId, exchanged));
+          return true;
+        });
+      } catch (e) {
+        // A redelivery could only present the spent code again: end the attempt here, truthfully.
+        log.error("could not store the TeamViewer token of a sign-in in Key Vault", e, { tenantId });
+        await revokeAndRemove(this.#d, tenantId, exchanged, log).catch(() => undefined);
+        const message = "The TeamViewer sign-in succeeded, but its token could not be stored in Key Vault. Connect again.";
+        const detail = "the exchanged token could not be stored in Key Vault; it was revoked at TeamViewer";
+        return this.#failOnboarding(tenantId, stateId, oauthStateStatuses.redeemed, message, detail, actor, correlationId);
+      }
       if (!stored) {
         await this.#discard(tenantId, stateId, oauthStateStatuses.redeemed, exchanged, actor, correlationId, log);
         return;

@@ -15,6 +15,7 @@ import { createLogger, type Logger } from "../logging.js";
 import { connectorNotOnboarded, reauthorizationRequired } from "./connectorErrors.js";
 import type { ConnectorStore, IssuedToken, LeaseStore, StoredToken, TeamViewerAuthApi, TokenVault } from "./ports.js";
 import { RefreshFailures } from "./refreshFailures.js";
+import { retried } from "./retried.js";
 import { TokenLease } from "./tokenLease.js";
 
 export { refreshLeaseName } from "./tokenLease.js";
@@ -59,8 +60,6 @@ interface CachedToken {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** Attempts at each Key Vault or Table call a refresh makes after TeamViewer rotated the token. */
-const storageAttempts = 3;
 /** Refresh rounds under one lease when another writer keeps rotating the token first. */
 const refreshRounds = 3;
 const maxGenerationCheckMs = 60_000;
@@ -339,18 +338,6 @@ export class TokenProvider {
       // their next refresh will use the spent token and the connector will need a reconnect.
       this.#log.error("could not store the refreshed TeamViewer token in Key Vault", e, { tenantId });
       throw e;
-    }
-  }
-}
-
-/** `work`, tried again after a short pause when it fails, up to `storageAttempts` times. */
-async function retried<T>(work: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work();
-    } catch (e) {
-      if (attempt >= storageAttempts) throw e;
-      await sleep(250 * attempt);
     }
   }
 }
