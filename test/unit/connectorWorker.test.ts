@@ -272,6 +272,41 @@ describe("connector.authorize refused the account", () => {
   });
 });
 
+describe("connector.authorize replacing a token left in Key Vault", () => {
+  it("revokes the token of an earlier sign-in it replaces: nobody will use it, and Key Vault keeps old versions", async () => {
+    // Prepare: an earlier attempt exchanged its code and stored its token (generation 1), then its
+    // GET /account failed and the admin connected again before its redelivery.
+    const t = signedIn(null);
+    const earlier: StoredToken = { accessToken: "at-of-an-earlier-sign-in", refreshToken: "rt-earlier", expiresAt: exchanged.expiresAt, generation: 1 };
+    t.vault.tokens.set(tenantId, earlier);
+
+    // Act
+    await t.authorize();
+
+    // Assess
+    expect(t.connectors.rows.get(tenantId)?.onboardingStatus).toBe(onboardingStatuses.onboarded);
+    expect(t.vault.tokens.get(tenantId)?.accessToken).toBe(exchanged.accessToken);
+    expect(t.revoked).toEqual([earlier.accessToken]);
+    const recorded = JSON.stringify([t.audit.events, t.lines]);
+    for (const secret of [earlier.accessToken, earlier.refreshToken]) expect(recorded).not.toContain(secret);
+  });
+
+  it("still onboards when TeamViewer cannot revoke the replaced token", async () => {
+    // Prepare
+    const t = signedIn(null);
+    t.vault.tokens.set(tenantId, { accessToken: "at-of-an-earlier-sign-in", refreshToken: "rt-earlier", expiresAt: exchanged.expiresAt, generation: 1 });
+    t.revokeFailures.push(new TeamViewerError("timeout", "POST /api/v1/oauth2/revoke: TeamViewer did not answer within 15000 ms."));
+
+    // Act
+    await t.authorize();
+
+    // Assess
+    expect(t.connectors.rows.get(tenantId)?.onboardingStatus).toBe(onboardingStatuses.onboarded);
+    expect(t.vault.tokens.get(tenantId)?.accessToken).toBe(exchanged.accessToken);
+    expect(t.lines.some((l) => l.level === "warn" && l.line.includes("could not revoke"))).toBe(true);
+  });
+});
+
 describe("connector.authorize when Key Vault falters after the exchange", () => {
   it("a write that fails once still stores the sign-in's token and onboards: the code is spent, a redelivery could not", async () => {
     // Prepare

@@ -4,6 +4,7 @@
 // only while the secret still holds them, so a newer connection's token is never touched.
 import { onboardingStatuses, type ConnectorState } from "../../domain/connector.js";
 import type { Logger } from "../logging.js";
+import { retried } from "./retried.js";
 import { oauthStateStatuses, type OAuthStateStore, type StoredToken, type TeamViewerAuthApi, type TokenVault } from "./ports.js";
 import type { TokenProvider } from "./tokenProvider.js";
 
@@ -19,6 +20,34 @@ export async function removeIfOurs(d: AbandonedTokenDeps, tenantId: string, toke
     const stored = await d.vault.read(tenantId);
     if (stored?.accessToken === token.accessToken) await d.vault.remove(tenantId);
   });
+}
+
+/**
+ * Stores a sign-in's token under the token lease while `stillCurrent()` (false: not stored).
+ * What it replaces is an ended connection's token or an abandoned sign-in's, which nobody
+ * will use again but Key Vault keeps among the secret's old versions: it is revoked (best effort).
+ */
+export async function storeSignIn(
+  d: AbandonedTokenDeps,
+  tenantId: string,
+  token: StoredToken,
+  stillCurrent: () => Promise<boolean>,
+  log: Logger,
+): Promise<boolean> {
+  let replaced: StoredToken | undefined;
+  const stored = await d.tokens.withTokenLease(tenantId, async () => {
+    if (!(await stillCurrent())) return false;
+    // Only to revoke it: a secret that cannot be read must not keep the new token out.
+    replaced = await d.vault.read(tenantId).catch(() => undefined);
+    await retried(() => d.vault.write(tenantId, token));
+    return true;
+  });
+  if (stored && replaced && replaced.accessToken !== token.accessToken) {
+    await d.teamViewer.revoke(replaced.accessToken).catch((e: unknown) => {
+      log.warn("could not revoke the TeamViewer token a sign-in replaced", { tenantId, error: e instanceof Error ? e.message : String(e) });
+    });
+  }
+  return stored;
 }
 
 /** Revokes `token` at TeamViewer (best effort) and deletes the secret if it still holds it; answers whether TeamViewer revoked it. */

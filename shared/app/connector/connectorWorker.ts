@@ -18,7 +18,7 @@ import { isTeamViewerError, isTokenRefused } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
-import { abandonExchanged, revokeAndRemove } from "./abandonedTokens.js";
+import { abandonExchanged, revokeAndRemove, storeSignIn } from "./abandonedTokens.js";
 import { exchangeFailureMessage, invalidOAuthState } from "./connectorErrors.js";
 import { retried } from "./retried.js";
 import { stateActor } from "./connectorService.js";
@@ -140,11 +140,7 @@ export class ConnectorWorker {
       // resumes from here; but only under the token lease and while this attempt is current.
       let stored: boolean;
       try {
-        stored = await this.#d.tokens.withTokenLease(tenantId, async () => {
-          if (!current(await retried(() => this.#d.connectors.get(tenantId)))) return false;
-          await retried(() => this.#d.vault.write(tenantId, exchanged));
-          return true;
-        });
+        stored = await storeSignIn(this.#d, tenantId, exchanged, async () => current(await retried(() => this.#d.connectors.get(tenantId))), log);
       } catch (e) {
         // A redelivery could only present the spent code again: end the attempt here, truthfully.
         log.error("could not store the TeamViewer token of a sign-in in Key Vault", e, { tenantId });
