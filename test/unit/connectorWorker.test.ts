@@ -338,8 +338,23 @@ describe("connector.authorize when Key Vault falters after the exchange", () => 
     expect(connector?.onboardingStatus).toBe(onboardingStatuses.notOnboarded);
     expect(connector?.lastError?.message).toMatch(/Key Vault/);
     expect(t.states.rows.get(stateId)?.status).toBe(oauthStateStatuses.completed);
+    expect(t.audit.events.map((e) => e.detail)).toEqual(["the exchanged token could not be stored in Key Vault; it was revoked at TeamViewer"]);
     const recorded = JSON.stringify([t.audit.events, t.lines, connector]);
     for (const secret of [exchanged.accessToken, exchanged.refreshToken, "the-one-time-code"]) expect(recorded).not.toContain(secret);
+  });
+
+  it("says so when TeamViewer could not revoke the token Key Vault did not take", async () => {
+    // Prepare
+    const t = signedIn(null);
+    t.vault.failWrites = 100;
+    t.revokeFailures.push(new TeamViewerError("unreachable", "POST /api/v1/oauth2/revoke: TeamViewer could not be reached."));
+
+    // Act
+    await t.authorize();
+
+    // Assess
+    expect(t.connectors.rows.get(tenantId)?.onboardingStatus).toBe(onboardingStatuses.notOnboarded);
+    expect(t.audit.events.map((e) => e.detail)).toEqual(["the exchanged token could not be stored in Key Vault; TeamViewer could not revoke it"]);
   });
 });
 

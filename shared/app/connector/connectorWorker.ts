@@ -18,7 +18,7 @@ import { isTeamViewerError, isTokenRefused } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
-import { abandonExchanged, revokeAndRemove, storeSignIn } from "./abandonedTokens.js";
+import { abandonExchanged, removeIfOurs, revokeAndRemove, storeSignIn } from "./abandonedTokens.js";
 import { exchangeFailureMessage, invalidOAuthState } from "./connectorErrors.js";
 import { retried } from "./retried.js";
 import { stateActor } from "./connectorService.js";
@@ -144,9 +144,13 @@ export class ConnectorWorker {
       } catch (e) {
         // A redelivery could only present the spent code again: end the attempt here, truthfully.
         log.error("could not store the TeamViewer token of a sign-in in Key Vault", e, { tenantId });
-        await revokeAndRemove(this.#d, tenantId, exchanged, log).catch(() => undefined);
+        const revoked = await this.#d.teamViewer.revoke(exchanged.accessToken).then(
+          () => true,
+          () => false,
+        );
+        await removeIfOurs(this.#d, tenantId, exchanged).catch(() => undefined); // in case the write landed after all
         const message = "The TeamViewer sign-in succeeded, but its token could not be stored in Key Vault. Connect again.";
-        const detail = "the exchanged token could not be stored in Key Vault; it was revoked at TeamViewer";
+        const detail = `the exchanged token could not be stored in Key Vault; ${revoked ? "it was revoked at TeamViewer" : "TeamViewer could not revoke it"}`;
         return this.#failOnboarding(tenantId, stateId, oauthStateStatuses.redeemed, message, detail, actor, correlationId);
       }
       if (!stored) {
