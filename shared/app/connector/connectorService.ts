@@ -199,11 +199,11 @@ export class ConnectorService {
     }
     // The code lives 10 minutes from now: the worker gets that long before the onboarding lapses.
     const extended = new Date(now.getTime() + onboardingLifetimeMs).toISOString();
-    await this.#d.connectors.update(tenantId, (s) =>
-      s.pendingStateId === id && s.onboardingStatus === onboardingStatuses.onboarding ? { ...s, onboardingRequestExpiryDateTime: extended } : undefined,
-    );
     const message = makeEnvelope("connector.authorize", tenantId, { stateId: id, code: query.code! }, { correlationId, now });
     try {
+      await this.#d.connectors.update(tenantId, (s) =>
+        s.pendingStateId === id && s.onboardingStatus === onboardingStatuses.onboarding ? { ...s, onboardingRequestExpiryDateTime: extended } : undefined,
+      );
       await this.#d.bus.send({ queue: messageQueue["connector.authorize"], id: message.id, type: message.type, correlationId, body: message });
     } catch (e) {
       // Not queued: give the state back, so the browser's retry of this callback still works.
