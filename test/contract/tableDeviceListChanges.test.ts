@@ -311,3 +311,49 @@ describe("a settings change between pages", () => {
     expect(rest).toEqual((await expected(tenantId, ids, { scope: everywhere, settings: on, eligible: true })).filter((id) => id > "dev-02"));
   });
 });
+
+describe("the page budget when a query merges more ranges than 2 × top", () => {
+  it("reads one row per range, no more, and still moves on", async () => {
+    // Prepare: a scoped search over six tags (6 name ranges + the wide range + the UPN and
+    // display-name ranges = 9), each tag's range with a matching device.
+    const tenantId = randomUUID();
+    const tags = ["a", "b", "c", "d", "e", "f"];
+    for (const [i, tag] of tags.entries()) await upsert(tenantId, facts(`dev-${i}`, { deviceName: `DX-${i}`, roleScopeTagIds: [tag] }));
+    const counted = createTables({ kind: "connectionString", connectionString: azurite.connectionString, allowInsecure: true }, localDevelopmentCredential);
+    let entitiesRead = 0;
+    counted.client(tableNames.devices).pipeline.addPolicy({
+      name: "countEntities",
+      sendRequest: async (req, next) => {
+        const res = await next(req);
+        if (req.method === "GET" && res.bodyAsText) entitiesRead += (JSON.parse(res.bodyAsText) as { value?: unknown[] }).value?.length ?? 0;
+        return res;
+      },
+    });
+    const q: Query = { scope: scoped(...tags), settings: off, search: "d" };
+    const ranges = tags.length + 3;
+
+    // Act
+    const got: string[] = [];
+    const pages: number[] = [];
+    let token: string | undefined;
+    do {
+      entitiesRead = 0;
+      const page = await new TableDeviceStore(counted).list({ tenantId, top: 1, continuationToken: token, ...q });
+      pages.push(entitiesRead);
+      got.push(...page.value.map((d) => d.id));
+      token = page.continuationToken;
+    } while (token && pages.length < 50);
+
+    // Assess: more than 2 × top on a page (a merge needs a row from every range), never more than one per range
+    expect(got).toEqual(
+      await expected(
+        tenantId,
+        tags.map((_, i) => `dev-${i}`),
+        q,
+      ),
+    );
+    expect(got).toHaveLength(tags.length);
+    expect(Math.max(...pages)).toBeGreaterThan(2);
+    for (const n of pages) expect(n).toBeLessThanOrEqual(Math.max(2, ranges));
+  });
+});

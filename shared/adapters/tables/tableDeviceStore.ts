@@ -58,7 +58,8 @@ export type RecordEntity = Partial<DeviceEntity> & {
 const maxWriteAttempts = 8;
 
 // Per-page budget: a page reads at most 2 x top entities (and a few queries), so its cost
-// follows its size whatever the filter. A single exact range reads top + 1 (the extra row
+// follows its size whatever the filter; a merge of more ranges than that reads one row per
+// range (it needs every range's head before it can return a row). A single exact range reads top + 1 (the extra row
 // says whether there is more). Merged ranges start with top / k rows each and keep the rest
 // of the budget for the ranges that run dry; rows filtered out or merged away spend it too.
 // A page that hits the budget ends early, possibly short, with a continuation token (the
