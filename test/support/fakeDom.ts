@@ -60,6 +60,8 @@ class FakeText extends FakeNode {
 class FakeElement extends FakeNode {
   readonly tagName: string;
   readonly attributes = new Map<string, string>();
+  /** `data-*` values set through `el.dataset` (kept apart from attributes, as the portal only writes them). */
+  readonly dataset: Record<string, string> = {};
   readonly #listeners = new Map<string, ((event: { type: string; target: FakeElement; preventDefault(): void }) => void)[]>();
 
   constructor(tagName: string) {

@@ -1,13 +1,21 @@
 // The session panel: follows a session live (requested → awaiting the user → accepted →
 // closed), with the device and user, the Connect (supporter) link, resend notification,
 // close, and for users who can't be notified the end-user link to pass on.
-import { nextPollMs, problemBox } from "../api.js";
+import { ApiProblem, nextPollMs, problemBox } from "../api.js";
 import type { PageContext } from "../context.js";
 import { details, h, mount, progress, time, whileBusy } from "../dom.js";
 import { openStatuses, statusText, type Session, type SessionConnection, type SessionStatus } from "../types.js";
 
 const steps: readonly SessionStatus[] = ["requested", "awaitingEndUser", "accepted", "closed"];
 const pollMs = 1500;
+
+/**
+ * Answers that asking again will not change: the session is gone or not the reader's to see
+ * (404, e.g. its device moved out of their scope; 403) or the sign-in ended (401).
+ */
+function endsFollowing(error: unknown): boolean {
+  return error instanceof ApiProblem && [401, 403, 404].includes(error.problem.status ?? 0);
+}
 
 const notificationText = {
   pending: "Being sent to the user's Company Portal",
@@ -315,8 +323,12 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
         render(s);
       }
     } catch (e) {
-      if (!current) mount(content, problemBox(e));
-      else mount(actionResult, problemBox(e));
+      const stopped = endsFollowing(e)
+        ? h("p", { class: "muted", id: "session-polling-stopped" }, "Stopped following this session. Reload the page to look again.")
+        : null;
+      if (!current) mount(content, problemBox(e), stopped);
+      else mount(actionResult, problemBox(e), stopped);
+      if (stopped) return;
       delayMs = nextPollMs(e, pollMs); // a 429 says when to come back
     }
     // Follow the session live until it ends.
