@@ -104,3 +104,69 @@ describe("portal session panel", () => {
     expect(api.get.mock.calls.length).toBeGreaterThan(2);
   });
 });
+
+describe("portal session panel after Close", () => {
+  it("follows a closed session until TeamViewer's side is closed or has failed, and says which", async () => {
+    // Arrange: the API closes the session at once; TeamViewer's side is retried for minutes, then given up.
+    const closedAt = new Date().toISOString();
+    const closed = session({
+      status: "closed",
+      closedAt,
+      closedBy: { id: "helper", displayName: "Help Desk", type: "user" } as Session["closedBy"],
+      history: [
+        { status: "requested", at: "2026-12-01T10:00:00.000Z" },
+        { status: "closed", at: closedAt },
+      ],
+    });
+    const message = "The TeamViewer session could not be closed: TeamViewer is unavailable (tried 9 times). It ends by itself when it is no longer valid.";
+    const gaveUp = session({
+      ...closed,
+      failure: { code: "teamViewerCloseFailed", message },
+      history: [...closed.history, { status: "closed", at: new Date(Date.now() + 4 * 60_000).toISOString(), detail: message }],
+    });
+    let state: "open" | "closed" | "gaveUp" = "open";
+    const { panel } = mountPanel(
+      async () => (state === "open" ? session() : state === "closed" ? closed : gaveUp),
+      async () => {
+        state = "closed";
+        return undefined;
+      },
+    );
+    await vi.advanceTimersByTimeAsync(0);
+
+    // Act: close, let the retries run for a few minutes, then TeamViewer's close is given up.
+    byId(panel, "close-session")!.click();
+    await vi.advanceTimersByTimeAsync(3 * 60_000);
+    state = "gaveUp";
+    await vi.advanceTimersByTimeAsync(60_000);
+
+    // Assess: the reader learns TeamViewer's side stayed open, with the server's message.
+    expect(textOf(panel)).toContain("TeamViewer's side of the session could not be closed");
+    expect(textOf(panel)).toContain(message);
+    expect(textOf(panel)).toContain("teamViewerCloseFailed");
+  });
+
+  it("stops once TeamViewer's side is closed, and never follows a session closed long ago", async () => {
+    // Arrange: one session closed an hour ago (nothing noted since), and one whose close at TeamViewer is noted.
+    const hourAgo = new Date(Date.now() - 60 * 60_000).toISOString();
+    const old = session({ status: "closed", closedAt: hourAgo, history: [{ status: "closed", at: hourAgo }] });
+    const now = new Date().toISOString();
+    const done = session({
+      status: "closed",
+      closedAt: now,
+      history: [
+        { status: "closed", at: now },
+        { status: "closed", at: now, detail: "TeamViewer session closed." },
+      ],
+    });
+    const first = mountPanel(async () => old);
+    const second = mountPanel(async () => done);
+
+    // Act
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+
+    // Assess: one read each.
+    expect(first.api.get).toHaveBeenCalledTimes(1);
+    expect(second.api.get).toHaveBeenCalledTimes(1);
+  });
+});

@@ -9,6 +9,22 @@ import { openStatuses, statusText, type Session, type SessionConnection, type Se
 const steps: readonly SessionStatus[] = ["requested", "awaitingEndUser", "accepted", "closed"];
 const pollMs = 1500;
 
+/** How often and for how long the panel looks at a just-closed session while TeamViewer's side of it is being closed. */
+const closingPollMs = 10_000;
+const closingForMs = 30 * 60_000;
+
+/**
+ * Whether TeamViewer's side of a session closed in the last half hour is still being closed:
+ * the service retries it for minutes and notes the outcome in the history (closed, or the
+ * `teamViewerCloseFailed` failure), so nothing after the close entry means "not yet".
+ */
+export function teamViewerStillClosing(s: Session, now: number): boolean {
+  if (s.status !== "closed" || !s.teamViewer || s.failure || !s.closedAt) return false;
+  if (Date.parse(s.closedAt) + closingForMs <= now) return false;
+  const closedEntry = s.history.findIndex((e) => e.status === "closed");
+  return closedEntry === s.history.length - 1;
+}
+
 /**
  * Answers that asking again will not change: the session is gone or not the reader's to see
  * (404, e.g. its device moved out of their scope; 403) or the sign-in ended (401).
@@ -230,11 +246,22 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
       connect,
       endUserLink,
       otherWarnings,
+      teamViewerStillClosing(s, Date.now())
+        ? h(
+            "p",
+            { class: "info", id: "teamviewer-closing" },
+            "Closing TeamViewer's side of the session. If TeamViewer does not answer, this is retried for some minutes; the outcome shows here.",
+          )
+        : null,
       s.failure
         ? h(
             "div",
             { class: "problem", role: "alert" },
-            h("p", null, h("strong", null, "The session failed")),
+            h(
+              "p",
+              null,
+              h("strong", null, s.failure.code === "teamViewerCloseFailed" ? "TeamViewer's side of the session could not be closed" : "The session failed"),
+            ),
             h("p", null, s.failure.message),
             h("p", { class: "muted" }, `Code: ${s.failure.code}`),
           )
@@ -331,8 +358,10 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
       if (stopped) return;
       delayMs = nextPollMs(e, pollMs); // a 429 says when to come back
     }
-    // Follow the session live until it ends.
-    if (!ctx.left() && (!current || openStatuses.includes(current.status))) timer = setTimeout(() => void refresh(), delayMs);
+    // Follow the session live until it ends, and a closed one until TeamViewer's side is closed too.
+    if (ctx.left()) return;
+    if (!current || openStatuses.includes(current.status)) timer = setTimeout(() => void refresh(), delayMs);
+    else if (teamViewerStillClosing(current, Date.now())) timer = setTimeout(() => void refresh(), Math.max(delayMs, closingPollMs));
   };
 
   void refresh();
