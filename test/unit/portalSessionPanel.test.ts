@@ -170,3 +170,42 @@ describe("portal session panel after Close", () => {
     expect(second.api.get).toHaveBeenCalledTimes(1);
   });
 });
+
+describe("portal session panel messages", () => {
+  it("shows the service's reason when a resend is refused because the device changed hands", async () => {
+    // Arrange
+    const detail = "The device was given to another primary user since the request. Close this session and request a new one.";
+    const { panel } = mountPanel(
+      async () => session(),
+      async () => {
+        throw new ApiProblem({ title: "Conflict", status: 409, code: "conflict", detail, correlationId: "corr-2" });
+      },
+    );
+    await vi.advanceTimersByTimeAsync(0);
+
+    // Act
+    byId(panel, "resend-notification")!.click();
+    await vi.advanceTimersByTimeAsync(5_000);
+
+    // Assess: the detail stays on screen while the panel goes on polling, with the way out offered.
+    expect(textOf(byId(panel, "session-action-result") as unknown as HTMLElement)).toContain(detail);
+    expect(byId(panel, "close-session")).toBeDefined();
+  });
+
+  it("clears a failed read once the next read works", async () => {
+    // Arrange: the second read finds the network down, the third works again.
+    let reads = 0;
+    const { api, panel } = mountPanel(async () => {
+      reads++;
+      if (reads === 2) throw new ApiProblem({ title: "The service could not be reached", code: "network", detail: "Check your network connection." });
+      return session();
+    });
+
+    // Act
+    await vi.advanceTimersByTimeAsync(5_000);
+
+    // Assess
+    expect(api.get.mock.calls.length).toBeGreaterThan(2);
+    expect(textOf(panel)).not.toContain("could not be reached");
+  });
+});

@@ -164,6 +164,8 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
   let timer: ReturnType<typeof setTimeout> | undefined;
   let lastAnnounced = "";
   let shown = "";
+  /** The action result area holds a failed read (not an action's answer): the next good read clears it. */
+  let readProblemShown = false;
   ctx.onLeave(() => clearTimeout(timer));
 
   const render = (s: Session): void => {
@@ -327,6 +329,7 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
 
   const act = async (button: HTMLButtonElement, busy: string, path: string, done: string): Promise<void> => {
     mount(actionResult);
+    readProblemShown = false;
     await whileBusy(button, busy, async () => {
       try {
         await api.post(path);
@@ -344,6 +347,8 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
     try {
       const s = await api.get<Session>(`/sessions/${encodeURIComponent(sessionId)}`);
       // Re-render only on a change, so keyboard focus stays put while the panel polls.
+      if (readProblemShown) mount(actionResult);
+      readProblemShown = false;
       const key = JSON.stringify(s);
       if (key !== shown) {
         shown = key;
@@ -354,7 +359,10 @@ export function sessionPanel(ctx: PageContext, sessionId: string, onChange?: (s:
         ? h("p", { class: "muted", id: "session-polling-stopped" }, "Stopped following this session. Reload the page to look again.")
         : null;
       if (!current) mount(content, problemBox(e), stopped);
-      else mount(actionResult, problemBox(e), stopped);
+      else {
+        mount(actionResult, problemBox(e), stopped);
+        readProblemShown = true;
+      }
       if (stopped) return;
       delayMs = nextPollMs(e, pollMs); // a 429 says when to come back
     }
