@@ -17,6 +17,7 @@ import { devicesPage } from "./pages/devices.js";
 import { reportsPage } from "./pages/reports.js";
 import { sessionPage, sessionsPage } from "./pages/sessions.js";
 import { approvalsPage } from "./pages/approvals.js";
+import { permissionsProblem } from "./pages/permissionsProblem.js";
 import { settingsPage } from "./pages/settings.js";
 import { signInPage } from "./pages/signIn.js";
 
@@ -117,7 +118,18 @@ class Portal {
         this.#perms = { user, perms: await resolvePermissions(this.#api) };
       } catch (e) {
         // A 401 has already sent the reader to the sign-in page (a newer route): leave it there.
-        if (!left.value) mount(this.#main, h("h1", null, "Remote Assistance Connector"), problemBox(e));
+        if (!left.value) {
+          permissionsProblem(
+            this.#main,
+            e,
+            () => void this.route(),
+            () => {
+              this.#auth.signOut();
+              window.location.hash = "#/sign-in";
+              void this.route();
+            },
+          );
+        }
         return;
       }
       if (left.value) return;
