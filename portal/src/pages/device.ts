@@ -149,10 +149,16 @@ export async function devicePage(ctx: PageContext): Promise<void> {
   const loadEarlier = async (): Promise<void> => {
     try {
       const list = await api.get<List<Session>>("/sessions", { deviceId: device.id, top: 10 });
+      // A page may end early (short, even empty) and still have a token: then there may be more.
+      const more = list.continuationToken
+        ? h("p", null, h("a", { href: hashFor("/sessions", { deviceId: device.id }), id: "device-all-sessions" }, "All sessions of this device"))
+        : null;
       mount(
         earlier,
         list.value.length === 0
-          ? h("p", { class: "empty" }, "No sessions yet.")
+          ? more
+            ? null
+            : h("p", { class: "empty" }, "No sessions yet.")
           : h(
               "ul",
               { class: "plain" },
@@ -165,6 +171,7 @@ export async function devicePage(ctx: PageContext): Promise<void> {
                 ),
               ),
             ),
+        more,
       );
     } catch (e) {
       mount(earlier, problemBox(e));

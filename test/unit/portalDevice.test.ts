@@ -1,0 +1,48 @@
+// The portal's device page (portal/src/pages/device.ts): its list of the device's earlier
+// sessions follows the API's paging rule (a short or empty page with a token is not the end).
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { ApiClient } from "../../portal/src/api.js";
+import { devicePage } from "../../portal/src/pages/device.js";
+import type { Device } from "../../portal/src/types.js";
+import { byId, installFakeDom, pageContext, textOf } from "../support/fakeDom.js";
+
+let removeDom: () => void;
+beforeAll(() => {
+  removeDom = installFakeDom();
+});
+afterAll(() => removeDom());
+
+const device = {
+  id: "d1",
+  deviceName: "PC-ONE",
+  operatingSystem: "Windows",
+  osVersion: "11",
+  ownership: "company",
+  enrollmentType: "windowsAzureADJoin",
+  userDisplayName: "Ada",
+  userPrincipalName: "ada@contoso.test",
+  emailAddress: null,
+  scopeTags: ["0"],
+  lastSyncDateTime: "2026-12-01T10:00:00.000Z",
+  complianceState: "compliant",
+  removed: false,
+  remoteAssistance: { eligible: true, reason: null, reasonText: null, warnings: [] },
+} as unknown as Device;
+
+describe("portal device page", () => {
+  it("does not say the device has no sessions when the API's page ended early with a token", async () => {
+    // Arrange: the page read its share of storage and found none of this device's sessions the reader may see.
+    const get = vi.fn(async (path: string) => (path === "/sessions" ? { value: [], continuationToken: "more" } : device));
+    const ctx = {
+      ...pageContext({ api: { get, post: vi.fn() } as unknown as ApiClient, user: { userId: "helper" }, perms: { read: true, request: false } }),
+      params: { deviceId: "d1" },
+    };
+
+    // Act
+    await devicePage(ctx);
+
+    // Assess: no "No sessions yet", and a way to the rest.
+    expect(textOf(ctx.root)).not.toContain("No sessions yet");
+    expect(byId(ctx.root, "device-all-sessions")?.getAttribute("href")).toBe("#/sessions?deviceId=d1");
+  });
+});
