@@ -45,4 +45,36 @@ describe("portal reports page", () => {
     expect(fills.every((f) => f !== null)).toBe(true);
     expect(new Set(fills).size).toBe(sessionStatuses.length);
   });
+
+  it("reads a bounded number of session pages for the timeline, even when every page is empty", async () => {
+    // Arrange: a scoped reader in a large tenant: each page ends early, empty, with a token (as the paging rule allows).
+    const report = {
+      from: "2026-11-08T00:00:00.000Z",
+      to: "2026-12-07T00:00:00.000Z",
+      total: 0,
+      byStatus: {},
+      byPlatform: {},
+      byRequester: [],
+      accepted: 0,
+      medianTimeToAcceptSeconds: null,
+      connectedSessions: 0,
+      totalConnectionMinutes: 0,
+      medianConnectionMinutes: null,
+      sessionsNeverConnected: 0,
+    };
+    let pages = 0;
+    const get = vi.fn(async (path: string) => {
+      if (path === "/reports/sessions") return report;
+      pages++;
+      return pages < 10_000 ? { value: [], continuationToken: `t${pages}` } : { value: [] };
+    });
+    const ctx = pageContext({ api: { get } as unknown as ApiClient });
+
+    // Act
+    await reportsPage(ctx);
+
+    // Assess: a few dozen requests at most, not the tenant's whole history, and the page says the timeline is partial.
+    expect(pages).toBeLessThanOrEqual(50);
+    expect(byId(ctx.root, "timeline-partial")).toBeDefined();
+  });
 });

@@ -149,6 +149,8 @@ function totalsChart(title: string, id: string, rows: readonly { label: string; 
 }
 
 const maxSessionsForTimeline = 1000;
+/** Pages read for the timeline at most: a scoped reader's pages may be short or empty and still have a token. */
+const maxPagesForTimeline = 20;
 
 export async function reportsPage(ctx: PageContext): Promise<void> {
   const { api } = ctx.app;
@@ -185,12 +187,16 @@ export async function reportsPage(ctx: PageContext): Promise<void> {
     // The timeline comes from the session history list (newest first), up to a bound.
     const sessions: Session[] = [];
     let token: string | undefined;
+    let pagesRead = 0;
+    let partial = false;
     do {
       const page: List<Session> = await api.get<List<Session>>("/sessions", { top: 100, continuationToken: token });
+      pagesRead++;
       sessions.push(...page.value);
       token = page.continuationToken;
       if (page.value.length > 0 && page.value[page.value.length - 1].requestedAt < fromIso) break;
-    } while (token && sessions.length < maxSessionsForTimeline);
+      partial = token !== undefined && (sessions.length >= maxSessionsForTimeline || pagesRead >= maxPagesForTimeline);
+    } while (token && !partial);
     const inRange = sessions.filter((x) => x.requestedAt >= fromIso && x.requestedAt < toIso);
 
     const days: string[] = [];
@@ -263,8 +269,12 @@ export async function reportsPage(ctx: PageContext): Promise<void> {
         osSeen.map((k, i) => ({ key: k, label: k, colour: palette[i % palette.length] })),
         byDayOs,
       ),
-      sessions.length >= maxSessionsForTimeline
-        ? h("p", { class: "muted" }, `The daily charts show the newest ${maxSessionsForTimeline} sessions; the totals below count all.`)
+      partial
+        ? h(
+            "p",
+            { class: "muted", id: "timeline-partial" },
+            `The daily charts show the ${sessions.length} newest sessions read (at most ${maxSessionsForTimeline}); the totals below count all.`,
+          )
         : null,
       h(
         "div",
