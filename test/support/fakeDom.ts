@@ -116,6 +116,11 @@ class FakeElement extends FakeNode {
     for (const l of this.#listeners.get("click") ?? []) l({ type: "click", target: this, preventDefault: () => undefined });
   }
 
+  /** Fires an event other than a click at this element's listeners (a form's `submit`, a field's `input`). */
+  dispatch(type: string): void {
+    for (const l of this.#listeners.get(type) ?? []) l({ type, target: this, preventDefault: () => undefined });
+  }
+
   /** Every element below this one, depth first. */
   descendants(): FakeElement[] {
     return this.childNodes.flatMap((c) => (c instanceof FakeElement ? [c, ...c.descendants()] : []));
