@@ -45,4 +45,48 @@ describe("portal device page", () => {
     expect(textOf(ctx.root)).not.toContain("No sessions yet");
     expect(byId(ctx.root, "device-all-sessions")?.getAttribute("href")).toBe("#/sessions?deviceId=d1");
   });
+
+  it("reads the device again when a request failed because the device changed hands while it waited", async () => {
+    // Arrange: the page shows Ada as primary user; the session failed because the device went to Bob.
+    const bob = { ...device, userDisplayName: "Bob", userPrincipalName: "bob@contoso.test" } as Device;
+    let deviceReads = 0;
+    const failed = {
+      id: "s1",
+      deviceId: "d1",
+      device: { deviceName: "PC-ONE", operatingSystem: "Windows", osVersion: "11", userDisplayName: "Ada", userPrincipalName: "ada@contoso.test" },
+      requestedBy: { id: "helper", displayName: "Help Desk", type: "user" },
+      requestedAt: "2026-12-01T10:00:00.000Z",
+      description: null,
+      ticketId: null,
+      acknowledgedWarnings: [],
+      approval: { required: true, decision: null },
+      status: "failed",
+      history: [{ status: "failed", at: "2026-12-01T11:00:00.000Z" }],
+      teamViewer: null,
+      endUserNotification: { channel: "companyPortal", status: "pending" },
+      endUserResponse: null,
+      closedAt: null,
+      closedBy: null,
+      failure: { code: "deviceNotEligible", message: "The device was given to another primary user while the request waited; no session was created." },
+      warnings: [],
+      waitingForTeamViewerQuotaUntil: null,
+      connections: [],
+      neverConnected: false,
+    };
+    const get = vi.fn(async (path: string) => {
+      if (path === "/sessions") return { value: [] };
+      if (path === "/sessions/s1") return failed;
+      deviceReads++;
+      return deviceReads === 1 ? device : bob;
+    });
+    const base = pageContext({ api: { get, post: vi.fn() } as unknown as ApiClient, user: { userId: "helper" }, perms: { read: true, request: false } });
+    const ctx = { ...base, params: { deviceId: "d1" }, query: new URLSearchParams({ session: "s1" }) };
+
+    // Act
+    await devicePage(ctx);
+
+    // Assess: the details now name Bob, not Ada.
+    await vi.waitFor(() => expect(textOf(byId(ctx.root, "device-details") as unknown as HTMLElement)).toContain("Bob (bob@contoso.test)"));
+    expect(textOf(byId(ctx.root, "device-details") as unknown as HTMLElement)).not.toContain("Ada");
+  });
 });

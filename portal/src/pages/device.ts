@@ -19,42 +19,56 @@ export async function devicePage(ctx: PageContext): Promise<void> {
     return;
   }
   const ra = device.remoteAssistance;
+  const deviceSlot = h("div", { id: "device-details" });
   const panelSlot = h("div", { id: "session-slot" });
   const requestSlot = h("div");
   const earlier = h("div", { "aria-live": "polite" });
+  /** Called with the device as re-read, or undefined when it could not be (the request form follows it). */
+  let deviceChanged: (d: Device | undefined) => void = () => undefined;
 
   mount(
     ctx.root,
     h("nav", { class: "breadcrumb", "aria-label": "Breadcrumb" }, h("a", { href: hashFor("/devices") }, "Devices › All devices"), ` › ${device.deviceName}`),
     h("h1", { id: "device-name" }, device.deviceName),
-    details([
-      ["Operating system", `${device.operatingSystem} ${device.osVersion}`],
-      ["Ownership", device.ownership],
-      ["Enrollment type", device.enrollmentType],
-      ["Primary user", device.userDisplayName ? `${device.userDisplayName} (${device.userPrincipalName ?? device.emailAddress ?? ""})` : "None"],
-      ["Scope tags", device.scopeTags.join(", ")],
-      ["Last sync", time(device.lastSyncDateTime)],
-      ["Compliance", h("span", { id: "device-compliance" }, device.complianceState ?? "Not reported")],
-      device.removed ? ["Removed", time(device.removedDateTime)] : null,
-      ["Remote assistance", h("span", { id: "device-eligibility" }, eligibilityCell(device))],
-    ]),
-    ra.warnings.length > 0
-      ? h(
-          "div",
-          { class: "warning", id: "device-warnings" },
-          ra.warnings.map((w) => h("p", null, w)),
-        )
-      : null,
+    deviceSlot,
     requestSlot,
     panelSlot,
     h("h2", null, "Sessions on this device"),
     earlier,
   );
+  mount(deviceSlot, deviceDetails(device));
+
+  /**
+   * A request that waited may fail because the device was removed or given to another user
+   * meanwhile: then what this page shows of it is out of date, and a new request would go to
+   * its new user. Read it again.
+   */
+  const rereadDevice = async (): Promise<void> => {
+    try {
+      const now = await api.get<Device>(`/devices/${encodeURIComponent(deviceId)}`);
+      mount(
+        deviceSlot,
+        h("p", { class: "info", id: "device-reread" }, "A request failed because the device changed while it waited: this is the device as it is now."),
+        deviceDetails(now),
+      );
+      deviceChanged(now);
+    } catch (e) {
+      mount(deviceSlot, problemBox(e));
+      deviceChanged(undefined);
+    }
+  };
+  let reread = false;
 
   const showPanel = (sessionId: string): void => {
     mount(
       panelSlot,
-      sessionPanel(ctx, sessionId, () => void loadEarlier()),
+      sessionPanel(ctx, sessionId, (session) => {
+        void loadEarlier();
+        if (session.failure?.code === "deviceNotEligible" && !reread) {
+          reread = true;
+          void rereadDevice();
+        }
+      }),
     );
     ctx.replaceQuery({ session: sessionId });
   };
@@ -81,6 +95,9 @@ export async function devicePage(ctx: PageContext): Promise<void> {
       { type: "submit", class: "primary", id: "new-session", disabled: !ra.eligible || device.removed === true },
       "New Remote Assistance Session",
     );
+    deviceChanged = (d) => {
+      button.disabled = !d || !d.remoteAssistance.eligible || d.removed === true;
+    };
     const out = h("div", { "aria-live": "polite" });
     const form = h(
       "form",
@@ -181,4 +198,31 @@ export async function devicePage(ctx: PageContext): Promise<void> {
   const existing = ctx.query.get("session");
   if (existing) showPanel(existing);
   await loadEarlier();
+}
+
+/** What the page says of the device: its details, whether remote assistance is possible, and Intune's warnings. */
+function deviceDetails(device: Device): Node[] {
+  const ra = device.remoteAssistance;
+  return [
+    details([
+      ["Operating system", `${device.operatingSystem} ${device.osVersion}`],
+      ["Ownership", device.ownership],
+      ["Enrollment type", device.enrollmentType],
+      ["Primary user", device.userDisplayName ? `${device.userDisplayName} (${device.userPrincipalName ?? device.emailAddress ?? ""})` : "None"],
+      ["Scope tags", device.scopeTags.join(", ")],
+      ["Last sync", time(device.lastSyncDateTime)],
+      ["Compliance", h("span", { id: "device-compliance" }, device.complianceState ?? "Not reported")],
+      device.removed ? ["Removed", time(device.removedDateTime)] : null,
+      ["Remote assistance", h("span", { id: "device-eligibility" }, eligibilityCell(device))],
+    ]),
+    ...(ra.warnings.length > 0
+      ? [
+          h(
+            "div",
+            { class: "warning", id: "device-warnings" },
+            ra.warnings.map((w) => h("p", null, w)),
+          ),
+        ]
+      : []),
+  ];
 }
