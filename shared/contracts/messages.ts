@@ -125,8 +125,12 @@ export type MessageData<T extends MessageType> = z.output<(typeof messageDataSch
 export const envelopeSchema = z.strictObject({
   type: z.enum(messageTypes),
   version: z.literal(1),
-  /** Also the Service Bus messageId, so duplicate detection absorbs re-sends. */
-  id: z.uuid(),
+  /**
+   * Also the Service Bus messageId, so duplicate detection absorbs re-sends. Folded to lower
+   * case on parse: it keys an automation's request (one session per event id), and the door
+   * folds the ids it is sent, so a producer's casing must not make a second session.
+   */
+  id: z.uuid().transform((v) => v.toLowerCase()),
   /** Folded to lower case on parse, like every tenant, user and device id of a message. */
   tenantId: foldedIdSchema,
   occurredAt: z.iso.datetime({ offset: true }),

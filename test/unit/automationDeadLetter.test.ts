@@ -69,4 +69,22 @@ describe("a dead-lettered remoteAssistance.requested", () => {
       ["remoteAssistance.requested.deadLettered", expect.stringMatching(/^its session exists; left as is/)],
     ]);
   });
+
+  it("finds the session of a request sent with its id in another case, and makes no second one", async () => {
+    // Prepare
+    const event = requestEvent();
+    const metadata = { applicationProperties: { DeadLetterReason: "MaxDeliveryCountExceeded" } };
+
+    // Act
+    await deliver(deadLetters, event, { messageId: event.id, ...metadata });
+    const shouted = await deliver(deadLetters, { ...event, id: event.id.toUpperCase() }, { messageId: event.id.toUpperCase(), ...metadata });
+
+    // Assess
+    expect(shouted.settled).toBe("completed");
+    expect((await world.store.list({ tenantId, top: 10, visible: () => true })).value).toHaveLength(1);
+    expect(world.audit.events.map((e) => e.detail)).toEqual([
+      expect.stringMatching(/^recorded as a failed session/),
+      expect.stringMatching(/^its session exists; left as is/),
+    ]);
+  });
 });

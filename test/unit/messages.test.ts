@@ -148,6 +148,19 @@ describe("parseMessage folds ids", () => {
     expect(result.message.data).toMatchObject(folded);
   });
 
+  it("folds the envelope id: it keys an automation's request, through the door (which folds it) or the queue", () => {
+    // Prepare
+    const id = "ABCDEF01-2345-4789-8BCD-EF0123456789";
+    const body = { ...makeEnvelope("remoteAssistance.requested", tenant, { deviceId: device, requestedBy: requester }, { now, id }) };
+
+    // Act
+    const result = parseMessage(body);
+
+    // Assess
+    if (!result.ok) throw new Error(result.reason);
+    expect(result.message.id).toBe(id.toLowerCase());
+  });
+
   it("keeps a session id (a ULID) as sent", () => {
     // Act
     const result = parseMessage(envelope("session.create", { sessionId }));
