@@ -97,6 +97,7 @@ export const remoteAssistanceRequestedDeadLetterHandler = {
         deviceId: input.message.data.deviceId,
         requestedBy: input.message.data.requestedBy,
         ...(input.message.data.description === undefined ? {} : { description: input.message.data.description }),
+        ...(input.message.data.ticketId === undefined ? {} : { ticketId: input.message.data.ticketId }),
         ...(input.deadLetterReason ? { reason: input.deadLetterReason } : {}),
         ...(input.message.correlationId ? { correlationId: input.message.correlationId } : {}),
       },

@@ -87,4 +87,22 @@ describe("a dead-lettered remoteAssistance.requested", () => {
       expect.stringMatching(/^its session exists; left as is/),
     ]);
   });
+
+  it("keeps the event's ticket on the failed session, so the help desk finds it by its ticket", async () => {
+    // Prepare
+    const event = makeEnvelope(
+      messageTypes.remoteAssistanceRequested,
+      tenantId,
+      { deviceId, ticketId: "INC0012345", requestedBy: { id: appId, displayName: "ITSM connector" } },
+      { now: world.clock.now() },
+    );
+
+    // Act
+    const delivered = await deliver(deadLetters, event, { messageId: event.id, applicationProperties: { DeadLetterReason: "MaxDeliveryCountExceeded" } });
+
+    // Assess
+    expect(delivered.settled).toBe("completed");
+    const sessions = (await world.store.list({ tenantId, top: 10, visible: () => true })).value;
+    expect(sessions).toMatchObject([{ status: "failed", ticketId: "INC0012345", failure: { code: "deadLettered" } }]);
+  });
 });

@@ -63,6 +63,8 @@ export interface DeadLetteredAutomationRequest {
   readonly deviceId: string;
   readonly requestedBy: { readonly id: string; readonly displayName: string };
   readonly description?: string;
+  /** The help-desk ticket it named: the failed session carries it, so the ticket finds its failure. */
+  readonly ticketId?: string;
   readonly reason?: string;
   readonly correlationId?: string;
 }
@@ -310,6 +312,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
       eligibility: undefined,
       requestedBy: { ...message.requestedBy, type: "automation" },
       description: message.description?.trim() || null,
+      ticketId: message.ticketId ?? null,
       now,
       timeoutMinutes: 1,
     });
