@@ -352,3 +352,108 @@ describe("just-in-time rules at the door", () => {
     expect(await listSessions(strict.admin)).toEqual([]);
   });
 });
+
+describe("retries and races at the door", () => {
+  const problemType = (res: { headers: Headers }) => res.headers.get("content-type") ?? "";
+
+  it("takes the same event retried with another occurredAt, its id in upper case, and sent five times at once, as one request", async () => {
+    // Prepare
+    const device = managedDevice();
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const id = randomUUID();
+    const attempt = (i: number) =>
+      door(botToken, requested(device.id, { id: i % 2 === 0 ? id : id.toUpperCase(), occurredAt: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString() }));
+
+    // Act
+    const answers = await Promise.all([0, 1, 2, 3, 4].map(attempt));
+    const later = await attempt(5);
+
+    // Assess
+    for (const a of [...answers, later]) {
+      expect(a.status, a.text).toBe(202);
+      expect(a.body.id).toBe(id);
+    }
+    expect(await byApp(tenant, bot, device.id)).toHaveLength(1);
+  });
+
+  it("takes an event id once more after a refusal for a device not synced yet, when the device arrives", async () => {
+    // Prepare
+    const device = managedDevice();
+    const id = randomUUID();
+
+    // Act
+    const early = await door(botToken, requested(device.id, { id }));
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const late = await door(botToken, requested(device.id, { id }));
+
+    // Assess
+    expect(early.status).toBe(404);
+    expect(early.body.code).toBe("notFound");
+    expect(late.status, late.text).toBe(202);
+    expect(late.body.id).toBe(id);
+    expect(await byApp(tenant, bot, device.id)).toHaveLength(1);
+  });
+
+  it("answers a device of another tenant as one that does not exist, and writes nothing there", async () => {
+    // Act
+    const res = await door(botToken, requested(otherDevice.id));
+
+    // Assess
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe("notFound");
+    expect(await listSessions(other.admin)).toEqual([]);
+  });
+
+  it("answers every refusal as problem+json with a code", async () => {
+    // Act
+    const answers = {
+      notJson: await api<{ code?: string }>("/automation/events", {
+        method: "POST",
+        token: botToken,
+        rawBody: "{not json",
+        headers: { "content-type": "application/json" },
+      }),
+      array: await door(botToken, [requested(untagged.id)]),
+      badId: await door(botToken, requested(untagged.id, { id: "not-a-uuid" })),
+      noToken: await api<{ code?: string }>("/automation/events", { method: "POST", body: requested(untagged.id) }),
+      tooLarge: await door(botToken, requested(untagged.id, { correlationId: "x".repeat(70_000) })),
+      unknownDevice: await door(botToken, requested(randomUUID())),
+    };
+
+    // Assess
+    expect(
+      Object.fromEntries(Object.entries(answers).map(([k, r]) => [k, { status: r.status, code: r.body?.code, type: problemType(r).split(";")[0] }])),
+    ).toEqual({
+      notJson: { status: 400, code: "validationFailed", type: "application/problem+json" },
+      array: { status: 400, code: "validationFailed", type: "application/problem+json" },
+      badId: { status: 400, code: "validationFailed", type: "application/problem+json" },
+      noToken: { status: 401, code: "unauthenticated", type: "application/problem+json" },
+      tooLarge: { status: 413, code: "payloadTooLarge", type: "application/problem+json" },
+      unknownDevice: { status: 404, code: "notFound", type: "application/problem+json" },
+    });
+  });
+
+  it("makes one session of an event id sent on the queue in upper case and through the door in lower case", async () => {
+    // Prepare
+    const device = managedDevice();
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const id = randomUUID();
+    const queued = {
+      ...envelope("remoteAssistance.requested", tenant.tenantId, {
+        deviceId: device.id,
+        description: "INC0012345",
+        requestedBy: { id: bot.objectId, displayName: "ServiceNow remote assistance" },
+      }),
+      id: id.toUpperCase(),
+    };
+
+    // Act
+    await sendAutomationEvents([queued]);
+    await eventually(async () => ((await byApp(tenant, bot, device.id)).length > 0 ? true : undefined), 30_000, "the queued request's session");
+    const res = await door(botToken, requested(device.id, { id }));
+
+    // Assess
+    expect(res.status, res.text).toBe(202);
+    expect(await byApp(tenant, bot, device.id)).toHaveLength(1);
+  });
+});
