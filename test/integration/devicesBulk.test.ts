@@ -111,3 +111,86 @@ describe("bulk inventory", () => {
     expect(audited[0]).toMatchObject({ target: { id: bad.id }, detail: expect.stringMatching(/automation-events/) });
   }, 120_000);
 });
+
+describe("inventory events out of order, across tenants", () => {
+  const audits = async (token: string, activity: string) =>
+    (await api<{ value: { target: { id: string }; detail?: string }[] }>(`/auditEvents?activity=${activity}`, { token })).body.value;
+  const device = async (token: string, id: string) => (await api<DeviceView>(`/devices/${id}`, { token })).body;
+
+  it("keeps a removed device removed under an older upsert and restores it with a newer one; each tenant's bad messages are audited there once", async () => {
+    // Prepare: tenant A has a device stored at 10:00
+    const [a, b] = [randomUUID(), randomUUID()];
+    const [tokenA, tokenB] = await Promise.all([adminOf(a), adminOf(b)]);
+    const laptop = managedDevice({ deviceName: "LAPTOP-10" });
+    await sendAutomationEvents([at(envelope("device.upserted", a, laptop), "2026-11-20T10:00:00Z")]);
+    await eventually(async () => ((await api(`/devices/${String(laptop.id)}`, { token: tokenA })).status === 200 ? true : undefined));
+    const removed = at(envelope("device.removed", a, { id: laptop.id }), "2026-11-20T11:00:00Z");
+    const older = at(envelope("device.upserted", a, { ...laptop, deviceName: "LAPTOP-1030" }), "2026-11-20T10:30:00Z");
+    const future = { ...envelope("device.upserted", b, managedDevice()), version: 2 } as unknown as Envelope;
+    const extraEnvelope = { ...envelope("device.upserted", b, managedDevice()), schema: "v1.1" } as Envelope;
+    const extraData = managedDevice({ deviceName: "EXTRA-FIELDS", physicalMemoryInBytes: 17179869184, notes: "from Graph" });
+
+    // Act: one send mixing both tenants: tenant A's removal and a late older upsert, tenant B's
+    // future version, unknown envelope member, and a device with fields the service does not use
+    await sendAutomationEvents([removed, future, older, extraEnvelope, envelope("device.upserted", b, extraData)]);
+    const afterOlder = await eventually(
+      async () => {
+        const d = await device(tokenA, String(laptop.id));
+        return d.removed && d.deviceName === "LAPTOP-1030" ? d : undefined;
+      },
+      30_000,
+      "the removal and the older details",
+    );
+    await eventually(async () => ((await audits(tokenB, "message.rejected")).length === 2 ? true : undefined), 30_000, "tenant B's rejections");
+    await sendAutomationEvents([at(envelope("device.upserted", a, { ...laptop, deviceName: "LAPTOP-12" }), "2026-11-20T12:00:00Z")]);
+    const restored = await eventually(
+      async () => {
+        const d = await device(tokenA, String(laptop.id));
+        return d.removed ? undefined : d;
+      },
+      30_000,
+      "the device restored",
+    );
+
+    // Assess
+    expect(afterOlder.remoteAssistance.eligible).toBe(false);
+    expect(restored).toMatchObject({ deviceName: "LAPTOP-12", removedDateTime: null });
+    expect((await audits(tokenA, "device.remove")).map((e) => e.target.id)).toEqual([laptop.id]);
+    expect((await audits(tokenA, "device.restore")).map((e) => e.target.id)).toEqual([laptop.id]);
+    expect(await audits(tokenA, "message.rejected")).toEqual([]);
+    expect((await device(tokenB, String(extraData.id))).deviceName).toBe("EXTRA-FIELDS");
+    const rejected = await audits(tokenB, "message.rejected");
+    expect(rejected.map((e) => e.target.id).sort()).toEqual([future.id, extraEnvelope.id].sort());
+  }, 120_000);
+
+  it("takes a group away from a user on the next request once user.upserted says so", async () => {
+    // Prepare: a user whose overage token names no groups, in a group with Read in scope "berlin"
+    const tenantId = randomUUID();
+    const admin = await adminOf(tenantId);
+    const group = randomUUID();
+    const userId = randomUUID();
+    const berlin = managedDevice({ roleScopeTagIds: ["berlin"] });
+    await sendAutomationEvents([envelope("device.upserted", tenantId, berlin)]);
+    const put = await api(`/roleAssignments/${randomUUID()}`, {
+      method: "PUT",
+      token: admin,
+      body: { principalId: group, principalType: "group", permission: "RemoteAssistance.Request", scopeTags: ["berlin"] },
+    });
+    expect(put.status, put.text).toBe(201);
+    const user = (groups: string[], occurredAt: string) =>
+      at(
+        envelope("user.upserted", tenantId, { id: userId, userPrincipalName: "u@contoso.example", displayName: "U", mail: null, intuneLicensed: true, groups }),
+        occurredAt,
+      );
+    const overage = await tokenFor({ tid: tenantId, oid: userId, name: "U", hasgroups: true });
+    await sendAutomationEvents([user([group, randomUUID()], "2026-11-20T10:00:00Z")]);
+    await eventually(async () => ((await api(`/devices/${String(berlin.id)}`, { token: overage })).status === 200 ? true : undefined), 30_000, "access");
+
+    // Act
+    await sendAutomationEvents([user([randomUUID()], "2026-11-20T11:00:00Z"), user([group], "2026-11-20T10:30:00Z")]);
+
+    // Assess: the newer event (no group) wins over the older one sent after it
+    await eventually(async () => ((await api(`/devices/${String(berlin.id)}`, { token: overage })).status === 403 ? true : undefined), 30_000, "no access");
+    expect((await api(`/devices/${String(berlin.id)}`, { token: overage })).status).toBe(403);
+  }, 120_000);
+});
