@@ -98,24 +98,36 @@ export const automationBulkHandlers = {
 
 // An inventory event that failed every delivery (storage down for longer than the retries
 // last) is not lost silently: it is audited so an operator can have automation resend it.
-const deadLettered = async (input: QueueHandlerInput<{ type: string; id: string; tenantId: string; correlationId?: string }>): Promise<void> => {
+// A batch is dead-lettered whole when one of its messages failed every delivery, so an
+// event whose content is stored already (`stored`) is audited as needing no resend.
+type DeadLetteredInventory = QueueHandlerInput<{ type: string; id: string; tenantId: string; correlationId?: string }>;
+const deadLettered = async (input: DeadLetteredInventory, stored = false): Promise<void> => {
   const { message, services, log, deadLetterReason } = input;
-  log.warn(`${message.type} was dead-lettered; recorded for a resend`, { reason: deadLetterReason });
+  const reason = deadLetterReason ? `: ${deadLetterReason}` : "";
+  log.warn(`${message.type} was dead-lettered; ${stored ? "what it says is stored already" : "recorded for a resend"}`, { reason: deadLetterReason });
   await services.audit.record({
     tenantId: message.tenantId,
     actor: systemActor,
     activity: `${message.type}.deadLettered`,
     target: { type: "message", id: message.id },
-    result: "failure",
-    detail: `gave up after repeated failures${deadLetterReason ? `: ${deadLetterReason}` : ""}; ask the automation to send it again`,
+    result: stored ? "success" : "failure",
+    detail: stored
+      ? `dead-lettered${reason}; what it says is stored already (an earlier delivery wrote it, or a newer event did): nothing to resend`
+      : `gave up after repeated failures${reason}; ask the automation to send it again`,
     correlationId: message.correlationId,
   });
 };
 
 export const automationDeadLetterHandlers = {
-  "device.upserted": deadLettered,
-  "device.removed": deadLettered,
-  "user.upserted": deadLettered,
+  "device.upserted": async (input) => {
+    const { tenantId, occurredAt, data } = input.message;
+    await deadLettered(input, await input.services.devices.upsertIsStored(tenantId, deviceFactsOf(data), occurredAt));
+  },
+  "device.removed": (input) => deadLettered(input),
+  "user.upserted": async (input) => {
+    const { tenantId, occurredAt, data } = input.message;
+    await deadLettered(input, await input.services.devices.userIsStored(tenantId, data.id, occurredAt));
+  },
   ...remoteAssistanceRequestedDeadLetterHandler,
 } satisfies QueueHandlers;
 

@@ -204,6 +204,21 @@ export class DeviceService {
     });
   }
 
+  /**
+   * Whether sending this device.upserted again would change nothing: the stored device is as
+   * new or newer. A batch is dead-lettered whole for one failing message, so most of its
+   * events were written on an earlier delivery; only the others need a resend.
+   */
+  async upsertIsStored(tenantId: string, facts: DeviceFacts, occurredAt: string): Promise<boolean> {
+    return applyUpsert(await this.#store.get(tenantId, facts.id), tenantId, facts, occurredAt) === undefined;
+  }
+
+  /** Whether sending this user.upserted again would change nothing (as upsertIsStored). */
+  async userIsStored(tenantId: string, userId: string, occurredAt: string): Promise<boolean> {
+    const stored = await this.#users.get(tenantId, userId);
+    return stored !== undefined && Date.parse(stored.updatedAt) >= Date.parse(occurredAt);
+  }
+
   /** user.upserted: the user store keeps the newest version (licensing reads intuneLicensed from it). */
   async recordUser(ctx: EventContext, user: UserFacts): Promise<void> {
     const written = await this.#users.upsertIfNewer(ctx.tenantId, {
