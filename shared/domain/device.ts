@@ -29,6 +29,8 @@ export interface Device {
   readonly complianceState?: string;
   readonly removed: boolean;
   readonly removedAt?: string;
+  /** When the event that brought a removed device back happened: its redelivery audits the restore again. */
+  readonly restoredAt?: string;
   /** occurredAt of the event that last wrote this record; older events must not overwrite it. */
   readonly updatedAt: string;
 }

@@ -46,6 +46,8 @@ export function applyUpsert(current: DeviceRecord | undefined, tenantId: string,
     roleScopeTagIds: [...new Set(facts.roleScopeTagIds)],
     removed: stillRemoved,
     ...(stillRemoved ? { removedAt } : {}),
+    // Kept until the next upsert: a redelivery of this very event finds it and audits the restore again.
+    ...(removedAt !== undefined && !stillRemoved ? { restoredAt: at } : {}),
     updatedAt: at,
   };
 }

@@ -95,3 +95,29 @@ describe("device.removed whose audit write failed", () => {
     expect(audit.activities(tenantId).filter((a) => a === "device.remove")).toHaveLength(1);
   });
 });
+
+describe("device.upserted that restored a removed device, whose audit write failed", () => {
+  it.each([
+    ["one at a time", (service: DeviceService, c: EventContext, f: DeviceFacts) => service.recordUpsert(c, f)],
+    ["in a batch", (service: DeviceService, c: EventContext, f: DeviceFacts) => service.recordUpserts(c.tenantId, [{ ctx: c, facts: f }])],
+  ])("is audited as device.restore when Service Bus redelivers it (%s), and only that event", async (_how, upsert) => {
+    // Prepare: a removed device; the restoring upsert's audit write will fail once.
+    const { service, audit, ctx, tenantId } = setUp();
+    const deviceId = randomUUID();
+    await service.recordUpsert(ctx("2026-12-06T10:00:00Z"), facts(deviceId));
+    await service.recordRemoval(ctx("2026-12-06T11:00:00Z"), deviceId);
+    const restore = ctx("2026-12-06T12:00:00Z");
+    audit.failNext = true;
+    await expect(upsert(service, restore, facts(deviceId))).rejects.toThrow("audit write failed");
+    expect(audit.activities(tenantId)).not.toContain("device.restore");
+
+    // Act: the redelivery of the same message, then a later upsert of the managed device.
+    await upsert(service, restore, facts(deviceId));
+    await upsert(service, ctx("2026-12-06T13:00:00Z"), facts(deviceId));
+
+    // Assess
+    const restored = audit.events.filter((e) => e.activity === "device.restore");
+    expect(restored).toHaveLength(1);
+    expect(restored[0].detail).toContain(`event ${restore.messageId}`);
+  });
+});

@@ -42,6 +42,7 @@ type DeviceEntity = {
   complianceState?: string;
   removed: boolean;
   removedAt?: string;
+  restoredAt?: string;
   updatedAt: string;
 };
 
@@ -93,6 +94,7 @@ function toEntity(d: Device): DeviceEntity {
     ...optional("complianceState", d.complianceState),
     removed: d.removed,
     ...optional("removedAt", d.removed ? d.removedAt : undefined),
+    ...optional("restoredAt", d.restoredAt),
     updatedAt: d.updatedAt,
   };
 }
@@ -116,6 +118,7 @@ function toDevice(tenantId: string, e: DeviceEntity): Device {
     ...(e.complianceState ? { complianceState: e.complianceState } : {}),
     removed: e.removed,
     ...(e.removedAt ? { removedAt: e.removedAt } : {}),
+    ...(e.restoredAt ? { restoredAt: e.restoredAt } : {}),
     updatedAt: e.updatedAt,
   };
 }

@@ -114,7 +114,7 @@ export class DeviceService {
       return next && { kind: "device", device: next };
     });
     if (!result.written) {
-      ctx.log.info("device.upserted changed nothing: the stored details are as new or newer", { deviceId: facts.id });
+      await this.#unchanged(ctx, facts.id, result.before);
       return;
     }
     await this.#upserted(ctx, facts.id, result.before, result.after);
@@ -143,7 +143,10 @@ export class DeviceService {
       // An event whose details are not what was written was older than the stored device, or
       // than another event for it in the batch.
       if (!result?.written || after?.updatedAt !== normalizeTime(ctx.occurredAt) || reported.has(facts.id)) {
-        ctx.log.info("device.upserted changed nothing: the stored details are as new or newer", { deviceId: facts.id });
+        if (!result?.written && !reported.has(facts.id)) {
+          reported.add(facts.id);
+          await this.#unchanged(ctx, facts.id, result?.before);
+        } else ctx.log.info("device.upserted changed nothing: the stored details are as new or newer", { deviceId: facts.id });
         continue;
       }
       reported.add(facts.id);
@@ -156,18 +159,34 @@ export class DeviceService {
     const after = written?.kind === "device" ? written.device : undefined;
     // Inventory syncs resend every device often, so upserts are logged, not audited; a removed
     // device coming back under management is rare and worth an audit trail.
-    if (before?.removed && after && !after.removed) {
-      await this.#audit.record({
-        tenantId: ctx.tenantId,
-        actor: inventoryAutomation,
-        activity: "device.restore",
-        target: { type: "device", id: deviceId },
-        result: "success",
-        detail: `${after.deviceName} is managed again (event ${ctx.messageId} at ${normalizeTime(ctx.occurredAt)})`,
-        correlationId: ctx.correlationId,
-      });
-    }
+    if (before?.removed && after && !after.removed) await this.#auditRestore(ctx, deviceId, after.deviceName);
     ctx.log.info(before ? "device updated" : "device added", { deviceId });
+  }
+
+  /**
+   * An upsert that changed nothing. If this very event restored the device (a redelivery after
+   * the write got through and its audit did not), the audit entry is recorded again: at least
+   * once, named by the event id, as for a removal.
+   */
+  async #unchanged(ctx: EventContext, deviceId: string, stored: DeviceRecord | undefined): Promise<void> {
+    const device = stored?.kind === "device" ? stored.device : undefined;
+    if (device && !device.removed && device.restoredAt === normalizeTime(ctx.occurredAt)) {
+      await this.#auditRestore(ctx, deviceId, device.deviceName);
+      return;
+    }
+    ctx.log.info("device.upserted changed nothing: the stored details are as new or newer", { deviceId });
+  }
+
+  async #auditRestore(ctx: EventContext, deviceId: string, name: string): Promise<void> {
+    await this.#audit.record({
+      tenantId: ctx.tenantId,
+      actor: inventoryAutomation,
+      activity: "device.restore",
+      target: { type: "device", id: deviceId },
+      result: "success",
+      detail: `${name} is managed again (event ${ctx.messageId} at ${normalizeTime(ctx.occurredAt)})`,
+      correlationId: ctx.correlationId,
+    });
   }
 
   /** device.removed: the device stays listed, ineligible with deviceRemoved, so history keeps its details. */
