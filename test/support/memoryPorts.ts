@@ -8,6 +8,7 @@
 //   etag-guarded update of a row that is gone, 409 for a transaction that creates a row
 //   that exists, e.g. an outbox entry under an id already used);
 // - rows are stored as JSON copies, so a test cannot change stored state by reference.
+import type { OAuthStateRecord, OAuthStateStatus, OAuthStateStore } from "../../shared/app/connector/ports.js";
 import type { SecretStore } from "../../shared/adapters/keyvault/secretStore.js";
 import { RestError } from "@azure/data-tables";
 import type { Clock } from "../../shared/app/clock.js";
@@ -557,4 +558,31 @@ export function oneSecretVault(initial: string | undefined): SecretStore & { val
     ping: (): Promise<void> => Promise.resolve(),
   };
   return store;
+}
+
+/** OAuth states in memory (the connect flow's one-use `state` values). */
+export class MemoryOAuthStateStore implements OAuthStateStore {
+  readonly rows = new Map<string, OAuthStateRecord>();
+
+  async create(record: OAuthStateRecord): Promise<void> {
+    await Promise.resolve();
+    this.rows.set(record.id, record);
+  }
+
+  async get(id: string): Promise<OAuthStateRecord | undefined> {
+    await Promise.resolve();
+    return this.rows.get(id);
+  }
+
+  async transition(id: string, from: OAuthStateStatus, to: OAuthStateStatus): Promise<boolean> {
+    await Promise.resolve();
+    const r = this.rows.get(id);
+    if (r?.status !== from) return false;
+    this.rows.set(id, { ...r, status: to });
+    return true;
+  }
+
+  async purgeExpired(): Promise<number> {
+    return Promise.resolve(0);
+  }
 }

@@ -3,10 +3,10 @@
 // since nothing was queued and the code was never exchanged.
 import { describe, expect, it } from "vitest";
 import { ConnectorService } from "../../shared/app/connector/connectorService.js";
-import type { ConnectorStore, OAuthStateRecord, OAuthStateStatus, OAuthStateStore } from "../../shared/app/connector/ports.js";
+import type { ConnectorStore } from "../../shared/app/connector/ports.js";
 import { appRoles, type UserCaller } from "../../shared/domain/caller.js";
 import { initialConnectorState, onboardingStatuses, type ConnectorState } from "../../shared/domain/connector.js";
-import { ManualClock, MemoryAuditLog, MemoryMessageBus, recordingLogger } from "../support/memoryPorts.js";
+import { ManualClock, MemoryAuditLog, MemoryMessageBus, MemoryOAuthStateStore, recordingLogger } from "../support/memoryPorts.js";
 
 const tenantId = "aaaabbbb-cccc-dddd-eeee-ffff00004444";
 const admin: UserCaller = { type: "user", tenantId, userId: "admin-1", displayName: "Adele Vance", roles: [appRoles.administrator], groups: [] };
@@ -42,37 +42,11 @@ class MemoryConnectors implements ConnectorStore {
   }
 }
 
-class MemoryStates implements OAuthStateStore {
-  readonly rows = new Map<string, OAuthStateRecord>();
-
-  async create(record: OAuthStateRecord): Promise<void> {
-    await Promise.resolve();
-    this.rows.set(record.id, record);
-  }
-
-  async get(id: string): Promise<OAuthStateRecord | undefined> {
-    await Promise.resolve();
-    return this.rows.get(id);
-  }
-
-  async transition(id: string, from: OAuthStateStatus, to: OAuthStateStatus): Promise<boolean> {
-    await Promise.resolve();
-    const r = this.rows.get(id);
-    if (r?.status !== from) return false;
-    this.rows.set(id, { ...r, status: to });
-    return true;
-  }
-
-  async purgeExpired(): Promise<number> {
-    return Promise.resolve(0);
-  }
-}
-
 /** A tenant whose admin pressed Connect; answers the service and the state TeamViewer will send back. */
 async function connecting() {
   const clock = new ManualClock("2026-12-07T09:00:00.000Z");
   const connectors = new MemoryConnectors();
-  const states = new MemoryStates();
+  const states = new MemoryOAuthStateStore();
   const bus = new MemoryMessageBus();
   const service = new ConnectorService({
     access: { permissionsOf: async () => Promise.resolve({ read: true, update: true }) } as never,

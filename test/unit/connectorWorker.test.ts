@@ -7,20 +7,11 @@
 // is skipped. The worker's happy paths run against the emulators in the connector integration tests.
 import { describe, expect, it } from "vitest";
 import { ConnectorWorker, type AuthorizeCommand } from "../../shared/app/connector/connectorWorker.js";
-import {
-  oauthStateStatuses,
-  type ConnectorStore,
-  type IssuedToken,
-  type OAuthStateRecord,
-  type OAuthStateStatus,
-  type OAuthStateStore,
-  type StoredToken,
-  type TokenVault,
-} from "../../shared/app/connector/ports.js";
+import { oauthStateStatuses, type ConnectorStore, type IssuedToken, type StoredToken, type TokenVault } from "../../shared/app/connector/ports.js";
 import type { TeamViewerByTenant, TenantTeamViewer } from "../../shared/app/quota/teamViewerQuota.js";
 import { TeamViewerError } from "../../shared/app/teamViewerError.js";
 import { initialConnectorState, onboardingStatuses, type ConnectorState } from "../../shared/domain/connector.js";
-import { ManualClock, MemoryAuditLog, recordingLogger } from "../support/memoryPorts.js";
+import { ManualClock, MemoryAuditLog, MemoryOAuthStateStore, recordingLogger } from "../support/memoryPorts.js";
 
 const tenantId = "aaaabbbb-cccc-dddd-eeee-ffff00001111";
 const stateId = "q2lWbX9c4vTnR0aHk3sJ8pYdLm5fG1eZ";
@@ -49,32 +40,6 @@ class MemoryConnectorStore implements ConnectorStore {
 
   async listExpiredOnboardings(): Promise<string[]> {
     return Promise.resolve([]);
-  }
-}
-
-class MemoryOAuthStateStore implements OAuthStateStore {
-  readonly rows = new Map<string, OAuthStateRecord>();
-
-  async create(record: OAuthStateRecord): Promise<void> {
-    await Promise.resolve();
-    this.rows.set(record.id, record);
-  }
-
-  async get(id: string): Promise<OAuthStateRecord | undefined> {
-    await Promise.resolve();
-    return this.rows.get(id);
-  }
-
-  async transition(id: string, from: OAuthStateStatus, to: OAuthStateStatus): Promise<boolean> {
-    await Promise.resolve();
-    const r = this.rows.get(id);
-    if (r?.status !== from) return false;
-    this.rows.set(id, { ...r, status: to });
-    return true;
-  }
-
-  async purgeExpired(): Promise<number> {
-    return Promise.resolve(0);
   }
 }
 
