@@ -368,3 +368,33 @@ describe("the page budget when a query merges more ranges than 2 × top", () => 
     for (const n of pages) expect(n).toBeLessThanOrEqual(Math.max(2, ranges));
   });
 });
+
+describe("a device whose listed index rows are already gone (a manual repair, a partial restore)", () => {
+  it("is written by the next change, which drops those rows from its record", async () => {
+    // Prepare: a device written, then every index row its record lists deleted behind the store's back.
+    const tenantId = randomUUID();
+    await upsert(tenantId, facts("dev-1", { deviceName: "OLD-NAME" }));
+    const client = tables.client(tableNames.devices);
+    const record = await client.getEntity<{ indexKeys: string }>(tenantId, "d|dev-1");
+    for (const k of JSON.parse(record.indexKeys) as string[]) await client.deleteEntity(tenantId, k);
+
+    // Act: a rename, whose write deletes the old name's rows (Table storage fails a transaction whose delete finds no row).
+    const result = await store.update(tenantId, "dev-1", (current) => {
+      const next = applyUpsert(current, tenantId, facts("dev-1", { deviceName: "NEW-NAME" }), nextTime());
+      return next && { kind: "device", device: next };
+    });
+
+    // Assess: written, and the record lists exactly the index rows the table holds.
+    expect(result.written).toBe(true);
+    const after = await client.getEntity<{ indexKeys: string; deviceName: string }>(tenantId, "d|dev-1");
+    expect(after.deviceName).toBe("NEW-NAME");
+    expect((await allRowKeys(tenantId)).filter((k) => k !== "d|dev-1")).toEqual((JSON.parse(after.indexKeys) as string[]).sort());
+  });
+});
+
+async function allRowKeys(tenantId: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const e of tables.client(tableNames.devices).listEntities({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}`, select: ["RowKey"] } }))
+    keys.push(e.rowKey!);
+  return keys.sort();
+}

@@ -154,10 +154,12 @@ export function writeActions(
   tenantId: string,
   stored: TableEntityResult<RecordEntity> | undefined,
   after: DeviceRecord,
+  gone: ReadonlySet<string> = new Set(),
 ): { actions: TransactionAction[]; stale: string[] } {
   const keys = after.kind === "device" ? indexKeysOf(after.device) : [];
   const wanted = new Set(keys);
-  const stale = (stored ? (JSON.parse(stored.indexKeys) as string[]) : []).filter((k) => !wanted.has(k));
+  // Rows known to be gone already get no delete: one that finds no row fails the whole transaction.
+  const stale = (stored ? (JSON.parse(stored.indexKeys) as string[]) : []).filter((k) => !wanted.has(k) && !gone.has(k));
   const record = recordEntity(tenantId, after, keys);
   const copy = after.kind === "device" ? toEntity(after.device) : undefined;
   const actions: TransactionAction[] = [
@@ -247,13 +249,15 @@ export class TableDeviceStore implements DeviceStore {
     deviceId: string,
     change: (current: DeviceRecord | undefined) => DeviceRecord | undefined,
   ): Promise<{ written: boolean; before?: DeviceRecord; after?: DeviceRecord }> {
+    // Index rows found gone, as of the record's etag then: a newer record may have written them again.
+    let gone = { etag: "", keys: new Set<string>() };
     for (let attempt = 0; attempt < maxWriteAttempts; attempt++) {
       const stored: TableEntityResult<RecordEntity> | undefined = await getOrUndefined<RecordEntity>(this.#table, tenantId, recordKey(deviceId));
       const before = stored && toRecord(tenantId, stored);
       const after = change(before);
       if (!after) return { written: false, before };
 
-      const { actions, stale } = writeActions(tenantId, stored, after);
+      const { actions, stale } = writeActions(tenantId, stored, after, stored?.etag === gone.etag ? gone.keys : undefined);
       try {
         await this.#table.submitTransaction(actions);
         return { written: true, before, after };
@@ -262,9 +266,10 @@ export class TableDeviceStore implements DeviceStore {
         if (isStatus(e, 412) || isStatus(e, 409)) continue;
         if (isStatus(e, 404) && stale.length > 0) {
           // An index row the record lists is already gone (only after manual repair or a
-          // partial restore). Deleting the stale rows one by one, tolerating absence, lets the
-          // next attempt's transaction succeed; the record etag still guards the write.
+          // partial restore). The stale rows are deleted one by one, tolerating absence, and
+          // the next attempt's transaction leaves them out; the record etag still guards it.
           await inParallel(stale, queryConcurrency, (k) => deleteIfExists(this.#table, tenantId, k));
+          gone = { etag: stored?.etag ?? "", keys: new Set([...(stored?.etag === gone.etag ? gone.keys : []), ...stale]) };
           continue;
         }
         throw e;
