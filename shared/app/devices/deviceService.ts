@@ -178,13 +178,18 @@ export class DeviceService {
   }
 
   async #auditRestore(ctx: EventContext, deviceId: string, name: string): Promise<void> {
+    await this.#auditInventory(ctx, deviceId, "device.restore", `${name} is managed again (event ${ctx.messageId} at ${normalizeTime(ctx.occurredAt)})`);
+  }
+
+  /** What the inventory did to a device, recorded as the inventory automation's. */
+  async #auditInventory(ctx: EventContext, deviceId: string, activity: "device.restore" | "device.remove", detail: string): Promise<void> {
     await this.#audit.record({
       tenantId: ctx.tenantId,
       actor: inventoryAutomation,
-      activity: "device.restore",
+      activity,
       target: { type: "device", id: deviceId },
       result: "success",
-      detail: `${name} is managed again (event ${ctx.messageId} at ${normalizeTime(ctx.occurredAt)})`,
+      detail,
       correlationId: ctx.correlationId,
     });
   }
@@ -210,17 +215,14 @@ export class DeviceService {
   }
 
   async #auditRemoval(ctx: EventContext, deviceId: string, name: string | undefined): Promise<void> {
-    await this.#audit.record({
-      tenantId: ctx.tenantId,
-      actor: inventoryAutomation,
-      activity: "device.remove",
-      target: { type: "device", id: deviceId },
-      result: "success",
-      detail: name
+    await this.#auditInventory(
+      ctx,
+      deviceId,
+      "device.remove",
+      name
         ? `${name} was removed from management (event ${ctx.messageId})`
         : `a device this service had not seen was removed from management (event ${ctx.messageId}); kept as removed so a late upsert cannot restore it`,
-      correlationId: ctx.correlationId,
-    });
+    );
   }
 
   /**
