@@ -245,6 +245,19 @@ module functionApp 'modules/functionApp.bicep' = {
   }
 }
 
+// Resource logs (Key Vault audit, Service Bus, tables, the function app) to the workspace.
+// After the function app module, whose output names the site the last setting attaches to.
+module diagnostics 'modules/diagnostics.bicep' = {
+  name: 'diagnostics'
+  params: {
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    keyVaultName: keyVault.outputs.name
+    serviceBusNamespaceName: serviceBus.outputs.name
+    storageAccountName: storage.outputs.name
+    functionAppName: functionApp.outputs.name
+  }
+}
+
 // azd stores these in the environment (.azure/<env>/.env); docs/deploy.md uses them.
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = subscription().tenantId

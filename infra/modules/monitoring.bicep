@@ -31,3 +31,5 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 output applicationInsightsName string = appInsights.name
+// Where the other resources' diagnostic settings send their logs (modules/diagnostics.bicep).
+output logAnalyticsWorkspaceId string = workspace.id

@@ -151,7 +151,7 @@ describe("azd project", () => {
         files.find((f) => f.path.endsWith("main.bicep"))!,
         "module",
       ).map((m) => m.name),
-    ).toEqual(["monitoring", "storage", "serviceBus", "keyVault", "notificationHubs", "portal", "roleAssignments", "functionApp"]);
+    ).toEqual(["monitoring", "storage", "serviceBus", "keyVault", "notificationHubs", "portal", "roleAssignments", "functionApp", "diagnostics"]);
   });
 
   it("runs Node 22 on Flex Consumption with the documented plan and runtime shape", async () => {
