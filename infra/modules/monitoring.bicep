@@ -1,5 +1,6 @@
 // Log Analytics workspace and workspace-based Application Insights. Local (key) auth is
-// off: telemetry is accepted only from Entra identities holding Monitoring Metrics Publisher.
+// off on both: telemetry is accepted only from Entra identities holding Monitoring Metrics
+// Publisher, and the workspace's shared keys cannot be used.
 param location string
 param tags object
 param logAnalyticsName string
@@ -15,6 +16,11 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2025-02-01' = {
       name: 'PerGB2018'
     }
     retentionInDays: retentionInDays
+    // No workspace (shared) keys: the diagnostic settings and Application Insights write
+    // through Azure Monitor, and readers query with their Entra roles.
+    features: {
+      disableLocalAuth: true
+    }
   }
 }
 

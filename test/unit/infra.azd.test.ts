@@ -181,12 +181,16 @@ describe("azd project", () => {
     const keyVault = await loadBicep("modules/keyVault.bicep");
     const props = (f: BicepFile, name: string) => objectProperties(objectProperties(resourceBody(declaration(f, "resource", name))).get("properties")!);
 
+    const workspaceFeatures = props(monitoring, "workspace").get("features");
+
     // Act
     const settings = {
       allowSharedKeyAccess: props(storage, "account").get("allowSharedKeyAccess")?.text,
       allowBlobPublicAccess: props(storage, "account").get("allowBlobPublicAccess")?.text,
       serviceBusDisableLocalAuth: props(serviceBus, "namespace").get("disableLocalAuth")?.text,
       appInsightsDisableLocalAuth: props(monitoring, "appInsights").get("DisableLocalAuth")?.text,
+      // The workspace's shared keys (agents, the Data Collector API): nothing here uses them.
+      workspaceDisableLocalAuth: workspaceFeatures && objectProperties(workspaceFeatures).get("disableLocalAuth")?.text,
       keyVaultRbac: props(keyVault, "vault").get("enableRbacAuthorization")?.text,
       keyVaultSoftDelete: props(keyVault, "vault").get("enableSoftDelete")?.text,
       keyVaultPurgeProtection: props(keyVault, "vault").get("enablePurgeProtection")?.text,
@@ -198,6 +202,7 @@ describe("azd project", () => {
       allowBlobPublicAccess: "false",
       serviceBusDisableLocalAuth: "true",
       appInsightsDisableLocalAuth: "true",
+      workspaceDisableLocalAuth: "true",
       keyVaultRbac: "true",
       keyVaultSoftDelete: "true",
       keyVaultPurgeProtection: "true",
