@@ -76,6 +76,11 @@ resource site 'Microsoft.Web/sites@2025-03-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
+      // The deployment (SCM) endpoint too: azd's OneDeploy talks TLS 1.2.
+      scmMinTlsVersion: '1.2'
+      // Off is the default; stated so no portal toggle or API default change turns it on
+      // unnoticed (a debugger attached to production would see tenants' tokens in memory).
+      remoteDebuggingEnabled: false
       // The portal runs on its own origin (Static Web Apps) and calls the API with a bearer
       // token: exactly that origin, no credentials (cookies) needed.
       cors: {

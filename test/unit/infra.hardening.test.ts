@@ -37,6 +37,12 @@ function resourcesOf(template: ArmTemplate, type: string): ArmResource[] {
   return template.resources.filter((r) => r.type === type);
 }
 
+function resourceOf(template: ArmTemplate, type: string): ArmResource {
+  const [found, ...more] = resourcesOf(template, type);
+  if (!found || more.length > 0) throw new Error(`expected one ${type}, found ${more.length + (found ? 1 : 0)}`);
+  return found;
+}
+
 interface LogSetting {
   readonly category?: string;
   readonly categoryGroup?: string;
@@ -105,5 +111,22 @@ describe("Azure deployment hardening (compiled ARM template)", () => {
     expect(values.storageAccountName).toContain(fromModule("storage", "name"));
     // From the function app module's output, so the setting waits for the site.
     expect(values.functionAppName).toContain(fromModule("functionApp", "name"));
+  });
+
+  it("serves the function app over HTTPS and TLS 1.2 only (SCM too), without remote debugging or basic publishing", () => {
+    // Prepare
+    const template = moduleTemplate("functionApp");
+
+    // Act
+    const site = resourceOf(template, "Microsoft.Web/sites").properties;
+    const siteConfig = site.siteConfig as Record<string, unknown>;
+    const publishing = Object.fromEntries(
+      resourcesOf(template, "Microsoft.Web/sites/basicPublishingCredentialsPolicies").map((p) => [p.name.match(/'(ftp|scm)'\)\]$/)?.[1], p.properties.allow]),
+    );
+
+    // Assess
+    expect(site.httpsOnly).toBe(true);
+    expect(siteConfig).toMatchObject({ minTlsVersion: "1.2", scmMinTlsVersion: "1.2", remoteDebuggingEnabled: false });
+    expect(publishing).toEqual({ ftp: false, scm: false });
   });
 });
