@@ -18,6 +18,9 @@ resource account 'Microsoft.Storage/storageAccounts@2025-01-01' = {
     accessTier: 'Hot'
     allowSharedKeyAccess: false
     allowBlobPublicAccess: false
+    // No object replication to another tenant's account. Azure's default for new accounts,
+    // stated so an account created under an older default is brought in line too.
+    allowCrossTenantReplication: false
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true

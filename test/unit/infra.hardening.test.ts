@@ -129,4 +129,32 @@ describe("Azure deployment hardening (compiled ARM template)", () => {
     expect(siteConfig).toMatchObject({ minTlsVersion: "1.2", scmMinTlsVersion: "1.2", remoteDebuggingEnabled: false });
     expect(publishing).toEqual({ ftp: false, scm: false });
   });
+
+  it("keeps the storage account HTTPS and TLS 1.2 only, private, keyless, and its data in this tenant", () => {
+    // Prepare
+    const template = moduleTemplate("storage");
+
+    // Act
+    const account = resourceOf(template, "Microsoft.Storage/storageAccounts").properties;
+
+    // Assess
+    expect(account).toMatchObject({
+      supportsHttpsTrafficOnly: true,
+      minimumTlsVersion: "TLS1_2",
+      allowBlobPublicAccess: false,
+      allowSharedKeyAccess: false,
+      // No object replication policy may copy the app's blobs to another tenant's account.
+      allowCrossTenantReplication: false,
+    });
+  });
+
+  it("keeps Service Bus on TLS 1.2 and the vault on RBAC with soft delete and purge protection", () => {
+    // Act
+    const namespace = resourceOf(moduleTemplate("serviceBus"), "Microsoft.ServiceBus/namespaces").properties;
+    const vault = resourceOf(moduleTemplate("keyVault"), "Microsoft.KeyVault/vaults").properties;
+
+    // Assess
+    expect(namespace).toMatchObject({ minimumTlsVersion: "1.2", disableLocalAuth: true });
+    expect(vault).toMatchObject({ enableRbacAuthorization: true, enableSoftDelete: true, softDeleteRetentionInDays: 90, enablePurgeProtection: true });
+  });
 });
