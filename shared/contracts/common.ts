@@ -7,7 +7,19 @@ export const idSchema = z
   .regex(/^[A-Za-z0-9-]{1,64}$/, "letters, digits and dashes, at most 64")
   .transform((v) => v.toLowerCase());
 
-export const topSchema = (max: number, fallback: number) => z.coerce.number().int("an integer").min(1).max(max).default(fallback);
+/**
+ * A page size from the query string: plain decimal digits only. Number() (what z.coerce uses)
+ * also reads `0x10`, `1e1`, ` 10`, `+10` and `10.0`; a value a client did not mean as
+ * written is refused, not guessed at. Digits become a number before the range check, so the
+ * OpenAPI document still says integer.
+ */
+export const topSchema = (max: number, fallback: number) =>
+  z
+    // The default sits inside, where the OpenAPI document finds it.
+    .preprocess(
+      (v) => (typeof v === "string" && /^[0-9]+$/.test(v) ? Number(v) : v),
+      z.number("an integer in decimal digits").int("an integer").min(1).max(max).default(fallback),
+    );
 
 export const continuationTokenSchema = z
   .string()

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { endpoint } from "../../functions/http/endpoint.js";
 import { JwtAuthenticator, type Authenticator } from "../../shared/adapters/auth/jwtAuthenticator.js";
 import { sessionFunctions } from "../../functions/sessions.js";
+import { sessionListQuery } from "../../shared/contracts/sessions.js";
 import type { FunctionDefinition } from "../../functions/definition.js";
 import { appRoles, type AutomationCaller, type UserCaller } from "../../shared/domain/caller.js";
 import { DomainError, errorCodes } from "../../shared/domain/errors.js";
@@ -243,6 +244,30 @@ describe("endpoint(): input", () => {
       expect(answer.status).toBe(200);
       expect((answer.json as { query: unknown }).query).toEqual(expected);
     }
+  });
+
+  it.each(["0x10", "1e1", " 10", "+10", "10.0", "-1", "0b11", "Infinity"])(
+    "answers 400 naming query.top for a page size that is not plain decimal digits (%j), without running the use case",
+    async (top) => {
+      // Act
+      const answer = await invokeHttp(definition("listSessions"), { url: `/api/sessions?top=${encodeURIComponent(top)}`, headers: asAdmin });
+
+      // Assess: the services hold no session store, so a use case that ran would answer 500.
+      expect(answer.status).toBe(400);
+      expect(answer.json).toMatchObject({ code: errorCodes.validationFailed, errors: [expect.objectContaining({ path: "query.top" })] });
+    },
+  );
+
+  it.each([
+    ["10", 10],
+    ["010", 10],
+    [undefined, 25],
+  ])("reads the page size %j as %j", (top, expected) => {
+    // Act
+    const parsed = sessionListQuery.parse({ top });
+
+    // Assess
+    expect(parsed.top).toBe(expected);
   });
 
   it.each(["toString", "constructor", "__proto__", "hasOwnProperty"])(
