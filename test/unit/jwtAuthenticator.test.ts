@@ -7,7 +7,7 @@ import { base64url, createLocalJWKSet, exportJWK, exportSPKI, generateKeyPair, S
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { JwtAuthenticator } from "../../shared/adapters/auth/jwtAuthenticator.js";
 
-let sign: (claims: Record<string, unknown>, opts?: { iss?: string; aud?: string; exp?: number | null }) => Promise<string>;
+let sign: (claims: Record<string, unknown>, opts?: { iss?: string; aud?: string; exp?: number | null; iat?: number | null }) => Promise<string>;
 let keys: ReturnType<typeof createLocalJWKSet>;
 /** The published key, and its PEM: what an attacker can read. */
 let publicJwk: JWK;
@@ -22,8 +22,9 @@ beforeAll(async () => {
     const jwt = new SignJWT(claims)
       .setProtectedHeader({ alg: "RS256", kid: "k1" })
       .setIssuer(opts.iss ?? "https://issuer.example")
-      .setAudience(opts.aud ?? "api://rac")
-      .setIssuedAt();
+      .setAudience(opts.aud ?? "api://rac");
+    // iat: null = a token without iat
+    if (opts.iat !== null) jwt.setIssuedAt(opts.iat);
     // exp: null = a token without exp
     if (opts.exp !== null) jwt.setExpirationTime(opts.exp ?? Math.floor(Date.now() / 1000) + 600);
     return jwt.sign(privateKey);
@@ -299,6 +300,52 @@ describe("JwtAuthenticator: forged tokens", () => {
 
     // Assess
     await expect(attempt).rejects.toMatchObject({ code: "unauthenticated", detail: "The token's nbf claim is not accepted." });
+  });
+});
+
+describe("JwtAuthenticator: issue time and lifetime", () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const hours = 3600;
+
+  it.each([
+    [
+      "issued in the future (iat beyond the clock skew)",
+      { iat: now() + 600, exp: now() + 3600 },
+      "The token's iat claim is not accepted: it was issued in the future.",
+    ],
+    [
+      "living longer than Entra's tokens (exp more than 28 h after iat)",
+      { iat: now(), exp: now() + 29 * hours },
+      "The token's exp claim is not accepted: it lives longer than 28 hours.",
+    ],
+    [
+      "living years (exp far past iat)",
+      { iat: now() - 60, exp: now() + 10 * 365 * 24 * hours },
+      "The token's exp claim is not accepted: it lives longer than 28 hours.",
+    ],
+    [
+      "without iat, expiring more than 28 h from now",
+      { iat: null, exp: now() + 29 * hours },
+      "The token's exp claim is not accepted: it lives longer than 28 hours.",
+    ],
+  ])("refuses a token %s, saying why", async (_what, times, detail) => {
+    // Act
+    const attempt = auth().authenticate(`Bearer ${await sign(claims, times)}`);
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: "unauthenticated", detail });
+  });
+
+  it.each([
+    ["issued within the clock skew ahead", { iat: now() + 30, exp: now() + hours }],
+    ["living 28 hours", { iat: now(), exp: now() + 28 * hours }],
+    ["without iat, expiring in an hour", { iat: null, exp: now() + hours }],
+  ])("accepts a token %s", async (_what, times) => {
+    // Act
+    const caller = await auth().authenticate(`Bearer ${await sign(claims, times)}`);
+
+    // Assess
+    expect(caller).toMatchObject({ type: "user", tenantId: "aaaa-1" });
   });
 });
 

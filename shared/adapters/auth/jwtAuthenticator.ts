@@ -3,8 +3,9 @@
 // and kept through outages; one that cannot be loaded is an error of its own, not a 401.
 // A delegated token becomes a UserCaller; an app-only token (`idtyp: "app"`, Entra's
 // optional claim) an AutomationCaller, which the endpoint builder admits only at the
-// automation door. Every token must carry `exp`.
-import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
+// automation door. Every token must carry `exp`, be issued no later than now (iat) and live
+// at most 28 hours.
+import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
 import type { Caller } from "../../domain/caller.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
@@ -41,6 +42,16 @@ export interface Authenticator {
  */
 const maxTokenLength = 16 * 1024;
 
+/** How far the identity provider's clock may be ahead of ours: for exp, nbf and iat alike. */
+const clockSkewSeconds = 60;
+
+/**
+ * The longest lifetime (exp after iat) accepted. Entra's access tokens live 60 to 90 minutes,
+ * and up to 28 hours in sessions under continuous access evaluation; a token meant to live
+ * longer was not issued by it as configured, and would outlive any revocation.
+ */
+const maxLifetimeSeconds = 28 * 60 * 60;
+
 const unauthenticated = (detail: string, cause?: unknown): DomainError => new DomainError(errorCodes.unauthenticated, detail, { cause });
 
 /** Names the claim the schema refused (its name only, never its value), as jose's own refusals do. */
@@ -49,6 +60,22 @@ function unusableClaim(payload: Record<string, unknown>, error: z.ZodError): Dom
   return payload[claim] === undefined
     ? unauthenticated(`The token has no ${claim} claim; this API accepts only tokens that carry it.`)
     : unauthenticated(`The token's ${claim} claim is not accepted.`);
+}
+
+/**
+ * jose checks iat only against a maximum age, and exp only against now. A token issued in the
+ * future, or living longer than any Entra issues, is refused: a signing key or clock gone wrong
+ * at the provider, or a token minted to be replayed for years. jose has checked both are numbers.
+ */
+function checkIssueTime(payload: { iat?: number; exp?: number }): void {
+  const now = Math.floor(Date.now() / 1000);
+  if (payload.iat !== undefined && payload.iat > now + clockSkewSeconds) {
+    throw unauthenticated("The token's iat claim is not accepted: it was issued in the future.");
+  }
+  // A token without iat is measured from now.
+  if (payload.exp !== undefined && payload.exp - (payload.iat ?? now) > maxLifetimeSeconds) {
+    throw unauthenticated(`The token's exp claim is not accepted: it lives longer than ${maxLifetimeSeconds / 3600} hours.`);
+  }
 }
 
 export class JwtAuthenticator implements Authenticator {
@@ -73,13 +100,13 @@ export class JwtAuthenticator implements Authenticator {
     // A multi-tenant app registration names its issuer per tenant
     // (https://login.microsoftonline.com/{tenantid}/v2.0): checked against the token's own tid below.
     const perTenantIssuer = this.#issuer.includes("{tenantid}");
-    let payload: unknown;
+    let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(match[1], this.#keys, {
         issuer: perTenantIssuer ? undefined : this.#issuer,
         audience: this.#audience,
         algorithms: ["RS256"],
-        clockTolerance: 60,
+        clockTolerance: clockSkewSeconds,
         // jose checks exp only when present; a token that never expires is not accepted.
         requiredClaims: ["exp"],
       }));
@@ -97,6 +124,7 @@ export class JwtAuthenticator implements Authenticator {
       if (e instanceof joseErrors.JWTClaimValidationFailed) throw unauthenticated(`The token's ${e.claim} claim is not accepted.`, e);
       throw unauthenticated("The token is not valid.", e);
     }
+    checkIssueTime(payload);
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw unusableClaim(payload as Record<string, unknown>, claims.error);
     const c = claims.data;
