@@ -195,6 +195,9 @@ function admit<X extends Access>(access: X, caller: Caller): CallerOf<X> {
   return caller as CallerOf<X>;
 }
 
+/** Whether the request offers a bearer token at all, however malformed: its 401 then says invalid_token. */
+const presentsBearerToken = (authorization: string | null): boolean => /^\s*Bearer\s/i.test(authorization ?? "");
+
 function spend(limiter: RateLimiter, key: string, who: string): void {
   const decision = limiter.take(key);
   if (!decision.allowed) {
@@ -262,7 +265,7 @@ export function endpoint<P, Q, B, A extends boolean, X extends (A extends true ?
       if (e instanceof DomainError) {
         if (e.code === errorCodes.internal) log.error(`${spec.name} failed`, e.cause ?? e);
         span.set({ [traceAttributes.errorCode]: e.code });
-        return problemResponse(e, correlationId);
+        return problemResponse(e, correlationId, { tokenPresented: presentsBearerToken(req.headers.get("authorization")) });
       }
       if (e instanceof Contended) {
         log.warn(`${spec.name}: ${e.message}`);

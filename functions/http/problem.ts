@@ -61,10 +61,19 @@ export function problemOf(error: DomainError, correlationId: string): Problem {
 /** On every API answer: JSON is never to be sniffed into something a browser would run. */
 export const apiSecurityHeaders = { "x-content-type-options": "nosniff" } as const;
 
-export function problemResponse(error: DomainError, correlationId: string): HttpResponseInit {
+/**
+ * The Bearer challenge of a 401 (RFC 6750, section 3): `error="invalid_token"` when the request
+ * presented a bearer token and it was refused; no error when it presented none (no header, or
+ * another scheme), so a client knows to sign in rather than to renew. Never any token content.
+ */
+function bearerChallenge(tokenPresented: boolean): string {
+  return `Bearer realm="remote-assistance-connector"${tokenPresented ? ', error="invalid_token"' : ""}`;
+}
+
+export function problemResponse(error: DomainError, correlationId: string, request: { readonly tokenPresented?: boolean } = {}): HttpResponseInit {
   const problem = problemOf(error, correlationId);
   const headers: Record<string, string> = { "content-type": "application/problem+json", "x-correlation-id": correlationId, ...apiSecurityHeaders };
-  if (error.code === errorCodes.unauthenticated) headers["www-authenticate"] = 'Bearer realm="remote-assistance-connector"';
+  if (error.code === errorCodes.unauthenticated) headers["www-authenticate"] = bearerChallenge(request.tokenPresented === true);
   const retryAfter = error.extensions?.retryAfterSeconds;
   if (error.code === errorCodes.rateLimited && typeof retryAfter === "number") headers["retry-after"] = String(Math.max(1, Math.ceil(retryAfter)));
   return { status: problem.status, body: JSON.stringify(problem), headers };

@@ -130,6 +130,34 @@ describe("endpoint(): authentication", () => {
   });
 });
 
+describe("endpoint(): the Bearer challenge of a 401", () => {
+  it.each([
+    ["no Authorization header", {}],
+    ["another scheme", { authorization: "Basic YWRlbGU6c2VjcmV0" }],
+  ])("names no error when the request carries no bearer token (%s)", async (_what, headers) => {
+    // Act
+    const answer = await invokeHttp(getSession, { url: `/api/sessions/${ulid()}`, params: { sessionId: ulid() }, headers });
+
+    // Assess
+    expect(answer.status).toBe(401);
+    expect(answer.headers["www-authenticate"]).toBe('Bearer realm="remote-assistance-connector"');
+  });
+
+  it.each([
+    ["a token the authenticator does not know", "Bearer forged-token-value"],
+    ["a token that is no JWT", "Bearer not-a-jwt-at-all"],
+    ["a bearer header that is malformed", "Bearer  forged-token-value, Bearer other-token-value"],
+  ])("says invalid_token when it refuses %s, without echoing it", async (_what, authorization) => {
+    // Act
+    const answer = await invokeHttp(getSession, { url: `/api/sessions/${ulid()}`, params: { sessionId: ulid() }, headers: { authorization } });
+
+    // Assess
+    expect(answer.status).toBe(401);
+    expect(answer.headers["www-authenticate"]).toBe('Bearer realm="remote-assistance-connector", error="invalid_token"');
+    expect(JSON.stringify(answer.headers)).not.toMatch(/forged|not-a-jwt|other-token/);
+  });
+});
+
 describe("endpoint(): a refused token", () => {
   it("is logged with the reason, and neither the log, the answer nor its headers carry the token", async () => {
     // Prepare: a real authenticator and a token it refuses for having expired.
