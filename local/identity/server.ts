@@ -220,7 +220,7 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
           'the body must be a JSON object of claims, e.g. {"tid":"…","oid":"…","roles":["…"]} (or a form-encoded OAuth grant)',
         );
         if (!claims) return;
-        const { token, expiresIn } = await signer.sign(claims);
+        const { token, expiresIn } = await signer.signClaims(claims);
         log(`issued a token for ${claims.oid} in tenant ${claims.tid} (roles: ${(claims.roles ?? []).join(", ") || "none"})`);
         send(res, 200, { access_token: token, token_type: "Bearer", expires_in: expiresIn });
       },
@@ -309,7 +309,7 @@ export async function startIdentityEmulator(options: IdentityEmulatorOptions = {
     jwksUri: `${baseUrl}/.well-known/jwks.json`,
     tlsUrl: tlsBaseUrl || undefined,
     certificate,
-    issueToken: async (claims: TokenClaims) => (await signer.sign(claimsSchema.parse(claims))).token,
+    issueToken: async (claims: TokenClaims) => (await signer.signClaims(claimsSchema.parse(claims))).token,
     rotateKeys: async () => {
       log(`rotated signing keys; now signing with ${await signer.rotate()}`);
     },

@@ -28,7 +28,18 @@ export interface TokenClaims {
   hasgroups?: boolean;
   /** Test-only: mint a token without `exp`, which the app must refuse. */
   omitExp?: boolean;
+  /**
+   * The delegated scopes. A user's token (idtyp not "app") gets the API's `access_as_user`
+   * unless this says otherwise, as Entra's do; an app-only token gets none unless given
+   * (test-only, a token the app must refuse).
+   */
+  scp?: string;
+  /** Test-only: mint a user's token without `scp`, which the app must refuse. */
+  omitScp?: boolean;
 }
+
+/** The API's one delegated scope (the app registration's `access_as_user`). */
+export const apiDelegatedScope = "access_as_user";
 
 const id = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "letters, digits and dashes, at most 64");
 export const claimsSchema = z.strictObject({
@@ -47,9 +58,11 @@ export const claimsSchema = z.strictObject({
   app_displayname: z.string().min(1).max(256).optional(),
   hasgroups: z.boolean().optional(),
   omitExp: z.boolean().optional(),
+  scp: z.string().max(1024).optional(),
+  omitScp: z.boolean().optional(),
 }) satisfies z.ZodType<TokenClaims>;
 
-type ToSign = z.infer<typeof claimsSchema> & { nonce?: string; scp?: string };
+type ToSign = Omit<z.infer<typeof claimsSchema>, "omitScp"> & { nonce?: string };
 
 /** Keys published at once: the signing key and the ones before it, for tokens still in flight. */
 const publishedKeys = 3;
@@ -121,6 +134,12 @@ export class TokenSigner {
     if (!c.omitExp) jwt.setExpirationTime(exp);
     const token = await jwt.sign(signing.privateKey);
     return { token, expiresIn: Math.max(0, exp - now) };
+  }
+
+  /** A token from the dev-only POST /token (and issueToken): a user's carries the API's scope, as Entra's does. */
+  async signClaims({ omitScp, ...c }: z.infer<typeof claimsSchema>): Promise<{ token: string; expiresIn: number }> {
+    const userToken = c.idtyp !== "app";
+    return this.sign({ ...c, scp: omitScp ? undefined : (c.scp ?? (userToken ? apiDelegatedScope : undefined)) });
   }
 
   /** A signed-in user's token from the code flow (oauth.ts). */

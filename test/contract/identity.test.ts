@@ -117,6 +117,21 @@ describe("identity emulator: POST /token", () => {
     expect(payload).not.toHaveProperty("groups");
   });
 
+  it("gives a user's token the API's delegated scope (scp), as Entra does, and an app-only token none", async () => {
+    // Act
+    const user = await verify(await idp.issueToken({ tid: "t", oid: "u" }), await discovery());
+    const namedUser = await verify(await idp.issueToken({ tid: "t", oid: "u", idtyp: "user" }), await discovery());
+    const app = await verify(await idp.issueToken({ tid: "t", oid: "sp", idtyp: "app", azp: "c1" }), await discovery());
+    const withoutScp = await verify(await idp.issueToken({ tid: "t", oid: "u", omitScp: true }), await discovery());
+    const appWithScp = await verify(await idp.issueToken({ tid: "t", oid: "sp", idtyp: "app", azp: "c1", scp: "access_as_user" }), await discovery());
+    // Assess
+    expect(user.payload.scp).toBe("access_as_user");
+    expect(namedUser.payload.scp).toBe("access_as_user");
+    expect(app.payload).not.toHaveProperty("scp");
+    expect(withoutScp.payload).not.toHaveProperty("scp");
+    expect(appWithScp.payload.scp).toBe("access_as_user");
+  });
+
   it("honours expiresInSeconds", async () => {
     // Act
     const res = await post({ tid: "t", oid: "u", expiresInSeconds: 120 });
