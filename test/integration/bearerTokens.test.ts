@@ -74,6 +74,36 @@ describe("bearer tokens through the host", () => {
     expect(res.status).toBe(200);
   });
 
+  it.each([
+    ["a user's token without scp", "/me/permissions", { omitScp: true }],
+    [
+      "an app's token without idtyp (roles, no scp), where users go",
+      "/me/permissions",
+      { azp: randomUUID(), roles: ["RemoteAssistance.Automation"], omitScp: true },
+    ],
+    [
+      "an app's token without idtyp (roles, no scp), at the automation door",
+      "/automation/events",
+      { azp: randomUUID(), roles: ["RemoteAssistance.Automation"], omitScp: true },
+    ],
+    [
+      "an app-only token (idtyp app) that carries scp",
+      "/automation/events",
+      { idtyp: "app", azp: randomUUID(), roles: ["RemoteAssistance.Automation"], scp: "access_as_user" },
+    ],
+  ] as const)("refuses %s with 401 invalid_token, naming scp", async (_what, path, claims) => {
+    // Prepare
+    const token = await tokenFor({ tid: tenantId, oid: randomUUID(), ...claims });
+
+    // Act
+    const res = await api(path, { token, method: path.startsWith("/automation") ? "POST" : "GET", body: path.startsWith("/automation") ? {} : undefined });
+
+    // Assess
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ code: "unauthenticated", detail: expect.stringContaining("scp") });
+    expect(res.headers.get("www-authenticate")).toContain('error="invalid_token"');
+  });
+
   it("logs why a token was refused, and neither the answer nor the log carries it", async () => {
     // Prepare
     const token = await tokenFor({ tid: tenantId, oid: randomUUID(), audience: "api://someone-else" });

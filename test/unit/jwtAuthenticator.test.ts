@@ -32,7 +32,15 @@ beforeAll(async () => {
 });
 
 const auth = (issuer = "https://issuer.example") => new JwtAuthenticator({ issuer, audience: "api://rac", jwksUri: "http://unused.invalid/jwks", keys });
-const claims = { tid: "AAAA-1", oid: "BBBB-2", name: "Adele", preferred_username: "adele@x", roles: ["Intune.Administrator"], groups: ["g1"] };
+const claims = {
+  tid: "AAAA-1",
+  oid: "BBBB-2",
+  name: "Adele",
+  preferred_username: "adele@x",
+  roles: ["Intune.Administrator"],
+  groups: ["g1"],
+  scp: "access_as_user",
+};
 
 describe("JwtAuthenticator", () => {
   it("turns a valid token into a caller with lower-cased ids", async () => {
@@ -51,7 +59,7 @@ describe("JwtAuthenticator", () => {
   it("shows hidden characters in the names a token carries as U+FFFD (they reach the portal and the audit log)", async () => {
     // Act
     const user = await auth().authenticate(`Bearer ${await sign({ ...claims, name: "Ad\u202eele", preferred_username: "adele\u0000@x" })}`);
-    const app = await auth().authenticate(`Bearer ${await sign({ ...claims, idtyp: "app", azp: "c1", app_displayname: "Help\u200bdesk" })}`);
+    const app = await auth().authenticate(`Bearer ${await sign({ ...claims, scp: undefined, idtyp: "app", azp: "c1", app_displayname: "Help\u200bdesk" })}`);
 
     // Assess
     expect(user).toMatchObject({ displayName: "Ad\ufffdele", userPrincipalName: "adele\ufffd@x" });
@@ -71,7 +79,7 @@ describe("JwtAuthenticator", () => {
   });
 
   it("tells an app-only token (idtyp app) from a user's", async () => {
-    expect((await auth().authenticate(`Bearer ${await sign({ ...claims, idtyp: "app", azp: "c1" })}`)).type).toBe("automation");
+    expect((await auth().authenticate(`Bearer ${await sign({ ...claims, scp: undefined, idtyp: "app", azp: "c1" })}`)).type).toBe("automation");
     expect((await auth().authenticate(`Bearer ${await sign({ ...claims, idtyp: "user" })}`)).type).toBe("user");
   });
 
@@ -174,6 +182,53 @@ describe("JwtAuthenticator", () => {
 
     // Assess
     expect(caller).not.toHaveProperty("groupsOverage");
+  });
+});
+
+describe("JwtAuthenticator: a user's token or an app's (scp and idtyp)", () => {
+  const { scp: _scp, ...withoutScp } = claims;
+  const app = { tid: "AAAA-1", oid: "SP-1", idtyp: "app", azp: "CLIENT-1", roles: ["RemoteAssistance.Automation"] };
+
+  it.each([
+    ["without idtyp", withoutScp],
+    ["with idtyp user", { ...withoutScp, idtyp: "user" }],
+    ["with app roles only, as an app's token without the idtyp claim", { tid: "AAAA-1", oid: "SP-1", azp: "CLIENT-1", roles: ["RemoteAssistance.Request"] }],
+    ["with an empty scp", { ...claims, scp: "" }],
+  ])("refuses a token that claims to be a user's %s but has no delegated scope (scp)", async (_what, token) => {
+    // Act
+    const attempt = auth().authenticate(`Bearer ${await sign(token)}`);
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: "unauthenticated", detail: expect.stringContaining("scp") });
+  });
+
+  it("refuses an ID token issued to a client that shares the API's client id: it has the audience but no scp", async () => {
+    // Prepare: what Entra's sign-in hands the client itself (aud = its client id, nonce, no scp).
+    const idToken = await sign({ ...withoutScp, nonce: "n-1", ver: "2.0" });
+
+    // Act
+    const attempt = auth().authenticate(`Bearer ${idToken}`);
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: "unauthenticated", detail: expect.stringContaining("no scp claim") });
+  });
+
+  it("refuses a token that says it is an app's (idtyp app) but carries a delegated scope (scp)", async () => {
+    // Act
+    const attempt = auth().authenticate(`Bearer ${await sign({ ...app, scp: "access_as_user" })}`);
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: "unauthenticated", detail: expect.stringContaining("scp") });
+  });
+
+  it("takes a token with scp for a user's and one with idtyp app and no scp for an app's", async () => {
+    // Act
+    const user = await auth().authenticate(`Bearer ${await sign(claims)}`);
+    const automation = await auth().authenticate(`Bearer ${await sign(app)}`);
+
+    // Assess
+    expect(user.type).toBe("user");
+    expect(automation.type).toBe("automation");
   });
 });
 

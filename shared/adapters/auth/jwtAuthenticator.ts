@@ -1,9 +1,9 @@
 // Bearer token validation with jose against the configured issuer, audience and JWKS.
 // The key set (remoteKeySet.ts) is cached, refetched for an unknown `kid` at most every 30 s,
 // and kept through outages; one that cannot be loaded is an error of its own, not a 401.
-// A delegated token becomes a UserCaller; an app-only token (`idtyp: "app"`, Entra's
-// optional claim) an AutomationCaller, which the endpoint builder admits only at the
-// automation door. Every token must carry `exp`, be issued no later than now (iat) and live
+// A delegated token (with `scp`) becomes a UserCaller; an app-only token (`idtyp: "app"`,
+// Entra's optional claim, and no `scp`) an AutomationCaller, which the endpoint builder
+// admits only at the automation door; any other is refused. Every token must carry `exp`, be issued no later than now (iat) and live
 // at most 28 hours.
 import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
@@ -21,6 +21,8 @@ const claimsSchema = z.object({
   roles: z.array(z.string().max(128)).max(100).optional(),
   groups: z.array(z.string().max(128)).max(500).optional(),
   idtyp: z.string().max(16).optional(),
+  // The delegated scopes, space-separated: only a user's token has them.
+  scp: z.string().min(1).max(1024).optional(),
   azp: z
     .string()
     .regex(/^[A-Za-z0-9-]{1,64}$/)
@@ -131,8 +133,11 @@ export class JwtAuthenticator implements Authenticator {
     if (perTenantIssuer && (payload as { iss?: unknown }).iss !== this.#issuer.replace("{tenantid}", c.tid)) {
       throw unauthenticated("The token's iss claim is not accepted.");
     }
+    // Entra: a delegated token carries scp, an app-only one roles and no scp. Both marks must
+    // agree, so an app's token without the idtyp claim is no user's, and no token is both.
     if (c.idtyp === "app") {
       if (!c.azp) throw unauthenticated("The app-only token lacks the azp claim (the calling app's client id).");
+      if (c.scp !== undefined) throw unauthenticated("The app-only token (idtyp app) carries an scp claim, which only a user's token has.");
       return {
         type: "automation",
         tenantId: c.tid.toLowerCase(),
@@ -141,6 +146,9 @@ export class JwtAuthenticator implements Authenticator {
         clientId: c.azp.toLowerCase(),
         roles: c.roles ?? [],
       };
+    }
+    if (c.scp === undefined) {
+      throw unauthenticated("The token has no scp claim; a user's token carries the scope it was granted, an app's says idtyp app.");
     }
     const groupsOverage = c.hasgroups === true || c._claim_names?.groups !== undefined;
     return {
