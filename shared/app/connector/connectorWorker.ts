@@ -1,5 +1,6 @@
 // The connector-commands worker: finishes an onboarding (code → tokens → Key Vault →
-// account → onboarded) and disconnects (close sessions, revoke, delete the secret).
+// account → onboarded) and disconnects (close sessions, revoke, delete the secret: in
+// connectorDisconnect.ts).
 // Both are idempotent: a redelivered message does no work twice and never spends the
 // authorization code a second time once its tokens are stored.
 import { systemActor, type Actor } from "../../domain/caller.js";
@@ -13,12 +14,12 @@ import {
   type ConnectorError,
   type ConnectorState,
 } from "../../domain/connector.js";
-import { DomainError, errorCodes } from "../../domain/errors.js";
-import { isTeamViewerError, isTokenRefused } from "../teamViewerError.js";
+import { isTeamViewerError } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
 import { abandonExchanged, removeIfOurs, revokeAndRemove, storeSignIn } from "./abandonedTokens.js";
+import { disconnect, disconnectDeadLettered, type DisconnectCommand } from "./connectorDisconnect.js";
 import { exchangeFailureMessage, invalidOAuthState } from "./connectorErrors.js";
 import { retried } from "./retried.js";
 import { stateActor } from "./connectorService.js";
@@ -52,6 +53,8 @@ export interface ConnectorWorkerDeps {
 
 const target = { type: "connector", id: connectorId } as const;
 
+export type { DisconnectCommand } from "./connectorDisconnect.js";
+
 /** Finish the onboarding whose OAuth state is `stateId`: exchange `code`, store the tokens, read the account. */
 export interface AuthorizeCommand {
   readonly tenantId: string;
@@ -59,13 +62,6 @@ export interface AuthorizeCommand {
   readonly stateId: string;
   /** The OAuth authorization code: single use, never logged or audited. */
   readonly code: string;
-  readonly correlationId: string | undefined;
-}
-
-/** Disconnect the tenant's connector: close its sessions, revoke the token, delete the secret. */
-export interface DisconnectCommand {
-  readonly tenantId: string;
-  readonly requestedBy: Actor;
   readonly correlationId: string | undefined;
 }
 
@@ -295,67 +291,7 @@ export class ConnectorWorker {
   }
 
   async disconnect(command: DisconnectCommand, log: Logger): Promise<void> {
-    const { tenantId, correlationId, requestedBy: actor } = command;
-
-    // Sessions first: closing them at TeamViewer still needs the token.
-    const closedSessions = await this.#d.openSessions.closeAllOpen(tenantId, "disconnected");
-
-    let revoke: { done: boolean; problem?: string } = { done: false };
-    try {
-      await this.#d.tokens.withAccessToken(tenantId, (accessToken) => this.#d.teamViewer.revoke(accessToken), { requireOnboarded: false });
-      revoke = { done: true };
-    } catch (e) {
-      if (e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded) {
-        // No token, or one TeamViewer already refuses: nothing left to revoke there.
-        revoke = { done: false };
-      } else if (isTokenRefused(e)) {
-        revoke = { done: false };
-      } else if (isTeamViewerError(e)) {
-        // Best effort: the local side is cleaned whatever TeamViewer does; the failure is recorded.
-        revoke = {
-          done: false,
-          problem: e.transient
-            ? `TeamViewer could not be reached to revoke the token (${e.code}). It was deleted here; revoke the app's access in the TeamViewer account if needed.`
-            : `TeamViewer refused to revoke the token: ${e.message} It was deleted here.`,
-        };
-        log.warn("could not revoke the TeamViewer token during disconnect", { tenantId, code: e.code });
-      } else {
-        throw e;
-      }
-    }
-
-    const at = this.#d.clock.now().toISOString();
-    // Under the token lease: no instance is refreshing meanwhile, and any refresh that ran
-    // out of lease finds the new generation and stores nothing. Every instance sees the new
-    // generation within a minute and drops its cached token.
-    const disconnected = await this.#d.tokens.withTokenLease(tenantId, async () => {
-      const after = await this.#d.connectors.update(tenantId, (s) => ({
-        ...resetConnector(s, revoke.problem ? { code: connectorErrorCodes.revokeFailed, message: revoke.problem, at } : null),
-        generation: s.generation + 1,
-      }));
-      await this.#d.vault.remove(tenantId);
-      return after;
-    });
-    this.#d.tokens.invalidate(tenantId);
-    const parts = [
-      revoke.done ? "token revoked at TeamViewer" : revoke.problem ? `revoke failed: ${revoke.problem}` : "no token to revoke",
-      "secret deleted",
-      `${closedSessions} open session${closedSessions === 1 ? "" : "s"} closed`,
-    ];
-    await this.#audit(tenantId, actor, "connector.disconnect", revoke.problem ? "failure" : "success", `disconnected: ${parts.join("; ")}`, correlationId);
-    // Each one closed late is audited as it is closed (session.closed).
-    await this.#closeLateRequests(tenantId, disconnected.generation);
-  }
-
-  /**
-   * Requests admitted after the first close (here until the update, elsewhere while an instance
-   * kept the status) would stay open: closed once none can be admitted, unless a connect began.
-   */
-  async #closeLateRequests(tenantId: string, generation: number): Promise<number> {
-    if (this.#d.settleMs) await new Promise((r) => setTimeout(r, this.#d.settleMs));
-    const now = await this.#d.connectors.get(tenantId);
-    if (now?.onboardingStatus !== onboardingStatuses.notOnboarded || now.generation !== generation) return 0;
-    return this.#d.openSessions.closeAllOpen(tenantId, "disconnected");
+    await disconnect(this.#d, command, log);
   }
 
   /**
@@ -383,14 +319,7 @@ export class ConnectorWorker {
       await this.#audit(tenantId, systemActor, "connector.authorize", "failure", `dead-lettered${why}${tokens}`, command.correlationId);
       return;
     }
-    // A connector that is no longer onboarded was disconnected after all (or connected again
-    // and disconnected since): there is nothing left to report on it.
-    await this.#d.connectors.update(command.tenantId, (s) =>
-      s.onboardingStatus === onboardingStatuses.notOnboarded
-        ? undefined
-        : { ...s, lastError: { code: connectorErrorCodes.disconnectFailed, message: "The disconnect could not be completed. Try again.", at } },
-    );
-    await this.#audit(command.tenantId, command.requestedBy, "connector.disconnect", "failure", `dead-lettered${why}`, command.correlationId);
+    await disconnectDeadLettered(this.#d, command, reason);
   }
 
   async #audit(tenantId: string, actor: Actor, activity: string, result: "success" | "failure", detail: string, correlationId?: string): Promise<void> {
