@@ -7,6 +7,7 @@ import { tokenSecretName } from "../../shared/adapters/keyvault/keyVaultTokenVau
 import { api, eventually } from "../support/api.js";
 import {
   auditEvents,
+  connectorStore,
   eventuallyConnector,
   fake,
   newTenant,
@@ -61,6 +62,18 @@ async function addDevice(tenantId: string, readerToken: string): Promise<string>
   );
   return deviceId;
 }
+
+/** What the token provider records when TeamViewer refuses the refresh token: the connector stays onboarded, and needs reauthorization. */
+async function markReauthorizationRequired(tenantId: string): Promise<void> {
+  await connectorStore().update(tenantId, (s) => ({
+    ...s,
+    health: "reauthorizationRequired",
+    lastError: { code: "reauthorizationRequired", message: "TeamViewer refused the connector's refresh token (test).", at: new Date().toISOString() },
+  }));
+}
+
+const revokeCalls = <C extends { method: string; path: string }>(calls: C[]): C[] =>
+  calls.filter((c) => c.method === "POST" && c.path.toLowerCase().endsWith("/oauth2/revoke"));
 
 afterEach(async () => {
   await fake().clearFaults();
@@ -135,6 +148,50 @@ describe("connector disconnect", () => {
     expect(completed.detail).toContain("revoke failed");
     // Not revoked at TeamViewer: the failure is real, not hidden
     expect(await teamViewerClient().ping(token.accessToken)).toEqual({ tokenValid: true });
+  });
+
+  it("revokes the token at TeamViewer when the connector needs reauthorization: its access token may still work", async () => {
+    // Prepare: TeamViewer refused the refresh token, but the stored access token is still live
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const token = JSON.parse((await storedTokenValue(tenant.tenantId))!.value) as { accessToken: string };
+    await markReauthorizationRequired(tenant.tenantId);
+    const from = (await fake().calls()).length;
+
+    // Act
+    const res = await api("/connector/disconnect", { method: "POST", token: tenant.connectorAdmin });
+
+    // Assess
+    expect(res.status).toBe(202);
+    const after = await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "notOnboarded", "notOnboarded");
+    expect(after).toMatchObject({ health: null, account: null, lastError: null });
+    expect(revokeCalls((await fake().calls()).slice(from))).toHaveLength(1);
+    expect(await teamViewerClient().ping(token.accessToken)).toEqual({ tokenValid: false });
+    expect(await storedTokenValue(tenant.tenantId)).toBeUndefined();
+    const completed = await eventually(
+      async () => (await auditEvents(tenant.admin, "connector.disconnect")).find((e) => e.detail?.startsWith("disconnected")),
+      30_000,
+      "the disconnect's audit event",
+    );
+    expect(completed).toMatchObject({ result: "success", detail: expect.stringContaining("token revoked at TeamViewer") });
+  });
+
+  it("still disconnects a connector needing reauthorization when TeamViewer refuses the dead token's revoke", async () => {
+    // Prepare
+    const tenant = await newTenant();
+    await onboard(tenant);
+    await markReauthorizationRequired(tenant.tenantId);
+    await fake().failNext({ method: "POST", path: "/api/v1/oauth2/revoke", status: 401, body: { error: "invalid_token" } });
+    const from = (await fake().calls()).length;
+
+    // Act
+    const res = await api("/connector/disconnect", { method: "POST", token: tenant.connectorAdmin });
+
+    // Assess: tried once, then the local side cleaned as always
+    expect(res.status).toBe(202);
+    await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "notOnboarded", "notOnboarded");
+    expect(revokeCalls((await fake().calls()).slice(from)).map((c) => c.status)).toEqual([401]);
+    expect(await storedTokenValue(tenant.tenantId)).toBeUndefined();
   });
 
   it("needs Update", async () => {

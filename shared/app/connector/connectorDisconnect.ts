@@ -8,6 +8,7 @@ import { isTeamViewerError, isTokenRefused } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
+import { isReauthorizationRequired } from "./connectorErrors.js";
 import type { ConnectorStore, OpenSessionsCloser, TeamViewerAuthApi, TokenVault } from "./ports.js";
 import type { TokenProvider } from "./tokenProvider.js";
 
@@ -43,29 +44,7 @@ export async function disconnect(d: ConnectorDisconnectDeps, command: Disconnect
   // Sessions first: closing them at TeamViewer still needs the token.
   const closedSessions = await d.openSessions.closeAllOpen(tenantId, "disconnected");
 
-  let revoke: { done: boolean; problem?: string } = { done: false };
-  try {
-    await d.tokens.withAccessToken(tenantId, (accessToken) => d.teamViewer.revoke(accessToken), { requireOnboarded: false });
-    revoke = { done: true };
-  } catch (e) {
-    if (e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded) {
-      // No token, or one TeamViewer already refuses: nothing left to revoke there.
-      revoke = { done: false };
-    } else if (isTokenRefused(e)) {
-      revoke = { done: false };
-    } else if (isTeamViewerError(e)) {
-      // Best effort: the local side is cleaned whatever TeamViewer does; the failure is recorded.
-      revoke = {
-        done: false,
-        problem: e.transient
-          ? `TeamViewer could not be reached to revoke the token (${e.code}). It was deleted here; revoke the app's access in the TeamViewer account if needed.`
-          : `TeamViewer refused to revoke the token: ${e.message} It was deleted here.`,
-      };
-      log.warn("could not revoke the TeamViewer token during disconnect", { tenantId, code: e.code });
-    } else {
-      throw e;
-    }
-  }
+  const revoke = await revokeToken(d, tenantId, log);
 
   const at = d.clock.now().toISOString();
   // Under the token lease: no instance is refreshing meanwhile, and any refresh that ran
@@ -88,6 +67,52 @@ export async function disconnect(d: ConnectorDisconnectDeps, command: Disconnect
   await audit(d, command, revoke.problem ? "failure" : "success", `disconnected: ${parts.join("; ")}`);
   // Each one closed late is audited as it is closed (session.closed).
   await closeLateRequests(d, tenantId, disconnected.generation);
+}
+
+/** What became of the token at TeamViewer: revoked, nothing to revoke, or a failure to record. */
+interface RevokeOutcome {
+  readonly done: boolean;
+  readonly problem?: string;
+}
+
+/** Revokes the tenant's token at TeamViewer, best effort: only a failure that is not TeamViewer's throws. */
+async function revokeToken(d: ConnectorDisconnectDeps, tenantId: string, log: Logger): Promise<RevokeOutcome> {
+  try {
+    await d.tokens.withAccessToken(tenantId, (accessToken) => d.teamViewer.revoke(accessToken), { requireOnboarded: false });
+    return { done: true };
+  } catch (e) {
+    // TeamViewer refused the refresh token, but the access token may still work until it
+    // expires: the provider no longer hands it out, so it is revoked as stored.
+    if (isReauthorizationRequired(e)) return revokeStored(d, tenantId, log);
+    // No token: nothing left to revoke there.
+    if (e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded) return { done: false };
+    return revokeFailure(e, tenantId, log);
+  }
+}
+
+async function revokeStored(d: ConnectorDisconnectDeps, tenantId: string, log: Logger): Promise<RevokeOutcome> {
+  const stored = await d.vault.read(tenantId);
+  if (!stored) return { done: false };
+  try {
+    await d.teamViewer.revoke(stored.accessToken);
+    return { done: true };
+  } catch (e) {
+    return revokeFailure(e, tenantId, log);
+  }
+}
+
+function revokeFailure(e: unknown, tenantId: string, log: Logger): RevokeOutcome {
+  // A token TeamViewer already refuses: nothing left to revoke there.
+  if (isTokenRefused(e)) return { done: false };
+  if (!isTeamViewerError(e)) throw e;
+  // Best effort: the local side is cleaned whatever TeamViewer does; the failure is recorded.
+  log.warn("could not revoke the TeamViewer token during disconnect", { tenantId, code: e.code });
+  return {
+    done: false,
+    problem: e.transient
+      ? `TeamViewer could not be reached to revoke the token (${e.code}). It was deleted here; revoke the app's access in the TeamViewer account if needed.`
+      : `TeamViewer refused to revoke the token: ${e.message} It was deleted here.`,
+  };
 }
 
 /**
