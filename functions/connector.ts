@@ -24,6 +24,7 @@ const disconnectCommand = (m: Envelope<"connector.disconnect">): DisconnectComma
   tenantId: m.tenantId,
   requestedBy: { id: m.data.requestedBy.id, displayName: m.data.requestedBy.displayName, type: "user" },
   correlationId: m.correlationId,
+  ...(m.data.generation === undefined ? {} : { generation: m.data.generation }),
 });
 
 export const connectorFunctions: FunctionDefinition[] = [

@@ -64,7 +64,16 @@ export const connectorAuthorizeDataSchema = z.strictObject({
 
 const strictPrincipalRefSchema = z.strictObject(principalRefSchema.shape);
 
-export const connectorDisconnectDataSchema = z.strictObject({ requestedBy: strictPrincipalRefSchema });
+/**
+ * `generation` is the connector's generation when the disconnect was requested: the
+ * worker undoes only the connection (or onboarding) that existed then, never one a connect
+ * began after it. Absent on messages queued before it existed: those disconnect whatever
+ * the connector is at.
+ */
+export const connectorDisconnectDataSchema = z.strictObject({
+  requestedBy: strictPrincipalRefSchema,
+  generation: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+});
 
 export const sessionCreateDataSchema = z.strictObject({ sessionId: entityIdSchema });
 

@@ -7,13 +7,17 @@ import { tokenSecretName } from "../../shared/adapters/keyvault/keyVaultTokenVau
 import { api, eventually } from "../support/api.js";
 import {
   auditEvents,
+  connect,
   connectorStore,
   eventuallyConnector,
   fake,
+  followToCallback,
+  getConnector,
   newTenant,
   onboard,
   secretClient,
   sendToQueue,
+  signInAtTeamViewer,
   storedTokenValue,
   teamViewerClient,
   tokenProviderInstance,
@@ -77,6 +81,7 @@ const revokeCalls = <C extends { method: string; path: string }>(calls: C[]): C[
 
 afterEach(async () => {
   await fake().clearFaults();
+  await fake().clearLatency();
 });
 
 describe("connector disconnect", () => {
@@ -192,6 +197,37 @@ describe("connector disconnect", () => {
     await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "notOnboarded", "notOnboarded");
     expect(revokeCalls((await fake().calls()).slice(from)).map((c) => c.status)).toEqual([401]);
     expect(await storedTokenValue(tenant.tenantId)).toBeUndefined();
+  });
+
+  it("a Connect pressed right after Disconnect keeps its onboarding: the disconnect undoes only the earlier connection", async () => {
+    // Prepare: a connector needing reauthorization; TeamViewer slow to answer the disconnect's revoke
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const old = JSON.parse((await storedTokenValue(tenant.tenantId))!.value) as { accessToken: string };
+    await markReauthorizationRequired(tenant.tenantId);
+    await fake().setLatency({ ms: 3_000, method: "POST", path: "/api/v1/oauth2/revoke" });
+
+    // Act: Disconnect, then Connect at once
+    const disconnect = await api("/connector/disconnect", { method: "POST", token: tenant.connectorAdmin });
+    const { authorizeUrl } = await connect(tenant.connectorAdmin);
+
+    // Assess: once the disconnect has run, the new onboarding is still there
+    expect(disconnect.status).toBe(202);
+    await eventually(
+      async () => (await auditEvents(tenant.admin, "connector.disconnect")).find((e) => e.detail !== "disconnect requested"),
+      30_000,
+      "the disconnect to have run",
+    );
+    expect((await getConnector(tenant.connectorAdmin)).onboardingStatus).toBe("onboarding");
+    expect(await teamViewerClient().ping(old.accessToken)).toEqual({ tokenValid: false });
+    expect(await storedTokenValue(tenant.tenantId)).toBeUndefined();
+
+    // Assess: and its sign-in completes the new connection
+    await fake().clearLatency();
+    expect((await followToCallback(await signInAtTeamViewer(authorizeUrl, "allow"))).status).toBe(302);
+    await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "onboarded" && c.health === "healthy", "the new connection");
+    const fresh = JSON.parse((await storedTokenValue(tenant.tenantId))!.value) as { accessToken: string };
+    expect(await teamViewerClient().ping(fresh.accessToken)).toEqual({ tokenValid: true });
   });
 
   it("needs Update", async () => {

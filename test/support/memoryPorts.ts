@@ -8,7 +8,8 @@
 //   etag-guarded update of a row that is gone, 409 for a transaction that creates a row
 //   that exists, e.g. an outbox entry under an id already used);
 // - rows are stored as JSON copies, so a test cannot change stored state by reference.
-import type { OAuthStateRecord, OAuthStateStatus, OAuthStateStore } from "../../shared/app/connector/ports.js";
+import type { ConnectorStore, OAuthStateRecord, OAuthStateStatus, OAuthStateStore, StoredToken, TokenVault } from "../../shared/app/connector/ports.js";
+import { initialConnectorState, onboardingStatuses, type ConnectorState } from "../../shared/domain/connector.js";
 import type { SecretStore } from "../../shared/adapters/keyvault/secretStore.js";
 import { RestError } from "@azure/data-tables";
 import type { Clock } from "../../shared/app/clock.js";
@@ -584,5 +585,57 @@ export class MemoryOAuthStateStore implements OAuthStateStore {
 
   async purgeExpired(): Promise<number> {
     return Promise.resolve(0);
+  }
+}
+
+/** Connector rows in memory: update re-applies to the initial state when none is stored. */
+export class MemoryConnectorStore implements ConnectorStore {
+  readonly rows = new Map<string, ConnectorState>();
+
+  async get(tenantId: string): Promise<ConnectorState | undefined> {
+    await Promise.resolve();
+    return this.rows.get(tenantId);
+  }
+
+  async update(tenantId: string, change: (current: ConnectorState) => ConnectorState | undefined): Promise<ConnectorState> {
+    await Promise.resolve();
+    const current = this.rows.get(tenantId) ?? initialConnectorState;
+    const next = change(current);
+    if (next) this.rows.set(tenantId, next);
+    return next ?? current;
+  }
+
+  async listOnboarded(): Promise<string[]> {
+    return Promise.resolve([...this.rows].filter(([, s]) => s.onboardingStatus === onboardingStatuses.onboarded).map(([t]) => t));
+  }
+
+  async listExpiredOnboardings(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+}
+
+/** Key Vault's one token secret per tenant, in memory. */
+export class MemoryTokenVault implements TokenVault {
+  readonly tokens = new Map<string, StoredToken>();
+  /** The next `failWrites` writes fail (Key Vault unreachable) and store nothing. */
+  failWrites = 0;
+
+  async read(tenantId: string): Promise<StoredToken | undefined> {
+    await Promise.resolve();
+    return this.tokens.get(tenantId);
+  }
+
+  async write(tenantId: string, token: StoredToken): Promise<void> {
+    await Promise.resolve();
+    if (this.failWrites > 0) {
+      this.failWrites--;
+      throw new Error("Key Vault is unreachable (test)");
+    }
+    this.tokens.set(tenantId, token);
+  }
+
+  async remove(tenantId: string): Promise<void> {
+    await Promise.resolve();
+    this.tokens.delete(tenantId);
   }
 }

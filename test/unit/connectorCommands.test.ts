@@ -70,6 +70,24 @@ describe("connector-commands", () => {
     ]);
   });
 
+  it("hands connector.disconnect's generation to the worker: it undoes only the connection of that generation", async () => {
+    // Prepare
+    const calls = recordingWorker();
+    const message = makeEnvelope(
+      messageTypes.connectorDisconnect,
+      tenantId,
+      { requestedBy: { id: adminId, displayName: "Adele Vance" }, generation: 3 },
+      { now },
+    );
+
+    // Act
+    const result = await deliver(definition("connectorCommands"), message, { messageId: message.id });
+
+    // Assess
+    expect(result.settled).toBe("completed");
+    expect(calls).toMatchObject([{ method: "disconnect", command: { tenantId, generation: 3 } }]);
+  });
+
   it("reports a dead-lettered authorization without its code", async () => {
     // Prepare
     const calls = recordingWorker();

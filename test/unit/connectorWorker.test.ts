@@ -7,66 +7,16 @@
 // is skipped. The worker's happy paths run against the emulators in the connector integration tests.
 import { describe, expect, it } from "vitest";
 import { ConnectorWorker, type AuthorizeCommand } from "../../shared/app/connector/connectorWorker.js";
-import { oauthStateStatuses, type ConnectorStore, type IssuedToken, type StoredToken, type TokenVault } from "../../shared/app/connector/ports.js";
+import { oauthStateStatuses, type IssuedToken, type StoredToken } from "../../shared/app/connector/ports.js";
 import type { TeamViewerByTenant, TenantTeamViewer } from "../../shared/app/quota/teamViewerQuota.js";
 import { TeamViewerError } from "../../shared/app/teamViewerError.js";
-import { initialConnectorState, onboardingStatuses, type ConnectorState } from "../../shared/domain/connector.js";
-import { ManualClock, MemoryAuditLog, MemoryOAuthStateStore, recordingLogger } from "../support/memoryPorts.js";
+import { initialConnectorState, onboardingStatuses } from "../../shared/domain/connector.js";
+import { ManualClock, MemoryAuditLog, MemoryConnectorStore, MemoryOAuthStateStore, MemoryTokenVault, recordingLogger } from "../support/memoryPorts.js";
 
 const tenantId = "aaaabbbb-cccc-dddd-eeee-ffff00001111";
 const stateId = "q2lWbX9c4vTnR0aHk3sJ8pYdLm5fG1eZ";
 const newerStateId = "Zx9wVu8tSr7qPo6nMl5kJi4hGf3eDc2b";
 const exchanged: IssuedToken = { accessToken: "at-of-the-sign-in", refreshToken: "rt-of-the-sign-in", expiresAt: new Date("2026-12-07T08:00:00.000Z") };
-
-class MemoryConnectorStore implements ConnectorStore {
-  readonly rows = new Map<string, ConnectorState>();
-
-  async get(tenantId: string): Promise<ConnectorState | undefined> {
-    await Promise.resolve();
-    return this.rows.get(tenantId);
-  }
-
-  async update(tenantId: string, change: (current: ConnectorState) => ConnectorState | undefined): Promise<ConnectorState> {
-    await Promise.resolve();
-    const current = this.rows.get(tenantId) ?? initialConnectorState;
-    const next = change(current);
-    if (next) this.rows.set(tenantId, next);
-    return next ?? current;
-  }
-
-  async listOnboarded(): Promise<string[]> {
-    return Promise.resolve([...this.rows].filter(([, s]) => s.onboardingStatus === onboardingStatuses.onboarded).map(([t]) => t));
-  }
-
-  async listExpiredOnboardings(): Promise<string[]> {
-    return Promise.resolve([]);
-  }
-}
-
-class MemoryTokenVault implements TokenVault {
-  readonly tokens = new Map<string, StoredToken>();
-  /** The next `failWrites` writes fail (Key Vault unreachable) and store nothing. */
-  failWrites = 0;
-
-  async read(tenantId: string): Promise<StoredToken | undefined> {
-    await Promise.resolve();
-    return this.tokens.get(tenantId);
-  }
-
-  async write(tenantId: string, token: StoredToken): Promise<void> {
-    await Promise.resolve();
-    if (this.failWrites > 0) {
-      this.failWrites--;
-      throw new Error("Key Vault is unreachable (test)");
-    }
-    this.tokens.set(tenantId, token);
-  }
-
-  async remove(tenantId: string): Promise<void> {
-    await Promise.resolve();
-    this.tokens.delete(tenantId);
-  }
-}
 
 const unavailable = new TeamViewerError("serverError", "GET /api/v1/account: TeamViewer answered 503.", { status: 503 });
 

@@ -198,6 +198,11 @@ describe("parseMessage: malformed messages", () => {
     ["session.close with an unknown reason", envelope("session.close", { sessionId, reason: "bored" } as never), "data.reason"],
     ["connector.authorize without a code", envelope("connector.authorize", { stateId: "q2lWbX9c4vTnR0aHk3sJ8pYdLm5fG1eZ" } as never), "data.code"],
     ["connector.disconnect without a display name", envelope("connector.disconnect", { requestedBy: { id: userId } } as never), "data.requestedBy.displayName"],
+    [
+      "connector.disconnect with a fractional generation",
+      envelope("connector.disconnect", { requestedBy: { id: userId, displayName: "Adele Vance" }, generation: 1.5 }),
+      "data.generation",
+    ],
     ["notification.send with a bad user id", envelope("notification.send", { sessionId, userId: "adele vance" }), "data.userId"],
     [
       "device.upserted with a numeric enrollment type",

@@ -2,7 +2,7 @@
 // TeamViewer, delete the secret, and the connector goes back to notOnboarded; and what
 // is recorded when Service Bus gives up on a disconnect.
 import type { Actor } from "../../domain/caller.js";
-import { connectorErrorCodes, connectorId, onboardingStatuses, resetConnector } from "../../domain/connector.js";
+import { connectorErrorCodes, connectorId, onboardingStatuses, resetConnector, type ConnectorState } from "../../domain/connector.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
 import { isTeamViewerError, isTokenRefused } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
@@ -29,6 +29,8 @@ export interface DisconnectCommand {
   readonly tenantId: string;
   readonly requestedBy: Actor;
   readonly correlationId: string | undefined;
+  /** The connector's generation when the disconnect was requested; absent on older messages. */
+  readonly generation?: number;
 }
 
 const target = { type: "connector", id: connectorId } as const;
@@ -38,61 +40,129 @@ async function audit(d: ConnectorDisconnectDeps, command: DisconnectCommand, res
   await d.audit.record({ tenantId, actor, activity: "connector.disconnect", target, result, detail: detail.slice(0, 1000), correlationId });
 }
 
+/**
+ * The newest token generation the disconnect may undo: that of the connection onboarded at
+ * the requested generation, or of the sign-in of an onboarding at it (one more). A connect
+ * begun after the request is at one more or beyond, and its token at two more or beyond.
+ * Undefined for a message without a generation: everything is undone, as it always was.
+ */
+function newestUndone(command: DisconnectCommand): number | undefined {
+  return command.generation === undefined ? undefined : command.generation + 1;
+}
+
+/** A connect began after the disconnect was requested: the connector is its onboarding, or the connection it made. */
+function connectedSince(s: ConnectorState | undefined, newest: number | undefined): boolean {
+  if (newest === undefined || !s) return false;
+  if (s.onboardingStatus === onboardingStatuses.onboarding) return s.generation >= newest;
+  return s.onboardingStatus === onboardingStatuses.onboarded && s.generation > newest;
+}
+
 export async function disconnect(d: ConnectorDisconnectDeps, command: DisconnectCommand, log: Logger): Promise<void> {
   const { tenantId } = command;
+  const newest = newestUndone(command);
 
-  // Sessions first: closing them at TeamViewer still needs the token.
-  const closedSessions = await d.openSessions.closeAllOpen(tenantId, "disconnected");
+  // Sessions first: closing them at TeamViewer still needs the token. A newer connection's
+  // sessions are not this disconnect's to close (a newer onboarding has none of its own).
+  const before = newest === undefined ? undefined : await d.connectors.get(tenantId);
+  const newerConnection = connectedSince(before, newest) && before?.onboardingStatus === onboardingStatuses.onboarded;
+  const closedSessions = newerConnection ? 0 : await d.openSessions.closeAllOpen(tenantId, "disconnected");
 
-  const revoke = await revokeToken(d, tenantId, log);
+  const revoke = await revokeToken(d, tenantId, newest, log);
 
   const at = d.clock.now().toISOString();
   // Under the token lease: no instance is refreshing meanwhile, and any refresh that ran
   // out of lease finds the new generation and stores nothing. Every instance sees the new
-  // generation within a minute and drops its cached token.
+  // generation within a minute and drops its cached token. A connect begun since the
+  // request is left as it is: only a token of the earlier connection is deleted.
+  let replaced = false;
+  let secret = "secret deleted";
   const disconnected = await d.tokens.withTokenLease(tenantId, async () => {
-    const after = await d.connectors.update(tenantId, (s) => ({
-      ...resetConnector(s, revoke.problem ? { code: connectorErrorCodes.revokeFailed, message: revoke.problem, at } : null),
-      generation: s.generation + 1,
-    }));
-    await d.vault.remove(tenantId);
+    const after = await d.connectors.update(tenantId, (s) => {
+      replaced = connectedSince(s, newest);
+      if (replaced) return undefined;
+      return {
+        ...resetConnector(s, revoke.problem ? { code: connectorErrorCodes.revokeFailed, message: revoke.problem, at } : null),
+        generation: s.generation + 1,
+      };
+    });
+    if (!replaced) await d.vault.remove(tenantId);
+    else secret = await removeEarlierToken(d, tenantId, newest!);
     return after;
   });
   d.tokens.invalidate(tenantId);
-  const parts = [
-    revoke.done ? "token revoked at TeamViewer" : revoke.problem ? `revoke failed: ${revoke.problem}` : "no token to revoke",
-    "secret deleted",
-    `${closedSessions} open session${closedSessions === 1 ? "" : "s"} closed`,
-  ];
-  await audit(d, command, revoke.problem ? "failure" : "success", `disconnected: ${parts.join("; ")}`);
+  const parts = [revokeDetail(revoke), secret, `${closedSessions} open session${closedSessions === 1 ? "" : "s"} closed`];
+  const result = revoke.problem ? "failure" : "success";
+  if (replaced) {
+    await audit(
+      d,
+      command,
+      result,
+      `a newer connect began after the disconnect was requested: it was left as it is; the earlier connection: ${parts.join("; ")}`,
+    );
+    return;
+  }
+  await audit(d, command, result, `disconnected: ${parts.join("; ")}`);
   // Each one closed late is audited as it is closed (session.closed).
   await closeLateRequests(d, tenantId, disconnected.generation);
 }
 
-/** What became of the token at TeamViewer: revoked, nothing to revoke, or a failure to record. */
+/** Deletes the secret if it holds a token no newer than `newest` (under the token lease); answers what the audit says. */
+async function removeEarlierToken(d: ConnectorDisconnectDeps, tenantId: string, newest: number): Promise<string> {
+  const stored = await d.vault.read(tenantId);
+  if (!stored) return "no secret left to delete";
+  if (stored.generation > newest) return "the secret holds the newer connection's token: kept";
+  await d.vault.remove(tenantId);
+  return "secret deleted";
+}
+
+/** The secret holds a newer connection's token than the disconnect may undo: it is never revoked. */
+async function holdsNewerToken(d: ConnectorDisconnectDeps, tenantId: string, newest: number | undefined): Promise<boolean> {
+  if (newest === undefined) return false;
+  const stored = await d.vault.read(tenantId);
+  return stored !== undefined && stored.generation > newest;
+}
+
+function revokeDetail(revoke: RevokeOutcome): string {
+  if (revoke.done) return "token revoked at TeamViewer";
+  if (revoke.problem) return `revoke failed: ${revoke.problem}`;
+  return revoke.newer ? "the stored token is the newer connection's: not revoked" : "no token to revoke";
+}
+
+/** What became of the token at TeamViewer: revoked, nothing to revoke, a newer connection's kept, or a failure to record. */
 interface RevokeOutcome {
   readonly done: boolean;
   readonly problem?: string;
+  readonly newer?: boolean;
 }
 
 /** Revokes the tenant's token at TeamViewer, best effort: only a failure that is not TeamViewer's throws. */
-async function revokeToken(d: ConnectorDisconnectDeps, tenantId: string, log: Logger): Promise<RevokeOutcome> {
+async function revokeToken(d: ConnectorDisconnectDeps, tenantId: string, newest: number | undefined, log: Logger): Promise<RevokeOutcome> {
   try {
-    await d.tokens.withAccessToken(tenantId, (accessToken) => d.teamViewer.revoke(accessToken), { requireOnboarded: false });
-    return { done: true };
+    let newer = false;
+    await d.tokens.withAccessToken(
+      tenantId,
+      async (accessToken) => {
+        // Checked right before the call: a sign-in may have stored its token since the request.
+        newer = await holdsNewerToken(d, tenantId, newest);
+        if (!newer) await d.teamViewer.revoke(accessToken);
+      },
+      { requireOnboarded: false },
+    );
+    return newer ? { done: false, newer } : { done: true };
   } catch (e) {
     // TeamViewer refused the refresh token, but the access token may still work until it
     // expires: the provider no longer hands it out, so it is revoked as stored.
-    if (isReauthorizationRequired(e)) return revokeStored(d, tenantId, log);
+    if (isReauthorizationRequired(e)) return revokeStored(d, tenantId, newest, log);
     // No token: nothing left to revoke there.
     if (e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded) return { done: false };
     return revokeFailure(e, tenantId, log);
   }
 }
 
-async function revokeStored(d: ConnectorDisconnectDeps, tenantId: string, log: Logger): Promise<RevokeOutcome> {
+async function revokeStored(d: ConnectorDisconnectDeps, tenantId: string, newest: number | undefined, log: Logger): Promise<RevokeOutcome> {
   const stored = await d.vault.read(tenantId);
   if (!stored) return { done: false };
+  if (newest !== undefined && stored.generation > newest) return { done: false, newer: true };
   try {
     await d.teamViewer.revoke(stored.accessToken);
     return { done: true };
@@ -128,14 +198,17 @@ async function closeLateRequests(d: ConnectorDisconnectDeps, tenantId: string, g
 
 /**
  * A disconnect Service Bus gave up on. A connector that is no longer onboarded was
- * disconnected after all (or connected again and disconnected since): there is nothing
- * left to report on it. Safe to run twice.
+ * disconnected after all (or connected again and disconnected since), and one a connect
+ * began after the request is another connection: there is nothing left to report on it.
+ * Safe to run twice.
  */
 export async function disconnectDeadLettered(d: ConnectorDisconnectDeps, command: DisconnectCommand, reason: string | undefined): Promise<void> {
   const at = d.clock.now().toISOString();
   const why = reason ? ` (${reason})` : "";
+  const newest = newestUndone(command);
+  // A connect begun after the request is not the connection whose disconnect failed.
   await d.connectors.update(command.tenantId, (s) =>
-    s.onboardingStatus === onboardingStatuses.notOnboarded
+    s.onboardingStatus === onboardingStatuses.notOnboarded || connectedSince(s, newest)
       ? undefined
       : { ...s, lastError: { code: connectorErrorCodes.disconnectFailed, message: "The disconnect could not be completed. Try again.", at } },
   );

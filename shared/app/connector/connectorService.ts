@@ -255,15 +255,18 @@ export class ConnectorService {
     const tenantId = caller.tenantId;
     requireUpdate(await this.#d.access.permissionsOf(caller));
     const now = this.#d.clock.now();
+    // The connection to undo is the one there is now: a connect begun before the worker
+    // gets to the message (Disconnect, then Connect at once) is not this disconnect's.
+    const current = await this.#d.connectors.get(tenantId);
     const message = makeEnvelope(
       "connector.disconnect",
       tenantId,
-      { requestedBy: { id: caller.userId, displayName: caller.displayName } },
+      { requestedBy: { id: caller.userId, displayName: caller.displayName }, generation: current?.generation ?? 0 },
       { correlationId, now },
     );
     await this.#d.bus.send({ queue: messageQueue["connector.disconnect"], id: message.id, type: message.type, correlationId, body: message });
     await this.#audit(tenantId, actorOf(caller), "connector.disconnect", "success", "disconnect requested", correlationId);
-    return connectorView(await this.#d.connectors.get(tenantId), now);
+    return connectorView(current, now);
   }
 
   /** Timer: onboardings nobody finished within 10 minutes go back to notOnboarded; old states go. */
