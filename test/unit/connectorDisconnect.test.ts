@@ -32,9 +32,14 @@ const onboarding = (generation: number): ConnectorState => ({
 /**
  * A tenant whose connector is `connector` and whose secret holds `stored` when the
  * disconnect message is processed. The token provider hands out the stored token, as
- * the real one does for a connector that is not onboarded (or onboarded at its generation).
+ * the real one does for a connector that is not onboarded (or onboarded at its generation);
+ * `afterTokenRead` runs once the provider has read the secret, to race the disconnect.
  */
-function tenant(connector: ConnectorState, stored: StoredToken | undefined) {
+function tenant(
+  connector: ConnectorState,
+  stored: StoredToken | undefined,
+  afterTokenRead: (t: { connectors: MemoryConnectorStore; vault: MemoryTokenVault }) => void = () => undefined,
+) {
   const clock = new ManualClock("2026-12-06T08:00:00.000Z");
   const connectors = new MemoryConnectorStore();
   connectors.rows.set(tenantId, connector);
@@ -51,6 +56,7 @@ function tenant(connector: ConnectorState, stored: StoredToken | undefined) {
       invalidate: () => undefined,
       withAccessToken: async <T>(t: string, fn: (accessToken: string) => Promise<T>) => {
         const token = await vault.read(t);
+        afterTokenRead({ connectors, vault });
         if (!token) throw connectorNotOnboarded();
         return fn(token.accessToken);
       },
@@ -168,5 +174,24 @@ describe("connector.disconnect of the connection it was requested for", () => {
     expect(t.connectors.rows.get(tenantId)).toMatchObject({ onboardingStatus: onboardingStatuses.notOnboarded, generation: 6 });
     expect(t.revoked).toEqual(["at-5"]);
     expect(t.vault.tokens.has(tenantId)).toBe(false);
+  });
+});
+
+describe("connector.disconnect racing the sign-in it was requested during", () => {
+  it("revokes the token the sign-in stored after the disconnect looked for one, before deleting it", async () => {
+    // Prepare: requested while onboarding at 3; the sign-in onboards the connector (4) just after the disconnect found no token
+    const t = tenant(onboarding(3), undefined, ({ connectors, vault }) => {
+      connectors.rows.set(tenantId, onboarded(4));
+      vault.tokens.set(tenantId, tokenOf(4));
+    });
+
+    // Act
+    await t.disconnect(3);
+
+    // Assess: the sign-in's token is dead at TeamViewer, not only deleted here
+    expect(t.connectors.rows.get(tenantId)).toMatchObject({ onboardingStatus: onboardingStatuses.notOnboarded, generation: 5 });
+    expect(t.vault.tokens.has(tenantId)).toBe(false);
+    expect(t.revoked).toEqual(["at-4"]);
+    expect(t.audit.events).toMatchObject([{ result: "success", detail: expect.stringContaining("token revoked at TeamViewer") }]);
   });
 });

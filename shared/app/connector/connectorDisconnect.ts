@@ -9,7 +9,7 @@ import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
 import { isReauthorizationRequired } from "./connectorErrors.js";
-import type { ConnectorStore, OpenSessionsCloser, TeamViewerAuthApi, TokenVault } from "./ports.js";
+import type { ConnectorStore, OpenSessionsCloser, StoredToken, TeamViewerAuthApi, TokenVault } from "./ports.js";
 import type { TokenProvider } from "./tokenProvider.js";
 
 export interface ConnectorDisconnectDeps {
@@ -67,16 +67,21 @@ export async function disconnect(d: ConnectorDisconnectDeps, command: Disconnect
   const newerConnection = connectedSince(before, newest) && before?.onboardingStatus === onboardingStatuses.onboarded;
   const closedSessions = newerConnection ? 0 : await d.openSessions.closeAllOpen(tenantId, "disconnected");
 
-  const revoke = await revokeToken(d, tenantId, newest, log);
+  let revoke = await revokeToken(d, tenantId, newest, log);
 
   const at = d.clock.now().toISOString();
-  // Under the token lease: no instance is refreshing meanwhile, and any refresh that ran
-  // out of lease finds the new generation and stores nothing. Every instance sees the new
-  // generation within a minute and drops its cached token. A connect begun since the
-  // request is left as it is: only a token of the earlier connection is deleted.
+  // Under the token lease: no instance is refreshing or storing a token meanwhile, and any
+  // refresh that ran out of lease finds the new generation and stores nothing. Every
+  // instance sees the new generation within a minute and drops its cached token. A connect
+  // begun since the request is left as it is: only a token of the earlier connection goes.
   let replaced = false;
   let secret = "secret deleted";
   const disconnected = await d.tokens.withTokenLease(tenantId, async () => {
+    const stored = await d.vault.read(tenantId);
+    const earlier = stored && !newerThan(stored, newest) ? stored : undefined;
+    // Stored after the revoke above (the sign-in being undone completed meanwhile, or a
+    // refresh): deleting it here would leave it live at TeamViewer.
+    if (earlier && earlier.accessToken !== revoke.tried) revoke = alsoRevoked(revoke, await revokeAccessToken(d, tenantId, earlier.accessToken, log));
     const after = await d.connectors.update(tenantId, (s) => {
       replaced = connectedSince(s, newest);
       if (replaced) return undefined;
@@ -85,8 +90,8 @@ export async function disconnect(d: ConnectorDisconnectDeps, command: Disconnect
         generation: s.generation + 1,
       };
     });
-    if (!replaced) await d.vault.remove(tenantId);
-    else secret = await removeEarlierToken(d, tenantId, newest!);
+    if (!replaced || earlier) await d.vault.remove(tenantId);
+    else secret = stored ? "the secret holds the newer connection's token: kept" : "no secret left to delete";
     return after;
   });
   d.tokens.invalidate(tenantId);
@@ -106,25 +111,21 @@ export async function disconnect(d: ConnectorDisconnectDeps, command: Disconnect
   await closeLateRequests(d, tenantId, disconnected.generation);
 }
 
-/** Deletes the secret if it holds a token no newer than `newest` (under the token lease); answers what the audit says. */
-async function removeEarlierToken(d: ConnectorDisconnectDeps, tenantId: string, newest: number): Promise<string> {
-  const stored = await d.vault.read(tenantId);
-  if (!stored) return "no secret left to delete";
-  if (stored.generation > newest) return "the secret holds the newer connection's token: kept";
-  await d.vault.remove(tenantId);
-  return "secret deleted";
+/** The token is a newer connection's than the disconnect may undo: never revoked or deleted. */
+function newerThan(token: StoredToken, newest: number | undefined): boolean {
+  return newest !== undefined && token.generation > newest;
 }
 
-/** The secret holds a newer connection's token than the disconnect may undo: it is never revoked. */
+/** The secret holds a newer connection's token than the disconnect may undo. */
 async function holdsNewerToken(d: ConnectorDisconnectDeps, tenantId: string, newest: number | undefined): Promise<boolean> {
   if (newest === undefined) return false;
   const stored = await d.vault.read(tenantId);
-  return stored !== undefined && stored.generation > newest;
+  return stored !== undefined && newerThan(stored, newest);
 }
 
 function revokeDetail(revoke: RevokeOutcome): string {
-  if (revoke.done) return "token revoked at TeamViewer";
   if (revoke.problem) return `revoke failed: ${revoke.problem}`;
+  if (revoke.done) return "token revoked at TeamViewer";
   return revoke.newer ? "the stored token is the newer connection's: not revoked" : "no token to revoke";
 }
 
@@ -133,10 +134,13 @@ interface RevokeOutcome {
   readonly done: boolean;
   readonly problem?: string;
   readonly newer?: boolean;
+  /** The access token presented to TeamViewer, if any: never presented twice. */
+  readonly tried?: string;
 }
 
 /** Revokes the tenant's token at TeamViewer, best effort: only a failure that is not TeamViewer's throws. */
 async function revokeToken(d: ConnectorDisconnectDeps, tenantId: string, newest: number | undefined, log: Logger): Promise<RevokeOutcome> {
+  let tried: string | undefined;
   try {
     let newer = false;
     await d.tokens.withAccessToken(
@@ -144,31 +148,43 @@ async function revokeToken(d: ConnectorDisconnectDeps, tenantId: string, newest:
       async (accessToken) => {
         // Checked right before the call: a sign-in may have stored its token since the request.
         newer = await holdsNewerToken(d, tenantId, newest);
-        if (!newer) await d.teamViewer.revoke(accessToken);
+        if (newer) return;
+        tried = accessToken;
+        await d.teamViewer.revoke(accessToken);
       },
       { requireOnboarded: false },
     );
-    return newer ? { done: false, newer } : { done: true };
+    return newer ? { done: false, newer } : { done: true, tried };
   } catch (e) {
     // TeamViewer refused the refresh token, but the access token may still work until it
     // expires: the provider no longer hands it out, so it is revoked as stored.
     if (isReauthorizationRequired(e)) return revokeStored(d, tenantId, newest, log);
     // No token: nothing left to revoke there.
     if (e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded) return { done: false };
-    return revokeFailure(e, tenantId, log);
+    return { ...revokeFailure(e, tenantId, log), tried };
   }
 }
 
 async function revokeStored(d: ConnectorDisconnectDeps, tenantId: string, newest: number | undefined, log: Logger): Promise<RevokeOutcome> {
   const stored = await d.vault.read(tenantId);
   if (!stored) return { done: false };
-  if (newest !== undefined && stored.generation > newest) return { done: false, newer: true };
+  if (newerThan(stored, newest)) return { done: false, newer: true };
+  return revokeAccessToken(d, tenantId, stored.accessToken, log);
+}
+
+async function revokeAccessToken(d: ConnectorDisconnectDeps, tenantId: string, accessToken: string, log: Logger): Promise<RevokeOutcome> {
   try {
-    await d.teamViewer.revoke(stored.accessToken);
-    return { done: true };
+    await d.teamViewer.revoke(accessToken);
+    return { done: true, tried: accessToken };
   } catch (e) {
-    return revokeFailure(e, tenantId, log);
+    return { ...revokeFailure(e, tenantId, log), tried: accessToken };
   }
+}
+
+/** The outcome once a token found later was revoked too: a failure of either is recorded. */
+function alsoRevoked(first: RevokeOutcome, later: RevokeOutcome): RevokeOutcome {
+  const problem = first.problem ?? later.problem;
+  return { done: first.done || later.done, ...(problem === undefined ? {} : { problem }), tried: later.tried };
 }
 
 function revokeFailure(e: unknown, tenantId: string, log: Logger): RevokeOutcome {
