@@ -230,6 +230,34 @@ describe("connector disconnect", () => {
     expect(await teamViewerClient().ping(fresh.accessToken)).toEqual({ tokenValid: true });
   });
 
+  it("two disconnects at once both run, and leave the connector disconnected with nothing to report", async () => {
+    // Prepare: TeamViewer slow enough that both revokes are under way together
+    const tenant = await newTenant();
+    await onboard(tenant);
+    await fake().setLatency({ ms: 1_500, method: "POST", path: "/api/v1/oauth2/revoke" });
+    const from = (await fake().calls()).length;
+
+    // Act
+    const [first, second] = await Promise.all([
+      api("/connector/disconnect", { method: "POST", token: tenant.connectorAdmin }),
+      api("/connector/disconnect", { method: "POST", token: tenant.connectorAdmin }),
+    ]);
+
+    // Assess: both ran
+    expect([first.status, second.status]).toEqual([202, 202]);
+    await eventually(
+      async () => {
+        const ran = (await auditEvents(tenant.admin, "connector.disconnect")).filter((e) => e.detail !== "disconnect requested");
+        return ran.length === 2 ? ran : undefined;
+      },
+      30_000,
+      "both disconnects to have run",
+    );
+    expect(await getConnector(tenant.connectorAdmin)).toMatchObject({ onboardingStatus: "notOnboarded", health: null, lastError: null });
+    expect(revokeCalls((await fake().calls()).slice(from)).length).toBeGreaterThanOrEqual(1);
+    expect(await storedTokenValue(tenant.tenantId)).toBeUndefined();
+  });
+
   it("needs Update", async () => {
     const tenant = await newTenant();
     const res = await api<{ code: string }>("/connector/disconnect", { method: "POST", token: tenant.helpdesk });
