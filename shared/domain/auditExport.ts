@@ -13,21 +13,45 @@ const invalid = (path: string, message: string, detail: string): DomainError =>
 
 const loopbackHosts = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
-/** IPv4 literals that name this host, a private network, link-local (cloud metadata) or multicast. */
-function isNonPublicIPv4(host: string): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (!m) return false;
-  const [a, b] = [Number(m[1]), Number(m[2])];
-  return (
-    a === 0 ||
-    a === 10 ||
-    a === 127 ||
-    a >= 224 ||
-    (a === 100 && b >= 64 && b <= 127) ||
-    (a === 169 && b === 254) ||
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168)
-  );
+/**
+ * IPv4 networks a push may not reach: this host, private networks, link-local (cloud
+ * metadata), and ranges that never route on the internet. One list for both checks: the
+ * URL given at creation and the address a delivery connects to (publicAddress.ts), so a
+ * subscription the service would never deliver to is refused when it is made.
+ */
+export const nonPublicIPv4Networks: readonly (readonly [network: string, prefix: number])[] = [
+  ["0.0.0.0", 8], // "this network"
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10], // carrier-grade NAT
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16], // link-local, cloud metadata
+  ["172.16.0.0", 12],
+  ["192.0.0.0", 24], // IETF protocol assignments
+  ["192.0.2.0", 24], // documentation
+  ["192.168.0.0", 16],
+  ["198.18.0.0", 15], // benchmarking
+  ["198.51.100.0", 24], // documentation
+  ["203.0.113.0", 24], // documentation
+  ["224.0.0.0", 4], // multicast
+  ["240.0.0.0", 4], // reserved, broadcast
+];
+
+/** The 32-bit value of a dotted IPv4 literal, or undefined for anything else. */
+function ipv4Value(address: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+  const octets = m?.slice(1).map(Number);
+  if (!octets || octets.some((o) => o > 255)) return undefined;
+  return octets.reduce((value, octet) => value * 256 + octet, 0);
+}
+
+/** True for an IPv4 literal in one of `nonPublicIPv4Networks`; false for a public one and for anything that is no IPv4 literal. */
+export function isNonPublicIPv4(address: string): boolean {
+  const value = ipv4Value(address);
+  if (value === undefined) return false;
+  return nonPublicIPv4Networks.some(([network, prefix]) => {
+    const size = 2 ** (32 - prefix);
+    return Math.floor(value / size) === Math.floor(ipv4Value(network)! / size);
+  });
 }
 
 /**

@@ -2,6 +2,7 @@
 // give-up rule, deterministic delivery ids, and the tenant-bound delta token.
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { isPublicAddress } from "../../shared/adapters/http/publicAddress.js";
 import { decodeDeltaToken, deliveryMessageId, encodeDeltaToken, hasGivenUp, receiverUrl, retryAt, signature } from "../../shared/domain/auditExport.js";
 import { DomainError } from "../../shared/domain/errors.js";
 
@@ -36,6 +37,49 @@ describe("receiverUrl", () => {
   it("accepts http loopback only with the local switch", () => {
     expect(receiverUrl("http://127.0.0.1:9000/hook", local)).toBe("http://127.0.0.1:9000/hook");
     expect(receiverUrl("http://localhost:9000/hook", local)).toBe("http://localhost:9000/hook");
+  });
+});
+
+describe("receiverUrl and delivery agree on IPv4 address literals", () => {
+  // Delivery refuses to connect to these (publicAddress.ts); a subscription to one was
+  // accepted, then failed every delivery for 24 hours.
+  it.each([
+    ["192.0.0.8", "IETF protocol assignments"],
+    ["192.0.2.10", "documentation (TEST-NET-1)"],
+    ["198.18.0.1", "benchmarking"],
+    ["198.51.100.7", "documentation (TEST-NET-2)"],
+    ["203.0.113.9", "documentation (TEST-NET-3)"],
+    ["255.255.255.255", "broadcast"],
+  ])("refuses %s (%s) at creation, as delivery does", (address) => {
+    // Act
+    const atCreation = (): string => receiverUrl(`https://${address}/hook`, strict);
+
+    // Assess
+    expect(isPublicAddress(address)).toBe(false);
+    expect(atCreation).toThrow(DomainError);
+  });
+
+  it("accepts at creation exactly the IPv4 literals delivery connects to", () => {
+    // Prepare: the first and last address of every /8, and each side of every refused range's edges.
+    const addresses = new Set<string>();
+    for (let a = 0; a < 256; a++)
+      for (const rest of ["0.0.0", "255.255.255", "18.0.1", "51.100.7", "64.0.1", "254.1.1", "0.2.10", "0.113.9"]) addresses.add(`${a}.${rest}`);
+
+    // Act
+    const disagreements = [...addresses].filter((address) => {
+      const accepted = ((): boolean => {
+        try {
+          receiverUrl(`https://${address}/hook`, strict);
+          return true;
+        } catch {
+          return false;
+        }
+      })();
+      return accepted !== isPublicAddress(address);
+    });
+
+    // Assess
+    expect(disagreements).toEqual([]);
   });
 });
 

@@ -6,26 +6,13 @@
 // to one, checked on the address the connection then uses (so a name that resolves
 // differently a second later, DNS rebinding, gains nothing).
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { BlockList, isIPv6 } from "node:net";
+import { BlockList, isIPv4, isIPv6 } from "node:net";
+import { isNonPublicIPv4, nonPublicIPv4Networks } from "../../domain/auditExport.js";
 
 const nonPublic = new BlockList();
-for (const [network, prefix] of [
-  ["0.0.0.0", 8], // "this network"
-  ["10.0.0.0", 8],
-  ["100.64.0.0", 10], // carrier-grade NAT
-  ["127.0.0.0", 8],
-  ["169.254.0.0", 16], // link-local, cloud metadata
-  ["172.16.0.0", 12],
-  ["192.0.0.0", 24],
-  ["192.0.2.0", 24],
-  ["192.168.0.0", 16],
-  ["198.18.0.0", 15],
-  ["198.51.100.0", 24],
-  ["203.0.113.0", 24],
-  ["224.0.0.0", 4], // multicast
-  ["240.0.0.0", 4], // reserved, broadcast
-] as const)
-  nonPublic.addSubnet(network, prefix, "ipv4");
+// The IPv4 networks are the URL check's own, so creation and delivery refuse the same
+// addresses; in the block list they also catch IPv4-mapped IPv6 addresses (::ffff:10.0.0.1).
+for (const [network, prefix] of nonPublicIPv4Networks) nonPublic.addSubnet(network, prefix, "ipv4");
 for (const [network, prefix] of [
   ["::", 128],
   ["::1", 128],
@@ -46,6 +33,7 @@ for (const [network, prefix] of [
 /** True when `address` (an IPv4 or IPv6 literal) routes on the public internet. IPv4-mapped IPv6 counts as its IPv4. */
 export function isPublicAddress(address: string): boolean {
   const bare = address.replace(/%[^%]*$/, "");
+  if (isIPv4(bare)) return !isNonPublicIPv4(bare);
   return !nonPublic.check(bare, isIPv6(bare) ? "ipv6" : "ipv4");
 }
 
