@@ -219,7 +219,7 @@ describe("a delivery's outcome and the subscription it was for", () => {
     // Assess
     expect(outcome).toBe("created");
     expect((await store.list(tenantId)).map((s) => s.id)).toEqual(["siem"]);
-    expect(await new TableAuditSubscriptionStore(tables).delete(tenantId, "siem")).toBe(true);
+    expect(await new TableAuditSubscriptionStore(tables).delete(tenantId, "siem")).toBeDefined();
     for (let i = 0; i < 5; i++) expect(await store.create(tenantId, sub(`s${i}`), 5)).toBe("created");
   });
 
@@ -228,12 +228,13 @@ describe("a delivery's outcome and the subscription it was for", () => {
     const tenantId = randomUUID();
     const plain = new TableAuditSubscriptionStore(tables);
     for (let i = 0; i < 5; i++) expect(await plain.create(tenantId, sub(`s${i}`), 5)).toBe("created");
+    const version = (await plain.get(tenantId, "s0"))!.secretVersion;
 
     // Act
     const deleted = await new TableAuditSubscriptionStore(interfered("lostAnswer")).delete(tenantId, "s0");
 
     // Assess: deleted (so the caller removes its secret and records it), and room for exactly one more.
-    expect(deleted).toBe(true);
+    expect(deleted).toEqual({ secretVersion: version });
     expect((await plain.list(tenantId)).map((s) => s.id)).toEqual(["s1", "s2", "s3", "s4"]);
     expect(await plain.create(tenantId, sub("s5"), 5)).toBe("created");
     expect(await plain.create(tenantId, sub("s6"), 5)).toBe("limit");
@@ -247,7 +248,7 @@ describe("a delivery's outcome and the subscription it was for", () => {
     const inFlight = (await store.get(tenantId, "siem"))!;
 
     // Act: deleted and created again; then the old delivery's failure is recorded.
-    expect(await store.delete(tenantId, "siem")).toBe(true);
+    expect(await store.delete(tenantId, "siem")).toBeDefined();
     expect(await store.create(tenantId, sub("siem"), 5)).toBe("created");
     await store.recordOutcome(tenantId, inFlight, { error: { message: "the receiver answered 503", at: "2026-12-07T00:00:05.000Z" } });
 
@@ -275,4 +276,85 @@ describe("a delivery's outcome and the subscription it was for", () => {
     expect((await store.get(tenantId, "siem"))?.lastError?.message).toBe("the receiver answered 500");
     expect((await store.list(tenantId))[0].lastError?.message).toBe("the receiver answered 500");
   });
+
+  it("a delete answers the secret version it deleted, also when a PUT replaced the subscription after the delete read it", async () => {
+    // Prepare: the PUT's replace runs just before the delete's first transaction.
+    const tenantId = randomUUID();
+    const plain = new TableAuditSubscriptionStore(tables);
+    expect(await plain.create(tenantId, sub("siem"), 5)).toBe("created");
+    const replacedBy = randomUUID();
+    const store = new TableAuditSubscriptionStore(
+      beforeFirstTransaction(async () => {
+        const current = (await plain.get(tenantId, "siem"))!;
+        expect(await plain.replace(tenantId, current, { url: "https://other.example.com/audit", secretVersion: replacedBy })).toBe(true);
+      }),
+    );
+
+    // Act
+    const deleted = await store.delete(tenantId, "siem");
+
+    // Assess: the version it deleted is the PUT's (whose secret is the one to remove), and the id is free.
+    expect(deleted).toEqual({ secretVersion: replacedBy });
+    expect(await plain.get(tenantId, "siem")).toBeUndefined();
+    expect(await plain.create(tenantId, sub("siem"), 5)).toBe("created");
+  });
+
+  it("a delete whose tombstone could not be removed leaves no subscription, and a create writes over it", async () => {
+    // Prepare: storage refuses the removal of the tombstone.
+    const tenantId = randomUUID();
+    const plain = new TableAuditSubscriptionStore(tables);
+    for (let i = 0; i < 5; i++) expect(await plain.create(tenantId, sub(`s${i}`), 5)).toBe("created");
+    const store = new TableAuditSubscriptionStore(failingDeletes());
+
+    // Act
+    const deleted = await store.delete(tenantId, "s0");
+    const listed = (await plain.list(tenantId)).map((s) => s.id);
+    const again = sub("s0");
+    const created = await plain.create(tenantId, again, 5);
+
+    // Assess: gone while the tombstone stays; created again over it, counted once.
+    expect(deleted).toBeDefined();
+    expect(listed).toEqual(["s1", "s2", "s3", "s4"]);
+    expect(created).toBe("created");
+    expect((await plain.get(tenantId, "s0"))?.generation).toBe(again.generation);
+    expect(await plain.create(tenantId, sub("s5"), 5)).toBe("limit");
+  });
 });
+
+/** Tables whose first transaction on an audit stream partition runs `before` first. */
+function beforeFirstTransaction(before: () => Promise<void>): Tables {
+  let done = false;
+  return {
+    ensureAll: () => tables.ensureAll(),
+    ping: () => tables.ping(),
+    client: (name) =>
+      new Proxy(tables.client(name), {
+        get(target, property, receiver) {
+          if (property !== "submitTransaction") return Reflect.get(target, property, receiver) as unknown;
+          return async (actions: TransactionAction[]) => {
+            if (!done && actions[0][1].partitionKey.endsWith("|log")) {
+              done = true;
+              await before();
+            }
+            return target.submitTransaction(actions);
+          };
+        },
+      }) as TableClient,
+  };
+}
+
+/** Tables that refuse to delete a subscription row on its own (503). */
+function failingDeletes(): Tables {
+  return {
+    ensureAll: () => tables.ensureAll(),
+    ping: () => tables.ping(),
+    client: (name) =>
+      new Proxy(tables.client(name), {
+        get(target, property, receiver) {
+          if (property !== "deleteEntity") return Reflect.get(target, property, receiver) as unknown;
+          return async (partitionKey: string, rowKey: string, options?: { etag?: string }) =>
+            rowKey.startsWith("sub|") ? Promise.reject(new RestError("Server Busy", { statusCode: 503 })) : target.deleteEntity(partitionKey, rowKey, options);
+        },
+      }) as TableClient,
+  };
+}

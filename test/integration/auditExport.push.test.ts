@@ -17,10 +17,10 @@ interface Received {
   readonly signatureOk: boolean;
 }
 
-/** A receiver on 127.0.0.1 that answers 503 while `down`, and checks each signature. */
+/** A receiver on 127.0.0.1 that answers 503 while `down`, and checks each signature (with `state.secret`). */
 async function receiver(secret: string) {
   const received: Received[] = [];
-  const state = { down: true, refused: 0 };
+  const state = { down: true, refused: 0, secret };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -31,7 +31,7 @@ async function receiver(secret: string) {
         return;
       }
       const raw = Buffer.concat(chunks);
-      const expected = Buffer.from(`sha256=${createHmac("sha256", secret).update(raw).digest("hex")}`);
+      const expected = Buffer.from(`sha256=${createHmac("sha256", state.secret).update(raw).digest("hex")}`);
       const given = Buffer.from(String(req.headers["x-signature"] ?? ""));
       const event = JSON.parse(raw.toString("utf8")) as { id: string; activity: string };
       received.push({
@@ -57,6 +57,12 @@ interface Subscription {
   url: string;
   lastDeliveredAt: string | null;
   lastError: { message: string; at: string } | null;
+}
+
+/** The subscription `race`'s lastError, once it has one (a delivery that failed). */
+async function subscriptionFailure(token: string): Promise<{ lastError: string } | undefined> {
+  const sub = await api<Subscription>("/auditSubscriptions/race", { token });
+  return sub.body.lastError ? { lastError: sub.body.lastError.message } : undefined;
 }
 
 describe("audit export, push", () => {
@@ -209,6 +215,43 @@ describe("audit export, push", () => {
     expect(second.received.every((e) => e.signatureOk)).toBe(true);
     expect(first.received).toEqual([]);
   });
+
+  it("keeps the secret of the PUT that set the URL when a DELETE of the same id runs at the same time, again and again", async () => {
+    // Prepare: a receiver that checks each delivery against the secret of the latest PUT.
+    const tenant = await newTenant();
+    const r = await receiver(`first-${randomUUID()}`);
+    r.state.down = false;
+    const outcomes: string[] = [];
+
+    // Act: each round, a DELETE and a PUT with a new secret at once; then an event, which the
+    // subscription (when the PUT came last) must deliver signed with that PUT's secret.
+    for (let round = 1; round <= 6; round++) {
+      expect((await api("/auditSubscriptions/race", { method: "PUT", token: tenant.admin, body: { url: r.url, secret: r.state.secret } })).status).toBeLessThan(
+        300,
+      );
+      const secret = `round-${round}-${randomUUID()}`;
+      const [deleted, put] = await Promise.all([
+        api("/auditSubscriptions/race", { method: "DELETE", token: tenant.admin }),
+        api("/auditSubscriptions/race", { method: "PUT", token: tenant.admin, body: { url: r.url, secret } }),
+      ]);
+      r.state.secret = secret;
+      const standing = (await api("/auditSubscriptions/race", { token: tenant.admin })).status === 200;
+      outcomes.push(`${deleted.status}/${put.status}/${standing ? "standing" : "gone"}`);
+      if (!standing) continue;
+      const minutes = 70 + round;
+      expect((await api("/settings", { method: "PATCH", token: tenant.admin, body: { sessionTimeoutMinutes: minutes } })).status).toBe(200);
+      const events = (await api<{ value: { id: string; activity: string }[] }>("/auditEvents/delta", { token: tenant.admin })).body.value;
+      const last = events[events.length - 1]!;
+      const delivered = await eventually(
+        async () => r.received.find((e) => e.id === last.id) ?? (await subscriptionFailure(tenant.admin)),
+        15_000,
+        `round ${round}'s event delivered or failed`,
+      );
+
+      // Assess (each round)
+      expect(delivered, `round ${round} (${outcomes.join(", ")})`).toMatchObject({ id: last.id, signatureOk: true });
+    }
+  }, 120_000);
 
   it("never shows the secret: not in responses, the host log or audit events", async () => {
     // Prepare

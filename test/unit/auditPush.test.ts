@@ -168,8 +168,15 @@ describe("the secrets an instance keeps for deliveries", () => {
 });
 
 describe("the Key Vault secret name of a subscription", () => {
-  it("keeps the documented audit-sub-<tenantId>-<id> for a GUID tenant", () => {
-    expect(subscriptionSecretName(tenantId, "siem")).toBe(`audit-sub-${tenantId}-siem`);
+  const version = "0b8c4c1e-8f35-4c47-9d44-6f2a9a1a0b11";
+
+  it("is the documented audit-subv-<tenantId>-<id>-<version> for a GUID tenant, within Key Vault's 127 characters", () => {
+    expect(subscriptionSecretName(tenantId, "siem", version)).toBe(`audit-subv-${tenantId}-siem-0b8c4c1e8f354c479d446f2a`);
+    expect(subscriptionSecretName(tenantId, "s".repeat(48), version)).toMatch(/^[0-9a-zA-Z-]{1,127}$/);
+  });
+
+  it("is one per PUT: two versions of one subscription never share a name", () => {
+    expect(subscriptionSecretName(tenantId, "siem", version)).not.toBe(subscriptionSecretName(tenantId, "siem", "1b8c4c1e-8f35-4c47-9d44-6f2a9a1a0b11"));
   });
 
   it("is never one name for two (tenant, subscription) pairs, even when tenant ids are not GUIDs", () => {
@@ -181,10 +188,10 @@ describe("the Key Vault secret name of a subscription", () => {
       [`${tenantId}-a`, "b"],
       ["aaaabbbb-cccc-dddd-eeee-ffff0000111", "1-a"],
     ];
-    const names = pairs.map(([t, id]) => subscriptionSecretName(t, id));
+    const names = pairs.map(([t, id]) => subscriptionSecretName(t, id, version));
     expect(new Set(names.map((n) => n.toLowerCase())).size).toBe(pairs.length);
     for (const n of names) expect(n).toMatch(/^[0-9a-zA-Z-]{1,127}$/);
-    expect(subscriptionSecretName("x", "x-sub")).toMatch(/^audit-sub-x[0-9a-f]{64}$/);
+    expect(subscriptionSecretName("x", "x-sub", version)).toMatch(/^audit-subv-x[0-9a-f]{64}-[0-9a-f]{24}$/);
   });
 });
 
@@ -233,6 +240,6 @@ describe("two subscriptions of one tenant whose ids differ only in case", () => 
 
     // Assess
     expect(second).toMatchObject({ code: "conflict" });
-    expect(await secrets.get(subscriptionSecretName(tenantId, "Siem"))).toBe("the-first-receivers-secret");
+    expect(await secrets.get(subscriptionSecretName(tenantId, "Siem", subs.get("Siem")!.secretVersion))).toBe("the-first-receivers-secret");
   });
 });

@@ -5,6 +5,11 @@
 // anyway whether the tenant has any. Delivery results go to a separate row
 // (`status|<id>`) so they never contend with the cursor. Partition `subscriptions|index`
 // lists the tenants that have subscriptions, for the sweep.
+// A delete turns the row into a tombstone (`deleted`, and the secret version it had) in the
+// counter's transaction, guarded by the etag of the row it read, then removes it: so the
+// version it answers is exactly the one deleted, even when a PUT replaced the subscription
+// between the read and the delete (a transaction cannot make a delete conditional).
+// Readers take a tombstone for no subscription, and a create writes over one.
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import type { AuditSubscriptionStore, NewSubscription, StoredSubscription } from "../../app/audit/auditSubscriptionPorts.js";
 import { counterRow, streamPartition, type CounterEntity } from "./tableAuditLog.js";
@@ -19,6 +24,8 @@ interface SubscriptionEntity {
   createdByName: string;
   createdByType: string;
   cursor: number;
+  /** A tombstone: deleted, the row not removed yet (or its removal failed). */
+  deleted?: boolean;
 }
 
 /**
@@ -54,8 +61,9 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
     const subs = new Map<string, SubscriptionEntity & { etag: string }>();
     const statuses = new Map<string, StatusEntity>();
     for await (const r of rows) {
-      if (r.rowKey!.startsWith("sub|")) subs.set(r.rowKey!.slice(4), { ...r, etag: r.etag });
-      else statuses.set(r.rowKey!.slice(7), r);
+      if (r.rowKey!.startsWith("sub|")) {
+        if (!r.deleted) subs.set(r.rowKey!.slice(4), { ...r, etag: r.etag });
+      } else statuses.set(r.rowKey!.slice(7), r);
     }
     return [...subs.entries()].map(([id, s]) => toStored(id, s, statuses.get(id))).sort((a, b) => a.id.localeCompare(b.id));
   }
@@ -63,7 +71,7 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
   async get(tenantId: string, id: string): Promise<StoredSubscription | undefined> {
     const pk = streamPartition(tenantId);
     const s = await getOrUndefined<SubscriptionEntity>(this.#table, pk, subRow(id));
-    if (!s?.etag) return undefined;
+    if (!s?.etag || s.deleted) return undefined;
     return toStored(id, { ...s, etag: s.etag }, await getOrUndefined<StatusEntity>(this.#table, pk, statusRow(id)));
   }
 
@@ -72,6 +80,7 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
     await this.#table.upsertEntity({ partitionKey: indexPartition, rowKey: tenantId }, "Replace");
     for (let attempt = 1; ; attempt++) {
       const counter = await getOrUndefined<CounterEntity>(this.#table, pk, counterRow);
+      const tombstone = await getOrUndefined<SubscriptionEntity>(this.#table, pk, subRow(sub.id));
       const count = counter?.subscriptions ?? 0;
       if (count >= limit) return (await this.get(tenantId, sub.id)) ? "exists" : "limit";
       const entity: SubscriptionEntity = {
@@ -88,7 +97,9 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
         ? ["update", { partitionKey: pk, rowKey: counterRow, subscriptions: count + 1 }, "Merge", { etag: counter.etag }]
         : ["create", { partitionKey: pk, rowKey: counterRow, last: 0, subscriptions: 1 }];
       try {
-        await this.#table.submitTransaction([count1, ["create", { partitionKey: pk, rowKey: subRow(sub.id), ...entity }]]);
+        const row = { partitionKey: pk, rowKey: subRow(sub.id), ...entity };
+        const write: TransactionAction = tombstone?.deleted && tombstone.etag ? ["update", row, "Replace", { etag: tombstone.etag }] : ["create", row];
+        await this.#table.submitTransaction([count1, write]);
         return "created";
       } catch (e) {
         const conflict = isStatus(e, 409) || isStatus(e, 412);
@@ -112,31 +123,47 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
     }
   }
 
-  async delete(tenantId: string, id: string): Promise<boolean> {
+  async delete(tenantId: string, id: string): Promise<{ secretVersion: string } | undefined> {
     const pk = streamPartition(tenantId);
     // Once a delete was sent, a row found gone may be its work: the SDK sends a transaction
-    // again when its answer is lost, and that try meets the moved counter or the missing row.
+    // again when its answer is lost, and that try meets the moved counter or the tombstone.
     // Answering "not found" then would leave the secret behind and the delete unrecorded.
-    let sent = false;
+    let sent: { secretVersion: string } | undefined;
     for (let attempt = 1; ; attempt++) {
       const counter = await getOrUndefined<CounterEntity>(this.#table, pk, counterRow);
-      if (!counter?.etag || !(await getOrUndefined(this.#table, pk, subRow(id)))) {
+      const row = await getOrUndefined<SubscriptionEntity>(this.#table, pk, subRow(id));
+      if (!counter?.etag || !row?.etag || row.deleted) {
         if (sent) break;
-        return false;
+        return undefined;
       }
       try {
-        sent = true;
+        sent = { secretVersion: row.secretVersion };
+        const tombstone = { partitionKey: pk, rowKey: subRow(id), deleted: true, secretVersion: row.secretVersion };
         await this.#table.submitTransaction([
           ["update", { partitionKey: pk, rowKey: counterRow, subscriptions: Math.max(0, (counter.subscriptions ?? 1) - 1) }, "Merge", { etag: counter.etag }],
-          ["delete", { partitionKey: pk, rowKey: subRow(id) }],
+          ["update", tombstone, "Replace", { etag: row.etag }],
         ]);
         break;
       } catch (e) {
         if (!(isStatus(e, 404) || isStatus(e, 412)) || attempt >= maxAttempts) throw e;
       }
     }
+    await this.#removeTombstone(pk, id);
     await deleteIfExists(this.#table, pk, statusRow(id));
-    return true;
+    return sent;
+  }
+
+  /**
+   * Removes the tombstone, unless a create wrote over it meanwhile (etag). Best effort: one
+   * left behind reads as no subscription and the next create writes over it.
+   */
+  async #removeTombstone(pk: string, id: string): Promise<void> {
+    try {
+      const row = await getOrUndefined<SubscriptionEntity>(this.#table, pk, subRow(id));
+      if (row?.deleted && row.etag) await this.#table.deleteEntity(pk, subRow(id), { etag: row.etag });
+    } catch {
+      // Left behind: see above.
+    }
   }
 
   async advanceCursor(tenantId: string, current: StoredSubscription, cursor: number): Promise<string | undefined> {

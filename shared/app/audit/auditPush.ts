@@ -17,7 +17,7 @@
 // the message is thrown back until the queue dead-letters it (the Functions host cannot
 // dead-letter explicitly), with no further POST: the dead-letter queue keeps what was not delivered.
 // Deliveries record no audit events (a failing receiver must not feed its own backlog).
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
 import {
   deliveryMessageId,
@@ -29,7 +29,7 @@ import {
   signature,
   type DeliveryPolicy,
 } from "../../domain/auditExport.js";
-import { conflict, notFound } from "../../domain/errors.js";
+import { conflict, DomainError, notFound } from "../../domain/errors.js";
 import { requireAdministrator } from "../../domain/permissions.js";
 import type { Access } from "../access.js";
 import type { Clock } from "../clock.js";
@@ -41,6 +41,9 @@ import { queueNames } from "../../queueDefinitions.js";
 import { requireAuditReader } from "./auditDelta.js";
 import type { AuditLog, AuditStream } from "./auditLog.js";
 import type { AuditReceiverClient, AuditSubscriptionStore, StoredSubscription } from "./auditSubscriptionPorts.js";
+import { SubscriptionSecretVault, type SubscriptionSecrets } from "./subscriptionSecrets.js";
+
+export { subscriptionSecretName, unversionedSecretName, type SubscriptionSecrets } from "./subscriptionSecrets.js";
 
 export interface AuditSubscriptionView {
   readonly id: string;
@@ -50,25 +53,6 @@ export interface AuditSubscriptionView {
   readonly lastDeliveredAt: string | null;
   readonly lastError: { readonly message: string; readonly at: string } | null;
 }
-
-/** The secrets behind the port the app already has (Key Vault). */
-export interface SubscriptionSecrets {
-  get(name: string): Promise<string | undefined>;
-  set(name: string, value: string, contentType?: string): Promise<void>;
-  remove(name: string): Promise<void>;
-}
-
-const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * The Key Vault secret of a subscription: `audit-sub-<tenantId>-<id>` for a GUID tenant id
- * (every Entra tenant), whose fixed length leaves no doubt where it ends. Tenant ids that
- * are not GUIDs (letters, digits and dashes) would make `X` + `x-sub` and `X-x` + `sub` one
- * name, so theirs is `audit-sub-x<SHA-256 of tenant and id>` ('x' is no hex digit: no GUID
- * name can match it).
- */
-export const subscriptionSecretName = (tenantId: string, id: string): string =>
-  guid.test(tenantId) ? `audit-sub-${tenantId}-${id}` : `audit-sub-x${createHash("sha256").update(`${tenantId}\n${id}`).digest("hex")}`;
 
 /** Thrown to hand a given-up delivery to the dead-letter queue (a plain error: the consumer lets Service Bus redeliver it). */
 export class AuditDeliveryGaveUp extends Error {
@@ -93,10 +77,6 @@ const view = (s: StoredSubscription, administrator: boolean): AuditSubscriptionV
 });
 
 const fanOutBatch = 100;
-const secretCacheMs = 5 * 60_000;
-/** Subscription secrets an instance holds at most; past it, expired ones go first, then the oldest. */
-const maxCachedSecrets = 10_000;
-
 export interface AuditPushDeps {
   readonly access: Access;
   readonly store: AuditSubscriptionStore;
@@ -114,15 +94,15 @@ export interface AuditPushDeps {
 
 export class AuditPush {
   readonly #d: AuditPushDeps;
-  /** Per subscription (`tenant|id`), its secret as of one version: a rotation replaces the entry. */
-  readonly #secretCache = new Map<string, { value: string; version: string; until: number }>();
+  readonly #secrets: SubscriptionSecretVault;
   constructor(deps: AuditPushDeps) {
     this.#d = deps;
+    this.#secrets = new SubscriptionSecretVault(deps.secrets, deps.log);
   }
 
   /** Subscription secrets this instance holds in memory (for tests and metrics). */
   get cachedSecrets(): number {
-    return this.#secretCache.size;
+    return this.#secrets.cached;
   }
 
   // --- subscriptions (HTTP) ---
@@ -153,29 +133,18 @@ export class AuditPush {
     const twin = (await this.#d.store.list(tenantId)).find((s) => s.id !== id && s.id.toLowerCase() === id.toLowerCase());
     if (twin) throw conflict(`The audit subscription '${twin.id}' exists; ids that differ only in case are one subscription.`);
     // The secret first: a delivery never finds a subscription without it.
-    await this.#d.secrets.set(subscriptionSecretName(tenantId, id), body.secret, "text/plain");
-    let created = false;
-    for (let attempt = 1; ; attempt++) {
-      const current = await this.#d.store.get(tenantId, id);
-      if (current) {
-        if (await this.#d.store.replace(tenantId, current, { url, secretVersion })) break;
-      } else {
-        const r = await this.#d.store.create(
-          tenantId,
-          { id, url, generation: randomUUID(), secretVersion, createdAt: this.#d.clock.now().toISOString(), createdBy: actorOf(caller) },
-          maxSubscriptionsPerTenant,
-        );
-        if (r === "limit") {
-          await this.#d.secrets.remove(subscriptionSecretName(tenantId, id));
-          throw conflict(`A tenant may have at most ${maxSubscriptionsPerTenant} audit subscriptions.`);
-        }
-        if (r === "created") {
-          created = true;
-          break;
-        }
-      }
-      if (attempt >= 5) throw conflict("The audit subscription is being changed by another request; try again.");
+    await this.#secrets.store(tenantId, id, secretVersion, body.secret);
+    let outcome: { created: true } | { replaced: StoredSubscription };
+    try {
+      outcome = await this.#write(caller, id, url, secretVersion);
+    } catch (e) {
+      // Refused (the limit, a lost race): no row has this version. After any other failure
+      // the row may have been written: the secret stays.
+      if (e instanceof DomainError) await this.#secrets.removeUnused(tenantId, id, secretVersion);
+      throw e;
     }
+    const created = "created" in outcome;
+    if ("replaced" in outcome) await this.#secrets.removeUnused(tenantId, id, outcome.replaced.secretVersion);
     await this.#d.audit().record({
       tenantId,
       actor: actorOf(caller),
@@ -190,11 +159,31 @@ export class AuditPush {
     return { subscription: view(stored, true), created }; // put is for administrators only
   }
 
+  /** Creates the subscription or replaces the one there (whose secret version it answers). */
+  async #write(caller: UserCaller, id: string, url: string, secretVersion: string): Promise<{ created: true } | { replaced: StoredSubscription }> {
+    const tenantId = caller.tenantId;
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.#d.store.get(tenantId, id);
+      if (current) {
+        if (await this.#d.store.replace(tenantId, current, { url, secretVersion })) return { replaced: current };
+      } else {
+        const r = await this.#d.store.create(
+          tenantId,
+          { id, url, generation: randomUUID(), secretVersion, createdAt: this.#d.clock.now().toISOString(), createdBy: actorOf(caller) },
+          maxSubscriptionsPerTenant,
+        );
+        if (r === "limit") throw conflict(`A tenant may have at most ${maxSubscriptionsPerTenant} audit subscriptions.`);
+        if (r === "created") return { created: true };
+      }
+      if (attempt >= 5) throw conflict("The audit subscription is being changed by another request; try again.");
+    }
+  }
+
   async delete(caller: UserCaller, id: string, correlationId: string): Promise<void> {
     requireAdministrator(await this.#d.access.permissionsOf(caller));
-    if (!(await this.#d.store.delete(caller.tenantId, id))) throw notFound("The audit subscription");
-    await this.#d.secrets.remove(subscriptionSecretName(caller.tenantId, id));
-    this.#secretCache.delete(`${caller.tenantId}|${id}`);
+    const deleted = await this.#d.store.delete(caller.tenantId, id);
+    if (!deleted) throw notFound("The audit subscription");
+    await this.#secrets.removeDeleted(caller.tenantId, id, deleted.secretVersion);
     await this.#d.audit().record({
       tenantId: caller.tenantId,
       actor: actorOf(caller),
@@ -289,7 +278,7 @@ export class AuditPush {
       throw new AuditDeliveryGaveUp(gaveUp);
     }
     const body = JSON.stringify(event);
-    const secret = await this.#secret(tenantId, sub);
+    const secret = await this.#secrets.forDelivery(tenantId, sub);
     const outcome =
       secret === undefined
         ? { ok: false as const, reason: "the subscription's secret is missing from Key Vault" }
@@ -326,32 +315,5 @@ export class AuditPush {
     const id = deliveryMessageId({ tenantId, ...data });
     const envelope = makeEnvelope("audit.deliver", tenantId, data, { id, now: this.#d.clock.now() });
     await this.#d.bus.send({ queue: queueNames.auditExport, id, type: envelope.type, body: envelope, ...(notBefore ? { notBefore } : {}) });
-  }
-
-  async #secret(tenantId: string, sub: StoredSubscription): Promise<string | undefined> {
-    // Keyed by subscription, not by version: keyed by version, every rotation (a PUT with a
-    // new secret) added an entry that was never dropped, so old secrets stayed in memory and
-    // the map grew with every rotation.
-    const key = `${tenantId}|${sub.id}`;
-    const cached = this.#secretCache.get(key);
-    const now = Date.now();
-    if (cached && cached.version === sub.secretVersion && cached.until > now) return cached.value;
-    const value = await this.#d.secrets.get(subscriptionSecretName(tenantId, sub.id));
-    this.#secretCache.delete(key);
-    if (value !== undefined) {
-      this.#makeRoom(now);
-      this.#secretCache.set(key, { value, version: sub.secretVersion, until: now + secretCacheMs });
-    }
-    return value;
-  }
-
-  /** Keeps the cache under its bound: expired secrets go first, then the longest held. */
-  #makeRoom(now: number): void {
-    if (this.#secretCache.size < maxCachedSecrets) return;
-    for (const [key, entry] of this.#secretCache) if (entry.until <= now) this.#secretCache.delete(key);
-    for (const key of this.#secretCache.keys()) {
-      if (this.#secretCache.size < maxCachedSecrets) break;
-      this.#secretCache.delete(key);
-    }
   }
 }

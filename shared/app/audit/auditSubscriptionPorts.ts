@@ -6,7 +6,10 @@ export interface StoredSubscription {
   readonly url: string;
   /** New on every create: deliveries queued for a deleted subscription of the same id are dropped. */
   readonly generation: string;
-  /** New on every PUT: keys the in-memory secret cache, so a changed secret is used at once. */
+  /**
+   * New on every PUT: names the Key Vault secret that PUT stored (so concurrent PUTs and
+   * DELETEs each touch only their own) and keys the in-memory secret cache.
+   */
   readonly secretVersion: string;
   readonly createdAt: string;
   readonly createdBy: Actor;
@@ -26,7 +29,11 @@ export interface AuditSubscriptionStore {
   create(tenantId: string, sub: NewSubscription, limit: number): Promise<"created" | "exists" | "limit">;
   /** Changes url and secret version; false when the subscription changed meanwhile (412) or is gone. */
   replace(tenantId: string, current: StoredSubscription, change: { url: string; secretVersion: string }): Promise<boolean>;
-  delete(tenantId: string, id: string): Promise<boolean>;
+  /**
+   * Deletes it; the secret version it had when it was deleted (its secret is that version's
+   * to remove), or undefined when there was none.
+   */
+  delete(tenantId: string, id: string): Promise<{ readonly secretVersion: string } | undefined>;
   /** The new etag, or undefined when another writer changed the subscription first. */
   advanceCursor(tenantId: string, current: StoredSubscription, cursor: number): Promise<string | undefined>;
   /**
