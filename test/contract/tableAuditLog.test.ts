@@ -277,6 +277,28 @@ describe("a delivery's outcome and the subscription it was for", () => {
     expect((await store.list(tenantId))[0].lastError?.message).toBe("the receiver answered 500");
   });
 
+  it("a delivery that succeeds after a failure hides the failure; a failure after the success shows", async () => {
+    // Prepare: a subscription whose delivery failed.
+    const tenantId = randomUUID();
+    const store = new TableAuditSubscriptionStore(tables);
+    expect(await store.create(tenantId, sub("siem"), 5)).toBe("created");
+    const s = (await store.get(tenantId, "siem"))!;
+    await store.recordOutcome(tenantId, s, { error: { message: "the receiver answered 503", at: "2026-12-07T00:00:05.000Z" } });
+
+    // Act: a later delivery succeeds; then another fails.
+    await store.recordOutcome(tenantId, s, { deliveredAt: "2026-12-07T00:00:06.000Z" });
+    const afterSuccess = await store.get(tenantId, "siem");
+    const listedAfterSuccess = (await store.list(tenantId))[0];
+    await store.recordOutcome(tenantId, s, { error: { message: "the receiver answered 500", at: "2026-12-07T00:00:07.000Z" } });
+    const afterFailure = await store.get(tenantId, "siem");
+
+    // Assess
+    expect(afterSuccess?.lastError).toBeNull();
+    expect(listedAfterSuccess.lastError).toBeNull();
+    expect(afterSuccess?.lastDeliveredAt).toBe("2026-12-07T00:00:06.000Z");
+    expect(afterFailure?.lastError).toEqual({ message: "the receiver answered 500", at: "2026-12-07T00:00:07.000Z" });
+  });
+
   it("a delete answers the secret version it deleted, also when a PUT replaced the subscription after the delete read it", async () => {
     // Prepare: the PUT's replace runs just before the delete's first transaction.
     const tenantId = randomUUID();

@@ -99,8 +99,10 @@ describe("audit export, push", () => {
     expect(new Set(r.received.map((e) => e.id))).toEqual(new Set(recordedSinceCreation.map((e) => e.id)));
     expect(r.received.every((e) => e.signatureOk)).toBe(true);
     expect(r.received.map((e) => e.activity)).toContain("auditSubscription.create");
+    // The failures before the receiver came back are over: GET does not show one as current.
     const after = await api<Subscription>("/auditSubscriptions/siem-1", { token: tenant.admin });
     expect(after.body.lastDeliveredAt).not.toBeNull();
+    expect(after.body.lastError).toBeNull();
   });
 
   it("dead-letters what a receiver that never comes back did not get, and shows lastError", async () => {

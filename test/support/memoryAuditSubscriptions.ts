@@ -96,7 +96,8 @@ export class MemoryAuditSubscriptionStore implements AuditSubscriptionStore {
     if (!row) return undefined;
     const status = this.#status.get(key) ?? {};
     const delivered = status.deliveredVersion === row.secretVersion ? (status.lastDeliveredAt ?? null) : null;
-    const error = status.errorVersion === row.secretVersion ? (status.lastError ?? null) : null;
+    const superseded = delivered !== null && status.lastError !== undefined && Date.parse(status.lastError.at) < Date.parse(delivered);
+    const error = status.errorVersion === row.secretVersion && !superseded ? (status.lastError ?? null) : null;
     return { ...row, lastDeliveredAt: delivered, lastError: error };
   }
 

@@ -26,7 +26,7 @@ const event: AuditEvent = {
 };
 
 /** One subscription whose receiver answers 503 to every POST. */
-function failingReceiver(lastError: StoredSubscription["lastError"] = null) {
+function failingReceiver(lastError: StoredSubscription["lastError"] = null, lastDeliveredAt: string | null = null) {
   const clock = new ManualClock("2026-12-01T00:00:00.000Z");
   let sub: StoredSubscription = {
     id: "siem",
@@ -36,7 +36,7 @@ function failingReceiver(lastError: StoredSubscription["lastError"] = null) {
     createdAt: "2026-11-30T00:00:00.000Z",
     createdBy: { id: "admin-1", displayName: "Adele Vance", type: "user" },
     cursor: 1,
-    lastDeliveredAt: null,
+    lastDeliveredAt,
     lastError,
     etag: "e1",
   };
@@ -147,6 +147,23 @@ describe("an audit delivery that keeps failing", () => {
       message: `Gave up on event ${event.id} after 31 attempts since ${firstFailedAt}: the delivery goes to the dead-letter queue`,
       at: "2026-12-01T00:00:00.000Z",
     });
+  });
+});
+
+describe("a given-up delivery delivered again after the receiver recovered", () => {
+  it("does not show the give-up as the receiver's current error: a delivery after the give-up age succeeded", async () => {
+    // Prepare: the last attempt (at 2026-11-30T23:59) failed; another event was delivered after it,
+    // so readers no longer see the give-up as lastError.
+    const t = failingReceiver(null, "2026-11-30T23:59:30.000Z");
+    const data: AuditDeliverData = { ...t.data, attempt: 30, firstFailedAt: "2026-11-29T23:59:00.000Z" };
+
+    // Act: Service Bus delivers the given-up message again.
+    const thrown = await t.deliver(data, 2).catch((e: unknown) => e);
+
+    // Assess: on towards the dead-letter queue, nothing posted, no old error made current again.
+    expect(thrown).toBeInstanceOf(AuditDeliveryGaveUp);
+    expect(t.posts).toEqual([]);
+    expect(t.subscription().lastError).toBeNull();
   });
 });
 

@@ -197,11 +197,18 @@ export class TableAuditSubscriptionStore implements AuditSubscriptionStore {
   }
 }
 
+/**
+ * The stored subscription with the outcomes of its current secret version. A failure shows
+ * only while no delivery that started later succeeded: once one did, the receiver works and
+ * the old failure is history (the log keeps it, and a give-up's event is in the audit log).
+ */
 function toStored(id: string, s: SubscriptionEntity & { etag: string }, row: StatusEntity | undefined): StoredSubscription {
   const ours = (version: string | undefined): boolean => version === undefined || version === s.secretVersion;
+  const lastDeliveredAt = ours(row?.deliveredVersion) ? row?.lastDeliveredAt : undefined;
+  const superseded = lastDeliveredAt !== undefined && row?.lastErrorAt !== undefined && Date.parse(row.lastErrorAt) < Date.parse(lastDeliveredAt);
   const status = {
-    lastDeliveredAt: ours(row?.deliveredVersion) ? row?.lastDeliveredAt : undefined,
-    lastErrorMessage: ours(row?.errorVersion) ? row?.lastErrorMessage : undefined,
+    lastDeliveredAt,
+    lastErrorMessage: ours(row?.errorVersion) && !superseded ? row?.lastErrorMessage : undefined,
     lastErrorAt: row?.lastErrorAt,
   };
   return {

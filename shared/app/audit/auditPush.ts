@@ -268,9 +268,12 @@ export class AuditPush {
     // The host counts deliveries from 1. The first delivery of the retry that `retryAt`
     // schedules at the give-up age is the last attempt, and it is made. A delivery of it
     // again comes after that attempt failed (lastError says it gave up) or did not finish:
-    // no further POST, on towards the dead-letter queue, lastError saying so if it does not yet.
+    // no further POST, on towards the dead-letter queue, lastError saying so if it does not yet,
+    // unless a delivery made since the give-up age succeeded: the receiver works again, and an
+    // old give-up written now would show as its current error (the dead-letter reader logs it).
     if (firstFailedAt && input.deliveryCount > 1 && hasGivenUp(now, firstFailedAt, policy)) {
-      if (!sub.lastError?.message.startsWith(`${gaveUp}:`)) {
+      const recovered = sub.lastDeliveredAt !== null && Date.parse(sub.lastDeliveredAt) >= firstFailedAt.getTime() + policy.giveUpMs;
+      if (!recovered && !sub.lastError?.message.startsWith(`${gaveUp}:`)) {
         await this.#d.store.recordOutcome(tenantId, sub, {
           error: { message: `${gaveUp}: the delivery goes to the dead-letter queue`, at: now.toISOString() },
         });

@@ -16,6 +16,7 @@ export interface StoredSubscription {
   /** The last sequence number handed to the queue. */
   readonly cursor: number;
   readonly lastDeliveredAt: string | null;
+  /** The last failure, while no delivery made after it succeeded (then null: it is history, in the log). */
   readonly lastError: { readonly message: string; readonly at: string } | null;
   readonly etag: string;
 }
