@@ -12,7 +12,7 @@ import {
 import { queueNames } from "../shared/queueDefinitions.js";
 import type { FunctionDefinition } from "./definition.js";
 import { endpoint } from "./http/endpoint.js";
-import { queueConsumer, type QueueHandlers } from "./queue/consumer.js";
+import { deadLetterConsumer, queueConsumer, type QueueHandlers } from "./queue/consumer.js";
 import { scheduled } from "./timer/scheduled.js";
 
 const tag = "Audit export";
@@ -26,6 +26,12 @@ export const auditExportHandlers = {
       deliveryCount: input.deliveryCount,
       log: input.log,
     }),
+} satisfies QueueHandlers;
+
+/** Given-up deliveries: recorded on the subscription and logged (never audited: see AuditPush.deadLettered). */
+export const auditExportDeadLetterHandlers = {
+  "audit.deliver": (input) =>
+    input.services.auditPush.deadLettered({ tenantId: input.message.tenantId, data: input.message.data, reason: input.deadLetterReason, log: input.log }),
 } satisfies QueueHandlers;
 
 export const auditExportFunctions: FunctionDefinition[] = [
@@ -103,5 +109,6 @@ export const auditExportFunctions: FunctionDefinition[] = [
     },
   }),
   queueConsumer({ name: "auditExportWorker", queue: queueNames.auditExport, handlers: auditExportHandlers }),
+  deadLetterConsumer({ name: "auditExportDeadLetter", queue: queueNames.auditExport, handlers: auditExportDeadLetterHandlers }),
   scheduled({ name: "auditExportSweep", schedule: "30 * * * * *", run: ({ services, log }) => services.auditPush.sweep(log) }),
 ];

@@ -103,6 +103,8 @@ export const auditDeliverDataSchema = z.strictObject({
   sequence: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   attempt: z.number().int().min(0).max(100_000),
   firstFailedAt: z.iso.datetime({ offset: true }).optional(),
+  /** On a retry: the subscription's secret version the failures so far were for (a PUT since makes them another receiver's). */
+  secretVersion: z.uuid().optional(),
 });
 export type AuditDeliverData = z.output<typeof auditDeliverDataSchema>;
 

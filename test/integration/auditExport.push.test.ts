@@ -1,8 +1,8 @@
 // Audit push against the whole local stack (the integration stack retries after 0.5 s
 // and gives up after 18 s, see globalSetup): a receiver on 127.0.0.1 that is down and
 // comes back gets every event, each signature checked here; one that never comes back
-// ends in the dead-letter queue (read with the real SDK), its last attempt made, with the
-// give-up in the subscription's lastError; the secret shows nowhere; URL rules and the per-tenant limit.
+// ends in the dead-letter queue, its last attempt made, where the dead-letter reader logs
+// and completes it (checked with the real SDK), with the give-up in the subscription's lastError; the secret shows nowhere; URL rules and the per-tenant limit.
 import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -105,29 +105,33 @@ describe("audit export, push", () => {
     expect(after.body.lastError).toBeNull();
   });
 
-  it("dead-letters what a receiver that never comes back did not get, and shows lastError", async () => {
+  it("dead-letters what a receiver that never comes back did not get; the dead-letter reader logs it and completes it; lastError shows it", async () => {
     // Prepare: a receiver that always answers 503.
     const tenant = await newTenant();
     const secret = `never-${randomUUID()}`;
     const r = await receiver(secret);
     const put = await api<Subscription>("/auditSubscriptions/gone", { method: "PUT", token: tenant.admin, body: { url: r.url, secret } });
     expect(put.status, put.text).toBe(201);
+    const auditedBefore = (await api<{ value: { activity: string }[] }>("/auditEvents?top=200", { token: tenant.admin })).body.value.map((e) => e.activity);
 
-    // Act: wait past the give-up age (18 s here) for the dead-letter queue to hold the creation's delivery.
+    // Act: wait past the give-up age (18 s here) for the dead-letter reader to log the creation's delivery.
+    const line = await eventually(
+      async () =>
+        hostLog()
+          .split("\n")
+          .find((l) => l.includes("audit delivery given up and dead-lettered") && l.includes(tenant.tenantId)),
+      60_000,
+      "a dead-lettered delivery read",
+    );
+    const logged = JSON.parse(line.slice(line.indexOf("{"))) as { subscriptionId: string; attempts: number; reason?: string; eventId?: string };
+    // The reader completed it: the dead-letter queue no longer holds it.
     const client = new ServiceBusClient(stack().serviceBusConnectionString);
     const dlq = client.createReceiver("audit-export", { subQueueType: "deadLetter" });
-    let found: { data: { subscriptionId: string; attempt: number; firstFailedAt?: string }; reason?: string } | undefined;
     try {
-      found = await eventually(
-        async () => {
-          const peeked = await dlq.peekMessages(500, { fromSequenceNumber: undefined });
-          const m = peeked.find((p) => (p.body as { tenantId?: string }).tenantId === tenant.tenantId);
-          return m
-            ? { data: (m.body as { data: { subscriptionId: string; attempt: number; firstFailedAt?: string } }).data, reason: m.deadLetterReason }
-            : undefined;
-        },
-        60_000,
-        "a dead-lettered delivery",
+      await eventually(
+        async () => ((await dlq.peekMessages(500)).some((p) => (p.body as { tenantId?: string }).tenantId === tenant.tenantId) ? undefined : true),
+        15_000,
+        "the dead letter completed",
       );
     } finally {
       await dlq.close();
@@ -135,14 +139,17 @@ describe("audit export, push", () => {
     }
 
     // Assess
-    expect(found.data.subscriptionId).toBe("gone");
-    expect(found.data.attempt).toBeGreaterThan(2);
-    expect(found.reason).toBeTruthy();
+    expect(logged.subscriptionId).toBe("gone");
+    expect(logged.attempts).toBeGreaterThan(3);
+    expect(logged.reason).toBeTruthy();
     const sub = await api<Subscription>("/auditSubscriptions/gone", { token: tenant.admin });
-    expect(sub.body.lastError?.message).toMatch(/^Gave up on event \S+ after \d+ attempts since \S+: the receiver answered 503$/);
+    expect(sub.body.lastError?.message).toMatch(new RegExp(`^Gave up on event ${logged.eventId} after \\d+ attempts since \\S+: the receiver answered 503$`));
     expect(r.received).toEqual([]);
     // Every attempt was posted, the last one (scheduled at the give-up age) included.
-    expect(r.state.refused).toBeGreaterThan(found.data.attempt);
+    expect(r.state.refused).toBeGreaterThanOrEqual(logged.attempts);
+    // No audit event about it: it would be pushed to this very receiver.
+    const audit = await api<{ value: { activity: string }[] }>("/auditEvents?top=200", { token: tenant.admin });
+    expect(audit.body.value.map((e) => e.activity)).toEqual(auditedBefore);
   }, 90_000);
 
   it("signs deliveries queued before a PUT replaced the secret with the new secret", async () => {

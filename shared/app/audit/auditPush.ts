@@ -11,12 +11,13 @@
 // loses nothing: the next fan-out finds the event after the cursor. At least once.
 // Each delivery is a signed POST; a failure sends the same delivery again, scheduled
 // after a doubling delay (from AUDIT_EXPORT_RETRY_SECONDS, at most an hour), carrying its
-// attempt count and first failure time, so the give-up rule does not depend on the
-// broker. The last retry is scheduled at AUDIT_EXPORT_GIVE_UP_HOURS (24) after the first
-// failure; when it fails too, the subscription's lastError says the event was given up and
-// the message is thrown back until the queue dead-letters it (the Functions host cannot
-// dead-letter explicitly), with no further POST: the dead-letter queue keeps what was not delivered.
-// Deliveries record no audit events (a failing receiver must not feed its own backlog).
+// attempt count, first failure time and the secret version it failed for, so the give-up
+// rule does not depend on the broker. The last retry is scheduled at
+// AUDIT_EXPORT_GIVE_UP_HOURS (24) after the first failure; when it fails too, the
+// subscription's lastError says the event was given up and the message is thrown back until
+// the queue dead-letters it (the Functions host cannot dead-letter explicitly), with no
+// further POST. The dead-letter function (deadLettered) logs it and makes sure lastError says so.
+// Deliveries and dead letters record no audit events (a failing receiver must not feed its own backlog).
 import { randomUUID } from "node:crypto";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
 import {
@@ -311,7 +312,49 @@ export class AuditPush {
       retryAt: next.toISOString(),
       reason: outcome.reason,
     });
-    await this.#send(tenantId, { ...data, attempt: data.attempt + 1, firstFailedAt: first.toISOString() }, next);
+    await this.#send(tenantId, { ...data, attempt: data.attempt + 1, firstFailedAt: first.toISOString(), secretVersion: sub.secretVersion }, next);
+  }
+
+  // --- dead letters (the audit-export dead-letter queue) ---
+
+  /**
+   * A delivery Service Bus gave up on (the give-up above, or one that kept failing for another
+   * reason, or expired). It is logged as a warning, the record of the event not delivered,
+   * and the subscription's lastError made to say it gave up if it does not yet. Left alone:
+   * a subscription deleted (or deleted and created again) since, one whose receiver a PUT
+   * replaced since the failures (they were the old receiver's), and one to which a delivery
+   * after the give-up succeeded (the receiver works again; an old give-up must not show as
+   * its current error). Handled twice, it writes the same once.
+   * No audit event: every event is pushed to the tenant's subscriptions, this failing one
+   * too, so an event per dead letter would be dead-lettered in its turn a day later, and so
+   * on without end while the receiver is down. The event itself is in the audit log.
+   */
+  async deadLettered(input: { tenantId: string; data: AuditDeliverData; reason: string | undefined; log: Logger }): Promise<void> {
+    const { tenantId, data, log } = input;
+    const reason = input.reason ?? "no reason given";
+    const sub = await this.#d.store.get(tenantId, data.subscriptionId);
+    const event = await this.#d.stream.get(tenantId, data.sequence);
+    const eventName = event ? `event ${event.id}` : `the event numbered ${data.sequence}`;
+    const attempts = data.firstFailedAt ? ` after ${data.attempt + 1} attempts since ${data.firstFailedAt}` : "";
+    log.warn("audit delivery given up and dead-lettered: the event was not delivered", {
+      subscriptionId: data.subscriptionId,
+      eventId: event?.id,
+      sequence: data.sequence,
+      attempts: data.attempt + 1,
+      firstFailedAt: data.firstFailedAt,
+      reason,
+    });
+    if (!sub || sub.generation !== data.generation) return log.info("its subscription was deleted since: nothing to record on it");
+    if (data.secretVersion !== undefined && data.secretVersion !== sub.secretVersion) {
+      return log.info("its subscription has a new receiver since (PUT): the failures were the old one's, nothing to record on it");
+    }
+    const now = this.#d.clock.now();
+    const givenUpAt = data.firstFailedAt ? Date.parse(data.firstFailedAt) + this.#d.policy.giveUpMs : now.getTime();
+    if (sub.lastDeliveredAt !== null && Date.parse(sub.lastDeliveredAt) >= givenUpAt) return;
+    if (sub.lastError?.message.startsWith(`Gave up on ${eventName} `)) return;
+    await this.#d.store.recordOutcome(tenantId, sub, {
+      error: { message: `Gave up on ${eventName}${attempts}: the delivery was dead-lettered (${reason})`, at: now.toISOString() },
+    });
   }
 
   async #send(tenantId: string, data: AuditDeliverData, notBefore: Date | undefined): Promise<void> {
