@@ -122,3 +122,26 @@ describe("two PUTs of one audit subscription at once", () => {
     expect(post?.signature).toBe(signature("the-first-receivers-secret", post!.body));
   });
 });
+
+describe("a delivery under way while a PUT replaces its subscription", () => {
+  it("posts to the new receiver, signed with the new secret, when the PUT removed the secret it was about to read", async () => {
+    // Prepare: the delivery has read the subscription and waits to read its secret.
+    const w = world();
+    await w.push.put(admin, "siem", { url: "https://old.example.com/audit", secret: "the-old-receivers-secret" }, "c1");
+    const held = gate();
+    w.vault.pause = async (operation) => (operation === "get" ? held.wait() : undefined);
+
+    // Act
+    const delivering = w.deliverNow("siem");
+    await held.reached;
+    w.vault.pause = async () => Promise.resolve();
+    await w.push.put(admin, "siem", { url: "https://new.example.com/audit", secret: "the-new-receivers-secret" }, "c2");
+    held.open();
+    const post = await delivering;
+
+    // Assess: delivered now, not failed and left for a retry.
+    expect(post?.url).toBe("https://new.example.com/audit");
+    expect(post?.signature).toBe(signature("the-new-receivers-secret", post!.body));
+    expect((await w.store.get(tenantId, "siem"))?.lastError).toBeNull();
+  });
+});

@@ -282,37 +282,50 @@ export class AuditPush {
       throw new AuditDeliveryGaveUp(gaveUp);
     }
     const body = JSON.stringify(event);
-    const secret = await this.#secrets.forDelivery(tenantId, sub);
+    const { to, secret } = await this.#target(tenantId, sub);
     const outcome =
       secret === undefined
         ? { ok: false as const, reason: "the subscription's secret is missing from Key Vault" }
-        : await this.#d.receiver.post(sub.url, body, {
+        : await this.#d.receiver.post(to.url, body, {
             "content-type": "application/json",
             "x-signature": signature(secret, body),
             "x-event-id": event.id,
             "x-delivery-attempt": String(data.attempt + 1),
           });
     if (outcome.ok) {
-      await this.#d.store.recordOutcome(tenantId, sub, { deliveredAt: now.toISOString() });
+      await this.#d.store.recordOutcome(tenantId, to, { deliveredAt: now.toISOString() });
       return;
     }
-    const origin = receiverOrigin(sub.url);
+    const origin = receiverOrigin(to.url);
     if (hasGivenUp(now, first, policy)) {
       const message = `${gaveUp}: ${outcome.reason}`;
-      await this.#d.store.recordOutcome(tenantId, sub, { error: { message, at: now.toISOString() } });
-      log.warn("audit delivery given up; the message goes to the dead-letter queue", { subscriptionId: sub.id, receiver: origin, eventId: event.id });
+      await this.#d.store.recordOutcome(tenantId, to, { error: { message, at: now.toISOString() } });
+      log.warn("audit delivery given up; the message goes to the dead-letter queue", { subscriptionId: to.id, receiver: origin, eventId: event.id });
       throw new AuditDeliveryGaveUp(message);
     }
-    await this.#d.store.recordOutcome(tenantId, sub, { error: { message: outcome.reason, at: now.toISOString() } });
+    await this.#d.store.recordOutcome(tenantId, to, { error: { message: outcome.reason, at: now.toISOString() } });
     const next = retryAt(now, data.attempt, first, policy);
     log.info("audit delivery failed; retry scheduled", {
-      subscriptionId: sub.id,
+      subscriptionId: to.id,
       receiver: origin,
       attempt: data.attempt + 1,
       retryAt: next.toISOString(),
       reason: outcome.reason,
     });
-    await this.#send(tenantId, { ...data, attempt: data.attempt + 1, firstFailedAt: first.toISOString(), secretVersion: sub.secretVersion }, next);
+    await this.#send(tenantId, { ...data, attempt: data.attempt + 1, firstFailedAt: first.toISOString(), secretVersion: to.secretVersion }, next);
+  }
+
+  /**
+   * The subscription to post to, and its secret. A PUT since `sub` was read has removed the
+   * secret of the version read (each PUT stores its own): then the delivery goes to the
+   * subscription as it is now, as deliveries queued before a PUT do.
+   */
+  async #target(tenantId: string, sub: StoredSubscription): Promise<{ to: StoredSubscription; secret: string | undefined }> {
+    const secret = await this.#secrets.forDelivery(tenantId, sub);
+    if (secret !== undefined) return { to: sub, secret };
+    const current = await this.#d.store.get(tenantId, sub.id);
+    if (!current || current.generation !== sub.generation || current.secretVersion === sub.secretVersion) return { to: sub, secret };
+    return { to: current, secret: await this.#secrets.forDelivery(tenantId, current) };
   }
 
   // --- dead letters (the audit-export dead-letter queue) ---
