@@ -3,8 +3,8 @@
 // and kept through outages; one that cannot be loaded is an error of its own, not a 401.
 // A delegated token (with `scp`) becomes a UserCaller; an app-only token (`idtyp: "app"`,
 // Entra's optional claim, and no `scp`) an AutomationCaller, which the endpoint builder
-// admits only at the automation door; any other is refused. Every token must carry `exp`, be issued no later than now (iat) and live
-// at most 28 hours.
+// admits only at the automation door; any other is refused. Every token must carry `exp`,
+// be issued no later than now (iat) and live at most 28 hours.
 import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
 import type { Caller } from "../../domain/caller.js";
