@@ -38,7 +38,7 @@ const idempotentOperations: ReadonlySet<string> = new Set(["requestSession"]);
 
 const headerSchemas = {
   location: { description: "Where the created or accepted resource can be read", schema: { type: "string" } },
-  retryAfter: { description: "Seconds to wait before trying again", schema: { type: "integer", minimum: 0 } },
+  retryAfter: { description: "Whole seconds to wait before trying again (at least 1)", schema: { type: "integer", minimum: 1 } },
   correlationId: { description: "The request's correlation id (the caller's x-correlation-id, or a new one)", schema: { type: "string" } },
 } as const;
 
@@ -55,7 +55,8 @@ function problemComponent(): JsonSchema {
       reason: { type: "string", description: "Why, for deviceNotEligible and similar refusals (a stable code)" },
       warnings: { type: "array", items: {}, description: "Non-fatal remarks about the request" },
       existingSessionId: { type: "string", description: "The open session that conflicts with this request" },
-      retryAfterSeconds: { type: "integer", minimum: 0, description: "As the Retry-After header, for rateLimited" },
+      currentStatus: { type: "string", description: "The session's status, for a conflict with it (an action its status does not allow)" },
+      retryAfterSeconds: { type: "integer", minimum: 1, description: "As the Retry-After header, for rateLimited" },
     },
     additionalProperties: true,
   };
@@ -133,7 +134,8 @@ function operation(d: EndpointDescription): JsonSchema {
   for (const [status, response] of Object.entries(responses) as [string, JsonSchema][]) {
     const headers: JsonSchema = { "x-correlation-id": headerSchemas.correlationId };
     if (status === "201" || status === "202" || status === "303" || status === "302") headers.Location = headerSchemas.location;
-    if (status === "429" || status === "503") headers["Retry-After"] = headerSchemas.retryAfter;
+    // Only a 429 asks the client to wait (health's 503 reports its dependencies and sends none).
+    if (status === "429") headers["Retry-After"] = headerSchemas.retryAfter;
     response.headers = headers;
   }
   const idempotencyHeader = idempotentOperations.has(d.name)

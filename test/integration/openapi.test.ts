@@ -76,4 +76,22 @@ describe("GET /api/openapi.json", () => {
       expect.arrayContaining(["reason", "warnings", "existingSessionId", "retryAfterSeconds"]),
     );
   });
+
+  it("declares every member a problem carries, and Retry-After in whole seconds of at least 1 where the API sends it", async () => {
+    // Act (a conflict with a session's status, e.g. closing a closed session, names currentStatus)
+    const doc = await api<{
+      paths: Record<string, Record<string, { responses: Record<string, { headers?: Record<string, { schema: { type: string; minimum: number } }> }> }>>;
+      components: { schemas: { Problem: { properties: Record<string, { minimum?: number }> } } };
+    }>("/openapi.json");
+    const problem = doc.body.components.schemas.Problem.properties;
+    const health = doc.body.paths["/api/health"].get.responses;
+    const retryAfter = doc.body.paths["/api/sessions/{sessionId}/resendNotification"].post.responses["429"].headers?.["Retry-After"];
+
+    // Assess
+    expect(Object.keys(problem)).toContain("currentStatus");
+    expect(retryAfter?.schema).toEqual({ type: "integer", minimum: 1 });
+    expect(problem.retryAfterSeconds.minimum).toBe(1);
+    // Health's 503 reports the dependencies; it never asks the client to wait.
+    expect(health["503"].headers ?? {}).not.toHaveProperty("Retry-After");
+  });
 });
