@@ -105,6 +105,8 @@ describe("API responses against the OpenAPI document", () => {
           operationId: id,
           problem: `${r.method} ${r.path} (${id}) ${r.status}: content type "${r.contentType}", documented ${Object.keys(response.content).join(", ")}`,
         };
+      // Too big to have been kept: its status and content type are checked, not its schema.
+      if (r.bodyOmitted) return { operationId: id };
       const key = `${template} ${r.method} ${r.status} ${r.contentType}`;
       let validate = validators.get(key);
       if (!validate) {

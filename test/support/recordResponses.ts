@@ -11,6 +11,8 @@ export interface RecordedResponse {
   readonly contentType: string;
   readonly headers: Record<string, string>;
   readonly text: string;
+  /** The body was too big to keep (a full page of the audit delta feed): status and content type only. */
+  readonly bodyOmitted?: boolean;
 }
 
 const logFile = inject("responseLog");
@@ -23,6 +25,8 @@ const originalFetch = globalThis.fetch;
  * log must stay small enough to read back (it once passed 512 MB).
  */
 const maxPerKind = 50;
+/** A body longer than this is not kept (the record says so), for the same reason. */
+const maxBodyChars = 200_000;
 const recordedKinds = new Map<string, number>();
 const kindOf = (method: string, path: string, status: number): string =>
   `${method} ${path
@@ -51,7 +55,8 @@ globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Pr
     status: response.status,
     contentType: (response.headers.get("content-type") ?? "").split(";")[0].trim(),
     headers: Object.fromEntries(response.headers),
-    text: text.length > 200_000 ? "" : text,
+    text: text.length > maxBodyChars ? "" : text,
+    ...(text.length > maxBodyChars ? { bodyOmitted: true } : {}),
   };
   appendFileSync(logFile, `${JSON.stringify(record)}\n`);
   return response;
