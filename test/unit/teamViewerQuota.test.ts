@@ -208,6 +208,41 @@ describe("the TeamViewer quota decorator", () => {
     expect(e2).toMatchObject({ byTeamViewer: true, retryAt: new Date(without.clock.now().getTime() + throttleWithoutRetryAfterMs) });
   });
 
+  it("backs off exponentially while TeamViewer throttles again and again without a Retry-After, and starts over after a quiet spell", async () => {
+    // Prepare: every ping is throttled without a Retry-After.
+    const h = harness(600, (op) => (op === "ping" ? new TeamViewerError("throttled", "rate_limit_reached", { status: 403 }) : undefined));
+    const tv = h.quota.forTenant("t1");
+    const waits: number[] = [];
+    const throttledPing = async (): Promise<void> => {
+      const e = await tv.ping("token").catch((x: unknown) => x);
+      expect(e).toMatchObject({ byTeamViewer: true });
+      const waited = (e as TeamViewerQuotaExhausted).retryAt.getTime() - h.clock.now().getTime();
+      waits.push(waited);
+      h.advance(waited); // the next call goes out as soon as the wait is over
+    };
+    // Act: six throttles in a row, then one after a quiet spell twice the last wait long.
+    for (let i = 0; i < 6; i++) await throttledPing();
+    h.advance(2 * waits[waits.length - 1]);
+    await throttledPing();
+    // Assess: one minute, doubled each time up to the hour, then a minute again.
+    const minute = throttleWithoutRetryAfterMs;
+    expect(waits).toEqual([minute, 2 * minute, 4 * minute, 8 * minute, 16 * minute, 32 * minute, minute]);
+  });
+
+  it("counts calls throttled together, while one wait runs, as one refusal: they end with it and do not double it", async () => {
+    // Prepare: three pings are on their way when TeamViewer starts throttling.
+    const h = harness(600, (op) => (op === "ping" ? new TeamViewerError("throttled", "rate_limit_reached", { status: 403 }) : undefined));
+    const tv = h.quota.forTenant("t1");
+    // Act
+    const refused = await Promise.all([tv.ping("token"), tv.ping("token"), tv.ping("token")].map((p) => p.catch((e: unknown) => e)));
+    h.advance(throttleWithoutRetryAfterMs);
+    const next = await tv.ping("token").catch((e: unknown) => e);
+    // Assess: all three wait the same minute; the first throttle after it doubles it once.
+    const t0 = h.clock.now().getTime() - throttleWithoutRetryAfterMs;
+    expect(refused.map((e) => (e as TeamViewerQuotaExhausted).retryAt.getTime() - t0)).toEqual([60_000, 60_000, 60_000]);
+    expect((next as TeamViewerQuotaExhausted).retryAt.getTime() - h.clock.now().getTime()).toBe(2 * throttleWithoutRetryAfterMs);
+  });
+
   it("holds this instance's calls back from the moment TeamViewer throttles, before the shared row says so", async () => {
     // Prepare: the block's write to the shared row takes a while (it queues behind the
     // instance's other changes of the row); the first create is throttled for 5 s.

@@ -71,8 +71,10 @@ export interface TeamViewerQuotaDeps {
 }
 
 /**
- * How long the tenant waits when TeamViewer throttles without a Retry-After (its documented
- * 403 rate_limit_reached has none): one whole window, as a full bucket would take to refill.
+ * How long the tenant first waits when TeamViewer throttles without a Retry-After (its
+ * documented 403 rate_limit_reached has none): one whole window, as a full bucket would take
+ * to refill. Throttled again as soon as that wait is over, it waits twice as long, and so on
+ * up to `maxThrottleMs` (exponential backoff, as TeamViewer asks when it gives no time).
  */
 export const throttleWithoutRetryAfterMs = 60_000;
 /** A Retry-After beyond this is not believed (a typo, a date far off): the wait is capped. */
@@ -86,6 +88,12 @@ export class TeamViewerQuota implements TeamViewerByTenant {
    * this instance would go on granting calls TeamViewer has already refused.
    */
   readonly #throttledUntil = new Map<string, number>();
+  /**
+   * Per tenant, this instance's last wait after a throttle without a Retry-After and when it
+   * ended: the next such throttle within that long of its end doubles it. Per instance (the
+   * shared row keeps the longest block any instance set), bounded by the tenants it serves.
+   */
+  readonly #backoff = new Map<string, { waitMs: number; until: number }>();
 
   constructor(deps: TeamViewerQuotaDeps) {
     this.#d = deps;
@@ -117,11 +125,25 @@ export class TeamViewerQuota implements TeamViewerByTenant {
       return await fn();
     } catch (e) {
       if (!(isTeamViewerError(e) && e.code === "throttled")) throw e;
-      const waitMs = Math.min(maxThrottleMs, e.retryAfterMs ?? throttleWithoutRetryAfterMs);
-      const until = new Date(this.#d.clock.now().getTime() + waitMs);
+      const now = this.#d.clock.now().getTime();
+      const waitMs = Math.min(maxThrottleMs, e.retryAfterMs ?? this.#backoffWait(tenantId, now));
+      const until = new Date(now + waitMs);
       this.#throttledUntil.set(tenantId, Math.max(this.#throttledUntil.get(tenantId) ?? 0, until.getTime()));
       await this.#d.limiter.blockUntil(tenantId, until);
       throw new TeamViewerQuotaExhausted(tenantId, until, operation, true, { cause: e });
     }
+  }
+
+  /**
+   * The wait after a throttle without a Retry-After: a minute, doubled while throttles follow
+   * one another. Calls that were already on their way when the wait began (throttled before
+   * it ends) belong to the same refusal: they end with it, and do not double it.
+   */
+  #backoffWait(tenantId: string, now: number): number {
+    const last = this.#backoff.get(tenantId);
+    if (last && now < last.until) return last.until - now;
+    const waitMs = last && now - last.until <= last.waitMs ? Math.min(maxThrottleMs, 2 * last.waitMs) : throttleWithoutRetryAfterMs;
+    this.#backoff.set(tenantId, { waitMs, until: now + waitMs });
+    return waitMs;
   }
 }
