@@ -1,10 +1,16 @@
 // The sessions list (GET /api/sessions) over the sessions table: newest first, narrowed by
 // device and status in the query itself, and by the caller's scope here, row by row. A page
-// reads at most `sessionListReadBudget(top)` sessions: a filter that matches few (a scoped
-// admin in a large tenant, a rare status) would otherwise read the tenant's whole history in
-// one request. A page that reaches the budget ends early with a token, as the paging rule
-// allows. That token can point at a session the caller may not see, so it is sealed
-// (sealedContinuation.ts) like the device list's.
+// looks at most `sessionListReadBudget(top)` sessions: a filter that matches few (a scoped
+// admin in a large tenant, a rare status, a device's history) would otherwise read the
+// tenant's whole history in one request. A page that reaches the budget ends early with a
+// token, as the paging rule allows. That token can point at a session the caller may not
+// see, so it is sealed (sealedContinuation.ts) like the device list's.
+//
+// The scope is checked here, so every session read counts. The device and status filters
+// are checked by storage, row by row over the query's whole key range, and the rows they
+// skip are never counted here: a device with one old session made storage scan every newer
+// one. So a filtered page first reads the keys of the next budget's worth of sessions (keys
+// only, no session data) and hands storage the filter over that range alone.
 import { odata, type TableClient } from "@azure/data-tables";
 import type { Session } from "../../domain/session.js";
 import type { SessionListQuery } from "../../app/sessions/ports.js";
@@ -18,12 +24,41 @@ export const sessionListReadBudget = (top: number): number => Math.max(500, 20 *
 /** `s|<13-digit inverted time>|<ULID>`: the RowKey of a session (tableSessionStore.ts). */
 const isCursor = (v: Record<string, unknown>): v is { v: 1; rk: string } => typeof v.rk === "string" && /^s\|\d{13}\|[0-9A-HJKMNP-TV-Z]{26}$/.test(v.rk);
 
+/** Past every session's RowKey. */
+const endOfSessions = "s|~";
+
+/**
+ * The RowKey of the `budget`-th session after `after` (or of the last one, when fewer
+ * remain) and whether the sessions ran out before the budget: reads keys only.
+ */
+async function budgetRange(table: TableClient, tenantId: string, after: string, budget: number): Promise<{ last?: string; exhausted: boolean }> {
+  const filter = odata`PartitionKey eq ${tenantId} and RowKey gt ${after} and RowKey lt ${endOfSessions}`;
+  let last: string | undefined;
+  let count = 0;
+  const pages = table.listEntities({ queryOptions: { filter, select: ["RowKey"] } }).byPage({ maxPageSize: Math.min(1000, budget) });
+  for await (const page of pages) {
+    for (const e of page) {
+      last = e.rowKey!;
+      if (++count === budget) return { last, exhausted: false };
+    }
+  }
+  return { ...(last === undefined ? {} : { last }), exhausted: true };
+}
+
 export async function listSessions(table: TableClient, tables: Tables, q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }> {
   const cursor = await openContinuation(tables, q.continuationToken, isCursor);
-  let filter = odata`PartitionKey eq ${q.tenantId} and RowKey gt ${cursor?.rk ?? "s|"} and RowKey lt ${"s|~"}`;
+  const after = cursor?.rk ?? "s|";
+  const budget = sessionListReadBudget(q.top);
+  const filtered = q.deviceId !== undefined || q.status !== undefined;
+  // Unfiltered, every row storage reads comes back and is counted below.
+  const range = filtered ? await budgetRange(table, q.tenantId, after, budget) : { exhausted: true };
+  if (filtered && range.last === undefined) return { value: [] };
+  let filter =
+    range.last === undefined
+      ? odata`PartitionKey eq ${q.tenantId} and RowKey gt ${after} and RowKey lt ${endOfSessions}`
+      : odata`PartitionKey eq ${q.tenantId} and RowKey gt ${after} and RowKey le ${range.last}`;
   if (q.deviceId !== undefined) filter += odata` and deviceId eq ${q.deviceId}`;
   if (q.status !== undefined) filter += odata` and status eq ${q.status}`;
-  const budget = sessionListReadBudget(q.top);
   const value: Session[] = [];
   let read = 0;
   const pages = table.listEntities<SessionDataParts>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(1000, q.top * 2) });
@@ -35,5 +70,7 @@ export async function listSessions(table: TableClient, tables: Tables, q: Sessio
       if (value.length === q.top || read === budget) return { value, continuationToken: await sealContinuation(tables, { rk: e.rowKey! }) };
     }
   }
+  // A filtered page that used up its range before the sessions ran out resumes after it.
+  if (!range.exhausted && range.last !== undefined) return { value, continuationToken: await sealContinuation(tables, { rk: range.last }) };
   return { value };
 }
