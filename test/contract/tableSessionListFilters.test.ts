@@ -2,27 +2,27 @@
 // sessions storage looks at, not only the ones it hands back. A condition on a column other
 // than the keys (deviceId, status) is checked by storage row by row over the query's whole
 // key range, so a filter that matches few sessions used to make one page scan the tenant's
-// whole history. Each query a page sends is recorded here and the rows storage had to look
-// at to answer it are counted: every row of the key range for a query with such a condition,
-// the rows it answered for one without.
+// whole history. Each query a page sends is recorded and the rows storage had to look at to
+// answer it are counted (test/support/examinedRows.ts).
 import { randomUUID } from "node:crypto";
+import { odata } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAzuriteTables, type AzuriteTables } from "../../local/azurite.js";
 import { freePort } from "../../local/ports.js";
 import { localDevelopmentCredential } from "../../shared/adapters/keyvault/credentials.js";
 import { createTables, tableNames, type Tables } from "../../shared/adapters/tables/tables.js";
 import { sessionListReadBudget } from "../../shared/adapters/tables/sessionListing.js";
-import { sessionRowKey, TableSessionStore } from "../../shared/adapters/tables/tableSessionStore.js";
+import { TableSessionStore } from "../../shared/adapters/tables/tableSessionStore.js";
 import type { Session } from "../../shared/domain/session.js";
 import type { SessionListQuery } from "../../shared/app/sessions/ports.js";
 import { requestedSession } from "../support/sessionWorkerHarness.js";
+import { examinedRows, recordQueries, type RecordedQuery } from "../support/examinedRows.js";
 
 let azurite: AzuriteTables;
 let tables: Tables;
-let watched: Tables;
 let sessions: TableSessionStore;
-/** The queries the watched store sent: their filter and the RowKeys they answered. */
-let queries: { filter: string; answered: string[] }[] = [];
+/** The queries the watched store sent since the last page. */
+let queries: RecordedQuery[];
 
 beforeAll(async () => {
   azurite = await startAzuriteTables({ port: await freePort() });
@@ -30,20 +30,8 @@ beforeAll(async () => {
     createTables({ kind: "connectionString", connectionString: azurite.connectionString, allowInsecure: true }, localDevelopmentCredential);
   tables = connect();
   await tables.ensureAll();
-  watched = connect();
-  watched.client(tableNames.sessions).pipeline.addPolicy({
-    name: "recordQueries",
-    sendRequest: async (req, next) => {
-      const res = await next(req);
-      const url = new URL(req.url);
-      const filter = url.searchParams.get("$filter");
-      if (req.method === "GET" && filter !== null && res.bodyAsText) {
-        const body = JSON.parse(res.bodyAsText) as { value?: { RowKey: string }[] };
-        queries.push({ filter, answered: (body.value ?? []).map((e) => e.RowKey) });
-      }
-      return res;
-    },
-  });
+  const watched = connect();
+  queries = recordQueries(watched.client(tableNames.sessions));
   sessions = new TableSessionStore(watched);
 });
 
@@ -51,34 +39,23 @@ afterAll(async () => {
   await azurite?.close();
 });
 
-/** The tenant's session RowKeys, as the test wrote them. */
-const sessionKeys = (all: readonly Session[]): string[] => all.map((s) => sessionRowKey(s.id));
-
-/** A query's key range and whether it also compares another column (which storage checks row by row). */
-function rangeOf(filter: string): { inRange: (rk: string) => boolean; otherColumns: boolean } {
-  const clauses = filter.split(" and ");
-  const bounds = clauses.flatMap((c) => {
-    const m = /^RowKey (gt|ge|lt|le) '((?:[^']|'')*)'$/.exec(c.trim());
-    return m ? [{ op: m[1], value: m[2].replaceAll("''", "'") }] : [];
-  });
-  const inRange = (rk: string): boolean =>
-    bounds.every(({ op, value }) => (op === "gt" ? rk > value : op === "ge" ? rk >= value : op === "lt" ? rk < value : rk <= value));
-  return { inRange, otherColumns: clauses.some((c) => !/^(PartitionKey|RowKey) /.test(c.trim())) };
+/** A partition's RowKeys, read without being recorded. */
+async function rowKeysOf(partition: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const e of tables.client(tableNames.sessions).listEntities({ queryOptions: { filter: odata`PartitionKey eq ${partition}`, select: ["RowKey"] } }))
+    keys.push(e.rowKey!);
+  return keys;
 }
 
-/** The session rows storage had to look at to answer the queries sent since the last call. */
-function examined(keys: readonly string[]): Set<string> {
-  const looked = new Set<string>();
-  for (const q of queries) {
-    const { inRange, otherColumns } = rangeOf(q.filter);
-    for (const rk of otherColumns ? keys.filter(inRange) : q.answered) if (rk.startsWith("s|")) looked.add(rk);
-  }
-  queries = [];
-  return looked;
+/** The sessions storage examined for the queries sent since the last call. */
+async function examined(): Promise<number> {
+  const looked = await examinedRows(queries, rowKeysOf);
+  queries.length = 0;
+  return [...looked].filter((k) => k.split("/")[1].startsWith("s|")).length;
 }
 
 /** A tenant with `newer` sessions of other devices, all newer than `old` (written first, oldest). */
-async function tenantWith(old: Partial<Session>[], newer: number): Promise<{ tenantId: string; all: Session[]; old: Session[] }> {
+async function tenantWith(old: Partial<Session>[], newer: number): Promise<{ tenantId: string; old: Session[] }> {
   const tenantId = randomUUID();
   const start = Date.parse("2026-11-01T08:00:00.000Z");
   const at = (i: number) => new Date(start + i * 1_000);
@@ -86,17 +63,17 @@ async function tenantWith(old: Partial<Session>[], newer: number): Promise<{ ten
   const others = Array.from({ length: newer }, (_, i) => ({ ...requestedSession(at(old.length + i), { deviceId: `other-${i}` }), tenantId }));
   const all = [...oldOnes, ...others];
   for (let i = 0; i < all.length; i += 25) await Promise.all(all.slice(i, i + 25).map((s) => sessions.create(s, [])));
-  queries = [];
-  return { tenantId, all, old: oldOnes };
+  queries.length = 0;
+  return { tenantId, old: oldOnes };
 }
 
 /** Every page of a query, with the rows storage looked at for each. */
-async function pagesOf(q: Omit<SessionListQuery, "visible" | "continuationToken">, keys: readonly string[]) {
+async function pagesOf(q: Omit<SessionListQuery, "visible" | "continuationToken">) {
   const pages: { ids: string[]; examined: number; token: boolean }[] = [];
   let token: string | undefined;
   do {
     const page = await sessions.list({ ...q, visible: () => true, ...(token === undefined ? {} : { continuationToken: token }) });
-    pages.push({ ids: page.value.map((s) => s.id), examined: examined(keys).size, token: page.continuationToken !== undefined });
+    pages.push({ ids: page.value.map((s) => s.id), examined: await examined(), token: page.continuationToken !== undefined });
     token = page.continuationToken;
   } while (token && pages.length < 20);
   return pages;
@@ -106,10 +83,10 @@ describe("a filtered page of the sessions list", () => {
   it("looks at no more sessions than its budget when the device filter matches one old session, and the tokens lead to it", async () => {
     // Prepare: the device's one session is the oldest; more than a page's budget of other devices' are newer.
     const budget = sessionListReadBudget(10);
-    const { tenantId, all, old } = await tenantWith([{ deviceId: "lonely-device" }], budget + 5);
+    const { tenantId, old } = await tenantWith([{ deviceId: "lonely-device" }], budget + 5);
 
     // Act
-    const pages = await pagesOf({ tenantId, deviceId: "lonely-device", top: 10 }, sessionKeys(all));
+    const pages = await pagesOf({ tenantId, deviceId: "lonely-device", top: 10 });
 
     // Assess: each page looked at no more than the budget; following the tokens finds the session, once.
     for (const p of pages) expect(p.examined).toBeLessThanOrEqual(budget);
@@ -120,10 +97,10 @@ describe("a filtered page of the sessions list", () => {
   it("looks at no more sessions than its budget when the status filter matches one old session, and the tokens lead to it", async () => {
     // Prepare
     const budget = sessionListReadBudget(10);
-    const { tenantId, all, old } = await tenantWith([{ deviceId: "denied-device", status: "denied" }], budget + 5);
+    const { tenantId, old } = await tenantWith([{ deviceId: "denied-device", status: "denied" }], budget + 5);
 
     // Act
-    const pages = await pagesOf({ tenantId, status: "denied", top: 10 }, sessionKeys(all));
+    const pages = await pagesOf({ tenantId, status: "denied", top: 10 });
 
     // Assess
     for (const p of pages) expect(p.examined).toBeLessThanOrEqual(budget);
@@ -133,13 +110,13 @@ describe("a filtered page of the sessions list", () => {
 
   it("still fills pages of top with the matches, newest first, and ends without a token", async () => {
     // Prepare: five closed sessions of one device (one open at a time), older than a few of others.
-    const { tenantId, all, old } = await tenantWith(
+    const { tenantId, old } = await tenantWith(
       Array.from({ length: 5 }, () => ({ deviceId: "busy-device", status: "closed" as const })),
       7,
     );
 
     // Act
-    const pages = await pagesOf({ tenantId, deviceId: "busy-device", top: 2 }, sessionKeys(all));
+    const pages = await pagesOf({ tenantId, deviceId: "busy-device", top: 2 });
 
     // Assess
     expect(pages.map((p) => p.ids.length)).toEqual([2, 2, 1]);
