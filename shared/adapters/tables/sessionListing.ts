@@ -7,16 +7,17 @@
 // see, so it is sealed (sealedContinuation.ts) like the device list's.
 //
 // The scope is checked here, so every session read counts. The device and status filters
-// are checked by storage, row by row over the query's whole key range, and the rows they
-// skip are never counted here: a device with one old session made storage scan every newer
-// one. So a filtered page first reads the keys of the next budget's worth of sessions (keys
-// only, no session data) and hands storage the filter over that range alone.
+// are checked by storage, row by row, and the rows they skip would never be counted here: a
+// device with one old session made storage scan every newer one. So a filtered page first
+// reads the keys of the next budget's worth of sessions and filters that range alone
+// (keyBudget.ts).
 import { odata, type TableClient } from "@azure/data-tables";
 import type { Session } from "../../domain/session.js";
 import type { SessionListQuery } from "../../app/sessions/ports.js";
 import { sessionOf, type SessionDataParts } from "./sessionDataParts.js";
 import { openContinuation, sealContinuation } from "./sealedContinuation.js";
 import type { Tables } from "./tables.js";
+import { keyRange, type KeyRange } from "./keyBudget.js";
 
 /** Sessions read for one page at most, whether the caller may see them or not. */
 export const sessionListReadBudget = (top: number): number => Math.max(500, 20 * top);
@@ -27,31 +28,15 @@ const isCursor = (v: Record<string, unknown>): v is { v: 1; rk: string } => type
 /** Past every session's RowKey. */
 const endOfSessions = "s|~";
 
-/**
- * The RowKey of the `budget`-th session after `after` (or of the last one, when fewer
- * remain) and whether the sessions ran out before the budget: reads keys only.
- */
-async function budgetRange(table: TableClient, tenantId: string, after: string, budget: number): Promise<{ last?: string; exhausted: boolean }> {
-  const filter = odata`PartitionKey eq ${tenantId} and RowKey gt ${after} and RowKey lt ${endOfSessions}`;
-  let last: string | undefined;
-  let count = 0;
-  const pages = table.listEntities({ queryOptions: { filter, select: ["RowKey"] } }).byPage({ maxPageSize: Math.min(1000, budget) });
-  for await (const page of pages) {
-    for (const e of page) {
-      last = e.rowKey!;
-      if (++count === budget) return { last, exhausted: false };
-    }
-  }
-  return { ...(last === undefined ? {} : { last }), exhausted: true };
-}
-
 export async function listSessions(table: TableClient, tables: Tables, q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }> {
   const cursor = await openContinuation(tables, q.continuationToken, isCursor);
   const after = cursor?.rk ?? "s|";
   const budget = sessionListReadBudget(q.top);
   const filtered = q.deviceId !== undefined || q.status !== undefined;
   // Unfiltered, every row storage reads comes back and is counted below.
-  const range = filtered ? await budgetRange(table, q.tenantId, after, budget) : { exhausted: true };
+  const range: KeyRange = filtered
+    ? await keyRange(table, odata`PartitionKey eq ${q.tenantId} and RowKey gt ${after} and RowKey lt ${endOfSessions}`, budget)
+    : { count: 0, exhausted: true };
   if (filtered && range.last === undefined) return { value: [] };
   let filter =
     range.last === undefined

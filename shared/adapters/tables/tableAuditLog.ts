@@ -19,6 +19,7 @@ import { randomUUID } from "node:crypto";
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import type { AuditEvent, AuditEventInput, AuditLog, AuditQuery, AuditStream, RecordedAuditEvent, SequencedAuditEvent } from "../../app/audit/auditLog.js";
 import type { Clock } from "../../app/clock.js";
+import { keyRange, type KeyRange } from "./keyBudget.js";
 import { decodeContinuation, encodeContinuation, getOrUndefined, invertedTime, isStatus, tableNames, type Tables } from "./tables.js";
 
 interface AuditEntity {
@@ -63,6 +64,9 @@ function monthsNewestFirst(from: Date, to: Date): string[] {
   }
   return out;
 }
+
+/** Events a page filtered by activity reads at most (their keys), whether they match or not. */
+export const auditPageReadBudget = (top: number): number => Math.max(500, 20 * top);
 
 /** Recorders of one tenant that keep losing the counter race still finish well within a second. */
 const maxAppendAttempts = 60;
@@ -258,10 +262,20 @@ export class TableAuditLog implements AuditLog, AuditStream {
     // Newest first: RowKeys grow as time goes back. `to` bounds the smallest key, `from` the largest.
     const lowest = invertedTime(q.to.getTime());
     const highest = `${invertedTime(q.from.getTime())}|~`;
+    // Without an activity, every row storage reads comes back (at most top). With one,
+    // storage checks it row by row: the page reads the keys of at most the budget's events
+    // first, over the months in turn, and filters only those (keyBudget.ts).
+    let budget = auditPageReadBudget(q.top);
     for (const m of months.slice(resume ? months.indexOf(resume.m) : 0)) {
       let filter = odata`PartitionKey eq ${`${q.tenantId}|${m}`} and RowKey ge ${lowest} and RowKey le ${highest}`;
       if (resume?.m === m) filter += odata` and RowKey gt ${resume.rk}`;
-      if (q.activity) filter += odata` and activity eq ${q.activity}`;
+      let range: KeyRange | undefined;
+      if (q.activity) {
+        range = await keyRange(this.#table, filter, budget);
+        if (range.last === undefined) continue;
+        budget -= range.count;
+        filter += odata` and RowKey le ${range.last} and activity eq ${q.activity}`;
+      }
       const pages = this.#table.listEntities<AuditEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: q.top - value.length });
       for await (const page of pages) {
         for (const e of page) {
@@ -270,6 +284,8 @@ export class TableAuditLog implements AuditLog, AuditStream {
           if (value.length === q.top) return { value, continuationToken: encodeContinuation({ m, rk: e.rowKey! }) };
         }
       }
+      // The budget ran out within this month: the next page resumes after the last key read.
+      if (range && !range.exhausted) return { value, continuationToken: encodeContinuation({ m, rk: range.last! }) };
     }
     return { value };
   }
