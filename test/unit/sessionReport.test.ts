@@ -55,4 +55,47 @@ describe("the sessions report", () => {
       ["admin-1", 2],
     ]);
   });
+
+  it("runs at most two reports of a tenant at once on an instance: a third answers 429 and reads nothing, another tenant's is not held back", async () => {
+    // Prepare: a store whose reads wait until released, counting the reads begun.
+    const clock = new ManualClock();
+    let begun = 0;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const store = {
+      async *requestedBetween(): AsyncIterable<Session> {
+        begun++;
+        await released;
+        yield requestedSession(clock.now());
+      },
+    } as unknown as SessionStore;
+    const writer = new SessionWriter({ store, bus: new MemoryMessageBus(), clock });
+    const audit = new MemoryAuditLog(clock);
+    const noAssignments = { list: async () => [], get: async () => undefined, put: async () => ({ created: true }), delete: async () => false };
+    const administration = new SessionAdministration({
+      writer,
+      access: new Access(noAssignments, { get: async () => undefined }),
+      devices: { get: async () => undefined },
+      expiry: new SessionExpiry({ writer, audit, clock }),
+      audit,
+      clock,
+      resendMinIntervalSeconds: 60,
+    });
+    const otherTenantAdmin: UserCaller = { ...admin, tenantId: "another-tenant" };
+
+    // Act
+    const running = [administration.report(admin, {}), administration.report(admin, {})];
+    const third = administration.report(admin, {}).catch((e: unknown) => e);
+    const other = administration.report(otherTenantAdmin, {});
+    release();
+    const [refused, ...done] = await Promise.all([third, ...running, other]);
+    const begunBefore = begun;
+    const after = await administration.report(admin, {});
+
+    // Assess
+    expect(refused).toMatchObject({ code: "rateLimited" });
+    expect(begunBefore).toBe(3);
+    expect(done.map((r) => (r as { total: number }).total)).toEqual([1, 1, 1]);
+    expect(after.total).toBe(1);
+  });
 });

@@ -6,7 +6,7 @@ import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Access } from "../access.js";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
-import { conflict, forbidden, notFound } from "../../domain/errors.js";
+import { conflict, forbidden, notFound, rateLimited } from "../../domain/errors.js";
 import { inScope, requireRead, type Permissions } from "../../domain/permissions.js";
 import { applyEvent, checkResend, noteHistory, resentNotification, type Session } from "../../domain/session.js";
 import { isOpen, sessionStatuses, type SessionStatus } from "../../domain/sessionState.js";
@@ -95,6 +95,15 @@ export function buildReport(sessions: Iterable<Session>, from: Date, to: Date): 
 
 const defaultReportDays = 30;
 
+/**
+ * Reports of one tenant computed at once on an instance. A report reads every session of its
+ * range (a busy tenant's year: a hundred thousand rows, a page of up to a thousand in memory
+ * at a time), so a caller's burst of requests would otherwise read the tenant's history a
+ * hundred times over at once. Two lets two admins look at the same moment.
+ */
+export const maxConcurrentReports = 2;
+const reportRetryAfterSeconds = 5;
+
 interface AdministrationDeps {
   readonly writer: SessionWriter;
   readonly access: Access;
@@ -107,6 +116,8 @@ interface AdministrationDeps {
 
 export class SessionAdministration {
   readonly #d: AdministrationDeps;
+  /** Reports running now, per tenant (a tenant with none has no entry). */
+  readonly #reportsRunning = new Map<string, number>();
 
   constructor(deps: AdministrationDeps) {
     this.#d = deps;
@@ -213,14 +224,29 @@ export class SessionAdministration {
   async report(caller: UserCaller, range: { from?: string; to?: string }): Promise<SessionReport> {
     const p = await this.#d.access.permissionsOf(caller);
     requireRead(p);
-    const to = range.to ? new Date(range.to) : this.#d.clock.now();
-    const from = range.from ? new Date(range.from) : new Date(to.getTime() - defaultReportDays * 86_400_000);
-    // Counted as read: the range may hold a year of sessions, which are not kept.
-    const tally = new ReportTally();
-    for await (const s of this.#d.writer.store.requestedBetween(caller.tenantId, from, to)) {
-      if (inScope(p.read, s.device.scopeTags)) tally.add(s);
+    const tenantId = caller.tenantId;
+    const running = this.#reportsRunning.get(tenantId) ?? 0;
+    if (running >= maxConcurrentReports) {
+      throw rateLimited(
+        `${maxConcurrentReports} session reports of your tenant are being computed right now. Try again in ${reportRetryAfterSeconds} s.`,
+        reportRetryAfterSeconds,
+      );
     }
-    return tally.report(from, to);
+    this.#reportsRunning.set(tenantId, running + 1);
+    try {
+      const to = range.to ? new Date(range.to) : this.#d.clock.now();
+      const from = range.from ? new Date(range.from) : new Date(to.getTime() - defaultReportDays * 86_400_000);
+      // Counted as read: the range may hold a year of sessions, which are not kept.
+      const tally = new ReportTally();
+      for await (const s of this.#d.writer.store.requestedBetween(tenantId, from, to)) {
+        if (inScope(p.read, s.device.scopeTags)) tally.add(s);
+      }
+      return tally.report(from, to);
+    } finally {
+      const left = (this.#reportsRunning.get(tenantId) ?? 1) - 1;
+      if (left > 0) this.#reportsRunning.set(tenantId, left);
+      else this.#reportsRunning.delete(tenantId);
+    }
   }
 
   /**
