@@ -192,23 +192,43 @@ export class TableUserStore implements UserStore {
   async list(q: UserListQuery): Promise<{ value: UserRecord[]; continuationToken?: string }> {
     const cursor = decodeContinuation(q.continuationToken, isUserCursor);
     const filter = cursor ? odata`PartitionKey eq ${q.tenantId} and RowKey gt ${cursor.rk}` : odata`PartitionKey eq ${q.tenantId}`;
-    const needle = q.search?.toLowerCase();
-    const matches = (u: UserRecord): boolean =>
-      needle === undefined || [u.displayName, u.userPrincipalName, u.mail ?? ""].some((v) => v.toLowerCase().includes(needle));
+    if (q.search !== undefined) return this.#search(q.tenantId, filter, q.search.toLowerCase(), q.top);
     const value: UserRecord[] = [];
-    let scanned = 0;
-    // A search cannot be handed to Table storage: it reads at most maxUsersScanned users per
-    // call and hands back where it got to.
-    const pages = this.#table.listEntities<UserEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: needle === undefined ? q.top : maxUsersScanned });
+    const pages = this.#table.listEntities<UserEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: q.top });
     for await (const page of pages) {
       for (const e of page) {
-        scanned++;
-        const u = toUser(e.rowKey!, e);
-        if (matches(u)) value.push(u);
-        if (value.length === q.top || scanned === maxUsersScanned) return { value, continuationToken: encodeContinuation({ rk: e.rowKey! }) };
+        value.push(toUser(e.rowKey!, e));
+        if (value.length === q.top) return { value, continuationToken: encodeContinuation({ rk: e.rowKey! }) };
       }
     }
     return { value };
+  }
+
+  /**
+   * A search cannot be handed to Table storage: it reads at most maxUsersScanned users per
+   * call, matches them here and hands back where it got to. It reads their names only: a
+   * user's groups can be 2,000 ids (over 100,000 characters), and a scan that read whole
+   * users held a thousand of those to match a name. The matches are then read whole.
+   */
+  async #search(tenantId: string, filter: string, needle: string, top: number): Promise<{ value: UserRecord[]; continuationToken?: string }> {
+    const matched: string[] = [];
+    let scanned = 0;
+    let resumeAfter: string | undefined;
+    const select = ["RowKey", "userPrincipalName", "displayName", "mail"];
+    const pages = this.#table.listEntities<Pick<UserEntity, "userPrincipalName" | "displayName" | "mail">>({ queryOptions: { filter, select } });
+    scan: for await (const page of pages.byPage({ maxPageSize: maxUsersScanned })) {
+      for (const e of page) {
+        scanned++;
+        if ([e.displayName, e.userPrincipalName, e.mail ?? ""].some((v) => (v ?? "").toLowerCase().includes(needle))) matched.push(e.rowKey!);
+        if (matched.length === top || scanned === maxUsersScanned) {
+          resumeAfter = e.rowKey!;
+          break scan;
+        }
+      }
+    }
+    // A user removed between the two reads is left out; one renamed since is shown as it is now.
+    const value = (await Promise.all(matched.map((id) => this.get(tenantId, id)))).filter((u): u is UserRecord => u !== undefined);
+    return resumeAfter === undefined ? { value } : { value, continuationToken: encodeContinuation({ rk: resumeAfter }) };
   }
 
   async upsertIfNewer(tenantId: string, user: UserRecord): Promise<boolean> {
