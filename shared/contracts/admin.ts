@@ -1,7 +1,7 @@
 // HTTP contracts of the administration API: role assignments, settings, audit events.
 import { z } from "zod";
 import { assignablePermissions, tenantWidePermissions } from "../domain/permissions.js";
-import { maxApprovalScopeTags, teamViewerCallsPerMinuteRange } from "../domain/tenantSettings.js";
+import { maxApprovalScopeTags, maxApprovalTimeoutMinutes, teamViewerCallsPerMinuteRange } from "../domain/tenantSettings.js";
 import { continuationTokenSchema, idSchema, isoDateTimeSchema, listOf, topSchema } from "./common.js";
 
 export const roleAssignmentIdParams = z.strictObject({ id: idSchema });
@@ -81,7 +81,7 @@ export const settingsSchema = z.object({
   teamViewerCallsPerMinute: z.number().int().min(teamViewerCallsPerMinuteRange.min).max(teamViewerCallsPerMinuteRange.max),
   requireTicketId: z.boolean(),
   approvalRequiredScopeTags: z.array(z.string()),
-  approvalTimeoutMinutes: z.number().int().min(1).max(1440),
+  approvalTimeoutMinutes: z.number().int().min(1).max(maxApprovalTimeoutMinutes),
 });
 export type SettingsView = z.output<typeof settingsSchema>;
 
@@ -100,7 +100,7 @@ export const settingsPatchBody = z
       .max(maxApprovalScopeTags, `at most ${maxApprovalScopeTags} scope tags`)
       .transform((tags) => [...new Set(tags)])
       .optional(),
-    approvalTimeoutMinutes: z.number().int().min(1).max(1440).optional(),
+    approvalTimeoutMinutes: z.number().int().min(1).max(maxApprovalTimeoutMinutes).optional(),
   })
   .refine((v) => Object.keys(v).length > 0, { message: "name at least one setting to change" });
 

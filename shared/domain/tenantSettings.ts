@@ -27,6 +27,9 @@ export const defaultTenantSettings: TenantSettings = {
   approvalTimeoutMinutes: 60,
 };
 
+/** The longest a request may wait for approval (`approvalTimeoutMinutes`), in minutes. */
+export const maxApprovalTimeoutMinutes = 1440;
+
 /** A tenant names at most this many approval scope tags. */
 export const maxApprovalScopeTags = 100;
 

@@ -124,3 +124,27 @@ describe("a filtered page of the sessions list", () => {
     expect(pages.at(-1)?.token).toBe(false);
   });
 });
+
+describe("the approval queue's page (status pendingApproval, requested since)", () => {
+  it("ends without a token at the oldest session that could still be waiting, however long the history behind it", async () => {
+    // Prepare: one request waiting for approval, newer than more than a page's budget of closed sessions.
+    const budget = sessionListReadBudget(100);
+    const tenantId = randomUUID();
+    const start = Date.parse("2026-11-01T08:00:00.000Z");
+    const closed = Array.from({ length: budget + 5 }, (_, i) => ({
+      ...requestedSession(new Date(start + i * 1_000), { deviceId: `old-${i}`, status: "closed" as const }),
+      tenantId,
+    }));
+    for (let i = 0; i < closed.length; i += 25) await Promise.all(closed.slice(i, i + 25).map((s) => sessions.create(s, [])));
+    const since = new Date(start + 86_400_000);
+    const waiting = { ...requestedSession(new Date(since.getTime() + 60_000), { deviceId: "tagged-device", status: "pendingApproval" as const }), tenantId };
+    await sessions.create(waiting, []);
+    queries.length = 0;
+
+    // Act
+    const pages = await pagesOf({ tenantId, status: "pendingApproval", top: 100, requestedSince: since });
+
+    // Assess: one page, the waiting request, and no token to follow through the history.
+    expect(pages).toEqual([{ ids: [waiting.id], examined: 1, token: false }]);
+  });
+});

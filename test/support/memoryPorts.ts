@@ -195,7 +195,11 @@ export class MemorySessionStore implements SessionStore {
 
   async list(q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }> {
     const all = this.#sessionsOf(q.tenantId).filter(
-      (s) => (q.deviceId === undefined || s.deviceId === q.deviceId) && (q.status === undefined || s.status === q.status) && q.visible(s),
+      (s) =>
+        (q.deviceId === undefined || s.deviceId === q.deviceId) &&
+        (q.status === undefined || s.status === q.status) &&
+        (q.requestedSince === undefined || Date.parse(s.requestedAt) >= q.requestedSince.getTime()) &&
+        q.visible(s),
     );
     const start = q.continuationToken === undefined ? 0 : Number(Buffer.from(q.continuationToken, "base64url").toString("utf8"));
     const value = all.slice(start, start + q.top);

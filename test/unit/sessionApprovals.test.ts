@@ -9,7 +9,8 @@ import { SessionApprovals, type ApprovalDecisionKind } from "../../shared/app/se
 import { SessionExpiry } from "../../shared/app/sessions/expiry.js";
 import type { UserCaller } from "../../shared/domain/caller.js";
 import type { Session } from "../../shared/domain/session.js";
-import { defaultTenantSettings } from "../../shared/domain/tenantSettings.js";
+import { defaultTenantSettings, maxApprovalTimeoutMinutes } from "../../shared/domain/tenantSettings.js";
+import { SessionAdministration } from "../../shared/app/sessions/sessionAdministration.js";
 import { SessionWorkerWorld, tenantId } from "../support/sessionWorkerHarness.js";
 
 const unused = (): never => {
@@ -119,5 +120,31 @@ describe("a decision's comment where the history and the audit log cut it", () =
     const texts = [...stored.history.map((h) => h.detail ?? ""), ...world.audit.events.map((e) => e.detail ?? "")];
     expect(texts.filter((t) => loneSurrogate.test(t))).toEqual([]);
     expect(texts.some((t) => t.includes(`${"a".repeat(198)}…`))).toBe(true);
+  });
+});
+
+describe("the approval queue (GET /api/sessions?status=pendingApproval)", () => {
+  it("lists the requests that can still be waiting and ends there, whatever older history is behind them", async () => {
+    // Prepare: a request left pendingApproval past any approval timeout (the timer was down), then a fresh one.
+    const administration = new SessionAdministration({
+      writer: world.writer,
+      access: new Access({ list: async () => [], get: unused, put: unused, delete: unused }, { get: async () => undefined }),
+      devices: { get: async () => undefined },
+      expiry: new SessionExpiry({ writer: world.writer, audit: world.audit, clock: world.clock }),
+      audit: world.audit,
+      clock: world.clock,
+      resendMinIntervalSeconds: 60,
+    });
+    const stale = await world.request(pendingApproval);
+    world.clock.advance((maxApprovalTimeoutMinutes + 61) * 60_000);
+    const fresh = await world.request(pendingApproval);
+
+    // Act
+    const queue = await administration.list(approverOnly, { status: "pendingApproval", top: 100 });
+
+    // Assess
+    expect(queue.value.map((s) => s.id)).toEqual([fresh.id]);
+    expect(queue.continuationToken).toBeUndefined();
+    expect(stale.status).toBe("pendingApproval");
   });
 });

@@ -16,7 +16,7 @@ import type { Session } from "../../domain/session.js";
 import type { SessionListQuery } from "../../app/sessions/ports.js";
 import { sessionOf, type SessionDataParts } from "./sessionDataParts.js";
 import { openContinuation, sealContinuation } from "./sealedContinuation.js";
-import type { Tables } from "./tables.js";
+import { invertedTime, type Tables } from "./tables.js";
 import { keyRange, type KeyRange } from "./keyBudget.js";
 
 /** Sessions read for one page at most, whether the caller may see them or not. */
@@ -33,14 +33,16 @@ export async function listSessions(table: TableClient, tables: Tables, q: Sessio
   const after = cursor?.rk ?? "s|";
   const budget = sessionListReadBudget(q.top);
   const filtered = q.deviceId !== undefined || q.status !== undefined;
+  // Newest first: a session requested before `requestedSince` has a larger key than this.
+  const end = q.requestedSince === undefined ? endOfSessions : `s|${invertedTime(q.requestedSince.getTime())}|~`;
   // Unfiltered, every row storage reads comes back and is counted below.
   const range: KeyRange = filtered
-    ? await keyRange(table, odata`PartitionKey eq ${q.tenantId} and RowKey gt ${after} and RowKey lt ${endOfSessions}`, budget)
+    ? await keyRange(table, odata`PartitionKey eq ${q.tenantId} and RowKey gt ${after} and RowKey lt ${end}`, budget)
     : { count: 0, exhausted: true };
   if (filtered && range.last === undefined) return { value: [] };
   let filter =
     range.last === undefined
-      ? odata`PartitionKey eq ${q.tenantId} and RowKey gt ${after} and RowKey lt ${endOfSessions}`
+      ? odata`PartitionKey eq ${q.tenantId} and RowKey gt ${after} and RowKey lt ${end}`
       : odata`PartitionKey eq ${q.tenantId} and RowKey gt ${after} and RowKey le ${range.last}`;
   if (q.deviceId !== undefined) filter += odata` and deviceId eq ${q.deviceId}`;
   if (q.status !== undefined) filter += odata` and status eq ${q.status}`;

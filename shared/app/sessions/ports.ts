@@ -35,6 +35,8 @@ export interface SessionListQuery {
   readonly tenantId: string;
   readonly deviceId?: string;
   readonly status?: SessionStatus;
+  /** Sessions requested before this are not listed: the list ends there (newest first). */
+  readonly requestedSince?: Date;
   readonly top: number;
   readonly continuationToken?: string;
   /** Sessions the caller may not see are skipped (their scope is checked here, not in a filter string). */

@@ -14,6 +14,7 @@ import { acceptedNeverConnected, connectedSeconds } from "../../domain/sessionCo
 import { messageTypes } from "../../contracts/messages.js";
 import type { SessionReport } from "../../contracts/sessions.js";
 import { deviceChangedSinceRequest } from "../../domain/device.js";
+import { maxApprovalTimeoutMinutes } from "../../domain/tenantSettings.js";
 import type { DeviceDirectory, StoredSession } from "./ports.js";
 import type { SessionExpiry } from "./expiry.js";
 import { outboxEntry, sessionCloseEntry, sessionMessageIds } from "./sessionMessages.js";
@@ -132,10 +133,21 @@ export class SessionAdministration {
       tenantId: caller.tenantId,
       ...(q.deviceId === undefined ? {} : { deviceId: q.deviceId }),
       ...(q.status === undefined ? {} : { status: q.status }),
+      ...(q.status === "pendingApproval" ? { requestedSince: this.#oldestStillWaiting() } : {}),
       top: q.top,
       ...(q.continuationToken === undefined ? {} : { continuationToken: q.continuationToken }),
       visible: (s) => approvalQueue || inScope(p.read, s.device.scopeTags),
     });
+  }
+
+  /**
+   * A request waits for approval at most `maxApprovalTimeoutMinutes` after it was made; one
+   * older than that (and an hour's leeway for clocks) is due to expire, not waiting. So the
+   * approval queue ends there instead of paging through the tenant's whole history: the
+   * device and status filters read a bounded range of sessions a page.
+   */
+  #oldestStillWaiting(): Date {
+    return new Date(this.#d.clock.now().getTime() - (maxApprovalTimeoutMinutes + 60) * 60_000);
   }
 
   async get(caller: UserCaller, sessionId: string, ctx: AdminContext): Promise<Session> {
