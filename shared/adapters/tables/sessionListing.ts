@@ -1,6 +1,6 @@
 // The sessions list (GET /api/sessions) over the sessions table: newest first, narrowed by
 // device and status in the query itself, and by the caller's scope here, row by row. A page
-// looks at most `sessionListReadBudget(top)` sessions: a filter that matches few (a scoped
+// reads at most `sessionListReadBudget(top)` sessions: a filter that matches few (a scoped
 // admin in a large tenant, a rare status, a device's history) would otherwise read the
 // tenant's whole history in one request. A page that reaches the budget ends early with a
 // token, as the paging rule allows. That token can point at a session the caller may not
