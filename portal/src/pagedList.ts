@@ -17,6 +17,25 @@ export interface PagedList<T> {
 /** Empty pages followed before one with items is shown. */
 const maxEmptyHops = 10;
 
+/**
+ * The page at `token`, or, when it is empty and has a token, the first page after it with
+ * items (following at most `maxEmptyHops` tokens). The API bounds the work of one page, so a
+ * page of a sparse filter may come back empty with a token: that is not the end.
+ * `passed` hears each token followed.
+ */
+export async function pageWithItems<T>(
+  fetch: (continuationToken: string | undefined) => Promise<List<T>>,
+  token: string | undefined,
+  passed: (token: string) => void = () => {},
+): Promise<List<T>> {
+  let page = await fetch(token);
+  for (let hop = 0; page.value.length === 0 && page.continuationToken && hop < maxEmptyHops; hop++) {
+    passed(page.continuationToken);
+    page = await fetch(page.continuationToken);
+  }
+  return page;
+}
+
 /** Loads the first page into `results`; Previous/Next reload it. */
 export async function pagedList<T>(results: HTMLElement, list: PagedList<T>): Promise<void> {
   // Continuation tokens of the pages before the current one, for "Previous page".
@@ -29,13 +48,7 @@ export async function pagedList<T>(results: HTMLElement, list: PagedList<T>): Pr
   const load = async (): Promise<void> => {
     mount(results, progress(list.loading));
     try {
-      let page = await list.fetch(tokens[pageIndex]);
-      // The API bounds the work of one page, so a page of a sparse filter may come back empty
-      // with a token: follow it (a few times) rather than say nothing matches.
-      for (let hop = 0; page.value.length === 0 && page.continuationToken && hop < maxEmptyHops; hop++) {
-        tokens[pageIndex] = page.continuationToken;
-        page = await list.fetch(page.continuationToken);
-      }
+      const page = await pageWithItems(list.fetch, tokens[pageIndex], (token) => (tokens[pageIndex] = token));
       if (page.continuationToken) tokens[pageIndex + 1] = page.continuationToken;
       if (page.value.length === 0 && !page.continuationToken) {
         // A full page carries a token even when nothing follows: past it, keep the way back.

@@ -46,6 +46,37 @@ describe("portal device page", () => {
     expect(byId(ctx.root, "device-all-sessions")?.getAttribute("href")).toBe("#/sessions?deviceId=d1");
   });
 
+  it("follows empty pages with a token to the device's sessions, as the sessions list does", async () => {
+    // Arrange: the first two pages read their share of a large tenant's history and found none of this device's.
+    const session = {
+      id: "s9",
+      deviceId: "d1",
+      requestedBy: { id: "helper", displayName: "Help Desk", type: "user" },
+      requestedAt: "2026-11-01T10:00:00.000Z",
+      status: "closed",
+    };
+    const pages: Record<string, unknown> = {
+      first: { value: [], continuationToken: "t1" },
+      t1: { value: [], continuationToken: "t2" },
+      t2: { value: [session] },
+    };
+    const get = vi.fn(async (path: string, query?: Record<string, unknown>) =>
+      path === "/sessions" ? pages[(query?.continuationToken as string | undefined) ?? "first"] : device,
+    );
+    const ctx = {
+      ...pageContext({ api: { get, post: vi.fn() } as unknown as ApiClient, user: { userId: "helper" }, perms: { read: true, request: false } }),
+      params: { deviceId: "d1" },
+    };
+
+    // Act
+    await devicePage(ctx);
+
+    // Assess: the session is listed, and nothing says there are none.
+    expect(textOf(ctx.root)).toContain("requested by Help Desk");
+    expect(textOf(ctx.root)).not.toContain("No sessions yet");
+    expect(get.mock.calls.filter(([path]) => path === "/sessions")).toHaveLength(3);
+  });
+
   it("reads the device again when a request failed because the device changed hands while it waited", async () => {
     // Arrange: the page shows Ada as primary user; the session failed because the device went to Bob.
     const bob = { ...device, userDisplayName: "Bob", userPrincipalName: "bob@contoso.test" } as Device;

@@ -3,6 +3,7 @@
 import { ApiProblem, problemBox, type List } from "../api.js";
 import { hashFor, type PageContext } from "../context.js";
 import { details, h, mount, progress, time, whileBusy } from "../dom.js";
+import { pageWithItems } from "../pagedList.js";
 import { notCompliant, statusText, type Device, type Session } from "../types.js";
 import { eligibilityCell } from "./devices.js";
 import { sessionPanel } from "./sessionPanel.js";
@@ -165,8 +166,12 @@ export async function devicePage(ctx: PageContext): Promise<void> {
 
   const loadEarlier = async (): Promise<void> => {
     try {
-      const list = await api.get<List<Session>>("/sessions", { deviceId: device.id, top: 10 });
-      // A page may end early (short, even empty) and still have a token: then there may be more.
+      // A page may end early (short, even empty) and still have a token: empty ones are followed
+      // a few times, and a token left at the end means there may be more.
+      const list = await pageWithItems(
+        (continuationToken) => api.get<List<Session>>("/sessions", { deviceId: device.id, top: 10, continuationToken }),
+        undefined,
+      );
       const more = list.continuationToken
         ? h("p", null, h("a", { href: hashFor("/sessions", { deviceId: device.id }), id: "device-all-sessions" }, "All sessions of this device"))
         : null;
