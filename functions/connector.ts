@@ -25,6 +25,9 @@ const disconnectCommand = (m: Envelope<"connector.disconnect">): DisconnectComma
   requestedBy: { id: m.data.requestedBy.id, displayName: m.data.requestedBy.displayName, type: "user" },
   correlationId: m.correlationId,
   ...(m.data.generation === undefined ? {} : { generation: m.data.generation }),
+  ...(m.data.sessionsAfter === undefined ? {} : { sessionsAfter: m.data.sessionsAfter }),
+  ...(m.data.sessionsClosed === undefined ? {} : { sessionsClosed: m.data.sessionsClosed }),
+  ...(m.data.disconnectedGeneration === undefined ? {} : { disconnectedGeneration: m.data.disconnectedGeneration }),
 });
 
 export const connectorFunctions: FunctionDefinition[] = [

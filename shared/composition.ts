@@ -234,6 +234,7 @@ export function buildServices(config: Config): Services {
       teamViewer,
       webApi: teamViewerQuota,
       openSessions,
+      bus,
       audit,
       clock,
       settleMs: disconnectSettleMs,

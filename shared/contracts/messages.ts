@@ -64,15 +64,29 @@ export const connectorAuthorizeDataSchema = z.strictObject({
 
 const strictPrincipalRefSchema = z.strictObject(principalRefSchema.shape);
 
+const countSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
 /**
  * `generation` is the connector's generation when the disconnect was requested: the
  * worker undoes only the connection (or onboarding) that existed then, never one a connect
  * began after it. Absent on messages queued before it existed: those disconnect whatever
  * the connector is at.
+ * One message closes at most a page of the tenant's open sessions; the worker hands the
+ * rest on to a follow-up of the same type and generation, which carries where to go on
+ * from (`sessionsAfter`, a place in the open sessions) and how many the messages before
+ * it closed (`sessionsClosed`). A follow-up sent once the connector was disconnected
+ * carries the generation it was left at (`disconnectedGeneration`): it only closes the
+ * requests admitted while the disconnect ran.
  */
 export const connectorDisconnectDataSchema = z.strictObject({
   requestedBy: strictPrincipalRefSchema,
-  generation: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  generation: countSchema.optional(),
+  sessionsAfter: z
+    .string()
+    .regex(/^[A-Za-z0-9|_-]{1,128}$/, "expected a place in the open sessions (1–128 letters, digits or | _ -)")
+    .optional(),
+  sessionsClosed: countSchema.optional(),
+  disconnectedGeneration: countSchema.optional(),
 });
 
 export const sessionCreateDataSchema = z.strictObject({ sessionId: entityIdSchema });

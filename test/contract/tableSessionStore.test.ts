@@ -2,7 +2,7 @@
 // than one Table property is stored in parts (data, data1, …) and read back whole, and a
 // later, shorter write leaves no part behind; a list page reads a bounded number of
 // sessions and its token names no session; a request whose device lock is released under it
-// takes the lock instead of failing.
+// takes the lock instead of failing; the open sessions are read a page at a time from a place.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ulid } from "ulid";
@@ -158,5 +158,32 @@ describe("a request for a device whose open session closes at the same moment", 
     expect(interleaved).toBe(true);
     expect(result).toMatchObject({ created: true });
     expect((await sessions.get(tenantId, b.id))?.session.status).toBe("requested");
+  });
+});
+
+describe("a page of the open sessions", () => {
+  it("pages through them in order from a place, and a session closed meanwhile drops out", async () => {
+    // Prepare: five open sessions (one without a deadline) and a closed one
+    const tenantId = randomUUID();
+    const start = Date.parse("2026-12-01T08:00:00.000Z");
+    const open = [0, 1, 2, 3].map((i) => ({ ...requestedSession(new Date(start + i * 1_000), { deviceId: `open-${i}` }), tenantId }));
+    const accepted = { ...requestedSession(new Date(start - 1_000), { deviceId: "accepted", status: "accepted" }), tenantId };
+    const closed = { ...requestedSession(new Date(start), { deviceId: "closed", status: "closed", closedAt: new Date(start).toISOString() }), tenantId };
+    for (const s of [...open, accepted, closed]) await sessions.create(s, []);
+
+    // Act: pages of two; the first session of the second page is closed before that page is read
+    const first = await sessions.listOpenPage(tenantId, 2);
+    const current = await sessions.get(tenantId, open[2].id);
+    await sessions.update(current!, { ...current!.session, status: "closed", closedAt: new Date().toISOString() });
+    const second = await sessions.listOpenPage(tenantId, 2, first.next);
+    const third = await sessions.listOpenPage(tenantId, 2, second.next);
+
+    // Assess: by deadline, the accepted one last; none twice, none closed
+    expect(first.sessionIds).toEqual([open[0].id, open[1].id]);
+    expect(first.next).toBeDefined();
+    expect(second.sessionIds).toEqual([open[3].id, accepted.id]);
+    expect(third).toEqual({ sessionIds: [] });
+    // A place that is not one starts from the first open session, never at other rows
+    expect((await sessions.listOpenPage(tenantId, 10, "dedupe|x")).sessionIds).toEqual([open[0].id, open[1].id, open[3].id, accepted.id]);
   });
 });

@@ -1,9 +1,12 @@
 // Disconnect through the local host: revoke at TeamViewer, delete and purge the secret,
-// notOnboarded; and the same when TeamViewer fails, with the failure recorded.
+// notOnboarded; and the same when TeamViewer fails, with the failure recorded. A tenant with
+// more open sessions than one message closes is disconnected over follow-up messages.
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { RestError } from "@azure/core-rest-pipeline";
 import { tokenSecretName } from "../../shared/adapters/keyvault/keyVaultTokenVault.js";
+import { TableSessionStore } from "../../shared/adapters/tables/tableSessionStore.js";
+import { requestedSession } from "../support/sessionWorkerHarness.js";
 import { api, eventually } from "../support/api.js";
 import {
   auditEvents,
@@ -13,12 +16,14 @@ import {
   fake,
   followToCallback,
   getConnector,
+  hostLog,
   newTenant,
   onboard,
   secretClient,
   sendToQueue,
   signInAtTeamViewer,
   storedTokenValue,
+  tables,
   teamViewerClient,
   tokenProviderInstance,
 } from "./connectorSupport.js";
@@ -256,6 +261,36 @@ describe("connector disconnect", () => {
     expect(await getConnector(tenant.connectorAdmin)).toMatchObject({ onboardingStatus: "notOnboarded", health: null, lastError: null });
     expect(revokeCalls((await fake().calls()).slice(from)).length).toBeGreaterThanOrEqual(1);
     expect(await storedTokenValue(tenant.tenantId)).toBeUndefined();
+  });
+
+  it("closes 250 open sessions over several messages, then revokes the token", async () => {
+    // Prepare: 250 requests waiting for their TeamViewer session, stored as a request stores them
+    const tenant = await newTenant();
+    await onboard(tenant);
+    const store = new TableSessionStore(tables());
+    const open = Array.from({ length: 250 }, () => ({ ...requestedSession(new Date(), { deviceId: randomUUID() }), tenantId: tenant.tenantId }));
+    for (let i = 0; i < open.length; i += 25) await Promise.all(open.slice(i, i + 25).map((s) => store.create(s, [])));
+    const token = JSON.parse((await storedTokenValue(tenant.tenantId))!.value) as { accessToken: string };
+
+    // Act
+    const res = await api("/connector/disconnect", { method: "POST", token: tenant.connectorAdmin });
+
+    // Assess
+    expect(res.status).toBe(202);
+    await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "notOnboarded", "notOnboarded");
+    const completed = await eventually(
+      async () => (await auditEvents(tenant.admin, "connector.disconnect")).find((e) => e.detail?.startsWith("disconnected")),
+      30_000,
+      "the disconnect's audit event",
+    );
+    expect(completed).toMatchObject({ result: "success", detail: expect.stringContaining("250 open sessions closed") });
+    expect(await store.listOpen(tenant.tenantId)).toEqual([]);
+    // A page of 100 per message: the request's message and two follow-ups
+    const received = hostLog()
+      .split("\n")
+      .filter((l) => l.includes("connector.disconnect received") && l.includes(tenant.tenantId));
+    expect(received).toHaveLength(3);
+    expect(await teamViewerClient().ping(token.accessToken)).toEqual({ tokenValid: false });
   });
 
   it("needs Update", async () => {

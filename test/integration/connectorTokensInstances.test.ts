@@ -61,7 +61,8 @@ function worker(tokens: TokenProvider, clock: Clock, teamViewer: TeamViewerClien
     teamViewer,
     // Unmetered: these tests are about the token, not the tenant's TeamViewer quota.
     webApi: { forTenant: () => teamViewer },
-    openSessions: { closeAllOpen: async () => 0 },
+    openSessions: { closeOpen: async () => ({ closed: 0 }) },
+    bus: { send: async () => undefined, ping: async () => undefined, close: async () => undefined },
     audit: new TableAuditLog(tables(), clock),
     clock,
   });

@@ -530,6 +530,7 @@ describe("a disconnect on one instance, a request on another", () => {
       },
       webApi: { forTenant: () => teamViewer },
       openSessions: a.area.maintenance,
+      bus: { send: async (m) => void a.sent.push(m), ping: async () => undefined, close: async () => undefined },
       audit: new TableAuditLog(tables(), systemClock),
       clock: systemClock,
     });

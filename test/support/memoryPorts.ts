@@ -30,6 +30,7 @@ import {
   type InboxEntry,
   type InboxStore,
   type NewTeamViewerSession,
+  type OpenSessionsPage,
   type OutboxEntry,
   type PushGateway,
   type PushNotification,
@@ -227,6 +228,13 @@ export class MemorySessionStore implements SessionStore {
     return this.#sessionsOf(tenantId)
       .filter((s) => isOpen(s.status))
       .map((s) => s.id);
+  }
+
+  /** In session id order; a place is the last id of the page before. */
+  async listOpenPage(tenantId: string, limit: number, after?: string): Promise<OpenSessionsPage> {
+    const ids = (await this.listOpen(tenantId)).sort().filter((id) => after === undefined || id > after);
+    const sessionIds = ids.slice(0, limit);
+    return sessionIds.length < limit ? { sessionIds } : { sessionIds, next: sessionIds[sessionIds.length - 1]! };
   }
 
   async deleteOutbox(tenantId: string, entryId: string): Promise<void> {

@@ -8,7 +8,7 @@ import { disconnect, disconnectDeadLettered, type DisconnectCommand } from "../.
 import { connectorNotOnboarded } from "../../shared/app/connector/connectorErrors.js";
 import type { StoredToken } from "../../shared/app/connector/ports.js";
 import { connectorHealths, initialConnectorState, onboardingStatuses, type ConnectorState } from "../../shared/domain/connector.js";
-import { ManualClock, MemoryAuditLog, MemoryConnectorStore, MemoryTokenVault, recordingLogger } from "../support/memoryPorts.js";
+import { ManualClock, MemoryAuditLog, MemoryConnectorStore, MemoryMessageBus, MemoryTokenVault, recordingLogger } from "../support/memoryPorts.js";
 
 const tenantId = "aaaabbbb-cccc-dddd-eeee-ffff00001111";
 const newerStateId = "Zx9wVu8tSr7qPo6nMl5kJi4hGf3eDc2b";
@@ -68,11 +68,12 @@ function tenant(
       },
     },
     openSessions: {
-      closeAllOpen: async (t: string) => {
+      closeOpen: async (t: string) => {
         closed.push(t);
-        return Promise.resolve(0);
+        return Promise.resolve({ closed: 0 });
       },
     },
+    bus: new MemoryMessageBus(),
     audit,
     clock,
   };

@@ -11,7 +11,15 @@ import { oauthStateStatuses, type IssuedToken, type StoredToken } from "../../sh
 import type { TeamViewerByTenant, TenantTeamViewer } from "../../shared/app/quota/teamViewerQuota.js";
 import { TeamViewerError } from "../../shared/app/teamViewerError.js";
 import { initialConnectorState, onboardingStatuses } from "../../shared/domain/connector.js";
-import { ManualClock, MemoryAuditLog, MemoryConnectorStore, MemoryOAuthStateStore, MemoryTokenVault, recordingLogger } from "../support/memoryPorts.js";
+import {
+  ManualClock,
+  MemoryAuditLog,
+  MemoryConnectorStore,
+  MemoryMessageBus,
+  MemoryOAuthStateStore,
+  MemoryTokenVault,
+  recordingLogger,
+} from "../support/memoryPorts.js";
 
 const tenantId = "aaaabbbb-cccc-dddd-eeee-ffff00001111";
 const stateId = "q2lWbX9c4vTnR0aHk3sJ8pYdLm5fG1eZ";
@@ -75,7 +83,8 @@ function signedIn(accountError: TeamViewerError | null = unavailable) {
       },
     },
     webApi: { forTenant: () => account } as unknown as TeamViewerByTenant,
-    openSessions: { closeAllOpen: async () => Promise.resolve(0) },
+    openSessions: { closeOpen: async () => Promise.resolve({ closed: 0 }) },
+    bus: new MemoryMessageBus(),
     audit,
     clock,
   });
@@ -275,7 +284,7 @@ describe("connector.authorize when Key Vault falters after the exchange", () => 
 
 /**
  * An onboarded tenant being disconnected; `onVaultRemoved` runs as the token is deleted (after
- * the connector row says notOnboarded). Each closeAllOpen call is recorded, the second being
+ * the connector row says notOnboarded). Each closeOpen call is recorded, the second being
  * the one for requests admitted while the disconnect was under way.
  */
 function disconnecting(onVaultRemoved: (connectors: MemoryConnectorStore) => void = () => undefined) {
@@ -288,7 +297,7 @@ function disconnecting(onVaultRemoved: (connectors: MemoryConnectorStore) => voi
     await remove(t);
     onVaultRemoved(connectors);
   };
-  const closeAllOpen: string[] = [];
+  const closeCalls: string[] = [];
   const worker = new ConnectorWorker({
     connectors,
     states: new MemoryOAuthStateStore(),
@@ -301,18 +310,19 @@ function disconnecting(onVaultRemoved: (connectors: MemoryConnectorStore) => voi
     teamViewer: { exchangeCode: async () => Promise.resolve(exchanged), revoke: async () => Promise.resolve() },
     webApi: { forTenant: () => ({}) } as unknown as TeamViewerByTenant,
     openSessions: {
-      closeAllOpen: async (t) => {
-        closeAllOpen.push(t);
-        return Promise.resolve(0);
+      closeOpen: async (t) => {
+        closeCalls.push(t);
+        return Promise.resolve({ closed: 0 });
       },
     },
+    bus: new MemoryMessageBus(),
     audit: new MemoryAuditLog(clock),
     clock,
     settleMs: 1,
   });
   const disconnect = () =>
     worker.disconnect({ tenantId, requestedBy: { id: "admin-1", displayName: "Adele Vance", type: "user" }, correlationId: "corr-2" }, recordingLogger().log);
-  return { connectors, closeAllOpen, disconnect };
+  return { connectors, closeCalls, disconnect };
 }
 
 describe("connector.disconnect and the requests admitted while it ran", () => {
@@ -324,7 +334,7 @@ describe("connector.disconnect and the requests admitted while it ran", () => {
     await t.disconnect();
 
     // Assess: before the revoke, and once more after the settle time
-    expect(t.closeAllOpen).toEqual([tenantId, tenantId]);
+    expect(t.closeCalls).toEqual([tenantId, tenantId]);
     expect(t.connectors.rows.get(tenantId)).toMatchObject({ onboardingStatus: onboardingStatuses.notOnboarded, generation: 4 });
   });
 
@@ -339,7 +349,7 @@ describe("connector.disconnect and the requests admitted while it ran", () => {
     await t.disconnect();
 
     // Assess: only the close before the revoke
-    expect(t.closeAllOpen).toEqual([tenantId]);
+    expect(t.closeCalls).toEqual([tenantId]);
     expect(t.connectors.rows.get(tenantId)?.onboardingStatus).toBe(onboardingStatuses.onboarding);
   });
 });

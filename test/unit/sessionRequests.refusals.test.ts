@@ -52,6 +52,7 @@ class FakeSessionStore implements SessionStore {
   requestedBetween = unused;
   listDue = unused;
   listOpen = unused;
+  listOpenPage = unused;
   deleteOutbox = async (): Promise<void> => undefined;
   listOutbox = unused;
   listTenants = unused;

@@ -9,7 +9,7 @@
 //   device|<device id>                 the device's one open session (its lock; deleted on release)
 //   inbox|<user id>|<session row key>  the end user's inbox entry, while the request is listed for them
 // and partition `~tenants` lists every tenant with sessions, for the timers.
-import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import { odata, type TableClient, type TableEntityResult, type TransactionAction } from "@azure/data-tables";
 import { sessionDataProperties, sessionOf, type SessionDataParts } from "./sessionDataParts.js";
 import { listSessions } from "./sessionListing.js";
 import { decodeTime } from "ulid";
@@ -18,6 +18,7 @@ import { normalizeSessionCode } from "../../domain/sessionConnections.js";
 import {
   inboxEntryOf,
   type CreateSessionResult,
+  type OpenSessionsPage,
   type OutboxEntry,
   type SessionListQuery,
   type SessionStore,
@@ -319,6 +320,22 @@ export class TableSessionStore implements SessionStore {
 
   async listOpen(tenantId: string): Promise<string[]> {
     return this.#pointers(odata`PartitionKey eq ${tenantId} and RowKey ge ${"open|"} and RowKey lt ${"open|~"}`);
+  }
+
+  async listOpenPage(tenantId: string, limit: number, after?: string): Promise<OpenSessionsPage> {
+    // A place is an open-index RowKey; anything else starts from the first (never another kind of row).
+    const from = after?.startsWith("open|") ? odata` and RowKey gt ${after}` : odata` and RowKey ge ${"open|"}`;
+    const filter = odata`PartitionKey eq ${tenantId} and RowKey lt ${"open|~"}` + from;
+    const rows: TableEntityResult<PointerEntity>[] = [];
+    // A page may come back short with a continuation token (Azure ends a query after 5 s).
+    const pages = this.#table.listEntities<PointerEntity>({ queryOptions: { filter, select: ["RowKey", "sessionId"] } }).byPage({ maxPageSize: limit });
+    for await (const page of pages) {
+      rows.push(...page);
+      if (rows.length >= limit || !page.continuationToken) break;
+    }
+    const taken = rows.slice(0, limit);
+    const sessionIds = taken.map((e) => e.sessionId);
+    return taken.length < limit ? { sessionIds } : { sessionIds, next: taken[taken.length - 1]!.rowKey! };
   }
 
   async #pointers(filter: string): Promise<string[]> {

@@ -1,6 +1,8 @@
 // The connector worker's disconnect: close the tenant's sessions, revoke the token at
 // TeamViewer, delete the secret, and the connector goes back to notOnboarded; and what
-// is recorded when Service Bus gives up on a disconnect.
+// is recorded when Service Bus gives up on a disconnect. A tenant's open sessions (up to
+// one per device: thousands) are closed a page per message, each handing the rest on to a
+// follow-up message, so no invocation outlasts its message lock or its timeout.
 import type { Actor } from "../../domain/caller.js";
 import { connectorErrorCodes, connectorId, onboardingStatuses, resetConnector, type ConnectorState } from "../../domain/connector.js";
 import { DomainError, errorCodes } from "../../domain/errors.js";
@@ -8,6 +10,9 @@ import { isTeamViewerError, isTokenRefused } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
+import type { MessageBus } from "../messageBus.js";
+import { makeEnvelope, messageQueue, messageTypes } from "../../contracts/messages.js";
+import { nameBasedUuid } from "../sessions/sessionMessages.js";
 import { isReauthorizationRequired } from "./connectorErrors.js";
 import type { ConnectorStore, OpenSessionsCloser, StoredToken, TeamViewerAuthApi, TokenVault } from "./ports.js";
 import type { TokenProvider } from "./tokenProvider.js";
@@ -18,6 +23,8 @@ export interface ConnectorDisconnectDeps {
   readonly tokens: Pick<TokenProvider, "withAccessToken" | "withTokenLease" | "invalidate">;
   readonly teamViewer: Pick<TeamViewerAuthApi, "revoke">;
   readonly openSessions: OpenSessionsCloser;
+  /** For the follow-up messages that close the rest of a big tenant's sessions. */
+  readonly bus: MessageBus;
   readonly audit: AuditLog;
   readonly clock: Clock;
   /** How long after a disconnect other instances may still admit a session request (their kept connector status, and the request's way to storage). */
@@ -31,7 +38,20 @@ export interface DisconnectCommand {
   readonly correlationId: string | undefined;
   /** The connector's generation when the disconnect was requested; absent on older messages. */
   readonly generation?: number;
+  /** A follow-up's place in the open sessions: closing goes on after it. */
+  readonly sessionsAfter?: string;
+  /** Sessions the messages before this one closed. */
+  readonly sessionsClosed?: number;
+  /** A follow-up sent once the connector was disconnected, at this generation: it only closes the requests admitted meanwhile. */
+  readonly disconnectedGeneration?: number;
 }
+
+/**
+ * Open sessions one message closes. Each is a read, a TeamViewer close (through the
+ * tenant's quota) and a write or two: a page is seconds of work, well within the message
+ * lock, where a tenant's thousands at once would not be.
+ */
+export const disconnectSessionsPerMessage = 100;
 
 const target = { type: "connector", id: connectorId } as const;
 
@@ -59,13 +79,26 @@ function connectedSince(s: ConnectorState | undefined, newest: number | undefine
 
 export async function disconnect(d: ConnectorDisconnectDeps, command: DisconnectCommand, log: Logger): Promise<void> {
   const { tenantId } = command;
+  if (command.disconnectedGeneration !== undefined) {
+    await closeLateRequests(d, command, command.disconnectedGeneration, command.sessionsAfter);
+    return;
+  }
   const newest = newestUndone(command);
 
   // Sessions first: closing them at TeamViewer still needs the token. A newer connection's
   // sessions are not this disconnect's to close (a newer onboarding has none of its own).
   const before = newest === undefined ? undefined : await d.connectors.get(tenantId);
   const newerConnection = connectedSince(before, newest) && before?.onboardingStatus === onboardingStatuses.onboarded;
-  const closedSessions = newerConnection ? 0 : await d.openSessions.closeAllOpen(tenantId, "disconnected");
+  let closedSessions = command.sessionsClosed ?? 0;
+  if (!newerConnection) {
+    const page = await d.openSessions.closeOpen(tenantId, "disconnected", pageAfter(command.sessionsAfter));
+    closedSessions += page.closed;
+    // More to close: the next message goes on from here, and the token stays until the last page.
+    if (page.next !== undefined) {
+      await handOn(d, command, { sessionsAfter: page.next, sessionsClosed: closedSessions });
+      return;
+    }
+  }
 
   let revoke = await revokeToken(d, tenantId, newest, log);
 
@@ -108,7 +141,34 @@ export async function disconnect(d: ConnectorDisconnectDeps, command: Disconnect
   }
   await audit(d, command, result, `disconnected: ${parts.join("; ")}`);
   // Each one closed late is audited as it is closed (session.closed).
-  await closeLateRequests(d, tenantId, disconnected.generation);
+  if (d.settleMs) await new Promise((r) => setTimeout(r, d.settleMs));
+  await closeLateRequests(d, command, disconnected.generation, undefined);
+}
+
+const pageAfter = (after: string | undefined) => ({ limit: disconnectSessionsPerMessage, ...(after === undefined ? {} : { after }) });
+
+/**
+ * Sends the follow-up that goes on where this message stopped. Its id is named after this
+ * message's own place, not the next one: a redelivery of this message (its completion
+ * lost) hands on a duplicate, which Service Bus drops, so the pages go on in one line.
+ */
+async function handOn(
+  d: ConnectorDisconnectDeps,
+  command: DisconnectCommand,
+  next: Pick<DisconnectCommand, "sessionsAfter" | "sessionsClosed" | "disconnectedGeneration">,
+): Promise<void> {
+  const { tenantId, requestedBy, correlationId, generation } = command;
+  const from = [generation ?? "", command.disconnectedGeneration ?? "", command.sessionsAfter ?? ""].join("|");
+  const id = nameBasedUuid(`connector.disconnect|${tenantId}|${next.disconnectedGeneration === undefined ? "open" : "late"}|${from}`);
+  const data = { requestedBy: { id: requestedBy.id, displayName: requestedBy.displayName }, ...(generation === undefined ? {} : { generation }), ...next };
+  const type = messageTypes.connectorDisconnect;
+  await d.bus.send({
+    queue: messageQueue[type],
+    id,
+    type,
+    ...(correlationId === undefined ? {} : { correlationId }),
+    body: makeEnvelope(type, tenantId, data, { id, now: d.clock.now(), ...(correlationId === undefined ? {} : { correlationId }) }),
+  });
 }
 
 /** The token is a newer connection's than the disconnect may undo: never revoked or deleted. */
@@ -203,13 +263,14 @@ function revokeFailure(e: unknown, tenantId: string, log: Logger): RevokeOutcome
 
 /**
  * Requests admitted after the first close (here until the update, elsewhere while an instance
- * kept the status) would stay open: closed once none can be admitted, unless a connect began.
+ * kept the status) would stay open: closed once none can be admitted, unless a connect began
+ * since the connector was left at `generation`. A page per message, as before the update.
  */
-async function closeLateRequests(d: ConnectorDisconnectDeps, tenantId: string, generation: number): Promise<number> {
-  if (d.settleMs) await new Promise((r) => setTimeout(r, d.settleMs));
-  const now = await d.connectors.get(tenantId);
-  if (now?.onboardingStatus !== onboardingStatuses.notOnboarded || now.generation !== generation) return 0;
-  return d.openSessions.closeAllOpen(tenantId, "disconnected");
+async function closeLateRequests(d: ConnectorDisconnectDeps, command: DisconnectCommand, generation: number, after: string | undefined): Promise<void> {
+  const now = await d.connectors.get(command.tenantId);
+  if (now?.onboardingStatus !== onboardingStatuses.notOnboarded || now.generation !== generation) return;
+  const page = await d.openSessions.closeOpen(command.tenantId, "disconnected", pageAfter(after));
+  if (page.next !== undefined) await handOn(d, command, { disconnectedGeneration: generation, sessionsAfter: page.next });
 }
 
 /**

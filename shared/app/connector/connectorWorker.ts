@@ -18,6 +18,7 @@ import { isTeamViewerError } from "../teamViewerError.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
+import type { MessageBus } from "../messageBus.js";
 import { abandonExchanged, removeIfOurs, revokeAndRemove, storeSignIn } from "./abandonedTokens.js";
 import { disconnect, disconnectDeadLettered, type DisconnectCommand } from "./connectorDisconnect.js";
 import { exchangeFailureMessage, invalidOAuthState } from "./connectorErrors.js";
@@ -45,6 +46,8 @@ export interface ConnectorWorkerDeps {
   /** Web API calls, counted against the tenant's TeamViewer quota. */
   readonly webApi: TeamViewerByTenant;
   readonly openSessions: OpenSessionsCloser;
+  /** For a disconnect's follow-up messages (a big tenant's sessions are closed a page per message). */
+  readonly bus: MessageBus;
   readonly audit: AuditLog;
   readonly clock: Clock;
   /** How long after a disconnect other instances may still admit a session request (their kept connector status, and the request's way to storage). */

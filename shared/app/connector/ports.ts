@@ -127,12 +127,19 @@ export interface TeamViewerAuthApi {
 }
 
 /**
- * Closes a tenant's open remote assistance sessions when the connector is disconnected.
- * The sessions area implements it. It closes what it can at TeamViewer (best effort: a
- * TeamViewer failure must not make it throw) and always closes the sessions locally;
- * it throws only when local state cannot be written, which the disconnect worker treats
- * as transient. Answers how many sessions it closed.
+ * Closes a tenant's open remote assistance sessions when the connector is disconnected, a
+ * page at a time (a big tenant has thousands; one message closes a page and hands the rest
+ * on). The sessions area implements it. It closes what it can at TeamViewer (best effort:
+ * a TeamViewer failure must not make it throw) and always closes the sessions locally; it
+ * throws only when local state cannot be written, which the disconnect worker treats as
+ * transient. Answers how many sessions it closed and, when there may be more, the place
+ * the next page starts after.
  */
 export interface OpenSessionsCloser {
-  closeAllOpen(tenantId: string, reason: "disconnected"): Promise<number>;
+  closeOpen(tenantId: string, reason: "disconnected", page: { readonly limit: number; readonly after?: string }): Promise<ClosedSessionsPage>;
+}
+
+export interface ClosedSessionsPage {
+  readonly closed: number;
+  readonly next?: string;
 }

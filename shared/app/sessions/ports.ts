@@ -74,6 +74,12 @@ export interface SessionStore {
   listDue(tenantId: string, now: Date): Promise<string[]>;
   /** Ids of every open session of the tenant. */
   listOpen(tenantId: string): Promise<string[]>;
+  /**
+   * Ids of up to `limit` open sessions of the tenant, in the store's order, after the place
+   * `after` (undefined: from the first). `next` is the place after the last of them, set
+   * when there may be more. Sessions closed meanwhile drop out; a place stays valid.
+   */
+  listOpenPage(tenantId: string, limit: number, after?: string): Promise<OpenSessionsPage>;
   /** Deletes an outbox entry after its message was sent; a missing one is fine. */
   deleteOutbox(tenantId: string, entryId: string): Promise<void>;
   /** Outbox entries created before `olderThan`: messages whose send may have been lost. */
@@ -81,6 +87,12 @@ export interface SessionStore {
   listOutbox(tenantId: string, olderThan: Date): Promise<{ entries: OutboxEntry[]; unreadable: string[] }>;
   /** Every tenant that has ever had a session (for the timers). */
   listTenants(): Promise<string[]>;
+}
+
+/** One page of a tenant's open sessions (SessionStore.listOpenPage). */
+export interface OpenSessionsPage {
+  readonly sessionIds: string[];
+  readonly next?: string;
 }
 
 /** What the Company Portal shows as a flag: one entry per open request, per user. */

@@ -4,7 +4,7 @@
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
 import type { AuditLog } from "../audit/auditLog.js";
-import type { OpenSessionsCloser } from "../connector/ports.js";
+import type { ClosedSessionsPage, OpenSessionsCloser } from "../connector/ports.js";
 import { systemActor } from "../../domain/caller.js";
 import { isOpen } from "../../domain/sessionState.js";
 import { applyEvent, noteHistory, sessionFailureCodes, type Session, type TeamViewerDetails } from "../../domain/session.js";
@@ -167,57 +167,61 @@ export class SessionMaintenance implements OpenSessionsCloser {
   }
 
   /** OpenSessionsCloser: the connector is being disconnected; the token still works now, not later. */
-  async closeAllOpen(tenantId: string, reason: "disconnected"): Promise<number> {
+  async closeOpen(tenantId: string, reason: "disconnected", page: { readonly limit: number; readonly after?: string }): Promise<ClosedSessionsPage> {
     const log = this.#d.log.with({ tenantId });
+    const open = await this.#d.writer.store.listOpenPage(tenantId, page.limit, page.after);
     let closed = 0;
-    for (const sessionId of await this.#d.writer.store.listOpen(tenantId)) {
-      const stored = await this.#d.writer.store.get(tenantId, sessionId);
-      if (!stored || !isOpen(stored.session.status)) continue;
-      const s = stored.session;
-      // At TeamViewer first, best effort: after the disconnect there is no token to do it with.
-      let atTeamViewer: TeamViewerDetails | null = s.teamViewer;
-      let problem: string | undefined;
-      if ((s.teamViewer && !s.teamViewer.closedAt) || (!s.teamViewer && s.worker.createAttempts > 0)) {
-        try {
-          const info = await closeAtTeamViewer(this.#d, s);
-          if (info) atTeamViewer = closedTeamViewerDetails(s, info, this.#d.clock.now());
-        } catch (e) {
-          problem = e instanceof Error ? e.message : String(e);
-          log.warn("could not close a session at TeamViewer while disconnecting", { sessionId, error: problem });
-        }
+    for (const sessionId of open.sessionIds) if (await this.#closeDisconnected(tenantId, sessionId, reason, log)) closed++;
+    return open.next === undefined ? { closed } : { closed, next: open.next };
+  }
+
+  /** Closes one session because the connector is being disconnected; false when it was not open. */
+  async #closeDisconnected(tenantId: string, sessionId: string, reason: "disconnected", log: Logger): Promise<boolean> {
+    const stored = await this.#d.writer.store.get(tenantId, sessionId);
+    if (!stored || !isOpen(stored.session.status)) return false;
+    const s = stored.session;
+    // At TeamViewer first, best effort: after the disconnect there is no token to do it with.
+    let atTeamViewer: TeamViewerDetails | null = s.teamViewer;
+    let problem: string | undefined;
+    if ((s.teamViewer && !s.teamViewer.closedAt) || (!s.teamViewer && s.worker.createAttempts > 0)) {
+      try {
+        const info = await closeAtTeamViewer(this.#d, s);
+        if (info) atTeamViewer = closedTeamViewerDetails(s, info, this.#d.clock.now());
+      } catch (e) {
+        problem = e instanceof Error ? e.message : String(e);
+        log.warn("could not close a session at TeamViewer while disconnecting", { sessionId, error: problem });
       }
-      const now = this.#d.clock.now();
-      const changed = await this.#d.writer.change(
-        tenantId,
-        sessionId,
-        (cur) => {
-          if (!isOpen(cur.status)) return undefined;
-          let next: Session = {
-            ...applyEvent(cur, "close", now, "Closed because the TeamViewer connector was disconnected."),
-            closedBy: systemActor,
-            closeReason: reason,
-            teamViewer: atTeamViewer ?? cur.teamViewer,
-          };
-          if (atTeamViewer?.closedAt) next = noteHistory(next, now, "TeamViewer session closed.");
-          if (problem) next = noteHistory(next, now, `The TeamViewer session could not be closed: ${problem.slice(0, 300)}`);
-          return { next };
-        },
-        log,
-      );
-      if (!changed || isOpen(changed.after.session.status) === isOpen(changed.before.status)) continue;
-      closed++;
-      await this.#d.audit.record({
-        tenantId,
-        actor: systemActor,
-        activity: "session.closed",
-        target: { type: "session", id: sessionId },
-        result: problem ? "failure" : "success",
-        detail: problem
-          ? `closed because the connector was disconnected; not closed at TeamViewer: ${problem.slice(0, 300)}`
-          : "closed because the connector was disconnected",
-      });
     }
-    return closed;
+    const now = this.#d.clock.now();
+    const changed = await this.#d.writer.change(
+      tenantId,
+      sessionId,
+      (cur) => {
+        if (!isOpen(cur.status)) return undefined;
+        let next: Session = {
+          ...applyEvent(cur, "close", now, "Closed because the TeamViewer connector was disconnected."),
+          closedBy: systemActor,
+          closeReason: reason,
+          teamViewer: atTeamViewer ?? cur.teamViewer,
+        };
+        if (atTeamViewer?.closedAt) next = noteHistory(next, now, "TeamViewer session closed.");
+        if (problem) next = noteHistory(next, now, `The TeamViewer session could not be closed: ${problem.slice(0, 300)}`);
+        return { next };
+      },
+      log,
+    );
+    if (!changed || isOpen(changed.after.session.status) === isOpen(changed.before.status)) return false;
+    await this.#d.audit.record({
+      tenantId,
+      actor: systemActor,
+      activity: "session.closed",
+      target: { type: "session", id: sessionId },
+      result: problem ? "failure" : "success",
+      detail: problem
+        ? `closed because the connector was disconnected; not closed at TeamViewer: ${problem.slice(0, 300)}`
+        : "closed because the connector was disconnected",
+    });
+    return true;
   }
 
   // ------------------------------------------------------------------ dead letters
