@@ -3,10 +3,17 @@
 // environment. The integration globalSetup starts the shared one; a test that needs other
 // settings (e.g. the production rate limits) starts its own.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { StackEndpoints } from "../../local/stack.js";
+
+/**
+ * What the stack process prints once it is ready (the app's console lines: a Functions
+ * worker's console output is part of the host's log in Azure), in its data directory, so a
+ * test can read it like the host log.
+ */
+export const consoleLogName = "console.log";
 
 export interface StackProcess {
   readonly endpoints: StackEndpoints;
@@ -68,6 +75,17 @@ async function startOnce(settings: Record<string, string>): Promise<StackProcess
       });
     });
     child.removeAllListeners("exit");
+    child.stdout!.removeAllListeners("data");
+    child.stderr!.removeAllListeners("data");
+    const keep = (chunk: Buffer): void => {
+      try {
+        appendFileSync(join(dataDir, consoleLogName), chunk);
+      } catch {
+        // The data directory is gone (stopped): nobody reads it any more.
+      }
+    };
+    child.stdout!.on("data", keep);
+    child.stderr!.on("data", keep);
     return { endpoints, dataDir, stop };
   } catch (e) {
     await stop();
