@@ -143,7 +143,9 @@ export class HttpTriggerServer {
     this.#routes = [...options.routes].sort((a, b) => comparePrecedence(a.template.precedence, b.template.precedence));
     this.#server = createServer((req, res) => {
       void this.#handle(req, res).catch((error: unknown) => {
-        options.log.error(`HTTP request ${req.method} ${req.url} failed in the host: ${String(error)}`);
+        // The path only: a query may carry an OAuth code and state, or a token.
+        const path = (req.url ?? "/").split("?")[0];
+        options.log.error(`HTTP request ${req.method} ${path} failed in the host: ${String(error)}`);
         if (!res.headersSent) res.writeHead(500).end();
         else res.destroy();
       });

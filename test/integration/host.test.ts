@@ -114,6 +114,20 @@ describe("admin API", () => {
     const queueRun = await waitFor("the on-demand queue run", () => recordsOf("queueWorker").find((r) => (r.input as { id?: string }).id === "admin-1"));
     expect(queueRun.input).toEqual({ action: "ok", id: "admin-1" });
   });
+
+  it("logs a request that failed in the host by its path, never its query (it may carry an OAuth code or state)", async () => {
+    // Prepare: a name the host cannot decode makes the request fail in the host itself.
+    const linesBefore = logLines.length;
+
+    // Act
+    const res = await fetch(`${host.url}/admin/functions/%E0%A4%A?code=QUERY-CODE-123&state=QUERY-STATE-456`, { method: "POST", body: "{}" });
+
+    // Assess
+    expect(res.status).toBe(500);
+    const logged = logLines.slice(linesBefore).find((l) => l.includes("failed in the host"));
+    expect(logged).toContain("/admin/functions/%E0%A4%A");
+    expect(logged).not.toMatch(/QUERY-CODE-123|QUERY-STATE-456/);
+  });
 });
 
 describe("HTTP triggers", () => {
