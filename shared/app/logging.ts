@@ -33,7 +33,10 @@ function describe(error: unknown): string {
 export function createLogger(sink: LogSink, base: Record<string, unknown> = {}): Logger {
   const write = (level: LogLevel, message: string, props?: Record<string, unknown>, error?: unknown): void => {
     const merged = { ...base, ...props };
-    const suffix = Object.keys(merged).length > 0 ? ` ${JSON.stringify(merged)}` : "";
+    // Each string redacted as it is, before JSON escapes it: a JSON body or a form held in a
+    // property reads `{\"code\":\"…\"}` in the line, which the rules below do not see as a pair.
+    const suffix =
+      Object.keys(merged).length > 0 ? ` ${JSON.stringify(merged, (_key, value: unknown) => (typeof value === "string" ? redact(value) : value))}` : "";
     const err = error === undefined ? "" : `\n${describe(error)}`;
     sink(level, redact(`${message}${suffix}${err}`));
   };

@@ -32,4 +32,12 @@ describe("redact", () => {
     expect(lines.join("\n")).not.toMatch(/C0DE-1|ST4TE-2|T0KEN-3/);
     expect(lines[0]).toContain("c-1");
   });
+
+  it("redacts secrets in a property that holds JSON or a form, which the line's own JSON escapes", () => {
+    const lines: string[] = [];
+    const log = createLogger((_, line) => lines.push(line));
+    log.warn("token exchange failed", { error: 'TeamViewer answered {"access_token":"AT-IN-JSON-1","refresh_token":"RT-IN-JSON-2"}' });
+    log.warn("token exchange failed", { body: "code=CODE-IN-FORM-3&grant_type=authorization_code" });
+    expect(lines.join("\n")).not.toMatch(/AT-IN-JSON-1|RT-IN-JSON-2|CODE-IN-FORM-3/);
+  });
 });
