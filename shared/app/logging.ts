@@ -1,9 +1,12 @@
 // Logging with one redaction rule applied to every line: bearer tokens, JWTs and the
 // OAuth secrets (code, state, access/refresh tokens, client secret) never reach a sink.
 
-const secretKeys = "code|state|secret|access_token|refresh_token|client_secret|id_token|accessToken|refreshToken|clientSecret|sig|SharedAccessKey";
+// SharedAccessKey: Service Bus and Notification Hubs connection strings; AccountKey: storage's.
+const secretKeys = "code|state|secret|access_token|refresh_token|client_secret|id_token|accessToken|refreshToken|clientSecret|sig|SharedAccessKey|AccountKey";
 const rules: readonly [RegExp, string][] = [
   [/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, "Bearer [redacted]"],
+  // A client id and secret, as a token endpoint may take them (only as a header: "Basic" is a word too).
+  [/(authorization["']?\s*[:=]\s*["']?)Basic\s+[A-Za-z0-9+/]+=*/gi, "$1Basic [redacted]"],
   [/eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, "[redacted-jwt]"],
   [new RegExp(`([?&;\\s]|^)(${secretKeys})=([^&\\s"';]+)`, "g"), "$1$2=[redacted]"],
   [new RegExp(`("(?:${secretKeys})"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, "g"), '$1"[redacted]"'],

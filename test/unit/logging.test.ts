@@ -14,6 +14,9 @@ describe("redact", () => {
     ["grant_type=refresh_token&refresh_token=RT-777&client_secret=CS-888", "CS-888"],
     ['{"accessToken":"x-AT","refreshToken":"x-RT","expiresAt":"2026"}', "x-AT"],
     ['{"code": "the-code", "other": 1}', "the-code"],
+    ["DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=S3CR3T-ACCOUNT-KEY==;EndpointSuffix=core.windows.net", "S3CR3T-ACCOUNT-KEY=="],
+    ["Authorization: Basic bG9jYWwtY2xpZW50LWlkOmxvY2FsLWNsaWVudC1zZWNyZXQ=", "bG9jYWwtY2xpZW50LWlkOmxvY2FsLWNsaWVudC1zZWNyZXQ="],
+    ['{"authorization":"Basic bG9jYWwtY2xpZW50LWlkOmxvY2FsLWNsaWVudC1zZWNyZXQ="}', "bG9jYWwtY2xpZW50LWlkOmxvY2FsLWNsaWVudC1zZWNyZXQ="],
   ])("removes the secret from %s", (input, secret) => {
     const out = redact(input);
     expect(out).not.toContain(secret);
@@ -22,6 +25,7 @@ describe("redact", () => {
 
   it("keeps ordinary text", () => {
     expect(redact("session 01H created for device DESKTOP-1")).toBe("session 01H created for device DESKTOP-1");
+    expect(redact("TeamViewer Basic licences cannot create sessions")).toBe("TeamViewer Basic licences cannot create sessions");
   });
 
   it("applies to every logger line, props and errors included", () => {
