@@ -4,7 +4,8 @@
 // this test and the run's response log), and what an audit receiver was sent. Covered: a
 // sign-in refused at TeamViewer, a callback with an unknown state and one replayed, the
 // sign-in, a refresh after TeamViewer refused the access token, a refresh TeamViewer refuses
-// (both echoing the token in their error_description), connecting again, the disconnect's
+// (both echoing the token in their error_description), connecting again, a token secret in
+// Key Vault that cannot be read as one (tokens in it, a field missing), the disconnect's
 // revoke, an audit subscription's secrets (a PUT, a rotation, a receiver that fails and a
 // token in its URL's query) and an automation app's client secret and token.
 import { randomUUID } from "node:crypto";
@@ -14,6 +15,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { consoleLogName } from "../support/stackProcess.js";
+import { tokenSecretName } from "../../shared/adapters/keyvault/keyVaultTokenVault.js";
 import { api, eventually, stack, type ApiResponse } from "../support/api.js";
 import {
   connect,
@@ -23,6 +25,7 @@ import {
   followToCallback,
   hostLog,
   newTenant,
+  secretClient,
   signInAtTeamViewer,
   storedTokenValue,
   type TestTenant,
@@ -152,6 +155,15 @@ describe("secrets stay secret through the connector's life, audit push and autom
     await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "onboarded" && c.health === "healthy", "onboarded again");
     const third = await storedTokens(tenant.tenantId);
     secrets.push(third.accessToken, third.refreshToken);
+
+    // Key Vault holds a value that is not a token (tokens in it, expiresAt missing): verify fails.
+    const storedRaw = (await storedTokenValue(tenant.tenantId))!.value;
+    const unreadable = { accessToken: `unreadable-access-${randomUUID()}`, refreshToken: `unreadable-refresh-${randomUUID()}` };
+    secrets.push(unreadable.accessToken, unreadable.refreshToken);
+    await secretClient().setSecret(tokenSecretName(tenant.tenantId), JSON.stringify(unreadable), { contentType: "application/json" });
+    const broken = keep(await api("/connector/verify", { method: "POST", token: tenant.connectorAdmin }));
+    expect(broken.status).not.toBe(200); // the check read Key Vault and failed
+    await secretClient().setSecret(tokenSecretName(tenant.tenantId), storedRaw, { contentType: "application/json" });
     expect(keep(await api("/connector/disconnect", { method: "POST", token: tenant.connectorAdmin })).status).toBe(202);
     await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "notOnboarded", "notOnboarded");
 
