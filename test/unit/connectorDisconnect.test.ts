@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { disconnect, disconnectDeadLettered, type DisconnectCommand } from "../../shared/app/connector/connectorDisconnect.js";
 import { connectorNotOnboarded } from "../../shared/app/connector/connectorErrors.js";
+import { TeamViewerError } from "../../shared/app/teamViewerError.js";
 import type { StoredToken } from "../../shared/app/connector/ports.js";
 import { connectorHealths, initialConnectorState, onboardingStatuses, type ConnectorState } from "../../shared/domain/connector.js";
 import { ManualClock, MemoryAuditLog, MemoryConnectorStore, MemoryMessageBus, MemoryTokenVault, recordingLogger } from "../support/memoryPorts.js";
@@ -47,6 +48,9 @@ function tenant(
   if (stored) vault.tokens.set(tenantId, stored);
   const revoked: string[] = [];
   const closed: string[] = [];
+  /** What TeamViewer answers a revoke with, when it fails. */
+  const teamViewerState: { revokeFails?: Error } = {};
+  const logger = recordingLogger();
   const audit = new MemoryAuditLog(clock);
   const deps = {
     connectors,
@@ -64,6 +68,7 @@ function tenant(
     teamViewer: {
       revoke: async (accessToken: string) => {
         await Promise.resolve();
+        if (teamViewerState.revokeFails) throw teamViewerState.revokeFails;
         revoked.push(accessToken);
       },
     },
@@ -89,7 +94,9 @@ function tenant(
     revoked,
     closed,
     audit,
-    disconnect: (generation: number | undefined) => disconnect(deps, command(generation), recordingLogger().log),
+    teamViewerState,
+    logged: logger.lines,
+    disconnect: (generation: number | undefined) => disconnect(deps, command(generation), logger.log),
     deadLettered: (generation: number | undefined) => disconnectDeadLettered(deps, command(generation), "MaxDeliveryCountExceeded"),
   };
 }
@@ -194,5 +201,21 @@ describe("connector.disconnect racing the sign-in it was requested during", () =
     expect(t.vault.tokens.has(tenantId)).toBe(false);
     expect(t.revoked).toEqual(["at-4"]);
     expect(t.audit.events).toMatchObject([{ result: "success", detail: expect.stringContaining("token revoked at TeamViewer") }]);
+  });
+});
+
+describe("connector.disconnect when TeamViewer fails the revoke", () => {
+  it("logs the TeamViewer error code, which says what to do about it", async () => {
+    // Prepare
+    const t = tenant(onboarded(3), tokenOf(3));
+    t.teamViewerState.revokeFails = new TeamViewerError("serverError", "POST /oauth2/revoke: TeamViewer answered 503.", { status: 503 });
+
+    // Act
+    await t.disconnect(3);
+
+    // Assess
+    const line = t.logged.find((l) => l.line.includes("could not revoke the TeamViewer token during disconnect"));
+    expect(line?.line).toContain("serverError");
+    expect(t.vault.tokens.has(tenantId)).toBe(false);
   });
 });

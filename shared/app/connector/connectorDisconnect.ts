@@ -252,7 +252,7 @@ function revokeFailure(e: unknown, tenantId: string, log: Logger): RevokeOutcome
   if (isTokenRefused(e)) return { done: false };
   if (!isTeamViewerError(e)) throw e;
   // Best effort: the local side is cleaned whatever TeamViewer does; the failure is recorded.
-  log.warn("could not revoke the TeamViewer token during disconnect", { tenantId, code: e.code });
+  log.warn("could not revoke the TeamViewer token during disconnect", { tenantId, errorCode: e.code });
   return {
     done: false,
     problem: e.transient

@@ -244,7 +244,7 @@ export class ConnectorHealthCheck {
         };
       }
       if (isTeamViewerError(e)) {
-        log.warn("TeamViewer health check failed", { code: e.code });
+        log.warn("TeamViewer health check failed", { errorCode: e.code });
         const message = e.transient ? `TeamViewer could not be reached: ${e.message}` : `TeamViewer answered unexpectedly: ${e.message}`;
         return { health: connectorHealths.unreachable, detail: message, lastError: { code: connectorErrorCodes.teamViewerUnreachable, message, at } };
       }

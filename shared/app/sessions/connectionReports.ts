@@ -136,7 +136,7 @@ export class ConnectionReports {
       } catch (e) {
         // An offset TeamViewer no longer knows: read the window again from its start (recording is idempotent).
         if (window.offsetId !== undefined && isTeamViewerError(e) && (e.code === "badRequest" || e.code === "notFound")) {
-          log.warn("TeamViewer refused the saved offset of the connection report; the window is read again from its start", { code: e.code });
+          log.warn("TeamViewer refused the saved offset of the connection report; the window is read again from its start", { errorCode: e.code });
           await this.#d.cursors.save(tenantId, { through: stored?.cursor.through ?? null, pending: null }, stored);
           return;
         }
@@ -241,7 +241,7 @@ export class ConnectionReports {
       return;
     }
     if (isTeamViewerError(e)) {
-      log.warn("connection report skipped: TeamViewer failed; the next run tries again", { code: e.code, status: e.status });
+      log.warn("connection report skipped: TeamViewer failed; the next run tries again", { errorCode: e.code, status: e.status });
       return;
     }
     if (isOutage(e)) {
