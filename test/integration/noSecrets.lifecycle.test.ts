@@ -2,7 +2,8 @@
 // everything the service writes read back afterwards: the host log, the app's console
 // output, the trace file, the audit log (list and delta feed), the API responses (those of
 // this test and the run's response log), and what an audit receiver was sent. Covered: a
-// sign-in refused at TeamViewer, a callback with an unknown state and one replayed, the
+// sign-in refused at TeamViewer, a callback with an unknown state and one replayed, a
+// sign-in whose code exchange keeps failing until its message is dead-lettered, the
 // sign-in, a refresh after TeamViewer refused the access token, a refresh TeamViewer refuses
 // (both echoing the token in their error_description), connecting again, a token secret in
 // Key Vault that cannot be read as one (tokens in it, a field missing), the disconnect's
@@ -103,6 +104,33 @@ describe("secrets stay secret through the connector's life, audit push and autom
     const bogus = { code: `bogus-code-${randomUUID()}`, state: `bogus-state-${randomUUID()}` };
     secrets.push(bogus.code, bogus.state);
     await keepRaw(await fetch(`${stack().hostUrl}/api/connector/oauth/callback?code=${bogus.code}&state=${bogus.state}`, { redirect: "manual" }));
+    // A sign-in whose code exchange TeamViewer fails every time (the answer echoing the code):
+    // connector.authorize is retried, dead-lettered, and read by the dead-letter function.
+    const lost = await connect(tenant.connectorAdmin);
+    answeredByDesign.push(lost.state);
+    const lostLocation = await signInAtTeamViewer(lost.authorizeUrl, "allow");
+    const lostCode = lostLocation.searchParams.get("code")!;
+    secrets.push(lostCode);
+    await fake().failNext({
+      method: "POST",
+      path: "/api/v1/oauth2/token",
+      status: 503,
+      body: { error: "temporarily_unavailable", error_description: `the code ${lostCode} could not be redeemed now` },
+      count: 40,
+    });
+    await keepRaw(await followToCallback(lostLocation));
+    await eventually(
+      async () =>
+        (await api<{ value: { activity: string; detail?: string }[] }>("/auditEvents?top=200", { token: tenant.admin })).body.value.some(
+          (e) => e.activity === "connector.authorize" && e.detail?.startsWith("dead-lettered"),
+        )
+          ? true
+          : undefined,
+      60_000,
+      "the sign-in dead-lettered",
+    );
+    await fake().clearFaults();
+
     const allowed = await signIn(tenant, "allow");
     secrets.push(allowed.code!);
     answeredByDesign.push(allowed.state);
