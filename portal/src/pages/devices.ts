@@ -28,9 +28,19 @@ export function eligibilityCell(d: Device): HTMLElement {
   );
 }
 
+/** The page sizes offered; the API takes `top` as plain decimal digits only. */
+const pageSizes = [10, 25, 50, 100] as const;
+const defaultPageSize = 25;
+
+/** The page size the address asks for when it is one offered, else the default (an edited address sends nothing else). */
+function pageSizeOf(value: string | null): number {
+  return pageSizes.find((size) => String(size) === value) ?? defaultPageSize;
+}
+
 export async function devicesPage(ctx: PageContext): Promise<void> {
   const { api } = ctx.app;
   const q = ctx.query;
+  const pageSize = pageSizeOf(q.get("top"));
   const search = h("input", { type: "search", id: "device-search", name: "search", value: q.get("search") ?? "", maxlength: "100", autocomplete: "off" });
   const platform = h(
     "select",
@@ -48,7 +58,7 @@ export async function devicesPage(ctx: PageContext): Promise<void> {
   const top = h(
     "select",
     { id: "device-top", name: "top" },
-    ["10", "25", "50", "100"].map((v) => h("option", { value: v, selected: (q.get("top") ?? "25") === v }, v)),
+    pageSizes.map((size) => h("option", { value: String(size), selected: size === pageSize }, String(size))),
   );
   const form = h(
     "form",
@@ -75,7 +85,7 @@ export async function devicesPage(ctx: PageContext): Promise<void> {
         search: q.get("search"),
         platform: q.get("platform"),
         eligible: q.get("eligible"),
-        top: q.get("top") ?? "25",
+        top: pageSize,
         continuationToken,
       }),
     render: (devices) =>
