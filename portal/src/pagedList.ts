@@ -56,6 +56,19 @@ export async function pagedList<T>(results: HTMLElement, list: PagedList<T>): Pr
         else mount(results, h("p", { class: "empty" }, "No more items."), pager(pageIndex, false, go));
         return;
       }
+      if (page.value.length === 0) {
+        // Every page followed was empty but the list goes on: not "none", and not an empty table.
+        mount(
+          results,
+          h(
+            "p",
+            { class: "empty", id: "search-further" },
+            "None found so far: the service searches a part of the records at a time and more remain. Next page searches further.",
+          ),
+          pager(pageIndex, true, go),
+        );
+        return;
+      }
       mount(results, list.render(page.value), pager(pageIndex, Boolean(page.continuationToken), go));
     } catch (e) {
       mount(results, problemBox(e));

@@ -68,4 +68,27 @@ describe("portal paged list", () => {
     expect(textOf(results)).toContain("Nothing here.");
     expect(byId(results, "previous-page")).toBeUndefined();
   });
+
+  it("says the search goes on, not an empty list, when every page it followed was empty and a token remains", async () => {
+    // Arrange: a sparse filter in a large tenant: each page reads its share of storage, finds nothing, and names the next.
+    const results = container();
+    let n = 0;
+    const list = {
+      ...listOf({}),
+      fetch: vi.fn(async () => (++n < 100 ? { value: [], continuationToken: `t${n}` } : { value: ["found"] })),
+    };
+
+    // Act
+    await pagedList(results, list);
+
+    // Assess: a bounded number of requests; the reader is told the search is not over and can go on with it.
+    expect(list.fetch.mock.calls.length).toBeLessThanOrEqual(20);
+    expect(textOf(results)).not.toContain("Nothing here.");
+    expect(byId(results, "search-further")).toBeDefined();
+    expect(textOf(results)).toMatch(/none found so far/i);
+    const next = byId(results, "next-page")!;
+    expect(next.disabled).toBe(false);
+    next.click();
+    await vi.waitFor(() => expect(list.fetch.mock.calls.length).toBeGreaterThan(11));
+  });
 });
