@@ -5,7 +5,7 @@ import type { ApiClient, List } from "../../portal/src/api.js";
 import type { PageContext } from "../../portal/src/context.js";
 import { approvalsPage } from "../../portal/src/pages/approvals.js";
 import type { Session } from "../../portal/src/types.js";
-import { installFakeDom, pageContext as portalPage, textOf } from "../support/fakeDom.js";
+import { byId, installFakeDom, pageContext as portalPage, textOf } from "../support/fakeDom.js";
 
 let removeDom: () => void;
 beforeAll(() => {
@@ -64,6 +64,27 @@ describe("portal approvals page", () => {
 
     // Assess: the requests read are offered, and the page says that more are waiting.
     expect(textOf(ctx.root)).toContain("PC-1");
-    expect(textOf(ctx.root)).toMatch(/more requests are waiting/i);
+    expect(textOf(ctx.root)).toMatch(/more requests may be waiting/i);
+  });
+
+  it("reads on from where it stopped, not from the start, when the pages it read were empty", async () => {
+    // Arrange: a tenant busy enough that the 25 hours of requests take more pages than the page reads
+    // at once, each bounded, empty, with a token; the one waiting request is further on.
+    const get = vi.fn(async (_path: string, query?: Record<string, unknown>) => {
+      const at = Number(String(query?.continuationToken ?? "t0").slice(1));
+      return at < 12 ? { value: [], continuationToken: `t${at + 1}` } : { value: [waiting("s-late", "PC-LATE")] };
+    });
+    const ctx = pageContext(get);
+    await approvalsPage(ctx);
+    expect(textOf(ctx.root)).not.toContain("No requests are waiting");
+    expect(textOf(ctx.root)).not.toMatch(/than the 0 shown/);
+
+    // Act: the reader asks for the rest.
+    byId(ctx.root, "approvals-read-further")!.click();
+
+    // Assess: the reading goes on from the token it stopped at and finds the request.
+    await vi.waitFor(() => expect(textOf(ctx.root)).toContain("PC-LATE"));
+    expect(get).toHaveBeenCalledTimes(13);
+    expect(byId(ctx.root, "approvals-read-further")).toBeUndefined();
   });
 });

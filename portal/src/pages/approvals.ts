@@ -72,25 +72,50 @@ export async function approvalsPage(ctx: PageContext): Promise<void> {
     );
   };
 
-  const load = async (): Promise<void> => {
+  // The queue may come in several pages, and the API bounds what one page reads, so pages may be
+  // short or empty and still name a next one: a request left off would expire undecided.
+  let waiting: Session[] = [];
+  /** Reads up to `maxPages` pages from `from` (undefined: the start) and shows every request read. */
+  const read = async (from: string | undefined): Promise<void> => {
+    let token = from;
+    for (let page = 0; page < maxPages; page++) {
+      const list: List<Session> = await api.get<List<Session>>("/sessions", { status: "pendingApproval", top: 100, continuationToken: token });
+      waiting.push(...list.value);
+      token = list.continuationToken;
+      if (!token) break;
+    }
+    // Still a token after the last page read: the queue was not read to its end. Reading on goes
+    // on from there (reading from the start again would meet the same pages).
+    let leftOff: HTMLElement | null = null;
+    if (token) {
+      const further = h("button", { type: "button", id: "approvals-read-further" }, "Look for more requests");
+      const rest = token;
+      further.addEventListener("click", () => void whileBusy(further, "Looking", () => show(read(rest))));
+      leftOff = h(
+        "div",
+        { class: "warning" },
+        h(
+          "p",
+          null,
+          waiting.length === 0
+            ? "None found so far, but the queue was not read to its end: requests may be waiting further on."
+            : `More requests may be waiting than the ${waiting.length} shown: the queue was not read to its end.`,
+        ),
+        further,
+      );
+    }
+    mount(results, waiting.length === 0 && !token ? h("p", { class: "empty" }, "No requests are waiting for approval.") : [...waiting.map(card), leftOff]);
+  };
+  const show = async (reading: Promise<void>): Promise<void> => {
     try {
-      // The queue may come in several pages: a request left off would expire undecided.
-      const waiting: Session[] = [];
-      let token: string | undefined;
-      for (let page = 0; page < maxPages; page++) {
-        const list: List<Session> = await api.get<List<Session>>("/sessions", { status: "pendingApproval", top: 100, continuationToken: token });
-        waiting.push(...list.value);
-        token = list.continuationToken;
-        if (!token) break;
-      }
-      // Still a token after the last page read: say so rather than let the rest go unseen.
-      const leftOff = token
-        ? h("p", { class: "warning" }, `More requests are waiting than the ${waiting.length} shown: decide these, then reload the page for the rest.`)
-        : null;
-      mount(results, waiting.length === 0 && !token ? h("p", { class: "empty" }, "No requests are waiting for approval.") : [...waiting.map(card), leftOff]);
+      await reading;
     } catch (e) {
       mount(results, problemBox(e));
     }
+  };
+  const load = (): Promise<void> => {
+    waiting = [];
+    return show(read(undefined));
   };
   await load();
 }
