@@ -1,6 +1,6 @@
 // Reports: who helped whom, when. Sessions over time by status and by platform (inline
 // SVG), totals by status, platform and requester, and the median time to accept.
-import { ApiProblem, problemBox, type List } from "../api.js";
+import { ApiProblem, nextPollMs, problemBox, type List } from "../api.js";
 import type { PageContext } from "../context.js";
 import { duration, h, mount, progress, s } from "../dom.js";
 import { sessionStatuses, statusText, type Session, type SessionReport, type SessionStatus } from "../types.js";
@@ -149,6 +149,10 @@ function totalsChart(title: string, id: string, rows: readonly { label: string; 
 }
 
 const maxSessionsForTimeline = 1000;
+/** Times the page tries again by itself after a 429 before it leaves it to the reader. */
+const maxAutomaticRetries = 3;
+/** The wait after a 429 that names none. */
+const retryMs = 5000;
 /** Pages read for the timeline at most: a scoped reader's pages may be short or empty and still have a token. */
 const maxPagesForTimeline = 20;
 
@@ -182,7 +186,46 @@ export async function reportsPage(ctx: PageContext): Promise<void> {
   const toDate = new Date(`${to.value}T00:00:00`);
   toDate.setDate(toDate.getDate() + 1);
   const toIso = (toDate.getTime() > now.getTime() ? now : toDate).toISOString();
-  try {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  ctx.onLeave(() => clearTimeout(timer));
+  let automaticRetries = 0;
+  const build = async (): Promise<void> => {
+    clearTimeout(timer);
+    mount(out, progress("Building the report"));
+    try {
+      await buildReport();
+    } catch (e) {
+      if (!(e instanceof ApiProblem && e.problem.status === 429)) {
+        mount(out, problemBox(e));
+        return;
+      }
+      // An instance builds at most two reports of a tenant at once (and a caller's requests are
+      // rate limited): a 429 is a wait, not a fault. Try again after it a few times, then leave it to the reader.
+      const waitMs = nextPollMs(e, retryMs);
+      const automatic = automaticRetries < maxAutomaticRetries && !ctx.left();
+      if (automatic) {
+        automaticRetries++;
+        timer = setTimeout(() => void build(), waitMs);
+      }
+      const retry = h("button", { type: "button", id: "report-retry" }, automatic ? "Try again now" : "Try again");
+      retry.addEventListener("click", () => void build());
+      mount(
+        out,
+        h(
+          "div",
+          { class: "info", id: "report-busy", role: "status" },
+          h(
+            "p",
+            null,
+            `Reports are busy: only a few are built at once, and the service asked to wait. ${automatic ? `Trying again in ${Math.ceil(waitMs / 1000)} s.` : "Try again in a moment."}`,
+          ),
+          e.problem.detail ? h("p", { class: "muted" }, e.problem.detail) : null,
+          h("div", { class: "actions" }, retry),
+        ),
+      );
+    }
+  };
+  const buildReport = async (): Promise<void> => {
     const report = await api.get<SessionReport>("/reports/sessions", { from: fromIso, to: toIso });
     // The timeline comes from the session history list (newest first), up to a bound.
     const sessions: Session[] = [];
@@ -308,7 +351,6 @@ export async function reportsPage(ctx: PageContext): Promise<void> {
             ),
           ),
     );
-  } catch (e) {
-    mount(out, problemBox(e));
-  }
+  };
+  await build();
 }
