@@ -34,12 +34,15 @@ export interface RequestOptions {
   readonly headers?: Record<string, string>;
 }
 
+/** A bearer token for the API; `fresh`: a new one, not the one held (the API refused it). */
+export type TokenSource = (options?: { readonly fresh?: boolean }) => Promise<string | undefined>;
+
 export class ApiClient {
   readonly #baseUrl: string;
-  readonly #token: () => Promise<string | undefined>;
+  readonly #token: TokenSource;
   readonly #onUnauthenticated: () => void;
 
-  constructor(baseUrl: string, token: () => Promise<string | undefined>, onUnauthenticated: () => void) {
+  constructor(baseUrl: string, token: TokenSource, onUnauthenticated: () => void) {
     this.#baseUrl = baseUrl.replace(/\/$/, "");
     this.#token = token;
     this.#onUnauthenticated = onUnauthenticated;
@@ -58,17 +61,37 @@ export class ApiClient {
     for (const [k, v] of Object.entries(options.query ?? {})) {
       if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, String(v));
     }
-    const headers: Record<string, string> = { accept: "application/json", ...options.headers };
+    const body = options.body !== undefined ? JSON.stringify(options.body) : undefined;
     const token = await this.#token();
-    if (token) headers.authorization = `Bearer ${token}`;
-    let body: string | undefined;
-    if (options.body !== undefined) {
-      body = JSON.stringify(options.body);
-      headers["content-type"] = "application/json";
+    let res = await this.#send(method, url, options.headers, body, token);
+    if (res.status === 401 && token) {
+      // The API refused the token sent (its challenge says error="invalid_token", which a
+      // cross-origin page cannot read: hence "a token was sent"): revoked, or issued before a
+      // change. Renew it once and send again; the API authenticates first, so the refused request
+      // changed nothing. A second refusal, or no new token, means signing in again.
+      const fresh = await this.#token({ fresh: true });
+      if (fresh && fresh !== token) res = await this.#send(method, url, options.headers, body, fresh);
     }
-    let res: Response;
+    const text = await res.text();
+    let parsed: unknown;
     try {
-      res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(requestTimeoutMs) });
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (res.ok) return parsed as T;
+    const problem = asProblem(parsed, res);
+    if (res.status === 401) this.#onUnauthenticated();
+    throw new ApiProblem(problem);
+  }
+
+  /** One request; a timeout or an unreachable service as an ApiProblem. */
+  async #send(method: string, url: URL, extra: Record<string, string> | undefined, body: string | undefined, token: string | undefined): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json", ...extra };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    try {
+      return await fetch(url, { method, headers, body, signal: AbortSignal.timeout(requestTimeoutMs) });
     } catch (e) {
       if (e instanceof DOMException && e.name === "TimeoutError") {
         throw new ApiProblem({
@@ -83,17 +106,6 @@ export class ApiClient {
         code: "network",
       });
     }
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (res.ok) return parsed as T;
-    const problem = asProblem(parsed, res);
-    if (res.status === 401) this.#onUnauthenticated();
-    throw new ApiProblem(problem);
   }
 }
 

@@ -67,10 +67,10 @@ class Portal {
     this.#config = config;
     this.#auth = auth;
     this.#signInProblem = signInProblem;
-    // A 401 means the token expired or was refused: sign in again, then come back here.
+    // A 401 the client could not mend by renewing the token once: sign in again, then come back here.
     this.#api = new ApiClient(
       config.apiBaseUrl,
-      () => this.#auth.accessToken(),
+      (options) => this.#auth.accessToken(options),
       () => {
         this.#auth.signOut();
         this.#perms = undefined;

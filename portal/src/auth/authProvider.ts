@@ -14,8 +14,12 @@ export interface AuthProvider {
   readonly kind: "local" | "entra";
   /** The signed-in user, or undefined. */
   current(): SignedInUser | undefined;
-  /** A bearer token for the API; undefined when nobody is signed in (or the token has expired). */
-  accessToken(): Promise<string | undefined>;
+  /**
+   * A bearer token for the API; undefined when nobody is signed in (or the token has expired).
+   * `fresh`: a new token rather than the one held, which the API refused; undefined when none
+   * can be had without signing in again.
+   */
+  accessToken(options?: { readonly fresh?: boolean }): Promise<string | undefined>;
   signOut(): void;
 }
 

@@ -38,7 +38,9 @@ export class LocalAuth implements AuthProvider {
     return this.#stored()?.user;
   }
 
-  async accessToken(): Promise<string | undefined> {
+  async accessToken(options?: { readonly fresh?: boolean }): Promise<string | undefined> {
+    // A demo user's token is renewed only by signing in again (the reader picks the user).
+    if (options?.fresh) return undefined;
     return this.#stored()?.token;
   }
 

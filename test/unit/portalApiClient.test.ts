@@ -1,0 +1,96 @@
+// The portal's HTTP client (portal/src/api.ts) when the API refuses the bearer token it was
+// sent (401, error="invalid_token"): it renews the token once and sends the request again;
+// a second refusal, or no new token, sends the reader to sign in, once.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ApiClient, ApiProblem } from "../../portal/src/api.js";
+
+const refused = (): Response =>
+  new Response(JSON.stringify({ title: "Unauthenticated", status: 401, code: "unauthenticated", detail: "The token is not valid." }), {
+    status: 401,
+    headers: { "content-type": "application/problem+json", "www-authenticate": 'Bearer realm="remote-assistance-connector", error="invalid_token"' },
+  });
+
+/** A fetch that answers 200 to the bearer token `good`, 401 to any other. */
+function apiAccepting(good: string | undefined) {
+  return vi.fn(async (_url: URL, init: RequestInit) => {
+    const auth = (init.headers as Record<string, string>).authorization;
+    return good !== undefined && auth === `Bearer ${good}` ? new Response(JSON.stringify({ ok: true })) : refused();
+  });
+}
+
+beforeEach(() => {
+  vi.stubGlobal("window", { location: { href: "http://127.0.0.1:7071/" } });
+});
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe("portal API client on a refused token", () => {
+  it("renews the token once and sends the request again with the new one", async () => {
+    // Arrange: the token held was refused (revoked, or issued before a change); a fresh one is accepted.
+    const fetch = apiAccepting("new");
+    vi.stubGlobal("fetch", fetch);
+    const token = vi.fn(async (options?: { fresh?: boolean }) => (options?.fresh ? "new" : "old"));
+    const onUnauthenticated = vi.fn();
+    const api = new ApiClient("/api", token, onUnauthenticated);
+
+    // Act
+    const answer = await api.get<{ ok: boolean }>("/connector");
+
+    // Assess
+    expect(answer).toEqual({ ok: true });
+    expect(fetch).toHaveBeenCalledTimes(2);
+    expect(token).toHaveBeenCalledWith({ fresh: true });
+    expect(onUnauthenticated).not.toHaveBeenCalled();
+  });
+
+  it("sends the reader to sign in, once, when the renewed token is refused too", async () => {
+    // Arrange
+    const fetch = apiAccepting(undefined);
+    vi.stubGlobal("fetch", fetch);
+    const token = vi.fn(async (options?: { fresh?: boolean }) => (options?.fresh ? "new" : "old"));
+    const onUnauthenticated = vi.fn();
+    const api = new ApiClient("/api", token, onUnauthenticated);
+
+    // Act
+    const error = await api.get("/connector").catch((e: unknown) => e);
+
+    // Assess: two requests, no more; one sign-in.
+    expect(error).toBeInstanceOf(ApiProblem);
+    expect(fetch).toHaveBeenCalledTimes(2);
+    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+  });
+
+  it("sends the reader to sign in without sending again when no new token can be had", async () => {
+    // Arrange: the local sign-in cannot renew a token without the reader picking a user.
+    const fetch = apiAccepting(undefined);
+    vi.stubGlobal("fetch", fetch);
+    const token = vi.fn(async (options?: { fresh?: boolean }) => (options?.fresh ? undefined : "old"));
+    const onUnauthenticated = vi.fn();
+    const api = new ApiClient("/api", token, onUnauthenticated);
+
+    // Act
+    await api.get("/connector").catch(() => undefined);
+
+    // Assess
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+  });
+
+  it("sends the reader to sign in at once when no token was sent", async () => {
+    // Arrange
+    const fetch = apiAccepting("new");
+    vi.stubGlobal("fetch", fetch);
+    const token = vi.fn(async () => undefined);
+    const onUnauthenticated = vi.fn();
+    const api = new ApiClient("/api", token, onUnauthenticated);
+
+    // Act
+    await api.get("/connector").catch(() => undefined);
+
+    // Assess
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(token).toHaveBeenCalledTimes(1);
+    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+  });
+});
