@@ -82,7 +82,10 @@ export function readPortalConfig(value: unknown): { config: PortalConfig } | { p
     }
     text(auth, "clientId", "auth.");
     url(text(auth, "authority", "auth."), "auth.authority", true);
-    text(auth, "apiScope", "auth.");
+    const apiScope = text(auth, "apiScope", "auth.");
+    if (apiScope && !isApiScope(apiScope)) {
+      problems.push(`auth.apiScope must name the API's delegated scope, e.g. api://<API app id>/access_as_user, not ${apiScope}`);
+    }
     if (
       auth.knownAuthorities !== undefined &&
       !(Array.isArray(auth.knownAuthorities) && auth.knownAuthorities.every((h) => typeof h === "string" && h !== ""))
@@ -97,4 +100,18 @@ export function readPortalConfig(value: unknown): { config: PortalConfig } | { p
     problems.push(`auth.kind must be "local" or "entra", not ${JSON.stringify(auth.kind)}`);
   }
   return problems.length > 0 ? { problems } : { config: value as unknown as PortalConfig };
+}
+
+/**
+ * A scope of an API, `<app id URI or app id>/<scope>`: the token Entra ID issues for it has the
+ * API's audience and the delegated scope (`scp`) the API requires of a user's token. A bare
+ * resource, an OpenID scope or Graph's `User.Read` gets a token the API refuses at every request.
+ */
+function isApiScope(scope: string): boolean {
+  const slash = scope.lastIndexOf("/");
+  const resource = scope.slice(0, slash);
+  const name = scope.slice(slash + 1);
+  if (slash <= 0 || name === "" || /\s/.test(scope)) return false;
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(resource)) return true;
+  return URL.canParse(resource) && new URL(resource).host !== "";
 }

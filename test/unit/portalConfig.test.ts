@@ -34,6 +34,8 @@ describe("portal config.json", () => {
     ],
     ["the local configuration", local],
     ["an Entra ID configuration with an API on this machine over http", { ...entra, apiBaseUrl: "http://127.0.0.1:7071/api" }],
+    ["an API scope named by the API's app id", { ...entra, auth: { ...entra.auth, apiScope: "11111111-2222-3333-4444-555555555555/access_as_user" } }],
+    ["an API's default scope", { ...entra, auth: { ...entra.auth, apiScope: "api://x/.default" } }],
   ])("accepts %s as it is", (_name, value) => {
     // Act
     const read = readPortalConfig(value);
@@ -67,6 +69,11 @@ describe("portal config.json", () => {
       ["apiBaseUrl must be an https address: the portal sends it Entra ID access tokens, not http://rac-func.azurewebsites.net/api"],
     ],
     ["a local configuration without users", { ...local, auth: { ...local.auth, users: [] } }, ["auth.users must list the demo users"]],
+    ...["User.Read", "openid", "api://x", "api://x/", "access_as_user"].map((apiScope): [string, unknown, string[]] => [
+      `an API scope that names no scope of an API (${apiScope})`,
+      { ...entra, auth: { ...entra.auth, apiScope } },
+      [`auth.apiScope must name the API's delegated scope, e.g. api://<API app id>/access_as_user, not ${apiScope}`],
+    ]),
   ])("names what is wrong with %s", (_name, value, expected) => {
     // Act
     const problems = problemsOf(value);
