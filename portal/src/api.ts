@@ -41,6 +41,8 @@ export class ApiClient {
   readonly #baseUrl: string;
   readonly #token: TokenSource;
   readonly #onUnauthenticated: () => void;
+  /** The last renewal: the token refused and the new one asked for, shared by every request refused with it. */
+  #renewal: { readonly refused: string; readonly fresh: Promise<string | undefined> } | undefined;
 
   constructor(baseUrl: string, token: TokenSource, onUnauthenticated: () => void) {
     this.#baseUrl = baseUrl.replace(/\/$/, "");
@@ -69,7 +71,7 @@ export class ApiClient {
       // cross-origin page cannot read: hence "a token was sent"): revoked, or issued before a
       // change. Renew it once and send again; the API authenticates first, so the refused request
       // changed nothing. A second refusal, or no new token, means signing in again.
-      const fresh = await this.#token({ fresh: true });
+      const fresh = await this.#renewed(token);
       if (fresh && fresh !== token) res = await this.#send(method, url, options.headers, body, fresh);
     }
     const text = await res.text();
@@ -83,6 +85,12 @@ export class ApiClient {
     const problem = asProblem(parsed, res);
     if (res.status === 401) this.#onUnauthenticated();
     throw new ApiProblem(problem);
+  }
+
+  /** A new token for one refused: asked for once, however many requests were refused with it. */
+  #renewed(refused: string): Promise<string | undefined> {
+    if (this.#renewal?.refused !== refused) this.#renewal = { refused, fresh: this.#token({ fresh: true }) };
+    return this.#renewal.fresh;
   }
 
   /** One request; a timeout or an unreachable service as an ApiProblem. */

@@ -93,4 +93,20 @@ describe("portal API client on a refused token", () => {
     expect(token).toHaveBeenCalledTimes(1);
     expect(onUnauthenticated).toHaveBeenCalledTimes(1);
   });
+
+  it("renews once for requests refused at the same time", async () => {
+    // Arrange: a page that sends several requests at once (the audit log names each row's device).
+    const fetch = apiAccepting("new");
+    vi.stubGlobal("fetch", fetch);
+    const token = vi.fn(async (options?: { fresh?: boolean }) => (options?.fresh ? "new" : "old"));
+    const api = new ApiClient("/api", token, vi.fn());
+
+    // Act
+    const answers = await Promise.all([api.get("/devices/a"), api.get("/devices/b"), api.get("/devices/c")]);
+
+    // Assess: one new token for all three, each sent again with it.
+    expect(answers).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    expect(token.mock.calls.filter(([options]) => options?.fresh)).toHaveLength(1);
+    expect(fetch).toHaveBeenCalledTimes(6);
+  });
 });
