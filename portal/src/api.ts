@@ -34,8 +34,8 @@ export interface RequestOptions {
   readonly headers?: Record<string, string>;
 }
 
-/** A bearer token for the API; `fresh`: a new one, not the one held (the API refused it). */
-export type TokenSource = (options?: { readonly fresh?: boolean }) => Promise<string | undefined>;
+/** A bearer token for the API; `instead`: one other than this token, which the API refused. */
+export type TokenSource = (options?: { readonly instead?: string }) => Promise<string | undefined>;
 
 export class ApiClient {
   readonly #baseUrl: string;
@@ -89,7 +89,15 @@ export class ApiClient {
 
   /** A new token for one refused: asked for once, however many requests were refused with it. */
   #renewed(refused: string): Promise<string | undefined> {
-    if (this.#renewal?.refused !== refused) this.#renewal = { refused, fresh: this.#token({ fresh: true }) };
+    if (this.#renewal?.refused !== refused) {
+      const fresh = this.#token({ instead: refused });
+      this.#renewal = { refused, fresh };
+      // None could be had: a later refusal asks again, since the reader may have signed in since.
+      const forget = (): void => {
+        if (this.#renewal?.fresh === fresh) this.#renewal = undefined;
+      };
+      fresh.then((t) => (t ? undefined : forget()), forget);
+    }
     return this.#renewal.fresh;
   }
 

@@ -30,7 +30,7 @@ describe("portal API client on a refused token", () => {
     // Arrange: the token held was refused (revoked, or issued before a change); a fresh one is accepted.
     const fetch = apiAccepting("new");
     vi.stubGlobal("fetch", fetch);
-    const token = vi.fn(async (options?: { fresh?: boolean }) => (options?.fresh ? "new" : "old"));
+    const token = vi.fn(async (options?: { instead?: string }) => (options?.instead ? "new" : "old"));
     const onUnauthenticated = vi.fn();
     const api = new ApiClient("/api", token, onUnauthenticated);
 
@@ -40,7 +40,7 @@ describe("portal API client on a refused token", () => {
     // Assess
     expect(answer).toEqual({ ok: true });
     expect(fetch).toHaveBeenCalledTimes(2);
-    expect(token).toHaveBeenCalledWith({ fresh: true });
+    expect(token).toHaveBeenCalledWith({ instead: "old" });
     expect(onUnauthenticated).not.toHaveBeenCalled();
   });
 
@@ -48,7 +48,7 @@ describe("portal API client on a refused token", () => {
     // Arrange
     const fetch = apiAccepting(undefined);
     vi.stubGlobal("fetch", fetch);
-    const token = vi.fn(async (options?: { fresh?: boolean }) => (options?.fresh ? "new" : "old"));
+    const token = vi.fn(async (options?: { instead?: string }) => (options?.instead ? "new" : "old"));
     const onUnauthenticated = vi.fn();
     const api = new ApiClient("/api", token, onUnauthenticated);
 
@@ -65,7 +65,7 @@ describe("portal API client on a refused token", () => {
     // Arrange: the local sign-in cannot renew a token without the reader picking a user.
     const fetch = apiAccepting(undefined);
     vi.stubGlobal("fetch", fetch);
-    const token = vi.fn(async (options?: { fresh?: boolean }) => (options?.fresh ? undefined : "old"));
+    const token = vi.fn(async (options?: { instead?: string }) => (options?.instead ? undefined : "old"));
     const onUnauthenticated = vi.fn();
     const api = new ApiClient("/api", token, onUnauthenticated);
 
@@ -98,7 +98,7 @@ describe("portal API client on a refused token", () => {
     // Arrange: a page that sends several requests at once (the audit log names each row's device).
     const fetch = apiAccepting("new");
     vi.stubGlobal("fetch", fetch);
-    const token = vi.fn(async (options?: { fresh?: boolean }) => (options?.fresh ? "new" : "old"));
+    const token = vi.fn(async (options?: { instead?: string }) => (options?.instead ? "new" : "old"));
     const api = new ApiClient("/api", token, vi.fn());
 
     // Act
@@ -106,7 +106,35 @@ describe("portal API client on a refused token", () => {
 
     // Assess: one new token for all three, each sent again with it.
     expect(answers).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
-    expect(token.mock.calls.filter(([options]) => options?.fresh)).toHaveLength(1);
+    expect(token.mock.calls.filter(([options]) => options?.instead)).toHaveLength(1);
     expect(fetch).toHaveBeenCalledTimes(6);
+  });
+
+  it("does not sign out a reader who signed in again when a request sent with the old token is refused late", async () => {
+    // Arrange: the token held is refused and cannot be renewed, so the reader signs in again; one
+    // request sent with the old token was still on its way.
+    let held: string | undefined = "old";
+    const token = vi.fn(async (options?: { instead?: string }) => (options?.instead !== undefined && held === options.instead ? undefined : held));
+    let answerLate: () => void = () => undefined;
+    const late = new Promise<void>((resolve) => (answerLate = resolve));
+    const fetch = vi.fn(async (url: URL, init: RequestInit) => {
+      const auth = (init.headers as Record<string, string>).authorization;
+      if (url.pathname === "/api/slow" && auth === "Bearer old") await late;
+      return auth === "Bearer new" ? new Response(JSON.stringify({ ok: true })) : refused();
+    });
+    vi.stubGlobal("fetch", fetch);
+    const onUnauthenticated = vi.fn(() => (held = undefined));
+    const api = new ApiClient("/api", token, onUnauthenticated);
+    const slow = api.get("/slow");
+    await api.get("/connector").catch(() => undefined);
+    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+    held = "new"; // signed in again
+
+    // Act
+    answerLate();
+
+    // Assess: the late refusal is mended with the token held now; nobody is signed out.
+    await expect(slow).resolves.toEqual({ ok: true });
+    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
   });
 });

@@ -16,10 +16,10 @@ export interface AuthProvider {
   current(): SignedInUser | undefined;
   /**
    * A bearer token for the API; undefined when nobody is signed in (or the token has expired).
-   * `fresh`: a new token rather than the one held, which the API refused; undefined when none
-   * can be had without signing in again.
+   * `instead`: a token other than this one, which the API refused; undefined when none can be
+   * had without signing in again.
    */
-  accessToken(options?: { readonly fresh?: boolean }): Promise<string | undefined>;
+  accessToken(options?: { readonly instead?: string }): Promise<string | undefined>;
   signOut(): void;
 }
 

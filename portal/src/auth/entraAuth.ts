@@ -96,12 +96,12 @@ export class EntraAuth implements AuthProvider {
     return this.#account ? this.#user : undefined;
   }
 
-  async accessToken(options?: { readonly fresh?: boolean }): Promise<string | undefined> {
+  async accessToken(options?: { readonly instead?: string }): Promise<string | undefined> {
     if (!this.#account) return undefined;
     try {
       // From MSAL's cache, or a refresh-token grant when it is gone or about to expire, or
-      // (fresh) when the API refused the cached one.
-      const request = { scopes: [this.config.apiScope], account: this.#account, forceRefresh: options?.fresh === true };
+      // when the API refused the one given (`instead`).
+      const request = { scopes: [this.config.apiScope], account: this.#account, forceRefresh: options?.instead !== undefined };
       return this.#remember(await this.#msal.acquireTokenSilent(request));
     } catch (e) {
       // Interaction needed (refresh token gone or revoked): sign in again.

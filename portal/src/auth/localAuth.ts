@@ -38,10 +38,10 @@ export class LocalAuth implements AuthProvider {
     return this.#stored()?.user;
   }
 
-  async accessToken(options?: { readonly fresh?: boolean }): Promise<string | undefined> {
+  async accessToken(options?: { readonly instead?: string }): Promise<string | undefined> {
     // A demo user's token is renewed only by signing in again (the reader picks the user).
-    if (options?.fresh) return undefined;
-    return this.#stored()?.token;
+    const token = this.#stored()?.token;
+    return token === options?.instead ? undefined : token;
   }
 
   async signIn(userKey: string): Promise<SignedInUser> {
