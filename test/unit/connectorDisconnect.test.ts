@@ -97,7 +97,8 @@ function tenant(
     teamViewerState,
     logged: logger.lines,
     disconnect: (generation: number | undefined) => disconnect(deps, command(generation), logger.log),
-    deadLettered: (generation: number | undefined) => disconnectDeadLettered(deps, command(generation), "MaxDeliveryCountExceeded"),
+    deadLettered: (generation: number | undefined, more: Partial<DisconnectCommand> = {}) =>
+      disconnectDeadLettered(deps, { ...command(generation), ...more }, "MaxDeliveryCountExceeded"),
   };
 }
 
@@ -217,5 +218,19 @@ describe("connector.disconnect when TeamViewer fails the revoke", () => {
     const line = t.logged.find((l) => l.line.includes("could not revoke the TeamViewer token during disconnect"));
     expect(line?.line).toContain("serverError");
     expect(t.vault.tokens.has(tenantId)).toBe(false);
+  });
+});
+
+describe("a dead-lettered follow-up that closes the requests admitted during a disconnect", () => {
+  it("does not mark a connection made since as failed, even from a message without a generation", async () => {
+    // Prepare: disconnected at 4 by a message queued before messages carried the generation; connected again since (6)
+    const t = tenant(onboarded(6), tokenOf(6));
+
+    // Act
+    await t.deadLettered(undefined, { disconnectedGeneration: 4, sessionsAfter: "open|1|01J0000000000000000000000" });
+
+    // Assess: the disconnect had completed; only the late requests' close is recorded as failed
+    expect(t.connectors.rows.get(tenantId)).toEqual(onboarded(6));
+    expect(t.audit.events).toMatchObject([{ activity: "connector.disconnect", result: "failure", detail: expect.stringContaining("admitted while") }]);
   });
 });

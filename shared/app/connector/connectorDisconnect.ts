@@ -277,11 +277,16 @@ async function closeLateRequests(d: ConnectorDisconnectDeps, command: Disconnect
  * A disconnect Service Bus gave up on. A connector that is no longer onboarded was
  * disconnected after all (or connected again and disconnected since), and one a connect
  * began after the request is another connection: there is nothing left to report on it.
- * Safe to run twice.
+ * A follow-up closing the requests admitted meanwhile (`disconnectedGeneration`) comes after
+ * the disconnect completed: whatever the connector is now, it did not fail. Safe to run twice.
  */
 export async function disconnectDeadLettered(d: ConnectorDisconnectDeps, command: DisconnectCommand, reason: string | undefined): Promise<void> {
   const at = d.clock.now().toISOString();
   const why = reason ? ` (${reason})` : "";
+  if (command.disconnectedGeneration !== undefined) {
+    await audit(d, command, "failure", `dead-lettered${why} while closing the requests admitted while the disconnect ran; the connector was disconnected`);
+    return;
+  }
   const newest = newestUndone(command);
   // A connect begun after the request is not the connection whose disconnect failed.
   await d.connectors.update(command.tenantId, (s) =>
