@@ -98,7 +98,8 @@ export const sessionFunctions: FunctionDefinition[] = [
     name: "listSessions",
     method: "GET",
     route: "sessions",
-    summary: "Sessions in the caller's scope, newest first, optionally for one device or in one status",
+    summary:
+      "Sessions in the caller's scope, newest first, optionally for one device or in one status (pendingApproval: the requests of the last 25 hours, the longest one can wait)",
     tag,
     authenticated: true,
     access: "read",
