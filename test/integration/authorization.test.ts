@@ -53,7 +53,7 @@ const tokens = new Map<Role, string>();
 
 async function call(d: EndpointDescription, token?: string, headers: Record<string, string> = {}) {
   const r = sampleRequest(d);
-  return api<{ code?: string }>(r.path, { method: d.method, token, body: r.body, headers });
+  return api<{ code?: string; detail?: string }>(r.path, { method: d.method, token, body: r.body, headers });
 }
 
 beforeAll(async () => {
@@ -110,7 +110,8 @@ describe("authentication", () => {
 
     it("a token signed by someone else's key → 401", async () => {
       const { privateKey } = await generateKeyPair("RS256");
-      const forged = await new SignJWT({ tid: tenantId, oid: randomUUID(), roles: ["Intune.Administrator"] })
+      // Every claim a user's token needs (scp included): only the key is wrong.
+      const forged = await new SignJWT({ tid: tenantId, oid: randomUUID(), roles: ["Intune.Administrator"], scp: "access_as_user" })
         .setProtectedHeader({ alg: "RS256", kid: "forged-key" })
         .setIssuer(stack().issuer)
         .setAudience(stack().audience)
@@ -120,6 +121,7 @@ describe("authentication", () => {
       const res = await call(d, forged);
       expect(res.status).toBe(401);
       expect(res.body.code).toBe("unauthenticated");
+      expect(res.body.detail).toBe("The token is not valid.");
     });
 
     it.each([
