@@ -194,6 +194,8 @@ describe("the contract's HTTP API", () => {
     await createDevices(tenant.tenantId, tenant.admin, [other]);
     const requested = await requestSession(tenant.helpdesk, other.id);
     const waiting = await eventuallySession(tenant.admin, requested.body.id, (s) => s.status === "awaitingEndUser", "the session to await the end user");
+    const resent = await api(`/sessions/${waiting.id}/resendNotification`, { method: "POST", token: tenant.helpdesk });
+    expect(resent.status, resent.text).toBe(202);
     const user = await tokenFor({ tid: tenant.tenantId, oid: String(other.userId), name: "Other User", roles: [], groups: [] });
     const accepted = await api(`/me/remoteAssistanceRequests/${waiting.id}/accept`, { method: "POST", token: user });
     expect(accepted.status, accepted.text).toBe(200);
