@@ -284,7 +284,7 @@ describe("connector disconnect", () => {
       "the disconnect's audit event",
     );
     expect(completed).toMatchObject({ result: "success", detail: expect.stringContaining("250 open sessions closed") });
-    expect(await store.listOpen(tenant.tenantId)).toEqual([]);
+    expect((await store.listOpenPage(tenant.tenantId, 1000)).sessionIds).toEqual([]);
     // A page of 100 per message: the request's message and two follow-ups
     const received = hostLog()
       .split("\n")

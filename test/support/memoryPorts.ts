@@ -223,8 +223,7 @@ export class MemorySessionStore implements SessionStore {
       .map((s) => s.id);
   }
 
-  async listOpen(tenantId: string): Promise<string[]> {
-    await Promise.resolve();
+  #openIds(tenantId: string): string[] {
     return this.#sessionsOf(tenantId)
       .filter((s) => isOpen(s.status))
       .map((s) => s.id);
@@ -232,7 +231,10 @@ export class MemorySessionStore implements SessionStore {
 
   /** In session id order; a place is the last id of the page before. */
   async listOpenPage(tenantId: string, limit: number, after?: string): Promise<OpenSessionsPage> {
-    const ids = (await this.listOpen(tenantId)).sort().filter((id) => after === undefined || id > after);
+    await Promise.resolve();
+    const ids = this.#openIds(tenantId)
+      .sort()
+      .filter((id) => after === undefined || id > after);
     const sessionIds = ids.slice(0, limit);
     return sessionIds.length < limit ? { sessionIds } : { sessionIds, next: sessionIds[sessionIds.length - 1]! };
   }

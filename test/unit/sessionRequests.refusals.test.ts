@@ -51,7 +51,6 @@ class FakeSessionStore implements SessionStore {
   list = unused;
   requestedBetween = unused;
   listDue = unused;
-  listOpen = unused;
   listOpenPage = unused;
   deleteOutbox = async (): Promise<void> => undefined;
   listOutbox = unused;

@@ -318,10 +318,6 @@ export class TableSessionStore implements SessionStore {
     return this.#pointers(odata`PartitionKey eq ${tenantId} and RowKey ge ${"open|"} and RowKey le ${`open|${pad13(now.getTime())}|~`}`);
   }
 
-  async listOpen(tenantId: string): Promise<string[]> {
-    return this.#pointers(odata`PartitionKey eq ${tenantId} and RowKey ge ${"open|"} and RowKey lt ${"open|~"}`);
-  }
-
   async listOpenPage(tenantId: string, limit: number, after?: string): Promise<OpenSessionsPage> {
     // A place is an open-index RowKey; anything else starts from the first (never another kind of row).
     const from = after?.startsWith("open|") ? odata` and RowKey gt ${after}` : odata` and RowKey ge ${"open|"}`;

@@ -72,8 +72,6 @@ export interface SessionStore {
   requestedBetween(tenantId: string, from: Date, to: Date): AsyncIterable<Session>;
   /** Ids of open sessions whose deadline (expiry for unanswered ones) is at or before `now`. */
   listDue(tenantId: string, now: Date): Promise<string[]>;
-  /** Ids of every open session of the tenant. */
-  listOpen(tenantId: string): Promise<string[]>;
   /**
    * Ids of up to `limit` open sessions of the tenant, in the store's order, after the place
    * `after` (undefined: from the first). `next` is the place after the last of them, set
