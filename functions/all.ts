@@ -10,7 +10,6 @@ import { healthFunctions } from "./health.js";
 import { openApiFunctions } from "./openapi.js";
 import { reindexFunctions } from "./reindex.js";
 import { meFunctions } from "./me.js";
-import { noSuchEndpointFunctions } from "./noSuchEndpoint.js";
 import { sessionFunctions } from "./sessions.js";
 import { sessionQueueFunctions } from "./sessionQueues.js";
 
@@ -28,7 +27,5 @@ export function allDefinitions(): FunctionDefinition[] {
     ...auditExportFunctions,
     ...connectionReportFunctions,
     ...reindexFunctions,
-    // Last: the catch-all for paths and methods no endpoint above serves.
-    ...noSuchEndpointFunctions,
   ];
 }

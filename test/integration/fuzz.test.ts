@@ -368,7 +368,7 @@ function judge(o: Outcome, r: FuzzRequest): string | undefined {
   if (o.status >= 500) return `status ${o.status}`;
   if (/\n\s+at \S/.test(o.text) || /\b[A-Za-z]*Error: /.test(o.text)) return "a stack trace or error text in the body";
   if (o.status < 400) return undefined;
-  // The host itself answers some requests (URI or headers too long, body too large, OPTIONS with no route) with an empty body, as in Azure.
+  // The host itself answers some requests (no route, URI or headers too long, body too large) with an empty body, as in Azure.
   if (o.text === "") return [400, 404, 413, 414, 431].includes(o.status) ? undefined : `empty ${o.status}`;
   if (!o.contentType.startsWith("application/problem+json")) return `error with content-type ${o.contentType}`;
   let p: Record<string, unknown>;
