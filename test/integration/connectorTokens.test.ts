@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { localDevelopmentCredential } from "../../shared/adapters/keyvault/credentials.js";
 import { KeyVaultSecretStore } from "../../shared/adapters/keyvault/secretStore.js";
-import { KeyVaultTokenVault } from "../../shared/adapters/keyvault/keyVaultTokenVault.js";
+import { KeyVaultTokenVault, tokenSecretName } from "../../shared/adapters/keyvault/keyVaultTokenVault.js";
 import { TableLeaseStore } from "../../shared/adapters/tables/tableLeaseStore.js";
 import { refreshLeaseName } from "../../shared/app/connector/tokenProvider.js";
 import { systemClock } from "../../shared/app/clock.js";
@@ -26,8 +26,8 @@ import {
   tokenProviderInstance,
 } from "./connectorSupport.js";
 
-const vault = (): KeyVaultTokenVault =>
-  new KeyVaultTokenVault(new KeyVaultSecretStore(stack().keyVaultUrl, localDevelopmentCredential, { allowInsecure: true }));
+const secrets = (): KeyVaultSecretStore => new KeyVaultSecretStore(stack().keyVaultUrl, localDevelopmentCredential, { allowInsecure: true });
+const vault = (): KeyVaultTokenVault => new KeyVaultTokenVault(secrets());
 
 const tokenCalls = (calls: CallRecord[]): CallRecord[] => calls.filter((c) => c.method === "POST" && c.path.toLowerCase().endsWith("/oauth2/token"));
 
@@ -160,6 +160,35 @@ describe("TeamViewer token provider", () => {
     const recovered = await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "onboarded" && c.health === "healthy", "recovered");
     expect(recovered.lastError).toBeNull();
     expect(await provider.withAccessToken(tenant.tenantId, (t) => teamViewerClient().ping(t))).toEqual({ tokenValid: true });
+  });
+
+  it("a token secret that holds no token: verify says connect again, and a disconnect still ends the connection", async () => {
+    // Prepare: the tenant's secret is replaced by a value that is not a stored token (edited by hand)
+    const tenant = await newTenant();
+    await onboard(tenant);
+    await secrets().set(tokenSecretName(tenant.tenantId), JSON.stringify({ accessToken: "hand-edited" }), "application/json");
+
+    // Act
+    const verify = await api<{ health: string; detail: string }>("/connector/verify", { method: "POST", token: tenant.connectorAdmin });
+
+    // Assess: a finding the admin can act on, not a 500; the connector says so until a new sign-in
+    expect(verify.status).toBe(200);
+    expect(verify.body.health).toBe("reauthorizationRequired");
+    expect(verify.body.detail).toContain("cannot be read");
+    const marked = await getConnector(tenant.connectorAdmin);
+    expect(marked).toMatchObject({ onboardingStatus: "onboarded", health: "reauthorizationRequired" });
+    expect(marked.lastError).toMatchObject({ code: "reauthorizationRequired" });
+
+    // Act: the admin disconnects
+    expect((await api("/connector/disconnect", { method: "POST", token: tenant.connectorAdmin })).status).toBe(202);
+
+    // Assess: disconnected, the unreadable secret deleted, the audit event says it was not revoked
+    await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "notOnboarded", "disconnected");
+    expect(await secrets().get(tokenSecretName(tenant.tenantId))).toBeUndefined();
+    const disconnects = await auditEvents(tenant.admin, "connector.disconnect");
+    const done = disconnects.find((e) => e.detail?.startsWith("disconnected"));
+    expect(done?.detail).toContain("could not be read, so it was not revoked");
+    expect(disconnects.map((e) => e.detail ?? "").join(" ")).not.toContain("hand-edited");
   });
 
   it("a tenant without a connector gets 409 connectorNotOnboarded", async () => {

@@ -184,13 +184,14 @@ describe("secrets stay secret through the connector's life, audit push and autom
     const third = await storedTokens(tenant.tenantId);
     secrets.push(third.accessToken, third.refreshToken);
 
-    // Key Vault holds a value that is not a token (tokens in it, expiresAt missing): verify fails.
+    // Key Vault holds a value that is not a token (tokens in it, expiresAt missing): verify says connect again.
     const storedRaw = (await storedTokenValue(tenant.tenantId))!.value;
     const unreadable = { accessToken: `unreadable-access-${randomUUID()}`, refreshToken: `unreadable-refresh-${randomUUID()}` };
     secrets.push(unreadable.accessToken, unreadable.refreshToken);
     await secretClient().setSecret(tokenSecretName(tenant.tenantId), JSON.stringify(unreadable), { contentType: "application/json" });
     const broken = keep(await api("/connector/verify", { method: "POST", token: tenant.connectorAdmin }));
-    expect(broken.status).not.toBe(200); // the check read Key Vault and failed
+    expect(broken.status).toBe(200); // the check read Key Vault and found no token in it
+    expect((broken.body as { health?: string }).health).toBe("reauthorizationRequired");
     await secretClient().setSecret(tokenSecretName(tenant.tenantId), storedRaw, { contentType: "application/json" });
     expect(keep(await api("/connector/disconnect", { method: "POST", token: tenant.connectorAdmin })).status).toBe(202);
     await eventuallyConnector(tenant.connectorAdmin, (c) => c.onboardingStatus === "notOnboarded", "notOnboarded");

@@ -2,7 +2,7 @@
 // type application/json, value `{ accessToken, refreshToken, expiresAt, generation }`: the
 // generation is the connector's at the time the token was stored (docs/security.md).
 import { z } from "zod";
-import type { StoredToken, TokenVault } from "../../app/connector/ports.js";
+import { UnreadableStoredToken, type StoredToken, type TokenVault } from "../../app/connector/ports.js";
 import type { SecretStore } from "./secretStore.js";
 
 export const tokenSecretName = (tenantId: string): string => `teamviewer-token-${tenantId}`;
@@ -45,7 +45,7 @@ export class KeyVaultTokenVault implements TokenVault {
     if (value === undefined) return undefined;
     const token = parseToken(value);
     // The message names the secret, never its value.
-    if (!token) throw new Error(`the Key Vault secret ${tokenSecretName(tenantId)} does not hold a TeamViewer token in the expected format`);
+    if (!token) throw new UnreadableStoredToken(`the Key Vault secret ${tokenSecretName(tenantId)} does not hold a TeamViewer token in the expected format`);
     return token;
   }
 

@@ -14,7 +14,7 @@ import type { MessageBus } from "../messageBus.js";
 import { makeEnvelope, messageQueue, messageTypes } from "../../contracts/messages.js";
 import { nameBasedUuid } from "../sessions/sessionMessages.js";
 import { isReauthorizationRequired } from "./connectorErrors.js";
-import type { ConnectorStore, OpenSessionsCloser, StoredToken, TeamViewerAuthApi, TokenVault } from "./ports.js";
+import { UnreadableStoredToken, type ConnectorStore, type OpenSessionsCloser, type StoredToken, type TeamViewerAuthApi, type TokenVault } from "./ports.js";
 import type { TokenProvider } from "./tokenProvider.js";
 
 export interface ConnectorDisconnectDeps {
@@ -110,7 +110,8 @@ export async function disconnect(d: ConnectorDisconnectDeps, command: Disconnect
   let replaced = false;
   let secret = "secret deleted";
   const disconnected = await d.tokens.withTokenLease(tenantId, async () => {
-    const stored = await d.vault.read(tenantId);
+    // A secret that holds no token is deleted like one: nothing could ever use it.
+    const stored = await d.vault.read(tenantId).catch(noneIfUnreadable);
     const earlier = stored && !newerThan(stored, newest) ? stored : undefined;
     // Stored after the revoke above (the sign-in being undone completed meanwhile, or a
     // refresh): deleting it here would leave it live at TeamViewer.
@@ -219,6 +220,7 @@ async function revokeToken(d: ConnectorDisconnectDeps, tenantId: string, newest:
     // TeamViewer refused the refresh token, but the access token may still work until it
     // expires: the provider no longer hands it out, so it is revoked as stored.
     if (isReauthorizationRequired(e)) return revokeStored(d, tenantId, newest, log);
+    if (e instanceof UnreadableStoredToken) return unreadableToken(tenantId, e, log);
     // No token: nothing left to revoke there.
     if (e instanceof DomainError && e.code === errorCodes.connectorNotOnboarded) return { done: false };
     return { ...revokeFailure(e, tenantId, log), tried };
@@ -226,7 +228,13 @@ async function revokeToken(d: ConnectorDisconnectDeps, tenantId: string, newest:
 }
 
 async function revokeStored(d: ConnectorDisconnectDeps, tenantId: string, newest: number | undefined, log: Logger): Promise<RevokeOutcome> {
-  const stored = await d.vault.read(tenantId);
+  let stored: StoredToken | undefined;
+  try {
+    stored = await d.vault.read(tenantId);
+  } catch (e) {
+    if (e instanceof UnreadableStoredToken) return unreadableToken(tenantId, e, log);
+    throw e;
+  }
   if (!stored) return { done: false };
   if (newerThan(stored, newest)) return { done: false, newer: true };
   return revokeAccessToken(d, tenantId, stored.accessToken, log);
@@ -245,6 +253,21 @@ async function revokeAccessToken(d: ConnectorDisconnectDeps, tenantId: string, a
 function alsoRevoked(first: RevokeOutcome, later: RevokeOutcome): RevokeOutcome {
   const problem = first.problem ?? later.problem;
   return { done: first.done || later.done, ...(problem === undefined ? {} : { problem }), tried: later.tried };
+}
+
+function noneIfUnreadable(e: unknown): undefined {
+  if (e instanceof UnreadableStoredToken) return undefined;
+  throw e;
+}
+
+/** The secret holds no token we can read: nothing to present to TeamViewer, so say so. */
+function unreadableToken(tenantId: string, e: UnreadableStoredToken, log: Logger): RevokeOutcome {
+  log.warn("the stored TeamViewer token cannot be read, so the disconnect cannot revoke it", { tenantId, error: e.message });
+  return {
+    done: false,
+    problem:
+      "The stored TeamViewer token could not be read, so it was not revoked. It was deleted here; revoke the app's access in the TeamViewer account if needed.",
+  };
 }
 
 function revokeFailure(e: unknown, tenantId: string, log: Logger): RevokeOutcome {

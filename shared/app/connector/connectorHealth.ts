@@ -21,7 +21,7 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../logging.js";
 import { isOutage, TimerRows } from "../timerRows.js";
 import { connectorNotOnboarded, isReauthorizationRequired, reauthorizationRequired } from "./connectorErrors.js";
-import type { ConnectorStore, LeaseStore, TeamViewerAccountInfo } from "./ports.js";
+import { UnreadableStoredToken, type ConnectorStore, type LeaseStore, type TeamViewerAccountInfo } from "./ports.js";
 import type { TokenProvider } from "./tokenProvider.js";
 import { isQuotaExhausted, type TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 
@@ -234,6 +234,16 @@ export class ConnectorHealthCheck {
     } catch (e) {
       if (isReauthorizationRequired(e)) {
         return { health: connectorHealths.reauthorizationRequired, detail: (e as DomainError).detail, lastError: undefined };
+      }
+      if (e instanceof UnreadableStoredToken) {
+        // Our own secret, not TeamViewer: retrying reads the same value, so say what ends it.
+        log.error("the connector's stored TeamViewer token cannot be read", e, { tenantId });
+        const message = "The connector's TeamViewer token in Key Vault cannot be read. Connect again to re-authorize.";
+        return {
+          health: connectorHealths.reauthorizationRequired,
+          detail: message,
+          lastError: { code: connectorErrorCodes.reauthorizationRequired, message, at },
+        };
       }
       if (isAccessTokenRefused(e)) {
         const message = "TeamViewer does not accept the connector's token even after renewing it. Connect again to re-authorize.";

@@ -99,10 +99,20 @@ export interface StoredToken extends IssuedToken {
 }
 
 export interface TokenVault {
+  /** Throws `UnreadableStoredToken` when the secret exists but does not hold a token. */
   read(tenantId: string): Promise<StoredToken | undefined>;
   write(tenantId: string, token: StoredToken): Promise<void>;
   /** Deletes (and purges) the secret; a missing secret is fine. */
   remove(tenantId: string): Promise<void>;
+}
+
+/**
+ * The tenant's token secret exists but does not hold a token in the stored format (edited
+ * by hand, or written by something else). No retry reads it better: only a new sign-in
+ * (which overwrites it) or a disconnect (which deletes it) ends this.
+ */
+export class UnreadableStoredToken extends Error {
+  override readonly name = "UnreadableStoredToken";
 }
 
 export interface TeamViewerAccountInfo {
