@@ -42,18 +42,11 @@ import { queueNames } from "../../queueDefinitions.js";
 import { requireAuditReader } from "./auditDelta.js";
 import type { AuditLog, AuditStream } from "./auditLog.js";
 import type { AuditReceiverClient, AuditSubscriptionStore, StoredSubscription } from "./auditSubscriptionPorts.js";
+import { view, type AuditSubscriptionView } from "./auditSubscriptionView.js";
 import { SubscriptionSecretVault, type SubscriptionSecrets } from "./subscriptionSecrets.js";
 
 export { subscriptionSecretName, unversionedSecretName, type SubscriptionSecrets } from "./subscriptionSecrets.js";
-
-export interface AuditSubscriptionView {
-  readonly id: string;
-  readonly url: string;
-  readonly createdAt: string;
-  readonly createdBy: { readonly id: string; readonly displayName: string };
-  readonly lastDeliveredAt: string | null;
-  readonly lastError: { readonly message: string; readonly at: string } | null;
-}
+export type { AuditSubscriptionView } from "./auditSubscriptionView.js";
 
 /** Thrown to hand a given-up delivery to the dead-letter queue (a plain error: the consumer lets Service Bus redeliver it). */
 export class AuditDeliveryGaveUp extends Error {
@@ -62,20 +55,6 @@ export class AuditDeliveryGaveUp extends Error {
     this.name = "AuditDeliveryGaveUp";
   }
 }
-
-/**
- * A subscription as a reader sees it. The URL's path and query may carry a token (some
- * receivers take one there), so only administrators, who set it, see it whole; other readers
- * of the audit log (View Reports) see its origin, as audit events and logs do.
- */
-const view = (s: StoredSubscription, administrator: boolean): AuditSubscriptionView => ({
-  id: s.id,
-  url: administrator ? s.url : receiverOrigin(s.url),
-  createdAt: s.createdAt,
-  createdBy: { id: s.createdBy.id, displayName: s.createdBy.displayName },
-  lastDeliveredAt: s.lastDeliveredAt,
-  lastError: s.lastError,
-});
 
 const fanOutBatch = 100;
 export interface AuditPushDeps {
