@@ -119,6 +119,10 @@ export const auditDeliverDataSchema = z.strictObject({
   firstFailedAt: z.iso.datetime({ offset: true }).optional(),
   /** On a retry: the subscription's secret version the failures so far were for (a PUT since makes them another receiver's). */
   secretVersion: z.uuid().optional(),
+  /** Times this attempt was held back (its tenant had as many deliveries under way as it may) and sent again for later. */
+  deferrals: z.number().int().min(1).max(100_000).optional(),
+  /** When this attempt was first held back: held back for the give-up age, it is given up. */
+  heldSince: z.iso.datetime({ offset: true }).optional(),
 });
 export type AuditDeliverData = z.output<typeof auditDeliverDataSchema>;
 

@@ -110,13 +110,39 @@ export interface DeliveryPolicy {
 export const hasGivenUp = (now: Date, firstFailedAt: Date, policy: DeliveryPolicy): boolean => now.getTime() - firstFailedAt.getTime() >= policy.giveUpMs;
 
 /**
+ * POSTs of one tenant an instance makes at once. The queue's concurrent calls (host.json's
+ * maxConcurrentCalls, 16) serve every tenant, and a receiver may hold each request until
+ * the 10 s timeout: unbounded, one tenant's burst to a slow receiver (or to five) would take
+ * every call and hold up the other tenants' deliveries behind it for minutes.
+ */
+export const maxDeliveriesInFlightPerTenant = 4;
+
+/**
+ * When a delivery held back (its tenant had `maxDeliveriesInFlightPerTenant` under way)
+ * for the `deferrals`-th time comes again: 5 s, doubling, at most a minute apart, so a
+ * large backlog waits without going round the queue every few seconds.
+ */
+export const heldBackUntil = (now: Date, deferrals: number): Date =>
+  new Date(now.getTime() + Math.min(5_000 * 2 ** Math.min(Math.max(deferrals - 1, 0), 10), 60_000));
+
+/**
  * A message id derived from what the message means, so a re-sent delivery (a fan-out that
  * ran twice, a retry sent again after a crash) is the same Service Bus message and
- * duplicate detection drops it. A UUID (version 8, name-based) as the envelope wants.
+ * duplicate detection drops it. A UUID (version 8, name-based) as the envelope wants. A
+ * delivery held back is sent again with its count of deferrals, so its copy has an id of
+ * its own (with the original's, duplicate detection would drop it: lost).
  */
-export function deliveryMessageId(parts: { tenantId: string; subscriptionId: string; generation: string; sequence: number; attempt: number }): string {
+export function deliveryMessageId(parts: {
+  tenantId: string;
+  subscriptionId: string;
+  generation: string;
+  sequence: number;
+  attempt: number;
+  deferrals?: number;
+}): string {
+  const held = parts.deferrals ? `|held ${parts.deferrals}` : "";
   const h = createHash("sha256")
-    .update(`audit.deliver|${parts.tenantId}|${parts.subscriptionId}|${parts.generation}|${parts.sequence}|${parts.attempt}`)
+    .update(`audit.deliver|${parts.tenantId}|${parts.subscriptionId}|${parts.generation}|${parts.sequence}|${parts.attempt}${held}`)
     .digest("hex");
   const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;

@@ -17,12 +17,15 @@
 // subscription's lastError says the event was given up and the message is thrown back until
 // the queue dead-letters it (the Functions host cannot dead-letter explicitly), with no
 // further POST. The dead-letter function (deadLettered) logs it and makes sure lastError says so.
+// A tenant has at most a few POSTs under way per instance; past them a delivery is sent again
+// for later, which is no failed attempt (heldDeliveries.ts): a slow receiver holds up its own.
 // Deliveries and dead letters record no audit events (a failing receiver must not feed its own backlog).
 import { randomUUID } from "node:crypto";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
 import {
   deliveryMessageId,
   hasGivenUp,
+  maxDeliveriesInFlightPerTenant,
   maxSubscriptionsPerTenant,
   receiverOrigin,
   receiverUrl,
@@ -41,7 +44,8 @@ import { makeEnvelope } from "../../contracts/messages.js";
 import { queueNames } from "../../queueDefinitions.js";
 import { requireAuditReader } from "./auditDelta.js";
 import type { AuditLog, AuditStream } from "./auditLog.js";
-import type { AuditReceiverClient, AuditSubscriptionStore, StoredSubscription } from "./auditSubscriptionPorts.js";
+import type { AuditReceiverClient, AuditSubscriptionStore, ReceiverOutcome, StoredSubscription } from "./auditSubscriptionPorts.js";
+import { holdBack, nextAttempt, TenantDeliverySlots } from "./heldDeliveries.js";
 import { view, type AuditSubscriptionView } from "./auditSubscriptionView.js";
 import { SubscriptionSecretVault, type SubscriptionSecrets } from "./subscriptionSecrets.js";
 
@@ -75,6 +79,7 @@ export interface AuditPushDeps {
 export class AuditPush {
   readonly #d: AuditPushDeps;
   readonly #secrets: SubscriptionSecretVault;
+  readonly #slots = new TenantDeliverySlots(maxDeliveriesInFlightPerTenant);
   constructor(deps: AuditPushDeps) {
     this.#d = deps;
     this.#secrets = new SubscriptionSecretVault(deps.secrets, deps.log);
@@ -260,17 +265,20 @@ export class AuditPush {
       }
       throw new AuditDeliveryGaveUp(gaveUp);
     }
+    // A tenant's slow receiver must not take every call of the queue: past its slots, held back.
+    const release = this.#slots.take(tenantId);
+    if (!release) {
+      const held = holdBack(data, event.id, now, policy);
+      if ("gaveUp" in held) {
+        await this.#d.store.recordOutcome(tenantId, sub, { error: { message: held.gaveUp, at: now.toISOString() } });
+        log.warn("audit delivery given up; the message goes to the dead-letter queue", { subscriptionId: sub.id, eventId: event.id });
+        throw new AuditDeliveryGaveUp(held.gaveUp);
+      }
+      log.info("audit delivery held back: its tenant has as many under way as it may", { subscriptionId: sub.id, retryAt: held.at.toISOString() });
+      return this.#send(tenantId, held.again, held.at);
+    }
     const body = JSON.stringify(event);
-    const { to, secret } = await this.#target(tenantId, sub);
-    const outcome =
-      secret === undefined
-        ? { ok: false as const, reason: "the subscription's secret is missing from Key Vault" }
-        : await this.#d.receiver.post(to.url, body, {
-            "content-type": "application/json",
-            "x-signature": signature(secret, body),
-            "x-event-id": event.id,
-            "x-delivery-attempt": String(data.attempt + 1),
-          });
+    const { to, outcome } = await this.#post(tenantId, sub, body, event.id, data.attempt + 1).finally(release);
     if (outcome.ok) {
       await this.#d.store.recordOutcome(tenantId, to, { deliveredAt: now.toISOString() });
       return;
@@ -291,7 +299,28 @@ export class AuditPush {
       retryAt: next.toISOString(),
       reason: outcome.reason,
     });
-    await this.#send(tenantId, { ...data, attempt: data.attempt + 1, firstFailedAt: first.toISOString(), secretVersion: to.secretVersion }, next);
+    await this.#send(tenantId, nextAttempt(data, { attempt: data.attempt + 1, firstFailedAt: first.toISOString(), secretVersion: to.secretVersion }), next);
+  }
+
+  /** The POST of one attempt, to the subscription as it is (see #target). */
+  async #post(
+    tenantId: string,
+    sub: StoredSubscription,
+    body: string,
+    eventId: string,
+    attempt: number,
+  ): Promise<{ to: StoredSubscription; outcome: ReceiverOutcome }> {
+    const { to, secret } = await this.#target(tenantId, sub);
+    const outcome =
+      secret === undefined
+        ? { ok: false as const, reason: "the subscription's secret is missing from Key Vault" }
+        : await this.#d.receiver.post(to.url, body, {
+            "content-type": "application/json",
+            "x-signature": signature(secret, body),
+            "x-event-id": eventId,
+            "x-delivery-attempt": String(attempt),
+          });
+    return { to, outcome };
   }
 
   /**
