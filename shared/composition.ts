@@ -249,7 +249,7 @@ export function buildServices(config: Config): Services {
       verifyInterval: { leases, ms: config.limits.verifyMinIntervalSeconds * 1000 },
     }),
     deviceStore,
-    devices: new DeviceService({ store: deviceStore, users, access, settings, audit }),
+    devices: new DeviceService({ store: deviceStore, users, access, settings, audit, sessions: sessions.scopes }),
     deviceReindex: new DeviceReindex({ store: deviceStore, jobs: new TableReindexJobStore(tables), bus, audit, clock }),
     sessions,
     rateLimits: {

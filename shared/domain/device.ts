@@ -24,6 +24,11 @@ export interface Device {
   readonly userDisplayName?: string | null;
   readonly emailAddress?: string | null;
   readonly roleScopeTagIds: readonly string[];
+  /**
+   * When the upsert that changed the scope tags to these happened (kept while they stay): a
+   * redelivery of that very event finds it and moves the device's open session again.
+   */
+  readonly scopeTagsSince?: string;
   readonly lastSyncDateTime?: string;
   /** Graph's complianceState as received (any value kept); absent when the inventory did not say. */
   readonly complianceState?: string;

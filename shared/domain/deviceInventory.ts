@@ -18,7 +18,7 @@ export interface DeviceTombstone {
 export type DeviceRecord = { readonly kind: "device"; readonly device: Device } | DeviceTombstone;
 
 /** What a device.upserted event says about a device (Graph's managedDevice, ids lower-cased). */
-export type DeviceFacts = Omit<Device, "tenantId" | "removed" | "removedAt" | "updatedAt">;
+export type DeviceFacts = Omit<Device, "tenantId" | "removed" | "removedAt" | "updatedAt" | "scopeTagsSince">;
 
 const time = (iso: string): number => Date.parse(iso);
 /** Stored times are UTC with milliseconds, whatever offset or precision the producer used. */
@@ -40,10 +40,14 @@ export function applyUpsert(current: DeviceRecord | undefined, tenantId: string,
   const removedAt = current?.kind === "tombstone" ? current.removedAt : current?.device.removed ? current.device.removedAt : undefined;
   // A removal at the same instant as an upsert wins: "removed" is the safer reading of a tie.
   const stillRemoved = removedAt !== undefined && time(removedAt) >= time(at);
+  const roleScopeTagIds = [...new Set(facts.roleScopeTagIds)];
+  const scopeTagsSince =
+    current?.kind !== "device" ? undefined : sameTags(current.device.roleScopeTagIds, roleScopeTagIds) ? current.device.scopeTagsSince : at;
   return {
     ...facts,
     tenantId,
-    roleScopeTagIds: [...new Set(facts.roleScopeTagIds)],
+    roleScopeTagIds,
+    ...(scopeTagsSince === undefined ? {} : { scopeTagsSince }),
     removed: stillRemoved,
     ...(stillRemoved ? { removedAt } : {}),
     // Kept until the next upsert: a redelivery of this very event finds it and audits the restore again.
@@ -51,6 +55,9 @@ export function applyUpsert(current: DeviceRecord | undefined, tenantId: string,
     updatedAt: at,
   };
 }
+
+/** Whether two lists hold the same scope tags, in any order. */
+export const sameTags = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((t) => b.includes(t));
 
 /**
  * A removal applies unless the device's details are newer than the removal (it was

@@ -4,8 +4,9 @@
 import type { Actor } from "./caller.js";
 import { conflict, rateLimited } from "./errors.js";
 import type { NotificationChannel } from "./eligibility.js";
-import type { Platform } from "./device.js";
-import { transition, type SessionEvent, type SessionStatus } from "./sessionState.js";
+import type { Device, Platform } from "./device.js";
+import { sameTags } from "./deviceInventory.js";
+import { isOpen, transition, type SessionEvent, type SessionStatus } from "./sessionState.js";
 
 export const notificationStatuses = {
   pending: "pending",
@@ -54,7 +55,10 @@ export interface SessionDevice {
   readonly platform: Platform | "unknown";
   readonly userDisplayName: string | null;
   readonly userPrincipalName: string | null;
+  /** Who may see and act on the session is judged on these; an open session follows its device's (followDeviceScope). */
   readonly scopeTags: readonly string[];
+  /** The device's `updatedAt` these scope tags come from; absent when unknown (sessions older than it). */
+  readonly scopeTagsAsOf?: string;
 }
 
 /** The device's primary user at request time: the only person who may see and answer the request. */
@@ -242,6 +246,25 @@ export function applyEvent(session: Session, event: SessionEvent, at: Date, deta
 /** A history note that is not a status change (e.g. "closed at TeamViewer"): keeps the current status. */
 export function noteHistory(session: Session, at: Date, detail: string): Session {
   return { ...session, history: appendHistory(session.history, { status: session.status, at: at.toISOString(), detail }) };
+}
+
+/**
+ * The session once it follows its device to the scope tags the inventory now gives it. Reads
+ * and actions judge a session on its recorded tags, and an open session is its device's own
+ * (its supporter link takes control of the device): it belongs to the scope the device is in
+ * now, not to the one it left. Undefined when nothing changes: the session ended (its history
+ * stays with the tags it had), or its tags come from inventory details as new or newer (an
+ * older event, or a slower writer of one, never moves it back).
+ */
+export function followDeviceScope(session: Session, device: Pick<Device, "roleScopeTagIds" | "updatedAt">, at: Date): Session | undefined {
+  if (!isOpen(session.status)) return undefined;
+  const asOf = session.device.scopeTagsAsOf;
+  if (asOf !== undefined && Date.parse(asOf) >= Date.parse(device.updatedAt)) return undefined;
+  const scopeTags = [...device.roleScopeTagIds];
+  const next: Session = { ...session, device: { ...session.device, scopeTags, scopeTagsAsOf: device.updatedAt } };
+  return sameTags(scopeTags, session.device.scopeTags)
+    ? next
+    : noteHistory(next, at, "The inventory moved the device to other scope tags; the session moved with it.");
 }
 
 /** Resends of the end-user notification an admin may ask for per session. */

@@ -45,7 +45,14 @@ afterAll(async () => {
 function setUp(): { service: DeviceService; audit: AuditFailingOnce; ctx: (occurredAt: string) => EventContext; tenantId: string } {
   const audit = new AuditFailingOnce(new ManualClock(new Date("2026-12-07T00:00:00Z")));
   // list/get are not used here: the ports they need are left out.
-  const service = new DeviceService({ store, audit, users: {} as UserStore, access: {} as Access, settings: {} as SettingsStore });
+  const service = new DeviceService({
+    store,
+    audit,
+    users: {} as UserStore,
+    access: {} as Access,
+    settings: {} as SettingsStore,
+    sessions: { followScopeTags: async () => undefined },
+  });
   const tenantId = randomUUID();
   const ctx = (occurredAt: string): EventContext => ({ tenantId, occurredAt, messageId: randomUUID(), log: recordingLogger().log });
   return { service, audit, ctx, tenantId };

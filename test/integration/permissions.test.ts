@@ -12,6 +12,7 @@ import {
   envelope,
   eventuallySession,
   getSession,
+  listSessions,
   managedDevice,
   requestSession,
   sendAutomationEvents,
@@ -174,9 +175,12 @@ describe("re-checks on every request", () => {
     expect(after.status).toBe(403);
     expect(after.body.code).toBe("forbidden");
   });
-  it("a resend after inventory moved the device out of the caller's scope is 403, and pushes nothing", async () => {
-    // Prepare: a berlin helper's session awaits the end user; then the device is re-tagged paris
+  it("a resend after inventory moved the device out of the caller's scope is 404 (403 for who still reads it), and pushes nothing", async () => {
+    // Prepare: a berlin helper's session awaits the end user; then the device is re-tagged paris.
+    // A second berlin helper also holds Update, so reads sessions tenant-wide.
     const helper = await helperWithAssignment(["berlin"]);
+    const reader = await helperWithAssignment(["berlin"]);
+    const readerToken = await tokenFor({ tid: tenant.tenantId, oid: reader.userId, name: "Assigned helper", roles: ["RemoteAssistance.Update"] });
     const device = managedDevice({ roleScopeTagIds: ["berlin"] });
     await createDevices(tenant.tenantId, tenant.admin, [device]);
     const session = await requestSession(helper.token, device.id);
@@ -185,20 +189,103 @@ describe("re-checks on every request", () => {
     await sendAutomationEvents([
       envelope("device.upserted", tenant.tenantId, { ...device, roleScopeTagIds: ["paris"], lastSyncDateTime: "2026-11-21T08:00:00Z" }),
     ]);
-    await eventually(async () => ((await api(`/devices/${device.id}`, { token: helper.token })).status === 404 ? true : undefined));
+    await eventuallySession(tenant.admin, session.body.id, (s) => s.history.some((h) => h.detail?.includes("scope tags")), "the session to follow its device");
 
     // Act
     const resend = await api<Problem>(`/sessions/${session.body.id}/resendNotification`, { method: "POST", token: helper.token });
+    const byReader = await api<Problem>(`/sessions/${session.body.id}/resendNotification`, { method: "POST", token: readerToken });
     const byAdmin = await api<Problem>(`/sessions/${session.body.id}/resendNotification`, { method: "POST", token: tenant.admin });
 
-    // Assess: the helper may no longer reach the device's user; an admin still may
-    expect(resend.status, resend.text).toBe(403);
-    expect(resend.body.code).toBe("forbidden");
+    // Assess: the helpers may no longer reach the device's user (the session left the first one's
+    // scope: not found; the second still reads it, but may not request there); an admin still may
+    expect(resend.status, resend.text).toBe(404);
+    expect(resend.body.code).toBe("notFound");
+    expect(byReader.status, byReader.text).toBe(403);
+    expect(byReader.body.code).toBe("forbidden");
     expect(byAdmin.status, byAdmin.text).toBe(202);
     const after = await getSession(tenant.admin, session.body.id);
     expect(after.body.history.filter((h) => h.detail?.startsWith("Notification resent by")).map((h) => h.detail)).toEqual([
       "Notification resent by Tenant Admin.",
     ]);
+  });
+});
+
+describe("a session's scope follows its device", () => {
+  let tenant: TestTenant;
+  const scopedHelper = async (scopeTags: string[]): Promise<string> => {
+    const userId = randomUUID();
+    const put = await putAssignment(tenant.admin, randomUUID(), {
+      principalId: userId,
+      principalType: "user",
+      permission: "RemoteAssistance.Request",
+      scopeTags,
+    });
+    expect(put.status).toBe(201);
+    return tokenFor({ tid: tenant.tenantId, oid: userId, name: `Helper in ${scopeTags.join(", ")}` });
+  };
+  const retag = (device: Record<string, unknown>, roleScopeTagIds: string[]) =>
+    sendAutomationEvents([envelope("device.upserted", tenant.tenantId, { ...device, roleScopeTagIds })]);
+  beforeAll(async () => {
+    tenant = await newTenant();
+    await onboard(tenant);
+  });
+
+  it("an open session moved by inventory from berlin to paris is gone for berlin's helper (404) and readable by paris's", async () => {
+    // Prepare: a berlin helper's session, accepted by the device's user (the supporter link takes control)
+    const [berlinHelper, parisHelper] = await Promise.all([scopedHelper(["berlin"]), scopedHelper(["paris"])]);
+    const device = managedDevice({ roleScopeTagIds: ["berlin"] });
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const requested = await requestSession(berlinHelper, device.id);
+    expect(requested.status, requested.text).toBe(202);
+    const id = requested.body.id;
+    await eventuallySession(tenant.admin, id, (s) => s.status === "awaitingEndUser", "the session to await the end user");
+    const user = await tokenFor({ tid: tenant.tenantId, oid: String(device.userId), name: "Device User" });
+    expect((await api(`/me/remoteAssistanceRequests/${id}/accept`, { method: "POST", token: user })).status).toBe(200);
+
+    // Act: the inventory moves the device to paris
+    await retag(device, ["paris"]);
+    const forParis = await eventually(
+      async () => {
+        const res = await getSession(parisHelper, id);
+        return res.status === 200 ? res.body : undefined;
+      },
+      20_000,
+      "paris's helper to read the session",
+    );
+
+    // Assess: the session is paris's now, supporter link and all; berlin's helper cannot read, list or close it
+    expect(forParis.status).toBe("accepted");
+    expect(forParis.teamViewer?.supporterLink).toBeTruthy();
+    const read = await getSession(berlinHelper, id);
+    expect(read.status, read.text).toBe(404);
+    expect(read.text).not.toContain(forParis.teamViewer!.supporterLink);
+    expect((await listSessions(berlinHelper, `&deviceId=${device.id}`)).map((s) => s.id)).toEqual([]);
+    expect((await listSessions(parisHelper, `&deviceId=${device.id}`)).map((s) => s.id)).toEqual([id]);
+    const close = await api<Problem>(`/sessions/${id}/close`, { method: "POST", token: berlinHelper });
+    expect(close.status, close.text).toBe(404);
+    expect((await getSession(tenant.admin, id)).body.status).toBe("accepted");
+  });
+
+  it("a closed session keeps the scope tags it had: its history stays with the scope that helped", async () => {
+    // Prepare: a berlin helper's session, closed
+    const [berlinHelper, parisHelper] = await Promise.all([scopedHelper(["berlin"]), scopedHelper(["paris"])]);
+    const device = managedDevice({ roleScopeTagIds: ["berlin"] });
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const requested = await requestSession(berlinHelper, device.id);
+    expect(requested.status, requested.text).toBe(202);
+    const id = requested.body.id;
+    expect((await api(`/sessions/${id}/close`, { method: "POST", token: berlinHelper })).status).toBe(202);
+
+    // Act: the device moves to paris, and a new session is requested for it there
+    await retag(device, ["paris"]);
+    await eventually(async () => ((await api(`/devices/${device.id}`, { token: parisHelper })).status === 200 ? true : undefined));
+    const second = await requestSession(parisHelper, device.id);
+    expect(second.status, second.text).toBe(202);
+
+    // Assess
+    expect((await getSession(berlinHelper, id)).status).toBe(200);
+    expect((await getSession(parisHelper, id)).status).toBe(404);
+    expect((await listSessions(parisHelper, `&deviceId=${device.id}`)).map((s) => s.id)).toEqual([second.body.id]);
   });
 });
 

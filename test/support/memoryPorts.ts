@@ -194,6 +194,12 @@ export class MemorySessionStore implements SessionStore {
     return { session: copy(next), etag };
   }
 
+  async openOfDevice(tenantId: string, deviceId: string): Promise<StoredSession | undefined> {
+    const holder = this.#locks.get(key(tenantId, deviceId));
+    const found = holder === undefined ? undefined : await this.get(tenantId, holder);
+    return found && isOpen(found.session.status) ? found : undefined;
+  }
+
   async list(q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }> {
     const all = this.#sessionsOf(q.tenantId).filter(
       (s) =>

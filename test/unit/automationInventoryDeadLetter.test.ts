@@ -59,6 +59,7 @@ beforeEach(() => {
     audit,
     access: {} as Access,
     settings: {} as SettingsStore,
+    sessions: { followScopeTags: async () => undefined },
   });
   installServices({ clock, audit, devices: service });
 });

@@ -48,6 +48,7 @@ class FakeSessionStore implements SessionStore {
   }
   findByTeamViewerCode = unused;
   update = unused;
+  openOfDevice = unused;
   list = unused;
   requestedBetween = unused;
   listDue = unused;

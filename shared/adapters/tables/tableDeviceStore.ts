@@ -36,8 +36,8 @@ type DeviceEntity = {
   userPrincipalName?: string;
   userDisplayName?: string;
   emailAddress?: string;
-  /** JSON array. */
-  roleScopeTagIds: string;
+  roleScopeTagIds: string; // a JSON array
+  scopeTagsSince?: string;
   lastSyncDateTime?: string;
   complianceState?: string;
   removed: boolean;
@@ -57,14 +57,12 @@ export type RecordEntity = Partial<DeviceEntity> & {
 };
 
 const maxWriteAttempts = 8;
-
-// Per-page budget: a page reads at most 2 x top entities (and a few queries), so its cost
-// follows its size whatever the filter; a merge of more ranges than that reads one row per
-// range (it needs every range's head before it can return a row). A single exact range reads top + 1 (the extra row
-// says whether there is more). Merged ranges start with top / k rows each and keep the rest
-// of the budget for the ranges that run dry; rows filtered out or merged away spend it too.
-// A page that hits the budget ends early, possibly short, with a continuation token (the
-// API's paging rule: follow the token until it is absent), so no request becomes a scan.
+// Per-page budget: a page reads at most 2 x top entities (and a few queries), so its cost follows its size
+// whatever the filter; a merge of more ranges than that reads one row per range (it needs every range's head
+// before it can return a row). A single exact range reads top + 1 (the extra row says whether there is more).
+// Merged ranges start with top / k rows each and keep the rest of the budget for the ranges that run dry; rows
+// filtered out or merged away spend it too. A page that hits the budget ends early, possibly short, with a
+// continuation token (the API's paging rule: follow the token until it is absent), so no request becomes a scan.
 const entitiesPerItem = 2;
 const maxQueriesPerPage = (ranges: number): number => 2 * ranges + 8;
 const maxRowsPerQuery = 1_000;
@@ -90,6 +88,7 @@ function toEntity(d: Device): DeviceEntity {
     ...optional("userDisplayName", d.userDisplayName),
     ...optional("emailAddress", d.emailAddress),
     roleScopeTagIds: JSON.stringify(d.roleScopeTagIds),
+    ...optional("scopeTagsSince", d.scopeTagsSince),
     ...optional("lastSyncDateTime", d.lastSyncDateTime),
     ...optional("complianceState", d.complianceState),
     removed: d.removed,
@@ -114,6 +113,7 @@ function toDevice(tenantId: string, e: DeviceEntity): Device {
     userDisplayName: e.userDisplayName ?? null,
     emailAddress: e.emailAddress ?? null,
     roleScopeTagIds: JSON.parse(e.roleScopeTagIds) as string[],
+    ...(e.scopeTagsSince ? { scopeTagsSince: e.scopeTagsSince } : {}),
     ...(e.lastSyncDateTime ? { lastSyncDateTime: e.lastSyncDateTime } : {}),
     ...(e.complianceState ? { complianceState: e.complianceState } : {}),
     removed: e.removed,

@@ -303,6 +303,13 @@ export class TableSessionStore implements SessionStore {
     return pointer ? this.get(tenantId, pointer.sessionId) : undefined;
   }
 
+  async openOfDevice(tenantId: string, deviceId: string): Promise<StoredSession | undefined> {
+    const lock = await getOrUndefined<PointerEntity>(this.#table, tenantId, deviceLockRowKey(deviceId));
+    // A lock left by a session that is no longer open (or gone) is free: it names no open session.
+    const holder = lock && lock.sessionId !== "" ? await this.get(tenantId, lock.sessionId) : undefined;
+    return holder && holdsDeviceLock(holder.session) ? holder : undefined;
+  }
+
   list(q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }> {
     return listSessions(this.#table, this.#tables, q);
   }

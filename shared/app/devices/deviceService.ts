@@ -2,7 +2,7 @@
 // admins' device list and device detail with eligibility evaluated against current settings.
 import type { Actor, UserCaller } from "../../domain/caller.js";
 import { hasPrimaryUser, ownershipOf, platformOf, type Device, type Platform } from "../../domain/device.js";
-import { applyRemoval, applyUpsert, normalizeTime, type DeviceFacts, type DeviceRecord } from "../../domain/deviceInventory.js";
+import { applyRemoval, applyUpsert, normalizeTime, sameTags, type DeviceFacts, type DeviceRecord } from "../../domain/deviceInventory.js";
 import { eligibilityReasonText, evaluateEligibility, type EligibilitySettings } from "../../domain/eligibility.js";
 import { notFound } from "../../domain/errors.js";
 import { inScope, requireRead } from "../../domain/permissions.js";
@@ -11,7 +11,7 @@ import type { Access } from "../access.js";
 import type { SettingsStore, UserStore } from "../admin/ports.js";
 import type { AuditLog } from "../audit/auditLog.js";
 import type { Logger } from "../logging.js";
-import type { DeviceStore } from "./ports.js";
+import type { DeviceSessions, DeviceStore } from "./ports.js";
 
 /** Who removed a device: the inventory automation that sent the event (events name no person). */
 export const inventoryAutomation: Actor = { id: "automation-events", displayName: "Inventory automation", type: "automation" };
@@ -75,9 +75,11 @@ export class DeviceService {
   readonly #access: Access;
   readonly #settings: SettingsStore;
   readonly #audit: AuditLog;
+  readonly #sessions: DeviceSessions;
 
-  constructor(deps: { store: DeviceStore; users: UserStore; access: Access; settings: SettingsStore; audit: AuditLog }) {
+  constructor(deps: { store: DeviceStore; users: UserStore; access: Access; settings: SettingsStore; audit: AuditLog; sessions: DeviceSessions }) {
     this.#store = deps.store;
+    this.#sessions = deps.sessions;
     this.#users = deps.users;
     this.#access = deps.access;
     this.#settings = deps.settings;
@@ -157,6 +159,10 @@ export class DeviceService {
   async #upserted(ctx: EventContext, deviceId: string, stored: DeviceRecord | undefined, written: DeviceRecord | undefined): Promise<void> {
     const before = stored?.kind === "device" ? stored.device : undefined;
     const after = written?.kind === "device" ? written.device : undefined;
+    // An open session is judged on the scope tags it records: it moves with its device, so the
+    // scope the device left loses it (supporter link and all) and the one it joined gets it.
+    // Only a change of tags costs the lookup; a sync resending the same tags does not.
+    if (before && after && !sameTags(before.roleScopeTagIds, after.roleScopeTagIds)) await this.#sessions.followScopeTags(after, ctx);
     // Inventory syncs resend every device often, so upserts are logged, not audited; a removed
     // device coming back under management is rare and worth an audit trail.
     if (before?.removed && after && !after.removed) await this.#auditRestore(ctx, deviceId, after.deviceName);
@@ -164,12 +170,14 @@ export class DeviceService {
   }
 
   /**
-   * An upsert that changed nothing. If this very event restored the device (a redelivery after
-   * the write got through and its audit did not), the audit entry is recorded again: at least
-   * once, named by the event id, as for a removal.
+   * An upsert that changed nothing. If this very event is the one stored (a redelivery after
+   * the write got through and what follows it did not), that is done again: the open session
+   * follows the scope tags this event changed, and a restore it made is audited again (at
+   * least once, named by the event id, as for a removal).
    */
   async #unchanged(ctx: EventContext, deviceId: string, stored: DeviceRecord | undefined): Promise<void> {
     const device = stored?.kind === "device" ? stored.device : undefined;
+    if (device && device.scopeTagsSince === normalizeTime(ctx.occurredAt)) await this.#sessions.followScopeTags(device, ctx);
     if (device && !device.removed && device.restoredAt === normalizeTime(ctx.occurredAt)) {
       await this.#auditRestore(ctx, deviceId, device.deviceName);
       return;

@@ -4,6 +4,7 @@ import type { Device, Platform } from "../../domain/device.js";
 import type { DeviceRecord } from "../../domain/deviceInventory.js";
 import type { EligibilitySettings } from "../../domain/eligibility.js";
 import type { Scope } from "../../domain/permissions.js";
+import type { Logger } from "../logging.js";
 
 export interface DeviceListQuery {
   readonly tenantId: string;
@@ -44,6 +45,15 @@ export interface ReindexPage {
 export interface DeviceChange {
   readonly deviceId: string;
   readonly change: (current: DeviceRecord | undefined) => DeviceRecord | undefined;
+}
+
+/** The sessions area, as far as the inventory needs it. */
+export interface DeviceSessions {
+  /**
+   * Moves the device's open session, if it has one, to the device's scope tags as given
+   * here (etag-guarded; a session that ended, or follows newer details already, is left alone).
+   */
+  followScopeTags(device: Device, ctx: { readonly correlationId?: string; readonly log: Logger }): Promise<void>;
 }
 
 export interface DeviceUpdate {

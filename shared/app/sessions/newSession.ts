@@ -103,6 +103,7 @@ export function buildSession(args: {
           userDisplayName: device.userDisplayName ?? null,
           userPrincipalName: device.userPrincipalName ?? null,
           scopeTags: [...device.roleScopeTagIds],
+          scopeTagsAsOf: device.updatedAt,
         }
       : unknownDevice,
     endUser: notifiable ? { id: device.userId as string, displayName: device.userDisplayName ?? null, email: device.emailAddress ?? null } : null,

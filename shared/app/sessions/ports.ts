@@ -66,6 +66,8 @@ export interface SessionStore {
    * status that lists the request in the Company Portal, deleted with the one that ends it.
    */
   update(current: StoredSession, next: Session, outbox?: readonly OutboxEntry[], consumed?: string): Promise<StoredSession | undefined>;
+  /** The device's open session, found through its lock; undefined when it has none. */
+  openOfDevice(tenantId: string, deviceId: string): Promise<StoredSession | undefined>;
   /** Newest first, one page. */
   list(q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }>;
   /** Sessions requested in [from, to), newest first (for reports). */

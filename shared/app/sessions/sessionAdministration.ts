@@ -263,9 +263,10 @@ export class SessionAdministration {
 
   /**
    * A resend reaches the device's user again, as a new request would, so it is judged on the
-   * device as the inventory has it now, not only as recorded on the session: a helper whose
+   * device as the inventory has it now, not only as recorded on the session (an open session
+   * follows its device's tags, but a request that raced the move may not have): a helper whose
    * Request scope no longer covers the device's tags cannot keep asking its user to let them in
-   * (403; closing stays possible: it only takes access away), and a device removed or given to
+   * (403), and a device removed or given to
    * another primary user is not pushed to the person who no longer has it (409). A device the
    * inventory no longer knows leaves the session as recorded.
    */

@@ -19,6 +19,7 @@ import { SessionAdministration } from "./sessionAdministration.js";
 import { SessionMaintenance } from "./sessionMaintenance.js";
 import { SessionExpiry } from "./expiry.js";
 import { SessionApprovals } from "./sessionApprovals.js";
+import { SessionScopes } from "./deviceScope.js";
 import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 import { ConnectionReports } from "./connectionReports.js";
 import type { ConnectionReportCursorStore } from "./connectionPorts.js";
@@ -56,6 +57,8 @@ export interface SessionsArea {
   readonly endUser: EndUserRequests;
   readonly admin: SessionAdministration;
   readonly approvals: SessionApprovals;
+  /** Inventory moved a device to other scope tags: its open session follows. */
+  readonly scopes: SessionScopes;
   readonly maintenance: SessionMaintenance;
   readonly connectionReports: ConnectionReports;
 }
@@ -102,6 +105,7 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
       resendMinIntervalSeconds: d.resendMinIntervalSeconds,
     }),
     approvals: new SessionApprovals({ writer, access: d.access, settings: d.settings, expiry, audit: d.audit, clock: d.clock }),
+    scopes: new SessionScopes({ writer, clock: d.clock }),
     maintenance: new SessionMaintenance({
       writer,
       expiry,
