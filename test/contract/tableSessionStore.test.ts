@@ -187,3 +187,62 @@ describe("a page of the open sessions", () => {
     expect((await sessions.listOpenPage(tenantId, 10, "dedupe|x")).sessionIds).toEqual([open[0].id, open[1].id, open[3].id, accepted.id]);
   });
 });
+
+describe("the session timer's pages", () => {
+  it("reads due sessions earliest deadline first, a page at a time from a place, never one not yet due", async () => {
+    // Prepare: three requests due, one due later, and an accepted one (no deadline)
+    const tenantId = randomUUID();
+    const start = Date.parse("2026-12-01T08:00:00.000Z");
+    const due = [2, 0, 1].map((i) => ({ ...requestedSession(new Date(start + i * 1_000), { deviceId: `due-${i}` }, 1), tenantId }));
+    const later = { ...requestedSession(new Date(start + 10 * 60_000), { deviceId: "later" }, 1), tenantId };
+    const accepted = { ...requestedSession(new Date(start), { deviceId: "accepted", status: "accepted" }), tenantId };
+    for (const s of [...due, later, accepted]) await sessions.create(s, []);
+    const now = new Date(start + 5 * 60_000);
+
+    // Act
+    const first = await sessions.listDue(tenantId, now, { limit: 2 });
+    const second = await sessions.listDue(tenantId, now, { limit: 2, ...(first.next === undefined ? {} : { after: first.next }) });
+
+    // Assess
+    expect(first.sessionIds).toEqual([due[1].id, due[2].id]);
+    expect(first.next).toBeDefined();
+    expect(second).toEqual({ sessionIds: [due[0].id] });
+  });
+
+  it("reads the outbox a page at a time from a place, counting unreadable rows in the page", async () => {
+    // Prepare: three old outbox rows (one not JSON) and a fresh one
+    const tenantId = randomUUID();
+    const table = tables.client(tableNames.sessions);
+    const row = (id: string, createdAt: string, body = "{}") =>
+      table.createEntity({
+        partitionKey: tenantId,
+        rowKey: `outbox|${id}`,
+        kind: "outbox",
+        queue: "session-commands",
+        type: "session.create",
+        body,
+        createdAt,
+      });
+    await row("a", "2026-12-01T08:00:00.000Z");
+    await row("b", "2026-12-01T08:00:00.000Z", "{not json");
+    await row("c", "2026-12-01T08:00:00.000Z");
+    await row("d", "2026-12-01T09:00:00.000Z");
+    const olderThan = new Date("2026-12-01T08:30:00.000Z");
+
+    // Act
+    const first = await sessions.listOutbox(tenantId, olderThan, { limit: 2 });
+    const second = await sessions.listOutbox(tenantId, olderThan, { limit: 2, ...(first.next === undefined ? {} : { after: first.next }) });
+
+    // Assess
+    expect({ entries: first.entries.map((e) => e.id), unreadable: first.unreadable, next: first.next }).toEqual({
+      entries: ["a"],
+      unreadable: ["b"],
+      next: "b",
+    });
+    expect({ entries: second.entries.map((e) => e.id), unreadable: second.unreadable, next: second.next }).toEqual({
+      entries: ["c"],
+      unreadable: [],
+      next: undefined,
+    });
+  });
+});

@@ -31,6 +31,8 @@ import {
   type InboxStore,
   type NewTeamViewerSession,
   type OpenSessionsPage,
+  type OutboxPage,
+  type RowsPage,
   type OutboxEntry,
   type PushGateway,
   type PushNotification,
@@ -222,11 +224,17 @@ export class MemorySessionStore implements SessionStore {
     }
   }
 
-  async listDue(tenantId: string, now: Date): Promise<string[]> {
+  /** Earliest deadline first, as the Table store's open index orders them; a place is `<deadline>|<id>` of the last one before. */
+  async listDue(tenantId: string, now: Date, page: RowsPage): Promise<OpenSessionsPage> {
     await Promise.resolve();
-    return this.#sessionsOf(tenantId)
+    const places = this.#sessionsOf(tenantId)
       .filter((s) => (deadlineOf(s) ?? Number.POSITIVE_INFINITY) <= now.getTime())
-      .map((s) => s.id);
+      .map((s) => ({ id: s.id, place: `${String(deadlineOf(s)).padStart(16, "0")}|${s.id}` }))
+      .sort((a, b) => (a.place < b.place ? -1 : 1))
+      .filter((s) => page.after === undefined || s.place > page.after)
+      .slice(0, page.limit);
+    const sessionIds = places.map((s) => s.id);
+    return places.length < page.limit ? { sessionIds } : { sessionIds, next: places[places.length - 1]!.place };
   }
 
   #openIds(tenantId: string): string[] {
@@ -250,9 +258,14 @@ export class MemorySessionStore implements SessionStore {
     this.#outbox.delete(key(tenantId, entryId));
   }
 
-  async listOutbox(tenantId: string, olderThan: Date): Promise<{ entries: OutboxEntry[]; unreadable: string[] }> {
+  /** In id order, as the Table store reads them. */
+  async listOutbox(tenantId: string, olderThan: Date, page: RowsPage): Promise<OutboxPage> {
     await Promise.resolve();
-    return { entries: this.outbox(tenantId).filter((o) => Date.parse(o.createdAt) < olderThan.getTime()), unreadable: [] };
+    const entries = this.outbox(tenantId)
+      .filter((o) => Date.parse(o.createdAt) < olderThan.getTime() && (page.after === undefined || o.id > page.after))
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .slice(0, page.limit);
+    return entries.length < page.limit ? { entries, unreadable: [] } : { entries, unreadable: [], next: entries[entries.length - 1]!.id };
   }
 
   async listTenants(): Promise<string[]> {

@@ -19,6 +19,8 @@ import {
   inboxEntryOf,
   type CreateSessionResult,
   type OpenSessionsPage,
+  type OutboxPage,
+  type RowsPage,
   type OutboxEntry,
   type SessionListQuery,
   type SessionStore,
@@ -79,6 +81,17 @@ type PointerEntity = {
 // Device ids are lower-case letters, digits and dashes (checked at every boundary): safe in a RowKey.
 const deviceLockRowKey = (deviceId: string): string => `device|${deviceId}`;
 const holdsDeviceLock = (s: Pick<Session, "status" | "id" | "expiresAt">): boolean => openRowKey(s) !== undefined;
+/** An outbox row as an entry; undefined when its body is not JSON. */
+function outboxEntryOf(id: string, e: OutboxEntity): OutboxEntry | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(e.body) as unknown;
+  } catch {
+    return undefined;
+  }
+  const { queue, type, correlationId, createdAt, notBefore } = e;
+  return { id, queue, type, ...(correlationId ? { correlationId } : {}), body, createdAt, ...(notBefore ? { notBefore } : {}) };
+}
 /** Attempts at taking a device's lock before giving up (the first assumes it is free; each lost one after means another request won). */
 const maxLockAttempts = 4;
 
@@ -321,14 +334,19 @@ export class TableSessionStore implements SessionStore {
     for await (const e of this.#table.listEntities<SessionEntity>({ queryOptions: { filter } })) yield sessionOf(e);
   }
 
-  async listDue(tenantId: string, now: Date): Promise<string[]> {
-    return this.#pointers(odata`PartitionKey eq ${tenantId} and RowKey ge ${"open|"} and RowKey le ${`open|${pad13(now.getTime())}|~`}`);
+  async listDue(tenantId: string, now: Date, page: RowsPage): Promise<OpenSessionsPage> {
+    return this.#openPage(tenantId, `open|${pad13(now.getTime())}|~`, page);
   }
 
-  async listOpenPage(tenantId: string, limit: number, after?: string): Promise<OpenSessionsPage> {
+  listOpenPage(tenantId: string, limit: number, after?: string): Promise<OpenSessionsPage> {
+    return this.#openPage(tenantId, "open|~", after === undefined ? { limit } : { limit, after });
+  }
+
+  /** Open-index rows below `below` (deadline order), a page of them after `page.after`. */
+  async #openPage(tenantId: string, below: string, { limit, after }: RowsPage): Promise<OpenSessionsPage> {
     // A place is an open-index RowKey; anything else starts from the first (never another kind of row).
     const from = after?.startsWith("open|") ? odata` and RowKey gt ${after}` : odata` and RowKey ge ${"open|"}`;
-    const filter = odata`PartitionKey eq ${tenantId} and RowKey lt ${"open|~"}` + from;
+    const filter = odata`PartitionKey eq ${tenantId} and RowKey lt ${below}` + from;
     const rows: TableEntityResult<PointerEntity>[] = [];
     // A page may come back short with a continuation token (Azure ends a query after 5 s).
     const pages = this.#table.listEntities<PointerEntity>({ queryOptions: { filter, select: ["RowKey", "sessionId"] } }).byPage({ maxPageSize: limit });
@@ -341,41 +359,28 @@ export class TableSessionStore implements SessionStore {
     return taken.length < limit ? { sessionIds } : { sessionIds, next: taken[taken.length - 1]!.rowKey! };
   }
 
-  async #pointers(filter: string): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const e of this.#table.listEntities<PointerEntity>({ queryOptions: { filter, select: ["sessionId"] } })) ids.push(e.sessionId);
-    return ids;
-  }
-
   async deleteOutbox(tenantId: string, entryId: string): Promise<void> {
     await deleteIfExists(this.#table, tenantId, `outbox|${entryId}`);
   }
 
-  async listOutbox(tenantId: string, olderThan: Date): Promise<{ entries: OutboxEntry[]; unreadable: string[] }> {
-    const filter = odata`PartitionKey eq ${tenantId} and RowKey ge ${"outbox|"} and RowKey lt ${"outbox|~"} and createdAt lt ${olderThan.toISOString()}`;
+  async listOutbox(tenantId: string, olderThan: Date, { limit, after }: RowsPage): Promise<OutboxPage> {
+    const from = after === undefined ? odata`RowKey ge ${"outbox|"}` : odata`RowKey gt ${`outbox|${after}`}`;
+    const filter = odata`PartitionKey eq ${tenantId} and ` + from + odata` and RowKey lt ${"outbox|~"} and createdAt lt ${olderThan.toISOString()}`;
     const entries: OutboxEntry[] = [];
     const unreadable: string[] = [];
-    for await (const e of this.#table.listEntities<OutboxEntity>({ queryOptions: { filter } })) {
-      const id = e.rowKey!.slice("outbox|".length);
-      let body: unknown;
-      try {
-        body = JSON.parse(e.body) as unknown;
-      } catch {
+    let last = "";
+    // A page may come back short with a continuation token (Azure ends a query after 5 s).
+    for await (const page of this.#table.listEntities<OutboxEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: limit })) {
+      for (const e of page.slice(0, limit - entries.length - unreadable.length)) {
+        last = e.rowKey!.slice("outbox|".length);
+        const entry = outboxEntryOf(last, e);
         // One bad row must not hide the others from the timer.
-        unreadable.push(id);
-        continue;
+        if (entry) entries.push(entry);
+        else unreadable.push(last);
       }
-      entries.push({
-        id,
-        queue: e.queue,
-        type: e.type,
-        ...(e.correlationId ? { correlationId: e.correlationId } : {}),
-        body,
-        createdAt: e.createdAt,
-        ...(e.notBefore ? { notBefore: e.notBefore } : {}),
-      });
+      if (entries.length + unreadable.length >= limit || !page.continuationToken) break;
     }
-    return { entries, unreadable };
+    return entries.length + unreadable.length < limit ? { entries, unreadable } : { entries, unreadable, next: last };
   }
 
   async listTenants(): Promise<string[]> {

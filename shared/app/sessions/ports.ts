@@ -72,8 +72,12 @@ export interface SessionStore {
   list(q: SessionListQuery): Promise<{ value: Session[]; continuationToken?: string }>;
   /** Sessions requested in [from, to), newest first (for reports). */
   requestedBetween(tenantId: string, from: Date, to: Date): AsyncIterable<Session>;
-  /** Ids of open sessions whose deadline (expiry for unanswered ones) is at or before `now`. */
-  listDue(tenantId: string, now: Date): Promise<string[]>;
+  /**
+   * Ids of up to `page.limit` open sessions whose deadline (expiry for unanswered ones) is at
+   * or before `now`, earliest deadline first, after the place `page.after` (undefined: from
+   * the first). `next` is the place after the last of them, set when there may be more.
+   */
+  listDue(tenantId: string, now: Date, page: RowsPage): Promise<OpenSessionsPage>;
   /**
    * Ids of up to `limit` open sessions of the tenant, in the store's order, after the place
    * `after` (undefined: from the first). `next` is the place after the last of them, set
@@ -82,14 +86,30 @@ export interface SessionStore {
   listOpenPage(tenantId: string, limit: number, after?: string): Promise<OpenSessionsPage>;
   /** Deletes an outbox entry after its message was sent; a missing one is fine. */
   deleteOutbox(tenantId: string, entryId: string): Promise<void>;
-  /** Outbox entries created before `olderThan`: messages whose send may have been lost. */
-  /** Outbox entries older than `olderThan`, and the ids of rows that cannot be read (skipped by the timer). */
-  listOutbox(tenantId: string, olderThan: Date): Promise<{ entries: OutboxEntry[]; unreadable: string[] }>;
+  /**
+   * Outbox entries created before `olderThan` (messages whose send may have been lost), and
+   * the ids of rows that cannot be read (skipped by the timer): up to `page.limit` rows in
+   * all, in id order, after the id `page.after`; `next` (the last id) when there may be more.
+   */
+  listOutbox(tenantId: string, olderThan: Date, page: RowsPage): Promise<OutboxPage>;
   /** Every tenant that has ever had a session (for the timers). */
   listTenants(): Promise<string[]>;
 }
 
-/** One page of a tenant's open sessions (SessionStore.listOpenPage). */
+/** Which rows a timer reads: at most `limit`, after the place `after` a page before ended at. */
+export interface RowsPage {
+  readonly limit: number;
+  readonly after?: string;
+}
+
+/** One page of a tenant's outbox (SessionStore.listOutbox). */
+export interface OutboxPage {
+  readonly entries: OutboxEntry[];
+  readonly unreadable: string[];
+  readonly next?: string;
+}
+
+/** One page of a tenant's open sessions (SessionStore.listOpenPage, listDue). */
 export interface OpenSessionsPage {
   readonly sessionIds: string[];
   readonly next?: string;

@@ -8,7 +8,7 @@ import type { ClosedSessionsPage, OpenSessionsCloser } from "../connector/ports.
 import { systemActor } from "../../domain/caller.js";
 import { isOpen } from "../../domain/sessionState.js";
 import { applyEvent, noteHistory, sessionFailureCodes, type Session, type TeamViewerDetails } from "../../domain/session.js";
-import type { IdempotencyStore, TeamViewerTokens } from "./ports.js";
+import type { IdempotencyStore, RowsPage, TeamViewerTokens } from "./ports.js";
 import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 import type { SessionExpiry } from "./expiry.js";
 import { sessionCloseEntry } from "./sessionMessages.js";
@@ -41,6 +41,14 @@ export const outboxGiveUpMs = 24 * 60 * 60_000;
  * minute at this bound outpaces what a tenant's callers can write.
  */
 export const idempotencyPurgePerRun = 1_000;
+
+/**
+ * Outbox entries, and due requests, one run handles per tenant. The run visits the tenants
+ * one after the other: unbounded, a tenant with thousands of either (a Service Bus outage, a
+ * mass request expiring at once) would hold every tenant after it back for as long as its
+ * rows take. The rest wait for the next runs, which carry on where this one stopped.
+ */
+export const sessionTimerRowsPerTenant = 200;
 
 /** Why an outbox entry was deleted unsent: audited as the entry's maintenanceSkipped. */
 export class OutboxGivenUp extends Error {
@@ -81,6 +89,12 @@ export class SessionMaintenance implements OpenSessionsCloser {
     log: Logger;
   };
   readonly #rows: TimerRows;
+  /**
+   * Per tenant, where the next run carries on in its outbox and in its due requests (this
+   * instance's memory: another instance starts from the first). Set while a tenant has more
+   * than a run's share, so rows a run cannot process do not take every run's share.
+   */
+  readonly #places = { outbox: new Map<string, string>(), due: new Map<string, string>() };
 
   constructor(deps: {
     writer: SessionWriter;
@@ -99,8 +113,9 @@ export class SessionMaintenance implements OpenSessionsCloser {
   /**
    * One timer run: per tenant with sessions, re-send outbox entries older than a minute
    * (giving up those still unsent after 24 hours), expire what is due, and delete expired
-   * Idempotency-Key records (a bounded number). The first two are key-range reads of rows that exist only while there
-   * is work (outbox rows until sent, open rows while open), never scans of history.
+   * Idempotency-Key records, each up to a bounded number a tenant. The first two are
+   * key-range reads of rows that exist only while there is work (outbox rows until sent,
+   * open rows while open), never scans of history.
    */
   async runTimers(log: Logger): Promise<{ tenants: number; resent: number; expired: number; skipped: number; purgedKeys: number }> {
     const now = this.#d.clock.now();
@@ -112,7 +127,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
     const tenants = await store.listTenants();
     for (const tenantId of tenants) {
       try {
-        const pending = await store.listOutbox(tenantId, new Date(now.getTime() - outboxGraceMs));
+        const pending = await store.listOutbox(tenantId, new Date(now.getTime() - outboxGraceMs), this.#pageOf("outbox", tenantId));
         for (const id of pending.unreadable) {
           skipped++;
           await this.#rows.skipped(timerName, { tenantId, target: { type: "outboxMessage", id } }, log, new SyntaxError("unreadable outbox row"));
@@ -142,7 +157,9 @@ export class SessionMaintenance implements OpenSessionsCloser {
             await store.deleteOutbox(tenantId, entry.id);
           }
         }
-        for (const sessionId of await store.listDue(tenantId, now)) {
+        this.#moveOn("outbox", tenantId, pending.next);
+        const due = await store.listDue(tenantId, now, this.#pageOf("due", tenantId));
+        for (const sessionId of due.sessionIds) {
           // A session row that cannot be read or written back is skipped (logged and
           // audited): it must not keep the tenant's other sessions from expiring.
           const done = await this.#rows.process(timerName, { tenantId, target: { type: "session", id: sessionId } }, log, async () => {
@@ -154,6 +171,7 @@ export class SessionMaintenance implements OpenSessionsCloser {
           });
           if (!done) skipped++;
         }
+        this.#moveOn("due", tenantId, due.next);
         // Last: a failure here must not keep the tenant's messages and expiries waiting.
         purgedKeys += await this.#d.idempotency.purgeExpired(tenantId, now, idempotencyPurgePerRun);
       } catch (e) {
@@ -164,6 +182,18 @@ export class SessionMaintenance implements OpenSessionsCloser {
       }
     }
     return { tenants: tenants.length, resent, expired, skipped, purgedKeys };
+  }
+
+  /** The tenant's rows of a kind this run reads: a run's share, after where the last run stopped. */
+  #pageOf(kind: "outbox" | "due", tenantId: string): RowsPage {
+    const after = this.#places[kind].get(tenantId);
+    return after === undefined ? { limit: sessionTimerRowsPerTenant } : { limit: sessionTimerRowsPerTenant, after };
+  }
+
+  /** After a page: the next run carries on after it, or from the first once the end was reached. */
+  #moveOn(kind: "outbox" | "due", tenantId: string, next: string | undefined): void {
+    if (next === undefined) this.#places[kind].delete(tenantId);
+    else this.#places[kind].set(tenantId, next);
   }
 
   /** OpenSessionsCloser: the connector is being disconnected; the token still works now, not later. */
