@@ -46,11 +46,20 @@ export interface SkippedRow {
   readonly target: { readonly type: string; readonly id: string };
 }
 
+/**
+ * Audited rows remembered per tenant; past it, the tenant's own are forgotten (and audited
+ * once more on their next run), never another tenant's: one tenant's flood of bad rows
+ * must not make every other tenant's bad rows be audited again every minute.
+ */
+const rememberedRowsPerTenant = 1_000;
+/** Audited rows remembered in all; past it, the tenant with the most is forgotten first. */
 const rememberedRows = 10_000;
 
 export class TimerRows {
   readonly #audit: AuditLog;
-  readonly #audited = new Set<string>();
+  /** Per tenant, the rows audited as skipped while they stay bad. */
+  readonly #audited = new Map<string, Set<string>>();
+  #remembered = 0;
 
   constructor(audit: AuditLog) {
     this.#audit = audit;
@@ -80,8 +89,8 @@ export class TimerRows {
       target: `${row.target.type}/${row.target.id}`,
       failure: kind,
     });
-    const key = `${timer}\n${row.tenantId}\n${row.target.type}\n${row.target.id}\n${kind}`;
-    if (this.#audited.has(key)) return;
+    const key = `${timer}\n${row.target.type}\n${row.target.id}\n${kind}`;
+    if (this.#audited.get(row.tenantId)?.has(key)) return;
     try {
       await this.#audit.record({
         tenantId: row.tenantId,
@@ -91,10 +100,26 @@ export class TimerRows {
         result: "failure",
         detail: `${timer} skipped it: ${kind}. ${afterwards}`,
       });
-      if (this.#audited.size >= rememberedRows) this.#audited.clear();
-      this.#audited.add(key);
+      this.#remember(row.tenantId, key);
     } catch (auditError) {
       log.warn("could not audit a skipped row", { tenantId: row.tenantId, error: failureKind(auditError) });
     }
+  }
+
+  #remember(tenantId: string, key: string): void {
+    if ((this.#audited.get(tenantId)?.size ?? 0) >= rememberedRowsPerTenant) this.#forget(tenantId);
+    if (this.#remembered >= rememberedRows) {
+      const [largest] = [...this.#audited].reduce((a, b) => (b[1].size > a[1].size ? b : a));
+      this.#forget(largest);
+    }
+    const keys = this.#audited.get(tenantId) ?? new Set<string>();
+    this.#audited.set(tenantId, keys);
+    keys.add(key);
+    this.#remembered++;
+  }
+
+  #forget(tenantId: string): void {
+    this.#remembered -= this.#audited.get(tenantId)?.size ?? 0;
+    this.#audited.delete(tenantId);
   }
 }

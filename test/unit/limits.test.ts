@@ -9,8 +9,9 @@ import { HealthProbe } from "../../shared/app/healthProbe.js";
 import { RateLimiter } from "../../shared/app/rateLimiter.js";
 import { buildSession } from "../../shared/app/sessions/newSession.js";
 import { toSessionResource } from "../../shared/app/sessions/sessionView.js";
-import { failureKind, isOutage } from "../../shared/app/timerRows.js";
+import { failureKind, isOutage, TimerRows } from "../../shared/app/timerRows.js";
 import { DomainError } from "../../shared/domain/errors.js";
+import { ManualClock, MemoryAuditLog, recordingLogger } from "../support/memoryPorts.js";
 import {
   appendHistory,
   applyEvent,
@@ -305,5 +306,22 @@ describe("timer rows", () => {
     expect(failureKind(new SyntaxError('Unexpected token "https://secret-link"'))).toBe("the stored row is not valid JSON");
     expect(failureKind({ statusCode: 400, code: "PropertyValueTooLarge", message: "data" })).toBe("storage answered 400 PropertyValueTooLarge");
     expect(failureKind(new TypeError("secret"))).toBe("TypeError");
+  });
+
+  it("remembers what it audited per tenant: one tenant's flood of bad rows does not audit another's row again", async () => {
+    // Prepare: a bad row of a small tenant, audited once
+    const audit = new MemoryAuditLog(new ManualClock());
+    const rows = new TimerRows(audit);
+    const { log } = recordingLogger();
+    const bad = new SyntaxError("unreadable (test)");
+    const skipSmall = () => rows.skipped("sessionTimers", { tenantId: "t-small", target: { type: "session", id: "s-1" } }, log, bad);
+    await skipSmall();
+
+    // Act: another tenant's many bad rows, then the small tenant's row again (the next run)
+    for (let i = 0; i < 12_000; i++) await rows.skipped("sessionTimers", { tenantId: "t-big", target: { type: "session", id: `s-${i}` } }, log, bad);
+    await skipSmall();
+
+    // Assess
+    expect(audit.activities("t-small")).toEqual(["session.maintenanceSkipped"]);
   });
 });
