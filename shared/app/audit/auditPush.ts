@@ -61,6 +61,14 @@ export class AuditDeliveryGaveUp extends Error {
 }
 
 const fanOutBatch = 100;
+/** Batches of a subscription one fan-out hands on (5,000 events); a recording tenant's next event goes on from there. */
+const fanOutRounds = 50;
+/**
+ * Batches of a subscription one sweep hands on (1,000 events). The sweep visits the tenants
+ * one after the other: after an outage every tenant has a backlog, and a quiet tenant gets
+ * its events from the sweep alone, so one tenant's backlog must not take the whole run.
+ */
+const sweepRounds = 10;
 export interface AuditPushDeps {
   readonly access: Access;
   readonly store: AuditSubscriptionStore;
@@ -181,12 +189,15 @@ export class AuditPush {
 
   // --- fan-out (after recording, and the timer) ---
 
-  /** Hands every event after each subscription's cursor to the queue. Safe to run concurrently and repeatedly. */
-  async fanOut(tenantId: string): Promise<number> {
+  /**
+   * Hands the events after each subscription's cursor to the queue, up to `rounds` batches of
+   * each subscription (the rest the next time). Safe to run concurrently and repeatedly.
+   */
+  async fanOut(tenantId: string, rounds = fanOutRounds): Promise<number> {
     let sent = 0;
     for (const initial of await this.#d.store.list(tenantId)) {
       let sub: StoredSubscription | undefined = initial;
-      for (let round = 0; sub && round < 50; round++) {
+      for (let round = 0; sub && round < rounds; round++) {
         const events = await this.#d.stream.readAfter(tenantId, sub.cursor, fanOutBatch);
         if (events.length === 0) break;
         const s: StoredSubscription = sub;
@@ -221,7 +232,7 @@ export class AuditPush {
     let failed = 0;
     for (const tenantId of await this.#d.store.tenants()) {
       try {
-        const sent = await this.fanOut(tenantId);
+        const sent = await this.fanOut(tenantId, sweepRounds);
         if (sent > 0) log.info("audit sweep handed events to the queue", { tenantId, sent });
       } catch (e) {
         failed++;
