@@ -11,7 +11,7 @@ import { inScope } from "../../domain/permissions.js";
 import { applyEvent, truncate, type Session } from "../../domain/session.js";
 import type { SessionStatus } from "../../domain/sessionState.js";
 import type { AdminContext } from "./sessionAdministration.js";
-import type { SessionExpiry } from "./expiry.js";
+import { isDue, type SessionExpiry } from "./expiry.js";
 import { createMessage } from "./newSession.js";
 import type { SessionWriter } from "./sessionWriter.js";
 
@@ -53,6 +53,9 @@ export class SessionApprovals {
       sessionId,
       (s) => {
         if (s.status !== "pendingApproval") throw notWaiting(s.status);
+        // Judged again at the decision's own time: the reads since the expiry check take time,
+        // and a request whose deadline passed meanwhile is expired, not decided late.
+        if (isDue(s, now)) throw notWaiting("expired");
         const decision = {
           decision: kind === "approve" ? ("approved" as const) : ("denied" as const),
           by: actor,
