@@ -118,6 +118,8 @@ export class SessionWorkerWorld {
   readonly removedDevices = new Set<string>();
   /** Devices the inventory gave to another primary user: device id → that user's id. */
   readonly reassignedDevices = new Map<string, string>();
+  /** The tenant's approvalRequiredScopeTags as the workers read them. */
+  approvalScopeTags: readonly string[] = [];
   /** The inventory as the workers read it: see removedDevices and reassignedDevices. */
   readonly devices: DeviceDirectory = { get: async (tenantId, id) => this.#inventoryDevice(tenantId, id) };
 
@@ -130,6 +132,7 @@ export class SessionWorkerWorld {
     const creation = new SessionCreation({
       writer: this.writer,
       devices: this.devices,
+      approvalScopeTags: async () => this.approvalScopeTags,
       tokens: this.tokens,
       teamViewer: this.teamViewer,
       faults: this.faults,

@@ -20,12 +20,10 @@ import type { AuditLog } from "../audit/auditLog.js";
 import { systemActor, type Actor } from "../../domain/caller.js";
 import { DomainError, errorCodes, notFound } from "../../domain/errors.js";
 import { applyEvent, noteHistory, sessionFailureCodes, type Session, type SessionFailure, type TeamViewerDetails } from "../../domain/session.js";
-import { deviceChangedSinceRequest } from "../../domain/device.js";
 import { messageTypes } from "../../contracts/messages.js";
 import { isBadAuthorization, isTeamViewerError, type TeamViewerError } from "../teamViewerError.js";
 import {
   faultPointNames,
-  type DeviceDirectory,
   type FaultPoints,
   type OutboxEntry,
   type PushGateway,
@@ -39,17 +37,13 @@ import type { SessionWriter } from "./sessionWriter.js";
 import { isQuotaExhausted, type TeamViewerByTenant, type TeamViewerQuotaExhausted } from "../quota/teamViewerQuota.js";
 import { waitForQuota } from "./quotaWait.js";
 import { closeAfterLostCreate } from "./lostCreate.js";
+import { changedSinceRequest, type WaitedRequestDeps } from "./waitedRequest.js";
 import { notificationSentDetail } from "./notificationWorker.js";
 import { notificationMessage, pushFirst, type FirstNotification } from "./firstNotification.js";
 import { closeCodeAtTeamViewer, findByCustomApi, teamViewerRequest, type TeamViewerGroupHints } from "./teamViewerSessions.js";
 
-/** A request older than this is checked against its device again (one read); younger ones were checked at request time. */
-const deviceRecheckAfterMs = 60_000;
-
-export interface SessionCreationDeps {
+export interface SessionCreationDeps extends WaitedRequestDeps {
   readonly writer: SessionWriter;
-  /** Read only for a request that waited for approval: its device may have gone meanwhile. */
-  readonly devices: DeviceDirectory;
   readonly tokens: TeamViewerTokens;
   /** Every call counted against the tenant's TeamViewer quota. */
   readonly teamViewer: TeamViewerByTenant;
@@ -104,10 +98,8 @@ export class SessionCreation {
         if (await this.#expireUnstarted(current, ctx)) return;
         continue;
       }
-      // A request that waited (for approval, up to a day; for the quota or a retry) may find its device
-      // removed (retired, perhaps wiped and handed on) or given to another user: then no session.
-      const waited = s.approval?.required || now.getTime() - Date.parse(s.requestedAt) > deviceRecheckAfterMs;
-      const changed = waited ? deviceChangedSinceRequest(s, await this.#d.devices.get(tenantId, s.deviceId)) : undefined;
+      // What changed while the request waited (its device, the approval rule): then no session.
+      const changed = await changedSinceRequest(s, now, this.#d);
       if (changed) {
         const message = `${changed} while the request waited; no session was created.`;
         // This delivery's first write: it takes the message's outbox row with it, as a claim would.

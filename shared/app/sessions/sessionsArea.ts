@@ -83,6 +83,7 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
     creation: new SessionCreation({
       writer,
       devices: d.devices,
+      approvalScopeTags: async (tenantId) => (await d.settings.get(tenantId)).approvalRequiredScopeTags,
       tokens: d.tokens,
       teamViewer: d.teamViewer,
       faults: d.faults,
