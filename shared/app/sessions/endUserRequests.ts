@@ -160,8 +160,10 @@ export class EndUserRequests {
   /** The session if the caller is its end user (after applying a due expiry); 404 otherwise. */
   async #own(caller: UserCaller, sessionId: string, ctx: EndUserContext): Promise<StoredSession> {
     const stored = await this.#d.writer.store.get(caller.tenantId, sessionId);
-    // Not yet at TeamViewer (waiting for approval or creation): nothing the end user can see yet.
-    if (!stored || stored.session.endUser?.id !== caller.userId || stored.session.status === "requested" || stored.session.status === "pendingApproval") {
+    // Nothing at TeamViewer (waiting for approval or creation, or ended before it got there:
+    // denied, expired or closed while waiting): the end user was never asked, so for them the
+    // request does not exist, and its status is not told by a 409.
+    if (!stored || stored.session.endUser?.id !== caller.userId || stored.session.teamViewer === null) {
       throw notFound("The remote assistance request");
     }
     if (!(await this.#deviceIsTheirs(caller, stored.session.deviceId))) throw notFound("The remote assistance request");
