@@ -249,7 +249,17 @@ export function buildServices(config: Config): Services {
       verifyInterval: { leases, ms: config.limits.verifyMinIntervalSeconds * 1000 },
     }),
     deviceStore,
-    devices: new DeviceService({ store: deviceStore, users, access, settings, audit, sessions: sessions.scopes }),
+    devices: new DeviceService({
+      store: deviceStore,
+      users,
+      access,
+      settings,
+      audit,
+      sessions: {
+        followScopeTags: (device, ctx) => sessions.scopes.followScopeTags(device, ctx),
+        closeOpen: (tenantId, deviceId, ctx) => sessions.removedDevices.closeOpen(tenantId, deviceId, ctx),
+      },
+    }),
     deviceReindex: new DeviceReindex({ store: deviceStore, jobs: new TableReindexJobStore(tables), bus, audit, clock }),
     sessions,
     rateLimits: {

@@ -96,6 +96,8 @@ export const sessionCloseReasons = {
   expired: "expired",
   declined: "declined",
   disconnected: "disconnected",
+  /** The device was removed from management (device.removed). */
+  deviceRemoved: "deviceRemoved",
   /** A failed session whose TeamViewer session may exist (an attempt timed out): close it if so. */
   failed: "failed",
 } as const;

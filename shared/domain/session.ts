@@ -109,7 +109,7 @@ export interface WorkerState {
   readonly closeRetries?: number;
 }
 
-export type SessionCloseReason = "admin" | "expired" | "declined" | "disconnected" | "denied";
+export type SessionCloseReason = "admin" | "expired" | "declined" | "disconnected" | "denied" | "deviceRemoved";
 
 /** A second person's decision on a request that needed approval. */
 export interface ApprovalDecision {

@@ -14,6 +14,7 @@ import type { Access } from "../../shared/app/access.js";
 import type { SettingsStore, UserStore } from "../../shared/app/admin/ports.js";
 import type { AuditEventInput } from "../../shared/app/audit/auditLog.js";
 import { DeviceService, type EventContext } from "../../shared/app/devices/deviceService.js";
+import type { DeviceSessions } from "../../shared/app/devices/ports.js";
 import type { DeviceFacts } from "../../shared/domain/deviceInventory.js";
 import { ManualClock, MemoryAuditLog, recordingLogger } from "../support/memoryPorts.js";
 
@@ -25,6 +26,18 @@ class AuditFailingOnce extends MemoryAuditLog {
       throw Object.assign(new Error("audit write failed"), { statusCode: 503 });
     }
     await super.record(event);
+  }
+}
+
+/** The sessions area's side of a removal: which devices it was asked to close the open session of. */
+class RecordingCloser implements DeviceSessions {
+  readonly closed: { deviceId: string; eventId: string }[] = [];
+  async followScopeTags(): Promise<void> {
+    await Promise.resolve();
+  }
+  async closeOpen(_tenantId: string, deviceId: string, ctx: { readonly eventId: string }): Promise<void> {
+    await Promise.resolve();
+    this.closed.push({ deviceId, eventId: ctx.eventId });
   }
 }
 
@@ -42,20 +55,20 @@ afterAll(async () => {
   await azurite?.close();
 });
 
-function setUp(): { service: DeviceService; audit: AuditFailingOnce; ctx: (occurredAt: string) => EventContext; tenantId: string } {
+function setUp(): {
+  service: DeviceService;
+  audit: AuditFailingOnce;
+  sessions: RecordingCloser;
+  ctx: (occurredAt: string) => EventContext;
+  tenantId: string;
+} {
   const audit = new AuditFailingOnce(new ManualClock(new Date("2026-12-07T00:00:00Z")));
+  const sessions = new RecordingCloser();
   // list/get are not used here: the ports they need are left out.
-  const service = new DeviceService({
-    store,
-    audit,
-    users: {} as UserStore,
-    access: {} as Access,
-    settings: {} as SettingsStore,
-    sessions: { followScopeTags: async () => undefined },
-  });
+  const service = new DeviceService({ store, audit, sessions, users: {} as UserStore, access: {} as Access, settings: {} as SettingsStore });
   const tenantId = randomUUID();
   const ctx = (occurredAt: string): EventContext => ({ tenantId, occurredAt, messageId: randomUUID(), log: recordingLogger().log });
-  return { service, audit, ctx, tenantId };
+  return { service, audit, sessions, ctx, tenantId };
 }
 
 const facts = (id: string): DeviceFacts => ({
@@ -100,6 +113,42 @@ describe("device.removed whose audit write failed", () => {
 
     // Assess
     expect(audit.activities(tenantId).filter((a) => a === "device.remove")).toHaveLength(1);
+  });
+});
+
+describe("device.removed and the device's open session", () => {
+  it("closes it when the removal is stored, again on a redelivery of that removal, never for an older removal", async () => {
+    // Prepare: a managed device, removed; the removal's audit write fails once.
+    const { service, audit, sessions, ctx } = setUp();
+    const deviceId = randomUUID();
+    await service.recordUpsert(ctx("2026-12-06T10:00:00Z"), facts(deviceId));
+    const removal = ctx("2026-12-06T12:00:00Z");
+    audit.failNext = true;
+    await expect(service.recordRemoval(removal, deviceId)).rejects.toThrow("audit write failed");
+
+    // Act: the redelivery, then an older removal (ignored) and a newer upsert (the device is back).
+    await service.recordRemoval(removal, deviceId);
+    await service.recordRemoval(ctx("2026-12-06T11:00:00Z"), deviceId);
+    await service.recordUpserts(removal.tenantId, [{ ctx: ctx("2026-12-06T13:00:00Z"), facts: facts(deviceId) }]);
+
+    // Assess: the sessions area was asked twice, both times for this removal (it closes a session once).
+    expect(sessions.closed).toEqual([
+      { deviceId, eventId: removal.messageId },
+      { deviceId, eventId: removal.messageId },
+    ]);
+  });
+
+  it("closes nothing for a removal older than the device's details", async () => {
+    // Prepare
+    const { service, sessions, ctx } = setUp();
+    const deviceId = randomUUID();
+    await service.recordUpsert(ctx("2026-12-06T12:00:00Z"), facts(deviceId));
+
+    // Act
+    await service.recordRemoval(ctx("2026-12-06T11:00:00Z"), deviceId);
+
+    // Assess
+    expect(sessions.closed).toEqual([]);
   });
 });
 

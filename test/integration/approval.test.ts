@@ -208,24 +208,23 @@ describe("approval", () => {
     expect(await sessionCallsSince(since)).toEqual([]);
   }, 120_000);
 
-  it("a request whose device is removed from management while it waits fails when approved, never reaching TeamViewer", async () => {
-    // Prepare: a request waiting for approval, then the inventory says the device is gone
+  it("a request whose device is removed from management while it waits is closed, and cannot be approved; nothing reaches TeamViewer", async () => {
+    // Prepare: a request waiting for approval
     const device = managedDevice({ roleScopeTagIds: ["finance"] });
     await createDevices(tenant.tenantId, tenant.admin, [device]);
     const pending = await requestSession(tenant.helpdesk, device.id);
     expect(pending.body.status).toBe("pendingApproval");
-    await sendAutomationEvents([envelope("device.removed", tenant.tenantId, { id: device.id })]);
-    await eventually(async () => ((await api<{ removed?: boolean }>(`/devices/${device.id}`, { token: tenant.admin })).body.removed ? true : undefined));
     const since = new Date().toISOString();
 
-    // Act
+    // Act: the inventory says the device is gone, then the approver approves
+    await sendAutomationEvents([envelope("device.removed", tenant.tenantId, { id: device.id })]);
+    const closed = await eventuallySession(tenant.admin, pending.body.id, (s) => s.status !== "pendingApproval", "the request to end");
     const approved = await decide(approver, pending.body.id, "approve");
 
-    // Assess: approved as documented, then the worker fails it instead of creating it
-    expect(approved.status).toBe(200);
-    const ended = await eventuallySession(tenant.admin, pending.body.id, (s) => !["pendingApproval", "requested"].includes(s.status), "the request to end");
-    expect(ended.status).toBe("failed");
-    expect(ended.failure?.code).toBe("deviceNotEligible");
+    // Assess: closed by the removal, so there is nothing left to approve
+    expect(closed.status).toBe("closed");
+    expect(closed.history.map((h) => h.detail)).toContain("Closed because the device was removed from management.");
+    expect(approved.status).toBe(409);
     expect(await teamViewerSessionsFor(pending.body.id)).toEqual([]);
     expect(await sessionCallsSince(since)).toEqual([]);
   });

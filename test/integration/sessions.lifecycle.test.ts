@@ -1,19 +1,23 @@
 // How sessions end when nobody ends them: expiry (sessionTimeoutMinutes=1, real time, the
 // timer run on demand through the host's admin API), the dead-letter path (a session
-// worker that crashes on every delivery), and the connector being disconnected.
+// worker that crashes on every delivery), the connector being disconnected, and the
+// session's device being removed from management.
+import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SessionResource } from "../../shared/contracts/sessions.js";
-import { api, eventually } from "../support/api.js";
+import { api, eventually, tokenFor } from "../support/api.js";
 import { auditEvents, eventuallyConnector, fake, newTenant, onboard } from "./connectorSupport.js";
 import {
   clearFaultPoints,
   closeCallsFor,
   createDevices,
+  envelope,
   eventuallySession,
   listSessions,
   managedDevice,
   requestSession,
   runFunctionNow,
+  sendAutomationEvents,
   setFaultPoints,
   teamViewerSessionsFor,
 } from "./sessionsSupport.js";
@@ -115,5 +119,42 @@ describe("disconnecting the connector", () => {
     expect(closed.history.map((h) => h.detail)).toContain("TeamViewer session closed.");
     expect((await fake().sessions()).find((s) => s.code === tv.code)?.state).toBe("closed");
     expect(await closeCallsFor(tv.code)).toBe(1);
+  });
+});
+
+describe("removing the device from management", () => {
+  it("closes the device's open session, at TeamViewer and in the end user's inbox too, once however often the event comes", async () => {
+    // Prepare: a session waiting for the end user, listed in their Company Portal inbox.
+    const { tenant, device } = await tenantWithDevice();
+    const requested = await requestSession(tenant.helpdesk, device.id);
+    expect(requested.status, requested.text).toBe(202);
+    const id = requested.body.id;
+    await eventuallySession(tenant.admin, id, (s) => s.status === "awaitingEndUser", "the session to await the end user");
+    const [tv] = await teamViewerSessionsFor(id);
+    const endUser = await tokenFor({ tid: tenant.tenantId, oid: String(device.userId), name: "Device User" });
+    const inbox = async () => (await api<{ value: { id: string }[] }>("/me/remoteAssistanceRequests", { token: endUser })).body.value.map((r) => r.id);
+    expect(await inbox()).toEqual([id]);
+    const removal = envelope("device.removed", tenant.tenantId, { id: device.id });
+
+    // Act: the removal, then the same event again (a redelivery under another message id).
+    await sendAutomationEvents([removal]);
+    const closed = await eventuallySession(tenant.admin, id, (s) => s.status === "closed", "the session to be closed");
+    await sendAutomationEvents([{ ...removal, id: randomUUID() }]);
+
+    // Assess
+    expect(closed.closedBy).toMatchObject({ type: "system" });
+    expect(closed.history.map((h) => h.detail)).toContain("Closed because the device was removed from management.");
+    await eventually(async () => ((await closeCallsFor(tv.code)) === 1 ? true : undefined), 30_000, "the close at TeamViewer");
+    expect((await fake().sessions()).find((s) => s.code === tv.code)?.state).toBe("closed");
+    expect(await inbox()).toEqual([]);
+    const audited = await eventually(
+      async () => ((await auditEvents(tenant.admin, "device.remove")).length === 2 ? auditEvents(tenant.admin, "session.closed") : undefined),
+      30_000,
+      "both removals to be handled",
+    );
+    expect(audited.filter((e) => e.target.id === id)).toHaveLength(1);
+    expect(audited.find((e) => e.target.id === id)?.detail).toContain("removed from management");
+    const again = await requestSession(tenant.helpdesk, device.id);
+    expect(again.status).toBe(422);
   });
 });

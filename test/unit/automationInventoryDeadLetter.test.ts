@@ -8,7 +8,7 @@ import type { FunctionDefinition } from "../../functions/definition.js";
 import type { Access } from "../../shared/app/access.js";
 import type { SettingsStore, UserRecord, UserStore } from "../../shared/app/admin/ports.js";
 import { DeviceService } from "../../shared/app/devices/deviceService.js";
-import type { DeviceStore } from "../../shared/app/devices/ports.js";
+import type { DeviceSessions, DeviceStore } from "../../shared/app/devices/ports.js";
 import { makeEnvelope, messageTypes, type MessageData } from "../../shared/contracts/messages.js";
 import type { DeviceRecord } from "../../shared/domain/deviceInventory.js";
 import { deliver, installServices, partialOf, uninstallServices } from "../support/functionHarness.js";
@@ -59,7 +59,7 @@ beforeEach(() => {
     audit,
     access: {} as Access,
     settings: {} as SettingsStore,
-    sessions: { followScopeTags: async () => undefined },
+    sessions: partialOf<DeviceSessions>("sessions", {}),
   });
   installServices({ clock, audit, devices: service });
 });

@@ -119,6 +119,7 @@ describe("inventory asks the sessions to follow a device's scope tags", () => {
       followScopeTags: async (d) => {
         followed.push({ id: d.id, tags: d.roleScopeTagIds, updatedAt: d.updatedAt });
       },
+      closeOpen: () => Promise.reject(new Error("no removal in these tests")),
     };
     const store = partialOf<DeviceStore>("devices", {
       update: async (_t, id, change) => apply(id, change),

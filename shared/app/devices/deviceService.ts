@@ -84,6 +84,7 @@ export class DeviceService {
     this.#access = deps.access;
     this.#settings = deps.settings;
     this.#audit = deps.audit;
+    this.#sessions = deps.sessions;
   }
 
   async list(
@@ -202,24 +203,37 @@ export class DeviceService {
     });
   }
 
-  /** device.removed: the device stays listed, ineligible with deviceRemoved, so history keeps its details. */
+  /**
+   * device.removed: the device stays listed, ineligible with deviceRemoved, so history keeps
+   * its details, and its open session is closed: a removed device loses remote assistance.
+   */
   async recordRemoval(ctx: EventContext, deviceId: string): Promise<void> {
     const result = await this.#store.update(ctx.tenantId, deviceId, (current) => applyRemoval(current, ctx.tenantId, deviceId, ctx.occurredAt));
     if (!result.written) {
-      // This very removal is stored already: a redelivery after the write got through and its
-      // audit did not (or the event sent twice). The audit entry is recorded again: at least
-      // once, named by the event id, rather than never.
+      // This very removal is stored already: a redelivery after the write got through and the
+      // close or audit did not (or the event sent twice). Both are done again: at least once,
+      // the audit entry named by the event id, rather than never.
       if (removedAt(result.before) === normalizeTime(ctx.occurredAt)) {
+        await this.#closeOpenSession(ctx, deviceId);
         await this.#auditRemoval(ctx, deviceId, result.before?.kind === "device" ? result.before.device.deviceName : undefined);
         return;
       }
       ctx.log.info("device.removed changed nothing: already removed, or the device has newer details", { deviceId });
       return;
     }
+    await this.#closeOpenSession(ctx, deviceId);
     // A second, later removal of a device already removed only moves removedAt: not audited again.
     if (result.before?.kind === "device" && result.before.device.removed) return;
     if (result.before?.kind === "tombstone") return;
     await this.#auditRemoval(ctx, deviceId, result.after?.kind === "device" ? result.after.device.deviceName : undefined);
+  }
+
+  async #closeOpenSession(ctx: EventContext, deviceId: string): Promise<void> {
+    await this.#sessions.closeOpen(ctx.tenantId, deviceId, {
+      eventId: ctx.messageId,
+      log: ctx.log,
+      ...(ctx.correlationId === undefined ? {} : { correlationId: ctx.correlationId }),
+    });
   }
 
   async #auditRemoval(ctx: EventContext, deviceId: string, name: string | undefined): Promise<void> {

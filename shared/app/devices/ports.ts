@@ -47,13 +47,15 @@ export interface DeviceChange {
   readonly change: (current: DeviceRecord | undefined) => DeviceRecord | undefined;
 }
 
-/** The sessions area, as far as the inventory needs it. */
+/** The sessions area, as far as the inventory needs it: an open session follows its device, and a removed device loses it. */
 export interface DeviceSessions {
   /**
    * Moves the device's open session, if it has one, to the device's scope tags as given
    * here (etag-guarded; a session that ended, or follows newer details already, is left alone).
    */
   followScopeTags(device: Device, ctx: { readonly correlationId?: string; readonly log: Logger }): Promise<void>;
+  /** Closes the device's open session, if any; a session already ended is left alone. */
+  closeOpen(tenantId: string, deviceId: string, ctx: { readonly eventId: string; readonly correlationId?: string; readonly log: Logger }): Promise<void>;
 }
 
 export interface DeviceUpdate {

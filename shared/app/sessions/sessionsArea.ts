@@ -20,6 +20,7 @@ import { SessionMaintenance } from "./sessionMaintenance.js";
 import { SessionExpiry } from "./expiry.js";
 import { SessionApprovals } from "./sessionApprovals.js";
 import { SessionScopes } from "./deviceScope.js";
+import { RemovedDeviceSessions } from "./removedDevices.js";
 import type { TeamViewerByTenant } from "../quota/teamViewerQuota.js";
 import { ConnectionReports } from "./connectionReports.js";
 import type { ConnectionReportCursorStore } from "./connectionPorts.js";
@@ -60,6 +61,8 @@ export interface SessionsArea {
   /** Inventory moved a device to other scope tags: its open session follows. */
   readonly scopes: SessionScopes;
   readonly maintenance: SessionMaintenance;
+  /** device.removed: the removed device's open session is closed. */
+  readonly removedDevices: RemovedDeviceSessions;
   readonly connectionReports: ConnectionReports;
 }
 
@@ -117,6 +120,7 @@ export function createSessionsArea(d: SessionsAreaDeps): SessionsArea {
       clock: d.clock,
       log: d.log,
     }),
+    removedDevices: new RemovedDeviceSessions({ writer, audit: d.audit, clock: d.clock }),
     connectionReports: new ConnectionReports({
       callsPerMinute: async (tenantId) => (await d.settings.get(tenantId)).teamViewerCallsPerMinute,
       onboardedTenants: d.connectionReports.onboardedTenants,
