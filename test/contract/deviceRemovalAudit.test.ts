@@ -177,3 +177,26 @@ describe("device.upserted that restored a removed device, whose audit write fail
     expect(restored[0].detail).toContain(`event ${restore.messageId}`);
   });
 });
+
+describe("a batch that restored a removed device and updated it again, whose audit write failed", () => {
+  it("is audited as device.restore when Service Bus redelivers the batch", async () => {
+    // Prepare: a removed device; a batch brings it back and then updates it; the restore's audit write fails once.
+    const { service, audit, ctx, tenantId } = setUp();
+    const deviceId = randomUUID();
+    await service.recordUpsert(ctx("2026-12-06T10:00:00Z"), facts(deviceId));
+    await service.recordRemoval(ctx("2026-12-06T11:00:00Z"), deviceId);
+    const batch = [
+      { ctx: ctx("2026-12-06T12:00:00Z"), facts: facts(deviceId) },
+      { ctx: ctx("2026-12-06T13:00:00Z"), facts: { ...facts(deviceId), deviceName: "LAPTOP-8" } },
+    ];
+    audit.failNext = true;
+    await expect(service.recordUpserts(tenantId, batch)).rejects.toThrow("audit write failed");
+    expect(audit.activities(tenantId)).not.toContain("device.restore");
+
+    // Act: the redelivery of the same batch
+    await service.recordUpserts(tenantId, batch);
+
+    // Assess
+    expect(audit.activities(tenantId).filter((a) => a === "device.restore")).toHaveLength(1);
+  });
+});

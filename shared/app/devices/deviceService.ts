@@ -69,6 +69,22 @@ export function toDeviceView(device: Device, settings: EligibilitySettings): Dev
   };
 }
 
+/**
+ * Of a batch's events for one device, the newest (the first of equal times): applied to the
+ * stored device it writes what applying them all in turn would (each upsert replaces the
+ * details, and the removal is weighed against the newest time), except which event is
+ * recorded as having restored the device. That must be the newest, which the restore is
+ * audited under, so that a redelivery of the batch finds it and audits it again.
+ */
+function newestPerDevice<E extends { readonly ctx: EventContext; readonly facts: DeviceFacts }>(events: readonly E[]): E[] {
+  const newest = new Map<string, E>();
+  for (const e of events) {
+    const kept = newest.get(e.facts.id);
+    if (!kept || Date.parse(e.ctx.occurredAt) > Date.parse(kept.ctx.occurredAt)) newest.set(e.facts.id, e);
+  }
+  return [...newest.values()];
+}
+
 export class DeviceService {
   readonly #store: DeviceStore;
   readonly #users: UserStore;
@@ -131,7 +147,7 @@ export class DeviceService {
   async recordUpserts(tenantId: string, events: readonly { readonly ctx: EventContext; readonly facts: DeviceFacts }[]): Promise<void> {
     const results = await this.#store.updateMany(
       tenantId,
-      events.map(({ ctx, facts }) => ({
+      newestPerDevice(events).map(({ ctx, facts }) => ({
         deviceId: facts.id,
         change: (current: DeviceRecord | undefined): DeviceRecord | undefined => {
           const next = applyUpsert(current, tenantId, facts, ctx.occurredAt);
@@ -146,9 +162,9 @@ export class DeviceService {
       // An event whose details are not what was written was older than the stored device, or
       // than another event for it in the batch.
       if (!result?.written || after?.updatedAt !== normalizeTime(ctx.occurredAt) || reported.has(facts.id)) {
+        // Unwritten: the event that restored the device (if one did) audits it again.
         if (!result?.written && !reported.has(facts.id)) {
-          reported.add(facts.id);
-          await this.#unchanged(ctx, facts.id, result?.before);
+          if (await this.#unchanged(ctx, facts.id, result?.before)) reported.add(facts.id);
         } else ctx.log.info("device.upserted changed nothing: the stored details are as new or newer", { deviceId: facts.id });
         continue;
       }
@@ -176,14 +192,15 @@ export class DeviceService {
    * follows the scope tags this event changed, and a restore it made is audited again (at
    * least once, named by the event id, as for a removal).
    */
-  async #unchanged(ctx: EventContext, deviceId: string, stored: DeviceRecord | undefined): Promise<void> {
+  async #unchanged(ctx: EventContext, deviceId: string, stored: DeviceRecord | undefined): Promise<boolean> {
     const device = stored?.kind === "device" ? stored.device : undefined;
     if (device && device.scopeTagsSince === normalizeTime(ctx.occurredAt)) await this.#sessions.followScopeTags(device, ctx);
     if (device && !device.removed && device.restoredAt === normalizeTime(ctx.occurredAt)) {
       await this.#auditRestore(ctx, deviceId, device.deviceName);
-      return;
+      return true;
     }
     ctx.log.info("device.upserted changed nothing: the stored details are as new or newer", { deviceId });
+    return false;
   }
 
   async #auditRestore(ctx: EventContext, deviceId: string, name: string): Promise<void> {
