@@ -107,6 +107,20 @@ export interface DeliveryPolicy {
   readonly giveUpMs: number;
 }
 
+/**
+ * A retry's failures so far, as far as they count for the receiver with `secretVersion`.
+ * They were another receiver's when the retry names another secret version (a PUT replaced
+ * the receiver since): the new receiver's attempts and first failure start afresh, so it
+ * too is given up only at the give-up age after its own first failure.
+ */
+export function failuresFor(
+  data: { readonly attempt: number; readonly firstFailedAt?: string; readonly secretVersion?: string },
+  secretVersion: string,
+): { readonly attempt: number; readonly firstFailedAt?: Date } {
+  if (data.secretVersion !== undefined && data.secretVersion !== secretVersion) return { attempt: 0 };
+  return { attempt: data.attempt, ...(data.firstFailedAt === undefined ? {} : { firstFailedAt: new Date(data.firstFailedAt) }) };
+}
+
 export const hasGivenUp = (now: Date, firstFailedAt: Date, policy: DeliveryPolicy): boolean => now.getTime() - firstFailedAt.getTime() >= policy.giveUpMs;
 
 /**
@@ -139,10 +153,14 @@ export function deliveryMessageId(parts: {
   sequence: number;
   attempt: number;
   deferrals?: number;
+  secretVersion?: string;
 }): string {
   const held = parts.deferrals ? `|held ${parts.deferrals}` : "";
+  // A retry names the receiver (secret version) it counts for: a new receiver's attempts
+  // start afresh, and its retry must not take the id of the old one's with the same number.
+  const receiver = parts.secretVersion ? `|for ${parts.secretVersion}` : "";
   const h = createHash("sha256")
-    .update(`audit.deliver|${parts.tenantId}|${parts.subscriptionId}|${parts.generation}|${parts.sequence}|${parts.attempt}${held}`)
+    .update(`audit.deliver|${parts.tenantId}|${parts.subscriptionId}|${parts.generation}|${parts.sequence}|${parts.attempt}${held}${receiver}`)
     .digest("hex");
   const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;

@@ -150,6 +150,47 @@ describe("an audit delivery that keeps failing", () => {
   });
 });
 
+describe("a retry whose subscription was given a new receiver (PUT) after its failures", () => {
+  it("counts its attempts and first failure afresh for the new receiver: not given up at the old receiver's give-up age", async () => {
+    // Prepare: the old receiver failed 30 times since a day ago; a PUT then replaced the
+    // receiver (a new secret version), and the last retry is delivered at the old give-up age.
+    const t = failingReceiver();
+    const oldFirstFailure = "2026-11-30T00:00:00.000Z";
+    const data: AuditDeliverData = { ...t.data, attempt: 30, firstFailedAt: oldFirstFailure, secretVersion: "v1" };
+    t.rotateSecret("v2");
+
+    // Act: its delivery fails at the new receiver too, and so does a redelivery of the retry it schedules.
+    const thrown = await t.deliver(data, 1).catch((e: unknown) => e);
+    const retry = t.bus.sent.at(-1)?.body as { data: AuditDeliverData } | undefined;
+    const redelivered = retry && (await t.deliver(retry.data, 2).catch((e: unknown) => e));
+
+    // Assess: the new receiver's first failure is now; it is retried as a first failure is.
+    expect(thrown).toBeUndefined();
+    expect(t.posts.map((p) => p.attempt)).toEqual(["1", "2"]);
+    expect(retry?.data).toMatchObject({ attempt: 1, firstFailedAt: "2026-12-01T00:00:00.000Z", secretVersion: "v2" });
+    expect(redelivered).toBeUndefined();
+    expect(t.bus.sent.map((m) => m.id)).toHaveLength(new Set(t.bus.sent.map((m) => m.id)).size);
+    expect(t.subscription().lastError?.message).toBe("the receiver answered 503");
+  });
+
+  it("sends the new receiver's retries under ids of their own: the old receiver's same-numbered retries cannot make Service Bus drop them", async () => {
+    // Prepare: the old receiver's first retry (attempt 1) was sent a moment ago.
+    const t = failingReceiver();
+    await t.deliver(t.data, 1);
+    const oldRetry = t.bus.sent.at(-1)!;
+    t.rotateSecret("v2");
+
+    // Act: that retry fails at the new receiver: its retry is the new receiver's attempt 1 again
+    t.clock.advance(30_000);
+    await t.deliver((oldRetry.body as { data: AuditDeliverData }).data, 1);
+
+    // Assess
+    const newRetry = t.bus.sent.at(-1)!;
+    expect((newRetry.body as { data: AuditDeliverData }).data).toMatchObject({ attempt: 1, secretVersion: "v2" });
+    expect(newRetry.id).not.toBe(oldRetry.id);
+  });
+});
+
 describe("a given-up delivery delivered again after the receiver recovered", () => {
   it("does not show the give-up as the receiver's current error: a delivery after the give-up age succeeded", async () => {
     // Prepare: the last attempt (at 2026-11-30T23:59) failed; another event was delivered after it,

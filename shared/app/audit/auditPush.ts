@@ -12,7 +12,8 @@
 // Each delivery is a signed POST; a failure sends the same delivery again, scheduled
 // after a doubling delay (from AUDIT_EXPORT_RETRY_SECONDS, at most an hour), carrying its
 // attempt count, first failure time and the secret version it failed for, so the give-up
-// rule does not depend on the broker. The last retry is scheduled at
+// rule does not depend on the broker (failures of a receiver a PUT has replaced since do
+// not count for the new one, which starts afresh). The last retry is scheduled at
 // AUDIT_EXPORT_GIVE_UP_HOURS (24) after the first failure; when it fails too, the
 // subscription's lastError says the event was given up and the message is thrown back until
 // the queue dead-letters it (the Functions host cannot dead-letter explicitly), with no
@@ -24,6 +25,7 @@ import { randomUUID } from "node:crypto";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
 import {
   deliveryMessageId,
+  failuresFor,
   hasGivenUp,
   maxDeliveriesInFlightPerTenant,
   maxSubscriptionsPerTenant,
@@ -252,15 +254,16 @@ export class AuditPush {
       log.info("audit delivery dropped: the subscription no longer exists", { subscriptionId: data.subscriptionId });
       return;
     }
-    const firstFailedAt = data.firstFailedAt === undefined ? undefined : new Date(data.firstFailedAt);
+    // The failures so far, unless they were those of a receiver a PUT has replaced since.
+    const { attempt, firstFailedAt } = failuresFor(data, sub.secretVersion);
     const now = clock.now();
     const event = await this.#d.stream.get(tenantId, data.sequence);
     if (!event) {
       log.warn("audit delivery dropped: no event with that sequence number", { sequence: data.sequence });
       return;
     }
-    const first = firstFailedAt ?? now;
-    const gaveUp = `Gave up on event ${event.id} after ${data.attempt + 1} attempts since ${first.toISOString()}`;
+    const gaveUpOn = (attempts: number, since: Date): string => `Gave up on event ${event.id} after ${attempts} attempts since ${since.toISOString()}`;
+    const gaveUp = gaveUpOn(attempt + 1, firstFailedAt ?? now);
     // The host counts deliveries from 1. The first delivery of the retry that `retryAt`
     // schedules at the give-up age is the last attempt, and it is made. A delivery of it
     // again comes after that attempt failed (lastError says it gave up) or did not finish:
@@ -289,28 +292,31 @@ export class AuditPush {
       return this.#send(tenantId, held.again, held.at);
     }
     const body = JSON.stringify(event);
-    const { to, outcome } = await this.#post(tenantId, sub, body, event.id, data.attempt + 1).finally(release);
+    const { to, outcome } = await this.#post(tenantId, sub, body, event.id, attempt + 1).finally(release);
     if (outcome.ok) {
       await this.#d.store.recordOutcome(tenantId, to, { deliveredAt: now.toISOString() });
       return;
     }
+    // Posted to a receiver a PUT put in place meanwhile (see #target): its failures start now.
+    const failed = to === sub ? { attempt, firstFailedAt } : failuresFor(data, to.secretVersion);
+    const first = failed.firstFailedAt ?? now;
     const origin = receiverOrigin(to.url);
     if (hasGivenUp(now, first, policy)) {
-      const message = `${gaveUp}: ${outcome.reason}`;
+      const message = `${gaveUpOn(failed.attempt + 1, first)}: ${outcome.reason}`;
       await this.#d.store.recordOutcome(tenantId, to, { error: { message, at: now.toISOString() } });
       log.warn("audit delivery given up; the message goes to the dead-letter queue", { subscriptionId: to.id, receiver: origin, eventId: event.id });
       throw new AuditDeliveryGaveUp(message);
     }
     await this.#d.store.recordOutcome(tenantId, to, { error: { message: outcome.reason, at: now.toISOString() } });
-    const next = retryAt(now, data.attempt, first, policy);
+    const next = retryAt(now, failed.attempt, first, policy);
     log.info("audit delivery failed; retry scheduled", {
       subscriptionId: to.id,
       receiver: origin,
-      attempt: data.attempt + 1,
+      attempt: failed.attempt + 1,
       retryAt: next.toISOString(),
       reason: outcome.reason,
     });
-    await this.#send(tenantId, nextAttempt(data, { attempt: data.attempt + 1, firstFailedAt: first.toISOString(), secretVersion: to.secretVersion }), next);
+    await this.#send(tenantId, nextAttempt(data, { attempt: failed.attempt + 1, firstFailedAt: first.toISOString(), secretVersion: to.secretVersion }), next);
   }
 
   /** The POST of one attempt, to the subscription as it is (see #target). */
