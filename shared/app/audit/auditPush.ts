@@ -1,23 +1,20 @@
-// Audit export, push: subscriptions (PUT/GET/DELETE /api/auditSubscriptions/{id}) and
-// the delivery of every new audit event to each of them.
-//
-// Design: the delivery queue is fed from the audit stream, not by the recorder. Each
-// subscription keeps a cursor (the last sequence number handed to the queue). The
-// fan-out reads the stream after the cursor, sends one `audit.deliver` message per
-// event and subscription (its id derived from subscription, event and attempt, so a
-// fan-out that runs twice sends duplicates Service Bus drops), then moves the cursor
-// (etag-guarded). It runs right after an event of a tenant with subscriptions is
-// recorded, and a timer sweeps every minute; so a crash between recording and sending
-// loses nothing: the next fan-out finds the event after the cursor. At least once.
-// Each delivery is a signed POST; a failure sends the same delivery again, scheduled
-// after a doubling delay (from AUDIT_EXPORT_RETRY_SECONDS, at most an hour), carrying its
-// attempt count, first failure time and the secret version it failed for, so the give-up
-// rule does not depend on the broker (failures of a receiver a PUT has replaced since do
-// not count for the new one, which starts afresh). The last retry is scheduled at
-// AUDIT_EXPORT_GIVE_UP_HOURS (24) after the first failure; when it fails too, the
-// subscription's lastError says the event was given up and the message is thrown back until
-// the queue dead-letters it (the Functions host cannot dead-letter explicitly), with no
-// further POST. The dead-letter function (deadLettered) logs it and makes sure lastError says so.
+// Audit export, push: subscriptions (PUT/GET/DELETE /api/auditSubscriptions/{id}) and the
+// delivery of every new audit event to each of them. Design: the delivery queue is fed from
+// the audit stream, not by the recorder. Each subscription keeps a cursor (the last sequence
+// number handed to the queue). The fan-out reads the stream after the cursor, sends one
+// `audit.deliver` message per event and subscription (its id derived from subscription, event
+// and attempt, so a fan-out that runs twice sends duplicates Service Bus drops), then moves
+// the cursor (etag-guarded). It runs right after an event of a tenant with subscriptions is
+// recorded, and a timer sweeps every minute: a crash between recording and sending loses
+// nothing. At least once.
+// Each delivery is a signed POST; a failure sends the same delivery again, scheduled after a
+// doubling delay (from AUDIT_EXPORT_RETRY_SECONDS, at most an hour), carrying its attempt
+// count, first failure time and the secret version it failed for, so the give-up rule does
+// not depend on the broker (a receiver a PUT has put in place starts afresh). The last retry
+// is scheduled at AUDIT_EXPORT_GIVE_UP_HOURS (24) after the first failure; when it fails
+// too, lastError says the event was given up and the message is thrown back until the queue
+// dead-letters it (the host cannot dead-letter explicitly), with no further POST; the
+// dead-letter function (deadLettered) logs it and makes sure lastError says so.
 // A tenant has at most a few POSTs under way per instance; past them a delivery is sent again
 // for later, which is no failed attempt (heldDeliveries.ts): a slow receiver holds up its own.
 // Deliveries and dead letters record no audit events (a failing receiver must not feed its own backlog).
