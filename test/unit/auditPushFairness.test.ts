@@ -259,4 +259,22 @@ describe("a tenant whose receiver holds every request, with a burst of events", 
     expect(t.bus.sent).toEqual([]);
     expect(t.subscription(hostile).lastError?.message).toMatch(/^Gave up on event 01JDX4K2V3N8Q5R7T9W1Y3Z099 /);
   });
+
+  it("keeps a held-back delivery given up so when it comes again (deliveryCount > 1) with slots free: no POST, no retry", async () => {
+    // Prepare: the tenant has no request under way (its receiver answers at once, 503); the copy
+    // was given up at the give-up age and thrown back.
+    const t = twoTenants();
+    t.answerSlowly({ ok: false, reason: "the receiver answered 503" });
+    const heldSince = new Date(t.clock.now().getTime() - policy.giveUpMs).toISOString();
+    const data: AuditDeliverData = { ...t.fanOutData(hostile, 99), deferrals: 500, heldSince };
+
+    // Act: the queue delivers it again.
+    const thrown = await t.push.deliver({ tenantId: hostile, data, deliveryCount: 2, log: t.log }).catch((e: unknown) => e);
+
+    // Assess: given up as before, on towards the dead-letter queue, nothing posted or sent again.
+    expect(thrown).toBeInstanceOf(AuditDeliveryGaveUp);
+    expect(t.posts).toEqual([]);
+    expect(t.bus.sent).toEqual([]);
+    expect(t.subscription(hostile).lastError?.message).toMatch(/^Gave up on event 01JDX4K2V3N8Q5R7T9W1Y3Z099 /);
+  });
 });

@@ -44,7 +44,7 @@ import { queueNames } from "../../queueDefinitions.js";
 import { requireAuditReader } from "./auditDelta.js";
 import type { AuditLog, AuditStream } from "./auditLog.js";
 import type { AuditReceiverClient, AuditSubscriptionStore, ReceiverOutcome, StoredSubscription } from "./auditSubscriptionPorts.js";
-import { holdBack, nextAttempt, TenantDeliverySlots } from "./heldDeliveries.js";
+import { givenUpWhileHeld, holdBack, nextAttempt, TenantDeliverySlots } from "./heldDeliveries.js";
 import { view, type AuditSubscriptionView } from "./auditSubscriptionView.js";
 import { SubscriptionSecretVault, type SubscriptionSecrets } from "./subscriptionSecrets.js";
 
@@ -276,8 +276,8 @@ export class AuditPush {
       }
       throw new AuditDeliveryGaveUp(gaveUp);
     }
-    // A tenant's slow receiver must not take every call of the queue: past its slots, held back.
-    const release = this.#slots.take(tenantId);
+    // A tenant's slow receiver must not take every call: past its slots, held back (givenUpWhileHeld).
+    const release = givenUpWhileHeld(data, input.deliveryCount, now, policy) ? undefined : this.#slots.take(tenantId);
     if (!release) {
       const held = holdBack(data, event.id, now, policy);
       if ("gaveUp" in held) {

@@ -54,6 +54,15 @@ export function holdBack(data: AuditDeliverData, eventId: string, now: Date, pol
   return { again: { ...data, deferrals, heldSince }, at: heldBackUntil(now, deferrals) };
 }
 
+/**
+ * Whether this is a copy given up for being held back (above) that the queue delivers again
+ * (the host counts deliveries from 1): it goes on towards the dead-letter queue as it was given
+ * up, not attempted because a slot is free now, as a failed delivery given up gets no further POST.
+ */
+export function givenUpWhileHeld(data: AuditDeliverData, deliveryCount: number, now: Date, policy: DeliveryPolicy): boolean {
+  return deliveryCount > 1 && data.heldSince !== undefined && hasGivenUp(now, new Date(data.heldSince), policy);
+}
+
 /** The delivery's data for its next attempt: the holding of this one is over. */
 export function nextAttempt(data: AuditDeliverData, change: Pick<AuditDeliverData, "attempt" | "firstFailedAt" | "secretVersion">): AuditDeliverData {
   const { subscriptionId, generation, sequence } = data;
