@@ -100,7 +100,6 @@ export class DeviceService {
     this.#access = deps.access;
     this.#settings = deps.settings;
     this.#audit = deps.audit;
-    this.#sessions = deps.sessions;
   }
 
   async list(
