@@ -7,7 +7,7 @@ import type { AuditLog } from "../audit/auditLog.js";
 import { systemActor } from "../../domain/caller.js";
 import { applyEvent, type Session } from "../../domain/session.js";
 import type { StoredSession } from "./ports.js";
-import { sessionCloseEntry } from "./sessionMessages.js";
+import { systemCloseEntries } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
 
 /** True when the request went unanswered past its deadline. */
@@ -44,11 +44,7 @@ export class SessionExpiry {
           closedBy: systemActor,
           closeReason: "expired",
         };
-        const needsClose = s.teamViewer !== null || s.worker.createAttempts > 0;
-        return {
-          next,
-          outbox: needsClose ? [sessionCloseEntry(s, { reason: "expired" }, { now, correlationId })] : [],
-        };
+        return { next, outbox: systemCloseEntries(s, "expired", { now, correlationId }) };
       },
       log,
       stored,

@@ -7,7 +7,7 @@ import type { AuditLog } from "../audit/auditLog.js";
 import { systemActor } from "../../domain/caller.js";
 import { isOpen } from "../../domain/sessionState.js";
 import { applyEvent } from "../../domain/session.js";
-import { sessionCloseEntry } from "./sessionMessages.js";
+import { systemCloseEntries } from "./sessionMessages.js";
 import type { SessionWriter } from "./sessionWriter.js";
 
 export class RemovedDeviceSessions {
@@ -37,14 +37,13 @@ export class RemovedDeviceSessions {
       (s) => {
         if (!isOpen(s.status) || s.deviceId !== deviceId) return undefined;
         // As an admin's close: TeamViewer is told through session.close if a session may exist there.
-        const needsClose = s.teamViewer !== null || s.worker.createAttempts > 0;
         return {
           next: {
             ...applyEvent(s, "close", now, "Closed because the device was removed from management."),
             closedBy: systemActor,
             closeReason: "deviceRemoved",
           },
-          outbox: needsClose ? [sessionCloseEntry(s, { reason: "deviceRemoved" }, { now, correlationId: ctx.correlationId })] : [],
+          outbox: systemCloseEntries(s, "deviceRemoved", { now, correlationId: ctx.correlationId }),
         };
       },
       ctx.log,

@@ -64,6 +64,19 @@ export function sessionCloseEntry(
   );
 }
 
+/**
+ * The `session.close` a close decided by the service itself (an expiry, a removed device)
+ * puts in its outbox: none while nothing can exist at TeamViewer (no session there and no
+ * create attempted, so no lookup is owed either).
+ */
+export function systemCloseEntries(
+  s: { readonly id: string; readonly tenantId: string; readonly teamViewer: unknown; readonly worker: { readonly createAttempts: number } },
+  reason: SessionCloseData["reason"],
+  options: { readonly now: Date; readonly correlationId: string | undefined },
+): OutboxEntry[] {
+  return s.teamViewer !== null || s.worker.createAttempts > 0 ? [sessionCloseEntry(s, { reason }, options)] : [];
+}
+
 /** A session command being handled (session.create, session.close), as the queue delivered it. */
 export interface CommandContext {
   readonly tenantId: string;
