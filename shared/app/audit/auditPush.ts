@@ -15,9 +15,8 @@
 // too, lastError says the event was given up and the message is thrown back until the queue
 // dead-letters it (the host cannot dead-letter explicitly), with no further POST; the
 // dead-letter function (deadLettered) logs it and makes sure lastError says so.
-// A tenant has at most a few POSTs under way per instance; past them a delivery is sent again
-// for later, which is no failed attempt (heldDeliveries.ts): a slow receiver holds up its own.
-// Deliveries and dead letters record no audit events (a failing receiver must not feed its own backlog).
+// A tenant has at most a few POSTs under way per instance; past them a delivery is sent again for later, which is no
+// failed attempt (heldDeliveries.ts). Deliveries and dead letters record no audit events (a failing receiver must not feed its own backlog).
 import { randomUUID } from "node:crypto";
 import { actorOf, type UserCaller } from "../../domain/caller.js";
 import {
@@ -68,6 +67,7 @@ const fanOutRounds = 50;
  * its events from the sweep alone, so one tenant's backlog must not take the whole run.
  */
 const sweepRounds = 10;
+type GiveUpContext = { readonly now: Date; readonly eventId: string; readonly log: Logger; readonly receiver?: string };
 export interface AuditPushDeps {
   readonly access: Access;
   readonly store: AuditSubscriptionStore;
@@ -280,11 +280,7 @@ export class AuditPush {
     const release = givenUpWhileHeld(data, input.deliveryCount, now, policy) ? undefined : this.#slots.take(tenantId);
     if (!release) {
       const held = holdBack(data, event.id, now, policy);
-      if ("gaveUp" in held) {
-        await this.#d.store.recordOutcome(tenantId, sub, { error: { message: held.gaveUp, at: now.toISOString() } });
-        log.warn("audit delivery given up; the message goes to the dead-letter queue", { subscriptionId: sub.id, eventId: event.id });
-        throw new AuditDeliveryGaveUp(held.gaveUp);
-      }
+      if ("gaveUp" in held) return this.#giveUp(tenantId, sub, held.gaveUp, { now, eventId: event.id, log });
       log.info("audit delivery held back: its tenant has as many under way as it may", { subscriptionId: sub.id, retryAt: held.at.toISOString() });
       return this.#send(tenantId, held.again, held.at);
     }
@@ -298,12 +294,8 @@ export class AuditPush {
     const failed = to === sub ? { attempt, firstFailedAt } : failuresFor(data, to.secretVersion);
     const first = failed.firstFailedAt ?? now;
     const origin = receiverOrigin(to.url);
-    if (hasGivenUp(now, first, policy)) {
-      const message = `${gaveUpOn(failed.attempt + 1, first)}: ${outcome.reason}`;
-      await this.#d.store.recordOutcome(tenantId, to, { error: { message, at: now.toISOString() } });
-      log.warn("audit delivery given up; the message goes to the dead-letter queue", { subscriptionId: to.id, receiver: origin, eventId: event.id });
-      throw new AuditDeliveryGaveUp(message);
-    }
+    const givenUp = `${gaveUpOn(failed.attempt + 1, first)}: ${outcome.reason}`;
+    if (hasGivenUp(now, first, policy)) return this.#giveUp(tenantId, to, givenUp, { now, eventId: event.id, log, receiver: origin });
     await this.#d.store.recordOutcome(tenantId, to, { error: { message: outcome.reason, at: now.toISOString() } });
     const next = retryAt(now, failed.attempt, first, policy);
     log.info("audit delivery failed; retry scheduled", {
@@ -314,6 +306,14 @@ export class AuditPush {
       reason: outcome.reason,
     });
     await this.#send(tenantId, nextAttempt(data, { attempt: failed.attempt + 1, firstFailedAt: first.toISOString(), secretVersion: to.secretVersion }), next);
+  }
+
+  /** Says on the subscription that the event was given up, and hands the message on to the dead-letter queue. */
+  async #giveUp(tenantId: string, sub: StoredSubscription, message: string, at: GiveUpContext): Promise<never> {
+    await this.#d.store.recordOutcome(tenantId, sub, { error: { message, at: at.now.toISOString() } });
+    const fields = { subscriptionId: sub.id, ...(at.receiver === undefined ? {} : { receiver: at.receiver }), eventId: at.eventId };
+    at.log.warn("audit delivery given up; the message goes to the dead-letter queue", fields);
+    throw new AuditDeliveryGaveUp(message);
   }
 
   /** The POST of one attempt, to the subscription as it is (see #target). */
