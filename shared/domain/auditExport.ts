@@ -121,6 +121,9 @@ export function failuresFor(
   return { attempt: data.attempt, ...(data.firstFailedAt === undefined ? {} : { firstFailedAt: new Date(data.firstFailedAt) }) };
 }
 
+/** How a give-up begins on the subscription's lastError (the check for one written already reads this prefix). */
+export const gaveUpText = (eventId: string, attempts: number, since: string): string => `Gave up on event ${eventId} after ${attempts} attempts since ${since}`;
+
 export const hasGivenUp = (now: Date, firstFailedAt: Date, policy: DeliveryPolicy): boolean => now.getTime() - firstFailedAt.getTime() >= policy.giveUpMs;
 
 /**

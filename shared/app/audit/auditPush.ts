@@ -22,6 +22,7 @@ import { actorOf, type UserCaller } from "../../domain/caller.js";
 import {
   deliveryMessageId,
   failuresFor,
+  gaveUpText,
   hasGivenUp,
   maxDeliveriesInFlightPerTenant,
   maxSubscriptionsPerTenant,
@@ -259,8 +260,7 @@ export class AuditPush {
       log.warn("audit delivery dropped: no event with that sequence number", { sequence: data.sequence });
       return;
     }
-    const gaveUpOn = (attempts: number, since: Date): string => `Gave up on event ${event.id} after ${attempts} attempts since ${since.toISOString()}`;
-    const gaveUp = gaveUpOn(attempt + 1, firstFailedAt ?? now);
+    const gaveUp = gaveUpText(event.id, attempt + 1, (firstFailedAt ?? now).toISOString());
     // The host counts deliveries from 1. The first delivery of the retry that `retryAt`
     // schedules at the give-up age is the last attempt, and it is made. A delivery of it
     // again comes after that attempt failed (lastError says it gave up) or did not finish:
@@ -294,7 +294,7 @@ export class AuditPush {
     const failed = to === sub ? { attempt, firstFailedAt } : failuresFor(data, to.secretVersion);
     const first = failed.firstFailedAt ?? now;
     const origin = receiverOrigin(to.url);
-    const givenUp = `${gaveUpOn(failed.attempt + 1, first)}: ${outcome.reason}`;
+    const givenUp = `${gaveUpText(event.id, failed.attempt + 1, first.toISOString())}: ${outcome.reason}`;
     if (hasGivenUp(now, first, policy)) return this.#giveUp(tenantId, to, givenUp, { now, eventId: event.id, log, receiver: origin });
     await this.#d.store.recordOutcome(tenantId, to, { error: { message: outcome.reason, at: now.toISOString() } });
     const next = retryAt(now, failed.attempt, first, policy);

@@ -7,7 +7,7 @@
 // an attempt held back for the give-up age (AUDIT_EXPORT_GIVE_UP_HOURS) is given up, as one
 // failing for that long is. The count is this instance's: with N instances a tenant can
 // have N times as many under way, each instance's calls still mostly free for the others.
-import { hasGivenUp, heldBackUntil, type DeliveryPolicy } from "../../domain/auditExport.js";
+import { gaveUpText, hasGivenUp, heldBackUntil, type DeliveryPolicy } from "../../domain/auditExport.js";
 import type { AuditDeliverData } from "../../contracts/messages.js";
 
 /** The POSTs each tenant has under way on this instance (a tenant with none has no entry). */
@@ -47,7 +47,7 @@ export function holdBack(data: AuditDeliverData, eventId: string, now: Date, pol
   if (hasGivenUp(now, new Date(heldSince), policy)) {
     const since = data.firstFailedAt ?? heldSince;
     return {
-      gaveUp: `Gave up on event ${eventId} after ${data.attempt} attempts since ${since}: held back since ${heldSince}, the tenant having as many deliveries under way as it may`,
+      gaveUp: `${gaveUpText(eventId, data.attempt, since)}: held back since ${heldSince}, the tenant having as many deliveries under way as it may`,
     };
   }
   const deferrals = (data.deferrals ?? 0) + 1;
