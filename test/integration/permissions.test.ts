@@ -225,6 +225,15 @@ describe("a session's scope follows its device", () => {
   };
   const retag = (device: Record<string, unknown>, roleScopeTagIds: string[]) =>
     sendAutomationEvents([envelope("device.upserted", tenant.tenantId, { ...device, roleScopeTagIds })]);
+  /** A helper of berlin and one of paris, and a session the berlin helper requested for a berlin device. */
+  const berlinSession = async () => {
+    const [berlinHelper, parisHelper] = await Promise.all([scopedHelper(["berlin"]), scopedHelper(["paris"])]);
+    const device = managedDevice({ roleScopeTagIds: ["berlin"] });
+    await createDevices(tenant.tenantId, tenant.admin, [device]);
+    const requested = await requestSession(berlinHelper, device.id);
+    expect(requested.status, requested.text).toBe(202);
+    return { berlinHelper, parisHelper, device, id: requested.body.id };
+  };
   beforeAll(async () => {
     tenant = await newTenant();
     await onboard(tenant);
@@ -232,12 +241,7 @@ describe("a session's scope follows its device", () => {
 
   it("an open session moved by inventory from berlin to paris is gone for berlin's helper (404) and readable by paris's", async () => {
     // Prepare: a berlin helper's session, accepted by the device's user (the supporter link takes control)
-    const [berlinHelper, parisHelper] = await Promise.all([scopedHelper(["berlin"]), scopedHelper(["paris"])]);
-    const device = managedDevice({ roleScopeTagIds: ["berlin"] });
-    await createDevices(tenant.tenantId, tenant.admin, [device]);
-    const requested = await requestSession(berlinHelper, device.id);
-    expect(requested.status, requested.text).toBe(202);
-    const id = requested.body.id;
+    const { berlinHelper, parisHelper, device, id } = await berlinSession();
     await eventuallySession(tenant.admin, id, (s) => s.status === "awaitingEndUser", "the session to await the end user");
     const user = await tokenFor({ tid: tenant.tenantId, oid: String(device.userId), name: "Device User" });
     expect((await api(`/me/remoteAssistanceRequests/${id}/accept`, { method: "POST", token: user })).status).toBe(200);
@@ -268,12 +272,7 @@ describe("a session's scope follows its device", () => {
 
   it("a closed session keeps the scope tags it had: its history stays with the scope that helped", async () => {
     // Prepare: a berlin helper's session, closed
-    const [berlinHelper, parisHelper] = await Promise.all([scopedHelper(["berlin"]), scopedHelper(["paris"])]);
-    const device = managedDevice({ roleScopeTagIds: ["berlin"] });
-    await createDevices(tenant.tenantId, tenant.admin, [device]);
-    const requested = await requestSession(berlinHelper, device.id);
-    expect(requested.status, requested.text).toBe(202);
-    const id = requested.body.id;
+    const { berlinHelper, parisHelper, device, id } = await berlinSession();
     expect((await api(`/sessions/${id}/close`, { method: "POST", token: berlinHelper })).status).toBe(202);
 
     // Act: the device moves to paris, and a new session is requested for it there
