@@ -7,8 +7,10 @@ import type { Logger } from "../../shared/app/logging.js";
 import { SessionClosing, type CloseCommand } from "../../shared/app/sessions/sessionClosing.js";
 export { closeRetryPolicy } from "../../shared/app/sessions/sessionClosing.js";
 import { SessionCreation } from "../../shared/app/sessions/sessionCreation.js";
+import { SessionExpiry } from "../../shared/app/sessions/expiry.js";
+import { SessionMaintenance } from "../../shared/app/sessions/sessionMaintenance.js";
 import type { CommandContext } from "../../shared/app/sessions/sessionMessages.js";
-import type { DeviceDirectory } from "../../shared/app/sessions/ports.js";
+import type { DeviceDirectory, IdempotencyStore } from "../../shared/app/sessions/ports.js";
 import { SessionWriter } from "../../shared/app/sessions/sessionWriter.js";
 import { sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
 import { createMessages, withReservedCreate } from "../../shared/app/sessions/newSession.js";
@@ -21,6 +23,7 @@ import {
   ManualClock,
   MemoryAuditLog,
   MemoryFaultPoints,
+  MemoryIdempotencyStore,
   MemoryInboxStore,
   MemoryPushGateway,
   MemoryMessageBus,
@@ -153,6 +156,20 @@ export class SessionWorkerWorld {
       random,
     });
     return { creation, closing, create: (ctx) => creation.create(ctx), close: (ctx) => closing.close(ctx) };
+  }
+
+  /** The session timer and disconnect closer over this world (its own Idempotency-Key store unless given one). */
+  maintenance(idempotency: IdempotencyStore = new MemoryIdempotencyStore()): SessionMaintenance {
+    return new SessionMaintenance({
+      writer: this.writer,
+      expiry: new SessionExpiry({ writer: this.writer, audit: this.audit, clock: this.clock }),
+      idempotency,
+      tokens: this.tokens,
+      teamViewer: this.teamViewer,
+      audit: this.audit,
+      clock: this.clock,
+      log: this.log,
+    });
   }
 
   /** Stores a requested session (with its session.create in the outbox, as a request does). */

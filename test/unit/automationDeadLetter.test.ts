@@ -5,12 +5,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { automationFunctions } from "../../functions/automation.js";
 import type { FunctionDefinition } from "../../functions/definition.js";
-import { SessionExpiry } from "../../shared/app/sessions/expiry.js";
-import { SessionMaintenance } from "../../shared/app/sessions/sessionMaintenance.js";
 import type { SessionsArea } from "../../shared/app/sessions/sessionsArea.js";
 import { makeEnvelope, messageTypes } from "../../shared/contracts/messages.js";
 import { deliver, installServices, partialOf, uninstallServices } from "../support/functionHarness.js";
-import { MemoryIdempotencyStore } from "../support/memoryPorts.js";
 import { SessionWorkerWorld, tenantId } from "../support/sessionWorkerHarness.js";
 
 const deadLetters: FunctionDefinition = automationFunctions.find((f) => f.name === "automationEventsDeadLetter")!;
@@ -21,16 +18,7 @@ let world: SessionWorkerWorld;
 
 beforeEach(() => {
   world = new SessionWorkerWorld();
-  const maintenance = new SessionMaintenance({
-    writer: world.writer,
-    expiry: new SessionExpiry({ writer: world.writer, audit: world.audit, clock: world.clock }),
-    idempotency: new MemoryIdempotencyStore(),
-    tokens: world.tokens,
-    teamViewer: world.teamViewer,
-    audit: world.audit,
-    clock: world.clock,
-    log: world.log,
-  });
+  const maintenance = world.maintenance();
   installServices({ clock: world.clock, audit: world.audit, bus: world.bus, sessions: partialOf<SessionsArea>("services.sessions", { maintenance }) });
 });
 afterEach(uninstallServices);

@@ -10,13 +10,11 @@ import type { FunctionDefinition } from "../../functions/definition.js";
 import { ConnectorWorker } from "../../shared/app/connector/connectorWorker.js";
 import { connectorNotOnboarded } from "../../shared/app/connector/connectorErrors.js";
 import type { OutgoingMessage } from "../../shared/app/messageBus.js";
-import { SessionExpiry } from "../../shared/app/sessions/expiry.js";
-import { SessionMaintenance } from "../../shared/app/sessions/sessionMaintenance.js";
 import { teamViewerRequest } from "../../shared/app/sessions/teamViewerSessions.js";
 import { makeEnvelope, messageTypes } from "../../shared/contracts/messages.js";
 import { connectorHealths, initialConnectorState, onboardingStatuses } from "../../shared/domain/connector.js";
 import { deliver, installServices, uninstallServices } from "../support/functionHarness.js";
-import { MemoryConnectorStore, MemoryIdempotencyStore, MemoryTokenVault } from "../support/memoryPorts.js";
+import { MemoryConnectorStore, MemoryTokenVault } from "../support/memoryPorts.js";
 import { requestedSession, SessionWorkerWorld, tenantId } from "../support/sessionWorkerHarness.js";
 
 const connectorCommands: FunctionDefinition = connectorFunctions.find((f) => f.name === "connectorCommands")!;
@@ -51,16 +49,7 @@ beforeEach(() => {
   const [get, update] = [store.get.bind(store), store.update.bind(store)];
   store.get = async (...args) => (sessionOperations++, get(...args));
   store.update = async (...args) => (sessionOperations++, update(...args));
-  const maintenance = new SessionMaintenance({
-    writer: world.writer,
-    expiry: new SessionExpiry({ writer: world.writer, audit: world.audit, clock: world.clock }),
-    idempotency: new MemoryIdempotencyStore(),
-    tokens: world.tokens,
-    teamViewer: world.teamViewer,
-    audit: world.audit,
-    clock: world.clock,
-    log: world.log,
-  });
+  const maintenance = world.maintenance();
   const connectorWorker = new ConnectorWorker({
     connectors,
     states: undefined as never,

@@ -5,7 +5,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { Idempotency, idempotencyInProgressTtlMs, idempotencyRecordTtlMs } from "../../shared/app/sessions/idempotency.js";
 import { DomainError, errorCodes } from "../../shared/domain/errors.js";
-import { SessionExpiry } from "../../shared/app/sessions/expiry.js";
 import { idempotencyPurgePerRun, SessionMaintenance } from "../../shared/app/sessions/sessionMaintenance.js";
 import { ManualClock, MemoryIdempotencyStore, recordingLogger } from "../support/memoryPorts.js";
 import { SessionWorkerWorld } from "../support/sessionWorkerHarness.js";
@@ -185,16 +184,7 @@ describe("expired Idempotency-Key records", () => {
   /** The session timer of a world whose tenant has a session, over `store`'s records. */
   async function sessionTimer(world: SessionWorkerWorld): Promise<SessionMaintenance> {
     await world.request();
-    return new SessionMaintenance({
-      writer: world.writer,
-      expiry: new SessionExpiry({ writer: world.writer, audit: world.audit, clock: world.clock }),
-      idempotency: store,
-      tokens: world.tokens,
-      teamViewer: world.teamViewer,
-      audit: world.audit,
-      clock: world.clock,
-      log: world.log,
-    });
+    return world.maintenance(store);
   }
 
   it("are deleted by the session timer, and records still answering stay", async () => {

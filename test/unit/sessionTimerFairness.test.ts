@@ -4,12 +4,10 @@
 // gets its turn: a run handles a bounded number of each tenant's rows and carries on with the
 // rest next run, from where it stopped (so rows it cannot process do not hold the rest back).
 import { beforeEach, describe, expect, it } from "vitest";
-import { SessionExpiry } from "../../shared/app/sessions/expiry.js";
 import { SessionMaintenance } from "../../shared/app/sessions/sessionMaintenance.js";
 import { outboxEntry, sessionMessageIds } from "../../shared/app/sessions/sessionMessages.js";
 import { messageTypes } from "../../shared/contracts/messages.js";
 import type { Session } from "../../shared/domain/session.js";
-import { MemoryIdempotencyStore } from "../support/memoryPorts.js";
 import { requestedSession, SessionWorkerWorld } from "../support/sessionWorkerHarness.js";
 
 /** The documented bound (docs/limits.md): rows of one kind of one tenant a run handles. */
@@ -22,16 +20,7 @@ let timer: SessionMaintenance;
 
 beforeEach(() => {
   world = new SessionWorkerWorld();
-  timer = new SessionMaintenance({
-    writer: world.writer,
-    expiry: new SessionExpiry({ writer: world.writer, audit: world.audit, clock: world.clock }),
-    idempotency: new MemoryIdempotencyStore(),
-    tokens: world.tokens,
-    teamViewer: world.teamViewer,
-    audit: world.audit,
-    clock: world.clock,
-    log: world.log,
-  });
+  timer = world.maintenance();
 });
 
 /** Stores `count` requests of the tenant, made now, each expiring after a minute; `outbox`: each with a message still to send. */
